@@ -1,0 +1,101 @@
+/**
+ * The capture checkpoint, kept in the lake (the source of truth), one log per partition:
+ *   {root}/metadata                      what this checkpoint captures (namespace, hub, group)
+ *   {root}/partitions/{p}/offsets/{N}    written BEFORE file N: its sequence range and path
+ *   {root}/partitions/{p}/commits/{N}    written AFTER file N is durable
+ * Every entry is created only if absent, so two instances racing for a partition agree on what
+ * file N holds: the loser adopts the winner's entry. An `offsets/N` without `commits/N` is
+ * re-done after a crash: the same events, to the same path, with the same bytes.
+ */
+import type { Lake } from '@pipeline/ports';
+
+export const CAPTURE_LOG_VERSION = 1;
+/** How many batch entries to keep per partition: older ones are deleted after each commit. */
+export const RETAINED_BATCHES = 100;
+
+export interface CaptureIntent {
+  version: number;
+  batch: number;
+  partitionId: string;
+  /** First sequence number in the file; for an empty file, one past the previous file's last. */
+  fromSequenceNumber: number;
+  /** Last sequence number in the file; `fromSequenceNumber - 1` for an empty file. */
+  toSequenceNumber: number;
+  eventCount: number;
+  path: string;
+  codec: 'null' | 'deflate';
+  /** Largest uncompressed block size used when writing, so a redo writes the same bytes. */
+  blockTargetBytes: number;
+  /** Offset of the last event (for the hub checkpoint), `null` for an empty file. */
+  lastOffset: string | null;
+}
+
+export interface CaptureMetadata {
+  version: number;
+  namespace: string;
+  eventHub: string;
+  consumerGroup: string;
+}
+
+export class CheckpointMismatchError extends Error {
+  override readonly name = 'CheckpointMismatchError';
+}
+
+const batchName = (n: number) => String(n).padStart(20, '0');
+
+export class CaptureLog {
+  constructor(
+    private readonly lake: Lake,
+    readonly root: string,
+  ) {}
+
+  /** Writes the metadata on first use; refuses a checkpoint that belongs to another hub. */
+  async bind(expected: CaptureMetadata): Promise<void> {
+    const path = `${this.root}/metadata`;
+    if (await this.lake.createIfAbsent(path, JSON.stringify(expected))) return;
+    const found = JSON.parse((await this.lake.read(path)).toString('utf8')) as CaptureMetadata;
+    const changed = (['namespace', 'eventHub', 'consumerGroup'] as const).filter((k) => found[k] !== expected[k]);
+    if (changed.length > 0) {
+      throw new CheckpointMismatchError(
+        `The capture checkpoint at ${this.lake.location}/${this.root} belongs to ` +
+          changed.map((k) => `${k} "${found[k]}" (now "${expected[k]}")`).join(', ') +
+          '. Use another checkpoint name (--checkpoint) for this hub, or delete that folder to start over.',
+      );
+    }
+  }
+
+  private offsetsPath(partitionId: string, n: number): string {
+    return `${this.root}/partitions/${partitionId}/offsets/${batchName(n)}`;
+  }
+
+  private commitsPath(partitionId: string, n: number): string {
+    return `${this.root}/partitions/${partitionId}/commits/${batchName(n)}`;
+  }
+
+  /** The newest intent of a partition and whether it was committed, or `undefined` for a new partition. */
+  async latest(partitionId: string): Promise<{ intent: CaptureIntent; committed: boolean } | undefined> {
+    let last: string | undefined;
+    for await (const entry of this.lake.list(`${this.root}/partitions/${partitionId}/offsets/`)) last = entry.path;
+    if (last === undefined) return undefined;
+    const intent = JSON.parse((await this.lake.read(last)).toString('utf8')) as CaptureIntent;
+    const committed = await this.lake.exists(this.commitsPath(partitionId, intent.batch));
+    return { intent, committed };
+  }
+
+  /** Records intent N; returns the intent that holds for N (ours, or the one another instance wrote first). */
+  async propose(intent: CaptureIntent): Promise<{ intent: CaptureIntent; ours: boolean }> {
+    const path = this.offsetsPath(intent.partitionId, intent.batch);
+    if (await this.lake.createIfAbsent(path, JSON.stringify(intent))) return { intent, ours: true };
+    const existing = JSON.parse((await this.lake.read(path)).toString('utf8')) as CaptureIntent;
+    return { intent: existing, ours: JSON.stringify(existing) === JSON.stringify(intent) };
+  }
+
+  async commit(intent: CaptureIntent, fileBytes: number): Promise<void> {
+    await this.lake.createIfAbsent(this.commitsPath(intent.partitionId, intent.batch), JSON.stringify({ batch: intent.batch, path: intent.path, bytes: fileBytes }));
+    const expired = intent.batch - RETAINED_BATCHES;
+    if (expired >= 0) {
+      await this.lake.delete(this.commitsPath(intent.partitionId, expired));
+      await this.lake.delete(this.offsetsPath(intent.partitionId, expired));
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { LocalCheckpointStore, LocalEventHub, LocalLake } from '@pipeline/adapters';
+import { systemClock, type Clock } from '@pipeline/engine';
+import type { CheckpointStore, EventHubConsumer, Lake } from '@pipeline/ports';
+import type { Logger } from '@pipeline/telemetry';
+import { mkdirSync } from 'node:fs';
+import type { CaptureConfig } from './capture.config';
+import { CaptureService } from './capture.service';
+
+export const LAKE = Symbol('Lake');
+export const EVENT_HUB_CONSUMER = Symbol('EventHubConsumer');
+export const CHECKPOINT_STORE = Symbol('CheckpointStore');
+export const CLOCK = Symbol('Clock');
+export const LOGGER = Symbol('Logger');
+
+/** Closes the backends after the service has flushed its files (Nest calls this last). */
+@Injectable()
+class BackendsLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(EVENT_HUB_CONSUMER) private readonly hub: EventHubConsumer,
+    @Inject(LAKE) private readonly lake: Lake,
+    @Inject(CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore & { close?: () => void | Promise<void> },
+  ) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.hub.close();
+    await this.lake.close();
+    await this.checkpoints.close?.();
+  }
+}
+
+@Module({})
+export class CaptureModule {
+  static register(config: CaptureConfig, logger: Logger): DynamicModule {
+    return {
+      module: CaptureModule,
+      providers: [
+        { provide: LOGGER, useValue: logger },
+        { provide: CLOCK, useValue: systemClock },
+        {
+          provide: LAKE,
+          useFactory: (): Lake => {
+            mkdirSync(config.lakeRoot, { recursive: true });
+            return new LocalLake(config.lakeRoot);
+          },
+        },
+        {
+          provide: EVENT_HUB_CONSUMER,
+          inject: [CLOCK],
+          useFactory: (clock: Clock): EventHubConsumer => {
+            mkdirSync(config.home, { recursive: true });
+            return LocalEventHub.open({ file: config.eventHubFile, hubName: config.hubName, partitionCount: config.partitions, namespace: config.namespace, consumerGroup: config.consumerGroup, clock });
+          },
+        },
+        { provide: CHECKPOINT_STORE, inject: [CLOCK], useFactory: (clock: Clock): CheckpointStore => new LocalCheckpointStore(config.checkpointStoreFile, clock) },
+        BackendsLifecycle,
+        {
+          provide: CaptureService,
+          inject: [EVENT_HUB_CONSUMER, LAKE, CHECKPOINT_STORE, CLOCK, LOGGER],
+          useFactory: (hub: EventHubConsumer, lake: Lake, checkpoints: CheckpointStore, clock: Clock, log: Logger) =>
+            new CaptureService(hub, lake, checkpoints, clock, log, {
+              namespace: config.namespace,
+              prefix: config.prefix,
+              checkpointName: config.checkpointName,
+              ownerId: config.ownerId,
+              pollWaitMs: config.pollWaitMs,
+              ownershipIntervalMs: 10_000,
+              ownershipExpiryMs: 60_000,
+              windowMs: config.windowMs,
+              maxFileBytes: config.maxFileBytes,
+              codec: config.codec,
+              skipEmpty: config.skipEmpty,
+              blockTargetBytes: 64 * 1024,
+              receiveBatch: 2_000,
+            }),
+        },
+      ],
+      exports: [CaptureService],
+    };
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * `pipeline capture`: the self-hosted Event Hubs Capture. Reads every partition it owns and writes
+ * Avro files in Capture's format and layout under the lake's `raw/` folder.
+ * Exit codes: 0 stopped cleanly (signal, or `--drain` done), 1 failed, 2 bad usage or config.
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Command } from 'commander';
+import { ConfigError } from '@pipeline/config';
+import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { CheckpointMismatchError } from './capture-log';
+import { captureConfig, type CaptureFlags } from './capture.config';
+import { CaptureModule } from './capture.module';
+import { CaptureService } from './capture.service';
+
+export function captureCommand(): Command {
+  return new Command('capture')
+    .description('Capture the event hub into Avro files in the lake, in Event Hubs Capture format and layout (raw/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro).')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--hub <name>', 'event hub name (default: $PIPELINE_EVENT_HUB or "events")')
+    .option('--partitions <n>', 'partitions of a new embedded hub (default: 4)')
+    .option('--window <duration>', 'close a file after this long (default: $CAPTURE_WINDOW or 5s)')
+    .option('--max-file-size <size>', 'or once it reaches this size (default: $CAPTURE_MAX_FILE_SIZE or 8MiB)')
+    .option('--codec <codec>', 'Avro codec: null or deflate (default: null)')
+    .option('--skip-empty', 'write no file for a window without events (default)')
+    .option('--no-skip-empty', 'write an empty file for a window without events, as Azure Capture does by default')
+    .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: capture-<hub>)')
+    .option('--drain', 'exit once everything the hub held at start-up is captured')
+    .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C, then writes its open files and releases its partitions.\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const command = captureCommand().exitOverride();
+  let flags: CaptureFlags;
+  try {
+    command.parse(argv, { from: 'user' });
+    flags = command.opts();
+  } catch (error) {
+    return (error as { exitCode?: number }).exitCode === 0 ? 0 : 2;
+  }
+  let config;
+  try {
+    config = captureConfig(flags);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const telemetry = startTelemetry({ serviceName: 'capture' });
+  const logger = createLogger({ service: 'capture' });
+  const app = await NestFactory.createApplicationContext(CaptureModule.register(config, logger), { logger: new PinoNestLogger(logger) });
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'stopping: writing open files, then releasing partitions');
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    logger.info({ hub: config.hubName, lake: config.lakeRoot, window_ms: config.windowMs, max_file_bytes: config.maxFileBytes, codec: config.codec, skip_empty: config.skipEmpty }, 'capture starting');
+    const summary = await app.get(CaptureService).run(stop.signal, config.drain);
+    logger.info({ ...summary }, `capture stopped: ${summary.events} events in ${summary.files} files`);
+    return 0;
+  } catch (error) {
+    if (error instanceof CheckpointMismatchError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    logger.error({ err: error }, `capture failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await app.close();
+    await telemetry.shutdown();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,228 @@
+/**
+ * Captures one event hub partition into Avro files in the lake, as Event Hubs Capture does.
+ *
+ * A file closes when its time window elapses or it reaches the size limit, whichever comes first.
+ * Order of writes for file N: intent (offsets/N) → the file (create-if-absent, atomic) →
+ * commit (commits/N) → hub checkpoint. A crash anywhere leaves either nothing (the events are read
+ * again) or an intent, which is re-done to the same path with the same bytes: no event is lost and
+ * none lands in two files.
+ */
+import { SpanStatusCode } from '@opentelemetry/api';
+import { captureRecordFromEvent, CaptureFileWriter, deriveSyncMarker, type CaptureCodec } from '@pipeline/capture-format';
+import { EventProperty } from '@pipeline/contracts';
+import type { Clock } from '@pipeline/engine';
+import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
+import { linksFromTraceparents, tracer, type Logger } from '@pipeline/telemetry';
+import { CAPTURE_LOG_VERSION, type CaptureIntent, type CaptureLog } from './capture-log';
+import { nextCapturePath, type CapturePathParts } from './capture-path';
+
+export interface PartitionCaptureOptions {
+  windowMs: number;
+  maxFileBytes: number;
+  codec: CaptureCodec;
+  skipEmpty: boolean;
+  blockTargetBytes: number;
+  /** Most events asked from the hub per poll. */
+  receiveBatch: number;
+}
+
+export interface CapturedFile {
+  path: string;
+  eventCount: number;
+  bytes: number;
+  fromSequenceNumber: number;
+  toSequenceNumber: number;
+}
+
+export class HubRetentionError extends Error {
+  override readonly name = 'HubRetentionError';
+}
+
+export class PartitionCapture {
+  /** Last sequence number durably captured (committed). */
+  private committed = -1;
+  /** Last sequence number appended to the open file. */
+  private read = -1;
+  private nextBatch = 0;
+  private lastPath: string | undefined;
+  private lastOffset: string | null = null;
+  private writer: CaptureFileWriter | undefined;
+  private fileFirstSequence = 0;
+  private windowStart = 0;
+  private traceparents: string[] = [];
+  private recovered = false;
+
+  constructor(
+    readonly partitionId: string,
+    private readonly parts: CapturePathParts,
+    private readonly hub: EventHubConsumer,
+    private readonly lake: Lake,
+    private readonly log: CaptureLog,
+    private readonly checkpoints: CheckpointStore,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: PartitionCaptureOptions,
+    private readonly onFile: (file: CapturedFile) => void = () => undefined,
+  ) {}
+
+  get committedSequenceNumber(): number {
+    return this.committed;
+  }
+
+  get pendingEvents(): number {
+    return this.writer?.recordCount ?? 0;
+  }
+
+  /** Restores the position from the lake, re-doing a file whose commit is missing. */
+  async recover(): Promise<void> {
+    const latest = await this.log.latest(this.partitionId);
+    if (latest) {
+      if (!latest.committed) await this.redo(latest.intent);
+      this.adopt(latest.intent);
+    }
+    this.windowStart = this.clock.now();
+    this.recovered = true;
+  }
+
+  /**
+   * Reads what the hub has (waiting up to `maxWaitMs`), appends it, and closes files whose window
+   * elapsed or that are full. Returns the number of events read.
+   */
+  async poll(maxWaitMs: number): Promise<number> {
+    if (!this.recovered) await this.recover();
+    const events = await this.hub.receive(this.partitionId, this.read, { maxCount: this.options.receiveBatch, maxWaitMs });
+    for (const event of events) {
+      this.append(event);
+      if ((this.writer as CaptureFileWriter).byteLength >= this.options.maxFileBytes) await this.close();
+    }
+    if (this.clock.now() - this.windowStart >= this.options.windowMs) await this.close();
+    return events.length;
+  }
+
+  /** Closes the open file now, if it has events (graceful shutdown, or draining). */
+  async flush(): Promise<void> {
+    if (this.writer && this.writer.recordCount > 0) await this.close();
+  }
+
+  private append(event: ReceivedEvent): void {
+    if (event.sequenceNumber !== this.read + 1) {
+      throw new Error(`Partition ${this.partitionId}: expected sequence number ${this.read + 1}, the hub returned ${event.sequenceNumber}.`);
+    }
+    if (!this.writer) {
+      this.writer = this.newWriter(event.sequenceNumber);
+      this.fileFirstSequence = event.sequenceNumber;
+    }
+    this.writer.append(captureRecordFromEvent(event));
+    const traceparent = event.properties[EventProperty.traceparent];
+    if (typeof traceparent === 'string' && this.traceparents.length < 1024) this.traceparents.push(traceparent);
+    this.read = event.sequenceNumber;
+    this.lastOffset = event.offset;
+  }
+
+  private newWriter(fromSequenceNumber: number): CaptureFileWriter {
+    return writerFor(this.parts, this.partitionId, fromSequenceNumber, this.options.codec, this.options.blockTargetBytes);
+  }
+
+  /** Ends the current window: writes file N if it has events (or always, with skip-empty off). */
+  private async close(): Promise<void> {
+    const count = this.writer?.recordCount ?? 0;
+    const closedAt = this.clock.now();
+    this.windowStart = closedAt;
+    if (count === 0 && this.options.skipEmpty) return;
+    const from = count === 0 ? this.committed + 1 : this.fileFirstSequence;
+    const proposal: CaptureIntent = {
+      version: CAPTURE_LOG_VERSION,
+      batch: this.nextBatch,
+      partitionId: this.partitionId,
+      fromSequenceNumber: from,
+      toSequenceNumber: from + count - 1,
+      eventCount: count,
+      path: nextCapturePath(this.parts, closedAt, this.lastPath),
+      codec: this.options.codec,
+      blockTargetBytes: this.options.blockTargetBytes,
+      lastOffset: count === 0 ? null : this.lastOffset,
+    };
+    const bytes = (this.writer ?? this.newWriter(from)).finish();
+    const links = linksFromTraceparents(this.traceparents);
+    this.writer = undefined;
+    this.traceparents = [];
+    await tracer('capture').startActiveSpan('capture.file', { links }, async (span) => {
+      try {
+        span.setAttributes({ 'messaging.destination.partition.id': this.partitionId, 'pipeline.capture.events': count, 'pipeline.capture.path': proposal.path });
+        const decided = await this.log.propose(proposal);
+        if (!decided.ours) {
+          // Another instance wrote file N first: follow its record of it and drop what was read here.
+          this.logger.warn({ partition: this.partitionId, batch: proposal.batch, path: decided.intent.path }, 'another capture instance took this partition; adopting its file');
+          await this.redo(decided.intent);
+          this.adopt(decided.intent);
+          return;
+        }
+        await this.publish(proposal, bytes);
+        span.setAttribute('pipeline.capture.bytes', bytes.byteLength);
+        this.adopt(proposal);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Writes (or re-writes) the file an intent describes from the hub's events, then commits it. */
+  private async redo(intent: CaptureIntent): Promise<void> {
+    const writer = writerFor(this.parts, this.partitionId, intent.fromSequenceNumber, intent.codec, intent.blockTargetBytes);
+    let after = intent.fromSequenceNumber - 1;
+    while (after < intent.toSequenceNumber) {
+      const events = await this.hub.receive(this.partitionId, after, { maxCount: Math.min(intent.toSequenceNumber - after, 5000), maxWaitMs: 0 });
+      const first = events[0];
+      if (!first || first.sequenceNumber !== after + 1) {
+        throw new HubRetentionError(
+          `Partition ${this.partitionId}: cannot re-read events ${after + 1}–${intent.toSequenceNumber} for ${intent.path}: the hub no longer has them (retention). ` +
+            'The capture checkpoint cannot be completed; restore the events or start a new checkpoint.',
+        );
+      }
+      for (const event of events) writer.append(captureRecordFromEvent(event));
+      after = (events[events.length - 1] as ReceivedEvent).sequenceNumber;
+    }
+    await this.publish(intent, writer.finish());
+  }
+
+  private async publish(intent: CaptureIntent, bytes: Buffer): Promise<void> {
+    const created = await this.lake.createIfAbsent(intent.path, bytes);
+    if (!created) this.logger.info({ partition: this.partitionId, path: intent.path }, 'capture file already present (re-done after a restart); keeping it');
+    await this.log.commit(intent, bytes.byteLength);
+    if (intent.eventCount > 0 && intent.lastOffset !== null) {
+      await this.checkpoints.updateCheckpoint({
+        fullyQualifiedNamespace: this.hub.fullyQualifiedNamespace,
+        eventHubName: this.hub.hubName,
+        consumerGroup: this.hub.consumerGroup,
+        partitionId: this.partitionId,
+        sequenceNumber: intent.toSequenceNumber,
+        offset: intent.lastOffset,
+      });
+    }
+    this.onFile({ path: intent.path, eventCount: intent.eventCount, bytes: bytes.byteLength, fromSequenceNumber: intent.fromSequenceNumber, toSequenceNumber: intent.toSequenceNumber });
+    this.logger.info({ partition: this.partitionId, path: intent.path, events: intent.eventCount, bytes: bytes.byteLength }, 'capture file written');
+  }
+
+  private adopt(intent: CaptureIntent): void {
+    this.committed = intent.toSequenceNumber;
+    this.read = intent.toSequenceNumber;
+    this.nextBatch = intent.batch + 1;
+    this.lastPath = intent.path;
+    this.lastOffset = intent.lastOffset ?? this.lastOffset;
+    this.writer = undefined;
+    this.traceparents = [];
+  }
+}
+
+/**
+ * A file's bytes depend only on its events and where it starts: the sync marker is derived from
+ * the partition and first sequence number, so a re-done file is byte-for-byte the original.
+ */
+function writerFor(parts: CapturePathParts, partitionId: string, fromSequenceNumber: number, codec: CaptureCodec, blockTargetBytes: number): CaptureFileWriter {
+  const seed = `${parts.namespace}/${parts.eventHub}/${partitionId}/${fromSequenceNumber}`;
+  return new CaptureFileWriter({ codec, syncMarker: deriveSyncMarker(seed), blockTargetBytes });
+}

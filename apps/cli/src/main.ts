@@ -1,0 +1,167 @@
+/**
+ * `pipeline`: the command-line tool. Service commands run the services' own entry points;
+ * the others are tools around them (start everything, generate data, check a spec, read files).
+ */
+import 'reflect-metadata';
+import { createWriteStream, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { once } from 'node:events';
+import { Command, Option } from 'commander';
+import { openCaptureFile } from '@pipeline/capture-format';
+import { loadSpecFile, SpecFileError } from '@pipeline/config';
+import { SpecValidationError } from '@pipeline/contracts';
+import { csvLines } from '@pipeline/generator';
+import { createReadStream } from 'node:fs';
+import { service, services } from './services';
+import { start } from './start';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('pipeline')
+    .description('A real-time medallion pipeline for Azure: CSV → event hub → capture (Avro) → bronze → silver → gold → serving.')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
+
+  for (const svc of services) {
+    program
+      .command(svc.name === 'producer' ? 'produce' : svc.name)
+      .description(svc.description)
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .argument('[options...]', `options of the ${svc.name} (see --help)`)
+      .action(async (args: string[]) => {
+        code = await service(svc.name).load().main(args);
+      });
+  }
+
+  program
+    .command('start')
+    .description('Run the pipeline locally on the embedded backends: capture, plus the producer sending the example data (or your CSV).')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--spec <file>', 'pipeline spec', 'examples/sensors.spec.yaml')
+    .option('--csv <file>', 'CSV file to send', 'examples/sensors.sample.csv')
+    .option('--hub <name>', 'event hub name', 'events')
+    .option('--partitions <n>', 'partitions of a new embedded hub', '4')
+    .option('--speed <factor>', 'replay event time at this speed instead of as fast as possible')
+    .option('--rate <events/s>', 'send at this rate instead of as fast as possible')
+    .option('--window <duration>', 'capture window', '2s')
+    .option('--exit-when-done', 'stop once everything sent is captured, instead of running until Ctrl-C')
+    .action(async (opts: { home?: string; spec: string; csv: string; hub: string; partitions: string; speed?: string; rate?: string; window: string; exitWhenDone?: boolean }) => {
+      const bin = process.env['PIPELINE_BIN'] ?? path.join(REPO_ROOT, 'bin', 'pipeline.js');
+      code = await start({ ...opts, exitWhenDone: Boolean(opts.exitWhenDone), bin });
+    });
+
+  program
+    .command('generate')
+    .description('Write deterministic example sensor readings as CSV (the example spec reads them).')
+    .option('--rows <n>', 'data rows', '10000')
+    .option('--seed <n>', 'random seed: the same seed gives the same bytes', '42')
+    .option('--devices <n>', 'distinct device ids (partition and grouping keys)', '20')
+    .option('--sites <n>', 'distinct sites', '3')
+    .option('--rate <events/s>', 'events per second of event time', '10')
+    .option('--start <iso>', 'event time of the first row', '2026-01-01T00:00:00Z')
+    .option('--out-of-order <ms>', 'largest random delay of an event behind its neighbours', '5000')
+    .option('--late-fraction <f>', 'fraction of events pushed back beyond --late-by', '0')
+    .option('--late-by <ms>', 'how far late events are pushed back', '120000')
+    .addOption(new Option('--out <file>', 'write to this file instead of stdout'))
+    .action(async (opts: Record<string, string>) => {
+      code = await generate(opts);
+    });
+
+  program
+    .command('validate')
+    .description('Check a pipeline spec and list every problem in it.')
+    .argument('<spec>', 'pipeline spec (YAML)')
+    .action(async (file: string) => {
+      try {
+        const spec = await loadSpecFile(file);
+        process.stdout.write(
+          `${file} is valid: pipeline "${spec.name}", ${spec.source.columns.length} columns, ${spec.windows.length} window(s), ${spec.aggregates.length} aggregate(s), watermark delay ${spec.watermark.delayMs} ms, ${spec.gold.shards} gold shard(s).\n`,
+        );
+      } catch (error) {
+        if (error instanceof SpecValidationError || error instanceof SpecFileError) {
+          process.stderr.write(`${error.message}\n`);
+          code = 1;
+          return;
+        }
+        throw error;
+      }
+    });
+
+  program
+    .command('read-capture')
+    .description('Print the records of an Event Hubs Capture Avro file as JSON lines (bodies as UTF-8 text when they are).')
+    .argument('<file>', 'capture file (.avro)')
+    .option('--limit <n>', 'print at most this many records')
+    .action(async (file: string, opts: { limit?: string }) => {
+      code = await readCapture(file, opts.limit === undefined ? Infinity : Number(opts.limit));
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    const exitCode = (error as { exitCode?: number }).exitCode;
+    if (exitCode !== undefined) return exitCode === 0 ? 0 : 2;
+    throw error;
+  }
+  return code;
+}
+
+async function generate(opts: Record<string, string>): Promise<number> {
+  const numbers = ['rows', 'seed', 'devices', 'sites', 'rate', 'outOfOrder', 'lateFraction', 'lateBy'] as const;
+  const bad = numbers.filter((k) => !Number.isFinite(Number(opts[k])) || Number(opts[k]) < 0);
+  const start = Date.parse(opts['start'] ?? '');
+  if (bad.length > 0 || Number.isNaN(start)) {
+    process.stderr.write(`generate: expected non-negative numbers for ${bad.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ') || '(none)'}${Number.isNaN(start) ? ' and an ISO-8601 time for --start' : ''}.\n`);
+    return 2;
+  }
+  const out = opts['out'] ? createWriteStream(opts['out']) : process.stdout;
+  const lines = csvLines({
+    rows: Number(opts['rows']),
+    seed: Number(opts['seed']),
+    devices: Number(opts['devices']),
+    sites: Number(opts['sites']),
+    ratePerSecond: Number(opts['rate']),
+    start,
+    outOfOrderMs: Number(opts['outOfOrder']),
+    lateFraction: Number(opts['lateFraction']),
+    lateByMs: Number(opts['lateBy']),
+  });
+  for (const line of lines) {
+    if (!out.write(`${line}\n`)) await once(out, 'drain');
+  }
+  if (out !== process.stdout) {
+    out.end();
+    await once(out, 'finish');
+  }
+  return 0;
+}
+
+async function readCapture(file: string, limit: number): Promise<number> {
+  if (!existsSync(file)) {
+    process.stderr.write(`${file} does not exist.\n`);
+    return 2;
+  }
+  const { records } = await openCaptureFile(createReadStream(file), file);
+  let n = 0;
+  for await (const record of records) {
+    if (n++ >= limit) break;
+    const body = record.body;
+    const text = body ? new TextDecoder('utf-8', { fatal: false }).decode(body) : null;
+    process.stdout.write(`${JSON.stringify({ ...record, body: text }, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? `base64:${Buffer.from((v as { data: number[] }).data).toString('base64')}` : v))}\n`);
+  }
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

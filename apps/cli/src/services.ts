@@ -1,0 +1,31 @@
+/**
+ * The services the `pipeline` tool launches. Each service is its own app with its own `main`, as
+ * deployed; the tool loads it by path (apps do not import each other).
+ */
+import * as path from 'node:path';
+
+export interface ServiceEntry {
+  name: string;
+  description: string;
+  load(): { main(argv: string[]): Promise<number> };
+}
+
+function entry(name: string, description: string): ServiceEntry {
+  return {
+    name,
+    description,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    load: () => require(path.join(__dirname, '..', '..', name, 'src', 'main')) as { main(argv: string[]): Promise<number> },
+  };
+}
+
+export const services: ServiceEntry[] = [
+  entry('producer', 'Send a CSV file to the event hub, one event per record.'),
+  entry('capture', 'Capture the event hub into Avro files in the lake (Event Hubs Capture format and layout).'),
+];
+
+export function service(name: string): ServiceEntry {
+  const found = services.find((s) => s.name === name);
+  if (!found) throw new Error(`unknown service ${name}`);
+  return found;
+}

@@ -1,0 +1,174 @@
+/**
+ * Streams a CSV file into the event hub in constant memory: read → map → pace → batch → send.
+ * Each send batch is one span; its W3C trace context is stamped on every event of the batch.
+ * At-least-once: after a failure, `--from-row` with the reported row resumes, and the stable
+ * event ids let silver drop the few rows sent twice.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
+import { readCsv, type CsvRecord } from '@pipeline/csv';
+import type { Clock } from '@pipeline/engine';
+import type { EventHubProducer } from '@pipeline/ports';
+import { traceHeaders, tracer, type Logger } from '@pipeline/telemetry';
+import { EventMapper } from './event-mapper';
+import { Pacer, type Pacing, type Sleep } from './pacer';
+import { ProgressReporter } from './progress';
+import { SendBatcher, type PendingBatch } from './send-batcher';
+
+export interface ProduceOptions {
+  csvFile: string;
+  fromRow: number;
+  pacing: Pacing;
+  maxBatchEvents: number;
+  /** Linger: pending events older than this are sent even if their batch is not full. */
+  maxBatchDelayMs: number;
+  /** Stop after this many rows (for samples and tests); `undefined`: the whole file. */
+  limitRows?: number;
+  progress?: ProgressReporter;
+  signal?: AbortSignal;
+}
+
+export interface ProduceSummary {
+  csvFile: string;
+  rowsRead: number;
+  eventsSent: number;
+  malformed: Record<string, number>;
+  batchesSent: number;
+  firstRow: number | undefined;
+  lastRow: number | undefined;
+  elapsedMs: number;
+  /** Set when the run stopped before the end: the row to pass to `--from-row` to go on. */
+  resumeFromRow: number | undefined;
+  stoppedEarly: boolean;
+}
+
+export class CsvProducer {
+  constructor(
+    private readonly spec: PipelineSpec,
+    private readonly hub: EventHubProducer,
+    private readonly clock: Clock,
+    private readonly sleep: Sleep,
+    private readonly logger: Logger,
+  ) {}
+
+  async produce(options: ProduceOptions): Promise<ProduceSummary> {
+    const started = this.clock.now();
+    const totalBytes = (await stat(options.csvFile)).size;
+    const reader = readCsv(createReadStream(options.csvFile, { highWaterMark: 256 * 1024 }), {
+      delimiter: this.spec.source.delimiter,
+      header: this.spec.source.header,
+      expectedColumns: this.spec.source.header ? undefined : this.spec.source.columns.length,
+      fromRow: options.fromRow,
+    });
+    const header = await reader.header();
+    const mapper = new EventMapper(this.spec, header?.names, options.csvFile);
+    const undeclared = mapper.undeclaredColumns(this.spec);
+    if (undeclared.length > 0) this.logger.warn({ columns: undeclared }, 'CSV columns not declared in the spec are sent along and ignored downstream');
+
+    const parseTime = compileEventTimeParser(this.spec.eventTime);
+    const pacer = new Pacer(options.pacing, this.clock, this.sleep);
+    const batcher = new SendBatcher({ maxEvents: options.maxBatchEvents, maxBytes: this.hub.maxBatchBytes, maxPendingEvents: 20_000 });
+    const summary: ProduceSummary = {
+      csvFile: options.csvFile,
+      rowsRead: 0,
+      eventsSent: 0,
+      malformed: {},
+      batchesSent: 0,
+      firstRow: undefined,
+      lastRow: undefined,
+      elapsedMs: 0,
+      resumeFromRow: undefined,
+      stoppedEarly: false,
+    };
+    let lastFlush = this.clock.now();
+    const send = async (batches: PendingBatch[]) => {
+      for (const batch of batches) await this.sendBatch(batch, summary);
+      lastFlush = this.clock.now();
+    };
+
+    try {
+      for await (const record of reader) {
+        if (options.signal?.aborted) {
+          // Everything read so far is still sent below; this record is where a resume starts.
+          summary.stoppedEarly = true;
+          summary.resumeFromRow = record.row;
+          break;
+        }
+        if (options.limitRows !== undefined && summary.rowsRead >= options.limitRows) break;
+        summary.rowsRead++;
+        summary.firstRow ??= record.row;
+        summary.lastRow = record.row;
+        this.countMalformed(record, summary);
+        const mapped = mapper.map(record);
+        if (options.pacing.kind !== 'unlimited') {
+          const time = mapped.eventTimeText === undefined ? undefined : parseTime(mapped.eventTimeText);
+          const wait = pacer.delayFor(typeof time === 'number' ? time : undefined);
+          // Waiting is a good moment to send what is pending, so paced events are not held back.
+          if (wait > 0) {
+            await send(batcher.drain());
+            await this.sleep(wait);
+          }
+        }
+        await send(batcher.add(mapped.event, mapped.partitionKey, mapped.row));
+        if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
+        options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
+      }
+      await send(batcher.drain());
+    } catch (error) {
+      summary.resumeFromRow = batcher.oldestPendingRow() ?? summary.lastRow;
+      summary.elapsedMs = this.clock.now() - started;
+      throw new ProduceError(error as Error, summary);
+    } finally {
+      options.progress?.finish({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
+    }
+    summary.elapsedMs = this.clock.now() - started;
+    return summary;
+  }
+
+  private countMalformed(record: CsvRecord, summary: ProduceSummary): void {
+    if (record.kind !== 'malformed') return;
+    summary.malformed[record.reason] = (summary.malformed[record.reason] ?? 0) + 1;
+    this.logger.warn({ row: record.row, line: record.line, reason: record.reason }, `row ${record.row} is not valid CSV (${record.message}); sent raw for quarantine`);
+  }
+
+  private async sendBatch(batch: PendingBatch, summary: ProduceSummary): Promise<void> {
+    await tracer('producer').startActiveSpan('producer.send', async (span) => {
+      try {
+        span.setAttributes({
+          'messaging.system': 'eventhubs',
+          'messaging.destination.name': this.hub.hubName,
+          'messaging.batch.message_count': batch.events.length,
+          'pipeline.rows.first': batch.rows[0] ?? -1,
+          'pipeline.rows.last': batch.rows[batch.rows.length - 1] ?? -1,
+        });
+        const trace = traceHeaders(span);
+        for (const event of batch.events) {
+          const properties = (event.properties ??= {});
+          if (trace.traceparent) properties[EventProperty.traceparent] = trace.traceparent;
+          if (trace.tracestate) properties[EventProperty.tracestate] = trace.tracestate;
+        }
+        await this.hub.send(batch.events, batch.partitionKey === null ? {} : { partitionKey: batch.partitionKey });
+        summary.eventsSent += batch.events.length;
+        summary.batchesSent++;
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+}
+
+export class ProduceError extends Error {
+  override readonly name = 'ProduceError';
+  constructor(
+    override readonly cause: Error,
+    readonly summary: ProduceSummary,
+  ) {
+    super(`${cause.message}${summary.resumeFromRow !== undefined ? ` — resume with --from-row ${summary.resumeFromRow}` : ''}`);
+  }
+}

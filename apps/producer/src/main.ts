@@ -1,0 +1,131 @@
+/**
+ * `pipeline produce`: sends a CSV file to the event hub, one event per record.
+ * Exit codes: 0 done, 1 failed (the message says where to resume), 2 bad usage, config or spec,
+ * 130 stopped by a signal (the summary says where to resume).
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Command, Option } from 'commander';
+import { ConfigError, loadSpecFile, SpecFileError } from '@pipeline/config';
+import { SpecValidationError } from '@pipeline/contracts';
+import { systemClock } from '@pipeline/engine';
+import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { CsvProducer, ProduceError, type ProduceSummary } from './csv-producer';
+import { HeaderMismatchError } from './event-mapper';
+import { producerConfig, type ProducerFlags } from './producer.config';
+import { ProducerModule } from './producer.module';
+import { ProgressReporter } from './progress';
+
+export function producerCommand(): Command {
+  return new Command('produce')
+    .description('Send a CSV file to the event hub, one event per record (JSON body of raw values; bad records sent raw, marked for quarantine).')
+    .addOption(new Option('--spec <file>', 'pipeline spec (YAML)').env('PIPELINE_SPEC'))
+    .addOption(new Option('--csv <file>', 'CSV file to send').env('PIPELINE_CSV'))
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--hub <name>', 'event hub name (default: $PIPELINE_EVENT_HUB or "events")')
+    .option('--partitions <n>', 'partitions of a new embedded hub (default: 4)')
+    .option('--rate <events/s>', 'send at this many events per second')
+    .option('--speed <factor>', 'replay event time at this speed (60: an hour of events in a minute)')
+    .option('--from-row <n>', 'resume: skip data rows before this 1-based row number')
+    .option('--batch-size <n>', 'most events per send batch (default: 500)')
+    .option('--limit <n>', 'send at most this many rows')
+    .option('--no-progress', 'no progress bar or progress lines')
+    .option('--json', 'print the summary as JSON on stdout')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pipeline produce --spec examples/sensors.spec.yaml --csv examples/sensors.sample.csv\n  pipeline produce --spec my.spec.yaml --csv big.csv --speed 60\n  pipeline produce --spec my.spec.yaml --csv big.csv --from-row 250001\n',
+    );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const command = producerCommand().exitOverride();
+  let flags: ProducerFlags & { json?: boolean };
+  try {
+    command.parse(argv, { from: 'user' });
+    flags = command.opts();
+  } catch (error) {
+    return (error as { exitCode?: number }).exitCode === 0 ? 0 : 2;
+  }
+
+  let config;
+  let spec;
+  try {
+    config = producerConfig(flags);
+    spec = await loadSpecFile(config.specFile);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const telemetry = startTelemetry({ serviceName: 'producer' });
+  const logger = createLogger({ service: 'producer' });
+  const app = await NestFactory.createApplicationContext(ProducerModule.register(config, spec, logger), { logger: new PinoNestLogger(logger) });
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'stopping: sending what was read, then exiting');
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const producer = app.get(CsvProducer);
+    const summary = await producer.produce({
+      csvFile: config.csvFile,
+      fromRow: config.fromRow,
+      pacing: config.pacing,
+      maxBatchEvents: config.maxBatchEvents,
+      maxBatchDelayMs: config.maxBatchDelayMs,
+      limitRows: config.limitRows,
+      progress: config.progress ? new ProgressReporter(process.stderr, systemClock) : undefined,
+      signal: stop.signal,
+    });
+    printSummary(summary, config.hubName, Boolean(flags.json));
+    return summary.stoppedEarly ? 130 : 0;
+  } catch (error) {
+    if (error instanceof HeaderMismatchError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ProduceError) {
+      logger.error({ err: error.cause, resumeFromRow: error.summary.resumeFromRow }, `produce failed: ${error.message}`);
+      printSummary(error.summary, config.hubName, Boolean(flags.json));
+      return 1;
+    }
+    logger.error({ err: error }, `produce failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await app.close();
+    await telemetry.shutdown();
+  }
+}
+
+function printSummary(summary: ProduceSummary, hubName: string, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ hub: hubName, ...summary })}\n`);
+    return;
+  }
+  const seconds = summary.elapsedMs / 1000;
+  const malformed = Object.entries(summary.malformed);
+  const lines = [
+    `Sent ${summary.eventsSent.toLocaleString('en-US')} events from ${summary.csvFile} to event hub "${hubName}" in ${summary.batchesSent} batches, ${seconds.toFixed(1)} s (${Math.round(summary.eventsSent / Math.max(seconds, 1e-3)).toLocaleString('en-US')} events/s).`,
+    summary.firstRow === undefined ? '  No data rows.' : `  Rows ${summary.firstRow}–${summary.lastRow}.`,
+    malformed.length === 0 ? '  No malformed rows.' : `  Malformed rows sent raw for quarantine: ${malformed.map(([reason, n]) => `${reason} ${n}`).join(', ')}.`,
+  ];
+  if (summary.resumeFromRow !== undefined) lines.push(`  Stopped before the end: resume with --from-row ${summary.resumeFromRow}.`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,78 @@
+import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import type { Pacing } from './pacer';
+
+export interface ProducerConfig {
+  specFile: string;
+  csvFile: string;
+  home: string;
+  eventHubFile: string;
+  hubName: string;
+  partitions: number;
+  pacing: Pacing;
+  fromRow: number;
+  maxBatchEvents: number;
+  maxBatchDelayMs: number;
+  limitRows: number | undefined;
+  progress: boolean;
+}
+
+/** Command-line flags win over environment variables; every problem is reported at once. */
+export interface ProducerFlags {
+  spec?: string;
+  csv?: string;
+  home?: string;
+  hub?: string;
+  partitions?: string;
+  rate?: string;
+  speed?: string;
+  fromRow?: string;
+  batchSize?: string;
+  limit?: string;
+  progress?: boolean;
+}
+
+export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = process.env): ProducerConfig {
+  const settings = new SettingsReader('producer', {
+    ...env,
+    PIPELINE_SPEC: flags.spec ?? env['PIPELINE_SPEC'],
+    PIPELINE_CSV: flags.csv ?? env['PIPELINE_CSV'],
+    PIPELINE_EVENT_HUB: flags.hub ?? env['PIPELINE_EVENT_HUB'],
+    PIPELINE_EVENT_HUB_PARTITIONS: flags.partitions ?? env['PIPELINE_EVENT_HUB_PARTITIONS'],
+    PRODUCER_RATE: flags.rate ?? env['PRODUCER_RATE'],
+    PRODUCER_SPEED: flags.speed ?? env['PRODUCER_SPEED'],
+    PRODUCER_FROM_ROW: flags.fromRow ?? env['PRODUCER_FROM_ROW'],
+    PRODUCER_BATCH_SIZE: flags.batchSize ?? env['PRODUCER_BATCH_SIZE'],
+    PRODUCER_LIMIT: flags.limit ?? env['PRODUCER_LIMIT'],
+  });
+  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
+  const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
+  const csvFile = settings.string('PIPELINE_CSV', { required: true, describe: 'the CSV file to send (--csv)' });
+  const hubName = settings.string('PIPELINE_EVENT_HUB', { default: 'events', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, describe: 'an event hub name (letters, digits, . _ -)' });
+  const partitions = settings.int('PIPELINE_EVENT_HUB_PARTITIONS', { default: 4, min: 1, max: 1024 });
+  const rate = settings.number('PRODUCER_RATE', { default: 0, exclusiveMin: 0 });
+  const speed = settings.number('PRODUCER_SPEED', { default: 0, exclusiveMin: 0 });
+  const fromRow = settings.int('PRODUCER_FROM_ROW', { default: 1, min: 1 });
+  const maxBatchEvents = settings.int('PRODUCER_BATCH_SIZE', { default: 500, min: 1, max: 100_000 });
+  const limit = settings.int('PRODUCER_LIMIT', { default: 0, min: 0 });
+  const maxBatchDelayMs = settings.duration('PRODUCER_LINGER', { default: 100 });
+  let pacing: Pacing = { kind: 'unlimited' };
+  if (rate > 0 && speed > 0) settings.problem('PRODUCER_RATE / PRODUCER_SPEED', 'at most one of --rate and --speed', 'both');
+  else if (rate > 0) pacing = { kind: 'rate', eventsPerSecond: rate };
+  else if (speed > 0) pacing = { kind: 'replay', speed };
+  settings.done();
+  const home = resolvePipelineHome(flags.home, env);
+  return {
+    specFile,
+    csvFile,
+    home,
+    eventHubFile: localPaths(home).eventHubFile,
+    hubName,
+    partitions,
+    pacing,
+    fromRow,
+    maxBatchEvents,
+    maxBatchDelayMs,
+    limitRows: limit > 0 ? limit : undefined,
+    progress: flags.progress ?? true,
+  };
+}

@@ -1,0 +1,55 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { LocalEventHub } from '@pipeline/adapters';
+import type { PipelineSpec } from '@pipeline/contracts';
+import { systemClock, type Clock } from '@pipeline/engine';
+import type { EventHubProducer } from '@pipeline/ports';
+import type { Logger } from '@pipeline/telemetry';
+import { mkdirSync } from 'node:fs';
+import { CsvProducer } from './csv-producer';
+import { realSleep } from './pacer';
+import type { ProducerConfig } from './producer.config';
+
+export const PRODUCER_CONFIG = Symbol('ProducerConfig');
+export const PIPELINE_SPEC = Symbol('PipelineSpec');
+export const EVENT_HUB_PRODUCER = Symbol('EventHubProducer');
+export const CLOCK = Symbol('Clock');
+export const LOGGER = Symbol('Logger');
+
+/** Closes the hub connection when the application context closes. */
+@Injectable()
+class HubLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(EVENT_HUB_PRODUCER) private readonly hub: EventHubProducer) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.hub.close();
+  }
+}
+
+@Module({})
+export class ProducerModule {
+  static register(config: ProducerConfig, spec: PipelineSpec, logger: Logger): DynamicModule {
+    return {
+      module: ProducerModule,
+      providers: [
+        { provide: PRODUCER_CONFIG, useValue: config },
+        { provide: PIPELINE_SPEC, useValue: spec },
+        { provide: LOGGER, useValue: logger },
+        { provide: CLOCK, useValue: systemClock },
+        {
+          provide: EVENT_HUB_PRODUCER,
+          inject: [CLOCK],
+          useFactory: (clock: Clock): EventHubProducer => {
+            mkdirSync(config.home, { recursive: true });
+            return LocalEventHub.open({ file: config.eventHubFile, hubName: config.hubName, partitionCount: config.partitions, clock });
+          },
+        },
+        HubLifecycle,
+        {
+          provide: CsvProducer,
+          inject: [PIPELINE_SPEC, EVENT_HUB_PRODUCER, CLOCK, LOGGER],
+          useFactory: (s: PipelineSpec, hub: EventHubProducer, clock: Clock, log: Logger) => new CsvProducer(s, hub, clock, realSleep, log),
+        },
+      ],
+      exports: [CsvProducer],
+    };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Groups events into hub batches per partition key (a batch goes to one partition), bounded by
+ * count and bytes, and bounds everything pending so memory stays flat whatever the key spread.
+ * Events of one key are sent in row order, since a key's batches are flushed in order.
+ */
+import { eventSizeInBytes, type EventToSend } from '@pipeline/ports';
+
+export interface PendingBatch {
+  partitionKey: string | null;
+  events: EventToSend[];
+  rows: number[];
+  bytes: number;
+}
+
+export interface BatchLimits {
+  maxEvents: number;
+  maxBytes: number;
+  /** Across all keys; reaching it flushes every pending batch. */
+  maxPendingEvents: number;
+}
+
+export class SendBatcher {
+  private readonly pending = new Map<string | null, PendingBatch>();
+  private pendingEvents = 0;
+
+  constructor(private readonly limits: BatchLimits) {}
+
+  /** Adds an event; returns batches that are now ready to send (possibly none), oldest first. */
+  add(event: EventToSend, partitionKey: string | null, row: number): PendingBatch[] {
+    const size = eventSizeInBytes(event);
+    const ready: PendingBatch[] = [];
+    let batch = this.pending.get(partitionKey);
+    if (batch && (batch.events.length >= this.limits.maxEvents || batch.bytes + size > this.limits.maxBytes)) {
+      ready.push(this.take(partitionKey));
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { partitionKey, events: [], rows: [], bytes: 0 };
+      this.pending.set(partitionKey, batch);
+    }
+    batch.events.push(event);
+    batch.rows.push(row);
+    batch.bytes += size;
+    this.pendingEvents++;
+    if (this.pendingEvents >= this.limits.maxPendingEvents) ready.push(...this.drain());
+    return ready;
+  }
+
+  /** Every pending batch, emptying the batcher. */
+  drain(): PendingBatch[] {
+    const all = [...this.pending.keys()].map((key) => this.take(key));
+    return all;
+  }
+
+  get size(): number {
+    return this.pendingEvents;
+  }
+
+  /** Smallest row number not yet handed out for sending (for the resume hint). */
+  oldestPendingRow(): number | undefined {
+    let oldest: number | undefined;
+    for (const batch of this.pending.values()) {
+      const first = batch.rows[0];
+      if (first !== undefined && (oldest === undefined || first < oldest)) oldest = first;
+    }
+    return oldest;
+  }
+
+  private take(key: string | null): PendingBatch {
+    const batch = this.pending.get(key) as PendingBatch;
+    this.pending.delete(key);
+    this.pendingEvents -= batch.events.length;
+    return batch;
+  }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+'use strict';
+// The `pipeline` command: runs the compiled CLI from dist/ (build it with `npm run build`).
+const path = require('node:path');
+const fs = require('node:fs');
+
+const root = path.resolve(__dirname, '..');
+const entry = path.join(root, 'dist', 'apps', 'cli', 'src', 'main.js');
+if (!fs.existsSync(entry)) {
+  process.stderr.write('pipeline: not built yet. Run `npm run build` in ' + root + ' first (npm start does it for you).\n');
+  process.exit(2);
+}
+require('./register');
+require(entry)
+  .main(process.argv.slice(2))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      process.stderr.write((error && error.stack) || String(error));
+      process.stderr.write('\n');
+      process.exitCode = 1;
+    },
+  );

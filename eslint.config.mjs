@@ -1,0 +1,57 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltinsWithIo = ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process', 'net', 'node:net', 'http', 'node:http'];
+
+export default [
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  { ignores: ['**/dist', '**/node_modules', '**/.nx', 'coverage', 'tmp', '.pipeline', 'bin/**', 'bench/**/*.js', '**/jest.config.js', 'jest.preset.js', 'jest.setup.js', 'jest.config.js'] },
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            {
+              sourceTag: 'scope:engine',
+              onlyDependOnLibsWithTags: [],
+              bannedExternalImports: ['@nestjs/*', '@azure/*', 'better-sqlite3', 'pino', '@opentelemetry/*', ...nodeBuiltinsWithIo],
+            },
+            {
+              sourceTag: 'scope:contracts',
+              onlyDependOnLibsWithTags: ['scope:engine'],
+              bannedExternalImports: ['@nestjs/*', '@azure/*', 'better-sqlite3', ...nodeBuiltinsWithIo],
+            },
+            { sourceTag: 'scope:ports', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts'], bannedExternalImports: ['@nestjs/*', '@azure/*'] },
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:ports', 'scope:shared'] },
+            { sourceTag: 'scope:adapters', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:ports', 'scope:shared'] },
+            { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:ports', 'scope:shared', 'scope:adapters'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:ports', 'scope:shared', 'scope:adapters', 'scope:testing'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../../*', '../../../*'], message: 'Import other projects through their @pipeline/* alias.' }] }],
+    },
+  },
+  {
+    files: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.object.name=/^(it|describe|test)$/][callee.property.name='only']", message: 'No focused tests.' },
+      ],
+    },
+  },
+];

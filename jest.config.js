@@ -1,0 +1,5 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: ['<rootDir>/apps/*/jest.config.js', '<rootDir>/libs/*/jest.config.js'],
+  testTimeout: 30_000,
+};

@@ -1,0 +1,40 @@
+// @ts-check
+const path = require('node:path');
+
+const root = __dirname;
+
+/**
+ * Shared by every project: SWC with decorator metadata (NestJS DI), `@pipeline/*` aliases to sources.
+ * @param {string} projectRoot
+ * @param {string} displayName
+ * @returns {import('jest').Config}
+ */
+function projectJestConfig(projectRoot, displayName) {
+  return {
+    displayName,
+    rootDir: path.join(root, projectRoot),
+    testEnvironment: 'node',
+    testMatch: ['<rootDir>/**/*.spec.ts'],
+    transform: {
+      '^.+\\.ts$': [
+        '@swc/jest',
+        {
+          jsc: {
+            parser: { syntax: 'typescript', decorators: true },
+            transform: { legacyDecorator: true, decoratorMetadata: true },
+            target: 'es2022',
+          },
+          module: { type: 'commonjs' },
+          sourceMaps: 'inline',
+        },
+      ],
+    },
+    moduleFileExtensions: ['ts', 'js', 'json'],
+    moduleNameMapper: {
+      '^@pipeline/([a-z-]+)$': path.join(root, 'libs/$1/src/index.ts'),
+    },
+    setupFiles: [path.join(root, 'jest.setup.js')],
+  };
+}
+
+module.exports = { projectJestConfig };

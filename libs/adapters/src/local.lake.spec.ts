@@ -1,0 +1,106 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { LakeError, LakePathError } from '@pipeline/ports';
+import { collect, describeLakeContract, makeTempDir, type TempDir } from '@pipeline/testing';
+import { LOCAL_LAKE_TEMP_FOLDER, LocalLake } from './local.lake';
+
+describeLakeContract('local', async () => {
+  const dir = await makeTempDir('local-lake-');
+  return { lake: new LocalLake(path.join(dir.path, 'lake')), dispose: () => dir.dispose() };
+});
+
+describe('LocalLake', () => {
+  let dir: TempDir;
+  let root: string;
+  let lake: LocalLake;
+
+  beforeEach(async () => {
+    dir = await makeTempDir('local-lake-');
+    root = path.join(dir.path, 'lake');
+    lake = new LocalLake(root);
+  });
+
+  afterEach(async () => {
+    await lake.close();
+    await dir.dispose();
+  });
+
+  it('reports its absolute root folder as location', () => {
+    expect(new LocalLake('relative/lake').location).toBe(path.resolve('relative/lake'));
+    expect(lake.location).toBe(root);
+  });
+
+  it('refuses a folder symlink that leads out of the root, for reads, writes and listings', async () => {
+    const outside = path.join(dir.path, 'outside');
+    await fsp.mkdir(outside);
+    await fsp.writeFile(path.join(outside, 'secret.txt'), 'secret');
+    await lake.write('inside.txt', 'ok');
+    await fsp.symlink(outside, path.join(root, 'escape'));
+
+    await expect(lake.read('escape/secret.txt')).rejects.toThrow(LakePathError);
+    await expect(lake.exists('escape/secret.txt')).rejects.toThrow(/outside the lake root/);
+    await expect(lake.write('escape/planted.txt', 'x')).rejects.toThrow(LakePathError);
+    await expect(lake.createIfAbsent('escape/deeper/planted.txt', 'x')).rejects.toThrow(LakePathError);
+    await expect(lake.delete('escape/secret.txt')).rejects.toThrow(LakePathError);
+    await expect(collect(lake.list('escape/'))).rejects.toThrow(LakePathError);
+    // A full listing skips the link instead of following it.
+    expect((await collect(lake.list(''))).map((e) => e.path)).toEqual(['inside.txt']);
+    await expect(fsp.readdir(outside)).resolves.toEqual(['secret.txt']);
+  });
+
+  it('refuses a file symlink that points out of the root', async () => {
+    const secret = path.join(dir.path, 'secret.txt');
+    await fsp.writeFile(secret, 'secret');
+    await lake.write('placeholder', 'x');
+    await fsp.symlink(secret, path.join(root, 'leak.txt'));
+    await expect(lake.read('leak.txt')).rejects.toThrow(LakePathError);
+    await expect(lake.write('leak.txt', 'overwrite')).rejects.toThrow(LakePathError);
+    await expect(fsp.readFile(secret, 'utf8')).resolves.toBe('secret');
+  });
+
+  it('hides a temp file left by a crash between temp write and publish, and still creates the object later', async () => {
+    await lake.write('warm-up', 'creates the root and temp area');
+    await lake.delete('warm-up');
+    // What a process that died after fsyncing its temp file, before `link`, leaves behind.
+    await fsp.writeFile(path.join(root, LOCAL_LAKE_TEMP_FOLDER, `${process.pid}-crashed`), 'half-published manifest');
+
+    await expect(collect(lake.list(''))).resolves.toEqual([]);
+    await expect(collect(lake.list('.t'))).resolves.toEqual([]);
+    await expect(lake.exists('manifests/0001.json')).resolves.toBe(false);
+    await expect(lake.createIfAbsent('manifests/0001.json', 'whole manifest')).resolves.toBe(true);
+    await expect(lake.read('manifests/0001.json')).resolves.toEqual(Buffer.from('whole manifest'));
+  });
+
+  it('leaves no temp files behind after successful and refused publishes', async () => {
+    await lake.createIfAbsent('a.json', '1');
+    await lake.createIfAbsent('a.json', '2');
+    await lake.write('b.json', '3');
+    await expect(fsp.readdir(path.join(root, LOCAL_LAKE_TEMP_FOLDER))).resolves.toEqual([]);
+  });
+
+  it('reserves the temp area: no lake path may start with it', async () => {
+    await expect(lake.write(`${LOCAL_LAKE_TEMP_FOLDER}/x`, 'x')).rejects.toThrow(LakePathError);
+    await expect(lake.read(`${LOCAL_LAKE_TEMP_FOLDER}/x`)).rejects.toThrow(/reserved/);
+    await expect(collect(lake.list(`${LOCAL_LAKE_TEMP_FOLDER}/`))).rejects.toThrow(LakePathError);
+    // Only the exact top-level name is reserved.
+    await expect(lake.write('.tmpfile', 'x')).resolves.toBeUndefined();
+    await expect(lake.write(`data/${LOCAL_LAKE_TEMP_FOLDER}/x`, 'x')).resolves.toBeUndefined();
+  });
+
+  it('explains that an object is in the way of a folder', async () => {
+    await lake.write('a', 'an object, not a folder');
+    await expect(lake.write('a/b', 'x')).rejects.toThrow(/one of its folders is an object/);
+    await expect(lake.createIfAbsent('a/b', 'x')).rejects.toThrow(LakeError);
+  });
+
+  it('explains that a folder is in the way of an object', async () => {
+    await lake.write('folder/inside', 'x');
+    await expect(lake.write('folder', 'x')).rejects.toThrow(/a folder of that name holds other objects/);
+    await expect(lake.createIfAbsent('folder', 'x')).rejects.toThrow(/a folder of that name/);
+  });
+
+  it('refuses to work once closed', async () => {
+    await lake.close();
+    await expect(lake.read('x')).rejects.toThrow(/closed/);
+  });
+});

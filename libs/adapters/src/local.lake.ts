@@ -1,0 +1,353 @@
+/**
+ * The lake on a local folder (the default for local runs).
+ *
+ * Invariants:
+ * - An object appears whole or not at all. Content goes to a fresh file in the temp area
+ *   (`<root>/.tmp`), is fsynced, then published: `createIfAbsent` with `link` (fails with EEXIST
+ *   when the target exists, so exactly one concurrent creator wins, DESIGN invariant 3), `write`
+ *   with `rename` (atomic replace). The folder is fsynced after publishing where the OS allows.
+ * - Nothing outside the root is touched: every path passes `assertLakePath`, and its real
+ *   (symlink-resolved) location must lie under the real root, else `LakePathError`.
+ * - The temp area is not part of the lake: no lake path may start with `.tmp/`, and `list` never
+ *   descends into it, so a crash between temp write and publish leaves no visible object.
+ * - `list` yields in ascending UTF-8 byte order of path: it walks folders depth-first with entries
+ *   sorted by their full path, a folder `x` sorting as `x/` (so `a-c` comes before `a/b`).
+ * - Symbolic links are not objects: `list` skips them; direct access follows one only if it
+ *   resolves inside the root.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { assertLakePath, LakeError, LakeNotFoundError, LakePathError, type Lake, type LakeEntry } from '@pipeline/ports';
+
+/** Name of the temp area under the root; reserved, never listed. */
+export const LOCAL_LAKE_TEMP_FOLDER = '.tmp';
+
+/** Errors that mean "no object at this path". */
+const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
+
+export class LocalLake implements Lake {
+  /** The absolute root folder. */
+  readonly location: string;
+  private realRoot?: Promise<string>;
+  private closed = false;
+
+  constructor(root: string) {
+    if (typeof root !== 'string' || root.trim() === '') {
+      throw new LakeError(`LocalLake needs a root folder, got ${JSON.stringify(root)}. Pass a folder path such as ".pipeline/lake".`);
+    }
+    this.location = path.resolve(root);
+  }
+
+  async createIfAbsent(lakePath: string, data: Uint8Array | string): Promise<boolean> {
+    const target = await this.resolve(lakePath);
+    // Cheap early answer; `link` below is what actually decides.
+    if (await this.occupied(lakePath, target)) return false;
+    await this.ensureParent(lakePath, target);
+    const temp = await this.writeTemp(data);
+    try {
+      await fsp.link(temp, target);
+    } catch (error) {
+      if (errorCode(error) === 'EEXIST') {
+        await this.occupied(lakePath, target);
+        return false;
+      }
+      throw this.failure('create', lakePath, error);
+    } finally {
+      await fsp.rm(temp, { force: true });
+    }
+    await syncDirectory(path.dirname(target));
+    return true;
+  }
+
+  async write(lakePath: string, data: Uint8Array | string): Promise<void> {
+    const target = await this.resolve(lakePath);
+    await this.ensureParent(lakePath, target);
+    const temp = await this.writeTemp(data);
+    try {
+      await fsp.rename(temp, target);
+    } catch (error) {
+      await fsp.rm(temp, { force: true });
+      if (await isDirectory(target)) throw this.folderInTheWay(lakePath);
+      throw this.failure('write', lakePath, error);
+    }
+    await syncDirectory(path.dirname(target));
+  }
+
+  async read(lakePath: string): Promise<Buffer> {
+    const target = await this.resolve(lakePath);
+    try {
+      return await fsp.readFile(target);
+    } catch (error) {
+      if (ABSENT_CODES.has(errorCode(error) ?? '')) throw new LakeNotFoundError(lakePath, this.location);
+      throw this.failure('read', lakePath, error);
+    }
+  }
+
+  async readStream(lakePath: string): Promise<Readable> {
+    const target = await this.resolve(lakePath);
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(target, 'r');
+    } catch (error) {
+      if (ABSENT_CODES.has(errorCode(error) ?? '')) throw new LakeNotFoundError(lakePath, this.location);
+      throw this.failure('read', lakePath, error);
+    }
+    // Opening a folder read-only succeeds on POSIX; folders are not objects.
+    if (!(await handle.stat()).isFile()) {
+      await handle.close();
+      throw new LakeNotFoundError(lakePath, this.location);
+    }
+    return handle.createReadStream();
+  }
+
+  async stat(lakePath: string): Promise<LakeEntry | undefined> {
+    const target = await this.resolve(lakePath);
+    try {
+      const info = await fsp.stat(target);
+      return info.isFile() ? { path: lakePath, size: info.size, modifiedAt: Math.trunc(info.mtimeMs) } : undefined;
+    } catch (error) {
+      if (ABSENT_CODES.has(errorCode(error) ?? '')) return undefined;
+      throw this.failure('stat', lakePath, error);
+    }
+  }
+
+  async exists(lakePath: string): Promise<boolean> {
+    return (await this.stat(lakePath)) !== undefined;
+  }
+
+  async *list(prefix: string, options: { startAfter?: string; limit?: number } = {}): AsyncIterable<LakeEntry> {
+    this.assertOpen();
+    assertLakePath(prefix, 'prefix');
+    const { startAfter, limit } = options;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw new LakeError(`list limit must be a non-negative integer, got ${String(limit)}.`);
+    }
+    if (startAfter !== undefined && typeof startAfter !== 'string') {
+      throw new LakeError(`list startAfter must be a string, got ${typeof startAfter}.`);
+    }
+    if (limit === 0) return;
+
+    // Walk from the deepest folder the prefix names; only its last segment filters names.
+    const slash = prefix.lastIndexOf('/');
+    const folder = slash < 0 ? '' : prefix.slice(0, slash);
+    const namePrefix = prefix.slice(slash + 1);
+    const start = folder === '' ? await this.root() : await this.resolve(folder);
+    const after = startAfter === undefined ? undefined : Buffer.from(startAfter, 'utf8');
+
+    let emitted = 0;
+    for await (const entry of this.walk(start, folder === '' ? '' : `${folder}/`, namePrefix, after)) {
+      yield entry;
+      if (limit !== undefined && ++emitted >= limit) return;
+    }
+  }
+
+  async delete(lakePath: string): Promise<void> {
+    const target = await this.resolve(lakePath);
+    try {
+      await fsp.unlink(target);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      // A folder is not an object, so there is nothing to delete.
+      if (await isDirectory(target)) return;
+      throw this.failure('delete', lakePath, error);
+    }
+    await syncDirectory(path.dirname(target));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** Depth-first walk in byte order of path; `after` prunes whole folders that sort before it. */
+  private async *walk(dir: string, dirPath: string, namePrefix: string, after: Buffer | undefined): AsyncGenerator<LakeEntry> {
+    let dirents: Dirent[];
+    try {
+      dirents = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (ABSENT_CODES.has(errorCode(error) ?? '')) return;
+      throw this.failure('list', dirPath, error);
+    }
+    const children = dirents
+      .filter((d) => (d.isFile() || d.isDirectory()) && d.name.startsWith(namePrefix))
+      .filter((d) => !(dirPath === '' && d.name === LOCAL_LAKE_TEMP_FOLDER))
+      .map((d) => ({ name: d.name, folder: d.isDirectory(), key: Buffer.from(`${dirPath}${d.name}${d.isDirectory() ? '/' : ''}`, 'utf8') }))
+      .sort((x, y) => Buffer.compare(x.key, y.key));
+
+    for (const child of children) {
+      const childPath = `${dirPath}${child.name}`;
+      if (child.folder) {
+        // Every path below starts with `key`; if `after` sorts past them all, skip the subtree.
+        if (after && Buffer.compare(child.key, after) < 0 && !startsWithBytes(after, child.key)) continue;
+        yield* this.walk(path.join(dir, child.name), `${childPath}/`, '', after);
+        continue;
+      }
+      if (after && Buffer.compare(child.key, after) <= 0) continue;
+      let info;
+      try {
+        info = await fsp.stat(path.join(dir, child.name));
+      } catch (error) {
+        // Deleted while listing.
+        if (ABSENT_CODES.has(errorCode(error) ?? '')) continue;
+        throw this.failure('list', childPath, error);
+      }
+      yield { path: childPath, size: info.size, modifiedAt: Math.trunc(info.mtimeMs) };
+    }
+  }
+
+  /** Validate a lake path and return its absolute location, refusing anything that leaves the root. */
+  private async resolve(lakePath: string): Promise<string> {
+    this.assertOpen();
+    assertLakePath(lakePath);
+    const segments = lakePath.split('/');
+    if (segments[0] === LOCAL_LAKE_TEMP_FOLDER) {
+      throw new LakePathError(lakePath, `the top-level folder '${LOCAL_LAKE_TEMP_FOLDER}' is reserved for the local lake's temporary files`);
+    }
+    const root = await this.root();
+    const absolute = path.join(root, ...segments);
+    await this.assertInsideRoot(lakePath, root, absolute);
+    return absolute;
+  }
+
+  /** The real path of the deepest existing ancestor (or the path itself) must lie under the root. */
+  private async assertInsideRoot(lakePath: string, root: string, absolute: string): Promise<void> {
+    for (let probe = absolute; ; probe = path.dirname(probe)) {
+      let real: string;
+      try {
+        real = await fsp.realpath(probe);
+      } catch (error) {
+        if (!ABSENT_CODES.has(errorCode(error) ?? '')) throw this.failure('resolve', lakePath, error);
+        if (await isSymbolicLink(probe)) throw new LakePathError(lakePath, 'goes through a symbolic link that does not resolve');
+        if (probe === root) return;
+        continue;
+      }
+      if (!isWithin(root, real)) {
+        throw new LakePathError(lakePath, `resolves to ${real}, outside the lake root ${this.location} (through a symbolic link)`);
+      }
+      return;
+    }
+  }
+
+  /** The real root, created with its temp area on first use. */
+  private root(): Promise<string> {
+    this.realRoot ??= (async () => {
+      await fsp.mkdir(path.join(this.location, LOCAL_LAKE_TEMP_FOLDER), { recursive: true });
+      return fsp.realpath(this.location);
+    })().catch((error: unknown) => {
+      this.realRoot = undefined;
+      throw new LakeError(`Cannot open the lake folder ${this.location}: ${describe(error)}. Check that the path is a writable folder.`, { cause: error });
+    });
+    return this.realRoot;
+  }
+
+  /** Write `data` to a new, fsynced temp file and return its path. */
+  private async writeTemp(data: Uint8Array | string): Promise<string> {
+    const tempDir = path.join(await this.root(), LOCAL_LAKE_TEMP_FOLDER);
+    const temp = path.join(tempDir, `${process.pid}-${randomUUID()}`);
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(temp, 'wx');
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+      // The temp area was removed from under us; recreate it once.
+      await fsp.mkdir(tempDir, { recursive: true });
+      handle = await fsp.open(temp, 'wx');
+    }
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await fsp.rm(temp, { force: true });
+      throw error;
+    }
+    await handle.close();
+    return temp;
+  }
+
+  private async ensureParent(lakePath: string, target: string): Promise<void> {
+    try {
+      await fsp.mkdir(path.dirname(target), { recursive: true });
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOTDIR' || code === 'EEXIST') {
+        throw new LakeError(`Cannot store ${JSON.stringify(lakePath)} in the lake at ${this.location}: one of its folders is an object. Pick a path whose folders are not objects.`, { cause: error });
+      }
+      throw this.failure('create folders for', lakePath, error);
+    }
+  }
+
+  /** True when something is at `target`; throws when that something is a folder. */
+  private async occupied(lakePath: string, target: string): Promise<boolean> {
+    try {
+      const info = await fsp.lstat(target);
+      if (info.isDirectory()) throw this.folderInTheWay(lakePath);
+      return true;
+    } catch (error) {
+      if (error instanceof LakeError) throw error;
+      if (ABSENT_CODES.has(errorCode(error) ?? '')) return false;
+      throw this.failure('stat', lakePath, error);
+    }
+  }
+
+  private folderInTheWay(lakePath: string): LakeError {
+    return new LakeError(`Cannot store ${JSON.stringify(lakePath)} in the lake at ${this.location}: a folder of that name holds other objects.`);
+  }
+
+  private failure(operation: string, lakePath: string, error: unknown): LakeError {
+    return new LakeError(`Cannot ${operation} ${JSON.stringify(lakePath)} in the lake at ${this.location}: ${describe(error)}`, { cause: error });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LakeError(`The lake at ${this.location} is closed; create a new LocalLake to use it again.`);
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isWithin(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+}
+
+function startsWithBytes(value: Buffer, prefix: Buffer): boolean {
+  return value.length >= prefix.length && value.subarray(0, prefix.length).equals(prefix);
+}
+
+async function isDirectory(target: string): Promise<boolean> {
+  try {
+    return (await fsp.lstat(target)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function isSymbolicLink(target: string): Promise<boolean> {
+  try {
+    return (await fsp.lstat(target)).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Persist a folder's entries (a new or renamed name). Some platforms cannot open folders; that is not an error. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(dir, 'r');
+    await handle.sync();
+  } catch (error) {
+    if (!['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF'].includes(errorCode(error) ?? '')) throw error;
+  } finally {
+    await handle?.close();
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * Streams records out of an Event Hubs Capture Avro file, one block at a time.
+ *
+ * Invariants: memory is bounded by one block (plus one source chunk), never the file; every byte
+ * is accounted for — magic, header, each block's count/size/data and its sync marker — and the
+ * first thing that does not fit raises `CaptureFormatError` with the file name and byte offset.
+ * Records decode with the writer schema from the file's own header, so every Capture era reads.
+ * Limitation of the format: a file cut exactly between two blocks looks complete (OCF has no footer).
+ */
+import { inflateRawSync } from 'node:zlib';
+import type { Type } from 'avsc';
+import { decodeLong, MAX_VARINT_BYTES, OCF_MAGIC } from './avro-binary';
+import { ByteSource } from './byte-source';
+import { CAPTURE_CODECS, type CaptureCodec } from './capture-file-writer';
+import { CaptureFormatError } from './capture-format-error';
+import { schemaIncompatibility, schemaVariant, type CaptureRecord, type CaptureSchemaVariant } from './capture-record';
+import { fromAvroValue, readerTypeFor } from './record-codec';
+import { SYNC_MARKER_BYTES } from './sync-marker';
+
+export interface CaptureFileInfo {
+  codec: CaptureCodec;
+  /** The writer schema from the `avro.schema` header, parsed. */
+  schema: object;
+  variant: CaptureSchemaVariant;
+}
+
+/** Larger than any block Capture writes (its size window tops out at 500 MB): a bigger size is corruption. */
+const MAX_BLOCK_BYTES = 1024 * 1024 * 1024;
+const MAX_METADATA_VALUE_BYTES = 16 * 1024 * 1024;
+
+interface Header {
+  info: CaptureFileInfo;
+  type: Type;
+  syncMarker: Buffer;
+}
+
+class FrameReader {
+  constructor(
+    readonly bytes: ByteSource,
+    readonly file: string,
+  ) {}
+
+  fail(byteOffset: number, problem: string): never {
+    throw new CaptureFormatError(this.file, byteOffset, problem);
+  }
+
+  /** Exactly `n` bytes of `what`, or a truncation error pointing at where `what` starts. */
+  async exact(n: number, what: string): Promise<Buffer> {
+    const start = this.bytes.offset;
+    const available = await this.bytes.fill(n);
+    if (available < n) {
+      this.fail(start, `the file ends at byte ${start + available} inside ${what} (${n} bytes expected from byte ${start}); the file is truncated`);
+    }
+    return this.bytes.take(n);
+  }
+
+  async long(what: string): Promise<number> {
+    const start = this.bytes.offset;
+    const available = await this.bytes.fill(MAX_VARINT_BYTES);
+    const decoded = decodeLong(this.bytes.peek(available));
+    switch (decoded.kind) {
+      case 'value':
+        this.bytes.skip(decoded.length);
+        return decoded.value;
+      case 'incomplete':
+        return this.fail(start, `the file ends at byte ${start + available} inside ${what}; the file is truncated`);
+      case 'invalid':
+        return this.fail(start, `${what} is not a valid Avro long; the file is corrupt`);
+    }
+  }
+
+  async length(what: string, max: number): Promise<number> {
+    const start = this.bytes.offset;
+    const n = await this.long(`the length of ${what}`);
+    if (n < 0 || n > max) this.fail(start, `${what} has length ${n}, outside 0-${max}; the file is corrupt`);
+    return n;
+  }
+}
+
+function isCodec(name: string): name is CaptureCodec {
+  return (CAPTURE_CODECS as readonly string[]).includes(name);
+}
+
+async function readHeader(frames: FrameReader): Promise<Header> {
+  const { bytes } = frames;
+  if (await bytes.atEnd()) {
+    frames.fail(0, 'the file is empty (0 bytes). Capture writes a header even for an empty window, so this is a truncated or failed upload; delete or re-copy the file');
+  }
+  const magic = await frames.exact(OCF_MAGIC.length, 'the Avro magic bytes');
+  if (!magic.equals(OCF_MAGIC)) {
+    frames.fail(0, `not an Avro object container file (starts with ${magic.toString('hex')}, expected ${OCF_MAGIC.toString('hex')} "Obj\\x01")`);
+  }
+  const metadata = new Map<string, { value: Buffer; offset: number }>();
+  for (;;) {
+    const blockStart = bytes.offset;
+    let count = await frames.long('the header metadata entry count');
+    if (count === 0) break;
+    if (count < 0) {
+      // A negative count is followed by the block's byte size, which a sequential reader can ignore.
+      count = -count;
+      await frames.long('the header metadata block size');
+    }
+    if (count > MAX_METADATA_VALUE_BYTES) frames.fail(blockStart, `the header declares ${count} metadata entries; the file is corrupt`);
+    for (let i = 0; i < count; i++) {
+      const key = (await frames.exact(await frames.length('a metadata key', MAX_METADATA_VALUE_BYTES), 'a metadata key')).toString('utf8');
+      const offset = bytes.offset;
+      const value = await frames.exact(await frames.length(`metadata value "${key}"`, MAX_METADATA_VALUE_BYTES), `metadata value "${key}"`);
+      metadata.set(key, { value, offset });
+    }
+  }
+  const codecEntry = metadata.get('avro.codec');
+  const codec = codecEntry ? codecEntry.value.toString('utf8') : 'null';
+  if (!isCodec(codec)) {
+    frames.fail(codecEntry?.offset ?? 0, `codec "${codec}" is not supported (supported: ${CAPTURE_CODECS.join(', ')}); Event Hubs Capture writes null or deflate`);
+  }
+  const schemaEntry = metadata.get('avro.schema');
+  if (!schemaEntry) frames.fail(OCF_MAGIC.length, 'the header has no "avro.schema" metadata entry');
+  let schema: unknown;
+  try {
+    schema = JSON.parse(schemaEntry.value.toString('utf8'));
+  } catch (error) {
+    frames.fail(schemaEntry.offset, `"avro.schema" is not valid JSON (${(error as Error).message})`);
+  }
+  const incompatibility = schemaIncompatibility(schema);
+  if (incompatibility) frames.fail(schemaEntry.offset, `"avro.schema" is not an Event Hubs Capture EventData schema: ${incompatibility}`);
+  const variant = schemaVariant(schema);
+  let type: Type;
+  try {
+    type = readerTypeFor(schema as object, variant);
+  } catch (error) {
+    return frames.fail(schemaEntry.offset, `"avro.schema" is not a valid Avro schema (${(error as Error).message})`);
+  }
+  const syncMarker = await frames.exact(SYNC_MARKER_BYTES, 'the header sync marker');
+  return { info: { codec, schema: schema as object, variant }, type, syncMarker };
+}
+
+function decompress(frames: FrameReader, codec: CaptureCodec, data: Buffer, dataStart: number): Buffer {
+  switch (codec) {
+    case 'null':
+      return data;
+    case 'deflate':
+      try {
+        return inflateRawSync(data, { maxOutputLength: MAX_BLOCK_BYTES });
+      } catch (error) {
+        return frames.fail(dataStart, `the deflate block data does not decompress (${(error as Error).message}); the file is corrupt`);
+      }
+  }
+}
+
+async function* readBlocks(frames: FrameReader, header: Header, onStart: () => void): AsyncGenerator<CaptureRecord> {
+  onStart();
+  const { bytes } = frames;
+  const { codec } = header.info;
+  try {
+    while (!(await bytes.atEnd())) {
+      const blockStart = bytes.offset;
+      const count = await frames.long(`the record count of the block at byte ${blockStart}`);
+      if (count < 0) frames.fail(blockStart, `the block declares ${count} records; the file is corrupt`);
+      const size = await frames.length(`the block at byte ${blockStart}`, MAX_BLOCK_BYTES);
+      const dataStart = bytes.offset;
+      const data = await frames.exact(size, `the data of the block at byte ${blockStart}`);
+      const syncStart = bytes.offset;
+      const sync = await frames.exact(SYNC_MARKER_BYTES, `the sync marker of the block at byte ${blockStart}`);
+      if (!sync.equals(header.syncMarker)) {
+        frames.fail(
+          syncStart,
+          `the sync marker after the block at byte ${blockStart} is ${sync.toString('hex')}, expected ${header.syncMarker.toString('hex')} from the header; the block size or the data is corrupt`,
+        );
+      }
+      const records = decompress(frames, codec, data, dataStart);
+      // Offsets inside deflated data mean nothing in the file: point at the block data instead.
+      const at = (position: number) => (codec === 'null' ? dataStart + position : dataStart);
+      let position = 0;
+      for (let i = 0; i < count; i++) {
+        let decoded: { value: unknown; offset: number };
+        try {
+          decoded = header.type.decode(records, position);
+        } catch (error) {
+          return frames.fail(at(position), `record ${i + 1} of ${count} in the block at byte ${blockStart} does not decode (${(error as Error).message})`);
+        }
+        if (decoded.offset < 0) frames.fail(at(position), `record ${i + 1} of ${count} in the block at byte ${blockStart} runs past the end of the block`);
+        position = decoded.offset;
+        yield fromAvroValue(decoded.value as Record<string, unknown>);
+      }
+      if (position !== records.length) {
+        frames.fail(at(position), `the block at byte ${blockStart} declares ${count} records but ${records.length - position} bytes remain after them`);
+      }
+    }
+  } finally {
+    await bytes.close();
+  }
+}
+
+/** Streams records with the header exposed. Iterate `records` to the end, or `return()` it, to release the source. */
+export async function openCaptureFile(
+  source: AsyncIterable<Uint8Array>,
+  fileName: string,
+): Promise<{ info: CaptureFileInfo; records: AsyncGenerator<CaptureRecord> }> {
+  const bytes = new ByteSource(source);
+  const frames = new FrameReader(bytes, fileName);
+  let header: Header;
+  try {
+    header = await readHeader(frames);
+  } catch (error) {
+    await bytes.close();
+    throw error;
+  }
+  let started = false;
+  const records = readBlocks(frames, header, () => (started = true));
+  // A generator closed before its first `next()` never runs its `finally`: release the source here.
+  const closeIfUnstarted = async () => {
+    if (!started) await bytes.close();
+  };
+  const innerReturn = records.return.bind(records);
+  const innerThrow = records.throw.bind(records);
+  records.return = async (value) => {
+    await closeIfUnstarted();
+    return innerReturn(value);
+  };
+  records.throw = async (error: unknown) => {
+    await closeIfUnstarted();
+    return innerThrow(error);
+  };
+  return { info: header.info, records };
+}
+
+/** Streams the records of a Capture file in constant memory (block by block). */
+export async function* readCaptureFile(source: AsyncIterable<Uint8Array>, fileName: string): AsyncGenerator<CaptureRecord> {
+  const { records } = await openCaptureFile(source, fileName);
+  yield* records;
+}

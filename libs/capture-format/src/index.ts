@@ -1,0 +1,10 @@
+export type { CaptureRecord, CaptureValue } from './capture-record';
+export { CAPTURE_RECORD_SCHEMA } from './capture-record';
+export { formatEnqueuedTimeUtc, parseEnqueuedTimeUtc } from './enqueued-time';
+export { captureRecordFromEvent } from './capture-record-from-event';
+export { deriveSyncMarker } from './sync-marker';
+export type { CaptureCodec, CaptureFileWriterOptions } from './capture-file-writer';
+export { CaptureFileWriter } from './capture-file-writer';
+export { CaptureFormatError } from './capture-format-error';
+export type { CaptureFileInfo } from './capture-file-reader';
+export { openCaptureFile, readCaptureFile } from './capture-file-reader';

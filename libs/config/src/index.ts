@@ -1,0 +1,3 @@
+export * from './settings';
+export * from './home';
+export * from './spec-file';

@@ -1,0 +1,473 @@
+import { canonicalJson, canonicalSpecJson, parseSpec } from './spec';
+import { SpecValidationError, type PipelineSpec, type SpecProblem } from './spec.types';
+
+const VALID = `version: 1
+name: sensor-readings
+source:
+  name: sensors
+  format: csv
+  delimiter: ","
+  header: true
+  columns:
+    - { name: reading_id, type: string }
+    - { name: device_id, type: string }
+    - { name: site, type: string }
+    - { name: ts, type: timestamp }
+    - { name: temperature, type: double, nullable: true }
+    - { name: humidity, type: double }
+    - { name: status, type: string }
+eventTime: { column: ts, format: iso8601, timeZone: UTC }
+eventId: { column: reading_id }
+partitionKey: device_id
+groupBy: [device_id]
+windows:
+  - { name: per_minute, type: tumbling, size: 1m }
+  - { name: last_5m, type: hopping, size: 5m, slide: 1m }
+aggregates:
+  - { name: readings, fn: count }
+  - { name: avg_temperature, fn: avg, column: temperature }
+  - { name: max_temperature, fn: max, column: temperature }
+  - { name: devices_reporting, fn: count_distinct, column: status }
+watermark: { delay: 30s }
+gold: { shards: 4, outputModes: [append, update] }
+`;
+
+/** VALID with one exact substring replaced (fails loudly if the substring is not there). */
+function edit(from: string, to: string, text = VALID): string {
+  if (!text.includes(from)) throw new Error(`test setup: ${JSON.stringify(from)} is not in the spec`);
+  return text.replace(from, to);
+}
+
+function problemsOf(text: string): SpecProblem[] {
+  try {
+    parseSpec(text, 'test.spec.yaml');
+  } catch (error) {
+    if (error instanceof SpecValidationError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the spec to be rejected');
+}
+
+/** The only problem of a spec that has exactly one. */
+function onlyProblem(text: string): SpecProblem {
+  const problems = problemsOf(text);
+  expect(problems).toHaveLength(1);
+  return problems[0];
+}
+
+describe('parseSpec on a valid spec', () => {
+  it('reads every section into the typed spec with durations in milliseconds', () => {
+    const spec = parseSpec(VALID, 'sensors.spec.yaml');
+    const expected: PipelineSpec = {
+      version: 1,
+      name: 'sensor-readings',
+      source: {
+        name: 'sensors',
+        format: 'csv',
+        delimiter: ',',
+        header: true,
+        columns: [
+          { name: 'reading_id', type: 'string', nullable: false },
+          { name: 'device_id', type: 'string', nullable: false },
+          { name: 'site', type: 'string', nullable: false },
+          { name: 'ts', type: 'timestamp', nullable: false },
+          { name: 'temperature', type: 'double', nullable: true },
+          { name: 'humidity', type: 'double', nullable: false },
+          { name: 'status', type: 'string', nullable: false },
+        ],
+      },
+      eventTime: { column: 'ts', format: 'iso8601', timeZone: 'UTC' },
+      eventId: { kind: 'column', column: 'reading_id' },
+      partitionKey: 'device_id',
+      groupBy: ['device_id'],
+      windows: [
+        { name: 'per_minute', kind: 'tumbling', sizeMs: 60_000 },
+        { name: 'last_5m', kind: 'hopping', sizeMs: 300_000, slideMs: 60_000 },
+      ],
+      aggregates: [
+        { name: 'readings', fn: 'count' },
+        { name: 'avg_temperature', fn: 'avg', column: 'temperature' },
+        { name: 'max_temperature', fn: 'max', column: 'temperature' },
+        { name: 'devices_reporting', fn: 'count_distinct', column: 'status' },
+      ],
+      watermark: { delayMs: 30_000 },
+      gold: { shards: 4, outputModes: ['append', 'update'] },
+    };
+    expect(spec).toEqual(expected);
+  });
+
+  it('fills in the documented defaults for optional settings', () => {
+    const text = `version: 1
+name: minimal
+source:
+  name: s
+  columns: [{ name: id, type: string }, { name: at, type: string }]
+eventTime: { column: at }
+eventId: { derive: source-row }
+partitionKey: id
+groupBy: []
+windows: [{ name: w, type: tumbling, size: 1h30m }]
+aggregates: [{ name: n, fn: count }]
+watermark: { delay: 0s }
+`;
+    const spec = parseSpec(text, 'minimal.yaml');
+    expect(spec.source).toEqual({ name: 's', format: 'csv', delimiter: ',', header: true, columns: [{ name: 'id', type: 'string', nullable: false }, { name: 'at', type: 'string', nullable: false }] });
+    expect(spec.eventTime).toEqual({ column: 'at', format: 'iso8601', timeZone: 'UTC' });
+    expect(spec.eventId).toEqual({ kind: 'derived' });
+    expect(spec.groupBy).toEqual([]);
+    expect(spec.windows).toEqual([{ name: 'w', kind: 'tumbling', sizeMs: 5_400_000 }]);
+    expect(spec.watermark).toEqual({ delayMs: 0 });
+    expect(spec.gold).toEqual({ shards: 1, outputModes: ['append'] });
+  });
+
+  it('accepts block-style YAML, anchors and a tab delimiter', () => {
+    const text = edit('  delimiter: ","', '  delimiter: "\\t"', edit('watermark: { delay: 30s }', 'watermark:\n  delay: &late 30s\n'));
+    const spec = parseSpec(text, 'block.yaml');
+    expect(spec.source.delimiter).toBe('\t');
+    expect(spec.watermark.delayMs).toBe(30_000);
+  });
+
+  it('accepts event time patterns and epoch formats on compatible column types', () => {
+    expect(parseSpec(edit('format: iso8601, timeZone: UTC', 'format: "dd/MM/yyyy HH:mm:ss", timeZone: Europe/Paris'), 'p.yaml').eventTime).toEqual({
+      column: 'ts',
+      format: 'dd/MM/yyyy HH:mm:ss',
+      timeZone: 'Europe/Paris',
+    });
+    const epoch = edit('{ name: ts, type: timestamp }', '{ name: ts, type: long }', edit('format: iso8601', 'format: epoch_millis'));
+    expect(parseSpec(epoch, 'e.yaml').eventTime.format).toBe('epoch_millis');
+    const seconds = edit('{ name: ts, type: timestamp }', '{ name: ts, type: double }', edit('format: iso8601', 'format: epoch_seconds'));
+    expect(parseSpec(seconds, 's.yaml').eventTime.format).toBe('epoch_seconds');
+  });
+
+  it('lets min and max read timestamp columns', () => {
+    const spec = parseSpec(edit('{ name: max_temperature, fn: max, column: temperature }', '{ name: last_seen, fn: max, column: ts }'), 'm.yaml');
+    expect(spec.aggregates[2]).toEqual({ name: 'last_seen', fn: 'max', column: 'ts' });
+  });
+});
+
+describe('parseSpec problem reports', () => {
+  it('reports a YAML syntax error with its line and column', () => {
+    const problem = onlyProblem('version: 1\nname: x\nsource: { name: s\n');
+    expect(problem.path).toBe('');
+    expect(problem.expected).toBe('valid YAML');
+    expect(problem.line).toBe(4);
+  });
+
+  it('reports tab indentation as a syntax problem with a hint', () => {
+    const problem = onlyProblem('version: 1\nname: x\nsource:\n\tname: s\n');
+    expect(problem.expected).toContain('spaces, not tabs');
+    expect(problem.line).toBe(4);
+  });
+
+  it('reports an empty file as a missing spec', () => {
+    const problem = onlyProblem('# nothing yet\n');
+    expect(problem).toMatchObject({ path: '', line: 1, found: 'an empty value' });
+    expect(problem.expected).toContain('a pipeline spec');
+  });
+
+  it('rejects more than one document in a file', () => {
+    expect(onlyProblem(`${VALID}---\nversion: 1\n`)).toMatchObject({ path: '', expected: expect.stringContaining('a single YAML document'), line: 30 });
+  });
+
+  it('names an unknown key and suggests the likely intended one, at the key position', () => {
+    const problem = onlyProblem(edit('  header: true', '  header: true\n  delimter: ";"'));
+    expect(problem).toMatchObject({ path: 'source.delimter', line: 8, column: 3, found: 'the unknown key "delimter"' });
+    expect(problem.expected).toContain('did you mean "delimiter"?');
+  });
+
+  it('lists the allowed keys when an unknown key is not close to any', () => {
+    const problem = onlyProblem(edit('watermark: { delay: 30s }', 'watermark: { delay: 30s, banana: 1 }'));
+    expect(problem.path).toBe('watermark.banana');
+    expect(problem.expected).toBe('one of the keys "delay"');
+  });
+
+  it('reports a key given twice, pointing at the first one', () => {
+    const problem = onlyProblem(edit('partitionKey: device_id', 'partitionKey: device_id\npartitionKey: site'));
+    expect(problem).toMatchObject({ path: 'partitionKey', line: 19, expected: 'each key once', found: '"partitionKey" again (first on line 18)' });
+  });
+
+  it('reports a missing required field at the mapping that lacks it', () => {
+    const problem = onlyProblem(edit('eventTime: { column: ts, format: iso8601, timeZone: UTC }', 'eventTime: { format: iso8601, timeZone: UTC }'));
+    expect(problem).toMatchObject({ path: 'eventTime.column', found: 'missing', line: 16, column: 12 });
+  });
+
+  it('requires the watermark delay and says it is never defaulted', () => {
+    const problem = onlyProblem(edit('watermark: { delay: 30s }', 'watermark: {}'));
+    expect(problem).toMatchObject({ path: 'watermark.delay', found: 'missing' });
+    expect(onlyProblem(edit('watermark: { delay: 30s }\n', '')).expected).toContain('never defaulted');
+  });
+
+  it('reports wrong value types with what was found', () => {
+    expect(onlyProblem(edit('header: true', 'header: "yes please"'))).toMatchObject({ path: 'source.header', expected: 'true or false', found: '"yes please"' });
+    expect(onlyProblem(edit('groupBy: [device_id]', 'groupBy: device_id'))).toMatchObject({ path: 'groupBy', found: '"device_id"' });
+    expect(problemsOf(edit('source:\n', 'source: sensors\nx:\n'))[0]).toMatchObject({ path: 'source', line: 3, column: 9, found: '"sensors"' });
+  });
+
+  it('requires version 1', () => {
+    expect(onlyProblem(edit('version: 1', 'version: 2'))).toMatchObject({ path: 'version', line: 1, column: 10, found: '2' });
+    expect(onlyProblem(edit('version: 1', 'version: "1"')).found).toBe('"1"');
+  });
+
+  it('checks the pipeline name pattern', () => {
+    expect(onlyProblem(edit('name: sensor-readings', 'name: Sensor_Readings'))).toMatchObject({ path: 'name', line: 2, found: '"Sensor_Readings"' });
+    expect(onlyProblem(edit('name: sensor-readings', 'name: s')).path).toBe('name');
+    expect(onlyProblem(edit('name: sensor-readings', `name: a${'b'.repeat(63)}`)).path).toBe('name');
+  });
+
+  it('requires a one-character delimiter that is not a quote', () => {
+    expect(onlyProblem(edit('delimiter: ","', 'delimiter: ";;"'))).toMatchObject({ path: 'source.delimiter', found: '";;"', line: 6 });
+    expect(onlyProblem(edit('delimiter: ","', `delimiter: '"'`)).path).toBe('source.delimiter');
+  });
+
+  it('accepts only the csv source format', () => {
+    expect(onlyProblem(edit('format: csv', 'format: json'))).toMatchObject({ path: 'source.format', found: '"json"' });
+  });
+
+  it('reports a duplicate column name at the second one', () => {
+    const problem = onlyProblem(edit('{ name: site, type: string }', '{ name: device_id, type: string }', edit('groupBy: [device_id]', 'groupBy: [device_id]')));
+    expect(problem).toMatchObject({ path: 'source.columns[2].name', line: 11, found: '"device_id" again (first on line 10)' });
+  });
+
+  it('reports an unknown column type with a suggestion', () => {
+    const problem = onlyProblem(edit('{ name: humidity, type: double }', '{ name: humidity, type: float64 }'));
+    expect(problem).toMatchObject({ path: 'source.columns[5].type', found: '"float64"' });
+    const typo = onlyProblem(edit('{ name: humidity, type: double }', '{ name: humidity, type: doubel }'));
+    expect(typo.expected).toContain('did you mean "double"?');
+  });
+
+  it('rejects an empty column list', () => {
+    const text = VALID.replace(/ {2}columns:\n( {4}- .*\n)+/, '  columns: []\n');
+    const problems = problemsOf(text);
+    expect(problems[0]).toMatchObject({ path: 'source.columns', expected: 'at least one column', found: 'an empty list' });
+  });
+
+  it('reports references to undeclared columns everywhere they can appear', () => {
+    const text = VALID.replace('column: ts,', 'column: time,')
+      .replace('{ column: reading_id }', '{ column: id }')
+      .replace('partitionKey: device_id', 'partitionKey: devce_id')
+      .replace('groupBy: [device_id]', 'groupBy: [device_id, region]')
+      .replace('column: temperature }\n  - { name: max', 'column: temp }\n  - { name: max');
+    const problems = problemsOf(text);
+    expect(problems.map((p) => [p.path, p.found])).toEqual([
+      ['eventTime.column', '"time"'],
+      ['eventId.column', '"id"'],
+      ['partitionKey', '"devce_id"'],
+      ['groupBy[1]', '"region"'],
+      ['aggregates[1].column', '"temp"'],
+    ]);
+    expect(problems[2].expected).toContain('did you mean "device_id"?');
+    expect(problems[3]).toMatchObject({ line: 19, column: 22 });
+  });
+
+  it('requires an event time column type that fits the format', () => {
+    const iso = onlyProblem(edit('{ name: ts, type: timestamp }', '{ name: ts, type: long }'));
+    expect(iso).toMatchObject({ path: 'eventTime.column', found: '"ts", a long column' });
+    expect(iso.expected).toBe('a column of type "string" or "timestamp" for format "iso8601"');
+    const millis = onlyProblem(edit('format: iso8601', 'format: epoch_millis', edit('{ name: ts, type: timestamp }', '{ name: ts, type: string }')));
+    expect(millis.expected).toBe('a column of type "long" or "timestamp" for format "epoch_millis"');
+    const pattern = onlyProblem(edit('format: iso8601', 'format: "yyyyMMdd"', edit('{ name: ts, type: timestamp }', '{ name: ts, type: boolean }')));
+    expect(pattern.expected).toContain('for the pattern "yyyyMMdd"');
+  });
+
+  it('rejects an event time pattern with unknown letters and says which', () => {
+    const problem = onlyProblem(edit('format: iso8601', 'format: "yyyy-MM-dd hh:mm"'));
+    expect(problem.path).toBe('eventTime.format');
+    expect(problem.found).toContain('"hh" at position 12');
+    expect(onlyProblem(edit('format: iso8601', 'format: "HH:mm:ss"')).found).toContain('no yyyy, MM, dd');
+  });
+
+  it('rejects an unknown time zone and suggests a close one', () => {
+    const problem = onlyProblem(edit('timeZone: UTC', 'timeZone: Europe/Pariss'));
+    expect(problem).toMatchObject({ path: 'eventTime.timeZone', found: 'the unknown time zone "Europe/Pariss"', line: 16 });
+    expect(problem.expected).toContain('did you mean "Europe/Paris"?');
+  });
+
+  it('requires exactly one of an id column or a derived id', () => {
+    expect(onlyProblem(edit('{ column: reading_id }', '{ column: reading_id, derive: source-row }'))).toMatchObject({ path: 'eventId', found: 'both' });
+    expect(onlyProblem(edit('{ column: reading_id }', '{}'))).toMatchObject({ path: 'eventId.column', found: 'missing' });
+    expect(onlyProblem(edit('{ column: reading_id }', '{ derive: row-hash }'))).toMatchObject({ path: 'eventId.derive', found: '"row-hash"' });
+  });
+
+  it('requires a non-nullable string or long id column', () => {
+    expect(onlyProblem(edit('{ column: reading_id }', '{ column: temperature }'))).toMatchObject({ path: 'eventId.column', found: '"temperature", a double column' });
+    const nullable = onlyProblem(edit('{ name: reading_id, type: string }', '{ name: reading_id, type: string, nullable: true }'));
+    expect(nullable.found).toBe('"reading_id", a nullable column');
+  });
+
+  it('reports a grouping column listed twice', () => {
+    expect(onlyProblem(edit('groupBy: [device_id]', 'groupBy: [device_id, device_id]'))).toMatchObject({ path: 'groupBy[1]', found: '"device_id" again' });
+  });
+
+  it('requires numeric columns for sum and avg, and numeric or timestamp for min and max', () => {
+    const avg = onlyProblem(edit('fn: avg, column: temperature', 'fn: avg, column: status'));
+    expect(avg).toMatchObject({ path: 'aggregates[1].column', expected: 'a "long" or "double" column for avg', found: '"status", a string column' });
+    const sum = onlyProblem(edit('fn: avg, column: temperature', 'fn: sum, column: ts'));
+    expect(sum.found).toBe('"ts", a timestamp column');
+    const max = onlyProblem(edit('fn: max, column: temperature', 'fn: max, column: site'));
+    expect(max.expected).toBe('a "long", "double" or "timestamp" column for max');
+  });
+
+  it('says count takes no column and count_distinct takes any column', () => {
+    const count = onlyProblem(edit('{ name: readings, fn: count }', '{ name: readings, fn: count, column: status }'));
+    expect(count).toMatchObject({ path: 'aggregates[0].column', found: '"status"' });
+    expect(count.expected).toContain('count_distinct');
+    expect(parseSpec(edit('fn: count_distinct, column: status', 'fn: count_distinct, column: ts'), 'c.yaml').aggregates[3].column).toBe('ts');
+    expect(onlyProblem(edit('fn: count_distinct, column: status', 'fn: count_distinct'))).toMatchObject({ path: 'aggregates[3].column', found: 'missing' });
+  });
+
+  it('reports an unknown aggregate function with a suggestion', () => {
+    const problem = onlyProblem(edit('fn: avg,', 'fn: average,'));
+    expect(problem).toMatchObject({ path: 'aggregates[1].fn', found: '"average"' });
+    expect(onlyProblem(edit('fn: avg,', 'fn: avgg,')).expected).toContain('did you mean "avg"?');
+  });
+
+  it('rejects duplicate aggregate names and names that clash with grouping or reserved columns', () => {
+    expect(onlyProblem(edit('name: max_temperature', 'name: readings'))).toMatchObject({ path: 'aggregates[2].name', line: 26, found: '"readings" again (first on line 24)' });
+    expect(onlyProblem(edit('name: max_temperature', 'name: device_id')).expected).toContain('different from the groupBy column "device_id"');
+    expect(onlyProblem(edit('name: max_temperature', 'name: window_start')).expected).toContain('reserved "window_start" and "window_end"');
+    expect(onlyProblem(edit('name: max_temperature', 'name: window_end')).path).toBe('aggregates[2].name');
+  });
+
+  it('rejects duplicate window names', () => {
+    expect(onlyProblem(edit('name: last_5m', 'name: per_minute'))).toMatchObject({ path: 'windows[1].name', found: '"per_minute" again (first on line 21)' });
+  });
+
+  it('checks hopping slides: present, positive, no longer than the size and dividing it evenly', () => {
+    expect(onlyProblem(edit('size: 5m, slide: 1m', 'size: 5m'))).toMatchObject({ path: 'windows[1].slide', found: 'missing' });
+    expect(onlyProblem(edit('slide: 1m', 'slide: 0s'))).toMatchObject({ path: 'windows[1].slide', expected: 'a duration greater than 0, like "1m"' });
+    expect(onlyProblem(edit('slide: 1m', 'slide: 10m'))).toMatchObject({ expected: 'a slide no longer than the size 5m', found: '"10m"' });
+    const uneven = onlyProblem(edit('slide: 1m', 'slide: 2m'));
+    expect(uneven).toMatchObject({ path: 'windows[1].slide', line: 22, column: 54 });
+    expect(uneven.expected).toBe('a slide that divides the size 5m evenly (5m is not a whole multiple of 2m)');
+  });
+
+  it('rejects a slide on a tumbling window', () => {
+    const problem = onlyProblem(edit('type: tumbling, size: 1m', 'type: tumbling, size: 1m, slide: 30s'));
+    expect(problem).toMatchObject({ path: 'windows[0].slide', found: '"30s"' });
+    expect(problem.expected).toContain('use type: hopping');
+  });
+
+  it('explains the duration syntax when a duration is malformed or zero', () => {
+    const words = onlyProblem(edit('size: 1m', 'size: "5 minutes"'));
+    expect(words).toMatchObject({ path: 'windows[0].size', expected: 'a duration like "30s", "5m", "1h"', found: '"5 minutes"', line: 21 });
+    expect(onlyProblem(edit('size: 1m', 'size: 60')).found).toBe('60');
+    expect(onlyProblem(edit('size: 1m', 'size: 0m')).expected).toBe('a duration greater than 0, like "1m"');
+    expect(onlyProblem(edit('delay: 30s', 'delay: -30s')).path).toBe('watermark.delay');
+  });
+
+  it('rejects an empty window or aggregate list', () => {
+    expect(problemsOf(VALID.replace(/windows:\n( {2}- .*\n)+/, 'windows: []\n'))[0]).toMatchObject({ path: 'windows', expected: 'at least one window' });
+    expect(problemsOf(VALID.replace(/aggregates:\n( {2}- .*\n)+/, 'aggregates: []\n'))[0]).toMatchObject({ path: 'aggregates', expected: 'at least one aggregate' });
+  });
+
+  it('requires 1 to 1024 whole shards', () => {
+    expect(onlyProblem(edit('shards: 4', 'shards: 0'))).toMatchObject({ path: 'gold.shards', found: '0' });
+    expect(onlyProblem(edit('shards: 4', 'shards: 1025')).found).toBe('1025');
+    expect(onlyProblem(edit('shards: 4', 'shards: 2.5')).found).toBe('2.5');
+    expect(parseSpec(edit('shards: 4', 'shards: 1024'), 'g.yaml').gold.shards).toBe(1024);
+  });
+
+  it('requires output modes to be a non-empty set of append and update', () => {
+    expect(onlyProblem(edit('[append, update]', '[]'))).toMatchObject({ path: 'gold.outputModes', found: 'an empty list' });
+    expect(onlyProblem(edit('[append, update]', '[append, complete]'))).toMatchObject({ path: 'gold.outputModes[1]', found: '"complete"' });
+    expect(onlyProblem(edit('[append, update]', '[append, append]'))).toMatchObject({ path: 'gold.outputModes[1]', found: '"append" again' });
+  });
+
+  it('lists every problem of a badly broken file at once, in file order, with positions', () => {
+    const text = `version: 3
+name: Bad Name
+source:
+  name: sensors
+  delimiter: ";;"
+  colums: []
+eventTime: { column: ts, timeZone: Mars/Olympus }
+eventId: { column: id, derive: source-row }
+partitionKey: 7
+groupBy: [device]
+windows:
+  - { name: w, type: sliding, size: 1 minute }
+  - { name: w, type: hopping, size: 5m, slide: 3m }
+aggregates:
+  - { name: n, fn: count, column: x }
+  - { name: window_end, fn: median }
+watermark: { delay: soon }
+gold: { shards: many, outputModes: [complete] }
+`;
+    let error: unknown;
+    try {
+      parseSpec(text, 'broken.spec.yaml');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SpecValidationError);
+    const problems = (error as SpecValidationError).problems;
+    expect(problems.map((p) => `${p.line}:${p.column} ${p.path}`)).toEqual([
+      '1:10 version',
+      '2:7 name',
+      '4:3 source.columns',
+      '5:14 source.delimiter',
+      '6:3 source.colums',
+      '7:36 eventTime.timeZone',
+      '8:10 eventId',
+      '9:15 partitionKey',
+      '12:22 windows[0].type',
+      '12:37 windows[0].size',
+      '13:13 windows[1].name',
+      '13:48 windows[1].slide',
+      '15:35 aggregates[0].column',
+      '16:13 aggregates[1].name',
+      '16:29 aggregates[1].fn',
+      '17:21 watermark.delay',
+      '18:17 gold.shards',
+      '18:37 gold.outputModes[0]',
+    ]);
+    expect((error as SpecValidationError).file).toBe('broken.spec.yaml');
+    expect((error as Error).message).toContain('broken.spec.yaml: 18 problems in the pipeline spec:');
+    expect((error as Error).message).toContain('line 12:37 windows[0].size: expected a duration like "30s", "5m", "1h", found "1 minute"');
+  });
+});
+
+describe('canonicalSpecJson', () => {
+  it('is the same for specs that differ only in key order and formatting', () => {
+    const reordered = `# same spec, other order
+gold: { outputModes: [append, update], shards: 4 }
+watermark:
+  delay: 30000ms
+aggregates:
+  - { fn: count, name: readings }
+  - { column: temperature, fn: avg, name: avg_temperature }
+  - { column: temperature, name: max_temperature, fn: max }
+  - { name: devices_reporting, column: status, fn: count_distinct }
+windows:
+  - { size: 60s, type: tumbling, name: per_minute }
+  - { slide: 1m, size: 5m, type: hopping, name: last_5m }
+groupBy: [device_id]
+partitionKey: device_id
+eventId: { column: reading_id }
+eventTime: { timeZone: UTC, column: ts }
+source:
+  columns:
+    - { type: string, name: reading_id }
+    - { name: device_id, type: string }
+    - { name: site, type: string }
+    - { name: ts, type: timestamp }
+    - { name: temperature, nullable: true, type: double }
+    - { name: humidity, type: double, nullable: false }
+    - { name: status, type: string }
+  name: sensors
+name: sensor-readings
+version: 1
+`;
+    expect(canonicalSpecJson(parseSpec(reordered, 'b.yaml'))).toBe(canonicalSpecJson(parseSpec(VALID, 'a.yaml')));
+  });
+
+  it('differs when the logic differs', () => {
+    const other = parseSpec(edit('delay: 30s', 'delay: 45s'), 'c.yaml');
+    expect(canonicalSpecJson(other)).not.toBe(canonicalSpecJson(parseSpec(VALID, 'a.yaml')));
+  });
+
+  it('sorts keys at every level and keeps array order', () => {
+    expect(canonicalJson({ b: [3, { z: 1, a: 2 }], a: 'x', skipped: undefined })).toBe('{"a":"x","b":[3,{"a":2,"z":1}]}');
+    expect(() => canonicalJson({ n: Number.NaN })).toThrow(RangeError);
+  });
+});

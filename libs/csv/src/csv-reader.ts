@@ -1,0 +1,201 @@
+/**
+ * Streaming CSV reader: bytes in, one CsvRecord per non-empty record out, in order.
+ *
+ * Invariants:
+ * - Memory is constant in the file size: at most one record plus one chunk is held (see RecordScanner).
+ * - No record is dropped: anything that cannot become fields is yielded as 'malformed' with its raw bytes.
+ * - `row` counts every non-empty record after the header, malformed ones included, so row numbers stay
+ *   stable across runs and resume with `fromRow` lands on the same record.
+ */
+import { CsvHeaderError, type CsvHeader, type CsvReadOptions, type CsvReader, type CsvRecord } from './csv.types';
+import { splitFields } from './fields';
+import { RecordScanner, type ScannedRecord } from './record-scanner';
+
+const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+/** Reads bytes (Readable or any AsyncIterable<Uint8Array>), yields records in order. */
+export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): CsvReader {
+  return new StreamingCsvReader(source, validateOptions(options));
+}
+
+interface ResolvedOptions {
+  delimiter: string;
+  header: boolean;
+  expectedColumns: number | undefined;
+  maxRecordBytes: number;
+  fromRow: number;
+}
+
+function validateOptions(options: CsvReadOptions): ResolvedOptions {
+  const delimiter = options.delimiter ?? ',';
+  if (delimiter.length !== 1 || delimiter.charCodeAt(0) > 0x7f || delimiter === '"' || delimiter === '\r' || delimiter === '\n') {
+    throw new RangeError(`CSV delimiter must be one ASCII character other than a quote, CR or LF (such as "," ";" or "\\t"), got ${JSON.stringify(delimiter)}`);
+  }
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  requirePositiveInteger('maxRecordBytes', maxRecordBytes);
+  const fromRow = options.fromRow ?? 1;
+  requirePositiveInteger('fromRow', fromRow);
+  if (options.expectedColumns !== undefined) requirePositiveInteger('expectedColumns', options.expectedColumns);
+  return { delimiter, header: options.header, expectedColumns: options.expectedColumns, maxRecordBytes, fromRow };
+}
+
+function requirePositiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`CSV option ${name} must be a positive integer, got ${value}`);
+}
+
+class StreamingCsvReader implements CsvReader {
+  private readonly chunks: AsyncIterator<Uint8Array>;
+  private readonly scanner: RecordScanner;
+  // TextDecoder with fatal:true rejects invalid UTF-8 instead of inserting U+FFFD; ignoreBOM keeps a
+  // mid-file U+FEFF as data (the file's leading BOM is dropped by the scanner).
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  private consumed = 0;
+  private headerRead: Promise<CsvHeader | undefined> | undefined;
+  private expectedColumns: number | undefined;
+  private iterated = false;
+
+  constructor(
+    source: AsyncIterable<Uint8Array>,
+    private readonly options: ResolvedOptions,
+  ) {
+    this.chunks = source[Symbol.asyncIterator]();
+    this.scanner = new RecordScanner({ delimiter: options.delimiter.charCodeAt(0), maxRecordBytes: options.maxRecordBytes });
+    this.expectedColumns = options.expectedColumns;
+  }
+
+  get bytesRead(): number {
+    return this.consumed;
+  }
+
+  header(): Promise<CsvHeader | undefined> {
+    this.headerRead ??= this.options.header ? this.readHeader() : Promise.resolve(undefined);
+    return this.headerRead;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<CsvRecord> {
+    if (this.iterated) throw new Error('a CsvReader can be iterated only once; call readCsv() again on a new source');
+    this.iterated = true;
+    return this.records();
+  }
+
+  private async *records(): AsyncGenerator<CsvRecord> {
+    try {
+      await this.header();
+      const { fromRow } = this.options;
+      let row = 0;
+      for (;;) {
+        let scanned = this.scanner.next();
+        while (scanned === undefined && !this.scanner.done) {
+          await this.pull();
+          scanned = this.scanner.next();
+        }
+        if (scanned === undefined) return;
+        row++;
+        if (row >= fromRow) yield this.toRecord(scanned, row);
+      }
+    } finally {
+      await this.chunks.return?.();
+    }
+  }
+
+  /** Feeds the scanner one more chunk, or the end of input. */
+  private async pull(): Promise<void> {
+    const step = await this.chunks.next();
+    if (step.done === true) {
+      this.scanner.end();
+      return;
+    }
+    const chunk = asBuffer(step.value);
+    this.consumed += chunk.length;
+    this.scanner.push(chunk);
+  }
+
+  private async readHeader(): Promise<CsvHeader | undefined> {
+    let scanned = this.scanner.next();
+    while (scanned === undefined && !this.scanner.done) {
+      await this.pull();
+      scanned = this.scanner.next();
+    }
+    if (scanned === undefined) return undefined;
+    const { line } = scanned;
+    if (scanned.kind === 'broken') throw new CsvHeaderError(`CSV header on line ${line} is unusable: ${scanned.message}`, line);
+    const text = this.decode(scanned.bytes);
+    if (text === undefined) {
+      throw new CsvHeaderError(`CSV header on line ${line} is not valid UTF-8; save the file as UTF-8 (not Latin-1 or UTF-16)`, line);
+    }
+    const names = splitFields(text, this.options.delimiter, scanned.hasQuotes);
+    validateHeaderNames(names, line, this.options.delimiter);
+    if (this.expectedColumns !== undefined && names.length !== this.expectedColumns) {
+      throw new CsvHeaderError(
+        `CSV header on line ${line} has ${names.length} columns but ${this.expectedColumns} are expected; check the delimiter (${JSON.stringify(this.options.delimiter)}) and the expected column count`,
+        line,
+      );
+    }
+    this.expectedColumns = names.length;
+    return { names, line };
+  }
+
+  private toRecord(scanned: ScannedRecord, row: number): CsvRecord {
+    const { line } = scanned;
+    if (scanned.kind === 'broken') {
+      return { kind: 'malformed', row, line, reason: scanned.reason, message: scanned.message, raw: Buffer.from(scanned.bytes) };
+    }
+    const text = this.decode(scanned.bytes);
+    if (text === undefined) {
+      return {
+        kind: 'malformed',
+        row,
+        line,
+        reason: 'csv_utf8',
+        message: `line ${line}: the record is not valid UTF-8; save the file as UTF-8 (not Latin-1 or UTF-16)`,
+        raw: Buffer.from(scanned.bytes),
+      };
+    }
+    const fields = splitFields(text, this.options.delimiter, scanned.hasQuotes);
+    const expected = this.expectedColumns;
+    if (expected !== undefined && fields.length !== expected) {
+      return {
+        kind: 'malformed',
+        row,
+        line,
+        reason: 'csv_column_count',
+        message: `line ${line}: expected ${expected} fields, found ${fields.length}; quote fields that contain the delimiter (${JSON.stringify(this.options.delimiter)})`,
+        raw: Buffer.from(scanned.bytes),
+      };
+    }
+    return { kind: 'row', row, line, fields };
+  }
+
+  /** The record's text, or undefined when it is not valid UTF-8. */
+  private decode(bytes: Buffer): string | undefined {
+    try {
+      return this.decoder.decode(bytes);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function validateHeaderNames(names: string[], line: number, delimiter: string): void {
+  const seen = new Map<string, number>();
+  names.forEach((name, index) => {
+    const column = index + 1;
+    if (name.trim() === '') {
+      throw new CsvHeaderError(
+        `CSV header on line ${line} has an empty name in column ${column}; name every column (a trailing ${JSON.stringify(delimiter)} adds an empty column)`,
+        line,
+      );
+    }
+    const first = seen.get(name);
+    if (first !== undefined) {
+      throw new CsvHeaderError(`CSV header on line ${line} repeats the name ${JSON.stringify(name)} in columns ${first} and ${column}; give each column a unique name`, line);
+    }
+    seen.set(name, column);
+  });
+}
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new TypeError(`CSV source must yield bytes (Buffer or Uint8Array), got ${typeof chunk}; open the stream without an encoding`);
+}

@@ -1,0 +1,130 @@
+/**
+ * The event hub: a partitioned, append-only log (Azure Event Hubs, or the embedded SQLite log).
+ *
+ * Within a partition, sequence numbers start at 0 and increase by one per event; offsets increase
+ * too (opaque strings, as in Event Hubs). The same partition key always maps to the same partition.
+ */
+
+/** Values Event Hubs carries in application properties (and Capture writes into its `Properties` map). */
+export type PropertyValue = string | number | boolean | Buffer;
+
+export interface EventToSend {
+  body: Uint8Array;
+  /** Application properties (`Properties` in Capture files). */
+  properties?: Record<string, PropertyValue>;
+}
+
+export interface ReceivedEvent {
+  readonly partitionId: string;
+  readonly sequenceNumber: number;
+  readonly offset: string;
+  /** When the hub accepted the event, epoch milliseconds. */
+  readonly enqueuedTime: number;
+  readonly partitionKey: string | null;
+  readonly properties: Record<string, PropertyValue>;
+  readonly body: Buffer;
+}
+
+export interface PartitionProperties {
+  readonly partitionId: string;
+  /** -1 when the partition is empty. */
+  readonly lastSequenceNumber: number;
+  readonly lastOffset: string;
+  /** Epoch milliseconds of the newest event, or 0. */
+  readonly lastEnqueuedTime: number;
+}
+
+export interface SendOptions {
+  /** Every event of the call goes to the partition this key hashes to. */
+  partitionKey?: string;
+  /** Or an explicit partition (exclusive with `partitionKey`). */
+  partitionId?: string;
+}
+
+export interface ReceiveOptions {
+  maxCount: number;
+  /** How long to wait for the first event when none is available, in ms (0: return at once). */
+  maxWaitMs: number;
+}
+
+export interface EventHubProducer {
+  readonly hubName: string;
+  getPartitionIds(): Promise<string[]>;
+  /** Largest total payload (bodies + properties) one `send` call accepts, in bytes. */
+  readonly maxBatchBytes: number;
+  /** Append events atomically as one batch (all or none). */
+  send(events: readonly EventToSend[], options?: SendOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface EventHubConsumer {
+  readonly hubName: string;
+  readonly fullyQualifiedNamespace: string;
+  readonly consumerGroup: string;
+  getPartitionIds(): Promise<string[]>;
+  getPartitionProperties(partitionId: string): Promise<PartitionProperties>;
+  /**
+   * Events of one partition with sequence number > `afterSequenceNumber` (-1: from the start), in
+   * order, at most `maxCount`; waits up to `maxWaitMs` when none is there yet.
+   */
+  receive(partitionId: string, afterSequenceNumber: number, options: ReceiveOptions): Promise<ReceivedEvent[]>;
+  close(): Promise<void>;
+}
+
+/** Mirrors `@azure/event-hubs`' `CheckpointStore`, so the blob checkpoint store fits the same port. */
+export interface PartitionOwnership {
+  fullyQualifiedNamespace: string;
+  eventHubName: string;
+  consumerGroup: string;
+  partitionId: string;
+  ownerId: string;
+  /** Epoch ms of the last claim or renewal (set by the store). */
+  lastModifiedTimeInMs?: number;
+  /** Opaque concurrency token; a claim with a stale etag fails. */
+  etag?: string;
+}
+
+export interface Checkpoint {
+  fullyQualifiedNamespace: string;
+  eventHubName: string;
+  consumerGroup: string;
+  partitionId: string;
+  sequenceNumber: number;
+  offset: string;
+}
+
+export interface CheckpointStore {
+  listOwnership(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<PartitionOwnership[]>;
+  /** Returns the claims that succeeded (a claim whose etag no longer matches is left out). */
+  claimOwnership(ownerships: PartitionOwnership[]): Promise<PartitionOwnership[]>;
+  listCheckpoints(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<Checkpoint[]>;
+  updateCheckpoint(checkpoint: Checkpoint): Promise<void>;
+}
+
+export class EventHubError extends Error {
+  override readonly name: string = 'EventHubError';
+}
+
+/** A batch larger than `maxBatchBytes`, or a single event that can never fit. */
+export class EventTooLargeError extends EventHubError {
+  override readonly name = 'EventTooLargeError';
+}
+
+/**
+ * Bytes an event counts for against a batch limit: body, property names and values, plus a fixed
+ * per-event overhead approximating the AMQP framing Event Hubs counts.
+ */
+export function eventSizeInBytes(event: EventToSend): number {
+  let size = EVENT_OVERHEAD_BYTES + event.body.byteLength;
+  if (event.properties) {
+    for (const [name, value] of Object.entries(event.properties)) {
+      size += Buffer.byteLength(name) + 8;
+      if (typeof value === 'string') size += Buffer.byteLength(value);
+      else if (Buffer.isBuffer(value)) size += value.byteLength;
+      else size += 8;
+    }
+  }
+  return size;
+}
+
+export const EVENT_OVERHEAD_BYTES = 64;

@@ -1,0 +1,2 @@
+export * from './lake';
+export * from './event-hub';

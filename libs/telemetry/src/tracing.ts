@@ -1,0 +1,108 @@
+/**
+ * One OpenTelemetry bootstrap for every app.
+ *
+ * Spans always get real trace and span ids (so events carry a valid `traceparent` and logs carry
+ * trace ids), but they leave the process only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, or when a
+ * test passes its own exporter. Nothing here runs at import time.
+ */
+import { context, propagation, trace, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  env?: NodeJS.ProcessEnv;
+  /** Export to this exporter synchronously (tests); otherwise OTLP over HTTP when the endpoint is set. */
+  exporter?: SpanExporter;
+}
+
+export interface Telemetry {
+  /** Whether spans are exported anywhere. */
+  readonly exporting: boolean;
+  shutdown(): Promise<void>;
+}
+
+/** Keeps span ids real without exporting anything. */
+class DiscardingSpanProcessor implements SpanProcessor {
+  onStart(): void {}
+  onEnd(_span: ReadableSpan): void {}
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export function startTelemetry(options: TelemetryOptions): Telemetry {
+  const env = options.env ?? process.env;
+  const endpoint = env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
+  let processor: SpanProcessor;
+  if (options.exporter) processor = new SimpleSpanProcessor(options.exporter);
+  else if (endpoint) processor = new BatchSpanProcessor(new OTLPTraceExporter());
+  else processor = new DiscardingSpanProcessor();
+  const sdk = new NodeSDK({
+    serviceName: env['OTEL_SERVICE_NAME'] || options.serviceName,
+    spanProcessors: [processor],
+    // Metrics and OTel logs stay off unless configured explicitly: logs go through pino.
+    metricReaders: endpoint && env['OTEL_METRICS_EXPORTER'] ? undefined : [],
+    logRecordProcessors: [],
+    instrumentations: [],
+  });
+  sdk.start();
+  let stopped = false;
+  return {
+    exporting: Boolean(options.exporter || endpoint),
+    async shutdown() {
+      if (stopped) return;
+      stopped = true;
+      await sdk.shutdown();
+    },
+  };
+}
+
+export function tracer(name = 'pipeline'): Tracer {
+  return trace.getTracer(name);
+}
+
+/** W3C `traceparent` (and `tracestate` when present) of a span, for stamping on events and manifests. */
+export function traceHeaders(span: Span): { traceparent?: string; tracestate?: string } {
+  const carrier: Record<string, string> = {};
+  propagation.inject(trace.setSpan(context.active(), span), carrier);
+  const out: { traceparent?: string; tracestate?: string } = {};
+  if (carrier['traceparent']) out.traceparent = carrier['traceparent'];
+  if (carrier['tracestate']) out.tracestate = carrier['tracestate'];
+  return out;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** Parses a W3C `traceparent`; `undefined` for anything malformed or all-zero. */
+export function parseTraceparent(value: unknown): SpanContext | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = TRACEPARENT.exec(value.trim());
+  if (!m || m[1] === 'ff') return undefined;
+  const [, , traceId, spanId, flags] = m as unknown as [string, string, string, string, string];
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
+  return { traceId, spanId, traceFlags: parseInt(flags, 16), isRemote: true };
+}
+
+/**
+ * Span links to the distinct upstream spans named by `traceparents` (batches fan in, so a batch
+ * links to its inputs rather than having one parent). Capped, since a link list is not an index.
+ */
+export function linksFromTraceparents(traceparents: Iterable<unknown>, max = 128): Link[] {
+  const seen = new Set<string>();
+  const links: Link[] = [];
+  for (const value of traceparents) {
+    const ctx = parseTraceparent(value);
+    if (!ctx) continue;
+    const key = `${ctx.traceId}-${ctx.spanId}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    links.push({ context: ctx });
+    if (links.length >= max) break;
+  }
+  return links;
+}
