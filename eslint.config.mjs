@@ -46,8 +46,33 @@ export default [
     },
   },
   {
+    // The engine is pure (DESIGN invariant 7): Nx bans packages above; Node's I/O modules are banned here.
+    files: ['libs/engine/**/*.ts', 'libs/contracts/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltinsWithIo.map((name) => ({ name, message: 'The engine and contracts do no I/O: take data in, give data out, and let adapters read and write.' })),
+          patterns: [{ group: ['../../*', '../../../*'], message: 'Import other projects through their @pipeline/* alias.' }],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.spec.ts'],
     rules: {
+      // Specs of any project may use the shared contract suites and test helpers.
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          depConstraints: [
+            { sourceTag: 'scope:engine', onlyDependOnLibsWithTags: ['scope:testing', 'scope:engine'] },
+            { sourceTag: '*', onlyDependOnLibsWithTags: ['*'] },
+          ],
+        },
+      ],
       'no-restricted-syntax': [
         'error',
         { selector: "CallExpression[callee.object.name=/^(it|describe|test)$/][callee.property.name='only']", message: 'No focused tests.' },

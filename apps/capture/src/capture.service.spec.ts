@@ -254,6 +254,16 @@ describe('capture', () => {
     expectExactlyOnce(byPartition, await lastSequences(w));
   });
 
+  it('gives its partitions back when it stops, so another instance can take them at once', async () => {
+    await sendEvents(w, 10);
+    await runService(w, w.lake);
+    const owners = await w.store.listOwnership('testns', 'events', '$Default');
+    expect(owners.map((o) => o.ownerId)).toEqual(['', '', '']);
+    const next = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'next' }), async (ms) => w.clock.advance(ms));
+    await next.balance(await w.hub.getPartitionIds());
+    expect(next.ownedPartitions.sort()).toEqual(['0', '1', '2']);
+  });
+
   it('refuses a checkpoint that belongs to another event hub', async () => {
     await runService(w, w.lake);
     const other = LocalEventHub.open({ file: path.join(w.dir.path, 'hub.sqlite'), hubName: 'other', partitionCount: PARTITIONS, namespace: 'testns', clock: w.clock });

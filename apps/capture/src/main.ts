@@ -14,7 +14,8 @@ import { CaptureModule } from './capture.module';
 import { CaptureService } from './capture.service';
 
 export function captureCommand(): Command {
-  return new Command('capture')
+  return new Command('pipeline capture')
+    .showHelpAfterError('(run pipeline capture --help for usage)')
     .description('Capture the event hub into Avro files in the lake, in Event Hubs Capture format and layout (raw/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro).')
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--hub <name>', 'event hub name (default: $PIPELINE_EVENT_HUB or "events")')

@@ -14,7 +14,6 @@ function entry(name: string, description: string): ServiceEntry {
   return {
     name,
     description,
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     load: () => require(path.join(__dirname, '..', '..', name, 'src', 'main')) as { main(argv: string[]): Promise<number> },
   };
 }

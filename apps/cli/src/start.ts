@@ -98,10 +98,9 @@ async function finish(children: Child[], code: number): Promise<number> {
 
 function spawnService(bin: string, name: string, args: string[], env: NodeJS.ProcessEnv): Child {
   const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Everything the services print is the pipeline's running log: one stream, each line tagged.
   for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    const target = stream === child.stdout ? process.stdout : process.stderr;
-    createInterface({ input: stream }).on('line', (line) => target.write(`[${name}] ${line}\n`));
+    if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
   }
   const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
   return { name, process: child, exited };

@@ -17,7 +17,8 @@ import { ProducerModule } from './producer.module';
 import { ProgressReporter } from './progress';
 
 export function producerCommand(): Command {
-  return new Command('produce')
+  return new Command('pipeline produce')
+    .showHelpAfterError('(run pipeline produce --help for usage)')
     .description('Send a CSV file to the event hub, one event per record (JSON body of raw values; bad records sent raw, marked for quarantine).')
     .addOption(new Option('--spec <file>', 'pipeline spec (YAML)').env('PIPELINE_SPEC'))
     .addOption(new Option('--csv <file>', 'CSV file to send').env('PIPELINE_CSV'))

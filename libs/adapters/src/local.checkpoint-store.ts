@@ -182,7 +182,8 @@ function assertKey(value: { fullyQualifiedNamespace: string; eventHubName: strin
 
 function assertOwnership(ownership: PartitionOwnership): void {
   assertKey(ownership, 'partition ownership');
-  if (typeof ownership.ownerId !== 'string' || ownership.ownerId === '') {
-    throw new EventHubError(`The ownership claim of partition ${ownership.partitionId} needs a non-empty ownerId, got ${JSON.stringify(ownership.ownerId)}.`);
+  // An empty ownerId is a release, as Event Hubs processors relinquish partitions on shutdown.
+  if (typeof ownership.ownerId !== 'string') {
+    throw new EventHubError(`The ownership claim of partition ${ownership.partitionId} needs a string ownerId (empty to release), got ${JSON.stringify(ownership.ownerId)}.`);
   }
 }

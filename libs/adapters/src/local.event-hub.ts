@@ -12,6 +12,8 @@
  * - A partition key goes to the partition Event Hubs would pick (`partitionIndexForKey`); batches
  *   with neither key nor id rotate over the partitions with a counter shared by all processes.
  * - A hub's partition count is fixed on first open; several hubs may share one file.
+ * - better-sqlite3 is synchronous: a send waiting for another process's write lock holds this
+ *   process's event loop for at most the busy timeout; `receive` waits between polls with timers.
  */
 import type Database from 'better-sqlite3';
 import { partitionIndexForKey, systemClock, type Clock } from '@pipeline/engine';

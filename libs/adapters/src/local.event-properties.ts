@@ -13,16 +13,10 @@ export type PropertyKind = 'string' | 'long' | 'double' | 'boolean' | 'bytes';
 
 /** The Capture (Avro) kind a property value is stored as. */
 export function propertyKind(value: PropertyValue): PropertyKind {
-  switch (typeof value) {
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'boolean';
-    case 'number':
-      return Number.isSafeInteger(value) ? 'long' : 'double';
-    default:
-      return 'bytes';
-  }
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'boolean') return 'boolean';
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? 'long' : 'double';
+  return 'bytes';
 }
 
 /** Check a property map and return its size in bytes (keys and values, as counted against maxBatchBytes). */

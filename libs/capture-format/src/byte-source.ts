@@ -53,16 +53,20 @@ export class ByteSource {
     const first = this.chunks[0];
     const length = Math.min(n, this.buffered);
     if (first && first.length - this.head >= length) return first.subarray(this.head, this.head + length);
-    return this.copy(length, false);
+    const out = Buffer.allocUnsafe(length);
+    this.walk(length, out);
+    return out;
   }
 
   /** Consumes `n` buffered bytes into a new Buffer that owns its memory. */
   take(n: number): Buffer {
-    return this.copy(n, true);
+    const out = Buffer.allocUnsafe(n);
+    this.consume(n, out);
+    return out;
   }
 
   skip(n: number): void {
-    this.copy(n, true, false);
+    this.consume(n);
   }
 
   /** Releases the source (e.g. closes the file stream); safe to call more than once. */
@@ -74,16 +78,24 @@ export class ByteSource {
     if (!this.ended) await this.iterator.return?.();
   }
 
-  private copy(n: number, consume: boolean, keep = true): Buffer {
+  private consume(n: number, out?: Buffer): void {
+    const { index, head } = this.walk(n, out);
+    this.chunks.splice(0, index);
+    this.head = head;
+    this.buffered -= n;
+    this.consumed += n;
+  }
+
+  /** Steps `n` bytes through the chunks (copying them into `out` if given); returns where it stopped. */
+  private walk(n: number, out?: Buffer): { index: number; head: number } {
     if (n > this.buffered) throw new RangeError(`ByteSource: asked for ${n} bytes with ${this.buffered} buffered.`);
-    const out = keep ? Buffer.allocUnsafe(n) : Buffer.alloc(0);
     let written = 0;
     let index = 0;
     let head = this.head;
     while (written < n) {
       const chunk = this.chunks[index];
       const length = Math.min(n - written, chunk.length - head);
-      if (keep) chunk.copy(out, written, head, head + length);
+      if (out) chunk.copy(out, written, head, head + length);
       written += length;
       head += length;
       if (head === chunk.length) {
@@ -91,12 +103,6 @@ export class ByteSource {
         head = 0;
       }
     }
-    if (consume) {
-      this.chunks.splice(0, index);
-      this.head = head;
-      this.buffered -= n;
-      this.consumed += n;
-    }
-    return out;
+    return { index, head };
   }
 }

@@ -109,8 +109,53 @@ describe('reading files from other writers', () => {
       Body: record.body === null ? null : { bytes: record.body },
     }));
     const file = await encodeWithAvsc(CAPTURE_RECORD_SCHEMA, values, { codec, blockSize: 1024 });
+    const { info, records: read } = await openCaptureFile(chunked(file, 333), 'avsc.avro');
 
-    expect(await collect(readCaptureFile(chunked(file, 333), 'avsc.avro'))).toEqual(records);
+    // avsc writes the name fully qualified; it is still the current Capture schema.
+    expect(file.includes('"name":"Microsoft.ServiceBus.Messaging.EventData"')).toBe(true);
+    expect(info.variant).toBe('current');
+    expect(await collect(read)).toEqual(records);
+  });
+
+  it('reads a compatible EventData schema that is neither known variant as "other"', async () => {
+    const schema = {
+      type: 'record',
+      name: 'EventData',
+      namespace: 'Microsoft.ServiceBus.Messaging',
+      fields: [
+        { name: 'SequenceNumber', type: 'long' },
+        { name: 'Offset', type: 'string' },
+        { name: 'EnqueuedTimeUtc', type: 'string' },
+        { name: 'SystemProperties', type: { type: 'map', values: ['string', 'long'] } },
+        { name: 'Properties', type: { type: 'map', values: ['null', 'string', 'double'] } },
+        { name: 'Body', type: 'bytes' },
+        { name: 'PartitionId', type: 'string' },
+      ],
+    };
+    const value = {
+      SequenceNumber: 7,
+      Offset: '896',
+      EnqueuedTimeUtc: '3/1/2024 12:00:00 AM',
+      SystemProperties: { 'x-opt-partition-key': { string: 'k' } },
+      Properties: { ratio: { double: 0.5 }, gone: null },
+      Body: Buffer.from('x'),
+      PartitionId: '3',
+    };
+    const file = await encodeWithAvsc(schema, [value], {});
+    const { info, records } = await openCaptureFile(chunked(file), 'future.avro');
+
+    expect(info.variant).toBe('other');
+    expect(info.schema).toMatchObject({ type: 'record', fields: schema.fields });
+    expect(await collect(records)).toEqual([
+      {
+        sequenceNumber: 7,
+        offset: '896',
+        enqueuedTimeUtc: '3/1/2024 12:00:00 AM',
+        systemProperties: { 'x-opt-partition-key': 'k' },
+        properties: { ratio: 0.5, gone: null },
+        body: Buffer.from('x'),
+      },
+    ]);
   });
 
   it('rejects a codec other than null and deflate by name', async () => {

@@ -13,7 +13,7 @@ import { decodeLong, MAX_VARINT_BYTES, OCF_MAGIC } from './avro-binary';
 import { ByteSource } from './byte-source';
 import { CAPTURE_CODECS, type CaptureCodec } from './capture-file-writer';
 import { CaptureFormatError } from './capture-format-error';
-import { schemaIncompatibility, schemaVariant, type CaptureRecord, type CaptureSchemaVariant } from './capture-record';
+import { schemaIncompatibility, type CaptureRecord, type CaptureSchemaVariant } from './capture-record';
 import { fromAvroValue, readerTypeFor } from './record-codec';
 import { SYNC_MARKER_BYTES } from './sync-marker';
 
@@ -27,6 +27,8 @@ export interface CaptureFileInfo {
 /** Larger than any block Capture writes (its size window tops out at 500 MB): a bigger size is corruption. */
 const MAX_BLOCK_BYTES = 1024 * 1024 * 1024;
 const MAX_METADATA_VALUE_BYTES = 16 * 1024 * 1024;
+/** Capture writes two metadata entries; thousands mean a corrupt count. */
+const MAX_METADATA_ENTRIES = 1024;
 
 interface Header {
   info: CaptureFileInfo;
@@ -100,7 +102,7 @@ async function readHeader(frames: FrameReader): Promise<Header> {
       count = -count;
       await frames.long('the header metadata block size');
     }
-    if (count > MAX_METADATA_VALUE_BYTES) frames.fail(blockStart, `the header declares ${count} metadata entries; the file is corrupt`);
+    if (count > MAX_METADATA_ENTRIES) frames.fail(blockStart, `the header declares ${count} metadata entries; the file is corrupt`);
     for (let i = 0; i < count; i++) {
       const key = (await frames.exact(await frames.length('a metadata key', MAX_METADATA_VALUE_BYTES), 'a metadata key')).toString('utf8');
       const offset = bytes.offset;
@@ -123,13 +125,13 @@ async function readHeader(frames: FrameReader): Promise<Header> {
   }
   const incompatibility = schemaIncompatibility(schema);
   if (incompatibility) frames.fail(schemaEntry.offset, `"avro.schema" is not an Event Hubs Capture EventData schema: ${incompatibility}`);
-  const variant = schemaVariant(schema);
-  let type: Type;
+  let reader: { type: Type; variant: CaptureSchemaVariant };
   try {
-    type = readerTypeFor(schema as object, variant);
+    reader = readerTypeFor(schema as object);
   } catch (error) {
     return frames.fail(schemaEntry.offset, `"avro.schema" is not a valid Avro schema (${(error as Error).message})`);
   }
+  const { type, variant } = reader;
   const syncMarker = await frames.exact(SYNC_MARKER_BYTES, 'the header sync marker');
   return { info: { codec, schema: schema as object, variant }, type, syncMarker };
 }

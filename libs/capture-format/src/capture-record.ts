@@ -4,8 +4,6 @@
  * `CAPTURE_RECORD_SCHEMA` is byte-for-byte the schema JSON Azure puts in the `avro.schema` header
  * (key order included), so `JSON.stringify` of it reproduces Azure's header exactly.
  */
-import { isDeepStrictEqual } from 'node:util';
-
 /** A map value in `SystemProperties` / `Properties`. Avro `long` and `double` both read as `number`. */
 export type CaptureValue = number | string | Buffer | null;
 
@@ -51,12 +49,6 @@ export const CAPTURE_RECORD_SCHEMA: object = deepFreeze(captureSchema(['long', '
 
 /** The 2016 "Archive"-era schema: `Properties` values cannot be null. */
 export const CAPTURE_RECORD_SCHEMA_2016: object = deepFreeze(captureSchema(['long', 'double', 'string', 'bytes']));
-
-export function schemaVariant(schema: unknown): CaptureSchemaVariant {
-  if (isDeepStrictEqual(schema, CAPTURE_RECORD_SCHEMA)) return 'current';
-  if (isDeepStrictEqual(schema, CAPTURE_RECORD_SCHEMA_2016)) return 'archive-2016';
-  return 'other';
-}
 
 const MAP_VALUE_TYPES = new Set(['long', 'int', 'double', 'float', 'string', 'bytes', 'null']);
 

@@ -25,27 +25,27 @@ function typeFor(schema: object): Type {
   return Type.forSchema(structuredClone(schema) as never, { wrapUnions: true });
 }
 
-let knownTypes: { current: Type; 'archive-2016': Type } | undefined;
-
-function known(): { current: Type; 'archive-2016': Type } {
-  knownTypes ??= { current: typeFor(CAPTURE_RECORD_SCHEMA), 'archive-2016': typeFor(CAPTURE_RECORD_SCHEMA_2016) };
-  return knownTypes;
-}
+let currentType: Type | undefined;
+let variantByFingerprint: Map<string, CaptureSchemaVariant> | undefined;
 
 /** The avsc type that encodes records with `CAPTURE_RECORD_SCHEMA`. */
 export function captureRecordType(): Type {
-  return known().current;
+  currentType ??= typeFor(CAPTURE_RECORD_SCHEMA);
+  return currentType;
 }
 
-/** The avsc type that decodes records written with `schema`; the two known variants are cached. */
-export function readerTypeFor(schema: object, variant: CaptureSchemaVariant): Type {
-  switch (variant) {
-    case 'current':
-    case 'archive-2016':
-      return known()[variant];
-    case 'other':
-      return typeFor(schema);
-  }
+/**
+ * The avsc type that decodes records written with `schema`, and which known schema it is. Variants
+ * compare by Avro Parsing Canonical Form, so `"name":"a.B"` equals `"namespace":"a","name":"B"`.
+ * Throws avsc's error when `schema` is not valid Avro.
+ */
+export function readerTypeFor(schema: object): { type: Type; variant: CaptureSchemaVariant } {
+  variantByFingerprint ??= new Map([
+    [captureRecordType().fingerprint('sha256').toString('hex'), 'current'],
+    [typeFor(CAPTURE_RECORD_SCHEMA_2016).fingerprint('sha256').toString('hex'), 'archive-2016'],
+  ]);
+  const type = typeFor(schema);
+  return { type, variant: variantByFingerprint.get(type.fingerprint('sha256').toString('hex')) ?? 'other' };
 }
 
 function wrapValue(value: CaptureValue, where: string, allowNull: boolean): WrappedValue {

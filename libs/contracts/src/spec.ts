@@ -92,14 +92,9 @@ export function parseSpec(text: string, fileName: string): PipelineSpec {
 }
 
 function syntaxExpectation(error: YAMLError): string {
-  switch (error.code) {
-    case 'MULTIPLE_DOCS':
-      return 'a single YAML document (remove the "---" separator)';
-    case 'TAB_AS_INDENT':
-      return 'valid YAML indented with spaces, not tabs';
-    default:
-      return 'valid YAML';
-  }
+  if (error.code === 'MULTIPLE_DOCS') return 'a single YAML document (remove the "---" separator)';
+  if (error.code === 'TAB_AS_INDENT') return 'valid YAML indented with spaces, not tabs';
+  return 'valid YAML';
 }
 
 function syntaxFinding(error: YAMLError): string {

@@ -106,41 +106,10 @@ export class TimeZoneRules {
   private computeOffset(epochMs: number): number {
     const format = this.format as Intl.DateTimeFormat;
     const wholeSecond = Math.floor(epochMs / 1000) * 1000;
-    let year = 0;
-    let month = 1;
-    let day = 1;
-    let hour = 0;
-    let minute = 0;
-    let second = 0;
-    let beforeChrist = false;
-    for (const part of format.formatToParts(wholeSecond)) {
-      switch (part.type) {
-        case 'year':
-          year = Number(part.value);
-          break;
-        case 'month':
-          month = Number(part.value);
-          break;
-        case 'day':
-          day = Number(part.value);
-          break;
-        case 'hour':
-          hour = Number(part.value);
-          break;
-        case 'minute':
-          minute = Number(part.value);
-          break;
-        case 'second':
-          second = Number(part.value);
-          break;
-        case 'era':
-          beforeChrist = part.value.startsWith('B');
-          break;
-        default:
-          break;
-      }
-    }
-    if (beforeChrist) year = 1 - year;
-    return wallClockMs(year, month, day, hour, minute, second, 0) - wholeSecond;
+    const fields: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {};
+    for (const part of format.formatToParts(wholeSecond)) fields[part.type] = part.value;
+    const yearOfEra = Number(fields.year);
+    const year = fields.era?.startsWith('B') === true ? 1 - yearOfEra : yearOfEra;
+    return wallClockMs(year, Number(fields.month), Number(fields.day), Number(fields.hour), Number(fields.minute), Number(fields.second), 0) - wholeSecond;
   }
 }

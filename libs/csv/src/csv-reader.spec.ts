@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { CsvHeaderError, readCsv, type CsvHeader, type CsvReadOptions, type CsvRecord } from '@pipeline/csv';
+import { CsvHeaderError, readCsv, type CsvHeader, type CsvReadOptions, type CsvRecord } from './index';
 
 async function* chunksOf(input: Buffer | string, size = Number.POSITIVE_INFINITY): AsyncGenerator<Buffer> {
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input, 'utf8');

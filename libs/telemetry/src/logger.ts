@@ -1,5 +1,6 @@
 /**
- * Structured logs: JSON lines (pino) carrying the active trace and span ids, with secrets redacted.
+ * Structured logs on stderr (stdout is for a command's results): JSON lines (pino) carrying the
+ * active trace and span ids, with secrets redacted.
  * `LOG_FORMAT=pretty` prints one short human line per record instead (the default on a terminal).
  */
 import { trace } from '@opentelemetry/api';
@@ -21,7 +22,7 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? defaultLogFormat();
-  const destination = options.destination ?? (format === 'pretty' ? prettyStream(process.stderr) : pino.destination({ fd: 1, sync: true }));
+  const destination = options.destination ?? (format === 'pretty' ? prettyStream(process.stderr) : pino.destination({ fd: 2, sync: true }));
   return pino(
     {
       level: options.level ?? process.env['LOG_LEVEL'] ?? 'info',

@@ -106,6 +106,14 @@ export function describeCheckpointStoreContract(adapterName: string, makeStore: 
       expect(Object.fromEntries(listed.map((o) => [o.partitionId, o.ownerId]))).toEqual({ '0': 'owner-b', '1': 'owner-a', '2': 'owner-b' });
     });
 
+    it('releases a partition when its owner claims it with an empty owner id, as processors do on shutdown', async () => {
+      const granted = await firstClaim('0', 'owner-a');
+      const [released] = await store.claimOwnership([{ ...claim('0', ''), etag: granted.etag }]);
+      expect(released).toMatchObject({ partitionId: '0', ownerId: '' });
+      const [taken] = await store.claimOwnership([{ ...claim('0', 'owner-b'), etag: released?.etag }]);
+      expect(taken).toMatchObject({ ownerId: 'owner-b' });
+    });
+
     it('keeps ownership apart per event hub and consumer group', async () => {
       const otherHub = `${hub}-other`;
       await firstClaim('0', 'owner-a');

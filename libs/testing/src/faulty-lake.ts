@@ -18,7 +18,7 @@ export class FaultyLake implements Lake {
 
   constructor(
     private readonly inner: Lake,
-    private readonly crashAtWrite: number = Infinity,
+    private readonly crashAtWrite = Infinity,
   ) {}
 
   get location(): string {
@@ -58,5 +58,8 @@ export class FaultyLake implements Lake {
   list(prefix: string, options?: { startAfter?: string; limit?: number }): AsyncIterable<LakeEntry> {
     return this.inner.list(prefix, options);
   }
-  async close(): Promise<void> {}
+  /** The inner lake belongs to the test, which closes it. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

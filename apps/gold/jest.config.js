@@ -1,3 +1,0 @@
-const { projectJestConfig } = require('../../jest.preset');
-
-module.exports = projectJestConfig('apps/gold', 'gold');

@@ -1,0 +1,242 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { partitionIndexForKey, TestClock } from '@pipeline/engine';
+import { EventHubError, EventTooLargeError, type ReceivedEvent } from '@pipeline/ports';
+import { describeEventHubContract, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
+import { LocalEventHub } from './local.event-hub';
+
+const repoRoot = path.resolve(__dirname, '../../..');
+const adapterModule = path.join(__dirname, 'local.event-hub.ts');
+
+describeEventHubContract('local', async () => {
+  const dir = await makeTempDir('local-hub-');
+  const hub = LocalEventHub.open({ file: path.join(dir.path, 'hub.db'), hubName: 'contract', partitionCount: 4 });
+  return { producer: hub, consumer: hub, dispose: () => dir.dispose() };
+});
+
+/** A child Node process running `script` with the TypeScript sources compiled on the fly. */
+function runNode(script: string, onStdout?: (line: string) => void): { exited: Promise<void>; stdout: string[] } {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', '-e', script], {
+    cwd: repoRoot,
+    env: { ...process.env, SWC_NODE_PROJECT: path.join(repoRoot, 'tsconfig.base.json') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  let stderr = '';
+  let pending = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      stdout.push(line);
+      onStdout?.(line);
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`child process exited with ${code}: ${stderr}`))));
+  });
+  return { exited, stdout };
+}
+
+async function readPartition(hub: LocalEventHub, partitionId: string): Promise<ReceivedEvent[]> {
+  const events: ReceivedEvent[] = [];
+  for (;;) {
+    const batch = await hub.receive(partitionId, events.at(-1)?.sequenceNumber ?? -1, { maxCount: 1000, maxWaitMs: 0 });
+    if (batch.length === 0) return events;
+    events.push(...batch);
+  }
+}
+
+describe('LocalEventHub', () => {
+  let dir: TempDir;
+  let file: string;
+  const open = (options: Partial<Parameters<typeof LocalEventHub.open>[0]> = {}) =>
+    LocalEventHub.open({ file, hubName: 'telemetry', partitionCount: 4, ...options });
+
+  beforeEach(async () => {
+    dir = await makeTempDir('local-hub-');
+    file = path.join(dir.path, 'hubs', 'events.db');
+  });
+
+  afterEach(async () => {
+    await dir.dispose();
+  });
+
+  it('starts every partition at sequence number 0 and offset "0", and reports an empty partition as -1', async () => {
+    const hub = open();
+    await expect(hub.getPartitionProperties('2')).resolves.toEqual({ partitionId: '2', lastSequenceNumber: -1, lastOffset: '-1', lastEnqueuedTime: 0 });
+    await hub.send([{ body: Buffer.from('abc') }, { body: Buffer.from('de') }], { partitionId: '2' });
+    const events = await readPartition(hub, '2');
+    expect(events.map((e) => [e.sequenceNumber, e.offset])).toEqual([
+      [0, '0'],
+      [1, '4'], // 3 payload bytes + 1 separator
+    ]);
+    await hub.close();
+  });
+
+  it('stamps enqueuedTime from the injected clock', async () => {
+    const clock = new TestClock(1_767_225_600_000);
+    const hub = open({ clock });
+    await hub.send([{ body: Buffer.from('a') }], { partitionId: '0' });
+    clock.advance(5_000);
+    await hub.send([{ body: Buffer.from('b') }], { partitionId: '0' });
+    expect((await readPartition(hub, '0')).map((e) => e.enqueuedTime)).toEqual([1_767_225_600_000, 1_767_225_605_000]);
+    await expect(hub.getPartitionProperties('0')).resolves.toMatchObject({ lastEnqueuedTime: 1_767_225_605_000 });
+    await hub.close();
+  });
+
+  it('keeps integers and non-integers apart, and non-finite doubles, through storage', async () => {
+    const hub = open();
+    await hub.send([{ body: Buffer.alloc(0), properties: { whole: 3, fraction: 3.5, huge: 2 ** 60, nan: Number.NaN, inf: -Infinity } }], { partitionId: '1' });
+    const [event] = await readPartition(hub, '1');
+    expect(event.properties.whole).toBe(3);
+    expect(event.properties.fraction).toBe(3.5);
+    expect(event.properties.huge).toBe(2 ** 60);
+    expect(event.properties.nan).toBeNaN();
+    expect(event.properties.inf).toBe(-Infinity);
+    expect(event.body).toEqual(Buffer.alloc(0));
+    await hub.close();
+  });
+
+  it('stores a property named __proto__ as an ordinary key', async () => {
+    const hub = open();
+    const properties = JSON.parse('{"__proto__": "own key", "other": 1}') as Record<string, string | number>;
+    await hub.send([{ body: Buffer.from('x'), properties }], { partitionId: '0' });
+    const [event] = await readPartition(hub, '0');
+    expect(Object.keys(event.properties)).toEqual(['__proto__', 'other']);
+    expect(Object.getPrototypeOf(event.properties)).toBe(Object.prototype);
+    await hub.close();
+  });
+
+  it('rejects a property value that Event Hubs cannot carry, naming the property', async () => {
+    const hub = open();
+    const bad = { body: Buffer.from('x'), properties: { nested: { a: 1 } } } as unknown as Parameters<LocalEventHub['send']>[0][number];
+    await expect(hub.send([bad])).rejects.toThrow(/"nested" has a object value/);
+    await hub.close();
+  });
+
+  it('names the batch size and the limit when a batch is too large', async () => {
+    const hub = open({ maxBatchBytes: 100 });
+    const sending = hub.send([{ body: Buffer.alloc(60) }, { body: Buffer.alloc(30), properties: { key: 'value12345' } }]);
+    await expect(sending).rejects.toThrow(EventTooLargeError);
+    await expect(hub.send([{ body: Buffer.alloc(101) }])).rejects.toThrow('is 101 bytes (bodies + properties), over the 100-byte limit of event hub "telemetry"');
+    await hub.close();
+  });
+
+  it('stores a keyed batch in the partition partitionIndexForKey names', async () => {
+    const hub = open({ partitionCount: 7 });
+    await hub.send([{ body: Buffer.from('k') }], { partitionKey: 'sensor-42' });
+    const expected = String(partitionIndexForKey('sensor-42', 7));
+    const [event] = await readPartition(hub, expected);
+    expect(event).toMatchObject({ partitionId: expected, partitionKey: 'sensor-42' });
+    await hub.close();
+  });
+
+  it('keeps several hubs in one file apart, each with its own partition count', async () => {
+    const orders = open({ hubName: 'orders', partitionCount: 2 });
+    const clicks = open({ hubName: 'clicks', partitionCount: 8 });
+    await orders.send([{ body: Buffer.from('order') }], { partitionId: '0' });
+    await expect(clicks.getPartitionIds()).resolves.toHaveLength(8);
+    await expect(clicks.getPartitionProperties('0')).resolves.toMatchObject({ lastSequenceNumber: -1 });
+    await expect(orders.getPartitionProperties('0')).resolves.toMatchObject({ lastSequenceNumber: 0 });
+    await orders.close();
+    await clicks.close();
+  });
+
+  it('refuses to reopen a hub with a different partition count, saying what it has', async () => {
+    const first = open({ partitionCount: 4 });
+    await first.close();
+    expect(() => open({ partitionCount: 8 })).toThrow(EventHubError);
+    expect(() => open({ partitionCount: 8 })).toThrow(/has 4 partitions, but it was opened with partitionCount 8/);
+    const again = open({ partitionCount: 4 });
+    await expect(again.getPartitionIds()).resolves.toEqual(['0', '1', '2', '3']);
+    await again.close();
+  });
+
+  it('keeps its events across close and reopen', async () => {
+    const writer = open();
+    await writer.send([{ body: Buffer.from('durable'), properties: { n: 1 } }], { partitionId: '3' });
+    await writer.close();
+    const reader = open();
+    const [event] = await readPartition(reader, '3');
+    expect(event.body.toString()).toBe('durable');
+    expect(event.properties).toEqual({ n: 1 });
+    await reader.close();
+  });
+
+  it('rejects invalid options with messages that name the value', () => {
+    expect(() => open({ partitionCount: 0 })).toThrow(/partitionCount of event hub "telemetry" must be an integer from 1/);
+    expect(() => open({ hubName: '' })).toThrow(/needs a hubName/);
+    expect(() => open({ maxBatchBytes: -1 })).toThrow(/maxBatchBytes/);
+  });
+
+  it('refuses to work once closed, and ends a waiting receive when closed', async () => {
+    const hub = open();
+    const waiting = hub.receive('0', -1, { maxCount: 1, maxWaitMs: 30_000 });
+    await hub.close();
+    await expect(waiting).resolves.toEqual([]);
+    await expect(hub.send([{ body: Buffer.from('x') }])).rejects.toThrow(/closed/);
+  });
+
+  it('takes batches from several processes at once, each event exactly once with contiguous sequence numbers', async () => {
+    const setup = open({ partitionCount: 3 });
+    const producers = 3;
+    const sendsPerProducer = 40;
+    const keys = ['alpha', 'beta', 'gamma', 'delta'];
+    const script = (producer: number) => `
+      const { LocalEventHub } = require(${JSON.stringify(adapterModule)});
+      (async () => {
+        const hub = LocalEventHub.open({ file: ${JSON.stringify(file)}, hubName: 'telemetry', partitionCount: 3 });
+        const keys = ${JSON.stringify(keys)};
+        for (let i = 0; i < ${sendsPerProducer}; i++) {
+          // Every third send is a two-event batch, which must stay contiguous.
+          const count = i % 3 === 0 ? 2 : 1;
+          const events = Array.from({ length: count }, (_, j) => ({ body: Buffer.from('p${producer}-' + i + '-' + j), properties: { producer: ${producer}, i, j } }));
+          await hub.send(events, { partitionKey: keys[i % keys.length] });
+        }
+        await hub.close();
+      })().catch((error) => { console.error(error); process.exit(1); });`;
+    await Promise.all(Array.from({ length: producers }, (_, p) => runNode(script(p)).exited));
+
+    const all: ReceivedEvent[] = [];
+    for (const partitionId of await setup.getPartitionIds()) {
+      const events = await readPartition(setup, partitionId);
+      expect(events.map((e) => e.sequenceNumber)).toEqual(events.map((_, i) => i));
+      for (const e of events) expect(e.partitionId).toBe(String(partitionIndexForKey(e.partitionKey ?? '', 3)));
+      // The two events of a batch sit next to each other.
+      events.forEach((e, i) => {
+        if (e.properties.j === 1) expect(events[i - 1].properties).toMatchObject({ producer: e.properties.producer, i: e.properties.i, j: 0 });
+      });
+      all.push(...events);
+    }
+    const bodies = all.map((e) => e.body.toString());
+    const perProducer = Array.from({ length: sendsPerProducer }, (_, i) => (i % 3 === 0 ? 2 : 1)).reduce((a, b) => a + b, 0);
+    expect(new Set(bodies).size).toBe(bodies.length);
+    expect(bodies).toHaveLength(producers * perProducer);
+    await setup.close();
+  });
+
+  it('wakes a consumer in another process with an event produced after it found the partition empty', async () => {
+    const producer = open();
+    let ready = false;
+    const consumerScript = `
+      const { LocalEventHub } = require(${JSON.stringify(adapterModule)});
+      (async () => {
+        const hub = LocalEventHub.open({ file: ${JSON.stringify(file)}, hubName: 'telemetry', partitionCount: 4 });
+        const empty = await hub.receive('1', -1, { maxCount: 10, maxWaitMs: 0 });
+        console.log(empty.length === 0 ? 'ready' : 'not-empty');
+        const events = await hub.receive('1', -1, { maxCount: 10, maxWaitMs: 20000 });
+        console.log(JSON.stringify(events.map((e) => ({ seq: e.sequenceNumber, body: e.body.toString(), props: e.properties }))));
+        await hub.close();
+      })().catch((error) => { console.error(error); process.exit(1); });`;
+    const consumer = runNode(consumerScript, (line) => (ready ||= line === 'ready'));
+    await waitFor(() => (ready ? true : undefined), { timeoutMs: 20_000, intervalMs: 20, description: 'the consumer process to find partition 1 empty' });
+    await producer.send([{ body: Buffer.from('hello from the parent'), properties: { n: 7 } }], { partitionId: '1' });
+    await consumer.exited;
+    expect(JSON.parse(consumer.stdout[1])).toEqual([{ seq: 0, body: 'hello from the parent', props: { n: 7 } }]);
+    await producer.close();
+  });
+});

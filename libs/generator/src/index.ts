@@ -1,0 +1,3 @@
+export * from './readings';
+export * from './csv-record';
+export * from './seeded-random';

@@ -1,0 +1,71 @@
+import { Writable } from 'node:stream';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import pino from 'pino';
+import { createLogger, prettyStream } from './logger';
+import { linksFromTraceparents, parseTraceparent, startTelemetry, traceHeaders, tracer } from './tracing';
+
+function capture(): { stream: pino.DestinationStream; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  return { stream: { write: (s: string) => void chunks.push(s) }, lines: () => chunks.map((c) => JSON.parse(c) as Record<string, unknown>) };
+}
+
+describe('telemetry', () => {
+  const exporter = new InMemorySpanExporter();
+  const telemetry = startTelemetry({ serviceName: 'telemetry-spec', exporter });
+  afterAll(() => telemetry.shutdown());
+
+  it('gives spans real W3C trace context that parses back to the same ids', () => {
+    const span = tracer().startSpan('unit');
+    const { traceparent } = traceHeaders(span);
+    span.end();
+    const parsed = parseTraceparent(traceparent);
+    expect(parsed).toMatchObject({ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId, isRemote: true });
+  });
+
+  it('rejects malformed and all-zero traceparents', () => {
+    expect(parseTraceparent('00-00000000000000000000000000000000-b7ad6b7169203331-01')).toBeUndefined();
+    expect(parseTraceparent('garbage')).toBeUndefined();
+    expect(parseTraceparent(42)).toBeUndefined();
+  });
+
+  it('links to each distinct upstream span once, up to a cap', () => {
+    const a = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const b = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
+    expect(linksFromTraceparents([a, b, a, 'junk']).map((l) => l.context.spanId)).toEqual(['b7ad6b7169203331', '00f067aa0ba902b7']);
+    expect(linksFromTraceparents([a, b], 1)).toHaveLength(1);
+  });
+
+  it('logs JSON with the active trace and span ids and the service name', () => {
+    const out = capture();
+    const logger = createLogger({ service: 'svc', format: 'json', destination: out.stream });
+    tracer().startActiveSpan('work', (span) => {
+      logger.info('inside');
+      span.end();
+      const [line] = out.lines();
+      expect(line).toMatchObject({ service: 'svc', level: 'info', msg: 'inside', trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId });
+    });
+  });
+
+  it('never writes secrets to the log', () => {
+    const out = capture();
+    const logger = createLogger({ service: 'svc', format: 'json', destination: out.stream });
+    logger.info({ connectionString: 'Endpoint=sb://x;SharedAccessKey=abc', nested: { accountKey: 'k' } }, 'configured');
+    const text = JSON.stringify(out.lines());
+    expect(text).not.toContain('SharedAccessKey=abc');
+    expect(text).not.toContain('"k"');
+    expect(text).toContain('[redacted]');
+  });
+
+  it('prints one short human line per record in pretty format', () => {
+    let written = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        written += chunk.toString();
+        done();
+      },
+    });
+    const logger = createLogger({ service: 'capture', format: 'pretty', destination: prettyStream(sink) });
+    logger.warn({ partition: '2' }, 'lost ownership');
+    expect(written).toMatch(/^\d{2}:\d{2}:\d{2} WARN {2}capture {2}lost ownership {2}partition=2\n$/);
+  });
+});
