@@ -131,7 +131,7 @@ async function generate(opts: Record<string, string>): Promise<number> {
     lateByMs: Number(opts['lateBy']),
   });
   for (const line of lines) {
-    if (!out.write(`${line}\n`)) await once(out, 'drain');
+    if (!out.write(line)) await once(out, 'drain');
   }
   if (out !== process.stdout) {
     out.end();

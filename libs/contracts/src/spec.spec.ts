@@ -27,7 +27,7 @@ aggregates:
   - { name: readings, fn: count }
   - { name: avg_temperature, fn: avg, column: temperature }
   - { name: max_temperature, fn: max, column: temperature }
-  - { name: devices_reporting, fn: count_distinct, column: status }
+  - { name: distinct_statuses, fn: count_distinct, column: status }
 watermark: { delay: 30s }
 gold: { shards: 4, outputModes: [append, update] }
 `;
@@ -88,7 +88,7 @@ describe('parseSpec on a valid spec', () => {
         { name: 'readings', fn: 'count' },
         { name: 'avg_temperature', fn: 'avg', column: 'temperature' },
         { name: 'max_temperature', fn: 'max', column: 'temperature' },
-        { name: 'devices_reporting', fn: 'count_distinct', column: 'status' },
+        { name: 'distinct_statuses', fn: 'count_distinct', column: 'status' },
       ],
       watermark: { delayMs: 30_000 },
       gold: { shards: 4, outputModes: ['append', 'update'] },
@@ -437,7 +437,7 @@ aggregates:
   - { fn: count, name: readings }
   - { column: temperature, fn: avg, name: avg_temperature }
   - { column: temperature, name: max_temperature, fn: max }
-  - { name: devices_reporting, column: status, fn: count_distinct }
+  - { name: distinct_statuses, column: status, fn: count_distinct }
 windows:
   - { size: 60s, type: tumbling, name: per_minute }
   - { slide: 1m, size: 5m, type: hopping, name: last_5m }
