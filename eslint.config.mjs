@@ -6,7 +6,22 @@ const nodeBuiltinsWithIo = ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
-  { ignores: ['**/dist', '**/node_modules', '**/.nx', 'coverage', 'tmp', '.pipeline', 'bin/**', 'bench/**/*.js', '**/jest.config.js', 'jest.preset.js', 'jest.setup.js', 'jest.config.js'] },
+  {
+    ignores: [
+      '**/dist',
+      '**/node_modules',
+      '**/.nx',
+      'coverage',
+      'tmp',
+      '.pipeline',
+      'bin/**',
+      'bench/**/*.js',
+      '**/jest.config.js',
+      'jest.preset.js',
+      'jest.setup.js',
+      'jest.config.js',
+    ],
+  },
   {
     files: ['**/*.ts'],
     languageOptions: {
@@ -73,10 +88,7 @@ export default [
           ],
         },
       ],
-      'no-restricted-syntax': [
-        'error',
-        { selector: "CallExpression[callee.object.name=/^(it|describe|test)$/][callee.property.name='only']", message: 'No focused tests.' },
-      ],
+      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.object.name=/^(it|describe|test)$/][callee.property.name='only']", message: 'No focused tests.' }],
     },
   },
 ];

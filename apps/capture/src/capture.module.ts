@@ -48,7 +48,14 @@ export class CaptureModule {
           inject: [CLOCK],
           useFactory: (clock: Clock): EventHubConsumer => {
             mkdirSync(config.home, { recursive: true });
-            return LocalEventHub.open({ file: config.eventHubFile, hubName: config.hubName, partitionCount: config.partitions, namespace: config.namespace, consumerGroup: config.consumerGroup, clock });
+            return LocalEventHub.open({
+              file: config.eventHubFile,
+              hubName: config.hubName,
+              partitionCount: config.partitions,
+              namespace: config.namespace,
+              consumerGroup: config.consumerGroup,
+              clock,
+            });
           },
         },
         { provide: CHECKPOINT_STORE, inject: [CLOCK], useFactory: (clock: Clock): CheckpointStore => new LocalCheckpointStore(config.checkpointStoreFile, clock) },

@@ -290,7 +290,10 @@ describe('capture tracing', () => {
     const w = await world();
     try {
       const producerSpans = ['00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'];
-      await w.hub.send(producerSpans.map((traceparent, i) => ({ body: Buffer.from(`{"n":${i}}`), properties: { traceparent } })), { partitionId: '0' });
+      await w.hub.send(
+        producerSpans.map((traceparent, i) => ({ body: Buffer.from(`{"n":${i}}`), properties: { traceparent } })),
+        { partitionId: '0' },
+      );
       await runService(w, w.lake);
       const fileSpans = exporter.getFinishedSpans().filter((s) => s.name === 'capture.file');
       expect(fileSpans).toHaveLength(1);

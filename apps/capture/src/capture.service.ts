@@ -144,7 +144,10 @@ export class CaptureService {
     for (const id of this.ownerships.keys()) {
       if (this.workers.has(id)) continue;
       this.logger.info({ partition: id, owner: this.options.ownerId }, 'capturing partition');
-      this.workers.set(id, new PartitionCapture(id, { ...parts, partitionId: id }, this.hub, this.lake, this.log, this.checkpoints, this.clock, this.logger, this.options, (file) => this.count(file)));
+      this.workers.set(
+        id,
+        new PartitionCapture(id, { ...parts, partitionId: id }, this.hub, this.lake, this.log, this.checkpoints, this.clock, this.logger, this.options, (file) => this.count(file)),
+      );
     }
   }
 

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
-import { ConfigError } from '@pipeline/config';
+import { ConfigError, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { CheckpointMismatchError } from './capture-log';
 import { captureConfig, type CaptureFlags } from './capture.config';
@@ -16,7 +16,9 @@ import { CaptureService } from './capture.service';
 export function captureCommand(): Command {
   return new Command('pipeline capture')
     .showHelpAfterError('(run pipeline capture --help for usage)')
-    .description('Capture the event hub into Avro files in the lake, in Event Hubs Capture format and layout (raw/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro).')
+    .description(
+      'Capture the event hub into Avro files in the lake, in Event Hubs Capture format and layout (raw/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro).',
+    )
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--hub <name>', 'event hub name (default: $PIPELINE_EVENT_HUB or "events")')
     .option('--partitions <n>', 'partitions of a new embedded hub (default: 4)')
@@ -31,14 +33,9 @@ export function captureCommand(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const command = captureCommand().exitOverride();
-  let flags: CaptureFlags;
-  try {
-    command.parse(argv, { from: 'user' });
-    flags = command.opts();
-  } catch (error) {
-    return (error as { exitCode?: number }).exitCode === 0 ? 0 : 2;
-  }
+  const parsed = parseFlags<CaptureFlags>(captureCommand(), argv);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const flags = parsed.flags;
   let config;
   try {
     config = captureConfig(flags);
@@ -53,15 +50,14 @@ export async function main(argv: string[]): Promise<number> {
   const telemetry = startTelemetry({ serviceName: 'capture' });
   const logger = createLogger({ service: 'capture' });
   const app = await NestFactory.createApplicationContext(CaptureModule.register(config, logger), { logger: new PinoNestLogger(logger) });
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
+  const stop = shutdownSignal((signal) => {
     logger.info({ signal }, 'stopping: writing open files, then releasing partitions');
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   try {
-    logger.info({ hub: config.hubName, lake: config.lakeRoot, window_ms: config.windowMs, max_file_bytes: config.maxFileBytes, codec: config.codec, skip_empty: config.skipEmpty }, 'capture starting');
+    logger.info(
+      { hub: config.hubName, lake: config.lakeRoot, window_ms: config.windowMs, max_file_bytes: config.maxFileBytes, codec: config.codec, skip_empty: config.skipEmpty },
+      'capture starting',
+    );
     const summary = await app.get(CaptureService).run(stop.signal, config.drain);
     logger.info({ ...summary }, `capture stopped: ${summary.events} events in ${summary.files} files`);
     return 0;
@@ -73,19 +69,10 @@ export async function main(argv: string[]): Promise<number> {
     logger.error({ err: error }, `capture failed: ${(error as Error).message}`);
     return 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     await app.close();
     await telemetry.shutdown();
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (error: unknown) => {
-      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runMain(module, main);

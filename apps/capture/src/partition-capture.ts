@@ -7,12 +7,11 @@
  * again) or an intent, which is re-done to the same path with the same bytes: no event is lost and
  * none lands in two files.
  */
-import { SpanStatusCode } from '@opentelemetry/api';
 import { captureRecordFromEvent, CaptureFileWriter, deriveSyncMarker, type CaptureCodec } from '@pipeline/capture-format';
 import { EventProperty } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
-import { linksFromTraceparents, tracer, type Logger } from '@pipeline/telemetry';
+import { inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
 import { CAPTURE_LOG_VERSION, type CaptureIntent, type CaptureLog } from './capture-log';
 import { nextCapturePath, type CapturePathParts } from './capture-path';
 
@@ -146,8 +145,10 @@ export class PartitionCapture {
     const links = linksFromTraceparents(this.traceparents);
     this.writer = undefined;
     this.traceparents = [];
-    await tracer('capture').startActiveSpan('capture.file', { links }, async (span) => {
-      try {
+    await inSpan(
+      'capture.file',
+      { links },
+      async (span) => {
         span.setAttributes({ 'messaging.destination.partition.id': this.partitionId, 'pipeline.capture.events': count, 'pipeline.capture.path': proposal.path });
         const decided = await this.log.propose(proposal);
         if (!decided.ours) {
@@ -160,14 +161,9 @@ export class PartitionCapture {
         await this.publish(proposal, bytes);
         span.setAttribute('pipeline.capture.bytes', bytes.byteLength);
         this.adopt(proposal);
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-        throw error;
-      } finally {
-        span.end();
-      }
-    });
+      },
+      'capture',
+    );
   }
 
   /** Writes (or re-writes) the file an intent describes from the hub's events, then commits it. */
@@ -203,7 +199,13 @@ export class PartitionCapture {
         offset: intent.lastOffset,
       });
     }
-    this.onFile({ path: intent.path, eventCount: intent.eventCount, bytes: bytes.byteLength, fromSequenceNumber: intent.fromSequenceNumber, toSequenceNumber: intent.toSequenceNumber });
+    this.onFile({
+      path: intent.path,
+      eventCount: intent.eventCount,
+      bytes: bytes.byteLength,
+      fromSequenceNumber: intent.fromSequenceNumber,
+      toSequenceNumber: intent.toSequenceNumber,
+    });
     this.logger.info({ partition: this.partitionId, path: intent.path, events: intent.eventCount, bytes: bytes.byteLength }, 'capture file written');
   }
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { openCaptureFile } from '@pipeline/capture-format';
-import { loadSpecFile, SpecFileError } from '@pipeline/config';
+import { loadSpecFile, runMain, SpecFileError } from '@pipeline/config';
 import { SpecValidationError } from '@pipeline/contracts';
 import { csvLines } from '@pipeline/generator';
 import { createReadStream } from 'node:fs';
@@ -115,7 +115,9 @@ async function generate(opts: Record<string, string>): Promise<number> {
   const bad = numbers.filter((k) => !Number.isFinite(Number(opts[k])) || Number(opts[k]) < 0);
   const start = Date.parse(opts['start'] ?? '');
   if (bad.length > 0 || Number.isNaN(start)) {
-    process.stderr.write(`generate: expected non-negative numbers for ${bad.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ') || '(none)'}${Number.isNaN(start) ? ' and an ISO-8601 time for --start' : ''}.\n`);
+    process.stderr.write(
+      `generate: expected non-negative numbers for ${bad.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ') || '(none)'}${Number.isNaN(start) ? ' and an ISO-8601 time for --start' : ''}.\n`,
+    );
     return 2;
   }
   const out = opts['out'] ? createWriteStream(opts['out']) : process.stdout;
@@ -151,17 +153,11 @@ async function readCapture(file: string, limit: number): Promise<number> {
     if (n++ >= limit) break;
     const body = record.body;
     const text = body ? new TextDecoder('utf-8', { fatal: false }).decode(body) : null;
-    process.stdout.write(`${JSON.stringify({ ...record, body: text }, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? `base64:${Buffer.from((v as { data: number[] }).data).toString('base64')}` : v))}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...record, body: text }, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? `base64:${Buffer.from((v as { data: number[] }).data).toString('base64')}` : v))}\n`,
+    );
   }
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (error: unknown) => {
-      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runMain(module, main);

@@ -77,7 +77,13 @@ describe('CSV producer', () => {
       { reading_id: 'r1', device_id: 'd1', ts: '2026-01-01T00:00:01Z', temperature: '21.5' },
       { reading_id: 'r2', device_id: 'd2', ts: '2026-01-01T00:00:02Z', temperature: '1,5' },
     ]);
-    expect(events[0]?.properties).toMatchObject({ event_id: 'r1', source: 'sensors', row: 1, content_type: 'json', traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/) });
+    expect(events[0]?.properties).toMatchObject({
+      event_id: 'r1',
+      source: 'sensors',
+      row: 1,
+      content_type: 'json',
+      traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
+    });
     expect(events[0]?.partitionKey).toBe('d1');
     expect(events[0]?.partitionId).toBe(String(partitionIndexForKey('d1', 4)));
   });
@@ -87,7 +93,11 @@ describe('CSV producer', () => {
     const badUtf8 = Buffer.from([0x72, 0x35, 0x2c, 0x64, 0x31, 0x2c, 0xff, 0xfe, 0x2c, 0x31]);
     await writeFile(
       csv,
-      Buffer.concat([Buffer.from('reading_id,device_id,ts,temperature\nr1,d1,2026-01-01T00:00:01Z,20\nr2,d1,only-three\nr3,"d1,2026-01-01T00:00:03Z,20\n'), badUtf8, Buffer.from('\nr6,d2,2026-01-01T00:00:06Z,22\n')]),
+      Buffer.concat([
+        Buffer.from('reading_id,device_id,ts,temperature\nr1,d1,2026-01-01T00:00:01Z,20\nr2,d1,only-three\nr3,"d1,2026-01-01T00:00:03Z,20\n'),
+        badUtf8,
+        Buffer.from('\nr6,d2,2026-01-01T00:00:06Z,22\n'),
+      ]),
     );
     const summary = await run(csv);
     expect(summary.rowsRead).toBe(5);
@@ -108,7 +118,10 @@ describe('CSV producer', () => {
 
   it('resumes from a row, sending only that row and the ones after it', async () => {
     const csv = path.join(dir.path, 'in.csv');
-    await writeFile(csv, ['reading_id,device_id,ts,temperature', ...Array.from({ length: 10 }, (_, i) => `r${i + 1},d${i % 3},2026-01-01T00:00:${String(i).padStart(2, '0')}Z,20`)].join('\n'));
+    await writeFile(
+      csv,
+      ['reading_id,device_id,ts,temperature', ...Array.from({ length: 10 }, (_, i) => `r${i + 1},d${i % 3},2026-01-01T00:00:${String(i).padStart(2, '0')}Z,20`)].join('\n'),
+    );
     const summary = await run(csv, { fromRow: 8 });
     expect(summary).toMatchObject({ rowsRead: 3, firstRow: 8, lastRow: 10 });
     expect((await allEvents()).map((e) => e.properties['event_id'])).toEqual(['r8', 'r9', 'r10']);

@@ -6,12 +6,11 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { SpanStatusCode } from '@opentelemetry/api';
 import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
 import { readCsv, type CsvRecord } from '@pipeline/csv';
 import type { Clock } from '@pipeline/engine';
 import type { EventHubProducer } from '@pipeline/ports';
-import { traceHeaders, tracer, type Logger } from '@pipeline/telemetry';
+import { inSpan, traceHeaders, type Logger } from '@pipeline/telemetry';
 import { EventMapper } from './event-mapper';
 import { Pacer, type Pacing, type Sleep } from './pacer';
 import { ProgressReporter } from './progress';
@@ -134,8 +133,10 @@ export class CsvProducer {
   }
 
   private async sendBatch(batch: PendingBatch, summary: ProduceSummary): Promise<void> {
-    await tracer('producer').startActiveSpan('producer.send', async (span) => {
-      try {
+    await inSpan(
+      'producer.send',
+      {},
+      async (span) => {
         span.setAttributes({
           'messaging.system': 'eventhubs',
           'messaging.destination.name': this.hub.hubName,
@@ -152,14 +153,9 @@ export class CsvProducer {
         await this.hub.send(batch.events, batch.partitionKey === null ? {} : { partitionKey: batch.partitionKey });
         summary.eventsSent += batch.events.length;
         summary.batchesSent++;
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-        throw error;
-      } finally {
-        span.end();
-      }
-    });
+      },
+      'producer',
+    );
   }
 }
 

@@ -27,11 +27,7 @@ export class EventMapper {
   private readonly timeIndex: number;
   private readonly source: string;
 
-  constructor(
-    spec: PipelineSpec,
-    headerNames: readonly string[] | undefined,
-    csvFile: string,
-  ) {
+  constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined, csvFile: string) {
     this.source = spec.source.name;
     const declared = spec.source.columns.map((c) => c.name);
     this.names = headerNames ? [...headerNames] : declared;

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command, Option } from 'commander';
-import { ConfigError, loadSpecFile, SpecFileError } from '@pipeline/config';
+import { ConfigError, parseFlags, runMain, shutdownSignal, loadSpecFile, SpecFileError } from '@pipeline/config';
 import { SpecValidationError } from '@pipeline/contracts';
 import { systemClock } from '@pipeline/engine';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
@@ -39,14 +39,9 @@ export function producerCommand(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const command = producerCommand().exitOverride();
-  let flags: ProducerFlags & { json?: boolean };
-  try {
-    command.parse(argv, { from: 'user' });
-    flags = command.opts();
-  } catch (error) {
-    return (error as { exitCode?: number }).exitCode === 0 ? 0 : 2;
-  }
+  const parsed = parseFlags<ProducerFlags & { json?: boolean }>(producerCommand(), argv);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const flags = parsed.flags;
 
   let config;
   let spec;
@@ -64,13 +59,9 @@ export async function main(argv: string[]): Promise<number> {
   const telemetry = startTelemetry({ serviceName: 'producer' });
   const logger = createLogger({ service: 'producer' });
   const app = await NestFactory.createApplicationContext(ProducerModule.register(config, spec, logger), { logger: new PinoNestLogger(logger) });
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
+  const stop = shutdownSignal((signal) => {
     logger.info({ signal }, 'stopping: sending what was read, then exiting');
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   try {
     const producer = app.get(CsvProducer);
     const summary = await producer.produce({
@@ -98,8 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     logger.error({ err: error }, `produce failed: ${(error as Error).message}`);
     return 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     await app.close();
     await telemetry.shutdown();
   }
@@ -121,12 +111,4 @@ function printSummary(summary: ProduceSummary, hubName: string, json: boolean): 
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (error: unknown) => {
-      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runMain(module, main);

@@ -47,7 +47,11 @@ export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = pr
   settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
   const csvFile = settings.string('PIPELINE_CSV', { required: true, describe: 'the CSV file to send (--csv)' });
-  const hubName = settings.string('PIPELINE_EVENT_HUB', { default: 'events', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, describe: 'an event hub name (letters, digits, . _ -)' });
+  const hubName = settings.string('PIPELINE_EVENT_HUB', {
+    default: 'events',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/,
+    describe: 'an event hub name (letters, digits, . _ -)',
+  });
   const partitions = settings.int('PIPELINE_EVENT_HUB_PARTITIONS', { default: 4, min: 1, max: 1024 });
   const rate = settings.number('PRODUCER_RATE', { default: 0, exclusiveMin: 0 });
   const speed = settings.number('PRODUCER_SPEED', { default: 0, exclusiveMin: 0 });

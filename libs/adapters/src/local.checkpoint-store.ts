@@ -126,9 +126,7 @@ export class LocalCheckpointStore implements CheckpointStore {
 
 function prepareStatements(db: Database.Database) {
   return {
-    listOwnership: db.prepare<[string, string, string], OwnershipRow>(
-      `SELECT * FROM eh_ownership WHERE namespace = ? AND hub = ? AND consumer_group = ? ${PARTITION_ORDER}`,
-    ),
+    listOwnership: db.prepare<[string, string, string], OwnershipRow>(`SELECT * FROM eh_ownership WHERE namespace = ? AND hub = ? AND consumer_group = ? ${PARTITION_ORDER}`),
     insertOwnership: db.prepare<[string, string, string, string, string, number, string]>(
       `INSERT INTO eh_ownership (namespace, hub, consumer_group, partition_id, owner_id, last_modified, etag)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -137,9 +135,7 @@ function prepareStatements(db: Database.Database) {
       `UPDATE eh_ownership SET owner_id = ?, last_modified = ?, etag = ?
        WHERE namespace = ? AND hub = ? AND consumer_group = ? AND partition_id = ? AND etag = ?`,
     ),
-    listCheckpoints: db.prepare<[string, string, string], CheckpointRow>(
-      `SELECT * FROM eh_checkpoints WHERE namespace = ? AND hub = ? AND consumer_group = ? ${PARTITION_ORDER}`,
-    ),
+    listCheckpoints: db.prepare<[string, string, string], CheckpointRow>(`SELECT * FROM eh_checkpoints WHERE namespace = ? AND hub = ? AND consumer_group = ? ${PARTITION_ORDER}`),
     upsertCheckpoint: db.prepare<[string, string, string, string, number, string]>(
       `INSERT INTO eh_checkpoints (namespace, hub, consumer_group, partition_id, sequence_number, byte_offset)
        VALUES (?, ?, ?, ?, ?, ?)

@@ -53,8 +53,7 @@ async function readPartition(hub: LocalEventHub, partitionId: string): Promise<R
 describe('LocalEventHub', () => {
   let dir: TempDir;
   let file: string;
-  const open = (options: Partial<Parameters<typeof LocalEventHub.open>[0]> = {}) =>
-    LocalEventHub.open({ file, hubName: 'telemetry', partitionCount: 4, ...options });
+  const open = (options: Partial<Parameters<typeof LocalEventHub.open>[0]> = {}) => LocalEventHub.open({ file, hubName: 'telemetry', partitionCount: 4, ...options });
 
   beforeEach(async () => {
     dir = await makeTempDir('local-hub-');

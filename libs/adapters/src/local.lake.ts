@@ -274,7 +274,10 @@ export class LocalLake implements Lake {
     } catch (error) {
       const code = errorCode(error);
       if (code === 'ENOTDIR' || code === 'EEXIST') {
-        throw new LakeError(`Cannot store ${JSON.stringify(lakePath)} in the lake at ${this.location}: one of its folders is an object. Pick a path whose folders are not objects.`, { cause: error });
+        throw new LakeError(
+          `Cannot store ${JSON.stringify(lakePath)} in the lake at ${this.location}: one of its folders is an object. Pick a path whose folders are not objects.`,
+          { cause: error },
+        );
       }
       throw this.failure('create folders for', lakePath, error);
     }

@@ -14,7 +14,7 @@ export function encodeLong(value: number): Buffer {
   let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
   const bytes: number[] = [];
   while (zigzag >= 0x80) {
-    bytes.push((zigzag % 0x80) | 0x80);
+    bytes.push(zigzag % 0x80 | 0x80);
     zigzag = Math.floor(zigzag / 0x80);
   }
   bytes.push(zigzag);

@@ -194,10 +194,7 @@ async function* readBlocks(frames: FrameReader, header: Header, onStart: () => v
 }
 
 /** Streams records with the header exposed. Iterate `records` to the end, or `return()` it, to release the source. */
-export async function openCaptureFile(
-  source: AsyncIterable<Uint8Array>,
-  fileName: string,
-): Promise<{ info: CaptureFileInfo; records: AsyncGenerator<CaptureRecord> }> {
+export async function openCaptureFile(source: AsyncIterable<Uint8Array>, fileName: string): Promise<{ info: CaptureFileInfo; records: AsyncGenerator<CaptureRecord> }> {
   const bytes = new ByteSource(source);
   const frames = new FrameReader(bytes, fileName);
   let header: Header;

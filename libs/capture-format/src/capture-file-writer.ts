@@ -31,14 +31,7 @@ function deflateBound(n: number): number {
 
 function header(codec: CaptureCodec, syncMarker: Buffer): Buffer {
   const entry = (key: string, value: string) => [encodeBytes(Buffer.from(key, 'utf8')), encodeBytes(Buffer.from(value, 'utf8'))];
-  return Buffer.concat([
-    OCF_MAGIC,
-    encodeLong(2),
-    ...entry('avro.codec', codec),
-    ...entry('avro.schema', JSON.stringify(CAPTURE_RECORD_SCHEMA)),
-    encodeLong(0),
-    syncMarker,
-  ]);
+  return Buffer.concat([OCF_MAGIC, encodeLong(2), ...entry('avro.codec', codec), ...entry('avro.schema', JSON.stringify(CAPTURE_RECORD_SCHEMA)), encodeLong(0), syncMarker]);
 }
 
 export class CaptureFileWriter {

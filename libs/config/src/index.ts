@@ -1,3 +1,4 @@
 export * from './settings';
 export * from './home';
 export * from './spec-file';
+export * from './process-lifecycle';

@@ -40,7 +40,13 @@ describe('settings', () => {
   });
 
   it('parses durations and sizes with units', () => {
-    expect([parseDuration('1.5m'), parseDuration('2h'), parseDuration('1d'), parseDuration('10'), parseDuration('5 s')]).toEqual([90_000, 7_200_000, 86_400_000, undefined, undefined]);
+    expect([parseDuration('1.5m'), parseDuration('2h'), parseDuration('1d'), parseDuration('10'), parseDuration('5 s')]).toEqual([
+      90_000,
+      7_200_000,
+      86_400_000,
+      undefined,
+      undefined,
+    ]);
     expect([parseByteSize('64KiB'), parseByteSize('1000'), parseByteSize('1GB'), parseByteSize('lots')]).toEqual([65_536, 1000, 1e9, undefined]);
   });
 

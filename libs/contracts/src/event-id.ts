@@ -15,7 +15,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A version 5 (SHA-1, name-based) UUID of `name` in `namespace`, lowercase. */
 export function uuidV5(namespace: string, name: string): string {
   if (!UUID.test(namespace)) throw new RangeError(`uuidV5 namespace must be a UUID like ${EVENT_ID_NAMESPACE}, got "${namespace}"`);
-  const bytes = createHash('sha1').update(Buffer.from(namespace.replace(/-/g, ''), 'hex')).update(name, 'utf8').digest();
+  const bytes = createHash('sha1')
+    .update(Buffer.from(namespace.replace(/-/g, ''), 'hex'))
+    .update(name, 'utf8')
+    .digest();
   bytes[6] = (bytes[6] & 0x0f) | 0x50;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = bytes.toString('hex', 0, 16);

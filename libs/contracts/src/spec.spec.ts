@@ -111,7 +111,16 @@ aggregates: [{ name: n, fn: count }]
 watermark: { delay: 0s }
 `;
     const spec = parseSpec(text, 'minimal.yaml');
-    expect(spec.source).toEqual({ name: 's', format: 'csv', delimiter: ',', header: true, columns: [{ name: 'id', type: 'string', nullable: false }, { name: 'at', type: 'string', nullable: false }] });
+    expect(spec.source).toEqual({
+      name: 's',
+      format: 'csv',
+      delimiter: ',',
+      header: true,
+      columns: [
+        { name: 'id', type: 'string', nullable: false },
+        { name: 'at', type: 'string', nullable: false },
+      ],
+    });
     expect(spec.eventTime).toEqual({ column: 'at', format: 'iso8601', timeZone: 'UTC' });
     expect(spec.eventId).toEqual({ kind: 'derived' });
     expect(spec.groupBy).toEqual([]);

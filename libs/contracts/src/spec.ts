@@ -124,7 +124,9 @@ class SpecReader {
 
     const versionValue = top.required('version', 'version: 1');
     if (versionValue !== undefined && versionValue.scalar !== 1) versionValue.report('1 (the only spec version so far)');
-    const name = top.required('name', 'the pipeline name')?.matching(PIPELINE_NAME_PATTERN, 'a pipeline name of 2 to 63 lowercase letters, digits and "-" that starts with a letter');
+    const name = top
+      .required('name', 'the pipeline name')
+      ?.matching(PIPELINE_NAME_PATTERN, 'a pipeline name of 2 to 63 lowercase letters, digits and "-" that starts with a letter');
     const source = this.readSource(top.required('source', 'the source: { name, columns, ... }'));
     const eventTime = this.readEventTime(top.required('eventTime', 'the event time: { column, format, timeZone }'));
     const eventId = this.readEventId(top.required('eventId', 'how to identify events: { column: <id column> } or { derive: source-row }'));
@@ -245,7 +247,10 @@ class SpecReader {
       timeZone = zoneValue.string('an IANA time zone name like "UTC" or "Europe/Paris"');
       if (timeZone !== undefined && !isKnownTimeZone(timeZone)) {
         const suggestion = closest(timeZone, ['UTC', ...Intl.supportedValuesOf('timeZone')]);
-        zoneValue.report(`an IANA time zone name like "UTC" or "Europe/Paris"${suggestion !== undefined ? ` (did you mean "${suggestion}"?)` : ''}`, `the unknown time zone ${quote(timeZone)}`);
+        zoneValue.report(
+          `an IANA time zone name like "UTC" or "Europe/Paris"${suggestion !== undefined ? ` (did you mean "${suggestion}"?)` : ''}`,
+          `the unknown time zone ${quote(timeZone)}`,
+        );
         timeZone = undefined;
       }
     }
@@ -337,7 +342,10 @@ class SpecReader {
             slideValue.report(`a slide no longer than the size ${formatDuration(size)}`, slideValue.found);
             slide = undefined;
           } else if (size % slide !== 0) {
-            slideValue.report(`a slide that divides the size ${formatDuration(size)} evenly (${formatDuration(size)} is not a whole multiple of ${formatDuration(slide)})`, slideValue.found);
+            slideValue.report(
+              `a slide that divides the size ${formatDuration(size)} evenly (${formatDuration(size)} is not a whole multiple of ${formatDuration(slide)})`,
+              slideValue.found,
+            );
             slide = undefined;
           }
         }

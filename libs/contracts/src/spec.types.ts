@@ -51,9 +51,7 @@ export interface AggregateSpec {
   column?: string;
 }
 
-export type WindowSpec =
-  | { name: string; kind: 'tumbling'; sizeMs: number }
-  | { name: string; kind: 'hopping'; sizeMs: number; slideMs: number };
+export type WindowSpec = { name: string; kind: 'tumbling'; sizeMs: number } | { name: string; kind: 'hopping'; sizeMs: number; slideMs: number };
 
 export type OutputMode = 'append' | 'update';
 
@@ -95,7 +93,10 @@ export class SpecValidationError extends Error {
     super(
       `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the pipeline spec:\n` +
         problems
-          .map((p) => `  - ${p.line !== undefined ? `line ${p.line}${p.column !== undefined ? `:${p.column}` : ''} ` : ''}${p.path || '(document)'}: expected ${p.expected}, found ${p.found}`)
+          .map(
+            (p) =>
+              `  - ${p.line !== undefined ? `line ${p.line}${p.column !== undefined ? `:${p.column}` : ''} ` : ''}${p.path || '(document)'}: expected ${p.expected}, found ${p.found}`,
+          )
           .join('\n'),
     );
   }

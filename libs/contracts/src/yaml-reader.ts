@@ -210,7 +210,12 @@ export class YamlMapReader {
       const keyOffset = keyNode?.range?.[0] ?? value.offset;
       const key = isScalar(keyNode) && keyNode.value !== null && typeof keyNode.value !== 'object' ? String(keyNode.value) : undefined;
       if (key === undefined) {
-        value.log.add(value.path, keyOffset, `keys that are plain names (${listOf(keys, 'and')})`, isMap(keyNode) ? 'a mapping as a key' : isSeq(keyNode) ? 'a list as a key' : 'an empty key');
+        value.log.add(
+          value.path,
+          keyOffset,
+          `keys that are plain names (${listOf(keys, 'and')})`,
+          isMap(keyNode) ? 'a mapping as a key' : isSeq(keyNode) ? 'a list as a key' : 'an empty key',
+        );
         continue;
       }
       const path = value.keyPath(key);
@@ -222,12 +227,7 @@ export class YamlMapReader {
       firstOffset.set(key, keyOffset);
       if (!keys.includes(key)) {
         const suggestion = closest(key, keys);
-        value.log.add(
-          path,
-          keyOffset,
-          `one of the keys ${listOf(keys)}${suggestion !== undefined ? ` (did you mean "${suggestion}"?)` : ''}`,
-          `the unknown key "${key}"`,
-        );
+        value.log.add(path, keyOffset, `one of the keys ${listOf(keys)}${suggestion !== undefined ? ` (did you mean "${suggestion}"?)` : ''}`, `the unknown key "${key}"`);
         continue;
       }
       const valueNode = pair.value as Node | null;

@@ -91,10 +91,15 @@ describe('readCsv memory', () => {
     const piece = 'x'.repeat(64 * 1024);
     const pieces = 3200;
     const watch = new HeapWatch();
-    const source = generated('', pieces, (i) => {
-      if (i % 400 === 0) watch.sample();
-      return piece;
-    }, '\nnext,1\n');
+    const source = generated(
+      '',
+      pieces,
+      (i) => {
+        if (i % 400 === 0) watch.sample();
+        return piece;
+      },
+      '\nnext,1\n',
+    );
     const records = [];
     for await (const record of readCsv(source, { header: false, maxRecordBytes: MiB })) records.push(record);
     watch.sample();

@@ -9,11 +9,7 @@ async function* chunksOf(input: Buffer | string, size = Number.POSITIVE_INFINITY
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
 }
 
-async function readAll(
-  input: Buffer | string,
-  options: CsvReadOptions,
-  chunkSize?: number,
-): Promise<{ header: CsvHeader | undefined; records: CsvRecord[] }> {
+async function readAll(input: Buffer | string, options: CsvReadOptions, chunkSize?: number): Promise<{ header: CsvHeader | undefined; records: CsvRecord[] }> {
   const reader = readCsv(chunksOf(input, chunkSize), options);
   const records: CsvRecord[] = [];
   for await (const record of reader) records.push(record);

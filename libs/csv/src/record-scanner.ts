@@ -174,8 +174,7 @@ export class RecordScanner {
   private skipBom(): boolean {
     const { buf, p } = this;
     const available = this.len - p;
-    const prefixOfBom =
-      (available < 1 || buf[p] === 0xef) && (available < 2 || buf[p + 1] === 0xbb) && (available < 3 || buf[p + 2] === 0xbf);
+    const prefixOfBom = (available < 1 || buf[p] === 0xef) && (available < 2 || buf[p + 1] === 0xbb) && (available < 3 || buf[p + 2] === 0xbf);
     if (prefixOfBom && available < 3) {
       if (!this.eof) return false;
     } else if (prefixOfBom) {

@@ -61,9 +61,7 @@ describe('partitionIndexForKey', () => {
   });
 
   it('is stable: the same key always lands in the same partition', () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 64 }), fc.integer({ min: 1, max: 64 }), (key, count) => partitionIndexForKey(key, count) === partitionIndexForKey(key, count)),
-    );
+    fc.assert(fc.property(fc.string({ maxLength: 64 }), fc.integer({ min: 1, max: 64 }), (key, count) => partitionIndexForKey(key, count) === partitionIndexForKey(key, count)));
   });
 
   it('spreads distinct keys over every partition of a 32-partition hub', () => {

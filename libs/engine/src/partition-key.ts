@@ -36,12 +36,24 @@ function hashLittle2(bytes: Uint8Array, seed1: number, seed2: number): [number, 
     b = (b + word(bytes, i + 4)) | 0;
     c = (c + word(bytes, i + 8)) | 0;
     // mix(a, b, c)
-    a = (a - c) | 0; a ^= rotl(c, 4); c = (c + b) | 0;
-    b = (b - a) | 0; b ^= rotl(a, 6); a = (a + c) | 0;
-    c = (c - b) | 0; c ^= rotl(b, 8); b = (b + a) | 0;
-    a = (a - c) | 0; a ^= rotl(c, 16); c = (c + b) | 0;
-    b = (b - a) | 0; b ^= rotl(a, 19); a = (a + c) | 0;
-    c = (c - b) | 0; c ^= rotl(b, 4); b = (b + a) | 0;
+    a = (a - c) | 0;
+    a ^= rotl(c, 4);
+    c = (c + b) | 0;
+    b = (b - a) | 0;
+    b ^= rotl(a, 6);
+    a = (a + c) | 0;
+    c = (c - b) | 0;
+    c ^= rotl(b, 8);
+    b = (b + a) | 0;
+    a = (a - c) | 0;
+    a ^= rotl(c, 16);
+    c = (c + b) | 0;
+    b = (b - a) | 0;
+    b ^= rotl(a, 19);
+    a = (a + c) | 0;
+    c = (c - b) | 0;
+    c ^= rotl(b, 4);
+    b = (b + a) | 0;
     i += 12;
     remaining -= 12;
   }
@@ -60,13 +72,20 @@ function hashLittle2(bytes: Uint8Array, seed1: number, seed2: number): [number, 
   }
 
   // final(a, b, c)
-  c ^= b; c = (c - rotl(b, 14)) | 0;
-  a ^= c; a = (a - rotl(c, 11)) | 0;
-  b ^= a; b = (b - rotl(a, 25)) | 0;
-  c ^= b; c = (c - rotl(b, 16)) | 0;
-  a ^= c; a = (a - rotl(c, 4)) | 0;
-  b ^= a; b = (b - rotl(a, 14)) | 0;
-  c ^= b; c = (c - rotl(b, 24)) | 0;
+  c ^= b;
+  c = (c - rotl(b, 14)) | 0;
+  a ^= c;
+  a = (a - rotl(c, 11)) | 0;
+  b ^= a;
+  b = (b - rotl(a, 25)) | 0;
+  c ^= b;
+  c = (c - rotl(b, 16)) | 0;
+  a ^= c;
+  a = (a - rotl(c, 4)) | 0;
+  b ^= a;
+  b = (b - rotl(a, 14)) | 0;
+  c ^= b;
+  c = (c - rotl(b, 24)) | 0;
   return [c, b];
 }
 

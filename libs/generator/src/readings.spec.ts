@@ -41,7 +41,8 @@ function parseCsv(text: string): string[][] {
   return records;
 }
 
-const nominal = (options: Required<Pick<ReadingsOptions, 'ratePerSecond' | 'start'>>, row: number): number => options.start + Math.floor(((row - 1) * 1000) / options.ratePerSecond);
+const nominal = (options: Required<Pick<ReadingsOptions, 'ratePerSecond' | 'start'>>, row: number): number =>
+  options.start + Math.floor(((row - 1) * 1000) / options.ratePerSecond);
 
 describe('generateReadings', () => {
   const base: ReadingsOptions = { rows: 2_000, seed: 42, devices: 20, sites: 3, ratePerSecond: 2, outOfOrderMs: 20_000, lateFraction: 0.01, lateByMs: 360_000, nullFraction: 0.02 };
@@ -153,7 +154,9 @@ describe('generateReadings', () => {
     expect(() => generateReadings({ rows: -1, seed: 1.5, devices: 0, ratePerSecond: 0, lateFraction: 2 }).next()).toThrow(
       /rows must be a whole number ≥ 0, got -1; seed must be an integer, got 1\.5; devices must be a whole number ≥ 1, got 0; ratePerSecond must be a positive number, got 0; lateFraction must be a fraction in \[0, 1\], got 2/,
     );
-    expect(() => generateReadings({ rows: 1, seed: 1, outOfOrderMs: 5_000, lateFraction: 0.1, lateByMs: 5_000 }).next()).toThrow(/lateByMs \(5000\) must be greater than outOfOrderMs \(5000\)/);
+    expect(() => generateReadings({ rows: 1, seed: 1, outOfOrderMs: 5_000, lateFraction: 0.1, lateByMs: 5_000 }).next()).toThrow(
+      /lateByMs \(5000\) must be greater than outOfOrderMs \(5000\)/,
+    );
   });
 });
 

@@ -53,7 +53,9 @@ export class LakePathError extends LakeError {
     readonly path: string,
     readonly reason: string,
   ) {
-    super(`Invalid lake path ${JSON.stringify(path)}: ${reason}. Lake paths are relative, '/'-separated, without '.', '..' or empty segments (e.g. "raw/ns/hub/0/2026/01/01/00/00/00.avro").`);
+    super(
+      `Invalid lake path ${JSON.stringify(path)}: ${reason}. Lake paths are relative, '/'-separated, without '.', '..' or empty segments (e.g. "raw/ns/hub/0/2026/01/01/00/00/00.avro").`,
+    );
   }
 }
 

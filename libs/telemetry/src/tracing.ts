@@ -5,7 +5,7 @@
  * trace ids), but they leave the process only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, or when a
  * test passes its own exporter. Nothing here runs at import time.
  */
-import { context, propagation, trace, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { context, propagation, SpanStatusCode, trace, type Link, type Span, type SpanContext, type SpanOptions, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -109,4 +109,19 @@ export function linksFromTraceparents(traceparents: Iterable<unknown>, max = 128
     if (links.length >= max) break;
   }
   return links;
+}
+
+/** Runs `work` in an active span that records a thrown error on itself and always ends. */
+export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>, tracerName = 'pipeline'): Promise<T> {
+  return tracer(tracerName).startActiveSpan(name, options, async (span) => {
+    try {
+      return await work(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }

@@ -107,7 +107,10 @@ export function describeEventHubContract(adapterName: string, makeHub: () => Pro
 
     it('numbers the events of one batch contiguously, in the order sent', async () => {
       const since = await positions();
-      await producer.send(['a', 'b', 'c', 'd', 'e'].map((b) => event(b)), { partitionId: '0' });
+      await producer.send(
+        ['a', 'b', 'c', 'd', 'e'].map((b) => event(b)),
+        { partitionId: '0' },
+      );
       const received = await receiveRun(since, 5);
       const first = received[0].sequenceNumber;
       expect(first).toBeGreaterThan(lastSequenceOf(since, '0'));
@@ -184,7 +187,10 @@ export function describeEventHubContract(adapterName: string, makeHub: () => Pro
 
     it('returns at most maxCount events, the oldest first', async () => {
       const since = await positions();
-      await producer.send(['1', '2', '3', '4', '5'].map((b) => event(b)), { partitionId: '0' });
+      await producer.send(
+        ['1', '2', '3', '4', '5'].map((b) => event(b)),
+        { partitionId: '0' },
+      );
       await receiveRun(since, 5);
       const firstTwo = await consumer.receive('0', lastSequenceOf(since, '0'), { maxCount: 2, maxWaitMs: 0 });
       expect(bodies(firstTwo)).toEqual(['1', '2']);
@@ -194,7 +200,10 @@ export function describeEventHubContract(adapterName: string, makeHub: () => Pro
 
     it('never returns an event at or before the position asked for', async () => {
       const since = await positions();
-      await producer.send(['1', '2', '3'].map((b) => event(b)), { partitionId: '0' });
+      await producer.send(
+        ['1', '2', '3'].map((b) => event(b)),
+        { partitionId: '0' },
+      );
       await receiveRun(since, 3);
       const after = lastSequenceOf(since, '0') + 1;
       const rest = await consumer.receive('0', after, { maxCount: 10, maxWaitMs: 0 });

@@ -225,11 +225,7 @@ export function describeLakeContract(adapterName: string, makeLake: () => Promis
       });
 
       it('lists only what is under a folder prefix ending with a slash', async () => {
-        expect(paths(await collect(lake.list('raw/ns/hub/0/')))).toEqual([
-          'raw/ns/hub/0/2026/01/01.avro',
-          'raw/ns/hub/0/2026/02/01.avro',
-          'raw/ns/hub/0/2027/01/01.avro',
-        ]);
+        expect(paths(await collect(lake.list('raw/ns/hub/0/')))).toEqual(['raw/ns/hub/0/2026/01/01.avro', 'raw/ns/hub/0/2026/02/01.avro', 'raw/ns/hub/0/2027/01/01.avro']);
       });
 
       it('matches a prefix that ends inside a name, in any folder depth', async () => {

@@ -1,0 +1,53 @@
+/**
+ * What every service entry point does the same way: parse its flags, turn SIGINT/SIGTERM into an
+ * abort signal (the service then finishes its current step, flushes and exits), and run `main`
+ * with its return value as the exit code.
+ */
+import type { Command } from 'commander';
+
+/** Parses `argv` with a command; `--help` gives exit code 0, a usage error 2 (commander prints both). */
+export function parseFlags<T>(command: Command, argv: string[]): { flags: T } | { exitCode: number } {
+  try {
+    command.exitOverride().parse(argv, { from: 'user' });
+    return { flags: command.opts<T & Record<string, unknown>>() };
+  } catch (error) {
+    return { exitCode: (error as { exitCode?: number }).exitCode === 0 ? 0 : 2 };
+  }
+}
+
+export interface ShutdownSignal {
+  readonly signal: AbortSignal;
+  dispose(): void;
+}
+
+/** An abort signal raised by the first SIGINT or SIGTERM; `onSignal` says what happens next. */
+export function shutdownSignal(onSignal: (signal: NodeJS.Signals) => void): ShutdownSignal {
+  const controller = new AbortController();
+  const handler = (signal: NodeJS.Signals) => {
+    onSignal(signal);
+    controller.abort();
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/** Runs an entry point when its module is the process's main module. */
+export function runMain(entry: NodeModule, main: (argv: string[]) => Promise<number>): void {
+  if (require.main !== entry) return;
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
