@@ -72,7 +72,8 @@ export function prettyStream(out: NodeJS.WritableStream): DestinationStream {
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
   log(message: unknown, ...rest: unknown[]): void {
-    this.logger.info(this.fields(rest), String(message));
+    // Nest's own "log" messages are start-up chatter; the services log what matters themselves.
+    this.logger.debug(this.fields(rest), String(message));
   }
   error(message: unknown, ...rest: unknown[]): void {
     this.logger.error(this.fields(rest), String(message));
