@@ -44,11 +44,16 @@ export default [
               onlyDependOnLibsWithTags: ['scope:engine'],
               bannedExternalImports: ['@nestjs/*', '@azure/*', 'better-sqlite3', ...nodeBuiltinsWithIo],
             },
+            {
+              sourceTag: 'scope:transform',
+              onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts'],
+              bannedExternalImports: ['@nestjs/*', '@azure/*', 'better-sqlite3', 'pino', '@opentelemetry/*', ...nodeBuiltinsWithIo],
+            },
             { sourceTag: 'scope:ports', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts'], bannedExternalImports: ['@nestjs/*', '@azure/*'] },
-            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:ports', 'scope:shared'] },
-            { sourceTag: 'scope:adapters', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:ports', 'scope:shared'] },
-            { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:ports', 'scope:shared', 'scope:adapters'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:ports', 'scope:shared', 'scope:adapters', 'scope:testing'] },
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared'] },
+            { sourceTag: 'scope:adapters', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared'] },
+            { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared', 'scope:adapters'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared', 'scope:adapters', 'scope:testing'] },
           ],
         },
       ],
@@ -62,7 +67,7 @@ export default [
   },
   {
     // The engine is pure (DESIGN invariant 7): Nx bans packages above; Node's I/O modules are banned here.
-    files: ['libs/engine/**/*.ts', 'libs/contracts/**/*.ts'],
+    files: ['libs/engine/**/*.ts', 'libs/contracts/**/*.ts', 'libs/transform/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
       'no-restricted-imports': [

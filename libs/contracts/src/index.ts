@@ -5,3 +5,4 @@ export * from './duration';
 export * from './event-time';
 export * from './event-id';
 export * from './time-zone';
+export * from './table.types';

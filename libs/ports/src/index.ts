@@ -1,2 +1,3 @@
 export * from './lake';
 export * from './event-hub';
+export * from './bus';
