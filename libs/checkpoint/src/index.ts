@@ -1,1 +1,2 @@
-export {};
+export * from './stage-checkpoint';
+export * from './manifest-log';

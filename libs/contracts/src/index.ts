@@ -6,3 +6,4 @@ export * from './event-time';
 export * from './event-id';
 export * from './time-zone';
 export * from './table.types';
+export * from './manifest';

@@ -1,0 +1,179 @@
+/**
+ * A stage's checkpoint in the lake, one folder per stage and query (Spark's layout):
+ *   {root}/metadata       query id and the fingerprint of the stage's logic (and what it was made of)
+ *   {root}/offsets/{N}    what batch N consumes, written BEFORE it is processed
+ *   {root}/state/{N}      the stage's state after batch N
+ *   {root}/commits/{N}    written AFTER every output of batch N is durable
+ * Every entry is created only if absent (DESIGN invariant 3). A batch with offsets but no commit is
+ * re-run after a restart, from the same offsets, to the same outputs (invariant 2). A checkpoint is
+ * bound to the logic that wrote it (invariant 5): a different fingerprint refuses to start.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { canonicalJson } from '@pipeline/contracts';
+import type { Lake } from '@pipeline/ports';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+export interface CheckpointMetadata {
+  formatVersion: number;
+  stage: string;
+  queryId: string;
+  fingerprint: string;
+  /** What the fingerprint was computed from: the stage's part of the spec and its logic version. */
+  logic: Record<string, unknown>;
+}
+
+export class FingerprintMismatchError extends Error {
+  override readonly name = 'FingerprintMismatchError';
+  constructor(
+    readonly root: string,
+    readonly changes: string[],
+  ) {
+    super(
+      `The checkpoint at ${root} was written by different logic; refusing to start, since its offsets and state would not match.\n` +
+        `What changed:\n${changes.map((c) => `  - ${c}`).join('\n')}\n` +
+        'Two ways out: start on a new checkpoint (pass another --checkpoint name), or reset this one explicitly (`pipeline checkpoint reset` with its name), which reprocesses from the start.',
+    );
+  }
+}
+
+const batchName = (n: number) => String(n).padStart(20, '0');
+
+/** The fingerprint of a stage's logic: a hash of its canonical JSON. */
+export function fingerprintOf(logic: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(logic)).digest('hex').slice(0, 32);
+}
+
+/** Paths whose values differ between two JSON values, as `path: before → after`. */
+export function describeChanges(before: unknown, after: unknown, path = ''): string[] {
+  if (before === undefined || after === undefined) return before === after ? [] : [`${path || '(everything)'}: ${short(before)} → ${short(after)}`];
+  if (canonicalJson(before) === canonicalJson(after)) return [];
+  const bothObjects = before && after && typeof before === 'object' && typeof after === 'object' && Array.isArray(before) === Array.isArray(after);
+  if (!bothObjects) return [`${path || '(everything)'}: ${short(before)} → ${short(after)}`];
+  const keys = Array.isArray(before)
+    ? Array.from({ length: Math.max((before as unknown[]).length, (after as unknown[]).length) }, (_, i) => i)
+    : [...new Set([...Object.keys(before as object), ...Object.keys(after as object)])].sort();
+  return keys.flatMap((key) => {
+    const next = Array.isArray(before) ? `${path}[${key}]` : path ? `${path}.${key}` : String(key);
+    return describeChanges((before as Record<string, unknown>)[key as string], (after as Record<string, unknown>)[key as string], next);
+  });
+}
+
+function short(value: unknown): string {
+  if (value === undefined) return '(absent)';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
+  private metadata: CheckpointMetadata | undefined;
+
+  constructor(
+    private readonly lake: Lake,
+    /** e.g. `checkpoints/silver` */
+    readonly root: string,
+    /** Batches whose offsets and state are kept after a commit; commits are kept for the audit. */
+    private readonly retainBatches = 100,
+  ) {}
+
+  get queryId(): string {
+    if (!this.metadata) throw new Error(`checkpoint ${this.root} is not bound yet: call bind() first`);
+    return this.metadata.queryId;
+  }
+
+  /** Creates the metadata on first use; refuses a checkpoint written by other logic. */
+  async bind(stage: string, logic: Record<string, unknown>): Promise<CheckpointMetadata> {
+    const path = `${this.root}/metadata`;
+    const wanted: CheckpointMetadata = { formatVersion: CHECKPOINT_FORMAT_VERSION, stage, queryId: randomUUID(), fingerprint: fingerprintOf(logic), logic };
+    if (!(await this.lake.createIfAbsent(path, JSON.stringify(wanted, null, 2)))) {
+      const found = JSON.parse((await this.lake.read(path)).toString('utf8')) as CheckpointMetadata;
+      if (found.stage !== stage) throw new FingerprintMismatchError(`${this.lake.location}/${this.root}`, [`stage: ${short(found.stage)} → ${short(stage)}`]);
+      if (found.fingerprint !== wanted.fingerprint) throw new FingerprintMismatchError(`${this.lake.location}/${this.root}`, describeChanges(found.logic, logic));
+      this.metadata = found;
+    } else {
+      this.metadata = wanted;
+    }
+    return this.metadata;
+  }
+
+  private entry(kind: 'offsets' | 'commits' | 'state', batch: number): string {
+    return `${this.root}/${kind}/${batchName(batch)}`;
+  }
+
+  private async readJson<T>(path: string): Promise<T | undefined> {
+    if (!(await this.lake.exists(path))) return undefined;
+    return JSON.parse((await this.lake.read(path)).toString('utf8')) as T;
+  }
+
+  private async lastBatch(kind: 'offsets' | 'commits'): Promise<number | undefined> {
+    let last: string | undefined;
+    for await (const entry of this.lake.list(`${this.root}/${kind}/`)) last = entry.path;
+    return last === undefined ? undefined : Number(last.slice(last.lastIndexOf('/') + 1));
+  }
+
+  /** The newest batch with offsets, and whether it was committed; `undefined` before the first batch. */
+  async latest(): Promise<{ batch: number; offsets: Offsets; committed: boolean } | undefined> {
+    const batch = await this.lastBatch('offsets');
+    if (batch === undefined) return undefined;
+    const offsets = (await this.readJson<Offsets>(this.entry('offsets', batch))) as Offsets;
+    return { batch, offsets, committed: await this.lake.exists(this.entry('commits', batch)) };
+  }
+
+  /** The newest committed batch number, or `undefined`. */
+  async lastCommitted(): Promise<number | undefined> {
+    return this.lastBatch('commits');
+  }
+
+  /**
+   * Records what batch N consumes. Returns the offsets that hold for N: these, or the ones already
+   * recorded (by an earlier attempt, or another instance), which the caller must then process.
+   */
+  async writeOffsets(batch: number, offsets: Offsets): Promise<Offsets> {
+    const path = this.entry('offsets', batch);
+    if (await this.lake.createIfAbsent(path, JSON.stringify(offsets))) return offsets;
+    return (await this.readJson<Offsets>(path)) as Offsets;
+  }
+
+  readOffsets(batch: number): Promise<Offsets | undefined> {
+    return this.readJson<Offsets>(this.entry('offsets', batch));
+  }
+
+  /** State after batch N (create-if-absent: a re-run writes the same state, so the first one stands). */
+  async writeState(batch: number, state: State): Promise<void> {
+    await this.lake.createIfAbsent(this.entry('state', batch), JSON.stringify(state));
+  }
+
+  readState(batch: number): Promise<State | undefined> {
+    return this.readJson<State>(this.entry('state', batch));
+  }
+
+  async commit(batch: number, commit: Commit): Promise<void> {
+    await this.lake.createIfAbsent(this.entry('commits', batch), JSON.stringify(commit));
+    const expired = batch - this.retainBatches;
+    if (expired >= 0) {
+      await this.lake.delete(this.entry('offsets', expired));
+      await this.lake.delete(this.entry('state', expired));
+    }
+  }
+
+  readCommit(batch: number): Promise<Commit | undefined> {
+    return this.readJson<Commit>(this.entry('commits', batch));
+  }
+
+  /** Every committed batch number, in order (for audits). */
+  async *committedBatches(): AsyncIterable<number> {
+    for await (const entry of this.lake.list(`${this.root}/commits/`)) yield Number(entry.path.slice(entry.path.lastIndexOf('/') + 1));
+  }
+}
+
+/** Deletes a checkpoint: the explicit reset after a logic change. Returns how many entries went. */
+export async function resetCheckpoint(lake: Lake, root: string): Promise<number> {
+  let deleted = 0;
+  const paths: string[] = [];
+  for await (const entry of lake.list(`${root}/`)) paths.push(entry.path);
+  for (const path of paths) {
+    await lake.delete(path);
+    deleted++;
+  }
+  return deleted;
+}

@@ -1,0 +1,145 @@
+/**
+ * Batch manifests: what a batch of a layer produced, durable in the lake before any bus message
+ * points at it (DESIGN invariant 1). Consumers read them per session in sequence order; a missing
+ * sequence number is read from the lake, so the bus is only a doorbell.
+ *
+ * Layout: `manifests/{layer}/{session}/{sequence:020}.json`. Every path inside a manifest is a
+ * lake path (relative, no `..`): a manifest that points outside the lake is rejected.
+ */
+
+export const MANIFEST_VERSION = 1;
+
+export type ManifestLayer = 'bronze' | 'silver';
+
+/** A file a manifest references: where it is and what it holds. */
+export interface ManifestFile {
+  path: string;
+  /** Records (Avro) or rows (Parquet) in the file. */
+  rows: number;
+  bytes: number;
+  /** Hex SHA-256 of the file's bytes. */
+  sha256: string;
+  /** Event time range of the rows (epoch ms), when the layer knows it. */
+  minEventTime?: number | null;
+  maxEventTime?: number | null;
+  /** Event hub partition and sequence range (capture files). */
+  partitionId?: string;
+  fromSequenceNumber?: number;
+  toSequenceNumber?: number;
+}
+
+export interface ManifestInput {
+  layer: ManifestLayer | 'capture';
+  session: string;
+  sequence: number;
+  path: string;
+}
+
+interface ManifestCommon {
+  version: typeof MANIFEST_VERSION;
+  pipeline: string;
+  /** The bus session: `bronze` for bronze batches, `shard-NNN` for silver shards. */
+  session: string;
+  /** 0, 1, 2, … within the session, no gaps. */
+  sequence: number;
+  /** The batch of the producing stage that wrote it. */
+  batch: number;
+  createdAt: number;
+  inputs: ManifestInput[];
+  files: ManifestFile[];
+  /** W3C trace context of the batch span, so consumers link their spans to it. */
+  traceparent?: string;
+}
+
+/** Bronze: capture files referenced in place (bronze copies and changes nothing). */
+export interface BronzeManifest extends ManifestCommon {
+  layer: 'bronze';
+}
+
+/** Silver: one shard's Parquet files of one silver batch, in the silver Delta table. */
+export interface SilverManifest extends ManifestCommon {
+  layer: 'silver';
+  shard: number;
+  table: string;
+  deltaVersion: number;
+}
+
+export type Manifest = BronzeManifest | SilverManifest;
+
+/** The bus message that announces a manifest: a pointer, nothing more. */
+export interface ManifestPointer {
+  layer: ManifestLayer;
+  session: string;
+  sequence: number;
+  path: string;
+}
+
+export function manifestPath(layer: ManifestLayer, session: string, sequence: number): string {
+  return `manifests/${layer}/${session}/${String(sequence).padStart(20, '0')}.json`;
+}
+
+export function manifestSessionPrefix(layer: ManifestLayer, session: string): string {
+  return `manifests/${layer}/${session}/`;
+}
+
+export function shardSession(shard: number): string {
+  return `shard-${String(shard).padStart(3, '0')}`;
+}
+
+export class ManifestValidationError extends Error {
+  override readonly name = 'ManifestValidationError';
+  constructor(
+    readonly where: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid manifest ${where}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const SESSION = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Checks a lake path the way the lake does, without depending on it. */
+function lakePathProblem(path: unknown): string | undefined {
+  if (typeof path !== 'string' || path === '') return 'is not a non-empty string';
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'is absolute: manifest paths are relative to the lake root';
+  if (path.includes('\\') || path.includes('\0')) return 'contains a backslash or NUL';
+  if (path.split('/').some((s) => s === '' || s === '.' || s === '..')) return "has an empty, '.' or '..' segment: it would point outside the lake";
+  return undefined;
+}
+
+/** Validates parsed JSON as a manifest, listing every problem. */
+export function parseManifest(value: unknown, where: string): Manifest {
+  const problems: string[] = [];
+  const m = value as Record<string, unknown>;
+  if (!m || typeof m !== 'object' || Array.isArray(m)) throw new ManifestValidationError(where, ['is not a JSON object']);
+  const int = (v: unknown, min = 0) => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+  if (m['version'] !== MANIFEST_VERSION) problems.push(`version: expected ${MANIFEST_VERSION}, found ${JSON.stringify(m['version'])}`);
+  if (m['layer'] !== 'bronze' && m['layer'] !== 'silver') problems.push(`layer: expected "bronze" or "silver", found ${JSON.stringify(m['layer'])}`);
+  if (typeof m['pipeline'] !== 'string' || m['pipeline'] === '') problems.push('pipeline: expected the pipeline name');
+  if (typeof m['session'] !== 'string' || !SESSION.test(m['session'])) problems.push(`session: expected a session id like "bronze" or "shard-003", found ${JSON.stringify(m['session'])}`);
+  for (const key of ['sequence', 'batch', 'createdAt'] as const) if (!int(m[key])) problems.push(`${key}: expected an integer ≥ 0, found ${JSON.stringify(m[key])}`);
+  if (m['traceparent'] !== undefined && typeof m['traceparent'] !== 'string') problems.push('traceparent: expected a string');
+  if (!Array.isArray(m['inputs'])) problems.push('inputs: expected an array');
+  else
+    (m['inputs'] as Record<string, unknown>[]).forEach((input, i) => {
+      const p = lakePathProblem(input?.['path']);
+      if (p) problems.push(`inputs[${i}].path ${p}`);
+      if (!int(input?.['sequence'])) problems.push(`inputs[${i}].sequence: expected an integer ≥ 0`);
+    });
+  if (!Array.isArray(m['files'])) problems.push('files: expected an array');
+  else
+    (m['files'] as Record<string, unknown>[]).forEach((file, i) => {
+      const p = lakePathProblem(file?.['path']);
+      if (p) problems.push(`files[${i}].path ${JSON.stringify(file?.['path'])} ${p}`);
+      for (const key of ['rows', 'bytes'] as const) if (!int(file?.[key])) problems.push(`files[${i}].${key}: expected an integer ≥ 0, found ${JSON.stringify(file?.[key])}`);
+      if (typeof file?.['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(file['sha256'] as string)) problems.push(`files[${i}].sha256: expected 64 hex digits`);
+    });
+  if (m['layer'] === 'silver') {
+    if (!int(m['shard'])) problems.push('shard: expected an integer ≥ 0');
+    if (!int(m['deltaVersion'])) problems.push('deltaVersion: expected an integer ≥ 0');
+    const p = lakePathProblem(m['table']);
+    if (p) problems.push(`table ${p}`);
+  }
+  if (problems.length > 0) throw new ManifestValidationError(where, problems);
+  return m as unknown as Manifest;
+}
