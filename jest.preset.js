@@ -16,6 +16,8 @@ function projectJestConfig(projectRoot, displayName) {
     testEnvironment: 'node',
     testMatch: ['<rootDir>/**/*.spec.ts'],
     transform: {
+      // hyparquet and hyparquet-writer ship only ES modules; Jest's CommonJS runtime needs them transformed.
+      '^.+/node_modules/hyparquet(-writer)?/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
       '^.+\\.ts$': [
         '@swc/jest',
         {
@@ -29,6 +31,7 @@ function projectJestConfig(projectRoot, displayName) {
         },
       ],
     },
+    transformIgnorePatterns: ['/node_modules/(?!(hyparquet|hyparquet-writer)/)'],
     moduleFileExtensions: ['ts', 'js', 'json'],
     moduleNameMapper: {
       '^@pipeline/([a-z-]+)$': path.join(root, 'libs/$1/src/index.ts'),

@@ -8,7 +8,11 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { openCaptureFile } from '@pipeline/capture-format';
-import { loadSpecFile, runMain, SpecFileError } from '@pipeline/config';
+import { localPaths, loadSpecFile, resolvePipelineHome, runMain, SpecFileError } from '@pipeline/config';
+import { LocalBus, LocalLake } from '@pipeline/adapters';
+import { resetCheckpoint } from '@pipeline/checkpoint';
+import { systemClock } from '@pipeline/engine';
+import { audit, formatAudit } from './audit';
 import { SpecValidationError } from '@pipeline/contracts';
 import { csvLines } from '@pipeline/generator';
 import { createReadStream } from 'node:fs';
@@ -98,6 +102,65 @@ export async function main(argv: string[]): Promise<number> {
     .option('--limit <n>', 'print at most this many records')
     .action(async (file: string, opts: { limit?: string }) => {
       code = await readCapture(file, opts.limit === undefined ? Infinity : Number(opts.limit));
+    });
+
+  program
+    .command('audit')
+    .description('Reconcile the layers so far, per partition and batch: captured = bronze = silver + quarantined + duplicates. Exits 1 where they do not.')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--raw-prefix <prefix>', 'lake folder of the capture files', 'raw')
+    .option('--silver-checkpoint <name>', 'silver checkpoint name', 'silver')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { home?: string; rawPrefix: string; silverCheckpoint: string; json?: boolean }) => {
+      const lake = new LocalLake(localPaths(resolvePipelineHome(opts.home)).lakeRoot);
+      const report = await audit(lake, { rawPrefix: opts.rawPrefix, silverCheckpoint: opts.silverCheckpoint });
+      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatAudit(report));
+      code = report.problems.length === 0 ? 0 : 1;
+    });
+
+  const checkpoint = program.command('checkpoint').description('Inspect or reset stage checkpoints (after a logic change).');
+  checkpoint
+    .command('reset')
+    .description('Delete a checkpoint so its stage starts over from the beginning of its input on the next start.')
+    .argument('<name>', 'checkpoint name, e.g. silver or bronze (a folder under checkpoints/)')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--yes', 'really delete it')
+    .action(async (name: string, opts: { home?: string; yes?: boolean }) => {
+      const lake = new LocalLake(localPaths(resolvePipelineHome(opts.home)).lakeRoot);
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+        process.stderr.write(`checkpoint reset: ${JSON.stringify(name)} is not a checkpoint name.\n`);
+        code = 2;
+        return;
+      }
+      if (!opts.yes) {
+        process.stderr.write(`This deletes checkpoints/${name} in ${lake.location}; its stage then reprocesses everything. Run again with --yes to do it.\n`);
+        code = 2;
+        return;
+      }
+      const deleted = await resetCheckpoint(lake, `checkpoints/${name}`);
+      process.stdout.write(`Deleted ${deleted} entries of checkpoints/${name}.\n`);
+    });
+
+  program
+    .command('dead-letters')
+    .description('List the dead letters of a bus queue, or send one back to its queue.')
+    .argument('<queue>', 'queue name, e.g. bronze-manifests or silver-manifests')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--resubmit <messageId>', 'send this dead letter back to its queue')
+    .action(async (queue: string, opts: { home?: string; resubmit?: string }) => {
+      const bus = LocalBus.open({ file: localPaths(resolvePipelineHome(opts.home)).busFile, clock: systemClock });
+      try {
+        if (opts.resubmit) {
+          await bus.resubmitDeadLetter(queue, opts.resubmit);
+          process.stdout.write(`Resubmitted ${opts.resubmit} to ${queue}.\n`);
+          return;
+        }
+        const letters = await bus.listDeadLetters(queue);
+        if (letters.length === 0) process.stdout.write(`No dead letters in ${queue}.\n`);
+        for (const l of letters) process.stdout.write(`${JSON.stringify({ messageId: l.messageId, sessionId: l.sessionId, subject: l.subject, reason: l.reason, description: l.description, deliveryCount: l.deliveryCount, deadLetteredTime: new Date(l.deadLetteredTime).toISOString(), body: l.body })}\n`);
+      } finally {
+        await bus.close();
+      }
     });
 
   try {

@@ -2,3 +2,4 @@ export * from './local.lake';
 export * from './local.event-hub';
 export * from './local.checkpoint-store';
 export { propertyKind, type PropertyKind } from './local.event-properties';
+export * from './local.bus';

@@ -231,10 +231,10 @@ export class LocalLake implements Lake {
     }
   }
 
-  /** The real root, created with its temp area on first use. */
+  /** The real root, created on first use; the temp area is created by the first write, so reading never writes. */
   private root(): Promise<string> {
     this.realRoot ??= (async () => {
-      await fsp.mkdir(path.join(this.location, LOCAL_LAKE_TEMP_FOLDER), { recursive: true });
+      await fsp.mkdir(this.location, { recursive: true });
       return fsp.realpath(this.location);
     })().catch((error: unknown) => {
       this.realRoot = undefined;

@@ -13,5 +13,6 @@ export function localPaths(home: string) {
     lakeRoot: path.join(home, 'lake'),
     eventHubFile: path.join(home, 'eventhub.sqlite'),
     checkpointStoreFile: path.join(home, 'checkpoints.sqlite'),
+    busFile: path.join(home, 'bus.sqlite'),
   };
 }

@@ -1,1 +1,27 @@
-export {};
+export { DeltaTable, DeltaConflictError, tableId, type DeltaTableOptions, type WriteFilesOptions, type CommitOptions, type CommitResult } from './delta-table';
+export { readDeltaSnapshot, readDeltaRows, toTableValue, type DeltaSnapshot, type ReadDeltaOptions } from './delta-reader';
+export {
+  DeltaLogError,
+  logEntryPath,
+  type AddFile,
+  type RemoveFile,
+  type DeltaAction,
+  type DeltaMetadata,
+  type DeltaProtocol,
+  type DeltaTxn,
+  type DeltaCommitInfo,
+} from './delta-log';
+export { DeltaDataError } from './parquet-file';
+export { computeFileStats, type FileStats } from './file-stats';
+export { HIVE_DEFAULT_PARTITION, escapePartitionPathValue, encodeAddPath, decodeAddPath } from './partition-values';
+export {
+  DeltaSchemaError,
+  parseSparkSchema,
+  toSparkSchema,
+  tableColumnTypeOf,
+  type SparkDataType,
+  type SparkStructField,
+  type SparkStructType,
+  type SparkArrayType,
+  type SparkMapType,
+} from './spark-schema';

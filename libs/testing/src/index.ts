@@ -5,3 +5,4 @@ export * from './lake.contract';
 export * from './event-hub.contract';
 export * from './checkpoint-store.contract';
 export * from './faulty-lake';
+export * from './bus.contract';

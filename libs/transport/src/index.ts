@@ -1,1 +1,3 @@
-export {};
+export * from './bus.context';
+export * from './bus.transport';
+export * from './bus.client';

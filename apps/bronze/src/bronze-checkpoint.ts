@@ -1,0 +1,60 @@
+/**
+ * What bronze keeps in its stage checkpoint (`checkpoints/bronze` by default):
+ *   offsets/N   the exact files of batch N, its time and trace context — written before anything else
+ *   state/N     every partition's cursor after batch N, with cumulative counts for the audit
+ *   commits/N   batch N's manifest and its per-partition counts — written last
+ * The checkpoint is bound to what decides which files bronze reads: namespace, hub, raw prefix and
+ * the layout version. A checkpoint written for another hub refuses to start.
+ */
+import { CAPTURE_LAYOUT, CAPTURE_LAYOUT_VERSION, type CaptureLayout } from './capture-layout';
+import type { PartitionCursorState } from './partition-cursor';
+
+export const BRONZE_STAGE = 'bronze';
+/** Bumped when bronze's batch logic changes in a way that would change its manifests. */
+export const BRONZE_LOGIC_VERSION = 1;
+
+export interface BronzeOffsetFile {
+  path: string;
+  partitionId: string;
+  /** Size when listed; the file must still have it when read (capture files are immutable). */
+  bytes: number;
+}
+
+export interface BronzeOffsets {
+  /** The batch's time: the manifest's `createdAt`, so a re-done batch writes the same bytes. */
+  createdAt: number;
+  /** Trace context of the batch span that planned it: the manifest carries it, re-done or not. */
+  traceparent?: string;
+  files: BronzeOffsetFile[];
+}
+
+export interface BronzeState {
+  partitions: Record<string, PartitionCursorState>;
+}
+
+export interface PartitionCounts {
+  files: number;
+  records: number;
+}
+
+export interface BronzeCommit {
+  batch: number;
+  manifest: string;
+  files: number;
+  records: number;
+  bytes: number;
+  /** This batch's counts per partition. */
+  partitions: Record<string, PartitionCounts>;
+}
+
+/** What the checkpoint's fingerprint is computed from. */
+export function bronzeLogic(layout: CaptureLayout): Record<string, unknown> {
+  return {
+    logicVersion: BRONZE_LOGIC_VERSION,
+    namespace: layout.namespace,
+    eventHub: layout.eventHub,
+    prefix: layout.prefix,
+    layout: CAPTURE_LAYOUT,
+    layoutVersion: CAPTURE_LAYOUT_VERSION,
+  };
+}

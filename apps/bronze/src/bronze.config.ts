@@ -1,0 +1,86 @@
+import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+
+export interface BronzeConfig {
+  home: string;
+  lakeRoot: string;
+  busFile: string;
+  namespace: string;
+  hubName: string;
+  partitions: number;
+  /** Lake folder the capture files are under. */
+  prefix: string;
+  /** The manifests' `pipeline` field. */
+  pipeline: string;
+  /** Lake folder of the stage checkpoint, `checkpoints/<name>`. */
+  checkpointRoot: string;
+  lookbackMs: number;
+  maxBatchFiles: number;
+  maxBatchBytes: number;
+  maxBatchDelayMs: number;
+  pollMs: number;
+  /** Exit once every file present at start-up is in a committed batch. */
+  drain: boolean;
+}
+
+export interface BronzeFlags {
+  home?: string;
+  hub?: string;
+  partitions?: string;
+  lookback?: string;
+  maxBatchFiles?: string;
+  maxBatchSize?: string;
+  maxBatchDelay?: string;
+  poll?: string;
+  checkpoint?: string;
+  drain?: boolean;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
+const LAKE_FOLDER = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+
+/** Flags win over environment variables; every bad value is reported at once (`ConfigError`). */
+export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = process.env): BronzeConfig {
+  const settings = new SettingsReader('bronze', {
+    ...env,
+    PIPELINE_EVENT_HUB: flags.hub ?? env['PIPELINE_EVENT_HUB'],
+    PIPELINE_EVENT_HUB_PARTITIONS: flags.partitions ?? env['PIPELINE_EVENT_HUB_PARTITIONS'],
+    BRONZE_LOOKBACK: flags.lookback ?? env['BRONZE_LOOKBACK'],
+    BRONZE_MAX_BATCH_FILES: flags.maxBatchFiles ?? env['BRONZE_MAX_BATCH_FILES'],
+    BRONZE_MAX_BATCH_SIZE: flags.maxBatchSize ?? env['BRONZE_MAX_BATCH_SIZE'],
+    BRONZE_MAX_BATCH_DELAY: flags.maxBatchDelay ?? env['BRONZE_MAX_BATCH_DELAY'],
+    BRONZE_POLL: flags.poll ?? env['BRONZE_POLL'],
+    BRONZE_CHECKPOINT: flags.checkpoint ?? env['BRONZE_CHECKPOINT'],
+  });
+  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
+  const hubName = settings.string('PIPELINE_EVENT_HUB', { default: 'events', pattern: NAME, describe: 'an event hub name (letters, digits, . _ -)' });
+  const namespace = settings.string('PIPELINE_EVENT_HUB_NAMESPACE', { default: 'local', pattern: NAME, describe: 'a namespace name' });
+  const partitions = settings.int('PIPELINE_EVENT_HUB_PARTITIONS', { default: 4, min: 1, max: 1024 });
+  const prefix = settings.string('BRONZE_RAW_PREFIX', { default: 'raw', pattern: LAKE_FOLDER, describe: 'a lake folder like raw or capture/raw (no leading or trailing /)' });
+  const pipeline = settings.string('PIPELINE_NAME', { default: hubName, pattern: NAME, describe: 'a pipeline name (letters, digits, . _ -)' });
+  const checkpointName = settings.string('BRONZE_CHECKPOINT', { default: 'bronze', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
+  const lookbackMs = settings.duration('BRONZE_LOOKBACK', { default: 2 * 3_600_000, minMs: 60_000 });
+  const maxBatchFiles = settings.int('BRONZE_MAX_BATCH_FILES', { default: 100, min: 1, max: 100_000 });
+  const maxBatchBytes = settings.byteSize('BRONZE_MAX_BATCH_SIZE', { default: 256 * 1024 * 1024, min: 1024 });
+  const maxBatchDelayMs = settings.duration('BRONZE_MAX_BATCH_DELAY', { default: 2_000 });
+  const pollMs = settings.duration('BRONZE_POLL', { default: 1_000, minMs: 10 });
+  settings.done();
+  const home = resolvePipelineHome(flags.home, env);
+  const paths = localPaths(home);
+  return {
+    home,
+    lakeRoot: paths.lakeRoot,
+    busFile: paths.busFile,
+    namespace,
+    hubName,
+    partitions,
+    prefix,
+    pipeline,
+    checkpointRoot: `checkpoints/${checkpointName}`,
+    lookbackMs,
+    maxBatchFiles,
+    maxBatchBytes,
+    maxBatchDelayMs,
+    pollMs,
+    drain: flags.drain ?? false,
+  };
+}

@@ -1,0 +1,79 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { LocalBus, LocalLake } from '@pipeline/adapters';
+import { ManifestLog } from '@pipeline/checkpoint';
+import { systemClock, type Clock } from '@pipeline/engine';
+import type { Bus, Lake, QueueOptions } from '@pipeline/ports';
+import type { Logger } from '@pipeline/telemetry';
+import { mkdirSync } from 'node:fs';
+import type { BronzeConfig } from './bronze.config';
+import { BronzeService } from './bronze.service';
+
+export const LAKE = Symbol('Lake');
+export const BUS = Symbol('Bus');
+export const CLOCK = Symbol('Clock');
+export const LOGGER = Symbol('Logger');
+
+/** The queue bronze announces its manifests on: one session (`bronze`), so silver reads them in order. */
+export const BRONZE_MANIFESTS_QUEUE = 'bronze-manifests';
+export const BRONZE_MANIFESTS_QUEUE_OPTIONS: QueueOptions = { sessions: true, lockDurationMs: 30_000, maxDeliveryCount: 10 };
+
+/** Closes the backends once the service has finished its batch (Nest calls this last). */
+@Injectable()
+class BackendsLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(LAKE) private readonly lake: Lake,
+    @Inject(BUS) private readonly bus: Bus,
+  ) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
+    await this.lake.close();
+  }
+}
+
+@Module({})
+export class BronzeModule {
+  static register(config: BronzeConfig, logger: Logger): DynamicModule {
+    return {
+      module: BronzeModule,
+      providers: [
+        { provide: LOGGER, useValue: logger },
+        { provide: CLOCK, useValue: systemClock },
+        {
+          provide: LAKE,
+          useFactory: (): Lake => {
+            mkdirSync(config.lakeRoot, { recursive: true });
+            return new LocalLake(config.lakeRoot);
+          },
+        },
+        {
+          provide: BUS,
+          inject: [CLOCK],
+          useFactory: async (clock: Clock): Promise<Bus> => {
+            mkdirSync(config.home, { recursive: true });
+            const bus = LocalBus.open({ file: config.busFile, clock });
+            await bus.ensureQueue(BRONZE_MANIFESTS_QUEUE, BRONZE_MANIFESTS_QUEUE_OPTIONS);
+            return bus;
+          },
+        },
+        BackendsLifecycle,
+        {
+          provide: BronzeService,
+          inject: [LAKE, BUS, CLOCK, LOGGER],
+          useFactory: (lake: Lake, bus: Bus, clock: Clock, log: Logger) =>
+            new BronzeService(lake, new ManifestLog(lake, bus, BRONZE_MANIFESTS_QUEUE), clock, log, {
+              layout: { prefix: config.prefix, namespace: config.namespace, eventHub: config.hubName },
+              partitions: config.partitions,
+              pipeline: config.pipeline,
+              checkpointRoot: config.checkpointRoot,
+              lookbackMs: config.lookbackMs,
+              maxBatchFiles: config.maxBatchFiles,
+              maxBatchBytes: config.maxBatchBytes,
+              maxBatchDelayMs: config.maxBatchDelayMs,
+              pollMs: config.pollMs,
+            }),
+        },
+      ],
+      exports: [BronzeService],
+    };
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * `pipeline bronze`: discovers new capture files per partition, cuts them into batches and runs
+ * each batch (see bronze-batch.ts), one at a time, in batch order.
+ *
+ * The checkpoint is the only memory that matters: on start, the cursors come from the last state,
+ * and a batch with offsets but no commit is re-done first, from its offsets. Files discovered but
+ * not yet in a batch are only held in memory; after a restart they are discovered again.
+ */
+import { StageCheckpoint, type ManifestLog } from '@pipeline/checkpoint';
+import type { Clock } from '@pipeline/engine';
+import type { Lake } from '@pipeline/ports';
+import type { Logger } from '@pipeline/telemetry';
+import { BatchPlanner } from './batch-planner';
+import { runBronzeBatch, type BronzeBatchDeps, type BronzeBatchInput } from './bronze-batch';
+import { BRONZE_STAGE, bronzeLogic, type BronzeCommit, type BronzeOffsets, type BronzeState } from './bronze-checkpoint';
+import type { CaptureLayout } from './capture-layout';
+import { PartitionCursor } from './partition-cursor';
+import { PartitionDiscovery } from './partition-discovery';
+
+export interface BronzeServiceOptions {
+  layout: CaptureLayout;
+  /** Partition ids are 0 … partitions − 1. */
+  partitions: number;
+  /** The manifests' `pipeline` field. */
+  pipeline: string;
+  /** e.g. `checkpoints/bronze` */
+  checkpointRoot: string;
+  lookbackMs: number;
+  maxBatchFiles: number;
+  maxBatchBytes: number;
+  maxBatchDelayMs: number;
+  pollMs: number;
+}
+
+export interface BronzeSummary {
+  batches: number;
+  files: number;
+  records: number;
+  bytes: number;
+  /** The last committed batch, if any. */
+  lastBatch: number | undefined;
+}
+
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export const abortableSleep: Sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+export class BronzeService {
+  private readonly checkpoint: StageCheckpoint<BronzeOffsets, BronzeCommit, BronzeState>;
+  private readonly planner: BatchPlanner;
+  private readonly discoveries: PartitionDiscovery[];
+  private readonly deps: BronzeBatchDeps;
+  private cursors = new Map<string, PartitionCursor>();
+  private nextBatch = 0;
+  private started = false;
+  private readonly summary: BronzeSummary = { batches: 0, files: 0, records: 0, bytes: 0, lastBatch: undefined };
+
+  constructor(
+    lake: Lake,
+    manifests: ManifestLog,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: BronzeServiceOptions,
+    private readonly sleep: Sleep = abortableSleep,
+  ) {
+    this.checkpoint = new StageCheckpoint(lake, options.checkpointRoot);
+    this.planner = new BatchPlanner({ maxFiles: options.maxBatchFiles, maxBytes: options.maxBatchBytes, maxDelayMs: options.maxBatchDelayMs });
+    this.discoveries = Array.from({ length: options.partitions }, (_, i) => new PartitionDiscovery(String(i), options.layout, lake, logger, options.lookbackMs));
+    this.deps = { lake, checkpoint: this.checkpoint, manifests, layout: options.layout, pipeline: options.pipeline, lookbackMs: options.lookbackMs };
+  }
+
+  /**
+   * Runs until `signal` aborts (the batch in progress is finished first), or — with `drain` — until
+   * every file present at start-up is in a committed batch.
+   */
+  async run(signal: AbortSignal, drain = false): Promise<BronzeSummary> {
+    await this.start();
+    const startup = drain ? await this.discover() : undefined;
+    while (!signal.aborted) {
+      const ran = await this.step(drain, signal);
+      if (startup && [...startup].every((path) => !this.planner.has(path))) break;
+      if (ran === 0) await this.sleep(this.options.pollMs, signal);
+    }
+    return { ...this.summary };
+  }
+
+  /** Binds the checkpoint, restores the cursors and re-does an interrupted batch. Idempotent. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    await this.checkpoint.bind(BRONZE_STAGE, bronzeLogic(this.options.layout));
+    const latest = await this.checkpoint.latest();
+    if (latest) {
+      const committedBefore = latest.committed ? latest.batch : latest.batch - 1;
+      this.cursors = committedBefore < 0 ? new Map() : await this.restore(committedBefore);
+      if (!latest.committed) {
+        this.logger.info({ batch: latest.batch, files: latest.offsets.files.length }, 're-doing the batch that was interrupted, from its offsets');
+        await this.execute(latest.batch, { kind: 'recorded', offsets: latest.offsets });
+      }
+      this.nextBatch = latest.batch + 1;
+    }
+    this.started = true;
+  }
+
+  /** One poll: discovers new files, then runs every batch that is due. Returns the batches run. */
+  async step(draining: boolean, signal?: AbortSignal): Promise<number> {
+    await this.start();
+    await this.discover();
+    let ran = 0;
+    while (!signal?.aborted) {
+      const files = this.planner.next(this.clock.now(), draining);
+      if (!files) break;
+      await this.execute(this.nextBatch, { kind: 'planned', files: files.map(({ path, partitionId, bytes }) => ({ path, partitionId, bytes })), createdAt: this.clock.now() });
+      this.nextBatch++;
+      ran++;
+    }
+    return ran;
+  }
+
+  /** Adds every new file of every partition to the pending files; returns the paths pending now. */
+  private async discover(): Promise<Set<string>> {
+    const now = this.clock.now();
+    for (const discovery of this.discoveries) {
+      const found = await discovery.discover(this.cursors.get(discovery.partitionId), (path) => this.planner.has(path), now);
+      this.planner.add(found, now);
+    }
+    return this.planner.paths();
+  }
+
+  private async execute(batch: number, input: BronzeBatchInput): Promise<void> {
+    const result = await runBronzeBatch(this.deps, batch, input, this.cursors);
+    this.cursors = result.cursors;
+    this.planner.remove(result.offsets.files.map((f) => f.path));
+    this.summary.batches++;
+    this.summary.files += result.commit.files;
+    this.summary.records += result.commit.records;
+    this.summary.bytes += result.commit.bytes;
+    this.summary.lastBatch = batch;
+    this.logger.info({ batch, manifest: result.commit.manifest, files: result.commit.files, records: result.commit.records, partitions: result.commit.partitions }, 'bronze batch committed');
+  }
+
+  private async restore(batch: number): Promise<Map<string, PartitionCursor>> {
+    const state = await this.checkpoint.readState(batch);
+    if (!state) {
+      throw new Error(
+        `The bronze checkpoint ${this.checkpoint.root} has no state for committed batch ${batch}, so it cannot tell which files were consumed. ` +
+          'Start on a new checkpoint (--checkpoint) or reset this one (`pipeline checkpoint reset`).',
+      );
+    }
+    return new Map(Object.entries(state.partitions).map(([id, cursor]) => [id, PartitionCursor.restore(cursor, this.options.layout, id)]));
+  }
+}

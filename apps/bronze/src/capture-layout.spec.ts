@@ -1,0 +1,35 @@
+import { capturePath, captureFileTime, hourOfPath, hourPrefix, partitionPrefix } from './capture-layout';
+
+const layout = { prefix: 'raw', namespace: 'ns', eventHub: 'hub' };
+
+describe('capture layout', () => {
+  it('names files the way Event Hubs Capture does, zero-padded, in UTC', () => {
+    expect(capturePath(layout, '3', Date.UTC(2026, 0, 2, 3, 4, 5, 678))).toBe('raw/ns/hub/3/2026/01/02/03/04/05.avro');
+    expect(partitionPrefix(layout, '3')).toBe('raw/ns/hub/3/');
+    expect(hourPrefix(layout, '3', Date.UTC(2026, 11, 31, 23, 59))).toBe('raw/ns/hub/3/2026/12/31/23/');
+  });
+
+  it('reads back the time a capture path stands for', () => {
+    expect(captureFileTime(layout, '3', 'raw/ns/hub/3/2026/12/31/23/59/58.avro')).toBe(Date.UTC(2026, 11, 31, 23, 59, 58));
+  });
+
+  it('refuses paths that only look like the layout', () => {
+    for (const path of [
+      'raw/ns/hub/3/2026/13/01/00/00/00.avro',
+      'raw/ns/hub/3/2026/02/30/00/00/00.avro',
+      'raw/ns/hub/3/2026/01/01/00/00/00.avro.tmp',
+      'raw/ns/hub/3/2026/01/01/00/00/extra/00.avro',
+      'raw/ns/hub/3/README.md',
+      'raw/ns/hub/4/2026/01/01/00/00/00.avro',
+      'raw/ns/other/3/2026/01/01/00/00/00.avro',
+    ]) {
+      expect(captureFileTime(layout, '3', path)).toBeUndefined();
+    }
+  });
+
+  it('finds the hour folder of any path below one', () => {
+    expect(hourOfPath(layout, '3', 'raw/ns/hub/3/2026/01/01/07/notes.txt')).toBe(Date.UTC(2026, 0, 1, 7));
+    expect(hourOfPath(layout, '3', 'raw/ns/hub/3/2026/01/01/25/00/00.avro')).toBeUndefined();
+    expect(hourOfPath(layout, '3', 'raw/ns/hub/3/junk')).toBeUndefined();
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Event Hubs Capture's default path layout, as bronze reads it:
+ * `{prefix}/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro` (UTC, zero-padded).
+ *
+ * Within a partition a file is identified by its time (the layout has one file per second at most),
+ * so a consumed file can be remembered by its time alone, and listing one hour folder
+ * (`…/{YYYY}/{MM}/{DD}/{HH}/`) finds every file of that hour. Parsing is strict: a path is a capture
+ * file only if re-formatting its time gives the path back (no `13` months, no extra segments).
+ */
+
+/** Bumped when the layout bronze reads changes; part of the checkpoint's fingerprint. */
+export const CAPTURE_LAYOUT_VERSION = 1;
+export const CAPTURE_LAYOUT = '{prefix}/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro';
+
+export const HOUR_MS = 3_600_000;
+
+export interface CaptureLayout {
+  /** Lake folder the capture files are under (`raw`). */
+  prefix: string;
+  namespace: string;
+  eventHub: string;
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+export function partitionPrefix(layout: CaptureLayout, partitionId: string): string {
+  return `${layout.prefix}/${layout.namespace}/${layout.eventHub}/${partitionId}/`;
+}
+
+/** `YYYY/MM/DD/HH` of the hour holding `epochMs` (UTC). */
+export function hourFolder(epochMs: number): string {
+  const d = new Date(epochMs);
+  return `${pad(d.getUTCFullYear(), 4)}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/${pad(d.getUTCHours())}`;
+}
+
+/** The prefix that lists every file of one hour of a partition (ends with `/`). */
+export function hourPrefix(layout: CaptureLayout, partitionId: string, epochMs: number): string {
+  return `${partitionPrefix(layout, partitionId)}${hourFolder(epochMs)}/`;
+}
+
+export function floorHour(epochMs: number): number {
+  return Math.floor(epochMs / HOUR_MS) * HOUR_MS;
+}
+
+/** The path of the file a partition's capture writes at `epochMs` (whole seconds). */
+export function capturePath(layout: CaptureLayout, partitionId: string, epochMs: number): string {
+  const d = new Date(Math.floor(epochMs / 1000) * 1000);
+  return `${partitionPrefix(layout, partitionId)}${hourFolder(d.getTime())}/${pad(d.getUTCMinutes())}/${pad(d.getUTCSeconds())}.avro`;
+}
+
+const FILE_SUFFIX = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\.avro$/;
+const HOUR_SUFFIX = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\//;
+
+/** Epoch ms a capture file of the partition stands for, or `undefined` when the path is not one. */
+export function captureFileTime(layout: CaptureLayout, partitionId: string, path: string): number | undefined {
+  const prefix = partitionPrefix(layout, partitionId);
+  if (!path.startsWith(prefix)) return undefined;
+  const m = FILE_SUFFIX.exec(path.slice(prefix.length));
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const time = Date.UTC(y, mo - 1, d, h, mi, s);
+  return capturePath(layout, partitionId, time) === path ? time : undefined;
+}
+
+/** Start of the hour whose folder holds `path` (the path need not be a capture file), or `undefined`. */
+export function hourOfPath(layout: CaptureLayout, partitionId: string, path: string): number | undefined {
+  const prefix = partitionPrefix(layout, partitionId);
+  if (!path.startsWith(prefix)) return undefined;
+  const m = HOUR_SUFFIX.exec(path.slice(prefix.length));
+  if (!m) return undefined;
+  const [y, mo, d, h] = m.slice(1).map(Number) as [number, number, number, number];
+  const time = Date.UTC(y, mo - 1, d, h);
+  return path.startsWith(hourPrefix(layout, partitionId, time)) ? time : undefined;
+}

@@ -1,0 +1,88 @@
+/**
+ * `pipeline bronze`: discovers new capture files under the lake's raw folder, groups them into
+ * batches and writes bronze manifests that reference them in place, announced on the bus.
+ * Exit codes: 0 stopped cleanly (signal, or `--drain` done), 1 failed, 2 bad usage, config or checkpoint.
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Command } from 'commander';
+import { FingerprintMismatchError } from '@pipeline/checkpoint';
+import { ConfigError, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { bronzeConfig, type BronzeFlags } from './bronze.config';
+import { BronzeModule } from './bronze.module';
+import { BronzeService } from './bronze.service';
+
+export function bronzeCommand(): Command {
+  return new Command('pipeline bronze')
+    .showHelpAfterError('(run pipeline bronze --help for usage)')
+    .description(
+      'Reference new capture files (raw/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro) in bronze manifests, batch by batch, and announce them on the bus (queue bronze-manifests, session bronze).',
+    )
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--hub <name>', 'event hub name (default: $PIPELINE_EVENT_HUB or "events")')
+    .option('--partitions <n>', 'partitions 0..n-1 to read (default: $PIPELINE_EVENT_HUB_PARTITIONS or 4)')
+    .option('--lookback <duration>', 'how late a capture file may appear and still be taken (default: $BRONZE_LOOKBACK or 2h)')
+    .option('--max-batch-files <n>', 'files per batch at most (default: $BRONZE_MAX_BATCH_FILES or 100)')
+    .option('--max-batch-size <size>', 'bytes per batch at most (default: $BRONZE_MAX_BATCH_SIZE or 256MiB)')
+    .option('--max-batch-delay <duration>', 'cut a smaller batch once its oldest file waited this long (default: $BRONZE_MAX_BATCH_DELAY or 2s)')
+    .option('--poll <duration>', 'pause between discoveries when idle (default: $BRONZE_POLL or 1s)')
+    .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: bronze)')
+    .option('--drain', 'exit once every capture file present at start-up is in a committed batch')
+    .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C, then finishes the batch in progress and exits.\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const parsed = parseFlags<BronzeFlags>(bronzeCommand(), argv);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  let config;
+  try {
+    config = bronzeConfig(parsed.flags);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const telemetry = startTelemetry({ serviceName: 'bronze' });
+  const logger = createLogger({ service: 'bronze' });
+  const app = await NestFactory.createApplicationContext(BronzeModule.register(config, logger), { logger: new PinoNestLogger(logger) });
+  const stop = shutdownSignal((signal) => {
+    logger.info({ signal }, 'stopping: finishing the batch in progress');
+  });
+  try {
+    logger.info(
+      {
+        hub: config.hubName,
+        namespace: config.namespace,
+        lake: config.lakeRoot,
+        prefix: config.prefix,
+        partitions: config.partitions,
+        checkpoint: config.checkpointRoot,
+        lookback_ms: config.lookbackMs,
+        max_batch_files: config.maxBatchFiles,
+        max_batch_bytes: config.maxBatchBytes,
+        max_batch_delay_ms: config.maxBatchDelayMs,
+      },
+      'bronze starting',
+    );
+    const summary = await app.get(BronzeService).run(stop.signal, config.drain);
+    logger.info({ ...summary }, `bronze stopped: ${summary.files} files (${summary.records} records) in ${summary.batches} batches`);
+    return 0;
+  } catch (error) {
+    if (error instanceof FingerprintMismatchError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    logger.error({ err: error }, `bronze failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    stop.dispose();
+    await app.close();
+    await telemetry.shutdown();
+  }
+}
+
+runMain(module, main);

@@ -1,0 +1,89 @@
+/**
+ * Where bronze is in one partition, kept in the stage state after every batch:
+ * - `position`: the newest consumed file; listing starts from its time minus the lookback.
+ * - `horizon`: files older than this are outside the lookback window: never listed, never taken.
+ *   It only moves forward, so a longer lookback set later cannot bring back a consumed file.
+ * - `consumed`: every consumed file at or after the horizon (by time: one file per second at most),
+ *   so a file that shows up late, with an older time than the position, is taken once and only once.
+ * A cursor is a pure function of the previous one and the batch, so a re-done batch gives the same state.
+ */
+import type { CaptureLayout } from './capture-layout';
+import { captureFileTime } from './capture-layout';
+
+/** The cursor as stored in `state/N`. */
+export interface PartitionCursorState {
+  position: string;
+  horizon: number;
+  /** Times of the consumed files in epoch seconds, ascending: the first absolute, then differences. */
+  consumed: number[];
+  /** Cumulative files and records consumed, for the audit. */
+  files: number;
+  records: number;
+}
+
+export interface ConsumedFile {
+  path: string;
+  /** Epoch ms, from the path. */
+  time: number;
+  records: number;
+}
+
+export class PartitionCursor {
+  private constructor(
+    readonly position: string,
+    readonly positionTime: number,
+    readonly horizon: number,
+    private readonly consumed: ReadonlySet<number>,
+    readonly files: number,
+    readonly records: number,
+  ) {}
+
+  /** The cursor after consuming `files` (at least one) from `previous`, or from nothing. */
+  static advance(previous: PartitionCursor | undefined, files: readonly ConsumedFile[], lookbackMs: number): PartitionCursor {
+    if (files.length === 0) throw new Error('PartitionCursor.advance needs at least one file.');
+    let position = previous?.position;
+    let positionTime = previous?.positionTime ?? Number.NEGATIVE_INFINITY;
+    const consumed = new Set(previous?.consumed);
+    let records = previous?.records ?? 0;
+    for (const file of files) {
+      consumed.add(file.time);
+      records += file.records;
+      if (file.time > positionTime) {
+        positionTime = file.time;
+        position = file.path;
+      }
+    }
+    const horizon = Math.max(previous?.horizon ?? Number.NEGATIVE_INFINITY, positionTime - lookbackMs);
+    for (const time of consumed) if (time < horizon) consumed.delete(time);
+    return new PartitionCursor(position as string, positionTime, horizon, consumed, (previous?.files ?? 0) + files.length, records);
+  }
+
+  static restore(state: PartitionCursorState, layout: CaptureLayout, partitionId: string): PartitionCursor {
+    const positionTime = captureFileTime(layout, partitionId, state.position);
+    if (positionTime === undefined) {
+      throw new Error(`The bronze state names ${state.position} as the position of partition ${partitionId}, which is not a capture file of ${layout.prefix}/${layout.namespace}/${layout.eventHub}.`);
+    }
+    const consumed = new Set<number>();
+    let seconds = 0;
+    state.consumed.forEach((value, i) => {
+      seconds = i === 0 ? value : seconds + value;
+      consumed.add(seconds * 1000);
+    });
+    return new PartitionCursor(state.position, positionTime, state.horizon, consumed, state.files, state.records);
+  }
+
+  /** Whether the file at `time` was consumed (meaningful at or after the horizon). */
+  has(time: number): boolean {
+    return this.consumed.has(time);
+  }
+
+  get consumedCount(): number {
+    return this.consumed.size;
+  }
+
+  snapshot(): PartitionCursorState {
+    const times = [...this.consumed].map((ms) => Math.floor(ms / 1000)).sort((a, b) => a - b);
+    const consumed = times.map((t, i) => (i === 0 ? t : t - (times[i - 1] as number)));
+    return { position: this.position, horizon: this.horizon, consumed, files: this.files, records: this.records };
+  }
+}

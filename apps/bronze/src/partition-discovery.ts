@@ -1,0 +1,116 @@
+/**
+ * Finds a partition's capture files that bronze has not taken yet, without ever listing the whole
+ * partition: each poll lists the hour folders from the cursor's horizon (position − lookback) up to
+ * the current hour, one `lake.list` per hour folder. Past the position, an empty hour is followed by
+ * one probe (`list` with `startAfter`, `limit: 1`) that jumps to the next hour holding anything, so
+ * a quiet partition or an old backlog costs a few calls, not one per hour since.
+ *
+ * Before anything of a partition is consumed, its earliest file (one `list` with `limit: 1`) stands
+ * in for the position. Paths that do not follow the layout are logged once and ignored.
+ */
+import type { Lake, LakeEntry } from '@pipeline/ports';
+import type { Logger } from '@pipeline/telemetry';
+import { CAPTURE_LAYOUT, captureFileTime, floorHour, hourFolder, hourOfPath, hourPrefix, HOUR_MS, partitionPrefix, type CaptureLayout } from './capture-layout';
+import type { PartitionCursor } from './partition-cursor';
+
+export interface DiscoveredFile {
+  path: string;
+  partitionId: string;
+  /** Epoch ms, from the path. */
+  time: number;
+  /** Size when listed. */
+  bytes: number;
+}
+
+export class PartitionDiscovery {
+  /** Time of the earliest file, found once, until the partition has a cursor. */
+  private earliest: number | undefined;
+  private readonly warned = new Set<string>();
+
+  constructor(
+    readonly partitionId: string,
+    private readonly layout: CaptureLayout,
+    private readonly lake: Lake,
+    private readonly logger: Logger,
+    private readonly lookbackMs: number,
+  ) {}
+
+  /**
+   * Files of the partition at or after the horizon that the cursor has not consumed and `known`
+   * does not hold (already pending), in listing order.
+   */
+  async discover(cursor: PartitionCursor | undefined, known: (path: string) => boolean, now: number): Promise<DiscoveredFile[]> {
+    let horizon: number;
+    let anchor: number;
+    if (cursor) {
+      horizon = cursor.horizon;
+      anchor = cursor.positionTime;
+    } else {
+      this.earliest ??= await this.findEarliest();
+      if (this.earliest === undefined) return [];
+      horizon = this.earliest - this.lookbackMs;
+      anchor = this.earliest;
+    }
+    const anchorHour = floorHour(anchor);
+    const endHour = Math.max(floorHour(now), anchorHour);
+    const found: DiscoveredFile[] = [];
+    let hour: number | undefined = floorHour(horizon);
+    while (hour !== undefined && hour <= endHour) {
+      let listed = 0;
+      for await (const entry of this.lake.list(hourPrefix(this.layout, this.partitionId, hour))) {
+        listed++;
+        const time = this.fileTime(entry);
+        if (time === undefined || time < horizon || cursor?.has(time) || known(entry.path)) continue;
+        found.push({ path: entry.path, partitionId: this.partitionId, time, bytes: entry.size });
+      }
+      // Inside the lookback window every hour is listed (late files land there); past it, skip empty stretches.
+      hour = listed > 0 || hour < anchorHour || hour >= endHour ? hour + HOUR_MS : await this.nextHourWithFiles(hour + HOUR_MS);
+    }
+    return found;
+  }
+
+  /** The earliest capture file's time, with one `list(limit: 1)` (plus one per stray file before it). */
+  private async findEarliest(): Promise<number | undefined> {
+    const prefix = partitionPrefix(this.layout, this.partitionId);
+    let after: string | undefined;
+    for (;;) {
+      const entry = await this.first(prefix, after);
+      if (!entry) return undefined;
+      const time = this.fileTime(entry);
+      if (time !== undefined) return time;
+      after = entry.path;
+    }
+  }
+
+  /** Start of the first hour at or after `from` whose folder holds anything, or `undefined`. */
+  private async nextHourWithFiles(from: number): Promise<number | undefined> {
+    const prefix = partitionPrefix(this.layout, this.partitionId);
+    // Every path of hour `from` and later sorts after the bare folder name `…/YYYY/MM/DD/HH`.
+    let after = `${prefix}${hourFolder(from)}`;
+    for (;;) {
+      const entry = await this.first(prefix, after);
+      if (!entry) return undefined;
+      const hour = hourOfPath(this.layout, this.partitionId, entry.path);
+      if (hour !== undefined) return hour;
+      this.warnOnce(entry.path);
+      after = entry.path;
+    }
+  }
+
+  private async first(prefix: string, startAfter: string | undefined): Promise<LakeEntry | undefined> {
+    for await (const entry of this.lake.list(prefix, startAfter === undefined ? { limit: 1 } : { startAfter, limit: 1 })) return entry;
+    return undefined;
+  }
+
+  private fileTime(entry: LakeEntry): number | undefined {
+    const time = captureFileTime(this.layout, this.partitionId, entry.path);
+    if (time === undefined) this.warnOnce(entry.path);
+    return time;
+  }
+
+  private warnOnce(path: string): void {
+    if (this.warned.has(path)) return;
+    this.warned.add(path);
+    this.logger.warn({ partition: this.partitionId, path, layout: CAPTURE_LAYOUT }, 'ignoring a file that does not follow the Event Hubs Capture layout');
+  }
+}

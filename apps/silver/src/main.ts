@@ -1,0 +1,82 @@
+/**
+ * `pipeline silver`: bronze manifests → the silver Delta table (parsed, typed, with `event_time`,
+ * split into shards), the quarantine table, and one silver manifest per shard per batch.
+ * Exit codes: 0 stopped cleanly, 1 failed, 2 bad usage, config, spec or checkpoint.
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Command } from 'commander';
+import { FingerprintMismatchError } from '@pipeline/checkpoint';
+import { ConfigError, loadSpecFile, parseFlags, runMain, shutdownSignal, SpecFileError } from '@pipeline/config';
+import { SpecValidationError } from '@pipeline/contracts';
+import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { silverConfig, type SilverFlags } from './silver.config';
+import { SilverModule } from './silver.module';
+import { SilverService } from './silver.service';
+
+export function silverCommand(): Command {
+  return new Command('pipeline silver')
+    .showHelpAfterError('(run pipeline silver --help for usage)')
+    .description('Turn bronze batches into the silver Delta table (typed rows with event_time, split into gold shards) and the quarantine table.')
+    .option('--spec <file>', 'pipeline spec (default: $PIPELINE_SPEC)')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--checkpoint <name>', 'checkpoint folder under checkpoints/ (default: silver)')
+    .option('--max-manifests <n>', 'most bronze manifests per silver batch (default: 10)')
+    .option('--poll <duration>', 'how often to look for bronze manifests without a bus message (default: 1s)')
+    .option('--drain', 'exit once every bronze manifest in the lake is processed')
+    .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C; the batch in progress is finished first.\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const parsed = parseFlags<SilverFlags>(silverCommand(), argv);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  let config;
+  let spec;
+  try {
+    config = silverConfig(parsed.flags);
+    spec = await loadSpecFile(config.specFile);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const telemetry = startTelemetry({ serviceName: 'silver' });
+  const logger = createLogger({ service: 'silver' });
+  let app;
+  try {
+    app = await NestFactory.createApplicationContext(SilverModule.register(config, spec, logger), { logger: new PinoNestLogger(logger), abortOnError: false });
+  } catch (error) {
+    await telemetry.shutdown();
+    if (error instanceof FingerprintMismatchError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping after the batch in progress'));
+  try {
+    const service = app.get(SilverService);
+    for (;;) {
+      await service.catchUp();
+      if (config.drain || stop.signal.aborted) break;
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, config.pollIntervalMs);
+        stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
+      });
+      if (stop.signal.aborted) break;
+    }
+    logger.info({ bronze_position: service.bronzePosition }, 'silver stopped');
+    return 0;
+  } catch (error) {
+    logger.error({ err: error }, `silver failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    stop.dispose();
+    await app.close();
+    await telemetry.shutdown();
+  }
+}
+
+runMain(module, main);

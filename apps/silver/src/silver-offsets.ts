@@ -1,0 +1,40 @@
+/** What a silver batch consumes (offsets/N), its state after (state/N), and its commit (commits/N). */
+import type { ManifestInput } from '@pipeline/contracts';
+
+export interface SilverOffsets {
+  /** Bronze manifests of session `bronze`, inclusive range. */
+  bronze: { from: number; to: number };
+  /** The batch's time: commit times and manifest times derive from it, so a re-run writes the same bytes. */
+  batchTime: number;
+}
+
+/** Rows of one source partition, by outcome. Every captured record lands in exactly one. */
+export interface PartitionCounts {
+  records: number;
+  rows: number;
+  quarantined: number;
+  duplicates: number;
+}
+
+export interface SilverState {
+  /** `Deduplicator.snapshot()` */
+  dedup: unknown;
+  /** Cumulative counts per source partition, for the audit. */
+  totals: Record<string, PartitionCounts>;
+}
+
+export interface SilverCommit {
+  batch: number;
+  bronze: { from: number; to: number };
+  inputs: ManifestInput[];
+  /** This batch's counts per source partition. */
+  counts: Record<string, PartitionCounts>;
+  /** Rows per reason in this batch. */
+  quarantineReasons: Record<string, number>;
+  silverVersion: number;
+  quarantineVersion: number;
+}
+
+export function emptyCounts(): PartitionCounts {
+  return { records: 0, rows: 0, quarantined: 0, duplicates: 0 };
+}

@@ -1,0 +1,80 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { LocalBus, LocalLake } from '@pipeline/adapters';
+import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import type { PipelineSpec } from '@pipeline/contracts';
+import { DeltaTable } from '@pipeline/delta';
+import { systemClock } from '@pipeline/engine';
+import type { Bus, Lake } from '@pipeline/ports';
+import type { Logger } from '@pipeline/telemetry';
+import { compileSilverTransform, quarantineSchema, silverSchema } from '@pipeline/transform';
+import { mkdirSync } from 'node:fs';
+import type { SilverConfig } from './silver.config';
+import { BRONZE_QUEUE, QUARANTINE_TABLE, SILVER_QUEUE, SILVER_TABLE, silverLogic } from './silver.logic';
+import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
+import { SilverService } from './silver.service';
+
+export const LAKE = Symbol('Lake');
+export const BUS = Symbol('Bus');
+
+export const QUEUE_OPTIONS = { sessions: true, lockDurationMs: 30_000, maxDeliveryCount: 10 };
+
+@Injectable()
+class BackendsLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(LAKE) private readonly lake: Lake,
+    @Inject(BUS) private readonly bus: Bus,
+  ) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
+    await this.lake.close();
+  }
+}
+
+@Module({})
+export class SilverModule {
+  static register(config: SilverConfig, spec: PipelineSpec, logger: Logger): DynamicModule {
+    return {
+      module: SilverModule,
+      providers: [
+        {
+          provide: LAKE,
+          useFactory: (): Lake => {
+            mkdirSync(config.lakeRoot, { recursive: true });
+            return new LocalLake(config.lakeRoot);
+          },
+        },
+        {
+          provide: BUS,
+          useFactory: async (): Promise<Bus> => {
+            const bus = LocalBus.open({ file: config.busFile, clock: systemClock });
+            await bus.ensureQueue(BRONZE_QUEUE, QUEUE_OPTIONS);
+            await bus.ensureQueue(SILVER_QUEUE, QUEUE_OPTIONS);
+            return bus;
+          },
+        },
+        BackendsLifecycle,
+        {
+          provide: SilverService,
+          inject: [LAKE, BUS],
+          useFactory: async (lake: Lake, bus: Bus) => {
+            const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit, SilverState>(lake, `checkpoints/${config.checkpointName}`);
+            const metadata = await checkpoint.bind('silver', silverLogic(spec, config.arrays));
+            const manifests = new ManifestLog(lake, bus, SILVER_QUEUE);
+            const deps = {
+              lake,
+              spec,
+              transform: compileSilverTransform(spec, { arrays: config.arrays }),
+              silverTable: await DeltaTable.open(lake, SILVER_TABLE, silverSchema(spec), { tableName: `${spec.name}_silver` }),
+              quarantineTable: await DeltaTable.open(lake, QUARANTINE_TABLE, quarantineSchema(), { tableName: `${spec.name}_quarantine` }),
+              manifests,
+              queryId: metadata.queryId,
+              dedupHorizonMs: spec.watermark.delayMs,
+            };
+            return new SilverService(deps, checkpoint, new ManifestLog(lake), systemClock, logger, { maxManifestsPerBatch: config.maxManifestsPerBatch, pollIntervalMs: config.pollIntervalMs });
+          },
+        },
+      ],
+      exports: [SilverService, BUS],
+    };
+  }
+}

@@ -1,0 +1,222 @@
+import * as path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import pino from 'pino';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { LocalLake } from '@pipeline/adapters';
+import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc, type CaptureRecord } from '@pipeline/capture-format';
+import { fileRef, FingerprintMismatchError, ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { parseSpec, type BronzeManifest, type PipelineSpec } from '@pipeline/contracts';
+import { DeltaTable, readDeltaSnapshot } from '@pipeline/delta';
+import { TestClock } from '@pipeline/engine';
+import type { Lake } from '@pipeline/ports';
+import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
+import { compileSilverTransform, quarantineSchema, silverSchema } from '@pipeline/transform';
+import { QUARANTINE_TABLE, SILVER_TABLE, silverLogic } from './silver.logic';
+import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
+import { SilverService } from './silver.service';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const silent = pino({ level: 'silent' });
+const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
+
+interface SourceRow {
+  id: string;
+  device: string;
+  time: string;
+  temperature: string;
+  /** Body override (bad shapes). */
+  body?: Buffer;
+  properties?: Record<string, string | number>;
+}
+
+function record(seq: number, r: SourceRow): CaptureRecord {
+  const body =
+    r.body ??
+    Buffer.from(JSON.stringify({ reading_id: r.id, device_id: r.device, site: 'Kyoto', ts: r.time, temperature: r.temperature, humidity: '40', status: 'ok' }));
+  return {
+    sequenceNumber: seq,
+    offset: String(seq * 100),
+    enqueuedTimeUtc: formatEnqueuedTimeUtc(T0 + seq * 1000),
+    systemProperties: {},
+    properties: { event_id: r.id, source: 'sensors', row: seq + 1, content_type: 'json', ...r.properties },
+    body,
+  };
+}
+
+/** Writes capture files (one per bronze manifest) and their bronze manifests. */
+async function seedBronze(lake: Lake, batches: SourceRow[][]): Promise<void> {
+  const log = new ManifestLog(lake);
+  let seq = 0;
+  for (const [n, rows] of batches.entries()) {
+    const filePath = `raw/local/events/0/2026/01/01/00/00/${String(n).padStart(2, '0')}.avro`;
+    const writer = new CaptureFileWriter({ codec: 'null', syncMarker: deriveSyncMarker(filePath) });
+    const from = seq;
+    for (const r of rows) writer.append(record(seq++, r));
+    const bytes = writer.finish();
+    await lake.createIfAbsent(filePath, bytes);
+    const manifest: BronzeManifest = {
+      version: 1,
+      layer: 'bronze',
+      pipeline: 'sensor-readings',
+      session: 'bronze',
+      sequence: n,
+      batch: n,
+      createdAt: T0,
+      inputs: [],
+      files: [fileRef(filePath, bytes, rows.length, { partitionId: '0', fromSequenceNumber: from, toSequenceNumber: seq - 1 })],
+    };
+    await log.write(manifest);
+  }
+}
+
+const good = (i: number, device = `d${i % 3}`, time = `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z`): SourceRow => ({ id: `r${i}`, device, time, temperature: String(20 + i) });
+
+const BATCHES: SourceRow[][] = [
+  [good(0), good(1), good(2), { ...good(3), temperature: 'hot' }, good(4)],
+  [good(5), good(1) /* duplicate of r1 */, { ...good(6), time: 'yesterday' }, good(7), { ...good(8), body: Buffer.from('not json') }],
+  [good(9), { ...good(10), body: Buffer.from('r10,d1,raw'), properties: { content_type: 'raw', malformed: 'csv_column_count' } }, good(11), good(5) /* duplicate of r5 */],
+];
+
+async function loadSpec(): Promise<PipelineSpec> {
+  return parseSpec(await readFile(path.join(root, 'examples', 'sensors.spec.yaml'), 'utf8'), 'sensors.spec.yaml');
+}
+
+const QUERY_ID = '00000000-0000-4000-8000-000000000001';
+
+/** Binds the checkpoint with a fixed query id, so two lakes produce comparable bytes. */
+async function bindFixed(lake: Lake, spec: PipelineSpec): Promise<void> {
+  const cp = new StageCheckpoint(lake, 'checkpoints/silver');
+  const metadata = await cp.bind('silver', silverLogic(spec, 'json'));
+  await lake.write('checkpoints/silver/metadata', JSON.stringify({ ...metadata, queryId: QUERY_ID }, null, 2));
+}
+
+async function silver(lake: Lake, spec: PipelineSpec, clock: TestClock, maxManifestsPerBatch = 1): Promise<SilverService> {
+  const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit, SilverState>(lake, 'checkpoints/silver');
+  const metadata = await checkpoint.bind('silver', silverLogic(spec, 'json'));
+  const deps = {
+    lake,
+    spec,
+    transform: compileSilverTransform(spec, { arrays: 'json' }),
+    silverTable: await DeltaTable.open(lake, SILVER_TABLE, silverSchema(spec)),
+    quarantineTable: await DeltaTable.open(lake, QUARANTINE_TABLE, quarantineSchema()),
+    manifests: new ManifestLog(lake),
+    queryId: metadata.queryId,
+    dedupHorizonMs: spec.watermark.delayMs,
+  };
+  return new SilverService(deps, checkpoint, new ManifestLog(lake), clock, silent, { maxManifestsPerBatch, pollIntervalMs: 10 });
+}
+
+/** Every file under the outputs silver owns, with its bytes. */
+async function outputs(lake: Lake): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const prefix of ['tables/', 'manifests/silver/']) for (const e of await collect(lake.list(prefix))) out.set(e.path, (await lake.read(e.path)).toString('base64'));
+  return out;
+}
+
+describe('silver', () => {
+  let dir: TempDir;
+  let spec: PipelineSpec;
+  beforeAll(async () => {
+    spec = await loadSpec();
+  });
+  beforeEach(async () => {
+    dir = await makeTempDir('silver-spec-');
+  });
+  afterEach(() => dir.dispose());
+
+  const newLake = (name: string) => new LocalLake(path.join(dir.path, name));
+
+  it('turns bronze batches into typed silver rows, quarantines failures with a reason and counts duplicates', async () => {
+    const lake = newLake('lake');
+    await seedBronze(lake, BATCHES);
+    const service = await silver(lake, spec, new TestClock(T0));
+    expect(await service.catchUp()).toBe(3);
+    const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit, SilverState>(lake, 'checkpoints/silver');
+    const commits = [await checkpoint.readCommit(0), await checkpoint.readCommit(1), await checkpoint.readCommit(2)] as SilverCommit[];
+    expect(commits.map((c) => c.counts['0'])).toEqual([
+      { records: 5, rows: 4, quarantined: 1, duplicates: 0 },
+      { records: 5, rows: 2, quarantined: 2, duplicates: 1 },
+      { records: 4, rows: 2, quarantined: 1, duplicates: 1 },
+    ]);
+    expect(commits.map((c) => c.quarantineReasons)).toEqual([{ cast_error: 1 }, { unparseable_event_time: 1, unknown_shape: 1 }, { csv_column_count: 1 }]);
+    // One manifest per shard per batch, whether or not the shard got rows.
+    const silverManifests = await collect(lake.list('manifests/silver/'));
+    expect(silverManifests).toHaveLength(3 * spec.gold.shards);
+  });
+
+  it('gives byte-for-byte the same tables and manifests when killed at any write step and restarted', async () => {
+    const reference = newLake('reference');
+    await seedBronze(reference, BATCHES);
+    await bindFixed(reference, spec);
+    await (await silver(reference, spec, new TestClock(T0))).catchUp();
+    const expected = await outputs(reference);
+    expect(expected.size).toBeGreaterThan(10);
+
+    let crashes = 0;
+    for (let crashAt = 1; ; crashAt++) {
+      const lake = newLake(`crash-${crashAt}`);
+      await seedBronze(lake, BATCHES);
+      await bindFixed(lake, spec);
+      let crashed = false;
+      try {
+        await (await silver(new FaultyLake(lake, crashAt), spec, new TestClock(T0))).catchUp();
+      } catch (error) {
+        if (!(error instanceof SimulatedCrash)) throw error;
+        crashed = true;
+        crashes++;
+      }
+      await (await silver(lake, spec, new TestClock(T0))).catchUp();
+      expect(await outputs(lake)).toEqual(expected);
+      if (!crashed) break;
+    }
+    // Offsets, data files, Delta commits, manifests, state and commits of three batches: every step was hit.
+    expect(crashes).toBeGreaterThan(15);
+  }, 120_000);
+
+  it('drops a duplicate that arrives after a restart, since the dedup state is part of the checkpoint', async () => {
+    const lake = newLake('lake');
+    await seedBronze(lake, BATCHES.slice(0, 1));
+    await (await silver(lake, spec, new TestClock(T0))).catchUp();
+    await seedBronze(lake, BATCHES.slice(0, 2));
+    await (await silver(lake, spec, new TestClock(T0))).catchUp();
+    const commit = await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver').readCommit(1);
+    expect(commit?.counts['0']?.duplicates).toBe(1);
+  });
+
+  it('catches up from the lake alone: bronze manifests written while nothing was announced are all processed, in order', async () => {
+    const lake = newLake('lake');
+    await seedBronze(lake, BATCHES);
+    const service = await silver(lake, spec, new TestClock(T0), 10);
+    expect(await service.catchUp()).toBe(1);
+    expect(service.bronzePosition).toBe(2);
+    expect(await service.catchUp()).toBe(0);
+  });
+
+  it('refuses to start on a checkpoint written for another spec, naming what changed', async () => {
+    const lake = newLake('lake');
+    await seedBronze(lake, BATCHES);
+    await (await silver(lake, spec, new TestClock(T0))).catchUp();
+    const changed = { ...spec, gold: { ...spec.gold, shards: spec.gold.shards + 1 } };
+    await expect(silver(lake, changed, new TestClock(T0))).rejects.toBeInstanceOf(FingerprintMismatchError);
+    await expect(silver(lake, changed, new TestClock(T0))).rejects.toThrow(new RegExp(`shards: ${spec.gold.shards} → ${spec.gold.shards + 1}`));
+  });
+
+  it('writes a silver table that DuckDB reads back to the same rows', async () => {
+    const lake = newLake('lake');
+    await seedBronze(lake, BATCHES);
+    await (await silver(lake, spec, new TestClock(T0))).catchUp();
+    const snapshot = await readDeltaSnapshot(lake, SILVER_TABLE);
+    const files = snapshot.files.map((f) => path.join(lake.location, SILVER_TABLE, f.path));
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    const result = await connection.runAndReadAll(
+      `select reading_id, device_id, temperature, epoch_ms(event_time) as t, event_date::varchar as d from read_parquet([${files.map((f) => `'${f}'`).join(',')}], hive_partitioning = false) order by reading_id`,
+    );
+    const rows = result.getRowObjects();
+    expect(rows.map((r) => r['reading_id'])).toEqual(['r0', 'r1', 'r11', 'r2', 'r4', 'r5', 'r7', 'r9']);
+    const r7 = rows.find((r) => r['reading_id'] === 'r7');
+    expect(r7).toMatchObject({ device_id: 'd1', temperature: 27, d: '2026-01-01' });
+    expect(Number(r7?.['t'])).toBe(Date.UTC(2026, 0, 1, 0, 0, 7));
+    connection.closeSync();
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * Runs silver batches over the bronze manifests in the lake, in sequence order. The bus only
+ * wakes it up: what to read is always decided from the lake and the checkpoint, so a lost or
+ * repeated message changes nothing and an empty bus still catches up.
+ */
+import type { Clock } from '@pipeline/engine';
+import type { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import type { Logger } from '@pipeline/telemetry';
+import { runSilverBatch, type SilverBatchDeps } from './silver-batch';
+import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
+
+export interface SilverServiceOptions {
+  /** Most bronze manifests per silver batch. */
+  maxManifestsPerBatch: number;
+  pollIntervalMs: number;
+}
+
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export class SilverService {
+  private position = -1;
+  private nextBatch = 0;
+  private recovered = false;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly deps: SilverBatchDeps,
+    private readonly checkpoint: StageCheckpoint<SilverOffsets, SilverCommit, SilverState>,
+    private readonly manifests: ManifestLog,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: SilverServiceOptions,
+  ) {}
+
+  /** Last bronze sequence consumed by a committed batch. */
+  get bronzePosition(): number {
+    return this.position;
+  }
+
+  private async recover(): Promise<void> {
+    const latest = await this.checkpoint.latest();
+    if (latest) {
+      if (!latest.committed) {
+        this.logger.info({ batch: latest.batch }, 're-running the batch that was interrupted');
+        await this.execute(latest.batch, latest.offsets);
+      }
+      this.position = latest.offsets.bronze.to;
+      this.nextBatch = latest.batch + 1;
+    }
+    this.recovered = true;
+  }
+
+  /**
+   * Processes every bronze manifest available in the lake, batch by batch. Concurrent calls share
+   * one run (a wake-up during a run is served by that run's next loop). Returns batches run.
+   */
+  catchUp(): Promise<number> {
+    this.running ??= this.drainLoop().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async drainLoop(): Promise<number> {
+    if (!this.recovered) await this.recover();
+    let batches = 0;
+    for (;;) {
+      const available: number[] = [];
+      for await (const manifest of this.manifests.after('bronze', 'bronze', this.position, this.options.maxManifestsPerBatch)) available.push(manifest.sequence);
+      if (available.length === 0) return batches;
+      const batch = this.nextBatch;
+      const offsets = await this.checkpoint.writeOffsets(batch, { bronze: { from: available[0] as number, to: available[available.length - 1] as number }, batchTime: this.clock.now() });
+      await this.execute(batch, offsets);
+      this.position = offsets.bronze.to;
+      this.nextBatch = batch + 1;
+      batches++;
+    }
+  }
+
+  private async execute(batch: number, offsets: SilverOffsets): Promise<void> {
+    const previous = batch > 0 ? await this.checkpoint.readState(batch - 1) : undefined;
+    if (batch > 0 && !previous) throw new Error(`The silver checkpoint ${this.checkpoint.root} has no state for batch ${batch - 1}; it cannot resume batch ${batch} exactly.`);
+    const result = await runSilverBatch(this.deps, batch, offsets, previous);
+    await this.checkpoint.writeState(batch, result.state);
+    await this.checkpoint.commit(batch, result.commit);
+    const c = Object.values(result.commit.counts).reduce((a, b) => ({ rows: a.rows + b.rows, quarantined: a.quarantined + b.quarantined, duplicates: a.duplicates + b.duplicates }), {
+      rows: 0,
+      quarantined: 0,
+      duplicates: 0,
+    });
+    this.logger.info({ batch, bronze: offsets.bronze, ...c, silver_version: result.commit.silverVersion }, 'silver batch committed');
+  }
+}

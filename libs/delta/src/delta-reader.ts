@@ -1,0 +1,132 @@
+/**
+ * Reading a Delta table (any writer's, protocol reader version 1) from the `Lake` port.
+ *
+ * Invariants:
+ * - A snapshot is the log replayed up to a version: the latest `metaData` gives the schema and
+ *   partitioning, the live files are `add`s minus `remove`s.
+ * - Rows follow the snapshot's schema: columns a file lacks (written before a schema change) are
+ *   null, columns the schema no longer has are dropped, partition values come from the log typed
+ *   by the schema (`__HIVE_DEFAULT_PARTITION__`/null → null).
+ * - Values are pipeline values (see `TableValue`): long/integer/double as numbers, timestamps as
+ *   epoch ms, dates as `YYYY-MM-DD`, binary as Buffer. Types outside `TableColumnType` come as
+ *   hyparquet decodes them (decimals as numbers; structs, arrays and maps as plain objects/arrays).
+ */
+import type { TableRow, TableValue } from '@pipeline/contracts';
+import type { Lake } from '@pipeline/ports';
+import { assertReadable, catchUp, DeltaLogError, DeltaLogState, type AddFile } from './delta-log';
+import { decodeParquet, parquetShape } from './parquet-file';
+import { dateOfDays, decodeAddPath, describeValue, parsePartitionValue } from './partition-values';
+import { describeSparkType, parseSparkSchema, type SparkDataType, type SparkStructType } from './spark-schema';
+
+export interface DeltaSnapshot {
+  readonly version: number;
+  readonly schema: SparkStructType;
+  readonly partitionColumns: readonly string[];
+  /** Live data files, in the order they were added. */
+  readonly files: readonly AddFile[];
+}
+
+export interface ReadDeltaOptions {
+  /** Table version to read (default: the latest). */
+  readonly version?: number;
+}
+
+/** Replay the log of the table at `root` up to `options.version` (or the latest). */
+export async function readDeltaSnapshot(lake: Lake, root: string, options: ReadDeltaOptions = {}): Promise<DeltaSnapshot> {
+  const { version } = options;
+  if (version !== undefined && (!Number.isSafeInteger(version) || version < 0)) throw new RangeError(`version must be a non-negative integer, got ${version}.`);
+  const state = new DeltaLogState({ trackFiles: true });
+  await catchUp(lake, root, state, version);
+  const where = `${lake.location}/${root}`;
+  if (state.version < 0) throw new DeltaLogError(`No Delta table at ${where}: ${root}/_delta_log/ has no log entries.`);
+  if (version !== undefined && state.version < version) throw new DeltaLogError(`Delta table at ${where} has no version ${version}; its latest version is ${state.version}.`);
+  assertReadable(state.protocol, where);
+  if (!state.metadata) throw new DeltaLogError(`Delta table at ${where} has no metaData action up to version ${state.version}.`);
+  return {
+    version: state.version,
+    schema: parseSparkSchema(state.metadata.schemaString),
+    partitionColumns: state.metadata.partitionColumns,
+    files: [...(state.files?.values() ?? [])],
+  };
+}
+
+/** The rows of the table at `root` at `options.version` (or the latest), file by file. */
+export async function* readDeltaRows(lake: Lake, root: string, options: ReadDeltaOptions = {}): AsyncIterable<TableRow> {
+  const snapshot = await readDeltaSnapshot(lake, root, options);
+  const partitions = new Set(snapshot.partitionColumns);
+  for (const file of snapshot.files) {
+    const path = `${root}/${decodeAddPath(file.path)}`;
+    const bytes = await lake.read(path);
+    const shape = parquetShape(bytes);
+    const present = new Set(shape.columns);
+    const dataFields = snapshot.schema.fields.filter((field) => !partitions.has(field.name) && present.has(field.name));
+    const partitionValues: TableRow = {};
+    for (const field of snapshot.schema.fields) {
+      if (partitions.has(field.name)) partitionValues[field.name] = parsePartitionValue(field.type, file.partitionValues[field.name], field.name);
+    }
+    // A file holding none of the schema's data columns still has rows: they read as nulls.
+    const records =
+      dataFields.length > 0
+        ? await decodeParquet(
+            bytes,
+            dataFields.map((field) => field.name),
+          )
+        : Array.from({ length: shape.numRows }, (): Record<string, unknown> => ({}));
+    for (const record of records) {
+      const row: TableRow = {};
+      for (const field of snapshot.schema.fields) {
+        if (partitions.has(field.name)) row[field.name] = partitionValues[field.name];
+        else if (present.has(field.name)) row[field.name] = toTableValue(field.type, record[field.name], field.name, path);
+        else row[field.name] = null;
+      }
+      yield row;
+    }
+  }
+}
+
+/** A decoded Parquet value as the pipeline value for a column of Spark type `type`. */
+export function toTableValue(type: SparkDataType, value: unknown, column: string, where: string): TableValue {
+  if (value === null || value === undefined) return null;
+  switch (type) {
+    case 'string':
+      if (typeof value === 'string') return value;
+      if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+      break;
+    case 'long':
+    case 'integer':
+    case 'short':
+    case 'byte':
+      if (typeof value === 'number') return value;
+      if (typeof value === 'bigint') {
+        if (value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value);
+        throw new DeltaLogError(`Column "${column}" in ${where} holds ${value}, beyond the safe integer range of pipeline numbers.`);
+      }
+      break;
+    case 'double':
+    case 'float':
+      if (typeof value === 'number') return value;
+      break;
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      break;
+    case 'date':
+      if (typeof value === 'string') return value;
+      if (typeof value === 'number') return dateOfDays(value);
+      if (value instanceof Date) return value.toISOString().slice(0, 10);
+      break;
+    case 'timestamp':
+    case 'timestamp_ntz':
+      if (typeof value === 'number') return value;
+      if (typeof value === 'bigint') return Number(value);
+      if (value instanceof Date) return value.getTime();
+      break;
+    case 'binary':
+      if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      if (typeof value === 'string') return Buffer.from(value, 'utf8');
+      break;
+    default:
+      if (typeof value === 'bigint') return Number(value);
+      return value as TableValue; // decimals and nested types: as hyparquet decodes them
+  }
+  throw new DeltaLogError(`Column "${column}" in ${where} is ${describeSparkType(type)} but holds ${describeValue(value)}.`);
+}

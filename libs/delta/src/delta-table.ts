@@ -1,0 +1,354 @@
+/**
+ * Appending to a Delta Lake table on the `Lake` port.
+ *
+ * Invariants:
+ * - Every object is created with `createIfAbsent` (DESIGN invariant 3): data files, and log
+ *   entries, whose creation is the commit. Nothing is overwritten or deleted.
+ * - Deterministic output (invariant 2): data file names come from the caller's `filePrefix`, file
+ *   bytes from the rows alone, and times from the caller (`commitTime`, `createdTime`), never the
+ *   wall clock. Re-running a batch rewrites the same bytes at the same paths; an existing file
+ *   with other bytes is an error, never silently accepted.
+ * - Idempotent commits (invariant 4): a commit carries `txn {appId, version}`; when the log already
+ *   holds a txn of that app with a version ≥ it, nothing is written. A commit attempt that finds
+ *   its log version taken replays the new entries and re-checks the txn before trying the next
+ *   version, so any number of writers append without losing or duplicating a batch.
+ * - The in-memory snapshot (latest version, txn per app, metadata) only moves forward, reading
+ *   only log entries newer than the last one seen.
+ */
+import { createHash } from 'node:crypto';
+import type { TableColumn, TableRow, TableSchema } from '@pipeline/contracts';
+import { assertLakePath, type Lake } from '@pipeline/ports';
+import {
+  assertWritable,
+  catchUp,
+  DeltaLogError,
+  DeltaLogState,
+  logEntryPath,
+  parseLogEntry,
+  serializeActions,
+  type AddFile,
+  type DeltaAction,
+  type DeltaMetadata,
+} from './delta-log';
+import { compareCodePoints, computeFileStats, serializeFileStats } from './file-stats';
+import { encodeParquet } from './parquet-file';
+import { encodeAddPath, partitionFolder, serializePartitionValue } from './partition-values';
+import { DeltaSchemaError, describeSchemaDifferences, parseSparkSchema, toSparkSchema, type SparkStructType } from './spark-schema';
+
+export interface DeltaTableOptions {
+  /** `metaData.name` of a new table. */
+  readonly tableName?: string;
+  /** `metaData.createdTime` of a new table; fixed (default 0) so re-creating a table gives the same bytes. */
+  readonly createdTime?: number;
+  /** Most rows in one data file (default 1,000,000); a partition with more rows gets several files. */
+  readonly maxRowsPerFile?: number;
+}
+
+export interface WriteFilesOptions {
+  /** Names this batch's files, e.g. `part-00000042-shard-003`; letters, digits, `.`, `_`, `-`. */
+  readonly filePrefix: string;
+  /** `modificationTime` of the add actions (epoch ms), the batch's commit time, not the wall clock. */
+  readonly commitTime: number;
+  /** Overrides `DeltaTableOptions.maxRowsPerFile` for this call. */
+  readonly maxRowsPerFile?: number;
+}
+
+export interface CommitOptions {
+  /** The batch identity: the commit is skipped when the log has a txn of `appId` with version ≥ `version`. */
+  readonly txn: { readonly appId: string; readonly version: number };
+  /** `commitInfo.timestamp` and `txn.lastUpdated` (epoch ms). */
+  readonly commitTime: number;
+  /** `commitInfo.operation` (default `WRITE`). */
+  readonly operation?: string;
+  /** `commitInfo.operationParameters` (default `{mode: 'Append', partitionBy: '[…]'}`). */
+  readonly operationParameters?: Readonly<Record<string, unknown>>;
+}
+
+export interface CommitResult {
+  /** The table version holding this batch's txn (the new one, or the earlier one when already committed). */
+  readonly version: number;
+  readonly alreadyCommitted: boolean;
+}
+
+export class DeltaConflictError extends Error {
+  override readonly name = 'DeltaConflictError';
+}
+
+const DEFAULT_MAX_ROWS_PER_FILE = 1_000_000;
+/** Each failed attempt means another writer committed; this bounds a pathological pile-up. */
+const MAX_COMMIT_ATTEMPTS = 1000;
+const FILE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const ENGINE_INFO = 'pipeline-delta';
+
+export class DeltaTable {
+  private readonly dataColumns: readonly TableColumn[];
+  private readonly columnsByName: ReadonlyMap<string, TableColumn>;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly lake: Lake,
+    /** Lake path of the table folder (holds `_delta_log/`). */
+    readonly root: string,
+    readonly schema: TableSchema,
+    private readonly sparkSchema: SparkStructType,
+    private readonly state: DeltaLogState,
+    private readonly options: DeltaTableOptions,
+  ) {
+    const partitions = new Set(schema.partitionBy);
+    this.dataColumns = schema.columns.filter((column) => !partitions.has(column.name));
+    this.columnsByName = new Map(schema.columns.map((column) => [column.name, column]));
+  }
+
+  /**
+   * Open the table at `root`, creating version 0 when the table is new. Throws `DeltaSchemaError`
+   * when an existing table's schema or partitioning differs from `schema`.
+   */
+  static async open(lake: Lake, root: string, schema: TableSchema, options: DeltaTableOptions = {}): Promise<DeltaTable> {
+    assertLakePath(root);
+    validateSchema(schema, root);
+    const maxRows = options.maxRowsPerFile ?? DEFAULT_MAX_ROWS_PER_FILE;
+    if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new RangeError(`maxRowsPerFile must be a positive integer, got ${maxRows}.`);
+    const createdTime = options.createdTime ?? 0;
+    if (!Number.isSafeInteger(createdTime)) throw new RangeError(`createdTime must be epoch milliseconds, got ${createdTime}.`);
+
+    const sparkSchema = toSparkSchema(schema);
+    const state = new DeltaLogState({ trackFiles: false });
+    await catchUp(lake, root, state);
+    if (state.version < 0) {
+      const actions = initialActions(root, schema, sparkSchema, options.tableName, createdTime);
+      const path = logEntryPath(root, 0);
+      // Another opener may create version 0 at the same time: whoever wins, catch up and check it.
+      if (await lake.createIfAbsent(path, serializeActions(actions))) state.apply(0, actions, path);
+      else await catchUp(lake, root, state);
+    }
+    const table = new DeltaTable(lake, root, schema, sparkSchema, state, { ...options, maxRowsPerFile: maxRows });
+    table.assertCompatible();
+    return table;
+  }
+
+  /** The latest table version this instance has seen. */
+  get version(): number {
+    return this.state.version;
+  }
+
+  /** The latest committed txn version of `appId` this instance has seen (call `refresh` first for news). */
+  lastTxnVersion(appId: string): number | undefined {
+    return this.state.txns.get(appId)?.version;
+  }
+
+  /** Read log entries committed since this instance last looked. */
+  async refresh(): Promise<void> {
+    await this.exclusive(async () => {
+      await catchUp(this.lake, this.root, this.state);
+      this.assertCompatible();
+    });
+  }
+
+  /**
+   * Write `rows` as Parquet data files, Hive-partitioned by the schema's partition columns and
+   * split into files of at most `maxRowsPerFile` rows. Nothing is visible to readers until the
+   * returned add actions are committed. Re-running with the same rows and options is safe.
+   */
+  async writeFiles(rows: readonly TableRow[], options: WriteFilesOptions): Promise<AddFile[]> {
+    if (typeof options.filePrefix !== 'string' || !FILE_PREFIX.test(options.filePrefix)) {
+      throw new Error(`filePrefix must be letters, digits, '.', '_' or '-' (e.g. "part-00000042-shard-003"), got ${JSON.stringify(options.filePrefix)}.`);
+    }
+    if (!Number.isSafeInteger(options.commitTime)) throw new RangeError(`commitTime must be epoch milliseconds, got ${options.commitTime}.`);
+    const maxRows = options.maxRowsPerFile ?? this.options.maxRowsPerFile ?? DEFAULT_MAX_ROWS_PER_FILE;
+    if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new RangeError(`maxRowsPerFile must be a positive integer, got ${maxRows}.`);
+
+    const adds: AddFile[] = [];
+    for (const group of this.partitionGroups(rows)) {
+      for (let start = 0, index = 0; start < group.rows.length; start += maxRows, index++) {
+        const chunk = group.rows.slice(start, start + maxRows);
+        const fileName = `${options.filePrefix}.c${String(index).padStart(3, '0')}.snappy.parquet`;
+        const storedPath = group.folder === '' ? fileName : `${group.folder}/${fileName}`;
+        const bytes = encodeParquet(this.dataColumns, chunk);
+        await this.createDataFile(`${this.root}/${storedPath}`, bytes);
+        adds.push({
+          path: encodeAddPath(storedPath),
+          partitionValues: group.values,
+          size: bytes.length,
+          modificationTime: options.commitTime,
+          dataChange: true,
+          stats: serializeFileStats(computeFileStats(this.dataColumns, chunk)),
+        });
+      }
+    }
+    return adds;
+  }
+
+  /**
+   * Commit `adds` as the next table version with `txn`, unless that txn is already in the log.
+   * Safe to call again after a crash, and from several writers at once.
+   */
+  async commit(adds: readonly AddFile[], options: CommitOptions): Promise<CommitResult> {
+    const { appId, version: txnVersion } = options.txn ?? {};
+    if (typeof appId !== 'string' || appId === '') throw new Error(`commit needs txn.appId, a non-empty string, got ${JSON.stringify(appId)}.`);
+    if (!Number.isSafeInteger(txnVersion) || txnVersion < 0) throw new RangeError(`txn.version must be a non-negative integer, got ${txnVersion}.`);
+    if (!Number.isSafeInteger(options.commitTime)) throw new RangeError(`commitTime must be epoch milliseconds, got ${options.commitTime}.`);
+    const text = serializeActions(this.commitActions(adds, options));
+
+    return this.exclusive(async () => {
+      for (let attempt = 1; ; attempt++) {
+        const committed = this.state.txns.get(appId);
+        if (committed && committed.version >= txnVersion) return { version: committed.committedIn, alreadyCommitted: true };
+        const version = this.state.version + 1;
+        const path = logEntryPath(this.root, version);
+        if (await this.lake.createIfAbsent(path, text)) {
+          this.state.apply(version, parseLogEntry(text, path), path);
+          return { version, alreadyCommitted: false };
+        }
+        if (attempt >= MAX_COMMIT_ATTEMPTS) {
+          throw new DeltaConflictError(`Gave up committing txn ${appId}@${txnVersion} to ${this.describe()} after ${attempt} attempts: every version was taken by another writer.`);
+        }
+        // Another writer took this version: learn what it committed (maybe this very txn) and retry.
+        await catchUp(this.lake, this.root, this.state);
+        this.assertCompatible();
+      }
+    });
+  }
+
+  private commitActions(adds: readonly AddFile[], options: CommitOptions): DeltaAction[] {
+    let rows = 0;
+    let bytes = 0;
+    for (const add of adds) {
+      bytes += add.size;
+      if (add.stats) rows += (JSON.parse(add.stats) as { numRecords?: number }).numRecords ?? 0;
+    }
+    return [
+      { txn: { appId: options.txn.appId, version: options.txn.version, lastUpdated: options.commitTime } },
+      ...adds.map((add) => ({ add })),
+      {
+        commitInfo: {
+          timestamp: options.commitTime,
+          operation: options.operation ?? 'WRITE',
+          operationParameters: options.operationParameters ?? { mode: 'Append', partitionBy: JSON.stringify(this.schema.partitionBy) },
+          isBlindAppend: true,
+          operationMetrics: { numFiles: String(adds.length), numOutputRows: String(rows), numOutputBytes: String(bytes) },
+          engineInfo: ENGINE_INFO,
+        },
+      },
+    ];
+  }
+
+  /** Rows grouped by partition folder, groups in byte order of folder, rows in input order. */
+  private partitionGroups(rows: readonly TableRow[]): { folder: string; values: Record<string, string | null>; rows: TableRow[] }[] {
+    const groups = new Map<string, { folder: string; values: Record<string, string | null>; rows: TableRow[] }>();
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      for (const key in row) {
+        if (!this.columnsByName.has(key)) {
+          throw new Error(`Row ${i} has column "${key}" that ${this.describe()} does not have; columns are ${[...this.columnsByName.keys()].join(', ')}.`);
+        }
+      }
+      const values: Record<string, string | null> = {};
+      for (const name of this.schema.partitionBy) {
+        const column = this.columnsByName.get(name) as TableColumn;
+        const value = row[name] ?? null;
+        if (value === null && !column.nullable) throw new Error(`Row ${i}: partition column "${name}" is not nullable but the value is null.`);
+        try {
+          values[name] = serializePartitionValue(column.type, value, name);
+        } catch (error) {
+          throw new Error(`Row ${i}: ${(error as Error).message}`);
+        }
+      }
+      const folder = partitionFolder(this.schema.partitionBy, values);
+      let group = groups.get(folder);
+      if (!group) groups.set(folder, (group = { folder, values, rows: [] }));
+      group.rows.push(row);
+    }
+    return [...groups.values()].sort((a, b) => compareCodePoints(a.folder, b.folder));
+  }
+
+  /** Create a data file; a file left by an interrupted earlier attempt is accepted only with the same bytes. */
+  private async createDataFile(path: string, bytes: Buffer): Promise<void> {
+    if (await this.lake.createIfAbsent(path, bytes)) return;
+    const existing = await this.lake.read(path);
+    if (!existing.equals(bytes)) {
+      throw new DeltaConflictError(
+        `Data file ${path} in ${this.lake.location} already exists with other content (${existing.length} bytes, this batch wrote ${bytes.length}). ` +
+          'Either two different batches used the same filePrefix, or the batch is not deterministic; give each batch its own filePrefix.',
+      );
+    }
+  }
+
+  private assertCompatible(): void {
+    const where = this.describe();
+    assertWritable(this.state.protocol, where);
+    const metadata: DeltaMetadata | undefined = this.state.metadata;
+    if (!metadata) throw new DeltaLogError(`Delta table at ${where} has no metaData action in its log.`);
+    const differences = describeSchemaDifferences(
+      { schema: parseSparkSchema(metadata.schemaString), partitionColumns: metadata.partitionColumns },
+      { schema: this.sparkSchema, partitionColumns: this.schema.partitionBy },
+    );
+    if (differences.length > 0) {
+      throw new DeltaSchemaError(
+        `Delta table at ${where} (version ${this.state.version}) does not match the expected schema: ${differences.join('; ')}. ` +
+          'Write to a new table path, or migrate the table and update the schema together.',
+      );
+    }
+  }
+
+  private describe(): string {
+    return `${this.lake.location}/${this.root}`;
+  }
+
+  /** Run `task` after every earlier snapshot-changing task of this instance (commits do not interleave). */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function initialActions(root: string, schema: TableSchema, sparkSchema: SparkStructType, tableName: string | undefined, createdTime: number): DeltaAction[] {
+  return [
+    { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+    {
+      metaData: {
+        id: tableId(root),
+        name: tableName,
+        format: { provider: 'parquet', options: {} },
+        schemaString: JSON.stringify(sparkSchema),
+        partitionColumns: [...schema.partitionBy],
+        configuration: {},
+        createdTime,
+      },
+    },
+    {
+      commitInfo: {
+        timestamp: createdTime,
+        operation: 'CREATE TABLE',
+        operationParameters: { isManaged: 'false', partitionBy: JSON.stringify(schema.partitionBy), properties: '{}' },
+        isBlindAppend: true,
+        engineInfo: ENGINE_INFO,
+      },
+    },
+  ];
+}
+
+/** A UUID (version-5 layout) derived from the table root, so re-creating a table gives the same id. */
+export function tableId(root: string): string {
+  const hash = createHash('sha256').update(`delta-table:${root}`).digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+function validateSchema(schema: TableSchema, root: string): void {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  for (const column of schema.columns ?? []) {
+    if (typeof column.name !== 'string' || column.name === '') problems.push(`a column has no name`);
+    else if (names.has(column.name)) problems.push(`column "${column.name}" appears twice`);
+    names.add(column.name);
+  }
+  if (names.size === 0) problems.push('it has no columns');
+  for (const name of schema.partitionBy ?? []) {
+    if (!names.has(name)) problems.push(`partition column "${name}" is not a column`);
+  }
+  if ((schema.partitionBy ?? []).length >= names.size && names.size > 0) problems.push('every column is a partition column; Parquet files need at least one data column');
+  if (problems.length > 0) throw new DeltaSchemaError(`Invalid schema for the Delta table at ${root}: ${problems.join('; ')}.`);
+}

@@ -1,0 +1,123 @@
+/**
+ * Per-file column statistics in Delta's `add.stats` format:
+ * `{"numRecords":n,"minValues":{..},"maxValues":{..},"nullCount":{..}}`.
+ *
+ * Invariants (matching what Delta on Spark writes, so data skipping stays correct):
+ * - Partition columns are left out (their value is in `partitionValues`).
+ * - `nullCount` is given for every column; min/max only for string, long, integer, double, date
+ *   and timestamp columns that hold a non-null value (never for boolean or binary).
+ * - Strings are compared by code point (= UTF-8 byte order, Spark's order) and cut to 32 code
+ *   points: the min as a prefix, the max as a prefix followed by U+10FFFF so it stays an upper bound.
+ * - A double column holding NaN gets no min/max (JSON cannot hold NaN, and a bound without it would lie).
+ * - Timestamps are ISO-8601 UTC with milliseconds (`2026-01-01T00:00:00.000Z`); dates `YYYY-MM-DD`.
+ */
+import type { TableColumn, TableRow } from '@pipeline/contracts';
+
+const STRING_PREFIX_LENGTH = 32;
+const MAX_CODE_POINT = String.fromCodePoint(0x10ffff);
+
+export interface FileStats {
+  numRecords: number;
+  minValues: Record<string, string | number>;
+  maxValues: Record<string, string | number>;
+  nullCount: Record<string, number>;
+}
+
+/** Statistics of `rows` over `columns` (pass the data columns only, not the partition columns). */
+export function computeFileStats(columns: readonly TableColumn[], rows: readonly TableRow[]): FileStats {
+  const stats: FileStats = { numRecords: rows.length, minValues: {}, maxValues: {}, nullCount: {} };
+  for (const column of columns) {
+    let nulls = 0;
+    let min: string | number | undefined;
+    let max: string | number | undefined;
+    let hasNaN = false;
+    const ordered = hasMinMax(column);
+    for (const row of rows) {
+      const value = row[column.name];
+      if (value === null || value === undefined) {
+        nulls++;
+        continue;
+      }
+      if (!ordered) continue;
+      if (typeof value === 'number') {
+        if (Number.isNaN(value)) {
+          hasNaN = true;
+          continue;
+        }
+        if (min === undefined || value < (min as number)) min = value;
+        if (max === undefined || value > (max as number)) max = value;
+      } else if (typeof value === 'string') {
+        if (min === undefined || compareCodePoints(value, min as string) < 0) min = value;
+        if (max === undefined || compareCodePoints(value, max as string) > 0) max = value;
+      }
+    }
+    if (min !== undefined && max !== undefined && !hasNaN) {
+      stats.minValues[column.name] = statsValue(column, min, 'min');
+      stats.maxValues[column.name] = statsValue(column, max, 'max');
+    }
+    stats.nullCount[column.name] = nulls;
+  }
+  dropNonFiniteBounds(stats);
+  return stats;
+}
+
+function hasMinMax(column: TableColumn): boolean {
+  switch (column.type) {
+    case 'string':
+    case 'long':
+    case 'integer':
+    case 'double':
+    case 'date':
+    case 'timestamp':
+      return true;
+    case 'boolean':
+    case 'binary':
+      return false;
+  }
+}
+
+function statsValue(column: TableColumn, value: string | number, bound: 'min' | 'max'): string | number {
+  if (column.type === 'timestamp') return new Date(value as number).toISOString();
+  if (column.type === 'string') return truncate(value as string, bound);
+  return value;
+}
+
+function truncate(value: string, bound: 'min' | 'max'): string {
+  const codePoints = Array.from(value);
+  if (codePoints.length <= STRING_PREFIX_LENGTH) return value;
+  const prefix = codePoints.slice(0, STRING_PREFIX_LENGTH).join('');
+  return bound === 'min' ? prefix : prefix + MAX_CODE_POINT;
+}
+
+/** ±Infinity has no JSON form: such a column keeps only its null count. */
+function dropNonFiniteBounds(stats: FileStats): void {
+  for (const name of Object.keys(stats.minValues)) {
+    const min = stats.minValues[name];
+    const max = stats.maxValues[name];
+    if ((typeof min === 'number' && !Number.isFinite(min)) || (typeof max === 'number' && !Number.isFinite(max))) {
+      delete stats.minValues[name];
+      delete stats.maxValues[name];
+    }
+  }
+}
+
+/** Compare strings by Unicode code point, which is the byte order of their UTF-8 forms. */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (code points above U+FFFF) sort after every BMP character in code-point order.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** The `stats` string of an add action (fixed key order, so equal stats give equal bytes). */
+export function serializeFileStats(stats: FileStats): string {
+  return JSON.stringify({ numRecords: stats.numRecords, minValues: stats.minValues, maxValues: stats.maxValues, nullCount: stats.nullCount });
+}

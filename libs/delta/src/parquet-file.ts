@@ -1,0 +1,164 @@
+/**
+ * Parquet data files: rows of a `TableSchema` to Parquet bytes (hyparquet-writer) and back (hyparquet).
+ *
+ * Invariants:
+ * - Deterministic: the same columns and rows give byte-identical files (no clock, no random, a
+ *   fixed `created_by`), so a re-run batch rewrites exactly the bytes it wrote before.
+ * - Types as Spark writes them: string → BYTE_ARRAY UTF8, long → INT64, integer → INT32, double,
+ *   boolean, timestamp → INT64 TIMESTAMP(MICROS, UTC), date → INT32 DATE, binary → BYTE_ARRAY;
+ *   nullable columns are OPTIONAL, others REQUIRED. SNAPPY compression.
+ * - Reading gives pipeline values: longs as numbers (refusing unsafe integers), timestamps as epoch
+ *   ms (INT96, millis, micros or nanos), dates as `YYYY-MM-DD`, binary as Buffer.
+ */
+import type { TableColumn, TableColumnType, TableRow, TableValue } from '@pipeline/contracts';
+import { parquetMetadata, parquetReadObjects, type ParquetParsers, type SchemaElement } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { dateOfDays, daysOfDate, describeValue } from './partition-values';
+
+const ROW_GROUP_ROWS = 100_000;
+const CREATED_BY = 'pipeline-delta (hyparquet-writer)';
+
+export class DeltaDataError extends Error {
+  override readonly name = 'DeltaDataError';
+}
+
+/** Parquet bytes for `rows`, holding the `columns` (partition columns already left out). */
+export function encodeParquet(columns: readonly TableColumn[], rows: readonly TableRow[]): Buffer {
+  const schema: SchemaElement[] = [{ name: 'spark_schema', num_children: columns.length }, ...columns.map(schemaElement)];
+  const columnData = columns.map((column) => ({ name: column.name, data: columnValues(column, rows) }));
+  const bytes = parquetWriteBuffer({ columnData, schema, codec: 'SNAPPY', rowGroupSize: ROW_GROUP_ROWS, createdBy: CREATED_BY });
+  return Buffer.from(bytes);
+}
+
+function schemaElement(column: TableColumn): SchemaElement {
+  const repetition_type = column.nullable ? 'OPTIONAL' : 'REQUIRED';
+  const name = column.name;
+  switch (column.type) {
+    case 'string':
+      return { name, repetition_type, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
+    case 'long':
+      return { name, repetition_type, type: 'INT64' };
+    case 'integer':
+      return { name, repetition_type, type: 'INT32' };
+    case 'double':
+      return { name, repetition_type, type: 'DOUBLE' };
+    case 'boolean':
+      return { name, repetition_type, type: 'BOOLEAN' };
+    case 'timestamp':
+      return { name, repetition_type, type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } };
+    case 'date':
+      return { name, repetition_type, type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } };
+    case 'binary':
+      return { name, repetition_type, type: 'BYTE_ARRAY' };
+  }
+}
+
+/** One column's values in the writer's primitive form, checking each value against the column type. */
+function columnValues(column: TableColumn, rows: readonly TableRow[]): unknown[] {
+  const out = new Array<unknown>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const value = rows[i][column.name];
+    if (value === null || value === undefined) {
+      if (!column.nullable) throw new DeltaDataError(`Row ${i}: column "${column.name}" is not nullable but the value is ${value}. Fix the row or declare the column nullable.`);
+      out[i] = null;
+      continue;
+    }
+    out[i] = primitive(column, value, i);
+  }
+  return out;
+}
+
+function primitive(column: TableColumn, value: TableValue, row: number): unknown {
+  switch (column.type) {
+    case 'string':
+      if (typeof value === 'string') return value;
+      break;
+    case 'long':
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+      break;
+    case 'integer':
+      if (typeof value === 'number' && Number.isInteger(value) && value >= -2147483648 && value <= 2147483647) return value;
+      break;
+    case 'double':
+      if (typeof value === 'number') return value;
+      break;
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      break;
+    case 'timestamp':
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value) * 1000n;
+      break;
+    case 'date':
+      if (typeof value === 'string') {
+        const days = daysOfDate(value);
+        if (days !== undefined) return days;
+      }
+      break;
+    case 'binary':
+      if (Buffer.isBuffer(value)) return new Uint8Array(value.buffer, value.byteOffset, value.length);
+      break;
+  }
+  throw new DeltaDataError(`Row ${row}: column "${column.name}" is ${column.type} but the value is ${describeValue(value)}. ${expectedForm(column.type)}`);
+}
+
+function expectedForm(type: TableColumnType): string {
+  switch (type) {
+    case 'string':
+      return 'Expected a string.';
+    case 'long':
+      return 'Expected a safe integer number.';
+    case 'integer':
+      return 'Expected an integer number within 32 bits.';
+    case 'double':
+      return 'Expected a number.';
+    case 'boolean':
+      return 'Expected a boolean.';
+    case 'timestamp':
+      return 'Expected epoch milliseconds as an integer number.';
+    case 'date':
+      return "Expected a 'YYYY-MM-DD' string of a real date.";
+    case 'binary':
+      return 'Expected a Buffer.';
+  }
+}
+
+const MICROS_PER_MS = 1000n;
+
+function floorDiv(value: bigint, divisor: bigint): number {
+  const quotient = value / divisor;
+  return Number(value % divisor < 0n ? quotient - 1n : quotient);
+}
+
+/** Timestamps become epoch ms numbers and dates `YYYY-MM-DD`, so rows need no further conversion. */
+const PARSERS: Partial<ParquetParsers> = {
+  timestampFromMilliseconds: (millis: bigint) => Number(millis),
+  timestampFromMicroseconds: (micros: bigint) => floorDiv(micros, MICROS_PER_MS),
+  timestampFromNanoseconds: (nanos: bigint) => floorDiv(nanos, 1_000_000n),
+  dateFromDays: (days: number) => dateOfDays(days),
+};
+
+/** The top-level column names and the row count of a Parquet file. */
+export function parquetShape(bytes: Buffer): { columns: string[]; numRows: number } {
+  const metadata = parquetMetadata(toArrayBuffer(bytes));
+  const names: string[] = [];
+  // Walk the flattened schema tree and keep only the root's direct children.
+  let index = 1;
+  const skip = (): void => {
+    const element = metadata.schema[index++];
+    for (let child = 0; child < (element.num_children ?? 0); child++) skip();
+  };
+  for (let child = 0; child < (metadata.schema[0].num_children ?? 0); child++) {
+    names.push(metadata.schema[index].name);
+    skip();
+  }
+  return { columns: names, numRows: Number(metadata.num_rows) };
+}
+
+/** Rows of a Parquet file as hyparquet decodes them with the pipeline's parsers (binary stays bytes). */
+export async function decodeParquet(bytes: Buffer, columns?: string[]): Promise<Record<string, unknown>[]> {
+  return (await parquetReadObjects({ file: toArrayBuffer(bytes), columns, utf8: false, parsers: PARSERS })) as Record<string, unknown>[];
+}
+
+function toArrayBuffer(bytes: Buffer): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
+}

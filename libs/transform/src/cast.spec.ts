@@ -1,0 +1,126 @@
+import type { ColumnSpec, ColumnType } from '@pipeline/contracts';
+import { CastFailure, columnCaster, previewValue } from './cast';
+
+function cast(type: ColumnType, raw: unknown, nullable = false, timeZone = 'UTC'): unknown {
+  const column: ColumnSpec = { name: 'c', type, nullable };
+  return columnCaster(column, timeZone)(raw);
+}
+
+function failure(type: ColumnType, raw: unknown, nullable = false): CastFailure {
+  const result = cast(type, raw, nullable);
+  if (!(result instanceof CastFailure)) throw new Error(`expected ${JSON.stringify(raw)} to fail as ${type}, got ${JSON.stringify(result)}`);
+  return result;
+}
+
+describe('columnCaster', () => {
+  describe('missing values', () => {
+    it.each<ColumnType>(['string', 'long', 'double', 'boolean', 'timestamp'])('stores null for an absent, null or empty %s value in a nullable column', (type) => {
+      for (const raw of [undefined, null, '']) expect(cast(type, raw, true)).toBeNull();
+    });
+
+    it.each<ColumnType>(['string', 'long', 'double', 'boolean', 'timestamp'])(
+      'reports missing_value for an absent, null or empty %s value in a column that is not nullable',
+      (type) => {
+        expect(failure(type, undefined).message).toBe('column "c" is absent from the body but is not nullable');
+        expect(failure(type, null).message).toBe('column "c" is null but is not nullable');
+        expect(failure(type, '').reason).toBe('missing_value');
+      },
+    );
+
+    it('treats a blank value as missing for typed columns but keeps it in a string column', () => {
+      expect(failure('double', '   ').reason).toBe('missing_value');
+      expect(cast('long', ' \t', true)).toBeNull();
+      expect(cast('string', '   ')).toBe('   ');
+    });
+  });
+
+  describe('long', () => {
+    it('accepts whole numbers as text or JSON numbers, with a sign and surrounding spaces', () => {
+      expect(cast('long', '42')).toBe(42);
+      expect(cast('long', 42)).toBe(42);
+      expect(cast('long', '-7')).toBe(-7);
+      expect(cast('long', '+7')).toBe(7);
+      expect(cast('long', ' 007 ')).toBe(7);
+      expect(Object.is(cast('long', '-0'), 0)).toBe(true);
+      expect(cast('long', '9007199254740991')).toBe(Number.MAX_SAFE_INTEGER);
+      expect(cast('long', -9007199254740991)).toBe(Number.MIN_SAFE_INTEGER);
+    });
+
+    it.each([['4.2'], [4.2], ['1e3'], ['abc'], ['9007199254740992'], [9007199254740992], ['0x10'], [true], [[1]], [{ a: 1 }], ['1 000']])('rejects %p', (raw) => {
+      expect(failure('long', raw).reason).toBe('cast_error');
+    });
+  });
+
+  describe('double', () => {
+    it('accepts decimal text and JSON numbers', () => {
+      expect(cast('double', '1.5')).toBe(1.5);
+      expect(cast('double', '1e3')).toBe(1000);
+      expect(cast('double', '-.5')).toBe(-0.5);
+      expect(cast('double', '5.')).toBe(5);
+      expect(cast('double', '2.5E-3')).toBe(0.0025);
+      expect(cast('double', 1.5)).toBe(1.5);
+      expect(cast('double', ' 21.50 ')).toBe(21.5);
+      expect(cast('double', '1.7976931348623157e308')).toBe(Number.MAX_VALUE);
+    });
+
+    it.each([['abc'], ['NaN'], ['Infinity'], ['-Infinity'], ['1e400'], ['0x10'], ['1,5'], ['.'], ['e3'], [false], [[1.5]]])('rejects %p', (raw) => {
+      expect(failure('double', raw).reason).toBe('cast_error');
+    });
+
+    it('names the column, the value and the expected type in the message', () => {
+      expect(failure('double', 'abc').message).toBe('column "c": "abc" is not a double (a decimal number like 21.5 or 1e3; NaN and Infinity are not accepted)');
+    });
+  });
+
+  describe('boolean', () => {
+    it('accepts true/false/1/0 in any case, JSON booleans and the numbers 1 and 0', () => {
+      for (const raw of ['true', 'TRUE', ' True ', '1', true, 1]) expect(cast('boolean', raw)).toBe(true);
+      for (const raw of ['false', 'False', '0', false, 0]) expect(cast('boolean', raw)).toBe(false);
+    });
+
+    it.each([['yes'], ['no'], ['t'], [2], ['10'], [{}]])('rejects %p', (raw) => {
+      expect(failure('boolean', raw).reason).toBe('cast_error');
+    });
+  });
+
+  describe('timestamp', () => {
+    it('accepts ISO 8601 with an offset, or without one in the given time zone', () => {
+      expect(cast('timestamp', '2026-01-01T00:00:10.250Z')).toBe(Date.UTC(2026, 0, 1, 0, 0, 10, 250));
+      expect(cast('timestamp', '2026-01-01T01:00:00+01:00')).toBe(Date.UTC(2026, 0, 1));
+      expect(cast('timestamp', '2026-07-01 12:00', false, 'Europe/Paris')).toBe(Date.UTC(2026, 6, 1, 10));
+      expect(cast('timestamp', '2026-01-01')).toBe(Date.UTC(2026, 0, 1));
+    });
+
+    it('accepts epoch milliseconds as a whole JSON number or digits', () => {
+      expect(cast('timestamp', 1767225610000)).toBe(1767225610000);
+      expect(cast('timestamp', '1767225610000')).toBe(1767225610000);
+      expect(cast('timestamp', '-1000')).toBe(-1000);
+    });
+
+    it('accepts the first and last millisecond of the years 0001 to 9999', () => {
+      expect(cast('timestamp', '0001-01-01T00:00:00Z')).toBe(-62135596800000);
+      expect(cast('timestamp', '9999-12-31T23:59:59.999Z')).toBe(253402300799999);
+    });
+
+    it.each([['yesterday'], ['2026-13-01T00:00:00Z'], ['0000-12-31T23:59:59Z'], [1.5], ['300000000000000'], [253402300800000], [true], ['01/02/2026']])('rejects %p', (raw) => {
+      expect(failure('timestamp', raw).reason).toBe('cast_error');
+    });
+  });
+
+  describe('string', () => {
+    it('keeps text as is and writes JSON numbers, booleans, objects and arrays as JSON text', () => {
+      expect(cast('string', ' São Paulo ')).toBe(' São Paulo ');
+      expect(cast('string', 1.5)).toBe('1.5');
+      expect(cast('string', 1e21)).toBe('1e+21');
+      expect(cast('string', false)).toBe('false');
+      expect(cast('string', { a: [1, 'x'] })).toBe('{"a":[1,"x"]}');
+      expect(cast('string', [])).toBe('[]');
+    });
+  });
+
+  it('cuts long values in messages to 60 characters', () => {
+    const message = failure('long', 'x'.repeat(500)).message;
+    expect(message).toBe(`column "c": "${'x'.repeat(57)}..." is not a long (a whole number like 42 or -7, within ±9007199254740991)`);
+    expect(previewValue({ list: Array.from({ length: 100 }, (_, i) => i) })).toHaveLength(60);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * Casting a raw body value (a CSV string, or a JSON string/number/boolean/null/object/array) to a
+ * spec column's type. A caster never throws: it returns the lake value or a `CastFailure`.
+ *
+ * Rules (documented for users; changing one changes which rows are quarantined):
+ * - Missing: absent, JSON null, or an empty string (for non-string types also a blank one) is
+ *   missing: null in a nullable column, `missing_value` otherwise. A string column keeps blanks.
+ * - long: a whole number, as a JSON number or decimal digits with an optional sign (`"42"`, `42`,
+ *   `"-7"`), within ±(2^53 − 1). `"4.2"`, `"1e3"`, `4.2` and `"abc"` are cast errors.
+ * - double: a JSON number, or decimal text (`"1.5"`, `"-.5"`, `"1e3"`). `NaN`, `Infinity`, hex and
+ *   values that overflow to infinity are rejected: lake aggregates would be poisoned by them.
+ * - boolean: JSON true/false, the numbers 1/0, or the text `true`/`false`/`1`/`0` in any case.
+ * - timestamp: ISO 8601 (the event-time reader's grammar; without an offset, the spec's event-time
+ *   zone) or epoch milliseconds (a whole JSON number or digits), within the years 0001 to 9999.
+ *   The event-time column itself is read with the spec's event-time format instead.
+ * - string: text as is; JSON numbers and booleans as their JSON text; objects and arrays as JSON.
+ * Numeric, boolean and timestamp text may have surrounding whitespace.
+ */
+import { compileEventTimeParser, isEventTimeError, type ColumnSpec, type ColumnType, type EventTimeParser, type TableValue } from '@pipeline/contracts';
+import { isLakeTimestamp } from './utc-date';
+
+export class CastFailure {
+  constructor(
+    readonly reason: 'missing_value' | 'cast_error',
+    readonly message: string,
+  ) {}
+}
+
+export type ColumnCaster = (raw: unknown) => TableValue | CastFailure;
+
+const PREVIEW_CHARS = 60;
+const INTEGER_TEXT = /^[+-]?\d+$/;
+const DECIMAL_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+const EXPECTED: Readonly<Record<ColumnType, string>> = {
+  string: 'text',
+  long: 'a long (a whole number like 42 or -7, within ±9007199254740991)',
+  double: 'a double (a decimal number like 21.5 or 1e3; NaN and Infinity are not accepted)',
+  boolean: 'a boolean (true, false, 1 or 0)',
+  timestamp: 'a timestamp (ISO 8601 like "2026-01-01T00:00:10Z", or epoch milliseconds like 1767225610000, within the years 0001 to 9999)',
+};
+
+/** A short JSON rendering of a raw value for messages: strings quoted, long values cut. */
+export function previewValue(raw: unknown): string {
+  const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
+  const cut = text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 3)}...` : text;
+  return typeof raw === 'string' ? JSON.stringify(cut) : cut;
+}
+
+/** The text of a JSON scalar (or the JSON text of an object/array); `undefined` for absent and null. */
+export function scalarText(raw: unknown): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw === 'string') return raw;
+  if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+  return JSON.stringify(raw);
+}
+
+function isMissing(raw: unknown, type: ColumnType): boolean {
+  if (raw === undefined || raw === null) return true;
+  if (typeof raw !== 'string') return false;
+  return type === 'string' ? raw.length === 0 : raw.trim().length === 0;
+}
+
+function missingMessage(column: string, raw: unknown): string {
+  const what = raw === undefined ? 'is absent from the body' : raw === null ? 'is null' : 'is empty';
+  return `column "${column}" ${what} but is not nullable`;
+}
+
+/**
+ * The caster for one spec column.
+ * @param timeZone zone for ISO 8601 timestamps without an offset (the spec's event-time zone).
+ */
+export function columnCaster(column: ColumnSpec, timeZone: string): ColumnCaster {
+  const convert = converter(column.type, timeZone);
+  const name = column.name;
+  const failure = (raw: unknown): CastFailure => new CastFailure('cast_error', `column "${name}": ${previewValue(raw)} is not ${EXPECTED[column.type]}`);
+  return (raw) => {
+    if (isMissing(raw, column.type)) return column.nullable ? null : new CastFailure('missing_value', missingMessage(name, raw));
+    const value = convert(raw);
+    return value === undefined ? failure(raw) : value;
+  };
+}
+
+/** Converts a present value, or `undefined` when it does not fit the type. */
+function converter(type: ColumnType, timeZone: string): (raw: unknown) => TableValue | undefined {
+  switch (type) {
+    case 'string':
+      return (raw) => scalarText(raw);
+    case 'long':
+      return toLong;
+    case 'double':
+      return toDouble;
+    case 'boolean':
+      return toBoolean;
+    case 'timestamp':
+      return timestampConverter(timeZone);
+  }
+}
+
+function toLong(raw: unknown): number | undefined {
+  let value: number;
+  if (typeof raw === 'number') value = raw;
+  else if (typeof raw === 'string') {
+    const text = raw.trim();
+    if (!INTEGER_TEXT.test(text)) return undefined;
+    value = Number(text);
+  } else return undefined;
+  if (!Number.isSafeInteger(value)) return undefined;
+  return value === 0 ? 0 : value; // no -0
+}
+
+function toDouble(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? raw : undefined;
+  if (typeof raw !== 'string') return undefined;
+  const text = raw.trim();
+  if (!DECIMAL_TEXT.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function toBoolean(raw: unknown): boolean | undefined {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'number') return raw === 1 ? true : raw === 0 ? false : undefined;
+  if (typeof raw !== 'string') return undefined;
+  switch (raw.trim().toLowerCase()) {
+    case 'true':
+    case '1':
+      return true;
+    case 'false':
+    case '0':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+function timestampConverter(timeZone: string): (raw: unknown) => number | undefined {
+  const iso: EventTimeParser = compileEventTimeParser({ format: 'iso8601', timeZone });
+  const epochMillis: EventTimeParser = compileEventTimeParser({ format: 'epoch_millis', timeZone: 'UTC' });
+  return (raw) => {
+    let ms: number;
+    if (typeof raw === 'number') {
+      if (!Number.isSafeInteger(raw)) return undefined;
+      ms = raw;
+    } else if (typeof raw === 'string') {
+      const text = raw.trim();
+      const parsed = INTEGER_TEXT.test(text) ? epochMillis(text) : iso(text);
+      if (isEventTimeError(parsed)) return undefined;
+      ms = parsed;
+    } else return undefined;
+    if (!isLakeTimestamp(ms)) return undefined;
+    return ms === 0 ? 0 : ms; // no -0
+  };
+}

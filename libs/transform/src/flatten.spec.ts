@@ -1,0 +1,64 @@
+import { flattenJson, MAX_FLATTEN_DEPTH } from './flatten';
+
+function flat(value: Record<string, unknown>, arrays: 'json' | 'index' | 'first' = 'json'): Record<string, unknown> {
+  return Object.fromEntries(flattenJson(value, arrays).values);
+}
+
+describe('flattenJson', () => {
+  it('keeps top-level scalars under their names', () => {
+    expect(flat({ a: '1', b: 2, c: true, d: null })).toEqual({ a: '1', b: 2, c: true, d: null });
+  });
+
+  it('joins nested object keys with underscores and keeps each sub-object under its own name', () => {
+    const b = { c: { d: 1 } };
+    expect(flat({ a: 0, b })).toEqual({ a: 0, b, b_c: { d: 1 }, b_c_d: 1 });
+  });
+
+  it('reads dots in keys as nesting', () => {
+    expect(flat({ 'a.b.c': 1 })).toEqual({ a_b_c: 1 });
+    expect(flat({ a: { 'b.c': 1 } })).toEqual({ a: { 'b.c': 1 }, a_b_c: 1 });
+  });
+
+  it('keeps an array whole under the json rule', () => {
+    expect(flat({ tags: ['x', { y: 1 }] })).toEqual({ tags: ['x', { y: 1 }] });
+  });
+
+  it('flattens array elements by position under the index rule', () => {
+    expect(flat({ tags: ['x', { y: 1 }] }, 'index')).toEqual({ tags: ['x', { y: 1 }], tags_0: 'x', tags_1: { y: 1 }, tags_1_y: 1 });
+  });
+
+  it('takes the first element under the first rule, null for an empty array', () => {
+    expect(flat({ tags: [{ y: 1 }, { y: 2 }], none: [] }, 'first')).toEqual({ tags: { y: 1 }, tags_y: 1, none: null });
+    expect(flat({ m: [[7, 8], [9]] }, 'first')).toEqual({ m: 7 });
+  });
+
+  it('reports every path of a name reached more than once, keeping the first value', () => {
+    const result = flattenJson({ a_b: 1, a: { b: 2 }, 'a.b': 3 }, 'json');
+    expect(result.values.get('a_b')).toBe(1);
+    expect(result.ambiguous).toEqual(new Map([['a_b', ['a_b', 'a.b', 'a.b']]]));
+  });
+
+  it('names array elements with brackets in ambiguity paths', () => {
+    expect(flattenJson({ t: ['x'], t_0: 'y' }, 'index').ambiguous).toEqual(new Map([['t_0', ['t[0]', 't_0']]]));
+  });
+
+  it('has no ambiguity for a flat producer body', () => {
+    expect(flattenJson({ a: '1', b: '2' }, 'json').ambiguous).toBeUndefined();
+  });
+
+  it('treats __proto__ keys as plain data', () => {
+    const body = JSON.parse('{"__proto__": {"polluted": 1}, "x": 1}') as Record<string, unknown>;
+    const values = flattenJson(body, 'json').values;
+    expect(values.get('__proto___polluted')).toBe(1);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('stops flattening below the depth limit and keeps the rest as a sub-document', () => {
+    const depth = 1000;
+    const body = JSON.parse(`${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`) as Record<string, unknown>;
+    const values = flattenJson(body, 'json').values;
+    expect(values.size).toBe(MAX_FLATTEN_DEPTH);
+    const deepest = Array.from({ length: MAX_FLATTEN_DEPTH }, () => 'a').join('_');
+    expect(typeof values.get(deepest)).toBe('object');
+  });
+});

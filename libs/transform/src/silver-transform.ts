@@ -1,0 +1,245 @@
+/**
+ * Silver's per-event logic: a captured hub event in, a typed silver row or a quarantine row out.
+ * Compile once per spec; the returned function is pure (no clock, no I/O) and never throws for bad
+ * event data (only for an invalid `enqueuedTime`, which the caller supplies), so every event ends
+ * in exactly one of the two tables (DESIGN invariant 9).
+ *
+ * Checks run in this order, and the first that fails decides the quarantine reason:
+ * 1. the producer's `malformed` marker → its reason (`csv_column_count`, `csv_quote`, …);
+ * 2. the body by `content_type`: absent/`json` → a JSON object, flattened (see flatten.ts);
+ *    `csv` → one CSV line in the spec's column order; anything else → `unknown_shape`;
+ * 3. a spec column that two body fields flatten to → `unknown_shape`;
+ * 4. the event id: the `event_id` property, else (for `eventId: { column }`) the id column's raw
+ *    text in the body → `missing_event_id`;
+ * 5. the event time from the spec's column, read with the spec's format and time zone →
+ *    `missing_event_time` / `unparseable_event_time` (also outside the years 0001 to 9999);
+ * 6. every spec column cast to its type (cast.ts) → the first failing column's reason
+ *    (`missing_value` / `cast_error`), the message listing every failing column.
+ * Body fields the spec does not declare are ignored. A timestamp event-time column holds the event
+ * time as read in step 5.
+ */
+import {
+  compileEventTimeParser,
+  EventProperty,
+  isEventTimeError,
+  type ColumnSpec,
+  type EventTimeParser,
+  type PipelineSpec,
+  type TableRow,
+  type TableValue,
+} from '@pipeline/contracts';
+import { CastFailure, columnCaster, previewValue, scalarText, type ColumnCaster } from './cast';
+import { parseCsvLine } from './csv-line';
+import { flattenJson, isJsonObject, type ArrayRule } from './flatten';
+import { isMalformedReason, QUARANTINE_REASONS, type QuarantineReason } from './quarantine-reason';
+import { assertNoReservedColumns } from './silver-schema';
+import { shardOf } from './shard';
+import { bodyEncoding, propertyText, sourceRow, type SourceEvent } from './source-event';
+import { isLakeTimestamp, utcDate } from './utc-date';
+
+export interface SilverTransformOptions {
+  /** How JSON arrays flatten (default `json`: the array as JSON text under its name). */
+  arrays?: ArrayRule;
+}
+
+export type SilverOutcome = { kind: 'row'; row: TableRow; eventId: string; eventTime: number } | { kind: 'quarantine'; row: TableRow; reason: QuarantineReason };
+
+export type SilverTransform = (event: SourceEvent) => SilverOutcome;
+
+/** Column problems listed in one quarantine message, at most. */
+const MAX_LISTED_PROBLEMS = 5;
+const BODY_PREVIEW_CHARS = 60;
+
+interface ColumnPlan {
+  column: ColumnSpec;
+  cast: ColumnCaster;
+  /** The event-time column of type timestamp: takes the event time as read. */
+  isEventTimeTimestamp: boolean;
+}
+
+type BodyFields = { ok: true; values: Map<string, unknown> } | { ok: false; reason: QuarantineReason; message: string };
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Compiles the silver transform of a spec.
+ * @throws ReservedColumnError when a spec column takes a name silver adds (see silverSchema).
+ */
+export function compileSilverTransform(spec: PipelineSpec, options: SilverTransformOptions = {}): SilverTransform {
+  assertNoReservedColumns(spec);
+  const arrays: ArrayRule = options.arrays ?? 'json';
+  const columns = spec.source.columns;
+  const timeColumn = spec.eventTime.column;
+  const plans: ColumnPlan[] = columns.map((column) => ({
+    column,
+    cast: columnCaster(column, spec.eventTime.timeZone),
+    isEventTimeTimestamp: column.name === timeColumn && column.type === 'timestamp',
+  }));
+  const readEventTime: EventTimeParser = compileEventTimeParser(spec.eventTime);
+  const idColumn = spec.eventId.kind === 'column' ? spec.eventId.column : undefined;
+  const groupBy = spec.groupBy;
+  const shards = spec.gold.shards;
+  const delimiter = spec.source.delimiter;
+  const columnNames = columns.map((c) => c.name);
+
+  const readBody = (event: SourceEvent): BodyFields => {
+    const { encoding, contentType } = bodyEncoding(event.properties);
+    if (encoding === 'other') {
+      const hint = contentType?.trim().toLowerCase() === 'raw' ? ' without a malformed reason' : '';
+      return unknownShape(`the content type ${JSON.stringify(contentType)}${hint} cannot be read; silver reads "json" (the default) and "csv" bodies`);
+    }
+    if (event.body === null) return unknownShape('the event has no body');
+    let text: string;
+    try {
+      text = strictUtf8.decode(event.body);
+    } catch {
+      return encoding === 'csv' ? { ok: false, reason: 'csv_utf8', message: 'the CSV body is not valid UTF-8 text' } : unknownShape('the JSON body is not valid UTF-8 text');
+    }
+    return encoding === 'csv' ? readCsvBody(text) : readJsonBody(text);
+  };
+
+  const readCsvBody = (text: string): BodyFields => {
+    const parsed = parseCsvLine(text, delimiter);
+    if (!parsed.ok) return { ok: false, reason: parsed.reason, message: parsed.message };
+    if (parsed.fields.length !== columnNames.length) {
+      return {
+        ok: false,
+        reason: 'csv_column_count',
+        message: `the CSV line has ${parsed.fields.length} field${parsed.fields.length === 1 ? '' : 's'} but the spec declares ${columnNames.length} column${columnNames.length === 1 ? '' : 's'} (${columnNames.join(', ')})`,
+      };
+    }
+    const values = new Map<string, unknown>();
+    for (let i = 0; i < columnNames.length; i++) values.set(columnNames[i], parsed.fields[i]);
+    return { ok: true, values };
+  };
+
+  const readJsonBody = (text: string): BodyFields => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      return unknownShape(`the body is not valid JSON (${detail}): ${previewText(text)}`);
+    }
+    if (!isJsonObject(parsed)) return unknownShape(`the body is JSON ${jsonKind(parsed)}, not an object: ${previewText(text)}`);
+    const flat = flattenJson(parsed, arrays);
+    if (flat.ambiguous !== undefined) {
+      for (const name of columnNames) {
+        const paths = flat.ambiguous.get(name);
+        if (paths !== undefined) {
+          return unknownShape(`column "${name}" is ambiguous: body fields ${paths.map((p) => JSON.stringify(p)).join(' and ')} all flatten to it`);
+        }
+      }
+    }
+    return { ok: true, values: flat.values };
+  };
+
+  return (event) => {
+    // Lineage comes from the Capture reader, not from the data: a bad value is a caller bug.
+    if (!Number.isFinite(event.enqueuedTime)) throw new RangeError(`SourceEvent.enqueuedTime must be epoch milliseconds, got ${String(event.enqueuedTime)} (${event.captureFile})`);
+    const properties = event.properties;
+    const propertyId = propertyText(properties, EventProperty.eventId);
+    const quarantine = (reason: QuarantineReason, message: string, eventId: string | undefined): SilverOutcome => ({
+      kind: 'quarantine',
+      reason,
+      row: quarantineRow(event, reason, message, eventId),
+    });
+
+    const malformed = propertyText(properties, EventProperty.malformed);
+    if (malformed !== undefined) {
+      if (isMalformedReason(malformed)) return quarantine(malformed, malformedMessage(malformed, sourceRow(properties)), propertyId);
+      return quarantine('unknown_shape', `the producer marked the record malformed with the unknown reason ${JSON.stringify(malformed)}`, propertyId);
+    }
+
+    const body = readBody(event);
+    if (!body.ok) return quarantine(body.reason, body.message, propertyId);
+    const values = body.values;
+
+    const bodyId = idColumn === undefined ? undefined : scalarText(values.get(idColumn));
+    const eventId = propertyId ?? (bodyId !== undefined && bodyId.trim() !== '' ? bodyId : undefined);
+    if (eventId === undefined) {
+      const where = idColumn === undefined ? '' : ` and the id column "${idColumn}" is empty or absent`;
+      return quarantine('missing_event_id', `the event has no "${EventProperty.eventId}" property${where}`, undefined);
+    }
+
+    const rawTime = values.get(timeColumn);
+    const eventTime = readEventTime(scalarText(rawTime));
+    if (isEventTimeError(eventTime)) {
+      return eventTime.reason === 'missing'
+        ? quarantine(
+            'missing_event_time',
+            `the event time column "${timeColumn}" is ${rawTime === undefined ? 'absent from the body' : rawTime === null ? 'null' : 'empty'}`,
+            eventId,
+          )
+        : quarantine('unparseable_event_time', `column "${timeColumn}": ${eventTime.message}`, eventId);
+    }
+    if (!isLakeTimestamp(eventTime)) {
+      return quarantine('unparseable_event_time', `column "${timeColumn}": the event time ${previewValue(rawTime)} lies outside the years 0001 to 9999`, eventId);
+    }
+
+    const row: TableRow = {};
+    let failures: CastFailure[] | undefined;
+    for (const plan of plans) {
+      const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? eventTime : plan.cast(values.get(plan.column.name));
+      if (value instanceof CastFailure) (failures ??= []).push(value);
+      else row[plan.column.name] = value;
+    }
+    if (failures !== undefined) return quarantine(failures[0].reason, listProblems(failures), eventId);
+
+    const groupValues = groupBy.map((name) => row[name]);
+    row['event_id'] = eventId;
+    row['event_time'] = eventTime;
+    row['event_date'] = utcDate(eventTime);
+    row['enqueued_time'] = event.enqueuedTime;
+    row['partition_id'] = event.partitionId;
+    row['sequence_number'] = event.sequenceNumber;
+    row['capture_file'] = event.captureFile;
+    row['source_row'] = sourceRow(properties);
+    row['shard'] = shardOf(groupValues, shards);
+    return { kind: 'row', row, eventId, eventTime };
+  };
+}
+
+function quarantineRow(event: SourceEvent, reason: QuarantineReason, message: string, eventId: string | undefined): TableRow {
+  return {
+    reason,
+    message,
+    raw_body: event.body,
+    event_id: eventId ?? null,
+    enqueued_time: event.enqueuedTime,
+    enqueued_date: utcDate(event.enqueuedTime),
+    partition_id: event.partitionId,
+    sequence_number: event.sequenceNumber,
+    capture_file: event.captureFile,
+    source_row: sourceRow(event.properties),
+  };
+}
+
+function unknownShape(message: string): BodyFields {
+  return { ok: false, reason: 'unknown_shape', message };
+}
+
+function malformedMessage(reason: QuarantineReason, row: number | null): string {
+  const record = row === null ? 'the source record' : `source row ${row}`;
+  return `the producer could not read ${record} as CSV (${reason}): ${QUARANTINE_REASONS[reason]} The raw record is kept in raw_body.`;
+}
+
+function listProblems(failures: readonly CastFailure[]): string {
+  const listed = failures.slice(0, MAX_LISTED_PROBLEMS).map((f) => f.message);
+  const more = failures.length - listed.length;
+  return listed.join('; ') + (more > 0 ? `; and ${more} more column${more === 1 ? '' : 's'}` : '');
+}
+
+function previewText(text: string): string {
+  return JSON.stringify(text.length > BODY_PREVIEW_CHARS ? `${text.slice(0, BODY_PREVIEW_CHARS - 3)}...` : text);
+}
+
+/** What a parsed JSON value that is not an object is, for messages. */
+function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number') return 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  return typeof value;
+}

@@ -1,0 +1,56 @@
+/**
+ * What silver receives per captured event, stated structurally so this library does not depend on
+ * the Capture reader: the body, the application properties and the lineage of the capture record.
+ *
+ * Property values arrive as Avro `long`/`double`/`string`/`bytes`/`null`; a property written as
+ * bytes is read as UTF-8 text, so senders that put strings into binary AMQP values still work.
+ */
+import { EventProperty } from '@pipeline/contracts';
+
+export type SourcePropertyValue = string | number | Buffer | null;
+
+export interface SourceEvent {
+  body: Buffer | null;
+  properties: Record<string, SourcePropertyValue>;
+  /** When the hub enqueued the event, epoch milliseconds. */
+  enqueuedTime: number;
+  partitionId: string;
+  sequenceNumber: number;
+  /** Lake path of the Capture file the event was read from. */
+  captureFile: string;
+}
+
+/** The text of a property, or `undefined` when it is absent, null or blank. */
+export function propertyText(properties: SourceEvent['properties'], name: string): string | undefined {
+  if (!Object.prototype.hasOwnProperty.call(properties, name)) return undefined;
+  const value = properties[name];
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number') text = Number.isFinite(value) ? String(value) : '';
+  else if (Buffer.isBuffer(value)) text = value.toString('utf8');
+  else return undefined;
+  return text.trim() === '' ? undefined : text;
+}
+
+/** The 1-based source row number from the `row` property, or null when absent or not a row number. */
+export function sourceRow(properties: SourceEvent['properties']): number | null {
+  const text = propertyText(properties, EventProperty.row)?.trim();
+  if (text === undefined || !/^\d{1,16}$/.test(text)) return null;
+  const row = Number(text);
+  return Number.isSafeInteger(row) && row >= 1 ? row : null;
+}
+
+export type BodyEncoding = 'json' | 'csv' | 'other';
+
+/**
+ * The body encoding from the `content_type` property: absent or `json` → JSON, `csv` → one CSV line.
+ * The MIME forms `application/json` and `text/csv` (parameters ignored) read the same way.
+ */
+export function bodyEncoding(properties: SourceEvent['properties']): { encoding: BodyEncoding; contentType: string | undefined } {
+  const contentType = propertyText(properties, EventProperty.contentType);
+  if (contentType === undefined) return { encoding: 'json', contentType };
+  const media = (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
+  if (media === 'json' || media === 'application/json') return { encoding: 'json', contentType };
+  if (media === 'csv' || media === 'text/csv') return { encoding: 'csv', contentType };
+  return { encoding: 'other', contentType };
+}
