@@ -16,7 +16,7 @@ export const BRONZE_LOGIC_VERSION = 1;
 export interface BronzeOffsetFile {
   path: string;
   partitionId: string;
-  /** Size when listed; the file must still have it when read (capture files are immutable). */
+  /** Size when listed, for the batch size limit; the manifest has the size read. */
   bytes: number;
 }
 

@@ -4,6 +4,7 @@
  * Exit codes: 0 stopped cleanly, 1 failed, 2 bad usage, config, spec or checkpoint.
  */
 import 'reflect-metadata';
+import type { INestApplicationContext, INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
@@ -11,7 +12,9 @@ import { ConfigError, loadSpecFile, parseFlags, runMain, shutdownSignal, SpecFil
 import { SpecValidationError } from '@pipeline/contracts';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { silverConfig, type SilverFlags } from './silver.config';
-import { SilverModule } from './silver.module';
+import { openLocalBus, SilverModule } from './silver.module';
+import { BRONZE_QUEUE } from './silver.logic';
+import { BusTransport } from '@pipeline/transport';
 import { SilverService } from './silver.service';
 
 export function silverCommand(): Command {
@@ -44,10 +47,22 @@ export async function main(argv: string[]): Promise<number> {
   }
   const telemetry = startTelemetry({ serviceName: 'silver' });
   const logger = createLogger({ service: 'silver' });
-  let app;
+  const bus = await openLocalBus(config);
+  const module = SilverModule.register(config, spec, logger, bus);
+  const nestLogger = new PinoNestLogger(logger);
+  let app: INestApplicationContext;
+  let listener: INestMicroservice | undefined;
   try {
-    app = await NestFactory.createApplicationContext(SilverModule.register(config, spec, logger), { logger: new PinoNestLogger(logger), abortOnError: false });
+    // Draining needs no bus listener; running does: bronze announcements wake silver up at once.
+    if (config.drain) app = await NestFactory.createApplicationContext(module, { logger: nestLogger, abortOnError: false });
+    else
+      app = listener = await NestFactory.createMicroservice(module, {
+        strategy: new BusTransport({ bus, queues: [{ queue: BRONZE_QUEUE, sessions: true }], logger }),
+        logger: nestLogger,
+        abortOnError: false,
+      });
   } catch (error) {
+    await bus.close();
     await telemetry.shutdown();
     if (error instanceof FingerprintMismatchError) {
       process.stderr.write(`${error.message}\n`);
@@ -57,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping after the batch in progress'));
   try {
+    await listener?.listen();
     const service = app.get(SilverService);
     for (;;) {
       await service.catchUp();

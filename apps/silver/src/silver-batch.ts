@@ -14,10 +14,8 @@ import { sha256Hex, type ManifestLog } from '@pipeline/checkpoint';
 import type { AddFile, DeltaTable } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
-import { Deduplicator, shardOf, type SourceEvent } from '@pipeline/transform';
+import { Deduplicator, type SilverTransform, type SourceEvent } from '@pipeline/transform';
 import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverState } from './silver-offsets';
-
-export type SilverTransform = (event: SourceEvent) => { kind: 'row'; row: TableRow; eventId: string; eventTime: number } | { kind: 'quarantine'; row: TableRow; reason: string };
 
 export interface SilverBatchDeps {
   lake: Lake;
@@ -88,12 +86,8 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
               partitionCounts.duplicates++;
               continue;
             }
-            const shard = shardOf(
-              deps.spec.groupBy.map((column) => result.row[column] ?? null),
-              shards,
-            );
-            result.row['shard'] = shard;
-            (byShard[shard] as TableRow[]).push(result.row);
+            // The transform assigned the row's gold shard from its grouping key.
+            (byShard[result.row['shard'] as number] as TableRow[]).push(result.row);
             partitionCounts.rows++;
           }
         }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { LocalBus, LocalLake } from '@pipeline/adapters';
+import { SilverController } from './silver.controller';
 import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import type { PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable } from '@pipeline/delta';
@@ -18,6 +19,15 @@ export const BUS = Symbol('Bus');
 
 export const QUEUE_OPTIONS = { sessions: true, lockDurationMs: 30_000, maxDeliveryCount: 10 };
 
+/** The embedded bus with the queues silver reads and writes. */
+export async function openLocalBus(config: SilverConfig): Promise<Bus> {
+  mkdirSync(config.home, { recursive: true });
+  const bus = LocalBus.open({ file: config.busFile, clock: systemClock });
+  await bus.ensureQueue(BRONZE_QUEUE, QUEUE_OPTIONS);
+  await bus.ensureQueue(SILVER_QUEUE, QUEUE_OPTIONS);
+  return bus;
+}
+
 @Injectable()
 class BackendsLifecycle implements OnApplicationShutdown {
   constructor(
@@ -32,9 +42,10 @@ class BackendsLifecycle implements OnApplicationShutdown {
 
 @Module({})
 export class SilverModule {
-  static register(config: SilverConfig, spec: PipelineSpec, logger: Logger): DynamicModule {
+  static register(config: SilverConfig, spec: PipelineSpec, logger: Logger, bus: Bus): DynamicModule {
     return {
       module: SilverModule,
+      controllers: [SilverController],
       providers: [
         {
           provide: LAKE,
@@ -43,15 +54,7 @@ export class SilverModule {
             return new LocalLake(config.lakeRoot);
           },
         },
-        {
-          provide: BUS,
-          useFactory: async (): Promise<Bus> => {
-            const bus = LocalBus.open({ file: config.busFile, clock: systemClock });
-            await bus.ensureQueue(BRONZE_QUEUE, QUEUE_OPTIONS);
-            await bus.ensureQueue(SILVER_QUEUE, QUEUE_OPTIONS);
-            return bus;
-          },
-        },
+        { provide: BUS, useValue: bus },
         BackendsLifecycle,
         {
           provide: SilverService,

@@ -210,7 +210,7 @@ describe('silver', () => {
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     const result = await connection.runAndReadAll(
-      `select reading_id, device_id, temperature, epoch_ms(event_time) as t, event_date::varchar as d from read_parquet([${files.map((f) => `'${f}'`).join(',')}], hive_partitioning = false) order by reading_id`,
+      `select reading_id, device_id, temperature, epoch_ms(event_time) as t, event_date::varchar as d from read_parquet([${files.map((f) => `'${f}'`).join(',')}], hive_partitioning = true) order by reading_id`,
     );
     const rows = result.getRowObjects();
     expect(rows.map((r) => r['reading_id'])).toEqual(['r0', 'r1', 'r11', 'r2', 'r4', 'r5', 'r7', 'r9']);
