@@ -104,7 +104,12 @@ export async function runBronzeBatch(deps: BronzeBatchDeps, batch: number, input
 
       const commit = commitOf(batch, pointer.path, manifest.files);
       await deps.checkpoint.commit(batch, commit);
-      span.setAttributes({ 'pipeline.bronze.files': commit.files, 'pipeline.bronze.records': commit.records, 'pipeline.bronze.bytes': commit.bytes, 'pipeline.manifest': pointer.path });
+      span.setAttributes({
+        'pipeline.bronze.files': commit.files,
+        'pipeline.bronze.records': commit.records,
+        'pipeline.bronze.bytes': commit.bytes,
+        'pipeline.manifest': pointer.path,
+      });
       return { offsets, manifest, cursors, commit };
     },
     'bronze',
@@ -124,7 +129,8 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
   try {
     stream = await deps.lake.readStream(file.path);
   } catch (error) {
-    if (error instanceof LakeNotFoundError) return fail(`the file is no longer in the lake at ${deps.lake.location}; a capture file must never be deleted before bronze has referenced it.`, error);
+    if (error instanceof LakeNotFoundError)
+      return fail(`the file is no longer in the lake at ${deps.lake.location}; a capture file must never be deleted before bronze has referenced it.`, error);
     throw error;
   }
   const hash = createHash('sha256');

@@ -237,7 +237,11 @@ describe('bronze', () => {
 
     const all = await manifests(w.lake);
     expect(all.at(-1)?.files.map((f) => f.path)).toEqual([late.path, fresh.path]);
-    expectEachInExactlyOneBatch(await committedFiles(w.lake), [...written, { ...late, partitionId: '0', records: 2, firstSequence: 100 }, { ...fresh, partitionId: '2', records: 2, firstSequence: 100 }]);
+    expectEachInExactlyOneBatch(await committedFiles(w.lake), [
+      ...written,
+      { ...late, partitionId: '0', records: 2, firstSequence: 100 },
+      { ...fresh, partitionId: '2', records: 2, firstSequence: 100 },
+    ]);
   });
 
   it('writes the same manifests, byte for byte, when killed at any write step and restarted', async () => {
@@ -305,7 +309,11 @@ describe('bronze', () => {
     await expect(attempt).rejects.toBeInstanceOf(BronzeBatchError);
     await expect(attempt).rejects.toThrow(new RegExp(`Bronze batch 0 failed on ${bad.path}: Invalid Event Hubs Capture file ${bad.path} at byte \\d+: .*truncated`));
     const checkpoint = new StageCheckpoint(w.lake, 'checkpoints/bronze');
-    expect(await checkpoint.latest()).toEqual({ batch: 0, offsets: expect.objectContaining({ files: [expect.objectContaining({ path: good.path }), expect.objectContaining({ path: bad.path })] }), committed: false });
+    expect(await checkpoint.latest()).toEqual({
+      batch: 0,
+      offsets: expect.objectContaining({ files: [expect.objectContaining({ path: good.path }), expect.objectContaining({ path: bad.path })] }),
+      committed: false,
+    });
     expect(await manifests(w.lake)).toEqual([]);
     // A restart re-does the same batch and fails the same way: the bad file is never skipped.
     await expect(drain(bronze(w.lake, clock))).rejects.toThrow(`failed on ${bad.path}`);
@@ -360,9 +368,12 @@ describe('bronze on the local bus', () => {
     await populate(w.lake);
     await drain(bronze(w.lake, new TestClock(START), {}, bus));
     const session = await bus.acceptSession(BRONZE_MANIFESTS_QUEUE, { sessionId: 'bronze', maxWaitMs: 0 });
-    expect(session).toBeDefined();
-    const messages = await session!.receive({ maxMessages: 100, maxWaitMs: 0 });
-    await session!.close();
+    if (!session) throw new Error('expected messages in session bronze of bronze-manifests');
+    const messages = await session.receive({ maxMessages: 100, maxWaitMs: 0 });
+    for (const message of messages) await session.complete(message);
+    expect(await session.receive({ maxMessages: 100, maxWaitMs: 0 })).toEqual([]);
+    await session.close();
+    expect(await bus.acceptSession(BRONZE_MANIFESTS_QUEUE, { maxWaitMs: 0 })).toBeUndefined();
     const paths = [0, 1, 2, 3].map((n) => manifestPath('bronze', 'bronze', n));
     expect(messages.map((m) => m.messageId)).toEqual(paths);
     expect(messages.map((m) => m.sessionId)).toEqual(['bronze', 'bronze', 'bronze', 'bronze']);

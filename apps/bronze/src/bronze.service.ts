@@ -145,7 +145,10 @@ export class BronzeService {
     this.summary.records += result.commit.records;
     this.summary.bytes += result.commit.bytes;
     this.summary.lastBatch = batch;
-    this.logger.info({ batch, manifest: result.commit.manifest, files: result.commit.files, records: result.commit.records, partitions: result.commit.partitions }, 'bronze batch committed');
+    this.logger.info(
+      { batch, manifest: result.commit.manifest, files: result.commit.files, records: result.commit.records, partitions: result.commit.partitions },
+      'bronze batch committed',
+    );
   }
 
   private async restore(batch: number): Promise<Map<string, PartitionCursor>> {

@@ -33,7 +33,8 @@ async function tracedFile(lake: Lake, partitionId: string, time: number, tracepa
   await lake.write(path, writer.finish());
 }
 
-const drain = (lake: Lake, clock: TestClock) => new BronzeService(lake, new ManifestLog(lake), clock, silent, options, async (ms) => clock.advance(ms)).run(new AbortController().signal, true);
+const drain = (lake: Lake, clock: TestClock) =>
+  new BronzeService(lake, new ManifestLog(lake), clock, silent, options, async (ms) => clock.advance(ms)).run(new AbortController().signal, true);
 
 describe('bronze tracing', () => {
   let telemetry: Telemetry;

@@ -40,6 +40,8 @@ describe('partition cursor', () => {
   });
 
   it('refuses a stored position that is not a capture file of the layout', () => {
-    expect(() => PartitionCursor.restore({ position: 'raw/ns/hub/0/notes.txt', horizon: 0, consumed: [], files: 0, records: 0 }, layout, '0')).toThrow(/not a capture file of raw\/ns\/hub/);
+    expect(() => PartitionCursor.restore({ position: 'raw/ns/hub/0/notes.txt', horizon: 0, consumed: [], files: 0, records: 0 }, layout, '0')).toThrow(
+      /not a capture file of raw\/ns\/hub/,
+    );
   });
 });

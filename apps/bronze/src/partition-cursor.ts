@@ -61,7 +61,9 @@ export class PartitionCursor {
   static restore(state: PartitionCursorState, layout: CaptureLayout, partitionId: string): PartitionCursor {
     const positionTime = captureFileTime(layout, partitionId, state.position);
     if (positionTime === undefined) {
-      throw new Error(`The bronze state names ${state.position} as the position of partition ${partitionId}, which is not a capture file of ${layout.prefix}/${layout.namespace}/${layout.eventHub}.`);
+      throw new Error(
+        `The bronze state names ${state.position} as the position of partition ${partitionId}, which is not a capture file of ${layout.prefix}/${layout.namespace}/${layout.eventHub}.`,
+      );
     }
     const consumed = new Set<number>();
     let seconds = 0;

@@ -15,7 +15,12 @@ describe('partition discovery', () => {
   });
   afterEach(() => w.dir.dispose());
 
-  const consume = (cursor: PartitionCursor | undefined, files: DiscoveredFile[]) => PartitionCursor.advance(cursor, files.map((f) => ({ path: f.path, time: f.time, records: 1 })), 2 * H);
+  const consume = (cursor: PartitionCursor | undefined, files: DiscoveredFile[]) =>
+    PartitionCursor.advance(
+      cursor,
+      files.map((f) => ({ path: f.path, time: f.time, records: 1 })),
+      2 * H,
+    );
 
   it('lists only the hour folders from the position minus the lookback to the current hour', async () => {
     for (const s of [0, 2, 4]) await writeCaptureFile(w.lake, '0', at(1, 12, 0, s), 1);

@@ -1,11 +1,12 @@
-/** Shared by this app's specs only. */
+/** Shared by this app's specs only (kept free of @pipeline/testing, which the build leaves out). */
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { LocalLake } from '@pipeline/adapters';
 import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc } from '@pipeline/capture-format';
 import type { Lake, LakeEntry } from '@pipeline/ports';
-import { makeTempDir, type TempDir } from '@pipeline/testing';
 import { capturePath, type CaptureLayout } from './capture-layout';
 
 export const FIXTURES = path.resolve(__dirname, '../../../../shared/fixtures/eventhubs-capture');
@@ -102,11 +103,15 @@ export class RecordingLake implements Lake {
 }
 
 export interface LakeWorld {
-  dir: TempDir;
+  dir: { path: string; dispose(): Promise<void> };
   lake: LocalLake;
 }
 
+/** A local lake in a fresh temporary folder; `dir.dispose()` removes it. */
 export async function lakeWorld(prefix = 'bronze-spec-'): Promise<LakeWorld> {
-  const dir = await makeTempDir(prefix);
-  return { dir, lake: new LocalLake(path.join(dir.path, 'lake')) };
+  const folder = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+  return {
+    dir: { path: folder, dispose: () => fsp.rm(folder, { recursive: true, force: true, maxRetries: 3 }) },
+    lake: new LocalLake(path.join(folder, 'lake')),
+  };
 }

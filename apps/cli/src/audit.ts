@@ -76,7 +76,8 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
       referenced.set(file.path, manifest.sequence);
       const seen = captured.get(file.path);
       if (!seen) problems.push(`bronze batch ${manifest.sequence}, partition ${partition}: ${file.path} is referenced but not in the lake`);
-      else if (seen.records !== file.rows) problems.push(`bronze batch ${manifest.sequence}, partition ${partition}: ${file.path} has ${seen.records} records, the manifest says ${file.rows}`);
+      else if (seen.records !== file.rows)
+        problems.push(`bronze batch ${manifest.sequence}, partition ${partition}: ${file.path} has ${seen.records} records, the manifest says ${file.rows}`);
     }
     bronzeRecords.set(manifest.sequence, perPartition);
   }
@@ -102,10 +103,14 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
       silverRows += c.rows;
       quarantineRows += c.quarantined;
       if ((expected[partition] ?? 0) !== c.records) {
-        problems.push(`silver batch ${batch}, partition ${partition}: read ${c.records} records, bronze batches ${commit.bronze.from}–${commit.bronze.to} hold ${expected[partition] ?? 0}`);
+        problems.push(
+          `silver batch ${batch}, partition ${partition}: read ${c.records} records, bronze batches ${commit.bronze.from}–${commit.bronze.to} hold ${expected[partition] ?? 0}`,
+        );
       }
       if (c.rows + c.quarantined + c.duplicates !== c.records) {
-        problems.push(`silver batch ${batch}, partition ${partition}: ${c.records} records in, but ${c.rows} rows + ${c.quarantined} quarantined + ${c.duplicates} duplicates = ${c.rows + c.quarantined + c.duplicates}`);
+        problems.push(
+          `silver batch ${batch}, partition ${partition}: ${c.records} records in, but ${c.rows} rows + ${c.quarantined} quarantined + ${c.duplicates} duplicates = ${c.rows + c.quarantined + c.duplicates}`,
+        );
       }
     }
   }
@@ -132,7 +137,12 @@ export function formatAudit(report: AuditReport): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), line(totals)];
   if (report.tables) out.push('', `Delta tables: silver ${report.tables.silverRows} rows, quarantine ${report.tables.quarantineRows} rows.`);
-  out.push('', report.problems.length === 0 ? 'Reconciled: captured = bronze + pending, and bronze = silver + quarantined + duplicates for every batch.' : `${report.problems.length} problem(s):`);
+  out.push(
+    '',
+    report.problems.length === 0
+      ? 'Reconciled: captured = bronze + pending, and bronze = silver + quarantined + duplicates for every batch.'
+      : `${report.problems.length} problem(s):`,
+  );
   for (const p of report.problems) out.push(`  - ${p}`);
   return `${out.join('\n')}\n`;
 }

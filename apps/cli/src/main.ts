@@ -157,7 +157,10 @@ export async function main(argv: string[]): Promise<number> {
         }
         const letters = await bus.listDeadLetters(queue);
         if (letters.length === 0) process.stdout.write(`No dead letters in ${queue}.\n`);
-        for (const l of letters) process.stdout.write(`${JSON.stringify({ messageId: l.messageId, sessionId: l.sessionId, subject: l.subject, reason: l.reason, description: l.description, deliveryCount: l.deliveryCount, deadLetteredTime: new Date(l.deadLetteredTime).toISOString(), body: l.body })}\n`);
+        for (const l of letters)
+          process.stdout.write(
+            `${JSON.stringify({ messageId: l.messageId, sessionId: l.sessionId, subject: l.subject, reason: l.reason, description: l.description, deliveryCount: l.deliveryCount, deadLetteredTime: new Date(l.deadLetteredTime).toISOString(), body: l.body })}\n`,
+          );
       } finally {
         await bus.close();
       }

@@ -21,6 +21,7 @@ function entry(name: string, description: string): ServiceEntry {
 export const services: ServiceEntry[] = [
   entry('producer', 'Send a CSV file to the event hub, one event per record.'),
   entry('capture', 'Capture the event hub into Avro files in the lake (Event Hubs Capture format and layout).'),
+  entry('bronze', 'Reference new capture files in bronze manifests, batch by batch, and announce them on the bus.'),
   entry('silver', 'Turn bronze batches into the silver Delta table (typed, with event_time, in gold shards) and the quarantine table.'),
 ];
 

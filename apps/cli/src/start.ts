@@ -1,14 +1,15 @@
 /**
  * `pipeline start`: runs the pipeline locally on the embedded backends, each service in its own
- * process as it is deployed: capture keeps running, the producer sends the example data (or your
- * CSV). Prints where things are once everything sent is captured; stops on Ctrl-C or SIGTERM by
- * passing the signal on and waiting for the services to flush.
+ * process as it is deployed: capture, bronze and silver keep running, the producer sends the
+ * example data (or your CSV). Once everything sent has reached silver it prints the audit; it
+ * stops on Ctrl-C or SIGTERM by passing the signal on and waiting for the services to flush.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { LocalCheckpointStore, LocalEventHub } from '@pipeline/adapters';
+import { LocalCheckpointStore, LocalEventHub, LocalLake } from '@pipeline/adapters';
+import { audit, formatAudit, type AuditReport } from './audit';
 import { localPaths, resolvePipelineHome } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 
@@ -62,6 +63,8 @@ export async function start(options: StartOptions): Promise<number> {
   process.on('SIGTERM', stopAll);
   try {
     const capture = launch('capture', ['capture', ...common, '--window', options.window]);
+    const bronze = launch('bronze', ['bronze', ...common, '--poll', '250ms', '--max-batch-delay', '500ms']);
+    const silver = launch('silver', ['silver', '--home', home, '--spec', options.spec, '--poll', '500ms']);
     const pacing = options.speed ? ['--speed', options.speed] : options.rate ? ['--rate', options.rate] : [];
     const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing]);
     const produced = await producer.exited;
@@ -72,16 +75,19 @@ export async function start(options: StartOptions): Promise<number> {
       await Promise.all(children.map((c) => c.exited));
       return 1;
     }
-    const caughtUp = await waitForCapture(home, options, capture, () => stopping);
+    const captured = await waitForCapture(home, options, capture, () => stopping);
+    if (captured) say(`Everything sent is captured: ${captured.events} events in Avro files under ${path.join(localPaths(home).lakeRoot, 'raw')}.`);
+    const caughtUp = captured && (await waitForSilver(home, [bronze, silver], () => stopping));
     if (caughtUp) {
-      say(`Everything sent is captured: ${caughtUp.events} events in Avro files under ${path.join(localPaths(home).lakeRoot, 'raw')}.`);
-      say(caughtUp.note);
+      say(`Bronze and silver have caught up. The audit (pipeline audit):\n${formatAudit(caughtUp).trimEnd()}`);
+      say(`Silver and quarantine are Delta tables (Spark, Fabric, Databricks and DuckDB read them) under ${path.join(localPaths(home).lakeRoot, 'tables')}.`);
     }
-    if (options.exitWhenDone || !caughtUp) {
+    const healthy = caughtUp !== undefined && caughtUp.problems.length === 0;
+    if (options.exitWhenDone || !healthy) {
       stopAll('SIGTERM');
-      return finish(children, caughtUp ? 0 : 1);
+      return finish(children, healthy ? 0 : 1);
     }
-    say('Capture keeps running: send more with `npx pipeline produce --spec … --csv …` in another terminal. Ctrl-C stops.');
+    say('The services keep running: send more with `npx pipeline produce --spec … --csv …` in another terminal. Ctrl-C stops.');
     return finish(children, (await capture.exited) === 0 || stopping ? 0 : 1);
   } finally {
     process.off('SIGINT', stopAll);
@@ -107,7 +113,7 @@ function spawnService(bin: string, name: string, args: string[], env: NodeJS.Pro
 }
 
 /** Waits until the capture checkpoint covers every event in the hub, or capture exits. */
-async function waitForCapture(home: string, options: StartOptions, capture: Child, stopped: () => boolean): Promise<{ events: number; note: string } | undefined> {
+async function waitForCapture(home: string, options: StartOptions, capture: Child, stopped: () => boolean): Promise<{ events: number } | undefined> {
   const paths = localPaths(home);
   const hub = LocalEventHub.open({ file: paths.eventHubFile, hubName: options.hub, partitionCount: Number(options.partitions), clock: systemClock });
   const store = new LocalCheckpointStore(paths.checkpointStoreFile, systemClock);
@@ -126,14 +132,34 @@ async function waitForCapture(home: string, options: StartOptions, capture: Chil
         events += last + 1;
         behind += Math.max(0, last - captured);
       }
-      if (behind === 0) {
-        return { events, note: 'Read a capture file with `npx pipeline read-capture <file>`; bronze, silver and gold come next in this pipeline.' };
-      }
+      if (behind === 0) return { events };
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   } finally {
     await hub.close();
     await store.close();
+  }
+}
+
+/** Waits until bronze referenced every capture file and silver processed every bronze batch; returns the audit. */
+async function waitForSilver(home: string, services: Child[], stopped: () => boolean): Promise<AuditReport | undefined> {
+  const lake = new LocalLake(localPaths(home).lakeRoot);
+  let exited = false;
+  for (const service of services) void service.exited.then(() => (exited = true));
+  // A batch in flight can look like a mismatch for a moment (its table commit lands before its
+  // checkpoint commit); a problem that stays over several looks is real.
+  let problemLooks = 0;
+  try {
+    for (;;) {
+      if (stopped() || exited) return undefined;
+      const report = await audit(lake, { rawPrefix: 'raw', silverCheckpoint: 'silver' });
+      const pending = report.rows.reduce((n, r) => n + r.pending + (r.bronze - r.silverIn), 0);
+      problemLooks = report.problems.length > 0 ? problemLooks + 1 : 0;
+      if ((pending === 0 && report.rows.length > 0 && report.problems.length === 0) || problemLooks >= 6) return report;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    await lake.close();
   }
 }
 

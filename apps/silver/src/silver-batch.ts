@@ -44,11 +44,19 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
     if (!manifest || manifest.layer !== 'bronze') throw new Error(`Silver batch ${batch} needs bronze manifest ${sequence}, which is not in the lake at ${deps.lake.location}.`);
     bronze.push(manifest);
   }
-  const inputs: ManifestInput[] = bronze.map((m) => ({ layer: 'bronze', session: m.session, sequence: m.sequence, path: `manifests/bronze/${m.session}/${pad(m.sequence, 20)}.json` }));
+  const inputs: ManifestInput[] = bronze.map((m) => ({
+    layer: 'bronze',
+    session: m.session,
+    sequence: m.sequence,
+    path: `manifests/bronze/${m.session}/${pad(m.sequence, 20)}.json`,
+  }));
 
   return inSpan(
     'silver.batch',
-    { links: linksFromTraceparents(bronze.map((m) => m.traceparent)), attributes: { 'pipeline.batch': batch, 'pipeline.bronze.from': offsets.bronze.from, 'pipeline.bronze.to': offsets.bronze.to } },
+    {
+      links: linksFromTraceparents(bronze.map((m) => m.traceparent)),
+      attributes: { 'pipeline.batch': batch, 'pipeline.bronze.from': offsets.bronze.from, 'pipeline.bronze.to': offsets.bronze.to },
+    },
     async (span) => {
       const dedup = previous ? Deduplicator.restore(previous.dedup as Parameters<typeof Deduplicator.restore>[0]) : new Deduplicator({ horizonMs: deps.dedupHorizonMs });
       const shards = deps.spec.gold.shards;
@@ -63,7 +71,9 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
           const partitionCounts = (counts[partition] ??= emptyCounts());
           const bytes = await deps.lake.read(file.path);
           if (sha256Hex(bytes) !== file.sha256) {
-            throw new Error(`Capture file ${file.path} no longer matches bronze manifest ${manifest.sequence} (checksum differs): the raw record was changed after bronze referenced it.`);
+            throw new Error(
+              `Capture file ${file.path} no longer matches bronze manifest ${manifest.sequence} (checksum differs): the raw record was changed after bronze referenced it.`,
+            );
           }
           for await (const record of readCaptureFile(single(bytes), file.path)) {
             partitionCounts.records++;
@@ -183,7 +193,6 @@ function toEpoch(value: unknown): number | null {
   }
   return null;
 }
-
 
 async function* single(bytes: Buffer): AsyncIterable<Uint8Array> {
   yield bytes;

@@ -31,7 +31,11 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
   });
   settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
-  const checkpointName = settings.string('SILVER_CHECKPOINT', { default: 'silver', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, describe: 'a checkpoint name (letters, digits, . _ -)' });
+  const checkpointName = settings.string('SILVER_CHECKPOINT', {
+    default: 'silver',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+    describe: 'a checkpoint name (letters, digits, . _ -)',
+  });
   const arrays = settings.oneOf('SILVER_ARRAYS', ['json', 'index', 'first'] as const, { default: 'json' });
   const maxManifestsPerBatch = settings.int('SILVER_MAX_MANIFESTS_PER_BATCH', { default: 10, min: 1, max: 10_000 });
   const pollIntervalMs = settings.duration('SILVER_POLL', { default: 1_000, minMs: 10 });

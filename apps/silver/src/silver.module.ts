@@ -73,7 +73,10 @@ export class SilverModule {
               queryId: metadata.queryId,
               dedupHorizonMs: spec.watermark.delayMs,
             };
-            return new SilverService(deps, checkpoint, new ManifestLog(lake), systemClock, logger, { maxManifestsPerBatch: config.maxManifestsPerBatch, pollIntervalMs: config.pollIntervalMs });
+            return new SilverService(deps, checkpoint, new ManifestLog(lake), systemClock, logger, {
+              maxManifestsPerBatch: config.maxManifestsPerBatch,
+              pollIntervalMs: config.pollIntervalMs,
+            });
           },
         },
       ],

@@ -31,8 +31,7 @@ interface SourceRow {
 
 function record(seq: number, r: SourceRow): CaptureRecord {
   const body =
-    r.body ??
-    Buffer.from(JSON.stringify({ reading_id: r.id, device_id: r.device, site: 'Kyoto', ts: r.time, temperature: r.temperature, humidity: '40', status: 'ok' }));
+    r.body ?? Buffer.from(JSON.stringify({ reading_id: r.id, device_id: r.device, site: 'Kyoto', ts: r.time, temperature: r.temperature, humidity: '40', status: 'ok' }));
   return {
     sequenceNumber: seq,
     offset: String(seq * 100),
@@ -69,7 +68,12 @@ async function seedBronze(lake: Lake, batches: SourceRow[][]): Promise<void> {
   }
 }
 
-const good = (i: number, device = `d${i % 3}`, time = `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z`): SourceRow => ({ id: `r${i}`, device, time, temperature: String(20 + i) });
+const good = (i: number, device = `d${i % 3}`, time = `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z`): SourceRow => ({
+  id: `r${i}`,
+  device,
+  time,
+  temperature: String(20 + i),
+});
 
 const BATCHES: SourceRow[][] = [
   [good(0), good(1), good(2), { ...good(3), temperature: 'hot' }, good(4)],

@@ -67,7 +67,10 @@ export class SilverService {
       for await (const manifest of this.manifests.after('bronze', 'bronze', this.position, this.options.maxManifestsPerBatch)) available.push(manifest.sequence);
       if (available.length === 0) return batches;
       const batch = this.nextBatch;
-      const offsets = await this.checkpoint.writeOffsets(batch, { bronze: { from: available[0] as number, to: available[available.length - 1] as number }, batchTime: this.clock.now() });
+      const offsets = await this.checkpoint.writeOffsets(batch, {
+        bronze: { from: available[0] as number, to: available[available.length - 1] as number },
+        batchTime: this.clock.now(),
+      });
       await this.execute(batch, offsets);
       this.position = offsets.bronze.to;
       this.nextBatch = batch + 1;
@@ -81,11 +84,14 @@ export class SilverService {
     const result = await runSilverBatch(this.deps, batch, offsets, previous);
     await this.checkpoint.writeState(batch, result.state);
     await this.checkpoint.commit(batch, result.commit);
-    const c = Object.values(result.commit.counts).reduce((a, b) => ({ rows: a.rows + b.rows, quarantined: a.quarantined + b.quarantined, duplicates: a.duplicates + b.duplicates }), {
-      rows: 0,
-      quarantined: 0,
-      duplicates: 0,
-    });
+    const c = Object.values(result.commit.counts).reduce(
+      (a, b) => ({ rows: a.rows + b.rows, quarantined: a.quarantined + b.quarantined, duplicates: a.duplicates + b.duplicates }),
+      {
+        rows: 0,
+        quarantined: 0,
+        duplicates: 0,
+      },
+    );
     this.logger.info({ batch, bronze: offsets.bronze, ...c, silver_version: result.commit.silverVersion }, 'silver batch committed');
   }
 }

@@ -44,7 +44,13 @@ describe('manifest log', () => {
   });
 
   it('rejects a manifest that points outside the lake root', () => {
-    const evil = { ...bronze(0), files: [{ ...fileRef('x', Buffer.from('x'), 1), path: '../../etc/passwd' }, { ...fileRef('x', Buffer.from('x'), 1), path: '/abs/file' }] };
+    const evil = {
+      ...bronze(0),
+      files: [
+        { ...fileRef('x', Buffer.from('x'), 1), path: '../../etc/passwd' },
+        { ...fileRef('x', Buffer.from('x'), 1), path: '/abs/file' },
+      ],
+    };
     expect(() => parseManifest(evil, 'evil.json')).toThrow(ManifestValidationError);
     expect(() => parseManifest(evil, 'evil.json')).toThrow(/files\[0\]\.path "\.\.\/\.\.\/etc\/passwd" has an empty, '\.' or '\.\.' segment/);
     expect(() => parseManifest(evil, 'evil.json')).toThrow(/files\[1\]\.path "\/abs\/file" is absolute/);

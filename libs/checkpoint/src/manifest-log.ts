@@ -5,15 +5,7 @@
  * lost, duplicated or out-of-order message changes nothing, and an empty bus still catches up.
  */
 import { createHash } from 'node:crypto';
-import {
-  manifestPath,
-  manifestSessionPrefix,
-  parseManifest,
-  type Manifest,
-  type ManifestFile,
-  type ManifestLayer,
-  type ManifestPointer,
-} from '@pipeline/contracts';
+import { manifestPath, manifestSessionPrefix, parseManifest, type Manifest, type ManifestFile, type ManifestLayer, type ManifestPointer } from '@pipeline/contracts';
 import type { Bus, Lake } from '@pipeline/ports';
 
 export class ManifestConflictError extends Error {

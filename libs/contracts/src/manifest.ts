@@ -116,7 +116,8 @@ export function parseManifest(value: unknown, where: string): Manifest {
   if (m['version'] !== MANIFEST_VERSION) problems.push(`version: expected ${MANIFEST_VERSION}, found ${JSON.stringify(m['version'])}`);
   if (m['layer'] !== 'bronze' && m['layer'] !== 'silver') problems.push(`layer: expected "bronze" or "silver", found ${JSON.stringify(m['layer'])}`);
   if (typeof m['pipeline'] !== 'string' || m['pipeline'] === '') problems.push('pipeline: expected the pipeline name');
-  if (typeof m['session'] !== 'string' || !SESSION.test(m['session'])) problems.push(`session: expected a session id like "bronze" or "shard-003", found ${JSON.stringify(m['session'])}`);
+  if (typeof m['session'] !== 'string' || !SESSION.test(m['session']))
+    problems.push(`session: expected a session id like "bronze" or "shard-003", found ${JSON.stringify(m['session'])}`);
   for (const key of ['sequence', 'batch', 'createdAt'] as const) if (!int(m[key])) problems.push(`${key}: expected an integer ≥ 0, found ${JSON.stringify(m[key])}`);
   if (m['traceparent'] !== undefined && typeof m['traceparent'] !== 'string') problems.push('traceparent: expected a string');
   if (!Array.isArray(m['inputs'])) problems.push('inputs: expected an array');

@@ -1,0 +1,65 @@
+import * as path from 'node:path';
+import { ConfigError } from '@pipeline/config';
+import { bronzeConfig } from './bronze.config';
+
+describe('bronze config', () => {
+  it('has defaults for everything, under the pipeline home', () => {
+    const config = bronzeConfig({}, { PIPELINE_HOME: '/tmp/home' });
+    expect(config).toEqual({
+      home: path.resolve('/tmp/home'),
+      lakeRoot: path.join(path.resolve('/tmp/home'), 'lake'),
+      busFile: path.join(path.resolve('/tmp/home'), 'bus.sqlite'),
+      namespace: 'local',
+      hubName: 'events',
+      partitions: 4,
+      prefix: 'raw',
+      pipeline: 'events',
+      checkpointRoot: 'checkpoints/bronze',
+      lookbackMs: 7_200_000,
+      maxBatchFiles: 100,
+      maxBatchBytes: 256 * 1024 * 1024,
+      maxBatchDelayMs: 2_000,
+      pollMs: 1_000,
+      drain: false,
+    });
+  });
+
+  it('takes flags over environment variables', () => {
+    const env = { PIPELINE_EVENT_HUB: 'from-env', BRONZE_MAX_BATCH_FILES: '7', BRONZE_LOOKBACK: '30m', BRONZE_CHECKPOINT: 'env-cp' };
+    const config = bronzeConfig(
+      { hub: 'from-flag', maxBatchFiles: '9', lookback: '3h', maxBatchSize: '1MiB', maxBatchDelay: '500ms', poll: '250ms', partitions: '8', checkpoint: 'flag-cp', drain: true },
+      env,
+    );
+    expect(config).toMatchObject({
+      hubName: 'from-flag',
+      maxBatchFiles: 9,
+      lookbackMs: 3 * 3_600_000,
+      maxBatchBytes: 1024 * 1024,
+      maxBatchDelayMs: 500,
+      pollMs: 250,
+      partitions: 8,
+      checkpointRoot: 'checkpoints/flag-cp',
+      drain: true,
+    });
+    expect(bronzeConfig({}, env)).toMatchObject({ hubName: 'from-env', maxBatchFiles: 7, lookbackMs: 1_800_000, checkpointRoot: 'checkpoints/env-cp' });
+  });
+
+  it('lists every bad setting at once, naming the variable and what it expects', () => {
+    let error: ConfigError | undefined;
+    try {
+      bronzeConfig({ maxBatchFiles: '0', lookback: 'soon', maxBatchSize: 'big', partitions: 'many', checkpoint: '../x' }, { BRONZE_RAW_PREFIX: '/abs' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.problems.map((p) => p.name).sort()).toEqual([
+      'BRONZE_CHECKPOINT',
+      'BRONZE_LOOKBACK',
+      'BRONZE_MAX_BATCH_FILES',
+      'BRONZE_MAX_BATCH_SIZE',
+      'BRONZE_RAW_PREFIX',
+      'PIPELINE_EVENT_HUB_PARTITIONS',
+    ]);
+    expect(error?.message).toMatch(/BRONZE_LOOKBACK: expected a duration like 500ms, 5s, 2m of at least 60000 ms, found "soon"/);
+  });
+});
