@@ -3,7 +3,7 @@
 /**
  * `npm run bench`: throughput and peak memory of each stage on generated data.
  * Each stage runs as its own process, exactly as a user runs it; the exact commands are printed.
- * Options: --rows N (default 1,000,000), --keep (keep the working folder), --stages producer,capture.
+ * Options: --rows N (default 1,000,000), --keep (keep the working folder).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -63,12 +63,27 @@ try {
   const capture = run('capture', ['capture', '--home', home, '--drain']);
   results.push({ stage: 'hub → capture', events: summary.eventsSent, ...capture });
 
+  process.stderr.write('capture → bronze …\n');
+  const bronze = run('bronze', ['bronze', '--home', home, '--drain']);
+  results.push({ stage: 'capture → bronze', events: summary.eventsSent, ...bronze });
+
+  process.stderr.write('bronze → silver …\n');
+  const silver = run('silver', ['silver', '--home', home, '--spec', spec, '--drain']);
+  results.push({ stage: 'bronze → silver', events: summary.eventsSent, ...silver });
+
+  const audit = run('audit', ['audit', '--home', home, '--json'], { measure: false });
+  const report = JSON.parse(audit.stdout);
+  if (report.problems.length > 0) throw new Error(`the audit found problems after the run: ${report.problems.join('; ')}`);
+  const totals = report.rows.reduce((t, r) => ({ silver: t.silver + r.silver, quarantined: t.quarantined + r.quarantined, duplicates: t.duplicates + r.duplicates }), { silver: 0, quarantined: 0, duplicates: 0 });
+
   const lines = [
     `Benchmark: ${rows.toLocaleString('en-US')} generated events (${mib(size)} of CSV), Node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU'}`,
     '',
     '| stage | events | seconds | throughput | peak RSS |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...results.map((r) => `| ${r.stage} | ${r.events.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${rate(r.events, r.seconds)} | ${r.peak ? mib(r.peak) : '?'} |`),
+    '',
+    `Audit after the run: ${totals.silver.toLocaleString('en-US')} silver rows, ${totals.quarantined} quarantined, ${totals.duplicates} duplicates; reconciled.`,
     '',
     'Commands (run from the repository root; the generated CSV is not part of the timings):',
     ...results.map((r) => `  ${r.stage}: ${r.command}`),

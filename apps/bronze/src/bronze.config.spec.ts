@@ -17,7 +17,7 @@ describe('bronze config', () => {
       checkpointRoot: 'checkpoints/bronze',
       lookbackMs: 7_200_000,
       maxBatchFiles: 100,
-      maxBatchBytes: 256 * 1024 * 1024,
+      maxBatchBytes: 32 * 1024 * 1024,
       maxBatchDelayMs: 2_000,
       pollMs: 1_000,
       drain: false,

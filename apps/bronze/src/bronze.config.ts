@@ -60,7 +60,7 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
   const checkpointName = settings.string('BRONZE_CHECKPOINT', { default: 'bronze', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
   const lookbackMs = settings.duration('BRONZE_LOOKBACK', { default: 2 * 3_600_000, minMs: 60_000 });
   const maxBatchFiles = settings.int('BRONZE_MAX_BATCH_FILES', { default: 100, min: 1, max: 100_000 });
-  const maxBatchBytes = settings.byteSize('BRONZE_MAX_BATCH_SIZE', { default: 256 * 1024 * 1024, min: 1024 });
+  const maxBatchBytes = settings.byteSize('BRONZE_MAX_BATCH_SIZE', { default: 32 * 1024 * 1024, min: 1024 });
   const maxBatchDelayMs = settings.duration('BRONZE_MAX_BATCH_DELAY', { default: 2_000 });
   const pollMs = settings.duration('BRONZE_POLL', { default: 1_000, minMs: 10 });
   settings.done();

@@ -24,7 +24,7 @@ export function bronzeCommand(): Command {
     .option('--partitions <n>', 'partitions 0..n-1 to read (default: $PIPELINE_EVENT_HUB_PARTITIONS or 4)')
     .option('--lookback <duration>', 'how late a capture file may appear and still be taken (default: $BRONZE_LOOKBACK or 2h)')
     .option('--max-batch-files <n>', 'files per batch at most (default: $BRONZE_MAX_BATCH_FILES or 100)')
-    .option('--max-batch-size <size>', 'bytes per batch at most (default: $BRONZE_MAX_BATCH_SIZE or 256MiB)')
+    .option('--max-batch-size <size>', 'bytes per batch at most (default: $BRONZE_MAX_BATCH_SIZE or 32MiB, which bounds the memory of a silver batch)')
     .option('--max-batch-delay <duration>', 'cut a smaller batch once its oldest file waited this long (default: $BRONZE_MAX_BATCH_DELAY or 2s)')
     .option('--poll <duration>', 'pause between discoveries when idle (default: $BRONZE_POLL or 1s)')
     .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: bronze)')

@@ -91,12 +91,15 @@ describe('the pipeline command', () => {
     expect(result.stderr).toMatch(/line \d+.*gold\.shards/);
   });
 
-  it('runs the example pipeline end to end with `start` and captures every row exactly once', async () => {
+  it('runs the example pipeline end to end with `start`: every row captured once, and the layers reconcile', async () => {
     const result = pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms']);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const rows = await dataRows(sample);
     expect(result.stdout).toContain(`Everything sent is captured: ${rows} events`);
+    // The sample's four bad lines are quarantined, the rest reach silver.
+    expect(result.stdout).toMatch(new RegExp(`total +${rows} +0 +${rows} +${rows} +${rows - 4} +4 +0`));
+    expect(result.stdout).toContain('Reconciled:');
     const captured = await capturedSequences(home.path);
     let total = 0;
     for (const seqs of captured.values()) {
@@ -104,6 +107,22 @@ describe('the pipeline command', () => {
       total += seqs.length;
     }
     expect(total).toBe(rows);
+  }, 120_000);
+
+  it('audits the layers, and fails naming the partition and batch when a count was doctored', async () => {
+    expect(pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms']).status).toBe(0);
+    const clean = pipeline(['audit', '--home', home.path]);
+    expect(clean.status).toBe(0);
+    expect(clean.stdout).toContain('Reconciled:');
+    const commitPath = path.join(home.path, 'lake', 'checkpoints', 'silver', 'commits', '0'.padStart(20, '0'));
+    const commit = JSON.parse(await readFile(commitPath, 'utf8')) as { counts: Record<string, { rows: number }> };
+    const partition = Object.keys(commit.counts)[0] as string;
+    (commit.counts[partition] as { rows: number }).rows -= 1;
+    await writeFile(commitPath, JSON.stringify(commit));
+    const doctored = pipeline(['audit', '--home', home.path]);
+    expect(doctored.status).toBe(1);
+    expect(doctored.stdout).toContain(`silver batch 0, partition ${partition}:`);
+    expect(doctored.stdout).toMatch(/silver table: \d+ rows in its Delta log, silver's batches committed \d+/);
   }, 120_000);
 
   it('stops `start` cleanly on SIGTERM', async () => {

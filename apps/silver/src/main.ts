@@ -25,6 +25,7 @@ export function silverCommand(): Command {
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--checkpoint <name>', 'checkpoint folder under checkpoints/ (default: silver)')
     .option('--max-manifests <n>', 'most bronze manifests per silver batch (default: 10)')
+    .option('--max-batch-size <size>', 'capture bytes per silver batch at most (default: 32MiB): bounds memory')
     .option('--poll <duration>', 'how often to look for bronze manifests without a bus message (default: 1s)')
     .option('--drain', 'exit once every bronze manifest in the lake is processed')
     .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C; the batch in progress is finished first.\n');

@@ -8,6 +8,7 @@ export interface SilverConfig {
   checkpointName: string;
   arrays: 'json' | 'index' | 'first';
   maxManifestsPerBatch: number;
+  maxBatchBytes: number;
   pollIntervalMs: number;
   drain: boolean;
 }
@@ -18,6 +19,7 @@ export interface SilverFlags {
   checkpoint?: string;
   poll?: string;
   maxManifests?: string;
+  maxBatchSize?: string;
   drain?: boolean;
 }
 
@@ -28,6 +30,7 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
     SILVER_CHECKPOINT: flags.checkpoint ?? env['SILVER_CHECKPOINT'],
     SILVER_POLL: flags.poll ?? env['SILVER_POLL'],
     SILVER_MAX_MANIFESTS_PER_BATCH: flags.maxManifests ?? env['SILVER_MAX_MANIFESTS_PER_BATCH'],
+    SILVER_MAX_BATCH_SIZE: flags.maxBatchSize ?? env['SILVER_MAX_BATCH_SIZE'],
   });
   settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
@@ -38,9 +41,10 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
   });
   const arrays = settings.oneOf('SILVER_ARRAYS', ['json', 'index', 'first'] as const, { default: 'json' });
   const maxManifestsPerBatch = settings.int('SILVER_MAX_MANIFESTS_PER_BATCH', { default: 10, min: 1, max: 10_000 });
+  const maxBatchBytes = settings.byteSize('SILVER_MAX_BATCH_SIZE', { default: 32 * 1024 * 1024, min: 1024 });
   const pollIntervalMs = settings.duration('SILVER_POLL', { default: 1_000, minMs: 10 });
   settings.done();
   const home = resolvePipelineHome(flags.home, env);
   const paths = localPaths(home);
-  return { home, lakeRoot: paths.lakeRoot, busFile: paths.busFile, specFile, checkpointName, arrays, maxManifestsPerBatch, pollIntervalMs, drain: flags.drain ?? false };
+  return { home, lakeRoot: paths.lakeRoot, busFile: paths.busFile, specFile, checkpointName, arrays, maxManifestsPerBatch, maxBatchBytes, pollIntervalMs, drain: flags.drain ?? false };
 }

@@ -75,6 +75,7 @@ export class SilverModule {
             };
             return new SilverService(deps, checkpoint, new ManifestLog(lake), systemClock, logger, {
               maxManifestsPerBatch: config.maxManifestsPerBatch,
+              maxBatchBytes: config.maxBatchBytes,
               pollIntervalMs: config.pollIntervalMs,
             });
           },

@@ -107,7 +107,7 @@ async function silver(lake: Lake, spec: PipelineSpec, clock: TestClock, maxManif
     queryId: metadata.queryId,
     dedupHorizonMs: spec.watermark.delayMs,
   };
-  return new SilverService(deps, checkpoint, new ManifestLog(lake), clock, silent, { maxManifestsPerBatch, pollIntervalMs: 10 });
+  return new SilverService(deps, checkpoint, new ManifestLog(lake), clock, silent, { maxManifestsPerBatch, maxBatchBytes: 32 * 1024 * 1024, pollIntervalMs: 10 });
 }
 
 /** Every file under the outputs silver owns, with its bytes. */

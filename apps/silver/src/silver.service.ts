@@ -12,6 +12,8 @@ import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets'
 export interface SilverServiceOptions {
   /** Most bronze manifests per silver batch. */
   maxManifestsPerBatch: number;
+  /** Capture bytes per silver batch, at most (a single larger bronze manifest still makes one batch): a batch's rows are held in memory. */
+  maxBatchBytes: number;
   pollIntervalMs: number;
 }
 
@@ -64,7 +66,13 @@ export class SilverService {
     let batches = 0;
     for (;;) {
       const available: number[] = [];
-      for await (const manifest of this.manifests.after('bronze', 'bronze', this.position, this.options.maxManifestsPerBatch)) available.push(manifest.sequence);
+      let bytes = 0;
+      for await (const manifest of this.manifests.after('bronze', 'bronze', this.position, this.options.maxManifestsPerBatch)) {
+        const size = manifest.files.reduce((n, f) => n + f.bytes, 0);
+        if (available.length > 0 && bytes + size > this.options.maxBatchBytes) break;
+        available.push(manifest.sequence);
+        bytes += size;
+      }
       if (available.length === 0) return batches;
       const batch = this.nextBatch;
       const offsets = await this.checkpoint.writeOffsets(batch, {
