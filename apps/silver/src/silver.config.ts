@@ -46,5 +46,16 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
   settings.done();
   const home = resolvePipelineHome(flags.home, env);
   const paths = localPaths(home);
-  return { home, lakeRoot: paths.lakeRoot, busFile: paths.busFile, specFile, checkpointName, arrays, maxManifestsPerBatch, maxBatchBytes, pollIntervalMs, drain: flags.drain ?? false };
+  return {
+    home,
+    lakeRoot: paths.lakeRoot,
+    busFile: paths.busFile,
+    specFile,
+    checkpointName,
+    arrays,
+    maxManifestsPerBatch,
+    maxBatchBytes,
+    pollIntervalMs,
+    drain: flags.drain ?? false,
+  };
 }
