@@ -1,3 +1,4 @@
 export * from './lake';
 export * from './event-hub';
 export * from './bus';
+export * from './serving-store';

@@ -1,0 +1,118 @@
+/**
+ * The serving store: window aggregates for applications (Azure Cosmos DB, or embedded SQLite).
+ *
+ * One document per (window definition, grouping key, window start). Its `id` is deterministic and
+ * `pk` (the partition key) is the grouping key, so one key's windows live in one partition and
+ * the key endpoints are single-partition queries. Writes are conditional: a document carries the
+ * gold batch that produced it (`version`), and an upsert with a version not newer than the stored
+ * one changes nothing, so a re-run or late-arriving older batch never overwrites newer results.
+ */
+
+export type AggregateValue = number | null;
+export type KeyValue = string | number | boolean | null;
+
+export interface WindowDocument {
+  /** Deterministic: see `windowDocumentId`. */
+  id: string;
+  /** Partition key: the grouping key's canonical text (see `groupKeyText`); `_all` without grouping keys. */
+  pk: string;
+  pipeline: string;
+  /** The window definition's name in the spec (e.g. `per_minute`). */
+  window: string;
+  /** Epoch milliseconds. */
+  windowStart: number;
+  windowEnd: number;
+  /** The grouping key, column by column. */
+  key: Record<string, KeyValue>;
+  aggregates: Record<string, AggregateValue>;
+  /** True once the watermark passed the window's end: the values will not change any more. */
+  final: boolean;
+  /** The shard's watermark when this version was written (epoch ms). */
+  watermark: number;
+  shard: number;
+  /** The gold batch of the shard that wrote this version; only a newer one may replace it. */
+  version: number;
+}
+
+export interface ShardStatus {
+  pipeline: string;
+  shard: number;
+  /** Last committed gold batch. */
+  batch: number;
+  /** Epoch ms; -Infinity is stored as null. */
+  watermark: number | null;
+  maxEventTime: number | null;
+  rows: number;
+  lateRows: number;
+  windowsEmitted: number;
+  updatedAt: number;
+}
+
+export interface WindowQuery {
+  pk: string;
+  window?: string;
+  /** Windows with windowStart ≥ from (epoch ms). */
+  from?: number;
+  /** Windows with windowStart < to. */
+  to?: number;
+  limit: number;
+  /** Opaque token from the previous page. */
+  continuationToken?: string;
+}
+
+export interface WindowPage {
+  items: WindowDocument[];
+  /** Present when there are more items. */
+  continuationToken?: string;
+}
+
+export interface TopQuery {
+  window: string;
+  windowStart: number;
+  /** Aggregate name to order by, descending (nulls last). */
+  by: string;
+  limit: number;
+}
+
+export interface UpsertResult {
+  written: number;
+  /** Documents not written because the stored version was the same or newer. */
+  skipped: number;
+}
+
+export interface ServingStore {
+  readonly location: string;
+  /** Conditional upserts (see the module doc); each document independently. */
+  upsert(documents: readonly WindowDocument[]): Promise<UpsertResult>;
+  get(pk: string, id: string): Promise<WindowDocument | undefined>;
+  /** A key's windows ordered by windowStart then window name, paginated. */
+  queryWindows(query: WindowQuery): Promise<WindowPage>;
+  /** The key's window with the latest start (of one window definition, when given). */
+  latest(pk: string, window?: string): Promise<WindowDocument | undefined>;
+  /** Across keys: the windows starting at `windowStart`, ordered by an aggregate. */
+  top(query: TopQuery): Promise<WindowDocument[]>;
+  putShardStatus(status: ShardStatus): Promise<void>;
+  listShardStatus(pipeline: string): Promise<ShardStatus[]>;
+  /** Whether the store answers (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class ServingStoreError extends Error {
+  override readonly name: string = 'ServingStoreError';
+}
+
+export class InvalidContinuationTokenError extends ServingStoreError {
+  override readonly name = 'InvalidContinuationTokenError';
+}
+
+/** Canonical text of a grouping key: `col=value` pairs in groupBy order, URI-encoded, `&`-joined. */
+export function groupKeyText(key: Record<string, KeyValue>, groupBy: readonly string[]): string {
+  if (groupBy.length === 0) return '_all';
+  return groupBy.map((column) => `${encodeURIComponent(column)}=${encodeURIComponent(key[column] === null || key[column] === undefined ? '' : String(key[column]))}`).join('&');
+}
+
+/** `{window}|{pk}|{windowStart}` made safe for Cosmos ids (no `/ \ ? #`). */
+export function windowDocumentId(window: string, pk: string, windowStart: number): string {
+  return `${window}|${pk}|${windowStart}`.replace(/[/\\?#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
