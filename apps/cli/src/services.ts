@@ -23,6 +23,7 @@ export const services: ServiceEntry[] = [
   entry('capture', 'Capture the event hub into Avro files in the lake (Event Hubs Capture format and layout).'),
   entry('bronze', 'Reference new capture files in bronze manifests, batch by batch, and announce them on the bus.'),
   entry('silver', 'Turn bronze batches into the silver Delta table (typed, with event_time, in gold shards) and the quarantine table.'),
+  entry('gold', 'Aggregate silver over event-time windows with a watermark, one actor per shard: gold and late tables, serving store.'),
 ];
 
 export function service(name: string): ServiceEntry {

@@ -14,5 +14,6 @@ export function localPaths(home: string) {
     eventHubFile: path.join(home, 'eventhub.sqlite'),
     checkpointStoreFile: path.join(home, 'checkpoints.sqlite'),
     busFile: path.join(home, 'bus.sqlite'),
+    servingStoreFile: path.join(home, 'serving.sqlite'),
   };
 }

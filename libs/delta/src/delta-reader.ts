@@ -11,7 +11,7 @@
  *   epoch ms, dates as `YYYY-MM-DD`, binary as Buffer. Types outside `TableColumnType` come as
  *   hyparquet decodes them (decimals as numbers; structs, arrays and maps as plain objects/arrays).
  */
-import type { TableRow, TableValue } from '@pipeline/contracts';
+import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
 import { assertReadable, catchUp, DeltaLogError, DeltaLogState, type AddFile } from './delta-log';
 import { decodeParquet, parquetShape } from './parquet-file';
@@ -129,4 +129,20 @@ export function toTableValue(type: SparkDataType, value: unknown, column: string
       return value as TableValue; // decimals and nested types: as hyparquet decodes them
   }
   throw new DeltaLogError(`Column "${column}" in ${where} is ${describeSparkType(type)} but holds ${describeValue(value)}.`);
+}
+
+/**
+ * The rows of one data file of a table with `schema` (its lake path, as manifests name it).
+ * Partition columns are not stored in data files; they read as null here.
+ */
+export async function readTableFile(lake: Lake, path: string, schema: TableSchema): Promise<TableRow[]> {
+  const bytes = await lake.read(path);
+  const present = new Set(parquetShape(bytes).columns);
+  const columns = schema.columns.filter((c) => present.has(c.name));
+  const records = columns.length > 0 ? await decodeParquet(bytes, columns.map((c) => c.name)) : [];
+  return records.map((record) => {
+    const row: TableRow = {};
+    for (const column of schema.columns) row[column.name] = present.has(column.name) ? toTableValue(column.type, record[column.name], column.name, path) : null;
+    return row;
+  });
 }

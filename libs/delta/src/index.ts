@@ -1,5 +1,5 @@
 export { DeltaTable, DeltaConflictError, tableId, type DeltaTableOptions, type WriteFilesOptions, type CommitOptions, type CommitResult } from './delta-table';
-export { readDeltaSnapshot, readDeltaRows, toTableValue, type DeltaSnapshot, type ReadDeltaOptions } from './delta-reader';
+export { readDeltaSnapshot, readDeltaRows, readTableFile, toTableValue, type DeltaSnapshot, type ReadDeltaOptions } from './delta-reader';
 export {
   DeltaLogError,
   logEntryPath,

@@ -1,0 +1,84 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { LocalBus, LocalLake, LocalServingStore } from '@pipeline/adapters';
+import { ManifestLog } from '@pipeline/checkpoint';
+import type { PipelineSpec } from '@pipeline/contracts';
+import { DeltaTable } from '@pipeline/delta';
+import { systemClock } from '@pipeline/engine';
+import type { Bus, Lake, ServingStore } from '@pipeline/ports';
+import type { Logger } from '@pipeline/telemetry';
+import { silverSchema } from '@pipeline/transform';
+import { mkdirSync } from 'node:fs';
+import type { GoldConfig } from './gold.config';
+import { GoldController } from './gold.controller';
+import { aggregationConfig, GOLD_TABLE, goldSchema, LATE_TABLE, lateSchema, SILVER_QUEUE } from './gold.logic';
+import { GoldService } from './gold.service';
+
+export const LAKE = Symbol('Lake');
+export const BUS = Symbol('Bus');
+export const STORE = Symbol('ServingStore');
+
+export const QUEUE_OPTIONS = { sessions: true, lockDurationMs: 30_000, maxDeliveryCount: 10 };
+
+export async function openLocalBus(config: GoldConfig): Promise<Bus> {
+  mkdirSync(config.home, { recursive: true });
+  const bus = LocalBus.open({ file: config.busFile, clock: systemClock });
+  await bus.ensureQueue(SILVER_QUEUE, QUEUE_OPTIONS);
+  return bus;
+}
+
+@Injectable()
+class BackendsLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(LAKE) private readonly lake: Lake,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(STORE) private readonly store: ServingStore,
+  ) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+    await this.bus.close();
+    await this.lake.close();
+  }
+}
+
+@Module({})
+export class GoldModule {
+  static register(config: GoldConfig, spec: PipelineSpec, logger: Logger, bus: Bus): DynamicModule {
+    return {
+      module: GoldModule,
+      controllers: [GoldController],
+      providers: [
+        {
+          provide: LAKE,
+          useFactory: (): Lake => {
+            mkdirSync(config.lakeRoot, { recursive: true });
+            return new LocalLake(config.lakeRoot);
+          },
+        },
+        { provide: BUS, useValue: bus },
+        { provide: STORE, useFactory: (): ServingStore => LocalServingStore.open({ file: config.servingStoreFile }) },
+        BackendsLifecycle,
+        {
+          provide: GoldService,
+          inject: [LAKE, STORE],
+          useFactory: async (lake: Lake, store: ServingStore) =>
+            new GoldService(
+              {
+                lake,
+                spec,
+                config: aggregationConfig(spec),
+                silverSchema: silverSchema(spec),
+                goldTable: await DeltaTable.open(lake, GOLD_TABLE, goldSchema(spec), { tableName: `${spec.name}_gold` }),
+                lateTable: await DeltaTable.open(lake, LATE_TABLE, lateSchema(spec), { tableName: `${spec.name}_late` }),
+                store,
+                manifests: new ManifestLog(lake),
+              },
+              systemClock,
+              logger,
+              { checkpointName: config.checkpointName, maxManifestsPerBatch: config.maxManifestsPerBatch },
+            ),
+        },
+      ],
+      exports: [GoldService],
+    };
+  }
+}

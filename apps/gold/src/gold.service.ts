@@ -1,0 +1,56 @@
+/** The shard actors of this gold instance, created on first use (binding each shard's checkpoint). */
+import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { shardSession } from '@pipeline/contracts';
+import type { Clock } from '@pipeline/engine';
+import type { Logger } from '@pipeline/telemetry';
+import type { GoldBatchDeps } from './gold-batch';
+import { goldLogic } from './gold.logic';
+import type { GoldCommit, GoldOffsets, GoldState } from './gold-offsets';
+import { ShardActor } from './shard-actor';
+
+export interface GoldServiceOptions {
+  checkpointName: string;
+  maxManifestsPerBatch: number;
+}
+
+export class GoldService {
+  private readonly actors = new Map<number, Promise<ShardActor>>();
+
+  constructor(
+    private readonly deps: GoldBatchDeps,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: GoldServiceOptions,
+  ) {}
+
+  get shards(): number {
+    return this.deps.spec.gold.shards;
+  }
+
+  actor(shard: number): Promise<ShardActor> {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= this.shards) throw new RangeError(`Gold has shards 0–${this.shards - 1}; there is no shard ${shard}.`);
+    let actor = this.actors.get(shard);
+    if (!actor) {
+      actor = (async () => {
+        const checkpoint = new StageCheckpoint<GoldOffsets, GoldCommit, GoldState>(this.deps.lake, `checkpoints/${this.options.checkpointName}/${shardSession(shard)}`);
+        const metadata = await checkpoint.bind('gold', goldLogic(this.deps.spec));
+        return new ShardActor(shard, this.deps, checkpoint, metadata.queryId, new ManifestLog(this.deps.lake), this.clock, this.logger, this.options.maxManifestsPerBatch);
+      })();
+      actor.catch(() => this.actors.delete(shard));
+      this.actors.set(shard, actor);
+    }
+    return actor;
+  }
+
+  /** Catches one shard up with the silver manifests in the lake. */
+  async catchUpShard(shard: number): Promise<number> {
+    return (await this.actor(shard)).catchUp();
+  }
+
+  /** Every shard, one after the other (draining). */
+  async catchUpAll(): Promise<number> {
+    let batches = 0;
+    for (let shard = 0; shard < this.shards; shard++) batches += await this.catchUpShard(shard);
+    return batches;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * `pipeline gold`: one actor per shard, on the shard's bus session: silver rows → event-time
+ * windows with a watermark → the gold table (final windows), the late table, the serving store.
+ * Exit codes: 0 stopped cleanly, 1 failed, 2 bad usage, config, spec or checkpoint.
+ */
+import 'reflect-metadata';
+import type { INestApplicationContext, INestMicroservice } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Command } from 'commander';
+import { FingerprintMismatchError } from '@pipeline/checkpoint';
+import { ConfigError, loadSpecFile, parseFlags, runMain, shutdownSignal, SpecFileError } from '@pipeline/config';
+import { shardSession, SpecValidationError } from '@pipeline/contracts';
+import type { Bus } from '@pipeline/ports';
+import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { BusTransport } from '@pipeline/transport';
+import { goldConfig, type GoldFlags } from './gold.config';
+import { SILVER_QUEUE } from './gold.logic';
+import { GoldModule, openLocalBus } from './gold.module';
+import { GoldService } from './gold.service';
+
+export function goldCommand(): Command {
+  return new Command('pipeline gold')
+    .showHelpAfterError('(run pipeline gold --help for usage)')
+    .description('Aggregate silver rows over event-time windows with a watermark, one actor per shard: the gold and late Delta tables and the serving store.')
+    .option('--spec <file>', 'pipeline spec (default: $PIPELINE_SPEC)')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--checkpoint <name>', 'checkpoint folder under checkpoints/ (default: gold), one sub-folder per shard')
+    .option('--max-manifests <n>', 'most silver manifests per gold batch (default: 10)')
+    .option('--wake <duration>', 'how often each shard checks the lake without a bus message (default: 30s)')
+    .option('--drain', 'process every silver manifest in the lake, shard by shard, then exit')
+    .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C: the batches in progress finish, then the shard sessions are released.\n');
+}
+
+/** Rings every shard's doorbell, so the instances holding the sessions catch up from the lake. */
+async function wakeShards(bus: Bus, shards: number): Promise<void> {
+  await bus.send(
+    SILVER_QUEUE,
+    Array.from({ length: shards }, (_, shard) => ({ subject: 'silver.batch', sessionId: shardSession(shard), body: { wake: true } })),
+  );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const parsed = parseFlags<GoldFlags>(goldCommand(), argv);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  let config;
+  let spec;
+  try {
+    config = goldConfig(parsed.flags);
+    spec = await loadSpecFile(config.specFile);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const telemetry = startTelemetry({ serviceName: 'gold' });
+  const logger = createLogger({ service: 'gold' });
+  const bus = await openLocalBus(config);
+  const module = GoldModule.register(config, spec, logger, bus);
+  const nestLogger = new PinoNestLogger(logger);
+  let app: INestApplicationContext;
+  let listener: INestMicroservice | undefined;
+  if (config.drain) app = await NestFactory.createApplicationContext(module, { logger: nestLogger, abortOnError: false });
+  else
+    app = listener = await NestFactory.createMicroservice(module, {
+      strategy: new BusTransport({ bus, queues: [{ queue: SILVER_QUEUE, sessions: true, maxConcurrentSessions: spec.gold.shards }], logger }),
+      logger: nestLogger,
+      abortOnError: false,
+    });
+  const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping: finishing the batches in progress, then releasing the shards'));
+  try {
+    const gold = app.get(GoldService);
+    if (config.drain) {
+      // Bind every shard first, so a checkpoint written by other logic refuses before any work.
+      for (let shard = 0; shard < gold.shards; shard++) await gold.actor(shard);
+      await gold.catchUpAll();
+      return 0;
+    }
+    await listener?.listen();
+    await wakeShards(bus, spec.gold.shards);
+    const timer = setInterval(() => void wakeShards(bus, spec.gold.shards).catch((error: unknown) => logger.warn({ err: error }, 'could not wake the shards')), config.wakeIntervalMs);
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    clearInterval(timer);
+    return 0;
+  } catch (error) {
+    if (error instanceof FingerprintMismatchError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    logger.error({ err: error }, `gold failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    stop.dispose();
+    await app.close();
+    await telemetry.shutdown();
+  }
+}
+
+runMain(module, main);

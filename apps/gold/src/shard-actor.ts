@@ -1,0 +1,80 @@
+/**
+ * The actor of one gold shard: processes the shard's silver manifests strictly in sequence, batch
+ * by batch, resuming from the shard's last committed state. Any gold instance can own any shard;
+ * ownership is the bus session lock of the shard, and the lake holds everything needed to resume.
+ */
+import type { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { shardSession } from '@pipeline/contracts';
+import type { Clock } from '@pipeline/engine';
+import type { Logger } from '@pipeline/telemetry';
+import { runGoldBatch, type GoldBatchDeps } from './gold-batch';
+import type { GoldCommit, GoldOffsets, GoldState } from './gold-offsets';
+
+export class ShardActor {
+  private position = -1;
+  private nextBatch = 0;
+  private recovered = false;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    readonly shard: number,
+    private readonly deps: GoldBatchDeps,
+    private readonly checkpoint: StageCheckpoint<GoldOffsets, GoldCommit, GoldState>,
+    private readonly queryId: string,
+    private readonly manifests: ManifestLog,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly maxManifestsPerBatch: number,
+  ) {}
+
+  get silverPosition(): number {
+    return this.position;
+  }
+
+  private async recover(): Promise<void> {
+    const latest = await this.checkpoint.latest();
+    if (latest) {
+      if (!latest.committed) {
+        this.logger.info({ shard: this.shard, batch: latest.batch }, 're-running the gold batch that was interrupted');
+        await this.execute(latest.batch, latest.offsets);
+      }
+      this.position = latest.offsets.silver.to;
+      this.nextBatch = latest.batch + 1;
+    }
+    this.recovered = true;
+  }
+
+  /** Processes every silver manifest of the shard available in the lake; concurrent calls share one run. */
+  catchUp(): Promise<number> {
+    this.running ??= this.loop().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async loop(): Promise<number> {
+    if (!this.recovered) await this.recover();
+    let batches = 0;
+    for (;;) {
+      const available: number[] = [];
+      for await (const manifest of this.manifests.after('silver', shardSession(this.shard), this.position, this.maxManifestsPerBatch)) available.push(manifest.sequence);
+      if (available.length === 0) return batches;
+      const batch = this.nextBatch;
+      const offsets = await this.checkpoint.writeOffsets(batch, { silver: { from: available[0] as number, to: available[available.length - 1] as number }, batchTime: this.clock.now() });
+      await this.execute(batch, offsets);
+      this.position = offsets.silver.to;
+      this.nextBatch = batch + 1;
+      batches++;
+    }
+  }
+
+  private async execute(batch: number, offsets: GoldOffsets): Promise<void> {
+    const previous = batch > 0 ? await this.checkpoint.readState(batch - 1) : undefined;
+    if (batch > 0 && !previous) throw new Error(`The gold checkpoint ${this.checkpoint.root} has no state for batch ${batch - 1}; it cannot resume batch ${batch} exactly.`);
+    const { state, commit } = await runGoldBatch(this.deps, this.shard, this.queryId, batch, offsets, previous);
+    await this.checkpoint.writeState(batch, state);
+    await this.checkpoint.commit(batch, commit);
+    this.logger.info(
+      { shard: this.shard, batch, rows: commit.rows, late: commit.lateRows, windows: commit.windowsEmitted, watermark: Number.isFinite(commit.watermark) ? new Date(commit.watermark).toISOString() : null },
+      'gold batch committed',
+    );
+  }
+}
