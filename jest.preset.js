@@ -3,6 +3,9 @@ const path = require('node:path');
 
 const root = __dirname;
 
+/** hyparquet(-writer): Parquet; content-disposition: required by @fastify/static for Swagger UI's assets. */
+const ESM_ONLY = ['hyparquet', 'hyparquet-writer', 'content-disposition'];
+
 /**
  * Shared by every project: SWC with decorator metadata (NestJS DI), `@pipeline/*` aliases to sources.
  * @param {string} projectRoot
@@ -16,8 +19,8 @@ function projectJestConfig(projectRoot, displayName) {
     testEnvironment: 'node',
     testMatch: ['<rootDir>/**/*.spec.ts'],
     transform: {
-      // hyparquet and hyparquet-writer ship only ES modules; Jest's CommonJS runtime needs them transformed.
-      '^.+/node_modules/hyparquet(-writer)?/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+      // Packages that ship only ES modules; Jest's CommonJS runtime needs them transformed.
+      [`^.+/node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
       '^.+\\.ts$': [
         '@swc/jest',
         {
@@ -31,7 +34,7 @@ function projectJestConfig(projectRoot, displayName) {
         },
       ],
     },
-    transformIgnorePatterns: ['/node_modules/(?!(hyparquet|hyparquet-writer)/)'],
+    transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
     moduleFileExtensions: ['ts', 'js', 'json'],
     moduleNameMapper: {
       '^@pipeline/([a-z-]+)$': path.join(root, 'libs/$1/src/index.ts'),

@@ -17,6 +17,7 @@ import { SpecValidationError } from '@pipeline/contracts';
 import { csvLines } from '@pipeline/generator';
 import { createReadStream } from 'node:fs';
 import { service, services } from './services';
+import { simulate, simulateCommandHelp } from './simulate';
 import { start } from './start';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -43,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('start')
-    .description('Run the pipeline locally on the embedded backends: capture, plus the producer sending the example data (or your CSV).')
+    .description('Run the whole pipeline locally on the embedded backends, every service in its own process, with the example data (or your spec and CSV).')
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--spec <file>', 'pipeline spec', 'examples/sensors.spec.yaml')
     .option('--csv <file>', 'CSV file to send', 'examples/sensors.sample.csv')
@@ -52,11 +53,25 @@ export async function main(argv: string[]): Promise<number> {
     .option('--speed <factor>', 'replay event time at this speed instead of as fast as possible')
     .option('--rate <events/s>', 'send at this rate instead of as fast as possible')
     .option('--window <duration>', 'capture window', '2s')
-    .option('--exit-when-done', 'stop once everything sent is captured, instead of running until Ctrl-C')
-    .action(async (opts: { home?: string; spec: string; csv: string; hub: string; partitions: string; speed?: string; rate?: string; window: string; exitWhenDone?: boolean }) => {
-      const bin = process.env['PIPELINE_BIN'] ?? path.join(REPO_ROOT, 'bin', 'pipeline.js');
-      code = await start({ ...opts, exitWhenDone: Boolean(opts.exitWhenDone), bin });
-    });
+    .option('--port <n>', 'port of the serving API', '8080')
+    .option('--exit-when-done', 'stop once everything sent is through, instead of running until Ctrl-C')
+    .action(
+      async (opts: {
+        home?: string;
+        spec: string;
+        csv: string;
+        hub: string;
+        partitions: string;
+        speed?: string;
+        rate?: string;
+        window: string;
+        port: string;
+        exitWhenDone?: boolean;
+      }) => {
+        const bin = process.env['PIPELINE_BIN'] ?? path.join(REPO_ROOT, 'bin', 'pipeline.js');
+        code = await start({ ...opts, exitWhenDone: Boolean(opts.exitWhenDone), bin });
+      },
+    );
 
   program
     .command('generate')
@@ -102,6 +117,17 @@ export async function main(argv: string[]): Promise<number> {
     .option('--limit <n>', 'print at most this many records')
     .action(async (file: string, opts: { limit?: string }) => {
       code = await readCapture(file, opts.limit === undefined ? Infinity : Number(opts.limit));
+    });
+
+  program
+    .command('simulate')
+    .description("Run gold's windowed aggregation over batches from a JSONL file and print, per batch, the windows emitted and the late rows (no services, no lake).")
+    .requiredOption('--spec <file>', 'pipeline spec (YAML)')
+    .requiredOption('--input <file>', 'JSONL file of batches, one per line: {"rows": [...]}')
+    .addOption(new Option('--mode <mode>', 'output mode').choices(['append', 'update']).default('append'))
+    .addHelpText('after', simulateCommandHelp)
+    .action(async (opts: { spec: string; input: string; mode: 'append' | 'update' }) => {
+      code = await simulate({ specFile: opts.spec, inputFile: opts.input, mode: opts.mode }, process.stdout);
     });
 
   program

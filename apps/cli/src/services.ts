@@ -24,6 +24,7 @@ export const services: ServiceEntry[] = [
   entry('bronze', 'Reference new capture files in bronze manifests, batch by batch, and announce them on the bus.'),
   entry('silver', 'Turn bronze batches into the silver Delta table (typed, with event_time, in gold shards) and the quarantine table.'),
   entry('gold', 'Aggregate silver over event-time windows with a watermark, one actor per shard: gold and late tables, serving store.'),
+  entry('serving-api', 'Serve window aggregates, late rows and pipeline status over REST, with an OpenAPI document at /docs.'),
 ];
 
 export function service(name: string): ServiceEntry {

@@ -1,17 +1,20 @@
 /**
- * `pipeline start`: runs the pipeline locally on the embedded backends, each service in its own
- * process as it is deployed: capture, bronze and silver keep running, the producer sends the
- * example data (or your CSV). Once everything sent has reached silver it prints the audit; it
- * stops on Ctrl-C or SIGTERM by passing the signal on and waiting for the services to flush.
+ * `pipeline start`: runs the whole pipeline locally on the embedded backends, each service in its
+ * own process as it is deployed (capture, bronze, silver, gold, serving-api), and the producer
+ * sending the example data (or your CSV). A live view per layer, read from the serving API's own
+ * `/v1/status`, runs until the data is through; then the audit and the queries to try. The
+ * services keep running until Ctrl-C or SIGTERM, which is passed on; each finishes what it holds.
+ * Running it again resumes: the checkpoints in the pipeline home skip what is done, and the
+ * producer's stable event ids let silver drop what is sent twice.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { LocalCheckpointStore, LocalEventHub, LocalLake } from '@pipeline/adapters';
-import { audit, formatAudit, type AuditReport } from './audit';
+import { LocalEventHub, LocalLake } from '@pipeline/adapters';
 import { localPaths, resolvePipelineHome } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
+import { audit, formatAudit, type AuditReport } from './audit';
 
 export interface StartOptions {
   home?: string;
@@ -22,6 +25,7 @@ export interface StartOptions {
   speed?: string;
   rate?: string;
   window: string;
+  port: string;
   exitWhenDone: boolean;
   bin: string;
 }
@@ -30,6 +34,13 @@ interface Child {
   name: string;
   process: ChildProcess;
   exited: Promise<number>;
+}
+
+interface Status {
+  capture: { events: number };
+  bronze: { records: number };
+  silver: { records: number; rows: number; quarantined: number; duplicates: number; rate: { perSecond: number | null } };
+  gold: { rows: number; lateRows: number; shards: Array<{ shard: number; watermark: string | null; lateRows: number }> };
 }
 
 export async function start(options: StartOptions): Promise<number> {
@@ -43,8 +54,15 @@ export async function start(options: StartOptions): Promise<number> {
       return 2;
     }
   }
-  const env = { ...process.env, PIPELINE_HOME: home, LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json') };
+  // The services log warnings and errors here; the live view says how the data moves.
+  const env = {
+    ...process.env,
+    PIPELINE_HOME: home,
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+  };
   const common = ['--home', home, '--hub', options.hub, '--partitions', options.partitions];
+  const api = `http://127.0.0.1:${options.port}`;
   say(`Pipeline home: ${home}`);
   const children: Child[] = [];
   const launch = (name: string, args: string[]) => {
@@ -56,17 +74,21 @@ export async function start(options: StartOptions): Promise<number> {
   const stopAll = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    say(`Stopping (${signal}): the services write what they hold, then exit.`);
+    say(`Stopping (${signal}): the services finish what they hold, then exit.`);
     for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGTERM');
   };
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   try {
     const capture = launch('capture', ['capture', ...common, '--window', options.window]);
-    const bronze = launch('bronze', ['bronze', ...common, '--poll', '250ms', '--max-batch-delay', '500ms']);
-    const silver = launch('silver', ['silver', '--home', home, '--spec', options.spec, '--poll', '500ms']);
+    launch('bronze', ['bronze', ...common, '--poll', '250ms', '--max-batch-delay', '500ms']);
+    launch('silver', ['silver', '--home', home, '--spec', options.spec, '--poll', '500ms']);
+    launch('gold', ['gold', '--home', home, '--spec', options.spec, '--wake', '2s']);
+    launch('serving-api', ['serving-api', '--home', home, '--spec', options.spec, '--port', options.port]);
     const pacing = options.speed ? ['--speed', options.speed] : options.rate ? ['--rate', options.rate] : [];
     const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing]);
+    const services = children.filter((c) => c !== producer);
+
     const produced = await producer.exited;
     if (stopping) return finish(children, 130);
     if (produced !== 0) {
@@ -75,14 +97,27 @@ export async function start(options: StartOptions): Promise<number> {
       await Promise.all(children.map((c) => c.exited));
       return 1;
     }
-    const captured = await waitForCapture(home, options, capture, () => stopping);
-    if (captured) say(`Everything sent is captured: ${captured.events} events in Avro files under ${path.join(localPaths(home).lakeRoot, 'raw')}.`);
-    const caughtUp = captured && (await waitForSilver(home, [bronze, silver], () => stopping));
-    if (caughtUp) {
-      say(`Bronze and silver have caught up. The audit (pipeline audit):\n${formatAudit(caughtUp).trimEnd()}`);
-      say(`Silver and quarantine are Delta tables (Spark, Fabric, Databricks and DuckDB read them) under ${path.join(localPaths(home).lakeRoot, 'tables')}.`);
+    const sent = await eventsSent(home, options);
+    const through = await waitUntilThrough(home, api, sent, services, () => stopping);
+    let healthy = false;
+    if (through) {
+      say(
+        `Everything sent is through: ${sent} events captured, ${through.status.silver.rows} silver rows, ${through.status.silver.quarantined} quarantined, ${through.status.silver.duplicates} duplicates; gold aggregated ${through.status.gold.rows} rows, ${through.status.gold.lateRows} late.`,
+      );
+      say(`The audit (pipeline audit):\n${formatAudit(through.audit).trimEnd()}`);
+      say(
+        [
+          `The serving API is up at ${api} (OpenAPI and Swagger UI: ${api}/docs). Try:`,
+          `  curl '${api}/v1/status'`,
+          `  curl '${api}/v1/windows?key=dev-001&window=per_minute&limit=5'`,
+          `  curl '${api}/v1/keys/dev-001/latest?window=per_minute'`,
+          `  curl '${api}/v1/windows/top?window=per_minute&start=2026-01-01T00:05:00Z&by=readings&limit=3'`,
+          `  curl '${api}/v1/late?limit=5'`,
+          `Lake tables (Delta Lake: Spark, Fabric, Databricks, DuckDB): ${path.join(localPaths(home).lakeRoot, 'tables')}/{silver,quarantine,gold,late}`,
+        ].join('\n'),
+      );
+      healthy = through.audit.problems.length === 0;
     }
-    const healthy = caughtUp !== undefined && caughtUp.problems.length === 0;
     if (options.exitWhenDone || !healthy) {
       stopAll('SIGTERM');
       return finish(children, healthy ? 0 : 1);
@@ -112,55 +147,69 @@ function spawnService(bin: string, name: string, args: string[], env: NodeJS.Pro
   return { name, process: child, exited };
 }
 
-/** Waits until the capture checkpoint covers every event in the hub, or capture exits. */
-async function waitForCapture(home: string, options: StartOptions, capture: Child, stopped: () => boolean): Promise<{ events: number } | undefined> {
-  const paths = localPaths(home);
-  const hub = LocalEventHub.open({ file: paths.eventHubFile, hubName: options.hub, partitionCount: Number(options.partitions), clock: systemClock });
-  const store = new LocalCheckpointStore(paths.checkpointStoreFile, systemClock);
-  let exited = false;
-  void capture.exited.then(() => (exited = true));
+/** Events in the hub: what the producer sent, now or before (a re-run resumes, it does not start over). */
+async function eventsSent(home: string, options: StartOptions): Promise<number> {
+  const hub = LocalEventHub.open({ file: localPaths(home).eventHubFile, hubName: options.hub, partitionCount: Number(options.partitions), clock: systemClock });
   try {
-    for (;;) {
-      if (stopped() || exited) return undefined;
-      const ids = await hub.getPartitionIds();
-      const checkpoints = await store.listCheckpoints(hub.fullyQualifiedNamespace, hub.hubName, hub.consumerGroup);
-      let events = 0;
-      let behind = 0;
-      for (const id of ids) {
-        const last = (await hub.getPartitionProperties(id)).lastSequenceNumber;
-        const captured = checkpoints.find((c) => c.partitionId === id)?.sequenceNumber ?? -1;
-        events += last + 1;
-        behind += Math.max(0, last - captured);
-      }
-      if (behind === 0) return { events };
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    let events = 0;
+    for (const id of await hub.getPartitionIds()) events += (await hub.getPartitionProperties(id)).lastSequenceNumber + 1;
+    return events;
   } finally {
     await hub.close();
-    await store.close();
   }
 }
 
-/** Waits until bronze referenced every capture file and silver processed every bronze batch; returns the audit. */
-async function waitForSilver(home: string, services: Child[], stopped: () => boolean): Promise<AuditReport | undefined> {
+/**
+ * Shows a live view per layer until every event sent went through silver into gold, then returns
+ * the last status and the audit. A batch in flight can look like a mismatch for a moment (its
+ * table commit lands before its checkpoint commit); a problem that stays over several looks is real.
+ */
+async function waitUntilThrough(home: string, api: string, sent: number, services: Child[], stopped: () => boolean): Promise<{ status: Status; audit: AuditReport } | undefined> {
   const lake = new LocalLake(localPaths(home).lakeRoot);
-  let exited = false;
-  for (const service of services) void service.exited.then(() => (exited = true));
-  // A batch in flight can look like a mismatch for a moment (its table commit lands before its
-  // checkpoint commit); a problem that stays over several looks is real.
+  let exited: string | undefined;
+  for (const service of services) void service.exited.then(() => (exited ??= service.name));
   let problemLooks = 0;
+  let lastLine = '';
   try {
     for (;;) {
-      if (stopped() || exited) return undefined;
-      const report = await audit(lake, { rawPrefix: 'raw', silverCheckpoint: 'silver' });
-      const pending = report.rows.reduce((n, r) => n + r.pending + (r.bronze - r.silverIn), 0);
-      problemLooks = report.problems.length > 0 ? problemLooks + 1 : 0;
-      if ((pending === 0 && report.rows.length > 0 && report.problems.length === 0) || problemLooks >= 6) return report;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (stopped()) return undefined;
+      if (exited) {
+        say(`${exited} stopped before the data was through.`);
+        return undefined;
+      }
+      const status = await fetchStatus(api);
+      if (status) {
+        const line = liveLine(sent, status);
+        if (line !== lastLine) say(line);
+        lastLine = line;
+        const silverDone = status.silver.records === sent;
+        const goldDone = status.gold.rows === status.silver.rows;
+        if (silverDone && goldDone) {
+          const report = await audit(lake, { rawPrefix: 'raw', silverCheckpoint: 'silver' });
+          problemLooks = report.problems.length > 0 ? problemLooks + 1 : 0;
+          if (report.problems.length === 0 || problemLooks >= 6) return { status, audit: report };
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   } finally {
     await lake.close();
   }
+}
+
+async function fetchStatus(api: string): Promise<Status | undefined> {
+  try {
+    const response = await fetch(`${api}/v1/status`);
+    return response.ok ? ((await response.json()) as Status) : undefined;
+  } catch {
+    return undefined; // The API is still starting.
+  }
+}
+
+function liveLine(sent: number, s: Status): string {
+  const watermarks = s.gold.shards.map((shard) => shard.watermark?.slice(11, 19) ?? '-').join(' ');
+  const rate = s.silver.rate.perSecond === null ? '' : ` (${Math.round(s.silver.rate.perSecond)} rows/s)`;
+  return `sent ${sent} | captured ${s.capture.events} | bronze ${s.bronze.records} | silver ${s.silver.rows} + ${s.silver.quarantined} quarantined + ${s.silver.duplicates} dup${rate} | gold ${s.gold.rows} rows, ${s.gold.lateRows} late, watermarks ${watermarks}`;
 }
 
 function say(message: string): void {

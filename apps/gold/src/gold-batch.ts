@@ -108,7 +108,12 @@ export async function runGoldBatch(
         windowsEmitted: totals.windowsEmitted,
         updatedAt: commitTime,
       });
-      span.setAttributes({ 'pipeline.rows': rows.length, 'pipeline.late': result.late.length, 'pipeline.windows.emitted': result.emitted.length, 'pipeline.watermark': result.watermark });
+      span.setAttributes({
+        'pipeline.rows': rows.length,
+        'pipeline.late': result.late.length,
+        'pipeline.windows.emitted': result.emitted.length,
+        'pipeline.watermark': result.watermark,
+      });
       return {
         state: { engine: engine.snapshot(), totals },
         commit: {

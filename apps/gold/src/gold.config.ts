@@ -32,7 +32,11 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
   });
   settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
-  const checkpointName = settings.string('GOLD_CHECKPOINT', { default: 'gold', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, describe: 'a checkpoint name (letters, digits, . _ -)' });
+  const checkpointName = settings.string('GOLD_CHECKPOINT', {
+    default: 'gold',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+    describe: 'a checkpoint name (letters, digits, . _ -)',
+  });
   const maxManifestsPerBatch = settings.int('GOLD_MAX_MANIFESTS_PER_BATCH', { default: 10, min: 1, max: 10_000 });
   const wakeIntervalMs = settings.duration('GOLD_WAKE_INTERVAL', { default: 30_000, minMs: 100 });
   settings.done();

@@ -2,7 +2,7 @@
  * What gold computes, derived from the spec: the engine's configuration, the gold and late table
  * schemas, and the fingerprint inputs of a shard's checkpoint.
  */
-import type { ColumnType, PipelineSpec, TableColumn, TableSchema } from '@pipeline/contracts';
+import { aggregationConfigOf, type ColumnType, type PipelineSpec, type TableColumn, type TableSchema } from '@pipeline/contracts';
 import type { AggregationConfig } from '@pipeline/engine';
 import { silverSchema } from '@pipeline/transform';
 
@@ -14,12 +14,7 @@ export const LATE_TABLE = 'tables/late';
 export const SILVER_QUEUE = 'silver-manifests';
 
 export function aggregationConfig(spec: PipelineSpec): AggregationConfig {
-  return {
-    windows: spec.windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.kind === 'hopping' ? w.slideMs : w.sizeMs })),
-    groupBy: [...spec.groupBy],
-    aggregates: spec.aggregates.map((a) => ({ name: a.name, fn: a.fn, ...(a.column !== undefined ? { column: a.column } : {}) })),
-    watermarkDelayMs: spec.watermark.delayMs,
-  };
+  return aggregationConfigOf(spec);
 }
 
 /** The parts of the spec a gold shard's output depends on. */
@@ -44,7 +39,9 @@ export function goldSchema(spec: PipelineSpec): TableSchema {
     { name: 'window_start', type: 'timestamp', nullable: false },
     { name: 'window_end', type: 'timestamp', nullable: false },
     ...spec.groupBy.map((name): TableColumn => ({ name, type: columnType(spec, name), nullable: true })),
-    ...spec.aggregates.map((a): TableColumn => ({ name: a.name, type: a.fn === 'count' || a.fn === 'count_distinct' ? 'long' : 'double', nullable: a.fn !== 'count' && a.fn !== 'count_distinct' })),
+    ...spec.aggregates.map(
+      (a): TableColumn => ({ name: a.name, type: a.fn === 'count' || a.fn === 'count_distinct' ? 'long' : 'double', nullable: a.fn !== 'count' && a.fn !== 'count_distinct' }),
+    ),
     { name: 'shard', type: 'integer', nullable: false },
     { name: 'gold_batch', type: 'long', nullable: false },
     { name: 'window_date', type: 'date', nullable: false },

@@ -79,7 +79,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     await listener?.listen();
     await wakeShards(bus, spec.gold.shards);
-    const timer = setInterval(() => void wakeShards(bus, spec.gold.shards).catch((error: unknown) => logger.warn({ err: error }, 'could not wake the shards')), config.wakeIntervalMs);
+    const timer = setInterval(
+      () => void wakeShards(bus, spec.gold.shards).catch((error: unknown) => logger.warn({ err: error }, 'could not wake the shards')),
+      config.wakeIntervalMs,
+    );
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(timer);
     return 0;

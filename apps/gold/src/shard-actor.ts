@@ -58,7 +58,10 @@ export class ShardActor {
       for await (const manifest of this.manifests.after('silver', shardSession(this.shard), this.position, this.maxManifestsPerBatch)) available.push(manifest.sequence);
       if (available.length === 0) return batches;
       const batch = this.nextBatch;
-      const offsets = await this.checkpoint.writeOffsets(batch, { silver: { from: available[0] as number, to: available[available.length - 1] as number }, batchTime: this.clock.now() });
+      const offsets = await this.checkpoint.writeOffsets(batch, {
+        silver: { from: available[0] as number, to: available[available.length - 1] as number },
+        batchTime: this.clock.now(),
+      });
       await this.execute(batch, offsets);
       this.position = offsets.silver.to;
       this.nextBatch = batch + 1;
@@ -73,7 +76,14 @@ export class ShardActor {
     await this.checkpoint.writeState(batch, state);
     await this.checkpoint.commit(batch, commit);
     this.logger.info(
-      { shard: this.shard, batch, rows: commit.rows, late: commit.lateRows, windows: commit.windowsEmitted, watermark: Number.isFinite(commit.watermark) ? new Date(commit.watermark).toISOString() : null },
+      {
+        shard: this.shard,
+        batch,
+        rows: commit.rows,
+        late: commit.lateRows,
+        windows: commit.windowsEmitted,
+        watermark: Number.isFinite(commit.watermark) ? new Date(commit.watermark).toISOString() : null,
+      },
       'gold batch committed',
     );
   }

@@ -7,3 +7,4 @@ export * from './event-id';
 export * from './time-zone';
 export * from './table.types';
 export * from './manifest';
+export * from './aggregation';

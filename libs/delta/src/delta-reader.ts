@@ -139,7 +139,13 @@ export async function readTableFile(lake: Lake, path: string, schema: TableSchem
   const bytes = await lake.read(path);
   const present = new Set(parquetShape(bytes).columns);
   const columns = schema.columns.filter((c) => present.has(c.name));
-  const records = columns.length > 0 ? await decodeParquet(bytes, columns.map((c) => c.name)) : [];
+  const records =
+    columns.length > 0
+      ? await decodeParquet(
+          bytes,
+          columns.map((c) => c.name),
+        )
+      : [];
   return records.map((record) => {
     const row: TableRow = {};
     for (const column of schema.columns) row[column.name] = present.has(column.name) ? toTableValue(column.type, record[column.name], column.name, path) : null;

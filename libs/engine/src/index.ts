@@ -1,2 +1,3 @@
 export * from './clock';
 export * from './partition-key';
+export * from './windowing';

@@ -6,3 +6,4 @@ export * from './event-hub.contract';
 export * from './checkpoint-store.contract';
 export * from './faulty-lake';
 export * from './bus.contract';
+export * from './serving-store.contract';

@@ -1,0 +1,177 @@
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { makeTempDir, type TempDir } from '@pipeline/testing';
+import { simulate, simulateCommandHelp } from './simulate';
+
+/** The README example: per-device readings, a 1-minute tumbling window, a 10-second watermark delay. */
+const exampleSpec = `version: 1
+name: simulate-example
+source:
+  name: sensors
+  columns:
+    - { name: device_id, type: string }
+    - { name: ts, type: timestamp }
+    - { name: temperature, type: double, nullable: true }
+eventTime: { column: ts }
+eventId: { derive: source-row }
+partitionKey: device_id
+groupBy: [device_id]
+windows:
+  - { name: per_minute, type: tumbling, size: 1m }
+aggregates:
+  - { name: readings, fn: count }
+  - { name: avg_temperature, fn: avg, column: temperature }
+  - { name: max_temperature, fn: max, column: temperature }
+watermark: { delay: 10s }
+`;
+
+const exampleBatches = [
+  // Batch 0: the max event time is 00:01:05, so the watermark becomes 00:00:55; no window has ended by then.
+  '{"rows": [{"event_time": "2026-01-01T00:00:10Z", "device_id": "d1", "temperature": 20}, {"event_time": "2026-01-01T00:00:50Z", "device_id": "d2", "temperature": 22}, {"event_time": "2026-01-01T00:01:05Z", "device_id": "d1", "temperature": 21}]}',
+  // Batch 1: 00:00:58 is out of order but on time (its window ends after 00:00:55); 00:02:15 moves the watermark to 00:02:05, closing two windows.
+  '{"rows": [{"event_time": "2026-01-01T00:00:58Z", "device_id": "d1", "temperature": 23}, {"event_time": "2026-01-01T00:01:30Z", "device_id": "d2", "temperature": 25}, {"event_time": "2026-01-01T00:02:15Z", "device_id": "d1", "temperature": 24}]}',
+  // Batch 2: 00:01:59 belongs to a window that ended before the watermark 00:02:05: it is late.
+  '{"rows": [{"event_time": "2026-01-01T00:01:59Z", "device_id": "d2", "temperature": 30}, {"event_time": "2026-01-01T00:02:40Z", "device_id": "d2", "temperature": 26}, {"event_time": "2026-01-01T00:03:20Z", "device_id": "d1", "temperature": 27}]}',
+];
+
+const exampleAppendOutput = [
+  '{"batch":0,"watermark":"2026-01-01T00:00:55.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0}',
+  '{"batch":1,"watermark":"2026-01-01T00:02:05.000Z","emitted":[' +
+    '{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d1","readings":2,"avg_temperature":21.5,"max_temperature":23},' +
+    '{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d2","readings":1,"avg_temperature":22,"max_temperature":22},' +
+    '{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","device_id":"d1","readings":1,"avg_temperature":21,"max_temperature":21},' +
+    '{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","device_id":"d2","readings":1,"avg_temperature":25,"max_temperature":25}' +
+    '],"late":[],"rowsDroppedByWatermark":0}',
+  '{"batch":2,"watermark":"2026-01-01T00:03:10.000Z","emitted":[' +
+    '{"window_start":"2026-01-01T00:02:00.000Z","window_end":"2026-01-01T00:03:00.000Z","device_id":"d1","readings":1,"avg_temperature":24,"max_temperature":24},' +
+    '{"window_start":"2026-01-01T00:02:00.000Z","window_end":"2026-01-01T00:03:00.000Z","device_id":"d2","readings":1,"avg_temperature":26,"max_temperature":26}' +
+    '],"late":[{"event_time":"2026-01-01T00:01:59Z","device_id":"d2","temperature":30}],"rowsDroppedByWatermark":1}',
+];
+
+async function run(dir: TempDir, files: { spec?: string; input: string[] }, mode: 'append' | 'update' = 'append', extraSpec = '') {
+  const specFile = path.join(dir.path, 'spec.yaml');
+  const inputFile = path.join(dir.path, 'batches.jsonl');
+  await writeFile(specFile, (files.spec ?? exampleSpec) + extraSpec);
+  await writeFile(inputFile, files.input.map((l) => `${l}\n`).join(''));
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await simulate({ specFile, inputFile, mode }, out, err);
+  return { code, lines: stdout.split('\n').filter((l) => l !== ''), stderr, inputFile };
+}
+
+describe('simulate', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await makeTempDir('pipeline-simulate-');
+  });
+  afterEach(async () => {
+    await dir.dispose();
+  });
+
+  it('runs the README example: windows are emitted when the watermark passes their end, and the late row is listed', async () => {
+    const result = await run(dir, { input: exampleBatches });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.lines).toEqual(exampleAppendOutput);
+  });
+
+  it('prints in update mode every window each batch changed', async () => {
+    const result = await run(dir, { input: exampleBatches }, 'update');
+    expect(result.code).toBe(0);
+    const emitted = result.lines.map((l) =>
+      (JSON.parse(l) as { emitted: Array<Record<string, unknown>> }).emitted.map(
+        (w) => `${String(w['window_start']).slice(11, 16)} ${String(w['device_id'])} ${String(w['readings'])}`,
+      ),
+    );
+    expect(emitted).toEqual([
+      ['00:00 d1 1', '00:00 d2 1', '00:01 d1 1'],
+      ['00:00 d1 2', '00:01 d2 1', '00:02 d1 1'],
+      ['00:02 d2 1', '00:03 d1 1'],
+    ]);
+  });
+
+  it('prints what its --help example says', async () => {
+    const help = simulateCommandHelp.split('\n').map((l) => l.replace(/^ {2}/, ''));
+    const input = help.slice(
+      help.indexOf('$ cat batches.jsonl') + 1,
+      help.findIndex((l) => l.startsWith('$ pipeline simulate')),
+    );
+    const expected = help.slice(help.findIndex((l) => l.startsWith('$ pipeline simulate')) + 1).filter((l) => l !== '');
+    const spec = exampleSpec.replace(/ {2}- \{ name: max_temperature.*\n/, '');
+    const result = await run(dir, { spec, input });
+    expect(input).toHaveLength(3);
+    expect(result.lines).toEqual(expected);
+  });
+
+  it('names each window when the spec has more than one, and reads epoch-millisecond event times', async () => {
+    const spec = exampleSpec.replace(
+      '  - { name: per_minute, type: tumbling, size: 1m }\n',
+      '  - { name: per_minute, type: tumbling, size: 1m }\n  - { name: two_minutes, type: hopping, size: 2m, slide: 1m }\n',
+    );
+    const t = Date.parse('2026-01-01T00:00:10Z');
+    const result = await run(dir, {
+      spec,
+      input: [`{"rows": [{"event_time": ${t}, "device_id": "d1", "temperature": 20}]}`, `{"rows": [{"event_time": ${t + 300_000}, "device_id": "d1"}]}`],
+    });
+    expect(result.code).toBe(0);
+    const emitted = (JSON.parse(result.lines[1]) as { emitted: Array<Record<string, unknown>> }).emitted;
+    expect(emitted.map((w) => [w['window'], w['window_start']])).toEqual([
+      ['two_minutes', '2025-12-31T23:59:00.000Z'],
+      ['per_minute', '2026-01-01T00:00:00.000Z'],
+      ['two_minutes', '2026-01-01T00:00:00.000Z'],
+    ]);
+  });
+
+  it('treats {"rows": []} as a no-data batch and skips blank lines', async () => {
+    const result = await run(dir, { input: [exampleBatches[0], '', '{"rows": []}'] });
+    expect(result.code).toBe(0);
+    expect(result.lines).toEqual([exampleAppendOutput[0], '{"batch":1,"watermark":"2026-01-01T00:00:55.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0}']);
+  });
+
+  it.each([
+    ['invalid JSON', '{"rows": [', /batches\.jsonl:2: is not valid JSON \(.+\)\. Write each batch on one line, e\.g\. \{"rows": \[/],
+    ['a line that is not an object', '[{"event_time": 0}]', /batches\.jsonl:2: must be an object with a "rows" list, e\.g\. /],
+    ['a row that is not an object', '{"rows": [42]}', /batches\.jsonl:2: rows\[0\] must be an object of column values/],
+    ['a missing event_time', '{"rows": [{"device_id": "d1"}]}', /batches\.jsonl:2: rows\[0\]\.event_time is missing; every row needs an event_time, e\.g\. "2026-01-01T00:00:10Z"/],
+    [
+      'an unparseable event_time',
+      '{"rows": [{"event_time": "yesterday"}]}',
+      /batches\.jsonl:2: rows\[0\]\.event_time: the event time "yesterday" is not an ISO 8601 time like "2026-01-01T00:00:10Z".*, nor epoch milliseconds such as 1767225610000\./,
+    ],
+    [
+      'a temperature that is not a number',
+      '{"rows": [{"event_time": 0, "temperature": "hot"}]}',
+      /batches\.jsonl:2: rows\[0\]: temperature is "hot", but avg \(avg_temperature\) needs a finite number or null/,
+    ],
+  ])('stops with exit code 1 at %s, naming the line and the fix', async (_what, badLine, message) => {
+    const result = await run(dir, { input: [exampleBatches[0], badLine, exampleBatches[1]] });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toMatch(/Nothing from line 2 on was processed; fix the line and run again\.\n$/);
+    expect(result.lines).toEqual([exampleAppendOutput[0]]);
+  });
+
+  it('reports a spec problem with exit code 1', async () => {
+    const result = await run(dir, { spec: exampleSpec.replace('watermark: { delay: 10s }\n', ''), input: exampleBatches });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/watermark/);
+    expect(result.lines).toEqual([]);
+  });
+
+  it('reports a missing input file with exit code 1', async () => {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let stderr = '';
+    err.on('data', (d: Buffer) => (stderr += d.toString()));
+    const specFile = path.join(dir.path, 'spec.yaml');
+    await writeFile(specFile, exampleSpec);
+    const code = await simulate({ specFile, inputFile: path.join(dir.path, 'nope.jsonl'), mode: 'append' }, out, err);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/nope\.jsonl does not exist\. Pass --input with a JSONL file of batches, one per line/);
+  });
+});

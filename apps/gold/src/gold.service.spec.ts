@@ -1,0 +1,241 @@
+import * as path from 'node:path';
+import pino from 'pino';
+import { LocalLake, LocalServingStore } from '@pipeline/adapters';
+import { fileRef, FingerprintMismatchError, ManifestLog } from '@pipeline/checkpoint';
+import { parseSpec, shardSession, type PipelineSpec, type SilverManifest, type TableRow } from '@pipeline/contracts';
+import { DeltaTable, readDeltaRows } from '@pipeline/delta';
+import { TestClock } from '@pipeline/engine';
+import type { Lake, ServingStore, WindowDocument } from '@pipeline/ports';
+import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
+import { shardOf, silverSchema } from '@pipeline/transform';
+import { aggregationConfig, GOLD_TABLE, goldSchema, LATE_TABLE, lateSchema } from './gold.logic';
+import { GoldService } from './gold.service';
+
+const silent = pino({ level: 'silent' });
+const T0 = Date.UTC(2026, 0, 1);
+const s = (seconds: number) => T0 + seconds * 1000;
+
+const SPEC = (windowSize = '1m', shards = 2) => `
+version: 1
+name: sensor-readings
+source:
+  name: sensors
+  columns:
+    - { name: reading_id, type: string }
+    - { name: device_id, type: string }
+    - { name: ts, type: timestamp }
+    - { name: temperature, type: double, nullable: true }
+eventTime: { column: ts, format: iso8601, timeZone: UTC }
+eventId: { column: reading_id }
+partitionKey: device_id
+groupBy: [device_id]
+windows:
+  - { name: per_minute, type: tumbling, size: ${windowSize} }
+aggregates:
+  - { name: readings, fn: count }
+  - { name: avg_temperature, fn: avg, column: temperature }
+  - { name: max_temperature, fn: max, column: temperature }
+watermark: { delay: 30s }
+gold: { shards: ${shards}, outputModes: [append, update] }
+`;
+
+let counter = 0;
+function silverRow(spec: PipelineSpec, device: string, at: number, temperature: number | null): TableRow {
+  const id = `r${counter++}`;
+  return {
+    reading_id: id,
+    device_id: device,
+    ts: at,
+    temperature,
+    event_id: id,
+    event_time: at,
+    event_date: new Date(at).toISOString().slice(0, 10),
+    enqueued_time: at,
+    partition_id: '0',
+    sequence_number: counter,
+    capture_file: 'raw/local/events/0/2026/01/01/00/00/00.avro',
+    source_row: counter,
+    shard: shardOf([device], spec.gold.shards),
+  };
+}
+
+/** Writes silver batches (rows of each batch split by shard) as silver files and manifests. */
+async function seedSilver(lake: Lake, spec: PipelineSpec, batches: TableRow[][], firstBatch = 0): Promise<void> {
+  const table = await DeltaTable.open(lake, 'tables/silver', silverSchema(spec));
+  const log = new ManifestLog(lake);
+  for (const [i, rows] of batches.entries()) {
+    const batch = firstBatch + i;
+    for (let shard = 0; shard < spec.gold.shards; shard++) {
+      const mine = rows.filter((r) => r['shard'] === shard);
+      const adds = mine.length > 0 ? await table.writeFiles(mine, { filePrefix: `part-${batch}-shard-${shard}`, commitTime: T0 }) : [];
+      const files = [];
+      for (const add of adds) {
+        const p = `tables/silver/${add.path}`;
+        files.push(fileRef(p, await lake.read(p), mine.length));
+      }
+      const manifest: SilverManifest = {
+        version: 1,
+        layer: 'silver',
+        pipeline: spec.name,
+        session: shardSession(shard),
+        sequence: batch,
+        batch,
+        createdAt: T0,
+        inputs: [],
+        files,
+        shard,
+        table: 'tables/silver',
+        deltaVersion: 0,
+      };
+      await log.write(manifest);
+    }
+  }
+}
+
+async function gold(lake: Lake, store: ServingStore, spec: PipelineSpec): Promise<GoldService> {
+  const service = new GoldService(
+    {
+      lake,
+      spec,
+      config: aggregationConfig(spec),
+      silverSchema: silverSchema(spec),
+      goldTable: await DeltaTable.open(lake, GOLD_TABLE, goldSchema(spec)),
+      lateTable: await DeltaTable.open(lake, LATE_TABLE, lateSchema(spec)),
+      store,
+      manifests: new ManifestLog(lake),
+    },
+    new TestClock(T0),
+    silent,
+    { checkpointName: 'gold', maxManifestsPerBatch: 1 },
+  );
+  for (let shard = 0; shard < spec.gold.shards; shard++) await service.actor(shard);
+  return service;
+}
+
+async function allDocuments(store: ServingStore, devices: string[]): Promise<WindowDocument[]> {
+  const docs: WindowDocument[] = [];
+  for (const device of devices) docs.push(...(await store.queryWindows({ pk: `device_id=${device}`, limit: 1000 })).items);
+  return docs;
+}
+
+describe('gold', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await makeTempDir('gold-spec-');
+    counter = 0;
+  });
+  afterEach(() => dir.dispose());
+
+  const open = (name: string) => ({ lake: new LocalLake(path.join(dir.path, name)), store: LocalServingStore.open({ file: path.join(dir.path, `${name}.sqlite`) }) });
+
+  function scenario(spec: PipelineSpec): TableRow[][] {
+    return [
+      // Max event time 70 s: the watermark becomes 40 s at the end of this batch.
+      [silverRow(spec, 'd1', s(5), 20), silverRow(spec, 'd1', s(20), 22), silverRow(spec, 'd1', s(70), 30), silverRow(spec, 'd2', s(10), null)],
+      // 30 s is still on time (its window ends at 60 s > 40 s); 120 s moves the watermark to 90 s: [0, 60) is final.
+      [silverRow(spec, 'd1', s(30), 24), silverRow(spec, 'd1', s(120), 31)],
+      // 50 s belongs to [0, 60), whose end is ≤ the 90 s watermark: late.
+      [silverRow(spec, 'd1', s(50), 99)],
+    ];
+  }
+
+  it('appends final windows to the gold table, serves changed windows, and routes late rows to the late table', async () => {
+    const spec = parseSpec(SPEC(), 'spec.yaml');
+    const { lake, store } = open('lake');
+    try {
+      await seedSilver(lake, spec, scenario(spec));
+      const service = await gold(lake, store, spec);
+      await service.catchUpAll();
+      const goldRows = await collect(readDeltaRows(lake, GOLD_TABLE));
+      // d1's [0, 60) is final: its shard's watermark reached 90 s.
+      const d1 = goldRows.filter((r) => r['device_id'] === 'd1');
+      expect(d1).toEqual([expect.objectContaining({ window: 'per_minute', window_start: s(0), window_end: s(60), readings: 3, avg_temperature: 22, max_temperature: 24 })]);
+      const late = await collect(readDeltaRows(lake, LATE_TABLE));
+      expect(late).toHaveLength(1);
+      expect(late[0]).toMatchObject({ device_id: 'd1', event_time: s(50), late_threshold: s(90) });
+      expect(JSON.parse(late[0]?.['late_windows'] as string)).toEqual([{ window: 'per_minute', start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:01:00.000Z' }]);
+      const docs = await allDocuments(store, ['d1']);
+      expect(docs.map((d) => [d.windowStart, d.aggregates['readings'], d.final])).toEqual([
+        [s(0), 3, true],
+        [s(60), 1, false],
+        [s(120), 1, false],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('resumes a shard from its committed state in a new process, with the same results as one uninterrupted run', async () => {
+    const spec = parseSpec(SPEC(), 'spec.yaml');
+    const batches = scenario(spec);
+    const a = open('a');
+    const b = open('b');
+    try {
+      await seedSilver(a.lake, spec, batches);
+      await (await gold(a.lake, a.store, spec)).catchUpAll();
+
+      await seedSilver(b.lake, spec, batches.slice(0, 2));
+      await (await gold(b.lake, b.store, spec)).catchUpAll();
+      await seedSilver(b.lake, spec, batches.slice(2), 2);
+      await (await gold(b.lake, b.store, spec)).catchUpAll();
+
+      expect(await collect(readDeltaRows(b.lake, GOLD_TABLE))).toEqual(await collect(readDeltaRows(a.lake, GOLD_TABLE)));
+      expect(await collect(readDeltaRows(b.lake, LATE_TABLE))).toEqual(await collect(readDeltaRows(a.lake, LATE_TABLE)));
+      expect(await allDocuments(b.store, ['d1', 'd2'])).toEqual(await allDocuments(a.store, ['d1', 'd2']));
+    } finally {
+      await a.store.close();
+      await b.store.close();
+    }
+  });
+
+  it('changes nothing when killed at any write step and re-run: tables, late rows and documents match an uninterrupted run', async () => {
+    const spec = parseSpec(SPEC(), 'spec.yaml');
+    const batches = scenario(spec);
+    const reference = open('reference');
+    await seedSilver(reference.lake, spec, batches);
+    await (await gold(reference.lake, reference.store, spec)).catchUpAll();
+    const expectedGold = await collect(readDeltaRows(reference.lake, GOLD_TABLE));
+    const expectedLate = await collect(readDeltaRows(reference.lake, LATE_TABLE));
+    const expectedDocs = await allDocuments(reference.store, ['d1', 'd2']);
+    await reference.store.close();
+
+    let crashes = 0;
+    for (let crashAt = 1; ; crashAt++) {
+      counter = 0;
+      const run = open(`crash-${crashAt}`);
+      try {
+        await seedSilver(run.lake, spec, scenario(spec));
+        let crashed = false;
+        try {
+          await (await gold(new FaultyLake(run.lake, crashAt), run.store, spec)).catchUpAll();
+        } catch (error) {
+          if (!(error instanceof SimulatedCrash)) throw error;
+          crashed = true;
+          crashes++;
+        }
+        await (await gold(run.lake, run.store, spec)).catchUpAll();
+        expect(await collect(readDeltaRows(run.lake, GOLD_TABLE))).toEqual(expectedGold);
+        expect(await collect(readDeltaRows(run.lake, LATE_TABLE))).toEqual(expectedLate);
+        expect(await allDocuments(run.store, ['d1', 'd2'])).toEqual(expectedDocs);
+        if (!crashed) break;
+      } finally {
+        await run.store.close();
+      }
+    }
+    expect(crashes).toBeGreaterThan(10);
+  }, 120_000);
+
+  it('refuses a shard checkpoint written for other windows, naming the change', async () => {
+    const spec = parseSpec(SPEC(), 'spec.yaml');
+    const { lake, store } = open('lake');
+    try {
+      await seedSilver(lake, spec, scenario(spec));
+      await (await gold(lake, store, spec)).catchUpAll();
+      const changed = parseSpec(SPEC('2m'), 'spec.yaml');
+      await expect(gold(lake, store, changed)).rejects.toBeInstanceOf(FingerprintMismatchError);
+      await expect(gold(lake, store, changed)).rejects.toThrow(/aggregation\.windows\[0\]\.sizeMs: 60000 → 120000/);
+    } finally {
+      await store.close();
+    }
+  });
+});

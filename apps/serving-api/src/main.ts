@@ -1,0 +1,85 @@
+/**
+ * `pipeline serving-api`: REST queries over the serving store (window aggregates per key, latest,
+ * top-N), late rows from the lake and the pipeline's status, with an OpenAPI document at /docs.
+ * Exit codes: 0 stopped cleanly, 1 failed, 2 bad usage, config or spec.
+ */
+import 'reflect-metadata';
+import { mkdirSync } from 'node:fs';
+import { Command } from 'commander';
+import { LocalLake, LocalServingStore } from '@pipeline/adapters';
+import { ConfigError, loadSpecFile, parseFlags, runMain, shutdownSignal, SpecFileError } from '@pipeline/config';
+import { SpecValidationError } from '@pipeline/contracts';
+import { systemClock } from '@pipeline/engine';
+import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { servingApiConfig, type ServingApiFlags } from './serving-api.config';
+import { createServingApi } from './serving-api.app';
+
+export function servingApiCommand(): Command {
+  return new Command('pipeline serving-api')
+    .showHelpAfterError('(run pipeline serving-api --help for usage)')
+    .description('Serve window aggregates, late rows and pipeline status over REST, with an OpenAPI document at /docs.')
+    .option('--spec <file>', 'pipeline spec (default: $PIPELINE_SPEC)')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--port <n>', 'port to listen on (default: $SERVING_PORT or 8080; 0 picks a free one)')
+    .option('--host <host>', 'address to listen on (default: $SERVING_HOST or 127.0.0.1)')
+    .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C; requests in progress are answered first.\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const parsed = parseFlags<ServingApiFlags>(servingApiCommand(), argv);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  let config;
+  let spec;
+  try {
+    config = servingApiConfig(parsed.flags);
+    spec = await loadSpecFile(config.specFile);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const telemetry = startTelemetry({ serviceName: 'serving-api' });
+  const logger = createLogger({ service: 'serving-api' });
+  mkdirSync(config.home, { recursive: true });
+  const store = LocalServingStore.open({ file: config.storeFile });
+  const lake = new LocalLake(config.lakeRoot);
+  const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping: answering the requests in progress'));
+  try {
+    const app = await createServingApi({
+      spec,
+      store,
+      lake,
+      clock: systemClock,
+      layers: { rawPrefix: config.rawPrefix, bronzeCheckpoint: config.bronzeCheckpoint, silverCheckpoint: config.silverCheckpoint },
+      logger: new PinoNestLogger(logger),
+    });
+    try {
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.getHttpServer().address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      logger.info({ url, docs: `${url}/docs`, store: store.location, lake: lake.location }, `serving-api listening on ${url}`);
+      await new Promise<void>((resolve) => {
+        if (stop.signal.aborted) resolve();
+        else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    } finally {
+      // Fastify's close stops accepting connections and waits for the requests in flight.
+      await app.close();
+    }
+    logger.info('serving-api stopped');
+    return 0;
+  } catch (error) {
+    logger.error({ err: error }, `serving-api failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    stop.dispose();
+    await store.close();
+    await lake.close();
+    await telemetry.shutdown();
+  }
+}
+
+runMain(module, main);

@@ -1,0 +1,173 @@
+/**
+ * Pipeline status, layer by layer, read from where each layer keeps it:
+ * - capture: the capture files in the lake (`raw/…`): count, bytes, and events (each file is read
+ *   once and its count cached: capture files are created once and never change);
+ * - bronze and silver: their stage checkpoints' latest committed state (cumulative counts);
+ * - gold: the shard statuses in the serving store.
+ * Rates: bronze and silver over their recent commits (up to RATE_BATCHES batches back, by the batch
+ * times the checkpoints record), so they survive an API restart; capture and gold between the
+ * previous status call and this one (by the injected clock), so the first call has none.
+ * The checkpoint types are the few fields read here, copied: apps do not import each other.
+ */
+import { StageCheckpoint } from '@pipeline/checkpoint';
+import { openCaptureFile } from '@pipeline/capture-format';
+import type { Clock } from '@pipeline/engine';
+import type { Lake, ServingStore, ShardStatus } from '@pipeline/ports';
+import type { BronzeStatusDto, CaptureStatusDto, GoldStatusDto, RateDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
+
+/** How many batches back the commit-based rates look. */
+export const RATE_BATCHES = 10;
+
+interface BronzeOffsets {
+  createdAt: number;
+}
+interface BronzeState {
+  partitions: Record<string, { files: number; records: number }>;
+}
+interface SilverOffsets {
+  batchTime: number;
+}
+interface SilverState {
+  totals: Record<string, { records: number; rows: number; quarantined: number; duplicates: number }>;
+}
+
+export interface StatusSources {
+  lake: Lake;
+  store: ServingStore;
+  clock: Clock;
+  pipeline: string;
+  rawPrefix: string;
+  bronzeCheckpoint: string;
+  silverCheckpoint: string;
+}
+
+interface Observation {
+  value: number;
+  at: number;
+}
+
+const CAPTURE_FILE_TIME = /(\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{2}\/\d{2})\.avro$/;
+
+export class PipelineStatus {
+  private readonly eventsPerFile = new Map<string, { size: number; events: number }>();
+  private readonly previous = new Map<string, Observation>();
+
+  constructor(private readonly sources: StatusSources) {}
+
+  async read(): Promise<StatusDto> {
+    const [capture, bronze, silver, gold] = await Promise.all([this.capture(), this.bronze(), this.silver(), this.gold()]);
+    return { pipeline: this.sources.pipeline, capture, bronze, silver, gold };
+  }
+
+  private async capture(): Promise<CaptureStatusDto> {
+    const { lake, rawPrefix } = this.sources;
+    let files = 0;
+    let events = 0;
+    let bytes = 0;
+    let newest: { time: string; path: string } | undefined;
+    const seen = new Set<string>();
+    for await (const entry of lake.list(`${rawPrefix}/`)) {
+      const time = CAPTURE_FILE_TIME.exec(entry.path)?.[1];
+      if (time === undefined) continue;
+      files++;
+      bytes += entry.size;
+      events += await this.eventsIn(entry.path, entry.size);
+      seen.add(entry.path);
+      if (!newest || time > newest.time || (time === newest.time && entry.path > newest.path)) newest = { time, path: entry.path };
+    }
+    // Files deleted by retention leave the cache too.
+    for (const path of this.eventsPerFile.keys()) if (!seen.has(path)) this.eventsPerFile.delete(path);
+    return { files, events, bytes, position: newest?.path ?? null, rate: this.rateSinceLastCall('capture', events) };
+  }
+
+  private async eventsIn(path: string, size: number): Promise<number> {
+    const cached = this.eventsPerFile.get(path);
+    if (cached && cached.size === size) return cached.events;
+    const { records } = await openCaptureFile(await this.sources.lake.readStream(path), path);
+    let events = 0;
+    for await (const _record of records) events++;
+    this.eventsPerFile.set(path, { size, events });
+    return events;
+  }
+
+  private async bronze(): Promise<BronzeStatusDto> {
+    const checkpoint = new StageCheckpoint<BronzeOffsets, unknown, BronzeState>(this.sources.lake, `checkpoints/${this.sources.bronzeCheckpoint}`);
+    const last = await checkpoint.lastCommitted();
+    const empty = { batches: 0, files: 0, records: 0, position: null, rate: noRate('commits') };
+    if (last === undefined) return empty;
+    const totals = (state: BronzeState | undefined) =>
+      Object.values(state?.partitions ?? {}).reduce((sum, p) => ({ files: sum.files + p.files, records: sum.records + p.records }), { files: 0, records: 0 });
+    const now = totals(await checkpoint.readState(last));
+    const rate = await commitRate(last, async (batch) => {
+      const [offsets, state] = await Promise.all([checkpoint.readOffsets(batch), checkpoint.readState(batch)]);
+      return offsets && state ? { value: totals(state).records, at: offsets.createdAt } : undefined;
+    });
+    return { batches: last + 1, files: now.files, records: now.records, position: last, rate };
+  }
+
+  private async silver(): Promise<SilverStatusDto> {
+    const checkpoint = new StageCheckpoint<SilverOffsets, unknown, SilverState>(this.sources.lake, `checkpoints/${this.sources.silverCheckpoint}`);
+    const last = await checkpoint.lastCommitted();
+    if (last === undefined) return { batches: 0, records: 0, rows: 0, quarantined: 0, duplicates: 0, position: null, rate: noRate('commits') };
+    const totals = (state: SilverState | undefined) =>
+      Object.values(state?.totals ?? {}).reduce(
+        (sum, p) => ({ records: sum.records + p.records, rows: sum.rows + p.rows, quarantined: sum.quarantined + p.quarantined, duplicates: sum.duplicates + p.duplicates }),
+        { records: 0, rows: 0, quarantined: 0, duplicates: 0 },
+      );
+    const now = totals(await checkpoint.readState(last));
+    const rate = await commitRate(last, async (batch) => {
+      const [offsets, state] = await Promise.all([checkpoint.readOffsets(batch), checkpoint.readState(batch)]);
+      return offsets && state ? { value: totals(state).rows, at: offsets.batchTime } : undefined;
+    });
+    return { batches: last + 1, ...now, position: last, rate };
+  }
+
+  private async gold(): Promise<GoldStatusDto> {
+    const statuses = [...(await this.sources.store.listShardStatus(this.sources.pipeline))].sort((a, b) => a.shard - b.shard);
+    const newest = statuses.reduce<number | null>((max, s) => (s.maxEventTime !== null && (max === null || s.maxEventTime > max) ? s.maxEventTime : max), null);
+    const shards = statuses.map((s) => this.shard(s, newest));
+    return {
+      shards,
+      rows: statuses.reduce((sum, s) => sum + s.rows, 0),
+      lateRows: statuses.reduce((sum, s) => sum + s.lateRows, 0),
+      maxEventTimeMs: newest,
+    };
+  }
+
+  private shard(status: ShardStatus, newestEventTime: number | null): ShardStatusDto {
+    const watermark = status.watermark !== null && Number.isFinite(status.watermark) ? status.watermark : null;
+    return {
+      shard: status.shard,
+      batch: status.batch,
+      watermarkMs: watermark,
+      watermark: watermark === null ? null : new Date(watermark).toISOString(),
+      maxEventTimeMs: status.maxEventTime,
+      lagMs: watermark === null || newestEventTime === null ? null : newestEventTime - watermark,
+      rows: status.rows,
+      lateRows: status.lateRows,
+      windowsEmitted: status.windowsEmitted,
+      updatedAt: new Date(status.updatedAt).toISOString(),
+      rate: this.rateSinceLastCall(`gold/${status.shard}`, status.rows),
+    };
+  }
+
+  private rateSinceLastCall(name: string, value: number): RateDto {
+    const at = this.sources.clock.now();
+    const before = this.previous.get(name);
+    this.previous.set(name, { value, at });
+    if (!before || at <= before.at) return noRate('status-calls');
+    return { perSecond: ((value - before.value) * 1000) / (at - before.at), basis: 'status-calls', overMs: at - before.at };
+  }
+}
+
+function noRate(basis: RateDto['basis']): RateDto {
+  return { perSecond: null, basis, overMs: null };
+}
+
+/** Rows per second between batch `last` and up to RATE_BATCHES batches before it, by batch time. */
+async function commitRate(last: number, observe: (batch: number) => Promise<Observation | undefined>): Promise<RateDto> {
+  if (last === 0) return noRate('commits');
+  const [end, start] = await Promise.all([observe(last), observe(Math.max(0, last - RATE_BATCHES))]);
+  if (!end || !start || end.at <= start.at) return noRate('commits');
+  return { perSecond: ((end.value - start.value) * 1000) / (end.at - start.at), basis: 'commits', overMs: end.at - start.at };
+}

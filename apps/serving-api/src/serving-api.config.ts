@@ -1,0 +1,63 @@
+/**
+ * The serving API's typed configuration: flags win over environment variables, and every problem
+ * is reported at once. The status endpoint reads the bronze and silver checkpoints under the names
+ * those services use (the same variables), so one environment configures them all.
+ */
+import * as path from 'node:path';
+import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+
+export interface ServingApiConfig {
+  home: string;
+  lakeRoot: string;
+  /** The embedded serving store. */
+  storeFile: string;
+  specFile: string;
+  host: string;
+  port: number;
+  /** Lake folder of the capture files (as bronze reads them). */
+  rawPrefix: string;
+  bronzeCheckpoint: string;
+  silverCheckpoint: string;
+}
+
+export interface ServingApiFlags {
+  home?: string;
+  spec?: string;
+  port?: string;
+  host?: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const LAKE_FOLDER = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+const HOST = /^[A-Za-z0-9.:[\]-]+$/;
+
+export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv = process.env): ServingApiConfig {
+  const settings = new SettingsReader('serving-api', {
+    ...env,
+    PIPELINE_SPEC: flags.spec ?? env['PIPELINE_SPEC'],
+    SERVING_PORT: flags.port ?? env['SERVING_PORT'],
+    SERVING_HOST: flags.host ?? env['SERVING_HOST'],
+  });
+  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
+  const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
+  const port = settings.int('SERVING_PORT', { default: 8080, min: 0, max: 65_535 });
+  // Loopback by default: exposing the API is a decision (a container sets 0.0.0.0).
+  const host = settings.string('SERVING_HOST', { default: '127.0.0.1', pattern: HOST, describe: 'a host name or IP address to listen on (--host), e.g. 0.0.0.0' });
+  const rawPrefix = settings.string('BRONZE_RAW_PREFIX', { default: 'raw', pattern: LAKE_FOLDER, describe: 'a lake folder like raw or capture/raw (no leading or trailing /)' });
+  const bronzeCheckpoint = settings.string('BRONZE_CHECKPOINT', { default: 'bronze', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
+  const silverCheckpoint = settings.string('SILVER_CHECKPOINT', { default: 'silver', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
+  settings.done();
+  const home = resolvePipelineHome(flags.home, env);
+  const paths = localPaths(home);
+  return {
+    home,
+    lakeRoot: paths.lakeRoot,
+    storeFile: path.join(home, 'serving.sqlite'),
+    specFile,
+    host,
+    port,
+    rawPrefix,
+    bronzeCheckpoint,
+    silverCheckpoint,
+  };
+}

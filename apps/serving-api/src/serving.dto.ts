@@ -1,0 +1,236 @@
+/**
+ * The shapes the API answers with, documented for the OpenAPI document. Times are given twice:
+ * ISO-8601 text for people and epoch milliseconds for programs (the store's own unit).
+ */
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { WindowDocument } from '@pipeline/ports';
+
+export class WindowDto {
+  @ApiProperty({ description: 'Deterministic document id: window|key|windowStart.', example: 'per_minute|device_id=d1|1767225600000' })
+  id!: string;
+  @ApiProperty({ description: "The grouping key's canonical text (the store's partition key).", example: 'device_id=d1' })
+  key!: string;
+  @ApiProperty({
+    description: 'The grouping key, column by column.',
+    type: 'object',
+    additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }], nullable: true },
+    example: { device_id: 'd1' },
+  })
+  keyColumns!: Record<string, string | number | boolean | null>;
+  @ApiProperty({ description: "The window definition's name in the spec.", example: 'per_minute' })
+  window!: string;
+  @ApiProperty({ description: 'Window start, inclusive (ISO-8601).', example: '2026-01-01T00:00:00.000Z' })
+  windowStart!: string;
+  @ApiProperty({ description: 'Window end, exclusive (ISO-8601).', example: '2026-01-01T00:01:00.000Z' })
+  windowEnd!: string;
+  @ApiProperty({ description: 'Window start in epoch milliseconds.', example: 1767225600000 })
+  windowStartMs!: number;
+  @ApiProperty({ description: 'Window end in epoch milliseconds.', example: 1767225660000 })
+  windowEndMs!: number;
+  @ApiProperty({
+    description: 'Aggregate values by name (null when there was nothing to aggregate).',
+    type: 'object',
+    additionalProperties: { type: 'number', nullable: true },
+    example: { readings: 12, avg_temperature: 21.5 },
+  })
+  aggregates!: Record<string, number | null>;
+  @ApiProperty({ description: 'True once the watermark passed the window end: the values will not change any more.' })
+  final!: boolean;
+  @ApiProperty({ description: "The shard's watermark when this version was written (epoch ms); null before the first watermark.", type: 'number', nullable: true })
+  watermarkMs!: number | null;
+  @ApiProperty({ description: 'The gold shard that wrote the window.' })
+  shard!: number;
+  @ApiProperty({ description: 'The gold batch of that shard that wrote this version.' })
+  version!: number;
+}
+
+export class WindowPageDto {
+  @ApiProperty({ type: [WindowDto] })
+  items!: WindowDto[];
+  @ApiProperty({ description: 'Pass as continuationToken to get the next page; null on the last page.', type: 'string', nullable: true })
+  continuationToken!: string | null;
+}
+
+export class TopWindowsDto {
+  @ApiProperty({ example: 'per_minute' })
+  window!: string;
+  @ApiProperty({ description: 'Start of the windows ranked (ISO-8601).' })
+  windowStart!: string;
+  @ApiProperty({ description: 'The aggregate the windows are ordered by, descending (nulls last).', example: 'readings' })
+  by!: string;
+  @ApiProperty({ type: [WindowDto] })
+  items!: WindowDto[];
+}
+
+export class LateRowsDto {
+  @ApiProperty({
+    description: 'Late rows, ordered by event_time: the columns of the late table (timestamps in epoch ms, binary as base64).',
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+  })
+  items!: Record<string, unknown>[];
+  @ApiProperty({ description: 'True when more rows match than limit allowed.' })
+  truncated!: boolean;
+  @ApiProperty({ description: 'The late table version read; null when the table does not exist yet.', type: 'number', nullable: true })
+  tableVersion!: number | null;
+}
+
+export class RateDto {
+  @ApiProperty({ description: 'Rows (or events) per second; null until there are two observations.', type: 'number', nullable: true })
+  perSecond!: number | null;
+  @ApiProperty({
+    description: 'commits: between recent commits, by their batch times; status-calls: between the previous status call and this one.',
+    enum: ['commits', 'status-calls'],
+  })
+  basis!: 'commits' | 'status-calls';
+  @ApiProperty({ description: 'The time span the rate is measured over (ms).', type: 'number', nullable: true })
+  overMs!: number | null;
+}
+
+export class CaptureStatusDto {
+  @ApiProperty({ description: 'Capture files in the lake.' })
+  files!: number;
+  @ApiProperty({ description: 'Events in those files.' })
+  events!: number;
+  @ApiProperty({ description: 'Bytes of those files.' })
+  bytes!: number;
+  @ApiProperty({ description: 'The newest capture file (by its time), or null.', type: 'string', nullable: true })
+  position!: string | null;
+  @ApiProperty({ type: RateDto })
+  rate!: RateDto;
+}
+
+export class BronzeStatusDto {
+  @ApiProperty({ description: 'Committed bronze batches.' })
+  batches!: number;
+  @ApiProperty({ description: 'Capture files consumed.' })
+  files!: number;
+  @ApiProperty({ description: 'Records in those files.' })
+  records!: number;
+  @ApiProperty({ description: 'The last committed batch, or null.', type: 'number', nullable: true })
+  position!: number | null;
+  @ApiProperty({ type: RateDto })
+  rate!: RateDto;
+}
+
+export class SilverStatusDto {
+  @ApiProperty({ description: 'Committed silver batches.' })
+  batches!: number;
+  @ApiProperty({ description: 'Captured records silver read.' })
+  records!: number;
+  @ApiProperty({ description: 'Rows written to the silver table.' })
+  rows!: number;
+  @ApiProperty({ description: 'Rows set aside in the quarantine table.' })
+  quarantined!: number;
+  @ApiProperty({ description: 'Duplicate events dropped.' })
+  duplicates!: number;
+  @ApiProperty({ description: 'The last committed batch, or null.', type: 'number', nullable: true })
+  position!: number | null;
+  @ApiProperty({ type: RateDto })
+  rate!: RateDto;
+}
+
+export class ShardStatusDto {
+  @ApiProperty()
+  shard!: number;
+  @ApiProperty({ description: 'Last committed gold batch of the shard (its position).' })
+  batch!: number;
+  @ApiProperty({ description: 'Watermark (epoch ms); null before the first one.', type: 'number', nullable: true })
+  watermarkMs!: number | null;
+  @ApiProperty({ description: 'Watermark (ISO-8601), or null.', type: 'string', nullable: true })
+  watermark!: string | null;
+  @ApiProperty({ description: 'Newest event time this shard has seen (epoch ms), or null.', type: 'number', nullable: true })
+  maxEventTimeMs!: number | null;
+  @ApiProperty({ description: 'Newest event time seen by any shard minus this shard watermark (ms); null without both.', type: 'number', nullable: true })
+  lagMs!: number | null;
+  @ApiProperty({ description: 'Rows aggregated.' })
+  rows!: number;
+  @ApiProperty({ description: 'Rows that came after their window closed (in the late table).' })
+  lateRows!: number;
+  @ApiProperty()
+  windowsEmitted!: number;
+  @ApiProperty({ description: 'When the shard last reported (ISO-8601).' })
+  updatedAt!: string;
+  @ApiProperty({ type: RateDto })
+  rate!: RateDto;
+}
+
+export class GoldStatusDto {
+  @ApiProperty({ type: [ShardStatusDto] })
+  shards!: ShardStatusDto[];
+  @ApiProperty({ description: 'Rows aggregated by all shards.' })
+  rows!: number;
+  @ApiProperty({ description: 'Late rows of all shards.' })
+  lateRows!: number;
+  @ApiProperty({ description: 'Newest event time seen by any shard (epoch ms), or null.', type: 'number', nullable: true })
+  maxEventTimeMs!: number | null;
+}
+
+export class StatusDto {
+  @ApiProperty({ example: 'sensor-readings' })
+  pipeline!: string;
+  @ApiProperty({ type: CaptureStatusDto })
+  capture!: CaptureStatusDto;
+  @ApiProperty({ type: BronzeStatusDto })
+  bronze!: BronzeStatusDto;
+  @ApiProperty({ type: SilverStatusDto })
+  silver!: SilverStatusDto;
+  @ApiProperty({ type: GoldStatusDto })
+  gold!: GoldStatusDto;
+}
+
+export class HealthDto {
+  @ApiProperty({ enum: ['ok', 'failing'] })
+  status!: 'ok' | 'failing';
+  @ApiPropertyOptional({ description: 'Each dependency: "ok" or what went wrong.', type: 'object', additionalProperties: { type: 'string' }, example: { store: 'ok', lake: 'ok' } })
+  checks?: Record<string, string>;
+}
+
+export class ParameterProblemDto {
+  @ApiProperty({ example: 'limit' })
+  parameter!: string;
+  @ApiProperty({ example: 'an integer from 1 to 1000' })
+  expected!: string;
+  @ApiProperty({ example: '"0"' })
+  found!: string;
+}
+
+export class BadRequestDto {
+  @ApiProperty({ example: 400 })
+  statusCode!: number;
+  @ApiProperty({ example: 'Bad Request' })
+  error!: string;
+  @ApiProperty({ description: 'Every problem in one line.' })
+  message!: string;
+  @ApiProperty({ type: [ParameterProblemDto] })
+  problems!: ParameterProblemDto[];
+}
+
+export class NotFoundDto {
+  @ApiProperty({ example: 404 })
+  statusCode!: number;
+  @ApiProperty({ example: 'Not Found' })
+  error!: string;
+  @ApiProperty()
+  message!: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toWindowDto(doc: WindowDocument): WindowDto {
+  return {
+    id: doc.id,
+    key: doc.pk,
+    keyColumns: doc.key,
+    window: doc.window,
+    windowStart: iso(doc.windowStart),
+    windowEnd: iso(doc.windowEnd),
+    windowStartMs: doc.windowStart,
+    windowEndMs: doc.windowEnd,
+    aggregates: doc.aggregates,
+    final: doc.final,
+    watermarkMs: Number.isFinite(doc.watermark) ? doc.watermark : null,
+    shard: doc.shard,
+    version: doc.version,
+  };
+}

@@ -1,0 +1,130 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { StageCheckpoint } from '@pipeline/checkpoint';
+import type { ShardStatus } from '@pipeline/ports';
+import { spec, startApi, T0, type ApiHarness } from './spec-helpers';
+
+const FIXTURES = path.resolve(__dirname, '../../../../shared/fixtures/eventhubs-capture');
+
+function shardStatus(shard: number, fields: Partial<ShardStatus>): ShardStatus {
+  return { pipeline: spec.name, shard, batch: 0, watermark: null, maxEventTime: null, rows: 0, lateRows: 0, windowsEmitted: 0, updatedAt: T0, ...fields };
+}
+
+describe('GET /v1/status', () => {
+  let api: ApiHarness;
+  beforeEach(async () => {
+    api = await startApi();
+  });
+  afterEach(() => api.dispose());
+
+  it('reports every layer empty when nothing has run yet', async () => {
+    const response = await api.get('/v1/status');
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({
+      pipeline: 'sensor-readings',
+      capture: { files: 0, events: 0, bytes: 0, position: null, rate: { perSecond: null, basis: 'status-calls', overMs: null } },
+      bronze: { batches: 0, files: 0, records: 0, position: null, rate: { perSecond: null, basis: 'commits', overMs: null } },
+      silver: { batches: 0, records: 0, rows: 0, quarantined: 0, duplicates: 0, position: null, rate: { perSecond: null, basis: 'commits', overMs: null } },
+      gold: { shards: [], rows: 0, lateRows: 0, maxEventTimeMs: null },
+    });
+  });
+
+  it('reads capture files, bronze and silver checkpoints and gold shard statuses', async () => {
+    // Two real Event Hubs Capture files, at capture paths of two partitions.
+    const usql = await readFile(path.join(FIXTURES, 'usql-EHC.avro'));
+    const bluefrog = await readFile(path.join(FIXTURES, 'bluefrog-2016-archive.avro'));
+    await api.lake.write('raw/ns/hub/0/2026/01/01/00/00/05.avro', usql);
+    await api.lake.write('raw/ns/hub/1/2026/01/01/00/01/00.avro', bluefrog);
+    await api.lake.write('raw/ns/hub/1/notes.txt', 'not a capture file');
+
+    const bronze = new StageCheckpoint(api.lake, 'checkpoints/bronze');
+    await bronze.bind('bronze', { logicVersion: 1 });
+    const bronzeBatches = [
+      { createdAt: T0, partitions: { '0': { files: 1, records: 677 } } },
+      { createdAt: T0 + 2_000, partitions: { '0': { files: 1, records: 677 }, '1': { files: 1, records: 1 } } },
+    ];
+    for (const [batch, { createdAt, partitions }] of bronzeBatches.entries()) {
+      await bronze.writeOffsets(batch, { createdAt, files: [] });
+      const state = Object.fromEntries(Object.entries(partitions).map(([p, c]) => [p, { position: 'raw/…', horizon: 0, consumed: [], ...c }]));
+      await bronze.writeState(batch, { partitions: state });
+      await bronze.commit(batch, { batch });
+    }
+    // An uncommitted batch does not count.
+    await bronze.writeOffsets(2, { createdAt: T0 + 3_000, files: [] });
+
+    const silver = new StageCheckpoint(api.lake, 'checkpoints/silver');
+    await silver.bind('silver', { logicVersion: 1 });
+    const silverTotals = [
+      { batchTime: T0 + 1_000, totals: { '0': { records: 677, rows: 600, quarantined: 70, duplicates: 7 } } },
+      {
+        batchTime: T0 + 5_000,
+        totals: { '0': { records: 677, rows: 600, quarantined: 70, duplicates: 7 }, '1': { records: 1, rows: 1, quarantined: 0, duplicates: 0 } },
+      },
+    ];
+    for (const [batch, { batchTime, totals }] of silverTotals.entries()) {
+      await silver.writeOffsets(batch, { bronze: { from: batch, to: batch }, batchTime });
+      await silver.writeState(batch, { dedup: null, totals });
+      await silver.commit(batch, { batch });
+    }
+
+    await api.store.putShardStatus(
+      shardStatus(1, { batch: 4, watermark: T0 + 50_000, maxEventTime: T0 + 80_000, rows: 400, lateRows: 3, windowsEmitted: 9, updatedAt: T0 + 6_000 }),
+    );
+    await api.store.putShardStatus(
+      shardStatus(0, { batch: 7, watermark: T0 + 90_000, maxEventTime: T0 + 120_000, rows: 200, lateRows: 1, windowsEmitted: 5, updatedAt: T0 + 6_000 }),
+    );
+    await api.store.putShardStatus(shardStatus(0, { pipeline: 'another-pipeline', batch: 99 }));
+
+    const first = (await api.get('/v1/status')).json();
+    expect(first['capture']).toEqual({
+      files: 2,
+      events: 678,
+      bytes: usql.length + bluefrog.length,
+      position: 'raw/ns/hub/1/2026/01/01/00/01/00.avro',
+      rate: { perSecond: null, basis: 'status-calls', overMs: null },
+    });
+    expect(first['bronze']).toEqual({ batches: 2, files: 2, records: 678, position: 1, rate: { perSecond: 0.5, basis: 'commits', overMs: 2_000 } });
+    expect(first['silver']).toEqual({
+      batches: 2,
+      records: 678,
+      rows: 601,
+      quarantined: 70,
+      duplicates: 7,
+      position: 1,
+      rate: { perSecond: 0.25, basis: 'commits', overMs: 4_000 },
+    });
+    expect(first['gold']).toMatchObject({ rows: 600, lateRows: 4, maxEventTimeMs: T0 + 120_000 });
+    expect(first['gold']['shards']).toEqual([
+      {
+        shard: 0,
+        batch: 7,
+        watermarkMs: T0 + 90_000,
+        watermark: '2026-01-01T00:01:30.000Z',
+        maxEventTimeMs: T0 + 120_000,
+        lagMs: 30_000,
+        rows: 200,
+        lateRows: 1,
+        windowsEmitted: 5,
+        updatedAt: '2026-01-01T00:00:06.000Z',
+        rate: { perSecond: null, basis: 'status-calls', overMs: null },
+      },
+      expect.objectContaining({ shard: 1, batch: 4, lagMs: 70_000, lateRows: 3 }),
+    ]);
+
+    // Between two status calls: 10 s later, shard 0 aggregated 500 more rows.
+    await api.store.putShardStatus(
+      shardStatus(0, { batch: 8, watermark: T0 + 95_000, maxEventTime: T0 + 125_000, rows: 700, lateRows: 1, windowsEmitted: 6, updatedAt: T0 + 16_000 }),
+    );
+    api.clock.advance(10_000);
+    const second = (await api.get('/v1/status')).json();
+    expect(second['gold']['shards'][0]['rate']).toEqual({ perSecond: 50, basis: 'status-calls', overMs: 10_000 });
+    expect(second['gold']['shards'][1]['rate']).toEqual({ perSecond: 0, basis: 'status-calls', overMs: 10_000 });
+    expect(second['capture']['rate']).toEqual({ perSecond: 0, basis: 'status-calls', overMs: 10_000 });
+  });
+
+  it('rejects parameters it does not take', async () => {
+    const response = await api.get('/v1/status?verbose=1');
+    expect(response.statusCode).toBe(400);
+    expect(response.json()['problems']).toEqual([{ parameter: 'verbose', expected: 'no such parameter (this endpoint takes none)', found: '"1"' }]);
+  });
+});

@@ -1,0 +1,250 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { groupKeyText, InvalidContinuationTokenError, ServingStoreError, windowDocumentId, type WindowDocument } from '@pipeline/ports';
+import { describeServingStoreContract, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
+import { LocalServingStore } from './local.serving-store';
+
+const repoRoot = path.resolve(__dirname, '../../..');
+const adapterModule = path.join(__dirname, 'local.serving-store.ts');
+const T0 = 1_767_225_600_000;
+const MINUTE = 60_000;
+
+describeServingStoreContract('local', async () => {
+  const dir = await makeTempDir('local-serving-');
+  const store = LocalServingStore.open({ file: path.join(dir.path, 'serving.db') });
+  return { store, dispose: () => dir.dispose() };
+});
+
+/** A child Node process running `script` with the TypeScript sources compiled on the fly; its stdin stays open. */
+function runNode(script: string, onStdout: (line: string) => void) {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', '-e', script], {
+    cwd: repoRoot,
+    env: { ...process.env, SWC_NODE_PROJECT: path.join(repoRoot, 'tsconfig.base.json') },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let pending = '';
+  let done = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    lines.forEach(onStdout);
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      done = true;
+      if (code === 0) resolve();
+      else reject(new Error(`child process exited with ${code}: ${stderr}`));
+    });
+  });
+  return { exited, stdin: child.stdin, hasExited: () => done };
+}
+
+function windowDoc(device: string, windowStart: number, version = 1, window = 'per_minute'): WindowDocument {
+  const key = { device };
+  const pk = groupKeyText(key, ['device']);
+  return {
+    id: windowDocumentId(window, pk, windowStart),
+    pk,
+    pipeline: 'demo',
+    window,
+    windowStart,
+    windowEnd: windowStart + MINUTE,
+    key,
+    aggregates: { events: version },
+    final: false,
+    watermark: T0,
+    shard: 0,
+    version,
+  };
+}
+
+describe('LocalServingStore', () => {
+  let dir: TempDir;
+  let file: string;
+
+  beforeEach(async () => {
+    dir = await makeTempDir('local-serving-');
+    file = path.join(dir.path, 'state', 'serving.db');
+  });
+
+  afterEach(async () => {
+    await dir.dispose();
+  });
+
+  it('names its file in location', async () => {
+    const store = LocalServingStore.open({ file });
+    expect(store.location).toBe(`local serving store ${file}`);
+    await store.close();
+  });
+
+  it('keeps documents and shard status across close and reopen', async () => {
+    const writer = LocalServingStore.open({ file });
+    const docs = [windowDoc('a', T0, 3), { ...windowDoc('b', T0 + MINUTE, 4), final: true, watermark: -Infinity }];
+    await writer.upsert(docs);
+    await writer.putShardStatus({ pipeline: 'demo', shard: 1, batch: 4, watermark: T0, maxEventTime: T0 + MINUTE, rows: 10, lateRows: 1, windowsEmitted: 2, updatedAt: T0 + 5 });
+    await writer.close();
+
+    const reader = LocalServingStore.open({ file });
+    await expect(reader.get(docs[0].pk, docs[0].id)).resolves.toEqual(docs[0]);
+    await expect(reader.latest(docs[1].pk)).resolves.toEqual(docs[1]);
+    await expect(reader.listShardStatus('demo')).resolves.toEqual([
+      { pipeline: 'demo', shard: 1, batch: 4, watermark: T0, maxEventTime: T0 + MINUTE, rows: 10, lateRows: 1, windowsEmitted: 2, updatedAt: T0 + 5 },
+    ]);
+    // The version survives too: an equal one is still skipped after reopening.
+    await expect(reader.upsert([windowDoc('a', T0, 3)])).resolves.toEqual({ written: 0, skipped: 1 });
+    await reader.close();
+  });
+
+  it('lets a reading process see only whole batches while another process writes', async () => {
+    const devices = ['a', 'b', 'c', 'd'];
+    const template = devices.flatMap((device) => [0, 1, 2, 3, 4].map((i) => windowDoc(device, T0 + i * MINUTE)));
+    const half = 20;
+    const batches = 40;
+    const writerScript = `
+      const { LocalServingStore } = require(${JSON.stringify(adapterModule)});
+      const template = ${JSON.stringify(template)};
+      const store = LocalServingStore.open({ file: ${JSON.stringify(file)} });
+      const write = async (from, to) => {
+        for (let version = from; version <= to; version++) {
+          await store.upsert(template.map((d) => ({ ...d, version, aggregates: { events: version } })));
+        }
+      };
+      (async () => {
+        await write(1, ${half});
+        console.log('half');
+        // The parent says when to go on, so its reads overlap the second half.
+        await new Promise((resolve) => process.stdin.once('data', resolve));
+        await write(${half + 1}, ${batches});
+        await store.close();
+        process.exit(0);
+      })().catch((error) => { console.error(error); process.exit(1); });
+    `;
+    let halfWritten = false;
+    const writer = runNode(writerScript, (line) => (halfWritten ||= line === 'half'));
+    await waitFor(() => (halfWritten ? true : undefined), { timeoutMs: 30_000, intervalMs: 20, description: 'the writer process to write half of its batches' });
+
+    const reader = LocalServingStore.open({ file });
+    const versionsOf = async (pk: string) => (await reader.queryWindows({ pk, limit: 100 })).items.map((d) => [d.version, d.aggregates['events']]);
+    for (const device of devices) {
+      expect(await versionsOf(groupKeyText({ device }, ['device']))).toEqual(Array.from({ length: 5 }, () => [half, half]));
+    }
+
+    writer.stdin.end('go\n');
+    const seen = new Map<string, number>(devices.map((d) => [d, half]));
+    let reads = 0;
+    for (;;) {
+      const finished = writer.hasExited();
+      for (const device of devices) {
+        const versions = await versionsOf(groupKeyText({ device }, ['device']));
+        // One batch is one transaction: a read never mixes two of them, nor goes back in time.
+        expect(versions).toHaveLength(5);
+        const version = versions[0][0] ?? Number.NaN;
+        expect(versions).toEqual(Array.from({ length: 5 }, () => [version, version]));
+        expect(version).toBeGreaterThanOrEqual(seen.get(device) ?? 0);
+        seen.set(device, version);
+      }
+      const top = await reader.top({ window: 'per_minute', windowStart: T0, by: 'events', limit: 10 });
+      expect(top).toHaveLength(devices.length);
+      expect(new Set(top.map((d) => d.version)).size).toBe(1);
+      reads += 1;
+      if (finished) break;
+      // Yield so the child's exit can be noticed; no waiting beyond that.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await writer.exited;
+    expect(reads).toBeGreaterThan(0);
+    expect([...seen.values()]).toEqual(devices.map(() => batches));
+    await reader.close();
+  });
+
+  it('sees writes of another store on the same file at once', async () => {
+    const one = LocalServingStore.open({ file });
+    const two = LocalServingStore.open({ file });
+    const doc = windowDoc('a', T0, 2);
+    await one.upsert([doc]);
+    await expect(two.get(doc.pk, doc.id)).resolves.toEqual(doc);
+    await expect(two.upsert([windowDoc('a', T0, 1)])).resolves.toEqual({ written: 0, skipped: 1 });
+    await one.close();
+    await two.close();
+  });
+
+  it('writes nothing of a call when one of its documents is invalid', async () => {
+    const store = LocalServingStore.open({ file });
+    const good = windowDoc('a', T0);
+    const bad = { ...windowDoc('b', T0), aggregates: { events: Number.NaN } };
+    await expect(store.upsert([good, bad])).rejects.toThrow(/document \[1\] .*aggregates\.events must be a finite number or null, got NaN/);
+    await expect(store.get(good.pk, good.id)).resolves.toBeUndefined();
+    await store.close();
+  });
+
+  it('rejects a document whose id is not the deterministic one, naming the expected id', async () => {
+    const store = LocalServingStore.open({ file });
+    const doc = { ...windowDoc('a', T0), id: 'my-own-id' };
+    await expect(store.upsert([doc])).rejects.toThrow(`build it with windowDocumentId(): "per_minute|device=a|${T0}"`);
+    await store.close();
+  });
+
+  it('rejects documents with unusable fields, naming the field', async () => {
+    const store = LocalServingStore.open({ file });
+    const base = windowDoc('a', T0);
+    const cases: Array<[Partial<WindowDocument>, RegExp]> = [
+      [{ windowEnd: T0 }, /windowEnd .* not after windowStart/],
+      [{ version: 1.5 }, /integer version, got 1.5/],
+      [{ final: 'yes' as unknown as boolean }, /boolean final/],
+      [{ watermark: Number.POSITIVE_INFINITY }, /integer watermark \(or -Infinity/],
+      [{ key: { device: { nested: true } as unknown as string } }, /key\.device must be a string, a finite number, a boolean or null/],
+      [{ pipeline: '' }, /non-empty string pipeline/],
+    ];
+    for (const [change, message] of cases) {
+      await expect(store.upsert([{ ...base, ...change }])).rejects.toThrow(message);
+    }
+    const long = windowDoc('x'.repeat(1_100), T0);
+    await expect(store.upsert([long])).rejects.toThrow(/over the 1023-byte limit of Cosmos DB ids/);
+    await store.close();
+  });
+
+  it('explains what is wrong with a continuation token', async () => {
+    const store = LocalServingStore.open({ file });
+    const pk = windowDoc('a', T0).pk;
+    const token = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const cases: Array<[string, RegExp]> = [
+      ['a+b/c=', /is not base64url text/],
+      [Buffer.from('{oops').toString('base64url'), /does not decode to JSON/],
+      [token([T0, 'per_minute', 'x']), /does not decode to an object/],
+      [token({ window: 'per_minute', id: 'x' }), /has no integer windowStart/],
+      [token({ windowStart: T0, id: 'x' }), /has no window name/],
+      [token({ windowStart: T0, window: 'per_minute' }), /has no document id/],
+    ];
+    for (const [continuationToken, message] of cases) {
+      const attempt = store.queryWindows({ pk, limit: 1, continuationToken });
+      await expect(attempt).rejects.toBeInstanceOf(InvalidContinuationTokenError);
+      await expect(store.queryWindows({ pk, limit: 1, continuationToken })).rejects.toThrow(message);
+    }
+    await store.close();
+  });
+
+  it('orders top by the stored JSON value without running the aggregate name as SQL', async () => {
+    const store = LocalServingStore.open({ file });
+    await store.upsert([windowDoc('a', T0, 1), windowDoc('b', T0, 2)]);
+    await expect(store.top({ window: 'per_minute', windowStart: T0, by: "events' OR 1=1 --", limit: 5 })).rejects.toThrow(/"by" must be an aggregate name/);
+    // A name that no document has ranks everything as null, then by pk.
+    expect((await store.top({ window: 'per_minute', windowStart: T0, by: 'absent', limit: 5 })).map((d) => d.pk)).toEqual(['device=a', 'device=b']);
+    await store.close();
+  });
+
+  it('refuses calls after close, and closing twice is harmless', async () => {
+    const store = LocalServingStore.open({ file });
+    await store.close();
+    await store.close();
+    await expect(store.ping()).rejects.toThrow(ServingStoreError);
+    await expect(store.get('device=a', 'x')).rejects.toThrow(/is closed; open a new one/);
+  });
+
+  it('fails to open with a message naming the missing file path', () => {
+    expect(() => LocalServingStore.open({ file: '' })).toThrow(/needs a SQLite file path, got ""/);
+  });
+});

@@ -1,0 +1,395 @@
+/**
+ * The embedded serving store: window documents and shard status in one SQLite file, shared safely by
+ * several processes (gold writes, the serving API reads; see `local.sqlite.ts` for WAL, busy timeout
+ * and durability). Semantics: libs/ports/src/serving-store.ts.
+ *
+ * Invariants:
+ * - A document is stored once per (pk, id); its id must be `windowDocumentId(window, pk, windowStart)`,
+ *   so what runs here also fits Cosmos DB ids.
+ * - Upserts are conditional per document (`ON CONFLICT … WHERE excluded.version > version`): only a
+ *   strictly newer version replaces the stored one. All documents of one call commit in one
+ *   IMMEDIATE transaction, so a reader sees a gold batch entirely or not at all.
+ * - The `document` column holds the whole document as JSON and is what reads return; the other
+ *   columns are copies for indexing and filtering. A watermark of -Infinity (before the first one) is
+ *   stored as null and read back as -Infinity.
+ * - Pages are keyset-paginated on (windowStart, window, id), the query's order, so a page walk has
+ *   no duplicates or gaps even while documents are replaced between pages.
+ */
+import type Database from 'better-sqlite3';
+import * as path from 'node:path';
+import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
+import {
+  InvalidContinuationTokenError,
+  ServingStoreError,
+  windowDocumentId,
+  type AggregateValue,
+  type KeyValue,
+  type ServingStore,
+  type ShardStatus,
+  type TopQuery,
+  type UpsertResult,
+  type WindowDocument,
+  type WindowPage,
+  type WindowQuery,
+} from '@pipeline/ports';
+import { openSharedSqlite } from './local.sqlite';
+
+export interface LocalServingStoreOptions {
+  /** The SQLite file (created if absent). */
+  file: string;
+}
+
+/** Cosmos DB ids are at most 1023 bytes; the same limit here keeps local and Azure runs alike. */
+export const MAX_DOCUMENT_ID_BYTES = 1023;
+
+// "window" is an SQL keyword, hence window_name.
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS serving_windows (
+    pk TEXT NOT NULL,
+    id TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    window_name TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_end INTEGER NOT NULL,
+    final INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    shard INTEGER NOT NULL,
+    watermark INTEGER,
+    document TEXT NOT NULL,
+    PRIMARY KEY (pk, id)
+  );
+  CREATE INDEX IF NOT EXISTS serving_windows_by_key_window ON serving_windows (pk, window_name, window_start, id);
+  CREATE INDEX IF NOT EXISTS serving_windows_by_key_start ON serving_windows (pk, window_start, window_name, id);
+  CREATE INDEX IF NOT EXISTS serving_windows_by_window ON serving_windows (window_name, window_start);
+  CREATE TABLE IF NOT EXISTS serving_shard_status (
+    pipeline TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    batch INTEGER NOT NULL,
+    watermark INTEGER,
+    max_event_time INTEGER,
+    rows INTEGER NOT NULL,
+    late_rows INTEGER NOT NULL,
+    windows_emitted INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (pipeline, shard)
+  );
+`;
+
+/** Where a page ended: the last item's position in the (windowStart, window, id) order. */
+interface PageCursor {
+  windowStart: number;
+  window: string;
+  id: string;
+}
+
+/** Sorts before every stored document, so the first page uses the same statement as the others. */
+const BEFORE_FIRST: PageCursor = { windowStart: -Infinity, window: '', id: '' };
+
+interface DocumentRow {
+  document: string;
+}
+
+interface ShardStatusRow {
+  pipeline: string;
+  shard: number;
+  batch: number;
+  watermark: number | null;
+  max_event_time: number | null;
+  rows: number;
+  late_rows: number;
+  windows_emitted: number;
+  updated_at: number;
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+export class LocalServingStore implements ServingStore {
+  readonly location: string;
+  private readonly statements: Statements;
+  private readonly upsertAll: (documents: WindowDocument[]) => UpsertResult;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database.Database,
+    file: string,
+  ) {
+    this.location = `local serving store ${path.resolve(file)}`;
+    this.statements = prepareStatements(db);
+    this.upsertAll = db.transaction((documents: WindowDocument[]) => {
+      let written = 0;
+      for (const doc of documents) {
+        const changes = this.statements.upsert.run(
+          doc.pk,
+          doc.id,
+          doc.pipeline,
+          doc.window,
+          doc.windowStart,
+          doc.windowEnd,
+          doc.final ? 1 : 0,
+          doc.version,
+          doc.shard,
+          Number.isFinite(doc.watermark) ? doc.watermark : null,
+          encodeDocument(doc),
+        ).changes;
+        written += changes;
+      }
+      return { written, skipped: documents.length - written };
+    }).immediate;
+  }
+
+  /** Open (creating if needed) the serving store in `options.file`. */
+  static open(options: LocalServingStoreOptions): LocalServingStore {
+    if (options === null || typeof options !== 'object') {
+      throw new ServingStoreError(`LocalServingStore.open needs { file }, got ${JSON.stringify(options)}.`);
+    }
+    const db = openSharedSqlite(options.file, SCHEMA, 'local serving store');
+    return new LocalServingStore(db, options.file);
+  }
+
+  async upsert(documents: readonly WindowDocument[]): Promise<UpsertResult> {
+    this.assertOpen();
+    if (!Array.isArray(documents)) throw new ServingStoreError(`upsert expects an array of window documents, got ${typeof documents}.`);
+    documents.forEach(assertDocument);
+    if (documents.length === 0) return { written: 0, skipped: 0 };
+    return this.upsertAll(documents);
+  }
+
+  async get(pk: string, id: string): Promise<WindowDocument | undefined> {
+    this.assertOpen();
+    assertText(pk, 'get: pk');
+    assertText(id, 'get: id');
+    const row = this.statements.get.get(pk, id);
+    return row && decodeDocument(row);
+  }
+
+  async queryWindows(query: WindowQuery): Promise<WindowPage> {
+    this.assertOpen();
+    const { pk, window, from, to, limit, continuationToken } = query;
+    assertText(pk, 'queryWindows: pk');
+    if (window !== undefined) assertText(window, 'queryWindows: window');
+    assertLimit(limit, 'queryWindows');
+    const lower = optionalBound(from, 'from', -Infinity);
+    const upper = optionalBound(to, 'to', Infinity);
+    const after = continuationToken === undefined ? BEFORE_FIRST : decodeContinuationToken(continuationToken);
+    const cursor = [after.windowStart, after.window, after.id] as const;
+    // One row more than asked tells whether another page exists.
+    const rows =
+      window === undefined
+        ? this.statements.windows.all(pk, lower, upper, ...cursor, limit + 1)
+        : this.statements.windowsOfDefinition.all(pk, window, lower, upper, ...cursor, limit + 1);
+    const items = rows.slice(0, limit).map(decodeDocument);
+    const last = items.at(-1);
+    return rows.length > limit && last ? { items, continuationToken: encodeContinuationToken(last) } : { items };
+  }
+
+  async latest(pk: string, window?: string): Promise<WindowDocument | undefined> {
+    this.assertOpen();
+    assertText(pk, 'latest: pk');
+    if (window !== undefined) assertText(window, 'latest: window');
+    const row = window === undefined ? this.statements.latest.get(pk) : this.statements.latestOfDefinition.get(pk, window);
+    return row && decodeDocument(row);
+  }
+
+  async top(query: TopQuery): Promise<WindowDocument[]> {
+    this.assertOpen();
+    const { window, windowStart, by, limit } = query;
+    assertText(window, 'top: window');
+    if (!Number.isSafeInteger(windowStart)) throw new ServingStoreError(`top: windowStart must be an integer epoch-ms, got ${String(windowStart)}.`);
+    if (typeof by !== 'string' || !IDENTIFIER_PATTERN.test(by)) {
+      throw new ServingStoreError(`top: "by" must be an aggregate name (letters, digits and "_", starting with a letter or "_"), got ${JSON.stringify(by)}.`);
+    }
+    assertLimit(limit, 'top');
+    return this.statements.top.all(`$.aggregates.${by}`, window, windowStart, limit).map(decodeDocument);
+  }
+
+  async putShardStatus(status: ShardStatus): Promise<void> {
+    this.assertOpen();
+    assertShardStatus(status);
+    const { pipeline, shard, batch, watermark, maxEventTime, rows, lateRows, windowsEmitted, updatedAt } = status;
+    this.statements.putShardStatus.run(pipeline, shard, batch, finiteOrNull(watermark), finiteOrNull(maxEventTime), rows, lateRows, windowsEmitted, updatedAt);
+  }
+
+  async listShardStatus(pipeline: string): Promise<ShardStatus[]> {
+    this.assertOpen();
+    assertText(pipeline, 'listShardStatus: pipeline');
+    return this.statements.listShardStatus.all(pipeline).map(toShardStatus);
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    this.statements.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ServingStoreError(`The ${this.location} is closed; open a new one to use it again.`);
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  const page = 'AND window_start >= ? AND window_start < ? AND (window_start, window_name, id) > (?, ?, ?) ORDER BY window_start, window_name, id LIMIT ?';
+  return {
+    upsert: db.prepare<[string, string, string, string, number, number, number, number, number, number | null, string]>(
+      `INSERT INTO serving_windows (pk, id, pipeline, window_name, window_start, window_end, final, version, shard, watermark, document)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (pk, id) DO UPDATE SET
+         pipeline = excluded.pipeline, window_name = excluded.window_name, window_start = excluded.window_start,
+         window_end = excluded.window_end, final = excluded.final, version = excluded.version, shard = excluded.shard,
+         watermark = excluded.watermark, document = excluded.document
+       WHERE excluded.version > serving_windows.version`,
+    ),
+    get: db.prepare<[string, string], DocumentRow>('SELECT document FROM serving_windows WHERE pk = ? AND id = ?'),
+    windows: db.prepare<[string, number, number, number, string, string, number], DocumentRow>(`SELECT document FROM serving_windows WHERE pk = ? ${page}`),
+    windowsOfDefinition: db.prepare<[string, string, number, number, number, string, string, number], DocumentRow>(
+      `SELECT document FROM serving_windows WHERE pk = ? AND window_name = ? ${page}`,
+    ),
+    // The last document in queryWindows order.
+    latest: db.prepare<[string], DocumentRow>('SELECT document FROM serving_windows WHERE pk = ? ORDER BY window_start DESC, window_name DESC, id DESC LIMIT 1'),
+    latestOfDefinition: db.prepare<[string, string], DocumentRow>(
+      'SELECT document FROM serving_windows WHERE pk = ? AND window_name = ? ORDER BY window_start DESC, id DESC LIMIT 1',
+    ),
+    // The JSON path is a bound parameter: the aggregate name never becomes SQL text.
+    top: db.prepare<[string, string, number, number], DocumentRow>(
+      `SELECT document, json_extract(document, ?) AS value FROM serving_windows
+       WHERE window_name = ? AND window_start = ?
+       ORDER BY value IS NULL, value DESC, pk LIMIT ?`,
+    ),
+    putShardStatus: db.prepare<[string, number, number, number | null, number | null, number, number, number, number]>(
+      `INSERT INTO serving_shard_status (pipeline, shard, batch, watermark, max_event_time, rows, late_rows, windows_emitted, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (pipeline, shard) DO UPDATE SET
+         batch = excluded.batch, watermark = excluded.watermark, max_event_time = excluded.max_event_time, rows = excluded.rows,
+         late_rows = excluded.late_rows, windows_emitted = excluded.windows_emitted, updated_at = excluded.updated_at`,
+    ),
+    listShardStatus: db.prepare<[string], ShardStatusRow>('SELECT * FROM serving_shard_status WHERE pipeline = ? ORDER BY shard'),
+    ping: db.prepare('SELECT 1'),
+  };
+}
+
+/** The stored JSON: exactly the port's fields, in a fixed order (extra properties are not kept). */
+function encodeDocument(doc: WindowDocument): string {
+  const { id, pk, pipeline, window, windowStart, windowEnd, key, aggregates, final, watermark, shard, version } = doc;
+  return JSON.stringify({ id, pk, pipeline, window, windowStart, windowEnd, key, aggregates, final, watermark: Number.isFinite(watermark) ? watermark : null, shard, version });
+}
+
+function decodeDocument(row: DocumentRow): WindowDocument {
+  const doc = JSON.parse(row.document) as Omit<WindowDocument, 'watermark'> & { watermark: number | null };
+  return { ...doc, watermark: doc.watermark ?? -Infinity };
+}
+
+/** base64url JSON: URL-safe, and opaque to callers (only this module reads it). */
+function encodeContinuationToken(doc: WindowDocument): string {
+  const cursor: PageCursor = { windowStart: doc.windowStart, window: doc.window, id: doc.id };
+  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+}
+
+function decodeContinuationToken(token: string): PageCursor {
+  const shown = typeof token === 'string' && token.length > 80 ? `${token.slice(0, 80)}…` : String(token);
+  const invalid = (problem: string) =>
+    new InvalidContinuationTokenError(`Continuation token ${JSON.stringify(shown)} ${problem}; pass the token of the previous page unchanged, or none for the first page.`);
+  if (typeof token !== 'string' || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalid('is not base64url text');
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid('does not decode to JSON');
+  }
+  if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) throw invalid('does not decode to an object');
+  const { windowStart, window, id } = decoded as Record<string, unknown>;
+  if (typeof windowStart !== 'number' || !Number.isSafeInteger(windowStart)) throw invalid('has no integer windowStart');
+  if (typeof window !== 'string' || window === '') throw invalid('has no window name');
+  if (typeof id !== 'string' || id === '') throw invalid('has no document id');
+  return { windowStart, window, id };
+}
+
+function assertDocument(doc: WindowDocument, index: number): void {
+  if (doc === null || typeof doc !== 'object') throw new ServingStoreError(`upsert: document [${index}] must be an object, got ${JSON.stringify(doc)}.`);
+  const where = `upsert: document [${index}] (id ${JSON.stringify(doc.id)})`;
+  const fail = (problem: string) => new ServingStoreError(`${where} ${problem}.`);
+  for (const field of ['id', 'pk', 'pipeline'] as const) {
+    if (typeof doc[field] !== 'string' || doc[field] === '') throw fail(`needs a non-empty string ${field}, got ${JSON.stringify(doc[field])}`);
+  }
+  if (typeof doc.window !== 'string' || !IDENTIFIER_PATTERN.test(doc.window)) {
+    throw fail(`needs a window name of letters, digits and "_" (the spec's window name), got ${JSON.stringify(doc.window)}`);
+  }
+  for (const field of ['windowStart', 'windowEnd', 'shard', 'version'] as const) {
+    if (!Number.isSafeInteger(doc[field])) throw fail(`needs an integer ${field}, got ${String(doc[field])}`);
+  }
+  if (doc.windowEnd <= doc.windowStart) throw fail(`has windowEnd ${doc.windowEnd} not after windowStart ${doc.windowStart}`);
+  if (doc.shard < 0 || doc.version < 0) throw fail(`needs shard and version ≥ 0, got shard ${doc.shard} and version ${doc.version}`);
+  if (typeof doc.final !== 'boolean') throw fail(`needs a boolean final, got ${JSON.stringify(doc.final)}`);
+  if (!(Number.isSafeInteger(doc.watermark) || doc.watermark === -Infinity))
+    throw fail(`needs an integer watermark (or -Infinity before the first one), got ${String(doc.watermark)}`);
+  const expectedId = windowDocumentId(doc.window, doc.pk, doc.windowStart);
+  if (doc.id !== expectedId) throw fail(`does not have the deterministic id of its window, pk and windowStart; build it with windowDocumentId(): ${JSON.stringify(expectedId)}`);
+  if (Buffer.byteLength(doc.id, 'utf8') > MAX_DOCUMENT_ID_BYTES) {
+    throw fail(`has an id of ${Buffer.byteLength(doc.id, 'utf8')} bytes, over the ${MAX_DOCUMENT_ID_BYTES}-byte limit of Cosmos DB ids; shorten the grouping key values`);
+  }
+  assertRecord(doc.key, `${where} key`, isKeyValue, 'a string, a finite number, a boolean or null');
+  assertRecord(doc.aggregates, `${where} aggregates`, isAggregateValue, 'a finite number or null');
+}
+
+function assertRecord(value: unknown, what: string, valid: (v: unknown) => boolean, expected: string): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ServingStoreError(`${what} must be an object, got ${JSON.stringify(value)}.`);
+  for (const [name, v] of Object.entries(value)) {
+    if (!valid(v)) throw new ServingStoreError(`${what}.${name} must be ${expected}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}.`);
+  }
+}
+
+function isKeyValue(v: unknown): v is KeyValue {
+  return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function isAggregateValue(v: unknown): v is AggregateValue {
+  return v === null || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function assertShardStatus(status: ShardStatus): void {
+  if (status === null || typeof status !== 'object') throw new ServingStoreError(`putShardStatus needs a shard status object, got ${JSON.stringify(status)}.`);
+  const fail = (problem: string) => new ServingStoreError(`putShardStatus (pipeline ${JSON.stringify(status.pipeline)}, shard ${String(status.shard)}) ${problem}.`);
+  if (typeof status.pipeline !== 'string' || status.pipeline === '') throw fail('needs a non-empty pipeline name');
+  for (const field of ['shard', 'batch', 'rows', 'lateRows', 'windowsEmitted', 'updatedAt'] as const) {
+    if (!Number.isSafeInteger(status[field])) throw fail(`needs an integer ${field}, got ${String(status[field])}`);
+  }
+  for (const field of ['watermark', 'maxEventTime'] as const) {
+    const value = status[field];
+    if (!(value === null || value === -Infinity || Number.isSafeInteger(value))) throw fail(`needs an integer ${field}, null or -Infinity, got ${String(value)}`);
+  }
+}
+
+function toShardStatus(row: ShardStatusRow): ShardStatus {
+  return {
+    pipeline: row.pipeline,
+    shard: row.shard,
+    batch: row.batch,
+    watermark: row.watermark,
+    maxEventTime: row.max_event_time,
+    rows: row.rows,
+    lateRows: row.late_rows,
+    windowsEmitted: row.windows_emitted,
+    updatedAt: row.updated_at,
+  };
+}
+
+function finiteOrNull(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
+}
+
+function assertText(value: unknown, what: string): void {
+  if (typeof value !== 'string' || value === '') throw new ServingStoreError(`${what} must be a non-empty string, got ${JSON.stringify(value)}.`);
+}
+
+function assertLimit(limit: unknown, what: string): void {
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw new ServingStoreError(`${what}: limit must be a positive integer, got ${String(limit)}.`);
+}
+
+function optionalBound(value: number | undefined, name: 'from' | 'to', absent: number): number {
+  if (value === undefined) return absent;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ServingStoreError(`queryWindows: ${name} must be a finite epoch-ms number, got ${String(value)}.`);
+  return value;
+}

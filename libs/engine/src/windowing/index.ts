@@ -1,0 +1,10 @@
+export { AGGREGATE_FNS, AggregationConfigError, validateAggregationConfig } from './aggregation-config';
+export type { AggregateFn, AggregationConfig, AggregationLogic, AggregationOutputMode } from './aggregation-config';
+export { InvalidRowError, InvalidStateError } from './aggregates';
+export type { AggregateSnapshot } from './aggregates';
+export { compareEngineValues, compareKeys } from './engine-value';
+export type { EngineRow, EngineValue } from './engine-value';
+export { windowsOf } from './window';
+export type { WindowBounds, WindowDefinition } from './window';
+export { WindowedAggregation } from './windowed-aggregation';
+export type { AggregationState, BatchResult, GroupStateSnapshot, LateRow, LateWindow, WindowResult, WindowStateSnapshot } from './windowed-aggregation';

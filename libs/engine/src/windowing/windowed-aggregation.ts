@@ -1,0 +1,358 @@
+/**
+ * Windowed aggregation over event time with a watermark, one instance per gold shard, with the
+ * semantics of Spark Structured Streaming (append and update modes, no-data batches on).
+ *
+ * Invariants:
+ * - watermark = max(previous watermark, max event time of a batch − delay), computed at the end of
+ *   each batch with rows; it starts at 0 (the epoch) and never goes back.
+ * - During a batch the late threshold is the watermark from the end of the previous batch. A row is
+ *   late for each of its windows whose end ≤ threshold: it is not aggregated there and is returned
+ *   once in `late`, listing those windows; it is aggregated into its other windows.
+ * - At the end of a batch every window with end ≤ the new watermark is final: append output emits
+ *   it and its state is evicted, so no row can reach it again (it would be late).
+ * - A batch is checked before any state changes: a bad row rejects the whole batch.
+ * - Outputs and snapshots are sorted (window start, window name, key), hence deterministic.
+ *
+ * Group keys live in a trie of Maps per window (one Map level per grouping column) rather than in
+ * concatenated strings, so the per-row cost is a few Map lookups and no allocation.
+ */
+import { AggregateSet, InvalidRowError, InvalidStateError, type AggregateSnapshot, type GroupState } from './aggregates';
+import { validateAggregationConfig, type AggregationConfig, type AggregationLogic } from './aggregation-config';
+import { compareKeys, describeValue, isEngineValue, type EngineRow, type EngineValue } from './engine-value';
+import { lastWindowStart } from './window';
+
+export interface WindowResult {
+  window: string;
+  windowStart: number;
+  windowEnd: number;
+  key: Record<string, EngineValue>;
+  aggregates: Record<string, number | null>;
+  /** Whether the watermark after this batch has passed the window's end (it will not change again). */
+  final: boolean;
+}
+
+export interface LateWindow {
+  window: string;
+  windowStart: number;
+  windowEnd: number;
+}
+
+export interface LateRow<R extends EngineRow = EngineRow> {
+  row: R;
+  /** The windows the row missed, in configuration order, earliest first. */
+  windows: LateWindow[];
+}
+
+export interface BatchResult<R extends EngineRow = EngineRow> {
+  /** 0, 1, 2 … per instance. */
+  batch: number;
+  /** The watermark in force during the batch. */
+  lateThreshold: number;
+  /** The watermark after the batch. */
+  watermark: number;
+  /** Append output: the windows final after this batch, sorted by window start, window name, then key. */
+  emitted: WindowResult[];
+  /** Update output: the windows this batch aggregated rows into, same order. */
+  updated: WindowResult[];
+  /** Rows late for at least one of their windows, in input order. */
+  late: LateRow<R>[];
+  rowsDroppedByWatermark: number;
+  /** Max event time of this batch's rows, late ones included; null for a no-data batch. */
+  maxEventTime: number | null;
+}
+
+export interface GroupStateSnapshot {
+  key: EngineValue[];
+  rows: number;
+  /** One entry per configured aggregate, in configuration order. */
+  aggregates: AggregateSnapshot[];
+}
+
+export interface WindowStateSnapshot {
+  window: string;
+  windowStart: number;
+  groups: GroupStateSnapshot[];
+}
+
+/** JSON-serialisable state of an instance; windows and groups sorted, so equal states are equal text. */
+export interface AggregationState {
+  format: 'windowed-aggregation/1';
+  /** The configuration the state was built with; `build` refuses a state of another one. */
+  logic: AggregationLogic;
+  nextBatch: number;
+  watermark: number;
+  windows: WindowStateSnapshot[];
+}
+
+type KeyTrie = Map<EngineValue, KeyTrie | GroupState>;
+
+/** The groups of one window instance [start, end) of one window definition. */
+interface WindowBucket {
+  readonly lane: WindowLane;
+  readonly start: number;
+  readonly end: number;
+  readonly trie: KeyTrie;
+  readonly groups: GroupState[];
+}
+
+/** One window definition and its open windows by start. */
+interface WindowLane {
+  readonly name: string;
+  readonly sizeMs: number;
+  readonly slideMs: number;
+  readonly buckets: Map<number, WindowBucket>;
+}
+
+function compareEntries(a: { bucket: WindowBucket; group: GroupState }, b: { bucket: WindowBucket; group: GroupState }): number {
+  if (a.bucket.start !== b.bucket.start) return a.bucket.start - b.bucket.start;
+  if (a.bucket.lane !== b.bucket.lane) return a.bucket.lane.name < b.bucket.lane.name ? -1 : 1;
+  return compareKeys(a.group.key, b.group.key);
+}
+
+function copyLogic(logic: AggregationLogic): AggregationLogic {
+  return {
+    windows: logic.windows.map((w) => ({ ...w })),
+    groupBy: [...logic.groupBy],
+    aggregates: logic.aggregates.map((a) => ({ ...a })),
+    watermarkDelayMs: logic.watermarkDelayMs,
+  };
+}
+
+export class WindowedAggregation {
+  private readonly lanes: WindowLane[];
+  private readonly aggregates: AggregateSet;
+  private readonly groupBy: string[];
+  private readonly delayMs: number;
+  private readonly computeAppend: boolean;
+  private readonly computeUpdate: boolean;
+  private currentWatermark = 0;
+  private batchNumber = 0;
+  private groupCount = 0;
+  private bucketCount = 0;
+
+  private constructor(
+    private readonly logic: AggregationLogic,
+    outputModes: ReadonlySet<string>,
+  ) {
+    this.lanes = logic.windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, buckets: new Map() }));
+    this.aggregates = new AggregateSet(logic.aggregates);
+    this.groupBy = logic.groupBy;
+    this.delayMs = logic.watermarkDelayMs;
+    this.computeAppend = outputModes.has('append');
+    this.computeUpdate = outputModes.has('update');
+  }
+
+  /** The aggregation for `config`, fresh or resumed from a `snapshot()` of the same configuration. */
+  static build(config: AggregationConfig, resume?: AggregationState): WindowedAggregation {
+    const { logic, outputModes } = validateAggregationConfig(config);
+    const engine = new WindowedAggregation(logic, outputModes);
+    if (resume !== undefined) engine.restore(resume);
+    return engine;
+  }
+
+  /** The watermark after the last batch (0 before the first). */
+  get watermark(): number {
+    return this.currentWatermark;
+  }
+
+  /** Open window instances (window definition × start) holding state. */
+  get openWindows(): number {
+    return this.bucketCount;
+  }
+
+  /** Open (window instance, group key) states, like Spark's state rows. */
+  get stateRows(): number {
+    return this.groupCount;
+  }
+
+  /** The number the next batch gets. */
+  get nextBatch(): number {
+    return this.batchNumber;
+  }
+
+  /** Aggregates one batch (an empty one is a no-data batch) and advances the watermark. */
+  processBatch<R extends EngineRow>(rows: readonly R[]): BatchResult<R> {
+    this.checkBatch(rows);
+    const batch = this.batchNumber;
+    const threshold = this.currentWatermark;
+    const keyWidth = this.groupBy.length;
+    const key = new Array<EngineValue>(keyWidth);
+    const inputs = new Array<EngineValue>(this.aggregates.size);
+    const late: LateRow<R>[] = [];
+    const touched: Array<{ bucket: WindowBucket; group: GroupState }> = [];
+    let maxEventTime = -Infinity;
+
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      const eventTime = row.event_time;
+      if (eventTime > maxEventTime) maxEventTime = eventTime;
+      for (let k = 0; k < keyWidth; k++) {
+        const value = row[this.groupBy[k]] ?? null;
+        key[k] = value === 0 ? 0 : value;
+      }
+      this.aggregates.readInputs(row, inputs);
+      let missed: LateWindow[] | undefined;
+      for (const lane of this.lanes) {
+        const last = lastWindowStart(eventTime, lane.slideMs);
+        for (let start = last - lane.sizeMs + lane.slideMs; start <= last; start += lane.slideMs) {
+          const end = start + lane.sizeMs;
+          if (end <= threshold) {
+            (missed ??= []).push({ window: lane.name, windowStart: start, windowEnd: end });
+            continue;
+          }
+          let bucket = lane.buckets.get(start);
+          if (bucket === undefined) bucket = this.openBucket(lane, start);
+          const group = this.groupFor(bucket, key);
+          this.aggregates.add(group, inputs);
+          if (this.computeUpdate && group.touchedIn !== batch) {
+            group.touchedIn = batch;
+            touched.push({ bucket, group });
+          }
+        }
+      }
+      if (missed !== undefined) late.push({ row, windows: missed });
+    }
+
+    if (rows.length > 0 && maxEventTime - this.delayMs > this.currentWatermark) this.currentWatermark = maxEventTime - this.delayMs;
+    const watermark = this.currentWatermark;
+
+    const finals: Array<{ bucket: WindowBucket; group: GroupState }> = [];
+    for (const lane of this.lanes) {
+      for (const [start, bucket] of lane.buckets) {
+        if (bucket.end > watermark) continue;
+        if (this.computeAppend) for (const group of bucket.groups) finals.push({ bucket, group });
+        lane.buckets.delete(start);
+        this.bucketCount--;
+        this.groupCount -= bucket.groups.length;
+      }
+    }
+
+    this.batchNumber++;
+    return {
+      batch,
+      lateThreshold: threshold,
+      watermark,
+      emitted: finals.sort(compareEntries).map((e) => this.result(e.bucket, e.group, true)),
+      updated: touched.sort(compareEntries).map((e) => this.result(e.bucket, e.group, e.bucket.end <= watermark)),
+      late,
+      rowsDroppedByWatermark: late.length,
+      maxEventTime: rows.length > 0 ? maxEventTime : null,
+    };
+  }
+
+  /** The state to resume from with `build(config, state)`: plain JSON, sorted. */
+  snapshot(): AggregationState {
+    const buckets: WindowBucket[] = [];
+    for (const lane of this.lanes) buckets.push(...lane.buckets.values());
+    buckets.sort((a, b) => a.start - b.start || (a.lane.name < b.lane.name ? -1 : a.lane.name > b.lane.name ? 1 : 0));
+    return {
+      format: 'windowed-aggregation/1',
+      logic: copyLogic(this.logic),
+      nextBatch: this.batchNumber,
+      watermark: this.currentWatermark,
+      windows: buckets.map((bucket) => ({
+        window: bucket.lane.name,
+        windowStart: bucket.start,
+        groups: [...bucket.groups]
+          .sort((a, b) => compareKeys(a.key, b.key))
+          .map((group) => ({ key: [...group.key], rows: group.rows, aggregates: this.aggregates.snapshot(group) })),
+      })),
+    };
+  }
+
+  private checkBatch(rows: readonly EngineRow[]): void {
+    if (!Array.isArray(rows)) throw new TypeError(`processBatch takes an array of rows, got ${describeValue(rows)}.`);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new InvalidRowError(i, '', `expected a plain object row, got ${describeValue(row)}.`);
+      const eventTime: unknown = row.event_time;
+      if (typeof eventTime !== 'number' || !Number.isFinite(eventTime)) {
+        throw new InvalidRowError(
+          i,
+          'event_time',
+          `event_time is ${describeValue(eventTime)}; it must be epoch milliseconds (a finite number), so parse event times before the engine.`,
+        );
+      }
+      for (const column of this.groupBy) {
+        const value: unknown = row[column];
+        if (value !== undefined && !isEngineValue(value)) {
+          throw new InvalidRowError(i, column, `grouping column ${column} is ${describeValue(value)}; a key must be a string, a finite number, a boolean or null.`);
+        }
+      }
+      this.aggregates.checkRow(row, i);
+    }
+  }
+
+  private openBucket(lane: WindowLane, start: number): WindowBucket {
+    const bucket: WindowBucket = { lane, start, end: start + lane.sizeMs, trie: new Map(), groups: [] };
+    lane.buckets.set(start, bucket);
+    this.bucketCount++;
+    return bucket;
+  }
+
+  /** The group of `key` in `bucket`, created on first use (`key` is copied then, as the caller reuses it). */
+  private groupFor(bucket: WindowBucket, key: readonly EngineValue[]): GroupState {
+    const last = key.length - 1;
+    let node = bucket.trie;
+    for (let k = 0; k < last; k++) {
+      let next = node.get(key[k]) as KeyTrie | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(key[k], next);
+      }
+      node = next;
+    }
+    // With no grouping column, the single global group sits under the key `null`.
+    const leaf = last < 0 ? null : key[last];
+    let group = node.get(leaf) as GroupState | undefined;
+    if (group === undefined) {
+      group = this.aggregates.newGroup(key.slice());
+      node.set(leaf, group);
+      bucket.groups.push(group);
+      this.groupCount++;
+    }
+    return group;
+  }
+
+  private result(bucket: WindowBucket, group: GroupState, final: boolean): WindowResult {
+    const key: Record<string, EngineValue> = {};
+    for (let k = 0; k < this.groupBy.length; k++) key[this.groupBy[k]] = group.key[k];
+    return { window: bucket.lane.name, windowStart: bucket.start, windowEnd: bucket.end, key, aggregates: this.aggregates.results(group), final };
+  }
+
+  private restore(state: AggregationState): void {
+    const fail = (what: string) => new InvalidStateError(`Cannot resume the windowed aggregation: ${what}`);
+    if (typeof state !== 'object' || state === null || state.format !== 'windowed-aggregation/1') {
+      throw fail(`expected a snapshot of format "windowed-aggregation/1", found ${describeValue((state as { format?: unknown } | null)?.format)}. Start from a fresh checkpoint.`);
+    }
+    const changed = (['windows', 'groupBy', 'aggregates', 'watermarkDelayMs'] as const).filter((part) => JSON.stringify(state.logic?.[part]) !== JSON.stringify(this.logic[part]));
+    if (changed.length > 0) {
+      throw fail(
+        `the snapshot was taken with a different ${changed.join(', ')} (saved ${changed.map((p) => `${p}=${JSON.stringify(state.logic?.[p])}`).join(', ')}; now ${changed.map((p) => `${p}=${JSON.stringify(this.logic[p])}`).join(', ')}). Use a new checkpoint or reset this one.`,
+      );
+    }
+    if (!Number.isSafeInteger(state.nextBatch) || state.nextBatch < 0) throw fail(`nextBatch ${describeValue(state.nextBatch)} is not a whole number ≥ 0.`);
+    if (typeof state.watermark !== 'number' || !Number.isFinite(state.watermark) || state.watermark < 0)
+      throw fail(`watermark ${describeValue(state.watermark)} is not a time ≥ 0.`);
+    if (!Array.isArray(state.windows)) throw fail('windows is not a list.');
+    this.batchNumber = state.nextBatch;
+    this.currentWatermark = state.watermark;
+    for (const saved of state.windows) {
+      const lane = this.lanes.find((l) => l.name === saved.window);
+      const where = `window ${JSON.stringify(saved.window)} at ${String(saved.windowStart)}`;
+      if (lane === undefined) throw fail(`${where} is not a configured window.`);
+      if (!Number.isFinite(saved.windowStart) || lastWindowStart(saved.windowStart, lane.slideMs) !== saved.windowStart)
+        throw fail(`${where} does not start on a multiple of its slide.`);
+      if (saved.windowStart + lane.sizeMs <= state.watermark) throw fail(`${where} is already final at watermark ${state.watermark} but still has state.`);
+      if (lane.buckets.has(saved.windowStart)) throw fail(`${where} appears twice.`);
+      const bucket = this.openBucket(lane, saved.windowStart);
+      for (const g of saved.groups) {
+        if (!Array.isArray(g.key) || g.key.length !== this.groupBy.length || !g.key.every(isEngineValue))
+          throw fail(`${where} has a key ${JSON.stringify(g.key)} that does not match groupBy.`);
+        const group = this.groupFor(bucket, g.key);
+        if (group.rows !== 0) throw fail(`${where} has key ${JSON.stringify(g.key)} twice.`);
+        this.aggregates.restore(group, g.rows, g.aggregates, `${where}, key ${JSON.stringify(g.key)}`);
+      }
+    }
+  }
+}
