@@ -6,7 +6,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { LocalLake } from '@pipeline/adapters';
+import { createServer, type AddressInfo } from 'node:net';
+import { LocalLake, LocalServingStore } from '@pipeline/adapters';
+import type { WindowDocument } from '@pipeline/ports';
+import { readDeltaRows } from '@pipeline/delta';
 import { readCaptureFile } from '@pipeline/capture-format';
 import { collect, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
 
@@ -37,6 +40,29 @@ async function capturedSequences(home: string): Promise<Map<string, number[]>> {
     byPartition.set(partition, [...(byPartition.get(partition) ?? []), ...records.map((r) => r.sequenceNumber)]);
   }
   return byPartition;
+}
+
+async function servedDocuments(home: string): Promise<WindowDocument[]> {
+  const store = LocalServingStore.open({ file: path.join(home, 'serving.sqlite') });
+  try {
+    const docs: WindowDocument[] = [];
+    for (let d = 1; d <= 20; d++) docs.push(...(await store.queryWindows({ pk: `device_id=dev-${String(d).padStart(3, '0')}`, limit: 10_000 })).items);
+    return docs;
+  } finally {
+    await store.close();
+  }
+}
+
+/** A port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 async function dataRows(file: string): Promise<number> {
@@ -92,11 +118,12 @@ describe('the pipeline command', () => {
   });
 
   it('runs the example pipeline end to end with `start`: every row captured once, and the layers reconcile', async () => {
-    const result = pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms']);
+    const result = pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms', '--port', String(await freePort())]);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const rows = await dataRows(sample);
-    expect(result.stdout).toContain(`Everything sent is captured: ${rows} events`);
+    expect(result.stdout).toContain(`Everything sent is through: ${rows} events captured, ${rows - 4} silver rows, 4 quarantined, 0 duplicates; gold aggregated ${rows - 4} rows`);
+    expect(result.stdout).toMatch(/curl 'http:\/\/127\.0\.0\.1:\d+\/v1\/windows\?key=dev-001/);
     // The sample's four bad lines are quarantined, the rest reach silver.
     expect(result.stdout).toMatch(new RegExp(`total +${rows} +0 +${rows} +${rows} +${rows - 4} +4 +0`));
     expect(result.stdout).toContain('Reconciled:');
@@ -110,7 +137,7 @@ describe('the pipeline command', () => {
   }, 120_000);
 
   it('audits the layers, and fails naming the partition and batch when a count was doctored', async () => {
-    expect(pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms']).status).toBe(0);
+    expect(pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms', '--port', String(await freePort())]).status).toBe(0);
     const clean = pipeline(['audit', '--home', home.path]);
     expect(clean.status).toBe(0);
     expect(clean.stdout).toContain('Reconciled:');
@@ -126,12 +153,59 @@ describe('the pipeline command', () => {
   }, 120_000);
 
   it('stops `start` cleanly on SIGTERM', async () => {
-    const run = launch(['start', '--home', home.path, '--window', '500ms']);
-    await waitFor(() => (run.output().includes('Ctrl-C stops') ? true : undefined), { timeoutMs: 60_000, description: 'the pipeline to capture the sample' });
+    const port = await freePort();
+    const run = launch(['start', '--home', home.path, '--window', '500ms', '--port', String(port)]);
+    await waitFor(() => (run.output().includes('Ctrl-C stops') ? true : undefined), { timeoutMs: 60_000, description: 'the sample to go through the pipeline' });
+    // While it runs, the serving API answers.
+    const response = await fetch(`http://127.0.0.1:${port}/v1/keys/dev-001/latest?window=per_minute`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { key: string }).key).toBe('device_id=dev-001');
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain('Stopping (SIGTERM)');
   }, 120_000);
+
+  it('resumes when started again on the same home: nothing is sent or counted twice', async () => {
+    const first = pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms', '--port', String(await freePort())]);
+    expect(first.status).toBe(0);
+    const goldBefore = await collect(readDeltaRows(new LocalLake(path.join(home.path, 'lake')), 'tables/gold'));
+    const second = pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms', '--port', String(await freePort())]);
+    expect(second.status).toBe(0);
+    const rows = await dataRows(sample);
+    // The producer resumes after the last row the hub acknowledged: the sample is not sent again.
+    expect(second.stdout).toContain(`No rows from row ${rows + 1} on`);
+    expect(second.stdout).toContain(`Everything sent is through: ${rows} events captured, ${rows - 4} silver rows, 4 quarantined, 0 duplicates; gold aggregated ${rows - 4} rows`);
+    expect(second.stdout).toContain('Reconciled:');
+    expect(await collect(readDeltaRows(new LocalLake(path.join(home.path, 'lake')), 'tables/gold'))).toEqual(goldBefore);
+  }, 180_000);
+
+  it('counts nothing twice when the whole sample is sent again: repeats are dropped or late, never aggregated', async () => {
+    expect(pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '500ms', '--port', String(await freePort())]).status).toBe(0);
+    const lake = new LocalLake(path.join(home.path, 'lake'));
+    const goldBefore = await collect(readDeltaRows(lake, 'tables/gold'));
+    const documentsBefore = await servedDocuments(home.path);
+    expect(pipeline(['produce', '--spec', spec, '--csv', sample, '--home', home.path, '--from-row', '1', '--no-progress']).status).toBe(0);
+    for (const args of [
+      ['capture', '--drain'],
+      ['bronze', '--drain'],
+      ['silver', '--spec', spec, '--drain'],
+      ['gold', '--spec', spec, '--drain'],
+    ]) {
+      expect(pipeline([...args, '--home', home.path]).status).toBe(0);
+    }
+    const report = pipeline(['audit', '--home', home.path, '--json']);
+    expect(report.status).toBe(0);
+    const totals = (JSON.parse(report.stdout) as { rows: Array<{ silver: number; duplicates: number }> }).rows.reduce(
+      (t, r) => ({ silver: t.silver + r.silver, duplicates: t.duplicates + r.duplicates }),
+      { silver: 0, duplicates: 0 },
+    );
+    const rows = await dataRows(sample);
+    // Every repeat of a good row is either dropped as a duplicate or reaches silver only to be late in gold.
+    expect(totals.silver + totals.duplicates).toBe(2 * (rows - 4));
+    expect(await collect(readDeltaRows(lake, 'tables/gold'))).toEqual(goldBefore);
+    expect(await servedDocuments(home.path)).toEqual(documentsBefore);
+    expect((await collect(readDeltaRows(lake, 'tables/late'))).length).toBe(totals.silver - (rows - 4));
+  }, 180_000);
 
   it('captures every event exactly once although capture is killed with SIGKILL again and again', async () => {
     const produced = pipeline(['produce', '--spec', spec, '--csv', sample, '--home', home.path, '--no-progress', '--json']);

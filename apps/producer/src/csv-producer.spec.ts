@@ -157,6 +157,19 @@ describe('CSV producer', () => {
     expect(rows).toEqual(Array.from({ length: (summary.resumeFromRow as number) - 1 }, (_, i) => i + 1));
   });
 
+  it('reports the first row not yet acknowledged, so the next run resumes there and sends nothing twice', async () => {
+    const csv = path.join(dir.path, 'in.csv');
+    await writeFile(csv, ['reading_id,device_id,ts,temperature', ...Array.from({ length: 20 }, (_, i) => `r${i + 1},d${i % 3},2026-01-01T00:00:00Z,20`)].join('\n'));
+    const positions: number[] = [];
+    await run(csv, { onPosition: async (next) => void positions.push(next), positionIntervalMs: 0 });
+    expect(positions[positions.length - 1]).toBe(21);
+    // Positions only move forward, and never past a row that was not sent.
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    const again = await run(csv, { fromRow: positions[positions.length - 1] as number });
+    expect(again.eventsSent).toBe(0);
+    expect(await allEvents()).toHaveLength(20);
+  });
+
   it('refuses a CSV whose header lacks a column of the spec, naming it', async () => {
     const csv = path.join(dir.path, 'in.csv');
     await writeFile(csv, 'reading_id,device,ts,temperature\nr1,d1,2026-01-01T00:00:01Z,20\n');

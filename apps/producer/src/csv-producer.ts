@@ -27,10 +27,15 @@ export interface ProduceOptions {
   limitRows?: number;
   progress?: ProgressReporter;
   signal?: AbortSignal;
+  /** Told, at most every `positionIntervalMs`, the first row not yet acknowledged by the hub. */
+  onPosition?: (nextRow: number) => Promise<void>;
+  positionIntervalMs?: number;
 }
 
 export interface ProduceSummary {
   csvFile: string;
+  /** The first data row this run was asked to send. */
+  fromRow: number;
   rowsRead: number;
   eventsSent: number;
   malformed: Record<string, number>;
@@ -71,6 +76,7 @@ export class CsvProducer {
     const batcher = new SendBatcher({ maxEvents: options.maxBatchEvents, maxBytes: this.hub.maxBatchBytes, maxPendingEvents: 20_000 });
     const summary: ProduceSummary = {
       csvFile: options.csvFile,
+      fromRow: options.fromRow,
       rowsRead: 0,
       eventsSent: 0,
       malformed: {},
@@ -82,9 +88,16 @@ export class CsvProducer {
       stoppedEarly: false,
     };
     let lastFlush = this.clock.now();
+    let lastPosition = this.clock.now();
+    let nextUnread = options.fromRow;
     const send = async (batches: PendingBatch[]) => {
       for (const batch of batches) await this.sendBatch(batch, summary);
       lastFlush = this.clock.now();
+      if (options.onPosition && batches.length > 0 && lastFlush - lastPosition >= (options.positionIntervalMs ?? 1_000)) {
+        lastPosition = lastFlush;
+        // Every row before the oldest one still pending (or before the next unread) has been acknowledged.
+        await options.onPosition(batcher.oldestPendingRow() ?? nextUnread);
+      }
     };
 
     try {
@@ -97,6 +110,8 @@ export class CsvProducer {
         }
         if (options.limitRows !== undefined && summary.rowsRead >= options.limitRows) break;
         summary.rowsRead++;
+        // Until its event is handed to the batcher, this row counts as not acknowledged.
+        nextUnread = record.row;
         summary.firstRow ??= record.row;
         summary.lastRow = record.row;
         this.countMalformed(record, summary);
@@ -111,10 +126,12 @@ export class CsvProducer {
           }
         }
         await send(batcher.add(mapped.event, mapped.partitionKey, mapped.row));
+        nextUnread = record.row + 1;
         if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
         options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
       }
       await send(batcher.drain());
+      await options.onPosition?.(summary.resumeFromRow ?? nextUnread);
     } catch (error) {
       summary.resumeFromRow = batcher.oldestPendingRow() ?? summary.lastRow;
       summary.elapsedMs = this.clock.now() - started;

@@ -14,6 +14,7 @@ import { CsvProducer, ProduceError, type ProduceSummary } from './csv-producer';
 import { HeaderMismatchError } from './event-mapper';
 import { producerConfig, type ProducerFlags } from './producer.config';
 import { ProducerModule } from './producer.module';
+import { ProducerPositions } from './producer-position';
 import { ProgressReporter } from './progress';
 
 export function producerCommand(): Command {
@@ -27,7 +28,7 @@ export function producerCommand(): Command {
     .option('--partitions <n>', 'partitions of a new embedded hub (default: 4)')
     .option('--rate <events/s>', 'send at this many events per second')
     .option('--speed <factor>', 'replay event time at this speed (60: an hour of events in a minute)')
-    .option('--from-row <n>', 'resume: skip data rows before this 1-based row number')
+    .option('--from-row <n>', 'start at this 1-based data row (default: where the last run on this file and hub stopped, else 1)')
     .option('--batch-size <n>', 'most events per send batch (default: 500)')
     .option('--limit <n>', 'send at most this many rows')
     .option('--no-progress', 'no progress bar or progress lines')
@@ -64,9 +65,18 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     const producer = app.get(CsvProducer);
+    const positions = new ProducerPositions(config.positionsFolder);
+    const recorded = config.fromRow === undefined ? await positions.read(config.hubName, config.csvFile) : undefined;
+    const fromRow = config.fromRow ?? recorded?.nextRow ?? 1;
+    if (recorded)
+      logger.info(
+        { from_row: fromRow, recorded_at: recorded.updatedAt },
+        `resuming ${config.csvFile} at row ${fromRow}: earlier rows were sent to "${config.hubName}" before (--from-row 1 sends everything again)`,
+      );
     const summary = await producer.produce({
       csvFile: config.csvFile,
-      fromRow: config.fromRow,
+      fromRow,
+      onPosition: (nextRow) => positions.write(config.hubName, config.csvFile, nextRow),
       pacing: config.pacing,
       maxBatchEvents: config.maxBatchEvents,
       maxBatchDelayMs: config.maxBatchDelayMs,
@@ -104,7 +114,11 @@ function printSummary(summary: ProduceSummary, hubName: string, json: boolean): 
   const malformed = Object.entries(summary.malformed);
   const lines = [
     `Sent ${summary.eventsSent.toLocaleString('en-US')} events from ${summary.csvFile} to event hub "${hubName}" in ${summary.batchesSent} batches, ${seconds.toFixed(1)} s (${Math.round(summary.eventsSent / Math.max(seconds, 1e-3)).toLocaleString('en-US')} events/s).`,
-    summary.firstRow === undefined ? '  No data rows.' : `  Rows ${summary.firstRow}–${summary.lastRow}.`,
+    summary.firstRow !== undefined
+      ? `  Rows ${summary.firstRow}–${summary.lastRow}.`
+      : summary.fromRow > 1
+        ? `  No rows from row ${summary.fromRow} on: everything before was sent by an earlier run (--from-row 1 sends it all again).`
+        : '  No data rows.',
     malformed.length === 0 ? '  No malformed rows.' : `  Malformed rows sent raw for quarantine: ${malformed.map(([reason, n]) => `${reason} ${n}`).join(', ')}.`,
   ];
   if (summary.resumeFromRow !== undefined) lines.push(`  Stopped before the end: resume with --from-row ${summary.resumeFromRow}.`);

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
 import type { Pacing } from './pacer';
 
@@ -9,7 +10,9 @@ export interface ProducerConfig {
   hubName: string;
   partitions: number;
   pacing: Pacing;
-  fromRow: number;
+  /** Explicitly requested (`--from-row`); otherwise the producer resumes from its recorded position, or row 1. */
+  fromRow: number | undefined;
+  positionsFolder: string;
   maxBatchEvents: number;
   maxBatchDelayMs: number;
   limitRows: number | undefined;
@@ -55,7 +58,7 @@ export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = pr
   const partitions = settings.int('PIPELINE_EVENT_HUB_PARTITIONS', { default: 4, min: 1, max: 1024 });
   const rate = settings.number('PRODUCER_RATE', { default: 0, exclusiveMin: 0 });
   const speed = settings.number('PRODUCER_SPEED', { default: 0, exclusiveMin: 0 });
-  const fromRow = settings.int('PRODUCER_FROM_ROW', { default: 1, min: 1 });
+  const fromRow = settings.int('PRODUCER_FROM_ROW', { default: 0, min: 1 });
   const maxBatchEvents = settings.int('PRODUCER_BATCH_SIZE', { default: 500, min: 1, max: 100_000 });
   const limit = settings.int('PRODUCER_LIMIT', { default: 0, min: 0 });
   const maxBatchDelayMs = settings.duration('PRODUCER_LINGER', { default: 100 });
@@ -73,7 +76,8 @@ export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = pr
     hubName,
     partitions,
     pacing,
-    fromRow,
+    fromRow: fromRow > 0 ? fromRow : undefined,
+    positionsFolder: path.join(home, 'producer'),
     maxBatchEvents,
     maxBatchDelayMs,
     limitRows: limit > 0 ? limit : undefined,

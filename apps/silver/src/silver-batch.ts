@@ -25,7 +25,7 @@ export interface SilverBatchDeps {
   quarantineTable: DeltaTable;
   manifests: ManifestLog;
   queryId: string;
-  /** Dedup horizon: the watermark delay of the spec (ids are remembered that long in event time). */
+  /** How long (in event time) event ids are remembered: see `dedupHorizonMs`. */
   dedupHorizonMs: number;
 }
 
@@ -36,6 +36,15 @@ export interface SilverBatchResult {
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/**
+ * Event ids are remembered for the watermark delay plus the longest window: a repeat older than
+ * that can no longer be aggregated by gold (every window it falls in has closed; it is late), so
+ * within everything gold still counts, de-duplication is exact.
+ */
+export function dedupHorizonMs(spec: PipelineSpec): number {
+  return spec.watermark.delayMs + Math.max(0, ...spec.windows.map((w) => w.sizeMs));
+}
 
 export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offsets: SilverOffsets, previous: SilverState | undefined): Promise<SilverBatchResult> {
   const bronze: BronzeManifest[] = [];
@@ -58,8 +67,13 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
       attributes: { 'pipeline.batch': batch, 'pipeline.bronze.from': offsets.bronze.from, 'pipeline.bronze.to': offsets.bronze.to },
     },
     async (span) => {
-      const dedup = previous ? Deduplicator.restore(previous.dedup as Parameters<typeof Deduplicator.restore>[0]) : new Deduplicator({ horizonMs: deps.dedupHorizonMs });
       const shards = deps.spec.gold.shards;
+      // One deduplicator per shard: a duplicate has the same grouping key, so the same shard, and
+      // each shard's horizon then follows the same event times as the gold shard that aggregates it.
+      const dedups = Array.from({ length: shards }, (_, shard) => {
+        const state = (previous?.dedup as Parameters<typeof Deduplicator.restore>[0][] | undefined)?.[shard];
+        return state ? Deduplicator.restore(state) : new Deduplicator({ horizonMs: deps.dedupHorizonMs });
+      });
       const byShard: TableRow[][] = Array.from({ length: shards }, () => []);
       const quarantined: TableRow[] = [];
       const counts: Record<string, PartitionCounts> = {};
@@ -92,12 +106,13 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
               reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
               continue;
             }
-            if (dedup.observe(result.eventId, result.eventTime) === 'duplicate') {
+            const shard = result.row['shard'] as number;
+            if ((dedups[shard] as Deduplicator).observe(result.eventId, result.eventTime) === 'duplicate') {
               partitionCounts.duplicates++;
               continue;
             }
             // The transform assigned the row's gold shard from its grouping key.
-            (byShard[result.row['shard'] as number] as TableRow[]).push(result.row);
+            (byShard[shard] as TableRow[]).push(result.row);
             partitionCounts.rows++;
           }
         }
@@ -158,7 +173,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
         'pipeline.duplicates': Object.values(counts).reduce((n, c) => n + c.duplicates, 0),
       });
       return {
-        state: { dedup: dedup.snapshot(), totals },
+        state: { dedup: dedups.map((d) => d.snapshot()), totals },
         commit: {
           batch,
           bronze: offsets.bronze,

@@ -17,8 +17,8 @@ export interface PartitionCounts {
 }
 
 export interface SilverState {
-  /** `Deduplicator.snapshot()` */
-  dedup: unknown;
+  /** `Deduplicator.snapshot()` per shard. */
+  dedup: unknown[];
   /** Cumulative counts per source partition, for the audit. */
   totals: Record<string, PartitionCounts>;
 }

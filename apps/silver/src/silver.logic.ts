@@ -1,7 +1,8 @@
 import type { PipelineSpec } from '@pipeline/contracts';
+import { dedupHorizonMs } from './silver-batch';
 
 /** Bumped whenever silver's output for the same input changes; part of the checkpoint fingerprint. */
-export const SILVER_LOGIC_VERSION = 1;
+export const SILVER_LOGIC_VERSION = 2;
 
 export const SILVER_TABLE = 'tables/silver';
 export const QUARANTINE_TABLE = 'tables/quarantine';
@@ -17,7 +18,7 @@ export function silverLogic(spec: PipelineSpec, arrays: string): Record<string, 
     eventId: spec.eventId,
     groupBy: spec.groupBy,
     shards: spec.gold.shards,
-    dedupHorizonMs: spec.watermark.delayMs,
+    dedupHorizonMs: dedupHorizonMs(spec),
     arrays,
   };
 }

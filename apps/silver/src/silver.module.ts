@@ -13,6 +13,7 @@ import type { SilverConfig } from './silver.config';
 import { BRONZE_QUEUE, QUARANTINE_TABLE, SILVER_QUEUE, SILVER_TABLE, silverLogic } from './silver.logic';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 import { SilverService } from './silver.service';
+import { dedupHorizonMs } from './silver-batch';
 
 export const LAKE = Symbol('Lake');
 export const BUS = Symbol('Bus');
@@ -71,7 +72,7 @@ export class SilverModule {
               quarantineTable: await DeltaTable.open(lake, QUARANTINE_TABLE, quarantineSchema(), { tableName: `${spec.name}_quarantine` }),
               manifests,
               queryId: metadata.queryId,
-              dedupHorizonMs: spec.watermark.delayMs,
+              dedupHorizonMs: dedupHorizonMs(spec),
             };
             return new SilverService(deps, checkpoint, new ManifestLog(lake), systemClock, logger, {
               maxManifestsPerBatch: config.maxManifestsPerBatch,

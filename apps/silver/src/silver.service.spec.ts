@@ -14,6 +14,7 @@ import { compileSilverTransform, quarantineSchema, silverSchema } from '@pipelin
 import { QUARANTINE_TABLE, SILVER_TABLE, silverLogic } from './silver.logic';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 import { SilverService } from './silver.service';
+import { dedupHorizonMs } from './silver-batch';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const silent = pino({ level: 'silent' });
@@ -105,7 +106,7 @@ async function silver(lake: Lake, spec: PipelineSpec, clock: TestClock, maxManif
     quarantineTable: await DeltaTable.open(lake, QUARANTINE_TABLE, quarantineSchema()),
     manifests: new ManifestLog(lake),
     queryId: metadata.queryId,
-    dedupHorizonMs: spec.watermark.delayMs,
+    dedupHorizonMs: dedupHorizonMs(spec),
   };
   return new SilverService(deps, checkpoint, new ManifestLog(lake), clock, silent, { maxManifestsPerBatch, maxBatchBytes: 32 * 1024 * 1024, pollIntervalMs: 10 });
 }
@@ -185,6 +186,17 @@ describe('silver', () => {
     await (await silver(lake, spec, new TestClock(T0))).catchUp();
     const commit = await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver').readCommit(1);
     expect(commit?.counts['0']?.duplicates).toBe(1);
+  });
+
+  it('remembers ids for the delay plus the longest window, so a repeat gold could still aggregate is dropped', async () => {
+    const lake = newLake('lake');
+    // Max event time 00:05:00 in the first batch; a repeat of r0 (00:00:00) is 5 minutes behind:
+    // beyond the 30 s delay, but within the 5-minute hopping window gold still holds open.
+    await seedBronze(lake, [[good(0, 'd0', '2026-01-01T00:00:00Z'), good(1, 'd0', '2026-01-01T00:05:00Z')], [good(0, 'd0', '2026-01-01T00:00:00Z')]]);
+    await (await silver(lake, spec, new TestClock(T0))).catchUp();
+    const commit = await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver').readCommit(1);
+    expect(commit?.counts['0']).toEqual({ records: 1, rows: 0, quarantined: 0, duplicates: 1 });
+    expect(dedupHorizonMs(spec)).toBe(spec.watermark.delayMs + 5 * 60_000);
   });
 
   it('catches up from the lake alone: bronze manifests written while nothing was announced are all processed, in order', async () => {
