@@ -45,10 +45,66 @@ function run(label, pipelineArgs, { measure = true } = {}) {
   return { seconds, peak, command: shown, stdout: result.stdout.toString() };
 }
 
+const { DuckDBInstance } = require('@duckdb/node-api');
+const autocannon = require('autocannon');
+const { goldKernel } = require('./gold-kernel');
+
+/** The example spec's windows and aggregates over the CSV, as one DuckDB query (the oracle test's SQL). */
+async function duckdbAggregation(csvFile) {
+  const connection = await (await DuckDBInstance.create(':memory:')).connect();
+  const started = process.hrtime.bigint();
+  const result = await connection.runAndReadAll(`
+    with readings as (
+      select reading_id, device_id, status, temperature, epoch_ms(ts::timestamptz) as t
+      from read_csv('${csvFile}', header = true, columns = {
+        'reading_id': 'VARCHAR', 'device_id': 'VARCHAR', 'site': 'VARCHAR', 'ts': 'VARCHAR',
+        'temperature': 'DOUBLE', 'humidity': 'DOUBLE', 'status': 'VARCHAR'})
+    ),
+    assigned as (
+      select device_id, status, temperature, 'per_minute' as win, (t // 60000) * 60000 as start_ms from readings
+      union all
+      select device_id, status, temperature, 'last_5m' as win, s * 60000 as start_ms from readings, unnest(range((t // 60000) - 4, (t // 60000) + 1)) as u(s)
+    )
+    select count(*) as windows from (
+      select win, start_ms, device_id, count(*), avg(temperature), max(temperature), count(distinct status) from assigned group by all)`);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const windows = Number(result.getRows()[0][0]);
+  connection.closeSync();
+  return { seconds, windows };
+}
+
+/** Starts the serving API on the bench's pipeline home and loads it with autocannon. */
+async function loadServingApi(home) {
+  const { spawn } = require('node:child_process');
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const child = spawn(process.execPath, [bin, 'serving-api', '--home', home, '--spec', spec, '--port', String(port)], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await fetch(`${base}/health/ready`)).ok) break;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const paths = ['/v1/windows?key=dev-0001&window=per_minute&limit=20', '/v1/keys/dev-0002/latest?window=last_5m'];
+    const connections = 50;
+    const duration = 20;
+    const result = await autocannon({ url: base, connections, duration, requests: paths.map((p) => ({ method: 'GET', path: p })) });
+    return { connections, duration, paths, requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 const rate = (n, s) => `${Math.round(n / s).toLocaleString('en-US')} events/s`;
 
-try {
+async function main() {
   process.stderr.write(`Generating ${rows.toLocaleString('en-US')} rows in ${work} …\n`);
   run('generate', ['generate', '--rows', String(rows), '--seed', '7', '--devices', '1000', '--out', csv], { measure: false });
   const size = fs.statSync(csv).size;
@@ -71,10 +127,22 @@ try {
   const silver = run('silver', ['silver', '--home', home, '--spec', spec, '--drain']);
   results.push({ stage: 'bronze → silver', events: summary.eventsSent, ...silver });
 
+  process.stderr.write('silver → gold …\n');
+  const gold = run('gold', ['gold', '--home', home, '--spec', spec, '--drain']);
+  results.push({ stage: 'silver → gold', events: summary.eventsSent, ...gold });
+
   const audit = run('audit', ['audit', '--home', home, '--json'], { measure: false });
   const report = JSON.parse(audit.stdout);
   if (report.problems.length > 0) throw new Error(`the audit found problems after the run: ${report.problems.join('; ')}`);
   const totals = report.rows.reduce((t, r) => ({ silver: t.silver + r.silver, quarantined: t.quarantined + r.quarantined, duplicates: t.duplicates + r.duplicates }), { silver: 0, quarantined: 0, duplicates: 0 });
+
+  process.stderr.write('DuckDB over the same CSV …\n');
+  const duckdb = await duckdbAggregation(csv);
+  process.stderr.write('gold kernel …\n');
+  const kernel = goldKernel();
+  process.stderr.write('serving API under load …\n');
+  const api = await loadServingApi(home);
+  const pipelineSeconds = results.reduce((n, r) => n + r.seconds, 0);
 
   const lines = [
     `Benchmark: ${rows.toLocaleString('en-US')} generated events (${mib(size)} of CSV), Node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU'}`,
@@ -85,11 +153,22 @@ try {
     '',
     `Audit after the run: ${totals.silver.toLocaleString('en-US')} silver rows, ${totals.quarantined} quarantined, ${totals.duplicates} duplicates; reconciled.`,
     '',
+    `End to end, every stage one after the other: ${pipelineSeconds.toFixed(1)} s for ${rows.toLocaleString('en-US')} events. DuckDB, the same windows and aggregates over the same CSV in one SQL query (in-process, no durability): ${duckdb.seconds.toFixed(1)} s, ${duckdb.windows.toLocaleString('en-US')} windows.`,
+    `Gold kernel alone (the engine, in memory, ${kernel.rows.toLocaleString('en-US')} rows, ${kernel.keys} keys, batches of ${kernel.batch.toLocaleString('en-US')}): ${Math.round(kernel.rowsPerSecond).toLocaleString('en-US')} rows/s.`,
+    `Serving API (${api.connections} concurrent clients, ${api.duration} s, ${api.paths.join(' and ')}): ${Math.round(api.requestsPerSecond).toLocaleString('en-US')} requests/s, latency p50 ${api.p50} ms, p99 ${api.p99} ms, ${api.errors} errors, ${api.non2xx} non-2xx.`,
+    '',
     'Commands (run from the repository root; the generated CSV is not part of the timings):',
     ...results.map((r) => `  ${r.stage}: ${r.command}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-} finally {
-  if (keep) process.stderr.write(`Kept ${work}\n`);
-  else fs.rmSync(work, { recursive: true, force: true });
 }
+
+main()
+  .catch((error) => {
+    process.stderr.write(`${error.stack || error}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    if (keep) process.stderr.write(`Kept ${work}\n`);
+    else fs.rmSync(work, { recursive: true, force: true });
+  });
