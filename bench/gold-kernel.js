@@ -17,7 +17,7 @@ function goldKernel({ rows = 1_000_000, keys = 1_000, batch = 100_000 } = {}) {
   const start = Date.UTC(2026, 0, 1);
   const statuses = ['ok', 'warn', 'fault'];
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const all = Array.from({ length: rows }, (_, i) => ({
     event_time: start + i * 10 - Math.floor(random() * 20_000),
     device_id: `dev-${String(i % keys).padStart(4, '0')}`,
@@ -35,5 +35,7 @@ module.exports = { goldKernel };
 
 if (require.main === module) {
   const r = goldKernel();
-  process.stdout.write(`gold kernel: ${r.rows.toLocaleString('en-US')} rows, ${r.keys} keys, batches of ${r.batch.toLocaleString('en-US')}: ${r.seconds.toFixed(2)} s, ${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s, ${r.windows.toLocaleString('en-US')} final windows\n`);
+  process.stdout.write(
+    `gold kernel: ${r.rows.toLocaleString('en-US')} rows, ${r.keys} keys, batches of ${r.batch.toLocaleString('en-US')}: ${r.seconds.toFixed(2)} s, ${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s, ${r.windows.toLocaleString('en-US')} final windows\n`,
+  );
 }

@@ -95,7 +95,16 @@ async function loadServingApi(home) {
     const connections = 50;
     const duration = 20;
     const result = await autocannon({ url: base, connections, duration, requests: paths.map((p) => ({ method: 'GET', path: p })) });
-    return { connections, duration, paths, requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+    return {
+      connections,
+      duration,
+      paths,
+      requestsPerSecond: result.requests.average,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      errors: result.errors,
+      non2xx: result.non2xx,
+    };
   } finally {
     child.kill('SIGTERM');
   }
@@ -134,7 +143,11 @@ async function main() {
   const audit = run('audit', ['audit', '--home', home, '--json'], { measure: false });
   const report = JSON.parse(audit.stdout);
   if (report.problems.length > 0) throw new Error(`the audit found problems after the run: ${report.problems.join('; ')}`);
-  const totals = report.rows.reduce((t, r) => ({ silver: t.silver + r.silver, quarantined: t.quarantined + r.quarantined, duplicates: t.duplicates + r.duplicates }), { silver: 0, quarantined: 0, duplicates: 0 });
+  const totals = report.rows.reduce((t, r) => ({ silver: t.silver + r.silver, quarantined: t.quarantined + r.quarantined, duplicates: t.duplicates + r.duplicates }), {
+    silver: 0,
+    quarantined: 0,
+    duplicates: 0,
+  });
 
   process.stderr.write('DuckDB over the same CSV …\n');
   const duckdb = await duckdbAggregation(csv);

@@ -18,6 +18,7 @@ import { csvLines } from '@pipeline/generator';
 import { createReadStream } from 'node:fs';
 import { service, services } from './services';
 import { simulate, simulateCommandHelp } from './simulate';
+import { replay, replayCommandHelp } from './replay';
 import { start } from './start';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -72,6 +73,24 @@ export async function main(argv: string[]): Promise<number> {
         code = await start({ ...opts, exitWhenDone: Boolean(opts.exitWhenDone), bin });
       },
     );
+
+  program
+    .command('replay')
+    .description(
+      'Re-process bronze for a capture-time range into silver and gold under a new name (new checkpoints, tables and serving store), without ingesting again: backfills and logic changes.',
+    )
+    .requiredOption('--from <time>', 'start of the capture-time range, inclusive (ISO-8601, UTC unless it has an offset)')
+    .requiredOption('--to <time>', 'end of the capture-time range, exclusive')
+    .requiredOption('--checkpoint <name>', 'name of the replay: checkpoints <name>-silver and <name>-gold, tables under tables/<name>')
+    .option('--spec <file>', 'pipeline spec to replay with (default: $PIPELINE_SPEC)')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--resume', 'continue the replay of this name instead of refusing a name in use')
+    .option('--json', 'print the summary as JSON (the stages log to stderr)')
+    .addHelpText('after', replayCommandHelp)
+    .action(async (opts: { from: string; to: string; checkpoint: string; spec?: string; home?: string; resume?: boolean; json?: boolean }) => {
+      const bin = process.env['PIPELINE_BIN'] ?? path.join(REPO_ROOT, 'bin', 'pipeline.js');
+      code = await replay({ ...opts, resume: Boolean(opts.resume), json: Boolean(opts.json), bin });
+    });
 
   program
     .command('generate')

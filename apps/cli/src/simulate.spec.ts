@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
@@ -95,16 +95,17 @@ describe('simulate', () => {
     ]);
   });
 
-  it('prints what its --help example says', async () => {
+  it('prints what its --help example says, on the example files it names', async () => {
     const help = simulateCommandHelp.split('\n').map((l) => l.replace(/^ {2}/, ''));
     const input = help.slice(
-      help.indexOf('$ cat batches.jsonl') + 1,
+      help.indexOf('$ cat examples/simulate/batches.jsonl') + 1,
       help.findIndex((l) => l.startsWith('$ pipeline simulate')),
     );
     const expected = help.slice(help.findIndex((l) => l.startsWith('$ pipeline simulate')) + 1).filter((l) => l !== '');
-    const spec = exampleSpec.replace(/ {2}- \{ name: max_temperature.*\n/, '');
-    const result = await run(dir, { spec, input });
-    expect(input).toHaveLength(3);
+    const examples = path.resolve(__dirname, '..', '..', '..', 'examples', 'simulate');
+    expect((await readFile(path.join(examples, 'batches.jsonl'), 'utf8')).trimEnd().split('\n')).toEqual(input);
+    expect(await readFile(path.join(examples, 'spec.yaml'), 'utf8')).toBe(exampleSpec);
+    const result = await run(dir, { spec: exampleSpec, input });
     expect(result.lines).toEqual(expected);
   });
 

@@ -37,14 +37,14 @@ append mode emits each window once, when the watermark (max event time − delay
 update mode emits every window the batch changed. Late rows (window end ≤ the previous batch's
 watermark) are listed as given and not aggregated.
 
-Example, with a spec of a 1-minute tumbling window per device and a 10s watermark delay:
-  $ cat batches.jsonl
+Example (examples/simulate: a 1-minute tumbling window per device, a 10s watermark delay):
+  $ cat examples/simulate/batches.jsonl
   {"rows": [{"event_time": "2026-01-01T00:00:10Z", "device_id": "d1", "temperature": 20}, {"event_time": "2026-01-01T00:01:05Z", "device_id": "d1", "temperature": 21}]}
   {"rows": [{"event_time": "2026-01-01T00:01:20Z", "device_id": "d1", "temperature": 22}]}
   {"rows": [{"event_time": "2026-01-01T00:00:50Z", "device_id": "d1", "temperature": 30}]}
-  $ pipeline simulate --spec spec.yaml --input batches.jsonl
+  $ pipeline simulate --spec examples/simulate/spec.yaml --input examples/simulate/batches.jsonl
   {"batch":0,"watermark":"2026-01-01T00:00:55.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0}
-  {"batch":1,"watermark":"2026-01-01T00:01:10.000Z","emitted":[{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d1","readings":1,"avg_temperature":20}],"late":[],"rowsDroppedByWatermark":0}
+  {"batch":1,"watermark":"2026-01-01T00:01:10.000Z","emitted":[{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d1","readings":1,"avg_temperature":20,"max_temperature":20}],"late":[],"rowsDroppedByWatermark":0}
   {"batch":2,"watermark":"2026-01-01T00:01:10.000Z","emitted":[],"late":[{"event_time":"2026-01-01T00:00:50Z","device_id":"d1","temperature":30}],"rowsDroppedByWatermark":1}
 `;
 

@@ -1,16 +1,25 @@
+import * as path from 'node:path';
 import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import { DEFAULT_MANIFEST_ROOT } from '@pipeline/contracts';
+import { DEFAULT_TABLES_ROOT } from './gold.logic';
 
 export interface GoldConfig {
   home: string;
   lakeRoot: string;
   busFile: string;
+  /** The embedded serving store (default `{home}/serving.sqlite`). */
   servingStoreFile: string;
   specFile: string;
   checkpointName: string;
   maxManifestsPerBatch: number;
+  maxBatchRows: number;
   /** How often every shard is woken to catch up from the lake even without a bus message. */
   wakeIntervalMs: number;
   drain: boolean;
+  /** Lake folder of the gold and late tables (`{tablesRoot}/gold`, `{tablesRoot}/late`). */
+  tablesRoot: string;
+  /** Lake folder of the silver manifests gold reads. */
+  manifestsRoot: string;
 }
 
 export interface GoldFlags {
@@ -18,9 +27,16 @@ export interface GoldFlags {
   spec?: string;
   checkpoint?: string;
   maxManifests?: string;
+  maxBatchRows?: string;
   wake?: string;
   drain?: boolean;
+  tablesRoot?: string;
+  manifestsRoot?: string;
+  store?: string;
 }
+
+/** A relative lake folder: segments of letters, digits, `.`, `_`, `-`, none starting with `.`. */
+export const LAKE_FOLDER = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
 export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.env): GoldConfig {
   const settings = new SettingsReader('gold', {
@@ -28,7 +44,11 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
     PIPELINE_SPEC: flags.spec ?? env['PIPELINE_SPEC'],
     GOLD_CHECKPOINT: flags.checkpoint ?? env['GOLD_CHECKPOINT'],
     GOLD_MAX_MANIFESTS_PER_BATCH: flags.maxManifests ?? env['GOLD_MAX_MANIFESTS_PER_BATCH'],
+    GOLD_MAX_BATCH_ROWS: flags.maxBatchRows ?? env['GOLD_MAX_BATCH_ROWS'],
     GOLD_WAKE_INTERVAL: flags.wake ?? env['GOLD_WAKE_INTERVAL'],
+    GOLD_TABLES_ROOT: flags.tablesRoot ?? env['GOLD_TABLES_ROOT'],
+    GOLD_MANIFESTS_ROOT: flags.manifestsRoot ?? env['GOLD_MANIFESTS_ROOT'],
+    GOLD_SERVING_STORE: flags.store ?? env['GOLD_SERVING_STORE'],
   });
   settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
@@ -38,7 +58,22 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
     describe: 'a checkpoint name (letters, digits, . _ -)',
   });
   const maxManifestsPerBatch = settings.int('GOLD_MAX_MANIFESTS_PER_BATCH', { default: 10, min: 1, max: 10_000 });
+  const maxBatchRows = settings.int('GOLD_MAX_BATCH_ROWS', { default: 50_000, min: 1 });
   const wakeIntervalMs = settings.duration('GOLD_WAKE_INTERVAL', { default: 30_000, minMs: 100 });
+  const tablesRoot = settings.string('GOLD_TABLES_ROOT', {
+    default: DEFAULT_TABLES_ROOT,
+    pattern: LAKE_FOLDER,
+    describe: 'a lake folder like tables or tables/replay-2026-01 (--tables-root; no leading or trailing /)',
+  });
+  const manifestsRoot = settings.string('GOLD_MANIFESTS_ROOT', {
+    default: DEFAULT_MANIFEST_ROOT,
+    pattern: LAKE_FOLDER,
+    describe: 'a lake folder like manifests or manifests/replay-2026-01 (--manifests-root; no leading or trailing /)',
+  });
+  const storeFile = settings.optionalString('GOLD_SERVING_STORE');
+  if (storeFile !== undefined && (storeFile.endsWith('/') || storeFile.endsWith(path.sep))) {
+    settings.problem('GOLD_SERVING_STORE', 'a file for the embedded serving store (--store), e.g. serving-replay.sqlite', `the folder ${JSON.stringify(storeFile)}`);
+  }
   settings.done();
   const home = resolvePipelineHome(flags.home, env);
   const paths = localPaths(home);
@@ -46,11 +81,14 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
     home,
     lakeRoot: paths.lakeRoot,
     busFile: paths.busFile,
-    servingStoreFile: paths.servingStoreFile,
+    servingStoreFile: storeFile === undefined ? paths.servingStoreFile : path.resolve(storeFile),
     specFile,
     checkpointName,
     maxManifestsPerBatch,
+    maxBatchRows,
     wakeIntervalMs,
     drain: flags.drain ?? false,
+    tablesRoot,
+    manifestsRoot,
   };
 }

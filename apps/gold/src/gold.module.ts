@@ -1,7 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { LocalBus, LocalLake, LocalServingStore } from '@pipeline/adapters';
 import { ManifestLog } from '@pipeline/checkpoint';
-import type { PipelineSpec } from '@pipeline/contracts';
+import { manifestQueue, type PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import type { Bus, Lake, ServingStore } from '@pipeline/ports';
@@ -10,7 +10,7 @@ import { silverSchema } from '@pipeline/transform';
 import { mkdirSync } from 'node:fs';
 import type { GoldConfig } from './gold.config';
 import { GoldController } from './gold.controller';
-import { aggregationConfig, GOLD_TABLE, goldSchema, LATE_TABLE, lateSchema, SILVER_QUEUE } from './gold.logic';
+import { aggregationConfig, goldSchema, goldTables, lateSchema } from './gold.logic';
 import { GoldService } from './gold.service';
 
 export const LAKE = Symbol('Lake');
@@ -22,7 +22,7 @@ export const QUEUE_OPTIONS = { sessions: true, lockDurationMs: 30_000, maxDelive
 export async function openLocalBus(config: GoldConfig): Promise<Bus> {
   mkdirSync(config.home, { recursive: true });
   const bus = LocalBus.open({ file: config.busFile, clock: systemClock });
-  await bus.ensureQueue(SILVER_QUEUE, QUEUE_OPTIONS);
+  await bus.ensureQueue(manifestQueue('silver', config.manifestsRoot), QUEUE_OPTIONS);
   return bus;
 }
 
@@ -60,22 +60,29 @@ export class GoldModule {
         {
           provide: GoldService,
           inject: [LAKE, STORE],
-          useFactory: async (lake: Lake, store: ServingStore) =>
-            new GoldService(
+          useFactory: async (lake: Lake, store: ServingStore) => {
+            const tables = goldTables(config.tablesRoot);
+            return new GoldService(
               {
                 lake,
                 spec,
                 config: aggregationConfig(spec),
                 silverSchema: silverSchema(spec),
-                goldTable: await DeltaTable.open(lake, GOLD_TABLE, goldSchema(spec), { tableName: `${spec.name}_gold` }),
-                lateTable: await DeltaTable.open(lake, LATE_TABLE, lateSchema(spec), { tableName: `${spec.name}_late` }),
+                goldTable: await DeltaTable.open(lake, tables.gold, goldSchema(spec), { tableName: `${spec.name}_gold` }),
+                lateTable: await DeltaTable.open(lake, tables.late, lateSchema(spec), { tableName: `${spec.name}_late` }),
                 store,
-                manifests: new ManifestLog(lake),
+                manifests: new ManifestLog(lake, undefined, undefined, config.manifestsRoot),
               },
               systemClock,
               logger,
-              { checkpointName: config.checkpointName, maxManifestsPerBatch: config.maxManifestsPerBatch },
-            ),
+              {
+                checkpointName: config.checkpointName,
+                maxManifestsPerBatch: config.maxManifestsPerBatch,
+                maxBatchRows: config.maxBatchRows,
+                logic: { tablesRoot: config.tablesRoot, manifestsRoot: config.manifestsRoot },
+              },
+            );
+          },
         },
       ],
       exports: [GoldService],

@@ -8,7 +8,7 @@ import { TestClock } from '@pipeline/engine';
 import type { Lake, ServingStore, WindowDocument } from '@pipeline/ports';
 import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
 import { shardOf, silverSchema } from '@pipeline/transform';
-import { aggregationConfig, GOLD_TABLE, goldSchema, LATE_TABLE, lateSchema } from './gold.logic';
+import { aggregationConfig, GOLD_TABLE, goldLogic, goldSchema, goldTables, LATE_TABLE, lateSchema } from './gold.logic';
 import { GoldService } from './gold.service';
 
 const silent = pino({ level: 'silent' });
@@ -60,9 +60,9 @@ function silverRow(spec: PipelineSpec, device: string, at: number, temperature: 
 }
 
 /** Writes silver batches (rows of each batch split by shard) as silver files and manifests. */
-async function seedSilver(lake: Lake, spec: PipelineSpec, batches: TableRow[][], firstBatch = 0): Promise<void> {
-  const table = await DeltaTable.open(lake, 'tables/silver', silverSchema(spec));
-  const log = new ManifestLog(lake);
+async function seedSilver(lake: Lake, spec: PipelineSpec, batches: TableRow[][], firstBatch = 0, roots = { tables: 'tables', manifests: 'manifests' }): Promise<void> {
+  const table = await DeltaTable.open(lake, `${roots.tables}/silver`, silverSchema(spec));
+  const log = new ManifestLog(lake, undefined, undefined, roots.manifests);
   for (const [i, rows] of batches.entries()) {
     const batch = firstBatch + i;
     for (let shard = 0; shard < spec.gold.shards; shard++) {
@@ -70,7 +70,7 @@ async function seedSilver(lake: Lake, spec: PipelineSpec, batches: TableRow[][],
       const adds = mine.length > 0 ? await table.writeFiles(mine, { filePrefix: `part-${batch}-shard-${shard}`, commitTime: T0 }) : [];
       const files = [];
       for (const add of adds) {
-        const p = `tables/silver/${add.path}`;
+        const p = `${roots.tables}/silver/${add.path}`;
         files.push(fileRef(p, await lake.read(p), mine.length));
       }
       const manifest: SilverManifest = {
@@ -84,7 +84,7 @@ async function seedSilver(lake: Lake, spec: PipelineSpec, batches: TableRow[][],
         inputs: [],
         files,
         shard,
-        table: 'tables/silver',
+        table: `${roots.tables}/silver`,
         deltaVersion: 0,
       };
       await log.write(manifest);
@@ -92,21 +92,27 @@ async function seedSilver(lake: Lake, spec: PipelineSpec, batches: TableRow[][],
   }
 }
 
-async function gold(lake: Lake, store: ServingStore, spec: PipelineSpec): Promise<GoldService> {
+async function gold(lake: Lake, store: ServingStore, spec: PipelineSpec, replay?: { checkpointName: string; tablesRoot: string; manifestsRoot: string }): Promise<GoldService> {
+  const tables = goldTables(replay?.tablesRoot);
   const service = new GoldService(
     {
       lake,
       spec,
       config: aggregationConfig(spec),
       silverSchema: silverSchema(spec),
-      goldTable: await DeltaTable.open(lake, GOLD_TABLE, goldSchema(spec)),
-      lateTable: await DeltaTable.open(lake, LATE_TABLE, lateSchema(spec)),
+      goldTable: await DeltaTable.open(lake, tables.gold, goldSchema(spec)),
+      lateTable: await DeltaTable.open(lake, tables.late, lateSchema(spec)),
       store,
-      manifests: new ManifestLog(lake),
+      manifests: new ManifestLog(lake, undefined, undefined, replay?.manifestsRoot),
     },
     new TestClock(T0),
     silent,
-    { checkpointName: 'gold', maxManifestsPerBatch: 1 },
+    {
+      checkpointName: replay?.checkpointName ?? 'gold',
+      maxManifestsPerBatch: 1,
+      maxBatchRows: 50_000,
+      ...(replay ? { logic: { tablesRoot: replay.tablesRoot, manifestsRoot: replay.manifestsRoot } } : {}),
+    },
   );
   for (let shard = 0; shard < spec.gold.shards; shard++) await service.actor(shard);
   return service;
@@ -224,6 +230,36 @@ describe('gold', () => {
     }
     expect(crashes).toBeGreaterThan(10);
   }, 120_000);
+
+  it('reads silver manifests under another root into other tables, with the same results as the default folders', async () => {
+    const spec = parseSpec(SPEC(), 'spec.yaml');
+    const live = open('live');
+    const replay = open('replay');
+    const roots = { checkpointName: 'r1-gold', tablesRoot: 'tables/r1', manifestsRoot: 'manifests/r1' };
+    try {
+      await seedSilver(live.lake, spec, scenario(spec));
+      await (await gold(live.lake, live.store, spec)).catchUpAll();
+      counter = 0;
+      await seedSilver(replay.lake, spec, scenario(spec), 0, { tables: roots.tablesRoot, manifests: roots.manifestsRoot });
+      expect(await (await gold(replay.lake, replay.store, spec, roots)).catchUpAll()).toBe(2 * 3);
+
+      expect(await collect(readDeltaRows(replay.lake, 'tables/r1/gold'))).toEqual(await collect(readDeltaRows(live.lake, GOLD_TABLE)));
+      expect(await collect(readDeltaRows(replay.lake, 'tables/r1/late'))).toHaveLength(1);
+      expect(await allDocuments(replay.store, ['d1', 'd2'])).toEqual(await allDocuments(live.store, ['d1', 'd2']));
+      expect(await collect(replay.lake.list('tables/gold/'))).toEqual([]);
+      expect((await collect(replay.lake.list('checkpoints/r1-gold/'))).length).toBeGreaterThan(0);
+      // The roots are bound into the shard checkpoints: the same checkpoint on other tables refuses.
+      await expect(gold(replay.lake, replay.store, spec, { ...roots, tablesRoot: 'tables/r2' })).rejects.toThrow(/tablesRoot: "tables\/r1" → "tables\/r2"/);
+    } finally {
+      await live.store.close();
+      await replay.store.close();
+    }
+  });
+
+  it('keeps the fingerprint of existing shard checkpoints when the roots are left at their defaults', () => {
+    const spec = parseSpec(SPEC(), 'spec.yaml');
+    expect(goldLogic(spec, { tablesRoot: 'tables', manifestsRoot: 'manifests' })).toEqual(goldLogic(spec));
+  });
 
   it('refuses a shard checkpoint written for other windows, naming the change', async () => {
     const spec = parseSpec(SPEC(), 'spec.yaml');

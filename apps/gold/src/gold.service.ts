@@ -1,16 +1,20 @@
 /** The shard actors of this gold instance, created on first use (binding each shard's checkpoint). */
-import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { StageCheckpoint } from '@pipeline/checkpoint';
 import { shardSession } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Logger } from '@pipeline/telemetry';
 import type { GoldBatchDeps } from './gold-batch';
-import { goldLogic } from './gold.logic';
+import { goldLogic, type GoldLogicOptions } from './gold.logic';
 import type { GoldCommit, GoldOffsets, GoldState } from './gold-offsets';
 import { ShardActor } from './shard-actor';
 
 export interface GoldServiceOptions {
   checkpointName: string;
   maxManifestsPerBatch: number;
+  /** Silver rows per gold batch, at most (a single larger manifest still makes one batch). */
+  maxBatchRows: number;
+  /** Output and input folders other than the defaults, bound into each shard's checkpoint. */
+  logic?: GoldLogicOptions;
 }
 
 export class GoldService {
@@ -33,8 +37,19 @@ export class GoldService {
     if (!actor) {
       actor = (async () => {
         const checkpoint = new StageCheckpoint<GoldOffsets, GoldCommit, GoldState>(this.deps.lake, `checkpoints/${this.options.checkpointName}/${shardSession(shard)}`);
-        const metadata = await checkpoint.bind('gold', goldLogic(this.deps.spec));
-        return new ShardActor(shard, this.deps, checkpoint, metadata.queryId, new ManifestLog(this.deps.lake), this.clock, this.logger, this.options.maxManifestsPerBatch);
+        const metadata = await checkpoint.bind('gold', goldLogic(this.deps.spec, this.options.logic));
+        // The actor lists silver manifests in the log its batches read them from.
+        return new ShardActor(
+          shard,
+          this.deps,
+          checkpoint,
+          metadata.queryId,
+          this.deps.manifests,
+          this.clock,
+          this.logger,
+          this.options.maxManifestsPerBatch,
+          this.options.maxBatchRows,
+        );
       })();
       actor.catch(() => this.actors.delete(shard));
       this.actors.set(shard, actor);

@@ -9,12 +9,11 @@ import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
 import { ConfigError, loadSpecFile, parseFlags, runMain, shutdownSignal, SpecFileError } from '@pipeline/config';
-import { shardSession, SpecValidationError } from '@pipeline/contracts';
+import { manifestQueue, shardSession, SpecValidationError } from '@pipeline/contracts';
 import type { Bus } from '@pipeline/ports';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { BusTransport } from '@pipeline/transport';
 import { goldConfig, type GoldFlags } from './gold.config';
-import { SILVER_QUEUE } from './gold.logic';
 import { GoldModule, openLocalBus } from './gold.module';
 import { GoldService } from './gold.service';
 
@@ -26,15 +25,27 @@ export function goldCommand(): Command {
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--checkpoint <name>', 'checkpoint folder under checkpoints/ (default: gold), one sub-folder per shard')
     .option('--max-manifests <n>', 'most silver manifests per gold batch (default: 10)')
+    .option('--max-batch-rows <n>', 'silver rows per gold batch at most (default: 50000): bounds memory')
     .option('--wake <duration>', 'how often each shard checks the lake without a bus message (default: 30s)')
     .option('--drain', 'process every silver manifest in the lake, shard by shard, then exit')
-    .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C: the batches in progress finish, then the shard sessions are released.\n');
+    .option('--tables-root <folder>', 'lake folder of the gold and late tables (default: tables, so tables/gold and tables/late)')
+    .option('--manifests-root <folder>', 'lake folder of the silver manifests to read (default: manifests), as silver --manifests-root wrote them')
+    .option('--store <file>', 'embedded serving store file (default: serving.sqlite in the home folder)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Runs until SIGTERM or Ctrl-C: the batches in progress finish, then the shard sessions are released.',
+        'Tables and manifests roots other than the defaults are bound into the shard checkpoints. `pipeline replay` runs gold this way.',
+        '',
+      ].join('\n'),
+    );
 }
 
 /** Rings every shard's doorbell, so the instances holding the sessions catch up from the lake. */
-async function wakeShards(bus: Bus, shards: number): Promise<void> {
+async function wakeShards(bus: Bus, queue: string, shards: number): Promise<void> {
   await bus.send(
-    SILVER_QUEUE,
+    queue,
     Array.from({ length: shards }, (_, shard) => ({ subject: 'silver.batch', sessionId: shardSession(shard), body: { wake: true } })),
   );
 }
@@ -59,12 +70,13 @@ export async function main(argv: string[]): Promise<number> {
   const bus = await openLocalBus(config);
   const module = GoldModule.register(config, spec, logger, bus);
   const nestLogger = new PinoNestLogger(logger);
+  const silverQueue = manifestQueue('silver', config.manifestsRoot);
   let app: INestApplicationContext;
   let listener: INestMicroservice | undefined;
   if (config.drain) app = await NestFactory.createApplicationContext(module, { logger: nestLogger, abortOnError: false });
   else
     app = listener = await NestFactory.createMicroservice(module, {
-      strategy: new BusTransport({ bus, queues: [{ queue: SILVER_QUEUE, sessions: true, maxConcurrentSessions: spec.gold.shards }], logger }),
+      strategy: new BusTransport({ bus, queues: [{ queue: silverQueue, sessions: true, maxConcurrentSessions: spec.gold.shards }], logger }),
       logger: nestLogger,
       abortOnError: false,
     });
@@ -78,9 +90,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     await listener?.listen();
-    await wakeShards(bus, spec.gold.shards);
+    await wakeShards(bus, silverQueue, spec.gold.shards);
     const timer = setInterval(
-      () => void wakeShards(bus, spec.gold.shards).catch((error: unknown) => logger.warn({ err: error }, 'could not wake the shards')),
+      () => void wakeShards(bus, silverQueue, spec.gold.shards).catch((error: unknown) => logger.warn({ err: error }, 'could not wake the shards')),
       config.wakeIntervalMs,
     );
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));

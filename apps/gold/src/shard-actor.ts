@@ -25,6 +25,8 @@ export class ShardActor {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly maxManifestsPerBatch: number,
+    /** Silver rows per gold batch, at most (a single larger manifest still makes one batch): a batch is held in memory. */
+    private readonly maxBatchRows: number,
   ) {}
 
   get silverPosition(): number {
@@ -55,7 +57,13 @@ export class ShardActor {
     let batches = 0;
     for (;;) {
       const available: number[] = [];
-      for await (const manifest of this.manifests.after('silver', shardSession(this.shard), this.position, this.maxManifestsPerBatch)) available.push(manifest.sequence);
+      let rows = 0;
+      for await (const manifest of this.manifests.after('silver', shardSession(this.shard), this.position, this.maxManifestsPerBatch)) {
+        const manifestRows = manifest.files.reduce((n, f) => n + f.rows, 0);
+        if (available.length > 0 && rows + manifestRows > this.maxBatchRows) break;
+        available.push(manifest.sequence);
+        rows += manifestRows;
+      }
       if (available.length === 0) return batches;
       const batch = this.nextBatch;
       const offsets = await this.checkpoint.writeOffsets(batch, {

@@ -28,7 +28,21 @@ export function silverCommand(): Command {
     .option('--max-batch-size <size>', 'capture bytes per silver batch at most (default: 32MiB): bounds memory')
     .option('--poll <duration>', 'how often to look for bronze manifests without a bus message (default: 1s)')
     .option('--drain', 'exit once every bronze manifest in the lake is processed')
-    .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C; the batch in progress is finished first.\n');
+    .option('--tables-root <folder>', 'lake folder of the silver and quarantine tables (default: tables, so tables/silver and tables/quarantine)')
+    .option('--manifests-root <folder>', 'lake folder silver writes its manifests under (default: manifests); bronze manifests are always read from manifests')
+    .option('--capture-from <time>', 'read only capture files whose path time is at or after this ISO-8601 time (UTC unless it has an offset)')
+    .option('--capture-to <time>', 'read only capture files whose path time is before this ISO-8601 time')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Runs until SIGTERM or Ctrl-C; the batch in progress is finished first.',
+        'A capture file is in the range when --capture-from ≤ the time in its path (…/YYYY/MM/DD/HH/mm/ss.avro) < --capture-to.',
+        "Files outside it are skipped unread and appear in no count, so the run's own counts reconcile;",
+        'the range is part of the checkpoint fingerprint. `pipeline replay` runs silver and gold this way.',
+        '',
+      ].join('\n'),
+    );
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -7,14 +7,18 @@
  * Parquet bytes, Delta commits (with `txn {appId: queryId, version: N}`) and manifests, all timed by
  * the batch time recorded in the offsets. So a batch re-run after a crash at any step rewrites the
  * same bytes, and a step that already happened is recognised and not repeated.
+ *
+ * With a capture-time range (a replay), capture files outside it are skipped unread and counted
+ * nowhere but `captureFiles.outOfRange`: the batch's counts cover exactly the files in range.
  */
 import { parseEnqueuedTimeUtc, readCaptureFile } from '@pipeline/capture-format';
 import { shardSession, type BronzeManifest, type ManifestFile, type ManifestInput, type PipelineSpec, type SilverManifest, type TableRow } from '@pipeline/contracts';
-import { sha256Hex, type ManifestLog } from '@pipeline/checkpoint';
+import { ManifestLog, sha256Hex } from '@pipeline/checkpoint';
 import type { AddFile, DeltaTable } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
 import { Deduplicator, type SilverTransform, type SourceEvent } from '@pipeline/transform';
+import { EVERY_CAPTURE_FILE, inCaptureTimeRange, type CaptureTimeRange } from './capture-time-range';
 import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverState } from './silver-offsets';
 
 export interface SilverBatchDeps {
@@ -23,7 +27,12 @@ export interface SilverBatchDeps {
   transform: SilverTransform;
   silverTable: DeltaTable;
   quarantineTable: DeltaTable;
+  /** Where silver manifests are written and announced. */
   manifests: ManifestLog;
+  /** Where bronze manifests are read (default: the lake's `manifests` folder, where bronze writes them). */
+  bronzeManifests?: ManifestLog;
+  /** Capture files read (default: every one); see `capture-time-range`. */
+  captureRange?: CaptureTimeRange;
   queryId: string;
   /** How long (in event time) event ids are remembered: see `dedupHorizonMs`. */
   dedupHorizonMs: number;
@@ -47,9 +56,11 @@ export function dedupHorizonMs(spec: PipelineSpec): number {
 }
 
 export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offsets: SilverOffsets, previous: SilverState | undefined): Promise<SilverBatchResult> {
+  const bronzeLog = deps.bronzeManifests ?? new ManifestLog(deps.lake);
+  const range = deps.captureRange ?? EVERY_CAPTURE_FILE;
   const bronze: BronzeManifest[] = [];
   for (let sequence = offsets.bronze.from; sequence <= offsets.bronze.to; sequence++) {
-    const manifest = await deps.manifests.read('bronze', 'bronze', sequence);
+    const manifest = await bronzeLog.read('bronze', 'bronze', sequence);
     if (!manifest || manifest.layer !== 'bronze') throw new Error(`Silver batch ${batch} needs bronze manifest ${sequence}, which is not in the lake at ${deps.lake.location}.`);
     bronze.push(manifest);
   }
@@ -57,7 +68,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
     layer: 'bronze',
     session: m.session,
     sequence: m.sequence,
-    path: `manifests/bronze/${m.session}/${pad(m.sequence, 20)}.json`,
+    path: bronzeLog.pathOf('bronze', m.session, m.sequence),
   }));
 
   return inSpan(
@@ -78,9 +89,15 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
       const quarantined: TableRow[] = [];
       const counts: Record<string, PartitionCounts> = {};
       const reasons: Record<string, number> = {};
+      const captureFiles = { inRange: 0, outOfRange: 0 };
 
       for (const manifest of bronze) {
         for (const file of manifest.files) {
+          if (!inCaptureTimeRange(range, file.path)) {
+            captureFiles.outOfRange++;
+            continue;
+          }
+          captureFiles.inRange++;
           const partition = file.partitionId ?? 'unknown';
           const partitionCounts = (counts[partition] ??= emptyCounts());
           const bytes = await deps.lake.read(file.path);
@@ -178,6 +195,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
           batch,
           bronze: offsets.bronze,
           inputs,
+          captureFiles,
           counts,
           quarantineReasons: reasons,
           silverVersion: silverCommit.version,

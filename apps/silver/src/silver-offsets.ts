@@ -27,7 +27,9 @@ export interface SilverCommit {
   batch: number;
   bronze: { from: number; to: number };
   inputs: ManifestInput[];
-  /** This batch's counts per source partition. */
+  /** Capture files of the batch's bronze manifests in the capture-time range (read) and outside it (skipped, counted nowhere else). */
+  captureFiles: { inRange: number; outOfRange: number };
+  /** This batch's counts per source partition (files in range only). */
   counts: Record<string, PartitionCounts>;
   /** Rows per reason in this batch. */
   quarantineReasons: Record<string, number>;

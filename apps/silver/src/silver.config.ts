@@ -1,4 +1,7 @@
+import { compileEventTimeParser, DEFAULT_MANIFEST_ROOT, isEventTimeError } from '@pipeline/contracts';
 import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import { describeCaptureTimeRange, type CaptureTimeRange } from './capture-time-range';
+import { DEFAULT_TABLES_ROOT } from './silver.logic';
 
 export interface SilverConfig {
   home: string;
@@ -11,6 +14,12 @@ export interface SilverConfig {
   maxBatchBytes: number;
   pollIntervalMs: number;
   drain: boolean;
+  /** Lake folder of the silver and quarantine tables (`{tablesRoot}/silver`, `{tablesRoot}/quarantine`). */
+  tablesRoot: string;
+  /** Lake folder silver writes its manifests under (bronze manifests are always read from `manifests`). */
+  manifestsRoot: string;
+  /** Capture files read; files outside are skipped and counted nowhere. */
+  captureRange: CaptureTimeRange;
 }
 
 export interface SilverFlags {
@@ -21,6 +30,26 @@ export interface SilverFlags {
   maxManifests?: string;
   maxBatchSize?: string;
   drain?: boolean;
+  tablesRoot?: string;
+  manifestsRoot?: string;
+  captureFrom?: string;
+  captureTo?: string;
+}
+
+/** A relative lake folder: segments of letters, digits, `.`, `_`, `-`, none starting with `.`. */
+export const LAKE_FOLDER = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+
+const parseIsoTime = compileEventTimeParser({ format: 'iso8601', timeZone: 'UTC' });
+
+function captureTime(settings: SettingsReader, name: string): number | null {
+  const raw = settings.optionalString(name);
+  if (raw === undefined) return null;
+  const ms = parseIsoTime(raw);
+  if (isEventTimeError(ms)) {
+    settings.problem(name, 'an ISO-8601 time like 2026-01-01T00:00:00Z (UTC when it has no offset)', JSON.stringify(raw));
+    return null;
+  }
+  return ms;
 }
 
 export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = process.env): SilverConfig {
@@ -31,6 +60,10 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
     SILVER_POLL: flags.poll ?? env['SILVER_POLL'],
     SILVER_MAX_MANIFESTS_PER_BATCH: flags.maxManifests ?? env['SILVER_MAX_MANIFESTS_PER_BATCH'],
     SILVER_MAX_BATCH_SIZE: flags.maxBatchSize ?? env['SILVER_MAX_BATCH_SIZE'],
+    SILVER_TABLES_ROOT: flags.tablesRoot ?? env['SILVER_TABLES_ROOT'],
+    SILVER_MANIFESTS_ROOT: flags.manifestsRoot ?? env['SILVER_MANIFESTS_ROOT'],
+    SILVER_CAPTURE_FROM: flags.captureFrom ?? env['SILVER_CAPTURE_FROM'],
+    SILVER_CAPTURE_TO: flags.captureTo ?? env['SILVER_CAPTURE_TO'],
   });
   settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
@@ -43,6 +76,24 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
   const maxManifestsPerBatch = settings.int('SILVER_MAX_MANIFESTS_PER_BATCH', { default: 10, min: 1, max: 10_000 });
   const maxBatchBytes = settings.byteSize('SILVER_MAX_BATCH_SIZE', { default: 32 * 1024 * 1024, min: 1024 });
   const pollIntervalMs = settings.duration('SILVER_POLL', { default: 1_000, minMs: 10 });
+  const tablesRoot = settings.string('SILVER_TABLES_ROOT', {
+    default: DEFAULT_TABLES_ROOT,
+    pattern: LAKE_FOLDER,
+    describe: 'a lake folder like tables or tables/replay-2026-01 (--tables-root; no leading or trailing /)',
+  });
+  const manifestsRoot = settings.string('SILVER_MANIFESTS_ROOT', {
+    default: DEFAULT_MANIFEST_ROOT,
+    pattern: LAKE_FOLDER,
+    describe: 'a lake folder like manifests or manifests/replay-2026-01 (--manifests-root; no leading or trailing /)',
+  });
+  const captureRange: CaptureTimeRange = { from: captureTime(settings, 'SILVER_CAPTURE_FROM'), to: captureTime(settings, 'SILVER_CAPTURE_TO') };
+  if (captureRange.from !== null && captureRange.to !== null && captureRange.from >= captureRange.to) {
+    settings.problem(
+      'SILVER_CAPTURE_TO',
+      'a time after SILVER_CAPTURE_FROM (--capture-to > --capture-from: the range is from ≤ time < to)',
+      `the empty range ${describeCaptureTimeRange(captureRange)}`,
+    );
+  }
   settings.done();
   const home = resolvePipelineHome(flags.home, env);
   const paths = localPaths(home);
@@ -57,5 +108,8 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
     maxBatchBytes,
     pollIntervalMs,
     drain: flags.drain ?? false,
+    tablesRoot,
+    manifestsRoot,
+    captureRange,
   };
 }

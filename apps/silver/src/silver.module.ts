@@ -2,7 +2,6 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { LocalBus, LocalLake } from '@pipeline/adapters';
 import { SilverController } from './silver.controller';
 import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
-import type { PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import type { Bus, Lake } from '@pipeline/ports';
@@ -10,7 +9,8 @@ import type { Logger } from '@pipeline/telemetry';
 import { compileSilverTransform, quarantineSchema, silverSchema } from '@pipeline/transform';
 import { mkdirSync } from 'node:fs';
 import type { SilverConfig } from './silver.config';
-import { BRONZE_QUEUE, QUARANTINE_TABLE, SILVER_QUEUE, SILVER_TABLE, silverLogic } from './silver.logic';
+import { manifestQueue, type PipelineSpec } from '@pipeline/contracts';
+import { BRONZE_QUEUE, silverLogic, silverTables } from './silver.logic';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 import { SilverService } from './silver.service';
 import { dedupHorizonMs } from './silver-batch';
@@ -25,7 +25,7 @@ export async function openLocalBus(config: SilverConfig): Promise<Bus> {
   mkdirSync(config.home, { recursive: true });
   const bus = LocalBus.open({ file: config.busFile, clock: systemClock });
   await bus.ensureQueue(BRONZE_QUEUE, QUEUE_OPTIONS);
-  await bus.ensureQueue(SILVER_QUEUE, QUEUE_OPTIONS);
+  await bus.ensureQueue(manifestQueue('silver', config.manifestsRoot), QUEUE_OPTIONS);
   return bus;
 }
 
@@ -62,19 +62,25 @@ export class SilverModule {
           inject: [LAKE, BUS],
           useFactory: async (lake: Lake, bus: Bus) => {
             const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit, SilverState>(lake, `checkpoints/${config.checkpointName}`);
-            const metadata = await checkpoint.bind('silver', silverLogic(spec, config.arrays));
-            const manifests = new ManifestLog(lake, bus, SILVER_QUEUE);
+            const metadata = await checkpoint.bind(
+              'silver',
+              silverLogic(spec, config.arrays, { captureRange: config.captureRange, tablesRoot: config.tablesRoot, manifestsRoot: config.manifestsRoot }),
+            );
+            const tables = silverTables(config.tablesRoot);
+            const bronzeManifests = new ManifestLog(lake);
             const deps = {
               lake,
               spec,
               transform: compileSilverTransform(spec, { arrays: config.arrays }),
-              silverTable: await DeltaTable.open(lake, SILVER_TABLE, silverSchema(spec), { tableName: `${spec.name}_silver` }),
-              quarantineTable: await DeltaTable.open(lake, QUARANTINE_TABLE, quarantineSchema(), { tableName: `${spec.name}_quarantine` }),
-              manifests,
+              silverTable: await DeltaTable.open(lake, tables.silver, silverSchema(spec), { tableName: `${spec.name}_silver` }),
+              quarantineTable: await DeltaTable.open(lake, tables.quarantine, quarantineSchema(), { tableName: `${spec.name}_quarantine` }),
+              manifests: new ManifestLog(lake, bus, manifestQueue('silver', config.manifestsRoot), config.manifestsRoot),
+              bronzeManifests,
+              captureRange: config.captureRange,
               queryId: metadata.queryId,
               dedupHorizonMs: dedupHorizonMs(spec),
             };
-            return new SilverService(deps, checkpoint, new ManifestLog(lake), systemClock, logger, {
+            return new SilverService(deps, checkpoint, bronzeManifests, systemClock, logger, {
               maxManifestsPerBatch: config.maxManifestsPerBatch,
               maxBatchBytes: config.maxBatchBytes,
               pollIntervalMs: config.pollIntervalMs,

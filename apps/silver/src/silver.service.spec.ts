@@ -6,12 +6,13 @@ import { LocalLake } from '@pipeline/adapters';
 import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc, type CaptureRecord } from '@pipeline/capture-format';
 import { fileRef, FingerprintMismatchError, ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import { parseSpec, type BronzeManifest, type PipelineSpec } from '@pipeline/contracts';
-import { DeltaTable, readDeltaSnapshot } from '@pipeline/delta';
+import { DeltaTable, readDeltaRows, readDeltaSnapshot } from '@pipeline/delta';
 import { TestClock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
 import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
 import { compileSilverTransform, quarantineSchema, silverSchema } from '@pipeline/transform';
-import { QUARANTINE_TABLE, SILVER_TABLE, silverLogic } from './silver.logic';
+import { QUARANTINE_TABLE, SILVER_TABLE, silverLogic, silverTables } from './silver.logic';
+import type { CaptureTimeRange } from './capture-time-range';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 import { SilverService } from './silver.service';
 import { dedupHorizonMs } from './silver-batch';
@@ -109,6 +110,28 @@ async function silver(lake: Lake, spec: PipelineSpec, clock: TestClock, maxManif
     dedupHorizonMs: dedupHorizonMs(spec),
   };
   return new SilverService(deps, checkpoint, new ManifestLog(lake), clock, silent, { maxManifestsPerBatch, maxBatchBytes: 32 * 1024 * 1024, pollIntervalMs: 10 });
+}
+
+/** Silver as a replay runs it: its own checkpoint, tables and manifests, over a capture-time range. */
+async function replaySilver(lake: Lake, spec: PipelineSpec, clock: TestClock, captureRange: CaptureTimeRange): Promise<SilverService> {
+  const options = { captureRange, tablesRoot: 'tables/replay', manifestsRoot: 'manifests/replay' };
+  const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit, SilverState>(lake, 'checkpoints/replay-silver');
+  const metadata = await checkpoint.bind('silver', silverLogic(spec, 'json', options));
+  const tables = silverTables(options.tablesRoot);
+  const bronzeManifests = new ManifestLog(lake);
+  const deps = {
+    lake,
+    spec,
+    transform: compileSilverTransform(spec, { arrays: 'json' }),
+    silverTable: await DeltaTable.open(lake, tables.silver, silverSchema(spec)),
+    quarantineTable: await DeltaTable.open(lake, tables.quarantine, quarantineSchema()),
+    manifests: new ManifestLog(lake, undefined, undefined, options.manifestsRoot),
+    bronzeManifests,
+    captureRange,
+    queryId: metadata.queryId,
+    dedupHorizonMs: dedupHorizonMs(spec),
+  };
+  return new SilverService(deps, checkpoint, bronzeManifests, clock, silent, { maxManifestsPerBatch: 10, maxBatchBytes: 32 * 1024 * 1024, pollIntervalMs: 10 });
 }
 
 /** Every file under the outputs silver owns, with its bytes. */
@@ -215,6 +238,42 @@ describe('silver', () => {
     const changed = { ...spec, gold: { ...spec.gold, shards: spec.gold.shards + 1 } };
     await expect(silver(lake, changed, new TestClock(T0))).rejects.toBeInstanceOf(FingerprintMismatchError);
     await expect(silver(lake, changed, new TestClock(T0))).rejects.toThrow(new RegExp(`shards: ${spec.gold.shards} → ${spec.gold.shards + 1}`));
+  });
+
+  it('reads only the capture files in its capture-time range, into its own tables and manifests, counting nothing outside it', async () => {
+    const lake = newLake('lake');
+    await seedBronze(lake, BATCHES);
+    // The seeded capture files stand for 00:00:00, 00:00:01 and 00:00:02: only the middle one is in range.
+    const range = { from: Date.UTC(2026, 0, 1, 0, 0, 1), to: Date.UTC(2026, 0, 1, 0, 0, 2) };
+    expect(await (await replaySilver(lake, spec, new TestClock(T0), range)).catchUp()).toBe(1);
+    const commit = await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/replay-silver').readCommit(0);
+    expect(commit?.captureFiles).toEqual({ inRange: 1, outOfRange: 2 });
+    // r1 is no duplicate here: its first copy is in a file out of range.
+    expect(commit?.counts).toEqual({ '0': { records: 5, rows: 3, quarantined: 2, duplicates: 0 } });
+    expect(commit?.inputs.map((i) => i.path)).toEqual([0, 1, 2].map((n) => `manifests/bronze/bronze/${String(n).padStart(20, '0')}.json`));
+    const rows = await collect(readDeltaRows(lake, 'tables/replay/silver'));
+    expect(rows.map((r) => r['reading_id']).sort()).toEqual(['r1', 'r5', 'r7']);
+    expect(new Set(rows.map((r) => r['capture_file']))).toEqual(new Set(['raw/local/events/0/2026/01/01/00/00/01.avro']));
+    expect(await collect(readDeltaRows(lake, 'tables/replay/quarantine'))).toHaveLength(2);
+    expect(await collect(lake.list('manifests/replay/silver/'))).toHaveLength(spec.gold.shards);
+    // The pipeline's own outputs are not touched.
+    expect(await collect(lake.list('tables/silver/'))).toEqual([]);
+    expect(await collect(lake.list('manifests/silver/'))).toEqual([]);
+  });
+
+  it('binds the capture-time range into the checkpoint: another range refuses it', async () => {
+    const lake = newLake('lake');
+    await seedBronze(lake, BATCHES);
+    await (await replaySilver(lake, spec, new TestClock(T0), { from: T0, to: T0 + 2000 })).catchUp();
+    const attempt = replaySilver(lake, spec, new TestClock(T0), { from: T0, to: null });
+    await expect(attempt).rejects.toBeInstanceOf(FingerprintMismatchError);
+    await expect(attempt).rejects.toThrow(/captureRange: "\[2026-01-01T00:00:00\.000Z, 2026-01-01T00:00:02\.000Z\)" → "\[2026-01-01T00:00:00\.000Z, …\)"/);
+  });
+
+  it('keeps the fingerprint of checkpoints written before ranges and roots existed when they are left at their defaults', () => {
+    const defaults = silverLogic(spec, 'json', { captureRange: { from: null, to: null }, tablesRoot: 'tables', manifestsRoot: 'manifests' });
+    expect(defaults).toEqual(silverLogic(spec, 'json'));
+    expect(Object.keys(defaults)).not.toContain('captureRange');
   });
 
   it('writes a silver table that DuckDB reads back to the same rows', async () => {

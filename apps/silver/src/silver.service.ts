@@ -6,6 +6,7 @@
 import type { Clock } from '@pipeline/engine';
 import type { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import type { Logger } from '@pipeline/telemetry';
+import { EVERY_CAPTURE_FILE, inCaptureTimeRange } from './capture-time-range';
 import { runSilverBatch, type SilverBatchDeps } from './silver-batch';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 
@@ -63,12 +64,14 @@ export class SilverService {
 
   private async drainLoop(): Promise<number> {
     if (!this.recovered) await this.recover();
+    const range = this.deps.captureRange ?? EVERY_CAPTURE_FILE;
     let batches = 0;
     for (;;) {
       const available: number[] = [];
       let bytes = 0;
       for await (const manifest of this.manifests.after('bronze', 'bronze', this.position, this.options.maxManifestsPerBatch)) {
-        const size = manifest.files.reduce((n, f) => n + f.bytes, 0);
+        // Only files in the capture-time range are read, so only they weigh on the batch's memory.
+        const size = manifest.files.reduce((n, f) => (inCaptureTimeRange(range, f.path) ? n + f.bytes : n), 0);
         if (available.length > 0 && bytes + size > this.options.maxBatchBytes) break;
         available.push(manifest.sequence);
         bytes += size;

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
 import { manifestPath, ManifestValidationError, parseManifest, type BronzeManifest } from '@pipeline/contracts';
-import { makeTempDir, type TempDir } from '@pipeline/testing';
+import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
 import { fileRef, ManifestConflictError, ManifestLog } from './manifest-log';
 
 const bronze = (sequence: number, files = [fileRef('raw/ns/hub/0/2026/01/01/00/00/00.avro', Buffer.from('x'), 1)]): BronzeManifest => ({
@@ -41,6 +41,25 @@ describe('manifest log', () => {
     await log.write(bronze(0));
     await expect(log.write(bronze(0))).resolves.toMatchObject({ path: manifestPath('bronze', 'bronze', 0) });
     await expect(log.write(bronze(0, []))).rejects.toBeInstanceOf(ManifestConflictError);
+  });
+
+  it('keeps manifests under another root apart from those under the default root', async () => {
+    const replay = new ManifestLog(lake, undefined, undefined, 'manifests/replay-1');
+    await log.write(bronze(0));
+    await expect(replay.write(bronze(0, []))).resolves.toMatchObject({ path: manifestPath('bronze', 'bronze', 0, 'manifests/replay-1') });
+    await replay.write(bronze(1, []));
+    expect(replay.pathOf('bronze', 'bronze', 1)).toBe('manifests/replay-1/bronze/bronze/00000000000000000001.json');
+    expect((await collect(replay.after('bronze', 'bronze', -1))).map((m) => [m.sequence, m.files.length])).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
+    expect((await collect(log.after('bronze', 'bronze', -1))).map((m) => [m.sequence, m.files.length])).toEqual([[0, 1]]);
+    expect(await replay.sessions('bronze')).toEqual(['bronze']);
+    expect(await log.read('bronze', 'bronze', 1)).toBeUndefined();
+  });
+
+  it('refuses a root that is not a relative lake folder', () => {
+    for (const root of ['/abs', 'manifests/../x', 'manifests/', '']) expect(() => new ManifestLog(lake, undefined, undefined, root)).toThrow(RangeError);
   });
 
   it('rejects a manifest that points outside the lake root', () => {

@@ -3,9 +3,22 @@
  * absent), THEN send a pointer on the bus. Reading never trusts the bus for what to read: a
  * consumer asks the lake for every manifest of its session after its position, in order, so a
  * lost, duplicated or out-of-order message changes nothing, and an empty bus still catches up.
+ * One log works under one root folder (`manifests` by default): a replay reads and writes its own
+ * manifests under another root, so it never mixes with the pipeline's.
  */
 import { createHash } from 'node:crypto';
-import { manifestPath, manifestSessionPrefix, parseManifest, type Manifest, type ManifestFile, type ManifestLayer, type ManifestPointer } from '@pipeline/contracts';
+import {
+  DEFAULT_MANIFEST_ROOT,
+  manifestLayerPrefix,
+  manifestPath,
+  manifestRootProblem,
+  manifestSessionPrefix,
+  parseManifest,
+  type Manifest,
+  type ManifestFile,
+  type ManifestLayer,
+  type ManifestPointer,
+} from '@pipeline/contracts';
 import type { Bus, Lake } from '@pipeline/ports';
 
 export class ManifestConflictError extends Error {
@@ -26,14 +39,24 @@ export class ManifestLog {
     private readonly lake: Lake,
     private readonly bus?: Bus,
     private readonly queue?: string,
-  ) {}
+    /** Lake folder of the manifests, e.g. `manifests/replay-2026-01`. */
+    readonly root: string = DEFAULT_MANIFEST_ROOT,
+  ) {
+    const problem = manifestRootProblem(root);
+    if (problem) throw new RangeError(`The manifest root ${JSON.stringify(root)} ${problem}.`);
+  }
+
+  /** Where the manifest of `sequence` of a session lives (or would live) under this log's root. */
+  pathOf(layer: ManifestLayer, session: string, sequence: number): string {
+    return manifestPath(layer, session, sequence, this.root);
+  }
 
   /**
    * Writes the manifest (create-if-absent) and announces it. A manifest already there must be the
    * same batch output (a re-run after a crash); anything else is a conflict between writers.
    */
   async write(manifest: Manifest): Promise<ManifestPointer> {
-    const path = manifestPath(manifest.layer, manifest.session, manifest.sequence);
+    const path = this.pathOf(manifest.layer, manifest.session, manifest.sequence);
     const text = JSON.stringify(manifest, null, 2);
     if (!(await this.lake.createIfAbsent(path, text))) {
       const existing = (await this.lake.read(path)).toString('utf8');
@@ -68,19 +91,19 @@ export class ManifestLog {
   }
 
   async read(layer: ManifestLayer, session: string, sequence: number): Promise<Manifest | undefined> {
-    const path = manifestPath(layer, session, sequence);
+    const path = this.pathOf(layer, session, sequence);
     if (!(await this.lake.exists(path))) return undefined;
     return parseManifest(JSON.parse((await this.lake.read(path)).toString('utf8')), path);
   }
 
   /** Manifests of a session after `afterSequence`, in order, stopping before any gap. */
   async *after(layer: ManifestLayer, session: string, afterSequence: number, limit = Infinity): AsyncIterable<Manifest> {
-    const startAfter = afterSequence < 0 ? undefined : manifestPath(layer, session, afterSequence);
+    const startAfter = afterSequence < 0 ? undefined : this.pathOf(layer, session, afterSequence);
     let expected = afterSequence + 1;
     let count = 0;
-    for await (const entry of this.lake.list(manifestSessionPrefix(layer, session), startAfter ? { startAfter } : {})) {
+    for await (const entry of this.lake.list(manifestSessionPrefix(layer, session, this.root), startAfter ? { startAfter } : {})) {
       if (count >= limit) return;
-      if (entry.path !== manifestPath(layer, session, expected)) return;
+      if (entry.path !== this.pathOf(layer, session, expected)) return;
       const manifest = parseManifest(JSON.parse((await this.lake.read(entry.path)).toString('utf8')), entry.path);
       yield manifest;
       expected++;
@@ -91,7 +114,8 @@ export class ManifestLog {
   /** The sessions that have manifests in a layer. */
   async sessions(layer: ManifestLayer): Promise<string[]> {
     const sessions = new Set<string>();
-    for await (const entry of this.lake.list(`manifests/${layer}/`)) sessions.add(entry.path.split('/')[2] as string);
+    const prefix = manifestLayerPrefix(layer, this.root);
+    for await (const entry of this.lake.list(prefix)) sessions.add(entry.path.slice(prefix.length).split('/')[0] as string);
     return [...sessions].sort();
   }
 }

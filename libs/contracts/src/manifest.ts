@@ -3,11 +3,16 @@
  * points at it (DESIGN invariant 1). Consumers read them per session in sequence order; a missing
  * sequence number is read from the lake, so the bus is only a doorbell.
  *
- * Layout: `manifests/{layer}/{session}/{sequence:020}.json`. Every path inside a manifest is a
- * lake path (relative, no `..`): a manifest that points outside the lake is rejected.
+ * Layout: `{root}/{layer}/{session}/{sequence:020}.json`, where the root is `manifests` unless a
+ * stage is pointed elsewhere (a replay writes its own silver manifests under `manifests/{name}`).
+ * Every path inside a manifest is a lake path (relative, no `..`): a manifest that points outside
+ * the lake is rejected.
  */
 
 export const MANIFEST_VERSION = 1;
+
+/** The lake folder of the pipeline's own manifests: bronze always writes here. */
+export const DEFAULT_MANIFEST_ROOT = 'manifests';
 
 export type ManifestLayer = 'bronze' | 'silver';
 
@@ -74,12 +79,55 @@ export interface ManifestPointer {
   path: string;
 }
 
-export function manifestPath(layer: ManifestLayer, session: string, sequence: number): string {
-  return `manifests/${layer}/${session}/${String(sequence).padStart(20, '0')}.json`;
+export function manifestPath(layer: ManifestLayer, session: string, sequence: number, root = DEFAULT_MANIFEST_ROOT): string {
+  return `${root}/${layer}/${session}/${String(sequence).padStart(20, '0')}.json`;
 }
 
-export function manifestSessionPrefix(layer: ManifestLayer, session: string): string {
-  return `manifests/${layer}/${session}/`;
+export function manifestSessionPrefix(layer: ManifestLayer, session: string, root = DEFAULT_MANIFEST_ROOT): string {
+  return `${root}/${layer}/${session}/`;
+}
+
+/** The folder holding every session of a layer (ends with `/`). */
+export function manifestLayerPrefix(layer: ManifestLayer, root = DEFAULT_MANIFEST_ROOT): string {
+  return `${root}/${layer}/`;
+}
+
+/**
+ * The bus queue announcing a layer's manifests under a root: `{layer}-manifests` for the default
+ * root (`bronze-manifests`, `silver-manifests`), `{layer}-manifests/{root}` for another, so the
+ * doorbells of a replay never ring the pipeline's consumers.
+ */
+export function manifestQueue(layer: ManifestLayer, root = DEFAULT_MANIFEST_ROOT): string {
+  return root === DEFAULT_MANIFEST_ROOT ? `${layer}-manifests` : `${layer}-manifests/${root}`;
+}
+
+/** `undefined` when `root` can hold manifests (a relative lake folder), otherwise why not. */
+export function manifestRootProblem(root: string): string | undefined {
+  if (root.endsWith('/')) return 'ends with "/": give the folder without it, e.g. manifests/replay-2026-01';
+  return lakePathProblem(root);
+}
+
+const CAPTURE_TIME_SUFFIX = /\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\.avro$/;
+
+/**
+ * The time a capture file stands for: the UTC time in its path, Event Hubs Capture's layout
+ * `…/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro`. `undefined` when the path does not end that way or
+ * names no real time (`2026/02/30`).
+ */
+export function captureTimeOfPath(path: string): number | undefined {
+  const m = CAPTURE_TIME_SUFFIX.exec(path);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const time = Date.UTC(y, mo - 1, d, h, mi, s);
+  const back = new Date(time);
+  const same =
+    back.getUTCFullYear() === y &&
+    back.getUTCMonth() === mo - 1 &&
+    back.getUTCDate() === d &&
+    back.getUTCHours() === h &&
+    back.getUTCMinutes() === mi &&
+    back.getUTCSeconds() === s;
+  return same ? time : undefined;
 }
 
 export function shardSession(shard: number): string {
