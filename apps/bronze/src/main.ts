@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { ConfigError, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { bronzeConfig, type BronzeFlags } from './bronze.config';
 import { BronzeModule } from './bronze.module';
@@ -35,16 +35,9 @@ export function bronzeCommand(): Command {
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseFlags<BronzeFlags>(bronzeCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
-  let config;
-  try {
-    config = bronzeConfig(parsed.flags);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const inputs = await loadStartupInputs(() => bronzeConfig(parsed.flags));
+  if ('exitCode' in inputs) return inputs.exitCode;
+  const { config } = inputs;
 
   const telemetry = startTelemetry({ serviceName: 'bronze' });
   const logger = createLogger({ service: 'bronze' });

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
-import { ConfigError, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { CheckpointMismatchError } from './capture-log';
 import { captureConfig, type CaptureFlags } from './capture.config';
@@ -36,16 +36,9 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseFlags<CaptureFlags>(captureCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
   const flags = parsed.flags;
-  let config;
-  try {
-    config = captureConfig(flags);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const inputs = await loadStartupInputs(() => captureConfig(flags));
+  if ('exitCode' in inputs) return inputs.exitCode;
+  const { config } = inputs;
 
   const telemetry = startTelemetry({ serviceName: 'capture' });
   const logger = createLogger({ service: 'capture' });

@@ -8,8 +8,8 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { ConfigError, loadSpecFile, parseFlags, runMain, shutdownSignal, SpecFileError } from '@pipeline/config';
-import { manifestQueue, shardSession, SpecValidationError } from '@pipeline/contracts';
+import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { manifestQueue, shardSession } from '@pipeline/contracts';
 import type { Bus } from '@pipeline/ports';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { BusTransport } from '@pipeline/transport';
@@ -53,18 +53,9 @@ async function wakeShards(bus: Bus, queue: string, shards: number): Promise<void
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseFlags<GoldFlags>(goldCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
-  let config;
-  let spec;
-  try {
-    config = goldConfig(parsed.flags);
-    spec = await loadSpecFile(config.specFile);
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const inputs = await loadStartupInputs(() => goldConfig(parsed.flags), { spec: true });
+  if ('exitCode' in inputs) return inputs.exitCode;
+  const { config, spec } = inputs;
   const telemetry = startTelemetry({ serviceName: 'gold' });
   const logger = createLogger({ service: 'gold' });
   const bus = await openLocalBus(config);

@@ -6,8 +6,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command, Option } from 'commander';
-import { ConfigError, parseFlags, runMain, shutdownSignal, loadSpecFile, SpecFileError } from '@pipeline/config';
-import { SpecValidationError } from '@pipeline/contracts';
+import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { CsvProducer, ProduceError, type ProduceSummary } from './csv-producer';
@@ -44,18 +43,9 @@ export async function main(argv: string[]): Promise<number> {
   if ('exitCode' in parsed) return parsed.exitCode;
   const flags = parsed.flags;
 
-  let config;
-  let spec;
-  try {
-    config = producerConfig(flags);
-    spec = await loadSpecFile(config.specFile);
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const inputs = await loadStartupInputs(() => producerConfig(flags), { spec: true });
+  if ('exitCode' in inputs) return inputs.exitCode;
+  const { config, spec } = inputs;
 
   const telemetry = startTelemetry({ serviceName: 'producer' });
   const logger = createLogger({ service: 'producer' });

@@ -7,8 +7,7 @@ import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
 import { LocalLake, LocalServingStore } from '@pipeline/adapters';
-import { ConfigError, loadSpecFile, parseFlags, runMain, shutdownSignal, SpecFileError } from '@pipeline/config';
-import { SpecValidationError } from '@pipeline/contracts';
+import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { servingApiConfig, type ServingApiFlags } from './serving-api.config';
@@ -28,18 +27,9 @@ export function servingApiCommand(): Command {
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseFlags<ServingApiFlags>(servingApiCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
-  let config;
-  let spec;
-  try {
-    config = servingApiConfig(parsed.flags);
-    spec = await loadSpecFile(config.specFile);
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const inputs = await loadStartupInputs(() => servingApiConfig(parsed.flags), { spec: true });
+  if ('exitCode' in inputs) return inputs.exitCode;
+  const { config, spec } = inputs;
   const telemetry = startTelemetry({ serviceName: 'serving-api' });
   const logger = createLogger({ service: 'serving-api' });
   mkdirSync(config.home, { recursive: true });

@@ -8,8 +8,7 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { ConfigError, loadSpecFile, parseFlags, runMain, shutdownSignal, SpecFileError } from '@pipeline/config';
-import { SpecValidationError } from '@pipeline/contracts';
+import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { silverConfig, type SilverFlags } from './silver.config';
 import { openLocalBus, SilverModule } from './silver.module';
@@ -48,18 +47,9 @@ export function silverCommand(): Command {
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseFlags<SilverFlags>(silverCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
-  let config;
-  let spec;
-  try {
-    config = silverConfig(parsed.flags);
-    spec = await loadSpecFile(config.specFile);
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const inputs = await loadStartupInputs(() => silverConfig(parsed.flags), { spec: true });
+  if ('exitCode' in inputs) return inputs.exitCode;
+  const { config, spec } = inputs;
   const telemetry = startTelemetry({ serviceName: 'silver' });
   const logger = createLogger({ service: 'silver' });
   const bus = await openLocalBus(config);

@@ -4,6 +4,9 @@
  * with its return value as the exit code.
  */
 import type { Command } from 'commander';
+import { SpecValidationError, type PipelineSpec } from '@pipeline/contracts';
+import { ConfigError } from './settings';
+import { loadSpecFile, SpecFileError } from './spec-file';
 
 /** Parses `argv` with a command; `--help` gives exit code 0, a usage error 2 (commander prints both). */
 export function parseFlags<T>(command: Command, argv: string[]): { flags: T } | { exitCode: number } {
@@ -50,4 +53,24 @@ export function runMain(entry: NodeModule, main: (argv: string[]) => Promise<num
       process.exitCode = 1;
     },
   );
+}
+
+/** Reads settings and, when they name one, the pipeline spec; a mistake the user must fix (a bad setting, a missing or invalid spec) is printed and becomes exit code 2. */
+export async function loadStartupInputs<C>(readConfig: () => C): Promise<{ config: C } | { exitCode: number }>;
+export async function loadStartupInputs<C extends { specFile: string }>(
+  readConfig: () => C,
+  options: { spec: true },
+): Promise<{ config: C; spec: PipelineSpec } | { exitCode: number }>;
+export async function loadStartupInputs<C>(readConfig: () => C, options: { spec?: boolean } = {}): Promise<{ config: C; spec?: PipelineSpec } | { exitCode: number }> {
+  try {
+    const config = readConfig();
+    if (!options.spec) return { config };
+    return { config, spec: await loadSpecFile((config as C & { specFile: string }).specFile) };
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SpecValidationError || error instanceof SpecFileError) {
+      process.stderr.write(`${error.message}\n`);
+      return { exitCode: 2 };
+    }
+    throw error;
+  }
 }
