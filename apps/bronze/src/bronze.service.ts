@@ -16,6 +16,7 @@ import { BRONZE_STAGE, bronzeLogic, type BronzeCommit, type BronzeOffsets, type 
 import type { CaptureLayout } from './capture-layout';
 import { PartitionCursor } from './partition-cursor';
 import { PartitionDiscovery } from './partition-discovery';
+import { abortableSleep, type Sleep } from '@pipeline/config';
 
 export interface BronzeServiceOptions {
   layout: CaptureLayout;
@@ -40,20 +41,6 @@ export interface BronzeSummary {
   /** The last committed batch, if any. */
   lastBatch: number | undefined;
 }
-
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-export const abortableSleep: Sleep = (ms, signal) =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 export class BronzeService {
   private readonly checkpoint: StageCheckpoint<BronzeOffsets, BronzeCommit, BronzeState>;

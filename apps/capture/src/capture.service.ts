@@ -10,6 +10,7 @@ import type { Logger } from '@pipeline/telemetry';
 import { CAPTURE_LOG_VERSION, CaptureLog } from './capture-log';
 import type { CapturePathParts } from './capture-path';
 import { PartitionCapture, type CapturedFile, type PartitionCaptureOptions } from './partition-capture';
+import { abortableSleep, type Sleep } from '@pipeline/config';
 
 export interface CaptureServiceOptions extends PartitionCaptureOptions {
   namespace: string;
@@ -27,20 +28,6 @@ export interface CaptureSummary {
   bytes: number;
   partitions: string[];
 }
-
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-export const abortableSleep: Sleep = (ms, signal) =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 export class CaptureService {
   private readonly workers = new Map<string, PartitionCapture>();

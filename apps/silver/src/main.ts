@@ -8,7 +8,7 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { abortableSleep, loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { silverConfig, type SilverFlags } from './silver.config';
 import { openLocalBus, SilverModule } from './silver.module';
@@ -82,10 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     for (;;) {
       await service.catchUp();
       if (config.drain || stop.signal.aborted) break;
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, config.pollIntervalMs);
-        stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
-      });
+      await abortableSleep(config.pollIntervalMs, stop.signal);
       if (stop.signal.aborted) break;
     }
     logger.info({ bronze_position: service.bronzePosition }, 'silver stopped');

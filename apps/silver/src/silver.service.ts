@@ -18,8 +18,6 @@ export interface SilverServiceOptions {
   pollIntervalMs: number;
 }
 
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
 export class SilverService {
   private position = -1;
   private nextBatch = 0;

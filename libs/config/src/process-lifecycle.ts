@@ -74,3 +74,18 @@ export async function loadStartupInputs<C>(readConfig: () => C, options: { spec?
     throw error;
   }
 }
+
+/** Waits `ms`, or less when `signal` aborts first; a service's pause between polls. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export const abortableSleep: Sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
