@@ -8,6 +8,7 @@
  * producer's stable event ids let silver drop what is sent twice.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -75,7 +76,15 @@ export async function start(options: StartOptions): Promise<number> {
     if (stopping) return;
     stopping = true;
     say(`Stopping (${signal}): the services finish what they hold, then exit.`);
-    for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGTERM');
+    // A terminal's Ctrl-C reaches the services too, and they are already stopping: the SIGTERM
+    // goes only to those still running a moment later (signalling a process as it exits would
+    // end it by that signal instead of its own clean exit).
+    setTimeout(
+      () => {
+        for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
+      },
+      signal === 'SIGINT' ? 1_000 : 0,
+    ).unref();
   };
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
@@ -143,7 +152,12 @@ function spawnService(bin: string, name: string, args: string[], env: NodeJS.Pro
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
   }
-  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  const exited = new Promise<number>((resolve) =>
+    child.on('exit', (code, signal) => {
+      if (code === null && signal) process.stdout.write(`[pipeline] ${name} was ended by ${signal}.\n`);
+      resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0));
+    }),
+  );
   return { name, process: child, exited };
 }
 

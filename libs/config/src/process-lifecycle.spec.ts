@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { abortableSleep } from './process-lifecycle';
+import { abortableSleep, shutdownSignal } from './process-lifecycle';
 
 describe('abortable sleep', () => {
   it('leaves no abort listener behind when it ends, so a poll loop can pause forever without leaking', async () => {
@@ -14,5 +14,30 @@ describe('abortable sleep', () => {
     controller.abort();
     await expect(pause).resolves.toBeUndefined();
     await expect(abortableSleep(60_000, controller.signal)).resolves.toBeUndefined();
+  });
+});
+
+describe('shutdown signal', () => {
+  it('aborts on the first signal, ignores a second one, and keeps listening until the process exits', () => {
+    const before = process.listenerCount('SIGTERM');
+    const existing = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+    const seen: string[] = [];
+    const shutdown = shutdownSignal((signal) => seen.push(signal));
+    process.emit('SIGINT', 'SIGINT');
+    process.emit('SIGTERM', 'SIGTERM');
+    shutdown.dispose();
+    expect(seen).toEqual(['SIGINT']);
+    expect(shutdown.signal.aborted).toBe(true);
+    // Still there: a late SIGTERM during the clean shutdown must not kill the process.
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      for (const listener of process.listeners(signal)) if (!existing[signal].includes(listener)) process.off(signal, listener);
+    }
+  });
+
+  it('stops listening when disposed before any signal', () => {
+    const before = process.listenerCount('SIGINT');
+    shutdownSignal(() => undefined).dispose();
+    expect(process.listenerCount('SIGINT')).toBe(before);
   });
 });

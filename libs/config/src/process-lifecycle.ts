@@ -23,18 +23,25 @@ export interface ShutdownSignal {
   dispose(): void;
 }
 
-/** An abort signal raised by the first SIGINT or SIGTERM; `onSignal` says what happens next. */
+/**
+ * An abort signal raised by the first SIGINT or SIGTERM; `onSignal` says what happens next. Once a
+ * signal came, later ones are ignored until the process exits: a terminal's Ctrl-C reaches every
+ * process of the group while `pipeline start` passes a SIGTERM on too, and the second must not cut
+ * the first one's clean shutdown short.
+ */
 export function shutdownSignal(onSignal: (signal: NodeJS.Signals) => void): ShutdownSignal {
   const controller = new AbortController();
   const handler = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
     onSignal(signal);
     controller.abort();
   };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   return {
     signal: controller.signal,
     dispose() {
+      if (controller.signal.aborted) return;
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
     },
