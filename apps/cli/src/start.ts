@@ -13,7 +13,9 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { LocalEventHub, LocalLake } from '@pipeline/adapters';
-import { localPaths, resolvePipelineHome } from '@pipeline/config';
+import { loadSpecFile, localPaths, resolvePipelineHome } from '@pipeline/config';
+import type { TableRow } from '@pipeline/contracts';
+import { readDeltaRows } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import { audit, formatAudit, type AuditReport } from './audit';
 
@@ -117,11 +119,7 @@ export async function start(options: StartOptions): Promise<number> {
       say(
         [
           `The serving API is up at ${api} (OpenAPI and Swagger UI: ${api}/docs). Try:`,
-          `  curl '${api}/v1/status'`,
-          `  curl '${api}/v1/windows?key=dev-001&window=per_minute&limit=5'`,
-          `  curl '${api}/v1/keys/dev-001/latest?window=per_minute'`,
-          `  curl '${api}/v1/windows/top?window=per_minute&start=2026-01-01T00:05:00Z&by=readings&limit=3'`,
-          `  curl '${api}/v1/late?limit=5'`,
+          ...(await exampleQueries(home, options.spec, api)).map((q) => `  curl '${q}'`),
           `Lake tables (Delta Lake: Spark, Fabric, Databricks, DuckDB): ${path.join(localPaths(home).lakeRoot, 'tables')}/{silver,quarantine,gold,late}`,
         ].join('\n'),
       );
@@ -224,6 +222,37 @@ function liveLine(sent: number, s: Status): string {
   const watermarks = s.gold.shards.map((shard) => shard.watermark?.slice(11, 19) ?? '-').join(' ');
   const rate = s.silver.rate.perSecond === null ? '' : ` (${Math.round(s.silver.rate.perSecond)} rows/s)`;
   return `sent ${sent} | captured ${s.capture.events} | bronze ${s.bronze.records} | silver ${s.silver.rows} + ${s.silver.quarantined} quarantined + ${s.silver.duplicates} dup${rate} | gold ${s.gold.rows} rows, ${s.gold.lateRows} late, watermarks ${watermarks}`;
+}
+
+/** Queries that answer with data: a key, window and start taken from the gold table, names from the spec. */
+async function exampleQueries(home: string, specFile: string, api: string): Promise<string[]> {
+  const spec = await loadSpecFile(specFile);
+  const queries = [`${api}/v1/status`];
+  const lake = new LocalLake(localPaths(home).lakeRoot);
+  try {
+    let row: TableRow | undefined;
+    for await (const first of readDeltaRows(lake, 'tables/gold')) {
+      row = first;
+      break;
+    }
+    if (row) {
+      const key = spec.groupBy.length === 1 ? String(row[spec.groupBy[0] as string]) : spec.groupBy.map((c) => `${c}=${String(row?.[c])}`).join('&');
+      const window = String(row['window']);
+      const start = new Date(row['window_start'] as number).toISOString();
+      const by = spec.aggregates[0]?.name ?? 'count';
+      queries.push(
+        `${api}/v1/windows?key=${encodeURIComponent(key)}&window=${window}&limit=5`,
+        `${api}/v1/keys/${encodeURIComponent(key)}/latest?window=${window}`,
+        `${api}/v1/windows/top?window=${window}&start=${start}&by=${by}&limit=3`,
+      );
+    }
+  } catch {
+    // No gold table yet: the status and late queries still answer.
+  } finally {
+    await lake.close();
+  }
+  queries.push(`${api}/v1/late?limit=5`);
+  return queries;
 }
 
 function say(message: string): void {
