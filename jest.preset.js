@@ -3,8 +3,8 @@ const path = require('node:path');
 
 const root = __dirname;
 
-/** Parquet reading and writing ship only ES modules. */
-const ESM_ONLY = ['hyparquet', 'hyparquet-writer'];
+/** hyparquet(-writer): Parquet; content-disposition: required by @fastify/static for Swagger UI's assets. */
+const ESM_ONLY = ['hyparquet', 'hyparquet-writer', 'content-disposition'];
 
 /**
  * Shared by every project: SWC with decorator metadata (NestJS DI), `@pipeline/*` aliases to sources.
