@@ -4,3 +4,4 @@ export * from './local.checkpoint-store';
 export { propertyKind, type PropertyKind } from './local.event-properties';
 export * from './local.bus';
 export * from './local.serving-store';
+export * from './adls.lake';

@@ -25,6 +25,14 @@ describe('LocalLake', () => {
     await dir.dispose();
   });
 
+  it('lists in UTF-8 byte order even outside the BMP, where UTF-16 order differs', async () => {
+    // U+FF5E is EF BD 9E in UTF-8, the emoji F0 9F 98 80: byte order puts U+FF5E first, UTF-16 the emoji.
+    for (const p of ['😀', '\uff5e', 'z']) await lake.write(p, 'x');
+    const listed: string[] = [];
+    for await (const entry of lake.list('')) listed.push(entry.path);
+    expect(listed).toEqual(['z', '\uff5e', '😀']);
+  });
+
   it('reports its absolute root folder as location', () => {
     expect(new LocalLake('relative/lake').location).toBe(path.resolve('relative/lake'));
     expect(lake.location).toBe(root);

@@ -7,3 +7,4 @@ export * from './checkpoint-store.contract';
 export * from './faulty-lake';
 export * from './bus.contract';
 export * from './serving-store.contract';
+export * from './azurite';
