@@ -5,3 +5,4 @@ export { propertyKind, type PropertyKind } from './local.event-properties';
 export * from './local.bus';
 export * from './local.serving-store';
 export * from './adls.lake';
+export * from './cosmos.serving-store';

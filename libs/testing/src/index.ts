@@ -8,3 +8,4 @@ export * from './faulty-lake';
 export * from './bus.contract';
 export * from './serving-store.contract';
 export * from './azurite';
+export * from './cosmos-server';

@@ -1,0 +1,304 @@
+/**
+ * The serving store on Azure Cosmos DB (SQL API), sharing the document model of the embedded store.
+ *
+ * - One container partitioned by `/pk` (the grouping key): a key's windows are one logical
+ *   partition, so the key endpoints are single-partition queries. Shard statuses live in the same
+ *   container under the partition `_status|<pipeline>`; a `type` field tells the two apart.
+ * - Conditional upsert without `patch` or transactional batches: read the stored version; create
+ *   when absent (a 409 means another writer got there first: read again), replace with `If-Match`
+ *   on its ETag only when ours is newer (a 412 means it changed: read again). An equal or older
+ *   version is skipped, so a re-run or a late older batch never overwrites newer results.
+ * - Pages use the same keyset continuation tokens as the embedded store (not Cosmos's own): stable
+ *   while documents are replaced between pages, and URL-safe.
+ * - Top-N across keys is the cheap way: one query for the windows of one definition and start (one
+ *   document per key at most), ordered in memory. A server-side ORDER BY on a dynamic aggregate path
+ *   would need a composite index per aggregate and a cross-partition ORDER BY; the result set is
+ *   already bounded by the number of keys.
+ * The request charge of each call is put on the active span (`db.cosmosdb.request_charge`).
+ */
+import { trace, type Span } from '@opentelemetry/api';
+import { CosmosClient, ErrorResponse, type Container, type CosmosClientOptions, type FeedOptions, type SqlQuerySpec } from '@azure/cosmos';
+import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
+import { ServingStoreError, type ServingStore, type ShardStatus, type TopQuery, type UpsertResult, type WindowDocument, type WindowPage, type WindowQuery } from '@pipeline/ports';
+import {
+  assertDocument,
+  assertLimit,
+  assertShardStatus,
+  assertText,
+  BEFORE_FIRST,
+  decodeContinuationToken,
+  decodeDocument,
+  encodeContinuationToken,
+  finiteOrNull,
+  optionalBound,
+  storedDocument,
+} from './serving-documents';
+
+type StoredWindow = ReturnType<typeof storedDocument> & { type: 'window' };
+type StoredStatus = Omit<ShardStatus, 'watermark' | 'maxEventTime'> & { id: string; pk: string; type: 'status'; watermark: number | null; maxEventTime: number | null };
+
+const statusPk = (pipeline: string) => `_status|${pipeline}`;
+
+const chargesBySpan = new WeakMap<Span, number>();
+
+/** The ORDER BYs of the key queries need composite indexes (as Cosmos DB requires for several fields). */
+const INDEXING_POLICY = {
+  compositeIndexes: [
+    [
+      { path: '/windowStart', order: 'ascending' as const },
+      { path: '/window', order: 'ascending' as const },
+      { path: '/id', order: 'ascending' as const },
+    ],
+    [
+      { path: '/windowStart', order: 'descending' as const },
+      { path: '/window', order: 'descending' as const },
+    ],
+  ],
+};
+
+export interface CosmosServingStoreOptions {
+  container: Container;
+}
+
+export class CosmosServingStore implements ServingStore {
+  readonly location: string;
+  private readonly container: Container;
+  private closed = false;
+
+  constructor(
+    options: CosmosServingStoreOptions,
+    private readonly client?: CosmosClient,
+  ) {
+    this.container = options.container;
+    this.location = `Cosmos DB container ${this.container.database.id}/${this.container.id}`;
+  }
+
+  /**
+   * Opens (creating when absent: database, and container partitioned by `/pk`) with client
+   * options — a key for emulators and tests, `aadCredentials` (Microsoft Entra ID) in production.
+   */
+  static async open(clientOptions: CosmosClientOptions, database: string, container: string): Promise<CosmosServingStore> {
+    const client = new CosmosClient(clientOptions);
+    const { database: db } = await client.databases.createIfNotExists({ id: database });
+    const { container: c } = await db.containers.createIfNotExists({ id: container, partitionKey: { paths: ['/pk'] }, indexingPolicy: INDEXING_POLICY });
+    return new CosmosServingStore({ container: c }, client);
+  }
+
+  async upsert(documents: readonly WindowDocument[]): Promise<UpsertResult> {
+    this.assertOpen();
+    if (!Array.isArray(documents)) throw new ServingStoreError(`upsert expects an array of window documents, got ${typeof documents}.`);
+    documents.forEach(assertDocument);
+    let written = 0;
+    for (const doc of documents) if (await this.upsertOne(doc)) written++;
+    return { written, skipped: documents.length - written };
+  }
+
+  private async upsertOne(doc: WindowDocument): Promise<boolean> {
+    const body: StoredWindow = { ...storedDocument(doc), type: 'window' };
+    const item = this.container.item(doc.id, doc.pk);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await item.read<StoredWindow>();
+      this.charge(current.requestCharge);
+      if (current.statusCode === 404 || !current.resource) {
+        try {
+          this.charge((await this.container.items.create(body)).requestCharge);
+          return true;
+        } catch (error) {
+          if (status(error) === 409) continue;
+          throw this.wrap(error, 'upsert');
+        }
+      }
+      if (current.resource.version >= doc.version) return false;
+      try {
+        this.charge((await item.replace(body, { accessCondition: { type: 'IfMatch', condition: current.etag } })).requestCharge);
+        return true;
+      } catch (error) {
+        if (status(error) === 412) continue;
+        throw this.wrap(error, 'upsert');
+      }
+    }
+    throw new ServingStoreError(`upsert of ${doc.id} kept conflicting with other writers; is more than one gold instance writing this shard?`);
+  }
+
+  async get(pk: string, id: string): Promise<WindowDocument | undefined> {
+    this.assertOpen();
+    assertText(pk, 'get: pk');
+    assertText(id, 'get: id');
+    const response = await this.container.item(id, pk).read<StoredWindow>();
+    this.charge(response.requestCharge);
+    return response.resource && response.resource.type === 'window' ? decodeDocument(response.resource) : undefined;
+  }
+
+  async queryWindows(query: WindowQuery): Promise<WindowPage> {
+    this.assertOpen();
+    const { pk, window, from, to, limit, continuationToken } = query;
+    assertText(pk, 'queryWindows: pk');
+    if (window !== undefined) assertText(window, 'queryWindows: window');
+    assertLimit(limit, 'queryWindows');
+    const lower = optionalBound(from, 'from', -Infinity);
+    const upper = optionalBound(to, 'to', Infinity);
+    const after = continuationToken === undefined ? BEFORE_FIRST : decodeContinuationToken(continuationToken);
+    const filters = ['c.pk = @pk', "c.type = 'window'"];
+    const parameters: SqlQuerySpec['parameters'] = [{ name: '@pk', value: pk }];
+    if (window !== undefined) {
+      filters.push('c.window = @window');
+      parameters.push({ name: '@window', value: window });
+    }
+    if (Number.isFinite(lower)) {
+      filters.push('c.windowStart >= @from');
+      parameters.push({ name: '@from', value: lower });
+    }
+    if (Number.isFinite(upper)) {
+      filters.push('c.windowStart < @to');
+      parameters.push({ name: '@to', value: upper });
+    }
+    if (Number.isFinite(after.windowStart)) {
+      filters.push('(c.windowStart > @s OR (c.windowStart = @s AND (c.window > @w OR (c.window = @w AND c.id > @id))))');
+      parameters.push({ name: '@s', value: after.windowStart }, { name: '@w', value: after.window }, { name: '@id', value: after.id });
+    }
+    // One more than asked tells whether another page exists.
+    const rows = await this.query<StoredWindow>(
+      { query: `SELECT TOP ${limit + 1} * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.windowStart, c.window, c.id`, parameters },
+      { partitionKey: pk },
+    );
+    const items = rows.slice(0, limit).map(decodeDocument);
+    const last = items.at(-1);
+    return rows.length > limit && last ? { items, continuationToken: encodeContinuationToken(last) } : { items };
+  }
+
+  async latest(pk: string, window?: string): Promise<WindowDocument | undefined> {
+    this.assertOpen();
+    assertText(pk, 'latest: pk');
+    if (window !== undefined) assertText(window, 'latest: window');
+    const rows = await this.query<StoredWindow>(
+      {
+        query: `SELECT TOP 1 * FROM c WHERE c.pk = @pk AND c.type = 'window'${window === undefined ? '' : ' AND c.window = @window'} ORDER BY c.windowStart DESC, c.window DESC`,
+        parameters: [{ name: '@pk', value: pk }, ...(window === undefined ? [] : [{ name: '@window', value: window }])],
+      },
+      { partitionKey: pk },
+    );
+    return rows[0] && decodeDocument(rows[0]);
+  }
+
+  async top(query: TopQuery): Promise<WindowDocument[]> {
+    this.assertOpen();
+    const { window, windowStart, by, limit } = query;
+    assertText(window, 'top: window');
+    if (!Number.isSafeInteger(windowStart)) throw new ServingStoreError(`top: windowStart must be an integer epoch-ms, got ${String(windowStart)}.`);
+    if (typeof by !== 'string' || !IDENTIFIER_PATTERN.test(by)) {
+      throw new ServingStoreError(`top: "by" must be an aggregate name (letters, digits and "_", starting with a letter or "_"), got ${JSON.stringify(by)}.`);
+    }
+    assertLimit(limit, 'top');
+    const rows = await this.query<StoredWindow>({
+      query: "SELECT * FROM c WHERE c.type = 'window' AND c.window = @window AND c.windowStart = @start",
+      parameters: [
+        { name: '@window', value: window },
+        { name: '@start', value: windowStart },
+      ],
+    });
+    const value = (doc: StoredWindow) => doc.aggregates[by] ?? null;
+    return rows
+      .sort((a, b) => {
+        const x = value(a);
+        const y = value(b);
+        if (x === null || y === null) return x === y ? compareText(a.pk, b.pk) : x === null ? 1 : -1;
+        return y - x || compareText(a.pk, b.pk);
+      })
+      .slice(0, limit)
+      .map(decodeDocument);
+  }
+
+  async putShardStatus(status: ShardStatus): Promise<void> {
+    this.assertOpen();
+    assertShardStatus(status);
+    const body: StoredStatus = {
+      ...status,
+      id: `shard-${status.shard}`,
+      pk: statusPk(status.pipeline),
+      type: 'status',
+      watermark: finiteOrNull(status.watermark),
+      maxEventTime: finiteOrNull(status.maxEventTime),
+    };
+    try {
+      this.charge((await this.container.items.upsert(body)).requestCharge);
+    } catch (error) {
+      throw this.wrap(error, 'putShardStatus');
+    }
+  }
+
+  async listShardStatus(pipeline: string): Promise<ShardStatus[]> {
+    this.assertOpen();
+    assertText(pipeline, 'listShardStatus: pipeline');
+    const pk = statusPk(pipeline);
+    const rows = await this.query<StoredStatus>(
+      { query: "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'status'", parameters: [{ name: '@pk', value: pk }] },
+      { partitionKey: pk },
+    );
+    return rows
+      .map(({ pipeline: p, shard, batch, watermark, maxEventTime, rows: r, lateRows, windowsEmitted, updatedAt }) => ({
+        pipeline: p,
+        shard,
+        batch,
+        watermark,
+        maxEventTime,
+        rows: r,
+        lateRows,
+        windowsEmitted,
+        updatedAt,
+      }))
+      .sort((a, b) => a.shard - b.shard);
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.container.read();
+    } catch (error) {
+      throw this.wrap(error, 'ping');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client?.dispose();
+  }
+
+  private async query<T>(spec: SqlQuerySpec, options: FeedOptions = {}): Promise<T[]> {
+    try {
+      const response = await this.container.items.query<T>(spec, options).fetchAll();
+      this.charge(response.requestCharge);
+      return response.resources;
+    } catch (error) {
+      throw this.wrap(error, 'query');
+    }
+  }
+
+  private charge(requestCharge: number | undefined): void {
+    if (requestCharge === undefined) return;
+    const span = trace.getActiveSpan();
+    if (!span) return;
+    // Several requests can serve one call (read, then create or replace): the span gets their sum.
+    const total = (chargesBySpan.get(span) ?? 0) + requestCharge;
+    chargesBySpan.set(span, total);
+    span.setAttribute('db.cosmosdb.request_charge', total);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ServingStoreError(`The ${this.location} is closed; open a new one to use it again.`);
+  }
+
+  private wrap(error: unknown, operation: string): Error {
+    if (error instanceof ServingStoreError) return error;
+    return new ServingStoreError(`${operation} failed on the ${this.location}${status(error) ? ` (HTTP ${status(error)})` : ''}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function status(error: unknown): number | undefined {
+  return error instanceof ErrorResponse || (error && typeof error === 'object' && 'code' in error) ? Number((error as { code?: unknown }).code) || undefined : undefined;
+}
+
+/** Ordinal comparison, as SQLite's default collation orders text. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,130 @@
+/**
+ * What every serving store shares: the stored form of a window document, its validation, and the
+ * keyset continuation tokens on (windowStart, window, id), so the SQLite and Cosmos DB stores behave
+ * the same (and run the same contract suite).
+ */
+import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
+import { InvalidContinuationTokenError, ServingStoreError, windowDocumentId, type AggregateValue, type KeyValue, type ShardStatus, type WindowDocument } from '@pipeline/ports';
+
+/** Cosmos DB ids are at most 1023 bytes; the same limit here keeps local and Azure runs alike. */
+export const MAX_DOCUMENT_ID_BYTES = 1023;
+
+/** Where a page ended: the last item's position in the (windowStart, window, id) order. */
+export interface PageCursor {
+  windowStart: number;
+  window: string;
+  id: string;
+}
+
+/** Sorts before every stored document, so the first page uses the same statement as the others. */
+export const BEFORE_FIRST: PageCursor = { windowStart: -Infinity, window: '', id: '' };
+
+/** The stored JSON: exactly the port's fields, in a fixed order (extra properties are not kept). */
+export function storedDocument(doc: WindowDocument) {
+  const { id, pk, pipeline, window, windowStart, windowEnd, key, aggregates, final, watermark, shard, version } = doc;
+  return { id, pk, pipeline, window, windowStart, windowEnd, key, aggregates, final, watermark: Number.isFinite(watermark) ? watermark : null, shard, version };
+}
+
+/** A stored document back: a null watermark was -Infinity. */
+export function decodeDocument(stored: Omit<WindowDocument, 'watermark'> & { watermark: number | null }): WindowDocument {
+  const { id, pk, pipeline, window, windowStart, windowEnd, key, aggregates, final, watermark, shard, version } = stored;
+  return { id, pk, pipeline, window, windowStart, windowEnd, key, aggregates, final, watermark: watermark ?? -Infinity, shard, version };
+}
+
+/** base64url JSON: URL-safe, and opaque to callers (only this module reads it). */
+export function encodeContinuationToken(doc: WindowDocument): string {
+  const cursor: PageCursor = { windowStart: doc.windowStart, window: doc.window, id: doc.id };
+  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+}
+
+export function decodeContinuationToken(token: string): PageCursor {
+  const shown = typeof token === 'string' && token.length > 80 ? `${token.slice(0, 80)}…` : String(token);
+  const invalid = (problem: string) =>
+    new InvalidContinuationTokenError(`Continuation token ${JSON.stringify(shown)} ${problem}; pass the token of the previous page unchanged, or none for the first page.`);
+  if (typeof token !== 'string' || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalid('is not base64url text');
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid('does not decode to JSON');
+  }
+  if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) throw invalid('does not decode to an object');
+  const { windowStart, window, id } = decoded as Record<string, unknown>;
+  if (typeof windowStart !== 'number' || !Number.isSafeInteger(windowStart)) throw invalid('has no integer windowStart');
+  if (typeof window !== 'string' || window === '') throw invalid('has no window name');
+  if (typeof id !== 'string' || id === '') throw invalid('has no document id');
+  return { windowStart, window, id };
+}
+
+export function assertDocument(doc: WindowDocument, index: number): void {
+  if (doc === null || typeof doc !== 'object') throw new ServingStoreError(`upsert: document [${index}] must be an object, got ${JSON.stringify(doc)}.`);
+  const where = `upsert: document [${index}] (id ${JSON.stringify(doc.id)})`;
+  const fail = (problem: string) => new ServingStoreError(`${where} ${problem}.`);
+  for (const field of ['id', 'pk', 'pipeline'] as const) {
+    if (typeof doc[field] !== 'string' || doc[field] === '') throw fail(`needs a non-empty string ${field}, got ${JSON.stringify(doc[field])}`);
+  }
+  if (typeof doc.window !== 'string' || !IDENTIFIER_PATTERN.test(doc.window)) {
+    throw fail(`needs a window name of letters, digits and "_" (the spec's window name), got ${JSON.stringify(doc.window)}`);
+  }
+  for (const field of ['windowStart', 'windowEnd', 'shard', 'version'] as const) {
+    if (!Number.isSafeInteger(doc[field])) throw fail(`needs an integer ${field}, got ${String(doc[field])}`);
+  }
+  if (doc.windowEnd <= doc.windowStart) throw fail(`has windowEnd ${doc.windowEnd} not after windowStart ${doc.windowStart}`);
+  if (doc.shard < 0 || doc.version < 0) throw fail(`needs shard and version ≥ 0, got shard ${doc.shard} and version ${doc.version}`);
+  if (typeof doc.final !== 'boolean') throw fail(`needs a boolean final, got ${JSON.stringify(doc.final)}`);
+  if (!(Number.isSafeInteger(doc.watermark) || doc.watermark === -Infinity))
+    throw fail(`needs an integer watermark (or -Infinity before the first one), got ${String(doc.watermark)}`);
+  const expectedId = windowDocumentId(doc.window, doc.pk, doc.windowStart);
+  if (doc.id !== expectedId) throw fail(`does not have the deterministic id of its window, pk and windowStart; build it with windowDocumentId(): ${JSON.stringify(expectedId)}`);
+  if (Buffer.byteLength(doc.id, 'utf8') > MAX_DOCUMENT_ID_BYTES) {
+    throw fail(`has an id of ${Buffer.byteLength(doc.id, 'utf8')} bytes, over the ${MAX_DOCUMENT_ID_BYTES}-byte limit of Cosmos DB ids; shorten the grouping key values`);
+  }
+  assertRecord(doc.key, `${where} key`, isKeyValue, 'a string, a finite number, a boolean or null');
+  assertRecord(doc.aggregates, `${where} aggregates`, isAggregateValue, 'a finite number or null');
+}
+
+function assertRecord(value: unknown, what: string, valid: (v: unknown) => boolean, expected: string): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ServingStoreError(`${what} must be an object, got ${JSON.stringify(value)}.`);
+  for (const [name, v] of Object.entries(value)) {
+    if (!valid(v)) throw new ServingStoreError(`${what}.${name} must be ${expected}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}.`);
+  }
+}
+
+function isKeyValue(v: unknown): v is KeyValue {
+  return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function isAggregateValue(v: unknown): v is AggregateValue {
+  return v === null || (typeof v === 'number' && Number.isFinite(v));
+}
+
+export function assertShardStatus(status: ShardStatus): void {
+  if (status === null || typeof status !== 'object') throw new ServingStoreError(`putShardStatus needs a shard status object, got ${JSON.stringify(status)}.`);
+  const fail = (problem: string) => new ServingStoreError(`putShardStatus (pipeline ${JSON.stringify(status.pipeline)}, shard ${String(status.shard)}) ${problem}.`);
+  if (typeof status.pipeline !== 'string' || status.pipeline === '') throw fail('needs a non-empty pipeline name');
+  for (const field of ['shard', 'batch', 'rows', 'lateRows', 'windowsEmitted', 'updatedAt'] as const) {
+    if (!Number.isSafeInteger(status[field])) throw fail(`needs an integer ${field}, got ${String(status[field])}`);
+  }
+  for (const field of ['watermark', 'maxEventTime'] as const) {
+    const value = status[field];
+    if (!(value === null || value === -Infinity || Number.isSafeInteger(value))) throw fail(`needs an integer ${field}, null or -Infinity, got ${String(value)}`);
+  }
+}
+
+export function finiteOrNull(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
+}
+
+export function assertText(value: unknown, what: string): void {
+  if (typeof value !== 'string' || value === '') throw new ServingStoreError(`${what} must be a non-empty string, got ${JSON.stringify(value)}.`);
+}
+
+export function assertLimit(limit: unknown, what: string): void {
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw new ServingStoreError(`${what}: limit must be a positive integer, got ${String(limit)}.`);
+}
+
+export function optionalBound(value: number | undefined, name: 'from' | 'to', absent: number): number {
+  if (value === undefined) return absent;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ServingStoreError(`queryWindows: ${name} must be a finite epoch-ms number, got ${String(value)}.`);
+  return value;
+}
