@@ -1,10 +1,10 @@
 /** Shared by this app's specs only: a serving API over a temporary lake and SQLite store. */
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LocalLake, LocalServingStore } from '@pipeline/adapters';
+import { CosmosServingStore, LocalLake, LocalServingStore } from '@pipeline/adapters';
 import { parseSpec, type PipelineSpec } from '@pipeline/contracts';
 import { TestClock } from '@pipeline/engine';
 import { groupKeyText, windowDocumentId, type AggregateValue, type ServingStore, type WindowDocument } from '@pipeline/ports';
-import { makeTempDir } from '@pipeline/testing';
+import { makeTempDir, startCosmosServer } from '@pipeline/testing';
 import * as path from 'node:path';
 import { createServingApi } from './serving-api.app';
 
@@ -75,9 +75,15 @@ export interface ApiHarness {
   dispose(): Promise<void>;
 }
 
-export async function startApi(): Promise<ApiHarness> {
+/** The stores the API runs on in these specs: the embedded one, and Cosmos DB's adapter on a compatible server. */
+export type StoreKind = 'local' | 'cosmos';
+
+export async function startApi(kind: StoreKind = 'local'): Promise<ApiHarness> {
   const dir = await makeTempDir('serving-api-');
-  const store = LocalServingStore.open({ file: path.join(dir.path, 'serving.sqlite') });
+  const cosmos = kind === 'cosmos' ? await startCosmosServer() : undefined;
+  const store: ServingStore = cosmos
+    ? await CosmosServingStore.open({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } }, 'pipeline', 'serving')
+    : LocalServingStore.open({ file: path.join(dir.path, 'serving.sqlite') });
   const lake = new LocalLake(path.join(dir.path, 'lake'));
   const clock = new TestClock(T0);
   const app = await createServingApi({ spec, store, lake, clock, layers: { rawPrefix: 'raw', bronzeCheckpoint: 'bronze', silverCheckpoint: 'silver' } });
@@ -93,6 +99,7 @@ export async function startApi(): Promise<ApiHarness> {
     async dispose() {
       await app.close();
       await store.close();
+      await cosmos?.stop();
       await lake.close();
       await dir.dispose();
     },

@@ -1,10 +1,10 @@
 import { T0, MINUTE, startApi, windowDoc, type ApiHarness, type Body } from './spec-helpers';
 
-describe('window endpoints', () => {
+describe.each(['local', 'cosmos'] as const)('window endpoints (%s store)', (kind) => {
   let api: ApiHarness;
 
   beforeAll(async () => {
-    api = await startApi();
+    api = await startApi(kind);
     const docs = [];
     for (let i = 0; i < 7; i++) docs.push(windowDoc('d1', T0 + i * MINUTE, { readings: i + 1, avg_temperature: 20 + i }));
     docs.push(windowDoc('d1', T0, { readings: 10, avg_temperature: 21 }, { window: 'last_5m' }));
