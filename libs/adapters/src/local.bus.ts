@@ -31,6 +31,7 @@ import {
   type DeadLetter,
   type OutgoingMessage,
   type QueueOptions,
+  type MessageSettlement,
   type QueueReceiver,
   type ReceivedMessage,
   type ReceiveMessagesOptions,
@@ -539,75 +540,16 @@ class BusStore {
   }
 }
 
-class LocalQueueReceiver implements QueueReceiver {
-  private closed = false;
-  private readonly holder: Holder;
+/** Settlement is the same for both receivers; only who holds the lock differs. */
+abstract class LocalSettlement implements MessageSettlement {
+  protected closed = false;
 
   constructor(
-    private readonly bus: BusStore,
-    readonly queue: string,
-  ) {
-    this.holder = { queue };
-  }
+    protected readonly bus: BusStore,
+    protected readonly holder: Holder,
+  ) {}
 
-  async receive(options: ReceiveMessagesOptions): Promise<ReceivedMessage[]> {
-    this.assertOpen();
-    return this.bus.receiveFromQueue(this.queue, options, () => this.closed);
-  }
-
-  async complete(message: ReceivedMessage): Promise<void> {
-    this.assertOpen();
-    this.bus.complete(this.holder, message);
-  }
-
-  async abandon(message: ReceivedMessage, options: { delayMs?: number } = {}): Promise<void> {
-    this.assertOpen();
-    this.bus.abandon(this.holder, message, options.delayMs ?? 0);
-  }
-
-  async deadLetter(message: ReceivedMessage, reason: string, description: string): Promise<void> {
-    this.assertOpen();
-    this.bus.deadLetter(this.holder, message, reason, description);
-  }
-
-  async renewMessageLock(message: ReceivedMessage): Promise<number> {
-    this.assertOpen();
-    return this.bus.renewMessageLock(this.holder, message);
-  }
-
-  /** Stops receiving; locks of unsettled messages run out on their own (as on Service Bus). */
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new BusError(`The receiver of queue "${this.queue}" is closed; create another with bus.receiver("${this.queue}").`);
-    this.bus.assertOpen();
-  }
-}
-
-class LocalSessionReceiver implements SessionReceiver {
-  private closed = false;
-  private readonly holder: Required<Holder>;
-
-  constructor(
-    private readonly bus: BusStore,
-    readonly queue: string,
-    readonly sessionId: string,
-    lockToken: string,
-  ) {
-    this.holder = { queue, session: { sessionId, lockToken } };
-  }
-
-  async receive(options: ReceiveMessagesOptions): Promise<ReceivedMessage[]> {
-    this.assertOpen();
-    return this.bus.receiveFromSession(this.holder, options, () => this.closed);
-  }
-
-  async renewSessionLock(): Promise<number> {
-    this.assertOpen();
-    return this.bus.renewSessionLock(this.holder);
-  }
+  protected abstract assertOpen(): void;
 
   async complete(message: ReceivedMessage): Promise<void> {
     this.assertOpen();
@@ -629,14 +571,63 @@ class LocalSessionReceiver implements SessionReceiver {
     this.assertOpen();
     return this.bus.renewMessageLock(this.holder, message);
   }
+}
+
+class LocalQueueReceiver extends LocalSettlement implements QueueReceiver {
+  constructor(
+    bus: BusStore,
+    readonly queue: string,
+  ) {
+    super(bus, { queue });
+  }
+
+  async receive(options: ReceiveMessagesOptions): Promise<ReceivedMessage[]> {
+    this.assertOpen();
+    return this.bus.receiveFromQueue(this.queue, options, () => this.closed);
+  }
+
+  /** Stops receiving; locks of unsettled messages run out on their own (as on Service Bus). */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new BusError(`The receiver of queue "${this.queue}" is closed; create another with bus.receiver("${this.queue}").`);
+    this.bus.assertOpen();
+  }
+}
+
+class LocalSessionReceiver extends LocalSettlement implements SessionReceiver {
+  private readonly session: Required<Holder>;
+
+  constructor(
+    bus: BusStore,
+    readonly queue: string,
+    readonly sessionId: string,
+    lockToken: string,
+  ) {
+    const holder = { queue, session: { sessionId, lockToken } };
+    super(bus, holder);
+    this.session = holder;
+  }
+
+  async receive(options: ReceiveMessagesOptions): Promise<ReceivedMessage[]> {
+    this.assertOpen();
+    return this.bus.receiveFromSession(this.session, options, () => this.closed);
+  }
+
+  async renewSessionLock(): Promise<number> {
+    this.assertOpen();
+    return this.bus.renewSessionLock(this.session);
+  }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.bus.releaseSession(this.holder);
+    this.bus.releaseSession(this.session);
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.closed) {
       throw new BusError(`The receiver of session "${this.sessionId}" of queue "${this.queue}" is closed; accept the session again to go on.`);
     }
