@@ -37,10 +37,6 @@ export interface AuditOptions {
   silverCheckpoint: string;
 }
 
-async function* single(bytes: Buffer): AsyncIterable<Uint8Array> {
-  yield bytes;
-}
-
 export async function audit(lake: Lake, options: AuditOptions): Promise<AuditReport> {
   const problems: string[] = [];
   const rows = new Map<string, AuditRow>();
@@ -56,7 +52,7 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
     if (!entry.path.endsWith('.avro')) continue;
     const partition = entry.path.split('/')[3] ?? 'unknown';
     let records = 0;
-    for await (const _record of readCaptureFile(single(await lake.read(entry.path)), entry.path)) records++;
+    for await (const _record of readCaptureFile(await lake.readStream(entry.path), entry.path)) records++;
     captured.set(entry.path, { partition, records });
     row(partition).captured += records;
   }

@@ -14,6 +14,7 @@ import { WindowedAggregation, type AggregationConfig, type EngineRow, type Engin
 import { groupKeyText, windowDocumentId, type KeyValue, type Lake, type ServingStore, type WindowDocument } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents } from '@pipeline/telemetry';
 import type { GoldCommit, GoldOffsets, GoldState } from './gold-offsets';
+import { utcDate } from '@pipeline/transform';
 
 export interface GoldBatchDeps {
   lake: Lake;
@@ -27,11 +28,6 @@ export interface GoldBatchDeps {
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
-const DAY_MS = 86_400_000;
-
-function isoDate(ms: number): string {
-  return new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
-}
 
 export async function runGoldBatch(
   deps: GoldBatchDeps,
@@ -57,7 +53,7 @@ export async function runGoldBatch(
         for (const file of manifest.files) {
           for (const row of await readTableFile(deps.lake, file.path, deps.silverSchema)) {
             // event_date is silver's partition column: not stored in the file, derived from event_time.
-            row['event_date'] = isoDate(row['event_time'] as number);
+            row['event_date'] = utcDate(row['event_time'] as number);
             rows.push(row as unknown as EngineRow);
           }
         }
@@ -140,7 +136,7 @@ function goldRow(spec: PipelineSpec, w: WindowResult, shard: number, batch: numb
   for (const a of spec.aggregates) row[a.name] = w.aggregates[a.name] ?? null;
   row['shard'] = shard;
   row['gold_batch'] = batch;
-  row['window_date'] = isoDate(w.windowStart);
+  row['window_date'] = utcDate(w.windowStart);
   return row;
 }
 
