@@ -7,8 +7,8 @@ describe('bronze config', () => {
     const config = bronzeConfig({}, { PIPELINE_HOME: '/tmp/home' });
     expect(config).toEqual({
       home: path.resolve('/tmp/home'),
-      lakeRoot: path.join(path.resolve('/tmp/home'), 'lake'),
-      busFile: path.join(path.resolve('/tmp/home'), 'bus.sqlite'),
+      lake: { kind: 'local', root: path.join(path.resolve('/tmp/home'), 'lake') },
+      bus: { kind: 'local', file: path.join(path.resolve('/tmp/home'), 'bus.sqlite') },
       namespace: 'local',
       hubName: 'events',
       partitions: 4,

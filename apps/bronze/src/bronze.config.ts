@@ -1,9 +1,9 @@
-import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import { readBusBackend, readEventHubNamespaceName, readLakeBackend, resolvePipelineHome, SettingsReader, type BusBackend, type LakeBackend } from '@pipeline/config';
 
 export interface BronzeConfig {
   home: string;
-  lakeRoot: string;
-  busFile: string;
+  lake: LakeBackend;
+  bus: BusBackend;
   namespace: string;
   hubName: string;
   partitions: number;
@@ -51,9 +51,8 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
     BRONZE_POLL: flags.poll ?? env['BRONZE_POLL'],
     BRONZE_CHECKPOINT: flags.checkpoint ?? env['BRONZE_CHECKPOINT'],
   });
-  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const hubName = settings.string('PIPELINE_EVENT_HUB', { default: 'events', pattern: NAME, describe: 'an event hub name (letters, digits, . _ -)' });
-  const namespace = settings.string('PIPELINE_EVENT_HUB_NAMESPACE', { default: 'local', pattern: NAME, describe: 'a namespace name' });
+  const namespace = readEventHubNamespaceName(settings);
   const partitions = settings.int('PIPELINE_EVENT_HUB_PARTITIONS', { default: 4, min: 1, max: 1024 });
   const prefix = settings.string('BRONZE_RAW_PREFIX', { default: 'raw', pattern: LAKE_FOLDER, describe: 'a lake folder like raw or capture/raw (no leading or trailing /)' });
   const pipeline = settings.string('PIPELINE_NAME', { default: hubName, pattern: NAME, describe: 'a pipeline name (letters, digits, . _ -)' });
@@ -63,13 +62,14 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
   const maxBatchBytes = settings.byteSize('BRONZE_MAX_BATCH_SIZE', { default: 32 * 1024 * 1024, min: 1024 });
   const maxBatchDelayMs = settings.duration('BRONZE_MAX_BATCH_DELAY', { default: 2_000 });
   const pollMs = settings.duration('BRONZE_POLL', { default: 1_000, minMs: 10 });
-  settings.done();
   const home = resolvePipelineHome(flags.home, env);
-  const paths = localPaths(home);
+  const lake = readLakeBackend(settings, home);
+  const bus = readBusBackend(settings, home);
+  settings.done();
   return {
     home,
-    lakeRoot: paths.lakeRoot,
-    busFile: paths.busFile,
+    lake,
+    bus,
     namespace,
     hubName,
     partitions,

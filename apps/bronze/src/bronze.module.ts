@@ -1,10 +1,9 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { LocalBus, LocalLake } from '@pipeline/adapters';
+import { openBus, openLake } from '@pipeline/adapters';
 import { ManifestLog } from '@pipeline/checkpoint';
 import { systemClock, type Clock } from '@pipeline/engine';
 import type { Bus, Lake, QueueOptions } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
-import { mkdirSync } from 'node:fs';
 import type { BronzeConfig } from './bronze.config';
 import { BronzeService } from './bronze.service';
 
@@ -38,19 +37,12 @@ export class BronzeModule {
       providers: [
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: systemClock },
-        {
-          provide: LAKE,
-          useFactory: (): Lake => {
-            mkdirSync(config.lakeRoot, { recursive: true });
-            return new LocalLake(config.lakeRoot);
-          },
-        },
+        { provide: LAKE, useFactory: (): Promise<Lake> => openLake(config.lake) },
         {
           provide: BUS,
           inject: [CLOCK],
           useFactory: async (clock: Clock): Promise<Bus> => {
-            mkdirSync(config.home, { recursive: true });
-            const bus = LocalBus.open({ file: config.busFile, clock });
+            const bus = await openBus(config.bus, clock);
             await bus.ensureQueue(BRONZE_MANIFESTS_QUEUE, BRONZE_MANIFESTS_QUEUE_OPTIONS);
             return bus;
           },

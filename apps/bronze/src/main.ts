@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { lakeLocation, loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { bronzeConfig, type BronzeFlags } from './bronze.config';
 import { BronzeModule } from './bronze.module';
@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
       {
         hub: config.hubName,
         namespace: config.namespace,
-        lake: config.lakeRoot,
+        lake: lakeLocation(config.lake),
         prefix: config.prefix,
         partitions: config.partitions,
         checkpoint: config.checkpointRoot,

@@ -1,11 +1,21 @@
-import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import {
+  readCheckpointStoreBackend,
+  readEventHubBackend,
+  readLakeBackend,
+  resolvePipelineHome,
+  SettingsReader,
+  type CheckpointStoreBackend,
+  type EventHubBackend,
+  type LakeBackend,
+} from '@pipeline/config';
 import type { CaptureCodec } from '@pipeline/capture-format';
 
 export interface CaptureConfig {
   home: string;
-  lakeRoot: string;
-  eventHubFile: string;
-  checkpointStoreFile: string;
+  lake: LakeBackend;
+  eventHub: EventHubBackend;
+  checkpointStore: CheckpointStoreBackend;
+  /** The namespace name capture paths carry ({Namespace}). */
   namespace: string;
   hubName: string;
   partitions: number;
@@ -46,10 +56,8 @@ export function captureConfig(flags: CaptureFlags, env: NodeJS.ProcessEnv = proc
     CAPTURE_SKIP_EMPTY: flags.skipEmpty === undefined ? env['CAPTURE_SKIP_EMPTY'] : String(flags.skipEmpty),
     CAPTURE_CHECKPOINT: flags.checkpoint ?? env['CAPTURE_CHECKPOINT'],
   });
-  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const name = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
   const hubName = settings.string('PIPELINE_EVENT_HUB', { default: 'events', pattern: name, describe: 'an event hub name (letters, digits, . _ -)' });
-  const namespace = settings.string('PIPELINE_EVENT_HUB_NAMESPACE', { default: 'local', pattern: name, describe: 'a namespace name' });
   const partitions = settings.int('PIPELINE_EVENT_HUB_PARTITIONS', { default: 4, min: 1, max: 1024 });
   const consumerGroup = settings.string('CAPTURE_CONSUMER_GROUP', { default: '$Default' });
   const windowMs = settings.duration('CAPTURE_WINDOW', { default: 5_000, minMs: 100 });
@@ -59,15 +67,17 @@ export function captureConfig(flags: CaptureFlags, env: NodeJS.ProcessEnv = proc
   const checkpointName = settings.string('CAPTURE_CHECKPOINT', { default: `capture-${hubName}`, pattern: name, describe: 'a checkpoint name (letters, digits, . _ -)' });
   const pollWaitMs = settings.duration('CAPTURE_POLL_WAIT', { default: 250 });
   const ownerId = settings.string('CAPTURE_INSTANCE_ID', { default: `capture-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
-  settings.done();
   const home = resolvePipelineHome(flags.home, env);
-  const paths = localPaths(home);
+  const lake = readLakeBackend(settings, home);
+  const eventHub = readEventHubBackend(settings, home);
+  const checkpointStore = readCheckpointStoreBackend(settings, home);
+  settings.done();
   return {
     home,
-    lakeRoot: paths.lakeRoot,
-    eventHubFile: paths.eventHubFile,
-    checkpointStoreFile: paths.checkpointStoreFile,
-    namespace,
+    lake,
+    eventHub,
+    checkpointStore,
+    namespace: eventHub.namespace,
     hubName,
     partitions,
     consumerGroup,

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { LocalCheckpointStore, LocalEventHub, LocalLake } from '@pipeline/adapters';
+import { openCheckpointStore, openEventHubConsumer, openLake } from '@pipeline/adapters';
 import { systemClock, type Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
-import { mkdirSync } from 'node:fs';
 import type { CaptureConfig } from './capture.config';
 import { CaptureService } from './capture.service';
 
@@ -36,29 +35,14 @@ export class CaptureModule {
       providers: [
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: systemClock },
-        {
-          provide: LAKE,
-          useFactory: (): Lake => {
-            mkdirSync(config.lakeRoot, { recursive: true });
-            return new LocalLake(config.lakeRoot);
-          },
-        },
+        { provide: LAKE, useFactory: (): Promise<Lake> => openLake(config.lake) },
         {
           provide: EVENT_HUB_CONSUMER,
           inject: [CLOCK],
-          useFactory: (clock: Clock): EventHubConsumer => {
-            mkdirSync(config.home, { recursive: true });
-            return LocalEventHub.open({
-              file: config.eventHubFile,
-              hubName: config.hubName,
-              partitionCount: config.partitions,
-              namespace: config.namespace,
-              consumerGroup: config.consumerGroup,
-              clock,
-            });
-          },
+          useFactory: (clock: Clock): Promise<EventHubConsumer> =>
+            openEventHubConsumer(config.eventHub, { hubName: config.hubName, partitions: config.partitions, consumerGroup: config.consumerGroup }, clock),
         },
-        { provide: CHECKPOINT_STORE, inject: [CLOCK], useFactory: (clock: Clock): CheckpointStore => new LocalCheckpointStore(config.checkpointStoreFile, clock) },
+        { provide: CHECKPOINT_STORE, inject: [CLOCK], useFactory: (clock: Clock): Promise<CheckpointStore> => openCheckpointStore(config.checkpointStore, clock) },
         BackendsLifecycle,
         {
           provide: CaptureService,

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
-import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { lakeLocation, loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { CheckpointMismatchError } from './capture-log';
 import { captureConfig, type CaptureFlags } from './capture.config';
@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     logger.info(
-      { hub: config.hubName, lake: config.lakeRoot, window_ms: config.windowMs, max_file_bytes: config.maxFileBytes, codec: config.codec, skip_empty: config.skipEmpty },
+      { hub: config.hubName, lake: lakeLocation(config.lake), window_ms: config.windowMs, max_file_bytes: config.maxFileBytes, codec: config.codec, skip_empty: config.skipEmpty },
       'capture starting',
     );
     const summary = await app.get(CaptureService).run(stop.signal, config.drain);

@@ -8,10 +8,9 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { openCaptureFile } from '@pipeline/capture-format';
-import { localPaths, loadSpecFile, resolvePipelineHome, runMain, SpecFileError } from '@pipeline/config';
-import { LocalBus, LocalLake } from '@pipeline/adapters';
+import { ConfigError, loadSpecFile, runMain, SpecFileError } from '@pipeline/config';
+import { openCommandBus, openCommandLake } from './backends';
 import { resetCheckpoint } from '@pipeline/checkpoint';
-import { systemClock } from '@pipeline/engine';
 import { audit, formatAudit } from './audit';
 import { SpecValidationError } from '@pipeline/contracts';
 import { csvLines } from '@pipeline/generator';
@@ -156,11 +155,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--raw-prefix <prefix>', 'lake folder of the capture files', 'raw')
     .option('--silver-checkpoint <name>', 'silver checkpoint name', 'silver')
     .option('--json', 'print the report as JSON')
+    .addHelpText('after', BACKEND_HELP)
     .action(async (opts: { home?: string; rawPrefix: string; silverCheckpoint: string; json?: boolean }) => {
-      const lake = new LocalLake(localPaths(resolvePipelineHome(opts.home)).lakeRoot);
-      const report = await audit(lake, { rawPrefix: opts.rawPrefix, silverCheckpoint: opts.silverCheckpoint });
-      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatAudit(report));
-      code = report.problems.length === 0 ? 0 : 1;
+      const lake = await openCommandLake('audit', opts.home);
+      try {
+        const report = await audit(lake, { rawPrefix: opts.rawPrefix, silverCheckpoint: opts.silverCheckpoint });
+        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatAudit(report));
+        code = report.problems.length === 0 ? 0 : 1;
+      } finally {
+        await lake.close();
+      }
     });
 
   const checkpoint = program.command('checkpoint').description('Inspect or reset stage checkpoints (after a logic change).');
@@ -170,20 +174,25 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<name>', 'checkpoint name, e.g. silver or bronze (a folder under checkpoints/)')
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--yes', 'really delete it')
+    .addHelpText('after', BACKEND_HELP)
     .action(async (name: string, opts: { home?: string; yes?: boolean }) => {
-      const lake = new LocalLake(localPaths(resolvePipelineHome(opts.home)).lakeRoot);
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
         process.stderr.write(`checkpoint reset: ${JSON.stringify(name)} is not a checkpoint name.\n`);
         code = 2;
         return;
       }
-      if (!opts.yes) {
-        process.stderr.write(`This deletes checkpoints/${name} in ${lake.location}; its stage then reprocesses everything. Run again with --yes to do it.\n`);
-        code = 2;
-        return;
+      const lake = await openCommandLake('checkpoint reset', opts.home);
+      try {
+        if (!opts.yes) {
+          process.stderr.write(`This deletes checkpoints/${name} in ${lake.location}; its stage then reprocesses everything. Run again with --yes to do it.\n`);
+          code = 2;
+          return;
+        }
+        const deleted = await resetCheckpoint(lake, `checkpoints/${name}`);
+        process.stdout.write(`Deleted ${deleted} entries of checkpoints/${name} in ${lake.location}.\n`);
+      } finally {
+        await lake.close();
       }
-      const deleted = await resetCheckpoint(lake, `checkpoints/${name}`);
-      process.stdout.write(`Deleted ${deleted} entries of checkpoints/${name}.\n`);
     });
 
   program
@@ -192,8 +201,9 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<queue>', 'queue name, e.g. bronze-manifests or silver-manifests')
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--resubmit <messageId>', 'send this dead letter back to its queue')
+    .addHelpText('after', BACKEND_HELP)
     .action(async (queue: string, opts: { home?: string; resubmit?: string }) => {
-      const bus = LocalBus.open({ file: localPaths(resolvePipelineHome(opts.home)).busFile, clock: systemClock });
+      const bus = await openCommandBus('dead-letters', opts.home);
       try {
         if (opts.resubmit) {
           await bus.resubmitDeadLetter(queue, opts.resubmit);
@@ -214,12 +224,25 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
     const exitCode = (error as { exitCode?: number }).exitCode;
     if (exitCode !== undefined) return exitCode === 0 ? 0 : 2;
     throw error;
   }
   return code;
 }
+
+/** The operator commands read the same backend settings as the services. */
+const BACKEND_HELP = [
+  '',
+  "Works on the embedded backends under --home, or on Azure with the services' settings: PIPELINE_BACKEND=azure",
+  '(or PIPELINE_LAKE_BACKEND / PIPELINE_BUS_BACKEND) and AZURE_STORAGE_ACCOUNT_URL, PIPELINE_LAKE_CONTAINER,',
+  'AZURE_SERVICEBUS_NAMESPACE, signed in with `az login` (Microsoft Entra ID). See "Running on Azure" in the README.',
+  '',
+].join('\n');
 
 async function generate(opts: Record<string, string>): Promise<number> {
   const numbers = ['rows', 'seed', 'devices', 'sites', 'rate', 'outOfOrder', 'lateFraction', 'lateBy'] as const;

@@ -6,8 +6,10 @@
  *   checkpoints   checkpoints/{name}-silver, checkpoints/{name}-gold
  *   tables        tables/{name}/{silver,quarantine,gold,late}
  *   manifests     manifests/{name}/silver/…  (bronze manifests are read where bronze wrote them)
- *   serving store {home}/serving-{name}.sqlite
- * so the pipeline's own tables, manifests, checkpoints and serving store are never written.
+ *   serving store {home}/serving-{name}.sqlite, or Cosmos DB container {PIPELINE_COSMOS_CONTAINER}-{name}
+ * so the pipeline's own tables, manifests, checkpoints and serving store are never written. The lake
+ * and serving store are the live pipeline's (embedded, or Azure by the services' settings); the
+ * stages' bus is always the embedded one under the home, since draining stages read the lake.
  *
  * A name already in use is refused unless `--resume`, which continues that replay (its checkpoints
  * skip what is done; a different range or spec is refused by their fingerprints).
@@ -16,9 +18,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { LocalLake } from '@pipeline/adapters';
+import { openLake } from '@pipeline/adapters';
 import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
-import { localPaths, loadSpecFile, resolvePipelineHome, SpecFileError } from '@pipeline/config';
+import { ConfigError, lakeLocation, loadSpecFile, readLakeBackend, readServingBackend, resolvePipelineHome, SettingsReader, SpecFileError } from '@pipeline/config';
 import { captureTimeOfPath, compileEventTimeParser, isEventTimeError, shardSession, SpecValidationError, type PipelineSpec } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
 
@@ -83,8 +85,11 @@ Times are ISO-8601; without an offset they are UTC. Files outside the range are 
 The replay writes only its own folders in the lake and its own serving store:
   checkpoints/<name>-silver, checkpoints/<name>-gold
   tables/<name>/{silver,quarantine,gold,late}, manifests/<name>/silver
-  <home>/serving-<name>.sqlite
+  <home>/serving-<name>.sqlite (or, on Cosmos DB, the container <PIPELINE_COSMOS_CONTAINER>-<name>)
 A name already used is refused; --resume continues that replay where it stopped.
+
+On Azure, set the services' settings (PIPELINE_BACKEND=azure, AZURE_STORAGE_ACCOUNT_URL, AZURE_COSMOS_ENDPOINT, …)
+and sign in with az login; with Microsoft Entra ID, create the replay's Cosmos DB container first (docs/runbook.md).
 
 Example: re-process the first hour of 2026 with a changed spec, beside the live tables:
   pipeline replay --from 2026-01-01T00:00:00Z --to 2026-01-01T01:00:00Z --checkpoint jan-v2 --spec examples/sensors.spec.yaml
@@ -129,7 +134,7 @@ export function planReplay(options: Omit<ReplayOptions, 'bin' | 'json' | 'resume
 }
 
 /** What of a replay is already in the home: lake folders with anything in them, and the store file. */
-export async function replayFootprint(lake: Lake, plan: ReplayPlan): Promise<string[]> {
+export async function replayFootprint(lake: Lake, plan: ReplayPlan, localStore = true): Promise<string[]> {
   const used: string[] = [];
   for (const folder of [`checkpoints/${plan.silverCheckpoint}`, `checkpoints/${plan.goldCheckpoint}`, plan.tablesRoot, plan.manifestsRoot]) {
     for await (const _entry of lake.list(`${folder}/`)) {
@@ -137,7 +142,7 @@ export async function replayFootprint(lake: Lake, plan: ReplayPlan): Promise<str
       break;
     }
   }
-  if (existsSync(plan.storeFile)) used.push(plan.storeFile);
+  if (localStore && existsSync(plan.storeFile)) used.push(plan.storeFile);
   return used;
 }
 
@@ -171,9 +176,27 @@ export async function replay(options: ReplayOptions): Promise<number> {
     if (error instanceof SpecValidationError || error instanceof SpecFileError) return refuse([error.message]);
     throw error;
   }
-  const lakeRoot = localPaths(plan.home).lakeRoot;
-  if (!existsSync(lakeRoot)) return refuse([`There is no lake in ${plan.home}: replay re-processes what the pipeline captured there. Check --home (or PIPELINE_HOME).`]);
-  const lake = new LocalLake(lakeRoot);
+  // The live pipeline's backends, from the services' settings; the replay's own bus is embedded.
+  const settings = new SettingsReader('pipeline replay', process.env);
+  const lakeBackend = readLakeBackend(settings, plan.home);
+  const serving = readServingBackend(settings, plan.storeFile);
+  try {
+    settings.done();
+  } catch (error) {
+    if (error instanceof ConfigError) return refuse([error.message]);
+    throw error;
+  }
+  if (lakeBackend.kind === 'local' && !existsSync(lakeBackend.root))
+    return refuse([`There is no lake in ${plan.home}: replay re-processes what the pipeline captured there. Check --home (or PIPELINE_HOME).`]);
+  const lakeRoot = lakeLocation(lakeBackend);
+  const lake = await openLake(lakeBackend);
+  // Gold's serving store for the replay: a file beside the live one, or a Cosmos DB container named after it.
+  const servingStore = serving.kind === 'local' ? serving.file : `Cosmos DB container ${serving.database}/${serving.container}-${plan.name}`;
+  const stageEnv: NodeJS.ProcessEnv = {
+    // Draining stages read their input from the lake: the replay's manifests stay off the live bus.
+    PIPELINE_BUS_BACKEND: 'local',
+    ...(serving.kind === 'azure' ? { PIPELINE_COSMOS_CONTAINER: `${serving.container}-${plan.name}` } : {}),
+  };
   try {
     const bronze = await bronzeFiles(lake, plan);
     if (bronze.files === 0)
@@ -182,7 +205,7 @@ export async function replay(options: ReplayOptions): Promise<number> {
       const span = bronze.first === null || bronze.last === null ? 'none of them has a capture time in its path' : `they span ${iso(bronze.first)} to ${iso(bronze.last)}`;
       return refuse([`No capture file bronze referenced is in [${iso(plan.from)}, ${iso(plan.to)}): ${span}. Choose --from and --to around them.`]);
     }
-    const used = await replayFootprint(lake, plan);
+    const used = await replayFootprint(lake, plan, serving.kind === 'local');
     if (used.length > 0 && !options.resume) {
       return refuse([
         `The replay name ${plan.name} is already used in ${plan.home}: ${used.join(', ')}. Pass --resume to continue that replay, or choose another --checkpoint name.`,
@@ -199,13 +222,13 @@ export async function replay(options: ReplayOptions): Promise<number> {
       ['gold', ['gold', ...common, '--checkpoint', plan.goldCheckpoint, '--store', plan.storeFile]],
     ];
     for (const [name, args] of stages) {
-      const code = await runStage(options.bin, name, args, options.json);
+      const code = await runStage(options.bin, name, args, options.json, stageEnv);
       if (code !== 0) {
         say(`${name} exited with code ${code}; the replay stopped there (its lines above say why). Once fixed, the same command with --resume continues it.`, options.json);
         return code === 2 ? 2 : code === 130 ? 130 : 1;
       }
     }
-    const summary = await summarize(lake, plan, spec);
+    const summary = await summarize(lake, plan, spec, servingStore);
     process.stdout.write(options.json ? `${JSON.stringify(summary)}\n` : formatReplaySummary(summary));
     return 0;
   } finally {
@@ -214,8 +237,8 @@ export async function replay(options: ReplayOptions): Promise<number> {
 }
 
 /** Runs one stage to completion, its output tagged on stdout; a SIGINT or SIGTERM is passed on. */
-function runStage(bin: string, name: string, args: string[], quiet: boolean): Promise<number> {
-  const env = { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn', LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json') };
+function runStage(bin: string, name: string, args: string[], quiet: boolean, stageEnv: NodeJS.ProcessEnv): Promise<number> {
+  const env = { ...process.env, ...stageEnv, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn', LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json') };
   const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // With --json, stdout carries only the summary: the stages' lines go to stderr.
   const out = quiet ? process.stderr : process.stdout;
@@ -236,7 +259,7 @@ function runStage(bin: string, name: string, args: string[], quiet: boolean): Pr
 }
 
 /** Totals over every committed batch of the replay's checkpoints (all of the replay, also when resumed). */
-async function summarize(lake: Lake, plan: ReplayPlan, spec: PipelineSpec): Promise<ReplaySummary> {
+async function summarize(lake: Lake, plan: ReplayPlan, spec: PipelineSpec, servingStore: string): Promise<ReplaySummary> {
   const captureFiles = { inRange: 0, outOfRange: 0 };
   const silver = { records: 0, rows: 0, quarantined: 0, duplicates: 0 };
   const silverCheckpoint = new StageCheckpoint<unknown, SilverCommitCounts>(lake, `checkpoints/${plan.silverCheckpoint}`);
@@ -263,7 +286,7 @@ async function summarize(lake: Lake, plan: ReplayPlan, spec: PipelineSpec): Prom
       gold.lateRows += commit.lateRows;
     }
   }
-  const tables = path.join(lake.location, plan.tablesRoot);
+  const tables = /^https?:\/\//.test(lake.location) ? `${lake.location}/${plan.tablesRoot}` : path.join(lake.location, plan.tablesRoot);
   return {
     name: plan.name,
     from: iso(plan.from),
@@ -271,8 +294,8 @@ async function summarize(lake: Lake, plan: ReplayPlan, spec: PipelineSpec): Prom
     captureFiles,
     silver,
     gold,
-    tables: { silver: path.join(tables, 'silver'), quarantine: path.join(tables, 'quarantine'), gold: path.join(tables, 'gold'), late: path.join(tables, 'late') },
-    servingStore: plan.storeFile,
+    tables: { silver: `${tables}/silver`, quarantine: `${tables}/quarantine`, gold: `${tables}/gold`, late: `${tables}/late` },
+    servingStore,
     checkpoints: { silver: plan.silverCheckpoint, gold: plan.goldCheckpoint },
   };
 }

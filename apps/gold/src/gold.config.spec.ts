@@ -6,12 +6,16 @@ const env = { PIPELINE_HOME: '/tmp/home', PIPELINE_SPEC: 'spec.yaml' };
 
 describe('gold config', () => {
   it('reads the pipeline manifests into the pipeline tables and serving store by default', () => {
-    expect(goldConfig({}, env)).toMatchObject({ tablesRoot: 'tables', manifestsRoot: 'manifests', servingStoreFile: path.join(path.resolve('/tmp/home'), 'serving.sqlite') });
+    expect(goldConfig({}, env)).toMatchObject({
+      tablesRoot: 'tables',
+      manifestsRoot: 'manifests',
+      serving: { kind: 'local', file: path.join(path.resolve('/tmp/home'), 'serving.sqlite') },
+    });
   });
 
   it('takes roots and the store file from flags over environment variables', () => {
     const config = goldConfig({ tablesRoot: 'tables/r1', store: '/tmp/home/serving-r1.sqlite' }, { ...env, GOLD_TABLES_ROOT: 'tables/env', GOLD_MANIFESTS_ROOT: 'manifests/r1' });
-    expect(config).toMatchObject({ tablesRoot: 'tables/r1', manifestsRoot: 'manifests/r1', servingStoreFile: '/tmp/home/serving-r1.sqlite' });
+    expect(config).toMatchObject({ tablesRoot: 'tables/r1', manifestsRoot: 'manifests/r1', serving: { kind: 'local', file: '/tmp/home/serving-r1.sqlite' } });
   });
 
   it('lists every bad root and store at once', () => {

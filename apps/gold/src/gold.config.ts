@@ -1,20 +1,32 @@
 import * as path from 'node:path';
-import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import {
+  localPaths,
+  readBusBackend,
+  readLakeBackend,
+  readServingBackend,
+  resolvePipelineHome,
+  SettingsReader,
+  type BusBackend,
+  type LakeBackend,
+  type ServingBackend,
+} from '@pipeline/config';
 import { DEFAULT_MANIFEST_ROOT } from '@pipeline/contracts';
 import { DEFAULT_TABLES_ROOT } from './gold.logic';
 
 export interface GoldConfig {
   home: string;
-  lakeRoot: string;
-  busFile: string;
+  lake: LakeBackend;
+  bus: BusBackend;
   /** The embedded serving store (default `{home}/serving.sqlite`). */
-  servingStoreFile: string;
+  serving: ServingBackend;
   specFile: string;
   checkpointName: string;
   maxManifestsPerBatch: number;
   maxBatchRows: number;
   /** How often every shard is woken to catch up from the lake even without a bus message. */
   wakeIntervalMs: number;
+  /** Shard sessions this instance holds at most; undefined: every shard (one instance does all). */
+  maxSessions: number | undefined;
   drain: boolean;
   /** Lake folder of the gold and late tables (`{tablesRoot}/gold`, `{tablesRoot}/late`). */
   tablesRoot: string;
@@ -50,7 +62,6 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
     GOLD_MANIFESTS_ROOT: flags.manifestsRoot ?? env['GOLD_MANIFESTS_ROOT'],
     GOLD_SERVING_STORE: flags.store ?? env['GOLD_SERVING_STORE'],
   });
-  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
   const checkpointName = settings.string('GOLD_CHECKPOINT', {
     default: 'gold',
@@ -60,6 +71,7 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
   const maxManifestsPerBatch = settings.int('GOLD_MAX_MANIFESTS_PER_BATCH', { default: 10, min: 1, max: 10_000 });
   const maxBatchRows = settings.int('GOLD_MAX_BATCH_ROWS', { default: 50_000, min: 1 });
   const wakeIntervalMs = settings.duration('GOLD_WAKE_INTERVAL', { default: 30_000, minMs: 100 });
+  const maxSessions = settings.int('GOLD_MAX_SESSIONS', { default: 0, min: 0, max: 1024 });
   const tablesRoot = settings.string('GOLD_TABLES_ROOT', {
     default: DEFAULT_TABLES_ROOT,
     pattern: LAKE_FOLDER,
@@ -74,19 +86,22 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
   if (storeFile !== undefined && (storeFile.endsWith('/') || storeFile.endsWith(path.sep))) {
     settings.problem('GOLD_SERVING_STORE', 'a file for the embedded serving store (--store), e.g. serving-replay.sqlite', `the folder ${JSON.stringify(storeFile)}`);
   }
-  settings.done();
   const home = resolvePipelineHome(flags.home, env);
-  const paths = localPaths(home);
+  const lake = readLakeBackend(settings, home);
+  const bus = readBusBackend(settings, home);
+  const serving = readServingBackend(settings, storeFile === undefined ? localPaths(home).servingStoreFile : path.resolve(storeFile));
+  settings.done();
   return {
     home,
-    lakeRoot: paths.lakeRoot,
-    busFile: paths.busFile,
-    servingStoreFile: storeFile === undefined ? paths.servingStoreFile : path.resolve(storeFile),
+    lake,
+    bus,
+    serving,
     specFile,
     checkpointName,
     maxManifestsPerBatch,
     maxBatchRows,
     wakeIntervalMs,
+    maxSessions: maxSessions > 0 ? maxSessions : undefined,
     drain: flags.drain ?? false,
     tablesRoot,
     manifestsRoot,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { LocalBus, LocalLake, LocalServingStore } from '@pipeline/adapters';
+import { openBus, openLake, openServingStore } from '@pipeline/adapters';
 import { ManifestLog } from '@pipeline/checkpoint';
 import { manifestQueue, type PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable } from '@pipeline/delta';
@@ -7,7 +7,6 @@ import { systemClock } from '@pipeline/engine';
 import type { Bus, Lake, ServingStore } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import { silverSchema } from '@pipeline/transform';
-import { mkdirSync } from 'node:fs';
 import type { GoldConfig } from './gold.config';
 import { GoldController } from './gold.controller';
 import { aggregationConfig, goldSchema, goldTables, lateSchema } from './gold.logic';
@@ -19,9 +18,9 @@ export const STORE = Symbol('ServingStore');
 
 export const QUEUE_OPTIONS = { sessions: true, lockDurationMs: 30_000, maxDeliveryCount: 10 };
 
-export async function openLocalBus(config: GoldConfig): Promise<Bus> {
-  mkdirSync(config.home, { recursive: true });
-  const bus = LocalBus.open({ file: config.busFile, clock: systemClock });
+/** The bus with the queue gold reads. */
+export async function openGoldBus(config: GoldConfig): Promise<Bus> {
+  const bus = await openBus(config.bus, systemClock);
   await bus.ensureQueue(manifestQueue('silver', config.manifestsRoot), QUEUE_OPTIONS);
   return bus;
 }
@@ -47,15 +46,9 @@ export class GoldModule {
       module: GoldModule,
       controllers: [GoldController],
       providers: [
-        {
-          provide: LAKE,
-          useFactory: (): Lake => {
-            mkdirSync(config.lakeRoot, { recursive: true });
-            return new LocalLake(config.lakeRoot);
-          },
-        },
+        { provide: LAKE, useFactory: (): Promise<Lake> => openLake(config.lake) },
         { provide: BUS, useValue: bus },
-        { provide: STORE, useFactory: (): ServingStore => LocalServingStore.open({ file: config.servingStoreFile }) },
+        { provide: STORE, useFactory: (): Promise<ServingStore> => openServingStore(config.serving) },
         BackendsLifecycle,
         {
           provide: GoldService,

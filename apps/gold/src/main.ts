@@ -14,7 +14,7 @@ import type { Bus } from '@pipeline/ports';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { BusTransport } from '@pipeline/transport';
 import { goldConfig, type GoldFlags } from './gold.config';
-import { GoldModule, openLocalBus } from './gold.module';
+import { GoldModule, openGoldBus } from './gold.module';
 import { GoldService } from './gold.service';
 
 export function goldCommand(): Command {
@@ -58,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
   const { config, spec } = inputs;
   const telemetry = startTelemetry({ serviceName: 'gold' });
   const logger = createLogger({ service: 'gold' });
-  const bus = await openLocalBus(config);
+  const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping: finishing the batches in progress, then releasing the shards'));
+  const bus = await openGoldBus(config);
   const module = GoldModule.register(config, spec, logger, bus);
   const nestLogger = new PinoNestLogger(logger);
   const silverQueue = manifestQueue('silver', config.manifestsRoot);
@@ -67,11 +68,15 @@ export async function main(argv: string[]): Promise<number> {
   if (config.drain) app = await NestFactory.createApplicationContext(module, { logger: nestLogger, abortOnError: false });
   else
     app = listener = await NestFactory.createMicroservice(module, {
-      strategy: new BusTransport({ bus, queues: [{ queue: silverQueue, sessions: true, maxConcurrentSessions: spec.gold.shards }], logger }),
+      strategy: new BusTransport({
+        bus,
+        queues: [{ queue: silverQueue, sessions: true, maxConcurrentSessions: config.maxSessions ?? spec.gold.shards }],
+        logger,
+        onFatal: (error) => stop.fail(error),
+      }),
       logger: nestLogger,
       abortOnError: false,
     });
-  const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping: finishing the batches in progress, then releasing the shards'));
   try {
     const gold = app.get(GoldService);
     if (config.drain) {
@@ -88,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
     );
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(timer);
+    if (stop.failure) {
+      logger.error({ err: stop.failure }, `gold failed: ${stop.failure.message}`);
+      return 1;
+    }
     return 0;
   } catch (error) {
     if (error instanceof FingerprintMismatchError) {

@@ -1,12 +1,12 @@
 import * as path from 'node:path';
-import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import { readEventHubBackend, resolvePipelineHome, SettingsReader, type EventHubBackend } from '@pipeline/config';
 import type { Pacing } from './pacer';
 
 export interface ProducerConfig {
   specFile: string;
   csvFile: string;
   home: string;
-  eventHubFile: string;
+  eventHub: EventHubBackend;
   hubName: string;
   partitions: number;
   pacing: Pacing;
@@ -47,7 +47,6 @@ export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = pr
     PRODUCER_BATCH_SIZE: flags.batchSize ?? env['PRODUCER_BATCH_SIZE'],
     PRODUCER_LIMIT: flags.limit ?? env['PRODUCER_LIMIT'],
   });
-  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
   const csvFile = settings.string('PIPELINE_CSV', { required: true, describe: 'the CSV file to send (--csv)' });
   const hubName = settings.string('PIPELINE_EVENT_HUB', {
@@ -66,13 +65,14 @@ export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = pr
   if (rate > 0 && speed > 0) settings.problem('PRODUCER_RATE / PRODUCER_SPEED', 'at most one of --rate and --speed', 'both');
   else if (rate > 0) pacing = { kind: 'rate', eventsPerSecond: rate };
   else if (speed > 0) pacing = { kind: 'replay', speed };
-  settings.done();
   const home = resolvePipelineHome(flags.home, env);
+  const eventHub = readEventHubBackend(settings, home);
+  settings.done();
   return {
     specFile,
     csvFile,
     home,
-    eventHubFile: localPaths(home).eventHubFile,
+    eventHub,
     hubName,
     partitions,
     pacing,

@@ -1,10 +1,9 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { LocalEventHub } from '@pipeline/adapters';
+import { openEventHubProducer } from '@pipeline/adapters';
 import type { PipelineSpec } from '@pipeline/contracts';
 import { systemClock, type Clock } from '@pipeline/engine';
 import type { EventHubProducer } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
-import { mkdirSync } from 'node:fs';
 import { CsvProducer } from './csv-producer';
 import { realSleep } from './pacer';
 import type { ProducerConfig } from './producer.config';
@@ -37,10 +36,7 @@ export class ProducerModule {
         {
           provide: EVENT_HUB_PRODUCER,
           inject: [CLOCK],
-          useFactory: (clock: Clock): EventHubProducer => {
-            mkdirSync(config.home, { recursive: true });
-            return LocalEventHub.open({ file: config.eventHubFile, hubName: config.hubName, partitionCount: config.partitions, clock });
-          },
+          useFactory: (clock: Clock): Promise<EventHubProducer> => openEventHubProducer(config.eventHub, { hubName: config.hubName, partitions: config.partitions }, clock),
         },
         HubLifecycle,
         {

@@ -4,9 +4,8 @@
  * Exit codes: 0 stopped cleanly, 1 failed, 2 bad usage, config or spec.
  */
 import 'reflect-metadata';
-import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
-import { LocalLake, LocalServingStore } from '@pipeline/adapters';
+import { openLake, openServingStore } from '@pipeline/adapters';
 import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
@@ -32,9 +31,8 @@ export async function main(argv: string[]): Promise<number> {
   const { config, spec } = inputs;
   const telemetry = startTelemetry({ serviceName: 'serving-api' });
   const logger = createLogger({ service: 'serving-api' });
-  mkdirSync(config.home, { recursive: true });
-  const store = LocalServingStore.open({ file: config.storeFile });
-  const lake = new LocalLake(config.lakeRoot);
+  const store = await openServingStore(config.serving);
+  const lake = await openLake(config.lake);
   const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping: answering the requests in progress'));
   try {
     const app = await createServingApi({

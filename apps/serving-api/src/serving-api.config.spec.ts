@@ -8,8 +8,8 @@ describe('servingApiConfig', () => {
     const config = servingApiConfig({}, { PIPELINE_SPEC: 'spec.yaml', PIPELINE_HOME: '/data/p' });
     expect(config).toEqual({
       home: '/data/p',
-      lakeRoot: path.join('/data/p', 'lake'),
-      storeFile: path.join('/data/p', 'serving.sqlite'),
+      lake: { kind: 'local', root: path.join('/data/p', 'lake') },
+      serving: { kind: 'local', file: path.join('/data/p', 'serving.sqlite') },
       specFile: 'spec.yaml',
       host: '127.0.0.1',
       port: 8080,

@@ -4,13 +4,12 @@
  * those services use (the same variables), so one environment configures them all.
  */
 import * as path from 'node:path';
-import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import { readLakeBackend, readServingBackend, resolvePipelineHome, SettingsReader, type LakeBackend, type ServingBackend } from '@pipeline/config';
 
 export interface ServingApiConfig {
   home: string;
-  lakeRoot: string;
-  /** The embedded serving store. */
-  storeFile: string;
+  lake: LakeBackend;
+  serving: ServingBackend;
   specFile: string;
   host: string;
   port: number;
@@ -38,7 +37,6 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
     SERVING_PORT: flags.port ?? env['SERVING_PORT'],
     SERVING_HOST: flags.host ?? env['SERVING_HOST'],
   });
-  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
   const port = settings.int('SERVING_PORT', { default: 8080, min: 0, max: 65_535 });
   // Loopback by default: exposing the API is a decision (a container sets 0.0.0.0).
@@ -46,13 +44,14 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
   const rawPrefix = settings.string('BRONZE_RAW_PREFIX', { default: 'raw', pattern: LAKE_FOLDER, describe: 'a lake folder like raw or capture/raw (no leading or trailing /)' });
   const bronzeCheckpoint = settings.string('BRONZE_CHECKPOINT', { default: 'bronze', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
   const silverCheckpoint = settings.string('SILVER_CHECKPOINT', { default: 'silver', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
-  settings.done();
   const home = resolvePipelineHome(flags.home, env);
-  const paths = localPaths(home);
+  const lake = readLakeBackend(settings, home);
+  const serving = readServingBackend(settings, path.join(home, 'serving.sqlite'));
+  settings.done();
   return {
     home,
-    lakeRoot: paths.lakeRoot,
-    storeFile: path.join(home, 'serving.sqlite'),
+    lake,
+    serving,
     specFile,
     host,
     port,

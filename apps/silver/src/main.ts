@@ -11,7 +11,7 @@ import { FingerprintMismatchError } from '@pipeline/checkpoint';
 import { abortableSleep, loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { silverConfig, type SilverFlags } from './silver.config';
-import { openLocalBus, SilverModule } from './silver.module';
+import { openSilverBus, SilverModule } from './silver.module';
 import { BRONZE_QUEUE } from './silver.logic';
 import { BusTransport } from '@pipeline/transport';
 import { SilverService } from './silver.service';
@@ -52,7 +52,8 @@ export async function main(argv: string[]): Promise<number> {
   const { config, spec } = inputs;
   const telemetry = startTelemetry({ serviceName: 'silver' });
   const logger = createLogger({ service: 'silver' });
-  const bus = await openLocalBus(config);
+  const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping after the batch in progress'));
+  const bus = await openSilverBus(config);
   const module = SilverModule.register(config, spec, logger, bus);
   const nestLogger = new PinoNestLogger(logger);
   let app: INestApplicationContext;
@@ -62,11 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     if (config.drain) app = await NestFactory.createApplicationContext(module, { logger: nestLogger, abortOnError: false });
     else
       app = listener = await NestFactory.createMicroservice(module, {
-        strategy: new BusTransport({ bus, queues: [{ queue: BRONZE_QUEUE, sessions: true }], logger }),
+        strategy: new BusTransport({ bus, queues: [{ queue: BRONZE_QUEUE, sessions: true }], logger, onFatal: (error) => stop.fail(error) }),
         logger: nestLogger,
         abortOnError: false,
       });
   } catch (error) {
+    stop.dispose();
     await bus.close();
     await telemetry.shutdown();
     if (error instanceof FingerprintMismatchError) {
@@ -75,7 +77,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping after the batch in progress'));
   try {
     await listener?.listen();
     const service = app.get(SilverService);
@@ -84,6 +85,10 @@ export async function main(argv: string[]): Promise<number> {
       if (config.drain || stop.signal.aborted) break;
       await abortableSleep(config.pollIntervalMs, stop.signal);
       if (stop.signal.aborted) break;
+    }
+    if (stop.failure) {
+      logger.error({ err: stop.failure }, `silver failed: ${stop.failure.message}`);
+      return 1;
     }
     logger.info({ bronze_position: service.bronzePosition }, 'silver stopped');
     return 0;

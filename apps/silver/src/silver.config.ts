@@ -1,12 +1,12 @@
 import { compileEventTimeParser, DEFAULT_MANIFEST_ROOT, isEventTimeError } from '@pipeline/contracts';
-import { localPaths, resolvePipelineHome, SettingsReader } from '@pipeline/config';
+import { readBusBackend, readLakeBackend, resolvePipelineHome, SettingsReader, type BusBackend, type LakeBackend } from '@pipeline/config';
 import { describeCaptureTimeRange, type CaptureTimeRange } from './capture-time-range';
 import { DEFAULT_TABLES_ROOT } from './silver.logic';
 
 export interface SilverConfig {
   home: string;
-  lakeRoot: string;
-  busFile: string;
+  lake: LakeBackend;
+  bus: BusBackend;
   specFile: string;
   checkpointName: string;
   arrays: 'json' | 'index' | 'first';
@@ -65,7 +65,6 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
     SILVER_CAPTURE_FROM: flags.captureFrom ?? env['SILVER_CAPTURE_FROM'],
     SILVER_CAPTURE_TO: flags.captureTo ?? env['SILVER_CAPTURE_TO'],
   });
-  settings.oneOf('PIPELINE_BACKEND', ['local'], { default: 'local' });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
   const checkpointName = settings.string('SILVER_CHECKPOINT', {
     default: 'silver',
@@ -94,13 +93,14 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
       `the empty range ${describeCaptureTimeRange(captureRange)}`,
     );
   }
-  settings.done();
   const home = resolvePipelineHome(flags.home, env);
-  const paths = localPaths(home);
+  const lake = readLakeBackend(settings, home);
+  const bus = readBusBackend(settings, home);
+  settings.done();
   return {
     home,
-    lakeRoot: paths.lakeRoot,
-    busFile: paths.busFile,
+    lake,
+    bus,
     specFile,
     checkpointName,
     arrays,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { LocalBus, LocalLake } from '@pipeline/adapters';
+import { openBus, openLake } from '@pipeline/adapters';
 import { SilverController } from './silver.controller';
 import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import { DeltaTable } from '@pipeline/delta';
@@ -7,7 +7,6 @@ import { systemClock } from '@pipeline/engine';
 import type { Bus, Lake } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import { compileSilverTransform, quarantineSchema, silverSchema } from '@pipeline/transform';
-import { mkdirSync } from 'node:fs';
 import type { SilverConfig } from './silver.config';
 import { manifestQueue, type PipelineSpec } from '@pipeline/contracts';
 import { BRONZE_QUEUE, silverLogic, silverTables } from './silver.logic';
@@ -20,10 +19,9 @@ export const BUS = Symbol('Bus');
 
 export const QUEUE_OPTIONS = { sessions: true, lockDurationMs: 30_000, maxDeliveryCount: 10 };
 
-/** The embedded bus with the queues silver reads and writes. */
-export async function openLocalBus(config: SilverConfig): Promise<Bus> {
-  mkdirSync(config.home, { recursive: true });
-  const bus = LocalBus.open({ file: config.busFile, clock: systemClock });
+/** The bus with the queues silver reads and writes. */
+export async function openSilverBus(config: SilverConfig): Promise<Bus> {
+  const bus = await openBus(config.bus, systemClock);
   await bus.ensureQueue(BRONZE_QUEUE, QUEUE_OPTIONS);
   await bus.ensureQueue(manifestQueue('silver', config.manifestsRoot), QUEUE_OPTIONS);
   return bus;
@@ -48,13 +46,7 @@ export class SilverModule {
       module: SilverModule,
       controllers: [SilverController],
       providers: [
-        {
-          provide: LAKE,
-          useFactory: (): Lake => {
-            mkdirSync(config.lakeRoot, { recursive: true });
-            return new LocalLake(config.lakeRoot);
-          },
-        },
+        { provide: LAKE, useFactory: (): Promise<Lake> => openLake(config.lake) },
         { provide: BUS, useValue: bus },
         BackendsLifecycle,
         {

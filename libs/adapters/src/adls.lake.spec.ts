@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describeLakeContract, startAzuriteBlob, type AzuriteBlob } from '@pipeline/testing';
+import { isFatalBackendError, LakeNotFoundError } from '@pipeline/ports';
 import { AdlsLake } from './adls.lake';
 
 let azurite: AzuriteBlob;
@@ -42,6 +43,21 @@ describe('adls lake', () => {
       const paths: string[] = [];
       for await (const entry of lake.list('')) paths.push(entry.path);
       expect(paths).toEqual(['raw/a.avro']);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('stops with a FatalBackendError naming the setting when its container does not exist', async () => {
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(`missing-${randomUUID()}`);
+    const lake = new AdlsLake({ container });
+    const failure = await lake.write('raw/a.avro', 'x').catch((error: unknown) => error);
+    expect(isFatalBackendError(failure)).toBe(true);
+    expect((failure as Error).message).toContain('PIPELINE_LAKE_CONTAINER');
+    // A missing file in an existing container stays an ordinary not-found.
+    const { lake: present, dispose } = await freshLake();
+    try {
+      await expect(present.read('raw/none.avro')).rejects.toBeInstanceOf(LakeNotFoundError);
     } finally {
       await dispose();
     }

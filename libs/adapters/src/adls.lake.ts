@@ -12,7 +12,7 @@
  */
 import { Readable } from 'node:stream';
 import { BlobServiceClient, RestError, type ContainerClient } from '@azure/storage-blob';
-import { assertLakePath, LakeError, LakeNotFoundError, type Lake, type LakeEntry } from '@pipeline/ports';
+import { assertLakePath, FatalBackendError, LakeError, LakeNotFoundError, type Lake, type LakeEntry } from '@pipeline/ports';
 
 export interface AdlsLakeOptions {
   container: ContainerClient;
@@ -128,6 +128,18 @@ export class AdlsLake implements Lake {
 
   private wrap(error: unknown, operation: string, path: string): Error {
     if (error instanceof LakeError) return error;
+    const resource = `the lake at ${this.location}`;
+    if (error instanceof RestError && error.code === 'ContainerNotFound') {
+      return new FatalBackendError(`The container of ${resource} does not exist: create it (infra/ does) or fix PIPELINE_LAKE_CONTAINER.`, resource, { cause: error });
+    }
+    if (error instanceof RestError && (error.statusCode === 401 || error.statusCode === 403)) {
+      const role = ['read', 'list', 'stat'].includes(operation) ? 'Storage Blob Data Reader' : 'Storage Blob Data Contributor';
+      return new FatalBackendError(
+        `Could not ${operation} ${JSON.stringify(path)} in ${resource}: the service refused the credentials (HTTP ${error.statusCode} ${error.code ?? ''}). Grant this identity ${role} on the account or container.`,
+        resource,
+        { cause: error },
+      );
+    }
     if (error instanceof RestError && error.statusCode === 404) return new LakeNotFoundError(path, this.location);
     const status = error instanceof RestError ? ` (HTTP ${error.statusCode ?? '?'} ${error.code ?? ''})` : '';
     return new LakeError(`Could not ${operation} ${JSON.stringify(path)} in the lake at ${this.location}${status}: ${(error as Error).message}`, { cause: error });

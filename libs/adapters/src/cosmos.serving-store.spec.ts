@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describeServingStoreContract, startCosmosServer, type CosmosServer } from '@pipeline/testing';
+import { isFatalBackendError } from '@pipeline/ports';
 import { CosmosServingStore } from './cosmos.serving-store';
 
 let server: CosmosServer;
@@ -30,6 +31,23 @@ describe('cosmos serving store', () => {
       expect(store.location).not.toContain(server.key);
     } finally {
       await dispose();
+    }
+  });
+
+  it('uses an existing container without creating one, and stops with a FatalBackendError when it is missing', async () => {
+    const options = { endpoint: server.endpoint, key: server.key, connectionPolicy: { enableEndpointDiscovery: false } };
+    const name = `serving-${randomUUID()}`;
+    const failure = await CosmosServingStore.open(options, 'pipeline', name, { create: false }).catch((error: unknown) => error);
+    expect(isFatalBackendError(failure)).toBe(true);
+    expect((failure as Error).message).toContain(`pipeline/${name} does not exist`);
+    const created = await CosmosServingStore.open(options, 'pipeline', name);
+    await created.close();
+    const existing = await CosmosServingStore.open(options, 'pipeline', name, { create: false });
+    try {
+      expect(existing.location).toBe(`Cosmos DB container pipeline/${name}`);
+      await expect(existing.ping()).resolves.toBeUndefined();
+    } finally {
+      await existing.close();
     }
   });
 });

@@ -19,7 +19,17 @@
 import { trace, type Span } from '@opentelemetry/api';
 import { CosmosClient, ErrorResponse, type Container, type CosmosClientOptions, type FeedOptions, type SqlQuerySpec } from '@azure/cosmos';
 import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
-import { ServingStoreError, type ServingStore, type ShardStatus, type TopQuery, type UpsertResult, type WindowDocument, type WindowPage, type WindowQuery } from '@pipeline/ports';
+import {
+  FatalBackendError,
+  ServingStoreError,
+  type ServingStore,
+  type ShardStatus,
+  type TopQuery,
+  type UpsertResult,
+  type WindowDocument,
+  type WindowPage,
+  type WindowQuery,
+} from '@pipeline/ports';
 import {
   assertDocument,
   assertLimit,
@@ -74,13 +84,40 @@ export class CosmosServingStore implements ServingStore {
   }
 
   /**
-   * Opens (creating when absent: database, and container partitioned by `/pk`) with client
-   * options — a key for emulators and tests, `aadCredentials` (Microsoft Entra ID) in production.
+   * Opens the container with client options — a key for emulators and tests, `aadCredentials`
+   * (Microsoft Entra ID) in production. With `create` (the default) the database and the container
+   * (partitioned by `/pk`) are created when absent; without it they must exist, as on Azure, where
+   * Entra ID data roles cannot create them: a missing one or refused credentials are fatal.
    */
-  static async open(clientOptions: CosmosClientOptions, database: string, container: string): Promise<CosmosServingStore> {
+  static async open(clientOptions: CosmosClientOptions, database: string, container: string, options: { create?: boolean } = {}): Promise<CosmosServingStore> {
     const client = new CosmosClient(clientOptions);
-    const { database: db } = await client.databases.createIfNotExists({ id: database });
-    const { container: c } = await db.containers.createIfNotExists({ id: container, partitionKey: { paths: ['/pk'] }, indexingPolicy: INDEXING_POLICY });
+    if (options.create ?? true) {
+      const { database: db } = await client.databases.createIfNotExists({ id: database });
+      const { container: c } = await db.containers.createIfNotExists({ id: container, partitionKey: { paths: ['/pk'] }, indexingPolicy: INDEXING_POLICY });
+      return new CosmosServingStore({ container: c }, client);
+    }
+    const c = client.database(database).container(container);
+    try {
+      await c.read();
+    } catch (error) {
+      client.dispose();
+      const resource = `Cosmos DB container ${database}/${container}`;
+      const status = (error as { code?: number }).code;
+      if (status === 404)
+        throw new FatalBackendError(
+          `The ${resource} does not exist: create it with partition key /pk (infra/ does) or fix PIPELINE_COSMOS_DATABASE / PIPELINE_COSMOS_CONTAINER.`,
+          resource,
+          { cause: error },
+        );
+      if (status === 401 || status === 403) {
+        throw new FatalBackendError(
+          `The ${resource} refused the credentials (HTTP ${status}): assign this identity a Cosmos DB built-in data role (Data Reader to serve, Data Contributor to write).`,
+          resource,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     return new CosmosServingStore({ container: c }, client);
   }
 

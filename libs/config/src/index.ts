@@ -2,3 +2,4 @@ export * from './settings';
 export * from './home';
 export * from './spec-file';
 export * from './process-lifecycle';
+export * from './backends';

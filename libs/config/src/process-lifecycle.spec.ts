@@ -41,3 +41,15 @@ describe('shutdown signal', () => {
     expect(process.listenerCount('SIGINT')).toBe(before);
   });
 });
+
+describe('shutdown signal on a background failure', () => {
+  it('aborts with the first failure kept, so the service stops and exits non-zero', () => {
+    const shutdown = shutdownSignal(() => undefined);
+    const first = new Error('queue missing');
+    shutdown.fail(first);
+    shutdown.fail(new Error('a later one'));
+    expect(shutdown.signal.aborted).toBe(true);
+    expect(shutdown.failure).toBe(first);
+    shutdown.dispose();
+  });
+});

@@ -20,6 +20,10 @@ export function parseFlags<T>(command: Command, argv: string[]): { flags: T } | 
 
 export interface ShutdownSignal {
   readonly signal: AbortSignal;
+  /** Stops the service as a signal would, for a failure found in the background; it then exits non-zero. */
+  fail(error: Error): void;
+  /** The failure passed to `fail`, if any. */
+  readonly failure: Error | undefined;
   dispose(): void;
 }
 
@@ -31,6 +35,7 @@ export interface ShutdownSignal {
  */
 export function shutdownSignal(onSignal: (signal: NodeJS.Signals) => void): ShutdownSignal {
   const controller = new AbortController();
+  let failure: Error | undefined;
   const handler = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) return;
     onSignal(signal);
@@ -40,6 +45,13 @@ export function shutdownSignal(onSignal: (signal: NodeJS.Signals) => void): Shut
   process.on('SIGTERM', handler);
   return {
     signal: controller.signal,
+    get failure() {
+      return failure;
+    },
+    fail(error: Error) {
+      failure ??= error;
+      controller.abort(error);
+    },
     dispose() {
       if (controller.signal.aborted) return;
       process.off('SIGINT', handler);

@@ -61,6 +61,8 @@ export class SettingsReader {
   }
 
   problem(name: string, expected: string, found: string): void {
+    // A setting several readers consult (PIPELINE_BACKEND) is reported once.
+    if (this.problems.some((p) => p.name === name && p.expected === expected && p.found === found)) return;
     this.problems.push({ name, expected, found });
   }
 

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import pino from 'pino';
 import { createLogger, prettyStream } from './logger';
-import { linksFromTraceparents, parseTraceparent, startTelemetry, traceHeaders, tracer } from './tracing';
+import { linksFromTraceparents, otlpTraceExporter, parseTraceparent, startTelemetry, traceHeaders, tracer } from './tracing';
 
 function capture(): { stream: pino.DestinationStream; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -67,5 +67,24 @@ describe('telemetry', () => {
     const logger = createLogger({ service: 'capture', format: 'pretty', destination: prettyStream(sink) });
     logger.warn({ partition: '2' }, 'lost ownership');
     expect(written).toMatch(/^\d{2}:\d{2}:\d{2} WARN {2}capture {2}lost ownership {2}partition=2\n$/);
+  });
+});
+
+describe('the OTLP trace exporter', () => {
+  it('speaks the protocol the environment announces, OTLP/HTTP JSON unless told', async () => {
+    const cases: Array<[NodeJS.ProcessEnv, string]> = [
+      [{}, '@opentelemetry/exporter-trace-otlp-http'],
+      [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, '@opentelemetry/exporter-trace-otlp-grpc'],
+      [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }, '@opentelemetry/exporter-trace-otlp-proto'],
+    ];
+    for (const [env, module] of cases) {
+      const exporter = otlpTraceExporter(env);
+      expect(exporter).toBeInstanceOf((require(module) as { OTLPTraceExporter: new () => unknown }).OTLPTraceExporter);
+      await exporter.shutdown();
+    }
+  });
+
+  it('refuses a protocol it does not know, naming the variable', () => {
+    expect(() => otlpTraceExporter({ OTEL_EXPORTER_OTLP_PROTOCOL: 'udp' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc, http\/protobuf or http\/json, found "udp"/);
   });
 });

@@ -6,7 +6,9 @@
  * test passes its own exporter. Nothing here runs at import time.
  */
 import { context, propagation, SpanStatusCode, trace, type Link, type Span, type SpanContext, type SpanOptions, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as OtlpHttpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpHttpProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
@@ -39,12 +41,31 @@ class DiscardingSpanProcessor implements SpanProcessor {
   }
 }
 
+/**
+ * The OTLP exporter for `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or `OTEL_EXPORTER_OTLP_PROTOCOL`):
+ * `grpc` (what a managed agent such as Container Apps' may announce), `http/protobuf`, or
+ * `http/json` (the default here). Each reads its endpoint from the standard variables.
+ */
+export function otlpTraceExporter(env: NodeJS.ProcessEnv = process.env): SpanExporter {
+  const protocol = (env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] || env['OTEL_EXPORTER_OTLP_PROTOCOL'] || 'http/json').trim();
+  switch (protocol) {
+    case 'grpc':
+      return new OtlpGrpcTraceExporter();
+    case 'http/protobuf':
+      return new OtlpHttpProtobufTraceExporter();
+    case 'http/json':
+      return new OtlpHttpJsonTraceExporter();
+    default:
+      throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc, http/protobuf or http/json, found ${JSON.stringify(protocol)}.`);
+  }
+}
+
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const env = options.env ?? process.env;
   const endpoint = env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
   let processor: SpanProcessor;
   if (options.exporter) processor = new SimpleSpanProcessor(options.exporter);
-  else if (endpoint) processor = new BatchSpanProcessor(new OTLPTraceExporter());
+  else if (endpoint) processor = new BatchSpanProcessor(otlpTraceExporter(env));
   else processor = new DiscardingSpanProcessor();
   const sdk = new NodeSDK({
     serviceName: env['OTEL_SERVICE_NAME'] || options.serviceName,

@@ -6,7 +6,7 @@ import type { INestMicroservice } from '@nestjs/common';
 import { lastValueFrom } from 'rxjs';
 import { LocalBus } from '@pipeline/adapters';
 import type { Clock } from '@pipeline/engine';
-import type { QueueOptions } from '@pipeline/ports';
+import { FatalBackendError, type Bus, type QueueOptions } from '@pipeline/ports';
 import { makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
 import { BusClient } from './bus.client';
 import { BusContext } from './bus.context';
@@ -254,6 +254,32 @@ describe('BusTransport', () => {
     expect(session?.sessionId).toBe('shard-2');
     await expect(session?.receive({ maxMessages: 1, maxWaitMs: 0 })).resolves.toMatchObject([{ subject: 'gold.batch', body: { shard: 2, n: 1 } }]);
     await session?.close();
+  });
+
+  it('stops every loop and reports once when the bus fails in a way no retry fixes', async () => {
+    const missing = new FatalBackendError('Service Bus queue "gold" does not exist: create it (infra/ does) or fix the name.', 'Service Bus queue "gold"');
+    let attempts = 0;
+    const failing = new Proxy(bus, {
+      get(target, property) {
+        if (property === 'acceptSession')
+          return async () => {
+            attempts += 1;
+            throw missing;
+          };
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Bus;
+    const reported: Error[] = [];
+    const { transport, lines } = await start({ bus: failing, onFatal: (error) => reported.push(error), errorBackoffMs: 5 });
+    await waitFor(() => reported.length > 0 || undefined, { timeoutMs: 10_000, description: 'the fatal failure to be reported' });
+    // Every loop stopped at the first failure: the three session loops tried once each at most.
+    await app?.close();
+    app = undefined;
+    expect(reported).toEqual([missing]);
+    expect(transport.fatal).toBe(missing);
+    expect(attempts).toBeLessThanOrEqual(3);
+    expect(lines.filter((l) => l.level === 'error' && String(l.message).includes('retrying cannot fix'))).toHaveLength(1);
   });
 
   it('rejects a queue list it cannot serve, naming the problem', () => {

@@ -11,13 +11,15 @@
  *   `sessionIdleMs` without messages so that another instance may take it.
  * - `close()` stops receiving, lets every handler that started finish and settles its message, then
  *   releases the sessions. Nothing is left locked by a clean shutdown.
- * - A failing receive (the bus unreachable, a missing queue) is logged and retried; a loop never
- *   ends silently while the transport listens.
+ * - A failing receive (the bus unreachable, a busy service) is logged and retried; a loop never
+ *   ends silently while the transport listens. A failure no retry fixes (`FatalBackendError`: a
+ *   missing queue, refused credentials) stops every loop and is handed to `onFatal` once, so the
+ *   service exits non-zero and the platform restarts it after the cause is fixed.
  */
 import { SpanKind } from '@opentelemetry/api';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
-import { MessageLockLostError, SessionLockLostError, type Bus, type MessageSettlement, type ReceivedMessage, type SessionReceiver } from '@pipeline/ports';
+import { isFatalBackendError, MessageLockLostError, SessionLockLostError, type Bus, type MessageSettlement, type ReceivedMessage, type SessionReceiver } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
 import { BusContext } from './bus.context';
 
@@ -47,6 +49,8 @@ export interface BusTransportOptions {
   lockRenewalMs?: number;
   /** Pause after a failed receive before trying again. Default 1000. */
   errorBackoffMs?: number;
+  /** Called once with the first `FatalBackendError`; the transport has stopped receiving by then. */
+  onFatal?: (error: Error) => void;
 }
 
 /** The dead-letter reason for a message whose subject no handler is registered for. */
@@ -68,6 +72,8 @@ export class BusTransport extends Server implements CustomTransportStrategy {
   private readonly lockRenewalMs: number;
   private readonly errorBackoffMs: number;
   private readonly subscriptions: readonly BusQueueSubscription[];
+  private readonly onFatal: (error: Error) => void;
+  private fatalError: Error | undefined;
   private loops: Promise<void>[] = [];
   private stopping = false;
   /** Wakes loops pausing after an error, so close() does not wait out the pause. */
@@ -83,6 +89,24 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     this.lockRenewalMs = positive(options.lockRenewalMs ?? 10_000, 'lockRenewalMs');
     this.errorBackoffMs = positive(options.errorBackoffMs ?? 1_000, 'errorBackoffMs');
     this.subscriptions = checkSubscriptions(options.queues);
+    this.onFatal = options.onFatal ?? (() => undefined);
+  }
+
+  /** The failure that stopped the transport, if one did. */
+  get fatal(): Error | undefined {
+    return this.fatalError;
+  }
+
+  /** Stops every loop on a failure no retry fixes; true when `error` was one. */
+  private stopOnFatal(error: unknown, fields: Record<string, unknown>): boolean {
+    if (!isFatalBackendError(error)) return false;
+    if (this.fatalError) return true;
+    this.fatalError = error as Error;
+    this.stopping = true;
+    for (const wake of this.wakeups) wake();
+    this.log.error({ ...fields, err: error }, `the bus failed in a way retrying cannot fix; stopping: ${(error as Error).message}`);
+    this.onFatal(error as Error);
+    return true;
   }
 
   listen(callback: (error?: unknown) => void): void {
@@ -127,6 +151,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
         try {
           messages = await receiver.receive({ maxMessages, maxWaitMs: this.receiveWaitMs });
         } catch (error) {
+          if (this.stopOnFatal(error, { queue })) break;
           this.log.error({ err: error, queue }, 'receiving from the bus failed; retrying');
           await this.pause(this.errorBackoffMs);
           continue;
@@ -145,6 +170,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
       try {
         session = await this.bus.acceptSession(queue, { maxWaitMs: this.receiveWaitMs });
       } catch (error) {
+        if (this.stopOnFatal(error, { queue })) break;
         this.log.error({ err: error, queue }, 'accepting a bus session failed; retrying');
         await this.pause(this.errorBackoffMs);
         continue;
@@ -176,6 +202,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
         }
       }
     } catch (error) {
+      if (this.stopOnFatal(error, { queue, sessionId })) return;
       const level = error instanceof SessionLockLostError ? 'warn' : 'error';
       this.log[level]({ err: error, queue, sessionId }, 'stopped handling a bus session; its messages stay for the next holder');
     } finally {
@@ -239,6 +266,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     try {
       await settlement();
     } catch (error) {
+      if (this.stopOnFatal(error, fields)) return;
       // A lost lock means the message is redelivered: handlers are idempotent (DESIGN invariant 4).
       const lockLost = error instanceof MessageLockLostError || error instanceof SessionLockLostError;
       this.log[lockLost ? 'warn' : 'error']({ ...fields, err: error }, 'settling a bus message failed; it will be delivered again');

@@ -1,0 +1,153 @@
+/**
+ * The event hub producer port on Azure Event Hubs (or its emulator), over `EventHubProducerClient`.
+ *
+ * Invariants:
+ * - One `send` is one `EventDataBatch` sent with one `sendBatch`: all its events or none, in order,
+ *   to one partition. A batch over `maxBatchBytes` (by `eventSizeInBytes`), or one the SDK will
+ *   not take whole, is refused with `EventTooLargeError` before anything is sent.
+ * - `maxBatchBytes` is fixed at open from the sender link's limit, with the margin explained in
+ *   `eventhubs.event-data.ts`.
+ * - Failures the SDK's bounded retries could not overcome are `FatalBackendError` when no retry can
+ *   fix them, otherwise rethrown as they are. No message contains a key or connection string.
+ */
+import { EventHubProducerClient, type CreateBatchOptions, type RetryOptions } from '@azure/event-hubs';
+import { EventHubError, EventTooLargeError, eventSizeInBytes, type EventHubProducer, type EventToSend, type SendOptions } from '@pipeline/ports';
+import { DEFAULT_EVENTHUBS_RETRY_OPTIONS, namespaceOf, type EventHubsAccess } from './eventhubs.access';
+import { eventHubResource, toEventHubsFailure } from './eventhubs.errors';
+import { reportedMaxBatchBytes, toEventData } from './eventhubs.event-data';
+import { propertiesSize } from './local.event-properties';
+
+export interface EventHubsProducerOptions {
+  /** Overrides `DEFAULT_EVENTHUBS_RETRY_OPTIONS`. */
+  retryOptions?: RetryOptions;
+}
+
+export class EventHubsProducer implements EventHubProducer {
+  readonly maxBatchBytes: number;
+  private partitionIds: readonly string[];
+  private closed = false;
+
+  private constructor(
+    private readonly client: EventHubProducerClient,
+    readonly hubName: string,
+    readonly fullyQualifiedNamespace: string,
+    partitionIds: readonly string[],
+    /** The SDK's limit for one batch, in AMQP-encoded bytes. */
+    readonly sdkMaxBatchBytes: number,
+  ) {
+    this.partitionIds = partitionIds;
+    this.maxBatchBytes = reportedMaxBatchBytes(sdkMaxBatchBytes);
+  }
+
+  /** Connects, reads the partitions and the batch limit; fails with `FatalBackendError` when the hub cannot be used. */
+  static async open(access: EventHubsAccess, hubName: string, options: EventHubsProducerOptions = {}): Promise<EventHubsProducer> {
+    const namespace = namespaceOf(access, hubName);
+    const clientOptions = { retryOptions: { ...DEFAULT_EVENTHUBS_RETRY_OPTIONS, ...options.retryOptions } };
+    const client =
+      'connectionString' in access
+        ? new EventHubProducerClient(access.connectionString, hubName, clientOptions)
+        : new EventHubProducerClient(access.fullyQualifiedNamespace, hubName, access.credential, clientOptions);
+    try {
+      const partitionIds = await client.getPartitionIds();
+      const probe = await client.createBatch();
+      return new EventHubsProducer(client, hubName, namespace, partitionIds, probe.maxSizeInBytes);
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      throw toEventHubsFailure(error, 'open a producer', eventHubResource(namespace, hubName));
+    }
+  }
+
+  private get resource(): string {
+    return eventHubResource(this.fullyQualifiedNamespace, this.hubName);
+  }
+
+  async getPartitionIds(): Promise<string[]> {
+    this.assertOpen();
+    return [...this.partitionIds];
+  }
+
+  async send(events: readonly EventToSend[], options: SendOptions = {}): Promise<void> {
+    this.assertOpen();
+    if (!Array.isArray(events)) throw new EventHubError(`send expects an array of events, got ${typeof events}.`);
+    const { partitionKey, partitionId } = options;
+    if (partitionKey !== undefined && partitionId !== undefined) {
+      throw new EventHubError(`send was given both partitionKey ${JSON.stringify(partitionKey)} and partitionId ${JSON.stringify(partitionId)}; pass one of them.`);
+    }
+    if (partitionKey !== undefined && typeof partitionKey !== 'string') throw new EventHubError(`partitionKey must be a string, got ${typeof partitionKey}.`);
+    if (partitionId !== undefined) await this.assertPartition(partitionId);
+    if (events.length === 0) return;
+
+    let estimate = 0;
+    events.forEach((event, index) => {
+      assertEvent(event, index);
+      estimate += eventSizeInBytes(event);
+    });
+    if (estimate > this.maxBatchBytes) {
+      throw new EventTooLargeError(
+        `A batch of ${events.length} event(s) is ${estimate} bytes (by eventSizeInBytes), over the ${this.maxBatchBytes}-byte limit (maxBatchBytes) of ${this.resource}. Send fewer or smaller events per call.`,
+      );
+    }
+
+    const batchOptions: CreateBatchOptions = partitionKey !== undefined ? { partitionKey } : partitionId !== undefined ? { partitionId } : {};
+    try {
+      const batch = await this.client.createBatch(batchOptions);
+      for (const [index, event] of events.entries()) {
+        if (!batch.tryAdd(toEventData(event))) {
+          throw new EventTooLargeError(
+            `A batch of ${events.length} event(s) (${estimate} bytes by eventSizeInBytes, within maxBatchBytes ${this.maxBatchBytes}) does not fit the ${batch.maxSizeInBytes}-byte AMQP batch of ${this.resource}: ` +
+              `event ${index} would take it past the limit${partitionKey !== undefined ? ` (partition keys of ${Buffer.byteLength(partitionKey)} bytes count in every event)` : ''}. Send fewer events per call.`,
+          );
+        }
+      }
+      await this.client.sendBatch(batch);
+    } catch (error) {
+      if (error instanceof EventHubError) throw error;
+      if (isMessageTooLarge(error)) {
+        throw new EventTooLargeError(
+          `${this.resource} refused a batch of ${events.length} event(s) as too large; maxBatchBytes is ${this.maxBatchBytes}. Send fewer or smaller events per call.`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw toEventHubsFailure(error, `send ${events.length} event(s)`, this.resource);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+
+  /** Partitions can be added to a hub (premium and dedicated tiers), so a miss re-reads them once. */
+  private async assertPartition(partitionId: string): Promise<void> {
+    if (this.partitionIds.includes(partitionId)) return;
+    try {
+      this.partitionIds = await this.client.getPartitionIds();
+    } catch (error) {
+      throw toEventHubsFailure(error, 'read the partition ids', this.resource);
+    }
+    if (!this.partitionIds.includes(partitionId)) {
+      throw new EventHubError(
+        `${this.resource} has no partition ${JSON.stringify(partitionId)}; its partitions are ${this.partitionIds.map((id) => JSON.stringify(id)).join(', ')}.`,
+      );
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EventHubError(`The producer of ${this.resource} is closed; open it again to use it.`);
+  }
+}
+
+function assertEvent(event: EventToSend, index: number): void {
+  if (typeof event !== 'object' || event === null || !(event.body instanceof Uint8Array)) {
+    throw new EventHubError(`Event ${index} of the batch needs a body of bytes (Buffer or Uint8Array).`);
+  }
+  // Same checks as the embedded hub: names the property whose value Event Hubs cannot carry.
+  propertiesSize(event.properties);
+}
+
+function isMessageTooLarge(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'MessageTooLargeError';
+}
