@@ -1,0 +1,649 @@
+// The medallion pipeline on Azure: one resource group holding the lake (ADLS Gen2), Event Hubs
+// (+ Capture), Service Bus, Cosmos DB, monitoring, a registry and one Container App per service.
+//
+// Invariants kept here:
+// - No secrets: every service authenticates with its own user-assigned managed identity
+//   (AZURE_CLIENT_ID); local auth (keys, SAS) is disabled on every data service.
+// - Least privilege: each identity gets only the data-plane roles its adapters need, scoped to the
+//   container, hub or queue it touches (the table is `roleAssignments` below; infra/README.md
+//   explains it and infra/tests/role-coverage.spec.ts checks it against the adapters' code).
+// - Entities (containers, hub, consumer group, queues, Cosmos database and container) are created
+//   here, never by the services: their data-plane roles cannot create them.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('azd environment name; names and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region of every resource.')
+param location string
+
+@description('true: Event Hubs Capture writes Avro to lake/raw and the capture app is scaled to 0 with no roles; false: the capture app does it.')
+param enableEventHubsCapture bool = true
+
+@minValue(1)
+@maxValue(32)
+@description('Event hub partitions; fixed after creation on the Standard tier.')
+param eventHubPartitions int = 4
+
+@minValue(60)
+@maxValue(900)
+@description('Capture window in seconds: a file is written per partition at least this often.')
+param captureIntervalSeconds int = 300
+
+@minValue(10485760)
+@maxValue(524288000)
+@description('Capture window in bytes: a file is cut earlier when this much arrived.')
+param captureSizeLimitBytes int = 314572800
+
+@minValue(1)
+@maxValue(30)
+@description('Gold replicas at most. Gold shards are Service Bus sessions, so any instance can own any shard; more instances than shards only idle.')
+param goldMaxReplicas int = 1
+
+@minValue(1)
+@maxValue(30)
+@description('Silver replicas at most (silver batches are sessions of bronze-manifests).')
+param silverMaxReplicas int = 3
+
+@minValue(1)
+@maxValue(30)
+@description('serving-api replicas at least 1 (always on) and at most this.')
+param servingApiMaxReplicas int = 3
+
+@description('Cosmos DB serverless (pay per request) instead of provisioned throughput.')
+param cosmosServerless bool = true
+
+@description('Image of each service; azd sets them on deploy, the placeholder is used before the first deploy.')
+param producerImage string = ''
+param captureImage string = ''
+param bronzeImage string = ''
+param silverImage string = ''
+param goldImage string = ''
+param servingApiImage string = ''
+
+var tags = { 'azd-env-name': environmentName }
+// A short, stable suffix: globally unique names (storage, registry, namespaces) without collisions.
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var lakeContainer = 'lake'
+var checkpointContainer = 'eventhub-checkpoints'
+var hubName = 'events'
+var captureConsumerGroup = 'capture'
+var bronzeQueue = 'bronze-manifests'
+var silverQueue = 'silver-manifests'
+var cosmosDatabase = 'pipeline'
+var cosmosContainer = 'serving'
+var pipelineSpec = 'examples/sensors.spec.yaml'
+
+// Built-in role definition ids (Azure RBAC), and the Cosmos DB SQL data-plane built-in roles.
+var role = {
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
+  eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
+  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  cosmosDataReader: '00000000-0000-0000-0000-000000000001'
+  cosmosDataContributor: '00000000-0000-0000-0000-000000000002'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-${token}'
+    applicationInsightsName: 'appi-${token}'
+  }
+}
+
+module lake 'modules/storage.bicep' = {
+  name: 'lake'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    accountName: 'stlake${token}'
+    containerNames: [lakeContainer, checkpointContainer]
+  }
+}
+
+module eventHubs 'modules/event-hubs.bicep' = {
+  name: 'event-hubs'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namespaceName: 'evhns-${token}'
+    hubName: hubName
+    partitionCount: eventHubPartitions
+    consumerGroupName: captureConsumerGroup
+    enableCapture: enableEventHubsCapture
+    captureStorageAccountName: lake.outputs.accountName
+    captureContainerName: lakeContainer
+    captureIntervalSeconds: captureIntervalSeconds
+    captureSizeLimitBytes: captureSizeLimitBytes
+    storageBlobDataContributorRoleId: role.storageBlobDataContributor
+  }
+}
+
+module serviceBus 'modules/service-bus.bicep' = {
+  name: 'service-bus'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namespaceName: 'sbns-${token}'
+    queueNames: [bronzeQueue, silverQueue]
+  }
+}
+
+module cosmos 'modules/cosmos.bicep' = {
+  name: 'cosmos'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    accountName: 'cosmos-${token}'
+    databaseName: cosmosDatabase
+    containerName: cosmosContainer
+    serverless: cosmosServerless
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    registryName: 'cr${token}'
+  }
+}
+
+module environment 'modules/container-apps-environment.bicep' = {
+  name: 'container-apps-environment'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    environmentName: 'cae-${token}'
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+  }
+}
+
+// One identity per service: a compromised service reaches only what its own roles allow.
+module producerIdentity 'modules/identity.bicep' = {
+  name: 'identity-producer'
+  scope: rg
+  params: { location: location, tags: tags, identityName: 'id-producer-${token}' }
+}
+module captureIdentity 'modules/identity.bicep' = {
+  name: 'identity-capture'
+  scope: rg
+  params: { location: location, tags: tags, identityName: 'id-capture-${token}' }
+}
+module bronzeIdentity 'modules/identity.bicep' = {
+  name: 'identity-bronze'
+  scope: rg
+  params: { location: location, tags: tags, identityName: 'id-bronze-${token}' }
+}
+module silverIdentity 'modules/identity.bicep' = {
+  name: 'identity-silver'
+  scope: rg
+  params: { location: location, tags: tags, identityName: 'id-silver-${token}' }
+}
+module goldIdentity 'modules/identity.bicep' = {
+  name: 'identity-gold'
+  scope: rg
+  params: { location: location, tags: tags, identityName: 'id-gold-${token}' }
+}
+module servingApiIdentity 'modules/identity.bicep' = {
+  name: 'identity-serving-api'
+  scope: rg
+  params: { location: location, tags: tags, identityName: 'id-serving-api-${token}' }
+}
+// KEDA's Service Bus scaler reads queue runtime counts, which Data Sender/Receiver do not allow.
+module queueScalerIdentity 'modules/identity.bicep' = {
+  name: 'identity-queue-scaler'
+  scope: rg
+  params: { location: location, tags: tags, identityName: 'id-queue-scaler-${token}' }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role assignments: the data-plane table of the settings contract, one module call per grant.
+// ---------------------------------------------------------------------------------------------
+
+// producer: sends events.
+module producerHubSender 'modules/roles/event-hub-role.bicep' = {
+  name: 'role-producer-hub-sender'
+  scope: rg
+  params: {
+    namespaceName: eventHubs.outputs.namespaceName
+    hubName: hubName
+    principalId: producerIdentity.outputs.principalId
+    roleDefinitionId: role.eventHubsDataSender
+  }
+}
+
+// capture (only when it runs instead of Event Hubs Capture): receives, writes the lake and its checkpoints.
+module captureHubReceiver 'modules/roles/event-hub-role.bicep' = if (!enableEventHubsCapture) {
+  name: 'role-capture-hub-receiver'
+  scope: rg
+  params: {
+    namespaceName: eventHubs.outputs.namespaceName
+    hubName: hubName
+    principalId: captureIdentity.outputs.principalId
+    roleDefinitionId: role.eventHubsDataReceiver
+  }
+}
+module captureLakeWriter 'modules/roles/storage-container-role.bicep' = if (!enableEventHubsCapture) {
+  name: 'role-capture-lake-writer'
+  scope: rg
+  params: {
+    accountName: lake.outputs.accountName
+    containerName: lakeContainer
+    principalId: captureIdentity.outputs.principalId
+    roleDefinitionId: role.storageBlobDataContributor
+  }
+}
+module captureCheckpointWriter 'modules/roles/storage-container-role.bicep' = if (!enableEventHubsCapture) {
+  name: 'role-capture-checkpoint-writer'
+  scope: rg
+  params: {
+    accountName: lake.outputs.accountName
+    containerName: checkpointContainer
+    principalId: captureIdentity.outputs.principalId
+    roleDefinitionId: role.storageBlobDataContributor
+  }
+}
+
+// bronze: reads raw/, writes bronze tables and manifests, announces them.
+module bronzeLakeWriter 'modules/roles/storage-container-role.bicep' = {
+  name: 'role-bronze-lake-writer'
+  scope: rg
+  params: {
+    accountName: lake.outputs.accountName
+    containerName: lakeContainer
+    principalId: bronzeIdentity.outputs.principalId
+    roleDefinitionId: role.storageBlobDataContributor
+  }
+}
+module bronzeQueueSender 'modules/roles/service-bus-queue-role.bicep' = {
+  name: 'role-bronze-queue-sender'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: bronzeQueue
+    principalId: bronzeIdentity.outputs.principalId
+    roleDefinitionId: role.serviceBusDataSender
+  }
+}
+
+// silver: receives bronze manifests, writes silver tables, announces silver manifests.
+module silverLakeWriter 'modules/roles/storage-container-role.bicep' = {
+  name: 'role-silver-lake-writer'
+  scope: rg
+  params: {
+    accountName: lake.outputs.accountName
+    containerName: lakeContainer
+    principalId: silverIdentity.outputs.principalId
+    roleDefinitionId: role.storageBlobDataContributor
+  }
+}
+module silverQueueReceiver 'modules/roles/service-bus-queue-role.bicep' = {
+  name: 'role-silver-queue-receiver'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: bronzeQueue
+    principalId: silverIdentity.outputs.principalId
+    roleDefinitionId: role.serviceBusDataReceiver
+  }
+}
+module silverQueueSender 'modules/roles/service-bus-queue-role.bicep' = {
+  name: 'role-silver-queue-sender'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: silverQueue
+    principalId: silverIdentity.outputs.principalId
+    roleDefinitionId: role.serviceBusDataSender
+  }
+}
+
+// gold: receives silver manifests (and sends the shard wake-up messages on the same queue),
+// writes gold tables and the serving store.
+module goldLakeWriter 'modules/roles/storage-container-role.bicep' = {
+  name: 'role-gold-lake-writer'
+  scope: rg
+  params: {
+    accountName: lake.outputs.accountName
+    containerName: lakeContainer
+    principalId: goldIdentity.outputs.principalId
+    roleDefinitionId: role.storageBlobDataContributor
+  }
+}
+module goldQueueReceiver 'modules/roles/service-bus-queue-role.bicep' = {
+  name: 'role-gold-queue-receiver'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: silverQueue
+    principalId: goldIdentity.outputs.principalId
+    roleDefinitionId: role.serviceBusDataReceiver
+  }
+}
+module goldQueueSender 'modules/roles/service-bus-queue-role.bicep' = {
+  name: 'role-gold-queue-sender'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: silverQueue
+    principalId: goldIdentity.outputs.principalId
+    roleDefinitionId: role.serviceBusDataSender
+  }
+}
+module goldServingWriter 'modules/roles/cosmos-sql-role.bicep' = {
+  name: 'role-gold-serving-writer'
+  scope: rg
+  params: {
+    accountName: cosmos.outputs.accountName
+    principalId: goldIdentity.outputs.principalId
+    roleDefinitionId: role.cosmosDataContributor
+  }
+}
+
+// serving-api: reads the lake (late rows, status) and the serving store.
+module servingApiLakeReader 'modules/roles/storage-container-role.bicep' = {
+  name: 'role-serving-api-lake-reader'
+  scope: rg
+  params: {
+    accountName: lake.outputs.accountName
+    containerName: lakeContainer
+    principalId: servingApiIdentity.outputs.principalId
+    roleDefinitionId: role.storageBlobDataReader
+  }
+}
+module servingApiServingReader 'modules/roles/cosmos-sql-role.bicep' = {
+  name: 'role-serving-api-serving-reader'
+  scope: rg
+  params: {
+    accountName: cosmos.outputs.accountName
+    principalId: servingApiIdentity.outputs.principalId
+    roleDefinitionId: role.cosmosDataReader
+  }
+}
+
+// The queue scaler identity: queue-scoped, used only by the KEDA rules of silver and gold.
+module scalerBronzeQueueOwner 'modules/roles/service-bus-queue-role.bicep' = {
+  name: 'role-scaler-bronze-queue'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: bronzeQueue
+    principalId: queueScalerIdentity.outputs.principalId
+    roleDefinitionId: role.serviceBusDataOwner
+  }
+}
+module scalerSilverQueueOwner 'modules/roles/service-bus-queue-role.bicep' = {
+  name: 'role-scaler-silver-queue'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: silverQueue
+    principalId: queueScalerIdentity.outputs.principalId
+    roleDefinitionId: role.serviceBusDataOwner
+  }
+}
+
+// Every identity pulls its image from the registry.
+module registryPull 'modules/roles/registry-role.bicep' = {
+  name: 'role-registry-pull'
+  scope: rg
+  params: {
+    registryName: registry.outputs.registryName
+    principalIds: [
+      producerIdentity.outputs.principalId
+      captureIdentity.outputs.principalId
+      bronzeIdentity.outputs.principalId
+      silverIdentity.outputs.principalId
+      goldIdentity.outputs.principalId
+      servingApiIdentity.outputs.principalId
+    ]
+    roleDefinitionId: role.acrPull
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services
+// ---------------------------------------------------------------------------------------------
+
+var storageUrl = lake.outputs.blobEndpoint
+var lakeSettings = [
+  { name: 'AZURE_STORAGE_ACCOUNT_URL', value: storageUrl }
+  { name: 'PIPELINE_LAKE_CONTAINER', value: lakeContainer }
+]
+var servingSettings = [
+  { name: 'AZURE_COSMOS_ENDPOINT', value: cosmos.outputs.endpoint }
+  { name: 'PIPELINE_COSMOS_DATABASE', value: cosmosDatabase }
+  { name: 'PIPELINE_COSMOS_CONTAINER', value: cosmosContainer }
+]
+var busSettings = [{ name: 'AZURE_SERVICEBUS_NAMESPACE', value: serviceBus.outputs.fullyQualifiedNamespace }]
+var hubSettings = [
+  { name: 'AZURE_EVENTHUBS_NAMESPACE', value: eventHubs.outputs.fullyQualifiedNamespace }
+  { name: 'PIPELINE_EVENT_HUB', value: hubName }
+]
+var specSettings = [{ name: 'PIPELINE_SPEC', value: pipelineSpec }]
+// Where capture files are: raw/{Namespace}/{EventHub}/{PartitionId}/…, as Capture (or the capture app) writes them.
+var captureLayoutSettings = [
+  { name: 'PIPELINE_EVENT_HUB_NAMESPACE', value: eventHubs.outputs.namespaceName }
+  { name: 'PIPELINE_EVENT_HUB', value: hubName }
+  { name: 'PIPELINE_EVENT_HUB_PARTITIONS', value: string(eventHubPartitions) }
+]
+
+module producer 'modules/container-job.bicep' = {
+  name: 'service-producer'
+  scope: rg
+  dependsOn: [registryPull]
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'producer' })
+    jobName: 'job-producer-${token}'
+    environmentId: environment.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    identityId: producerIdentity.outputs.identityId
+    identityClientId: producerIdentity.outputs.clientId
+    image: producerImage
+    env: concat(hubSettings, specSettings, [{ name: 'PIPELINE_CSV', value: 'examples/sensors.sample.csv' }])
+  }
+}
+
+module capture 'modules/container-app.bicep' = {
+  name: 'service-capture'
+  scope: rg
+  dependsOn: [registryPull]
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'capture' })
+    appName: 'ca-capture-${token}'
+    environmentId: environment.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    identityId: captureIdentity.outputs.identityId
+    identityClientId: captureIdentity.outputs.clientId
+    image: captureImage
+    env: concat(lakeSettings, hubSettings, [
+      { name: 'PIPELINE_EVENT_HUB_NAMESPACE', value: eventHubs.outputs.namespaceName }
+      { name: 'CAPTURE_CONSUMER_GROUP', value: captureConsumerGroup }
+      { name: 'CAPTURE_CHECKPOINT_CONTAINER', value: checkpointContainer }
+    ])
+    // With Event Hubs Capture on, the app stays deployed (azd deploys every service) but never runs.
+    minReplicas: 0
+    maxReplicas: enableEventHubsCapture ? 1 : eventHubPartitions
+    scaleRules: enableEventHubsCapture
+      ? []
+      : [
+          {
+            name: 'event-hub-backlog'
+            custom: {
+              type: 'azure-eventhub'
+              identity: captureIdentity.outputs.identityId
+              metadata: {
+                eventHubNamespace: eventHubs.outputs.namespaceName
+                eventHubName: hubName
+                consumerGroup: captureConsumerGroup
+                unprocessedEventThreshold: '64'
+                activationUnprocessedEventThreshold: '1'
+                checkpointStrategy: 'blobMetadata'
+                storageAccountName: lake.outputs.accountName
+                blobContainer: checkpointContainer
+              }
+            }
+          }
+        ]
+  }
+}
+
+module bronze 'modules/container-app.bicep' = {
+  name: 'service-bronze'
+  scope: rg
+  dependsOn: [registryPull]
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'bronze' })
+    appName: 'ca-bronze-${token}'
+    environmentId: environment.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    identityId: bronzeIdentity.outputs.identityId
+    identityClientId: bronzeIdentity.outputs.clientId
+    image: bronzeImage
+    env: concat(lakeSettings, busSettings, captureLayoutSettings)
+    // Bronze polls the lake for new Capture files: exactly one instance owns the raw cursor.
+    minReplicas: 1
+    maxReplicas: 1
+    scaleRules: []
+  }
+}
+
+module silver 'modules/container-app.bicep' = {
+  name: 'service-silver'
+  scope: rg
+  dependsOn: [registryPull, scalerBronzeQueueOwner]
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'silver' })
+    appName: 'ca-silver-${token}'
+    environmentId: environment.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    identityId: silverIdentity.outputs.identityId
+    identityClientId: silverIdentity.outputs.clientId
+    scalerIdentityId: queueScalerIdentity.outputs.identityId
+    image: silverImage
+    env: concat(lakeSettings, busSettings, specSettings)
+    minReplicas: 0
+    maxReplicas: silverMaxReplicas
+    scaleRules: [
+      {
+        name: 'bronze-manifest-backlog'
+        custom: {
+          type: 'azure-servicebus'
+          identity: queueScalerIdentity.outputs.identityId
+          metadata: {
+            namespace: serviceBus.outputs.namespaceName
+            queueName: bronzeQueue
+            messageCount: '5'
+          }
+        }
+      }
+    ]
+  }
+}
+
+module gold 'modules/container-app.bicep' = {
+  name: 'service-gold'
+  scope: rg
+  dependsOn: [registryPull, scalerSilverQueueOwner]
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'gold' })
+    appName: 'ca-gold-${token}'
+    environmentId: environment.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    identityId: goldIdentity.outputs.identityId
+    identityClientId: goldIdentity.outputs.clientId
+    scalerIdentityId: queueScalerIdentity.outputs.identityId
+    image: goldImage
+    env: concat(lakeSettings, busSettings, servingSettings, specSettings)
+    // Gold rings every shard's session on a timer, so one instance stays up to own the shards.
+    minReplicas: 1
+    maxReplicas: goldMaxReplicas
+    scaleRules: [
+      {
+        name: 'silver-manifest-backlog'
+        custom: {
+          type: 'azure-servicebus'
+          identity: queueScalerIdentity.outputs.identityId
+          metadata: {
+            namespace: serviceBus.outputs.namespaceName
+            queueName: silverQueue
+            messageCount: '20'
+          }
+        }
+      }
+    ]
+  }
+}
+
+module servingApi 'modules/container-app.bicep' = {
+  name: 'service-serving-api'
+  scope: rg
+  dependsOn: [registryPull]
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'serving-api' })
+    appName: 'ca-serving-api-${token}'
+    environmentId: environment.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    identityId: servingApiIdentity.outputs.identityId
+    identityClientId: servingApiIdentity.outputs.clientId
+    image: servingApiImage
+    env: concat(lakeSettings, servingSettings, specSettings, [
+      { name: 'SERVING_PORT', value: '8080' }
+      { name: 'SERVING_HOST', value: '0.0.0.0' }
+    ])
+    ingressTargetPort: 8080
+    healthProbes: true
+    minReplicas: 1
+    maxReplicas: servingApiMaxReplicas
+    scaleRules: [
+      {
+        name: 'http-concurrency'
+        http: { metadata: { concurrentRequests: '50' } }
+      }
+    ]
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = environment.outputs.environmentId
+output AZURE_STORAGE_ACCOUNT_URL string = storageUrl
+output AZURE_EVENTHUBS_NAMESPACE string = eventHubs.outputs.fullyQualifiedNamespace
+output AZURE_SERVICEBUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
+output AZURE_COSMOS_ENDPOINT string = cosmos.outputs.endpoint
+output SERVING_API_URL string = 'https://${servingApi.outputs.fqdn}'
+output PRODUCER_JOB_NAME string = producer.outputs.jobName

@@ -1,0 +1,40 @@
+// The Container Apps environment (Consumption profile).
+//
+// - Console and system logs go to Log Analytics through diagnostic settings (destination
+//   'azure-monitor'), so no workspace shared key is handed to the platform.
+// - The managed OpenTelemetry agent forwards the services' OTLP traces and logs to Application
+//   Insights; the platform injects OTEL_EXPORTER_OTLP_* into every app. openTelemetryConfiguration
+//   exists only in the preview API versions of Microsoft.App/managedEnvironments (2024-10-02-preview).
+param location string
+param tags object
+param environmentName string
+param logAnalyticsWorkspaceId string
+
+@secure()
+param applicationInsightsConnectionString string
+
+resource environment 'Microsoft.App/managedEnvironments@2024-10-02-preview' = {
+  name: environmentName
+  location: location
+  tags: tags
+  properties: {
+    appLogsConfiguration: { destination: 'azure-monitor' }
+    appInsightsConfiguration: { connectionString: applicationInsightsConnectionString }
+    openTelemetryConfiguration: {
+      tracesConfiguration: { destinations: ['appInsights'] }
+      logsConfiguration: { destinations: ['appInsights'] }
+    }
+    workloadProfiles: [{ name: 'Consumption', workloadProfileType: 'Consumption' }]
+  }
+}
+
+resource logs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'logs-to-log-analytics'
+  scope: environment
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
+  }
+}
+
+output environmentId string = environment.id
