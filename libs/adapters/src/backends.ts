@@ -15,6 +15,7 @@ import type { AzureAccess, BusBackend, CheckpointStoreBackend, EventHubBackend, 
 import { systemClock, type Clock } from '@pipeline/engine';
 import type { Bus, CheckpointStore, EventHubConsumer, EventHubProducer, Lake, ServingStore } from '@pipeline/ports';
 import { AdlsLake } from './adls.lake';
+import type { NamespaceAccess } from './azure-access';
 import { CosmosServingStore } from './cosmos.serving-store';
 import { blobCheckpointStore } from './eventhubs.checkpoint-store';
 import { EventHubsConsumer } from './eventhubs.consumer';
@@ -33,11 +34,8 @@ export function azureCredential(): TokenCredential {
   return (sharedCredential ??= new DefaultAzureCredential());
 }
 
-/** Entra ID access as the Azure SDKs take it: an endpoint with a credential, or a connection string. */
-export type SdkAccess = { fullyQualifiedNamespace: string; credential: TokenCredential } | { connectionString: string };
-
 /** Service Bus and Event Hubs take the namespace host; the setting may carry a scheme or a slash. */
-export function sdkAccess(access: AzureAccess): SdkAccess {
+export function sdkAccess(access: AzureAccess): NamespaceAccess {
   if (access.kind === 'connection-string') return { connectionString: access.connectionString };
   return { fullyQualifiedNamespace: access.endpoint.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, ''), credential: azureCredential() };
 }

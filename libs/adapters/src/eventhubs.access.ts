@@ -3,10 +3,12 @@
  * string for the Event Hubs emulator and tests. The namespace is read once, without secrets, for
  * messages and `fullyQualifiedNamespace`; retries are exponential and bounded.
  */
-import { parseEventHubConnectionString, RetryMode, type RetryOptions, type TokenCredential } from '@azure/event-hubs';
+import { parseEventHubConnectionString, RetryMode, type RetryOptions } from '@azure/event-hubs';
+import type { NamespaceAccess } from './azure-access';
 import { EventHubError } from '@pipeline/ports';
+import { toEventHubsFailure } from './eventhubs.errors';
 
-export type EventHubsAccess = { fullyQualifiedNamespace: string; credential: TokenCredential } | { connectionString: string };
+export type EventHubsAccess = NamespaceAccess;
 
 /**
  * The SDK retries each operation up to 5 times, 0.5 s doubling to at most 15 s apart (about 30 s
@@ -48,4 +50,29 @@ export function namespaceOf(access: EventHubsAccess, hubName: string): string {
     );
   }
   return namespace;
+}
+
+/** A hub's partition ids, read again once on a miss: partitions can be added to a hub (premium and dedicated tiers). */
+export class PartitionDirectory {
+  constructor(
+    private ids: readonly string[],
+    private readonly read: () => Promise<string[]>,
+    private readonly resource: string,
+  ) {}
+
+  list(): string[] {
+    return [...this.ids];
+  }
+
+  async assert(partitionId: string): Promise<void> {
+    if (this.ids.includes(partitionId)) return;
+    try {
+      this.ids = await this.read();
+    } catch (error) {
+      throw toEventHubsFailure(error, 'read the partition ids', this.resource);
+    }
+    if (!this.ids.includes(partitionId)) {
+      throw new EventHubError(`${this.resource} has no partition ${JSON.stringify(partitionId)}; its partitions are ${this.ids.map((id) => JSON.stringify(id)).join(', ')}.`);
+    }
+  }
 }

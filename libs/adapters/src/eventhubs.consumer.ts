@@ -14,7 +14,7 @@
  */
 import { earliestEventPosition, EventHubConsumerClient, type RetryOptions } from '@azure/event-hubs';
 import { EventHubError, type EventHubConsumer, type PartitionProperties, type ReceiveOptions, type ReceivedEvent } from '@pipeline/ports';
-import { DEFAULT_EVENTHUBS_RETRY_OPTIONS, namespaceOf, type EventHubsAccess } from './eventhubs.access';
+import { DEFAULT_EVENTHUBS_RETRY_OPTIONS, namespaceOf, PartitionDirectory, type EventHubsAccess } from './eventhubs.access';
 import { eventHubResource, toEventHubsFailure } from './eventhubs.errors';
 import { fromReceivedEventData } from './eventhubs.event-data';
 import { assertReceiveArguments, PartitionFeed, type FeedHandlers, type FeedSource, type FeedSubscription } from './eventhubs.partition-feed';
@@ -38,7 +38,7 @@ const MAX_SDK_BATCH = 500;
 const SDK_MAX_WAIT_SECONDS = 60;
 
 export class EventHubsConsumer implements EventHubConsumer {
-  private partitionIds: readonly string[];
+  private readonly partitions: PartitionDirectory;
   private readonly feeds = new Map<string, PartitionFeed>();
   private readonly source: FeedSource;
   private closed = false;
@@ -52,7 +52,7 @@ export class EventHubsConsumer implements EventHubConsumer {
     private readonly capacity: number,
     private readonly catchUpWaitMs: number,
   ) {
-    this.partitionIds = partitionIds;
+    this.partitions = new PartitionDirectory(partitionIds, () => this.client.getPartitionIds(), this.resource);
     this.source = {
       subscribe: (partitionId, after, handlers) => this.subscribe(partitionId, after, handlers),
       lastSequenceNumber: async (partitionId) => (await this.client.getPartitionProperties(partitionId)).lastEnqueuedSequenceNumber,
@@ -89,12 +89,12 @@ export class EventHubsConsumer implements EventHubConsumer {
 
   async getPartitionIds(): Promise<string[]> {
     this.assertOpen();
-    return [...this.partitionIds];
+    return this.partitions.list();
   }
 
   async getPartitionProperties(partitionId: string): Promise<PartitionProperties> {
     this.assertOpen();
-    await this.assertPartition(partitionId);
+    await this.partitions.assert(partitionId);
     try {
       const properties = await this.client.getPartitionProperties(partitionId);
       // A partition that never had an event reports -1; one whose events expired keeps its last number.
@@ -113,7 +113,7 @@ export class EventHubsConsumer implements EventHubConsumer {
 
   async receive(partitionId: string, afterSequenceNumber: number, options: ReceiveOptions): Promise<ReceivedEvent[]> {
     this.assertOpen();
-    await this.assertPartition(partitionId);
+    await this.partitions.assert(partitionId);
     assertReceiveArguments(afterSequenceNumber, options);
     try {
       return await this.feed(partitionId).receive(afterSequenceNumber, options);
@@ -155,21 +155,6 @@ export class EventHubsConsumer implements EventHubConsumer {
         skipParsingBodyAsJson: true,
       },
     );
-  }
-
-  /** Partitions can be added to a hub (premium and dedicated tiers), so a miss re-reads them once. */
-  private async assertPartition(partitionId: string): Promise<void> {
-    if (this.partitionIds.includes(partitionId)) return;
-    try {
-      this.partitionIds = await this.client.getPartitionIds();
-    } catch (error) {
-      throw toEventHubsFailure(error, 'read the partition ids', this.resource);
-    }
-    if (!this.partitionIds.includes(partitionId)) {
-      throw new EventHubError(
-        `${this.resource} has no partition ${JSON.stringify(partitionId)}; its partitions are ${this.partitionIds.map((id) => JSON.stringify(id)).join(', ')}.`,
-      );
-    }
   }
 
   private assertOpen(): void {

@@ -11,8 +11,8 @@
  *   fix them, otherwise rethrown as they are. No message contains a key or connection string.
  */
 import { EventHubProducerClient, type CreateBatchOptions, type RetryOptions } from '@azure/event-hubs';
-import { EventHubError, EventTooLargeError, eventSizeInBytes, type EventHubProducer, type EventToSend, type SendOptions } from '@pipeline/ports';
-import { DEFAULT_EVENTHUBS_RETRY_OPTIONS, namespaceOf, type EventHubsAccess } from './eventhubs.access';
+import { assertSendArguments, EventHubError, EventTooLargeError, eventSizeInBytes, type EventHubProducer, type EventToSend, type SendOptions } from '@pipeline/ports';
+import { DEFAULT_EVENTHUBS_RETRY_OPTIONS, namespaceOf, PartitionDirectory, type EventHubsAccess } from './eventhubs.access';
 import { eventHubResource, toEventHubsFailure } from './eventhubs.errors';
 import { reportedMaxBatchBytes, toEventData } from './eventhubs.event-data';
 import { propertiesSize } from './local.event-properties';
@@ -24,7 +24,7 @@ export interface EventHubsProducerOptions {
 
 export class EventHubsProducer implements EventHubProducer {
   readonly maxBatchBytes: number;
-  private partitionIds: readonly string[];
+  private readonly partitions: PartitionDirectory;
   private closed = false;
 
   private constructor(
@@ -35,7 +35,7 @@ export class EventHubsProducer implements EventHubProducer {
     /** The SDK's limit for one batch, in AMQP-encoded bytes. */
     readonly sdkMaxBatchBytes: number,
   ) {
-    this.partitionIds = partitionIds;
+    this.partitions = new PartitionDirectory(partitionIds, () => this.client.getPartitionIds(), this.resource);
     this.maxBatchBytes = reportedMaxBatchBytes(sdkMaxBatchBytes);
   }
 
@@ -63,18 +63,14 @@ export class EventHubsProducer implements EventHubProducer {
 
   async getPartitionIds(): Promise<string[]> {
     this.assertOpen();
-    return [...this.partitionIds];
+    return this.partitions.list();
   }
 
   async send(events: readonly EventToSend[], options: SendOptions = {}): Promise<void> {
     this.assertOpen();
-    if (!Array.isArray(events)) throw new EventHubError(`send expects an array of events, got ${typeof events}.`);
+    assertSendArguments(events, options);
     const { partitionKey, partitionId } = options;
-    if (partitionKey !== undefined && partitionId !== undefined) {
-      throw new EventHubError(`send was given both partitionKey ${JSON.stringify(partitionKey)} and partitionId ${JSON.stringify(partitionId)}; pass one of them.`);
-    }
-    if (partitionKey !== undefined && typeof partitionKey !== 'string') throw new EventHubError(`partitionKey must be a string, got ${typeof partitionKey}.`);
-    if (partitionId !== undefined) await this.assertPartition(partitionId);
+    if (partitionId !== undefined) await this.partitions.assert(partitionId);
     if (events.length === 0) return;
 
     let estimate = 0;
@@ -118,21 +114,6 @@ export class EventHubsProducer implements EventHubProducer {
     if (this.closed) return;
     this.closed = true;
     await this.client.close();
-  }
-
-  /** Partitions can be added to a hub (premium and dedicated tiers), so a miss re-reads them once. */
-  private async assertPartition(partitionId: string): Promise<void> {
-    if (this.partitionIds.includes(partitionId)) return;
-    try {
-      this.partitionIds = await this.client.getPartitionIds();
-    } catch (error) {
-      throw toEventHubsFailure(error, 'read the partition ids', this.resource);
-    }
-    if (!this.partitionIds.includes(partitionId)) {
-      throw new EventHubError(
-        `${this.resource} has no partition ${JSON.stringify(partitionId)}; its partitions are ${this.partitionIds.map((id) => JSON.stringify(id)).join(', ')}.`,
-      );
-    }
   }
 
   private assertOpen(): void {

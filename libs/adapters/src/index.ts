@@ -15,3 +15,4 @@ export * from './eventhubs.consumer';
 export * from './eventhubs.checkpoint-store';
 export * from './service-bus.bus';
 export * from './service-bus.errors';
+export * from './azure-access';

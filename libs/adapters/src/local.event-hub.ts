@@ -18,6 +18,7 @@
 import type Database from 'better-sqlite3';
 import { partitionIndexForKey, systemClock, type Clock } from '@pipeline/engine';
 import {
+  assertSendArguments,
   EventHubError,
   EventTooLargeError,
   type EventHubConsumer,
@@ -159,14 +160,8 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
 
   async send(events: readonly EventToSend[], options: SendOptions = {}): Promise<void> {
     this.assertOpen();
-    if (!Array.isArray(events)) throw new EventHubError(`send expects an array of events, got ${typeof events}.`);
+    assertSendArguments(events, options);
     const { partitionKey, partitionId } = options;
-    if (partitionKey !== undefined && partitionId !== undefined) {
-      throw new EventHubError(`send was given both partitionKey ${JSON.stringify(partitionKey)} and partitionId ${JSON.stringify(partitionId)}; pass one of them.`);
-    }
-    if (partitionKey !== undefined && typeof partitionKey !== 'string') {
-      throw new EventHubError(`partitionKey must be a string, got ${typeof partitionKey}.`);
-    }
     if (events.length === 0) return;
 
     const encoded = events.map((event, index) => encodeEvent(event, index));

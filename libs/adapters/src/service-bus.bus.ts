@@ -28,7 +28,7 @@ import {
   type ServiceBusSessionReceiver,
   type ServiceBusSessionReceiverOptions,
 } from '@azure/service-bus';
-import type { TokenCredential } from '@azure/identity';
+import type { NamespaceAccess } from './azure-access';
 import { systemClock, type Clock } from '@pipeline/engine';
 import {
   BusError,
@@ -50,7 +50,7 @@ import { decodeSessionRetryState, encodeSessionRetryState, nextHoldStep, planSes
 import { NextSessionPool, retryWithin } from './service-bus.sessions';
 
 /** Entra ID (production) or a connection string (emulators and tests only). */
-export type ServiceBusAccess = { fullyQualifiedNamespace: string; credential: TokenCredential } | { connectionString: string };
+export type ServiceBusAccess = NamespaceAccess;
 
 export interface ServiceBusBusOptions {
   /** Create missing queues in `ensureQueue` and check existing ones; needs Manage rights. Default false. */

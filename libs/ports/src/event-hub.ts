@@ -105,6 +105,16 @@ export class EventHubError extends Error {
   override readonly name: string = 'EventHubError';
 }
 
+/** The checks every adapter's `send` makes first, with the same messages: an array, and a key or a partition id, not both. */
+export function assertSendArguments(events: unknown, options: SendOptions): void {
+  if (!Array.isArray(events)) throw new EventHubError(`send expects an array of events, got ${typeof events}.`);
+  const { partitionKey, partitionId } = options;
+  if (partitionKey !== undefined && partitionId !== undefined) {
+    throw new EventHubError(`send was given both partitionKey ${JSON.stringify(partitionKey)} and partitionId ${JSON.stringify(partitionId)}; pass one of them.`);
+  }
+  if (partitionKey !== undefined && typeof partitionKey !== 'string') throw new EventHubError(`partitionKey must be a string, got ${typeof partitionKey}.`);
+}
+
 /** A batch larger than `maxBatchBytes`, or a single event that can never fit. */
 export class EventTooLargeError extends EventHubError {
   override readonly name = 'EventTooLargeError';
