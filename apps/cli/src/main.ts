@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { openCaptureFile } from '@pipeline/capture-format';
 import { ConfigError, loadSpecFile, runMain, SpecFileError } from '@pipeline/config';
 import { openCommandBus, openCommandLake } from './backends';
-import { resetCheckpoint } from '@pipeline/checkpoint';
+import { CheckpointInUseError, resetCheckpoint } from '@pipeline/checkpoint';
 import { audit, formatAudit } from './audit';
 import { SpecValidationError } from '@pipeline/contracts';
 import { csvLines } from '@pipeline/generator';
@@ -167,10 +167,10 @@ export async function main(argv: string[]): Promise<number> {
       }
     });
 
-  const checkpoint = program.command('checkpoint').description('Inspect or reset stage checkpoints (after a logic change).');
+  const checkpoint = program.command('checkpoint').description('Reset a stage checkpoint that has committed nothing yet.');
   checkpoint
     .command('reset')
-    .description('Delete a checkpoint so its stage starts over from the beginning of its input on the next start.')
+    .description('Delete a checkpoint whose stage has committed no batch yet (a first start with a wrong spec or setting), so the stage can start with new logic under that name.')
     .argument('<name>', 'checkpoint name, e.g. silver or bronze (a folder under checkpoints/)')
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--yes', 'really delete it')
@@ -188,7 +188,15 @@ export async function main(argv: string[]): Promise<number> {
           code = 2;
           return;
         }
-        const deleted = await resetCheckpoint(lake, `checkpoints/${name}`);
+        const deleted = await resetCheckpoint(lake, `checkpoints/${name}`).catch((error: unknown) => {
+          if (error instanceof CheckpointInUseError) return error;
+          throw error;
+        });
+        if (deleted instanceof CheckpointInUseError) {
+          process.stderr.write(`checkpoint reset: ${deleted.message}\n`);
+          code = 2;
+          return;
+        }
         process.stdout.write(`Deleted ${deleted} entries of checkpoints/${name} in ${lake.location}.\n`);
       } finally {
         await lake.close();

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
-import { describeChanges, FingerprintMismatchError, resetCheckpoint, StageCheckpoint } from './stage-checkpoint';
+import { CheckpointInUseError, describeChanges, FingerprintMismatchError, resetCheckpoint, StageCheckpoint } from './stage-checkpoint';
 
 describe('stage checkpoint', () => {
   let dir: TempDir;
@@ -46,18 +46,28 @@ describe('stage checkpoint', () => {
     await expect(attempt).rejects.toBeInstanceOf(FingerprintMismatchError);
     await expect(attempt).rejects.toThrow(/logicVersion: 1 → 2/);
     await expect(attempt).rejects.toThrow(/spec\.columns\[0\]\.type: "double" → "long"/);
-    await expect(attempt).rejects.toThrow(/another --checkpoint name.*pipeline checkpoint reset/s);
+    await expect(attempt).rejects.toThrow(/another --checkpoint name, and new tables and manifests roots.*never committed a batch, reset it \(`pipeline checkpoint reset`/s);
   });
 
-  it('starts afresh after an explicit reset', async () => {
+  it('starts afresh after an explicit reset of a checkpoint that never committed', async () => {
+    const cp = new StageCheckpoint(lake, 'checkpoints/silver');
+    await cp.bind('silver', logic);
+    await cp.writeOffsets(0, {});
+    expect(await resetCheckpoint(lake, 'checkpoints/silver')).toBe(2);
+    const fresh = new StageCheckpoint(lake, 'checkpoints/silver');
+    await fresh.bind('silver', { ...logic, logicVersion: 2 });
+    expect(await fresh.latest()).toBeUndefined();
+  });
+
+  it('refuses to reset a checkpoint with committed batches, whose outputs a fresh run would collide with, and deletes nothing', async () => {
     const cp = new StageCheckpoint(lake, 'checkpoints/silver');
     await cp.bind('silver', logic);
     await cp.writeOffsets(0, {});
     await cp.commit(0, {});
-    expect(await resetCheckpoint(lake, 'checkpoints/silver')).toBe(3);
-    const fresh = new StageCheckpoint(lake, 'checkpoints/silver');
-    await fresh.bind('silver', { ...logic, logicVersion: 2 });
-    expect(await fresh.latest()).toBeUndefined();
+    const refusal = resetCheckpoint(lake, 'checkpoints/silver');
+    await expect(refusal).rejects.toBeInstanceOf(CheckpointInUseError);
+    await expect(refusal).rejects.toThrow(/has 1 committed batch: .*SILVER_CHECKPOINT=silver-v2/s);
+    expect(await new StageCheckpoint(lake, 'checkpoints/silver').latest()).toMatchObject({ batch: 0, committed: true });
   });
 
   it('deletes offsets and state beyond the retention but keeps every commit', async () => {

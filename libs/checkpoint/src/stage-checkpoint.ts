@@ -32,7 +32,8 @@ export class FingerprintMismatchError extends Error {
     super(
       `The checkpoint at ${root} was written by different logic; refusing to start, since its offsets and state would not match.\n` +
         `What changed:\n${changes.map((c) => `  - ${c}`).join('\n')}\n` +
-        'Two ways out: start on a new checkpoint (pass another --checkpoint name), or reset this one explicitly (`pipeline checkpoint reset` with its name), which reprocesses from the start.',
+        'Two ways out: start the stage (and the stages after it) under new names — another --checkpoint name, and new tables and manifests roots where the stage has them ' +
+        '(docs/runbook.md, "Roll out a logic change") — or, if this checkpoint never committed a batch, reset it (`pipeline checkpoint reset` with its name).',
     );
   }
 }
@@ -166,8 +167,31 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
   }
 }
 
-/** Deletes a checkpoint: the explicit reset after a logic change. Returns how many entries went. */
+/** A reset refused: the checkpoint's stage committed batches whose outputs a fresh run would collide with. */
+export class CheckpointInUseError extends Error {
+  override readonly name = 'CheckpointInUseError';
+  constructor(
+    readonly root: string,
+    readonly committedBatches: number,
+  ) {
+    super(
+      `${root} has ${committedBatches} committed batch${committedBatches === 1 ? '' : 'es'}: their manifests and table commits stay in the lake, and a stage starting over ` +
+        'under this name would collide with them (its manifest log refuses a different batch under a number already written). To roll out a logic change, start the ' +
+        'changed stage and the stages after it under new names — a new checkpoint name and new tables and manifests roots, e.g. SILVER_CHECKPOINT=silver-v2 ' +
+        'SILVER_TABLES_ROOT=tables/v2 SILVER_MANIFESTS_ROOT=manifests/v2 (docs/runbook.md, "Roll out a logic change") — or build the new output beside the live one with `pipeline replay`.',
+    );
+  }
+}
+
+/**
+ * Deletes a checkpoint whose stage committed no batch yet (a first start with a wrong spec or
+ * setting), so the stage can bind new logic under the same name. A checkpoint with committed
+ * batches is refused (`CheckpointInUseError`). Returns how many entries went.
+ */
 export async function resetCheckpoint(lake: Lake, root: string): Promise<number> {
+  let committed = 0;
+  for await (const _commit of lake.list(`${root}/commits/`)) committed++;
+  if (committed > 0) throw new CheckpointInUseError(root, committed);
   let deleted = 0;
   const paths: string[] = [];
   for await (const entry of lake.list(`${root}/`)) paths.push(entry.path);
