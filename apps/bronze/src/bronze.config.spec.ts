@@ -20,8 +20,37 @@ describe('bronze config', () => {
       maxBatchBytes: 32 * 1024 * 1024,
       maxBatchDelayMs: 2_000,
       pollMs: 1_000,
+      noticesQueue: undefined,
+      listIntervalMs: 1_000,
       drain: false,
     });
+  });
+
+  it('lists every 5 minutes once notices are on, or as often as told', () => {
+    expect(bronzeConfig({}, { BRONZE_NOTICES_QUEUE: 'capture-notices' })).toMatchObject({ noticesQueue: 'capture-notices', listIntervalMs: 300_000 });
+    expect(bronzeConfig({ noticesQueue: 'from-flag', listInterval: '90s' }, { BRONZE_NOTICES_QUEUE: 'from-env', BRONZE_LIST_INTERVAL: '10m' })).toMatchObject({
+      noticesQueue: 'from-flag',
+      listIntervalMs: 90_000,
+    });
+    expect(bronzeConfig({}, { BRONZE_POLL: '5s' })).toMatchObject({ noticesQueue: undefined, listIntervalMs: 5_000 });
+  });
+
+  it('refuses a bad notices queue name, and a listing interval without notices', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        bronzeConfig({}, env);
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems.map((p) => `${p.name}: expected ${p.expected}, found ${p.found}`);
+      }
+    };
+    expect(problems({ BRONZE_NOTICES_QUEUE: '-notices-', BRONZE_LIST_INTERVAL: 'often' })).toEqual([
+      expect.stringMatching(/^BRONZE_NOTICES_QUEUE: expected a Service Bus queue name .*, found "-notices-"$/),
+      expect.stringMatching(/^BRONZE_LIST_INTERVAL: expected a duration like 500ms, 5s, 2m.*, found "often"$/),
+    ]);
+    expect(problems({ BRONZE_LIST_INTERVAL: '1m' })).toEqual([
+      'BRONZE_LIST_INTERVAL: expected to be set only with BRONZE_NOTICES_QUEUE (without notices bronze lists on every BRONZE_POLL), found "1m"',
+    ]);
   });
 
   it('takes flags over environment variables', () => {

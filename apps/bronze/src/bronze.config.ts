@@ -18,6 +18,10 @@ export interface BronzeConfig {
   maxBatchBytes: number;
   maxBatchDelayMs: number;
   pollMs: number;
+  /** The queue Event Grid delivers new-capture-file notices to; `undefined`: listing only. */
+  noticesQueue: string | undefined;
+  /** Listing interval with notices on (the safety net); the poll interval without them. */
+  listIntervalMs: number;
   /** Exit once every file present at start-up is in a committed batch. */
   drain: boolean;
 }
@@ -31,11 +35,17 @@ export interface BronzeFlags {
   maxBatchSize?: string;
   maxBatchDelay?: string;
   poll?: string;
+  noticesQueue?: string;
+  listInterval?: string;
   checkpoint?: string;
   drain?: boolean;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
+/** Service Bus queue names: letters, digits, `.`, `-`, `_` and `/`, starting and ending with a letter or digit. */
+const QUEUE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$/;
+/** With notices on, listing is only the safety net for notices that never come. */
+const DEFAULT_NOTICE_LIST_INTERVAL_MS = 5 * 60_000;
 const LAKE_FOLDER = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
 /** Flags win over environment variables; every bad value is reported at once (`ConfigError`). */
@@ -49,6 +59,8 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
     BRONZE_MAX_BATCH_SIZE: flags.maxBatchSize ?? env['BRONZE_MAX_BATCH_SIZE'],
     BRONZE_MAX_BATCH_DELAY: flags.maxBatchDelay ?? env['BRONZE_MAX_BATCH_DELAY'],
     BRONZE_POLL: flags.poll ?? env['BRONZE_POLL'],
+    BRONZE_NOTICES_QUEUE: flags.noticesQueue ?? env['BRONZE_NOTICES_QUEUE'],
+    BRONZE_LIST_INTERVAL: flags.listInterval ?? env['BRONZE_LIST_INTERVAL'],
     BRONZE_CHECKPOINT: flags.checkpoint ?? env['BRONZE_CHECKPOINT'],
   });
   const hubName = settings.string('PIPELINE_EVENT_HUB', { default: 'events', pattern: NAME, describe: 'an event hub name (letters, digits, . _ -)' });
@@ -62,6 +74,16 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
   const maxBatchBytes = settings.byteSize('BRONZE_MAX_BATCH_SIZE', { default: 32 * 1024 * 1024, min: 1024 });
   const maxBatchDelayMs = settings.duration('BRONZE_MAX_BATCH_DELAY', { default: 2_000 });
   const pollMs = settings.duration('BRONZE_POLL', { default: 1_000, minMs: 10 });
+  const noticesQueue = settings.string('BRONZE_NOTICES_QUEUE', {
+    default: '',
+    pattern: QUEUE_NAME,
+    describe: 'a Service Bus queue name (letters, digits, . _ - /, starting and ending with a letter or digit), or nothing to find files by listing only',
+  });
+  const listIntervalMs = settings.duration('BRONZE_LIST_INTERVAL', { default: noticesQueue ? DEFAULT_NOTICE_LIST_INTERVAL_MS : pollMs, minMs: 10 });
+  const listInterval = settings.optionalString('BRONZE_LIST_INTERVAL');
+  if (listInterval !== undefined && settings.optionalString('BRONZE_NOTICES_QUEUE') === undefined) {
+    settings.problem('BRONZE_LIST_INTERVAL', 'to be set only with BRONZE_NOTICES_QUEUE (without notices bronze lists on every BRONZE_POLL)', JSON.stringify(listInterval));
+  }
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const bus = readBusBackend(settings, home);
@@ -81,6 +103,8 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
     maxBatchBytes,
     maxBatchDelayMs,
     pollMs,
+    noticesQueue: noticesQueue || undefined,
+    listIntervalMs,
     drain: flags.drain ?? false,
   };
 }

@@ -5,6 +5,12 @@
  * The checkpoint is the only memory that matters: on start, the cursors come from the last state,
  * and a batch with offsets but no commit is re-done first, from its offsets. Files discovered but
  * not yet in a batch are only held in memory; after a restart they are discovered again.
+ *
+ * New files are found by listing the lake on every step, or — with a notice reader — from
+ * Event Grid notices on every step and by listing only every `listIntervalMs`, as the safety net
+ * for notices that never come and for files Capture back-fills. The first step after a start always
+ * lists, which also finds the files whose notices were completed before their batch committed.
+ * Noticed and listed files pass the same checks (`whyNotNew`), so each is batched once.
  */
 import { StageCheckpoint, type ManifestLog } from '@pipeline/checkpoint';
 import type { Clock } from '@pipeline/engine';
@@ -15,7 +21,8 @@ import { runBronzeBatch, type BronzeBatchDeps, type BronzeBatchInput } from './b
 import { BRONZE_STAGE, bronzeLogic, type BronzeCommit, type BronzeOffsets, type BronzeState } from './bronze-checkpoint';
 import type { CaptureLayout } from './capture-layout';
 import { PartitionCursor } from './partition-cursor';
-import { PartitionDiscovery } from './partition-discovery';
+import type { CaptureNoticeReader } from './capture-notice-reader';
+import { PartitionDiscovery, whyNotNew, type DiscoveredFile } from './partition-discovery';
 import { abortableSleep, type Sleep } from '@pipeline/config';
 
 export interface BronzeServiceOptions {
@@ -31,6 +38,8 @@ export interface BronzeServiceOptions {
   maxBatchBytes: number;
   maxBatchDelayMs: number;
   pollMs: number;
+  /** Takes new files from Event Grid notices; then listing runs only every `listIntervalMs`. */
+  notices?: { reader: CaptureNoticeReader; listIntervalMs: number };
 }
 
 export interface BronzeSummary {
@@ -50,6 +59,8 @@ export class BronzeService {
   private cursors = new Map<string, PartitionCursor>();
   private nextBatch = 0;
   private started = false;
+  /** When the lake was last listed; `undefined` until the first listing. */
+  private listedAt: number | undefined;
   private readonly summary: BronzeSummary = { batches: 0, files: 0, records: 0, bytes: 0, lastBatch: undefined };
 
   constructor(
@@ -98,10 +109,11 @@ export class BronzeService {
     this.started = true;
   }
 
-  /** One poll: discovers new files, then runs every batch that is due. Returns the batches run. */
+  /** One poll: takes notices, lists the lake when due, then runs every batch that is due. Returns the batches run. */
   async step(draining: boolean, signal?: AbortSignal): Promise<number> {
     await this.start();
-    await this.discover();
+    const noticesFailed = await this.readNotices();
+    if (noticesFailed || this.listingDue()) await this.discover();
     let ran = 0;
     while (!signal?.aborted) {
       const files = this.planner.next(this.clock.now(), draining);
@@ -113,9 +125,37 @@ export class BronzeService {
     return ran;
   }
 
+  private listingDue(): boolean {
+    const interval = this.options.notices?.listIntervalMs;
+    return interval === undefined || this.listedAt === undefined || this.clock.now() - this.listedAt >= interval;
+  }
+
+  /** Adds the files announced on the notices queue to the pending files; `true` when the bus failed. */
+  private async readNotices(): Promise<boolean> {
+    const reader = this.options.notices?.reader;
+    if (!reader) return false;
+    const now = this.clock.now();
+    const drain = await reader.drain((file) => this.admit(file, now));
+    const { messages, taken, ignored, malformed } = drain;
+    if (messages > 0) this.logger.debug({ queue: reader.queue, messages, taken, ignored, malformed }, 'capture-file notices read');
+    return drain.failed !== undefined;
+  }
+
+  /** Adds a noticed file to the pending files, or says why not (the checks listing applies). */
+  private admit(file: DiscoveredFile, now: number): string | undefined {
+    const id = Number(file.partitionId);
+    if (!Number.isSafeInteger(id) || id < 0 || id >= this.options.partitions || String(id) !== file.partitionId) {
+      return `partition ${file.partitionId} is not one of the partitions read, 0…${this.options.partitions - 1} (PIPELINE_EVENT_HUB_PARTITIONS)`;
+    }
+    const reason = whyNotNew(file, this.cursors.get(file.partitionId), (path) => this.planner.has(path));
+    if (reason === undefined) this.planner.add([file], now);
+    return reason;
+  }
+
   /** Adds every new file of every partition to the pending files; returns the paths pending now. */
   private async discover(): Promise<Set<string>> {
     const now = this.clock.now();
+    this.listedAt = now;
     for (const discovery of this.discoveries) {
       const found = await discovery.discover(this.cursors.get(discovery.partitionId), (path) => this.planner.has(path), now);
       this.planner.add(found, now);

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { LocalBus, LocalLake } from '@pipeline/adapters';
 import { ManifestLog } from '@pipeline/checkpoint';
 import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
-import { BRONZE_MANIFESTS_QUEUE } from './bronze.module';
+import { BRONZE_MANIFESTS_QUEUE, BRONZE_NOTICES_QUEUE_OPTIONS } from './bronze.module';
 import { main } from './main';
 import { writeCaptureFile } from './spec-helpers';
 
@@ -40,6 +40,27 @@ describe('pipeline bronze', () => {
       const messages = (await session?.receive({ maxMessages: 10, maxWaitMs: 0 })) ?? [];
       expect(messages.map((m) => m.messageId)).toEqual(manifests.map((m) => `manifests/bronze/bronze/${String(m.sequence).padStart(20, '0')}.json`));
       await session?.close();
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('reads the notices on the queue --notices-queue names: completes notices, dead-letters what is not one', async () => {
+    const file = await writeCaptureFile(lake, '0', Date.now() - 60_000, 2, 0, layout);
+    const bus = LocalBus.open({ file: path.join(home.path, 'bus.sqlite') });
+    try {
+      await bus.ensureQueue('capture-notices', BRONZE_NOTICES_QUEUE_OPTIONS);
+      const notice = {
+        eventType: 'Microsoft.Storage.BlobCreated',
+        subject: `/blobServices/default/containers/lake/blobs/${file.path}`,
+        data: { api: 'PutBlockList', contentLength: file.bytes.byteLength, url: `https://acct.blob.core.windows.net/lake/${file.path}` },
+      };
+      await bus.send('capture-notices', [{ body: notice }, { body: 'not a notice' }]);
+      expect(await main(['--home', home.path, '--partitions', '1', '--drain', '--notices-queue', 'capture-notices', '--list-interval', '10m'])).toBe(0);
+      expect(await bus.receiver('capture-notices').receive({ maxMessages: 10, maxWaitMs: 0 })).toEqual([]);
+      expect((await bus.listDeadLetters('capture-notices')).map((d) => d.reason)).toEqual(['MalformedNotice']);
+      const manifests = await collect(new ManifestLog(lake).after('bronze', 'bronze', -1));
+      expect(manifests.flatMap((m) => m.files.map((f) => f.path))).toEqual([file.path]);
     } finally {
       await bus.close();
     }

@@ -27,6 +27,11 @@ export function bronzeCommand(): Command {
     .option('--max-batch-size <size>', 'bytes per batch at most (default: $BRONZE_MAX_BATCH_SIZE or 32MiB, which bounds the memory of a silver batch)')
     .option('--max-batch-delay <duration>', 'cut a smaller batch once its oldest file waited this long (default: $BRONZE_MAX_BATCH_DELAY or 2s)')
     .option('--poll <duration>', 'pause between discoveries when idle (default: $BRONZE_POLL or 1s)')
+    .option(
+      '--notices-queue <name>',
+      'take new capture files from Event Grid notices on this queue, listing only as a safety net (default: $BRONZE_NOTICES_QUEUE; none: listing only)',
+    )
+    .option('--list-interval <duration>', 'with notices, list the lake this often to catch missed notices and back-fills (default: $BRONZE_LIST_INTERVAL or 5m)')
     .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: bronze)')
     .option('--drain', 'exit once every capture file present at start-up is in a committed batch')
     .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C, then finishes the batch in progress and exits.\n');
@@ -58,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
         max_batch_files: config.maxBatchFiles,
         max_batch_bytes: config.maxBatchBytes,
         max_batch_delay_ms: config.maxBatchDelayMs,
+        notices_queue: config.noticesQueue ?? null,
+        list_interval_ms: config.listIntervalMs,
       },
       'bronze starting',
     );

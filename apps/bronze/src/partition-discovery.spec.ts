@@ -1,5 +1,5 @@
 import { PartitionCursor } from './partition-cursor';
-import { PartitionDiscovery, type DiscoveredFile } from './partition-discovery';
+import { PartitionDiscovery, whyNotNew, type DiscoveredFile } from './partition-discovery';
 import { LAYOUT, lakeWorld, RecordingLake, recordingLogger, silent, writeCaptureFile, type LakeWorld } from './spec-helpers';
 
 const H = 3_600_000;
@@ -112,5 +112,18 @@ describe('partition discovery', () => {
     expect(await discovery.discover(undefined, (path) => path === good.path, at(1, 12, 30))).toEqual([]);
     const warned = records.filter((r) => r['level'] === 40).map((r) => r['path']);
     expect(warned.sort()).toEqual(['raw/testns/events/0/1999-notes.txt', 'raw/testns/events/0/2026/01/01/12/00/01.avro.tmp']);
+  });
+
+  it('says why a file is not new: before the horizon, consumed, or pending', () => {
+    const consumed = { path: 'raw/testns/events/0/2026/01/01/12/00/00.avro', time: at(1, 12) };
+    const cursor = PartitionCursor.advance(undefined, [{ ...consumed, records: 1 }], H);
+    const later = { path: 'raw/testns/events/0/2026/01/01/12/00/05.avro', time: at(1, 12, 0, 5) };
+    expect(whyNotNew({ path: 'raw/testns/events/0/2026/01/01/10/59/59.avro', time: at(1, 10, 59, 59) }, cursor, () => false)).toMatch(/older than the partition's horizon/);
+    expect(whyNotNew(consumed, cursor, () => false)).toBe('already consumed, according to the checkpoint');
+    expect(whyNotNew(later, cursor, (p) => p === later.path)).toBe('already pending');
+    expect(whyNotNew(later, cursor, () => false)).toBeUndefined();
+    // Before anything is consumed, no horizon applies unless one is given.
+    expect(whyNotNew(later, undefined, () => false)).toBeUndefined();
+    expect(whyNotNew(later, undefined, () => false, at(1, 13))).toMatch(/horizon/);
   });
 });

@@ -22,6 +22,23 @@ export interface DiscoveredFile {
   bytes: number;
 }
 
+/**
+ * Why bronze would not take a file of the partition now, or `undefined` when the file is new: it is
+ * before the horizon, consumed according to the cursor, or already pending. Listing and notices
+ * both go through it. `horizon` defaults to the cursor's (none before anything is consumed).
+ */
+export function whyNotNew(
+  file: { path: string; time: number },
+  cursor: PartitionCursor | undefined,
+  pending: (path: string) => boolean,
+  horizon: number | undefined = cursor?.horizon,
+): string | undefined {
+  if (horizon !== undefined && file.time < horizon) return "older than the partition's horizon (the lookback behind its newest consumed file)";
+  if (cursor?.has(file.time)) return 'already consumed, according to the checkpoint';
+  if (pending(file.path)) return 'already pending';
+  return undefined;
+}
+
 export class PartitionDiscovery {
   /** Time of the earliest file, found once, until the partition has a cursor. */
   private earliest: number | undefined;
@@ -60,7 +77,7 @@ export class PartitionDiscovery {
       for await (const entry of this.lake.list(hourPrefix(this.layout, this.partitionId, hour))) {
         listed++;
         const time = this.fileTime(entry);
-        if (time === undefined || time < horizon || cursor?.has(time) || known(entry.path)) continue;
+        if (time === undefined || whyNotNew({ path: entry.path, time }, cursor, known, horizon) !== undefined) continue;
         found.push({ path: entry.path, partitionId: this.partitionId, time, bytes: entry.size });
       }
       // Inside the lookback window every hour is listed (late files land there); past it, skip empty stretches.
