@@ -9,6 +9,9 @@
 //   explains it and infra/tests/role-coverage.spec.ts checks it against the adapters' code).
 // - Entities (containers, hub, consumer group, queues, Cosmos database and container) are created
 //   here, never by the services: their data-plane roles cannot create them.
+// - Capture notices (queue, Event Grid system topic and subscription, their grants, bronze's
+//   BRONZE_NOTICES_QUEUE) exist only with both enableEventHubsCapture and enableCaptureNotices;
+//   without them nothing of it is deployed and bronze lists as before.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -22,6 +25,9 @@ param location string
 
 @description('true: Event Hubs Capture writes Avro to lake/raw and the capture app is scaled to 0 with no roles; false: the capture app does it.')
 param enableEventHubsCapture bool = true
+
+@description('With Event Hubs Capture on: Event Grid puts a notice of each new Capture file (CaptureFileCreated) on a queue that bronze reads, so bronze takes a file when it lands and lists only every 5 minutes as the safety net. false: bronze finds files by listing alone.')
+param enableCaptureNotices bool = true
 
 @minValue(1)
 @maxValue(32)
@@ -73,6 +79,9 @@ var hubName = 'events'
 var captureConsumerGroup = 'capture'
 var bronzeQueue = 'bronze-manifests'
 var silverQueue = 'silver-manifests'
+// Plain queue (Event Grid cannot deliver to a session queue) of the Capture file notices bronze reads.
+var noticesQueue = 'capture-notices'
+var captureNotices = enableEventHubsCapture && enableCaptureNotices
 var cosmosDatabase = 'pipeline'
 var cosmosContainer = 'serving'
 var pipelineSpec = 'examples/sensors.spec.yaml'
@@ -145,7 +154,8 @@ module serviceBus 'modules/service-bus.bicep' = {
     location: location
     tags: tags
     namespaceName: 'sbns-${token}'
-    queueNames: [bronzeQueue, silverQueue]
+    sessionQueueNames: [bronzeQueue, silverQueue]
+    plainQueueNames: captureNotices ? [noticesQueue] : []
   }
 }
 
@@ -292,6 +302,18 @@ module bronzeQueueSender 'modules/roles/service-bus-queue-role.bicep' = {
   }
 }
 
+// bronze (Capture notices on): takes the CaptureFileCreated notices Event Grid puts on its queue.
+module bronzeNoticesReceiver 'modules/roles/service-bus-queue-role.bicep' = if (captureNotices) {
+  name: 'role-bronze-notices-receiver'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: noticesQueue
+    principalId: bronzeIdentity.outputs.principalId
+    roleDefinitionId: role.serviceBusDataReceiver
+  }
+}
+
 // silver: receives bronze manifests, writes silver tables, announces silver manifests.
 module silverLakeWriter 'modules/roles/storage-container-role.bicep' = {
   name: 'role-silver-lake-writer'
@@ -409,6 +431,51 @@ module scalerSilverQueueOwner 'modules/roles/service-bus-queue-role.bicep' = {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Capture notices: the Event Hubs namespace's system topic delivers each CaptureFileCreated event of
+// the hub to the notices queue, as the topic's own identity. The grant comes before the
+// subscription, so Event Grid never delivers without it.
+// ---------------------------------------------------------------------------------------------
+
+var captureNoticesTopicName = 'evgt-${token}'
+
+module captureNoticesTopic 'modules/event-grid-system-topic.bicep' = if (captureNotices) {
+  name: 'capture-notices-topic'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    topicName: captureNoticesTopicName
+    sourceResourceId: eventHubs.outputs.namespaceId
+    topicType: 'Microsoft.EventHub.Namespaces'
+  }
+}
+module captureNoticesSender 'modules/roles/service-bus-queue-role.bicep' = if (captureNotices) {
+  name: 'role-capture-notices-sender'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.outputs.namespaceName
+    queueName: noticesQueue
+    // Deployed under the same condition, so the topic exists whenever this is evaluated.
+    principalId: captureNoticesTopic!.outputs.principalId
+    roleDefinitionId: role.serviceBusDataSender
+  }
+}
+module captureNoticesSubscription 'modules/event-grid-queue-subscription.bicep' = if (captureNotices) {
+  name: 'capture-notices-subscription'
+  scope: rg
+  dependsOn: [captureNoticesTopic, captureNoticesSender]
+  params: {
+    topicName: captureNoticesTopicName
+    subscriptionName: 'capture-files-to-bronze'
+    includedEventTypes: ['Microsoft.EventHub.CaptureFileCreated']
+    // Capture files of the pipeline's hub only: the subject of CaptureFileCreated is eventhubs/<hub>.
+    subjects: ['eventhubs/${hubName}']
+    serviceBusNamespaceName: serviceBus.outputs.namespaceName
+    queueName: noticesQueue
+  }
+}
+
 // Every identity pulls its image from the registry.
 module registryPull 'modules/roles/registry-role.bicep' = {
   name: 'role-registry-pull'
@@ -453,6 +520,8 @@ var captureLayoutSettings = [
   { name: 'PIPELINE_EVENT_HUB', value: hubName }
   { name: 'PIPELINE_EVENT_HUB_PARTITIONS', value: string(eventHubPartitions) }
 ]
+// Bronze reads new-file notices from this queue; without it bronze finds files by listing alone.
+var captureNoticeSettings = captureNotices ? [{ name: 'BRONZE_NOTICES_QUEUE', value: noticesQueue }] : []
 
 module producer 'modules/container-job.bicep' = {
   name: 'service-producer'
@@ -529,8 +598,8 @@ module bronze 'modules/container-app.bicep' = {
     identityId: bronzeIdentity.outputs.identityId
     identityClientId: bronzeIdentity.outputs.clientId
     image: bronzeImage
-    env: concat(lakeSettings, busSettings, captureLayoutSettings)
-    // Bronze polls the lake for new Capture files: exactly one instance owns the raw cursor.
+    env: concat(lakeSettings, busSettings, captureLayoutSettings, captureNoticeSettings)
+    // Bronze polls the lake (and the notices queue) for new Capture files: exactly one instance owns the raw cursor.
     minReplicas: 1
     maxReplicas: 1
     scaleRules: []

@@ -96,6 +96,7 @@ resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2
 }
 
 output namespaceName string = namespace.name
+output namespaceId string = namespace.id
 output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
 output hubName string = hub.name
 output consumerGroupName string = consumerGroup.name

@@ -1,11 +1,15 @@
-// Service Bus: the manifest queues. Every queue is session-enabled (one session per gold shard,
-// delivered in order), locks for 30 s, dead-letters after 10 deliveries and on expiry — the
-// QueueOptions the services declare (bronze.module.ts, silver.module.ts, gold.module.ts).
+// Service Bus: the pipeline's queues. Every queue locks for 30 s, dead-letters after 10 deliveries
+// and on expiry — the QueueOptions the services declare (bronze.module.ts, silver.module.ts,
+// gold.module.ts). The manifest queues use sessions (one session per gold shard, delivered in
+// order); plain queues take what Event Grid delivers, which cannot go to a session-enabled queue.
 // Local auth (SAS) is disabled; the services cannot create queues, so they are created here.
 param location string
 param tags object
 param namespaceName string
-param queueNames array
+@description('Session-enabled queues (the manifest queues).')
+param sessionQueueNames array
+@description('Queues without sessions (the capture-file notices Event Grid delivers); may be empty.')
+param plainQueueNames array
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2021-11-01' = {
   name: namespaceName
@@ -19,16 +23,25 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2021-11-01' = {
   }
 }
 
-resource queues 'Microsoft.ServiceBus/namespaces/queues@2021-11-01' = [
-  for name in queueNames: {
+var queueProperties = {
+  lockDuration: 'PT30S'
+  maxDeliveryCount: 10
+  deadLetteringOnMessageExpiration: true
+}
+
+resource sessionQueues 'Microsoft.ServiceBus/namespaces/queues@2021-11-01' = [
+  for name in sessionQueueNames: {
     parent: namespace
     name: name
-    properties: {
-      requiresSession: true
-      lockDuration: 'PT30S'
-      maxDeliveryCount: 10
-      deadLetteringOnMessageExpiration: true
-    }
+    properties: union(queueProperties, { requiresSession: true })
+  }
+]
+
+resource plainQueues 'Microsoft.ServiceBus/namespaces/queues@2021-11-01' = [
+  for name in plainQueueNames: {
+    parent: namespace
+    name: name
+    properties: union(queueProperties, { requiresSession: false })
   }
 ]
 

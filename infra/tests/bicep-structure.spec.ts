@@ -8,6 +8,38 @@ const infra = join(repo, 'infra');
 const files = bicepFiles(infra);
 const mainBicep = read(join(infra, 'main.bicep'));
 const rel = (path: string) => relative(repo, path);
+const moduleCall = (symbol: string) => {
+  const decl = declarations(mainBicep).find((d) => d.symbol === symbol);
+  if (!decl) throw new Error(`main.bicep has no module ${symbol}`);
+  return decl;
+};
+const param = (symbol: string, name: string) => propertyValue(propertyValue(moduleCall(symbol).body, 'params') ?? '', name);
+
+interface QueueOptions {
+  sessions: boolean;
+  lockDurationMs: number;
+  maxDeliveryCount: number;
+}
+
+/** A `QueueOptions` literal a service declares (and ensures when it may manage entities). */
+function declaredQueueOptions(file: string, constant: string): QueueOptions {
+  const source = readFileSync(join(repo, file), 'utf8');
+  const m = new RegExp(`${constant}: QueueOptions = \\{ sessions: (true|false), lockDurationMs: ([\\d_]+), maxDeliveryCount: (\\d+) \\}`).exec(source);
+  if (!m) throw new Error(`${file} declares no ${constant} as a one-line QueueOptions literal; update declaredQueueOptions() to read it.`);
+  return { sessions: m[1] === 'true', lockDurationMs: Number((m[2] as string).replace(/_/g, '')), maxDeliveryCount: Number(m[3]) };
+}
+
+/** The options of the queues one `Microsoft.ServiceBus/namespaces/queues` loop of service-bus.bicep creates. */
+function bicepQueueOptions(symbol: string): QueueOptions {
+  const bus = read(join(infra, 'modules/service-bus.bicep'));
+  const shared = varValue(bus, 'queueProperties') ?? '';
+  const properties = propertyValue(declarations(bus).find((d) => d.symbol === symbol)?.body ?? '', 'properties') ?? '';
+  const lock = /lockDuration: 'PT(\d+)S'/.exec(shared);
+  const deliveries = /maxDeliveryCount: (\d+)/.exec(shared);
+  const sessions = /requiresSession: (true|false)/.exec(properties);
+  if (!lock || !deliveries || !sessions) throw new Error(`service-bus.bicep: cannot read the options of ${symbol} (queueProperties: ${shared}; properties: ${properties})`);
+  return { sessions: sessions[1] === 'true', lockDurationMs: Number(lock[1]) * 1000, maxDeliveryCount: Number(deliveries[1]) };
+}
 
 /** The environment variable names a service's module call sets (its own `name:` entries and those of the vars it concatenates). */
 function envNames(serviceSymbol: string): Set<string> {
@@ -99,13 +131,80 @@ describe('bicep structure', () => {
     expect(mainBicep).toMatch(/captureContainerName: lakeContainer/);
   });
 
-  it('declares the queues with the options the services ensure', () => {
-    const bus = read(join(infra, 'modules/service-bus.bicep'));
-    for (const line of ['requiresSession: true', "lockDuration: 'PT30S'", 'maxDeliveryCount: 10', 'deadLetteringOnMessageExpiration: true']) expect(bus).toContain(line);
-    const queues = propertyValue(propertyValue(declarations(mainBicep).find((d) => d.symbol === 'serviceBus')?.body ?? '', 'params') ?? '', 'queueNames');
-    expect(queues).toBe('[bronzeQueue, silverQueue]');
+  it('declares the session queues and the plain notices queue with the options bronze ensures', () => {
+    expect(bicepQueueOptions('sessionQueues')).toEqual(declaredQueueOptions('apps/bronze/src/bronze.module.ts', 'BRONZE_MANIFESTS_QUEUE_OPTIONS'));
+    expect(bicepQueueOptions('plainQueues')).toEqual(declaredQueueOptions('apps/bronze/src/bronze.module.ts', 'BRONZE_NOTICES_QUEUE_OPTIONS'));
+    expect(bicepQueueOptions('plainQueues')).toEqual({ sessions: false, lockDurationMs: 30_000, maxDeliveryCount: 10 });
+    expect(varValue(read(join(infra, 'modules/service-bus.bicep')), 'queueProperties')).toMatch(/deadLetteringOnMessageExpiration: true/);
+    expect(param('serviceBus', 'sessionQueueNames')).toBe('[bronzeQueue, silverQueue]');
+    // The notices queue exists only when Capture and notices are both on.
+    expect(param('serviceBus', 'plainQueueNames')).toBe('captureNotices ? [noticesQueue] : []');
     expect(mainBicep).toMatch(/^var bronzeQueue = 'bronze-manifests'$/m);
     expect(mainBicep).toMatch(/^var silverQueue = 'silver-manifests'$/m);
+    expect(mainBicep).toMatch(/^var noticesQueue = 'capture-notices'$/m);
+  });
+
+  it('reads a queue loop with sessions off, and refuses a QueueOptions it cannot read', () => {
+    expect(bicepQueueOptions('sessionQueues').sessions).toBe(true);
+    expect(bicepQueueOptions('plainQueues').sessions).toBe(false);
+    expect(() => declaredQueueOptions('apps/bronze/src/bronze.module.ts', 'NO_SUCH_OPTIONS')).toThrow(/declares no NO_SUCH_OPTIONS/);
+  });
+
+  describe('Capture notices', () => {
+    const subscription = read(join(infra, 'modules/event-grid-queue-subscription.bicep'));
+    const subscriptionBody = declarations(subscription).find((d) => d.symbol === 'subscription')?.body ?? '';
+
+    it('exist only with Event Hubs Capture and notices both on', () => {
+      expect(mainBicep).toMatch(/^param enableCaptureNotices bool = true$/m);
+      expect(mainBicep).toMatch(/^var captureNotices = enableEventHubsCapture && enableCaptureNotices$/m);
+      // Every declaration that touches the notices queue or the system topic is under that condition.
+      const touching = declarations(mainBicep).filter((d) => d.kind === 'module' && /\b(noticesQueue|captureNoticesTopic\w*)\b/.test(d.body));
+      expect(touching.map((d) => d.symbol).sort()).toEqual(
+        ['bronzeNoticesReceiver', 'captureNoticesSender', 'captureNoticesSubscription', 'captureNoticesTopic', 'serviceBus'].sort(),
+      );
+      for (const decl of touching.filter((d) => d.symbol !== 'serviceBus'))
+        expect({ symbol: decl.symbol, condition: decl.condition }).toEqual({ symbol: decl.symbol, condition: 'captureNotices' });
+      expect(varValue(mainBicep, 'captureNoticeSettings')).toBe("captureNotices ? [{ name: 'BRONZE_NOTICES_QUEUE', value: noticesQueue }] : []");
+    });
+
+    it('come from a system topic of the Event Hubs namespace that has its own identity', () => {
+      expect(moduleCall('captureNoticesTopic').target).toBe('modules/event-grid-system-topic.bicep');
+      expect(param('captureNoticesTopic', 'topicType')).toBe("'Microsoft.EventHub.Namespaces'");
+      expect(param('captureNoticesTopic', 'sourceResourceId')).toBe('eventHubs.outputs.namespaceId');
+      const topic = declarations(read(join(infra, 'modules/event-grid-system-topic.bicep'))).find((d) => d.kind === 'resource');
+      expect(topic?.target).toMatch(/^Microsoft\.EventGrid\/systemTopics@/);
+      expect(propertyValue(topic?.body ?? '', 'identity')).toBe("{ type: 'SystemAssigned' }");
+      expect(read(join(infra, 'modules/event-hubs.bicep'))).toMatch(/^output namespaceId string = namespace\.id$/m);
+    });
+
+    it('subscribe to CaptureFileCreated of the pipeline hub only, the event type bronze parses', () => {
+      const bronzeEventType = /CAPTURE_FILE_CREATED = '([^']+)'/.exec(readFileSync(join(repo, 'apps/bronze/src/capture-notice.ts'), 'utf8'))?.[1];
+      expect(bronzeEventType).toBe('Microsoft.EventHub.CaptureFileCreated');
+      expect(param('captureNoticesSubscription', 'includedEventTypes')).toBe(`['${bronzeEventType}']`);
+      expect(param('captureNoticesSubscription', 'subjects')).toBe("['eventhubs/${hubName}']");
+      expect(param('captureNoticesSubscription', 'queueName')).toBe('noticesQueue');
+      expect(param('captureNoticesSubscription', 'topicName')).toBe('captureNoticesTopicName');
+      expect(param('captureNoticesTopic', 'topicName')).toBe('captureNoticesTopicName');
+      const filter = propertyValue(subscriptionBody, 'filter') ?? '';
+      expect(filter).toMatch(/includedEventTypes: includedEventTypes/);
+      expect(filter).toMatch(/operatorType: 'StringIn'\s+key: 'subject'\s+values: subjects/);
+    });
+
+    it("are delivered to the queue as the topic's identity, never with a key, and only once the topic may send", () => {
+      const delivery = propertyValue(subscriptionBody, 'deliveryWithResourceIdentity') ?? '';
+      expect(propertyValue(delivery, 'identity')).toBe("{ type: 'SystemAssigned' }");
+      expect(propertyValue(delivery, 'endpointType')).toBe("'ServiceBusQueue'");
+      expect(propertyValue(delivery, 'resourceId')).toBe('queue.id');
+      // No plain `destination` beside the identity-based one: that would deliver with a SAS.
+      const properties = propertyValue(subscriptionBody, 'properties') ?? '';
+      const keys = objectKeys(`x: ${properties}`, 'x');
+      expect(keys).toContain('deliveryWithResourceIdentity');
+      expect(keys).not.toContain('destination');
+      expect(propertyValue(subscriptionBody, 'eventDeliverySchema')).toBe("'EventGridSchema'");
+      expect(propertyValue(subscriptionBody, 'retryPolicy')).toMatch(/eventTimeToLiveInMinutes: eventTimeToLiveInMinutes/);
+      expect(propertyValue(moduleCall('captureNoticesSubscription').body, 'dependsOn')).toMatch(/\bcaptureNoticesSender\b/);
+      expect(param('captureNoticesSender', 'principalId')).toBe('captureNoticesTopic!.outputs.principalId');
+    });
   });
 
   it('creates the Cosmos container with the composite indexes the adapter queries need', () => {
@@ -129,7 +228,8 @@ describe('bicep structure', () => {
         'CAPTURE_CONSUMER_GROUP',
         'CAPTURE_CHECKPOINT_CONTAINER',
       ],
-      // Bronze finds capture files by namespace, hub and partition: the layout Capture writes.
+      // Bronze finds capture files by namespace, hub and partition: the layout Capture writes; with
+      // Capture notices on it also reads their queue.
       bronze: [
         'AZURE_STORAGE_ACCOUNT_URL',
         'PIPELINE_LAKE_CONTAINER',
@@ -137,6 +237,7 @@ describe('bicep structure', () => {
         'PIPELINE_EVENT_HUB_NAMESPACE',
         'PIPELINE_EVENT_HUB',
         'PIPELINE_EVENT_HUB_PARTITIONS',
+        'BRONZE_NOTICES_QUEUE',
       ],
       silver: ['AZURE_STORAGE_ACCOUNT_URL', 'PIPELINE_LAKE_CONTAINER', 'AZURE_SERVICEBUS_NAMESPACE', 'PIPELINE_SPEC'],
       gold: [
@@ -191,6 +292,8 @@ describe('bicep structure', () => {
     expect(parameters.parameters['location']?.value).toBe('${AZURE_LOCATION}');
     const declared = params(mainBicep).map((p) => p.name);
     expect(Object.keys(parameters.parameters).filter((name) => !declared.includes(name))).toEqual([]);
+    expect(parameters.parameters['enableEventHubsCapture']?.value).toBe('${ENABLE_EVENT_HUBS_CAPTURE=true}');
+    expect(parameters.parameters['enableCaptureNotices']?.value).toBe('${ENABLE_CAPTURE_NOTICES=true}');
     expect(mainBicep).toMatch(/^output AZURE_CONTAINER_REGISTRY_ENDPOINT string/m);
   });
 });

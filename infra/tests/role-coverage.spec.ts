@@ -1,17 +1,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { declarations, read } from './bicep-text';
+import { declarations, read, stringVars, varValue } from './bicep-text';
 import {
   ADAPTER_FILES,
   allows,
   callsIn,
+  CAPTURE_NOTICES,
   coverageProblems,
   grants,
+  NOTICES_QUEUE,
   readAdapterSources,
   requirements,
   ROLES,
   SERVICE_ACCESS,
   SERVICES,
+  SYSTEM_ACCESS,
   type Access,
   type Port,
   type Service,
@@ -38,7 +41,7 @@ function accessInSource(service: Service): string[] {
   if (/\bEventHubProducer\b/.test(code)) found.add('event-hub:send');
   if (/\bEventHubConsumer\b/.test(code)) found.add('event-hub:receive');
   if (/\bbus\.send\(|new ManifestLog\(\s*\w+\s*,\s*bus\b/.test(code)) found.add('bus:send');
-  if (/new BusTransport\(/.test(code)) found.add('bus:receive');
+  if (/new BusTransport\(|\bbus\.receiver\(/.test(code)) found.add('bus:receive');
   if (/\bServingStore\b/.test(code)) found.add(/\.(upsert|putShardStatus)\(/.test(code) ? 'serving:write' : 'serving:read');
   return [...found].sort();
 }
@@ -79,11 +82,34 @@ describe('role coverage', () => {
     expect(servingApi.every((r) => r.action.endsWith('/blobs/read'))).toBe(true);
   });
 
+  it('bronze reads notices from the queue main.bicep names in BRONZE_NOTICES_QUEUE, only when notices are on', () => {
+    // The code: the receiver's queue is the BRONZE_NOTICES_QUEUE setting.
+    expect(appSource('bronze')).toMatch(/new CaptureNoticeReader\(bus\.receiver\(config\.noticesQueue\)/);
+    expect(appSource('bronze')).toMatch(/const noticesQueue = settings\.string\('BRONZE_NOTICES_QUEUE'/);
+    // The Bicep: the setting names the notices queue, under the notices condition.
+    const settings = /^(\w+) \? \[\{ name: 'BRONZE_NOTICES_QUEUE', value: (\w+) \}\] : \[\]$/.exec(varValue(mainBicep, 'captureNoticeSettings') ?? '');
+    expect(settings?.[1]).toBe(CAPTURE_NOTICES);
+    expect(stringVars(mainBicep).get(settings?.[2] ?? '')).toBe(NOTICES_QUEUE);
+    // The role table: bronze receives there, under the same condition.
+    expect(SERVICE_ACCESS.bronze.filter((use) => use.access === 'receive')).toEqual([
+      { port: 'bus', access: 'receive', target: { kind: 'queue', name: NOTICES_QUEUE }, when: CAPTURE_NOTICES },
+    ]);
+  });
+
   it('reads every grant of main.bicep with its identity, role and scope', () => {
     const all = grants(mainBicep);
     expect(all.every((g) => ROLES[g.roleId] !== undefined)).toBe(true);
     const goldQueues = all.filter((g) => g.service === 'gold' && g.target.kind === 'queue').map((g) => ROLES[g.roleId]?.name);
     expect(goldQueues.sort()).toEqual(['Azure Service Bus Data Receiver', 'Azure Service Bus Data Sender']);
+    const onQueues = (who: (g: (typeof all)[number]) => boolean) =>
+      all.filter((g) => who(g) && g.target.kind === 'queue').map((g) => ({ role: ROLES[g.roleId]?.name, queue: 'name' in g.target ? g.target.name : '', condition: g.condition }));
+    expect(onQueues((g) => g.service === 'bronze')).toEqual([
+      { role: 'Azure Service Bus Data Sender', queue: 'bronze-manifests', condition: undefined },
+      { role: 'Azure Service Bus Data Receiver', queue: NOTICES_QUEUE, condition: CAPTURE_NOTICES },
+    ]);
+    // The Event Grid system topic's own identity, read from `captureNoticesTopic!.outputs.principalId`.
+    expect(onQueues((g) => g.identity === 'captureNoticesTopic')).toEqual([{ role: 'Azure Service Bus Data Sender', queue: NOTICES_QUEUE, condition: CAPTURE_NOTICES }]);
+    expect(Object.keys(SYSTEM_ACCESS)).toEqual(['captureNoticesTopic']);
     // Every service identity pulls from the registry.
     const pullers = all.filter((g) => g.target.kind === 'registry').map((g) => g.service);
     expect(new Set(pullers)).toEqual(new Set(SERVICES));
@@ -132,5 +158,44 @@ describe('role coverage', () => {
     const capture = grants(mainBicep).filter((g) => g.service === 'capture' && g.target.kind !== 'registry');
     expect(capture.length).toBe(3);
     expect(capture.every((g) => g.condition === '!enableEventHubsCapture')).toBe(true);
+  });
+
+  it('reports a missing notices grant for bronze and for the Event Grid topic', () => {
+    expect(coverageProblems(withoutModule(mainBicep, 'bronzeNoticesReceiver'), sources)).toEqual([
+      expect.stringMatching(
+        /^bronze needs Microsoft\.ServiceBus\/namespaces\/messages\/receive\/action on queue capture-notices .* add a modules\/roles\/ call for bronzeIdentity\.$/,
+      ),
+    ]);
+    expect(coverageProblems(withoutModule(mainBicep, 'captureNoticesSender'), sources)).toEqual([
+      expect.stringMatching(/^captureNoticesTopic \(the Event Grid system topic .*\) needs Microsoft\.ServiceBus\/namespaces\/messages\/send\/action on queue capture-notices/),
+    ]);
+  });
+
+  it('reports a notices grant that would exist with notices off', () => {
+    const unconditional = mainBicep.replace(/(module bronzeNoticesReceiver '[^']+' = )if \(captureNotices\) /, '$1');
+    expect(unconditional).not.toEqual(mainBicep);
+    expect(coverageProblems(unconditional, sources)).toEqual([
+      expect.stringMatching(
+        /^bronze needs .*receive\/action on queue capture-notices only if \(captureNotices\), but bronzeNoticesReceiver grants it always; give the grant the condition `if \(captureNotices\)`\.$/,
+      ),
+    ]);
+  });
+
+  it('reports the Event Grid topic granted more than sending on the notices queue', () => {
+    const widened = mainBicep.replace(/(module captureNoticesSender[\s\S]*?roleDefinitionId: )role\.serviceBusDataSender/, '$1role.serviceBusDataOwner');
+    expect(widened).not.toEqual(mainBicep);
+    expect(coverageProblems(widened, sources)).toEqual([
+      expect.stringMatching(/^captureNoticesTopic .* is granted Azure Service Bus Data Owner on queue capture-notices .*receive\/action.* grant a narrower role\.$/),
+    ]);
+  });
+
+  it('reports bronze receiving notices on the wrong queue', () => {
+    const moved = mainBicep.replace(/(module bronzeNoticesReceiver[\s\S]*?queueName: )noticesQueue/, '$1bronzeQueue');
+    expect(moved).not.toEqual(mainBicep);
+    const problems = coverageProblems(moved, sources);
+    expect(problems).toContainEqual(expect.stringMatching(/^bronze needs Microsoft\.ServiceBus\/namespaces\/messages\/receive\/action on queue capture-notices/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^bronze is granted Azure Service Bus Data Receiver on queue bronze-manifests \(bronzeNoticesReceiver\), which allows .*receive\/action/),
+    );
   });
 });

@@ -4,10 +4,14 @@
  * - Required: the Azure SDK calls in the Azure adapters (libs/adapters/src), mapped by SDK_CALLS to
  *   data actions, for each (port, access) a service uses (SERVICE_ACCESS, which the tests check
  *   against the services' sources).
+ * - Azure services acting for the pipeline with their own managed identity (SYSTEM_ACCESS: Event
+ *   Grid delivering Capture notices) need what their documentation names, not what adapters call.
  * - Granted: the role modules of main.bicep (modules/roles/*.bicep): whose identity, which built-in
- *   role (ROLES: its actions and data actions, wildcards as Azure writes them), on which resource.
- * - `coverageProblems` lists every required action not granted, and every grant that serves nothing
- *   the service needs (least privilege).
+ *   role (ROLES: its actions and data actions, wildcards as Azure writes them), on which resource,
+ *   under which `if (...)` condition.
+ * - `coverageProblems` lists every required action not granted, every grant that serves nothing
+ *   the principal needs (least privilege), and every grant whose condition differs from the one the
+ *   use has (a grant that outlives its use, or a use deployed without its grant).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +27,8 @@ export interface PortUse {
   port: Port;
   access: Access;
   target: Target;
+  /** The main.bicep condition under which the service uses it (the grant's `if (...)`); undefined: always. */
+  when?: string;
 }
 
 const BLOB = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs';
@@ -157,20 +163,27 @@ export type Service = (typeof SERVICES)[number];
 const LAKE: Target = { kind: 'blob-container', name: 'lake' };
 const queue = (name: string): Target => ({ kind: 'queue', name });
 
+/** main.bicep's condition for everything of Capture notices: Capture on and notices on. */
+export const CAPTURE_NOTICES = 'captureNotices';
+/** The queue Event Grid delivers Capture notices to, which bronze reads (BRONZE_NOTICES_QUEUE). */
+export const NOTICES_QUEUE = 'capture-notices';
+
 /**
  * Which ports each service uses and how (the settings contract). Gold also sends on
- * silver-manifests: it rings every shard's session (apps/gold/src/main.ts, wakeShards).
+ * silver-manifests: it rings every shard's session (apps/gold/src/main.ts, wakeShards). The capture
+ * app runs only without Event Hubs Capture; bronze reads Capture notices only when they are on.
  */
 export const SERVICE_ACCESS: Record<Service, PortUse[]> = {
   producer: [{ port: 'event-hub', access: 'send', target: { kind: 'hub', name: 'events' } }],
   capture: [
-    { port: 'event-hub', access: 'receive', target: { kind: 'hub', name: 'events' } },
-    { port: 'lake', access: 'write', target: LAKE },
-    { port: 'checkpoints', access: 'write', target: { kind: 'blob-container', name: 'eventhub-checkpoints' } },
+    { port: 'event-hub', access: 'receive', target: { kind: 'hub', name: 'events' }, when: '!enableEventHubsCapture' },
+    { port: 'lake', access: 'write', target: LAKE, when: '!enableEventHubsCapture' },
+    { port: 'checkpoints', access: 'write', target: { kind: 'blob-container', name: 'eventhub-checkpoints' }, when: '!enableEventHubsCapture' },
   ],
   bronze: [
     { port: 'lake', access: 'write', target: LAKE },
     { port: 'bus', access: 'send', target: queue('bronze-manifests') },
+    { port: 'bus', access: 'receive', target: queue(NOTICES_QUEUE), when: CAPTURE_NOTICES },
   ],
   silver: [
     { port: 'lake', access: 'write', target: LAKE },
@@ -222,15 +235,43 @@ export function callsIn(source: string, port: Port, access: Access): string[] {
 export interface Requirement {
   target: Target;
   action: string;
-  /** The SDK call that needs it, for messages. */
+  /** The SDK call (or Azure feature) that needs it, for messages. */
   because: string;
+  /** The main.bicep condition under which it is needed; undefined: always. */
+  when: string | undefined;
 }
 
 export function requirements(service: Service, sources: AdapterSources): Requirement[] {
-  return SERVICE_ACCESS[service].flatMap(({ port, access, target }) =>
-    callsIn(sources[port] ?? '', port, access).flatMap((call) => (SDK_CALLS[call] as SdkCall).dataActions.map((action) => ({ target, action, because: call }))),
+  return SERVICE_ACCESS[service].flatMap(({ port, access, target, when }) =>
+    callsIn(sources[port] ?? '', port, access).flatMap((call) => (SDK_CALLS[call] as SdkCall).dataActions.map((action) => ({ target, action, because: call, when }))),
   );
 }
+
+/** An Azure service that acts for the pipeline with its own managed identity, declared in main.bicep as `symbol`. */
+export interface SystemPrincipal {
+  /** What it is, for messages. */
+  name: string;
+  needs: Requirement[];
+}
+
+/**
+ * Azure services' identities by the main.bicep module whose `outputs.principalId` they are. Event
+ * Grid delivering to a Service Bus queue with deliveryWithResourceIdentity needs Azure Service Bus
+ * Data Sender on it (Event Grid docs, "Add managed identity to a role on Azure Event Grid destination").
+ */
+export const SYSTEM_ACCESS: Record<string, SystemPrincipal> = {
+  captureNoticesTopic: {
+    name: 'the Event Grid system topic of the Event Hubs namespace',
+    needs: [
+      {
+        target: queue(NOTICES_QUEUE),
+        action: 'Microsoft.ServiceBus/namespaces/messages/send/action',
+        because: 'delivering CaptureFileCreated events to a Service Bus queue',
+        when: CAPTURE_NOTICES,
+      },
+    ],
+  },
+};
 
 export interface Grant {
   /** The module symbol in main.bicep. */
@@ -284,7 +325,8 @@ export function grants(mainBicep: string): Grant[] {
                 : undefined;
     if (!target) throw new Error(`main.bicep: module ${decl.symbol} uses ${decl.target}, which this check does not know; add it to grants().`);
     const principals = module === 'registry-role' ? [...(propertyValue(paramsBody, 'principalIds') ?? '').matchAll(/(\w+)\.outputs\.principalId/g)].map((m) => m[1] as string) : [];
-    const single = /^(\w+)\.outputs\.principalId$/.exec(propertyValue(paramsBody, 'principalId') ?? '');
+    // `x!.outputs`: the output of a conditional module, read under the same condition.
+    const single = /^(\w+)!?\.outputs\.principalId$/.exec(propertyValue(paramsBody, 'principalId') ?? '');
     if (single) principals.push(single[1] as string);
     for (const identity of principals) result.push({ symbol: decl.symbol, service: IDENTITY_SERVICE[identity], identity, roleId, target, condition: decl.condition });
   }
@@ -311,32 +353,73 @@ export function coverageProblems(mainBicep: string, sources: AdapterSources): st
   const problems: string[] = [];
   for (const grant of all) if (!ROLES[grant.roleId]) problems.push(`main.bicep ${grant.symbol}: role definition ${grant.roleId} is not a known built-in role.`);
   for (const service of SERVICES) {
-    const mine = all.filter((g) => g.service === service);
-    const needed = requirements(service, sources);
-    for (const need of needed) {
-      if (!mine.some((g) => sameTarget(g.target, need.target) && allows(g.roleId, need.action))) {
-        problems.push(
-          `${service} needs ${need.action} on ${describeTarget(need.target)} (for ${need.because}) but no role in main.bicep grants it; add a modules/roles/ call for ${service}Identity.`,
-        );
-      }
+    const targets = SERVICE_ACCESS[service].map((use) => use.target);
+    problems.push(
+      ...principalProblems(
+        service,
+        `${service}Identity`,
+        requirements(service, sources),
+        targets,
+        all.filter((g) => g.service === service),
+      ),
+    );
+  }
+  for (const [symbol, principal] of Object.entries(SYSTEM_ACCESS)) {
+    const targets = principal.needs.map((n) => n.target);
+    problems.push(
+      ...principalProblems(
+        `${symbol} (${principal.name})`,
+        symbol,
+        principal.needs,
+        targets,
+        all.filter((g) => g.identity === symbol),
+      ),
+    );
+  }
+  return problems;
+}
+
+/** The problems of one principal's grants against what it needs; `uses` are the targets it touches at all. */
+function principalProblems(who: string, identity: string, needed: Requirement[], uses: Target[], mine: Grant[]): string[] {
+  const problems: string[] = [];
+  const roleName = (grant: Grant) => ROLES[grant.roleId]?.name ?? grant.roleId;
+  for (const need of needed) {
+    const allowing = mine.filter((g) => sameTarget(g.target, need.target) && allows(g.roleId, need.action));
+    if (allowing.length === 0) {
+      problems.push(
+        `${who} needs ${need.action} on ${describeTarget(need.target)} (for ${need.because}) but no role in main.bicep grants it; add a modules/roles/ call for ${identity}.`,
+      );
+    } else if (!allowing.some((g) => sameCondition(g.condition, need.when))) {
+      const grant = allowing[0] as Grant;
+      problems.push(
+        `${who} needs ${need.action} on ${describeTarget(need.target)} ${describeCondition(need.when)}, but ${grant.symbol} grants it ${describeCondition(grant.condition)}; give the grant the condition \`if (${need.when ?? 'true'})\`.`,
+      );
     }
-    for (const grant of mine) {
-      if (grant.target.kind === 'registry') continue;
-      const onTarget = needed.filter((n) => sameTarget(n.target, grant.target));
-      const derivable = SERVICE_ACCESS[service].some((use) => sameTarget(use.target, grant.target));
-      if (!derivable)
-        problems.push(`${service} is granted ${ROLES[grant.roleId]?.name ?? grant.roleId} on ${describeTarget(grant.target)} (${grant.symbol}) but uses no port there.`);
-      else if (onTarget.length > 0) {
-        const excess = (PROBE_ACTIONS[grant.target.kind] ?? []).filter((action) => allows(grant.roleId, action) && !onTarget.some((n) => n.action === action));
-        if (excess.length > 0) {
-          problems.push(
-            `${service} is granted ${ROLES[grant.roleId]?.name ?? grant.roleId} on ${describeTarget(grant.target)} (${grant.symbol}), which allows ${excess.join(', ')} that its code never does; grant a narrower role.`,
-          );
-        }
+  }
+  for (const grant of mine) {
+    if (grant.target.kind === 'registry') continue;
+    const onTarget = needed.filter((n) => sameTarget(n.target, grant.target));
+    if (!uses.some((target) => sameTarget(target, grant.target)))
+      problems.push(`${who} is granted ${roleName(grant)} on ${describeTarget(grant.target)} (${grant.symbol}) but uses no port there.`);
+    else if (onTarget.length > 0) {
+      const excess = (PROBE_ACTIONS[grant.target.kind] ?? []).filter((action) => allows(grant.roleId, action) && !onTarget.some((n) => n.action === action));
+      if (excess.length > 0) {
+        problems.push(
+          `${who} is granted ${roleName(grant)} on ${describeTarget(grant.target)} (${grant.symbol}), which allows ${excess.join(', ')} that it never needs; grant a narrower role.`,
+        );
       }
     }
   }
   return problems;
+}
+
+function sameCondition(a: string | undefined, b: string | undefined): boolean {
+  const normal = (c: string | undefined) => (c ?? '').replace(/\s+/g, '');
+  return normal(a) === normal(b);
+}
+
+function describeCondition(condition: string | undefined): string {
+  return condition === undefined ? 'always' : `only if (${condition})`;
 }
 
 /** Actions that change or consume data, per target kind: a grant allowing one the service never needs is too wide. */
