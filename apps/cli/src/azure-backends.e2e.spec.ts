@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { AdlsLake, CosmosServingStore } from '@pipeline/adapters';
+import { openLake, openServingStore } from '@pipeline/adapters';
 import { readDeltaRows } from '@pipeline/delta';
 import type { WindowDocument } from '@pipeline/ports';
 import { collect, makeTempDir, startAzuriteBlob, startCosmosServer, type AzuriteBlob, type CosmosServer, type TempDir } from '@pipeline/testing';
@@ -88,17 +88,17 @@ describe('the services on the Blob API lake and the Cosmos DB serving store', ()
     // The sample: 2,004 data rows, four of them bad.
     expect(totals).toEqual({ captured: 2004, silver: 2000, quarantined: 4 });
 
-    const lake = AdlsLake.fromConnectionString(azurite.connectionString, container);
+    const lake = await openLake({ kind: 'azure', storage: { kind: 'connection-string', connectionString: azurite.connectionString }, container });
     expect(await collect(readDeltaRows(lake, 'tables/silver'))).toHaveLength(2000);
     const late = await collect(readDeltaRows(lake, 'tables/late'));
 
     // Gold served every window to Cosmos DB: the per-minute counts add up to the rows gold took in.
-    const store = await CosmosServingStore.open(
-      { endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } },
-      'pipeline',
-      servingContainer,
-      { create: false },
-    );
+    const store = await openServingStore({
+      kind: 'azure',
+      access: { kind: 'connection-string', connectionString: env.AZURE_COSMOS_CONNECTION_STRING },
+      database: 'pipeline',
+      container: servingContainer,
+    });
     try {
       const documents: WindowDocument[] = [];
       for (let d = 1; d <= 20; d++) documents.push(...(await store.queryWindows({ pk: `device_id=dev-${String(d).padStart(3, '0')}`, window: 'per_minute', limit: 10_000 })).items);

@@ -1,6 +1,6 @@
 /** Shared by this app's specs only: a serving API over a temporary lake and SQLite store. */
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { CosmosServingStore, LocalLake, LocalServingStore } from '@pipeline/adapters';
+import { LocalLake, LocalServingStore, openServingStore } from '@pipeline/adapters';
 import { parseSpec, type PipelineSpec } from '@pipeline/contracts';
 import { TestClock } from '@pipeline/engine';
 import { groupKeyText, windowDocumentId, type AggregateValue, type ServingStore, type WindowDocument } from '@pipeline/ports';
@@ -82,7 +82,12 @@ export async function startApi(kind: StoreKind = 'local'): Promise<ApiHarness> {
   const dir = await makeTempDir('serving-api-');
   const cosmos = kind === 'cosmos' ? await startCosmosServer() : undefined;
   const store: ServingStore = cosmos
-    ? await CosmosServingStore.open({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } }, 'pipeline', 'serving')
+    ? await openServingStore({
+        kind: 'azure',
+        access: { kind: 'connection-string', connectionString: `AccountEndpoint=${cosmos.endpoint}/;AccountKey=${cosmos.key};` },
+        database: 'pipeline',
+        container: 'serving',
+      })
     : LocalServingStore.open({ file: path.join(dir.path, 'serving.sqlite') });
   const lake = new LocalLake(path.join(dir.path, 'lake'));
   const clock = new TestClock(T0);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -86,10 +87,22 @@ describe('opening backends from their descriptions', () => {
     expect((failure as Error).message).not.toContain('oops');
   });
 
-  it('gives the Event Hubs and Service Bus SDKs the namespace host, whatever form the setting took', () => {
+  it('gives the Event Hubs and Service Bus SDKs the namespace host, whatever form the setting took', async () => {
     for (const endpoint of ['sensors.servicebus.windows.net', 'sb://sensors.servicebus.windows.net/', 'https://sensors.servicebus.windows.net']) {
-      expect(sdkAccess({ kind: 'entra', endpoint })).toMatchObject({ fullyQualifiedNamespace: 'sensors.servicebus.windows.net' });
+      await expect(sdkAccess({ kind: 'entra', endpoint })).resolves.toMatchObject({ fullyQualifiedNamespace: 'sensors.servicebus.windows.net' });
     }
-    expect(sdkAccess({ kind: 'connection-string', connectionString: 'Endpoint=sb://x/;SharedAccessKey=k' })).toEqual({ connectionString: 'Endpoint=sb://x/;SharedAccessKey=k' });
+    await expect(sdkAccess({ kind: 'connection-string', connectionString: 'Endpoint=sb://x/;SharedAccessKey=k' })).resolves.toEqual({
+      connectionString: 'Endpoint=sb://x/;SharedAccessKey=k',
+    });
+  });
+
+  it('loads no Azure SDK until a backend is Azure (the compiled library, in a process of its own)', () => {
+    const root = path.resolve(__dirname, '../../..');
+    const script = ["require('./bin/register');", "require('@pipeline/adapters');", 'process.stdout.write(JSON.stringify(Object.keys(require.cache)));'].join('');
+    const result = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    const loaded = JSON.parse(result.stdout) as string[];
+    expect(loaded.some((file) => file.endsWith(path.join('adapters', 'src', 'local.lake.js')))).toBe(true);
+    expect(loaded.filter((file) => /node_modules[\\/]@azure[\\/]/.test(file))).toEqual([]);
   });
 });

@@ -1,18 +1,13 @@
+/**
+ * The embedded adapters, and `open*` functions that open any adapter from a backend description.
+ * The Azure adapters are reached through those functions, which load them (and their SDKs) only
+ * when a backend is Azure; code that needs an Azure adapter class itself imports its module.
+ */
 export * from './local.lake';
 export * from './local.event-hub';
 export * from './local.checkpoint-store';
 export { propertyKind, type PropertyKind } from './local.event-properties';
 export * from './local.bus';
 export * from './local.serving-store';
-export * from './adls.lake';
-export * from './cosmos.serving-store';
 export * from './backends';
-export * from './eventhubs.access';
-export { classifyEventHubsError, type EventHubsErrorClass } from './eventhubs.errors';
-export { reportedMaxBatchBytes } from './eventhubs.event-data';
-export * from './eventhubs.producer';
-export * from './eventhubs.consumer';
-export * from './eventhubs.checkpoint-store';
-export * from './service-bus.bus';
-export * from './service-bus.errors';
-export * from './azure-access';
+export type { NamespaceAccess } from './azure-access';
