@@ -4,10 +4,13 @@
  * - One container partitioned by `/pk` (the grouping key): a key's windows are one logical
  *   partition, so the key endpoints are single-partition queries. Shard statuses live in the same
  *   container under the partition `_status|<pipeline>`; a `type` field tells the two apart.
- * - Conditional upsert without `patch` or transactional batches: read the stored version; create
- *   when absent (a 409 means another writer got there first: read again), replace with `If-Match`
- *   on its ETag only when ours is newer (a 412 means it changed: read again). An equal or older
+ * - Conditional upsert without `patch` or transactional batches, one request per document in the
+ *   steady state: the store remembers the ETag and version it last wrote or read of each document
+ *   (a bounded cache, only a hint). A document it knows is replaced with `If-Match` on that ETag
+ *   when ours is newer; one it does not know is created (most are new). A 409 or a 412 means the
+ *   stored document is not what we thought: read it, then skip or replace. An equal or older
  *   version is skipped, so a re-run or a late older batch never overwrites newer results.
+ *   Documents of one call are written `UPSERT_CONCURRENCY` at a time (they are distinct).
  * - Pages use the same keyset continuation tokens as the embedded store (not Cosmos's own): stable
  *   while documents are replaced between pages, and URL-safe.
  * - Top-N across keys is the cheap way: one query for the windows of one definition and start (one
@@ -17,7 +20,7 @@
  * The request charge of each call is put on the active span (`db.cosmosdb.request_charge`).
  */
 import { trace, type Span } from '@opentelemetry/api';
-import { CosmosClient, ErrorResponse, type Container, type CosmosClientOptions, type FeedOptions, type SqlQuerySpec } from '@azure/cosmos';
+import { CosmosClient, ErrorResponse, type Container, type CosmosClientOptions, type FeedOptions, type Item, type SqlQuerySpec } from '@azure/cosmos';
 import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
 import {
   FatalBackendError,
@@ -70,9 +73,20 @@ export interface CosmosServingStoreOptions {
   container: Container;
 }
 
+/** Documents written at once by one `upsert` call. */
+export const UPSERT_CONCURRENCY = 16;
+/** ETags and versions remembered: about 100 bytes each. */
+const KNOWN_DOCUMENTS = 100_000;
+
+interface KnownDocument {
+  etag: string;
+  version: number;
+}
+
 export class CosmosServingStore implements ServingStore {
   readonly location: string;
   private readonly container: Container;
+  private readonly known = new Map<string, KnownDocument>();
   private closed = false;
 
   constructor(
@@ -126,35 +140,71 @@ export class CosmosServingStore implements ServingStore {
     if (!Array.isArray(documents)) throw new ServingStoreError(`upsert expects an array of window documents, got ${typeof documents}.`);
     documents.forEach(assertDocument);
     let written = 0;
-    for (const doc of documents) if (await this.upsertOne(doc)) written++;
+    let next = 0;
+    const worker = async () => {
+      while (next < documents.length) {
+        const doc = documents[next++] as WindowDocument;
+        if (await this.upsertOne(doc)) written++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(UPSERT_CONCURRENCY, documents.length) }, worker));
     return { written, skipped: documents.length - written };
   }
 
   private async upsertOne(doc: WindowDocument): Promise<boolean> {
     const body: StoredWindow = { ...storedDocument(doc), type: 'window' };
     const item = this.container.item(doc.id, doc.pk);
+    const key = `${doc.pk}\n${doc.id}`;
+    let stored = this.known.get(key);
     for (let attempt = 0; attempt < 10; attempt++) {
-      const current = await item.read<StoredWindow>();
-      this.charge(current.requestCharge);
-      if (current.statusCode === 404 || !current.resource) {
+      if (stored === undefined) {
         try {
-          this.charge((await this.container.items.create(body)).requestCharge);
+          const created = await this.container.items.create(body);
+          this.charge(created.requestCharge);
+          this.remember(key, created.etag, doc.version);
           return true;
         } catch (error) {
-          if (status(error) === 409) continue;
-          throw this.wrap(error, 'upsert');
+          if (status(error) !== 409) throw this.wrap(error, 'upsert');
+          this.charge(requestChargeOf(error));
+          stored = await this.readStored(item, key);
+          continue;
         }
       }
-      if (current.resource.version >= doc.version) return false;
+      if (stored.version >= doc.version) return false;
       try {
-        this.charge((await item.replace(body, { accessCondition: { type: 'IfMatch', condition: current.etag } })).requestCharge);
+        const replaced = await item.replace(body, { accessCondition: { type: 'IfMatch', condition: stored.etag } });
+        this.charge(replaced.requestCharge);
+        this.remember(key, replaced.etag, doc.version);
         return true;
       } catch (error) {
-        if (status(error) === 412) continue;
-        throw this.wrap(error, 'upsert');
+        // 412: changed since we saw it; 404: deleted meanwhile. Either way, look again.
+        if (status(error) !== 412 && status(error) !== 404) throw this.wrap(error, 'upsert');
+        this.charge(requestChargeOf(error));
+        stored = await this.readStored(item, key);
       }
     }
     throw new ServingStoreError(`upsert of ${doc.id} kept conflicting with other writers; is more than one gold instance writing this shard?`);
+  }
+
+  /** The stored ETag and version of a document (remembered), or `undefined` when it does not exist. */
+  private async readStored(item: Item, key: string): Promise<KnownDocument | undefined> {
+    const current = await item.read<StoredWindow>();
+    this.charge(current.requestCharge);
+    if (current.statusCode === 404 || !current.resource) {
+      this.known.delete(key);
+      return undefined;
+    }
+    return this.remember(key, current.etag, current.resource.version);
+  }
+
+  private remember(key: string, etag: string | undefined, version: number): KnownDocument | undefined {
+    if (etag === undefined) return undefined;
+    const known = { etag, version };
+    // Re-inserted at the end: the Map's order is the eviction order (least recently written first).
+    this.known.delete(key);
+    this.known.set(key, known);
+    if (this.known.size > KNOWN_DOCUMENTS) this.known.delete(this.known.keys().next().value as string);
+    return known;
   }
 
   async get(pk: string, id: string): Promise<WindowDocument | undefined> {
@@ -329,6 +379,12 @@ export class CosmosServingStore implements ServingStore {
     if (error instanceof ServingStoreError) return error;
     return new ServingStoreError(`${operation} failed on the ${this.location}${status(error) ? ` (HTTP ${status(error)})` : ''}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** The request charge a failed request still cost (Cosmos DB bills conflicts and failed preconditions). */
+function requestChargeOf(error: unknown): number | undefined {
+  const charge = (error as { headers?: Record<string, unknown> } | undefined)?.headers?.['x-ms-request-charge'];
+  return charge === undefined ? undefined : Number(charge) || undefined;
 }
 
 function status(error: unknown): number | undefined {
