@@ -257,6 +257,11 @@ function writeAppPackage(plan, out) {
   const manifest = manifestFor(plan);
   // Nx's createLockFile (23.2) drops packages named like Node built-ins (util, events), which makes `npm ci` fail.
   const lock = pruneLockFile(JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')), manifest);
+  // npm 11 runs install scripts (better-sqlite3's native build) only for packages allowScripts names.
+  const installed = new Set(Object.keys(lock.packages).map((key) => key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length)));
+  const rootAllowScripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).allowScripts ?? {};
+  const allowScripts = Object.fromEntries(Object.entries(rootAllowScripts).filter(([name]) => installed.has(name)));
+  if (Object.keys(allowScripts).length > 0) manifest.allowScripts = allowScripts;
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   fs.writeFileSync(path.join(out, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);

@@ -92,6 +92,15 @@ describe('deploy/app-package.js', () => {
       expect(shipped).toEqual([...(appPackage.EXAMPLES[app] ?? [])].sort());
     });
 
+    it('allows the install scripts the workspace allows, for the packages it installs (better-sqlite3 builds its addon)', () => {
+      const manifest = readJson<{ allowScripts?: Record<string, boolean> }>(path.join(output(), 'package.json'));
+      const lock = readJson<LockFile>(path.join(output(), 'package-lock.json'));
+      const installed = new Set(Object.keys(lock.packages).map((key) => key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length)));
+      const workspace = readJson<{ allowScripts: Record<string, boolean> }>(path.join(REPO_ROOT, 'package.json')).allowScripts;
+      expect(manifest.allowScripts).toEqual(Object.fromEntries(Object.entries(workspace).filter(([name]) => installed.has(name))));
+      expect(manifest.allowScripts?.['better-sqlite3']).toBe(true);
+    });
+
     it('writes a lock file whose root matches the manifest and that resolves every needed package', () => {
       const manifest = readJson<{ dependencies: Record<string, string> }>(path.join(output(), 'package.json'));
       const lock = readJson<LockFile>(path.join(output(), 'package-lock.json'));
