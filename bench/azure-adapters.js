@@ -16,17 +16,7 @@ const path = require('node:path');
 const readline = require('node:readline');
 
 const root = path.resolve(__dirname, '..');
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const rows = Number(flag('--rows', '200000'));
-const keep = args.includes('--keep');
-if (!Number.isInteger(rows) || rows < 1) {
-  process.stderr.write(`--rows must be a positive whole number, got ${JSON.stringify(flag('--rows'))}; e.g. --rows 200000\n`);
-  process.exit(2);
-}
+const { rows, keep } = require('./options').benchOptions(process.argv.slice(2), 200_000);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-azure-'));
 const csv = path.join(work, 'readings.csv');
 const spec = path.join(root, 'examples', 'sensors.spec.yaml');

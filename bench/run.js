@@ -11,13 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const rows = Number(flag('--rows', '1000000'));
-const keep = args.includes('--keep');
+const { rows, keep } = require('./options').benchOptions(process.argv.slice(2), 1_000_000);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-'));
 const home = path.join(work, 'home');
 const csv = path.join(work, 'readings.csv');
