@@ -162,7 +162,29 @@ async function planAppPackage(app, loaded) {
     if (required.has(pkg)) dependencies[pkg] = node.data.version;
     else typeOnly.push(pkg);
   }
-  return { app, libs: [...libs].sort(), dependencies, typeOnly, examples: EXAMPLES[app] };
+  const runtimePeers = workspacePeersOf(Object.keys(dependencies));
+  for (const [pkg, version] of Object.entries(runtimePeers)) dependencies[pkg] ??= version;
+  const sorted = Object.fromEntries(Object.entries(dependencies).sort(([a], [b]) => a.localeCompare(b)));
+  return { app, libs: [...libs].sort(), dependencies: sorted, runtimePeers: Object.keys(runtimePeers), typeOnly, examples: EXAMPLES[app] };
+}
+
+/**
+ * Peer dependencies of the given packages that the workspace declares as its own dependencies, at
+ * their locked versions. Some packages load optional peers by name at run time — NestJS loads
+ * `@fastify/static` for the Swagger UI — so no require in the compiled code names them, yet the
+ * service fails without them; the workspace lists each one it needs.
+ */
+function workspacePeersOf(packages) {
+  const rootDependencies = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).dependencies ?? {};
+  const lockPackages = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')).packages ?? {};
+  const peers = {};
+  for (const pkg of packages) {
+    for (const peer of Object.keys(lockPackages[`node_modules/${pkg}`]?.peerDependencies ?? {})) {
+      const version = lockPackages[`node_modules/${peer}`]?.version;
+      if (rootDependencies[peer] !== undefined && version !== undefined && !packages.includes(peer)) peers[peer] = version;
+    }
+  }
+  return peers;
 }
 
 /** The manifest of the deployable folder; only `dependencies` drive the install. */

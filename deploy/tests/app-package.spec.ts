@@ -68,9 +68,17 @@ describe('deploy/app-package.js', () => {
       return o.out;
     };
 
-    it('lists exactly the npm packages its compiled code and libs require', () => {
+    it('lists exactly the npm packages its compiled code and libs require, and the peers of those the workspace installs for them', () => {
       const manifest = readJson<{ dependencies: Record<string, string> }>(path.join(output(), 'package.json'));
-      expect(Object.keys(manifest.dependencies).sort()).toEqual([...runtimeClosure(app).packages].sort());
+      const required = runtimeClosure(app).packages;
+      const workspace = readJson<{ dependencies: Record<string, string> }>(path.join(REPO_ROOT, 'package.json')).dependencies;
+      const peers = [...required].flatMap((pkg) =>
+        Object.keys(readJson<{ peerDependencies?: Record<string, string> }>(path.join(REPO_ROOT, 'node_modules', pkg, 'package.json')).peerDependencies ?? {}),
+      );
+      const expected = new Set([...required, ...peers.filter((peer) => workspace[peer] !== undefined)]);
+      expect(Object.keys(manifest.dependencies).sort()).toEqual([...expected].sort());
+      // NestJS loads it by name for the Swagger UI: without it the serving API does not start.
+      if (app === 'serving-api') expect(manifest.dependencies['@fastify/static']).toBeDefined();
     });
 
     it('pins every package at the version package-lock.json installs', () => {
