@@ -184,7 +184,7 @@ export async function main(argv: string[]): Promise<number> {
       const lake = await openCommandLake('checkpoint reset', opts.home);
       try {
         if (!opts.yes) {
-          process.stderr.write(`This deletes checkpoints/${name} in ${lake.location}; its stage then reprocesses everything. Run again with --yes to do it.\n`);
+          process.stderr.write(`This deletes checkpoints/${name} in ${lake.location}, which is allowed only while its stage has committed no batch. Run again with --yes to do it.\n`);
           code = 2;
           return;
         }
