@@ -177,6 +177,11 @@ describe('the pipeline command', () => {
     expect(second.stdout).toContain(`Everything sent is through: ${rows} events captured, ${rows - 4} silver rows, 4 quarantined, 0 duplicates; gold aggregated ${rows - 4} rows`);
     expect(second.stdout).toContain('Reconciled:');
     expect(await collect(readDeltaRows(new LocalLake(path.join(home.path, 'lake')), 'tables/gold'))).toEqual(goldBefore);
+    // A checkpoint with committed batches cannot be reset in place: its outputs would collide with a fresh run.
+    const reset = pipeline(['checkpoint', 'reset', 'silver', '--home', home.path, '--yes']);
+    expect(reset.status).toBe(2);
+    expect(reset.stderr).toMatch(/checkpoints\/silver has \d+ committed batch(es)?: .*SILVER_CHECKPOINT=silver-v2/s);
+    expect(pipeline(['audit', '--home', home.path]).status).toBe(0);
   }, 180_000);
 
   it('counts nothing twice when the whole sample is sent again: repeats are dropped or late, never aggregated', async () => {
