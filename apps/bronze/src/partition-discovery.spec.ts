@@ -46,6 +46,20 @@ describe('partition discovery', () => {
     expect(lake.rawLists().map((c) => c.prefix)).toEqual([hour(1, 10), hour(1, 11), hour(1, 12), hour(1, 13), 'raw/testns/events/0/']);
   });
 
+  it('finds files named ahead of the clock, in the next hour, with one probe', async () => {
+    // Capture moves a file that would share a second with the previous one to the next free second:
+    // near the end of an hour, a burst of small files can be named into the next hour.
+    const current = await writeCaptureFile(w.lake, '0', at(1, 14, 59, 58), 1);
+    const ahead = await writeCaptureFile(w.lake, '0', at(1, 15, 0, 3), 1);
+    const discovery = new PartitionDiscovery('0', LAYOUT, lake, silent, 2 * H);
+    const found = await discovery.discover(undefined, () => false, at(1, 14, 59, 59));
+    expect(found.map((f) => f.path)).toEqual([current.path, ahead.path]);
+    expect(lake.rawLists().filter((c) => c.startAfter !== undefined)).toEqual([
+      { prefix: 'raw/testns/events/0/', startAfter: 'raw/testns/events/0/2026/01/01/15', limit: 1 },
+      { prefix: 'raw/testns/events/0/', startAfter: 'raw/testns/events/0/2026/01/01/16', limit: 1 },
+    ]);
+  });
+
   it('finds a file that appears late in an older hour folder, once', async () => {
     await writeCaptureFile(w.lake, '0', at(1, 12, 30), 1);
     const discovery = new PartitionDiscovery('0', LAYOUT, lake, silent, 2 * H);
@@ -58,7 +72,8 @@ describe('partition discovery', () => {
     lake.reset();
     const found = await discovery.discover(cursor, () => false, now);
     expect(found.map((f) => f.path)).toEqual([late.path, fresh.path]);
-    expect(lake.rawLists().map((c) => c.prefix)).toEqual([hour(1, 10), hour(1, 11), hour(1, 12), hour(1, 13), 'raw/testns/events/0/', hour(1, 14)]);
+    // After the current hour, one probe for files named ahead of the clock.
+    expect(lake.rawLists().map((c) => c.prefix)).toEqual([hour(1, 10), hour(1, 11), hour(1, 12), hour(1, 13), 'raw/testns/events/0/', hour(1, 14), 'raw/testns/events/0/']);
 
     const after = consume(cursor, found);
     expect(await discovery.discover(after, () => false, now)).toEqual([]);

@@ -3,7 +3,8 @@
  * partition: each poll lists the hour folders from the cursor's horizon (position − lookback) up to
  * the current hour, one `lake.list` per hour folder. Past the position, an empty hour is followed by
  * one probe (`list` with `startAfter`, `limit: 1`) that jumps to the next hour holding anything, so
- * a quiet partition or an old backlog costs a few calls, not one per hour since.
+ * a quiet partition or an old backlog costs a few calls, not one per hour since; after the current
+ * hour, probes go on while they find files (file names can be ahead of the clock).
  *
  * Before anything of a partition is consumed, its earliest file (one `list` with `limit: 1`) stands
  * in for the position. Paths that do not follow the layout are logged once and ignored.
@@ -72,7 +73,7 @@ export class PartitionDiscovery {
     const endHour = Math.max(floorHour(now), anchorHour);
     const found: DiscoveredFile[] = [];
     let hour: number | undefined = floorHour(horizon);
-    while (hour !== undefined && hour <= endHour) {
+    while (hour !== undefined) {
       let listed = 0;
       for await (const entry of this.lake.list(hourPrefix(this.layout, this.partitionId, hour))) {
         listed++;
@@ -80,8 +81,12 @@ export class PartitionDiscovery {
         if (time === undefined || whyNotNew({ path: entry.path, time }, cursor, known, horizon) !== undefined) continue;
         found.push({ path: entry.path, partitionId: this.partitionId, time, bytes: entry.size });
       }
-      // Inside the lookback window every hour is listed (late files land there); past it, skip empty stretches.
-      hour = listed > 0 || hour < anchorHour || hour >= endHour ? hour + HOUR_MS : await this.nextHourWithFiles(hour + HOUR_MS);
+      // Inside the lookback window every hour is listed (late files land there); past it, empty
+      // stretches are skipped; past the current hour only hours holding files are listed: a file name
+      // can be ahead of the clock (capture moves a file that would share a second with the previous
+      // one to the next free second).
+      const next: number = hour + HOUR_MS;
+      hour = next <= endHour && (listed > 0 || hour < anchorHour) ? next : await this.nextHourWithFiles(next);
     }
     return found;
   }

@@ -110,6 +110,15 @@ async function pipelineRun(home: string, generator: ReadingsOptions, smallBatche
   run(['bronze', '--home', home, '--drain', ...batches]);
   run(['silver', '--home', home, '--spec', spec, '--drain', ...(smallBatches ? ['--max-manifests', '1'] : [])]);
   run(['gold', '--home', home, '--spec', spec, '--drain', ...(smallBatches ? ['--max-manifests', '1'] : [])]);
+  // Everything captured went through bronze and silver: nothing pending, every row accounted for.
+  const audit = JSON.parse(run(['audit', '--home', home, '--json'])) as {
+    rows: Array<{ captured: number; pending: number; silver: number; quarantined: number; duplicates: number }>;
+  };
+  const totals = audit.rows.reduce(
+    (t, r) => ({ captured: t.captured + r.captured, pending: t.pending + r.pending, through: t.through + r.silver + r.quarantined + r.duplicates }),
+    { captured: 0, pending: 0, through: 0 },
+  );
+  expect(totals).toEqual({ captured: generator.rows, pending: 0, through: generator.rows });
   return csv;
 }
 
