@@ -21,7 +21,6 @@
  */
 import { trace, type Span } from '@opentelemetry/api';
 import { CosmosClient, ErrorResponse, type Container, type CosmosClientOptions, type FeedOptions, type Item, type SqlQuerySpec } from '@azure/cosmos';
-import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
 import {
   FatalBackendError,
   ServingStoreError,
@@ -35,15 +34,13 @@ import {
 } from '@pipeline/ports';
 import {
   assertDocument,
-  assertLimit,
   assertShardStatus,
   assertText,
-  BEFORE_FIRST,
-  decodeContinuationToken,
+  checkTopQuery,
+  checkWindowQuery,
   decodeDocument,
   encodeContinuationToken,
   finiteOrNull,
-  optionalBound,
   storedDocument,
 } from './serving-documents';
 
@@ -218,13 +215,7 @@ export class CosmosServingStore implements ServingStore {
 
   async queryWindows(query: WindowQuery): Promise<WindowPage> {
     this.assertOpen();
-    const { pk, window, from, to, limit, continuationToken } = query;
-    assertText(pk, 'queryWindows: pk');
-    if (window !== undefined) assertText(window, 'queryWindows: window');
-    assertLimit(limit, 'queryWindows');
-    const lower = optionalBound(from, 'from', -Infinity);
-    const upper = optionalBound(to, 'to', Infinity);
-    const after = continuationToken === undefined ? BEFORE_FIRST : decodeContinuationToken(continuationToken);
+    const { pk, window, limit, lower, upper, after } = checkWindowQuery(query);
     const filters = ['c.pk = @pk', "c.type = 'window'"];
     const parameters: SqlQuerySpec['parameters'] = [{ name: '@pk', value: pk }];
     if (window !== undefined) {
@@ -269,13 +260,7 @@ export class CosmosServingStore implements ServingStore {
 
   async top(query: TopQuery): Promise<WindowDocument[]> {
     this.assertOpen();
-    const { window, windowStart, by, limit } = query;
-    assertText(window, 'top: window');
-    if (!Number.isSafeInteger(windowStart)) throw new ServingStoreError(`top: windowStart must be an integer epoch-ms, got ${String(windowStart)}.`);
-    if (typeof by !== 'string' || !IDENTIFIER_PATTERN.test(by)) {
-      throw new ServingStoreError(`top: "by" must be an aggregate name (letters, digits and "_", starting with a letter or "_"), got ${JSON.stringify(by)}.`);
-    }
-    assertLimit(limit, 'top');
+    const { window, windowStart, by, limit } = checkTopQuery(query);
     const rows = await this.query<StoredWindow>({
       query: "SELECT * FROM c WHERE c.type = 'window' AND c.window = @window AND c.windowStart = @start",
       parameters: [

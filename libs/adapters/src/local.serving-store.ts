@@ -17,20 +17,17 @@
  */
 import type Database from 'better-sqlite3';
 import * as path from 'node:path';
-import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
 import { ServingStoreError, type ServingStore, type ShardStatus, type TopQuery, type UpsertResult, type WindowDocument, type WindowPage, type WindowQuery } from '@pipeline/ports';
 import { openSharedSqlite } from './local.sqlite';
 import {
   assertDocument,
-  assertLimit,
   assertShardStatus,
   assertText,
-  BEFORE_FIRST,
-  decodeContinuationToken,
+  checkTopQuery,
+  checkWindowQuery,
   decodeDocument,
   encodeContinuationToken,
   finiteOrNull,
-  optionalBound,
   storedDocument,
 } from './serving-documents';
 
@@ -153,13 +150,7 @@ export class LocalServingStore implements ServingStore {
 
   async queryWindows(query: WindowQuery): Promise<WindowPage> {
     this.assertOpen();
-    const { pk, window, from, to, limit, continuationToken } = query;
-    assertText(pk, 'queryWindows: pk');
-    if (window !== undefined) assertText(window, 'queryWindows: window');
-    assertLimit(limit, 'queryWindows');
-    const lower = optionalBound(from, 'from', -Infinity);
-    const upper = optionalBound(to, 'to', Infinity);
-    const after = continuationToken === undefined ? BEFORE_FIRST : decodeContinuationToken(continuationToken);
+    const { pk, window, limit, lower, upper, after } = checkWindowQuery(query);
     const cursor = [after.windowStart, after.window, after.id] as const;
     // One row more than asked tells whether another page exists.
     const rows =
@@ -181,13 +172,7 @@ export class LocalServingStore implements ServingStore {
 
   async top(query: TopQuery): Promise<WindowDocument[]> {
     this.assertOpen();
-    const { window, windowStart, by, limit } = query;
-    assertText(window, 'top: window');
-    if (!Number.isSafeInteger(windowStart)) throw new ServingStoreError(`top: windowStart must be an integer epoch-ms, got ${String(windowStart)}.`);
-    if (typeof by !== 'string' || !IDENTIFIER_PATTERN.test(by)) {
-      throw new ServingStoreError(`top: "by" must be an aggregate name (letters, digits and "_", starting with a letter or "_"), got ${JSON.stringify(by)}.`);
-    }
-    assertLimit(limit, 'top');
+    const { window, windowStart, by, limit } = checkTopQuery(query);
     return this.statements.top.all(`$.aggregates.${by}`, window, windowStart, limit).map((row) => decodeDocument(JSON.parse(row.document)));
   }
 

@@ -4,7 +4,17 @@
  * the same (and run the same contract suite).
  */
 import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
-import { InvalidContinuationTokenError, ServingStoreError, windowDocumentId, type AggregateValue, type KeyValue, type ShardStatus, type WindowDocument } from '@pipeline/ports';
+import {
+  InvalidContinuationTokenError,
+  ServingStoreError,
+  windowDocumentId,
+  type AggregateValue,
+  type KeyValue,
+  type ShardStatus,
+  type TopQuery,
+  type WindowDocument,
+  type WindowQuery,
+} from '@pipeline/ports';
 
 /** Cosmos DB ids are at most 1023 bytes; the same limit here keeps local and Azure runs alike. */
 export const MAX_DOCUMENT_ID_BYTES = 1023;
@@ -119,12 +129,50 @@ export function assertText(value: unknown, what: string): void {
   if (typeof value !== 'string' || value === '') throw new ServingStoreError(`${what} must be a non-empty string, got ${JSON.stringify(value)}.`);
 }
 
-export function assertLimit(limit: unknown, what: string): void {
+function assertLimit(limit: unknown, what: string): void {
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw new ServingStoreError(`${what}: limit must be a positive integer, got ${String(limit)}.`);
 }
 
-export function optionalBound(value: number | undefined, name: 'from' | 'to', absent: number): number {
+function optionalBound(value: number | undefined, name: 'from' | 'to', absent: number): number {
   if (value === undefined) return absent;
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new ServingStoreError(`queryWindows: ${name} must be a finite epoch-ms number, got ${String(value)}.`);
   return value;
+}
+
+/** A checked `queryWindows` request: its bounds (±Infinity when absent) and the page cursor to start after. */
+export interface CheckedWindowQuery {
+  pk: string;
+  window: string | undefined;
+  limit: number;
+  lower: number;
+  upper: number;
+  after: PageCursor;
+}
+
+/** Checks a `queryWindows` request the same way for every store; throws `ServingStoreError` naming the field. */
+export function checkWindowQuery(query: WindowQuery): CheckedWindowQuery {
+  const { pk, window, from, to, limit, continuationToken } = query;
+  assertText(pk, 'queryWindows: pk');
+  if (window !== undefined) assertText(window, 'queryWindows: window');
+  assertLimit(limit, 'queryWindows');
+  return {
+    pk,
+    window,
+    limit,
+    lower: optionalBound(from, 'from', -Infinity),
+    upper: optionalBound(to, 'to', Infinity),
+    after: continuationToken === undefined ? BEFORE_FIRST : decodeContinuationToken(continuationToken),
+  };
+}
+
+/** Checks a `top` request the same way for every store; throws `ServingStoreError` naming the field. */
+export function checkTopQuery(query: TopQuery): TopQuery {
+  const { window, windowStart, by, limit } = query;
+  assertText(window, 'top: window');
+  if (!Number.isSafeInteger(windowStart)) throw new ServingStoreError(`top: windowStart must be an integer epoch-ms, got ${String(windowStart)}.`);
+  if (typeof by !== 'string' || !IDENTIFIER_PATTERN.test(by)) {
+    throw new ServingStoreError(`top: "by" must be an aggregate name (letters, digits and "_", starting with a letter or "_"), got ${JSON.stringify(by)}.`);
+  }
+  assertLimit(limit, 'top');
+  return query;
 }
