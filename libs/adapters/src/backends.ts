@@ -13,7 +13,15 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TokenCredential } from '@azure/identity';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
-import type { AzureAccess, BusBackend, CheckpointStoreBackend, EventHubBackend, LakeBackend, ServingBackend } from '@pipeline/config';
+import {
+  connectionStringValue,
+  type AzureAccess,
+  type BusBackend,
+  type CheckpointStoreBackend,
+  type EventHubBackend,
+  type LakeBackend,
+  type ServingBackend,
+} from '@pipeline/config';
 import { systemClock, type Clock } from '@pipeline/engine';
 import type { Bus, CheckpointStore, EventHubConsumer, EventHubProducer, Lake, ServingStore } from '@pipeline/ports';
 import type { NamespaceAccess } from './azure-access';
@@ -64,9 +72,8 @@ export async function openLake(backend: LakeBackend): Promise<Lake> {
 
 /** `AccountEndpoint=…;AccountKey=…;` → its two parts. */
 function cosmosConnectionString(connectionString: string): { endpoint: string; key: string } {
-  const part = (name: string) => new RegExp(`(?:^|;)\\s*${name}=([^;]+)`, 'i').exec(connectionString)?.[1]?.trim();
-  const endpoint = part('AccountEndpoint');
-  const key = part('AccountKey');
+  const endpoint = connectionStringValue(connectionString, 'AccountEndpoint');
+  const key = connectionStringValue(connectionString, 'AccountKey');
   if (!endpoint || !key) throw new Error('AZURE_COSMOS_CONNECTION_STRING needs AccountEndpoint=…;AccountKey=…; (the emulator shows it on its start page).');
   return { endpoint, key };
 }

@@ -37,7 +37,13 @@ const PORT_VARIABLE: Record<BackendPort, string> = {
 const CONTAINER_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
 const COSMOS_NAME = /^[^/\\#?\s]{1,255}$/;
 const LAKE_FOLDER = /^[A-Za-z0-9._=-]+(\/[A-Za-z0-9._=-]+)*$/;
-const NAMESPACE_HOST = /^[A-Za-z0-9][A-Za-z0-9-]{4,48}[A-Za-z0-9]\.[A-Za-z0-9.-]+$/;
+/** How Event Hubs and Service Bus namespaces are named: the same endpoint and connection-string forms. */
+const MESSAGING_NAMESPACE = {
+  pattern: /^[A-Za-z0-9][A-Za-z0-9-]{4,48}[A-Za-z0-9]\.[A-Za-z0-9.-]+$/,
+  describe: 'the fully qualified namespace, e.g. <namespace>.servicebus.windows.net',
+  connectionStringKey: /(^|;)\s*Endpoint=sb:\/\//i,
+  connectionStringDescribe: 'a connection string starting Endpoint=sb://<host>/;',
+};
 
 /** The backend kind of one port: its own variable, else `PIPELINE_BACKEND`, else local. */
 export function backendKind(settings: SettingsReader, port: BackendPort): BackendKind {
@@ -109,23 +115,13 @@ export function readLakeBackend(settings: SettingsReader, home: string): LakeBac
 export function readEventHubNamespaceName(settings: SettingsReader): string {
   const explicit = settings.string('PIPELINE_EVENT_HUB_NAMESPACE', { default: '', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, describe: 'a namespace name' });
   if (explicit) return explicit;
-  const host =
-    settings.optionalString('AZURE_EVENTHUBS_NAMESPACE') ?? /(?:^|;)\s*Endpoint=sb:\/\/([^/;]+)/i.exec(settings.optionalString('AZURE_EVENTHUBS_CONNECTION_STRING') ?? '')?.[1];
-  return host?.replace(/^[a-z]+:\/\//i, '').split('.')[0] || 'local';
+  const host = settings.optionalString('AZURE_EVENTHUBS_NAMESPACE') ?? connectionStringValue(settings.optionalString('AZURE_EVENTHUBS_CONNECTION_STRING') ?? '', 'Endpoint');
+  return host?.replace(/^[a-z]+:\/\//i, '').split(/[./]/)[0] || 'local';
 }
 
 export function readEventHubBackend(settings: SettingsReader, home: string): EventHubBackend {
   if (backendKind(settings, 'eventHub') === 'local') return { kind: 'local', file: localPaths(home).eventHubFile, namespace: readEventHubNamespaceName(settings) };
-  const access = azureAccess(
-    settings,
-    { endpoint: 'AZURE_EVENTHUBS_NAMESPACE', connectionString: 'AZURE_EVENTHUBS_CONNECTION_STRING' },
-    {
-      pattern: NAMESPACE_HOST,
-      describe: 'the fully qualified namespace, e.g. <namespace>.servicebus.windows.net',
-      connectionStringKey: /(^|;)\s*Endpoint=sb:\/\//i,
-      connectionStringDescribe: 'a connection string starting Endpoint=sb://<host>/;',
-    },
-  );
+  const access = azureAccess(settings, { endpoint: 'AZURE_EVENTHUBS_NAMESPACE', connectionString: 'AZURE_EVENTHUBS_CONNECTION_STRING' }, MESSAGING_NAMESPACE);
   return { kind: 'azure', access, namespace: readEventHubNamespaceName(settings) };
 }
 
@@ -143,16 +139,7 @@ export function readCheckpointStoreBackend(settings: SettingsReader, home: strin
 
 export function readBusBackend(settings: SettingsReader, home: string): BusBackend {
   if (backendKind(settings, 'bus') === 'local') return { kind: 'local', file: localPaths(home).busFile };
-  const access = azureAccess(
-    settings,
-    { endpoint: 'AZURE_SERVICEBUS_NAMESPACE', connectionString: 'AZURE_SERVICEBUS_CONNECTION_STRING' },
-    {
-      pattern: NAMESPACE_HOST,
-      describe: 'the fully qualified namespace, e.g. <namespace>.servicebus.windows.net',
-      connectionStringKey: /(^|;)\s*Endpoint=sb:\/\//i,
-      connectionStringDescribe: 'a connection string starting Endpoint=sb://<host>/;',
-    },
-  );
+  const access = azureAccess(settings, { endpoint: 'AZURE_SERVICEBUS_NAMESPACE', connectionString: 'AZURE_SERVICEBUS_CONNECTION_STRING' }, MESSAGING_NAMESPACE);
   return { kind: 'azure', access };
 }
 
@@ -173,11 +160,25 @@ export function readServingBackend(settings: SettingsReader, localFile: string):
   return { kind: 'azure', access, database, container };
 }
 
+/** The value of the first of `keys` a `Key=value;…` connection string has (keys ignore case), trimmed. */
+export function connectionStringValue(connectionString: string, ...keys: string[]): string | undefined {
+  const parts = new Map<string, string>();
+  for (const part of connectionString.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0) parts.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+  }
+  for (const key of keys) {
+    const value = parts.get(key.toLowerCase());
+    if (value) return value;
+  }
+  return undefined;
+}
+
 /** Where a backend is, for logs and status: never a key or connection string. */
 export function describeAccess(access: AzureAccess): string {
   if (access.kind === 'entra') return access.endpoint;
-  const endpoint = /(?:^|;)\s*(?:Endpoint|AccountEndpoint|BlobEndpoint)=([^;]+)/i.exec(access.connectionString)?.[1];
-  const account = /(?:^|;)\s*AccountName=([^;]+)/i.exec(access.connectionString)?.[1];
+  const endpoint = connectionStringValue(access.connectionString, 'Endpoint', 'AccountEndpoint', 'BlobEndpoint');
+  const account = connectionStringValue(access.connectionString, 'AccountName');
   return `${endpoint ?? (account ? `account ${account}` : 'an endpoint')} (connection string)`;
 }
 
