@@ -1,4 +1,5 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { closeOnShutdown } from '@pipeline/config';
 import { openBus, openLake } from '@pipeline/adapters';
 import { ManifestLog } from '@pipeline/checkpoint';
 import { systemClock, type Clock } from '@pipeline/engine';
@@ -27,19 +28,6 @@ export function noticeScope(config: BronzeConfig, layout: CaptureLayout): Notice
   return config.lake.kind === 'azure' ? { layout, container: config.lake.container, ...(config.lake.root ? { root: config.lake.root } : {}) } : { layout };
 }
 
-/** Closes the backends once the service has finished its batch (Nest calls this last). */
-@Injectable()
-class BackendsLifecycle implements OnApplicationShutdown {
-  constructor(
-    @Inject(LAKE) private readonly lake: Lake,
-    @Inject(BUS) private readonly bus: Bus,
-  ) {}
-  async onApplicationShutdown(): Promise<void> {
-    await this.bus.close();
-    await this.lake.close();
-  }
-}
-
 @Module({})
 export class BronzeModule {
   static register(config: BronzeConfig, logger: Logger): DynamicModule {
@@ -59,7 +47,7 @@ export class BronzeModule {
             return bus;
           },
         },
-        BackendsLifecycle,
+        closeOnShutdown(BUS, LAKE),
         {
           provide: BronzeService,
           inject: [LAKE, BUS, CLOCK, LOGGER],

@@ -1,4 +1,5 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { closeOnShutdown } from '@pipeline/config';
 import { openCheckpointStore, openEventHubConsumer, openLake } from '@pipeline/adapters';
 import { systemClock, type Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake } from '@pipeline/ports';
@@ -11,21 +12,6 @@ export const EVENT_HUB_CONSUMER = Symbol('EventHubConsumer');
 export const CHECKPOINT_STORE = Symbol('CheckpointStore');
 export const CLOCK = Symbol('Clock');
 export const LOGGER = Symbol('Logger');
-
-/** Closes the backends after the service has flushed its files (Nest calls this last). */
-@Injectable()
-class BackendsLifecycle implements OnApplicationShutdown {
-  constructor(
-    @Inject(EVENT_HUB_CONSUMER) private readonly hub: EventHubConsumer,
-    @Inject(LAKE) private readonly lake: Lake,
-    @Inject(CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore & { close?: () => void | Promise<void> },
-  ) {}
-  async onApplicationShutdown(): Promise<void> {
-    await this.hub.close();
-    await this.lake.close();
-    await this.checkpoints.close?.();
-  }
-}
 
 @Module({})
 export class CaptureModule {
@@ -43,7 +29,7 @@ export class CaptureModule {
             openEventHubConsumer(config.eventHub, { hubName: config.hubName, partitions: config.partitions, consumerGroup: config.consumerGroup }, clock),
         },
         { provide: CHECKPOINT_STORE, inject: [CLOCK], useFactory: (clock: Clock): Promise<CheckpointStore> => openCheckpointStore(config.checkpointStore, clock) },
-        BackendsLifecycle,
+        closeOnShutdown(EVENT_HUB_CONSUMER, LAKE, CHECKPOINT_STORE),
         {
           provide: CaptureService,
           inject: [EVENT_HUB_CONSUMER, LAKE, CHECKPOINT_STORE, CLOCK, LOGGER],

@@ -1,4 +1,5 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { closeOnShutdown } from '@pipeline/config';
 import { openBus, openLake, openServingStore } from '@pipeline/adapters';
 import { ManifestLog } from '@pipeline/checkpoint';
 import { manifestQueue, type PipelineSpec } from '@pipeline/contracts';
@@ -25,20 +26,6 @@ export async function openGoldBus(config: GoldConfig): Promise<Bus> {
   return bus;
 }
 
-@Injectable()
-class BackendsLifecycle implements OnApplicationShutdown {
-  constructor(
-    @Inject(LAKE) private readonly lake: Lake,
-    @Inject(BUS) private readonly bus: Bus,
-    @Inject(STORE) private readonly store: ServingStore,
-  ) {}
-  async onApplicationShutdown(): Promise<void> {
-    await this.store.close();
-    await this.bus.close();
-    await this.lake.close();
-  }
-}
-
 @Module({})
 export class GoldModule {
   static register(config: GoldConfig, spec: PipelineSpec, logger: Logger, bus: Bus): DynamicModule {
@@ -49,7 +36,7 @@ export class GoldModule {
         { provide: LAKE, useFactory: (): Promise<Lake> => openLake(config.lake) },
         { provide: BUS, useValue: bus },
         { provide: STORE, useFactory: (): Promise<ServingStore> => openServingStore(config.serving) },
-        BackendsLifecycle,
+        closeOnShutdown(STORE, BUS, LAKE),
         {
           provide: GoldService,
           inject: [LAKE, STORE],

@@ -1,4 +1,5 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { closeOnShutdown } from '@pipeline/config';
 import { openEventHubProducer } from '@pipeline/adapters';
 import type { PipelineSpec } from '@pipeline/contracts';
 import { systemClock, type Clock } from '@pipeline/engine';
@@ -13,15 +14,6 @@ export const PIPELINE_SPEC = Symbol('PipelineSpec');
 export const EVENT_HUB_PRODUCER = Symbol('EventHubProducer');
 export const CLOCK = Symbol('Clock');
 export const LOGGER = Symbol('Logger');
-
-/** Closes the hub connection when the application context closes. */
-@Injectable()
-class HubLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(EVENT_HUB_PRODUCER) private readonly hub: EventHubProducer) {}
-  async onApplicationShutdown(): Promise<void> {
-    await this.hub.close();
-  }
-}
 
 @Module({})
 export class ProducerModule {
@@ -38,7 +30,7 @@ export class ProducerModule {
           inject: [CLOCK],
           useFactory: (clock: Clock): Promise<EventHubProducer> => openEventHubProducer(config.eventHub, { hubName: config.hubName, partitions: config.partitions }, clock),
         },
-        HubLifecycle,
+        closeOnShutdown(EVENT_HUB_PRODUCER),
         {
           provide: CsvProducer,
           inject: [PIPELINE_SPEC, EVENT_HUB_PRODUCER, CLOCK, LOGGER],

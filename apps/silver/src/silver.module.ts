@@ -1,4 +1,5 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { closeOnShutdown } from '@pipeline/config';
 import { openBus, openLake } from '@pipeline/adapters';
 import { SilverController } from './silver.controller';
 import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
@@ -27,18 +28,6 @@ export async function openSilverBus(config: SilverConfig): Promise<Bus> {
   return bus;
 }
 
-@Injectable()
-class BackendsLifecycle implements OnApplicationShutdown {
-  constructor(
-    @Inject(LAKE) private readonly lake: Lake,
-    @Inject(BUS) private readonly bus: Bus,
-  ) {}
-  async onApplicationShutdown(): Promise<void> {
-    await this.bus.close();
-    await this.lake.close();
-  }
-}
-
 @Module({})
 export class SilverModule {
   static register(config: SilverConfig, spec: PipelineSpec, logger: Logger, bus: Bus): DynamicModule {
@@ -48,7 +37,7 @@ export class SilverModule {
       providers: [
         { provide: LAKE, useFactory: (): Promise<Lake> => openLake(config.lake) },
         { provide: BUS, useValue: bus },
-        BackendsLifecycle,
+        closeOnShutdown(BUS, LAKE),
         {
           provide: SilverService,
           inject: [LAKE, BUS],

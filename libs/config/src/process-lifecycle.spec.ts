@@ -1,5 +1,7 @@
 import { getEventListeners } from 'node:events';
-import { abortableSleep, shutdownSignal } from './process-lifecycle';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { abortableSleep, closeOnShutdown, shutdownSignal } from './process-lifecycle';
 
 describe('abortable sleep', () => {
   it('leaves no abort listener behind when it ends, so a poll loop can pause forever without leaking', async () => {
@@ -51,5 +53,28 @@ describe('shutdown signal on a background failure', () => {
     expect(shutdown.signal.aborted).toBe(true);
     expect(shutdown.failure).toBe(first);
     shutdown.dispose();
+  });
+});
+
+describe('closing backends on shutdown', () => {
+  it('closes the backends in the order given when the Nest application closes, skipping those without close', async () => {
+    const closed: string[] = [];
+    const backend = (name: string) => ({ close: async () => void closed.push(name) });
+    const HUB = Symbol('hub');
+    const LAKE = Symbol('lake');
+    const CLOCK = Symbol('clock');
+    @Module({
+      providers: [
+        { provide: HUB, useValue: backend('hub') },
+        { provide: LAKE, useValue: backend('lake') },
+        { provide: CLOCK, useValue: { now: () => 0 } },
+        closeOnShutdown(HUB, CLOCK, LAKE),
+      ],
+    })
+    class Service {}
+    const app = await NestFactory.createApplicationContext(Service, { logger: false });
+    expect(closed).toEqual([]);
+    await app.close();
+    expect(closed).toEqual(['hub', 'lake']);
   });
 });

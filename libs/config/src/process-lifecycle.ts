@@ -3,6 +3,7 @@
  * abort signal (the service then finishes its current step, flushes and exits), and run `main`
  * with its return value as the exit code.
  */
+import type { FactoryProvider, InjectionToken } from '@nestjs/common';
 import type { Command } from 'commander';
 import { SpecValidationError, type PipelineSpec } from '@pipeline/contracts';
 import { ConfigError } from './settings';
@@ -108,3 +109,25 @@ export const abortableSleep: Sleep = (ms, signal) =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+
+/** Anything a service opens and must close: a lake, a bus, a hub, a store. */
+interface Closable {
+  close?(): unknown;
+}
+
+/**
+ * A NestJS provider that closes the given backends, in the order given, when the application shuts
+ * down: Nest calls `onApplicationShutdown` after every module was destroyed, so the services have
+ * finished their batch and flushed by then.
+ */
+export function closeOnShutdown(...backends: InjectionToken[]): FactoryProvider {
+  return {
+    provide: Symbol('CloseOnShutdown'),
+    inject: backends,
+    useFactory: (...opened: Closable[]) => ({
+      async onApplicationShutdown(): Promise<void> {
+        for (const backend of opened) await backend.close?.();
+      },
+    }),
+  };
+}
