@@ -5,12 +5,11 @@
  * - The Azure adapters and their SDKs load on first use: a service on the embedded backends never
  *   pays for them (about 40 MiB of memory and 0.4 s of start-up together).
  * - Entra ID access shares one `DefaultAzureCredential` per process (token caching).
+ * - The embedded adapters create their files and folders themselves.
  * - With a connection string (emulators, tests) missing containers and databases are created;
  *   with Entra ID they must exist (infra/ creates them): data roles cannot create them, and a
  *   missing one is a `FatalBackendError` at first use.
  */
-import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
 import type { TokenCredential } from '@azure/identity';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import {
@@ -61,7 +60,6 @@ export async function openBlobContainer(access: AzureAccess, name: string): Prom
 export async function openLake(backend: LakeBackend): Promise<Lake> {
   switch (backend.kind) {
     case 'local':
-      mkdirSync(backend.root, { recursive: true });
       return new LocalLake(backend.root);
     case 'azure': {
       const { AdlsLake } = await import('./adls.lake');
@@ -81,7 +79,6 @@ function cosmosConnectionString(connectionString: string): { endpoint: string; k
 export async function openServingStore(backend: ServingBackend): Promise<ServingStore> {
   switch (backend.kind) {
     case 'local':
-      mkdirSync(path.dirname(backend.file), { recursive: true });
       return LocalServingStore.open({ file: backend.file });
     case 'azure': {
       const { CosmosServingStore } = await import('./cosmos.serving-store');
@@ -101,7 +98,6 @@ export async function openServingStore(backend: ServingBackend): Promise<Serving
 export async function openBus(backend: BusBackend, clock: Clock = systemClock): Promise<Bus> {
   switch (backend.kind) {
     case 'local':
-      mkdirSync(path.dirname(backend.file), { recursive: true });
       return LocalBus.open({ file: backend.file, clock });
     case 'azure': {
       // Queues come from infra/ (or the emulator's config): the services' identities hold data roles only.
@@ -120,7 +116,6 @@ export interface EventHubTarget {
 export async function openEventHubProducer(backend: EventHubBackend, target: EventHubTarget, clock: Clock = systemClock): Promise<EventHubProducer> {
   switch (backend.kind) {
     case 'local':
-      mkdirSync(path.dirname(backend.file), { recursive: true });
       return LocalEventHub.open({ file: backend.file, hubName: target.hubName, partitionCount: target.partitions, namespace: backend.namespace, clock });
     case 'azure': {
       const { EventHubsProducer } = await import('./eventhubs.producer');
@@ -132,7 +127,6 @@ export async function openEventHubProducer(backend: EventHubBackend, target: Eve
 export async function openEventHubConsumer(backend: EventHubBackend, target: EventHubTarget & { consumerGroup: string }, clock: Clock = systemClock): Promise<EventHubConsumer> {
   switch (backend.kind) {
     case 'local':
-      mkdirSync(path.dirname(backend.file), { recursive: true });
       return LocalEventHub.open({
         file: backend.file,
         hubName: target.hubName,
@@ -151,7 +145,6 @@ export async function openEventHubConsumer(backend: EventHubBackend, target: Eve
 export async function openCheckpointStore(backend: CheckpointStoreBackend, clock: Clock = systemClock): Promise<CheckpointStore> {
   switch (backend.kind) {
     case 'local':
-      mkdirSync(path.dirname(backend.file), { recursive: true });
       return new LocalCheckpointStore(backend.file, clock);
     case 'azure': {
       const { blobCheckpointStore } = await import('./eventhubs.checkpoint-store');
