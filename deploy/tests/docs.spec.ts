@@ -1,7 +1,7 @@
 /**
- * The README's compose and Azure sections, and the guides, against the files they describe: every
- * link resolves, the compose section names what docker-compose.yml runs, and the README's table of
- * Azure settings per service matches what infra/main.bicep gives each Container App.
+ * The README's compose section and the guides, against the files they describe: every link
+ * resolves, and the compose section names what docker-compose.yml runs. The README's Azure section
+ * is checked against the Bicep in infra/tests/readme.spec.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -24,35 +24,6 @@ function section(markdown: string, heading: string): string {
   const level = heading.split(' ')[0] as string;
   const next = markdown.slice(start + heading.length + 2).search(new RegExp(`\\n#{1,${level.length}} `));
   return next < 0 ? markdown.slice(start) : markdown.slice(start, start + heading.length + 2 + next);
-}
-
-/** The README's "service → Azure settings" table: first column the service, third the settings. */
-function readmeAzureSettings(): Map<string, Set<string>> {
-  const rows = section(readRepoFile('README.md'), '## Running on Azure')
-    .split('\n')
-    .filter((line) => /^\| (producer|capture|bronze|silver|gold|serving-api) /.test(line));
-  return new Map(
-    rows.map((row) => {
-      const cells = row.split('|').map((c) => c.trim());
-      return [cells[1] as string, new Set([...(cells[3] as string).matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1] as string))];
-    }),
-  );
-}
-
-/** Environment variable names main.bicep gives a service's module, following `*Settings` vars. */
-function bicepSettings(symbol: string): Set<string> {
-  const bicep = readRepoFile('infra/main.bicep');
-  const start = bicep.search(new RegExp(`^module ${symbol} `, 'm'));
-  if (start < 0) throw new Error(`infra/main.bicep has no module ${symbol}`);
-  const end = bicep.indexOf('\n}\n', start);
-  const body = bicep.slice(start, end);
-  const env = /\n {4}env: ([\s\S]*?)(?=\n {4}[a-zA-Z]+:|\n {2}\})/.exec(body)?.[1] ?? '';
-  const names = new Set([...env.matchAll(/name: '([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1] as string));
-  for (const ref of env.matchAll(/\b(\w+Settings)\b/g)) {
-    const value = new RegExp(`^var ${ref[1]} = ([\\s\\S]*?)\\n(?=var |module |resource |output |//)`, 'm').exec(bicep)?.[1] ?? '';
-    for (const m of value.matchAll(/name: '([A-Z][A-Z0-9_]+)'/g)) names.add(m[1] as string);
-  }
-  return names;
 }
 
 describe('the guides', () => {
@@ -110,22 +81,5 @@ describe("the README's compose section", () => {
       expect(text).toContain(words);
     }
     for (const app of DEPLOYED_APPS) expect(compose.services[app]?.build).toBeDefined();
-  });
-});
-
-describe("the README's Azure section", () => {
-  const table = readmeAzureSettings();
-  const bicepModule: Record<string, string> = { producer: 'producer', capture: 'capture', bronze: 'bronze', silver: 'silver', gold: 'gold', 'serving-api': 'servingApi' };
-  // Set by the container-app and container-job modules for every service, and serving-api's listener.
-  const everywhere = new Set(['PIPELINE_BACKEND', 'AZURE_CLIENT_ID', 'SERVING_PORT', 'SERVING_HOST']);
-
-  it('has a row per deployed service', () => {
-    expect([...table.keys()].sort()).toEqual([...DEPLOYED_APPS].sort());
-  });
-
-  it.each(DEPLOYED_APPS)('lists for %s exactly the settings infra/main.bicep gives it', (app) => {
-    const fromBicep = [...bicepSettings(bicepModule[app] as string)].filter((name) => !everywhere.has(name)).sort();
-    expect(fromBicep.length).toBeGreaterThan(2);
-    expect([...(table.get(app) ?? [])].sort()).toEqual(fromBicep);
   });
 });

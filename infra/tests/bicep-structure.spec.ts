@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { bicepFiles, declarations, objectKeys, params, propertyValue, read, structuralProblems, varValue } from './bicep-text';
+import { bicepFiles, declarations, objectKeys, params, propertyValue, read, serviceEnvNames, structuralProblems, varValue } from './bicep-text';
 
 const repo = resolve(__dirname, '../..');
 const infra = join(repo, 'infra');
@@ -42,19 +42,6 @@ function bicepQueueOptions(symbol: string): QueueOptions {
 }
 
 /** The environment variable names a service's module call sets (its own `name:` entries and those of the vars it concatenates). */
-function envNames(serviceSymbol: string): Set<string> {
-  const decl = declarations(mainBicep).find((d) => d.symbol === serviceSymbol);
-  if (!decl) throw new Error(`main.bicep has no module ${serviceSymbol}`);
-  const env = propertyValue(decl.body, 'env') ?? '';
-  const names = new Set([...env.matchAll(/name:\s*'(\w+)'/g)].map((m) => m[1] as string));
-  for (const ref of env.matchAll(/\b(\w+Settings)\b/g)) {
-    const value = varValue(mainBicep, ref[1] as string);
-    if (!value) throw new Error(`main.bicep: ${serviceSymbol} uses ${ref[1]}, which is not a var`);
-    for (const m of value.matchAll(/name:\s*'(\w+)'/g)) names.add(m[1] as string);
-  }
-  return names;
-}
-
 describe('bicep structure', () => {
   it('finds the templates', () => {
     expect(files.map(rel)).toEqual(expect.arrayContaining(['infra/main.bicep', 'infra/modules/event-hubs.bicep', 'infra/modules/container-app.bicep']));
@@ -260,7 +247,7 @@ describe('bicep structure', () => {
         'SERVING_HOST',
       ],
     };
-    for (const [symbol, names] of Object.entries(expected)) expect([...envNames(symbol)].sort()).toEqual([...names].sort());
+    for (const [symbol, names] of Object.entries(expected)) expect([...serviceEnvNames(mainBicep, symbol)].sort()).toEqual([...names].sort());
     // Capture and bronze name the namespace the same way Event Hubs Capture does ({Namespace}: its name).
     expect(mainBicep).toMatch(/captureLayoutSettings = \[\s*\{ name: 'PIPELINE_EVENT_HUB_NAMESPACE', value: eventHubs\.outputs\.namespaceName \}/);
     for (const module of ['container-app', 'container-job']) {

@@ -223,6 +223,20 @@ export function varValue(text: string, name: string): string | undefined {
 }
 
 /** Every `.bicep` file under `dir`, recursively, as absolute paths. */
+/** The environment variable names a module call in `main` gives its service, following `…Settings` vars. */
+export function serviceEnvNames(main: string, serviceSymbol: string): Set<string> {
+  const decl = declarations(main).find((d) => d.symbol === serviceSymbol);
+  if (!decl) throw new Error(`main.bicep has no module ${serviceSymbol}`);
+  const env = propertyValue(decl.body, 'env') ?? '';
+  const names = new Set([...env.matchAll(/name:\s*'(\w+)'/g)].map((m) => m[1] as string));
+  for (const ref of env.matchAll(/\b(\w+Settings)\b/g)) {
+    const value = varValue(main, ref[1] as string);
+    if (!value) throw new Error(`main.bicep: ${serviceSymbol} uses ${ref[1]}, which is not a var`);
+    for (const m of value.matchAll(/name:\s*'(\w+)'/g)) names.add(m[1] as string);
+  }
+  return names;
+}
+
 export function bicepFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
