@@ -11,7 +11,7 @@
  * Every path is validated with `assertLakePath`; `root` (optional) is a folder inside the container.
  */
 import { Readable } from 'node:stream';
-import { BlobServiceClient, RestError, type ContainerClient } from '@azure/storage-blob';
+import { RestError, type ContainerClient } from '@azure/storage-blob';
 import { assertLakePath, FatalBackendError, LakeError, LakeNotFoundError, type Lake, type LakeEntry } from '@pipeline/ports';
 
 export interface AdlsLakeOptions {
@@ -31,11 +31,6 @@ export class AdlsLake implements Lake {
     this.prefix = options.root ? `${options.root}/` : '';
     // The URL without any query string, so a SAS token never reaches a message.
     this.location = `${this.container.url.split('?')[0]}${this.prefix ? `/${options.root}` : ''}`;
-  }
-
-  /** For emulators and local tests; production uses Microsoft Entra ID credentials. */
-  static fromConnectionString(connectionString: string, container: string, root?: string): AdlsLake {
-    return new AdlsLake({ container: BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container), ...(root ? { root } : {}) });
   }
 
   private blob(path: string) {

@@ -33,7 +33,7 @@ import { LocalServingStore } from './local.serving-store';
 let sharedCredential: TokenCredential | undefined;
 
 /** The process's Microsoft Entra ID credential (managed identity, `AZURE_CLIENT_ID`, or a developer login). */
-export async function azureCredential(): Promise<TokenCredential> {
+async function azureCredential(): Promise<TokenCredential> {
   if (sharedCredential) return sharedCredential;
   const { DefaultAzureCredential } = await import('@azure/identity');
   return (sharedCredential ??= new DefaultAzureCredential());
@@ -51,7 +51,7 @@ async function blobService(access: AzureAccess): Promise<BlobServiceClient> {
 }
 
 /** A blob container; created when absent only with a connection string (emulators). */
-export async function openBlobContainer(access: AzureAccess, name: string): Promise<ContainerClient> {
+async function openBlobContainer(access: AzureAccess, name: string): Promise<ContainerClient> {
   const container = (await blobService(access)).getContainerClient(name);
   if (access.kind === 'connection-string') await container.createIfNotExists();
   return container;

@@ -46,7 +46,7 @@ const MESSAGING_NAMESPACE = {
 };
 
 /** The backend kind of one port: its own variable, else `PIPELINE_BACKEND`, else local. */
-export function backendKind(settings: SettingsReader, port: BackendPort): BackendKind {
+function backendKind(settings: SettingsReader, port: BackendPort): BackendKind {
   const all = settings.oneOf('PIPELINE_BACKEND', KINDS, { default: 'local' });
   return settings.oneOf(PORT_VARIABLE[port], KINDS, { default: all });
 }
@@ -56,7 +56,7 @@ export function backendKind(settings: SettingsReader, port: BackendPort): Backen
  * match `endpoint.pattern`; a connection string must name its endpoint (`Endpoint=`, `AccountEndpoint=`
  * or `BlobEndpoint=`/`AccountName=` as the service writes them).
  */
-export function azureAccess(
+function azureAccess(
   settings: SettingsReader,
   names: { endpoint: string; connectionString: string },
   endpoint: { pattern: RegExp; describe: string; connectionStringKey: RegExp; connectionStringDescribe: string },
