@@ -20,6 +20,15 @@ export interface AggregationConfig {
   aggregates: Array<{ name: string; fn: AggregateFn; column?: string }>;
   /** How far behind the latest event time the watermark trails (0 for no delay). */
   watermarkDelayMs: number;
+  /**
+   * How much capture time without rows makes a source partition idle, so it stops holding the
+   * watermark (see partition-watermarks.ts); null or absent: partitions never go idle.
+   */
+  watermarkIdleTimeoutMs?: number | null;
+  /** The row field naming the row's source partition; absent: every row is of one partition. */
+  partitionColumn?: string;
+  /** The row field holding the row's capture time (epoch ms), which measures idleness. */
+  captureTimeColumn?: string;
   /** Which outputs to compute (default both); state is evicted the same way either way. */
   outputModes?: AggregationOutputMode[];
 }
@@ -30,6 +39,9 @@ export interface AggregationLogic {
   groupBy: string[];
   aggregates: Array<{ name: string; fn: AggregateFn; column?: string }>;
   watermarkDelayMs: number;
+  watermarkIdleTimeoutMs: number | null;
+  partitionColumn: string | null;
+  captureTimeColumn: string | null;
 }
 
 export class AggregationConfigError extends Error {
@@ -95,6 +107,15 @@ export function validateAggregationConfig(config: AggregationConfig): { logic: A
     problems.push(`watermarkDelayMs must be stated as a whole number of milliseconds ≥ 0 (0 for no delay), got ${String(config.watermarkDelayMs)}`);
   }
 
+  const idle = config.watermarkIdleTimeoutMs;
+  if (idle !== undefined && idle !== null && (typeof idle !== 'number' || !Number.isSafeInteger(idle) || idle < 0)) {
+    problems.push(`watermarkIdleTimeoutMs must be a whole number of milliseconds ≥ 0, or null for partitions that never go idle, got ${String(idle)}`);
+  }
+  for (const key of ['partitionColumn', 'captureTimeColumn'] as const) {
+    const column = config[key];
+    if (column !== undefined && !isNonEmptyString(column)) problems.push(`${key} must be a non-empty column name when given, got ${JSON.stringify(column)}`);
+  }
+
   const modes = config.outputModes ?? ['append', 'update'];
   if (!Array.isArray(modes) || modes.length === 0 || modes.some((m) => m !== 'append' && m !== 'update')) {
     problems.push(`outputModes must be a non-empty list of "append" and/or "update" (or left out for both), got ${JSON.stringify(config.outputModes)}`);
@@ -107,6 +128,9 @@ export function validateAggregationConfig(config: AggregationConfig): { logic: A
       groupBy: [...groupBy],
       aggregates: aggregates.map((a) => (a.column === undefined ? { name: a.name, fn: a.fn } : { name: a.name, fn: a.fn, column: a.column })),
       watermarkDelayMs: config.watermarkDelayMs,
+      watermarkIdleTimeoutMs: idle ?? null,
+      partitionColumn: config.partitionColumn ?? null,
+      captureTimeColumn: config.captureTimeColumn ?? null,
     },
     outputModes: new Set(modes),
   };

@@ -1,8 +1,9 @@
 /**
  * A brute-force model of `WindowedAggregation` for property tests: it keeps every accepted row and
  * recomputes each window's aggregates from scratch, following the semantics in words (late when
- * window end ≤ the previous batch's watermark; final when watermark ≥ end). Slow and obvious on
- * purpose; it shares no code with the engine.
+ * window end ≤ the previous batch's watermark; final when watermark ≥ end; the watermark is the
+ * minimum over the partitions that had rows within the idle timeout of capture time, recomputed
+ * from every row seen). Slow and obvious on purpose; it shares no code with the engine.
  */
 import type { AggregationConfig } from './aggregation-config';
 import type { EngineRow, EngineValue } from './engine-value';
@@ -86,6 +87,9 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
   const emittedIds = new Set<string>();
   const results: BatchResult[] = [];
   let watermark = 0;
+  const seen: EngineRow[] = [];
+  const partitionOf = (row: EngineRow) => (config.partitionColumn === undefined ? '' : String(row[config.partitionColumn]));
+  const captureOf = (row: EngineRow) => (config.captureTimeColumn === undefined ? undefined : (row[config.captureTimeColumn] as number | undefined));
   const id = (a: { window: string; start: number; key: EngineValue[] }) => JSON.stringify([a.window, a.start, a.key]);
 
   batches.forEach((rows, batch) => {
@@ -103,7 +107,20 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
       if (missed.length > 0) late.push({ row, windows: missed });
     }
     const maxEventTime = rows.length === 0 ? null : Math.max(...rows.map((r) => r.event_time));
-    if (maxEventTime !== null) watermark = Math.max(watermark, maxEventTime - config.watermarkDelayMs);
+    seen.push(...rows);
+    const partitions = [...new Set(seen.map(partitionOf))];
+    const captures = seen.map(captureOf).filter((c): c is number => c !== undefined);
+    const newestCapture = Math.max(...captures);
+    const idleTimeout = config.watermarkIdleTimeoutMs ?? null;
+    const active = partitions.filter((p) => {
+      const own = seen.filter((r) => partitionOf(r) === p).map(captureOf).filter((c): c is number => c !== undefined);
+      const last = own.length > 0 ? Math.max(...own) : captures.length > 0 ? Math.min(...captures) : undefined;
+      return idleTimeout === null || last === undefined || !(newestCapture - last > idleTimeout);
+    });
+    if (active.length > 0) {
+      const candidate = Math.min(...active.map((p) => Math.max(...seen.filter((r) => partitionOf(r) === p).map((r) => r.event_time)) - config.watermarkDelayMs));
+      watermark = Math.max(watermark, candidate);
+    }
 
     const groups = new Map<string, Assignment[]>();
     for (const a of assignments) {
@@ -136,7 +153,20 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
     }
     emitted.sort((a, b) => compareResults(a, b, config.groupBy));
     updated.sort((a, b) => compareResults(a, b, config.groupBy));
-    results.push({ batch, lateThreshold: threshold, watermark, emitted, updated, late, rowsDroppedByWatermark: late.length, maxEventTime });
+    const droppedAggregates = new Set(
+      late.flatMap(({ row, windows }) => windows.map((w) => JSON.stringify([w.window, w.windowStart, config.groupBy.map((c) => zero(row[c] ?? null))]))),
+    );
+    results.push({
+      batch,
+      lateThreshold: threshold,
+      watermark,
+      emitted,
+      updated,
+      late,
+      rowsDroppedByWatermark: late.length,
+      numRowsDroppedByWatermark: droppedAggregates.size,
+      maxEventTime,
+    });
   });
   return results;
 }

@@ -52,3 +52,11 @@ export function windowsOf(eventTime: number, window: WindowDefinition): WindowBo
   for (let start = last - sizeMs + slideMs; start <= last; start += slideMs) windows.push({ start, end: start + sizeMs });
   return windows;
 }
+
+/**
+ * The end of the last window of a definition that contains `eventTime`: once the watermark reaches
+ * it, a row at `eventTime` is late for every window of that definition.
+ */
+export function lastWindowEnd(eventTime: number, window: WindowDefinition): number {
+  return lastWindowStart(eventTime, window.slideMs) + window.sizeMs;
+}

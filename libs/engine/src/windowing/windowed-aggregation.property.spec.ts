@@ -8,10 +8,18 @@ const keyValue = fc.constantFrom<EngineValue>('a', 'b', '1', 1, 2, 0, true, fals
 const numberValue = fc.oneof(fc.integer({ min: -20, max: 20 }), fc.constantFrom<number | null>(null, 0.5, -1.5, -0));
 const anyValue = fc.oneof(keyValue, numberValue);
 
-/** Rows around the epoch (some before it) with columns sometimes missing. */
+/** Rows around the epoch (some before it) with columns sometimes missing, from three source partitions. */
 const row: fc.Arbitrary<EngineRow> = fc.record(
-  { event_time: fc.integer({ min: -80, max: 700 }), k1: keyValue, k2: keyValue, x: numberValue, y: anyValue },
-  { requiredKeys: ['event_time'] },
+  {
+    event_time: fc.integer({ min: -80, max: 700 }),
+    k1: keyValue,
+    k2: keyValue,
+    x: numberValue,
+    y: anyValue,
+    partition: fc.constantFrom('0', '1', '2'),
+    captured: fc.integer({ min: 0, max: 400 }),
+  },
+  { requiredKeys: ['event_time', 'partition', 'captured'] },
 );
 
 const windowNames = ['zeta', 'alpha', 'mid'];
@@ -30,7 +38,12 @@ const config: fc.Arbitrary<AggregationConfig> = fc.record({
   groupBy: fc.shuffledSubarray(['k1', 'k2']),
   aggregates: fc.array(aggregate, { minLength: 1, maxLength: 5 }).map((as) => as.map((a, i) => ({ name: `a${i}`, ...a }))),
   watermarkDelayMs: fc.integer({ min: 0, max: 150 }),
-});
+  // Either one partition (Spark's rule) or per-partition watermarks, with or without idleness.
+  partitioned: fc.oneof(
+    fc.constant({}),
+    fc.record({ partitionColumn: fc.constant('partition'), captureTimeColumn: fc.constant('captured'), watermarkIdleTimeoutMs: fc.option(fc.integer({ min: 0, max: 300 })) }),
+  ),
+}).map(({ partitioned, ...rest }) => ({ ...rest, ...partitioned }));
 
 const batches = fc.array(fc.array(row, { maxLength: 12 }), { maxLength: 8 });
 
@@ -93,14 +106,34 @@ describe('WindowedAggregation against a brute-force reference', () => {
       fc.property(config, batches, (generated, input) => {
         const cfg: AggregationConfig = { ...generated, aggregates: [{ name: 'rows', fn: 'count' }] };
         const engine = WindowedAggregation.build(cfg);
-        // A last row far in the future finalises every window the stream opened.
-        const flush: EngineRow = { event_time: 1_000_000 };
-        const results = [...input, [flush]].map((rows) => engine.processBatch(rows));
+        const results = input.map((rows) => engine.processBatch(rows));
+        // The end of the input finalises every window the stream opened.
+        results.push(engine.processBatch([], { endOfInput: true }));
+        expect(engine.openWindows).toBe(0);
         for (const w of cfg.windows) {
           const rowsIn = input.flat().length * (w.sizeMs / w.slideMs);
           const emitted = results.flatMap((r) => r.emitted.filter((e) => e.window === w.name)).reduce((n, e) => n + (e.aggregates['rows'] ?? 0), 0);
           const late = results.flatMap((r) => r.late.flatMap((l) => l.windows.filter((lw) => lw.window === w.name))).length;
           expect(emitted + late).toBe(rowsIn);
+        }
+      }),
+    );
+  });
+
+  it('computes the same watermarks whether progress is observed from rows or merged from upstream', () => {
+    fc.assert(
+      fc.property(config, batches, (cfg, input) => {
+        if (cfg.partitionColumn === undefined) return;
+        const fromRows = WindowedAggregation.build(cfg);
+        const upstream = WindowedAggregation.build(cfg);
+        const merged = WindowedAggregation.build(cfg);
+        for (const rows of input) {
+          const expected = fromRows.processBatch(rows);
+          upstream.processBatch(rows);
+          // A shard sees only some of the rows, and the progress of all of them from upstream.
+          const some = rows.filter((_, i) => i % 2 === 0);
+          const result = merged.processBatch(some, { progress: upstream.eventTimeProgress });
+          expect(result.watermark).toBe(expected.watermark);
         }
       }),
     );

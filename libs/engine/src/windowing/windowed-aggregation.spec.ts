@@ -246,7 +246,7 @@ describe('WindowedAggregation', () => {
       const moving = engine.processBatch([reading(90)]);
       expect(moving.emitted).toHaveLength(1);
       const empty = engine.processBatch([]);
-      expect(empty).toEqual({ batch: 2, lateThreshold: at(80), watermark: at(80), emitted: [], updated: [], late: [], rowsDroppedByWatermark: 0, maxEventTime: null });
+      expect(empty).toEqual({ batch: 2, lateThreshold: at(80), watermark: at(80), emitted: [], updated: [], late: [], rowsDroppedByWatermark: 0, numRowsDroppedByWatermark: 0, maxEventTime: null });
     });
 
     it('keep the watermark and open windows, and still take a batch number', () => {
@@ -265,7 +265,7 @@ describe('WindowedAggregation', () => {
       const engine = WindowedAggregation.build(perMinute);
       engine.processBatch([reading(10, 'd1', 1), reading(65, 'd2', 2)]);
       const state = JSON.parse(JSON.stringify(engine.snapshot())) as AggregationState;
-      expect(state).toMatchObject({ format: 'windowed-aggregation/1', nextBatch: 1, watermark: at(55) });
+      expect(state).toMatchObject({ format: 'windowed-aggregation/2', nextBatch: 1, eventTime: { watermark: at(55), partitions: { '': { maxEventTime: at(65) } } } });
       const resumed = WindowedAggregation.build(perMinute, state);
       expect(resumed.nextBatch).toBe(1);
       const result = resumed.processBatch([reading(20, 'd1', 3), reading(80)]);

@@ -1,15 +1,21 @@
 /**
  * Windowed aggregation over event time with a watermark, one instance per gold shard, with the
- * semantics of Spark Structured Streaming (append and update modes, no-data batches on).
+ * semantics of Spark Structured Streaming (append and update modes, no-data batches on) and
+ * Flink's per-partition watermarks.
  *
  * Invariants:
- * - watermark = max(previous watermark, max event time of a batch − delay), computed at the end of
- *   each batch with rows; it starts at 0 (the epoch) and never goes back.
+ * - Event time advances per source partition (partition-watermarks.ts): at the end of each batch,
+ *   watermark = max(previous watermark, min over active partitions of (max event time − delay)).
+ *   It starts at 0 and never goes back. With one partition this is Spark's rule. Progress observed
+ *   upstream (silver sees every row of a partition, a shard only its keys) is merged in before the
+ *   watermark is computed.
  * - During a batch the late threshold is the watermark from the end of the previous batch. A row is
  *   late for each of its windows whose end ≤ threshold: it is not aggregated there and is returned
  *   once in `late`, listing those windows; it is aggregated into its other windows.
  * - At the end of a batch every window with end ≤ the new watermark is final: append output emits
  *   it and its state is evicted, so no row can reach it again (it would be late).
+ * - The end of a bounded input moves the watermark past every open window, so every window is
+ *   final and emitted (Flink's end-of-input watermark).
  * - A batch is checked before any state changes: a bad row rejects the whole batch.
  * - Outputs and snapshots are sorted (window start, window name, key), hence deterministic.
  *
@@ -19,6 +25,7 @@
 import { AggregateSet, InvalidRowError, InvalidStateError, type AggregateSnapshot, type GroupState } from './aggregates';
 import { validateAggregationConfig, type AggregationConfig, type AggregationLogic } from './aggregation-config';
 import { compareKeys, describeValue, isEngineValue, type EngineRow, type EngineValue } from './engine-value';
+import { PartitionWatermarks, type EventTimeProgress, type WatermarkSnapshot, type WatermarkStatus } from './partition-watermarks';
 import { lastWindowStart } from './window';
 
 export interface WindowResult {
@@ -56,7 +63,13 @@ export interface BatchResult<R extends EngineRow = EngineRow> {
   updated: WindowResult[];
   /** Rows late for at least one of their windows, in input order. */
   late: LateRow<R>[];
+  /** Input rows late for at least one of their windows (the rows in `late`). */
   rowsDroppedByWatermark: number;
+  /**
+   * Spark's `numRowsDroppedByWatermark`: the (window, key) aggregate rows the late rows would have
+   * updated, each counted once per batch, as Spark counts the partial aggregates its state store drops.
+   */
+  numRowsDroppedByWatermark: number;
   /** Max event time of this batch's rows, late ones included; null for a no-data batch. */
   maxEventTime: number | null;
 }
@@ -76,12 +89,20 @@ export interface WindowStateSnapshot {
 
 /** JSON-serialisable state of an instance; windows and groups sorted, so equal states are equal text. */
 export interface AggregationState {
-  format: 'windowed-aggregation/1';
+  format: 'windowed-aggregation/2';
   /** The configuration the state was built with; `build` refuses a state of another one. */
   logic: AggregationLogic;
   nextBatch: number;
-  watermark: number;
+  /** The watermark and each source partition's progress. */
+  eventTime: WatermarkSnapshot;
   windows: WindowStateSnapshot[];
+}
+
+export interface BatchInput {
+  /** Progress of the source partitions observed upstream, merged before the watermark moves. */
+  progress?: EventTimeProgress;
+  /** The input is complete: after this batch the watermark passes every open window. */
+  endOfInput?: boolean;
 }
 
 type KeyTrie = Map<EngineValue, KeyTrie | GroupState>;
@@ -115,6 +136,9 @@ function copyLogic(logic: AggregationLogic): AggregationLogic {
     groupBy: [...logic.groupBy],
     aggregates: logic.aggregates.map((a) => ({ ...a })),
     watermarkDelayMs: logic.watermarkDelayMs,
+    watermarkIdleTimeoutMs: logic.watermarkIdleTimeoutMs,
+    partitionColumn: logic.partitionColumn,
+    captureTimeColumn: logic.captureTimeColumn,
   };
 }
 
@@ -122,10 +146,9 @@ export class WindowedAggregation {
   private readonly lanes: WindowLane[];
   private readonly aggregates: AggregateSet;
   private readonly groupBy: string[];
-  private readonly delayMs: number;
   private readonly computeAppend: boolean;
   private readonly computeUpdate: boolean;
-  private currentWatermark = 0;
+  private readonly watermarks: PartitionWatermarks;
   private batchNumber = 0;
   private groupCount = 0;
   private bucketCount = 0;
@@ -137,7 +160,7 @@ export class WindowedAggregation {
     this.lanes = logic.windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, buckets: new Map() }));
     this.aggregates = new AggregateSet(logic.aggregates);
     this.groupBy = logic.groupBy;
-    this.delayMs = logic.watermarkDelayMs;
+    this.watermarks = new PartitionWatermarks(logic.watermarkDelayMs, logic.watermarkIdleTimeoutMs);
     this.computeAppend = outputModes.has('append');
     this.computeUpdate = outputModes.has('update');
   }
@@ -152,7 +175,17 @@ export class WindowedAggregation {
 
   /** The watermark after the last batch (0 before the first). */
   get watermark(): number {
-    return this.currentWatermark;
+    return this.watermarks.watermark;
+  }
+
+  /** The watermark, the partition holding it back and the idle partitions. */
+  get eventTimeStatus(): WatermarkStatus {
+    return this.watermarks.status();
+  }
+
+  /** Each source partition's progress as this instance knows it. */
+  get eventTimeProgress(): EventTimeProgress {
+    return this.watermarks.progress();
   }
 
   /** Open window instances (window definition × start) holding state. */
@@ -171,10 +204,14 @@ export class WindowedAggregation {
   }
 
   /** Aggregates one batch (an empty one is a no-data batch) and advances the watermark. */
-  processBatch<R extends EngineRow>(rows: readonly R[]): BatchResult<R> {
+  processBatch<R extends EngineRow>(rows: readonly R[], input: BatchInput = {}): BatchResult<R> {
     this.checkBatch(rows);
     const batch = this.batchNumber;
-    const threshold = this.currentWatermark;
+    const threshold = this.watermarks.watermark;
+    const watermarks = this.watermarks;
+    const partitionColumn = this.logic.partitionColumn;
+    const captureColumn = this.logic.captureTimeColumn;
+    let droppedAggregates: Set<string> | undefined;
     const keyWidth = this.groupBy.length;
     const key = new Array<EngineValue>(keyWidth);
     const inputs = new Array<EngineValue>(this.aggregates.size);
@@ -186,6 +223,11 @@ export class WindowedAggregation {
       const row = rows[i];
       const eventTime = row.event_time;
       if (eventTime > maxEventTime) maxEventTime = eventTime;
+      watermarks.observe(
+        partitionColumn === null ? '' : String(row[partitionColumn]),
+        eventTime,
+        captureColumn === null ? undefined : (row[captureColumn] as number | undefined),
+      );
       for (let k = 0; k < keyWidth; k++) {
         const value = row[this.groupBy[k]] ?? null;
         key[k] = value === 0 ? 0 : value;
@@ -198,6 +240,7 @@ export class WindowedAggregation {
           const end = start + lane.sizeMs;
           if (end <= threshold) {
             (missed ??= []).push({ window: lane.name, windowStart: start, windowEnd: end });
+            (droppedAggregates ??= new Set()).add(JSON.stringify([lane.name, start, key]));
             continue;
           }
           let bucket = lane.buckets.get(start);
@@ -213,8 +256,10 @@ export class WindowedAggregation {
       if (missed !== undefined) late.push({ row, windows: missed });
     }
 
-    if (rows.length > 0 && maxEventTime - this.delayMs > this.currentWatermark) this.currentWatermark = maxEventTime - this.delayMs;
-    const watermark = this.currentWatermark;
+    if (input.progress !== undefined) watermarks.merge(input.progress);
+    watermarks.advance();
+    if (input.endOfInput === true) watermarks.finish(this.latestOpenWindowEnd());
+    const watermark = watermarks.watermark;
 
     const finals: Array<{ bucket: WindowBucket; group: GroupState }> = [];
     for (const lane of this.lanes) {
@@ -236,6 +281,7 @@ export class WindowedAggregation {
       updated: touched.sort(compareEntries).map((e) => this.result(e.bucket, e.group, e.bucket.end <= watermark)),
       late,
       rowsDroppedByWatermark: late.length,
+      numRowsDroppedByWatermark: droppedAggregates?.size ?? 0,
       maxEventTime: rows.length > 0 ? maxEventTime : null,
     };
   }
@@ -246,10 +292,10 @@ export class WindowedAggregation {
     for (const lane of this.lanes) buckets.push(...lane.buckets.values());
     buckets.sort((a, b) => a.start - b.start || (a.lane.name < b.lane.name ? -1 : a.lane.name > b.lane.name ? 1 : 0));
     return {
-      format: 'windowed-aggregation/1',
+      format: 'windowed-aggregation/2',
       logic: copyLogic(this.logic),
       nextBatch: this.batchNumber,
-      watermark: this.currentWatermark,
+      eventTime: this.watermarks.snapshot(),
       windows: buckets.map((bucket) => ({
         window: bucket.lane.name,
         windowStart: bucket.start,
@@ -281,6 +327,12 @@ export class WindowedAggregation {
       }
       this.aggregates.checkRow(row, i);
     }
+  }
+
+  private latestOpenWindowEnd(): number {
+    let latest = 0;
+    for (const lane of this.lanes) for (const bucket of lane.buckets.values()) if (bucket.end > latest) latest = bucket.end;
+    return latest;
   }
 
   private openBucket(lane: WindowLane, start: number): WindowBucket {
@@ -322,28 +374,31 @@ export class WindowedAggregation {
 
   private restore(state: AggregationState): void {
     const fail = (what: string) => new InvalidStateError(`Cannot resume the windowed aggregation: ${what}`);
-    if (typeof state !== 'object' || state === null || state.format !== 'windowed-aggregation/1') {
-      throw fail(`expected a snapshot of format "windowed-aggregation/1", found ${describeValue((state as { format?: unknown } | null)?.format)}. Start from a fresh checkpoint.`);
+    if (typeof state !== 'object' || state === null || state.format !== 'windowed-aggregation/2') {
+      throw fail(`expected a snapshot of format "windowed-aggregation/2", found ${describeValue((state as { format?: unknown } | null)?.format)}. Start from a fresh checkpoint.`);
     }
-    const changed = (['windows', 'groupBy', 'aggregates', 'watermarkDelayMs'] as const).filter((part) => JSON.stringify(state.logic?.[part]) !== JSON.stringify(this.logic[part]));
+    const changed = (['windows', 'groupBy', 'aggregates', 'watermarkDelayMs', 'watermarkIdleTimeoutMs', 'partitionColumn', 'captureTimeColumn'] as const).filter((part) => JSON.stringify(state.logic?.[part]) !== JSON.stringify(this.logic[part]));
     if (changed.length > 0) {
       throw fail(
         `the snapshot was taken with a different ${changed.join(', ')} (saved ${changed.map((p) => `${p}=${JSON.stringify(state.logic?.[p])}`).join(', ')}; now ${changed.map((p) => `${p}=${JSON.stringify(this.logic[p])}`).join(', ')}). Use a new checkpoint or reset this one.`,
       );
     }
     if (!Number.isSafeInteger(state.nextBatch) || state.nextBatch < 0) throw fail(`nextBatch ${describeValue(state.nextBatch)} is not a whole number ≥ 0.`);
-    if (typeof state.watermark !== 'number' || !Number.isFinite(state.watermark) || state.watermark < 0)
-      throw fail(`watermark ${describeValue(state.watermark)} is not a time ≥ 0.`);
+    try {
+      this.watermarks.restore(state.eventTime);
+    } catch (error) {
+      throw fail(`${(error as Error).message}.`);
+    }
+    const watermark = this.watermarks.watermark;
     if (!Array.isArray(state.windows)) throw fail('windows is not a list.');
     this.batchNumber = state.nextBatch;
-    this.currentWatermark = state.watermark;
     for (const saved of state.windows) {
       const lane = this.lanes.find((l) => l.name === saved.window);
       const where = `window ${JSON.stringify(saved.window)} at ${String(saved.windowStart)}`;
       if (lane === undefined) throw fail(`${where} is not a configured window.`);
       if (!Number.isFinite(saved.windowStart) || lastWindowStart(saved.windowStart, lane.slideMs) !== saved.windowStart)
         throw fail(`${where} does not start on a multiple of its slide.`);
-      if (saved.windowStart + lane.sizeMs <= state.watermark) throw fail(`${where} is already final at watermark ${state.watermark} but still has state.`);
+      if (saved.windowStart + lane.sizeMs <= watermark) throw fail(`${where} is already final at watermark ${watermark} but still has state.`);
       if (lane.buckets.has(saved.windowStart)) throw fail(`${where} appears twice.`);
       const bucket = this.openBucket(lane, saved.windowStart);
       for (const g of saved.groups) {
