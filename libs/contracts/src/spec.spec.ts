@@ -90,7 +90,7 @@ describe('parseSpec on a valid spec', () => {
         { name: 'max_temperature', fn: 'max', column: 'temperature' },
         { name: 'distinct_statuses', fn: 'count_distinct', column: 'status' },
       ],
-      watermark: { delayMs: 30_000 },
+      watermark: { delayMs: 30_000, idleTimeoutMs: 300_000 },
       gold: { shards: 4, outputModes: ['append', 'update'] },
     };
     expect(spec).toEqual(expected);
@@ -125,7 +125,7 @@ watermark: { delay: 0s }
     expect(spec.eventId).toEqual({ kind: 'derived' });
     expect(spec.groupBy).toEqual([]);
     expect(spec.windows).toEqual([{ name: 'w', kind: 'tumbling', sizeMs: 5_400_000 }]);
-    expect(spec.watermark).toEqual({ delayMs: 0 });
+    expect(spec.watermark).toEqual({ delayMs: 0, idleTimeoutMs: 300_000 });
     expect(spec.gold).toEqual({ shards: 1, outputModes: ['append'] });
   });
 
@@ -187,7 +187,7 @@ describe('parseSpec problem reports', () => {
   it('lists the allowed keys when an unknown key is not close to any', () => {
     const problem = onlyProblem(edit('watermark: { delay: 30s }', 'watermark: { delay: 30s, banana: 1 }'));
     expect(problem.path).toBe('watermark.banana');
-    expect(problem.expected).toBe('one of the keys "delay"');
+    expect(problem.expected).toBe('one of the keys "delay" or "idleTimeout"');
   });
 
   it('reports a key given twice, pointing at the first one', () => {
@@ -198,6 +198,12 @@ describe('parseSpec problem reports', () => {
   it('reports a missing required field at the mapping that lacks it', () => {
     const problem = onlyProblem(edit('eventTime: { column: ts, format: iso8601, timeZone: UTC }', 'eventTime: { format: iso8601, timeZone: UTC }'));
     expect(problem).toMatchObject({ path: 'eventTime.column', found: 'missing', line: 16, column: 12 });
+  });
+
+  it('reads the idle timeout of source partitions, and refuses one of zero', () => {
+    expect(parseSpec(edit('watermark: { delay: 30s }', 'watermark: { delay: 30s, idleTimeout: 20m }'), 'spec.yaml').watermark).toEqual({ delayMs: 30_000, idleTimeoutMs: 1_200_000 });
+    const problem = onlyProblem(edit('watermark: { delay: 30s }', 'watermark: { delay: 30s, idleTimeout: 0s }'));
+    expect(problem.path).toBe('watermark.idleTimeout');
   });
 
   it('requires the watermark delay and says it is never defaulted', () => {

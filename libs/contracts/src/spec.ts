@@ -6,7 +6,7 @@
  * Defaults (everything else is required, notably `watermark.delay`, `eventId`, `partitionKey` and
  * `groupBy`, because they change results): source.format `csv`, source.delimiter `,`,
  * source.header `true`, columns[].nullable `false`, eventTime.format `iso8601`, eventTime.timeZone
- * `UTC`, gold.shards `1`, gold.outputModes `[append]`.
+ * `UTC`, watermark.idleTimeout `5m`, gold.shards `1`, gold.outputModes `[append]`.
  */
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { DURATION_EXAMPLES, formatDuration, parseDuration } from './duration';
@@ -33,6 +33,12 @@ export const OUTPUT_MODES: readonly OutputMode[] = ['append', 'update'];
 /** Columns every gold row has; aggregate names may not take them. */
 export const RESERVED_OUTPUT_COLUMNS: readonly string[] = ['window_start', 'window_end'];
 export const MAX_GOLD_SHARDS = 1024;
+/**
+ * How long (in capture time) a source partition may go without rows before it stops holding the
+ * watermark back: longer than a capture window, so a partition whose file is simply not written yet
+ * is never taken for idle.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 export const PIPELINE_NAME_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
 /** Column, window and aggregate names: safe as Delta column names, JSON keys and URL segments. */
@@ -416,11 +422,13 @@ class SpecReader {
 
   // ------------------------------------------------------------ watermark and gold
 
-  private readWatermark(value: YamlValue | undefined): { delayMs: number } | undefined {
-    const map = value?.map(['delay'], 'the watermark: { delay: 30s }');
+  private readWatermark(value: YamlValue | undefined): PipelineSpec['watermark'] | undefined {
+    const map = value?.map(['delay', 'idleTimeout'], 'the watermark: { delay: 30s, idleTimeout: 5m }');
     if (map === undefined) return undefined;
     const delayMs = readDuration(map.required('delay', `the watermark delay, ${DURATION_EXAMPLES} (how late events may arrive; "0s" for none)`), 0);
-    return delayMs === undefined ? undefined : { delayMs };
+    const idleValue = map.field('idleTimeout');
+    const idleTimeoutMs = idleValue === undefined ? DEFAULT_IDLE_TIMEOUT_MS : readDuration(idleValue, 1);
+    return delayMs === undefined || idleTimeoutMs === undefined ? undefined : { delayMs, idleTimeoutMs };
   }
 
   private readGold(value: YamlValue | undefined): PipelineSpec['gold'] | undefined {

@@ -68,7 +68,11 @@ export interface PipelineSpec {
   groupBy: string[];
   windows: WindowSpec[];
   aggregates: AggregateSpec[];
-  watermark: { delayMs: number };
+  /**
+   * delayMs: how far the watermark trails each partition's newest event time. idleTimeoutMs: how
+   * much capture time without rows makes a partition idle, so it no longer holds the watermark.
+   */
+  watermark: { delayMs: number; idleTimeoutMs: number };
   gold: { shards: number; outputModes: OutputMode[] };
 }
 
