@@ -53,7 +53,7 @@ export interface BronzeBatchDeps {
 }
 
 /** A new batch (its offsets are written first) or one whose offsets are already recorded. */
-export type BronzeBatchInput = { kind: 'planned'; files: BronzeOffsetFile[]; createdAt: number } | { kind: 'recorded'; offsets: BronzeOffsets };
+export type BronzeBatchInput = { kind: 'planned'; files: BronzeOffsetFile[]; createdAt: number; partitions: string[] } | { kind: 'recorded'; offsets: BronzeOffsets };
 
 export interface BronzeBatchResult {
   /** The offsets that held for the batch (a planned batch may find another writer's recorded first). */
@@ -78,7 +78,7 @@ export async function runBronzeBatch(deps: BronzeBatchDeps, batch: number, input
       links: redo ? linksFromTraceparents([input.offsets.traceparent]) : [],
     },
     async (span) => {
-      const offsets = redo ? input.offsets : await deps.checkpoint.writeOffsets(batch, planned(input.files, input.createdAt, traceHeaders(span).traceparent));
+      const offsets = redo ? input.offsets : await deps.checkpoint.writeOffsets(batch, planned(input, traceHeaders(span).traceparent));
 
       const referenced: ReferencedFile[] = [];
       for (const file of offsets.files) referenced.push(await referenceFile(deps, batch, file));
@@ -95,6 +95,7 @@ export async function runBronzeBatch(deps: BronzeBatchDeps, batch: number, input
         createdAt: offsets.createdAt,
         inputs: [],
         files: referenced.map((r) => r.ref),
+        ...(offsets.partitions ? { partitions: offsets.partitions } : {}),
         ...(offsets.traceparent ? { traceparent: offsets.traceparent } : {}),
       };
       const pointer = await deps.manifests.publish(manifest);
@@ -116,8 +117,9 @@ export async function runBronzeBatch(deps: BronzeBatchDeps, batch: number, input
   );
 }
 
-function planned(files: BronzeOffsetFile[], createdAt: number, traceparent: string | undefined): BronzeOffsets {
-  return traceparent ? { createdAt, traceparent, files } : { createdAt, files };
+function planned(input: Extract<BronzeBatchInput, { kind: 'planned' }>, traceparent: string | undefined): BronzeOffsets {
+  const { createdAt, partitions, files } = input;
+  return traceparent ? { createdAt, traceparent, partitions, files } : { createdAt, partitions, files };
 }
 
 /** Streams a capture file once: its SHA-256, size, record count and sequence range. */

@@ -25,6 +25,8 @@ export interface BronzeOffsets {
   createdAt: number;
   /** Trace context of the batch span that planned it: the manifest carries it, re-done or not. */
   traceparent?: string;
+  /** Every partition bronze reads, files or not: the manifest names them, so silver knows which partitions hold event time. */
+  partitions?: string[];
   files: BronzeOffsetFile[];
 }
 

@@ -118,7 +118,12 @@ export class BronzeService {
     while (!signal?.aborted) {
       const files = this.planner.next(this.clock.now(), draining);
       if (!files) break;
-      await this.execute(this.nextBatch, { kind: 'planned', files: files.map(({ path, partitionId, bytes }) => ({ path, partitionId, bytes })), createdAt: this.clock.now() });
+      await this.execute(this.nextBatch, {
+        kind: 'planned',
+        files: files.map(({ path, partitionId, bytes }) => ({ path, partitionId, bytes })),
+        createdAt: this.clock.now(),
+        partitions: this.discoveries.map((d) => d.partitionId),
+      });
       this.nextBatch++;
       ran++;
     }

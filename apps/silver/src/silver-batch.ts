@@ -8,6 +8,13 @@
  * the batch time recorded in the offsets. So a batch re-run after a crash at any step rewrites the
  * same bytes, and a step that already happened is recognised and not repeated.
  *
+ * The manifests' trace context is the planning span's, recorded in offsets/N, never the span of
+ * the run that happens to write them.
+ *
+ * Event time (DESIGN invariant 11): every typed row moves its source partition's progress; an event
+ * id seen before is dropped while gold could still aggregate it (see EventTimeDedup); each shard's
+ * manifest carries the partitions' progress and the watermark gold applies to the next batch.
+ *
  * With a capture-time range (a replay), capture files outside it are skipped unread and counted
  * nowhere but `captureFiles.outOfRange`: the batch's counts cover exactly the files in range.
  */
@@ -17,7 +24,7 @@ import { ManifestLog, sha256Hex } from '@pipeline/checkpoint';
 import type { AddFile, DeltaTable } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
-import { Deduplicator, type SilverTransform, type SourceEvent } from '@pipeline/transform';
+import { EventTimeDedup, type EventTimeDedupConfig, type SilverTransform, type SourceEvent } from '@pipeline/transform';
 import { EVERY_CAPTURE_FILE, inCaptureTimeRange, type CaptureTimeRange } from './capture-time-range';
 import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverState } from './silver-offsets';
 
@@ -34,11 +41,18 @@ export interface SilverBatchDeps {
   /** Capture files read (default: every one); see `capture-time-range`. */
   captureRange?: CaptureTimeRange;
   queryId: string;
-  /** How long (in event time) event ids are remembered: see `dedupHorizonMs`. */
-  dedupHorizonMs: number;
+  /** The watermark rule and windows that decide how long event ids are remembered: see `eventTimeConfig`. */
+  eventTime: EventTimeDedupConfig;
 }
 
+/** A batch to run: planned now (its offsets are recorded first, in its span) or recorded before a crash. */
+export type SilverBatchInput =
+  | { kind: 'planned'; bronze: { from: number; to: number }; batchTime: number; record: (offsets: SilverOffsets) => Promise<SilverOffsets> }
+  | { kind: 'recorded'; offsets: SilverOffsets };
+
 export interface SilverBatchResult {
+  /** The offsets that held for the batch. */
+  offsets: SilverOffsets;
   state: SilverState;
   commit: SilverCommit;
   manifests: SilverManifest[];
@@ -46,20 +60,21 @@ export interface SilverBatchResult {
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
-/**
- * Event ids are remembered for the watermark delay plus the longest window: a repeat older than
- * that can no longer be aggregated by gold (every window it falls in has closed; it is late), so
- * within everything gold still counts, de-duplication is exact.
- */
-export function dedupHorizonMs(spec: PipelineSpec): number {
-  return spec.watermark.delayMs + Math.max(0, ...spec.windows.map((w) => w.sizeMs));
+/** How silver tracks event time and how long it remembers event ids: the spec's watermark and every window gold aggregates. */
+export function eventTimeConfig(spec: PipelineSpec): EventTimeDedupConfig {
+  return {
+    delayMs: spec.watermark.delayMs,
+    idleTimeoutMs: spec.watermark.idleTimeoutMs,
+    windows: spec.windows.map((w) => ({ sizeMs: w.sizeMs, slideMs: w.kind === 'hopping' ? w.slideMs : w.sizeMs })),
+  };
 }
 
-export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offsets: SilverOffsets, previous: SilverState | undefined): Promise<SilverBatchResult> {
+export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input: SilverBatchInput, previous: SilverState | undefined): Promise<SilverBatchResult> {
   const bronzeLog = deps.bronzeManifests ?? new ManifestLog(deps.lake);
   const range = deps.captureRange ?? EVERY_CAPTURE_FILE;
+  const bronzeRange = input.kind === 'planned' ? input.bronze : input.offsets.bronze;
   const bronze: BronzeManifest[] = [];
-  for (let sequence = offsets.bronze.from; sequence <= offsets.bronze.to; sequence++) {
+  for (let sequence = bronzeRange.from; sequence <= bronzeRange.to; sequence++) {
     const manifest = await bronzeLog.read('bronze', 'bronze', sequence);
     if (!manifest || manifest.layer !== 'bronze') throw new Error(`Silver batch ${batch} needs bronze manifest ${sequence}, which is not in the lake at ${deps.lake.location}.`);
     bronze.push(manifest);
@@ -74,17 +89,16 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
   return inSpan(
     'silver.batch',
     {
-      links: linksFromTraceparents(bronze.map((m) => m.traceparent)),
-      attributes: { 'pipeline.batch': batch, 'pipeline.bronze.from': offsets.bronze.from, 'pipeline.bronze.to': offsets.bronze.to },
+      // A re-run batch links to the span that planned it, whose trace context its manifests carry.
+      links: linksFromTraceparents([...bronze.map((m) => m.traceparent), ...(input.kind === 'recorded' ? [input.offsets.traceparent] : [])]),
+      attributes: { 'pipeline.batch': batch, 'pipeline.bronze.from': bronzeRange.from, 'pipeline.bronze.to': bronzeRange.to, 'pipeline.silver.redo': input.kind === 'recorded' },
     },
     async (span) => {
+      const offsets =
+        input.kind === 'recorded' ? input.offsets : await input.record(planned(input.bronze, input.batchTime, traceHeaders(span).traceparent));
       const shards = deps.spec.gold.shards;
-      // One deduplicator per shard: a duplicate has the same grouping key, so the same shard, and
-      // each shard's horizon then follows the same event times as the gold shard that aggregates it.
-      const dedups = Array.from({ length: shards }, (_, shard) => {
-        const state = (previous?.dedup as Parameters<typeof Deduplicator.restore>[0][] | undefined)?.[shard];
-        return state ? Deduplicator.restore(state) : new Deduplicator({ horizonMs: deps.dedupHorizonMs });
-      });
+      const eventTime = EventTimeDedup.build(deps.eventTime, previous?.eventTime);
+      for (const manifest of bronze) eventTime.declarePartitions([...(manifest.partitions ?? []), ...manifest.files.flatMap((f) => (f.partitionId === undefined ? [] : [f.partitionId]))]);
       const byShard: TableRow[][] = Array.from({ length: shards }, () => []);
       const quarantined: TableRow[] = [];
       const counts: Record<string, PartitionCounts> = {};
@@ -124,7 +138,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
               continue;
             }
             const shard = result.row['shard'] as number;
-            if ((dedups[shard] as Deduplicator).observe(result.eventId, result.eventTime) === 'duplicate') {
+            if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime) === 'duplicate') {
               partitionCounts.duplicates++;
               continue;
             }
@@ -146,7 +160,8 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
       const silverCommit = await deps.silverTable.commit(silverAdds.flat(), { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
       const quarantineCommit = await deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
 
-      const traceparent = traceHeaders(span).traceparent;
+      const handed = eventTime.endBatch();
+      const traceparent = offsets.traceparent;
       const manifests: SilverManifest[] = [];
       for (let shard = 0; shard < shards; shard++) {
         const files: ManifestFile[] = [];
@@ -175,6 +190,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
           shard,
           table: deps.silverTable.root,
           deltaVersion: silverCommit.version,
+          eventTime: handed,
           ...(traceparent ? { traceparent } : {}),
         });
       }
@@ -188,9 +204,11 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
         'pipeline.rows': Object.values(counts).reduce((n, c) => n + c.rows, 0),
         'pipeline.quarantined': quarantined.length,
         'pipeline.duplicates': Object.values(counts).reduce((n, c) => n + c.duplicates, 0),
+        'pipeline.watermark': handed.watermark,
       });
       return {
-        state: { dedup: dedups.map((d) => d.snapshot()), totals },
+        offsets,
+        state: { eventTime: eventTime.snapshot(), totals },
         commit: {
           batch,
           bronze: offsets.bronze,
@@ -206,6 +224,10 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, offse
     },
     'silver',
   );
+}
+
+function planned(bronze: { from: number; to: number }, batchTime: number, traceparent: string | undefined): SilverOffsets {
+  return traceparent ? { bronze, batchTime, traceparent } : { bronze, batchTime };
 }
 
 function addTotals(into: Record<string, PartitionCounts>, from: Record<string, PartitionCounts>): Record<string, PartitionCounts> {

@@ -1,11 +1,14 @@
 /** What a silver batch consumes (offsets/N), its state after (state/N), and its commit (commits/N). */
 import type { ManifestInput } from '@pipeline/contracts';
+import type { EventTimeDedupState } from '@pipeline/transform';
 
 export interface SilverOffsets {
   /** Bronze manifests of session `bronze`, inclusive range. */
   bronze: { from: number; to: number };
   /** The batch's time: commit times and manifest times derive from it, so a re-run writes the same bytes. */
   batchTime: number;
+  /** Trace context of the span that planned the batch: its manifests carry it, re-run or not. */
+  traceparent?: string;
 }
 
 /** Rows of one source partition, by outcome. Every captured record lands in exactly one. */
@@ -17,8 +20,8 @@ export interface PartitionCounts {
 }
 
 export interface SilverState {
-  /** `Deduplicator.snapshot()` per shard. */
-  dedup: unknown[];
+  /** Each source partition's progress, the watermark handed to gold, and the event ids remembered until it passes their windows. */
+  eventTime: EventTimeDedupState;
   /** Cumulative counts per source partition, for the audit. */
   totals: Record<string, PartitionCounts>;
 }

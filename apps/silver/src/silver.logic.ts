@@ -1,9 +1,9 @@
 import { DEFAULT_MANIFEST_ROOT, manifestQueue, type PipelineSpec } from '@pipeline/contracts';
-import { dedupHorizonMs } from './silver-batch';
+import { eventTimeConfig } from './silver-batch';
 import { describeCaptureTimeRange, isEveryCaptureFile, type CaptureTimeRange } from './capture-time-range';
 
 /** Bumped whenever silver's output for the same input changes; part of the checkpoint fingerprint. */
-export const SILVER_LOGIC_VERSION = 2;
+export const SILVER_LOGIC_VERSION = 3;
 
 /** The lake folder of the pipeline's own tables; a replay writes under another one. */
 export const DEFAULT_TABLES_ROOT = 'tables';
@@ -38,7 +38,7 @@ export function silverLogic(spec: PipelineSpec, arrays: string, options: SilverL
     eventId: spec.eventId,
     groupBy: spec.groupBy,
     shards: spec.gold.shards,
-    dedupHorizonMs: dedupHorizonMs(spec),
+    dedup: eventTimeConfig(spec),
     arrays,
   };
   if (options.captureRange && !isEveryCaptureFile(options.captureRange)) logic['captureRange'] = describeCaptureTimeRange(options.captureRange);

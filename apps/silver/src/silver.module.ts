@@ -13,7 +13,7 @@ import { manifestQueue, type PipelineSpec } from '@pipeline/contracts';
 import { BRONZE_QUEUE, silverLogic, silverTables } from './silver.logic';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 import { SilverService } from './silver.service';
-import { dedupHorizonMs } from './silver-batch';
+import { eventTimeConfig } from './silver-batch';
 
 export const LAKE = Symbol('Lake');
 export const BUS = Symbol('Bus');
@@ -59,7 +59,7 @@ export class SilverModule {
               bronzeManifests,
               captureRange: config.captureRange,
               queryId: metadata.queryId,
-              dedupHorizonMs: dedupHorizonMs(spec),
+              eventTime: eventTimeConfig(spec),
             };
             return new SilverService(deps, checkpoint, bronzeManifests, systemClock, logger, {
               maxManifestsPerBatch: config.maxManifestsPerBatch,

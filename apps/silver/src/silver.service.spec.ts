@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import pino from 'pino';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { LocalLake } from '@pipeline/adapters';
 import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc, type CaptureRecord } from '@pipeline/capture-format';
@@ -11,11 +12,12 @@ import { TestClock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
 import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
 import { compileSilverTransform, quarantineSchema, silverSchema } from '@pipeline/transform';
+import { startTelemetry, type Telemetry } from '@pipeline/telemetry';
 import { QUARANTINE_TABLE, SILVER_TABLE, silverLogic, silverTables } from './silver.logic';
 import type { CaptureTimeRange } from './capture-time-range';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 import { SilverService } from './silver.service';
-import { dedupHorizonMs } from './silver-batch';
+import { eventTimeConfig } from './silver-batch';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const silent = pino({ level: 'silent' });
@@ -107,7 +109,7 @@ async function silver(lake: Lake, spec: PipelineSpec, clock: TestClock, maxManif
     quarantineTable: await DeltaTable.open(lake, QUARANTINE_TABLE, quarantineSchema()),
     manifests: new ManifestLog(lake),
     queryId: metadata.queryId,
-    dedupHorizonMs: dedupHorizonMs(spec),
+    eventTime: eventTimeConfig(spec),
   };
   return new SilverService(deps, checkpoint, new ManifestLog(lake), clock, silent, { maxManifestsPerBatch, maxBatchBytes: 32 * 1024 * 1024, pollIntervalMs: 10 });
 }
@@ -129,7 +131,7 @@ async function replaySilver(lake: Lake, spec: PipelineSpec, clock: TestClock, ca
     bronzeManifests,
     captureRange,
     queryId: metadata.queryId,
-    dedupHorizonMs: dedupHorizonMs(spec),
+    eventTime: eventTimeConfig(spec),
   };
   return new SilverService(deps, checkpoint, bronzeManifests, clock, silent, { maxManifestsPerBatch: 10, maxBatchBytes: 32 * 1024 * 1024, pollIntervalMs: 10 });
 }
@@ -219,7 +221,6 @@ describe('silver', () => {
     await (await silver(lake, spec, new TestClock(T0))).catchUp();
     const commit = await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver').readCommit(1);
     expect(commit?.counts['0']).toEqual({ records: 1, rows: 0, quarantined: 0, duplicates: 1 });
-    expect(dedupHorizonMs(spec)).toBe(spec.watermark.delayMs + 5 * 60_000);
   });
 
   it('catches up from the lake alone: bronze manifests written while nothing was announced are all processed, in order', async () => {
@@ -295,3 +296,55 @@ describe('silver', () => {
     connection.closeSync();
   });
 });
+
+describe('silver with live trace context', () => {
+  let dir: TempDir;
+  let spec: PipelineSpec;
+  let telemetry: Telemetry;
+  beforeAll(async () => {
+    spec = await loadSpec();
+    telemetry = startTelemetry({ serviceName: 'silver-spec', exporter: new InMemorySpanExporter() });
+  });
+  afterAll(() => telemetry.shutdown());
+  beforeEach(async () => {
+    dir = await makeTempDir('silver-trace-');
+  });
+  afterEach(() => dir.dispose());
+
+  it('re-runs a batch killed at any write to identical bytes, manifests included, and carries on by itself', async () => {
+    let crashes = 0;
+    for (let crashAt = 1; ; crashAt++) {
+      const lake = new LocalLake(path.join(dir.path, `crash-${crashAt}`));
+      await seedBronze(lake, BATCHES);
+      let crashed = false;
+      try {
+        await (await silver(new FaultyLake(lake, crashAt), spec, new TestClock(T0))).catchUp();
+      } catch (error) {
+        if (!(error instanceof SimulatedCrash)) throw error;
+        crashed = true;
+        crashes++;
+      }
+      const written = await everyFile(lake);
+      await (await silver(lake, spec, new TestClock(T0))).catchUp();
+      const after = await everyFile(lake);
+      for (const [file, bytes] of written) expect({ file, same: after.get(file) === bytes }).toEqual({ file, same: true });
+      // Each manifest carries the trace context its batch recorded when it was planned.
+      const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver');
+      for (const entry of await collect(lake.list('manifests/silver/'))) {
+        const manifest = JSON.parse((await lake.read(entry.path)).toString('utf8')) as { batch: number; traceparent?: string };
+        const offsets = await checkpoint.readOffsets(manifest.batch);
+        expect(manifest.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+        expect(manifest.traceparent).toBe(offsets?.traceparent);
+      }
+      if (!crashed) break;
+    }
+    expect(crashes).toBeGreaterThan(15);
+  }, 120_000);
+});
+
+/** Every file in the lake but the temporary ones, as base64. */
+async function everyFile(lake: Lake): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of await collect(lake.list(''))) if (!e.path.startsWith('.tmp/')) out.set(e.path, (await lake.read(e.path)).toString('base64'));
+  return out;
+}

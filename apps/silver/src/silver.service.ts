@@ -7,7 +7,7 @@ import type { Clock } from '@pipeline/engine';
 import type { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import type { Logger } from '@pipeline/telemetry';
 import { EVERY_CAPTURE_FILE, inCaptureTimeRange } from './capture-time-range';
-import { runSilverBatch, type SilverBatchDeps } from './silver-batch';
+import { runSilverBatch, type SilverBatchDeps, type SilverBatchInput } from './silver-batch';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 
 export interface SilverServiceOptions {
@@ -43,7 +43,7 @@ export class SilverService {
     if (latest) {
       if (!latest.committed) {
         this.logger.info({ batch: latest.batch }, 're-running the batch that was interrupted');
-        await this.execute(latest.batch, latest.offsets);
+        await this.execute(latest.batch, { kind: 'recorded', offsets: latest.offsets });
       }
       this.position = latest.offsets.bronze.to;
       this.nextBatch = latest.batch + 1;
@@ -76,21 +76,23 @@ export class SilverService {
       }
       if (available.length === 0) return batches;
       const batch = this.nextBatch;
-      const offsets = await this.checkpoint.writeOffsets(batch, {
+      const offsets = await this.execute(batch, {
+        kind: 'planned',
         bronze: { from: available[0] as number, to: available[available.length - 1] as number },
         batchTime: this.clock.now(),
+        record: (planned) => this.checkpoint.writeOffsets(batch, planned),
       });
-      await this.execute(batch, offsets);
       this.position = offsets.bronze.to;
       this.nextBatch = batch + 1;
       batches++;
     }
   }
 
-  private async execute(batch: number, offsets: SilverOffsets): Promise<void> {
+  private async execute(batch: number, input: SilverBatchInput): Promise<SilverOffsets> {
     const previous = batch > 0 ? await this.checkpoint.readState(batch - 1) : undefined;
     if (batch > 0 && !previous) throw new Error(`The silver checkpoint ${this.checkpoint.root} has no state for batch ${batch - 1}; it cannot resume batch ${batch} exactly.`);
-    const result = await runSilverBatch(this.deps, batch, offsets, previous);
+    const result = await runSilverBatch(this.deps, batch, input, previous);
+    const offsets = result.offsets;
     await this.checkpoint.writeState(batch, result.state);
     await this.checkpoint.commit(batch, result.commit);
     const c = Object.values(result.commit.counts).reduce(
@@ -101,6 +103,10 @@ export class SilverService {
         duplicates: 0,
       },
     );
-    this.logger.info({ batch, bronze: offsets.bronze, ...c, silver_version: result.commit.silverVersion }, 'silver batch committed');
+    this.logger.info(
+      { batch, bronze: offsets.bronze, ...c, silver_version: result.commit.silverVersion, watermark: new Date(result.state.eventTime.eventTime.watermark).toISOString() },
+      'silver batch committed',
+    );
+    return offsets;
   }
 }

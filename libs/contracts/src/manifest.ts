@@ -59,6 +59,25 @@ interface ManifestCommon {
 /** Bronze: capture files referenced in place (bronze copies and changes nothing). */
 export interface BronzeManifest extends ManifestCommon {
   layer: 'bronze';
+  /** Every event hub partition bronze reads, files or not: each holds event time until it has rows or is idle. */
+  partitions?: string[];
+}
+
+/** One source partition's event-time progress (epoch ms; null before its first row). */
+export interface ManifestPartitionProgress {
+  maxEventTime: number | null;
+  captureTime: number | null;
+}
+
+/**
+ * Event time after a silver batch, the same in every shard's manifest: each source partition's
+ * progress over all shards, and the watermark it makes, which gold applies to the next batch.
+ */
+export interface ManifestEventTime {
+  watermark: number;
+  /** The earliest capture time seen: a partition without rows counts its idleness from it. */
+  start: number | null;
+  partitions: Record<string, ManifestPartitionProgress>;
 }
 
 /** Silver: one shard's Parquet files of one silver batch, in the silver Delta table. */
@@ -67,6 +86,7 @@ export interface SilverManifest extends ManifestCommon {
   shard: number;
   table: string;
   deltaVersion: number;
+  eventTime?: ManifestEventTime;
 }
 
 export type Manifest = BronzeManifest | SilverManifest;
@@ -183,6 +203,9 @@ export function parseManifest(value: unknown, where: string): Manifest {
       for (const key of ['rows', 'bytes'] as const) if (!int(file?.[key])) problems.push(`files[${i}].${key}: expected an integer ≥ 0, found ${JSON.stringify(file?.[key])}`);
       if (typeof file?.['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(file['sha256'] as string)) problems.push(`files[${i}].sha256: expected 64 hex digits`);
     });
+  if (m['partitions'] !== undefined && (!Array.isArray(m['partitions']) || !(m['partitions'] as unknown[]).every((p) => typeof p === 'string' && p !== '')))
+    problems.push('partitions: expected a list of partition ids');
+  if (m['eventTime'] !== undefined) problems.push(...eventTimeProblems(m['eventTime']));
   if (m['layer'] === 'silver') {
     if (!int(m['shard'])) problems.push('shard: expected an integer ≥ 0');
     if (!int(m['deltaVersion'])) problems.push('deltaVersion: expected an integer ≥ 0');
@@ -191,4 +214,20 @@ export function parseManifest(value: unknown, where: string): Manifest {
   }
   if (problems.length > 0) throw new ManifestValidationError(where, problems);
   return m as unknown as Manifest;
+}
+
+function eventTimeProblems(value: unknown): string[] {
+  const time = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
+  const e = value as Record<string, unknown> | null;
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return ['eventTime: expected { watermark, start, partitions }'];
+  const problems: string[] = [];
+  if (typeof e['watermark'] !== 'number' || !Number.isFinite(e['watermark'])) problems.push('eventTime.watermark: expected epoch milliseconds');
+  if (!time(e['start'])) problems.push('eventTime.start: expected epoch milliseconds or null');
+  const partitions = e['partitions'] as Record<string, Record<string, unknown> | null> | null;
+  if (typeof partitions !== 'object' || partitions === null || Array.isArray(partitions)) problems.push('eventTime.partitions: expected an object of partitions');
+  else
+    for (const [id, p] of Object.entries(partitions))
+      if (typeof p !== 'object' || p === null || !time(p['maxEventTime']) || !time(p['captureTime']))
+        problems.push(`eventTime.partitions.${id}: expected { maxEventTime, captureTime } in epoch milliseconds or null`);
+  return problems;
 }

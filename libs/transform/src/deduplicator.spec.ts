@@ -1,155 +1,121 @@
 import fc from 'fast-check';
 import { Deduplicator, type DedupState, type DedupVerdict } from './deduplicator';
 
-type Observation = [id: string, eventTime: number];
+/** An observation of an id with its expiry, or the watermark moving to a time. */
+type Step = { observe: [id: string, expiry: number] } | { expire: number };
 
-/**
- * The brute-force reference: the whole history, no eviction. An observation is a duplicate when an
- * earlier observation of the same id lies at or above (max earlier event time) − horizon.
- */
-function referenceVerdicts(observations: readonly Observation[], horizonMs: number): DedupVerdict[] {
+/** The obvious model: a plain map scanned whole on every expiry. */
+function referenceVerdicts(steps: readonly Step[]): { verdicts: DedupVerdict[]; remembered: Map<string, number> } {
+  const remembered = new Map<string, number>();
   const verdicts: DedupVerdict[] = [];
-  let max = Number.NEGATIVE_INFINITY;
-  observations.forEach(([id, time], i) => {
-    const duplicate = observations.slice(0, i).some(([earlierId, earlierTime]) => earlierId === id && earlierTime >= max - horizonMs);
-    verdicts.push(duplicate ? 'duplicate' : 'new');
-    max = Math.max(max, time);
-  });
+  for (const step of steps) {
+    if ('expire' in step) {
+      for (const [id, expiry] of [...remembered]) if (expiry <= step.expire) remembered.delete(id);
+      continue;
+    }
+    const [id, expiry] = step.observe;
+    const known = remembered.get(id);
+    verdicts.push(known === undefined ? 'new' : 'duplicate');
+    remembered.set(id, Math.max(known ?? Number.NEGATIVE_INFINITY, expiry));
+  }
+  return { verdicts, remembered };
+}
+
+function run(dedup: Deduplicator, steps: readonly Step[]): DedupVerdict[] {
+  const verdicts: DedupVerdict[] = [];
+  for (const step of steps) {
+    if ('expire' in step) dedup.expire(step.expire);
+    else verdicts.push(dedup.observe(...step.observe));
+  }
   return verdicts;
 }
 
-const observationsArb = fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'), fc.integer({ min: 0, max: 200 })), { maxLength: 120 });
-const horizonArb = fc.integer({ min: 0, max: 60 });
-
-function run(dedup: Deduplicator, observations: readonly Observation[]): DedupVerdict[] {
-  return observations.map(([id, time]) => dedup.observe(id, time));
-}
+const stepsArb: fc.Arbitrary<Step[]> = fc.array(
+  fc.oneof(
+    { weight: 5, arbitrary: fc.tuple(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'), fc.integer({ min: 0, max: 200 })).map((observe): Step => ({ observe })) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 220 }).map((expire): Step => ({ expire })) },
+  ),
+  { maxLength: 150 },
+);
 
 describe('Deduplicator', () => {
-  it('reports a first-seen id as new and a repeat within the horizon as a duplicate', () => {
-    const dedup = new Deduplicator({ horizonMs: 1000 });
+  it('reports a first-seen id as new and a repeat as a duplicate while it is remembered', () => {
+    const dedup = new Deduplicator();
     expect(dedup.observe('a', 5000)).toBe('new');
     expect(dedup.observe('b', 5200)).toBe('new');
     expect(dedup.observe('a', 5000)).toBe('duplicate');
     expect(dedup.observe('a', 4500)).toBe('duplicate'); // a copy with another event time is still the same event
   });
 
-  it('forgets an id once its latest event time falls below the watermark', () => {
-    const dedup = new Deduplicator({ horizonMs: 1000 });
+  it('forgets an id once the watermark reaches its expiry, and not before', () => {
+    const dedup = new Deduplicator();
     dedup.observe('a', 5000);
-    dedup.observe('b', 6000); // watermark 5000: a is still remembered
-    expect(dedup.size).toBe(2);
-    dedup.observe('c', 6001); // watermark 5001: a is forgotten
-    expect(dedup.size).toBe(2);
+    dedup.observe('b', 6000);
+    expect(dedup.expire(4999)).toBe(0);
+    expect(dedup.observe('a', 5000)).toBe('duplicate');
+    expect(dedup.expire(5000)).toBe(1);
+    expect(dedup.size).toBe(1);
     expect(dedup.observe('a', 5000)).toBe('new');
   });
 
-  it('keeps an id as long as a recent copy of it was seen', () => {
-    const dedup = new Deduplicator({ horizonMs: 1000 });
+  it('extends an id’s memory when a copy with a later expiry comes', () => {
+    const dedup = new Deduplicator();
     dedup.observe('a', 5000);
-    dedup.observe('a', 5900); // refreshed
-    dedup.observe('b', 6500); // watermark 5500
+    dedup.observe('a', 5900);
+    dedup.expire(5500);
     expect(dedup.observe('a', 5000)).toBe('duplicate');
   });
 
-  it('answers an event below the watermark without remembering it (best effort beyond the horizon)', () => {
-    const dedup = new Deduplicator({ horizonMs: 100 });
-    dedup.observe('x', 10_000);
+  it('remembers an id that is already late until the next expiry, so copies within a batch are caught', () => {
+    const dedup = new Deduplicator();
+    dedup.expire(10_000);
     expect(dedup.observe('late', 1)).toBe('new');
-    expect(dedup.observe('late', 1)).toBe('new');
-    expect(dedup.size).toBe(1);
+    expect(dedup.observe('late', 1)).toBe('duplicate');
+    dedup.expire(10_000);
+    expect(dedup.size).toBe(0);
   });
 
-  it('has a watermark that starts at minus infinity and never goes back', () => {
-    const dedup = new Deduplicator({ horizonMs: 50 });
-    expect(dedup.watermark).toBe(Number.NEGATIVE_INFINITY);
-    dedup.observe('a', 1000);
-    expect(dedup.watermark).toBe(950);
-    dedup.observe('b', 10);
-    expect(dedup.watermark).toBe(950);
+  it('rejects an expiry that is not finite', () => {
+    expect(() => new Deduplicator().observe('a', Number.NaN)).toThrow(/expiry of "a" must be finite/);
   });
 
-  it('rejects a negative horizon and event times that are not finite', () => {
-    expect(() => new Deduplicator({ horizonMs: -1 })).toThrow(RangeError);
-    expect(() => new Deduplicator({ horizonMs: Number.NaN })).toThrow(RangeError);
-    expect(() => new Deduplicator({ horizonMs: 10 }).observe('a', Number.NaN)).toThrow(/event time of "a" must be finite/);
-  });
-
-  it('agrees with a brute-force reference on every observation', () => {
+  it('agrees with a brute-force reference on every observation and on what it remembers', () => {
     fc.assert(
-      fc.property(observationsArb, horizonArb, (observations, horizonMs) => {
-        expect(run(new Deduplicator({ horizonMs }), observations)).toEqual(referenceVerdicts(observations, horizonMs));
+      fc.property(stepsArb, (steps) => {
+        const dedup = new Deduplicator();
+        const reference = referenceVerdicts(steps);
+        expect(run(dedup, steps)).toEqual(reference.verdicts);
+        expect(dedup.size).toBe(reference.remembered.size);
       }),
       { numRuns: 500 },
-    );
-  });
-
-  it('never reports a first-seen id as a duplicate and always reports a repeat within the horizon', () => {
-    fc.assert(
-      fc.property(observationsArb, horizonArb, (observations, horizonMs) => {
-        const verdicts = run(new Deduplicator({ horizonMs }), observations);
-        const seen = new Map<string, number>();
-        let max = Number.NEGATIVE_INFINITY;
-        observations.forEach(([id, time], i) => {
-          const latest = seen.get(id);
-          if (latest === undefined) expect(verdicts[i]).toBe('new');
-          else if (latest >= max - horizonMs) expect(verdicts[i]).toBe('duplicate');
-          seen.set(id, Math.max(latest ?? Number.NEGATIVE_INFINITY, time));
-          max = Math.max(max, time);
-        });
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  it('remembers exactly the ids whose latest event time is within the horizon (bounded memory)', () => {
-    fc.assert(
-      fc.property(observationsArb, horizonArb, (observations, horizonMs) => {
-        const dedup = new Deduplicator({ horizonMs });
-        run(dedup, observations);
-        const latest = new Map<string, number>();
-        for (const [id, time] of observations) latest.set(id, Math.max(latest.get(id) ?? Number.NEGATIVE_INFINITY, time));
-        const max = Math.max(...observations.map(([, time]) => time));
-        expect(dedup.size).toBe([...latest.values()].filter((time) => time >= max - horizonMs).length);
-      }),
     );
   });
 
   it('gives identical answers after a snapshot and restore mid-stream', () => {
     fc.assert(
-      fc.property(observationsArb, horizonArb, fc.nat(), (observations, horizonMs, cutSeed) => {
-        const cut = observations.length === 0 ? 0 : cutSeed % (observations.length + 1);
-        const uninterrupted = run(new Deduplicator({ horizonMs }), observations);
-        const first = new Deduplicator({ horizonMs });
-        const before = run(first, observations.slice(0, cut));
-        const state = JSON.parse(JSON.stringify(first.snapshot())) as DedupState;
-        const restored = Deduplicator.restore(state);
-        const after = run(restored, observations.slice(cut));
-        expect([...before, ...after]).toEqual(uninterrupted);
-        expect(restored.snapshot()).toEqual(snapshotAfter(horizonMs, observations));
+      fc.property(stepsArb, fc.nat(), (steps, cutSeed) => {
+        const cut = steps.length === 0 ? 0 : cutSeed % (steps.length + 1);
+        const uninterrupted = new Deduplicator();
+        const expected = run(uninterrupted, steps);
+        const first = new Deduplicator();
+        const before = run(first, steps.slice(0, cut));
+        const restored = Deduplicator.restore(JSON.parse(JSON.stringify(first.snapshot())) as DedupState);
+        const after = run(restored, steps.slice(cut));
+        expect([...before, ...after]).toEqual(expected);
+        expect(restored.snapshot()).toEqual(uninterrupted.snapshot());
       }),
       { numRuns: 500 },
     );
   });
 
   it('writes the same snapshot for the same remembered ids, whatever the order they came in', () => {
-    const a = new Deduplicator({ horizonMs: 100 });
-    const b = new Deduplicator({ horizonMs: 100 });
-    run(a, [
-      ['y', 50],
-      ['x', 50],
-      ['z', 10],
-    ]);
-    run(b, [
-      ['z', 10],
-      ['x', 50],
-      ['y', 50],
-    ]);
+    const a = new Deduplicator();
+    const b = new Deduplicator();
+    run(a, [{ observe: ['y', 50] }, { observe: ['x', 50] }, { observe: ['z', 10] }]);
+    run(b, [{ observe: ['z', 10] }, { observe: ['x', 50] }, { observe: ['y', 50] }]);
     expect(a.snapshot()).toEqual(b.snapshot());
     expect(a.snapshot()).toEqual({
-      version: 1,
-      horizonMs: 100,
-      maxEventTime: 50,
+      version: 2,
       entries: [
         ['z', 10],
         ['x', 50],
@@ -158,13 +124,9 @@ describe('Deduplicator', () => {
     });
   });
 
-  it('snapshots an empty deduplicator with no max event time', () => {
-    expect(new Deduplicator({ horizonMs: 5 }).snapshot()).toEqual({ version: 1, horizonMs: 5, maxEventTime: null, entries: [] });
-  });
-
   it('refuses to restore something that is not a snapshot, saying what is wrong', () => {
-    const good: DedupState = { version: 1, horizonMs: 5, maxEventTime: 10, entries: [['a', 9]] };
-    expect(() => Deduplicator.restore({ ...good, version: 2 } as unknown as DedupState)).toThrow(/version is 2/);
+    const good: DedupState = { version: 2, entries: [['a', 9]] };
+    expect(() => Deduplicator.restore({ ...good, version: 1 } as unknown as DedupState)).toThrow(/version is 1/);
     expect(() =>
       Deduplicator.restore({
         ...good,
@@ -174,13 +136,6 @@ describe('Deduplicator', () => {
         ],
       }),
     ).toThrow(/id "a" appears twice/);
-    expect(() => Deduplicator.restore({ ...good, entries: [['a', 'x']] } as unknown as DedupState)).toThrow(/is not \[id, eventTime\]/);
-    expect(() => Deduplicator.restore({ ...good, horizonMs: -1 })).toThrow(/horizonMs is -1/);
+    expect(() => Deduplicator.restore({ ...good, entries: [['a', 'x']] } as unknown as DedupState)).toThrow(/is not \[id, expiry\]/);
   });
 });
-
-function snapshotAfter(horizonMs: number, observations: readonly Observation[]): DedupState {
-  const dedup = new Deduplicator({ horizonMs });
-  run(dedup, observations);
-  return dedup.snapshot();
-}
