@@ -84,11 +84,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--spec <file>', 'pipeline spec to replay with (default: $PIPELINE_SPEC)')
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--resume', 'continue the replay of this name instead of refusing a name in use')
+    .option('--end-of-input', 'the range is the whole input: at its end the watermark passes every open window, so the last windows are emitted')
     .option('--json', 'print the summary as JSON (the stages log to stderr)')
     .addHelpText('after', replayCommandHelp)
-    .action(async (opts: { from: string; to: string; checkpoint: string; spec?: string; home?: string; resume?: boolean; json?: boolean }) => {
+    .action(async (opts: { from: string; to: string; checkpoint: string; spec?: string; home?: string; resume?: boolean; json?: boolean; endOfInput?: boolean }) => {
       const bin = process.env['PIPELINE_BIN'] ?? path.join(REPO_ROOT, 'bin', 'pipeline.js');
-      code = await replay({ ...opts, resume: Boolean(opts.resume), json: Boolean(opts.json), bin });
+      code = await replay({ ...opts, resume: Boolean(opts.resume), json: Boolean(opts.json), endOfInput: Boolean(opts.endOfInput), bin });
     });
 
   program

@@ -32,6 +32,8 @@ export interface ReplayOptions {
   home?: string;
   resume: boolean;
   json: boolean;
+  /** The range is the whole input: at its end gold's watermark passes every open window, so the last windows are emitted. */
+  endOfInput?: boolean;
   /** The `pipeline` bin the stages run from. */
   bin: string;
 }
@@ -219,7 +221,7 @@ export async function replay(options: ReplayOptions): Promise<number> {
     const common = ['--home', plan.home, '--spec', plan.specFile, '--tables-root', plan.tablesRoot, '--manifests-root', plan.manifestsRoot, '--drain'];
     const stages: Array<[string, string[]]> = [
       ['silver', ['silver', ...common, '--checkpoint', plan.silverCheckpoint, '--capture-from', iso(plan.from), '--capture-to', iso(plan.to)]],
-      ['gold', ['gold', ...common, '--checkpoint', plan.goldCheckpoint, '--store', plan.storeFile]],
+      ['gold', ['gold', ...common, '--checkpoint', plan.goldCheckpoint, '--store', plan.storeFile, ...(options.endOfInput === true ? ['--end-of-input'] : [])]],
     ];
     for (const [name, args] of stages) {
       const code = await runStage(options.bin, name, args, options.json, stageEnv);

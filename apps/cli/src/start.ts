@@ -43,7 +43,7 @@ interface Status {
   capture: { events: number };
   bronze: { records: number };
   silver: { records: number; rows: number; quarantined: number; duplicates: number; rate: { perSecond: number | null } };
-  gold: { rows: number; lateRows: number; shards: Array<{ shard: number; watermark: string | null; lateRows: number }> };
+  gold: { rows: number; lateRows: number; shards: Array<{ shard: number; watermark: string | null; lateRows: number; holdingPartition?: string | null }> };
 }
 
 export async function start(options: StartOptions): Promise<number> {
@@ -219,7 +219,10 @@ async function fetchStatus(api: string): Promise<Status | undefined> {
 }
 
 function liveLine(sent: number, s: Status): string {
-  const watermarks = s.gold.shards.map((shard) => shard.watermark?.slice(11, 19) ?? '-').join(' ');
+  // Each shard's watermark time, and the partition holding it back: 12:00:30@p2.
+  const watermarks = s.gold.shards
+    .map((shard) => `${shard.watermark?.slice(11, 19) ?? '-'}${shard.holdingPartition === null || shard.holdingPartition === undefined ? '' : `@p${shard.holdingPartition}`}`)
+    .join(' ');
   const rate = s.silver.rate.perSecond === null ? '' : ` (${Math.round(s.silver.rate.perSecond)} rows/s)`;
   return `sent ${sent} | captured ${s.capture.events} | bronze ${s.bronze.records} | silver ${s.silver.rows} + ${s.silver.quarantined} quarantined + ${s.silver.duplicates} dup${rate} | gold ${s.gold.rows} rows, ${s.gold.lateRows} late, watermarks ${watermarks}`;
 }

@@ -3,6 +3,12 @@
  * final windows appended to the gold Delta table, late rows to the late Delta table, changed and
  * final windows to the serving store; the engine's state goes into the shard's checkpoint.
  *
+ * Event time: each silver manifest is one engine batch, under the watermark silver handed over
+ * with the manifest before it (each source partition's progress, merged into the engine), so a row
+ * is late exactly when silver may already have forgotten its id, and gold's output does not depend
+ * on how many manifests a batch takes. An end-of-input batch then moves the watermark past every
+ * open window.
+ *
  * Re-running a batch changes nothing: the Delta commits carry `txn {appId: shard query id,
  * version: N}`, serving documents carry version N (an upsert of an equal version is skipped), and
  * the engine restarts from the state of batch N−1, so it computes the same output again.
@@ -10,7 +16,7 @@
 import { shardSession, type PipelineSpec, type SilverManifest, type TableRow, type TableSchema } from '@pipeline/contracts';
 import type { ManifestLog } from '@pipeline/checkpoint';
 import { readTableFile, type DeltaTable } from '@pipeline/delta';
-import { WindowedAggregation, type AggregationConfig, type EngineRow, type EngineValue, type WindowResult } from '@pipeline/engine';
+import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type EngineValue, type LateRow, type WindowResult } from '@pipeline/engine';
 import { groupKeyText, windowDocumentId, type KeyValue, type Lake, type ServingStore, type WindowDocument } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents } from '@pipeline/telemetry';
 import type { GoldCommit, GoldOffsets, GoldState } from './gold-offsets';
@@ -28,6 +34,11 @@ export interface GoldBatchDeps {
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/** Silver and gold disagree on event time: gold's watermark fell behind the one silver handed over. */
+export class WatermarkMismatchError extends Error {
+  override readonly name = 'WatermarkMismatchError';
+}
 
 export async function runGoldBatch(
   deps: GoldBatchDeps,
@@ -48,18 +59,26 @@ export async function runGoldBatch(
     'gold.batch',
     { links: linksFromTraceparents(manifests.map((m) => m.traceparent)), attributes: { 'pipeline.shard': shard, 'pipeline.batch': batch } },
     async (span) => {
-      const rows: EngineRow[] = [];
-      for (const manifest of manifests) {
-        for (const file of manifest.files) {
-          for (const row of await readTableFile(deps.lake, file.path, deps.silverSchema)) {
-            // event_date is silver's partition column: not stored in the file, derived from event_time.
-            row['event_date'] = utcDate(row['event_time'] as number);
-            rows.push(row as unknown as EngineRow);
-          }
-        }
-      }
       const engine = WindowedAggregation.build(deps.config, previous?.engine as Parameters<typeof WindowedAggregation.build>[1]);
-      const result = engine.processBatch(rows);
+      // One engine batch per silver manifest, each under the watermark silver handed over with the
+      // manifest before it: what is late never depends on how many manifests a gold batch takes.
+      const steps: Array<BatchResult<EngineRow>> = [];
+      let rowCount = 0;
+      for (const manifest of manifests) {
+        const rows = await readManifestRows(deps, manifest);
+        rowCount += rows.length;
+        const step = engine.processBatch(rows, manifest.eventTime === undefined ? {} : { progress: manifest.eventTime });
+        if (manifest.eventTime !== undefined && step.watermark < manifest.eventTime.watermark) {
+          throw new WatermarkMismatchError(
+            `Gold shard ${shard}'s watermark after silver manifest ${manifest.sequence} is ${iso(step.watermark)}, behind the ${iso(manifest.eventTime.watermark)} silver computed: ` +
+              'silver and gold are running with different watermark settings (watermark.delay, watermark.idleTimeout), so silver may have forgotten event ids gold could still count. ' +
+              'Run both with the same spec.',
+          );
+        }
+        steps.push(step);
+      }
+      if (offsets.endOfInput === true) steps.push(engine.processBatch([], { endOfInput: true }));
+      const result = combine(steps, engine.watermark);
       const modes = new Set(deps.spec.gold.outputModes);
       const commitTime = offsets.batchTime;
       const txn = { appId: queryId, version: batch };
@@ -68,31 +87,35 @@ export async function runGoldBatch(
       const goldAdds = goldRows.length > 0 ? await deps.goldTable.writeFiles(goldRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }) : [];
       const goldCommit = await deps.goldTable.commit(goldAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
 
-      const lateRows = result.late.map(({ row, windows }) => ({
+      const lateRows = result.late.map(({ row, windows, threshold }) => ({
         ...(row as unknown as TableRow),
         late_windows: JSON.stringify(windows.map((w) => ({ window: w.window, start: new Date(w.windowStart).toISOString(), end: new Date(w.windowEnd).toISOString() }))),
-        late_threshold: result.lateThreshold,
+        late_threshold: threshold,
         gold_batch: batch,
       }));
       const lateAdds = lateRows.length > 0 ? await deps.lateTable.writeFiles(lateRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }) : [];
       const lateCommit = await deps.lateTable.commit(lateAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
 
       // Update mode serves every changed window; append mode serves each window once it is final.
+      // Later engine batches override earlier ones: a window's last state is what is served.
       const documents = new Map<string, WindowDocument>();
       const serve = (w: WindowResult) => {
         const doc = toDocument(deps.spec, w, shard, batch, result.watermark);
-        const existing = documents.get(doc.id);
-        if (!existing || (doc.final && !existing.final)) documents.set(doc.id, doc);
+        documents.set(doc.id, doc);
       };
-      if (modes.has('update')) result.updated.forEach(serve);
-      result.emitted.forEach(serve);
+      for (const step of steps) {
+        if (modes.has('update')) step.updated.forEach(serve);
+        step.emitted.forEach(serve);
+      }
       const upserted = await deps.store.upsert([...documents.values()]);
 
       const totals = {
-        rows: (previous?.totals.rows ?? 0) + rows.length,
+        rows: (previous?.totals.rows ?? 0) + rowCount,
         lateRows: (previous?.totals.lateRows ?? 0) + result.late.length,
         windowsEmitted: (previous?.totals.windowsEmitted ?? 0) + result.emitted.length,
+        numRowsDroppedByWatermark: (previous?.totals.numRowsDroppedByWatermark ?? 0) + result.numRowsDroppedByWatermark,
       };
+      const eventTime = engine.eventTimeStatus;
       await deps.store.putShardStatus({
         pipeline: deps.spec.name,
         shard,
@@ -102,10 +125,12 @@ export async function runGoldBatch(
         rows: totals.rows,
         lateRows: totals.lateRows,
         windowsEmitted: totals.windowsEmitted,
+        numRowsDroppedByWatermark: totals.numRowsDroppedByWatermark,
+        eventTime: { holdingPartition: eventTime.holdingPartition, idlePartitions: eventTime.idlePartitions, partitions: engine.eventTimeProgress.partitions },
         updatedAt: commitTime,
       });
       span.setAttributes({
-        'pipeline.rows': rows.length,
+        'pipeline.rows': rowCount,
         'pipeline.late': result.late.length,
         'pipeline.windows.emitted': result.emitted.length,
         'pipeline.watermark': result.watermark,
@@ -115,12 +140,16 @@ export async function runGoldBatch(
         commit: {
           batch,
           silver: offsets.silver,
-          rows: rows.length,
+          rows: rowCount,
           lateRows: result.late.length,
-          rowsDroppedByWatermark: result.rowsDroppedByWatermark,
+          rowsDroppedByWatermark: result.late.length,
+          numRowsDroppedByWatermark: result.numRowsDroppedByWatermark,
           windowsEmitted: result.emitted.length,
           documentsWritten: upserted.written,
           watermark: result.watermark,
+          holdingPartition: eventTime.holdingPartition,
+          idlePartitions: eventTime.idlePartitions,
+          ...(offsets.endOfInput === true ? { endOfInput: true as const } : {}),
           goldVersion: goldCommit.version,
           lateVersion: lateCommit.version,
         },
@@ -129,6 +158,41 @@ export async function runGoldBatch(
     'gold',
   );
 }
+
+async function readManifestRows(deps: GoldBatchDeps, manifest: SilverManifest): Promise<EngineRow[]> {
+  const rows: EngineRow[] = [];
+  for (const file of manifest.files) {
+    for (const row of await readTableFile(deps.lake, file.path, deps.silverSchema)) {
+      // event_date is silver's partition column: not stored in the file, derived from event_time.
+      row['event_date'] = utcDate(row['event_time'] as number);
+      rows.push(row as unknown as EngineRow);
+    }
+  }
+  return rows;
+}
+
+interface CombinedResult {
+  emitted: WindowResult[];
+  late: Array<LateRow<EngineRow> & { threshold: number }>;
+  watermark: number;
+  maxEventTime: number | null;
+  numRowsDroppedByWatermark: number;
+}
+
+/** The engine batches of one gold batch as one result; each late row keeps the threshold it missed. */
+function combine(steps: ReadonlyArray<BatchResult<EngineRow>>, watermark: number): CombinedResult {
+  let maxEventTime: number | null = null;
+  for (const step of steps) if (step.maxEventTime !== null && (maxEventTime === null || step.maxEventTime > maxEventTime)) maxEventTime = step.maxEventTime;
+  return {
+    emitted: steps.flatMap((s) => s.emitted),
+    late: steps.flatMap((s) => s.late.map((l) => ({ ...l, threshold: s.lateThreshold }))),
+    watermark,
+    maxEventTime,
+    numRowsDroppedByWatermark: steps.reduce((n, s) => n + s.numRowsDroppedByWatermark, 0),
+  };
+}
+
+const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
 function goldRow(spec: PipelineSpec, w: WindowResult, shard: number, batch: number): TableRow {
   const row: TableRow = { window: w.window, window_start: w.windowStart, window_end: w.windowEnd };

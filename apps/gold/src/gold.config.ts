@@ -28,6 +28,8 @@ export interface GoldConfig {
   /** Shard sessions this instance holds at most; undefined: every shard (one instance does all). */
   maxSessions: number | undefined;
   drain: boolean;
+  /** With drain: finish the input at the end, so the watermark passes every open window and the last windows are emitted. */
+  endOfInput: boolean;
   /** Lake folder of the gold and late tables (`{tablesRoot}/gold`, `{tablesRoot}/late`). */
   tablesRoot: string;
   /** Lake folder of the silver manifests gold reads. */
@@ -42,6 +44,7 @@ export interface GoldFlags {
   maxBatchRows?: string;
   wake?: string;
   drain?: boolean;
+  endOfInput?: boolean;
   tablesRoot?: string;
   manifestsRoot?: string;
   store?: string;
@@ -86,6 +89,9 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
   if (storeFile !== undefined && (storeFile.endsWith('/') || storeFile.endsWith(path.sep))) {
     settings.problem('GOLD_SERVING_STORE', 'a file for the embedded serving store (--store), e.g. serving-replay.sqlite', `the folder ${JSON.stringify(storeFile)}`);
   }
+  if (flags.endOfInput === true && flags.drain !== true) {
+    settings.problem('--end-of-input', '--drain with it: only a run that ends can finish its input (running services never do)', '--end-of-input without --drain');
+  }
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const bus = readBusBackend(settings, home);
@@ -103,6 +109,7 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
     wakeIntervalMs,
     maxSessions: maxSessions > 0 ? maxSessions : undefined,
     drain: flags.drain ?? false,
+    endOfInput: flags.endOfInput ?? false,
     tablesRoot,
     manifestsRoot,
   };

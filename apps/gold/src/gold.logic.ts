@@ -7,7 +7,7 @@ import type { AggregationConfig } from '@pipeline/engine';
 import { silverSchema } from '@pipeline/transform';
 
 /** Bumped whenever gold's output for the same input changes; part of the checkpoint fingerprint. */
-export const GOLD_LOGIC_VERSION = 1;
+export const GOLD_LOGIC_VERSION = 2;
 
 /** The lake folder of the pipeline's own tables; a replay writes under another one. */
 export const DEFAULT_TABLES_ROOT = 'tables';

@@ -60,7 +60,14 @@ function silverRow(spec: PipelineSpec, device: string, at: number, temperature: 
 }
 
 /** Writes silver batches (rows of each batch split by shard) as silver files and manifests. */
-async function seedSilver(lake: Lake, spec: PipelineSpec, batches: TableRow[][], firstBatch = 0, roots = { tables: 'tables', manifests: 'manifests' }): Promise<void> {
+async function seedSilver(
+  lake: Lake,
+  spec: PipelineSpec,
+  batches: TableRow[][],
+  firstBatch = 0,
+  roots = { tables: 'tables', manifests: 'manifests' },
+  eventTimes: Array<SilverManifest['eventTime']> = [],
+): Promise<void> {
   const table = await DeltaTable.open(lake, `${roots.tables}/silver`, silverSchema(spec));
   const log = new ManifestLog(lake, undefined, undefined, roots.manifests);
   for (const [i, rows] of batches.entries()) {
@@ -86,13 +93,20 @@ async function seedSilver(lake: Lake, spec: PipelineSpec, batches: TableRow[][],
         shard,
         table: `${roots.tables}/silver`,
         deltaVersion: 0,
+        ...(eventTimes[i] === undefined ? {} : { eventTime: eventTimes[i] }),
       };
       await log.write(manifest);
     }
   }
 }
 
-async function gold(lake: Lake, store: ServingStore, spec: PipelineSpec, replay?: { checkpointName: string; tablesRoot: string; manifestsRoot: string }): Promise<GoldService> {
+async function gold(
+  lake: Lake,
+  store: ServingStore,
+  spec: PipelineSpec,
+  replay?: { checkpointName: string; tablesRoot: string; manifestsRoot: string },
+  maxManifestsPerBatch = 1,
+): Promise<GoldService> {
   const tables = goldTables(replay?.tablesRoot);
   const service = new GoldService(
     {
@@ -109,7 +123,7 @@ async function gold(lake: Lake, store: ServingStore, spec: PipelineSpec, replay?
     silent,
     {
       checkpointName: replay?.checkpointName ?? 'gold',
-      maxManifestsPerBatch: 1,
+      maxManifestsPerBatch,
       maxBatchRows: 50_000,
       ...(replay ? { logic: { tablesRoot: replay.tablesRoot, manifestsRoot: replay.manifestsRoot } } : {}),
     },
@@ -270,6 +284,85 @@ describe('gold', () => {
       const changed = parseSpec(SPEC('2m'), 'spec.yaml');
       await expect(gold(lake, store, changed)).rejects.toBeInstanceOf(FingerprintMismatchError);
       await expect(gold(lake, store, changed)).rejects.toThrow(/aggregation\.windows\[0\]\.sizeMs: 60000 → 120000/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('finds the same late rows and windows whether a gold batch takes one silver manifest or several', async () => {
+    const spec = parseSpec(SPEC(), 'spec.yaml');
+    const one = open('one');
+    const many = open('many');
+    try {
+      await seedSilver(one.lake, spec, scenario(spec));
+      await (await gold(one.lake, one.store, spec, undefined, 1)).catchUpAll();
+      counter = 0;
+      await seedSilver(many.lake, spec, scenario(spec));
+      await (await gold(many.lake, many.store, spec, undefined, 10)).catchUpAll();
+      const late = await collect(readDeltaRows(many.lake, LATE_TABLE));
+      expect(late.map((r) => [r['event_time'], r['late_threshold']])).toEqual([[s(50), s(90)]]);
+      expect(late.map((r) => r['event_id'])).toEqual((await collect(readDeltaRows(one.lake, LATE_TABLE))).map((r) => r['event_id']));
+      const windows = (rows: TableRow[]) => rows.map((r) => [r['device_id'], r['window_start'], r['readings']]);
+      expect(windows(await collect(readDeltaRows(many.lake, GOLD_TABLE)))).toEqual(windows(await collect(readDeltaRows(one.lake, GOLD_TABLE))));
+      expect((await allDocuments(many.store, ['d1', 'd2'])).map((d) => [d.id, d.aggregates, d.final])).toEqual(
+        (await allDocuments(one.store, ['d1', 'd2'])).map((d) => [d.id, d.aggregates, d.final]),
+      );
+    } finally {
+      await one.store.close();
+      await many.store.close();
+    }
+  });
+
+  it('holds the watermark at the partition silver saw furthest behind, even when the shard has rows of one partition only', async () => {
+    const spec = parseSpec(SPEC('1m', 1), 'spec.yaml');
+    const { lake, store } = open('lake');
+    try {
+      // Silver saw partition 1 only up to 10 s; this shard's rows are all of partition 0, minutes ahead.
+      // The watermark silver computed: min(300 s, 10 s) − 30 s delay.
+      const progress = (p0: number) => ({ watermark: s(-20), start: s(0), partitions: { '0': { maxEventTime: s(p0), captureTime: s(p0) }, '1': { maxEventTime: s(10), captureTime: s(p0) } } });
+      await seedSilver(lake, spec, [[silverRow(spec, 'd1', s(300), 1)], [silverRow(spec, 'd1', s(20), 2)]], 0, undefined, [progress(300), progress(310)]);
+      await (await gold(lake, store, spec)).catchUpAll();
+      expect(await collect(readDeltaRows(lake, LATE_TABLE))).toEqual([]);
+      const [status] = await store.listShardStatus(spec.name);
+      expect(status).toMatchObject({ watermark: s(-20), eventTime: { holdingPartition: '1', idlePartitions: [] } });
+      expect(status?.eventTime?.partitions['0']).toEqual({ maxEventTime: s(310), captureTime: s(310) });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('finishes a drained input once: every open window is emitted, and finishing again changes nothing', async () => {
+    const spec = parseSpec(SPEC(), 'spec.yaml');
+    const { lake, store } = open('lake');
+    try {
+      await seedSilver(lake, spec, scenario(spec));
+      const service = await gold(lake, store, spec);
+      expect(await service.catchUpAll(true)).toBe(2 * 3 + 2);
+      const goldRows = await collect(readDeltaRows(lake, GOLD_TABLE));
+      expect(goldRows.map((r) => [r['device_id'], r['window_start'], r['readings']])).toEqual(
+        expect.arrayContaining([
+          ['d1', s(0), 3],
+          ['d1', s(60), 1],
+          ['d1', s(120), 1],
+          ['d2', s(0), 1],
+        ]),
+      );
+      expect(goldRows).toHaveLength(4);
+      expect(await (await gold(lake, store, spec)).catchUpAll(true)).toBe(0);
+      expect(await collect(readDeltaRows(lake, GOLD_TABLE))).toHaveLength(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a silver manifest whose watermark is ahead of the one gold computes, since silver would have forgotten ids gold still counts', async () => {
+    const spec = parseSpec(SPEC('1m', 1), 'spec.yaml');
+    const { lake, store } = open('lake');
+    try {
+      await seedSilver(lake, spec, [[silverRow(spec, 'd1', s(100), 1)]], 0, undefined, [
+        { watermark: s(95), start: s(100), partitions: { '0': { maxEventTime: s(100), captureTime: s(100) } } },
+      ]);
+      await expect((await gold(lake, store, spec)).catchUpAll()).rejects.toThrow(/different watermark settings/);
     } finally {
       await store.close();
     }

@@ -62,10 +62,13 @@ export class GoldService {
     return (await this.actor(shard)).catchUp();
   }
 
-  /** Every shard, one after the other (draining). */
-  async catchUpAll(): Promise<number> {
+  /** Every shard, one after the other (draining); with `endOfInput`, each shard then finishes its input. */
+  async catchUpAll(endOfInput = false): Promise<number> {
     let batches = 0;
-    for (let shard = 0; shard < this.shards; shard++) batches += await this.catchUpShard(shard);
+    for (let shard = 0; shard < this.shards; shard++) {
+      batches += await this.catchUpShard(shard);
+      if (endOfInput && (await (await this.actor(shard)).finishInput())) batches++;
+    }
     return batches;
   }
 }

@@ -28,6 +28,7 @@ export function goldCommand(): Command {
     .option('--max-batch-rows <n>', 'silver rows per gold batch at most (default: 50000): bounds memory')
     .option('--wake <duration>', 'how often each shard checks the lake without a bus message (default: 30s)')
     .option('--drain', 'process every silver manifest in the lake, shard by shard, then exit')
+    .option('--end-of-input', 'with --drain: the input is complete, so at the end the watermark passes every open window and the last windows are emitted (later rows would be late)')
     .option('--tables-root <folder>', 'lake folder of the gold and late tables (default: tables, so tables/gold and tables/late)')
     .option('--manifests-root <folder>', 'lake folder of the silver manifests to read (default: manifests), as silver --manifests-root wrote them')
     .option('--store <file>', 'embedded serving store file (default: serving.sqlite in the home folder)')
@@ -82,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     if (config.drain) {
       // Bind every shard first, so a checkpoint written by other logic refuses before any work.
       for (let shard = 0; shard < gold.shards; shard++) await gold.actor(shard);
-      await gold.catchUpAll();
+      await gold.catchUpAll(config.endOfInput);
       return 0;
     }
     await listener?.listen();

@@ -46,6 +46,22 @@ export class ShardActor {
     this.recovered = true;
   }
 
+  /**
+   * The end of a bounded input (a drain or a replay that finishes its input): one batch that moves
+   * the watermark past every open window, so the last windows are final and emitted. Recorded like
+   * any batch (offsets first), and done once: a shard already finished is left as it is.
+   */
+  async finishInput(): Promise<boolean> {
+    await this.catchUp();
+    const last = await this.checkpoint.latest();
+    if (last?.offsets.endOfInput === true && last.offsets.silver.to === this.position) return false;
+    const batch = this.nextBatch;
+    const offsets = await this.checkpoint.writeOffsets(batch, { silver: { from: this.position + 1, to: this.position }, batchTime: this.clock.now(), endOfInput: true });
+    await this.execute(batch, offsets);
+    this.nextBatch = batch + 1;
+    return true;
+  }
+
   /** Processes every silver manifest of the shard available in the lake; concurrent calls share one run. */
   catchUp(): Promise<number> {
     this.running ??= this.loop().finally(() => (this.running = undefined));
@@ -91,6 +107,8 @@ export class ShardActor {
         late: commit.lateRows,
         windows: commit.windowsEmitted,
         watermark: Number.isFinite(commit.watermark) ? new Date(commit.watermark).toISOString() : null,
+        held_by_partition: commit.holdingPartition,
+        ...(commit.endOfInput === true ? { end_of_input: true } : {}),
       },
       'gold batch committed',
     );

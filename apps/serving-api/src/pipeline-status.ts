@@ -3,7 +3,8 @@
  * - capture: the capture files in the lake (`raw/…`): count, bytes, and events (each file is read
  *   once and its count cached: capture files are created once and never change);
  * - bronze and silver: their stage checkpoints' latest committed state (cumulative counts);
- * - gold: the shard statuses in the serving store.
+ * - gold: the shard statuses in the serving store, with each source partition's progress and the
+ *   partition holding the shard's watermark back.
  * Rates: bronze and silver over their recent commits (up to RATE_BATCHES batches back, by the batch
  * times the checkpoints record), so they survive an API restart; capture and gold between the
  * previous status call and this one (by the injected clock), so the first call has none.
@@ -145,6 +146,14 @@ export class PipelineStatus {
       lagMs: watermark === null || newestEventTime === null ? null : newestEventTime - watermark,
       rows: status.rows,
       lateRows: status.lateRows,
+      numRowsDroppedByWatermark: status.numRowsDroppedByWatermark ?? null,
+      holdingPartition: status.eventTime?.holdingPartition ?? null,
+      partitions: Object.entries(status.eventTime?.partitions ?? {}).map(([partition, p]) => ({
+        partition,
+        maxEventTime: isoOrNull(p.maxEventTime),
+        captureTime: isoOrNull(p.captureTime),
+        idle: status.eventTime?.idlePartitions.includes(partition) ?? false,
+      })),
       windowsEmitted: status.windowsEmitted,
       updatedAt: new Date(status.updatedAt).toISOString(),
       rate: this.rateSinceLastCall(`gold/${status.shard}`, status.rows),
@@ -158,6 +167,10 @@ export class PipelineStatus {
     if (!before || at <= before.at) return noRate('status-calls');
     return { perSecond: ((value - before.value) * 1000) / (at - before.at), basis: 'status-calls', overMs: at - before.at };
   }
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }
 
 function noRate(basis: RateDto['basis']): RateDto {

@@ -130,6 +130,17 @@ export class SilverStatusDto {
   rate!: RateDto;
 }
 
+export class PartitionProgressDto {
+  @ApiProperty({ description: 'Event hub partition id.' })
+  partition!: string;
+  @ApiProperty({ description: 'Newest event time of the partition (ISO-8601), or null before its first row.', type: 'string', nullable: true })
+  maxEventTime!: string | null;
+  @ApiProperty({ description: 'Latest capture (enqueued) time at which the partition had rows (ISO-8601), or null.', type: 'string', nullable: true })
+  captureTime!: string | null;
+  @ApiProperty({ description: 'Whether the partition had no rows for the idle timeout, so it does not hold the watermark.' })
+  idle!: boolean;
+}
+
 export class ShardStatusDto {
   @ApiProperty()
   shard!: number;
@@ -145,8 +156,14 @@ export class ShardStatusDto {
   lagMs!: number | null;
   @ApiProperty({ description: 'Rows aggregated.' })
   rows!: number;
-  @ApiProperty({ description: 'Rows that came after their window closed (in the late table).' })
+  @ApiProperty({ description: 'Rows that came after their window closed (in the late table): rowsDroppedByWatermark.' })
   lateRows!: number;
+  @ApiProperty({ description: "Spark's numRowsDroppedByWatermark: (window, key) aggregate rows dropped as late.", type: 'number', nullable: true })
+  numRowsDroppedByWatermark!: number | null;
+  @ApiProperty({ description: 'The event hub partition holding the watermark back (the active one furthest behind), or null.', type: 'string', nullable: true })
+  holdingPartition!: string | null;
+  @ApiProperty({ description: 'Each source partition’s event-time progress as the shard knows it.', type: [PartitionProgressDto] })
+  partitions!: PartitionProgressDto[];
   @ApiProperty()
   windowsEmitted!: number;
   @ApiProperty({ description: 'When the shard last reported (ISO-8601).' })

@@ -71,7 +71,25 @@ describe('GET /v1/status', () => {
       shardStatus(1, { batch: 4, watermark: T0 + 50_000, maxEventTime: T0 + 80_000, rows: 400, lateRows: 3, windowsEmitted: 9, updatedAt: T0 + 6_000 }),
     );
     await api.store.putShardStatus(
-      shardStatus(0, { batch: 7, watermark: T0 + 90_000, maxEventTime: T0 + 120_000, rows: 200, lateRows: 1, windowsEmitted: 5, updatedAt: T0 + 6_000 }),
+      shardStatus(0, {
+        batch: 7,
+        watermark: T0 + 90_000,
+        maxEventTime: T0 + 120_000,
+        rows: 200,
+        lateRows: 1,
+        windowsEmitted: 5,
+        updatedAt: T0 + 6_000,
+        numRowsDroppedByWatermark: 1,
+        eventTime: {
+          holdingPartition: '1',
+          idlePartitions: ['2'],
+          partitions: {
+            '0': { maxEventTime: T0 + 150_000, captureTime: T0 + 5_000 },
+            '1': { maxEventTime: T0 + 120_000, captureTime: T0 + 5_000 },
+            '2': { maxEventTime: null, captureTime: null },
+          },
+        },
+      }),
     );
     await api.store.putShardStatus(shardStatus(0, { pipeline: 'another-pipeline', batch: 99 }));
 
@@ -104,11 +122,18 @@ describe('GET /v1/status', () => {
         lagMs: 30_000,
         rows: 200,
         lateRows: 1,
+        numRowsDroppedByWatermark: 1,
+        holdingPartition: '1',
+        partitions: [
+          { partition: '0', maxEventTime: '2026-01-01T00:02:30.000Z', captureTime: '2026-01-01T00:00:05.000Z', idle: false },
+          { partition: '1', maxEventTime: '2026-01-01T00:02:00.000Z', captureTime: '2026-01-01T00:00:05.000Z', idle: false },
+          { partition: '2', maxEventTime: null, captureTime: null, idle: true },
+        ],
         windowsEmitted: 5,
         updatedAt: '2026-01-01T00:00:06.000Z',
         rate: { perSecond: null, basis: 'status-calls', overMs: null },
       },
-      expect.objectContaining({ shard: 1, batch: 4, lagMs: 70_000, lateRows: 3 }),
+      expect.objectContaining({ shard: 1, batch: 4, lagMs: 70_000, lateRows: 3, numRowsDroppedByWatermark: null, holdingPartition: null, partitions: [] }),
     ]);
 
     // Between two status calls: 10 s later, shard 0 aggregated 500 more rows.

@@ -307,7 +307,7 @@ export class CosmosServingStore implements ServingStore {
       { partitionKey: pk },
     );
     return rows
-      .map(({ pipeline: p, shard, batch, watermark, maxEventTime, rows: r, lateRows, windowsEmitted, updatedAt }) => ({
+      .map(({ pipeline: p, shard, batch, watermark, maxEventTime, rows: r, lateRows, windowsEmitted, updatedAt, numRowsDroppedByWatermark, eventTime }) => ({
         pipeline: p,
         shard,
         batch,
@@ -317,6 +317,8 @@ export class CosmosServingStore implements ServingStore {
         lateRows,
         windowsEmitted,
         updatedAt,
+        ...(numRowsDroppedByWatermark === undefined ? {} : { numRowsDroppedByWatermark }),
+        ...(eventTime === undefined ? {} : { eventTime }),
       }))
       .sort((a, b) => a.shard - b.shard);
   }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { groupKeyText, InvalidContinuationTokenError, ServingStoreError, windowDocumentId, type WindowDocument } from '@pipeline/ports';
 import { describeServingStoreContract, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
 import { LocalServingStore } from './local.serving-store';
@@ -246,5 +247,31 @@ describe('LocalServingStore', () => {
 
   it('fails to open with a message naming the missing file path', () => {
     expect(() => LocalServingStore.open({ file: '' })).toThrow(/needs a SQLite file path, got ""/);
+  });
+});
+
+describe('LocalServingStore opened on a store written before shard statuses had event time', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await makeTempDir('local-serving-old-');
+  });
+  afterEach(() => dir.dispose());
+
+  it('adds the new status columns, keeps the old statuses, and stores event time from then on', async () => {
+    const file = path.join(dir.path, 'serving.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE serving_shard_status (pipeline TEXT NOT NULL, shard INTEGER NOT NULL, batch INTEGER NOT NULL, watermark INTEGER, max_event_time INTEGER,
+      rows INTEGER NOT NULL, late_rows INTEGER NOT NULL, windows_emitted INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (pipeline, shard))`);
+    old.prepare('INSERT INTO serving_shard_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run('p', 0, 3, T0, T0, 10, 1, 2, T0);
+    old.close();
+    const store = LocalServingStore.open({ file });
+    try {
+      expect(await store.listShardStatus('p')).toEqual([{ pipeline: 'p', shard: 0, batch: 3, watermark: T0, maxEventTime: T0, rows: 10, lateRows: 1, windowsEmitted: 2, updatedAt: T0 }]);
+      const eventTime = { holdingPartition: '0', idlePartitions: [], partitions: { '0': { maxEventTime: T0, captureTime: T0 } } };
+      await store.putShardStatus({ pipeline: 'p', shard: 1, batch: 0, watermark: null, maxEventTime: null, rows: 0, lateRows: 0, windowsEmitted: 0, updatedAt: T0, eventTime });
+      expect((await store.listShardStatus('p'))[1]?.eventTime).toEqual(eventTime);
+    } finally {
+      await store.close();
+    }
   });
 });

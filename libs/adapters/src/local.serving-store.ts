@@ -17,7 +17,7 @@
  */
 import type Database from 'better-sqlite3';
 import * as path from 'node:path';
-import { ServingStoreError, type ServingStore, type ShardStatus, type TopQuery, type UpsertResult, type WindowDocument, type WindowPage, type WindowQuery } from '@pipeline/ports';
+import { ServingStoreError, type ServingStore, type ShardEventTime, type ShardStatus, type TopQuery, type UpsertResult, type WindowDocument, type WindowPage, type WindowQuery } from '@pipeline/ports';
 import { openSharedSqlite } from './local.sqlite';
 import {
   assertDocument,
@@ -67,9 +67,17 @@ const SCHEMA = `
     late_rows INTEGER NOT NULL,
     windows_emitted INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
+    num_rows_dropped INTEGER,
+    event_time TEXT,
     PRIMARY KEY (pipeline, shard)
   );
 `;
+
+/** Columns added after the first release: added to a store that lacks them when it is opened. */
+const ADDED_STATUS_COLUMNS = [
+  ['num_rows_dropped', 'INTEGER'],
+  ['event_time', 'TEXT'],
+] as const;
 
 interface DocumentRow {
   document: string;
@@ -85,6 +93,9 @@ interface ShardStatusRow {
   late_rows: number;
   windows_emitted: number;
   updated_at: number;
+  num_rows_dropped: number | null;
+  /** JSON of ShardEventTime. */
+  event_time: string | null;
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
@@ -129,6 +140,7 @@ export class LocalServingStore implements ServingStore {
       throw new ServingStoreError(`LocalServingStore.open needs { file }, got ${JSON.stringify(options)}.`);
     }
     const db = openSharedSqlite(options.file, SCHEMA, 'local serving store');
+    addMissingStatusColumns(db);
     return new LocalServingStore(db, options.file);
   }
 
@@ -180,7 +192,20 @@ export class LocalServingStore implements ServingStore {
     this.assertOpen();
     assertShardStatus(status);
     const { pipeline, shard, batch, watermark, maxEventTime, rows, lateRows, windowsEmitted, updatedAt } = status;
-    this.statements.putShardStatus.run(pipeline, shard, batch, finiteOrNull(watermark), finiteOrNull(maxEventTime), rows, lateRows, windowsEmitted, updatedAt);
+    const eventTime = status.eventTime === undefined ? null : JSON.stringify(status.eventTime);
+    this.statements.putShardStatus.run(
+      pipeline,
+      shard,
+      batch,
+      finiteOrNull(watermark),
+      finiteOrNull(maxEventTime),
+      rows,
+      lateRows,
+      windowsEmitted,
+      updatedAt,
+      status.numRowsDroppedByWatermark ?? null,
+      eventTime,
+    );
   }
 
   async listShardStatus(pipeline: string): Promise<ShardStatus[]> {
@@ -202,6 +227,19 @@ export class LocalServingStore implements ServingStore {
 
   private assertOpen(): void {
     if (this.closed) throw new ServingStoreError(`The ${this.location} is closed; open a new one to use it again.`);
+  }
+}
+
+/** A store created before a status column existed gets it; another process adding it first is fine. */
+function addMissingStatusColumns(db: Database.Database): void {
+  const present = new Set((db.prepare('PRAGMA table_info(serving_shard_status)').all() as Array<{ name: string }>).map((c) => c.name));
+  for (const [name, type] of ADDED_STATUS_COLUMNS) {
+    if (present.has(name)) continue;
+    try {
+      db.exec(`ALTER TABLE serving_shard_status ADD COLUMN ${name} ${type}`);
+    } catch (error) {
+      if (!/duplicate column name/i.test((error as Error).message)) throw error;
+    }
   }
 }
 
@@ -233,12 +271,13 @@ function prepareStatements(db: Database.Database) {
        WHERE window_name = ? AND window_start = ?
        ORDER BY value IS NULL, value DESC, pk LIMIT ?`,
     ),
-    putShardStatus: db.prepare<[string, number, number, number | null, number | null, number, number, number, number]>(
-      `INSERT INTO serving_shard_status (pipeline, shard, batch, watermark, max_event_time, rows, late_rows, windows_emitted, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    putShardStatus: db.prepare<[string, number, number, number | null, number | null, number, number, number, number, number | null, string | null]>(
+      `INSERT INTO serving_shard_status (pipeline, shard, batch, watermark, max_event_time, rows, late_rows, windows_emitted, updated_at, num_rows_dropped, event_time)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (pipeline, shard) DO UPDATE SET
          batch = excluded.batch, watermark = excluded.watermark, max_event_time = excluded.max_event_time, rows = excluded.rows,
-         late_rows = excluded.late_rows, windows_emitted = excluded.windows_emitted, updated_at = excluded.updated_at`,
+         late_rows = excluded.late_rows, windows_emitted = excluded.windows_emitted, updated_at = excluded.updated_at,
+         num_rows_dropped = excluded.num_rows_dropped, event_time = excluded.event_time`,
     ),
     listShardStatus: db.prepare<[string], ShardStatusRow>('SELECT * FROM serving_shard_status WHERE pipeline = ? ORDER BY shard'),
     ping: db.prepare('SELECT 1'),
@@ -256,5 +295,7 @@ function toShardStatus(row: ShardStatusRow): ShardStatus {
     lateRows: row.late_rows,
     windowsEmitted: row.windows_emitted,
     updatedAt: row.updated_at,
+    ...(row.num_rows_dropped === null ? {} : { numRowsDroppedByWatermark: row.num_rows_dropped }),
+    ...(row.event_time === null ? {} : { eventTime: JSON.parse(row.event_time) as ShardEventTime }),
   };
 }

@@ -46,6 +46,19 @@ export interface ShardStatus {
   lateRows: number;
   windowsEmitted: number;
   updatedAt: number;
+  /** Spark's `numRowsDroppedByWatermark`, summed over the shard's batches: (window, key) aggregate rows dropped as late. */
+  numRowsDroppedByWatermark?: number;
+  /** How each source partition holds the shard's watermark (absent from statuses written before it existed). */
+  eventTime?: ShardEventTime;
+}
+
+export interface ShardEventTime {
+  /** The active partition with the lowest max event time: the one holding the watermark back. */
+  holdingPartition: string | null;
+  /** Partitions that had no rows for the idle timeout and do not hold the watermark. */
+  idlePartitions: string[];
+  /** Each partition's max event time and latest capture time (epoch ms, null before its first row). */
+  partitions: Record<string, { maxEventTime: number | null; captureTime: number | null }>;
 }
 
 export interface WindowQuery {

@@ -353,6 +353,16 @@ export function describeServingStoreContract(adapterName: string, makeStore: () 
         ]);
       });
 
+      it('round-trips the event-time progress of the source partitions and Spark’s dropped-row count', async () => {
+        const eventTime = {
+          holdingPartition: '1',
+          idlePartitions: ['2'],
+          partitions: { '0': { maxEventTime: T0 + MINUTE, captureTime: T0 }, '1': { maxEventTime: T0, captureTime: T0 }, '2': { maxEventTime: null, captureTime: null } },
+        };
+        await store.putShardStatus(status(0, { numRowsDroppedByWatermark: 4, eventTime }));
+        await expect(store.listShardStatus(pipeline)).resolves.toEqual([status(0, { numRowsDroppedByWatermark: 4, eventTime })]);
+      });
+
       it('stores a watermark of -Infinity as null', async () => {
         await store.putShardStatus(status(0, { watermark: -Infinity }));
         await expect(store.listShardStatus(pipeline)).resolves.toEqual([status(0, { watermark: null })]);
