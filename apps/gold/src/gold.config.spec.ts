@@ -27,4 +27,10 @@ describe('gold config', () => {
     }
     expect(error?.problems.map((p) => p.name)).toEqual(['GOLD_TABLES_ROOT', 'GOLD_MANIFESTS_ROOT', 'GOLD_SERVING_STORE']);
   });
+
+  it('finishes the input only for a drain, and says so when asked to finish a running service', () => {
+    expect(goldConfig({ drain: true, endOfInput: true }, env)).toMatchObject({ drain: true, endOfInput: true });
+    expect(goldConfig({ drain: true }, env)).toMatchObject({ endOfInput: false });
+    expect(() => goldConfig({ endOfInput: true }, env)).toThrow(/--end-of-input: expected --drain with it/);
+  });
 });

@@ -132,6 +132,13 @@ async function gold(
   return service;
 }
 
+/** Every file in the lake but the temporary ones, as base64. */
+async function everyFile(lake: Lake): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of await collect(lake.list(''))) if (!e.path.startsWith('.tmp/')) out.set(e.path, (await lake.read(e.path)).toString('base64'));
+  return out;
+}
+
 async function allDocuments(store: ServingStore, devices: string[]): Promise<WindowDocument[]> {
   const docs: WindowDocument[] = [];
   for (const device of devices) docs.push(...(await store.queryWindows({ pk: `device_id=${device}`, limit: 1000 })).items);
@@ -233,7 +240,11 @@ describe('gold', () => {
           crashed = true;
           crashes++;
         }
+        const written = await everyFile(run.lake);
         await (await gold(run.lake, run.store, spec)).catchUpAll();
+        // The re-run rewrote nothing differently: every file the crashed run left has the same bytes.
+        const after = await everyFile(run.lake);
+        for (const [file, bytes] of written) expect({ file, same: after.get(file) === bytes }).toEqual({ file, same: true });
         expect(await collect(readDeltaRows(run.lake, GOLD_TABLE))).toEqual(expectedGold);
         expect(await collect(readDeltaRows(run.lake, LATE_TABLE))).toEqual(expectedLate);
         expect(await allDocuments(run.store, ['d1', 'd2'])).toEqual(expectedDocs);

@@ -90,7 +90,7 @@ describe('parseSpec on a valid spec', () => {
         { name: 'max_temperature', fn: 'max', column: 'temperature' },
         { name: 'distinct_statuses', fn: 'count_distinct', column: 'status' },
       ],
-      watermark: { delayMs: 30_000, idleTimeoutMs: 300_000 },
+      watermark: { delayMs: 30_000, idleTimeoutMs: 900_000 },
       gold: { shards: 4, outputModes: ['append', 'update'] },
     };
     expect(spec).toEqual(expected);
@@ -125,7 +125,7 @@ watermark: { delay: 0s }
     expect(spec.eventId).toEqual({ kind: 'derived' });
     expect(spec.groupBy).toEqual([]);
     expect(spec.windows).toEqual([{ name: 'w', kind: 'tumbling', sizeMs: 5_400_000 }]);
-    expect(spec.watermark).toEqual({ delayMs: 0, idleTimeoutMs: 300_000 });
+    expect(spec.watermark).toEqual({ delayMs: 0, idleTimeoutMs: 900_000 });
     expect(spec.gold).toEqual({ shards: 1, outputModes: ['append'] });
   });
 

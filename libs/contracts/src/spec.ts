@@ -6,7 +6,7 @@
  * Defaults (everything else is required, notably `watermark.delay`, `eventId`, `partitionKey` and
  * `groupBy`, because they change results): source.format `csv`, source.delimiter `,`,
  * source.header `true`, columns[].nullable `false`, eventTime.format `iso8601`, eventTime.timeZone
- * `UTC`, watermark.idleTimeout `5m`, gold.shards `1`, gold.outputModes `[append]`.
+ * `UTC`, watermark.idleTimeout `15m`, gold.shards `1`, gold.outputModes `[append]`.
  */
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { DURATION_EXAMPLES, formatDuration, parseDuration } from './duration';
@@ -35,10 +35,10 @@ export const RESERVED_OUTPUT_COLUMNS: readonly string[] = ['window_start', 'wind
 export const MAX_GOLD_SHARDS = 1024;
 /**
  * How long (in capture time) a source partition may go without rows before it stops holding the
- * watermark back: longer than a capture window, so a partition whose file is simply not written yet
- * is never taken for idle.
+ * watermark back: as long as the longest Event Hubs Capture window (15 minutes), so a partition
+ * whose file is simply not written yet is not taken for idle.
  */
-export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
 
 export const PIPELINE_NAME_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
 /** Column, window and aggregate names: safe as Delta column names, JSON keys and URL segments. */
@@ -423,7 +423,7 @@ class SpecReader {
   // ------------------------------------------------------------ watermark and gold
 
   private readWatermark(value: YamlValue | undefined): PipelineSpec['watermark'] | undefined {
-    const map = value?.map(['delay', 'idleTimeout'], 'the watermark: { delay: 30s, idleTimeout: 5m }');
+    const map = value?.map(['delay', 'idleTimeout'], 'the watermark: { delay: 30s, idleTimeout: 15m }');
     if (map === undefined) return undefined;
     const delayMs = readDuration(map.required('delay', `the watermark delay, ${DURATION_EXAMPLES} (how late events may arrive; "0s" for none)`), 0);
     const idleValue = map.field('idleTimeout');
