@@ -50,6 +50,29 @@ const exampleAppendOutput = [
     '],"late":[{"event_time":"2026-01-01T00:01:59Z","device_id":"d2","temperature":30}],"rowsDroppedByWatermark":1,"numRowsDroppedByWatermark":1}',
 ];
 
+/**
+ * examples/simulate/partitions.jsonl with partitions.spec.yaml (a 10s delay, a 1m idle timeout):
+ * partition 0 runs ahead of partition 1, then partition 1 goes quiet and comes back late.
+ */
+const partitionsExampleOutput = [
+  // Batch 0: partition 0 has reached 00:01:20, partition 1 only 00:00:40: partition 1 holds the watermark at 00:00:30.
+  '{"batch":0,"watermark":"2026-01-01T00:00:30.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,"partitions":{"0":{"maxEventTime":"2026-01-01T00:01:20.000Z","captureTime":"2026-01-01T00:01:22.000Z"},"1":{"maxEventTime":"2026-01-01T00:00:40.000Z","captureTime":"2026-01-01T00:00:42.000Z"}},"holdingPartition":"1","idlePartitions":[]}',
+  // Batch 1: partition 1's 00:00:50 is on time (one running max would be at 00:01:10 already); its window is emitted with both rows.
+  '{"batch":1,"watermark":"2026-01-01T00:01:10.000Z","emitted":[{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d1","readings":1},{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d2","readings":2}],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,"partitions":{"0":{"maxEventTime":"2026-01-01T00:01:20.000Z","captureTime":"2026-01-01T00:01:22.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:30.000Z","captureTime":"2026-01-01T00:01:32.000Z"}},"holdingPartition":"0","idlePartitions":[]}',
+  // Batch 2: partition 1 has had no rows for 40s of capture time, under the 1m idle timeout: it still holds the watermark.
+  '{"batch":2,"watermark":"2026-01-01T00:01:20.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,"partitions":{"0":{"maxEventTime":"2026-01-01T00:02:10.000Z","captureTime":"2026-01-01T00:02:12.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:30.000Z","captureTime":"2026-01-01T00:01:32.000Z"}},"holdingPartition":"1","idlePartitions":[]}',
+  // Batch 3: 1m35s of capture time without rows from partition 1: it is idle, and the watermark follows partition 0.
+  '{"batch":3,"watermark":"2026-01-01T00:02:55.000Z","emitted":[{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","device_id":"d1","readings":1},{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","device_id":"d2","readings":1}],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,"partitions":{"0":{"maxEventTime":"2026-01-01T00:03:05.000Z","captureTime":"2026-01-01T00:03:07.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:30.000Z","captureTime":"2026-01-01T00:01:32.000Z"}},"holdingPartition":"0","idlePartitions":["1"]}',
+  // Batch 4: partition 1 is back with rows for a window already emitted: late, 2 rows for 1 (window, key); the watermark stays.
+  '{"batch":4,"watermark":"2026-01-01T00:02:55.000Z","emitted":[],"late":[{"partition":"1","capture_time":"2026-01-01T00:03:10Z","event_time":"2026-01-01T00:01:40Z","device_id":"d2"},{"partition":"1","capture_time":"2026-01-01T00:03:11Z","event_time":"2026-01-01T00:01:45Z","device_id":"d2"}],"rowsDroppedByWatermark":2,"numRowsDroppedByWatermark":1,"partitions":{"0":{"maxEventTime":"2026-01-01T00:03:05.000Z","captureTime":"2026-01-01T00:03:07.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:45.000Z","captureTime":"2026-01-01T00:03:11.000Z"}},"holdingPartition":"1","idlePartitions":[]}',
+];
+
+const examplesDir = path.resolve(__dirname, '..', '..', '..', 'examples', 'simulate');
+
+async function exampleLines(file: string): Promise<string[]> {
+  return (await readFile(path.join(examplesDir, file), 'utf8')).trimEnd().split('\n');
+}
+
 async function run(dir: TempDir, files: { spec?: string; input: string[] }, mode: 'append' | 'update' = 'append', extraSpec = '') {
   const specFile = path.join(dir.path, 'spec.yaml');
   const inputFile = path.join(dir.path, 'batches.jsonl');
@@ -103,11 +126,25 @@ describe('simulate', () => {
       help.findIndex((l) => l.startsWith('$ pipeline simulate')),
     );
     const expected = help.slice(help.findIndex((l) => l.startsWith('$ pipeline simulate')) + 1).filter((l) => l !== '');
-    const examples = path.resolve(__dirname, '..', '..', '..', 'examples', 'simulate');
-    expect((await readFile(path.join(examples, 'batches.jsonl'), 'utf8')).trimEnd().split('\n')).toEqual(input);
-    expect(await readFile(path.join(examples, 'spec.yaml'), 'utf8')).toBe(exampleSpec);
+    expect(await exampleLines('batches.jsonl')).toEqual(input);
+    expect(await readFile(path.join(examplesDir, 'spec.yaml'), 'utf8')).toBe(exampleSpec);
     const result = await run(dir, { spec: exampleSpec, input });
     expect(result.lines).toEqual(expected);
+  });
+
+  it("runs the partitions example: one partition running ahead makes none of the other's in-order rows late, and an idle one stops holding the watermark", async () => {
+    const result = await run(dir, { spec: await readFile(path.join(examplesDir, 'partitions.spec.yaml'), 'utf8'), input: await exampleLines('partitions.jsonl') });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.lines).toEqual(partitionsExampleOutput);
+  });
+
+  it("makes the behind partition's in-order row late when the same rows name no partition, as one running max would", async () => {
+    const input = (await exampleLines('partitions.jsonl')).map((l) => l.replace(/"partition": "\d+", /g, ''));
+    const result = await run(dir, { spec: await readFile(path.join(examplesDir, 'partitions.spec.yaml'), 'utf8'), input });
+    expect(result.code).toBe(0);
+    const late = result.lines.map((l) => (JSON.parse(l) as { late: Array<{ event_time: string }> }).late.map((row) => row.event_time));
+    expect(late[1]).toEqual(['2026-01-01T00:00:50Z']);
   });
 
   it('names each window when the spec has more than one, and reads epoch-millisecond event times', async () => {

@@ -60,7 +60,8 @@ where a partition with no rows for idleTimeout of capture time is idle. append m
 once, when the watermark passes its end; update mode emits every window the batch changed. Late rows
 (window end ≤ the previous batch's watermark) are listed as given and not aggregated:
 rowsDroppedByWatermark counts them, numRowsDroppedByWatermark the (window, key) aggregates they would
-have updated (Spark's metric).
+have updated (Spark's metric). examples/simulate/partitions.jsonl, with partitions.spec.yaml, shows
+two partitions, one running ahead, then idle.
 
 Example (examples/simulate: a 1-minute tumbling window per device, a 10s watermark delay):
   $ cat examples/simulate/batches.jsonl
