@@ -67,7 +67,8 @@ const partitionsExampleOutput = [
   '{"batch":4,"watermark":"2026-01-01T00:02:55.000Z","emitted":[],"late":[{"partition":"1","capture_time":"2026-01-01T00:03:10Z","event_time":"2026-01-01T00:01:40Z","device_id":"d2"},{"partition":"1","capture_time":"2026-01-01T00:03:11Z","event_time":"2026-01-01T00:01:45Z","device_id":"d2"}],"rowsDroppedByWatermark":2,"numRowsDroppedByWatermark":1,"partitions":{"0":{"maxEventTime":"2026-01-01T00:03:05.000Z","captureTime":"2026-01-01T00:03:07.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:45.000Z","captureTime":"2026-01-01T00:03:11.000Z"}},"holdingPartition":"1","idlePartitions":[]}',
 ];
 
-const examplesDir = path.resolve(__dirname, '..', '..', '..', 'examples', 'simulate');
+const root = path.resolve(__dirname, '..', '..', '..');
+const examplesDir = path.join(root, 'examples', 'simulate');
 
 async function exampleLines(file: string): Promise<string[]> {
   return (await readFile(path.join(examplesDir, file), 'utf8')).trimEnd().split('\n');
@@ -145,6 +146,25 @@ describe('simulate', () => {
     expect(result.code).toBe(0);
     const late = result.lines.map((l) => (JSON.parse(l) as { late: Array<{ event_time: string }> }).late.map((row) => row.event_time));
     expect(late[1]).toEqual(['2026-01-01T00:00:50Z']);
+  });
+
+  it('prints what the README shows for each simulate example, on the files it names', async () => {
+    const readme = await readFile(path.join(root, 'README.md'), 'utf8');
+    const sessions = [...readme.matchAll(/```console\n([\s\S]*?)```/g)]
+      .map((block) => block[1].split('\n').filter((l) => l !== ''))
+      .filter((lines) => lines.some((l) => l.startsWith('$ npx pipeline simulate ')));
+    expect(sessions).toHaveLength(2);
+    for (const lines of sessions) {
+      const command = lines.findIndex((l) => l.startsWith('$ npx pipeline simulate '));
+      const files = /^\$ npx pipeline simulate --spec (\S+) --input (\S+)$/.exec(lines[command]);
+      if (files === null) throw new Error(`Unexpected README command: ${lines[command]}`);
+      const [, specFile, inputFile] = files;
+      expect(lines[0]).toBe(`$ cat ${inputFile}`);
+      const input = (await readFile(path.join(root, inputFile), 'utf8')).trimEnd().split('\n');
+      expect(input).toEqual(lines.slice(1, command));
+      const result = await run(dir, { spec: await readFile(path.join(root, specFile), 'utf8'), input });
+      expect(result.lines).toEqual(lines.slice(command + 1));
+    }
   });
 
   it('names each window when the spec has more than one, and reads epoch-millisecond event times', async () => {
