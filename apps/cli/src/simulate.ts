@@ -56,12 +56,12 @@ line is one batch:
 The watermark is, at the end of each batch, the lowest (max event time − delay) over the partitions
 that are not idle; it starts at 0 and never goes back. With partitions, each line also says
   "partitions": {"0": {"maxEventTime": "<ISO-8601>", "captureTime": "<ISO-8601>"}, ...}, "holdingPartition": "0", "idlePartitions": []
-where a partition with no rows for idleTimeout of capture time is idle. append mode emits each window
-once, when the watermark passes its end; update mode emits every window the batch changed. Late rows
-(window end ≤ the previous batch's watermark) are listed as given and not aggregated:
-rowsDroppedByWatermark counts them, numRowsDroppedByWatermark the (window, key) aggregates they would
-have updated (Spark's metric). examples/simulate/partitions.jsonl, with partitions.spec.yaml, shows
-two partitions, one running ahead, then idle.
+(captureTime null for rows without capture_time); a partition is idle after idleTimeout of capture
+time without rows. append mode emits each window once, when the watermark passes its end; update
+mode emits every window the batch changed. Late rows (window end ≤ the previous batch's watermark)
+are listed as given and not aggregated: rowsDroppedByWatermark counts them, numRowsDroppedByWatermark
+the (window, key) aggregates they would have updated (Spark's metric). examples/simulate/partitions.jsonl,
+with partitions.spec.yaml, shows two partitions, one running ahead, then idle.
 
 Example (examples/simulate: a 1-minute tumbling window per device, a 10s watermark delay):
   $ cat examples/simulate/batches.jsonl
