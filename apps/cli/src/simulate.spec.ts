@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { WindowedAggregation, type EngineRow } from '@pipeline/engine';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
 import { simulate, simulateCommandHelp } from './simulate';
 
@@ -36,18 +37,42 @@ const exampleBatches = [
 ];
 
 const exampleAppendOutput = [
-  '{"batch":0,"watermark":"2026-01-01T00:00:55.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0}',
+  '{"batch":0,"watermark":"2026-01-01T00:00:55.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0}',
   '{"batch":1,"watermark":"2026-01-01T00:02:05.000Z","emitted":[' +
     '{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d1","readings":2,"avg_temperature":21.5,"max_temperature":23},' +
     '{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d2","readings":1,"avg_temperature":22,"max_temperature":22},' +
     '{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","device_id":"d1","readings":1,"avg_temperature":21,"max_temperature":21},' +
     '{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","device_id":"d2","readings":1,"avg_temperature":25,"max_temperature":25}' +
-    '],"late":[],"rowsDroppedByWatermark":0}',
+    '],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0}',
   '{"batch":2,"watermark":"2026-01-01T00:03:10.000Z","emitted":[' +
     '{"window_start":"2026-01-01T00:02:00.000Z","window_end":"2026-01-01T00:03:00.000Z","device_id":"d1","readings":1,"avg_temperature":24,"max_temperature":24},' +
     '{"window_start":"2026-01-01T00:02:00.000Z","window_end":"2026-01-01T00:03:00.000Z","device_id":"d2","readings":1,"avg_temperature":26,"max_temperature":26}' +
-    '],"late":[{"event_time":"2026-01-01T00:01:59Z","device_id":"d2","temperature":30}],"rowsDroppedByWatermark":1}',
+    '],"late":[{"event_time":"2026-01-01T00:01:59Z","device_id":"d2","temperature":30}],"rowsDroppedByWatermark":1,"numRowsDroppedByWatermark":1}',
 ];
+
+/**
+ * examples/simulate/partitions.jsonl with partitions.spec.yaml (a 10s delay, a 1m idle timeout):
+ * partition 0 runs ahead of partition 1, then partition 1 goes quiet and comes back late.
+ */
+const partitionsExampleOutput = [
+  // Batch 0: partition 0 has reached 00:01:20, partition 1 only 00:00:40: partition 1 holds the watermark at 00:00:30.
+  '{"batch":0,"watermark":"2026-01-01T00:00:30.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,"partitions":{"0":{"maxEventTime":"2026-01-01T00:01:20.000Z","captureTime":"2026-01-01T00:01:22.000Z"},"1":{"maxEventTime":"2026-01-01T00:00:40.000Z","captureTime":"2026-01-01T00:00:42.000Z"}},"holdingPartition":"1","idlePartitions":[]}',
+  // Batch 1: partition 1's 00:00:50 is on time (one running max would be at 00:01:10 already); its window is emitted with both rows.
+  '{"batch":1,"watermark":"2026-01-01T00:01:10.000Z","emitted":[{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d1","readings":1},{"window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","device_id":"d2","readings":2}],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,"partitions":{"0":{"maxEventTime":"2026-01-01T00:01:20.000Z","captureTime":"2026-01-01T00:01:22.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:30.000Z","captureTime":"2026-01-01T00:01:32.000Z"}},"holdingPartition":"0","idlePartitions":[]}',
+  // Batch 2: partition 1 has had no rows for 40s of capture time, under the 1m idle timeout: it still holds the watermark.
+  '{"batch":2,"watermark":"2026-01-01T00:01:20.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,"partitions":{"0":{"maxEventTime":"2026-01-01T00:02:10.000Z","captureTime":"2026-01-01T00:02:12.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:30.000Z","captureTime":"2026-01-01T00:01:32.000Z"}},"holdingPartition":"1","idlePartitions":[]}',
+  // Batch 3: 1m35s of capture time without rows from partition 1: it is idle, and the watermark follows partition 0.
+  '{"batch":3,"watermark":"2026-01-01T00:02:55.000Z","emitted":[{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","device_id":"d1","readings":1},{"window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","device_id":"d2","readings":1}],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,"partitions":{"0":{"maxEventTime":"2026-01-01T00:03:05.000Z","captureTime":"2026-01-01T00:03:07.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:30.000Z","captureTime":"2026-01-01T00:01:32.000Z"}},"holdingPartition":"0","idlePartitions":["1"]}',
+  // Batch 4: partition 1 is back with rows for a window already emitted: late, 2 rows for 1 (window, key); the watermark stays.
+  '{"batch":4,"watermark":"2026-01-01T00:02:55.000Z","emitted":[],"late":[{"partition":"1","capture_time":"2026-01-01T00:03:10Z","event_time":"2026-01-01T00:01:40Z","device_id":"d2"},{"partition":"1","capture_time":"2026-01-01T00:03:11Z","event_time":"2026-01-01T00:01:45Z","device_id":"d2"}],"rowsDroppedByWatermark":2,"numRowsDroppedByWatermark":1,"partitions":{"0":{"maxEventTime":"2026-01-01T00:03:05.000Z","captureTime":"2026-01-01T00:03:07.000Z"},"1":{"maxEventTime":"2026-01-01T00:01:45.000Z","captureTime":"2026-01-01T00:03:11.000Z"}},"holdingPartition":"1","idlePartitions":[]}',
+];
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const examplesDir = path.join(root, 'examples', 'simulate');
+
+async function exampleLines(file: string): Promise<string[]> {
+  return (await readFile(path.join(examplesDir, file), 'utf8')).trimEnd().split('\n');
+}
 
 async function run(dir: TempDir, files: { spec?: string; input: string[] }, mode: 'append' | 'update' = 'append', extraSpec = '') {
   const specFile = path.join(dir.path, 'spec.yaml');
@@ -102,11 +127,44 @@ describe('simulate', () => {
       help.findIndex((l) => l.startsWith('$ pipeline simulate')),
     );
     const expected = help.slice(help.findIndex((l) => l.startsWith('$ pipeline simulate')) + 1).filter((l) => l !== '');
-    const examples = path.resolve(__dirname, '..', '..', '..', 'examples', 'simulate');
-    expect((await readFile(path.join(examples, 'batches.jsonl'), 'utf8')).trimEnd().split('\n')).toEqual(input);
-    expect(await readFile(path.join(examples, 'spec.yaml'), 'utf8')).toBe(exampleSpec);
+    expect(await exampleLines('batches.jsonl')).toEqual(input);
+    expect(await readFile(path.join(examplesDir, 'spec.yaml'), 'utf8')).toBe(exampleSpec);
     const result = await run(dir, { spec: exampleSpec, input });
     expect(result.lines).toEqual(expected);
+  });
+
+  it("runs the partitions example: one partition running ahead makes none of the other's in-order rows late, and an idle one stops holding the watermark", async () => {
+    const result = await run(dir, { spec: await readFile(path.join(examplesDir, 'partitions.spec.yaml'), 'utf8'), input: await exampleLines('partitions.jsonl') });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.lines).toEqual(partitionsExampleOutput);
+  });
+
+  it("makes the behind partition's in-order row late when the same rows name no partition, as one running max would", async () => {
+    const input = (await exampleLines('partitions.jsonl')).map((l) => l.replace(/"partition": "\d+", /g, ''));
+    const result = await run(dir, { spec: await readFile(path.join(examplesDir, 'partitions.spec.yaml'), 'utf8'), input });
+    expect(result.code).toBe(0);
+    const late = result.lines.map((l) => (JSON.parse(l) as { late: Array<{ event_time: string }> }).late.map((row) => row.event_time));
+    expect(late[1]).toEqual(['2026-01-01T00:00:50Z']);
+  });
+
+  it('prints what the README shows for each simulate example, on the files it names', async () => {
+    const readme = await readFile(path.join(root, 'README.md'), 'utf8');
+    const sessions = [...readme.matchAll(/```console\n([\s\S]*?)```/g)]
+      .map((block) => block[1].split('\n').filter((l) => l !== ''))
+      .filter((lines) => lines.some((l) => l.startsWith('$ npx pipeline simulate ')));
+    expect(sessions).toHaveLength(2);
+    for (const lines of sessions) {
+      const command = lines.findIndex((l) => l.startsWith('$ npx pipeline simulate '));
+      const files = /^\$ npx pipeline simulate --spec (\S+) --input (\S+)$/.exec(lines[command]);
+      if (files === null) throw new Error(`Unexpected README command: ${lines[command]}`);
+      const [, specFile, inputFile] = files;
+      expect(lines[0]).toBe(`$ cat ${inputFile}`);
+      const input = (await readFile(path.join(root, inputFile), 'utf8')).trimEnd().split('\n');
+      expect(input).toEqual(lines.slice(1, command));
+      const result = await run(dir, { spec: await readFile(path.join(root, specFile), 'utf8'), input });
+      expect(result.lines).toEqual(lines.slice(command + 1));
+    }
   });
 
   it('names each window when the spec has more than one, and reads epoch-millisecond event times', async () => {
@@ -131,7 +189,61 @@ describe('simulate', () => {
   it('treats {"rows": []} as a no-data batch and skips blank lines', async () => {
     const result = await run(dir, { input: [exampleBatches[0], '', '{"rows": []}'] });
     expect(result.code).toBe(0);
-    expect(result.lines).toEqual([exampleAppendOutput[0], '{"batch":1,"watermark":"2026-01-01T00:00:55.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0}']);
+    expect(result.lines).toEqual([
+      exampleAppendOutput[0],
+      '{"batch":1,"watermark":"2026-01-01T00:00:55.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0}',
+    ]);
+  });
+
+  it("adds each partition's progress, the partition holding the watermark back and the idle ones once rows name their partition", async () => {
+    const t = Date.parse('2026-01-01T00:01:00Z');
+    const result = await run(dir, {
+      input: [
+        `{"rows": [{"partition": 0, "capture_time": ${t + 2000}, "event_time": ${t}, "device_id": "d1"}, {"partition": 1, "capture_time": "2026-01-01T00:00:32Z", "event_time": "2026-01-01T00:00:30Z", "device_id": "d2"}]}`,
+      ],
+    });
+    expect(result.stderr).toBe('');
+    expect(result.lines).toEqual([
+      '{"batch":0,"watermark":"2026-01-01T00:00:20.000Z","emitted":[],"late":[],"rowsDroppedByWatermark":0,"numRowsDroppedByWatermark":0,' +
+        '"partitions":{"0":{"maxEventTime":"2026-01-01T00:01:00.000Z","captureTime":"2026-01-01T00:01:02.000Z"},"1":{"maxEventTime":"2026-01-01T00:00:30.000Z","captureTime":"2026-01-01T00:00:32.000Z"}},' +
+        '"holdingPartition":"1","idlePartitions":[]}',
+    ]);
+  });
+
+  it('gives the engine capture times as epoch milliseconds, and prints no partitions when rows name none', async () => {
+    const processBatch = jest.spyOn(WindowedAggregation.prototype, 'processBatch');
+    try {
+      const result = await run(dir, {
+        input: [
+          '{"rows": [{"capture_time": "2026-01-01T00:00:12Z", "event_time": "2026-01-01T00:00:10Z", "device_id": "d1"}]}',
+          '{"rows": [{"capture_time": 1767225622000, "event_time": "2026-01-01T00:00:20Z", "device_id": "d1"}]}',
+        ],
+      });
+      expect(result.code).toBe(0);
+      const captureTimes = processBatch.mock.calls.flatMap(([rows]) => (rows as readonly EngineRow[]).map((row) => row['capture_time']));
+      expect(captureTimes).toEqual([Date.parse('2026-01-01T00:00:12Z'), 1767225622000]);
+      expect(result.lines.map((l) => Object.keys(JSON.parse(l) as object))).toEqual(
+        Array(2).fill(['batch', 'watermark', 'emitted', 'late', 'rowsDroppedByWatermark', 'numRowsDroppedByWatermark']),
+      );
+    } finally {
+      processBatch.mockRestore();
+    }
+  });
+
+  it('counts late rows and, apart, the aggregates they would have updated', async () => {
+    const late = '{"event_time": "2026-01-01T00:00:20Z", "device_id": "d1", "temperature": 1}';
+    const result = await run(dir, { input: [exampleBatches[0], exampleBatches[1], `{"rows": [${late}, ${late}, ${late.replace('d1', 'd2')}]}`] });
+    expect(result.lines[2]).toMatch(/"rowsDroppedByWatermark":3,"numRowsDroppedByWatermark":2}$/);
+  });
+
+  it('stops with exit code 1 at a row without a partition after rows that name theirs', async () => {
+    const named = '{"rows": [{"partition": "0", "event_time": "2026-01-01T00:00:10Z", "device_id": "d1"}]}';
+    const result = await run(dir, { input: [named, '{"rows": [{"partition": "1", "event_time": 0}, {"event_time": 0}]}'] });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `${result.inputFile}:2: rows[1] has no partition, but the rows from line 1 on have one; give every row a partition, or none. Nothing from line 2 on was processed; fix the line and run again.\n`,
+    );
+    expect(result.lines).toHaveLength(1);
   });
 
   it.each([
@@ -148,6 +260,31 @@ describe('simulate', () => {
       'a temperature that is not a number',
       '{"rows": [{"event_time": 0, "temperature": "hot"}]}',
       /batches\.jsonl:2: rows\[0\]: temperature is "hot", but avg \(avg_temperature\) needs a finite number or null/,
+    ],
+    [
+      'a partition that is neither a string nor a number',
+      '{"rows": [{"event_time": 0, "partition": true}]}',
+      /batches\.jsonl:2: rows\[0\]\.partition is true; name the source partition with a string or a number, e\.g\. "0" or 0\./,
+    ],
+    [
+      'a partition after rows without one',
+      '{"rows": [{"event_time": 0, "partition": "1"}]}',
+      /batches\.jsonl:2: rows\[0\]\.partition is "1", but the rows from line 1 on have none, which makes them one partition; give every row a partition, or none\./,
+    ],
+    [
+      'a capture_time that is not a time',
+      '{"rows": [{"event_time": 0, "capture_time": true}]}',
+      /batches\.jsonl:2: rows\[0\]\.capture_time is true; give the time the row was captured like an event_time, e\.g\. "2026-01-01T00:00:12Z" or epoch milliseconds\./,
+    ],
+    [
+      'an unparseable capture_time',
+      '{"rows": [{"event_time": 0, "capture_time": "soon"}]}',
+      /batches\.jsonl:2: rows\[0\]\.capture_time: the capture time "soon" is not an ISO 8601 time like "2026-01-01T00:00:10Z".*, nor epoch milliseconds such as 1767225610000\./,
+    ],
+    [
+      'a capture_time after rows without one',
+      '{"rows": [{"event_time": 0, "capture_time": 5}]}',
+      /batches\.jsonl:2: rows\[0\]\.capture_time is 5, but the rows from line 1 on have none; give every row a capture_time, or none\./,
     ],
   ])('stops with exit code 1 at %s, naming the line and the fix', async (_what, badLine, message) => {
     const result = await run(dir, { input: [exampleBatches[0], badLine, exampleBatches[1]] });
