@@ -84,8 +84,21 @@ describe('CSV producer', () => {
       content_type: 'json',
       traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
     });
-    expect(events[0]?.partitionKey).toBe('d1');
+    // Sent to the key's partition by id, as Event Hubs would place the key.
     expect(events[0]?.partitionId).toBe(String(partitionIndexForKey('d1', 4)));
+  });
+
+  it('sends each partition’s events in the order of the file, whatever the keys, so event time stays as ordered as the source', async () => {
+    const csv = path.join(dir.path, 'many-keys.csv');
+    const lines = ['reading_id,device_id,ts,temperature'];
+    for (let row = 1; row <= 300; row++) lines.push(`r${row},d${(row * 7) % 23},2026-01-01T00:${String(Math.floor(row / 60)).padStart(2, '0')}:${String(row % 60).padStart(2, '0')}Z,20`);
+    await writeFile(csv, `${lines.join('\n')}\n`);
+    await run(csv, { maxBatchEvents: 4 });
+    for (const id of await hub.getPartitionIds()) {
+      const rows = (await hub.receive(id, -1, { maxCount: 10_000, maxWaitMs: 0 })).map((e) => Number(e.properties['row']));
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows).toEqual([...rows].sort((a, b) => a - b));
+    }
   });
 
   it('sends records that are not valid CSV as raw bytes marked with the reason, dropping nothing', async () => {

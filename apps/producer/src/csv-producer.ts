@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
 import { readCsv, type CsvRecord } from '@pipeline/csv';
-import type { Clock } from '@pipeline/engine';
+import { partitionIndexForKey, type Clock } from '@pipeline/engine';
 import type { EventHubProducer } from '@pipeline/ports';
 import { inSpan, traceHeaders, type Logger } from '@pipeline/telemetry';
 import { EventMapper } from './event-mapper';
@@ -72,6 +72,7 @@ export class CsvProducer {
     if (undeclared.length > 0) this.logger.warn({ columns: undeclared }, 'CSV columns not declared in the spec are sent along and ignored downstream');
 
     const parseTime = compileEventTimeParser(this.spec.eventTime);
+    const partitionOf = await this.partitionResolver();
     const pacer = new Pacer(options.pacing, this.clock, this.sleep);
     const batcher = new SendBatcher({ maxEvents: options.maxBatchEvents, maxBytes: this.hub.maxBatchBytes, maxPendingEvents: 20_000 });
     const summary: ProduceSummary = {
@@ -125,7 +126,7 @@ export class CsvProducer {
             await this.sleep(wait);
           }
         }
-        await send(batcher.add(mapped.event, mapped.partitionKey, mapped.row));
+        await send(batcher.add(mapped.event, mapped.partitionKey === null ? null : partitionOf(mapped.partitionKey), mapped.row));
         nextUnread = record.row + 1;
         if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
         options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
@@ -141,6 +142,16 @@ export class CsvProducer {
     }
     summary.elapsedMs = this.clock.now() - started;
     return summary;
+  }
+
+  /**
+   * Key → partition, with Event Hubs' own hash (the partition the service would pick for the key):
+   * batches then go to a partition by id, so a partition's events keep the file's order across keys.
+   */
+  private async partitionResolver(): Promise<(key: string) => string> {
+    const ids = [...(await this.hub.getPartitionIds())].sort((a, b) => Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0));
+    if (ids.length === 0) throw new Error(`The event hub ${this.hub.hubName} reports no partitions.`);
+    return (key) => ids[partitionIndexForKey(key, ids.length)] as string;
   }
 
   private countMalformed(record: CsvRecord, summary: ProduceSummary): void {
@@ -167,7 +178,7 @@ export class CsvProducer {
           if (trace.traceparent) properties[EventProperty.traceparent] = trace.traceparent;
           if (trace.tracestate) properties[EventProperty.tracestate] = trace.tracestate;
         }
-        await this.hub.send(batch.events, batch.partitionKey === null ? {} : { partitionKey: batch.partitionKey });
+        await this.hub.send(batch.events, batch.partitionId === null ? {} : { partitionId: batch.partitionId });
         summary.eventsSent += batch.events.length;
         summary.batchesSent++;
       },

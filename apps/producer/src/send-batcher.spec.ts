@@ -4,11 +4,11 @@ import { SendBatcher } from './send-batcher';
 const event = (n: number, bytes = 10): EventToSend => ({ body: Buffer.alloc(bytes, n % 256), properties: { row: n } });
 
 describe('send batcher', () => {
-  it('keeps one batch per partition key and hands it over when full', () => {
+  it('keeps one batch per partition and hands it over when full', () => {
     const batcher = new SendBatcher({ maxEvents: 3, maxBytes: 1 << 20, maxPendingEvents: 1_000 });
     const ready = [1, 2, 3, 4, 5, 6, 7].flatMap((n) => batcher.add(event(n), n % 2 === 0 ? 'even' : 'odd', n));
-    expect(ready.map((b) => [b.partitionKey, b.rows])).toEqual([['odd', [1, 3, 5]]]);
-    expect(batcher.drain().map((b) => [b.partitionKey, b.rows])).toEqual([
+    expect(ready.map((b) => [b.partitionId, b.rows])).toEqual([['odd', [1, 3, 5]]]);
+    expect(batcher.drain().map((b) => [b.partitionId, b.rows])).toEqual([
       ['even', [2, 4, 6]],
       ['odd', [7]],
     ]);
@@ -26,7 +26,7 @@ describe('send batcher', () => {
     for (const batch of ready) expect(batch.bytes).toBeLessThanOrEqual(size * 2);
   });
 
-  it('flushes everything once too many events are pending across keys, so memory stays bounded', () => {
+  it('flushes everything once too many events are pending across partitions, so memory stays bounded', () => {
     const batcher = new SendBatcher({ maxEvents: 100, maxBytes: 1 << 20, maxPendingEvents: 10 });
     const ready = Array.from({ length: 10 }, (_, i) => batcher.add(event(i), `key-${i}`, i + 1)).flat();
     expect(ready).toHaveLength(10);

@@ -1,12 +1,15 @@
 /**
- * Groups events into hub batches per partition key (a batch goes to one partition), bounded by
- * count and bytes, and bounds everything pending so memory stays flat whatever the key spread.
- * Events of one key are sent in row order, since a key's batches are flushed in order.
+ * Groups events into hub batches per partition (a batch goes to one partition), bounded by count and
+ * bytes, and bounds everything pending so memory stays flat whatever the key spread. Events of one
+ * partition are sent in row order, since a partition's batches are flushed in order: a partition's
+ * events reach the hub in the order of the file, whatever the keys (DESIGN invariant 11 counts on
+ * it: event time within a partition is as ordered as the source).
  */
 import { eventSizeInBytes, type EventToSend } from '@pipeline/ports';
 
 export interface PendingBatch {
-  partitionKey: string | null;
+  /** The partition the batch goes to; null: events without a key, placed by the hub. */
+  partitionId: string | null;
   events: EventToSend[];
   rows: number[];
   bytes: number;
@@ -15,7 +18,7 @@ export interface PendingBatch {
 export interface BatchLimits {
   maxEvents: number;
   maxBytes: number;
-  /** Across all keys; reaching it flushes every pending batch. */
+  /** Across all partitions; reaching it flushes every pending batch. */
   maxPendingEvents: number;
 }
 
@@ -26,17 +29,17 @@ export class SendBatcher {
   constructor(private readonly limits: BatchLimits) {}
 
   /** Adds an event; returns batches that are now ready to send (possibly none), oldest first. */
-  add(event: EventToSend, partitionKey: string | null, row: number): PendingBatch[] {
+  add(event: EventToSend, partitionId: string | null, row: number): PendingBatch[] {
     const size = eventSizeInBytes(event);
     const ready: PendingBatch[] = [];
-    let batch = this.pending.get(partitionKey);
+    let batch = this.pending.get(partitionId);
     if (batch && (batch.events.length >= this.limits.maxEvents || batch.bytes + size > this.limits.maxBytes)) {
-      ready.push(this.take(partitionKey));
+      ready.push(this.take(partitionId));
       batch = undefined;
     }
     if (!batch) {
-      batch = { partitionKey, events: [], rows: [], bytes: 0 };
-      this.pending.set(partitionKey, batch);
+      batch = { partitionId, events: [], rows: [], bytes: 0 };
+      this.pending.set(partitionId, batch);
     }
     batch.events.push(event);
     batch.rows.push(row);
