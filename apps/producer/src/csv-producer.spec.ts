@@ -4,10 +4,10 @@ import pino from 'pino';
 import { LocalEventHub } from '@pipeline/adapters';
 import { deriveEventId, parseSpec, type PipelineSpec } from '@pipeline/contracts';
 import { partitionIndexForKey, TestClock } from '@pipeline/engine';
-import type { ReceivedEvent } from '@pipeline/ports';
+import type { EventHubProducer, ReceivedEvent } from '@pipeline/ports';
 import { startTelemetry, type Telemetry } from '@pipeline/telemetry';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
-import { CsvProducer } from './csv-producer';
+import { CsvProducer, type AcknowledgedPosition } from './csv-producer';
 import { HeaderMismatchError } from './event-mapper';
 
 const SPEC = `
@@ -174,13 +174,47 @@ describe('CSV producer', () => {
     const csv = path.join(dir.path, 'in.csv');
     await writeFile(csv, ['reading_id,device_id,ts,temperature', ...Array.from({ length: 20 }, (_, i) => `r${i + 1},d${i % 3},2026-01-01T00:00:00Z,20`)].join('\n'));
     const positions: number[] = [];
-    await run(csv, { onPosition: async (next) => void positions.push(next), positionIntervalMs: 0 });
+    await run(csv, { onPosition: async (position) => void positions.push(position.nextRow), positionIntervalMs: 0 });
     expect(positions[positions.length - 1]).toBe(21);
     // Positions only move forward, and never past a row that was not sent.
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     const again = await run(csv, { fromRow: positions[positions.length - 1] as number });
     expect(again.eventsSent).toBe(0);
     expect(await allEvents()).toHaveLength(20);
+  });
+
+  it('resumes from a kill without sending again what any partition had acknowledged, though other partitions were behind', async () => {
+    const csv = path.join(dir.path, 'in.csv');
+    await writeFile(csv, ['reading_id,device_id,ts,temperature', ...Array.from({ length: 200 }, (_, i) => `r${i + 1},d${i % 7},2026-01-01T00:00:00Z,20`)].join('\n'));
+    // The hub fails from the 13th send on, as if the process died there: what the run last wrote down is where the next one starts.
+    let last: AcknowledgedPosition | undefined;
+    let sends = 0;
+    const dying: EventHubProducer = {
+      hubName: hub.hubName,
+      maxBatchBytes: hub.maxBatchBytes,
+      getPartitionIds: () => hub.getPartitionIds(),
+      send: async (events, options) => {
+        if (++sends > 12) throw new Error('the process died');
+        await hub.send(events, options);
+      },
+      close: async () => undefined,
+    };
+    await expect(
+      new CsvProducer(spec, dying, clock, async (ms) => clock.advance(ms), silent).produce({
+        csvFile: csv,
+        fromRow: 1,
+        pacing: { kind: 'unlimited' },
+        maxBatchEvents: 5,
+        maxBatchDelayMs: 1_000,
+        onPosition: async (position) => void (last = position),
+      }),
+    ).rejects.toThrow(/the process died/);
+    const recorded = last as AcknowledgedPosition;
+    expect(Object.values(recorded.partitions).some((row) => row >= recorded.nextRow)).toBe(true);
+    const again = await run(csv, { fromRow: recorded.nextRow, acknowledged: recorded.partitions, maxBatchEvents: 5 });
+    expect(again.rowsSkipped).toBeGreaterThan(0);
+    const rows = (await allEvents()).map((e) => Number(e.properties['row']));
+    expect(rows).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 
   it('refuses a CSV whose header lacks a column of the spec, naming it', async () => {

@@ -27,9 +27,24 @@ export interface ProduceOptions {
   limitRows?: number;
   progress?: ProgressReporter;
   signal?: AbortSignal;
-  /** Told, at most every `positionIntervalMs`, the first row not yet acknowledged by the hub. */
-  onPosition?: (nextRow: number) => Promise<void>;
+  /**
+   * Told, at most every `positionIntervalMs` (default: after every send), the first row not yet
+   * acknowledged by the hub and, per partition, the last row the hub acknowledged.
+   */
+  onPosition?: (position: AcknowledgedPosition) => Promise<void>;
   positionIntervalMs?: number;
+  /**
+   * Per partition, the last row an earlier run had acknowledged: rows from `fromRow` on that are at
+   * or before it in their partition are in the hub already and are skipped, not sent again.
+   */
+  acknowledged?: Record<string, number>;
+}
+
+/** Where a run stands: every row before `nextRow` is in the hub, and each partition's rows up to its entry. */
+export interface AcknowledgedPosition {
+  nextRow: number;
+  /** Partition id ('' for rows without a key) → last row the hub acknowledged there. */
+  partitions: Record<string, number>;
 }
 
 export interface ProduceSummary {
@@ -38,6 +53,8 @@ export interface ProduceSummary {
   fromRow: number;
   rowsRead: number;
   eventsSent: number;
+  /** Rows an earlier run had already sent (acknowledged in their partition), not sent again. */
+  rowsSkipped: number;
   malformed: Record<string, number>;
   batchesSent: number;
   firstRow: number | undefined;
@@ -80,6 +97,7 @@ export class CsvProducer {
       fromRow: options.fromRow,
       rowsRead: 0,
       eventsSent: 0,
+      rowsSkipped: 0,
       malformed: {},
       batchesSent: 0,
       firstRow: undefined,
@@ -89,15 +107,24 @@ export class CsvProducer {
       stoppedEarly: false,
     };
     let lastFlush = this.clock.now();
-    let lastPosition = this.clock.now();
+    let lastPosition = Number.NEGATIVE_INFINITY;
     let nextUnread = options.fromRow;
+    // A partition's batches go out in file order, so the hub holds each partition's rows up to the last one acknowledged.
+    const acknowledged = new Map<string, number>(Object.entries(options.acknowledged ?? {}));
+    const position = (): AcknowledgedPosition => ({
+      // Every row before the oldest one still pending (or before the next unread) has been acknowledged.
+      nextRow: batcher.oldestPendingRow() ?? nextUnread,
+      partitions: Object.fromEntries([...acknowledged].sort(([a], [b]) => Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0))),
+    });
     const send = async (batches: PendingBatch[]) => {
-      for (const batch of batches) await this.sendBatch(batch, summary);
+      for (const batch of batches) {
+        await this.sendBatch(batch, summary);
+        acknowledged.set(batch.partitionId ?? '', batch.rows[batch.rows.length - 1] as number);
+      }
       lastFlush = this.clock.now();
-      if (options.onPosition && batches.length > 0 && lastFlush - lastPosition >= (options.positionIntervalMs ?? 1_000)) {
+      if (options.onPosition && batches.length > 0 && lastFlush - lastPosition >= (options.positionIntervalMs ?? 0)) {
         lastPosition = lastFlush;
-        // Every row before the oldest one still pending (or before the next unread) has been acknowledged.
-        await options.onPosition(batcher.oldestPendingRow() ?? nextUnread);
+        await options.onPosition(position());
       }
     };
 
@@ -126,13 +153,20 @@ export class CsvProducer {
             await this.sleep(wait);
           }
         }
-        await send(batcher.add(mapped.event, mapped.partitionKey === null ? null : partitionOf(mapped.partitionKey), mapped.row));
+        const partition = mapped.partitionKey === null ? null : partitionOf(mapped.partitionKey);
+        if (mapped.row <= (acknowledged.get(partition ?? '') ?? 0)) {
+          // An earlier run's batch with this row was acknowledged: the row is in the hub already.
+          summary.rowsSkipped++;
+          nextUnread = record.row + 1;
+          continue;
+        }
+        await send(batcher.add(mapped.event, partition, mapped.row));
         nextUnread = record.row + 1;
         if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
         options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
       }
       await send(batcher.drain());
-      await options.onPosition?.(summary.resumeFromRow ?? nextUnread);
+      await options.onPosition?.({ ...position(), nextRow: summary.resumeFromRow ?? nextUnread });
     } catch (error) {
       summary.resumeFromRow = batcher.oldestPendingRow() ?? summary.lastRow;
       summary.elapsedMs = this.clock.now() - started;

@@ -66,7 +66,8 @@ export async function main(argv: string[]): Promise<number> {
     const summary = await producer.produce({
       csvFile: config.csvFile,
       fromRow,
-      onPosition: (nextRow) => positions.write(config.hubName, config.csvFile, nextRow),
+      onPosition: (position) => positions.write(config.hubName, config.csvFile, position),
+      ...(recorded?.partitions ? { acknowledged: recorded.partitions } : {}),
       pacing: config.pacing,
       maxBatchEvents: config.maxBatchEvents,
       maxBatchDelayMs: config.maxBatchDelayMs,
