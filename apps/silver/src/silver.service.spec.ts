@@ -295,6 +295,14 @@ describe('silver', () => {
     expect(Number(r7?.['t'])).toBe(Date.UTC(2026, 0, 1, 0, 0, 7));
     connection.closeSync();
   });
+
+  it('takes event times in the years 0001 to 0099 into the silver table with their own dates, and goes on', async () => {
+    const lake = newLake('lake');
+    await seedBronze(lake, [[good(0, 'd0', '0050-06-01T12:00:00Z'), good(1, 'd0', '2026-01-01T00:00:00Z')]]);
+    expect(await (await silver(lake, spec, new TestClock(T0))).catchUp()).toBe(1);
+    const rows = await collect(readDeltaRows(lake, SILVER_TABLE));
+    expect(rows.map((r) => r['event_date']).sort()).toEqual(['0050-06-01', '2026-01-01']);
+  });
 });
 
 describe('silver with live trace context', () => {

@@ -26,4 +26,14 @@ describe('partition values', () => {
     expect(parsePartitionValue('date', '__HIVE_DEFAULT_PARTITION__', 'd')).toBeNull();
     expect(() => parsePartitionValue('date', 'yesterday', 'day')).toThrow('Partition value "yesterday" of column "day" is not a valid date.');
   });
+
+  it('keeps dates and timestamps of the years 0001 to 0099 as they are, not as 1900 to 1999', () => {
+    const ms = new Date('0050-06-01T12:00:00.000Z').getTime();
+    expect(serializePartitionValue('date', '0050-06-01', 'd')).toBe('0050-06-01');
+    expect(parsePartitionValue('date', '0050-06-01', 'd')).toBe('0050-06-01');
+    expect(serializePartitionValue('timestamp', ms, 't')).toBe('0050-06-01 12:00:00.000000');
+    expect(parsePartitionValue('timestamp', '0050-06-01 12:00:00.000000', 't')).toBe(ms);
+    expect(parsePartitionValue('timestamp', '0001-01-01 00:00:00', 't')).toBe(new Date('0001-01-01T00:00:00Z').getTime());
+    expect(() => serializePartitionValue('date', '0050-02-30', 'd')).toThrow(/cannot hold/);
+  });
 });

@@ -10,7 +10,7 @@
  * - `add.path` is a URI (RFC 2396): the folder path with `%` and other characters a URI may not
  *   hold percent-encoded; readers decode it back to the stored path with `decodeAddPath`.
  */
-import type { TableValue } from '@pipeline/contracts';
+import { daysFromCivil, daysInMonth, wallClockMs, type TableValue } from '@pipeline/contracts';
 import type { SparkDataType } from './spark-schema';
 
 export const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
@@ -165,7 +165,8 @@ function parsePartitionTimestamp(raw: string): number | undefined {
   const match = TIMESTAMP.exec(raw);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, fraction = '', zone] = match;
-  let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) + Number(fraction.padEnd(3, '0').slice(0, 3));
+  // Calendar arithmetic, not Date.UTC, which reads the years 0–99 as 1900–1999.
+  let ms = wallClockMs(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s), Number(fraction.padEnd(3, '0').slice(0, 3)));
   if (zone && zone !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');
@@ -178,10 +179,10 @@ function parsePartitionTimestamp(raw: string): number | undefined {
 export function daysOfDate(date: string): number | undefined {
   const match = DATE.exec(date);
   if (!match) return undefined;
-  const ms = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
-  // Reject dates such as 2026-02-30 that Date.UTC silently rolls over.
-  if (new Date(ms).toISOString().slice(0, 10) !== date) return undefined;
-  return ms / DAY_MS;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  // Reject dates such as 2026-02-30 (calendar arithmetic, not Date.UTC, which reads the years 0–99 as 1900–1999).
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  return daysFromCivil(year, month, day);
 }
 
 /** `YYYY-MM-DD` of a day number. */
