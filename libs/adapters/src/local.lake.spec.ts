@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { LakeError, LakePathError } from '@pipeline/ports';
@@ -110,5 +111,28 @@ describe('LocalLake', () => {
   it('refuses to work once closed', async () => {
     await lake.close();
     await expect(lake.read('x')).rejects.toThrow(/closed/);
+  });
+});
+
+describe('LocalLake temp area', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await makeTempDir('local-lake-temp-');
+  });
+  afterEach(() => dir.dispose());
+
+  it('removes, at its first write, the temp files of writers that are gone or a day old, and keeps those of running ones', async () => {
+    const temp = path.join(dir.path, 'lake', '.tmp');
+    await fsp.mkdir(temp, { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    await fsp.writeFile(path.join(temp, `${dead}-killed-mid-write`), 'partial');
+    await fsp.writeFile(path.join(temp, `${process.pid}-in-progress`), 'partial');
+    const old = path.join(temp, `${process.ppid}-a-day-old`);
+    await fsp.writeFile(old, 'partial');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    await fsp.utimes(old, twoDaysAgo, twoDaysAgo);
+    const lake = new LocalLake(path.join(dir.path, 'lake'));
+    await lake.write('a/b.txt', 'x');
+    expect((await fsp.readdir(temp)).sort()).toEqual([`${process.pid}-in-progress`]);
   });
 });

@@ -9,7 +9,10 @@
  * - Nothing outside the root is touched: every path passes `assertLakePath`, and its real
  *   (symlink-resolved) location must lie under the real root, else `LakePathError`.
  * - The temp area is not part of the lake: no lake path may start with `.tmp/`, and `list` never
- *   descends into it, so a crash between temp write and publish leaves no visible object.
+ *   descends into it, so a crash between temp write and publish leaves no visible object. Temp
+ *   files are named after their writer's process id; the first write of an instance removes those
+ *   whose writer is no longer running (or that are older than a day), so killed writers leave
+ *   nothing behind for long.
  * - `list` yields in ascending UTF-8 byte order of path: it walks folders depth-first with entries
  *   sorted by their full path, a folder `x` sorting as `x/` (so `a-c` comes before `a/b`).
  * - Symbolic links are not objects: `list` skips them; direct access follows one only if it
@@ -25,6 +28,9 @@ import { assertLakePath, LakeError, LakeNotFoundError, LakePathError, type Lake,
 /** Name of the temp area under the root; reserved, never listed. */
 export const LOCAL_LAKE_TEMP_FOLDER = '.tmp';
 
+/** A temp file older than this has no writer left, whatever its process id says (ids are reused). */
+const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+
 /** Errors that mean "no object at this path". */
 const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
 
@@ -32,6 +38,7 @@ export class LocalLake implements Lake {
   /** The absolute root folder. */
   readonly location: string;
   private realRoot?: Promise<string>;
+  private swept?: Promise<void>;
   private closed = false;
 
   constructor(root: string) {
@@ -243,9 +250,34 @@ export class LocalLake implements Lake {
     return this.realRoot;
   }
 
+  /** Removes the temp files of writers that are gone: killed in the middle of a write. */
+  private async sweepTemp(tempDir: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(tempDir);
+    } catch {
+      return; // No temp area yet.
+    }
+    const now = Date.now();
+    for (const name of names) {
+      const pid = Number(name.split('-', 1)[0]);
+      const file = path.join(tempDir, name);
+      let stale = !isRunning(pid);
+      if (!stale) {
+        try {
+          stale = now - (await fsp.stat(file)).mtimeMs > STALE_TEMP_MS;
+        } catch {
+          continue;
+        }
+      }
+      if (stale) await fsp.rm(file, { force: true });
+    }
+  }
+
   /** Write `data` to a new, fsynced temp file and return its path. */
   private async writeTemp(data: Uint8Array | string): Promise<string> {
     const tempDir = path.join(await this.root(), LOCAL_LAKE_TEMP_FOLDER);
+    await (this.swept ??= this.sweepTemp(tempDir));
     const temp = path.join(tempDir, `${process.pid}-${randomUUID()}`);
     let handle: fsp.FileHandle;
     try {
@@ -352,5 +384,17 @@ async function syncDirectory(dir: string): Promise<void> {
     if (!['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF'].includes(errorCode(error) ?? '')) throw error;
   } finally {
     await handle?.close();
+  }
+}
+
+/** Whether a process with this id is running here (a reused id reads as running: the age limit covers it). */
+function isRunning(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM';
   }
 }
