@@ -46,10 +46,11 @@ export async function main(argv: string[]): Promise<number> {
 
   const telemetry = startTelemetry({ serviceName: 'bronze' });
   const logger = createLogger({ service: 'bronze' });
-  const app = await NestFactory.createApplicationContext(BronzeModule.register(config, logger), { logger: new PinoNestLogger(logger) });
+  // Listening for signals before anything opens: a stop during start-up is honoured once it is up.
   const stop = shutdownSignal((signal) => {
     logger.info({ signal }, 'stopping: finishing the batch in progress');
   });
+  const app = await NestFactory.createApplicationContext(BronzeModule.register(config, logger), { logger: new PinoNestLogger(logger) });
   try {
     logger.info(
       {

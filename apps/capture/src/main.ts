@@ -42,10 +42,11 @@ export async function main(argv: string[]): Promise<number> {
 
   const telemetry = startTelemetry({ serviceName: 'capture' });
   const logger = createLogger({ service: 'capture' });
-  const app = await NestFactory.createApplicationContext(CaptureModule.register(config, logger), { logger: new PinoNestLogger(logger) });
+  // Listening for signals before anything opens: a stop during start-up is honoured once it is up.
   const stop = shutdownSignal((signal) => {
     logger.info({ signal }, 'stopping: writing open files, then releasing partitions');
   });
+  const app = await NestFactory.createApplicationContext(CaptureModule.register(config, logger), { logger: new PinoNestLogger(logger) });
   try {
     logger.info(
       { hub: config.hubName, lake: lakeLocation(config.lake), window_ms: config.windowMs, max_file_bytes: config.maxFileBytes, codec: config.codec, skip_empty: config.skipEmpty },

@@ -8,7 +8,7 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { loadStartupInputs, parseFlags, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
 import { manifestQueue, shardSession } from '@pipeline/contracts';
 import type { Bus } from '@pipeline/ports';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
@@ -92,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       () => void wakeShards(bus, silverQueue, spec.gold.shards).catch((error: unknown) => logger.warn({ err: error }, 'could not wake the shards')),
       config.wakeIntervalMs,
     );
-    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await untilAborted(stop.signal);
     clearInterval(timer);
     if (stop.failure) {
       logger.error({ err: stop.failure }, `gold failed: ${stop.failure.message}`);

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { openLake, openServingStore } from '@pipeline/adapters';
-import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { loadStartupInputs, parseFlags, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { servingApiConfig, type ServingApiFlags } from './serving-api.config';
@@ -49,10 +49,7 @@ export async function main(argv: string[]): Promise<number> {
       const port = typeof address === 'object' && address ? address.port : config.port;
       const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
       logger.info({ url, docs: `${url}/docs`, store: store.location, lake: lake.location }, `serving-api listening on ${url}`);
-      await new Promise<void>((resolve) => {
-        if (stop.signal.aborted) resolve();
-        else stop.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+      await untilAborted(stop.signal);
     } finally {
       // Fastify's close stops accepting connections and waits for the requests in flight.
       await app.close();

@@ -110,6 +110,14 @@ export const abortableSleep: Sleep = (ms, signal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/** Resolves once `signal` is aborted, at once when it already is (a signal during start-up is not missed). */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
 /** Anything a service opens and must close: a lake, a bus, a hub, a store. */
 interface Closable {
   close?(): unknown;
