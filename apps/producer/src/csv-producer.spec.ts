@@ -217,6 +217,29 @@ describe('CSV producer', () => {
     expect(rows).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 
+  it('sends a record larger than the hub takes as a bounded record_too_large marker, and goes on with the next rows', async () => {
+    const csv = path.join(dir.path, 'big.csv');
+    const huge = 'x'.repeat(2 * 1024 * 1024);
+    await writeFile(csv, `reading_id,device_id,ts,temperature\nr1,d1,2026-01-01T00:00:01Z,20\nr2,d1,2026-01-01T00:00:02Z,${huge}\nr3,d1,2026-01-01T00:00:03Z,22\n`);
+    const summary = await run(csv, { maxRecordBytes: 4 * 1024 * 1024 });
+    expect(summary).toMatchObject({ rowsRead: 3, eventsSent: 3, malformed: { record_too_large: 1 } });
+    const events = await allEvents();
+    expect(events.map((e) => e.properties['row'])).toEqual([1, 2, 3]);
+    const marker = events[1] as ReceivedEvent;
+    expect(marker.properties).toMatchObject({ event_id: 'r2', row: 2, content_type: 'raw', malformed: 'record_too_large' });
+    expect(marker.properties['record_bytes']).toBeGreaterThan(2 * 1024 * 1024);
+    expect(marker.body.length).toBe(1024);
+    expect(marker.body.toString('utf8')).toMatch(/^\{"reading_id":"r2"/);
+  });
+
+  it('applies a record size limit below the hub’s when one is set', async () => {
+    const csv = path.join(dir.path, 'limit.csv');
+    await writeFile(csv, `reading_id,device_id,ts,temperature\nr1,d1,2026-01-01T00:00:01Z,${'9'.repeat(3000)}\n`);
+    const summary = await run(csv, { maxRecordBytes: 2048 });
+    expect(summary.malformed).toEqual({ record_too_large: 1 });
+    expect((await allEvents())[0]?.properties['malformed']).toBe('record_too_large');
+  });
+
   it('refuses a CSV whose header lacks a column of the spec, naming it', async () => {
     const csv = path.join(dir.path, 'in.csv');
     await writeFile(csv, 'reading_id,device,ts,temperature\nr1,d1,2026-01-01T00:00:01Z,20\n');

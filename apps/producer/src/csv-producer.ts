@@ -9,9 +9,12 @@ import { stat } from 'node:fs/promises';
 import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
 import { readCsv, type CsvRecord } from '@pipeline/csv';
 import { partitionIndexForKey, type Clock } from '@pipeline/engine';
-import type { EventHubProducer } from '@pipeline/ports';
+import { eventSizeInBytes, type EventHubProducer, type EventToSend } from '@pipeline/ports';
+
+/** How much of an oversized record its marker carries, for a person to recognise it. */
+const TOO_LARGE_PREFIX_BYTES = 1024;
 import { inSpan, traceHeaders, type Logger } from '@pipeline/telemetry';
-import { EventMapper } from './event-mapper';
+import { EventMapper, type MappedEvent } from './event-mapper';
 import { Pacer, type Pacing, type Sleep } from './pacer';
 import { ProgressReporter } from './progress';
 import { SendBatcher, type PendingBatch } from './send-batcher';
@@ -23,6 +26,12 @@ export interface ProduceOptions {
   maxBatchEvents: number;
   /** Linger: pending events older than this are sent even if their batch is not full. */
   maxBatchDelayMs: number;
+  /**
+   * Largest record sent as it is (also the CSV reader's record limit); default and ceiling: what the
+   * hub takes in one event. A larger one is sent as a `record_too_large` marker holding its first
+   * bytes, so silver quarantines it and nothing is lost or stops the run.
+   */
+  maxRecordBytes?: number;
   /** Stop after this many rows (for samples and tests); `undefined`: the whole file. */
   limitRows?: number;
   progress?: ProgressReporter;
@@ -82,7 +91,9 @@ export class CsvProducer {
       header: this.spec.source.header,
       expectedColumns: this.spec.source.header ? undefined : this.spec.source.columns.length,
       fromRow: options.fromRow,
+      ...(options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes }),
     });
+    const maxEventBytes = Math.min(options.maxRecordBytes ?? this.hub.maxBatchBytes, this.hub.maxBatchBytes);
     const header = await reader.header();
     const mapper = new EventMapper(this.spec, header?.names, options.csvFile);
     const undeclared = mapper.undeclaredColumns(this.spec);
@@ -121,8 +132,10 @@ export class CsvProducer {
         await this.sendBatch(batch, summary);
         acknowledged.set(batch.partitionId ?? '', batch.rows[batch.rows.length - 1] as number);
       }
+      if (batches.length === 0) return;
+      // Linger counts from the last send, not from the last row read.
       lastFlush = this.clock.now();
-      if (options.onPosition && batches.length > 0 && lastFlush - lastPosition >= (options.positionIntervalMs ?? 0)) {
+      if (options.onPosition && lastFlush - lastPosition >= (options.positionIntervalMs ?? 0)) {
         lastPosition = lastFlush;
         await options.onPosition(position());
       }
@@ -142,8 +155,11 @@ export class CsvProducer {
         nextUnread = record.row;
         summary.firstRow ??= record.row;
         summary.lastRow = record.row;
-        this.countMalformed(record, summary);
-        const mapped = mapper.map(record);
+        this.warnMalformed(record);
+        const mapped = this.withinSize(mapper.map(record), maxEventBytes);
+        // Counted by what is sent: a record cut by the CSV reader and still too large goes as record_too_large.
+        const reason = mapped.event.properties?.[EventProperty.malformed];
+        if (typeof reason === 'string') summary.malformed[reason] = (summary.malformed[reason] ?? 0) + 1;
         if (options.pacing.kind !== 'unlimited') {
           const time = mapped.eventTimeText === undefined ? undefined : parseTime(mapped.eventTimeText);
           const wait = pacer.delayFor(typeof time === 'number' ? time : undefined);
@@ -188,9 +204,31 @@ export class CsvProducer {
     return (key) => ids[partitionIndexForKey(key, ids.length)] as string;
   }
 
-  private countMalformed(record: CsvRecord, summary: ProduceSummary): void {
+  /** The event itself, or a bounded `record_too_large` marker when it is larger than the run sends. */
+  private withinSize(mapped: MappedEvent, maxEventBytes: number): MappedEvent {
+    const size = eventSizeInBytes(mapped.event);
+    if (size <= maxEventBytes) return mapped;
+    const properties = mapped.event.properties ?? {};
+    const marker: EventToSend = {
+      body: Buffer.from(mapped.event.body.subarray(0, TOO_LARGE_PREFIX_BYTES)),
+      properties: {
+        ...(properties[EventProperty.eventId] === undefined ? {} : { [EventProperty.eventId]: properties[EventProperty.eventId] as string }),
+        [EventProperty.source]: properties[EventProperty.source] ?? this.spec.source.name,
+        [EventProperty.row]: mapped.row,
+        [EventProperty.contentType]: 'raw',
+        [EventProperty.malformed]: 'record_too_large',
+        [EventProperty.recordBytes]: size,
+      },
+    };
+    this.logger.warn(
+      { row: mapped.row, bytes: size, max_bytes: maxEventBytes, reason: 'record_too_large' },
+      `row ${mapped.row} makes an event of ${size} bytes, more than ${maxEventBytes}: sent as a record_too_large marker with its first ${TOO_LARGE_PREFIX_BYTES} bytes, for quarantine`,
+    );
+    return { ...mapped, event: marker, eventTimeText: undefined };
+  }
+
+  private warnMalformed(record: CsvRecord): void {
     if (record.kind !== 'malformed') return;
-    summary.malformed[record.reason] = (summary.malformed[record.reason] ?? 0) + 1;
     this.logger.warn({ row: record.row, line: record.line, reason: record.reason }, `row ${record.row} is not valid CSV (${record.message}); sent raw for quarantine`);
   }
 

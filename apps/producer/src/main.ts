@@ -29,6 +29,7 @@ export function producerCommand(): Command {
     .option('--speed <factor>', 'replay event time at this speed (60: an hour of events in a minute)')
     .option('--from-row <n>', 'start at this 1-based data row (default: where the last run on this file and hub stopped, else 1)')
     .option('--batch-size <n>', 'most events per send batch (default: 500)')
+    .option('--max-record-size <size>', "largest record sent as it is, e.g. 512KiB (default: 1MiB, and never more than the event hub takes); a larger one is sent as a record_too_large marker with its first bytes, and silver quarantines it")
     .option('--limit <n>', 'send at most this many rows')
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--json', 'print the summary as JSON on stdout')
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(recorded?.partitions ? { acknowledged: recorded.partitions } : {}),
       pacing: config.pacing,
       maxBatchEvents: config.maxBatchEvents,
+      maxRecordBytes: config.maxRecordBytes,
       maxBatchDelayMs: config.maxBatchDelayMs,
       limitRows: config.limitRows,
       progress: config.progress ? new ProgressReporter(process.stderr, systemClock) : undefined,

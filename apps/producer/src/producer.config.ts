@@ -15,6 +15,8 @@ export interface ProducerConfig {
   positionsFolder: string;
   maxBatchEvents: number;
   maxBatchDelayMs: number;
+  /** Largest record sent as it is: a larger one goes as a `record_too_large` marker that silver quarantines. */
+  maxRecordBytes: number;
   limitRows: number | undefined;
   progress: boolean;
 }
@@ -30,6 +32,7 @@ export interface ProducerFlags {
   speed?: string;
   fromRow?: string;
   batchSize?: string;
+  maxRecordSize?: string;
   limit?: string;
   progress?: boolean;
 }
@@ -46,6 +49,7 @@ export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = pr
     PRODUCER_FROM_ROW: flags.fromRow ?? env['PRODUCER_FROM_ROW'],
     PRODUCER_BATCH_SIZE: flags.batchSize ?? env['PRODUCER_BATCH_SIZE'],
     PRODUCER_LIMIT: flags.limit ?? env['PRODUCER_LIMIT'],
+    PRODUCER_MAX_RECORD_SIZE: flags.maxRecordSize ?? env['PRODUCER_MAX_RECORD_SIZE'],
   });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
   const csvFile = settings.string('PIPELINE_CSV', { required: true, describe: 'the CSV file to send (--csv)' });
@@ -61,6 +65,7 @@ export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = pr
   const maxBatchEvents = settings.int('PRODUCER_BATCH_SIZE', { default: 500, min: 1, max: 100_000 });
   const limit = settings.int('PRODUCER_LIMIT', { default: 0, min: 0 });
   const maxBatchDelayMs = settings.duration('PRODUCER_LINGER', { default: 100 });
+  const maxRecordBytes = settings.byteSize('PRODUCER_MAX_RECORD_SIZE', { default: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024 });
   let pacing: Pacing = { kind: 'unlimited' };
   if (rate > 0 && speed > 0) settings.problem('PRODUCER_RATE / PRODUCER_SPEED', 'at most one of --rate and --speed', 'both');
   else if (rate > 0) pacing = { kind: 'rate', eventsPerSecond: rate };
@@ -80,6 +85,7 @@ export function producerConfig(flags: ProducerFlags, env: NodeJS.ProcessEnv = pr
     positionsFolder: path.join(home, 'producer'),
     maxBatchEvents,
     maxBatchDelayMs,
+    maxRecordBytes,
     limitRows: limit > 0 ? limit : undefined,
     progress: flags.progress ?? true,
   };

@@ -13,7 +13,9 @@ export const EventProperty = {
   malformed: 'malformed',
   /** Body encoding: `json` (an object of raw field values) or `raw` (the record's bytes as read). */
   contentType: 'content_type',
+  /** On a `record_too_large` marker: the size in bytes of the event the record would have made. */
+  recordBytes: 'record_bytes',
 } as const;
 
 /** Why the producer could not turn a source record into fields. Silver quarantines these with the reason. */
-export type MalformedReason = 'csv_column_count' | 'csv_quote' | 'csv_utf8' | 'csv_too_large';
+export type MalformedReason = 'csv_column_count' | 'csv_quote' | 'csv_utf8' | 'csv_too_large' | 'record_too_large';

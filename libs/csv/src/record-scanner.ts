@@ -305,7 +305,7 @@ export class RecordScanner {
       buf.subarray(start, start + maxRecordBytes),
       line,
       'csv_too_large',
-      `line ${line}: the record is longer than maxRecordBytes (${maxRecordBytes})${cause}; raw holds its first ${maxRecordBytes} bytes and the rest of the record was skipped; raise maxRecordBytes if records this large are expected`,
+      `line ${line}: the record is longer than maxRecordBytes (${maxRecordBytes})${cause}; raw holds its first ${maxRecordBytes} bytes and the rest of the record was skipped; raise the record size limit (the producer's --max-record-size) if records this large are expected`,
     );
   }
 

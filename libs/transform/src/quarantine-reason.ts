@@ -13,6 +13,7 @@ const MALFORMED_DESCRIPTIONS: Readonly<Record<MalformedReason, string>> = {
   csv_quote: 'The source record has broken CSV quoting: a quote inside an unquoted field, text after a closing quote, or a quote never closed.',
   csv_utf8: 'The source record is not valid UTF-8 text.',
   csv_too_large: "The source record is larger than the CSV reader's record size limit.",
+  record_too_large: 'The source record makes an event larger than the producer sends (its --max-record-size, at most what the event hub takes); the event holds its first bytes.',
 };
 
 /** One line per reason, for the docs and the audit report. */

@@ -340,6 +340,13 @@ describe('compileSilverTransform', () => {
   });
 
   describe('quarantine', () => {
+    it('quarantines a record_too_large marker with the size of the record and the way to send such records', () => {
+      const prefix = Buffer.from('{"reading_id":"r-9","device_id":"dev');
+      const outcome = expectQuarantine(transform(event(null, { content_type: 'raw', malformed: 'record_too_large', event_id: 'r-9', record_bytes: 2_500_000 }, prefix)), 'record_too_large');
+      expect(outcome.row).toMatchObject({ reason: 'record_too_large', raw_body: prefix, event_id: 'r-9', source_row: 7 });
+      expect(outcome.row['message']).toMatch(/did not send source row 7 \(2500000 bytes\) \(record_too_large\).*raise --max-record-size/);
+    });
+
     it.each<[QuarantineReason]>([['csv_column_count'], ['csv_quote'], ['csv_utf8'], ['csv_too_large']])(
       "quarantines an event the producer marked malformed with %s under the producer's reason",
       (reason) => {
@@ -477,7 +484,7 @@ describe('compileSilverTransform', () => {
       const record = (outcome: SilverOutcome): void => {
         if (outcome.kind === 'quarantine') reached.add(outcome.reason);
       };
-      for (const malformed of ['csv_column_count', 'csv_quote', 'csv_utf8', 'csv_too_large']) record(transform(event(null, { content_type: 'raw', malformed }, Buffer.from('x'))));
+      for (const malformed of ['csv_column_count', 'csv_quote', 'csv_utf8', 'csv_too_large', 'record_too_large']) record(transform(event(null, { content_type: 'raw', malformed }, Buffer.from('x'))));
       record(transform(event('[]')));
       const noId = event({ ...GOOD_BODY, reading_id: '' });
       delete noId.properties['event_id'];

@@ -147,7 +147,10 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
 
     const malformed = propertyText(properties, EventProperty.malformed);
     if (malformed !== undefined) {
-      if (isMalformedReason(malformed)) return quarantine(malformed, malformedMessage(malformed, sourceRow(properties)), propertyId);
+      if (isMalformedReason(malformed)) {
+        const recordBytes = properties[EventProperty.recordBytes];
+        return quarantine(malformed, malformedMessage(malformed, sourceRow(properties), typeof recordBytes === 'number' ? recordBytes : undefined), propertyId);
+      }
       return quarantine('unknown_shape', `the producer marked the record malformed with the unknown reason ${JSON.stringify(malformed)}`, propertyId);
     }
 
@@ -219,8 +222,12 @@ function unknownShape(message: string): BodyFields {
   return { ok: false, reason: 'unknown_shape', message };
 }
 
-function malformedMessage(reason: QuarantineReason, row: number | null): string {
+function malformedMessage(reason: QuarantineReason, row: number | null, recordBytes: number | undefined): string {
   const record = row === null ? 'the source record' : `source row ${row}`;
+  if (reason === 'record_too_large') {
+    const size = recordBytes === undefined ? '' : ` (${recordBytes} bytes)`;
+    return `the producer did not send ${record}${size} (${reason}): ${QUARANTINE_REASONS[reason]} raw_body holds the first bytes; raise --max-record-size, within the event hub's limit, to send such records.`;
+  }
   return `the producer could not read ${record} as CSV (${reason}): ${QUARANTINE_REASONS[reason]} The raw record is kept in raw_body.`;
 }
 
