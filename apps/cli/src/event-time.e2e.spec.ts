@@ -42,9 +42,10 @@ const HOUR = 60 * MINUTE;
 type Row = Record<string, unknown>;
 
 /**
- * The producer with no linger: each row is sent as it is read. With the default linger it holds
- * a key's events back while other keys' batches go, so a partition (many keys) reaches the hub out of
- * its rows' order, far beyond the disorder these tests put in the CSV.
+ * The producer with no linger: each row is sent as it is read. With the default linger (whose timer
+ * restarts with every row read) a key's batch leaves only once full, once 20,000 events are pending,
+ * when the pacer sleeps, or at the end, so a partition (many keys) reaches the hub hours of event
+ * time out of its rows' order, far beyond the disorder these tests put in the CSV.
  */
 const IN_ORDER = { PRODUCER_LINGER: '0ms' };
 
