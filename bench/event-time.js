@@ -175,7 +175,7 @@ async function main() {
   const stages = [];
   process.stderr.write('producer → hub …\n');
   // No linger: each row is sent as read, so every partition reaches the hub in the CSV's order.
-  stages.push(run('produce', ['produce', '--spec', spec, '--csv', csv, '--home', home, '--no-progress'], { PRODUCER_LINGER: '0ms' }));
+  stages.push(run('produce', ['produce', '--spec', spec, '--csv', csv, '--home', home, '--no-progress']));
   process.stderr.write('hub → capture …\n');
   stages.push(run('capture', ['capture', '--home', home, '--drain', '--max-file-size', maxFileSize]));
   process.stderr.write('capture → bronze …\n');

@@ -41,14 +41,6 @@ const HOUR = 60 * MINUTE;
 
 type Row = Record<string, unknown>;
 
-/**
- * The producer with no linger: each row is sent as it is read. With the default linger (whose timer
- * restarts with every row read) a key's batch leaves only once full, once 20,000 events are pending,
- * when the pacer sleeps, or at the end, so a partition (many keys) reaches the hub hours of event
- * time out of its rows' order, far beyond the disorder these tests put in the CSV.
- */
-const IN_ORDER = { PRODUCER_LINGER: '0ms' };
-
 function pipeline(args: string[], env: NodeJS.ProcessEnv = {}): string {
   const result = spawnSync(process.execPath, [bin, ...args], {
     cwd: root,
@@ -287,7 +279,7 @@ describe('event time per event hub partition, through every service', () => {
     const rows = 40_000;
     // ~230 origins, 4 days, up to 20 minutes of disorder; busy origins make the partitions uneven.
     await writeLines(csv, flightCsvLines({ rows, seed: 17 }));
-    pipeline(['produce', '--spec', flightsSpec, '--csv', csv, '--home', home, '--no-progress'], IN_ORDER);
+    pipeline(['produce', '--spec', flightsSpec, '--csv', csv, '--home', home, '--no-progress']);
     // Small files and one file per batch in every stage: the partitions' files interleave, each
     // partition at its own event time, and gold's watermark moves after every file.
     drainStages(home, goldFlags, {
@@ -385,7 +377,7 @@ describe('event time per event hub partition, through every service', () => {
       const pause = random.below(400);
       const child = spawn(process.execPath, [bin, ...produce], {
         cwd: root,
-        env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...IN_ORDER },
+        env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
@@ -406,7 +398,7 @@ describe('event time per event hub partition, through every service', () => {
         await exited;
       }
     }
-    pipeline(produce, IN_ORDER);
+    pipeline(produce);
     drainStages(home, goldFlags, { spec: sensorsSpec });
 
     const totals = auditTotals(home);
