@@ -9,7 +9,7 @@
  *   or failing on every retry: the lake cannot tell which);
  * - gold accounts for silver: each silver batch's rows are in its shard manifests, and each gold
  *   batch's rows are the rows of the silver manifests it committed (audit-gold.ts);
- * - no event id in silver twice unless gold found the repeats late (audit-event-ids.ts).
+ * - no event id in silver twice unless gold found the repeats late for every window (audit-event-ids.ts).
  * Pending work is a problem unless `allowPending` (auditing a running pipeline); it is listed
  * either way, and a report with pending work never reads "Reconciled".
  */
@@ -20,7 +20,7 @@ import { readDeltaSnapshot } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
 import { CheckpointIndex } from './audit-checkpoints';
 import { auditEventIds, eventIdProblems, type EventIdSummary } from './audit-event-ids';
-import { auditSilverToGold, type GoldShardAudit } from './audit-gold';
+import { auditSilverToGold, goldWindowsPerRow, type GoldShardAudit } from './audit-gold';
 
 /** The fields of silver's commits the audit reads (silver's `SilverCommit`). */
 interface SilverCommitCounts {
@@ -246,7 +246,7 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
     }
   }
 
-  const eventIds = await auditEventIds(lake, tableRoots);
+  const eventIds = await auditEventIds(lake, tableRoots, await goldWindowsPerRow(lake, checkpoints, names.gold));
   if (eventIds) problems.push(...eventIdProblems(eventIds, tableRoots));
 
   const allowPending = options.allowPending === true;
@@ -292,13 +292,13 @@ export function formatAudit(report: AuditReport): string {
   if (ids) {
     out.push(
       '',
-      `Event ids in silver: ${ids.silverRows} rows, ${ids.distinct} distinct; ${ids.repeated} repeated, of which ${ids.repeatedLate} with every repeat in the late table.`,
+      `Event ids in silver: ${ids.silverRows} rows, ${ids.distinct} distinct; ${ids.repeated} repeated, of which ${ids.repeatedLate} with every repeat in the late table, late for every window.`,
     );
   }
   out.push('');
   if (report.reconciled) {
     out.push(
-      'Reconciled: captured = bronze, bronze = silver + quarantined + duplicates for every batch, gold read every silver row, nothing is pending or in flight, and no event id is in silver twice unless gold found the repeat late.',
+      'Reconciled: captured = bronze, bronze = silver + quarantined + duplicates for every batch, gold read every silver row, nothing is pending or in flight, and no event id is in silver twice unless gold found the repeat late for every window.',
     );
   } else if (report.problems.length === 0) {
     out.push(`Not reconciled yet: ${plural(report.pending.length, 'item')} of pending work, allowed by --allow-pending (a stage still running looks the same as one failing):`);
