@@ -151,22 +151,38 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('audit')
-    .description('Reconcile the layers so far, per partition and batch: captured = bronze = silver + quarantined + duplicates. Exits 1 where they do not.')
+    .description(
+      'Reconcile the layers, per partition and batch: captured = bronze = silver + quarantined + duplicates, gold read every silver row, no event id in silver twice unless gold found the repeat late, and nothing pending. Exits 1 listing every problem.',
+    )
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--raw-prefix <prefix>', 'lake folder of the capture files', 'raw')
+    .option('--bronze-checkpoint <name>', 'bronze checkpoint name', 'bronze')
     .option('--silver-checkpoint <name>', 'silver checkpoint name', 'silver')
+    .option('--gold-checkpoint <name>', 'gold checkpoint name (one sub-folder per shard)', 'gold')
+    .option(
+      '--allow-pending',
+      'report pending work (capture files bronze has not committed, manifests the next stage has not committed, batches started but not committed) without failing: for auditing a running pipeline. A stage failing on every retry looks the same as one still running, so audit without it once the pipeline has drained.',
+    )
     .option('--json', 'print the report as JSON')
     .addHelpText('after', BACKEND_HELP)
-    .action(async (opts: { home?: string; rawPrefix: string; silverCheckpoint: string; json?: boolean }) => {
-      const lake = await openCommandLake('audit', opts.home);
-      try {
-        const report = await audit(lake, { rawPrefix: opts.rawPrefix, silverCheckpoint: opts.silverCheckpoint });
-        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatAudit(report));
-        code = report.problems.length === 0 ? 0 : 1;
-      } finally {
-        await lake.close();
-      }
-    });
+    .action(
+      async (opts: { home?: string; rawPrefix: string; bronzeCheckpoint: string; silverCheckpoint: string; goldCheckpoint: string; allowPending?: boolean; json?: boolean }) => {
+        const lake = await openCommandLake('audit', opts.home);
+        try {
+          const report = await audit(lake, {
+            rawPrefix: opts.rawPrefix,
+            bronzeCheckpoint: opts.bronzeCheckpoint,
+            silverCheckpoint: opts.silverCheckpoint,
+            goldCheckpoint: opts.goldCheckpoint,
+            allowPending: opts.allowPending === true,
+          });
+          process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatAudit(report));
+          code = report.problems.length === 0 ? 0 : 1;
+        } finally {
+          await lake.close();
+        }
+      },
+    );
 
   const checkpoint = program.command('checkpoint').description('Reset a stage checkpoint that has committed nothing yet.');
   checkpoint

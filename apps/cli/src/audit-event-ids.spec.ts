@@ -1,0 +1,71 @@
+import { EventIdTally, REPORTED_IDS } from './audit-event-ids';
+
+/** Gold's windows in these tests: a tumbling one and a hopping one of five slides, six per row. */
+const WINDOWS_PER_ROW = 6;
+
+/** Silver files of ids, and late copies: an id (late for every window) or [id, windows it was late for]. */
+function tally(silver: string[][], late: Array<string | [string, number]>, windowsPerRow: number | null = WINDOWS_PER_ROW) {
+  const t = new EventIdTally(windowsPerRow ?? undefined);
+  silver.forEach((ids, i) => {
+    const file = t.silverFile(`tables/silver/part-${i}.parquet`);
+    for (const id of ids) t.addSilver(id, file);
+  });
+  for (const copy of late) {
+    if (typeof copy === 'string') t.addLate(copy, WINDOWS_PER_ROW);
+    else t.addLate(...copy);
+  }
+  return t.summary();
+}
+
+describe('the event id tally', () => {
+  it('accepts ids that are each in silver once', () => {
+    const summary = tally([['a', 'b'], ['c']], []);
+    expect(summary).toMatchObject({ silverRows: 3, distinct: 3, repeated: 0, unexplained: 0, lateNotInSilver: 0 });
+  });
+
+  it('accepts an id in silver twice when gold put one copy in the late table', () => {
+    const summary = tally([['a', 'b'], ['a']], ['a']);
+    expect(summary).toMatchObject({ silverRows: 3, distinct: 2, repeated: 1, repeatedLate: 1, unexplained: 0 });
+  });
+
+  it('reports an id in silver twice with no copy in the late table, with the files of its copies', () => {
+    const summary = tally([['a', 'b'], ['a']], []);
+    expect(summary.unexplained).toBe(1);
+    expect(summary.unexplainedIds).toEqual([{ id: 'a', copies: 2, late: 0, lateForEveryWindow: 0, files: ['tables/silver/part-0.parquet', 'tables/silver/part-1.parquet'] }]);
+  });
+
+  it('needs k − 1 late copies of an id that is k times in silver', () => {
+    expect(tally([['a', 'a', 'a']], ['a']).unexplainedIds).toEqual([{ id: 'a', copies: 3, late: 1, lateForEveryWindow: 1, files: ['tables/silver/part-0.parquet'] }]);
+    expect(tally([['a', 'a', 'a']], ['a', 'a']).unexplained).toBe(0);
+  });
+
+  it('does not accept a repeat late for only some of its windows, since gold aggregated it into the others', () => {
+    const summary = tally([['a'], ['a']], [['a', 5]]);
+    expect(summary).toMatchObject({ repeated: 1, repeatedLate: 0, unexplained: 1, windowsPerRow: WINDOWS_PER_ROW });
+    expect(summary.unexplainedIds).toEqual([expect.objectContaining({ id: 'a', copies: 2, late: 1, lateForEveryWindow: 0 })]);
+  });
+
+  it("counts every late copy as late everywhere when gold's windows are unknown", () => {
+    expect(tally([['a'], ['a']], [['a', 1]], null)).toMatchObject({ repeatedLate: 1, unexplained: 0, windowsPerRow: null });
+  });
+
+  it('names the first ten unexplained ids and counts them all', () => {
+    const ids = Array.from({ length: 25 }, (_, i) => `id-${i}`);
+    const summary = tally([ids, ids], []);
+    expect(summary.unexplained).toBe(25);
+    expect(summary.unexplainedIds.map((r) => r.id)).toEqual(ids.slice(0, REPORTED_IDS));
+  });
+
+  it('reports a late row whose id is not in silver', () => {
+    const summary = tally([['a']], ['a', 'z']);
+    expect(summary).toMatchObject({ lateNotInSilver: 1, lateNotInSilverIds: ['z'], unexplained: 0 });
+  });
+
+  it('counts two hundred thousand distinct ids and one repeat exactly', () => {
+    const t = new EventIdTally();
+    const file = t.silverFile('f');
+    for (let i = 0; i < 200_000; i++) t.addSilver(`event-${i}`, file);
+    t.addSilver('event-7', file);
+    expect(t.summary()).toMatchObject({ silverRows: 200_001, distinct: 200_000, repeated: 1 });
+  });
+});

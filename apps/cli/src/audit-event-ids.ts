@@ -1,0 +1,216 @@
+/**
+ * No event id in silver twice, except copies gold found late (DESIGN invariants 9 and 11): silver
+ * forgets an id once gold could no longer aggregate its event, so a repeat that reaches silver must
+ * land in the late table. An id k times in silver is accounted for when at least k − 1 of its copies
+ * are in the late table, each late for every window of the row: a row late for some of its hopping
+ * windows is still aggregated into the others, so such a copy is counted twice all the same. A late
+ * row whose id is not in silver did not come from silver at all.
+ *
+ * Only the `event_id` column is read, file by file. Memory: one map entry per distinct id (the
+ * index of the file of its first copy), and more only for ids seen twice.
+ */
+import { decodeAddPath, readDeltaSnapshot, readTableFile } from '@pipeline/delta';
+import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
+import type { Lake } from '@pipeline/ports';
+
+/** Ids reported by name, at most; the rest are counted. */
+export const REPORTED_IDS = 10;
+
+export interface RepeatedEventId {
+  id: string;
+  /** Copies in the silver table. */
+  copies: number;
+  /** Copies in the late table. */
+  late: number;
+  /** Of those, copies late for every window of the row (not aggregated anywhere). */
+  lateForEveryWindow: number;
+  /** The silver files holding the copies. */
+  files: string[];
+}
+
+export interface EventIdSummary {
+  /** Silver rows with an event id. */
+  silverRows: number;
+  distinct: number;
+  /** Ids in silver more than once. */
+  repeated: number;
+  /** Of those, ids whose repeats gold all put in the late table, each late for every window of the row. */
+  repeatedLate: number;
+  /** Windows each row belongs to (over every window definition of gold), when gold's checkpoint says. */
+  windowsPerRow: number | null;
+  /** Ids in silver more than once without enough copies in the late table: the count, and the first ones. */
+  unexplained: number;
+  unexplainedIds: RepeatedEventId[];
+  /** Late rows whose id is not in silver: the count, and the first ones. */
+  lateNotInSilver: number;
+  lateNotInSilverIds: string[];
+}
+
+// A V8 Map holds at most 2^24 entries: ids are spread over several, by a hash of the id.
+const BUCKETS = 64;
+
+function bucketOf(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) | 0;
+  return (h >>> 0) % BUCKETS;
+}
+
+/** Counts event ids over the silver table, then the late table's copies of the repeated ones. */
+export class EventIdTally {
+  private readonly files: string[] = [];
+  /** id → index of the file of its first silver copy. */
+  private readonly firstCopy: Map<string, number>[] = Array.from({ length: BUCKETS }, () => new Map());
+  /** Ids seen more than once: the files of every copy, and the late copies. */
+  private readonly repeats = new Map<string, { files: number[]; late: number; lateForEveryWindow: number }>();
+  private silverRows = 0;
+  private lateNotInSilver = 0;
+  private readonly lateNotInSilverIds: string[] = [];
+
+  /** `windowsPerRow`: how many windows a row belongs to; unknown, every late copy counts as late everywhere. */
+  constructor(private readonly windowsPerRow?: number) {}
+
+  /** Registers a silver file; its copies are added with the index returned. */
+  silverFile(path: string): number {
+    return this.files.push(path) - 1;
+  }
+
+  addSilver(id: string, file: number): void {
+    this.silverRows++;
+    const bucket = this.firstCopy[bucketOf(id)] as Map<string, number>;
+    const first = bucket.get(id);
+    if (first === undefined) {
+      bucket.set(id, file);
+      return;
+    }
+    const repeat = this.repeats.get(id);
+    if (repeat) repeat.files.push(file);
+    else this.repeats.set(id, { files: [first, file], late: 0, lateForEveryWindow: 0 });
+  }
+
+  /** A late table copy, with the number of windows it was late for (add every silver copy first). */
+  addLate(id: string, lateWindows: number): void {
+    const repeat = this.repeats.get(id);
+    if (repeat) {
+      repeat.late++;
+      if (this.windowsPerRow === undefined || lateWindows >= this.windowsPerRow) repeat.lateForEveryWindow++;
+    } else if (!(this.firstCopy[bucketOf(id)] as Map<string, number>).has(id)) {
+      this.lateNotInSilver++;
+      if (this.lateNotInSilverIds.length < REPORTED_IDS) this.lateNotInSilverIds.push(id);
+    }
+  }
+
+  summary(): EventIdSummary {
+    let repeatedLate = 0;
+    let unexplained = 0;
+    const unexplainedIds: RepeatedEventId[] = [];
+    for (const [id, repeat] of this.repeats) {
+      if (repeat.lateForEveryWindow >= repeat.files.length - 1) {
+        repeatedLate++;
+        continue;
+      }
+      unexplained++;
+      if (unexplainedIds.length < REPORTED_IDS)
+        unexplainedIds.push({
+          id,
+          copies: repeat.files.length,
+          late: repeat.late,
+          lateForEveryWindow: repeat.lateForEveryWindow,
+          files: [...new Set(repeat.files.map((f) => this.files[f] as string))],
+        });
+    }
+    return {
+      silverRows: this.silverRows,
+      distinct: this.firstCopy.reduce((n, bucket) => n + bucket.size, 0),
+      repeated: this.repeats.size,
+      repeatedLate,
+      windowsPerRow: this.windowsPerRow ?? null,
+      unexplained,
+      unexplainedIds,
+      lateNotInSilver: this.lateNotInSilver,
+      lateNotInSilverIds: [...this.lateNotInSilverIds],
+    };
+  }
+}
+
+const EVENT_ID: TableSchema = { columns: [{ name: 'event_id', type: 'string', nullable: true }], partitionBy: [] };
+const EVENT_ID_AND_LATE_WINDOWS: TableSchema = {
+  columns: [
+    { name: 'event_id', type: 'string', nullable: true },
+    { name: 'late_windows', type: 'string', nullable: true },
+  ],
+  partitionBy: [],
+};
+
+async function hasTable(lake: Lake, root: string): Promise<boolean> {
+  for await (const _entry of lake.list(`${root}/_delta_log/`, { limit: 1 })) return true;
+  return false;
+}
+
+/** Rows of a Delta table's live files, file by file, with only the columns of `schema`. */
+async function* rowsByFile(lake: Lake, root: string, schema: TableSchema): AsyncIterable<{ path: string; rows: TableRow[] }> {
+  const snapshot = await readDeltaSnapshot(lake, root);
+  for (const file of snapshot.files) {
+    const path = `${root}/${decodeAddPath(file.path)}`;
+    yield { path, rows: await readTableFile(lake, path, schema) };
+  }
+}
+
+/** How many windows a late row missed: its `late_windows` is a JSON array of them. */
+function lateWindowCount(value: TableValue | undefined): number {
+  if (typeof value !== 'string') return 0;
+  try {
+    const windows = JSON.parse(value) as unknown;
+    return Array.isArray(windows) ? windows.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Tallies the silver table's ids and the late table's; `undefined` when there is no silver table
+ * yet. `windowsPerRow`: how many windows each row belongs to, from gold's window definitions.
+ */
+export async function auditEventIds(lake: Lake, tables: { silver: string; late: string }, windowsPerRow?: number): Promise<EventIdSummary | undefined> {
+  if (!(await hasTable(lake, tables.silver))) return undefined;
+  const tally = new EventIdTally(windowsPerRow);
+  for await (const { path, rows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
+    const file = tally.silverFile(path);
+    for (const row of rows) if (typeof row['event_id'] === 'string') tally.addSilver(row['event_id'], file);
+  }
+  if (await hasTable(lake, tables.late)) {
+    for await (const { rows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
+      for (const row of rows) if (typeof row['event_id'] === 'string') tally.addLate(row['event_id'], lateWindowCount(row['late_windows']));
+    }
+  }
+  return tally.summary();
+}
+
+/** The problems a summary shows, worded for the report. */
+export function eventIdProblems(summary: EventIdSummary, tables: { silver: string; late: string }): string[] {
+  const problems: string[] = [];
+  const copies = (n: number) => `${n} cop${n === 1 ? 'y' : 'ies'}`;
+  for (const r of summary.unexplainedIds) {
+    const notLate = Math.max(0, r.copies - 1 - r.late);
+    const partly = r.late - r.lateForEveryWindow;
+    const every = summary.windowsPerRow === null ? 'every window' : `every one of its ${summary.windowsPerRow} windows`;
+    problems.push(
+      `event id ${JSON.stringify(r.id)} is in the silver table ${r.copies} times and ${r.lateForEveryWindow} of its copies ${r.lateForEveryWindow === 1 ? 'was' : 'were'} late for ${every}, where ${r.copies - 1} must be` +
+        (notLate > 0 ? `; ${notLate} repeat${notLate === 1 ? ' is' : 's are'} not in the late table` : '') +
+        (partly > 0
+          ? `; ${copies(partly)} in the late table ${partly === 1 ? 'was' : 'were'} late for only some windows, so gold aggregated ${partly === 1 ? 'it' : 'them'} into the others`
+          : '') +
+        ` (${r.files.join(', ')})`,
+    );
+  }
+  if (summary.unexplained > summary.unexplainedIds.length) {
+    problems.push(
+      `${summary.unexplained - summary.unexplainedIds.length} more event ids are in ${tables.silver} more than once without every repeat late in ${tables.late} (${summary.unexplained} in all)`,
+    );
+  }
+  if (summary.lateNotInSilver > 0) {
+    problems.push(
+      `${summary.lateNotInSilver} late row${summary.lateNotInSilver === 1 ? ' has an event id' : 's have event ids'} not in ${tables.silver}, e.g. ${summary.lateNotInSilverIds.map((id) => JSON.stringify(id)).join(', ')}`,
+    );
+  }
+  return problems;
+}

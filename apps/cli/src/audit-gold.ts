@@ -1,0 +1,171 @@
+/**
+ * Gold accounts for silver, shard by shard: gold's committed batches of a shard read its silver
+ * manifests in one unbroken run from sequence 0 (no manifest skipped, none read twice), and each
+ * batch's commit reports exactly the rows its manifests hold. Manifests after the shard's last
+ * committed batch are pending work for gold; a missing manifest is a hole gold can never pass.
+ */
+import { StageCheckpoint } from '@pipeline/checkpoint';
+import { manifestLayerPrefix, manifestPath, parseManifest } from '@pipeline/contracts';
+import type { Lake } from '@pipeline/ports';
+import type { CheckpointIndex } from './audit-checkpoints';
+import type { PendingWork } from './audit';
+
+/** The fields of gold's shard commits the audit reads (gold's `GoldCommit`). */
+interface GoldCommitRecord {
+  silver?: { from: number; to: number };
+  rows?: number;
+  lateRows?: number;
+}
+
+export interface GoldShardAudit {
+  /** The shard's session, e.g. `shard-002`. */
+  shard: string;
+  /** Gold batches committed for the shard. */
+  batches: number;
+  /** Silver manifests of the shard in the lake. */
+  silverManifests: number;
+  /** Rows in the silver manifests gold's committed batches read. */
+  silverRows: number;
+  /** Rows gold's commits report (aggregated or late). */
+  goldRows: number;
+  lateRows: number;
+  /** Silver manifests after the shard's last committed gold batch, and their rows. */
+  pendingManifests: number;
+  pendingRows: number;
+}
+
+export interface SilverToGold {
+  shards: GoldShardAudit[];
+  /** Rows of the silver manifests in the lake per silver batch, over every shard. */
+  silverRowsByBatch: Map<number, number>;
+  problems: string[];
+  pending: PendingWork[];
+}
+
+const range = (from: number, to: number) => (from === to ? `${from}` : `${from}–${to}`);
+
+/** Silver manifests per session: sequence → rows and the silver batch that wrote it. */
+async function readSilverManifests(lake: Lake, root: string): Promise<Map<string, Map<number, { rows: number; batch: number }>>> {
+  const sessions = new Map<string, Map<number, { rows: number; batch: number }>>();
+  const prefix = manifestLayerPrefix('silver', root);
+  for await (const entry of lake.list(prefix)) {
+    if (!entry.path.endsWith('.json')) continue;
+    const manifest = parseManifest(JSON.parse((await lake.read(entry.path)).toString('utf8')), entry.path);
+    let bySequence = sessions.get(manifest.session);
+    if (!bySequence) sessions.set(manifest.session, (bySequence = new Map()));
+    bySequence.set(manifest.sequence, { rows: manifest.files.reduce((n, f) => n + f.rows, 0), batch: manifest.batch });
+  }
+  return sessions;
+}
+
+export async function auditSilverToGold(lake: Lake, checkpoints: CheckpointIndex, options: { goldCheckpoint: string; manifestsRoot: string }): Promise<SilverToGold> {
+  const problems: string[] = [];
+  const pending: PendingWork[] = [];
+  const manifests = await readSilverManifests(lake, options.manifestsRoot);
+  const goldShards = checkpoints.goldShards(options.goldCheckpoint);
+  const silverRowsByBatch = new Map<number, number>();
+  for (const bySequence of manifests.values()) for (const m of bySequence.values()) silverRowsByBatch.set(m.batch, (silverRowsByBatch.get(m.batch) ?? 0) + m.rows);
+
+  const shards: GoldShardAudit[] = [];
+  for (const session of [...new Set([...manifests.keys(), ...goldShards.keys()])].sort()) {
+    const bySequence = manifests.get(session) ?? new Map<number, { rows: number; batch: number }>();
+    const pathOf = (sequence: number) => manifestPath('silver', session, sequence, options.manifestsRoot);
+    const shard: GoldShardAudit = { shard: session, batches: 0, silverManifests: bySequence.size, silverRows: 0, goldRows: 0, lateRows: 0, pendingManifests: 0, pendingRows: 0 };
+    shards.push(shard);
+
+    // A hole in a session's sequence stops gold there for good (it reads in order).
+    const sequences = [...bySequence.keys()].sort((a, b) => a - b);
+    const holes = sequences.filter((s, i) => s !== (i === 0 ? 0 : (sequences[i - 1] as number) + 1));
+    for (const after of holes) {
+      const before = sequences[sequences.indexOf(after) - 1];
+      const from = before === undefined ? 0 : before + 1;
+      problems.push(`silver ${session}: manifest${from === after - 1 ? '' : 's'} ${range(from, after - 1)} missing before ${pathOf(after)}, so gold can never read past them`);
+    }
+
+    const entries = goldShards.get(session);
+    const checkpoint = new StageCheckpoint<unknown, GoldCommitRecord>(lake, `checkpoints/${options.goldCheckpoint}/${session}`);
+    let next = 0;
+    let lastBatch: number | undefined;
+    for (const batch of entries?.commits ?? []) {
+      const commit = await checkpoint.readCommit(batch);
+      const silver = commit?.silver;
+      if (!commit || !silver || typeof silver.from !== 'number' || typeof silver.to !== 'number' || typeof commit.rows !== 'number') {
+        problems.push(`gold ${session} batch ${batch}: its commit ${checkpoint.root}/commits/${batch} does not say which silver manifests it read and how many rows they held`);
+        continue;
+      }
+      shard.batches++;
+      lastBatch = batch;
+      if (silver.from > next) {
+        problems.push(
+          `gold ${session} batch ${batch} read silver manifests ${range(silver.from, silver.to)}, but the batches before it ended at ${next - 1}: manifests ${range(next, silver.from - 1)} were never aggregated`,
+        );
+      } else if (silver.from < next) {
+        problems.push(
+          `gold ${session} batch ${batch} read silver manifests ${range(silver.from, silver.to)}, but manifests ${range(silver.from, Math.min(silver.to, next - 1))} were read by an earlier batch (counted twice)`,
+        );
+      }
+      let rows = 0;
+      const missing: number[] = [];
+      for (let sequence = silver.from; sequence <= silver.to; sequence++) {
+        const manifest = bySequence.get(sequence);
+        if (manifest) rows += manifest.rows;
+        else missing.push(sequence);
+      }
+      if (missing.length > 0) {
+        problems.push(
+          `gold ${session} batch ${batch} committed silver manifest${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not in the lake (${pathOf(missing[0] as number)})`,
+        );
+      } else if (rows !== commit.rows) {
+        problems.push(`gold ${session} batch ${batch}: silver manifests ${range(silver.from, silver.to)} hold ${rows} rows, gold's commit reports ${commit.rows}`);
+      }
+      shard.silverRows += rows;
+      shard.goldRows += commit.rows;
+      shard.lateRows += commit.lateRows ?? 0;
+      next = Math.max(next, silver.to + 1);
+    }
+
+    const waiting = sequences.filter((s) => s >= next);
+    if (waiting.length > 0) {
+      shard.pendingManifests = waiting.length;
+      shard.pendingRows = waiting.reduce((n, s) => n + (bySequence.get(s)?.rows ?? 0), 0);
+      const first = waiting[0] as number;
+      const last = waiting[waiting.length - 1] as number;
+      const after =
+        lastBatch === undefined ? 'gold has committed no batch of this shard' : `after gold's last committed batch ${lastBatch} of the shard, which ended at manifest ${next - 1}`;
+      pending.push({
+        kind: 'silver-manifests',
+        stage: `gold ${session}`,
+        location: pathOf(first),
+        count: waiting.length,
+        message: `silver ${session}: ${waiting.length === 1 ? `manifest ${first}` : `${waiting.length} manifests (${range(first, last)})`} with ${shard.pendingRows} rows not aggregated yet: ${after} (${pathOf(first)})`,
+      });
+    }
+  }
+  return { shards, silverRowsByBatch, problems, pending };
+}
+
+/** The fields of gold's checkpoint metadata the audit reads: its window definitions. */
+interface GoldMetadataRecord {
+  logic?: { aggregation?: { windows?: Array<{ sizeMs?: unknown; slideMs?: unknown }> } };
+}
+
+/**
+ * How many windows each row belongs to, over every window definition gold aggregates (a definition
+ * of size S and slide L puts a row in S / L windows), from the logic recorded in gold's checkpoint;
+ * `undefined` when no shard's checkpoint says.
+ */
+export async function goldWindowsPerRow(lake: Lake, checkpoints: CheckpointIndex, goldCheckpoint: string): Promise<number | undefined> {
+  for (const session of [...checkpoints.goldShards(goldCheckpoint).keys()].sort()) {
+    const path = `checkpoints/${goldCheckpoint}/${session}/metadata`;
+    if (!(await lake.exists(path))) continue;
+    const windows = (JSON.parse((await lake.read(path)).toString('utf8')) as GoldMetadataRecord).logic?.aggregation?.windows;
+    if (!Array.isArray(windows) || windows.length === 0) continue;
+    let count = 0;
+    for (const w of windows) {
+      if (typeof w.sizeMs !== 'number' || typeof w.slideMs !== 'number' || w.slideMs <= 0 || w.sizeMs % w.slideMs !== 0) return undefined;
+      count += w.sizeMs / w.slideMs;
+    }
+    return count;
+  }
+  return undefined;
+}
