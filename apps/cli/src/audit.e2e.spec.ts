@@ -6,14 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
 import { CaptureFileWriter, readCaptureFile } from '@pipeline/capture-format';
 import { loadSpecFile } from '@pipeline/config';
 import type { TableColumnType, TableRow, TableSchema } from '@pipeline/contracts';
 import { DeltaTable, decodeAddPath, readDeltaSnapshot, readTableFile, tableColumnTypeOf } from '@pipeline/delta';
-import { makeTempDir, type TempDir } from '@pipeline/testing';
+import { freePort, makeTempDir, type TempDir } from '@pipeline/testing';
 import { silverSchema, utcDate } from '@pipeline/transform';
 import type { AuditReport } from './audit';
 
@@ -30,17 +29,6 @@ function pipeline(args: string[]) {
 function auditJson(home: string, ...flags: string[]): { status: number | null; report: AuditReport } {
   const result = pipeline(['audit', '--home', home, '--json', ...flags]);
   return { status: result.status, report: JSON.parse(result.stdout) as AuditReport };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -6,12 +6,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { createServer, type AddressInfo } from 'node:net';
 import { LocalLake, LocalServingStore } from '@pipeline/adapters';
 import type { WindowDocument } from '@pipeline/ports';
 import { readDeltaRows } from '@pipeline/delta';
 import { readCaptureFile } from '@pipeline/capture-format';
-import { collect, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
+import { collect, freePort, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const bin = path.join(root, 'bin', 'pipeline.js');
@@ -51,18 +50,6 @@ async function servedDocuments(home: string): Promise<WindowDocument[]> {
   } finally {
     await store.close();
   }
-}
-
-/** A port nothing listens on now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function dataRows(file: string): Promise<number> {

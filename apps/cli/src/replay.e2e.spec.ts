@@ -7,12 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
 import { captureTimeOfPath, type TableRow } from '@pipeline/contracts';
 import { readDeltaRows } from '@pipeline/delta';
-import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
+import { collect, freePort, makeTempDir, type TempDir } from '@pipeline/testing';
 import type { ReplaySummary } from './replay';
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -21,17 +20,6 @@ const spec = path.join(root, 'examples', 'sensors.spec.yaml');
 
 function pipeline(args: string[]) {
   return spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, LOG_FORMAT: 'json' }, encoding: 'utf8', timeout: 120_000 });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** What the running pipeline owns in the home, file by file, as hashes of the bytes. */

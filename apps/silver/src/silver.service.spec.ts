@@ -182,23 +182,16 @@ describe('silver', () => {
     const expected = await outputs(reference);
     expect(expected.size).toBeGreaterThan(10);
 
-    let crashes = 0;
-    for (let crashAt = 1; ; crashAt++) {
-      const lake = newLake(`crash-${crashAt}`);
-      await seedBronze(lake, BATCHES);
-      await bindFixed(lake, spec);
-      let crashed = false;
-      try {
-        await (await silver(new FaultyLake(lake, crashAt), spec, new TestClock(T0))).catchUp();
-      } catch (error) {
-        if (!(error instanceof SimulatedCrash)) throw error;
-        crashed = true;
-        crashes++;
-      }
-      await (await silver(lake, spec, new TestClock(T0))).catchUp();
-      expect(await outputs(lake)).toEqual(expected);
-      if (!crashed) break;
-    }
+    const crashes = await killAtEveryWrite(
+      spec,
+      async (name) => {
+        const lake = newLake(name);
+        await seedBronze(lake, BATCHES);
+        await bindFixed(lake, spec);
+        return lake;
+      },
+      async (lake) => expect(await outputs(lake)).toEqual(expected),
+    );
     // Offsets, data files, Delta commits, manifests, state and commits of three batches: every step was hit.
     expect(crashes).toBeGreaterThan(15);
   }, 120_000);
@@ -320,35 +313,53 @@ describe('silver with live trace context', () => {
   afterEach(() => dir.dispose());
 
   it('re-runs a batch killed at any write to identical bytes, manifests included, and carries on by itself', async () => {
-    let crashes = 0;
-    for (let crashAt = 1; ; crashAt++) {
-      const lake = new LocalLake(path.join(dir.path, `crash-${crashAt}`));
-      await seedBronze(lake, BATCHES);
-      let crashed = false;
-      try {
-        await (await silver(new FaultyLake(lake, crashAt), spec, new TestClock(T0))).catchUp();
-      } catch (error) {
-        if (!(error instanceof SimulatedCrash)) throw error;
-        crashed = true;
-        crashes++;
-      }
-      const written = await everyFile(lake);
-      await (await silver(lake, spec, new TestClock(T0))).catchUp();
-      const after = await everyFile(lake);
-      for (const [file, bytes] of written) expect({ file, same: after.get(file) === bytes }).toEqual({ file, same: true });
-      // Each manifest carries the trace context its batch recorded when it was planned.
-      const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver');
-      for (const entry of await collect(lake.list('manifests/silver/'))) {
-        const manifest = JSON.parse((await lake.read(entry.path)).toString('utf8')) as { batch: number; traceparent?: string };
-        const offsets = await checkpoint.readOffsets(manifest.batch);
-        expect(manifest.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
-        expect(manifest.traceparent).toBe(offsets?.traceparent);
-      }
-      if (!crashed) break;
-    }
+    const crashes = await killAtEveryWrite(
+      spec,
+      async (name) => {
+        const lake = new LocalLake(path.join(dir.path, name));
+        await seedBronze(lake, BATCHES);
+        return lake;
+      },
+      async (lake) => {
+        // Each manifest carries the trace context its batch recorded when it was planned.
+        const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver');
+        for (const entry of await collect(lake.list('manifests/silver/'))) {
+          const manifest = JSON.parse((await lake.read(entry.path)).toString('utf8')) as { batch: number; traceparent?: string };
+          const offsets = await checkpoint.readOffsets(manifest.batch);
+          expect(manifest.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+          expect(manifest.traceparent).toBe(offsets?.traceparent);
+        }
+      },
+    );
     expect(crashes).toBeGreaterThan(15);
   }, 120_000);
 });
+
+/**
+ * Silver killed before its n-th lake write, for n = 1, 2, … until a run completes, each time on a
+ * fresh lake, then restarted with no manual step: every file the killed run left must keep its
+ * bytes, then `check` looks at the lake. Returns how many runs were killed.
+ */
+async function killAtEveryWrite(spec: PipelineSpec, freshLake: (name: string) => Promise<Lake>, check: (lake: Lake) => Promise<void>): Promise<number> {
+  let crashes = 0;
+  for (let crashAt = 1; ; crashAt++) {
+    const lake = await freshLake(`crash-${crashAt}`);
+    let crashed = false;
+    try {
+      await (await silver(new FaultyLake(lake, crashAt), spec, new TestClock(T0))).catchUp();
+    } catch (error) {
+      if (!(error instanceof SimulatedCrash)) throw error;
+      crashed = true;
+      crashes++;
+    }
+    const written = await everyFile(lake);
+    await (await silver(lake, spec, new TestClock(T0))).catchUp();
+    const after = await everyFile(lake);
+    for (const [file, bytes] of written) expect({ file, same: after.get(file) === bytes }).toEqual({ file, same: true });
+    await check(lake);
+    if (!crashed) return crashes;
+  }
+}
 
 /** Every file in the lake but the temporary ones, as base64. */
 async function everyFile(lake: Lake): Promise<Map<string, string>> {

@@ -9,3 +9,4 @@ export * from './bus.contract';
 export * from './serving-store.contract';
 export * from './azurite';
 export * from './cosmos-server';
+export * from './free-port';
