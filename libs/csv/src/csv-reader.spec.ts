@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { CsvHeaderError, readCsv, type CsvHeader, type CsvReadOptions, type CsvRecord } from './index';
+import { CsvFileError, CsvHeaderError, readCsv, type CsvHeader, type CsvReadOptions, type CsvRecord } from './index';
 
 async function* chunksOf(input: Buffer | string, size = Number.POSITIVE_INFINITY): AsyncGenerator<Buffer> {
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input, 'utf8');
@@ -80,7 +80,7 @@ describe('readCsv', () => {
       const { records } = await readAll('a,b\r1,2\r"x\ry",4', { header: true });
       expect(records).toEqual([
         { kind: 'row', row: 1, line: 2, fields: ['1', '2'] },
-        { kind: 'row', row: 2, line: 3, fields: ['x\ry', '4'] },
+        { kind: 'row', row: 2, line: 3, fields: ['x\ry', '4'], unterminated: true },
       ]);
     });
 
@@ -104,6 +104,23 @@ describe('readCsv', () => {
         ['1', '2'],
       ]);
       expect(await fieldsOf('a,"b"')).toEqual([['a', 'b']]);
+    });
+
+    it('marks the last record as unterminated when no line break follows it, and only that one', async () => {
+      const { records } = await readAll('a,b\n1,2\n3,4', { header: true });
+      expect(records).toEqual([
+        { kind: 'row', row: 1, line: 2, fields: ['1', '2'] },
+        { kind: 'row', row: 2, line: 3, fields: ['3', '4'], unterminated: true },
+      ]);
+      // Cut short, as a file still being written may be: still a record, malformed and marked.
+      const cut = await readAll('a,b\n1,2\n3', { header: true });
+      expect(malformed(cut.records[1])).toMatchObject({ row: 2, reason: 'csv_column_count', unterminated: true });
+      const openQuote = await readAll('a,b\n1,"2', { header: true });
+      expect(malformed(openQuote.records[0])).toMatchObject({ row: 1, reason: 'csv_quote', unterminated: true });
+      for (const ending of ['\n', '\r\n', '\r']) {
+        const whole = await readAll(`a,b\n1,2${ending}`, { header: true });
+        expect(whole.records).toEqual([{ kind: 'row', row: 1, line: 2, fields: ['1', '2'] }]);
+      }
     });
 
     it('does not make a record of the trailing newline', async () => {
@@ -248,6 +265,27 @@ describe('readCsv', () => {
       await expect(readAll(input, { header: true })).rejects.toThrow(/line 1 is not valid UTF-8/);
     });
 
+    it('rejects a UTF-16 file, with or without a byte order mark, before yielding any record', async () => {
+      const text = 'id,v\n1,a\n2,b\n';
+      const le = Buffer.from(text, 'utf16le');
+      const be = Buffer.from(le).swap16();
+      const files = {
+        'UTF-16LE with BOM': Buffer.concat([Buffer.from([0xff, 0xfe]), le]),
+        'UTF-16BE with BOM': Buffer.concat([Buffer.from([0xfe, 0xff]), be]),
+        'UTF-16LE without BOM': le,
+        'UTF-16BE without BOM': be,
+      };
+      for (const [name, bytes] of Object.entries(files)) {
+        for (const header of [true, false]) {
+          const error = await readAll(bytes, { header }).catch((e: unknown) => e);
+          expect([name, error]).toEqual([name, expect.any(CsvFileError)]);
+          expect((error as Error).message).toMatch(/UTF-16.*save it as UTF-8/);
+        }
+      }
+      await expect(readAll(files['UTF-16LE with BOM'], { header: true })).rejects.toThrow(/starts with a UTF-16 byte order mark/);
+      await expect(readAll(files['UTF-16LE without BOM'], { header: true })).rejects.toThrow(/line 1 holds NUL bytes/);
+    });
+
     it('rejects a header with broken quoting', async () => {
       await expect(readAll('id,"v"x\n1,2\n', { header: true })).rejects.toThrow(CsvHeaderError);
     });
@@ -295,7 +333,7 @@ describe('readCsv', () => {
       const { records } = await readAll('123456789\nok\n', { header: false, maxRecordBytes: 5 });
       const bad = malformed(records[0]);
       expect(bad).toMatchObject({ row: 1, line: 1, reason: 'csv_too_large', raw: Buffer.from('12345') });
-      expect(bad.message).toContain('longer than maxRecordBytes (5)');
+      expect(bad.message).toContain('longer than the record size limit of 5 bytes');
       expect(records[1]).toEqual({ kind: 'row', row: 2, line: 2, fields: ['ok'] });
     });
 
@@ -310,7 +348,7 @@ describe('readCsv', () => {
       const { records } = await readAll(`x,"runaway\n${lines.join('\n')}\n`, { header: false, maxRecordBytes: 64 });
       const bad = malformed(records[0]);
       expect(bad).toMatchObject({ row: 1, line: 1, reason: 'csv_quote', raw: Buffer.from('x,"runaway') });
-      expect(bad.message).toContain('still open after maxRecordBytes (64)');
+      expect(bad.message).toContain('still open after 64 bytes');
       expect(records.slice(1)).toEqual(lines.map((l, i) => ({ kind: 'row', row: i + 2, line: i + 2, fields: l.split(',') })));
     });
 
@@ -326,6 +364,28 @@ describe('readCsv', () => {
       // The quote opens at byte 21 and is given up at byte 32 (inside line 4); skipping then stops at the end of line 4.
       const rows = records.slice(1);
       expect(rows).toEqual(Array.from({ length: 17 }, (_, i) => ({ kind: 'row', row: i + 2, line: i + 5, fields: ['b'] })));
+    });
+  });
+
+  describe('messages', () => {
+    it('name the flag a user sets, never an option name of this library', async () => {
+      const inputs = [
+        'h1,h2\n12345678901234567890,1\n', // too large
+        `h1,h2\nx,"runaway\n${'a,b\n'.repeat(30)}`, // a quote still open at the size limit
+        'h1,h2\n1,a"b\n', // a stray quote
+        'h1,h2\nonly\n', // the column count
+        'h1,h2\nz,"never closed', // a quote open at the end
+      ];
+      const messages: string[] = [];
+      for (const input of inputs) {
+        const { records } = await readAll(input, { header: true, maxRecordBytes: 16 });
+        messages.push(malformed(records[0]).message);
+      }
+      messages.push(malformed((await readAll(Buffer.from([0x31, 0x2c, 0xff, 0x0a]), { header: false })).records[0]).message);
+      messages.push(((await readAll('a,b\n', { header: true, expectedColumns: 3 }).catch((e: unknown) => e)) as Error).message);
+      for (const message of messages) expect(message).not.toMatch(/maxRecordBytes|expectedColumns|fromRow/);
+      expect(messages[0]).toContain('--max-record-size');
+      expect(messages[1]).toContain('--max-record-size');
     });
   });
 

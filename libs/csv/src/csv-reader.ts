@@ -6,8 +6,10 @@
  * - No record is dropped: anything that cannot become fields is yielded as 'malformed' with its raw bytes.
  * - `row` counts every non-empty record after the header, malformed ones included, so row numbers stay
  *   stable across runs and resume with `fromRow` lands on the same record.
+ * - A file that is not UTF-8 text as a whole (UTF-16, with or without a byte order mark) fails on its
+ *   first record with a CsvFileError, before any record is yielded: it is one mistake, not a row each.
  */
-import { CsvHeaderError, type CsvHeader, type CsvReadOptions, type CsvReader, type CsvRecord } from './csv.types';
+import { CsvFileError, CsvHeaderError, type CsvHeader, type CsvReadOptions, type CsvReader, type CsvRecord } from './csv.types';
 import { splitFields } from './fields';
 import { RecordScanner, type ScannedRecord } from './record-scanner';
 
@@ -26,11 +28,18 @@ interface ResolvedOptions {
   fromRow: number;
 }
 
+/** Why `delimiter` cannot separate fields, or undefined when it can. */
+export function delimiterProblem(delimiter: string): string | undefined {
+  if (delimiter.length !== 1 || delimiter.charCodeAt(0) > 0x7f || delimiter === '"' || delimiter === '\r' || delimiter === '\n') {
+    return `the delimiter must be one ASCII character other than a quote, CR or LF (such as "," ";" or "\\t"), got ${JSON.stringify(delimiter)}`;
+  }
+  return undefined;
+}
+
 function validateOptions(options: CsvReadOptions): ResolvedOptions {
   const delimiter = options.delimiter ?? ',';
-  if (delimiter.length !== 1 || delimiter.charCodeAt(0) > 0x7f || delimiter === '"' || delimiter === '\r' || delimiter === '\n') {
-    throw new RangeError(`CSV delimiter must be one ASCII character other than a quote, CR or LF (such as "," ";" or "\\t"), got ${JSON.stringify(delimiter)}`);
-  }
+  const problem = delimiterProblem(delimiter);
+  if (problem !== undefined) throw new RangeError(`CSV ${problem}`);
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   requirePositiveInteger('maxRecordBytes', maxRecordBytes);
   const fromRow = options.fromRow ?? 1;
@@ -50,6 +59,7 @@ class StreamingCsvReader implements CsvReader {
   // mid-file U+FEFF as data (the file's leading BOM is dropped by the scanner).
   private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private consumed = 0;
+  private firstScanned = true;
   private headerRead: Promise<CsvHeader | undefined> | undefined;
   private expectedColumns: number | undefined;
   private iterated = false;
@@ -84,11 +94,7 @@ class StreamingCsvReader implements CsvReader {
       const { fromRow } = this.options;
       let row = 0;
       for (;;) {
-        let scanned = this.scanner.next();
-        while (scanned === undefined && !this.scanner.done) {
-          await this.pull();
-          scanned = this.scanner.next();
-        }
+        const scanned = await this.nextScanned();
         if (scanned === undefined) return;
         row++;
         if (row >= fromRow) yield this.toRecord(scanned, row);
@@ -96,6 +102,20 @@ class StreamingCsvReader implements CsvReader {
     } finally {
       await this.chunks.return?.();
     }
+  }
+
+  /** The next record from the scanner, pulling chunks as needed; undefined at the end of input. */
+  private async nextScanned(): Promise<ScannedRecord | undefined> {
+    let scanned = this.scanner.next();
+    while (scanned === undefined && !this.scanner.done) {
+      await this.pull();
+      scanned = this.scanner.next();
+    }
+    if (scanned !== undefined && this.firstScanned) {
+      this.firstScanned = false;
+      checkEncoding(scanned);
+    }
+    return scanned;
   }
 
   /** Feeds the scanner one more chunk, or the end of input. */
@@ -111,11 +131,7 @@ class StreamingCsvReader implements CsvReader {
   }
 
   private async readHeader(): Promise<CsvHeader | undefined> {
-    let scanned = this.scanner.next();
-    while (scanned === undefined && !this.scanner.done) {
-      await this.pull();
-      scanned = this.scanner.next();
-    }
+    const scanned = await this.nextScanned();
     if (scanned === undefined) return undefined;
     const { line } = scanned;
     if (scanned.kind === 'broken') throw new CsvHeaderError(`CSV header on line ${line} is unusable: ${scanned.message}`, line);
@@ -127,7 +143,7 @@ class StreamingCsvReader implements CsvReader {
     validateHeaderNames(names, line, this.options.delimiter);
     if (this.expectedColumns !== undefined && names.length !== this.expectedColumns) {
       throw new CsvHeaderError(
-        `CSV header on line ${line} has ${names.length} columns but ${this.expectedColumns} are expected; check the delimiter (${JSON.stringify(this.options.delimiter)}) and the expected column count`,
+        `CSV header on line ${line} has ${names.length} columns but ${this.expectedColumns} are expected; check the delimiter (${JSON.stringify(this.options.delimiter)}) and the number of columns`,
         line,
       );
     }
@@ -136,6 +152,11 @@ class StreamingCsvReader implements CsvReader {
   }
 
   private toRecord(scanned: ScannedRecord, row: number): CsvRecord {
+    const record = this.recordOf(scanned, row);
+    return scanned.terminated ? record : { ...record, unterminated: true };
+  }
+
+  private recordOf(scanned: ScannedRecord, row: number): CsvRecord {
     const { line } = scanned;
     if (scanned.kind === 'broken') {
       return { kind: 'malformed', row, line, reason: scanned.reason, message: scanned.message, raw: Buffer.from(scanned.bytes) };
@@ -173,6 +194,21 @@ class StreamingCsvReader implements CsvReader {
     } catch {
       return undefined;
     }
+  }
+}
+
+/**
+ * Rejects a file that is UTF-16 rather than UTF-8, judged on its first record: a UTF-16 byte order
+ * mark, or NUL bytes, which UTF-16 puts in every ASCII character and no CSV text holds.
+ */
+function checkEncoding(first: ScannedRecord): void {
+  const { bytes, line } = first;
+  const fix = 'save it as UTF-8 (in most editors: Save As, encoding UTF-8)';
+  if (line === 1 && bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
+    throw new CsvFileError(`the file is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8; ${fix}`, line);
+  }
+  if (bytes.includes(0)) {
+    throw new CsvFileError(`line ${line} holds NUL bytes: the file looks like UTF-16 without a byte order mark (or is not text at all), not UTF-8; ${fix}`, line);
   }
 }
 

@@ -13,9 +13,14 @@ export interface CsvReadOptions {
   fromRow?: number;
 }
 
+/**
+ * `unterminated` marks the last record of the input when no line break follows it. RFC 4180 makes
+ * it a record; in a file still being written it may be a line cut short, so a reader of such files
+ * can hold it back until the file stops changing.
+ */
 export type CsvRecord =
-  | { kind: 'row'; row: number; line: number; fields: string[] }
-  | { kind: 'malformed'; row: number; line: number; reason: MalformedReason; message: string; raw: Buffer };
+  | { kind: 'row'; row: number; line: number; fields: string[]; unterminated?: true }
+  | { kind: 'malformed'; row: number; line: number; reason: MalformedReason; message: string; raw: Buffer; unterminated?: true };
 
 export interface CsvHeader {
   names: string[];
@@ -29,14 +34,25 @@ export interface CsvReader extends AsyncIterable<CsvRecord> {
   readonly bytesRead: number;
 }
 
-/** The header record cannot be used (duplicate or empty names, invalid UTF-8, broken quoting, wrong width). */
-export class CsvHeaderError extends Error {
+/**
+ * The file as a whole cannot be read as CSV (not UTF-8, an unusable header): a problem the user
+ * fixes in the file. The message says what is wrong and how to fix it, without naming the file.
+ */
+export class CsvFileError extends Error {
   constructor(
     message: string,
-    /** 1-based physical line of the header record. */
+    /** 1-based physical line where the problem shows. */
     readonly line: number,
   ) {
     super(message);
+    this.name = 'CsvFileError';
+  }
+}
+
+/** The header record cannot be used (duplicate or empty names, invalid UTF-8, broken quoting, wrong width). */
+export class CsvHeaderError extends CsvFileError {
+  constructor(message: string, line: number) {
+    super(message, line);
     this.name = 'CsvHeaderError';
   }
 }

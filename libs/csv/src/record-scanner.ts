@@ -40,10 +40,13 @@ const OVERFLOW = -2;
 const MIN_ACCUMULATOR_BYTES = 64 * 1024;
 
 export type ScannedRecord =
-  /** A syntactically valid record; `hasQuotes` says whether any field is quoted. */
-  | { kind: 'record'; bytes: Buffer; line: number; hasQuotes: boolean }
+  /**
+   * A syntactically valid record; `hasQuotes` says whether any field is quoted; `terminated` is false
+   * only for the last record of the input when no line break follows it.
+   */
+  | { kind: 'record'; bytes: Buffer; line: number; hasQuotes: boolean; terminated: boolean }
   /** A record that cannot be split into fields. */
-  | { kind: 'broken'; bytes: Buffer; line: number; reason: 'csv_quote' | 'csv_too_large'; message: string };
+  | { kind: 'broken'; bytes: Buffer; line: number; reason: 'csv_quote' | 'csv_too_large'; message: string; terminated: boolean };
 
 export interface RecordScannerOptions {
   delimiter: number;
@@ -276,15 +279,16 @@ export class RecordScanner {
     const errorOffset = this.quoteErrorOffset;
     const errorLine = this.quoteErrorLine;
     const wasSkipping = this.mode !== NORMAL;
+    const terminated = end < this.len;
     this.startNextRecordAt(end, line + breaks + 1);
     if (wasSkipping || end === start) return undefined;
     if (quoteError !== undefined) {
       if (breaks > 0) {
         return this.quarantineFirstLine(start, line, `${quoteError} on line ${errorLine}, in a record spanning lines ${line}-${line + breaks}`);
       }
-      return broken(buf.subarray(start, end), line, 'csv_quote', `line ${line}: ${quoteError} (byte ${errorOffset + 1} of the record); ${QUOTE_FIX}`);
+      return broken(buf.subarray(start, end), line, 'csv_quote', `line ${line}: ${quoteError} (byte ${errorOffset + 1} of the record); ${QUOTE_FIX}`, terminated);
     }
-    return { kind: 'record', bytes: buf.subarray(start, end), line, hasQuotes };
+    return { kind: 'record', bytes: buf.subarray(start, end), line, hasQuotes, terminated };
   }
 
   /** The current record reached maxRecordBytes + 1 bytes without ending. */
@@ -296,16 +300,18 @@ export class RecordScanner {
     }
     const quoteOpen = this.state === QUOTED || this.state === QUOTE_IN_QUOTED;
     if (quoteOpen && this.embeddedBreaks > 0) {
-      return this.quarantineFirstLine(start, line, `a quoted field is still open after maxRecordBytes (${maxRecordBytes}) bytes`);
+      return this.quarantineFirstLine(start, line, `a quoted field is still open after ${maxRecordBytes} bytes (the record size limit, --max-record-size)`);
     }
     this.mode = quoteOpen ? SKIP_LINE : SKIP_RECORD;
     this.rs = this.p;
     const cause = quoteOpen ? ' (inside a quoted field that is still open)' : '';
+    // Reported before its end is seen, so it counts as terminated: the rest of it is skipped.
     return broken(
       buf.subarray(start, start + maxRecordBytes),
       line,
       'csv_too_large',
-      `line ${line}: the record is longer than maxRecordBytes (${maxRecordBytes})${cause}; raw holds its first ${maxRecordBytes} bytes and the rest of the record was skipped; raise the record size limit (the producer's --max-record-size) if records this large are expected`,
+      `line ${line}: the record is longer than the record size limit of ${maxRecordBytes} bytes${cause}; raw holds its first ${maxRecordBytes} bytes and the rest of the record was skipped; raise the limit with --max-record-size if records this large are expected`,
+      true,
     );
   }
 
@@ -319,7 +325,7 @@ export class RecordScanner {
       const { buf, rs: start, len, line } = this;
       if (this.embeddedBreaks > 0) return this.quarantineFirstLine(start, line, 'a quoted field is never closed before the end of the file');
       this.startNextRecordAt(len, line + 1);
-      return broken(buf.subarray(start, len), line, 'csv_quote', `line ${line}: a quoted field is never closed before the end of the file; ${QUOTE_FIX}`);
+      return broken(buf.subarray(start, len), line, 'csv_quote', `line ${line}: a quoted field is never closed before the end of the file; ${QUOTE_FIX}`, false);
     }
     if (this.rs === this.len) {
       this.finished = true;
@@ -341,6 +347,7 @@ export class RecordScanner {
       line,
       'csv_quote',
       `line ${line}: ${problem}; only line ${line} was quarantined and reading resumed on line ${line + 1}; ${QUOTE_FIX}`,
+      true,
     );
   }
 
@@ -413,6 +420,6 @@ function indexOrEnd(buf: Buffer, byte: number, from: number): number {
   return at < 0 ? buf.length : at;
 }
 
-function broken(bytes: Buffer, line: number, reason: 'csv_quote' | 'csv_too_large', message: string): ScannedRecord {
-  return { kind: 'broken', bytes, line, reason, message };
+function broken(bytes: Buffer, line: number, reason: 'csv_quote' | 'csv_too_large', message: string, terminated: boolean): ScannedRecord {
+  return { kind: 'broken', bytes, line, reason, message, terminated };
 }
