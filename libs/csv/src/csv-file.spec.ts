@@ -23,7 +23,7 @@ describe('csvFileProblem', () => {
     expect(csvFileProblem('--csv', absolute)).toBe(`--csv ${absolute} does not exist; check the path.`);
     const relative = path.relative(process.cwd(), absolute);
     expect(csvFileProblem('--csv', relative)).toBe(`--csv ${relative} does not exist (looked in ${process.cwd()}); check the path.`);
-    expect(csvFileProblem('--csv', 'examples/nope.csv')).toMatch(/Run `npm start` from the repository root\.$/);
+    expect(csvFileProblem('--csv', 'examples/nope.csv')).toMatch(/Run the command from the repository root\.$/);
   });
 
   it('says that a folder is not a file', () => {

@@ -17,7 +17,7 @@ export function csvFileProblem(flag: string, file: string): string | undefined {
     return undefined;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return `${flag} ${file} does not exist${where}; check the path.${file.startsWith('examples/') ? ' Run `npm start` from the repository root.' : ''}`;
+    if (code === 'ENOENT') return `${flag} ${file} does not exist${where}; check the path.${file.startsWith('examples/') ? ' Run the command from the repository root.' : ''}`;
     if (code === 'ENOTDIR') return `${flag} ${file} does not exist: a part of its path is a file, not a folder; check the path.`;
     if (code === 'EACCES' || code === 'EPERM') return `${flag} ${file} cannot be read (permission denied); make it readable, e.g. chmod +r ${file}.`;
     throw error;

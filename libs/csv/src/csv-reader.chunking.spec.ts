@@ -63,7 +63,7 @@ describe('readCsv across chunk boundaries', () => {
   });
 
   it('yields the same records for any bytes under any chunking', async () => {
-    const piece = fc.constantFrom('a', 'b', '"', '""', ',', ';', '\n', '\r', '\r\n', ' ', 'é', '\xff', '\uFEFF', '😀');
+    const piece = fc.constantFrom('a', 'b', '"', '""', ',', ';', '\n', '\r', '\r\n', ' ', 'é', '\xff', '\xfe', '\u0000', '\uFEFF', '😀');
     await fc.assert(
       fc.asyncProperty(
         fc.array(piece, { maxLength: 60 }),
@@ -71,8 +71,8 @@ describe('readCsv across chunk boundaries', () => {
         fc.integer({ min: 1, max: 24 }),
         fc.boolean(),
         async (pieces, sizes, maxRecordBytes, header) => {
-          // '\xff' stands for a lone 0xff byte, which is never valid UTF-8.
-          const input = Buffer.concat(pieces.map((p) => (p === '\xff' ? Buffer.from([0xff]) : Buffer.from(p))));
+          // '\xff' and '\xfe' stand for lone bytes, never valid UTF-8 (together, a UTF-16 byte order mark).
+          const input = Buffer.concat(pieces.map((p) => (p === '\xff' ? Buffer.from([0xff]) : p === '\xfe' ? Buffer.from([0xfe]) : Buffer.from(p))));
           const options: CsvReadOptions = { header, maxRecordBytes };
           const reference = await collect(chunked(input, [Math.max(1, input.length)]), options);
           expect(await collect(chunked(input, sizes), options)).toEqual(reference);
@@ -90,7 +90,8 @@ describe('readCsv across chunk boundaries', () => {
 describe('RFC 4180 round trip', () => {
   const unit = fc.oneof(
     { weight: 2, arbitrary: fc.constantFrom('"', ',', ';', '\t', '\n', '\r', '\r\n', ' ', '\uFEFF') },
-    { weight: 5, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
+    // Any character but NUL: NUL bytes in the first record mark a UTF-16 file, which the reader refuses.
+    { weight: 5, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => c !== '\u0000') },
   );
   const field = fc.record({ value: fc.string({ unit, maxLength: 12 }), forceQuotes: fc.boolean() });
   const table = fc.integer({ min: 1, max: 5 }).chain((columns) =>
