@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { appendFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import pino from 'pino';
 import { LocalEventHub } from '@pipeline/adapters';
@@ -9,6 +9,7 @@ import { startTelemetry, type Telemetry } from '@pipeline/telemetry';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
 import { CsvProducer, type AcknowledgedPosition } from './csv-producer';
 import { HeaderMismatchError } from './event-mapper';
+import { carryUnterminated, ProducerPositions, resumePoint, type ProducerPosition, type ResumePoint } from './producer-position';
 
 const SPEC = `
 version: 1
@@ -255,5 +256,138 @@ describe('CSV producer', () => {
     // Two minutes of event time at speed 60: two seconds.
     expect(clock.now() - before).toBe(2_000);
     expect(await allEvents()).toHaveLength(3);
+  });
+
+  describe('a file still being written', () => {
+    const HEADER = 'reading_id,device_id,ts,temperature\n';
+    const line = (n: number) => `r${n},d${n % 3},2026-01-01T00:00:${String(n).padStart(2, '0')}Z,20`;
+    const rowsOf = (events: ReceivedEvent[]) => events.map((e) => Number(e.properties['row']));
+
+    /** A producer whose settle wait is when the writer goes on: `write` is appended during it. */
+    const writerDuringSettle = (csv: string, write: string | undefined) =>
+      new CsvProducer(
+        spec,
+        hub,
+        clock,
+        async (ms) => {
+          clock.advance(ms);
+          if (write !== undefined) await appendFile(csv, write);
+        },
+        silent,
+      );
+
+    it('sends the last line without a line break as a record when the file stays unchanged, and writes down where it ended', async () => {
+      const csv = path.join(dir.path, 'in.csv');
+      await writeFile(csv, `${HEADER}${line(1)}\n${line(2)}`);
+      let last: AcknowledgedPosition | undefined;
+      const summary = await writerDuringSettle(csv, undefined).produce({
+        csvFile: csv,
+        fromRow: 1,
+        pacing: { kind: 'unlimited' },
+        maxBatchEvents: 3,
+        maxBatchDelayMs: 1_000,
+        onPosition: async (position) => void (last = position),
+      });
+      expect(summary).toMatchObject({ rowsRead: 2, eventsSent: 2, malformed: {}, heldBackRow: undefined });
+      expect((await allEvents()).map((e) => JSON.parse(e.body.toString('utf8')).reading_id)).toEqual(['r1', 'r2']);
+      expect(last).toMatchObject({ nextRow: 3, size: (await stat(csv)).size, unterminated: { row: 2, end: (await stat(csv)).size } });
+    });
+
+    it('holds back a last line cut short while the file is written, counts it as not sent, and the next run sends it whole', async () => {
+      const csv = path.join(dir.path, 'growing.csv');
+      await writeFile(csv, `${HEADER}${line(1)}\n${line(2)}\nr3,d0,2026-01-01T00:0`);
+      let last: AcknowledgedPosition | undefined;
+      const first = await writerDuringSettle(csv, '0:03Z,20\n').produce({
+        csvFile: csv,
+        fromRow: 1,
+        pacing: { kind: 'unlimited' },
+        maxBatchEvents: 3,
+        maxBatchDelayMs: 1_000,
+        onPosition: async (position) => void (last = position),
+      });
+      expect(first).toMatchObject({ rowsRead: 2, eventsSent: 2, lastRow: 2, heldBackRow: 3, malformed: {} });
+      expect(last).toMatchObject({ nextRow: 3 });
+      expect(last?.unterminated).toBeUndefined();
+      await appendFile(csv, `${line(4)}\n`);
+      const second = await run(csv, { fromRow: (last as AcknowledgedPosition).nextRow, acknowledged: (last as AcknowledgedPosition).partitions });
+      expect(second).toMatchObject({ rowsRead: 2, eventsSent: 2, firstRow: 3, lastRow: 4, malformed: {} });
+      const events = await allEvents();
+      expect(rowsOf(events)).toEqual([1, 2, 3, 4]);
+      expect(JSON.parse((events[2] as ReceivedEvent).body.toString('utf8'))).toEqual({ reading_id: 'r3', device_id: 'd0', ts: '2026-01-01T00:00:03Z', temperature: '20' });
+    });
+
+    it('reads only the bytes the file had when the run started; rows appended meanwhile go with the next run', async () => {
+      const csv = path.join(dir.path, 'appended.csv');
+      // Larger than what the file stream reads ahead, so the run is still reading when the writer appends.
+      const rows = 30_000;
+      const at = (n: number, second: number) => `r${n},d${n % 3},2026-01-01T00:00:0${second}Z,20\n`;
+      await writeFile(csv, HEADER + at(1, 0) + Array.from({ length: rows - 1 }, (_, i) => at(i + 2, 1)).join(''));
+      let last: AcknowledgedPosition | undefined;
+      // Replayed at event time, the run waits once, at row 2: the writer appends a row then.
+      const appending = new CsvProducer(
+        spec,
+        hub,
+        clock,
+        async (ms) => {
+          clock.advance(ms);
+          await appendFile(csv, at(rows + 1, 2));
+        },
+        silent,
+      );
+      const first = await appending.produce({
+        csvFile: csv,
+        fromRow: 1,
+        pacing: { kind: 'replay', speed: 1 },
+        maxBatchEvents: 500,
+        maxBatchDelayMs: 1_000,
+        onPosition: async (position) => void (last = position),
+      });
+      expect(first).toMatchObject({ rowsRead: rows, lastRow: rows, heldBackRow: undefined, malformed: {} });
+      const second = await run(csv, { fromRow: (last as AcknowledgedPosition).nextRow, acknowledged: (last as AcknowledgedPosition).partitions });
+      expect(second).toMatchObject({ rowsRead: 1, firstRow: rows + 1, lastRow: rows + 1, malformed: {} });
+    });
+
+    it('sends a row again, whole, when its line goes on after it was sent without a line break', async () => {
+      const csv = path.join(dir.path, 'paused.csv');
+      const positions = new ProducerPositions(path.join(dir.path, 'positions'));
+      const write = (position: AcknowledgedPosition, earlier?: ResumePoint) =>
+        positions.write('events', csv, carryUnterminated(position, earlier?.kind === 'resume' ? earlier.unterminated : undefined));
+      const resume = async () => resumePoint((await positions.read('events', csv)) as ProducerPosition, csv, (await stat(csv)).size);
+      // The writer paused longer than the settle time in the middle of row 3: it was sent cut short.
+      await writeFile(csv, `${HEADER}${line(1)}\n${line(2)}\nr3,d0,2026-01-01T00:0`);
+      await run(csv, { onPosition: (position) => write(position) });
+      expect((await allEvents()).map((e) => e.properties['malformed'])).toEqual([undefined, undefined, 'csv_column_count']);
+      // A run before the line goes on sends nothing and keeps watching row 3.
+      const unchanged = await resume();
+      expect(unchanged).toMatchObject({ kind: 'resume', fromRow: 4, unterminated: { row: 3 } });
+      if (unchanged.kind !== 'resume') throw new Error('expected a resume');
+      expect(await run(csv, { fromRow: unchanged.fromRow, acknowledged: unchanged.acknowledged, onPosition: (position) => write(position, unchanged) })).toMatchObject({ eventsSent: 0 });
+      // The writer completes row 3 and adds row 4: row 3 is sent again as it is now, then row 4.
+      await appendFile(csv, `0:03Z,20\n${line(4)}\n`);
+      const extended = await resume();
+      expect(extended).toMatchObject({ kind: 'resume', fromRow: 3, resentRow: 3 });
+      if (extended.kind !== 'resume') throw new Error('expected a resume');
+      expect(Object.values(extended.acknowledged).every((row) => row <= 2)).toBe(true);
+      await run(csv, { fromRow: extended.fromRow, acknowledged: extended.acknowledged, onPosition: (position) => write(position, extended) });
+      const events = await allEvents();
+      expect(events.map((e) => [e.properties['row'], e.properties['malformed'] ?? 'ok'])).toEqual([
+        [1, 'ok'],
+        [2, 'ok'],
+        [3, 'csv_column_count'],
+        [3, 'ok'],
+        [4, 'ok'],
+      ]);
+      // Row 3 now ends with a line break: the next resume is an ordinary one.
+      expect(await resume()).toEqual({ kind: 'resume', fromRow: 5, acknowledged: expect.any(Object) });
+    });
+
+    it('does not resume by itself on a file shorter than what was read before', async () => {
+      const csv = path.join(dir.path, 'replaced.csv');
+      const positions = new ProducerPositions(path.join(dir.path, 'positions'));
+      await writeFile(csv, `${HEADER}${[1, 2, 3].map(line).join('\n')}\n`);
+      await run(csv, { onPosition: (position) => positions.write('events', csv, position) });
+      await writeFile(csv, `${HEADER}${line(7)}\n`);
+      expect(await resumePoint((await positions.read('events', csv)) as ProducerPosition, csv, (await stat(csv)).size)).toEqual({ kind: 'shrunk', size: (await stat(csv)).size });
+    });
   });
 });

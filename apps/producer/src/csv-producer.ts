@@ -3,21 +3,31 @@
  * Each send batch is one span; its W3C trace context is stamped on every event of the batch.
  * At-least-once: after a failure, `--from-row` with the reported row resumes, and the stable
  * event ids let silver drop the few rows sent twice.
+ *
+ * A file may still be written while it is read. A run reads the bytes the file had when it started,
+ * never more, so a row appended meanwhile is left whole to the next run. The last line without a
+ * line break is a record (RFC 4180), but it may be a line cut short by a writer: it is sent only when
+ * the file kept its size and modification time from before the read until a second after the read
+ * began; otherwise it is held back, not counted as sent, and the next run reads it again.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
 import { readCsv, type CsvRecord } from '@pipeline/csv';
 import { partitionIndexForKey, type Clock } from '@pipeline/engine';
 import { eventSizeInBytes, type EventHubProducer, type EventToSend } from '@pipeline/ports';
 
-/** How much of an oversized record its marker carries, for a person to recognise it. */
-const TOO_LARGE_PREFIX_BYTES = 1024;
 import { inSpan, traceHeaders, type Logger } from '@pipeline/telemetry';
 import { EventMapper, type MappedEvent } from './event-mapper';
 import { Pacer, type Pacing, type Sleep } from './pacer';
 import { ProgressReporter } from './progress';
 import { SendBatcher, type PendingBatch } from './send-batcher';
+
+/** How much of an oversized record its marker carries, for a person to recognise it. */
+const TOO_LARGE_PREFIX_BYTES = 1024;
+/** How long a file must stay unchanged before its last line without a line break is sent. */
+const SETTLE_MS = 1_000;
 
 export interface ProduceOptions {
   csvFile: string;
@@ -54,6 +64,13 @@ export interface AcknowledgedPosition {
   nextRow: number;
   /** Partition id ('' for rows without a key) → last row the hub acknowledged there. */
   partitions: Record<string, number>;
+  /** Bytes of the file the run read: the file's size when the run started. */
+  size: number;
+  /**
+   * Set when the last row sent had no line break after it: it ended the file at byte `end`. If the
+   * file later goes on with that line, the row was sent cut short and a resume sends it again.
+   */
+  unterminated?: { row: number; end: number };
 }
 
 export interface ProduceSummary {
@@ -71,6 +88,8 @@ export interface ProduceSummary {
   elapsedMs: number;
   /** Set when the run stopped before the end: the row to pass to `--from-row` to go on. */
   resumeFromRow: number | undefined;
+  /** The last line, without a line break while the file was still changing: not sent, the next run reads it again. */
+  heldBackRow: number | undefined;
   stoppedEarly: boolean;
 }
 
@@ -85,8 +104,11 @@ export class CsvProducer {
 
   async produce(options: ProduceOptions): Promise<ProduceSummary> {
     const started = this.clock.now();
-    const totalBytes = (await stat(options.csvFile)).size;
-    const reader = readCsv(createReadStream(options.csvFile, { highWaterMark: 256 * 1024 }), {
+    // The run reads the bytes the file has now; whatever is appended meanwhile is the next run's.
+    const before = await stat(options.csvFile);
+    const totalBytes = before.size;
+    const source = totalBytes === 0 ? Readable.from([]) : createReadStream(options.csvFile, { highWaterMark: 256 * 1024, end: totalBytes - 1 });
+    const reader = readCsv(source, {
       delimiter: this.spec.source.delimiter,
       header: this.spec.source.header,
       expectedColumns: this.spec.source.header ? undefined : this.spec.source.columns.length,
@@ -95,7 +117,7 @@ export class CsvProducer {
     });
     const maxEventBytes = Math.min(options.maxRecordBytes ?? this.hub.maxBatchBytes, this.hub.maxBatchBytes);
     const header = await reader.header();
-    const mapper = new EventMapper(this.spec, header?.names, options.csvFile);
+    const mapper = new EventMapper(this.spec, header?.names);
     const undeclared = mapper.undeclaredColumns(this.spec);
     if (undeclared.length > 0) this.logger.warn({ columns: undeclared }, 'CSV columns not declared in the spec are sent along and ignored downstream');
 
@@ -115,17 +137,21 @@ export class CsvProducer {
       lastRow: undefined,
       elapsedMs: 0,
       resumeFromRow: undefined,
+      heldBackRow: undefined,
       stoppedEarly: false,
     };
     let lastFlush = this.clock.now();
     let lastPosition = Number.NEGATIVE_INFINITY;
     let nextUnread = options.fromRow;
+    let unterminated: AcknowledgedPosition['unterminated'];
     // A partition's batches go out in file order, so the hub holds each partition's rows up to the last one acknowledged.
     const acknowledged = new Map<string, number>(Object.entries(options.acknowledged ?? {}));
     const position = (): AcknowledgedPosition => ({
       // Every row before the oldest one still pending (or before the next unread) has been acknowledged.
       nextRow: batcher.oldestPendingRow() ?? nextUnread,
       partitions: Object.fromEntries([...acknowledged].sort(([a], [b]) => Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0))),
+      size: totalBytes,
+      ...(unterminated ? { unterminated } : {}),
     });
     const send = async (batches: PendingBatch[]) => {
       for (const batch of batches) {
@@ -150,6 +176,17 @@ export class CsvProducer {
           break;
         }
         if (options.limitRows !== undefined && summary.rowsRead >= options.limitRows) break;
+        if (record.unterminated) {
+          if (!(await this.unchangedSince(options.csvFile, before, started))) {
+            summary.heldBackRow = record.row;
+            this.logger.warn(
+              { row: record.row, line: record.line },
+              `row ${record.row} (line ${record.line}) is the last line, has no line break and the file is still being written: not sent; the next run sends it`,
+            );
+            break;
+          }
+          unterminated = { row: record.row, end: totalBytes };
+        }
         summary.rowsRead++;
         // Until its event is handed to the batcher, this row counts as not acknowledged.
         nextUnread = record.row;
@@ -192,6 +229,17 @@ export class CsvProducer {
     }
     summary.elapsedMs = this.clock.now() - started;
     return summary;
+  }
+
+  /**
+   * Whether the file kept the size and modification time it had before the read until SETTLE_MS
+   * after the read began (waiting out the rest of that time when the read was quicker).
+   */
+  private async unchangedSince(file: string, before: Stats, readStarted: number): Promise<boolean> {
+    const wait = readStarted + SETTLE_MS - this.clock.now();
+    if (wait > 0) await this.sleep(wait);
+    const after = await stat(file);
+    return after.size === before.size && after.mtimeMs === before.mtimeMs;
   }
 
   /**

@@ -27,7 +27,7 @@ export class EventMapper {
   private readonly timeIndex: number;
   private readonly source: string;
 
-  constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined, csvFile: string) {
+  constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined) {
     this.source = spec.source.name;
     const declared = spec.source.columns.map((c) => c.name);
     this.names = headerNames ? [...headerNames] : declared;
@@ -35,7 +35,7 @@ export class EventMapper {
       const missing = declared.filter((name) => !headerNames.includes(name));
       if (missing.length > 0) {
         throw new HeaderMismatchError(
-          `${csvFile}: the header lacks column${missing.length === 1 ? '' : 's'} ${missing.map((m) => JSON.stringify(m)).join(', ')} declared in the spec's source.columns. ` +
+          `the header lacks column${missing.length === 1 ? '' : 's'} ${missing.map((m) => JSON.stringify(m)).join(', ')} declared in the spec's source.columns. ` +
             `Header: ${headerNames.map((h) => JSON.stringify(h)).join(', ')}. Rename the CSV columns or fix the spec.`,
         );
       }
