@@ -1,0 +1,87 @@
+/**
+ * A CSV mixing every kind of bad data a user sends, through every service as its own process (the
+ * compiled tool, a real home in a temporary folder): nothing stops a stage, and every row ends in
+ * exactly one place — the silver table or the quarantine table with its reason — which the audit
+ * reconciles.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { LocalLake } from '@pipeline/adapters';
+import { readDeltaRows } from '@pipeline/delta';
+import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const bin = path.join(root, 'bin', 'pipeline.js');
+const spec = path.join(root, 'examples', 'sensors.spec.yaml');
+
+function pipeline(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' }, encoding: 'utf8', timeout: 120_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const good = (n: number, ts = `2026-01-01T00:${String(Math.floor(n / 60)).padStart(2, '0')}:${String(n % 60).padStart(2, '0')}Z`) => `r${n},dev-00${n % 3},Oslo,${ts},21.5,40,ok`;
+
+describe('a CSV of mixed bad input through every service', () => {
+  let dir: TempDir;
+  beforeAll(() => {
+    if (!existsSync(path.join(root, 'dist', 'apps', 'cli', 'src', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) before these tests.');
+  });
+  beforeEach(async () => {
+    dir = await makeTempDir('pipeline-bad-input-');
+  });
+  afterEach(() => dir.dispose());
+
+  it('ends every row in silver or in quarantine with its reason, stops no stage, and reconciles', async () => {
+    const home = path.join(dir.path, 'home');
+    const csv = path.join(dir.path, 'mixed.csv');
+    const lines = [
+      'reading_id,device_id,site,ts,temperature,humidity,status',
+      ...Array.from({ length: 20 }, (_, i) => good(i + 1)),
+      // An event time in the years 0001 to 0099: a silver row with its own date (late for gold, which starts at the epoch).
+      good(21, '0050-06-01T12:00:00Z'),
+      // A record larger than the event hub takes: a record_too_large marker.
+      `r22,dev-001,Oslo,2026-01-01T00:00:22Z,${'9'.repeat(2 * 1024 * 1024)},40,ok`,
+      // Broken quoting, a wrong column count, an unreadable time, a cast error.
+      'r23,dev-002,"Oslo"x,2026-01-01T00:00:23Z,21.5,40,ok',
+      'r24,dev-000,Oslo,2026-01-01T00:00:24Z,21.5',
+      'r25,dev-001,Oslo,yesterday,21.5,40,ok',
+      'r26,dev-002,Oslo,2026-01-01T00:00:26Z,warm,40,ok',
+      // The last line has no line break: still a record.
+      good(27),
+    ];
+    await writeFile(csv, lines.join('\n'));
+    const rows = lines.length - 1;
+
+    for (const args of [
+      ['produce', '--spec', spec, '--csv', csv, '--no-progress'],
+      ['capture', '--drain'],
+      ['bronze', '--drain'],
+      ['silver', '--spec', spec, '--drain'],
+      ['gold', '--spec', spec, '--drain', '--end-of-input'],
+    ]) {
+      const result = pipeline([...args, '--home', home]);
+      expect({ args: args[0], status: result.status, stderr: result.status === 0 ? '' : result.stderr.slice(-2000) }).toEqual({ args: args[0], status: 0, stderr: '' });
+    }
+
+    const audit = pipeline(['audit', '--home', home]);
+    expect({ status: audit.status, output: audit.stdout }).toEqual({ status: 0, output: expect.stringContaining('Reconciled') });
+    const lake = new LocalLake(path.join(home, 'lake'));
+    const silver = await collect(readDeltaRows(lake, 'tables/silver'));
+    const quarantine = await collect(readDeltaRows(lake, 'tables/quarantine'));
+    expect(silver.length + quarantine.length).toBe(rows);
+    expect(Object.fromEntries(quarantine.map((q) => [String(q['source_row']), q['reason']]))).toEqual({
+      '22': 'record_too_large',
+      '23': 'csv_quote',
+      '24': 'csv_column_count',
+      '25': 'unparseable_event_time',
+      '26': 'cast_error',
+    });
+    expect(silver.find((r) => r['reading_id'] === 'r21')?.['event_date']).toBe('0050-06-01');
+    expect(silver.some((r) => r['reading_id'] === 'r27')).toBe(true);
+    // Every silver row is aggregated or late: the year-0050 reading is late for every window.
+    const late = await collect(readDeltaRows(lake, 'tables/late'));
+    expect(late.map((r) => r['reading_id'])).toEqual(['r21']);
+  }, 240_000);
+});
