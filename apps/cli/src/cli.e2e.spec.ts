@@ -176,6 +176,8 @@ describe('the pipeline command', () => {
     const lake = new LocalLake(path.join(home.path, 'lake'));
     const goldBefore = await collect(readDeltaRows(lake, 'tables/gold'));
     const documentsBefore = await servedDocuments(home.path);
+    // The sample has readings minutes behind their neighbours: whether the first run finds some late depends on how its batches fell.
+    const lateBefore = (await collect(readDeltaRows(lake, 'tables/late'))).length;
     expect(pipeline(['produce', '--spec', spec, '--csv', sample, '--home', home.path, '--from-row', '1', '--no-progress']).status).toBe(0);
     for (const args of [
       ['capture', '--drain'],
@@ -196,7 +198,7 @@ describe('the pipeline command', () => {
     expect(totals.silver + totals.duplicates).toBe(2 * (rows - 4));
     expect(await collect(readDeltaRows(lake, 'tables/gold'))).toEqual(goldBefore);
     expect(await servedDocuments(home.path)).toEqual(documentsBefore);
-    expect((await collect(readDeltaRows(lake, 'tables/late'))).length).toBe(totals.silver - (rows - 4));
+    expect((await collect(readDeltaRows(lake, 'tables/late'))).length).toBe(lateBefore + totals.silver - (rows - 4));
   }, 180_000);
 
   it('captures every event exactly once although capture is killed with SIGKILL again and again', async () => {
