@@ -12,7 +12,7 @@ import { CaptureFileWriter, readCaptureFile } from '@pipeline/capture-format';
 import { loadSpecFile } from '@pipeline/config';
 import type { TableColumnType, TableRow, TableSchema } from '@pipeline/contracts';
 import { DeltaTable, decodeAddPath, readDeltaSnapshot, readTableFile, tableColumnTypeOf } from '@pipeline/delta';
-import { freePort, makeTempDir, type TempDir } from '@pipeline/testing';
+import { makeTempDir, type TempDir } from '@pipeline/testing';
 import { silverSchema, utcDate } from '@pipeline/transform';
 import type { AuditReport } from './audit';
 
@@ -101,8 +101,17 @@ describe('pipeline audit', () => {
   beforeAll(async () => {
     if (!existsSync(path.join(root, 'dist', 'apps', 'cli', 'src', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) before these tests.');
     ran = await makeTempDir('pipeline-audit-');
-    const started = pipeline(['start', '--home', ran.path, '--exit-when-done', '--window', '500ms', '--port', String(await freePort())]);
-    if (started.status !== 0) throw new Error(`pipeline start failed:\n${started.stdout}\n${started.stderr}`);
+    // Each stage drains the sample in one batch, so the doctored copies below know the batch numbers.
+    for (const args of [
+      ['produce', '--spec', spec, '--csv', sample, '--no-progress'],
+      ['capture', '--drain'],
+      ['bronze', '--drain'],
+      ['silver', '--spec', spec, '--drain'],
+      ['gold', '--spec', spec, '--drain'],
+    ]) {
+      const stage = pipeline([...args, '--home', ran.path]);
+      if (stage.status !== 0) throw new Error(`pipeline ${args[0] as string} failed:\n${stage.stdout}\n${stage.stderr}`);
+    }
   }, 120_000);
   afterAll(async () => {
     for (const copy of copies) await copy.dispose();
