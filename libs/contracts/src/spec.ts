@@ -1,7 +1,9 @@
 /**
  * `parseSpec`: pipeline spec YAML → a validated `PipelineSpec` (durations in ms, defaults filled),
  * or a `SpecValidationError` listing every problem in the file at once, in file order, each with
- * its path and line:column.
+ * its path and line:column. Besides each section's own checks, the names the spec puts in the
+ * pipeline's tables must fit beside the columns the pipeline adds (`findNameClashes` in
+ * table-columns.ts): this is the one check `validate`, `start` and every service run.
  *
  * Defaults (everything else is required, notably `watermark.delay`, `eventId`, `partitionKey` and
  * `groupBy`, because they change results): source.format `csv`, source.delimiter `,`,
