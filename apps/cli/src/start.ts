@@ -5,7 +5,8 @@
  * `/v1/status`, runs until the data is through; then the audit and the queries to try. The
  * services keep running until Ctrl-C or SIGTERM, which is passed on; each finishes what it holds.
  * Running it again resumes: the checkpoints in the pipeline home skip what is done, and the
- * producer's stable event ids let silver drop what is sent twice.
+ * producer's stable event ids let silver drop what is sent twice. A spec the services would refuse
+ * is refused first, with exit code 2, before anything is launched or sent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
@@ -13,8 +14,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { LocalEventHub, LocalLake } from '@pipeline/adapters';
-import { loadSpecFile, localPaths, resolvePipelineHome } from '@pipeline/config';
-import type { TableRow } from '@pipeline/contracts';
+import { loadSpecFile, localPaths, resolvePipelineHome, SpecFileError } from '@pipeline/config';
+import { SpecValidationError, type TableRow } from '@pipeline/contracts';
 import { readDeltaRows } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import { audit, formatAudit, type AuditReport } from './audit';
@@ -56,6 +57,17 @@ export async function start(options: StartOptions): Promise<number> {
       process.stderr.write(`${flag} ${file} does not exist.${file.startsWith('examples/') ? ' Run `npm start` from the repository root.' : ''}\n`);
       return 2;
     }
+  }
+  // The check every service runs at start-up, run before any of them is launched: a spec they would
+  // refuse must not have the producer send the whole file first.
+  try {
+    await loadSpecFile(options.spec);
+  } catch (error) {
+    if (error instanceof SpecValidationError || error instanceof SpecFileError) {
+      process.stderr.write(`${error.message}\nNothing was started or sent. Fix the spec (\`npx pipeline validate ${options.spec}\` checks it) and start again.\n`);
+      return 2;
+    }
+    throw error;
   }
   // The services log warnings and errors here; the live view says how the data moves.
   const env = {

@@ -2,7 +2,19 @@
  * What gold computes, derived from the spec: the engine's configuration, the gold and late table
  * schemas, and the fingerprint inputs of a shard's checkpoint.
  */
-import { aggregationConfigOf, DEFAULT_MANIFEST_ROOT, manifestQueue, type ColumnType, type PipelineSpec, type TableColumn, type TableSchema } from '@pipeline/contracts';
+import {
+  aggregationConfigOf,
+  DEFAULT_MANIFEST_ROOT,
+  GOLD_LINEAGE_COLUMNS,
+  GOLD_WINDOW_COLUMNS,
+  LATE_ADDED_COLUMNS,
+  manifestQueue,
+  silverColumnType,
+  type ColumnType,
+  type PipelineSpec,
+  type TableColumn,
+  type TableSchema,
+} from '@pipeline/contracts';
 import type { AggregationConfig } from '@pipeline/engine';
 import { silverSchema } from '@pipeline/transform';
 
@@ -48,23 +60,20 @@ export function goldLogic(spec: PipelineSpec, options: GoldLogicOptions = {}): R
   return logic;
 }
 
+/** A grouping column's type as gold reads it from silver (the event time column silver owns is a timestamp there). */
 function columnType(spec: PipelineSpec, name: string): ColumnType {
-  return spec.source.columns.find((c) => c.name === name)?.type ?? 'string';
+  return silverColumnType(spec, name) ?? 'string';
 }
 
 /** Final windows: window, bounds, grouping keys, aggregates, lineage; partitioned by the window's date. */
 export function goldSchema(spec: PipelineSpec): TableSchema {
   const columns: TableColumn[] = [
-    { name: 'window', type: 'string', nullable: false },
-    { name: 'window_start', type: 'timestamp', nullable: false },
-    { name: 'window_end', type: 'timestamp', nullable: false },
+    ...GOLD_WINDOW_COLUMNS.map((c) => ({ ...c })),
     ...spec.groupBy.map((name): TableColumn => ({ name, type: columnType(spec, name), nullable: true })),
     ...spec.aggregates.map(
       (a): TableColumn => ({ name: a.name, type: a.fn === 'count' || a.fn === 'count_distinct' ? 'long' : 'double', nullable: a.fn !== 'count' && a.fn !== 'count_distinct' }),
     ),
-    { name: 'shard', type: 'integer', nullable: false },
-    { name: 'gold_batch', type: 'long', nullable: false },
-    { name: 'window_date', type: 'date', nullable: false },
+    ...GOLD_LINEAGE_COLUMNS.map((c) => ({ ...c })),
   ];
   return { columns, partitionBy: ['window_date'] };
 }
@@ -73,12 +82,7 @@ export function goldSchema(spec: PipelineSpec): TableSchema {
 export function lateSchema(spec: PipelineSpec): TableSchema {
   const silver = silverSchema(spec);
   return {
-    columns: [
-      ...silver.columns,
-      { name: 'late_windows', type: 'string', nullable: false },
-      { name: 'late_threshold', type: 'timestamp', nullable: false },
-      { name: 'gold_batch', type: 'long', nullable: false },
-    ],
+    columns: [...silver.columns, ...LATE_ADDED_COLUMNS.map((c) => ({ ...c }))],
     partitionBy: silver.partitionBy,
   };
 }

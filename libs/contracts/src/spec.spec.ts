@@ -339,7 +339,9 @@ describe('parseSpec problem reports', () => {
   it('rejects duplicate aggregate names and names that clash with grouping or reserved columns', () => {
     expect(onlyProblem(edit('name: max_temperature', 'name: readings'))).toMatchObject({ path: 'aggregates[2].name', line: 26, found: '"readings" again (first on line 24)' });
     expect(onlyProblem(edit('name: max_temperature', 'name: device_id')).expected).toContain('different from the groupBy column "device_id"');
-    expect(onlyProblem(edit('name: max_temperature', 'name: window_start')).expected).toContain('reserved "window_start" and "window_end"');
+    expect(onlyProblem(edit('name: max_temperature', 'name: window_start')).expected).toContain(
+      'a name other than "window_start" in any case: every gold row has a column of that name',
+    );
     expect(onlyProblem(edit('name: max_temperature', 'name: window_end')).path).toBe('aggregates[2].name');
   });
 
@@ -439,6 +441,155 @@ gold: { shards: many, outputModes: [complete] }
     expect((error as SpecValidationError).file).toBe('broken.spec.yaml');
     expect((error as Error).message).toContain('broken.spec.yaml: 18 problems in the pipeline spec:');
     expect((error as Error).message).toContain('line 12:37 windows[0].size: expected a duration like "30s", "5m", "1h", found "1 minute"');
+  });
+});
+
+/** A spec whose columns are literally event_id, event_time, …, with `lines` replacing its columns when given. */
+function literalSpec(overrides: { columns?: string; eventTime?: string; eventId?: string; groupBy?: string; aggregates?: string } = {}): string {
+  return `version: 1
+name: literal
+source:
+  name: lit
+  columns:
+${
+  overrides.columns ??
+  `    - { name: event_id, type: string }
+    - { name: event_time, type: string }
+    - { name: device, type: string }
+    - { name: value, type: double }`
+}
+eventTime: ${overrides.eventTime ?? '{ column: event_time, format: "yyyy-MM-dd HH:mm:ss" }'}
+eventId: ${overrides.eventId ?? '{ column: event_id }'}
+partitionKey: device
+groupBy: ${overrides.groupBy ?? '[device]'}
+windows: [{ name: per_minute, type: tumbling, size: 1m }]
+aggregates: ${overrides.aggregates ?? '[{ name: readings, fn: count }]'}
+watermark: { delay: 0s }
+`;
+}
+
+describe('parseSpec on names that end in the same table', () => {
+  it('accepts source columns named event_id and event_time that are the event id and the event time, whatever their type and format', () => {
+    expect(parseSpec(literalSpec(), 'l.yaml').source.columns.map((c) => c.name)).toEqual(['event_id', 'event_time', 'device', 'value']);
+    for (const [type, format] of [
+      ['timestamp', 'iso8601'],
+      ['string', 'iso8601'],
+      ['long', 'epoch_millis'],
+      ['double', 'epoch_seconds'],
+    ]) {
+      const text = literalSpec({
+        columns: `    - { name: event_id, type: long }\n    - { name: event_time, type: ${type} }\n    - { name: device, type: string }`,
+        eventTime: `{ column: event_time, format: ${format} }`,
+      });
+      expect(parseSpec(text, 'l.yaml').eventTime).toEqual({ column: 'event_time', format, timeZone: 'UTC' });
+    }
+  });
+
+  it('refuses event_id or event_time for a column that is not the event id or event time, and says how to fix it', () => {
+    const id = onlyProblem(literalSpec({ eventId: '{ derive: source-row }' }));
+    expect(id).toMatchObject({ path: 'source.columns[0].name', line: 6, column: 15, found: '"event_id"' });
+    expect(id.expected).toBe(
+      'this column as the event id (eventId: { column: event_id }), which silver writes as its own "event_id" column, or a name other than "event_id" in any case (rename the column in source.columns and in the CSV header)',
+    );
+    const time = onlyProblem(
+      literalSpec({
+        columns: '    - { name: event_id, type: string }\n    - { name: event_time, type: string }\n    - { name: device, type: string }\n    - { name: at, type: string }',
+        eventTime: '{ column: at }',
+      }),
+    );
+    expect(time).toMatchObject({ path: 'source.columns[1].name', line: 7, found: '"event_time"' });
+    expect(time.expected).toContain('this column as the event time (eventTime: { column: event_time })');
+  });
+
+  it('refuses a case variant of event_id even when it is the event id, since silver writes event_id beside it', () => {
+    const text = literalSpec({
+      columns: '    - { name: Event_Id, type: string }\n    - { name: event_time, type: string }\n    - { name: device, type: string }',
+      eventId: '{ column: Event_Id }',
+    });
+    expect(onlyProblem(text)).toMatchObject({ path: 'source.columns[0].name', found: '"Event_Id"' });
+    expect(onlyProblem(text).expected).toContain('this column as the event id named exactly "event_id"');
+  });
+
+  it.each(['event_date', 'enqueued_time', 'partition_id', 'sequence_number', 'capture_file', 'source_row', 'shard', 'Shard', 'EVENT_DATE'])(
+    'refuses a source column named %s, which silver adds',
+    (name) => {
+      const problem = onlyProblem(edit('{ name: status, type: string }', `{ name: ${name}, type: string }`).replace('column: status', `column: ${name}`));
+      expect(problem).toMatchObject({ path: 'source.columns[6].name', line: 15, column: 15, found: JSON.stringify(name) });
+      expect(problem.expected).toContain(`a name other than "${name.toLowerCase()}" in any case: silver adds a column of that name to every row`);
+      expect(problem.expected).toContain('rename the column in source.columns and in the CSV header');
+    },
+  );
+
+  it.each(['late_windows', 'late_threshold', 'gold_batch'])('refuses a source column named %s, which the late table adds to the silver columns', (name) => {
+    const problem = onlyProblem(edit('{ name: status, type: string }', `{ name: ${name}, type: string }`).replace('column: status', `column: ${name}`));
+    expect(problem).toMatchObject({ path: 'source.columns[6].name', found: JSON.stringify(name) });
+    expect(problem.expected).toContain('the late table adds a column of that name');
+  });
+
+  it('refuses two source columns whose names differ only in case', () => {
+    const problem = onlyProblem(edit('    - { name: status, type: string }', '    - { name: status, type: string }\n    - { name: Status, type: string }'));
+    expect(problem).toMatchObject({ path: 'source.columns[7].name', line: 16, column: 15, found: '"Status"' });
+    expect(problem.expected).toContain('a name that differs from the column "status" in more than case');
+    expect(problem.expected).toContain('cannot tell "status" and "Status" apart');
+  });
+
+  it.each(['window', 'window_start', 'window_end', 'window_date', 'Window'])('refuses grouping by a column named %s, which every gold row has', (name) => {
+    const text = edit('{ name: site, type: string }', `{ name: ${name}, type: string }`).replace('groupBy: [device_id]', `groupBy: [device_id, ${name}]`);
+    const problem = onlyProblem(text);
+    expect(problem).toMatchObject({ path: 'groupBy[1]', line: 19, column: 22, found: JSON.stringify(name) });
+    expect(problem.expected).toContain(`a grouping column not named "${name.toLowerCase()}" in any case: every gold row has a column of that name`);
+  });
+
+  it('reports a source column named gold_batch once, at the column, even when it is grouped by', () => {
+    const text = edit('{ name: site, type: string }', '{ name: gold_batch, type: long }').replace('groupBy: [device_id]', 'groupBy: [gold_batch]');
+    expect(onlyProblem(text)).toMatchObject({ path: 'source.columns[2].name', found: '"gold_batch"' });
+  });
+
+  it('refuses aggregate names that clash, ignoring case, with a gold column, a grouping column or another aggregate', () => {
+    expect(onlyProblem(edit('name: max_temperature', 'name: Window'))).toMatchObject({ path: 'aggregates[2].name', found: '"Window"' });
+    expect(onlyProblem(edit('name: max_temperature', 'name: gold_batch')).expected).toContain('a name other than "gold_batch" in any case');
+    expect(onlyProblem(edit('name: max_temperature', 'name: Device_ID')).expected).toBe('a name different from the groupBy column "device_id" in any case (both are gold columns)');
+    const twice = onlyProblem(edit('name: max_temperature', 'name: Readings'));
+    expect(twice).toMatchObject({ path: 'aggregates[2].name', line: 26, found: '"Readings"' });
+    expect(twice.expected).toContain('a name that differs from the aggregate "readings" in more than case');
+  });
+
+  it('refuses __proto__ as a column or aggregate name', () => {
+    expect(onlyProblem(edit('name: status,', 'name: __proto__,').replace('column: status', 'column: __proto__')).expected).toContain('which a row object cannot hold');
+    expect(onlyProblem(edit('name: max_temperature', 'name: __proto__')).path).toBe('aggregates[2].name');
+  });
+
+  it('types the event time and event id columns as silver holds them when aggregates read them', () => {
+    const times = literalSpec({
+      columns: '    - { name: event_id, type: long }\n    - { name: event_time, type: long }\n    - { name: device, type: string }',
+      eventTime: '{ column: event_time, format: epoch_seconds }',
+      aggregates: '[{ name: first, fn: min, column: event_time }, { name: ids, fn: count_distinct, column: event_id }]',
+    });
+    expect(parseSpec(times, 'l.yaml').aggregates).toHaveLength(2);
+    const sum = onlyProblem(literalSpec({ aggregates: '[{ name: total, fn: sum, column: event_time }]' }));
+    expect(sum).toMatchObject({ path: 'aggregates[0].column', found: '"event_time", the event time, which silver holds as a timestamp' });
+    const ids = literalSpec({
+      columns: '    - { name: event_id, type: long }\n    - { name: event_time, type: string }\n    - { name: device, type: string }',
+      aggregates: '[{ name: top, fn: max, column: event_id }]',
+    });
+    expect(onlyProblem(ids).found).toBe('"event_id", the event id, which silver holds as text');
+  });
+
+  it('lists name clashes with every other problem of the file, in file order', () => {
+    const text = literalSpec({
+      columns:
+        '    - { name: id, type: string }\n    - { name: event_time, type: string }\n    - { name: device, type: string }\n    - { name: v, type: double }\n    - { name: V, type: double }\n    - { name: window, type: string }',
+      eventTime: '{ column: event_time, format: "yyyy-MM-dd HH:mm:ss" }',
+      eventId: '{ column: id }',
+      groupBy: '[device, window]',
+      aggregates: '[{ name: readings, fn: count }, { name: bad, fn: avg, column: device }]',
+    }).replace('delay: 0s', 'delay: soon');
+    expect(problemsOf(text).map((p) => `${p.line}:${p.column} ${p.path}`)).toEqual([
+      '10:15 source.columns[4].name',
+      '15:19 groupBy[1]',
+      '17:75 aggregates[1].column',
+      '18:21 watermark.delay',
+    ]);
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * `parseSpec`: pipeline spec YAML → a validated `PipelineSpec` (durations in ms, defaults filled),
  * or a `SpecValidationError` listing every problem in the file at once, in file order, each with
- * its path and line:column.
+ * its path and line:column. Besides each section's own checks, the names the spec puts in the
+ * pipeline's tables must fit beside the columns the pipeline adds (`findNameClashes` in
+ * table-columns.ts): this is the one check `validate`, `start` and every service run.
  *
  * Defaults (everything else is required, notably `watermark.delay`, `eventId`, `partitionKey` and
  * `groupBy`, because they change results): source.format `csv`, source.delimiter `,`,
@@ -12,6 +14,7 @@ import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { DURATION_EXAMPLES, formatDuration, parseDuration } from './duration';
 import { checkEventTimeFormat, isEventTimePattern } from './event-time';
 import { isKnownTimeZone } from './time-zone';
+import { findNameClashes, silverOwnColumnType, type SpecName } from './table-columns';
 import { closest, listOf, ProblemLog, quote, YamlValue } from './yaml-reader';
 import {
   SpecValidationError,
@@ -30,8 +33,6 @@ import {
 export const COLUMN_TYPES: readonly ColumnType[] = ['string', 'long', 'double', 'boolean', 'timestamp'];
 export const AGGREGATE_FUNCTIONS: readonly AggregateFunction[] = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct'];
 export const OUTPUT_MODES: readonly OutputMode[] = ['append', 'update'];
-/** Columns every gold row has; aggregate names may not take them. */
-export const RESERVED_OUTPUT_COLUMNS: readonly string[] = ['window_start', 'window_end'];
 export const MAX_GOLD_SHARDS = 1024;
 /**
  * How long (in capture time) a source partition may go without rows before it stops holding the
@@ -121,6 +122,11 @@ class SpecReader {
   private columns: Map<string, DeclaredColumn> | undefined;
   /** The groupBy columns that could be read, even when others could not. */
   private readonly groupNames: string[] = [];
+  /** Every name the spec puts in a table, where it is, and the value to report a clash at. */
+  private readonly names = { columns: [] as SpecName[], groupBy: [] as SpecName[], aggregates: [] as SpecName[] };
+  private readonly nameValues = new Map<string, YamlValue>();
+  private eventTimeColumn: string | undefined;
+  private eventIdColumn: string | undefined;
 
   constructor(private readonly log: ProblemLog) {}
 
@@ -142,6 +148,7 @@ class SpecReader {
     const aggregates = this.readAggregates(top.required('aggregates', 'a list of aggregates, e.g. [{ name: readings, fn: count }]'));
     const watermark = this.readWatermark(top.required('watermark', 'the watermark: { delay: 30s } (how late events may arrive; stated, never defaulted)'));
     const gold = this.readGold(top.field('gold'));
+    this.checkNameClashes();
 
     if (this.log.problems.length > 0) return undefined;
     return {
@@ -209,6 +216,7 @@ class SpecReader {
         }
         firstLine.set(name, this.log.lineOf(nameValue.offset));
         this.columns.set(name, { name, type, nullable });
+        this.noteName('columns', nameValue, name);
       }
       if (name === undefined || type === undefined || nullable === undefined) complete = false;
       else columns.push({ name, type, nullable });
@@ -236,6 +244,7 @@ class SpecReader {
     if (map === undefined) return undefined;
     const columnValue = map.required('column', 'the column that holds event time');
     const column = this.readColumnRef(columnValue);
+    this.eventTimeColumn = column?.name;
     const formatValue = map.field('format');
     let format: string | undefined = 'iso8601';
     if (formatValue !== undefined) {
@@ -284,6 +293,7 @@ class SpecReader {
     const columnValue = map.required('column', expected);
     const column = this.readColumnRef(columnValue, 'an id column declared in source.columns');
     if (column === undefined || columnValue === undefined) return undefined;
+    this.eventIdColumn = column.name;
     if (column.type !== undefined && column.type !== 'string' && column.type !== 'long') {
       columnValue.report('a string or long column for event ids', `"${column.name}", a ${column.type} column`);
       return undefined;
@@ -308,7 +318,10 @@ class SpecReader {
       else if (names.includes(column.name)) {
         item.report('each grouping column once', `"${column.name}" again`);
         complete = false;
-      } else names.push(column.name);
+      } else {
+        names.push(column.name);
+        this.noteName('groupBy', item, column.name);
+      }
     }
     return complete ? [...names] : undefined;
   }
@@ -385,13 +398,7 @@ class SpecReader {
           name = undefined;
         } else {
           seen.set(name, this.log.lineOf(nameValue.offset));
-          if (RESERVED_OUTPUT_COLUMNS.includes(name)) {
-            nameValue.report(`a name other than the reserved ${listOf(RESERVED_OUTPUT_COLUMNS, 'and')}`);
-            name = undefined;
-          } else if (this.groupNames.includes(name)) {
-            nameValue.report(`a name different from the groupBy column "${name}" (both are gold output columns)`);
-            name = undefined;
-          }
+          this.noteName('aggregates', nameValue, name);
         }
       }
       const fn = map.required('fn', `the aggregate function: ${listOf(AGGREGATE_FUNCTIONS)}`)?.oneOf(AGGREGATE_FUNCTIONS);
@@ -408,9 +415,16 @@ class SpecReader {
         const what = allowed === undefined ? `the column for ${fn}` : `a ${listOf(allowed)} column for ${fn}`;
         const declared = this.readColumnRef(map.required('column', what), allowed === undefined ? 'a column declared in source.columns' : `${what}, declared in source.columns`);
         column = declared?.name;
+        // Gold reads silver: the event id or event time column that is silver's own has its type there.
+        const ownType = declared === undefined ? undefined : silverOwnColumnType(declared.name, { eventIdColumn: this.eventIdColumn, eventTimeColumn: this.eventTimeColumn });
+        const type = ownType ?? declared?.type;
         if (declared === undefined) columnOk = false;
-        else if (allowed !== undefined && declared.type !== undefined && !allowed.includes(declared.type)) {
-          columnValue?.report(what, `"${declared.name}", a ${declared.type} column`);
+        else if (allowed !== undefined && type !== undefined && !allowed.includes(type)) {
+          const found =
+            ownType === undefined
+              ? `"${declared.name}", a ${type} column`
+              : `"${declared.name}", the ${declared.name === 'event_id' ? 'event id, which silver holds as text' : 'event time, which silver holds as a timestamp'}`;
+          columnValue?.report(what, found);
           columnOk = false;
         }
       }
@@ -418,6 +432,19 @@ class SpecReader {
       else aggregates.push(column === undefined ? { name, fn } : { name, fn, column });
     }
     return complete ? aggregates : undefined;
+  }
+
+  // ------------------------------------------------------------ names in the tables
+
+  private noteName(kind: 'columns' | 'groupBy' | 'aggregates', value: YamlValue, name: string): void {
+    this.names[kind].push({ name, path: value.path });
+    this.nameValues.set(value.path, value);
+  }
+
+  /** Names that would clash in a table the pipeline writes, with the names it adds or with each other. */
+  private checkNameClashes(): void {
+    const clashes = findNameClashes({ ...this.names, eventIdColumn: this.eventIdColumn, eventTimeColumn: this.eventTimeColumn });
+    for (const clash of clashes) this.nameValues.get(clash.path)?.report(clash.expected, clash.found);
   }
 
   // ------------------------------------------------------------ watermark and gold

@@ -4,25 +4,30 @@
  * Silver: the spec's columns in spec order (types map one to one), then the columns silver adds:
  * `event_id`, `event_time`, `event_date` (the partition column, UTC date of `event_time`) and the
  * lineage `enqueued_time`, `partition_id`, `sequence_number`, `capture_file`, `source_row`, `shard`.
- * A spec column may not take one of the added names: the schema would have the name twice.
+ * Which names a spec may use is decided once, in `findNameClashes` (libs/contracts, run by
+ * `parseSpec`): a spec column may not take an added name, except a column named exactly `event_id`
+ * that is the spec's event id column, or exactly `event_time` that is its event time column. Silver
+ * writes such a column once, as its own: `event_id` holds the id as text, `event_time` the parsed
+ * event time (a timestamp, whatever the source column's type and format).
  *
  * Quarantine: one row per event set aside, partitioned by the UTC date it was enqueued (an event in
  * quarantine may have no readable event time).
  */
-import type { ColumnType, PipelineSpec, TableColumn, TableColumnType, TableSchema } from '@pipeline/contracts';
+import {
+  findNameClashes,
+  identityColumnsOf,
+  SILVER_ADDED_COLUMNS,
+  specNamesOf,
+  type ColumnType,
+  type NameClash,
+  type PipelineSpec,
+  type TableColumn,
+  type TableColumnType,
+  type TableSchema,
+  silverOwnColumnType,
+} from '@pipeline/contracts';
 
-/** The columns silver adds after the spec's columns, in table order. */
-export const SILVER_ADDED_COLUMNS: readonly Readonly<TableColumn>[] = [
-  { name: 'event_id', type: 'string', nullable: false },
-  { name: 'event_time', type: 'timestamp', nullable: false },
-  { name: 'event_date', type: 'date', nullable: false },
-  { name: 'enqueued_time', type: 'timestamp', nullable: false },
-  { name: 'partition_id', type: 'string', nullable: false },
-  { name: 'sequence_number', type: 'long', nullable: false },
-  { name: 'capture_file', type: 'string', nullable: false },
-  { name: 'source_row', type: 'long', nullable: true },
-  { name: 'shard', type: 'integer', nullable: false },
-];
+export { SILVER_ADDED_COLUMNS };
 
 export const SILVER_PARTITION_COLUMN = 'event_date';
 
@@ -41,20 +46,22 @@ const QUARANTINE_COLUMNS: readonly Readonly<TableColumn>[] = [
 
 export const QUARANTINE_PARTITION_COLUMN = 'enqueued_date';
 
-/** Names a row object cannot hold as plain keys: assigning them changes the object instead. */
-const OBJECT_RESERVED_NAMES: readonly string[] = ['__proto__'];
+/** The spec the silver schema depends on: its columns, and which of them are the event id and event time. */
+export type SilverSchemaSpec = Pick<PipelineSpec, 'name' | 'source' | 'eventId' | 'eventTime'> & Partial<Pick<PipelineSpec, 'groupBy' | 'aggregates'>>;
 
-/** A spec column takes a name silver needs for its own columns. */
+/**
+ * A spec whose names clash in the pipeline's tables. `parseSpec` refuses such specs, with line
+ * and column; this is for a spec built in code.
+ */
 export class ReservedColumnError extends Error {
   override readonly name = 'ReservedColumnError';
   constructor(
     readonly pipeline: string,
-    readonly columns: readonly string[],
+    readonly clashes: readonly NameClash[],
   ) {
     super(
-      `pipeline "${pipeline}": source column${columns.length === 1 ? '' : 's'} ${columns.map((c) => JSON.stringify(c)).join(', ')} ` +
-        `clash${columns.length === 1 ? 'es' : ''} with the columns silver adds (${SILVER_ADDED_COLUMNS.map((c) => c.name).join(', ')}) or a reserved name (${OBJECT_RESERVED_NAMES.join(', ')}). ` +
-        'Rename the column in source.columns (and in the CSV header).',
+      `pipeline "${pipeline}": ${clashes.length} name${clashes.length === 1 ? '' : 's'} clash with the columns the pipeline writes:\n` +
+        clashes.map((c) => `  - ${c.path}: expected ${c.expected}, found ${c.found}`).join('\n'),
     );
   }
 }
@@ -67,22 +74,25 @@ const COLUMN_TYPE_TO_TABLE: Readonly<Record<ColumnType, TableColumnType>> = {
   timestamp: 'timestamp',
 };
 
-/** @throws ReservedColumnError when a spec column takes an added or reserved name. */
-export function assertNoReservedColumns(spec: Pick<PipelineSpec, 'name' | 'source'>): void {
-  const reserved = new Set([...SILVER_ADDED_COLUMNS.map((c) => c.name), ...OBJECT_RESERVED_NAMES]);
-  const clashes = spec.source.columns.map((c) => c.name).filter((name) => reserved.has(name));
+/** @throws ReservedColumnError when a spec name clashes in a table (see `findNameClashes`). */
+export function assertNoReservedColumns(spec: SilverSchemaSpec): void {
+  const clashes = findNameClashes(specNamesOf(spec));
   if (clashes.length > 0) throw new ReservedColumnError(spec.name, clashes);
 }
 
 /**
- * The silver table schema of a spec.
- * @throws ReservedColumnError when a spec column takes an added or reserved name.
+ * The silver table schema of a spec: a source column silver writes as its own `event_id` or
+ * `event_time` is not listed twice.
+ * @throws ReservedColumnError when a spec name clashes in a table (see `findNameClashes`).
  */
-export function silverSchema(spec: Pick<PipelineSpec, 'name' | 'source'>): TableSchema {
+export function silverSchema(spec: SilverSchemaSpec): TableSchema {
   assertNoReservedColumns(spec);
+  const identity = identityColumnsOf(spec);
   return {
     columns: [
-      ...spec.source.columns.map((c): TableColumn => ({ name: c.name, type: COLUMN_TYPE_TO_TABLE[c.type], nullable: c.nullable })),
+      ...spec.source.columns
+        .filter((c) => silverOwnColumnType(c.name, identity) === undefined)
+        .map((c): TableColumn => ({ name: c.name, type: COLUMN_TYPE_TO_TABLE[c.type], nullable: c.nullable })),
       ...SILVER_ADDED_COLUMNS.map((c) => ({ ...c })),
     ],
     partitionBy: [SILVER_PARTITION_COLUMN],

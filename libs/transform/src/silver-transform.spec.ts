@@ -509,13 +509,44 @@ describe('compileSilverTransform', () => {
     expect(() => transform({ ...event(GOOD_BODY), enqueuedTime: Number.NaN })).toThrow(/enqueuedTime must be epoch milliseconds/);
   });
 
-  it('rejects a spec column named like a column silver adds', () => {
-    const clash = specWith({
-      columns: `    - { name: reading_id, type: string }
-    - { name: device_id, type: string }
-    - { name: ts, type: timestamp }
-    - { name: shard, type: long }`,
+  describe('source columns named event_id and event_time that are the event id and the event time', () => {
+    const literal = specWith({
+      columns: `    - { name: event_id, type: long }
+    - { name: event_time, type: string }
+    - { name: device_id, type: string }`,
+      eventTime: '{ column: event_time, format: "dd/MM/yyyy HH:mm:ss", timeZone: Europe/Paris }',
+      eventId: '{ column: event_id }',
+      groupBy: '[device_id, event_time]',
     });
+    const literalTransform = compileSilverTransform(literal);
+    const body = { event_id: '007', event_time: '01/01/2026 01:00:10', device_id: 'dev-001' };
+    const eventTime = Date.UTC(2026, 0, 1, 0, 0, 10);
+
+    it('are written once, as silver event_id (the id as sent) and event_time (the parsed time)', () => {
+      const outcome = expectRow(literalTransform(event(body, { event_id: '007' })));
+      expect(outcome.row).toEqual({
+        device_id: 'dev-001',
+        event_id: '007',
+        event_time: eventTime,
+        event_date: '2026-01-01',
+        enqueued_time: ENQUEUED,
+        partition_id: '3',
+        sequence_number: 42,
+        capture_file: 'raw/ns/hub/3/2026/01/02/03/04/05.avro',
+        source_row: 7,
+        shard: shardOf(['dev-001', eventTime], 4),
+      });
+      expect(Object.keys(outcome.row)).toEqual(silverSchema(literal).columns.map((c) => c.name));
+    });
+
+    it('are still cast, so a value that does not fit the declared type is quarantined', () => {
+      expectQuarantine(literalTransform(event({ ...body, event_id: 'x-7' }, { event_id: 'x-7' })), 'cast_error');
+      expectQuarantine(literalTransform(event({ ...body, event_time: '2026-01-01' })), 'unparseable_event_time');
+    });
+  });
+
+  it('rejects a spec built in code with a column named like a column silver adds (parseSpec refuses such a file)', () => {
+    const clash: PipelineSpec = { ...spec, source: { ...spec.source, columns: [...spec.source.columns, { name: 'shard', type: 'long', nullable: false }] } };
     expect(() => compileSilverTransform(clash)).toThrow(ReservedColumnError);
   });
 });

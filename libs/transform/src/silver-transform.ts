@@ -16,11 +16,15 @@
  * 6. every spec column cast to its type (cast.ts) → the first failing column's reason
  *    (`missing_value` / `cast_error`), the message listing every failing column.
  * Body fields the spec does not declare are ignored. A timestamp event-time column holds the event
- * time as read in step 5.
+ * time as read in step 5. A column named exactly `event_id` that is the id column, or `event_time`
+ * that is the event-time column, is cast (so a bad value is still quarantined) but written once,
+ * as silver's own column: the id as text, the event time as read in step 5 (see silverSchema).
  */
 import {
   compileEventTimeParser,
   EventProperty,
+  identityColumnsOf,
+  silverOwnColumnType,
   isEventTimeError,
   type ColumnSpec,
   type EventTimeParser,
@@ -55,6 +59,8 @@ interface ColumnPlan {
   cast: ColumnCaster;
   /** The event-time column of type timestamp: takes the event time as read. */
   isEventTimeTimestamp: boolean;
+  /** False for a column silver writes as its own `event_id` or `event_time`. */
+  written: boolean;
 }
 
 type BodyFields = { ok: true; values: Map<string, unknown> } | { ok: false; reason: QuarantineReason; message: string };
@@ -70,10 +76,12 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
   const arrays: ArrayRule = options.arrays ?? 'json';
   const columns = spec.source.columns;
   const timeColumn = spec.eventTime.column;
+  const identity = identityColumnsOf(spec);
   const plans: ColumnPlan[] = columns.map((column) => ({
     column,
     cast: columnCaster(column, spec.eventTime.timeZone),
     isEventTimeTimestamp: column.name === timeColumn && column.type === 'timestamp',
+    written: silverOwnColumnType(column.name, identity) === undefined,
   }));
   const readEventTime: EventTimeParser = compileEventTimeParser(spec.eventTime);
   const idColumn = spec.eventId.kind === 'column' ? spec.eventId.column : undefined;
@@ -185,11 +193,10 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     for (const plan of plans) {
       const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? eventTime : plan.cast(values.get(plan.column.name));
       if (value instanceof CastFailure) (failures ??= []).push(value);
-      else row[plan.column.name] = value;
+      else if (plan.written) row[plan.column.name] = value;
     }
     if (failures !== undefined) return quarantine(failures[0].reason, listProblems(failures), eventId);
 
-    const groupValues = groupBy.map((name) => row[name]);
     row['event_id'] = eventId;
     row['event_time'] = eventTime;
     row['event_date'] = utcDate(eventTime);
@@ -198,7 +205,11 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     row['sequence_number'] = event.sequenceNumber;
     row['capture_file'] = event.captureFile;
     row['source_row'] = sourceRow(properties);
-    row['shard'] = shardOf(groupValues, shards);
+    // After event_id and event_time: a grouping column may be silver's own, as gold reads it.
+    row['shard'] = shardOf(
+      groupBy.map((name) => row[name]),
+      shards,
+    );
     return { kind: 'row', row, eventId, eventTime };
   };
 }
