@@ -10,10 +10,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { LocalEventHub, LocalLake } from '@pipeline/adapters';
+import { existsSync } from 'node:fs';
+import { csvFileProblem } from '@pipeline/csv';
 import { loadSpecFile, localPaths, resolvePipelineHome, SpecFileError } from '@pipeline/config';
 import { SpecValidationError, type TableRow } from '@pipeline/contracts';
 import { readDeltaRows } from '@pipeline/delta';
@@ -49,14 +50,15 @@ interface Status {
 
 export async function start(options: StartOptions): Promise<number> {
   const home = resolvePipelineHome(options.home);
-  for (const [flag, file] of [
-    ['--spec', options.spec],
-    ['--csv', options.csv],
-  ] as const) {
-    if (!existsSync(file)) {
-      process.stderr.write(`${flag} ${file} does not exist.${file.startsWith('examples/') ? ' Run `npm start` from the repository root.' : ''}\n`);
-      return 2;
-    }
+  if (!existsSync(options.spec)) {
+    process.stderr.write(`--spec ${options.spec} does not exist.${options.spec.startsWith('examples/') ? ' Run `npm start` from the repository root.' : ''}\n`);
+    return 2;
+  }
+  // The producer's own check of its input: a missing file, a folder or an unreadable one is refused before anything starts.
+  const csvProblem = csvFileProblem('--csv', options.csv);
+  if (csvProblem !== undefined) {
+    process.stderr.write(`${csvProblem}\n`);
+    return 2;
   }
   // The check every service runs at start-up, run before any of them is launched: a spec they would
   // refuse must not have the producer send the whole file first.
