@@ -9,11 +9,11 @@
  * is refused first, with exit code 2, before anything is launched or sent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { LocalEventHub, LocalLake } from '@pipeline/adapters';
-import { existsSync } from 'node:fs';
 import { csvFileProblem } from '@pipeline/csv';
 import { loadSpecFile, localPaths, resolvePipelineHome, SpecFileError } from '@pipeline/config';
 import { SpecValidationError, type TableRow } from '@pipeline/contracts';
