@@ -8,3 +8,4 @@ export * from './time-zone';
 export * from './table.types';
 export * from './manifest';
 export * from './aggregation';
+export * from './rejected-file';
