@@ -30,6 +30,7 @@ import {
   DEFAULT_MANIFEST_ROOT,
   REJECTED_RECORD_VERSION,
   RejectedFileLog,
+  rejectionRecordPath,
   shardSession,
   type BronzeManifest,
   type CaptureFileRejection,
@@ -125,6 +126,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       const reasons: Record<string, number> = {};
       const captureFiles = { inRange: 0, outOfRange: 0 };
       const rejectedFiles: SilverRejectedFile[] = [];
+      const keepsLog = isEveryCaptureFile(range) && deps.manifests.root === DEFAULT_MANIFEST_ROOT;
 
       for (const manifest of bronze) {
         for (const file of manifest.files) {
@@ -135,15 +137,17 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
           captureFiles.inRange++;
           const partition = file.partitionId ?? 'unknown';
           const partitionCounts = (counts[partition] ??= emptyCounts());
-          const bytes = await readReferenced(deps.lake, file.path);
+          // Set aside by this batch before a crash: the decision stands, even if the file was put back since.
+          const recorded = keepsLog && input.kind === 'recorded' ? await rejectedBefore(deps.lake, file.path, manifest.batch, batch) : undefined;
+          const bytes = recorded ? undefined : await readReferenced(deps.lake, file.path);
           const found = bytes === undefined ? null : { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
-          if (bytes === undefined || found?.sha256 !== file.sha256) {
+          if (recorded || bytes === undefined || found?.sha256 !== file.sha256) {
             // Not the bytes bronze referenced: their records count as rejected, and the file is set
             // aside for `pipeline rejected restore` (the pipeline's own silver only: a replay or a
             // run under other roots counts it in its commit and leaves the log to the pipeline).
-            const rejection = rejectionOf(deps, manifest, file, found, batch);
+            const rejection = recorded ?? rejectionOf(deps, manifest, file, found, batch);
             rejectedFiles.push({ path: file.path, partitionId: partition, bronzeBatch: manifest.batch, rows: file.rows, reason: rejection.reason });
-            if (isEveryCaptureFile(range) && deps.manifests.root === DEFAULT_MANIFEST_ROOT) await new RejectedFileLog(deps.lake).reject(rejection);
+            if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
             continue;
           }
           for await (const record of readCaptureFile(single(bytes), file.path)) {
@@ -284,6 +288,13 @@ async function readReferenced(lake: Lake, path: string): Promise<Buffer | undefi
     if (error instanceof LakeNotFoundError) return undefined;
     throw error;
   }
+}
+
+/** The rejection silver batch `batch` recorded for the file of bronze batch `bronzeBatch`, if any. */
+async function rejectedBefore(lake: Lake, path: string, bronzeBatch: number, batch: number): Promise<CaptureFileRejection | undefined> {
+  if (!(await lake.exists(rejectionRecordPath(path, bronzeBatch)))) return undefined;
+  const rejection = await new RejectedFileLog(lake).read(path, bronzeBatch);
+  return rejection.stage === 'silver' && rejection.silverBatch === batch ? rejection : undefined;
 }
 
 function rejectionOf(deps: SilverBatchDeps, manifest: BronzeManifest, file: ManifestFile, found: FileFingerprint | null, batch: number): CaptureFileRejection {

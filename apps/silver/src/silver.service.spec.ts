@@ -6,7 +6,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { LocalLake } from '@pipeline/adapters';
 import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc, readCaptureFile, type CaptureRecord } from '@pipeline/capture-format';
 import { fileRef, FingerprintMismatchError, ManifestLog, sha256Hex, StageCheckpoint } from '@pipeline/checkpoint';
-import { describeRejection, parseSpec, RejectedFileLog, type BronzeManifest, type ManifestFile, type PipelineSpec } from '@pipeline/contracts';
+import { describeRejection, parseSpec, RejectedFileLog, rejectionRecordPath, type BronzeManifest, type ManifestFile, type PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable, readDeltaRows, readDeltaSnapshot } from '@pipeline/delta';
 import { TestClock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
@@ -391,6 +391,26 @@ describe('silver and capture files that changed after bronze referenced them', (
     );
     expect(crashes).toBeGreaterThan(15);
   }, 120_000);
+
+  it('keeps the file set aside when its batch is re-run after a crash, even if the bytes were put back in between', async () => {
+    // Where the rejection is written, from a run that does not crash.
+    const probe = new FaultyLake(await seeded('probe'));
+    await (await silver(probe, spec, new TestClock(T0))).catchUp();
+    const rejectionWrite = probe.journal.indexOf(`createIfAbsent ${rejectionRecordPath(CHANGED, 1)}`) + 1;
+    expect(rejectionWrite).toBeGreaterThan(0);
+
+    const lake = new LocalLake(path.join(dir.path, 'lake'));
+    await seedBronze(lake, BATCHES);
+    const original = await lake.read(CHANGED);
+    await reencode(lake, CHANGED);
+    await expect((await silver(new FaultyLake(lake, rejectionWrite + 1), spec, new TestClock(T0))).catchUp()).rejects.toBeInstanceOf(SimulatedCrash);
+    await lake.write(CHANGED, original);
+    // The restart re-runs batch 1 from its offsets, then runs batch 2.
+    expect(await (await silver(lake, spec, new TestClock(T0))).catchUp()).toBe(1);
+    const commit = await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver').readCommit(1);
+    expect(commit?.rejectedFiles).toEqual([{ path: CHANGED, partitionId: '0', bronzeBatch: 1, rows: 5, reason: 'checksum' }]);
+    expect(commit?.counts['0']?.records).toBe(0);
+  });
 
   it('counts the file as rejected in a replay, and leaves the rejected-file log to the pipeline', async () => {
     const lake = await seeded('lake');
