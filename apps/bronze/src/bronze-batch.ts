@@ -149,7 +149,8 @@ async function decide(deps: BronzeBatchDeps, batch: number, offsets: BronzeOffse
   for (const file of offsets.files) {
     const ref = written?.files.find((f) => f.path === file.path);
     if (ref) outcomes.push({ file, kind: 'referenced', ref, traceparents: [] });
-    else if (redo && (await deps.lake.exists(rejectionRecordPath(file.path, batch)))) outcomes.push({ file, kind: 'rejected', rejection: await deps.rejected.read(file.path, batch) });
+    else if (redo && (await deps.lake.exists(rejectionRecordPath(file.path, batch))))
+      outcomes.push({ file, kind: 'rejected', rejection: await deps.rejected.read(file.path, batch) });
     else outcomes.push(await referenceFile(deps, batch, file));
   }
   return outcomes;

@@ -63,7 +63,13 @@ async function filesUnder(lake: Lake, prefix: string): Promise<Map<string, strin
  */
 async function restore(lake: Lake, path: string, bronzeBatch: number): Promise<void> {
   const bytes = await lake.read(path);
-  await new RejectedFileLog(lake).restore({ version: REJECTED_RECORD_VERSION, kind: 'restored', path, bronzeBatch, found: { bytes: bytes.byteLength, sha256: sha256(bytes), records: 0 } });
+  await new RejectedFileLog(lake).restore({
+    version: REJECTED_RECORD_VERSION,
+    kind: 'restored',
+    path,
+    bronzeBatch,
+    found: { bytes: bytes.byteLength, sha256: sha256(bytes), records: 0 },
+  });
 }
 
 describe('bronze and capture files it cannot read', () => {

@@ -207,7 +207,8 @@ export class BronzeService {
     this.summary.bytes += result.commit.bytes;
     this.summary.rejected += result.rejections.length;
     this.summary.lastBatch = batch;
-    for (const rejection of result.rejections) this.logger.warn({ batch, path: rejection.path, reason: rejection.reason }, `capture file set aside: ${describeRejection(rejection)}`);
+    for (const rejection of result.rejections)
+      this.logger.warn({ batch, path: rejection.path, reason: rejection.reason }, `capture file set aside: ${describeRejection(rejection)}`);
     this.logger.info(
       {
         batch,

@@ -314,7 +314,7 @@ describe('silver and capture files that changed after bronze referenced them', (
   /** The same records under another sync marker: other bytes than bronze referenced. */
   async function reencode(lake: Lake, file: string): Promise<void> {
     const writer = new CaptureFileWriter({ codec: 'null', syncMarker: Buffer.alloc(16, 7) });
-    for await (const r of readCaptureFile((async function* () { yield await lake.read(file); })(), file)) writer.append(r);
+    for await (const r of readCaptureFile(await lake.readStream(file), file)) writer.append(r);
     await lake.write(file, writer.finish());
   }
 
@@ -375,7 +375,11 @@ describe('silver and capture files that changed after bronze referenced them', (
     const reference = await seeded('reference');
     await bindFixed(reference, spec);
     await (await silver(reference, spec, new TestClock(T0))).catchUp();
-    const expected = { outputs: await outputs(reference), rejected: await everyFileUnder(reference, 'rejected/'), commits: await everyFileUnder(reference, 'checkpoints/silver/commits/') };
+    const expected = {
+      outputs: await outputs(reference),
+      rejected: await everyFileUnder(reference, 'rejected/'),
+      commits: await everyFileUnder(reference, 'checkpoints/silver/commits/'),
+    };
 
     const crashes = await killAtEveryWrite(
       spec,
