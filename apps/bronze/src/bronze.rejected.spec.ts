@@ -292,4 +292,16 @@ describe('bronze and capture files it cannot read', () => {
     // Bind, offsets, rejection, manifest, state, commit; then bind, offsets, manifest, taken, state, commit.
     expect(crashes).toBe(12);
   });
+
+  it('refuses to start without the state of its last committed batch, and starts once that state is put back as the message says', async () => {
+    await writeCaptureFile(w.lake, '0', Date.UTC(2026, 0, 1, 12, 0), 2);
+    await drain(bronze(w.lake, clock));
+    const state = `checkpoints/bronze/state/${'0'.repeat(20)}`;
+    const saved = await w.lake.read(state);
+    await w.lake.delete(state);
+    const attempt = drain(bronze(w.lake, clock));
+    await expect(attempt).rejects.toThrow(`Put ${state} back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start bronze again.`);
+    await w.lake.write(state, saved);
+    await expect(drain(bronze(w.lake, clock))).resolves.toMatchObject({ batches: 0 });
+  });
 });

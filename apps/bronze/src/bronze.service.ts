@@ -226,9 +226,12 @@ export class BronzeService {
   private async restore(batch: number): Promise<Map<string, PartitionCursor>> {
     const state = await this.checkpoint.readState(batch);
     if (!state) {
+      // Neither another checkpoint name nor a reset would do: bronze's manifests are already written
+      // under these batch numbers, and a reset refuses a checkpoint with commits.
+      const path = `${this.checkpoint.root}/state/${String(batch).padStart(20, '0')}`;
       throw new Error(
-        `The bronze checkpoint ${this.checkpoint.root} has no state for committed batch ${batch}, so it cannot tell which files were consumed. ` +
-          'Start on a new checkpoint (--checkpoint) or reset this one (`pipeline checkpoint reset`).',
+        `The bronze checkpoint ${this.checkpoint.root} has no state for its committed batch ${batch} (${path} is missing), so bronze cannot tell which capture files it consumed. ` +
+          `Put ${path} back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start bronze again.`,
       );
     }
     return new Map(Object.entries(state.partitions).map(([id, cursor]) => [id, PartitionCursor.restore(cursor, this.options.layout, id)]));
