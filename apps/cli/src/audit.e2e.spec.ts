@@ -315,11 +315,35 @@ describe('pipeline audit', () => {
     expect(report.problems).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^bronze batch 0, partition \\d+: ${file} cannot be read any more \\(\\d+ records, then: Invalid Event Hubs Capture file .* truncated\\.\\) Put the bytes bronze referenced \\(${intact.byteLength} bytes, SHA-256 ${createHash('sha256').update(intact).digest('hex')}\\) back at ${file}`,
+          `^bronze batch \\d+, partition \\d+: ${file} cannot be read any more \\(\\d+ records, then: Invalid Event Hubs Capture file .* truncated\\.\\) Put the bytes bronze referenced \\(${intact.byteLength} bytes, SHA-256 ${createHash('sha256').update(intact).digest('hex')}\\) back at ${file}`,
         ),
       ),
     ]);
     await lake.write(file as string, intact);
+    expect(auditJson(home).status).toBe(0);
+  });
+
+  it('reports a capture file changed or deleted after the pipeline read it, with the bytes to put back, and reconciles once they are', async () => {
+    const { home, lake } = await copyOfRun();
+    const [file] = (await collectPaths(lake, 'raw/')) as [string];
+    const intact = await lake.read(file);
+    const putBack = `Put the bytes bronze referenced (${intact.byteLength} bytes, SHA-256 ${createHash('sha256').update(intact).digest('hex')}) back at ${file}`;
+
+    await reencodeCaptureFile(lake, file);
+    const changed = auditJson(home);
+    expect(changed.status).toBe(1);
+    expect(changed.report.problems).toEqual([
+      expect.stringMatching(new RegExp(`: ${file} is not the bytes bronze referenced \\(found ${intact.byteLength} bytes, SHA-256 [0-9a-f]{64}\\)`)),
+    ]);
+    expect(changed.report.problems[0]).toContain(putBack);
+    await lake.write(file, intact);
+    expect(auditJson(home).status).toBe(0);
+
+    await lake.delete(file);
+    const deleted = auditJson(home);
+    expect(deleted.status).toBe(1);
+    expect(deleted.report.problems).toEqual([expect.stringContaining(`: ${file} is referenced but not in the lake. ${putBack}`)]);
+    await lake.write(file, intact);
     expect(auditJson(home).status).toBe(0);
   });
 
