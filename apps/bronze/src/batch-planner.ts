@@ -62,6 +62,8 @@ export class BatchPlanner {
     const full = batch.length === this.limits.maxFiles || batch.length < ordered.length;
     const waited = now - Math.min(...batch.map((f) => f.discoveredAt));
     if (!full && !draining && waited < this.limits.maxDelayMs) return undefined;
-    return batch.map(({ path, partitionId, time, bytes: size }) => ({ path, partitionId, time, bytes: size }));
+    return batch.map(({ path, partitionId, time, bytes: size, restore }) =>
+      restore ? { path, partitionId, time, bytes: size, restore } : { path, partitionId, time, bytes: size },
+    );
   }
 }

@@ -3,9 +3,12 @@
  *   offsets/N   the exact files of batch N, its time and trace context — written before anything else
  *   state/N     every partition's cursor after batch N, with cumulative counts for the audit
  *   commits/N   batch N's manifest and its per-partition counts — written last
+ * Files a batch sets aside are in the rejected-file log (`rejected/…`, see libs/contracts
+ * rejected-file.ts) under the batch's number, written before its manifest.
  * The checkpoint is bound to what decides which files bronze reads: namespace, hub, raw prefix and
  * the layout version. A checkpoint written for another hub refuses to start.
  */
+import type { RejectingStage } from '@pipeline/contracts';
 import { CAPTURE_LAYOUT, CAPTURE_LAYOUT_VERSION, type CaptureLayout } from './capture-layout';
 import type { PartitionCursorState } from './partition-cursor';
 
@@ -18,6 +21,13 @@ export interface BronzeOffsetFile {
   partitionId: string;
   /** Size when listed, for the batch size limit; the manifest has the size read. */
   bytes: number;
+  /** Taken because `pipeline rejected restore` put it back: the rejection (its bronze batch) and who set it aside. */
+  restore?: FileRestore;
+}
+
+export interface FileRestore {
+  rejection: number;
+  stage: RejectingStage;
 }
 
 export interface BronzeOffsets {
@@ -47,6 +57,10 @@ export interface BronzeCommit {
   bytes: number;
   /** This batch's counts per partition. */
   partitions: Record<string, PartitionCounts>;
+  /** Files set aside by this batch (in the rejected-file log under this batch's number), when any. */
+  rejected?: string[];
+  /** Restored files this batch took back (referenced, or set aside again), when any. */
+  restored?: string[];
 }
 
 /** What the checkpoint's fingerprint is computed from. */

@@ -8,7 +8,6 @@ import { manifestPath, type BronzeManifest, type ManifestFile } from '@pipeline/
 import { TestClock } from '@pipeline/engine';
 import type { Bus, Lake } from '@pipeline/ports';
 import { collect, FaultyLake, SimulatedCrash } from '@pipeline/testing';
-import { BronzeBatchError } from './bronze-batch';
 import type { BronzeCommit, BronzeState } from './bronze-checkpoint';
 import { BRONZE_MANIFESTS_QUEUE, BRONZE_MANIFESTS_QUEUE_OPTIONS } from './bronze.module';
 import { BronzeService, type BronzeServiceOptions } from './bronze.service';
@@ -298,30 +297,6 @@ describe('bronze', () => {
     await expect(attempt).rejects.toThrow(/another --checkpoint name/);
     // Another checkpoint name is the way out.
     await expect(drain(bronze(w.lake, clock, { layout: { ...LAYOUT, eventHub: 'other' }, checkpointRoot: 'checkpoints/bronze-other' }))).resolves.toMatchObject({ batches: 0 });
-  });
-
-  it('fails the batch on a truncated capture file, naming the file and the byte offset, and skips nothing', async () => {
-    const good = await writeCaptureFile(w.lake, '0', Date.UTC(2026, 0, 1, 12, 0), 5);
-    const bad = await writeCaptureFile(w.lake, '1', Date.UTC(2026, 0, 1, 12, 1), 5);
-    await w.lake.write(bad.path, bad.bytes.subarray(0, bad.bytes.byteLength - 30));
-
-    const attempt = drain(bronze(w.lake, clock));
-    await expect(attempt).rejects.toBeInstanceOf(BronzeBatchError);
-    await expect(attempt).rejects.toThrow(new RegExp(`Bronze batch 0 failed on ${bad.path}: Invalid Event Hubs Capture file ${bad.path} at byte \\d+: .*truncated`));
-    const checkpoint = new StageCheckpoint(w.lake, 'checkpoints/bronze');
-    expect(await checkpoint.latest()).toEqual({
-      batch: 0,
-      offsets: expect.objectContaining({ files: [expect.objectContaining({ path: good.path }), expect.objectContaining({ path: bad.path })] }),
-      committed: false,
-    });
-    expect(await manifests(w.lake)).toEqual([]);
-    // A restart re-does the same batch and fails the same way: the bad file is never skipped.
-    await expect(drain(bronze(w.lake, clock))).rejects.toThrow(`failed on ${bad.path}`);
-
-    // Once an intact copy is back, the batch completes with both files.
-    await w.lake.write(bad.path, bad.bytes);
-    await drain(bronze(w.lake, clock));
-    expect((await manifests(w.lake)).map((m) => m.files.map((f) => f.path))).toEqual([[good.path, bad.path]]);
   });
 
   it('finishes the batch in progress when stopped, and starts no other', async () => {

@@ -11,15 +11,20 @@
  * for notices that never come and for files Capture back-fills. The first step after a start always
  * lists, which also finds the files whose notices were completed before their batch committed.
  * Noticed and listed files pass the same checks (`whyNotNew`), so each is batched once.
+ *
+ * A file a batch sets aside counts as consumed, so listing and notices never take it again; every
+ * listing also reads the rejected-file log, and a file restored there (`pipeline rejected restore`)
+ * and not yet taken joins the pending files, whatever its age, until a batch takes it.
  */
 import { StageCheckpoint, type ManifestLog } from '@pipeline/checkpoint';
+import { describeRejection, RejectedFileLog } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import { BatchPlanner } from './batch-planner';
 import { runBronzeBatch, type BronzeBatchDeps, type BronzeBatchInput } from './bronze-batch';
 import { BRONZE_STAGE, bronzeLogic, type BronzeCommit, type BronzeOffsets, type BronzeState } from './bronze-checkpoint';
-import type { CaptureLayout } from './capture-layout';
+import { captureFileTime, type CaptureLayout } from './capture-layout';
 import { PartitionCursor } from './partition-cursor';
 import type { CaptureNoticeReader } from './capture-notice-reader';
 import { PartitionDiscovery, whyNotNew, type DiscoveredFile } from './partition-discovery';
@@ -47,6 +52,8 @@ export interface BronzeSummary {
   files: number;
   records: number;
   bytes: number;
+  /** Files set aside (see the rejected-file log). */
+  rejected: number;
   /** The last committed batch, if any. */
   lastBatch: number | undefined;
 }
@@ -56,12 +63,13 @@ export class BronzeService {
   private readonly planner: BatchPlanner;
   private readonly discoveries: PartitionDiscovery[];
   private readonly deps: BronzeBatchDeps;
+  private readonly rejected: RejectedFileLog;
   private cursors = new Map<string, PartitionCursor>();
   private nextBatch = 0;
   private started = false;
   /** When the lake was last listed; `undefined` until the first listing. */
   private listedAt: number | undefined;
-  private readonly summary: BronzeSummary = { batches: 0, files: 0, records: 0, bytes: 0, lastBatch: undefined };
+  private readonly summary: BronzeSummary = { batches: 0, files: 0, records: 0, bytes: 0, rejected: 0, lastBatch: undefined };
 
   constructor(
     lake: Lake,
@@ -74,7 +82,8 @@ export class BronzeService {
     this.checkpoint = new StageCheckpoint(lake, options.checkpointRoot);
     this.planner = new BatchPlanner({ maxFiles: options.maxBatchFiles, maxBytes: options.maxBatchBytes, maxDelayMs: options.maxBatchDelayMs });
     this.discoveries = Array.from({ length: options.partitions }, (_, i) => new PartitionDiscovery(String(i), options.layout, lake, logger, options.lookbackMs));
-    this.deps = { lake, checkpoint: this.checkpoint, manifests, layout: options.layout, pipeline: options.pipeline, lookbackMs: options.lookbackMs };
+    this.rejected = new RejectedFileLog(lake);
+    this.deps = { lake, checkpoint: this.checkpoint, manifests, rejected: this.rejected, layout: options.layout, pipeline: options.pipeline, lookbackMs: options.lookbackMs };
   }
 
   /**
@@ -120,7 +129,7 @@ export class BronzeService {
       if (!files) break;
       await this.execute(this.nextBatch, {
         kind: 'planned',
-        files: files.map(({ path, partitionId, bytes }) => ({ path, partitionId, bytes })),
+        files: files.map(({ path, partitionId, bytes, restore }) => (restore ? { path, partitionId, bytes, restore } : { path, partitionId, bytes })),
         createdAt: this.clock.now(),
         partitions: this.discoveries.map((d) => d.partitionId),
       });
@@ -157,7 +166,7 @@ export class BronzeService {
     return reason;
   }
 
-  /** Adds every new file of every partition to the pending files; returns the paths pending now. */
+  /** Adds every new file of every partition, and every restored file, to the pending files; returns the paths pending now. */
   private async discover(): Promise<Set<string>> {
     const now = this.clock.now();
     this.listedAt = now;
@@ -165,7 +174,27 @@ export class BronzeService {
       const found = await discovery.discover(this.cursors.get(discovery.partitionId), (path) => this.planner.has(path), now);
       this.planner.add(found, now);
     }
+    await this.admitRestored(now);
     return this.planner.paths();
+  }
+
+  /** Files restored in the rejected-file log and not taken yet: pending, past any cursor or horizon. */
+  private async admitRestored(now: number): Promise<void> {
+    const { layout, partitions } = this.options;
+    const hubPrefix = `${layout.prefix}/${layout.namespace}/${layout.eventHub}/`;
+    for (const entry of await this.rejected.list(hubPrefix)) {
+      if (entry.state !== 'restored' || this.planner.has(entry.path)) continue;
+      const partitionId = entry.path.slice(hubPrefix.length).split('/')[0] as string;
+      const time = captureFileTime(layout, partitionId, entry.path);
+      if (time === undefined || !(Number(partitionId) < partitions)) {
+        this.logger.warn({ path: entry.path, partitions }, 'ignoring a restored file that is not a capture file of a partition bronze reads');
+        continue;
+      }
+      const { stage } = await this.rejected.read(entry.path, entry.bronzeBatch);
+      const size = (await this.deps.lake.stat(entry.path))?.size ?? 0;
+      this.planner.add([{ path: entry.path, partitionId, time, bytes: size, restore: { rejection: entry.bronzeBatch, stage } }], now);
+      this.logger.info({ path: entry.path, rejection: entry.bronzeBatch }, 'taking a restored capture file');
+    }
   }
 
   private async execute(batch: number, input: BronzeBatchInput): Promise<void> {
@@ -176,9 +205,20 @@ export class BronzeService {
     this.summary.files += result.commit.files;
     this.summary.records += result.commit.records;
     this.summary.bytes += result.commit.bytes;
+    this.summary.rejected += result.rejections.length;
     this.summary.lastBatch = batch;
+    for (const rejection of result.rejections)
+      this.logger.warn({ batch, path: rejection.path, reason: rejection.reason }, `capture file set aside: ${describeRejection(rejection)}`);
     this.logger.info(
-      { batch, manifest: result.commit.manifest, files: result.commit.files, records: result.commit.records, partitions: result.commit.partitions },
+      {
+        batch,
+        manifest: result.commit.manifest,
+        files: result.commit.files,
+        records: result.commit.records,
+        partitions: result.commit.partitions,
+        ...(result.commit.rejected ? { rejected: result.commit.rejected } : {}),
+        ...(result.commit.restored ? { restored: result.commit.restored } : {}),
+      },
       'bronze batch committed',
     );
   }
@@ -186,9 +226,12 @@ export class BronzeService {
   private async restore(batch: number): Promise<Map<string, PartitionCursor>> {
     const state = await this.checkpoint.readState(batch);
     if (!state) {
+      // Neither another checkpoint name nor a reset would do: bronze's manifests are already written
+      // under these batch numbers, and a reset refuses a checkpoint with commits.
+      const path = `${this.checkpoint.root}/state/${String(batch).padStart(20, '0')}`;
       throw new Error(
-        `The bronze checkpoint ${this.checkpoint.root} has no state for committed batch ${batch}, so it cannot tell which files were consumed. ` +
-          'Start on a new checkpoint (--checkpoint) or reset this one (`pipeline checkpoint reset`).',
+        `The bronze checkpoint ${this.checkpoint.root} has no state for its committed batch ${batch} (${path} is missing), so bronze cannot tell which capture files it consumed. ` +
+          `Put ${path} back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start bronze again.`,
       );
     }
     return new Map(Object.entries(state.partitions).map(([id, cursor]) => [id, PartitionCursor.restore(cursor, this.options.layout, id)]));

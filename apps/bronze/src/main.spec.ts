@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { LocalBus, LocalLake } from '@pipeline/adapters';
 import { ManifestLog } from '@pipeline/checkpoint';
+import { RejectedFileLog } from '@pipeline/contracts';
 import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
 import { BRONZE_MANIFESTS_QUEUE, BRONZE_NOTICES_QUEUE_OPTIONS } from './bronze.module';
 import { main } from './main';
@@ -77,9 +78,13 @@ describe('pipeline bronze', () => {
     expect(written()).toMatch(/eventHub: "events" → "other"/);
   });
 
-  it('exits 1 when a batch meets a corrupt capture file', async () => {
+  it('sets a corrupt capture file aside, references the others and exits 0', async () => {
     const file = await writeCaptureFile(lake, '0', Date.now() - 60_000, 4, 0, layout);
+    const other = await writeCaptureFile(lake, '0', Date.now() - 30_000, 2, 4, layout);
     await lake.write(file.path, file.bytes.subarray(0, 40));
-    expect(await main(['--home', home.path, '--partitions', '1', '--drain'])).toBe(1);
+    expect(await main(['--home', home.path, '--partitions', '1', '--drain'])).toBe(0);
+    const manifests = await collect(new ManifestLog(lake).after('bronze', 'bronze', -1));
+    expect(manifests.flatMap((m) => m.files.map((f) => f.path))).toEqual([other.path]);
+    expect(await new RejectedFileLog(lake).list()).toEqual([expect.objectContaining({ path: file.path, state: 'set-aside' })]);
   });
 });

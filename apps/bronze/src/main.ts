@@ -70,7 +70,8 @@ export async function main(argv: string[]): Promise<number> {
       'bronze starting',
     );
     const summary = await app.get(BronzeService).run(stop.signal, config.drain);
-    logger.info({ ...summary }, `bronze stopped: ${summary.files} files (${summary.records} records) in ${summary.batches} batches`);
+    const setAside = summary.rejected > 0 ? `; ${summary.rejected} set aside (\`pipeline rejected list\`)` : '';
+    logger.info({ ...summary }, `bronze stopped: ${summary.files} files (${summary.records} records) in ${summary.batches} batches${setAside}`);
     return 0;
   } catch (error) {
     if (error instanceof FingerprintMismatchError) {

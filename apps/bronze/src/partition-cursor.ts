@@ -5,6 +5,7 @@
  *   It only moves forward, so a longer lookback set later cannot bring back a consumed file.
  * - `consumed`: every consumed file at or after the horizon (by time: one file per second at most),
  *   so a file that shows up late, with an older time than the position, is taken once and only once.
+ *   A file set aside is consumed too: listing never takes it again, only a restore does.
  * A cursor is a pure function of the previous one and the batch, so a re-done batch gives the same state.
  */
 import type { CaptureLayout } from './capture-layout';
@@ -26,6 +27,8 @@ export interface ConsumedFile {
   /** Epoch ms, from the path. */
   time: number;
   records: number;
+  /** Consumed without counting: set aside, or referenced again after silver set it aside (counted when first referenced). */
+  uncounted?: boolean;
 }
 
 export class PartitionCursor {
@@ -45,9 +48,13 @@ export class PartitionCursor {
     let positionTime = previous?.positionTime ?? Number.NEGATIVE_INFINITY;
     const consumed = new Set(previous?.consumed);
     let records = previous?.records ?? 0;
+    let counted = previous?.files ?? 0;
     for (const file of files) {
       consumed.add(file.time);
-      records += file.records;
+      if (!file.uncounted) {
+        records += file.records;
+        counted++;
+      }
       if (file.time > positionTime) {
         positionTime = file.time;
         position = file.path;
@@ -55,7 +62,7 @@ export class PartitionCursor {
     }
     const horizon = Math.max(previous?.horizon ?? Number.NEGATIVE_INFINITY, positionTime - lookbackMs);
     for (const time of consumed) if (time < horizon) consumed.delete(time);
-    return new PartitionCursor(position as string, positionTime, horizon, consumed, (previous?.files ?? 0) + files.length, records);
+    return new PartitionCursor(position as string, positionTime, horizon, consumed, counted, records);
   }
 
   static restore(state: PartitionCursorState, layout: CaptureLayout, partitionId: string): PartitionCursor {

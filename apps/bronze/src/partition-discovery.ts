@@ -13,6 +13,7 @@ import type { Lake, LakeEntry } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import { CAPTURE_LAYOUT, captureFileTime, floorHour, hourFolder, hourOfPath, hourPrefix, HOUR_MS, partitionPrefix, type CaptureLayout } from './capture-layout';
 import type { PartitionCursor } from './partition-cursor';
+import type { FileRestore } from './bronze-checkpoint';
 
 export interface DiscoveredFile {
   path: string;
@@ -21,6 +22,8 @@ export interface DiscoveredFile {
   time: number;
   /** Size when listed. */
   bytes: number;
+  /** Put back by `pipeline rejected restore` (see bronze-checkpoint.ts). */
+  restore?: FileRestore;
 }
 
 /**

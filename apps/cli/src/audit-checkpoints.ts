@@ -46,6 +46,11 @@ export class CheckpointIndex {
     return new CheckpointIndex(roots);
   }
 
+  /** No checkpoints (when `checkpoints/` cannot be listed). */
+  static empty(): CheckpointIndex {
+    return new CheckpointIndex(new Map());
+  }
+
   /** The entries of one checkpoint folder (empty when it has none). */
   get(root: string): CheckpointEntries {
     return this.roots.get(root) ?? { root, latestOffsets: undefined, commits: [] };

@@ -5,7 +5,7 @@
  * committed batch are pending work for gold; a missing manifest is a hole gold can never pass.
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
-import { manifestLayerPrefix, manifestPath, parseManifest } from '@pipeline/contracts';
+import { manifestLayerPrefix, manifestPath, ManifestValidationError, parseManifest, type Manifest, type ManifestLayer } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
 import type { CheckpointIndex } from './audit-checkpoints';
 import type { PendingWork } from './audit';
@@ -44,13 +44,14 @@ export interface SilverToGold {
 
 const range = (from: number, to: number) => (from === to ? `${from}` : `${from}–${to}`);
 
-/** Silver manifests per session: sequence → rows and the silver batch that wrote it. */
-async function readSilverManifests(lake: Lake, root: string): Promise<Map<string, Map<number, { rows: number; batch: number }>>> {
+/** Silver manifests per session: sequence → rows and the silver batch that wrote it; a manifest that does not parse is a problem. */
+async function readSilverManifests(lake: Lake, root: string, problems: string[]): Promise<Map<string, Map<number, { rows: number; batch: number }>>> {
   const sessions = new Map<string, Map<number, { rows: number; batch: number }>>();
   const prefix = manifestLayerPrefix('silver', root);
   for await (const entry of lake.list(prefix)) {
     if (!entry.path.endsWith('.json')) continue;
-    const manifest = parseManifest(JSON.parse((await lake.read(entry.path)).toString('utf8')), entry.path);
+    const manifest = await readManifestOrReport(lake, entry.path, 'silver', problems);
+    if (!manifest) continue;
     let bySequence = sessions.get(manifest.session);
     if (!bySequence) sessions.set(manifest.session, (bySequence = new Map()));
     bySequence.set(manifest.sequence, { rows: manifest.files.reduce((n, f) => n + f.rows, 0), batch: manifest.batch });
@@ -61,7 +62,7 @@ async function readSilverManifests(lake: Lake, root: string): Promise<Map<string
 export async function auditSilverToGold(lake: Lake, checkpoints: CheckpointIndex, options: { goldCheckpoint: string; manifestsRoot: string }): Promise<SilverToGold> {
   const problems: string[] = [];
   const pending: PendingWork[] = [];
-  const manifests = await readSilverManifests(lake, options.manifestsRoot);
+  const manifests = await readSilverManifests(lake, options.manifestsRoot, problems);
   const goldShards = checkpoints.goldShards(options.goldCheckpoint);
   const silverRowsByBatch = new Map<number, number>();
   for (const bySequence of manifests.values()) for (const m of bySequence.values()) silverRowsByBatch.set(m.batch, (silverRowsByBatch.get(m.batch) ?? 0) + m.rows);
@@ -87,7 +88,7 @@ export async function auditSilverToGold(lake: Lake, checkpoints: CheckpointIndex
     let next = 0;
     let lastBatch: number | undefined;
     for (const batch of entries?.commits ?? []) {
-      const commit = await checkpoint.readCommit(batch);
+      const commit = await checkpoint.readCommit(batch).catch(() => undefined);
       const silver = commit?.silver;
       if (!commit || !silver || typeof silver.from !== 'number' || typeof silver.to !== 'number' || typeof commit.rows !== 'number') {
         problems.push(`gold ${session} batch ${batch}: its commit ${checkpoint.root}/commits/${batch} does not say which silver manifests it read and how many rows they held`);
@@ -144,6 +145,23 @@ export async function auditSilverToGold(lake: Lake, checkpoints: CheckpointIndex
   return { shards, silverRowsByBatch, problems, pending };
 }
 
+/**
+ * A manifest as the audit reads it: `undefined`, with the problem reported (its path, what is wrong
+ * and the fix), when it is not valid JSON or not a valid manifest. A stage writes each manifest once
+ * and never changes it, so the fix is the original bytes.
+ */
+export async function readManifestOrReport(lake: Lake, path: string, layer: ManifestLayer, problems: string[]): Promise<Manifest | undefined> {
+  try {
+    return parseManifest(JSON.parse((await lake.read(path)).toString('utf8')), path);
+  } catch (error) {
+    const what = error instanceof ManifestValidationError ? error.problems.join('; ') : `not valid JSON (${(error as Error).message})`;
+    problems.push(
+      `${layer} manifest ${path} cannot be read: ${what}. ${layer === 'bronze' ? 'Bronze' : 'Silver'} writes each manifest once and never changes it, and the next stage stops at it: put the original back at ${path} (from a backup, or the storage account's blob versions or soft-deleted blobs).`,
+    );
+    return undefined;
+  }
+}
+
 /** The fields of gold's checkpoint metadata the audit reads: its window definitions. */
 interface GoldMetadataRecord {
   logic?: { aggregation?: { windows?: Array<{ sizeMs?: unknown; slideMs?: unknown }> } };
@@ -158,7 +176,12 @@ export async function goldWindowsPerRow(lake: Lake, checkpoints: CheckpointIndex
   for (const session of [...checkpoints.goldShards(goldCheckpoint).keys()].sort()) {
     const path = `checkpoints/${goldCheckpoint}/${session}/metadata`;
     if (!(await lake.exists(path))) continue;
-    const windows = (JSON.parse((await lake.read(path)).toString('utf8')) as GoldMetadataRecord).logic?.aggregation?.windows;
+    let windows: NonNullable<NonNullable<GoldMetadataRecord['logic']>['aggregation']>['windows'];
+    try {
+      windows = (JSON.parse((await lake.read(path)).toString('utf8')) as GoldMetadataRecord).logic?.aggregation?.windows;
+    } catch {
+      continue;
+    }
     if (!Array.isArray(windows) || windows.length === 0) continue;
     let count = 0;
     for (const w of windows) {

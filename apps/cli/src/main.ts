@@ -12,6 +12,7 @@ import { ConfigError, loadSpecFile, runMain, SpecFileError } from '@pipeline/con
 import { openCommandBus, openCommandLake } from './backends';
 import { CheckpointInUseError, resetCheckpoint } from '@pipeline/checkpoint';
 import { audit, formatAudit } from './audit';
+import { formatRejected, listRejected, restoreRejected } from './rejected';
 import { SpecValidationError } from '@pipeline/contracts';
 import { csvLines } from '@pipeline/generator';
 import { createReadStream } from 'node:fs';
@@ -215,6 +216,50 @@ export async function main(argv: string[]): Promise<number> {
           return;
         }
         process.stdout.write(`Deleted ${deleted} entries of checkpoints/${name} in ${lake.location}.\n`);
+      } finally {
+        await lake.close();
+      }
+    });
+
+  const rejected = program
+    .command('rejected')
+    .description('The capture files bronze or silver set aside (the rejected-file log, rejected/ in the lake), and putting one back once it is re-copied.');
+  rejected
+    .command('list')
+    .description('List the capture files set aside or restored and not yet taken back, with the reason and the fix.')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--raw-prefix <prefix>', 'lake folder of the capture files', 'raw')
+    .option('--all', 'also list the files bronze took back')
+    .option('--json', 'print JSON')
+    .addHelpText('after', BACKEND_HELP)
+    .action(async (opts: { home?: string; rawPrefix: string; all?: boolean; json?: boolean }) => {
+      const lake = await openCommandLake('rejected list', opts.home);
+      try {
+        const files = await listRejected(lake, { rawPrefix: opts.rawPrefix, all: opts.all === true });
+        process.stdout.write(opts.json ? `${JSON.stringify(files)}\n` : formatRejected(files, opts.all === true));
+      } finally {
+        await lake.close();
+      }
+    });
+  rejected
+    .command('restore')
+    .description(
+      'Put a set-aside capture file back into processing once an intact copy is at its path: checks that it reads as a capture file, then bronze takes it into its next batch, once.',
+    )
+    .argument('<path>', 'the capture file, as `pipeline rejected list` and the audit name it (raw/…)')
+    .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
+    .option('--raw-prefix <prefix>', 'lake folder of the capture files', 'raw')
+    .addHelpText('after', `\nExit codes: 0 restored (or already restored), 1 refused: nothing set aside there, or the file still cannot be read.\n${BACKEND_HELP}`)
+    .action(async (file: string, opts: { home?: string; rawPrefix: string }) => {
+      const lake = await openCommandLake('rejected restore', opts.home);
+      try {
+        const result = await restoreRejected(lake, file, { rawPrefix: opts.rawPrefix });
+        if (result.kind === 'refused') {
+          process.stderr.write(`rejected restore: ${result.message}\n`);
+          code = 1;
+          return;
+        }
+        process.stdout.write(`${result.message}\n`);
       } finally {
         await lake.close();
       }

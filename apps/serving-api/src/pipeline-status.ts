@@ -4,17 +4,21 @@
  *   once and its count cached: capture files are created once and never change);
  * - bronze and silver: their stage checkpoints' latest committed state (cumulative counts);
  * - gold: the shard statuses in the serving store, with each source partition's progress and the
- *   partition holding the shard's watermark back.
+ *   partition holding the shard's watermark back;
+ * - rejected: the capture files set aside, or restored and not yet taken back, from the
+ *   rejected-file log (`rejected/{raw prefix}/…`). A capture file that cannot be read counts the
+ *   events before the damage.
  * Rates: bronze and silver over their recent commits (up to RATE_BATCHES batches back, by the batch
  * times the checkpoints record), so they survive an API restart; capture and gold between the
  * previous status call and this one (by the injected clock), so the first call has none.
  * The checkpoint types are the few fields read here, copied: apps do not import each other.
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
-import { openCaptureFile } from '@pipeline/capture-format';
+import { CaptureFormatError, openCaptureFile } from '@pipeline/capture-format';
+import { RejectedFileLog, restoreAdvice } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake, ServingStore, ShardStatus } from '@pipeline/ports';
-import type { BronzeStatusDto, CaptureStatusDto, GoldStatusDto, RateDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
+import type { BronzeStatusDto, CaptureStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
 
 /** How many batches back the commit-based rates look. */
 export const RATE_BATCHES = 10;
@@ -56,8 +60,8 @@ export class PipelineStatus {
   constructor(private readonly sources: StatusSources) {}
 
   async read(): Promise<StatusDto> {
-    const [capture, bronze, silver, gold] = await Promise.all([this.capture(), this.bronze(), this.silver(), this.gold()]);
-    return { pipeline: this.sources.pipeline, capture, bronze, silver, gold };
+    const [capture, bronze, silver, gold, rejected] = await Promise.all([this.capture(), this.bronze(), this.silver(), this.gold(), this.rejected()]);
+    return { pipeline: this.sources.pipeline, capture, bronze, silver, gold, rejected };
   }
 
   private async capture(): Promise<CaptureStatusDto> {
@@ -84,11 +88,37 @@ export class PipelineStatus {
   private async eventsIn(path: string, size: number): Promise<number> {
     const cached = this.eventsPerFile.get(path);
     if (cached && cached.size === size) return cached.events;
-    const { records } = await openCaptureFile(await this.sources.lake.readStream(path), path);
     let events = 0;
-    for await (const _record of records) events++;
+    try {
+      const { records } = await openCaptureFile(await this.sources.lake.readStream(path), path);
+      for await (const _record of records) events++;
+    } catch (error) {
+      // A damaged file (bronze sets it aside): the events before the damage.
+      if (!(error instanceof CaptureFormatError)) throw error;
+    }
     this.eventsPerFile.set(path, { size, events });
     return events;
+  }
+
+  private async rejected(): Promise<RejectedStatusDto> {
+    const log = new RejectedFileLog(this.sources.lake);
+    const files: RejectedFileDto[] = [];
+    for (const entry of await log.list(`${this.sources.rawPrefix}/`)) {
+      if (entry.state === 'taken') continue;
+      const r = await log.read(entry.path, entry.bronzeBatch);
+      files.push({
+        path: r.path,
+        partition: r.partitionId,
+        stage: r.stage,
+        bronzeBatch: r.bronzeBatch,
+        silverBatch: r.silverBatch ?? null,
+        reason: r.reason,
+        problem: r.problem,
+        state: entry.state,
+        fix: entry.state === 'set-aside' ? restoreAdvice(r) : null,
+      });
+    }
+    return { setAside: files.filter((f) => f.state === 'set-aside').length, restored: files.filter((f) => f.state === 'restored').length, files };
   }
 
   private async bronze(): Promise<BronzeStatusDto> {

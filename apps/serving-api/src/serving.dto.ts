@@ -183,6 +183,39 @@ export class GoldStatusDto {
   maxEventTimeMs!: number | null;
 }
 
+export class RejectedFileDto {
+  @ApiProperty({ description: 'The capture file (lake path).', example: 'raw/local/events/0/2026/01/01/00/00/05.avro' })
+  path!: string;
+  @ApiProperty({ description: 'Event hub partition.' })
+  partition!: string;
+  @ApiProperty({ description: 'The stage that set it aside.', enum: ['bronze', 'silver'] })
+  stage!: 'bronze' | 'silver';
+  @ApiProperty({ description: 'Bronze batch: the one that set it aside, or the one whose reference to it silver set aside.' })
+  bronzeBatch!: number;
+  @ApiProperty({ description: 'The silver batch that counted its records as rejected (silver only).', type: 'number', nullable: true })
+  silverBatch!: number | null;
+  @ApiProperty({
+    description: 'empty (0 bytes), unreadable (truncated or corrupt), missing, or checksum (not the bytes bronze referenced).',
+    enum: ['empty', 'unreadable', 'missing', 'checksum'],
+  })
+  reason!: 'empty' | 'unreadable' | 'missing' | 'checksum';
+  @ApiProperty({ description: 'What is wrong with it, with the byte offset where it applies.' })
+  problem!: string;
+  @ApiProperty({ description: 'set-aside: its records are in no table until it is restored; restored: waiting for bronze to take it back.', enum: ['set-aside', 'restored'] })
+  state!: 'set-aside' | 'restored';
+  @ApiProperty({ description: 'How to put it back (set-aside files), naming the command.', type: 'string', nullable: true })
+  fix!: string | null;
+}
+
+export class RejectedStatusDto {
+  @ApiProperty({ description: 'Capture files set aside and not restored.' })
+  setAside!: number;
+  @ApiProperty({ description: 'Capture files restored and not yet taken back by bronze.' })
+  restored!: number;
+  @ApiProperty({ type: [RejectedFileDto] })
+  files!: RejectedFileDto[];
+}
+
 export class StatusDto {
   @ApiProperty({ example: 'sensor-readings' })
   pipeline!: string;
@@ -194,6 +227,8 @@ export class StatusDto {
   silver!: SilverStatusDto;
   @ApiProperty({ type: GoldStatusDto })
   gold!: GoldStatusDto;
+  @ApiProperty({ type: RejectedStatusDto, description: 'Capture files bronze or silver set aside (`pipeline rejected list`).' })
+  rejected!: RejectedStatusDto;
 }
 
 export class HealthDto {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StageCheckpoint } from '@pipeline/checkpoint';
+import { RejectedFileLog, restoreAdvice, type CaptureFileRejection } from '@pipeline/contracts';
 import type { ShardStatus } from '@pipeline/ports';
 import { spec, startApi, T0, type ApiHarness } from './spec-helpers';
 
@@ -26,7 +27,66 @@ describe('GET /v1/status', () => {
       bronze: { batches: 0, files: 0, records: 0, position: null, rate: { perSecond: null, basis: 'commits', overMs: null } },
       silver: { batches: 0, records: 0, rows: 0, quarantined: 0, duplicates: 0, position: null, rate: { perSecond: null, basis: 'commits', overMs: null } },
       gold: { shards: [], rows: 0, lateRows: 0, maxEventTimeMs: null },
+      rejected: { setAside: 0, restored: 0, files: [] },
     });
+  });
+
+  it('lists the capture files set aside and restored, and counts a damaged one up to the damage instead of failing', async () => {
+    const usql = await readFile(path.join(FIXTURES, 'usql-EHC.avro'));
+    const truncated = 'raw/ns/hub/0/2026/01/01/00/00/05.avro';
+    const restored = 'raw/ns/hub/1/2026/01/01/00/00/06.avro';
+    const taken = 'raw/ns/hub/1/2026/01/01/00/00/07.avro';
+    await api.lake.write(truncated, usql.subarray(0, 20_000));
+    await api.lake.write(restored, usql);
+    await api.lake.write(taken, usql);
+    const log = new RejectedFileLog(api.lake);
+    const rejection = (file: string, partitionId: string, bronzeBatch: number): CaptureFileRejection => ({
+      version: 1,
+      kind: 'rejected',
+      path: file,
+      partitionId,
+      stage: 'bronze',
+      bronzeBatch,
+      reason: 'unreadable',
+      problem: `Invalid Event Hubs Capture file ${file} at byte 19000: the file is truncated`,
+      found: { bytes: 20_000, sha256: '0'.repeat(64) },
+    });
+    for (const [file, partition, batch] of [
+      [truncated, '0', 3],
+      [restored, '1', 4],
+      [taken, '1', 5],
+    ] as const)
+      await log.reject(rejection(file, partition, batch));
+    const found = { bytes: usql.length, sha256: '1'.repeat(64), records: 677 };
+    await log.restore({ version: 1, kind: 'restored', path: restored, bronzeBatch: 4, found });
+    await log.restore({ version: 1, kind: 'restored', path: taken, bronzeBatch: 5, found });
+    await log.taken({ version: 1, kind: 'taken', path: taken, bronzeBatch: 5, takenBy: 6, outcome: 'referenced' });
+
+    const response = await api.get('/v1/status');
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body['rejected']).toEqual({
+      setAside: 1,
+      restored: 1,
+      files: [
+        {
+          path: truncated,
+          partition: '0',
+          stage: 'bronze',
+          bronzeBatch: 3,
+          silverBatch: null,
+          reason: 'unreadable',
+          problem: `Invalid Event Hubs Capture file ${truncated} at byte 19000: the file is truncated`,
+          state: 'set-aside',
+          fix: restoreAdvice({ path: truncated, reason: 'unreadable' }),
+        },
+        expect.objectContaining({ path: restored, state: 'restored', fix: null }),
+      ],
+    });
+    expect(body['rejected']['files'][0]['fix']).toContain(`\`pipeline rejected restore ${truncated}\``);
+    expect(body['capture']).toMatchObject({ files: 3 });
+    expect(body['capture']['events']).toBeGreaterThanOrEqual(2 * 677);
+    expect(body['capture']['events']).toBeLessThan(3 * 677);
   });
 
   it('reads capture files, bronze and silver checkpoints and gold shard statuses', async () => {

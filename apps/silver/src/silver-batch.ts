@@ -17,16 +17,37 @@
  *
  * With a capture-time range (a replay), capture files outside it are skipped unread and counted
  * nowhere but `captureFiles.outOfRange`: the batch's counts cover exactly the files in range.
+ *
+ * A capture file whose bytes are not those bronze referenced (changed or deleted since) is set
+ * aside, not read: its records (bronze's count) are the commit's `rejectedFiles`, so every record
+ * bronze referenced is in silver, quarantine, duplicates or a rejected file. The decision is a
+ * function of the file's bytes, so a re-run decides the same, and it is recorded in the commit
+ * and in the rejected-file log (libs/contracts rejected-file.ts), from which
+ * `pipeline rejected restore` sends the file back through bronze.
  */
 import { parseEnqueuedTimeUtc, readCaptureFile } from '@pipeline/capture-format';
-import { shardSession, type BronzeManifest, type ManifestFile, type ManifestInput, type PipelineSpec, type SilverManifest, type TableRow } from '@pipeline/contracts';
+import {
+  DEFAULT_MANIFEST_ROOT,
+  REJECTED_RECORD_VERSION,
+  RejectedFileLog,
+  rejectionRecordPath,
+  shardSession,
+  type BronzeManifest,
+  type CaptureFileRejection,
+  type FileFingerprint,
+  type ManifestFile,
+  type ManifestInput,
+  type PipelineSpec,
+  type SilverManifest,
+  type TableRow,
+} from '@pipeline/contracts';
 import { ManifestLog, sha256Hex } from '@pipeline/checkpoint';
 import type { AddFile, DeltaTable } from '@pipeline/delta';
-import type { Lake } from '@pipeline/ports';
+import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
 import { EventTimeDedup, type EventTimeDedupConfig, type SilverTransform, type SourceEvent } from '@pipeline/transform';
-import { EVERY_CAPTURE_FILE, inCaptureTimeRange, type CaptureTimeRange } from './capture-time-range';
-import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverState } from './silver-offsets';
+import { EVERY_CAPTURE_FILE, inCaptureTimeRange, isEveryCaptureFile, type CaptureTimeRange } from './capture-time-range';
+import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverRejectedFile, type SilverState } from './silver-offsets';
 
 export interface SilverBatchDeps {
   lake: Lake;
@@ -104,6 +125,8 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       const counts: Record<string, PartitionCounts> = {};
       const reasons: Record<string, number> = {};
       const captureFiles = { inRange: 0, outOfRange: 0 };
+      const rejectedFiles: SilverRejectedFile[] = [];
+      const keepsLog = isEveryCaptureFile(range) && deps.manifests.root === DEFAULT_MANIFEST_ROOT;
 
       for (const manifest of bronze) {
         for (const file of manifest.files) {
@@ -114,11 +137,18 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
           captureFiles.inRange++;
           const partition = file.partitionId ?? 'unknown';
           const partitionCounts = (counts[partition] ??= emptyCounts());
-          const bytes = await deps.lake.read(file.path);
-          if (sha256Hex(bytes) !== file.sha256) {
-            throw new Error(
-              `Capture file ${file.path} no longer matches bronze manifest ${manifest.sequence} (checksum differs): the raw record was changed after bronze referenced it.`,
-            );
+          // Set aside by this batch before a crash: the decision stands, even if the file was put back since.
+          const recorded = keepsLog && input.kind === 'recorded' ? await rejectedBefore(deps.lake, file.path, manifest.batch, batch) : undefined;
+          const bytes = recorded ? undefined : await readReferenced(deps.lake, file.path);
+          const found = bytes === undefined ? null : { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
+          if (recorded || bytes === undefined || found?.sha256 !== file.sha256) {
+            // Not the bytes bronze referenced: their records count as rejected, and the file is set
+            // aside for `pipeline rejected restore` (the pipeline's own silver only: a replay or a
+            // run under other roots counts it in its commit and leaves the log to the pipeline).
+            const rejection = recorded ?? rejectionOf(deps, manifest, file, found, batch);
+            rejectedFiles.push({ path: file.path, partitionId: partition, bronzeBatch: manifest.batch, rows: file.rows, reason: rejection.reason });
+            if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
+            continue;
           }
           for await (const record of readCaptureFile(single(bytes), file.path)) {
             partitionCounts.records++;
@@ -218,6 +248,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
           quarantineReasons: reasons,
           silverVersion: silverCommit.version,
           quarantineVersion: quarantineCommit.version,
+          ...(rejectedFiles.length > 0 ? { rejectedFiles } : {}),
         },
         manifests,
       };
@@ -247,6 +278,43 @@ function toEpoch(value: unknown): number | null {
     return Number.isNaN(ms) ? null : ms;
   }
   return null;
+}
+
+/** The file's bytes, or `undefined` when it is no longer in the lake. */
+async function readReferenced(lake: Lake, path: string): Promise<Buffer | undefined> {
+  try {
+    return await lake.read(path);
+  } catch (error) {
+    if (error instanceof LakeNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** The rejection silver batch `batch` recorded for the file of bronze batch `bronzeBatch`, if any. */
+async function rejectedBefore(lake: Lake, path: string, bronzeBatch: number, batch: number): Promise<CaptureFileRejection | undefined> {
+  if (!(await lake.exists(rejectionRecordPath(path, bronzeBatch)))) return undefined;
+  const rejection = await new RejectedFileLog(lake).read(path, bronzeBatch);
+  return rejection.stage === 'silver' && rejection.silverBatch === batch ? rejection : undefined;
+}
+
+function rejectionOf(deps: SilverBatchDeps, manifest: BronzeManifest, file: ManifestFile, found: FileFingerprint | null, batch: number): CaptureFileRejection {
+  const referenced = { rows: file.rows, bytes: file.bytes, sha256: file.sha256 };
+  const problem = found
+    ? `its bytes (${found.bytes} bytes, SHA-256 ${found.sha256}) differ from those bronze referenced in batch ${manifest.batch} (${file.bytes} bytes, SHA-256 ${file.sha256}): the raw record changed after bronze referenced it.`
+    : `the file is no longer in the lake at ${deps.lake.location}, where bronze referenced it in batch ${manifest.batch}.`;
+  return {
+    version: REJECTED_RECORD_VERSION,
+    kind: 'rejected',
+    path: file.path,
+    partitionId: file.partitionId ?? 'unknown',
+    stage: 'silver',
+    bronzeBatch: manifest.batch,
+    silverBatch: batch,
+    reason: found ? 'checksum' : 'missing',
+    problem,
+    found,
+    referenced,
+  };
 }
 
 async function* single(bytes: Buffer): AsyncIterable<Uint8Array> {

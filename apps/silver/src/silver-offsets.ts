@@ -1,5 +1,5 @@
 /** What a silver batch consumes (offsets/N), its state after (state/N), and its commit (commits/N). */
-import type { ManifestInput } from '@pipeline/contracts';
+import type { ManifestInput, RejectionReason } from '@pipeline/contracts';
 import type { EventTimeDedupState } from '@pipeline/transform';
 
 export interface SilverOffsets {
@@ -38,6 +38,18 @@ export interface SilverCommit {
   quarantineReasons: Record<string, number>;
   silverVersion: number;
   quarantineVersion: number;
+  /** Capture files set aside (their bytes are not those bronze referenced), when any: their records are in no other count. */
+  rejectedFiles?: SilverRejectedFile[];
+}
+
+/** A capture file a silver batch set aside, and bronze's record count for it. */
+export interface SilverRejectedFile {
+  path: string;
+  partitionId: string;
+  /** The bronze batch whose manifest references it. */
+  bronzeBatch: number;
+  rows: number;
+  reason: RejectionReason;
 }
 
 export function emptyCounts(): PartitionCounts {

@@ -4,9 +4,9 @@ import pino from 'pino';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { LocalLake } from '@pipeline/adapters';
-import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc, type CaptureRecord } from '@pipeline/capture-format';
-import { fileRef, FingerprintMismatchError, ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
-import { parseSpec, type BronzeManifest, type PipelineSpec } from '@pipeline/contracts';
+import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc, readCaptureFile, type CaptureRecord } from '@pipeline/capture-format';
+import { fileRef, FingerprintMismatchError, ManifestLog, sha256Hex, StageCheckpoint } from '@pipeline/checkpoint';
+import { describeRejection, parseSpec, RejectedFileLog, rejectionRecordPath, type BronzeManifest, type ManifestFile, type PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable, readDeltaRows, readDeltaSnapshot } from '@pipeline/delta';
 import { TestClock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
@@ -298,6 +298,133 @@ describe('silver', () => {
   });
 });
 
+describe('silver and capture files that changed after bronze referenced them', () => {
+  let dir: TempDir;
+  let spec: PipelineSpec;
+  beforeAll(async () => {
+    spec = await loadSpec();
+  });
+  beforeEach(async () => {
+    dir = await makeTempDir('silver-rejected-');
+  });
+  afterEach(() => dir.dispose());
+
+  const CHANGED = 'raw/local/events/0/2026/01/01/00/00/01.avro';
+
+  /** The same records under another sync marker: other bytes than bronze referenced. */
+  async function reencode(lake: Lake, file: string): Promise<void> {
+    const writer = new CaptureFileWriter({ codec: 'null', syncMarker: Buffer.alloc(16, 7) });
+    for await (const r of readCaptureFile(await lake.readStream(file), file)) writer.append(r);
+    await lake.write(file, writer.finish());
+  }
+
+  async function seeded(name: string): Promise<Lake> {
+    const lake = new LocalLake(path.join(dir.path, name));
+    await seedBronze(lake, BATCHES);
+    await reencode(lake, CHANGED);
+    return lake;
+  }
+
+  it('sets the file aside, counts the records bronze referenced in it as rejected, and goes on with the other batches', async () => {
+    const lake = await seeded('lake');
+    const referenced = ((await new ManifestLog(lake).read('bronze', 'bronze', 1)) as BronzeManifest).files[0] as ManifestFile;
+    const now = await lake.read(CHANGED);
+    expect(await (await silver(lake, spec, new TestClock(T0))).catchUp()).toBe(3);
+
+    const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver');
+    const commit = (await checkpoint.readCommit(1)) as SilverCommit;
+    expect(commit.rejectedFiles).toEqual([{ path: CHANGED, partitionId: '0', bronzeBatch: 1, rows: 5, reason: 'checksum' }]);
+    expect(commit.counts['0']).toEqual({ records: 0, rows: 0, quarantined: 0, duplicates: 0 });
+    expect((await checkpoint.readCommit(2))?.rejectedFiles).toBeUndefined();
+    const rows = await collect(readDeltaRows(lake, SILVER_TABLE));
+    expect(rows.filter((r) => r['capture_file'] === CHANGED)).toEqual([]);
+
+    const log = new RejectedFileLog(lake);
+    expect(await log.list()).toEqual([expect.objectContaining({ path: CHANGED, bronzeBatch: 1, state: 'set-aside' })]);
+    const rejection = await log.read(CHANGED, 1);
+    expect(rejection).toEqual({
+      version: 1,
+      kind: 'rejected',
+      path: CHANGED,
+      partitionId: '0',
+      stage: 'silver',
+      bronzeBatch: 1,
+      silverBatch: 1,
+      reason: 'checksum',
+      problem: `its bytes (${now.byteLength} bytes, SHA-256 ${sha256Hex(now)}) differ from those bronze referenced in batch 1 (${referenced.bytes} bytes, SHA-256 ${referenced.sha256}): the raw record changed after bronze referenced it.`,
+      found: { bytes: now.byteLength, sha256: sha256Hex(now) },
+      referenced: { rows: 5, bytes: referenced.bytes, sha256: referenced.sha256 },
+    });
+    expect(describeRejection(rejection)).toContain(
+      `put back the bytes bronze referenced (${referenced.bytes} bytes, SHA-256 ${referenced.sha256}) or another intact copy of the file at ${CHANGED}, then run \`pipeline rejected restore ${CHANGED}\``,
+    );
+  });
+
+  it('sets aside a file deleted after bronze referenced it', async () => {
+    const lake = new LocalLake(path.join(dir.path, 'lake'));
+    await seedBronze(lake, BATCHES);
+    await lake.delete(CHANGED);
+    expect(await (await silver(lake, spec, new TestClock(T0))).catchUp()).toBe(3);
+    expect((await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver').readCommit(1))?.rejectedFiles).toEqual([
+      { path: CHANGED, partitionId: '0', bronzeBatch: 1, rows: 5, reason: 'missing' },
+    ]);
+    expect(await new RejectedFileLog(lake).read(CHANGED, 1)).toMatchObject({ reason: 'missing', found: null });
+  });
+
+  it('decides the same when killed at any write and restarted: the same tables, manifests, commits and rejected-file record', async () => {
+    const reference = await seeded('reference');
+    await bindFixed(reference, spec);
+    await (await silver(reference, spec, new TestClock(T0))).catchUp();
+    const expected = {
+      outputs: await outputs(reference),
+      rejected: await everyFileUnder(reference, 'rejected/'),
+      commits: await everyFileUnder(reference, 'checkpoints/silver/commits/'),
+    };
+
+    const crashes = await killAtEveryWrite(
+      spec,
+      async (name) => {
+        const lake = await seeded(name);
+        await bindFixed(lake, spec);
+        return lake;
+      },
+      async (lake) =>
+        expect({ outputs: await outputs(lake), rejected: await everyFileUnder(lake, 'rejected/'), commits: await everyFileUnder(lake, 'checkpoints/silver/commits/') }).toEqual(
+          expected,
+        ),
+    );
+    expect(crashes).toBeGreaterThan(15);
+  }, 120_000);
+
+  it('keeps the file set aside when its batch is re-run after a crash, even if the bytes were put back in between', async () => {
+    // Where the rejection is written, from a run that does not crash.
+    const probe = new FaultyLake(await seeded('probe'));
+    await (await silver(probe, spec, new TestClock(T0))).catchUp();
+    const rejectionWrite = probe.journal.indexOf(`createIfAbsent ${rejectionRecordPath(CHANGED, 1)}`) + 1;
+    expect(rejectionWrite).toBeGreaterThan(0);
+
+    const lake = new LocalLake(path.join(dir.path, 'lake'));
+    await seedBronze(lake, BATCHES);
+    const original = await lake.read(CHANGED);
+    await reencode(lake, CHANGED);
+    await expect((await silver(new FaultyLake(lake, rejectionWrite + 1), spec, new TestClock(T0))).catchUp()).rejects.toBeInstanceOf(SimulatedCrash);
+    await lake.write(CHANGED, original);
+    // The restart re-runs batch 1 from its offsets, then runs batch 2.
+    expect(await (await silver(lake, spec, new TestClock(T0))).catchUp()).toBe(1);
+    const commit = await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/silver').readCommit(1);
+    expect(commit?.rejectedFiles).toEqual([{ path: CHANGED, partitionId: '0', bronzeBatch: 1, rows: 5, reason: 'checksum' }]);
+    expect(commit?.counts['0']?.records).toBe(0);
+  });
+
+  it('counts the file as rejected in a replay, and leaves the rejected-file log to the pipeline', async () => {
+    const lake = await seeded('lake');
+    await (await replaySilver(lake, spec, new TestClock(T0), { from: T0, to: null })).catchUp();
+    const commit = await new StageCheckpoint<SilverOffsets, SilverCommit>(lake, 'checkpoints/replay-silver').readCommit(0);
+    expect(commit?.rejectedFiles).toEqual([{ path: CHANGED, partitionId: '0', bronzeBatch: 1, rows: 5, reason: 'checksum' }]);
+    expect(await new RejectedFileLog(lake).list()).toEqual([]);
+  });
+});
+
 describe('silver with live trace context', () => {
   let dir: TempDir;
   let spec: PipelineSpec;
@@ -365,5 +492,11 @@ async function killAtEveryWrite(spec: PipelineSpec, freshLake: (name: string) =>
 async function everyFile(lake: Lake): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const e of await collect(lake.list(''))) if (!e.path.startsWith('.tmp/')) out.set(e.path, (await lake.read(e.path)).toString('base64'));
+  return out;
+}
+
+async function everyFileUnder(lake: Lake, prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of await collect(lake.list(prefix))) out.set(e.path, (await lake.read(e.path)).toString('base64'));
   return out;
 }

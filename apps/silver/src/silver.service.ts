@@ -3,6 +3,7 @@
  * wakes it up: what to read is always decided from the lake and the checkpoint, so a lost or
  * repeated message changes nothing and an empty bus still catches up.
  */
+import { restoreAdvice } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import type { Logger } from '@pipeline/telemetry';
@@ -103,6 +104,12 @@ export class SilverService {
         duplicates: 0,
       },
     );
+    for (const f of result.commit.rejectedFiles ?? []) {
+      this.logger.warn(
+        { batch, path: f.path, reason: f.reason, rows: f.rows },
+        `capture file set aside: the ${f.rows} records bronze batch ${f.bronzeBatch} referenced in ${f.path} count as rejected (${f.reason}: not the bytes bronze referenced). To put it back: ${restoreAdvice(f)}`,
+      );
+    }
     this.logger.info(
       { batch, bronze: offsets.bronze, ...c, silver_version: result.commit.silverVersion, watermark: new Date(result.state.eventTime.eventTime.watermark).toISOString() },
       'silver batch committed',

@@ -9,3 +9,4 @@ export * from './table.types';
 export * from './table-columns';
 export * from './manifest';
 export * from './aggregation';
+export * from './rejected-file';
