@@ -1,5 +1,6 @@
+import * as fc from 'fast-check';
 import type { ColumnSpec, ColumnType } from '@pipeline/contracts';
-import { CastFailure, columnCaster, previewValue } from './cast';
+import { CastFailure, columnCaster, jsonText, previewValue, scalarText } from './cast';
 
 function cast(type: ColumnType, raw: unknown, nullable = false, timeZone = 'UTC'): unknown {
   const column: ColumnSpec = { name: 'c', type, nullable };
@@ -116,6 +117,28 @@ describe('columnCaster', () => {
       expect(cast('string', { a: [1, 'x'] })).toBe('{"a":[1,"x"]}');
       expect(cast('string', [])).toBe('[]');
     });
+
+    it('writes a value nested deeper than JSON.stringify can recurse as its JSON text', () => {
+      const depth = 20_000;
+      const text = '{"k":'.repeat(depth) + '[]' + '}'.repeat(depth);
+      expect(cast('string', JSON.parse(text))).toBe(text);
+      expect(scalarText(JSON.parse('['.repeat(depth) + ']'.repeat(depth)))).toHaveLength(2 * depth);
+    });
+  });
+
+  it('writes the JSON text JSON.stringify writes, for any parsed JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const parsed: unknown = JSON.parse(JSON.stringify(value));
+        expect(jsonText(parsed)).toBe(JSON.stringify(parsed));
+      }),
+    );
+    expect(jsonText({ a: undefined, b: [undefined, 1], c: -0 })).toBe(JSON.stringify({ a: undefined, b: [undefined, 1], c: -0 }));
+  });
+
+  it('reports a deeply nested value that does not fit the type as a cast error', () => {
+    const deep: unknown = JSON.parse('['.repeat(20_000) + ']'.repeat(20_000));
+    expect(failure('long', deep).message).toBe(`column "c": ${'['.repeat(57)}... is not a long (a whole number like 42 or -7, within ±9007199254740991)`);
   });
 
   it('cuts long values in messages to 60 characters', () => {

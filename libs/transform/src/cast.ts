@@ -13,7 +13,8 @@
  * - timestamp: ISO 8601 (the event-time reader's grammar; without an offset, the spec's event-time
  *   zone) or epoch milliseconds (a whole JSON number or digits), within the years 0001 to 9999.
  *   The event-time column itself is read with the spec's event-time format instead.
- * - string: text as is; JSON numbers and booleans as their JSON text; objects and arrays as JSON.
+ * - string: text as is; JSON numbers and booleans as their JSON text; objects and arrays as JSON
+ *   (however deeply nested: the body's sender picks the depth, so it is written without recursion).
  * Numeric, boolean and timestamp text may have surrounding whitespace.
  */
 import { compileEventTimeParser, isEventTimeError, type ColumnSpec, type ColumnType, type EventTimeParser, type TableValue } from '@pipeline/contracts';
@@ -42,7 +43,7 @@ const EXPECTED: Readonly<Record<ColumnType, string>> = {
 
 /** A short JSON rendering of a raw value for messages: strings quoted, long values cut. */
 export function previewValue(raw: unknown): string {
-  const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
+  const text = typeof raw === 'string' ? raw : jsonText(raw);
   const cut = text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 3)}...` : text;
   return typeof raw === 'string' ? JSON.stringify(cut) : cut;
 }
@@ -52,7 +53,55 @@ export function scalarText(raw: unknown): string | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw === 'string') return raw;
   if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
-  return JSON.stringify(raw);
+  return jsonText(raw);
+}
+
+type JsonFrame = { items: readonly unknown[]; next: number } | { object: Readonly<Record<string, unknown>>; keys: string[]; next: number; written: number };
+
+/**
+ * `JSON.stringify` of a parsed JSON value, with an explicit stack instead of recursion: a body
+ * nested a few thousand levels deep (a few kilobytes) overflows the call stack of the built-in.
+ */
+export function jsonText(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? String(value);
+  let out = '';
+  const stack: JsonFrame[] = [];
+  const open = (container: object): void => {
+    if (Array.isArray(container)) {
+      out += '[';
+      stack.push({ items: container, next: 0 });
+    } else {
+      out += '{';
+      stack.push({ object: container as Record<string, unknown>, keys: Object.keys(container), next: 0, written: 0 });
+    }
+  };
+  open(value);
+  for (let frame = stack[0]; frame !== undefined; frame = stack[stack.length - 1]) {
+    let item: unknown;
+    if ('items' in frame) {
+      if (frame.next === frame.items.length) {
+        out += ']';
+        stack.pop();
+        continue;
+      }
+      if (frame.next > 0) out += ',';
+      item = frame.items[frame.next++];
+      if (item === undefined) item = null; // as JSON.stringify writes a hole
+    } else {
+      if (frame.next === frame.keys.length) {
+        out += '}';
+        stack.pop();
+        continue;
+      }
+      const key = frame.keys[frame.next++] as string;
+      item = frame.object[key];
+      if (item === undefined) continue; // as JSON.stringify leaves the key out
+      out += `${frame.written++ > 0 ? ',' : ''}${JSON.stringify(key)}:`;
+    }
+    if (item !== null && typeof item === 'object') open(item);
+    else out += JSON.stringify(item) ?? 'null';
+  }
+  return out;
 }
 
 function isMissing(raw: unknown, type: ColumnType): boolean {
