@@ -118,6 +118,16 @@ describe('columnCaster', () => {
       expect(cast('string', [])).toBe('[]');
     });
 
+    it('rejects text holding half of a surrogate pair, which UTF-8 cannot hold, and keeps whole pairs', () => {
+      for (const raw of ['\ud800', 'a\udfffb', '\ud83d\ude00\ud83d']) {
+        expect(failure('string', raw).message).toBe(
+          `column "c": ${JSON.stringify(raw)} is not Unicode text (half of a surrogate pair, like the JSON escape "\\ud800" alone, is not a character)`,
+        );
+      }
+      expect(cast('string', JSON.parse('"\\ud83d\\ude00"'))).toBe('😀');
+      expect(cast('string', { '\ud800': '\udc00x' })).toBe('{"\\ud800":"\\udc00x"}');
+    });
+
     it('writes a value nested deeper than JSON.stringify can recurse as its JSON text', () => {
       const depth = 20_000;
       const text = '{"k":'.repeat(depth) + '[]' + '}'.repeat(depth);

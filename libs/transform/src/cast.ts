@@ -15,6 +15,8 @@
  *   The event-time column itself is read with the spec's event-time format instead.
  * - string: text as is; JSON numbers and booleans as their JSON text; objects and arrays as JSON
  *   (however deeply nested: the body's sender picks the depth, so it is written without recursion).
+ *   Text holding half of a UTF-16 surrogate pair (a JSON escape like `"\ud800"` without its
+ *   partner) is a cast error: it is no Unicode text, so UTF-8, and the lake, cannot hold it as sent.
  * Numeric, boolean and timestamp text may have surrounding whitespace.
  */
 import { compileEventTimeParser, isEventTimeError, type ColumnSpec, type ColumnType, type EventTimeParser, type TableValue } from '@pipeline/contracts';
@@ -32,9 +34,11 @@ export type ColumnCaster = (raw: unknown) => TableValue | CastFailure;
 const PREVIEW_CHARS = 60;
 const INTEGER_TEXT = /^[+-]?\d+$/;
 const DECIMAL_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** In Unicode mode a surrogate pair is one code point, so only a lone surrogate is in category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 const EXPECTED: Readonly<Record<ColumnType, string>> = {
-  string: 'text',
+  string: 'Unicode text (half of a surrogate pair, like the JSON escape "\\ud800" alone, is not a character)',
   long: 'a long (a whole number like 42 or -7, within ±9007199254740991)',
   double: 'a double (a decimal number like 21.5 or 1e3; NaN and Infinity are not accepted)',
   boolean: 'a boolean (true, false, 1 or 0)',
@@ -134,7 +138,7 @@ export function columnCaster(column: ColumnSpec, timeZone: string): ColumnCaster
 function converter(type: ColumnType, timeZone: string): (raw: unknown) => TableValue | undefined {
   switch (type) {
     case 'string':
-      return (raw) => scalarText(raw);
+      return toText;
     case 'long':
       return toLong;
     case 'double':
@@ -144,6 +148,11 @@ function converter(type: ColumnType, timeZone: string): (raw: unknown) => TableV
     case 'timestamp':
       return timestampConverter(timeZone);
   }
+}
+
+function toText(raw: unknown): string | undefined {
+  const text = scalarText(raw);
+  return text === undefined || LONE_SURROGATE.test(text) ? undefined : text;
 }
 
 function toLong(raw: unknown): number | undefined {
