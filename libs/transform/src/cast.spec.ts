@@ -156,4 +156,9 @@ describe('columnCaster', () => {
     expect(message).toBe(`column "c": "${'x'.repeat(57)}..." is not a long (a whole number like 42 or -7, within ±9007199254740991)`);
     expect(previewValue({ list: Array.from({ length: 100 }, (_, i) => i) })).toHaveLength(60);
   });
+
+  it('never cuts a message preview between the halves of a surrogate pair', () => {
+    expect(previewValue({ k: `${'x'.repeat(50)}😀😀` })).toBe(`{"k":"${'x'.repeat(50)}...`);
+    expect(previewValue({ k: `${'x'.repeat(49)}😀😀` })).toBe(`{"k":"${'x'.repeat(49)}😀...`);
+  });
 });

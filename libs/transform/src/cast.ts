@@ -48,8 +48,15 @@ const EXPECTED: Readonly<Record<ColumnType, string>> = {
 /** A short JSON rendering of a raw value for messages: strings quoted, long values cut. */
 export function previewValue(raw: unknown): string {
   const text = typeof raw === 'string' ? raw : jsonText(raw);
-  const cut = text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 3)}...` : text;
+  let end = PREVIEW_CHARS - 3;
+  // Never between the halves of a surrogate pair: the message is stored as UTF-8.
+  if (isHighSurrogate(text.charCodeAt(end - 1))) end--;
+  const cut = text.length > PREVIEW_CHARS ? `${text.slice(0, end)}...` : text;
   return typeof raw === 'string' ? JSON.stringify(cut) : cut;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** The text of a JSON scalar (or the JSON text of an object/array); `undefined` for absent and null. */
