@@ -7,6 +7,8 @@
  * - Types as Spark writes them: string → BYTE_ARRAY UTF8, long → INT64, integer → INT32, double,
  *   boolean, timestamp → INT64 TIMESTAMP(MICROS, UTC), date → INT32 DATE, binary → BYTE_ARRAY;
  *   nullable columns are OPTIONAL, others REQUIRED. SNAPPY compression.
+ * - Values read back as written: a double column holding both 0 and -0 is written without a
+ *   dictionary, whose keys (SameValueZero) would give every zero the sign of the first one.
  * - Reading gives pipeline values: longs as numbers (refusing unsafe integers), timestamps as epoch
  *   ms (INT96, millis, micros or nanos), dates as `YYYY-MM-DD`, binary as Buffer.
  */
@@ -25,9 +27,24 @@ export class DeltaDataError extends Error {
 /** Parquet bytes for `rows`, holding the `columns` (partition columns already left out). */
 export function encodeParquet(columns: readonly TableColumn[], rows: readonly TableRow[]): Buffer {
   const schema: SchemaElement[] = [{ name: 'spark_schema', num_children: columns.length }, ...columns.map(schemaElement)];
-  const columnData = columns.map((column) => ({ name: column.name, data: columnValues(column, rows) }));
+  const columnData = columns.map((column) => {
+    const data = columnValues(column, rows);
+    return column.type === 'double' && holdsBothZeros(data) ? { name: column.name, data, encoding: 'PLAIN' as const } : { name: column.name, data };
+  });
   const bytes = parquetWriteBuffer({ columnData, schema, codec: 'SNAPPY', rowGroupSize: ROW_GROUP_ROWS, createdBy: CREATED_BY });
   return Buffer.from(bytes);
+}
+
+function holdsBothZeros(values: readonly unknown[]): boolean {
+  let positive = false;
+  let negative = false;
+  for (const value of values) {
+    if (value !== 0) continue;
+    if (Object.is(value, -0)) negative = true;
+    else positive = true;
+    if (positive && negative) return true;
+  }
+  return false;
 }
 
 function schemaElement(column: TableColumn): SchemaElement {

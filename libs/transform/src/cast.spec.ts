@@ -1,5 +1,6 @@
+import * as fc from 'fast-check';
 import type { ColumnSpec, ColumnType } from '@pipeline/contracts';
-import { CastFailure, columnCaster, previewValue } from './cast';
+import { CastFailure, columnCaster, jsonText, previewValue, scalarText } from './cast';
 
 function cast(type: ColumnType, raw: unknown, nullable = false, timeZone = 'UTC'): unknown {
   const column: ColumnSpec = { name: 'c', type, nullable };
@@ -116,11 +117,48 @@ describe('columnCaster', () => {
       expect(cast('string', { a: [1, 'x'] })).toBe('{"a":[1,"x"]}');
       expect(cast('string', [])).toBe('[]');
     });
+
+    it('rejects text holding half of a surrogate pair, which UTF-8 cannot hold, and keeps whole pairs', () => {
+      for (const raw of ['\ud800', 'a\udfffb', '\ud83d\ude00\ud83d']) {
+        expect(failure('string', raw).message).toBe(
+          `column "c": ${JSON.stringify(raw)} is not Unicode text (half of a surrogate pair, like the JSON escape "\\ud800" alone, is not a character)`,
+        );
+      }
+      expect(cast('string', JSON.parse('"\\ud83d\\ude00"'))).toBe('😀');
+      expect(cast('string', { '\ud800': '\udc00x' })).toBe('{"\\ud800":"\\udc00x"}');
+    });
+
+    it('writes a value nested deeper than JSON.stringify can recurse as its JSON text', () => {
+      const depth = 20_000;
+      const text = '{"k":'.repeat(depth) + '[]' + '}'.repeat(depth);
+      expect(cast('string', JSON.parse(text))).toBe(text);
+      expect(scalarText(JSON.parse('['.repeat(depth) + ']'.repeat(depth)))).toHaveLength(2 * depth);
+    });
+  });
+
+  it('writes the JSON text JSON.stringify writes, for any parsed JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const parsed: unknown = JSON.parse(JSON.stringify(value));
+        expect(jsonText(parsed)).toBe(JSON.stringify(parsed));
+      }),
+    );
+    expect(jsonText({ a: undefined, b: [undefined, 1], c: -0 })).toBe(JSON.stringify({ a: undefined, b: [undefined, 1], c: -0 }));
+  });
+
+  it('reports a deeply nested value that does not fit the type as a cast error', () => {
+    const deep: unknown = JSON.parse('['.repeat(20_000) + ']'.repeat(20_000));
+    expect(failure('long', deep).message).toBe(`column "c": ${'['.repeat(57)}... is not a long (a whole number like 42 or -7, within ±9007199254740991)`);
   });
 
   it('cuts long values in messages to 60 characters', () => {
     const message = failure('long', 'x'.repeat(500)).message;
     expect(message).toBe(`column "c": "${'x'.repeat(57)}..." is not a long (a whole number like 42 or -7, within ±9007199254740991)`);
     expect(previewValue({ list: Array.from({ length: 100 }, (_, i) => i) })).toHaveLength(60);
+  });
+
+  it('never cuts a message preview between the halves of a surrogate pair', () => {
+    expect(previewValue({ k: `${'x'.repeat(50)}😀😀` })).toBe(`{"k":"${'x'.repeat(50)}...`);
+    expect(previewValue({ k: `${'x'.repeat(49)}😀😀` })).toBe(`{"k":"${'x'.repeat(49)}😀...`);
   });
 });

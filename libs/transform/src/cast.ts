@@ -13,7 +13,10 @@
  * - timestamp: ISO 8601 (the event-time reader's grammar; without an offset, the spec's event-time
  *   zone) or epoch milliseconds (a whole JSON number or digits), within the years 0001 to 9999.
  *   The event-time column itself is read with the spec's event-time format instead.
- * - string: text as is; JSON numbers and booleans as their JSON text; objects and arrays as JSON.
+ * - string: text as is; JSON numbers and booleans as their JSON text; objects and arrays as JSON
+ *   (however deeply nested: the body's sender picks the depth, so it is written without recursion).
+ *   Text holding half of a UTF-16 surrogate pair (a JSON escape like `"\ud800"` without its
+ *   partner) is a cast error: it is no Unicode text, so UTF-8, and the lake, cannot hold it as sent.
  * Numeric, boolean and timestamp text may have surrounding whitespace.
  */
 import { compileEventTimeParser, isEventTimeError, type ColumnSpec, type ColumnType, type EventTimeParser, type TableValue } from '@pipeline/contracts';
@@ -31,9 +34,11 @@ export type ColumnCaster = (raw: unknown) => TableValue | CastFailure;
 const PREVIEW_CHARS = 60;
 const INTEGER_TEXT = /^[+-]?\d+$/;
 const DECIMAL_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** In Unicode mode a surrogate pair is one code point, so only a lone surrogate is in category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 const EXPECTED: Readonly<Record<ColumnType, string>> = {
-  string: 'text',
+  string: 'Unicode text (half of a surrogate pair, like the JSON escape "\\ud800" alone, is not a character)',
   long: 'a long (a whole number like 42 or -7, within ±9007199254740991)',
   double: 'a double (a decimal number like 21.5 or 1e3; NaN and Infinity are not accepted)',
   boolean: 'a boolean (true, false, 1 or 0)',
@@ -42,9 +47,16 @@ const EXPECTED: Readonly<Record<ColumnType, string>> = {
 
 /** A short JSON rendering of a raw value for messages: strings quoted, long values cut. */
 export function previewValue(raw: unknown): string {
-  const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
-  const cut = text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 3)}...` : text;
+  const text = typeof raw === 'string' ? raw : jsonText(raw);
+  let end = PREVIEW_CHARS - 3;
+  // Never between the halves of a surrogate pair: the message is stored as UTF-8.
+  if (isHighSurrogate(text.charCodeAt(end - 1))) end--;
+  const cut = text.length > PREVIEW_CHARS ? `${text.slice(0, end)}...` : text;
   return typeof raw === 'string' ? JSON.stringify(cut) : cut;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** The text of a JSON scalar (or the JSON text of an object/array); `undefined` for absent and null. */
@@ -52,7 +64,55 @@ export function scalarText(raw: unknown): string | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw === 'string') return raw;
   if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
-  return JSON.stringify(raw);
+  return jsonText(raw);
+}
+
+type JsonFrame = { items: readonly unknown[]; next: number } | { object: Readonly<Record<string, unknown>>; keys: string[]; next: number; written: number };
+
+/**
+ * `JSON.stringify` of a parsed JSON value, with an explicit stack instead of recursion: a body
+ * nested a few thousand levels deep (a few kilobytes) overflows the call stack of the built-in.
+ */
+export function jsonText(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? String(value);
+  let out = '';
+  const stack: JsonFrame[] = [];
+  const open = (container: object): void => {
+    if (Array.isArray(container)) {
+      out += '[';
+      stack.push({ items: container, next: 0 });
+    } else {
+      out += '{';
+      stack.push({ object: container as Record<string, unknown>, keys: Object.keys(container), next: 0, written: 0 });
+    }
+  };
+  open(value);
+  for (let frame = stack[0]; frame !== undefined; frame = stack[stack.length - 1]) {
+    let item: unknown;
+    if ('items' in frame) {
+      if (frame.next === frame.items.length) {
+        out += ']';
+        stack.pop();
+        continue;
+      }
+      if (frame.next > 0) out += ',';
+      item = frame.items[frame.next++];
+      if (item === undefined) item = null; // as JSON.stringify writes a hole
+    } else {
+      if (frame.next === frame.keys.length) {
+        out += '}';
+        stack.pop();
+        continue;
+      }
+      const key = frame.keys[frame.next++] as string;
+      item = frame.object[key];
+      if (item === undefined) continue; // as JSON.stringify leaves the key out
+      out += `${frame.written++ > 0 ? ',' : ''}${JSON.stringify(key)}:`;
+    }
+    if (item !== null && typeof item === 'object') open(item);
+    else out += JSON.stringify(item) ?? 'null';
+  }
+  return out;
 }
 
 function isMissing(raw: unknown, type: ColumnType): boolean {
@@ -85,7 +145,7 @@ export function columnCaster(column: ColumnSpec, timeZone: string): ColumnCaster
 function converter(type: ColumnType, timeZone: string): (raw: unknown) => TableValue | undefined {
   switch (type) {
     case 'string':
-      return (raw) => scalarText(raw);
+      return toText;
     case 'long':
       return toLong;
     case 'double':
@@ -95,6 +155,11 @@ function converter(type: ColumnType, timeZone: string): (raw: unknown) => TableV
     case 'timestamp':
       return timestampConverter(timeZone);
   }
+}
+
+function toText(raw: unknown): string | undefined {
+  const text = scalarText(raw);
+  return text === undefined || LONE_SURROGATE.test(text) ? undefined : text;
 }
 
 function toLong(raw: unknown): number | undefined {

@@ -19,6 +19,13 @@ describe('flattenJson', () => {
     expect(flat({ a: { 'b.c': 1 } })).toEqual({ a: { 'b.c': 1 }, a_b_c: 1 });
   });
 
+  it('joins an empty key like any other, so a nested field under it does not take a top-level name', () => {
+    expect(flat({ '': { s: 1 }, s: 2 })).toEqual({ '': { s: 1 }, _s: 1, s: 2 });
+    expect(flattenJson({ '': { s: 1 }, s: 2 }, 'json').ambiguous).toBeUndefined();
+    expect(flat({ a: { '': { b: 1 } } })).toEqual({ a: { '': { b: 1 } }, a_: { b: 1 }, a__b: 1 });
+    expect(flattenJson({ '': { b: 1 }, '.b': 2 }, 'json').ambiguous).toEqual(new Map([['_b', ['.b', '.b']]]));
+  });
+
   it('keeps an array whole under the json rule', () => {
     expect(flat({ tags: ['x', { y: 1 }] })).toEqual({ tags: ['x', { y: 1 }] });
   });

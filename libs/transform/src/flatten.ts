@@ -3,7 +3,8 @@
  *
  * Rules (stable: they decide which body value lands in which silver column):
  * - A nested object's fields are joined with `_`: `{ a: { b: { c: 1 } } }` → `a_b_c = 1`. A `.` in a
- *   key is read as nesting too, so `{ "a.b": 1 }` and `{ a: { b: 1 } }` both give `a_b`.
+ *   key is read as nesting too, so `{ "a.b": 1 }` and `{ a: { b: 1 } }` both give `a_b`. An empty
+ *   key is a name like any other: `{ "": { b: 1 } }` gives `_b` (as `{ ".b": 1 }` does), never `b`.
  * - Every nested object (and array) is also kept under its own name, so a string column can take a
  *   whole sub-document as JSON text: `a = { b: { c: 1 } }`, `a_b = { c: 1 }`.
  * - Arrays follow `ArrayRule`: `json` keeps the array under its name (a string column gets its JSON
@@ -50,10 +51,11 @@ export function flattenJson(root: Record<string, unknown>, arrays: ArrayRule): F
     else seen.push(path);
   };
 
-  const visitObject = (object: Record<string, unknown>, name: string, path: string, depth: number): void => {
+  // `name` and `path` are undefined for the root only: an object under the key "" has the name "".
+  const visitObject = (object: Record<string, unknown>, name: string | undefined, path: string | undefined, depth: number): void => {
     for (const key of Object.keys(object)) {
       const part = key.includes('.') ? key.replaceAll('.', '_') : key;
-      visit(object[key], name === '' ? part : `${name}_${part}`, path === '' ? key : `${path}.${key}`, depth + 1);
+      visit(object[key], name === undefined ? part : `${name}_${part}`, path === undefined ? key : `${path}.${key}`, depth + 1);
     }
   };
 
@@ -78,6 +80,6 @@ export function flattenJson(root: Record<string, unknown>, arrays: ArrayRule): F
     if (isJsonObject(value) && depth < MAX_FLATTEN_DEPTH) visitObject(value, name, path, depth);
   };
 
-  visitObject(root, '', '', 0);
+  visitObject(root, undefined, undefined, 0);
   return out;
 }

@@ -6,6 +6,9 @@
  * rows; sum, min, max and avg of no non-null input are null; count_distinct of none is 0 (a count is
  * never null); inputs are added in arrival order, so a sum is the same float however it is
  * resumed. -0 is read as 0 so results and snapshots never depend on the sign of a zero.
+ * A sum of finite inputs can overflow to ±Infinity (never to NaN: once infinite, finite inputs
+ * leave it so); JSON has no such number, so a snapshot holds it as the text "Infinity" or
+ * "-Infinity", and the resumed sum is infinite too.
  */
 import type { AggregateFn, AggregationLogic } from './aggregation-config';
 import { compareEngineValues, describeValue, isEngineValue, type EngineRow, type EngineValue } from './engine-value';
@@ -19,11 +22,14 @@ const DISTINCT = 5;
 
 const KIND: Record<AggregateFn, number> = { count: COUNT, sum: SUM, min: MIN, max: MAX, avg: AVG, count_distinct: DISTINCT };
 
+/** An overflowed sum, as JSON can hold it. */
+export type SavedSum = number | 'Infinity' | '-Infinity';
+
 /**
  * Saved state of one aggregate: count → null (the group's row count is kept once); sum and avg →
  * [sum, non-null inputs]; min and max → the value or null; count_distinct → the distinct values, sorted.
  */
-export type AggregateSnapshot = null | number | [sum: number, inputs: number] | EngineValue[];
+export type AggregateSnapshot = null | number | [sum: SavedSum, inputs: number] | EngineValue[];
 
 /** Running aggregates of one group key in one window. */
 export interface GroupState {
@@ -173,7 +179,7 @@ export class AggregateSet {
           break;
         case SUM:
         case AVG:
-          out.push([group.values[a], n]);
+          out.push([savedSum(group.values[a]), n]);
           break;
         case MIN:
         case MAX:
@@ -203,8 +209,9 @@ export class AggregateSet {
           break;
         case SUM:
         case AVG: {
-          const [sum, inputs] = Array.isArray(saved) && saved.length === 2 ? saved : [NaN, NaN];
-          if (typeof sum !== 'number' || !Number.isFinite(sum) || typeof inputs !== 'number' || !Number.isSafeInteger(inputs) || inputs < 0 || inputs > rows) {
+          const [savedValue, inputs] = Array.isArray(saved) && saved.length === 2 ? saved : [NaN, NaN];
+          const sum = restoredSum(savedValue);
+          if (sum === undefined || typeof inputs !== 'number' || !Number.isSafeInteger(inputs) || inputs < 0 || inputs > rows) {
             throw bad(`${label} should be [sum, inputs], found ${JSON.stringify(saved)}`);
           }
           group.values[a] = sum;
@@ -225,4 +232,16 @@ export class AggregateSet {
       }
     }
   }
+}
+
+function savedSum(sum: number): SavedSum {
+  if (sum === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (sum === Number.NEGATIVE_INFINITY) return '-Infinity';
+  return sum;
+}
+
+function restoredSum(saved: unknown): number | undefined {
+  if (saved === 'Infinity') return Number.POSITIVE_INFINITY;
+  if (saved === '-Infinity') return Number.NEGATIVE_INFINITY;
+  return typeof saved === 'number' && Number.isFinite(saved) ? saved : undefined;
 }

@@ -273,6 +273,22 @@ describe('WindowedAggregation', () => {
       expect(result.emitted).toEqual([expect.objectContaining({ windowStart: at(0), key: { device: 'd1' }, aggregates: { readings: 2, total: 4 } })]);
     });
 
+    it('keep a sum that overflowed to ±Infinity across a JSON round trip', () => {
+      const config: AggregationConfig = { ...perMinute, groupBy: [], aggregates: [...perMinute.aggregates, { name: 'mean', fn: 'avg', column: 'value' }] };
+      const engine = WindowedAggregation.build(config);
+      engine.processBatch([reading(10, 'd1', Number.MAX_VALUE), reading(20, 'd1', Number.MAX_VALUE), reading(61, 'd1', -Number.MAX_VALUE), reading(62, 'd1', -Number.MAX_VALUE)]);
+      const state = JSON.parse(JSON.stringify(engine.snapshot())) as AggregationState;
+      expect(state.windows.map((w) => w.groups[0]?.aggregates)).toEqual([
+        [null, ['Infinity', 2], ['Infinity', 2]],
+        [null, ['-Infinity', 2], ['-Infinity', 2]],
+      ]);
+      const resumed = WindowedAggregation.build(config, state);
+      expect(resumed.processBatch([reading(30, 'd1', -1)], { endOfInput: true }).emitted.map((w) => w.aggregates)).toEqual([
+        { readings: 3, total: Infinity, mean: Infinity },
+        { readings: 2, total: -Infinity, mean: -Infinity },
+      ]);
+    });
+
     it('refuse a state taken with another configuration, naming what changed', () => {
       const state = WindowedAggregation.build(perMinute).snapshot();
       expect(() => WindowedAggregation.build({ ...perMinute, watermarkDelayMs: 0 }, state)).toThrow(
