@@ -17,9 +17,8 @@
  * is re-copied, and a later batch takes it exactly once. Only a lake that fails (a transient error)
  * fails the batch, which is then re-done.
  */
-import { createHash } from 'node:crypto';
 import { CaptureFormatError, readCaptureFile } from '@pipeline/capture-format';
-import type { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { hashingStream, sha256Hex, type ManifestLog, type StageCheckpoint } from '@pipeline/checkpoint';
 import {
   EventProperty,
   MANIFEST_VERSION,
@@ -171,21 +170,13 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
     if (error instanceof LakeNotFoundError) return missing();
     throw error;
   }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  async function* hashed(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of stream) {
-      hash.update(chunk);
-      bytes += chunk.byteLength;
-      yield chunk;
-    }
-  }
+  const read = hashingStream(stream);
   let rows = 0;
   let first: number | undefined;
   let last: number | undefined;
   const traceparents: string[] = [];
   try {
-    for await (const record of readCaptureFile(hashed(), file.path)) {
+    for await (const record of readCaptureFile(read.chunks, file.path)) {
       first ??= record.sequenceNumber;
       last = record.sequenceNumber;
       rows++;
@@ -202,7 +193,7 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
       if (readError instanceof LakeNotFoundError) return missing();
       throw readError;
     }
-    const found = { bytes: whole.byteLength, sha256: createHash('sha256').update(whole).digest('hex') };
+    const found = { bytes: whole.byteLength, sha256: sha256Hex(whole) };
     if (whole.byteLength === 0) {
       return reject(
         'empty',
@@ -212,7 +203,7 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
     }
     return reject('unreadable', error.message, found);
   }
-  const ref: ManifestFile = { path: file.path, rows, bytes, sha256: hash.digest('hex'), partitionId: file.partitionId };
+  const ref: ManifestFile = { path: file.path, rows, bytes: read.bytes, sha256: read.sha256(), partitionId: file.partitionId };
   if (first !== undefined && last !== undefined) {
     ref.fromSequenceNumber = first;
     ref.toSequenceNumber = last;

@@ -13,7 +13,7 @@ import { CaptureFileWriter, readCaptureFile } from '@pipeline/capture-format';
 import { loadSpecFile } from '@pipeline/config';
 import type { TableColumnType, TableRow, TableSchema } from '@pipeline/contracts';
 import { DeltaTable, decodeAddPath, readDeltaSnapshot, readTableFile, tableColumnTypeOf } from '@pipeline/delta';
-import { makeTempDir, type TempDir } from '@pipeline/testing';
+import { drainThroughEveryStage, makeTempDir, type TempDir } from '@pipeline/testing';
 import { silverSchema, utcDate } from '@pipeline/transform';
 import type { AuditReport } from './audit';
 
@@ -136,16 +136,7 @@ describe('pipeline audit', () => {
     if (!existsSync(path.join(root, 'dist', 'apps', 'cli', 'src', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) before these tests.');
     ran = await makeTempDir('pipeline-audit-');
     // Each stage drains the sample in one batch, so the doctored copies below know the batch numbers.
-    for (const args of [
-      ['produce', '--spec', spec, '--csv', sample, '--no-progress'],
-      ['capture', '--drain'],
-      ['bronze', '--drain'],
-      ['silver', '--spec', spec, '--drain'],
-      ['gold', '--spec', spec, '--drain'],
-    ]) {
-      const stage = pipeline([...args, '--home', ran.path]);
-      if (stage.status !== 0) throw new Error(`pipeline ${args[0] as string} failed:\n${stage.stdout}\n${stage.stderr}`);
-    }
+    drainThroughEveryStage(ran.path, spec, sample);
   }, 120_000);
   afterAll(async () => {
     for (const copy of copies) await copy.dispose();

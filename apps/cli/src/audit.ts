@@ -19,9 +19,8 @@
  * a damaged capture file, a manifest or commit that does not parse — is a problem naming where it
  * is and what to do; the audit itself does not stop on it.
  */
-import { createHash } from 'node:crypto';
 import { CaptureFormatError, readCaptureFile } from '@pipeline/capture-format';
-import { StageCheckpoint } from '@pipeline/checkpoint';
+import { hashingStream, sha256Hex, StageCheckpoint } from '@pipeline/checkpoint';
 import {
   DEFAULT_MANIFEST_ROOT,
   describeRejection,
@@ -431,27 +430,18 @@ async function pathsNamedIn(lake: Lake, manifest: string): Promise<string[]> {
 /** Reads a capture file through: records, size and SHA-256, and why it cannot be read if it cannot. */
 async function readCaptured(lake: Lake, path: string): Promise<CapturedFile> {
   const partition = path.split('/')[3] ?? 'unknown';
-  const hash = createHash('sha256');
-  let bytes = 0;
   let records = 0;
-  const stream = await lake.readStream(path);
-  async function* hashed(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of stream) {
-      hash.update(chunk);
-      bytes += chunk.byteLength;
-      yield chunk;
-    }
-  }
+  const read = hashingStream(await lake.readStream(path));
   try {
-    for await (const _record of readCaptureFile(hashed(), path)) records++;
+    for await (const _record of readCaptureFile(read.chunks, path)) records++;
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
     const whole = await lake.read(path);
     const unreadable =
       whole.byteLength === 0 ? 'it has 0 bytes, and Event Hubs Capture never writes an empty file: a failed upload or copy.' : `${records} records, then: ${error.message}.`;
-    return { partition, records, bytes: whole.byteLength, sha256: createHash('sha256').update(whole).digest('hex'), unreadable };
+    return { partition, records, bytes: whole.byteLength, sha256: sha256Hex(whole), unreadable };
   }
-  return { partition, records, bytes, sha256: hash.digest('hex') };
+  return { partition, records, bytes: read.bytes, sha256: read.sha256() };
 }
 
 /** What is wrong between a file's last committed bronze reference and the file in the lake. */

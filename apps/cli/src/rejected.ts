@@ -5,7 +5,7 @@
  * Capture file and records the restore (create-if-absent); bronze's next listing takes the file
  * into a new batch, exactly once, and silver reads it after that like any new file.
  */
-import { createHash } from 'node:crypto';
+import { hashingStream } from '@pipeline/checkpoint';
 import { CaptureFormatError, readCaptureFile } from '@pipeline/capture-format';
 import {
   REJECTED_RECORD_VERSION,
@@ -136,21 +136,13 @@ async function checkCaptureFile(lake: Lake, path: string): Promise<{ bytes: numb
     if (error instanceof LakeNotFoundError) return { problem: `there is no file at ${path} in the lake at ${lake.location}.` };
     throw error;
   }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  async function* hashed(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of stream) {
-      hash.update(chunk);
-      bytes += chunk.byteLength;
-      yield chunk;
-    }
-  }
+  const read = hashingStream(stream);
   let records = 0;
   try {
-    for await (const _record of readCaptureFile(hashed(), path)) records++;
+    for await (const _record of readCaptureFile(read.chunks, path)) records++;
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
-    return { problem: bytes === 0 ? 'it has 0 bytes.' : error.message };
+    return { problem: read.bytes === 0 ? 'it has 0 bytes.' : error.message };
   }
-  return { bytes, sha256: hash.digest('hex'), records };
+  return { bytes: read.bytes, sha256: read.sha256(), records };
 }

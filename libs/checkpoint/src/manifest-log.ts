@@ -29,6 +29,34 @@ export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** A stream passed through as it is read, counting its bytes and hashing them: one read serves a reader and the fingerprint. */
+export interface HashingStream {
+  readonly chunks: AsyncIterable<Uint8Array>;
+  /** Bytes read so far. */
+  readonly bytes: number;
+  /** Hex SHA-256 of the bytes read; call once, after reading to the end. */
+  sha256(): string;
+}
+
+export function hashingStream(stream: AsyncIterable<Uint8Array>): HashingStream {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of stream) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      yield chunk;
+    }
+  }
+  return {
+    chunks: chunks(),
+    get bytes() {
+      return bytes;
+    },
+    sha256: () => hash.digest('hex'),
+  };
+}
+
 /** A manifest file reference for bytes already in (or about to be in) the lake. */
 export function fileRef(path: string, data: Uint8Array, rows: number, extra: Partial<ManifestFile> = {}): ManifestFile {
   return { path, rows, bytes: data.byteLength, sha256: sha256Hex(data), ...extra };

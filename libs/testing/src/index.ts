@@ -10,3 +10,4 @@ export * from './serving-store.contract';
 export * from './azurite';
 export * from './cosmos-server';
 export * from './free-port';
+export * from './pipeline-cli';
