@@ -6,7 +6,7 @@ import { parseSpec, shardSession, type PipelineSpec, type SilverManifest, type T
 import { DeltaTable, readDeltaRows } from '@pipeline/delta';
 import { TestClock } from '@pipeline/engine';
 import type { Lake, ServingStore, WindowDocument } from '@pipeline/ports';
-import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
+import { collect, lakeBytes, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
 import { shardOf, silverSchema } from '@pipeline/transform';
 import { aggregationConfig, GOLD_TABLE, goldLogic, goldSchema, goldTables, LATE_TABLE, lateSchema } from './gold.logic';
 import { GoldService } from './gold.service';
@@ -132,13 +132,6 @@ async function gold(
   return service;
 }
 
-/** Every file in the lake but the temporary ones, as base64. */
-async function everyFile(lake: Lake): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const e of await collect(lake.list(''))) if (!e.path.startsWith('.tmp/')) out.set(e.path, (await lake.read(e.path)).toString('base64'));
-  return out;
-}
-
 async function allDocuments(store: ServingStore, devices: string[]): Promise<WindowDocument[]> {
   const docs: WindowDocument[] = [];
   for (const device of devices) docs.push(...(await store.queryWindows({ pk: `device_id=${device}`, limit: 1000 })).items);
@@ -240,10 +233,10 @@ describe('gold', () => {
           crashed = true;
           crashes++;
         }
-        const written = await everyFile(run.lake);
+        const written = await lakeBytes(run.lake);
         await (await gold(run.lake, run.store, spec)).catchUpAll();
         // The re-run rewrote nothing differently: every file the crashed run left has the same bytes.
-        const after = await everyFile(run.lake);
+        const after = await lakeBytes(run.lake);
         for (const [file, bytes] of written) expect({ file, same: after.get(file) === bytes }).toEqual({ file, same: true });
         expect(await collect(readDeltaRows(run.lake, GOLD_TABLE))).toEqual(expectedGold);
         expect(await collect(readDeltaRows(run.lake, LATE_TABLE))).toEqual(expectedLate);

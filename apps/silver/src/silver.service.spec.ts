@@ -10,7 +10,7 @@ import { describeRejection, parseSpec, RejectedFileLog, rejectionRecordPath, typ
 import { DeltaTable, readDeltaRows, readDeltaSnapshot } from '@pipeline/delta';
 import { TestClock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
-import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
+import { collect, lakeBytes, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
 import { compileSilverTransform, quarantineSchema, silverSchema } from '@pipeline/transform';
 import { startTelemetry, type Telemetry } from '@pipeline/telemetry';
 import { QUARANTINE_TABLE, SILVER_TABLE, silverLogic, silverTables } from './silver.logic';
@@ -377,8 +377,8 @@ describe('silver and capture files that changed after bronze referenced them', (
     await (await silver(reference, spec, new TestClock(T0))).catchUp();
     const expected = {
       outputs: await outputs(reference),
-      rejected: await everyFileUnder(reference, 'rejected/'),
-      commits: await everyFileUnder(reference, 'checkpoints/silver/commits/'),
+      rejected: await lakeBytes(reference, 'rejected/'),
+      commits: await lakeBytes(reference, 'checkpoints/silver/commits/'),
     };
 
     const crashes = await killAtEveryWrite(
@@ -389,7 +389,7 @@ describe('silver and capture files that changed after bronze referenced them', (
         return lake;
       },
       async (lake) =>
-        expect({ outputs: await outputs(lake), rejected: await everyFileUnder(lake, 'rejected/'), commits: await everyFileUnder(lake, 'checkpoints/silver/commits/') }).toEqual(
+        expect({ outputs: await outputs(lake), rejected: await lakeBytes(lake, 'rejected/'), commits: await lakeBytes(lake, 'checkpoints/silver/commits/') }).toEqual(
           expected,
         ),
     );
@@ -479,24 +479,11 @@ async function killAtEveryWrite(spec: PipelineSpec, freshLake: (name: string) =>
       crashed = true;
       crashes++;
     }
-    const written = await everyFile(lake);
+    const written = await lakeBytes(lake);
     await (await silver(lake, spec, new TestClock(T0))).catchUp();
-    const after = await everyFile(lake);
+    const after = await lakeBytes(lake);
     for (const [file, bytes] of written) expect({ file, same: after.get(file) === bytes }).toEqual({ file, same: true });
     await check(lake);
     if (!crashed) return crashes;
   }
-}
-
-/** Every file in the lake but the temporary ones, as base64. */
-async function everyFile(lake: Lake): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const e of await collect(lake.list(''))) if (!e.path.startsWith('.tmp/')) out.set(e.path, (await lake.read(e.path)).toString('base64'));
-  return out;
-}
-
-async function everyFileUnder(lake: Lake, prefix: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const e of await collect(lake.list(prefix))) out.set(e.path, (await lake.read(e.path)).toString('base64'));
-  return out;
 }
