@@ -275,3 +275,50 @@ describe('LocalServingStore opened on a store written before shard statuses had 
     }
   });
 });
+
+describe('LocalServingStore opened on a store of the first release (documents keyed by pk and id)', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await makeTempDir('local-serving-first-');
+  });
+  afterEach(() => dir.dispose());
+
+  it('moves the documents into the keyed table once, and serves and replaces them as before', async () => {
+    const file = path.join(dir.path, 'serving.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE serving_windows (pk TEXT NOT NULL, id TEXT NOT NULL, pipeline TEXT NOT NULL, window_name TEXT NOT NULL, window_start INTEGER NOT NULL,
+      window_end INTEGER NOT NULL, final INTEGER NOT NULL, version INTEGER NOT NULL, shard INTEGER NOT NULL, watermark INTEGER, document TEXT NOT NULL, PRIMARY KEY (pk, id))`);
+    const stored = [windowDoc('a', T0, 2), windowDoc('a', T0 + MINUTE, 2), windowDoc('b', T0, 1, 'hourly')];
+    const insert = old.prepare('INSERT INTO serving_windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const d of stored) insert.run(d.pk, d.id, d.pipeline, d.window, d.windowStart, d.windowEnd, d.final ? 1 : 0, d.version, d.shard, d.watermark, JSON.stringify(d));
+    old.close();
+
+    const store = LocalServingStore.open({ file });
+    const again = LocalServingStore.open({ file });
+    try {
+      for (const d of stored) expect(await store.get(d.pk, d.id)).toEqual(d);
+      expect((await again.queryWindows({ pk: stored[0].pk, limit: 10 })).items).toEqual([stored[0], stored[1]]);
+      expect(await store.upsert([windowDoc('a', T0, 1), windowDoc('a', T0 + MINUTE, 3)])).toEqual({ written: 1, skipped: 1 });
+      expect(await again.latest(stored[0].pk)).toEqual(windowDoc('a', T0 + MINUTE, 3));
+      const tables = new Database(file, { readonly: true });
+      try {
+        expect(tables.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'serving_window%'").all()).toEqual([{ name: 'serving_window_documents' }]);
+      } finally {
+        tables.close();
+      }
+    } finally {
+      await store.close();
+      await again.close();
+    }
+  });
+
+  it('answers get with nothing for an id that names no window', async () => {
+    const store = LocalServingStore.open({ file: path.join(dir.path, 'serving.db') });
+    try {
+      await store.upsert([windowDoc('a', T0)]);
+      for (const id of ['no-separator', 'per_minute|device=a|not-a-number', '|device=a|1']) expect(await store.get(windowDoc('a', T0).pk, id)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});

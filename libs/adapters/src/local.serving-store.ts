@@ -12,8 +12,8 @@
  * - The `document` column holds the whole document as JSON and is what reads return; the other
  *   columns are copies for indexing and filtering. A watermark of -Infinity (before the first one) is
  *   stored as null and read back as -Infinity.
- * - Pages are keyset-paginated on (windowStart, window, id), the query's order, so a page walk has
- *   no duplicates or gaps even while documents are replaced between pages.
+ * - Pages are keyset-paginated on (windowStart, window), the query's order and unique within a pk,
+ *   so a page walk has no duplicates or gaps even while documents are replaced between pages.
  */
 import type Database from 'better-sqlite3';
 import * as path from 'node:path';
@@ -38,25 +38,26 @@ export interface LocalServingStoreOptions {
   file: string;
 }
 
-// "window" is an SQL keyword, hence window_name.
+// "window" is an SQL keyword, hence window_name. A document's id is a function of (pk, window,
+// windowStart) (see windowDocumentId), so that triple is the key: rows are clustered by key and
+// start, the order of queryWindows, and an upsert maintains two small indexes besides.
 const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS serving_windows (
+  CREATE TABLE IF NOT EXISTS serving_window_documents (
     pk TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_name TEXT NOT NULL,
     id TEXT NOT NULL,
     pipeline TEXT NOT NULL,
-    window_name TEXT NOT NULL,
-    window_start INTEGER NOT NULL,
     window_end INTEGER NOT NULL,
     final INTEGER NOT NULL,
     version INTEGER NOT NULL,
     shard INTEGER NOT NULL,
     watermark INTEGER,
     document TEXT NOT NULL,
-    PRIMARY KEY (pk, id)
+    PRIMARY KEY (pk, window_start, window_name)
   );
-  CREATE INDEX IF NOT EXISTS serving_windows_by_key_window ON serving_windows (pk, window_name, window_start, id);
-  CREATE INDEX IF NOT EXISTS serving_windows_by_key_start ON serving_windows (pk, window_start, window_name, id);
-  CREATE INDEX IF NOT EXISTS serving_windows_by_window ON serving_windows (window_name, window_start);
+  CREATE INDEX IF NOT EXISTS serving_window_documents_by_key_window ON serving_window_documents (pk, window_name, window_start);
+  CREATE INDEX IF NOT EXISTS serving_window_documents_by_window ON serving_window_documents (window_name, window_start);
   CREATE TABLE IF NOT EXISTS serving_shard_status (
     pipeline TEXT NOT NULL,
     shard INTEGER NOT NULL,
@@ -117,10 +118,10 @@ export class LocalServingStore implements ServingStore {
       for (const doc of documents) {
         const changes = this.statements.upsert.run(
           doc.pk,
+          doc.windowStart,
+          doc.window,
           doc.id,
           doc.pipeline,
-          doc.window,
-          doc.windowStart,
           doc.windowEnd,
           doc.final ? 1 : 0,
           doc.version,
@@ -141,6 +142,7 @@ export class LocalServingStore implements ServingStore {
     }
     const db = openSharedSqlite(options.file, SCHEMA, 'local serving store');
     addMissingStatusColumns(db);
+    moveDocumentsOfFirstRelease(db);
     return new LocalServingStore(db, options.file);
   }
 
@@ -156,14 +158,15 @@ export class LocalServingStore implements ServingStore {
     this.assertOpen();
     assertText(pk, 'get: pk');
     assertText(id, 'get: id');
-    const row = this.statements.get.get(pk, id);
-    return row && decodeDocument(JSON.parse(row.document));
+    const named = windowOfId(id);
+    const row = named && this.statements.get.get(pk, named.windowStart, named.window, id);
+    return row ? decodeDocument(JSON.parse(row.document)) : undefined;
   }
 
   async queryWindows(query: WindowQuery): Promise<WindowPage> {
     this.assertOpen();
     const { pk, window, limit, lower, upper, after } = checkWindowQuery(query);
-    const cursor = [after.windowStart, after.window, after.id] as const;
+    const cursor = [after.windowStart, after.window] as const;
     // One row more than asked tells whether another page exists.
     const rows =
       window === undefined
@@ -243,31 +246,55 @@ function addMissingStatusColumns(db: Database.Database): void {
   }
 }
 
+/** The window and start a document id names (see windowDocumentId), or `undefined` when it names none. */
+function windowOfId(id: string): { window: string; windowStart: number } | undefined {
+  const first = id.indexOf('|');
+  const last = id.lastIndexOf('|');
+  if (first <= 0 || last <= first) return undefined;
+  const windowStart = Number(id.slice(last + 1));
+  return Number.isSafeInteger(windowStart) ? { window: id.slice(0, first), windowStart } : undefined;
+}
+
+/**
+ * A store of the first release kept documents in `serving_windows`, keyed by (pk, id): they move
+ * to `serving_window_documents` once, in one transaction (another process moving them first is fine).
+ */
+function moveDocumentsOfFirstRelease(db: Database.Database): void {
+  const present = () => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'serving_windows'").get() !== undefined;
+  if (!present()) return;
+  db.transaction(() => {
+    if (!present()) return;
+    db.exec(`INSERT OR IGNORE INTO serving_window_documents (pk, window_start, window_name, id, pipeline, window_end, final, version, shard, watermark, document)
+             SELECT pk, window_start, window_name, id, pipeline, window_end, final, version, shard, watermark, document FROM serving_windows;
+             DROP TABLE serving_windows;`);
+  }).immediate();
+}
+
 function prepareStatements(db: Database.Database) {
-  const page = 'AND window_start >= ? AND window_start < ? AND (window_start, window_name, id) > (?, ?, ?) ORDER BY window_start, window_name, id LIMIT ?';
+  // Within one pk, (window_start, window_name) is unique, so it orders pages without the id.
+  const page = 'AND window_start >= ? AND window_start < ? AND (window_start, window_name) > (?, ?) ORDER BY window_start, window_name LIMIT ?';
   return {
-    upsert: db.prepare<[string, string, string, string, number, number, number, number, number, number | null, string]>(
-      `INSERT INTO serving_windows (pk, id, pipeline, window_name, window_start, window_end, final, version, shard, watermark, document)
+    upsert: db.prepare<[string, number, string, string, string, number, number, number, number, number | null, string]>(
+      `INSERT INTO serving_window_documents (pk, window_start, window_name, id, pipeline, window_end, final, version, shard, watermark, document)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (pk, id) DO UPDATE SET
-         pipeline = excluded.pipeline, window_name = excluded.window_name, window_start = excluded.window_start,
-         window_end = excluded.window_end, final = excluded.final, version = excluded.version, shard = excluded.shard,
-         watermark = excluded.watermark, document = excluded.document
-       WHERE excluded.version > serving_windows.version`,
+       ON CONFLICT (pk, window_start, window_name) DO UPDATE SET
+         id = excluded.id, pipeline = excluded.pipeline, window_end = excluded.window_end, final = excluded.final,
+         version = excluded.version, shard = excluded.shard, watermark = excluded.watermark, document = excluded.document
+       WHERE excluded.version > serving_window_documents.version`,
     ),
-    get: db.prepare<[string, string], DocumentRow>('SELECT document FROM serving_windows WHERE pk = ? AND id = ?'),
-    windows: db.prepare<[string, number, number, number, string, string, number], DocumentRow>(`SELECT document FROM serving_windows WHERE pk = ? ${page}`),
-    windowsOfDefinition: db.prepare<[string, string, number, number, number, string, string, number], DocumentRow>(
-      `SELECT document FROM serving_windows WHERE pk = ? AND window_name = ? ${page}`,
+    get: db.prepare<[string, number, string, string], DocumentRow>('SELECT document FROM serving_window_documents WHERE pk = ? AND window_start = ? AND window_name = ? AND id = ?'),
+    windows: db.prepare<[string, number, number, number, string, number], DocumentRow>(`SELECT document FROM serving_window_documents WHERE pk = ? ${page}`),
+    windowsOfDefinition: db.prepare<[string, string, number, number, number, string, number], DocumentRow>(
+      `SELECT document FROM serving_window_documents WHERE pk = ? AND window_name = ? ${page}`,
     ),
     // The last document in queryWindows order.
-    latest: db.prepare<[string], DocumentRow>('SELECT document FROM serving_windows WHERE pk = ? ORDER BY window_start DESC, window_name DESC, id DESC LIMIT 1'),
+    latest: db.prepare<[string], DocumentRow>('SELECT document FROM serving_window_documents WHERE pk = ? ORDER BY window_start DESC, window_name DESC LIMIT 1'),
     latestOfDefinition: db.prepare<[string, string], DocumentRow>(
-      'SELECT document FROM serving_windows WHERE pk = ? AND window_name = ? ORDER BY window_start DESC, id DESC LIMIT 1',
+      'SELECT document FROM serving_window_documents WHERE pk = ? AND window_name = ? ORDER BY window_start DESC LIMIT 1',
     ),
     // The JSON path is a bound parameter: the aggregate name never becomes SQL text.
     top: db.prepare<[string, string, number, number], DocumentRow>(
-      `SELECT document, json_extract(document, ?) AS value FROM serving_windows
+      `SELECT document, json_extract(document, ?) AS value FROM serving_window_documents
        WHERE window_name = ? AND window_start = ?
        ORDER BY value IS NULL, value DESC, pk LIMIT ?`,
     ),
