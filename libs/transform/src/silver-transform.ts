@@ -19,18 +19,22 @@
  * time as read in step 5. A column named exactly `event_id` that is the id column, or `event_time`
  * that is the event-time column, is cast (so a bad value is still quarantined) but written once,
  * as silver's own column: the id as text, the event time as read in step 5 (see silverSchema).
+ * Timestamps (`event_time` and timestamp columns) keep the microseconds the value states (a lake
+ * timestamp, see lake-timestamp.ts); the outcome's `eventTime`, `event_date` and the shard of a
+ * timestamp grouping value use its millisecond rounded down, which is what gold reads.
  */
 import {
-  compileEventTimeParser,
+  compileTimestampParser,
   EventProperty,
   identityColumnsOf,
   silverOwnColumnType,
   isEventTimeError,
+  timestampMillis,
   type ColumnSpec,
-  type EventTimeParser,
   type PipelineSpec,
   type TableRow,
   type TableValue,
+  type TimestampParser,
 } from '@pipeline/contracts';
 import { CastFailure, columnCaster, previewValue, scalarText, type ColumnCaster } from './cast';
 import { parseCsvLine } from './csv-line';
@@ -46,6 +50,7 @@ export interface SilverTransformOptions {
   arrays?: ArrayRule;
 }
 
+/** `eventTime` is epoch milliseconds rounded down; the row's `event_time` keeps the microseconds. */
 export type SilverOutcome = { kind: 'row'; row: TableRow; eventId: string; eventTime: number } | { kind: 'quarantine'; row: TableRow; reason: QuarantineReason };
 
 export type SilverTransform = (event: SourceEvent) => SilverOutcome;
@@ -83,7 +88,7 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     isEventTimeTimestamp: column.name === timeColumn && column.type === 'timestamp',
     written: silverOwnColumnType(column.name, identity) === undefined,
   }));
-  const readEventTime: EventTimeParser = compileEventTimeParser(spec.eventTime);
+  const readEventTime: TimestampParser = compileTimestampParser(spec.eventTime);
   const idColumn = spec.eventId.kind === 'column' ? spec.eventId.column : undefined;
   const groupBy = spec.groupBy;
   const shards = spec.gold.shards;
@@ -174,16 +179,17 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     }
 
     const rawTime = values.get(timeColumn);
-    const eventTime = readEventTime(scalarText(rawTime));
-    if (isEventTimeError(eventTime)) {
-      return eventTime.reason === 'missing'
+    const timeValue = readEventTime(scalarText(rawTime));
+    if (isEventTimeError(timeValue)) {
+      return timeValue.reason === 'missing'
         ? quarantine(
             'missing_event_time',
             `the event time column "${timeColumn}" is ${rawTime === undefined ? 'absent from the body' : rawTime === null ? 'null' : 'empty'}`,
             eventId,
           )
-        : quarantine('unparseable_event_time', `column "${timeColumn}": ${eventTime.message}`, eventId);
+        : quarantine('unparseable_event_time', `column "${timeColumn}": ${timeValue.message}`, eventId);
     }
+    const eventTime = timestampMillis(timeValue);
     if (!isLakeTimestamp(eventTime)) {
       return quarantine('unparseable_event_time', `column "${timeColumn}": the event time ${previewValue(rawTime)} lies outside the years 0001 to 9999`, eventId);
     }
@@ -191,23 +197,27 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     const row: TableRow = {};
     let failures: CastFailure[] | undefined;
     for (const plan of plans) {
-      const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? eventTime : plan.cast(values.get(plan.column.name));
+      const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? timeValue : plan.cast(values.get(plan.column.name));
       if (value instanceof CastFailure) (failures ??= []).push(value);
       else if (plan.written) row[plan.column.name] = value;
     }
     if (failures !== undefined) return quarantine(failures[0].reason, listProblems(failures), eventId);
 
     row['event_id'] = eventId;
-    row['event_time'] = eventTime;
+    row['event_time'] = timeValue;
     row['event_date'] = utcDate(eventTime);
     row['enqueued_time'] = event.enqueuedTime;
     row['partition_id'] = event.partitionId;
     row['sequence_number'] = event.sequenceNumber;
     row['capture_file'] = event.captureFile;
     row['source_row'] = sourceRow(properties);
-    // After event_id and event_time: a grouping column may be silver's own, as gold reads it.
+    // After event_id and event_time: a grouping column may be silver's own, as gold reads it. Gold
+    // reads timestamps as milliseconds, so a group's shard is that of its millisecond.
     row['shard'] = shardOf(
-      groupBy.map((name) => row[name]),
+      groupBy.map((name) => {
+        const value = row[name];
+        return typeof value === 'bigint' ? timestampMillis(value) : value;
+      }),
       shards,
     );
     return { kind: 'row', row, eventId, eventTime };
