@@ -177,6 +177,40 @@ describe('compileSilverTransform', () => {
       const id = deriveEventId('sensors', 7);
       expect(expectRow(compileSilverTransform(derivedSpec)(event(GOOD_BODY, { event_id: id }))).eventId).toBe(id);
     });
+
+    describe('sent as a JSON number beyond ±(2^53 − 1)', () => {
+      const bodyWithId = (id: string): string => `{"reading_id":${id},"device_id":"dev-001","ts":"2026-01-01T00:00:10Z","count":"3","ok":"true"}`;
+      const withoutProperty = (body: string): SourceEvent => {
+        const e = event(body);
+        delete e.properties['event_id'];
+        return e;
+      };
+
+      it('is quarantined as cast_error, naming the limit and the fix, since JSON.parse has rounded it', () => {
+        const outcome = expectQuarantine(transform(withoutProperty(bodyWithId('9007199254740993'))), 'cast_error');
+        expect(outcome.row['message']).toBe(
+          'the id column "reading_id" is the JSON number 9007199254740992 (as read), beyond ±9007199254740991 (2^53 − 1): JSON numbers that large are rounded when read, ' +
+            'so different ids could become one and an event be dropped as a duplicate. Send the id as a JSON string, e.g. "reading_id": "<digits>"',
+        );
+        expect(outcome.row['event_id']).toBeNull();
+      });
+
+      it('never gives two different ids one event id: both events are quarantined', () => {
+        for (const id of ['9007199254740993', '9007199254740992', '-9007199254740993', '123456789012345678901234567890', '1e300']) {
+          expect([id, transform(withoutProperty(bodyWithId(id))).kind]).toEqual([id, 'quarantine']);
+        }
+      });
+
+      it('is read exactly within the limit, and as sent when it is a JSON string', () => {
+        expect(expectRow(transform(withoutProperty(bodyWithId('9007199254740991')))).eventId).toBe('9007199254740991');
+        expect(expectRow(transform(withoutProperty(bodyWithId('-9007199254740991')))).eventId).toBe('-9007199254740991');
+        expect(expectRow(transform(withoutProperty(bodyWithId('"9007199254740993"')))).eventId).toBe('9007199254740993');
+      });
+
+      it('does not matter when the event_id property gives the id', () => {
+        expect(expectRow(transform(event(bodyWithId('9007199254740993'), { event_id: 'r-9' }))).eventId).toBe('r-9');
+      });
+    });
   });
 
   describe('event time', () => {

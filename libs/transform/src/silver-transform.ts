@@ -10,7 +10,8 @@
  *    `csv` → one CSV line in the spec's column order; anything else → `unknown_shape`;
  * 3. a spec column that two body fields flatten to → `unknown_shape`;
  * 4. the event id: the `event_id` property, else (for `eventId: { column }`) the id column's raw
- *    text in the body → `missing_event_id`;
+ *    text in the body → `missing_event_id`; an id column value that is a JSON number beyond
+ *    ±(2^53 − 1) → `cast_error` (JSON.parse may have rounded it, so two ids could become one);
  * 5. the event time from the spec's column, read with the spec's format and time zone →
  *    `missing_event_time` / `unparseable_event_time` (also outside the years 0001 to 9999);
  * 6. every spec column cast to its type (cast.ts) → the first failing column's reason
@@ -57,6 +58,8 @@ export type SilverTransform = (event: SourceEvent) => SilverOutcome;
 
 /** Column problems listed in one quarantine message, at most. */
 const MAX_LISTED_PROBLEMS = 5;
+/** The largest integer every JSON reader (IEEE double) holds exactly: 2^53 − 1. */
+const MAX_EXACT_JSON_INTEGER = Number.MAX_SAFE_INTEGER;
 const BODY_PREVIEW_CHARS = 60;
 
 interface ColumnPlan {
@@ -171,7 +174,11 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     if (!body.ok) return quarantine(body.reason, body.message, propertyId);
     const values = body.values;
 
-    const bodyId = idColumn === undefined ? undefined : scalarText(values.get(idColumn));
+    const rawId = idColumn === undefined ? undefined : values.get(idColumn);
+    if (propertyId === undefined && idColumn !== undefined && typeof rawId === 'number' && Math.abs(rawId) > MAX_EXACT_JSON_INTEGER) {
+      return quarantine('cast_error', inexactIdMessage(idColumn, rawId), undefined);
+    }
+    const bodyId = scalarText(rawId);
     const eventId = propertyId ?? (bodyId !== undefined && bodyId.trim() !== '' ? bodyId : undefined);
     if (eventId === undefined) {
       const where = idColumn === undefined ? '' : ` and the id column "${idColumn}" is empty or absent`;
@@ -250,6 +257,13 @@ function malformedMessage(reason: QuarantineReason, row: number | null, recordBy
     return `the producer did not send ${record}${size} (${reason}): ${QUARANTINE_REASONS[reason]} raw_body holds the first bytes; raise --max-record-size, within the event hub's limit, to send such records.`;
   }
   return `the producer could not read ${record} as CSV (${reason}): ${QUARANTINE_REASONS[reason]} The raw record is kept in raw_body.`;
+}
+
+function inexactIdMessage(idColumn: string, value: number): string {
+  return (
+    `the id column "${idColumn}" is the JSON number ${previewValue(value)} (as read), beyond ±${MAX_EXACT_JSON_INTEGER} (2^53 − 1): JSON numbers that large are rounded ` +
+    `when read, so different ids could become one and an event be dropped as a duplicate. Send the id as a JSON string, e.g. "${idColumn}": "<digits>"`
+  );
 }
 
 function listProblems(failures: readonly CastFailure[]): string {
