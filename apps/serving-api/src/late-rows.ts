@@ -4,7 +4,7 @@
  * is an empty answer, not an error. Rows are filtered on `event_time` (epoch ms) and ordered by it;
  * timestamps stay epoch ms and binary values become base64 so a row is plain JSON.
  */
-import type { TableRow, TableValue } from '@pipeline/contracts';
+import { timestampMillis, type TableRow, type TableValue } from '@pipeline/contracts';
 import { readDeltaRows, readDeltaSnapshot } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
 
@@ -52,5 +52,7 @@ function toJsonRow(row: TableRow): Record<string, string | number | boolean | nu
 }
 
 function toJsonValue(value: TableValue): string | number | boolean | null {
+  // readDeltaRows gives timestamps as epoch ms; a bigint (epoch µs) would only come if asked for.
+  if (typeof value === 'bigint') return timestampMillis(value);
   return Buffer.isBuffer(value) ? value.toString('base64') : value;
 }

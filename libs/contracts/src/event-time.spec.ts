@@ -1,5 +1,14 @@
 import fc from 'fast-check';
-import { checkEventTimeFormat, compileEventTimeParser, isEventTimeError, type EventTimeError, type EventTimeParser } from './event-time';
+import {
+  checkEventTimeFormat,
+  compileEventTimeParser,
+  compileTimestampParser,
+  isEventTimeError,
+  type EventTimeError,
+  type EventTimeParser,
+  type TimestampParser,
+} from './event-time';
+import { timestampMicros, timestampMillis, type LakeTimestamp } from './lake-timestamp';
 import { isKnownTimeZone, TimeZoneRules } from './time-zone';
 
 const utc = (iso: string): number => Date.parse(iso);
@@ -8,9 +17,20 @@ function parser(format: string, timeZone = 'UTC'): EventTimeParser {
   return compileEventTimeParser({ format, timeZone });
 }
 
-function errorOf(result: number | EventTimeError): EventTimeError {
-  if (!isEventTimeError(result)) throw new Error(`expected an error, got ${new Date(result).toISOString()}`);
+function timestampParser(format: string, timeZone = 'UTC'): TimestampParser {
+  return compileTimestampParser({ format, timeZone });
+}
+
+function errorOf(result: LakeTimestamp | EventTimeError): EventTimeError {
+  if (!isEventTimeError(result)) throw new Error(`expected an error, got ${String(result)}`);
   return result;
+}
+
+/** Epoch microseconds of an ISO time with a fraction of up to 6 digits (Date.parse stops at ms). */
+function utcMicros(iso: string): bigint {
+  const match = /^(.*?)(?:\.(\d{1,6}))?Z$/.exec(iso) as RegExpExecArray;
+  const micros = Number((match[2] ?? '').padEnd(6, '0'));
+  return BigInt(Date.parse(`${match[1]}Z`)) * 1000n + BigInt(micros);
 }
 
 describe('iso8601 event times', () => {
@@ -51,7 +71,9 @@ describe('iso8601 event times', () => {
   it('reports malformed or impossible times as unparseable, naming the value and the expected form', () => {
     const error = errorOf(iso('5 minutes ago'));
     expect(error.reason).toBe('unparseable');
-    expect(error.message).toBe('the event time "5 minutes ago" is not an ISO 8601 time like "2026-01-01T00:00:10Z" or "2026-01-01T01:00:10.250+01:00"');
+    expect(error.message).toBe(
+      'the event time "5 minutes ago" is not an ISO 8601 time like "2026-01-01T00:00:10Z" or "2026-01-01T01:00:10.123456+01:00" (fractions to the microsecond)',
+    );
     for (const raw of [
       '2026-13-01T00:00:00Z',
       '2026-02-29T00:00:00Z',
@@ -73,6 +95,80 @@ describe('iso8601 event times', () => {
 
   it('accepts February 29 in a leap year', () => {
     expect(iso('2028-02-29T12:00:00Z')).toBe(utc('2028-02-29T12:00:00Z'));
+  });
+});
+
+describe('iso8601 timestamps to the microsecond', () => {
+  const exact = timestampParser('iso8601');
+  const millis = parser('iso8601');
+
+  it('keeps the microseconds of a fraction of up to 6 digits, as a bigint of epoch microseconds', () => {
+    expect(exact('2026-01-01T00:00:10.123456Z')).toBe(utcMicros('2026-01-01T00:00:10.123456Z'));
+    expect(exact('2026-01-01T00:00:10.123456Z')).toBe(1_767_225_610_123_456n);
+    expect(exact('2026-01-01T00:00:10.0000001Z')).toBe(1_767_225_610_000); // below the microsecond: cut
+    expect(exact('2026-01-01T00:00:10.00001Z')).toBe(1_767_225_610_000_010n);
+    expect(exact('2026-01-01T00:00:10,5000009Z')).toBe(1_767_225_610_500); // the comma, and a 7th digit cut
+  });
+
+  it('gives a whole millisecond as a number of epoch milliseconds, as before', () => {
+    for (const raw of ['2026-01-01T00:00:10Z', '2026-01-01T00:00:10.5Z', '2026-01-01T00:00:10.123000Z', '2026-01-01T00:00:10.123000999Z']) {
+      const value = exact(raw);
+      expect([raw, typeof value]).toEqual([raw, 'number']);
+      expect(value).toBe(millis(raw));
+    }
+  });
+
+  it('cuts fraction digits past the sixth, as Spark does', () => {
+    expect(exact('2026-01-01T00:00:10.123456789Z')).toBe(1_767_225_610_123_456n);
+    expect(exact('2026-01-01T00:00:10.999999999Z')).toBe(1_767_225_610_999_999n);
+    expect(errorOf(exact('2026-01-01T00:00:10.1234567890Z')).reason).toBe('unparseable');
+  });
+
+  it('applies offsets and time zones without touching the microseconds', () => {
+    expect(exact('2026-01-01T01:00:10.123456+01:00')).toBe(1_767_225_610_123_456n);
+    expect(exact('2025-12-31T18:30:10.000001-0530')).toBe(1_767_225_610_000_001n);
+    expect(timestampParser('iso8601', 'Europe/Paris')('2026-07-01T12:00:00.000999')).toBe(utcMicros('2026-07-01T10:00:00.000999Z'));
+  });
+
+  it('holds the years 0001 and 9999 exactly, beyond the integers a number holds', () => {
+    const first = exact('0001-01-01T00:00:00.000001Z');
+    const last = exact('9999-12-31T23:59:59.999999Z');
+    expect(first).toBe(-62_135_596_799_999_999n);
+    expect(last).toBe(253_402_300_799_999_999n);
+    expect(Number.isSafeInteger(Number(first))).toBe(false);
+    expect(timestampMillis(first as bigint)).toBe(utc('0001-01-01T00:00:00Z'));
+    expect(timestampMillis(last as bigint)).toBe(utc('9999-12-31T23:59:59.999Z'));
+  });
+
+  it('rounds down to the millisecond for event-time windows, also before 1970', () => {
+    expect(millis('2026-01-01T00:00:10.123456Z')).toBe(utc('2026-01-01T00:00:10.123Z'));
+    expect(millis('2026-01-01T00:00:10.123999Z')).toBe(utc('2026-01-01T00:00:10.123Z'));
+    // 1969-12-31T23:59:59.999999Z is 1 µs before the epoch: millisecond -1, not 0.
+    expect(millis('1969-12-31T23:59:59.999999Z')).toBe(-1);
+    expect(exact('1969-12-31T23:59:59.999999Z')).toBe(-1n);
+    expect(millis('1969-12-31T23:59:59.000001Z')).toBe(-1000);
+  });
+
+  it('always agrees with the millisecond reader on the millisecond, and keeps what the text states', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -62_135_596_800, max: 253_402_300_799 }),
+        fc.integer({ min: 0, max: 999_999_999 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.constantFrom('UTC', 'Europe/Paris', 'America/St_Johns'),
+        (epochSeconds, nanos, digits, zone) => {
+          const fraction = String(nanos).padStart(9, '0').slice(0, digits);
+          const date = new Date(epochSeconds * 1000).toISOString().slice(0, 19);
+          const text = `${date}.${fraction}${zone === 'UTC' ? 'Z' : '+00:00'}`;
+          const value = timestampParser('iso8601', zone)(text);
+          const ms = parser('iso8601', zone)(text);
+          if (isEventTimeError(value) || isEventTimeError(ms)) return false;
+          const micros = BigInt(epochSeconds) * 1_000_000n + BigInt(fraction.padEnd(9, '0').slice(0, 6));
+          return timestampMicros(value) === micros && timestampMillis(value) === ms && (typeof value === 'number') === (micros % 1000n === 0n);
+        },
+      ),
+      { numRuns: 2_000, seed: 20260102 },
+    );
   });
 });
 
@@ -170,14 +266,28 @@ describe('epoch event times', () => {
     expect(errorOf(millis('')).reason).toBe('missing');
   });
 
-  it('reads epoch seconds with a fraction, truncating below a millisecond', () => {
+  it('reads epoch seconds with a fraction, rounding down to the millisecond', () => {
     const seconds = parser('epoch_seconds');
     expect(seconds('1767225610')).toBe(1_767_225_610_000);
     expect(seconds('1767225610.25')).toBe(1_767_225_610_250);
     expect(seconds('1767225610.123999')).toBe(1_767_225_610_123);
     expect(seconds('-1.5')).toBe(-1500);
+    expect(seconds('-1.2345')).toBe(-1235); // towards the past, like every other reading
+    expect(seconds('-0.0005')).toBe(-1);
     for (const raw of ['1767225610.', '.5', '1e9', 'soon', '99999999999999']) expect([raw, errorOf(seconds(raw)).reason]).toEqual([raw, 'unparseable']);
     expect(errorOf(seconds('  ')).reason).toBe('missing');
+  });
+
+  it('keeps the microseconds of epoch seconds, cutting digits past the sixth decimal', () => {
+    const seconds = timestampParser('epoch_seconds');
+    expect(seconds('1767225610.123456')).toBe(1_767_225_610_123_456n);
+    expect(seconds('1767225610.1234567')).toBe(1_767_225_610_123_456n);
+    expect(seconds('1767225610.123')).toBe(1_767_225_610_123);
+    expect(seconds('-1.2345')).toBe(-1_234_500n);
+    expect(seconds('-0.000001')).toBe(-1n);
+    expect(seconds('-0.0000001')).toBe(0);
+    expect(timestampParser('epoch_millis')('1767225610123')).toBe(1_767_225_610_123);
+    expect(timestampParser('yyyy-MM-dd HH:mm:ss.SSS')('2026-01-01 00:00:10.123')).toBe(1_767_225_610_123);
   });
 });
 

@@ -1,21 +1,29 @@
 /**
- * Reading event time from a CSV field, on the hot path: a compiled parser returns epoch
- * milliseconds or an `EventTimeError` value, and never throws.
+ * Reading event time from a CSV field, on the hot path: a compiled parser returns a time or an
+ * `EventTimeError` value, and never throws. Two parsers share one grammar:
+ * - `compileEventTimeParser` gives epoch milliseconds, rounded down (towards the past, also before
+ *   1970): the millisecond event-time windows see, since windows are whole milliseconds;
+ * - `compileTimestampParser` gives the lake timestamp value (see lake-timestamp.ts), keeping the
+ *   microseconds the value states: epoch ms as a number for a whole millisecond, else epoch µs as
+ *   a bigint. Its milliseconds, rounded down, are exactly what `compileEventTimeParser` gives.
  *
  * Formats (the spec's `eventTime.format`):
  * - `iso8601`: `yyyy-MM-dd`, optionally `T` (or a space) `HH:mm`, `:ss`, `.fraction` (1–9 digits,
  *   `.` or `,`), then optionally `Z` or an offset `±HH`, `±HHMM`, `±HH:MM`. Without an offset the
- *   value is local time in `timeZone`.
- * - `epoch_millis`: an integer; `epoch_seconds`: an integer or decimal number of seconds.
+ *   value is local time in `timeZone`. Fraction digits past the sixth (below the microsecond) are
+ *   cut, as Spark does when it reads a timestamp.
+ * - `epoch_millis`: an integer; `epoch_seconds`: an integer or decimal number of seconds (digits
+ *   past the sixth decimal cut, like ISO fractions).
  * - a pattern of the tokens `yyyy MM dd HH mm ss SSS` and literal characters (letters in single
  *   quotes, `''` for a quote), e.g. `dd/MM/yyyy HH:mm` or `yyyyMMdd'T'HHmmss`, read in `timeZone`.
  *   `yyyy`, `MM` and `dd` are required; missing time fields are zero.
  *
  * Local times are resolved like java.time (see `TimeZoneRules`): in an overlap the earlier offset
- * wins; a time in a gap is shifted forward by the gap. Fractions below a millisecond are truncated.
- * Surrounding whitespace is ignored; an empty value is `missing`.
+ * wins; a time in a gap is shifted forward by the gap. Surrounding whitespace is ignored; an empty
+ * value is `missing`.
  */
 import { daysInMonth, TimeZoneRules, wallClockMs } from './time-zone';
+import { lakeTimestamp, type LakeTimestamp } from './lake-timestamp';
 import type { EventTimeSpec } from './spec.types';
 
 export interface EventTimeError {
@@ -23,7 +31,19 @@ export interface EventTimeError {
   message: string;
 }
 
+/** Epoch milliseconds (rounded down), or why the value is not a time. */
 export type EventTimeParser = (raw: string | null | undefined) => number | EventTimeError;
+
+/** The lake timestamp value (microseconds kept), or why the value is not a time. */
+export type TimestampParser = (raw: string | null | undefined) => LakeTimestamp | EventTimeError;
+
+/** Where a parser leaves the microseconds below the millisecond (0–999) of the value it read. */
+interface SubMillis {
+  micros: number;
+}
+
+/** Epoch milliseconds rounded down, with the rest in `sub.micros` (set on every successful read). */
+type CoreParser = (raw: string | null | undefined, sub: SubMillis) => number | EventTimeError;
 
 export const EVENT_TIME_FORMATS = ['iso8601', 'epoch_millis', 'epoch_seconds'] as const;
 
@@ -128,9 +148,9 @@ export function isEventTimePattern(format: string): boolean {
   return !(EVENT_TIME_FORMATS as readonly string[]).includes(format);
 }
 
-function patternParser(pattern: string, compiled: CompiledPattern, zone: TimeZoneRules): EventTimeParser {
+function patternParser(pattern: string, compiled: CompiledPattern, zone: TimeZoneRules): CoreParser {
   const expected = `a time like the pattern "${pattern}"`;
-  return (raw) => {
+  return (raw, sub) => {
     if (raw === null || raw === undefined) return missing();
     const text = raw.trim();
     if (text.length === 0) return missing();
@@ -173,16 +193,20 @@ function patternParser(pattern: string, compiled: CompiledPattern, zone: TimeZon
       }
     }
     if (!validFields(year, month, day, hour, minute, second)) return unparseable(raw, `${expected} with a real date and time`);
+    sub.micros = 0;
     return zone.localToEpochMs(wallClockMs(year, month, day, hour, minute, second, millis));
   };
 }
 
 // ---------------------------------------------------------------- ISO 8601
 
-const ISO_EXPECTED = 'an ISO 8601 time like "2026-01-01T00:00:10Z" or "2026-01-01T01:00:10.250+01:00"';
+const ISO_EXPECTED = 'an ISO 8601 time like "2026-01-01T00:00:10Z" or "2026-01-01T01:00:10.123456+01:00" (fractions to the microsecond)';
+/** Fraction digits read; later ones (below the microsecond) are cut. */
+const FRACTION_DIGITS = 6;
+const FRACTION_SCALE = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
 
-function iso8601Parser(zone: TimeZoneRules): EventTimeParser {
-  return (raw) => {
+function iso8601Parser(zone: TimeZoneRules): CoreParser {
+  return (raw, sub) => {
     if (raw === null || raw === undefined) return missing();
     const text = raw.trim();
     const n = text.length;
@@ -195,7 +219,7 @@ function iso8601Parser(zone: TimeZoneRules): EventTimeParser {
     let hour = 0;
     let minute = 0;
     let second = 0;
-    let millis = 0;
+    let micros = 0;
     let i = 10;
     if (i < n) {
       const separator = text[i];
@@ -214,17 +238,20 @@ function iso8601Parser(zone: TimeZoneRules): EventTimeParser {
           let fraction = 0;
           i++;
           while (i < n && isDigit(text.charCodeAt(i))) {
-            if (digits < 3) fraction = fraction * 10 + (text.charCodeAt(i) - DIGIT_0);
+            if (digits < FRACTION_DIGITS) fraction = fraction * 10 + (text.charCodeAt(i) - DIGIT_0);
             digits++;
             i++;
           }
           if (digits === 0 || digits > 9) return unparseable(raw, ISO_EXPECTED);
-          millis = digits === 1 ? fraction * 100 : digits === 2 ? fraction * 10 : fraction;
+          micros = fraction * FRACTION_SCALE[Math.min(digits, FRACTION_DIGITS)];
         }
       }
     }
     if (!validFields(year, month, day, hour, minute, second)) return unparseable(raw, `${ISO_EXPECTED} with a real date and time`);
-    const local = wallClockMs(year, month, day, hour, minute, second, millis);
+    // Offsets are whole minutes (zone rules whole milliseconds): the microseconds below stay as read.
+    const subMicros = micros % 1000;
+    const local = wallClockMs(year, month, day, hour, minute, second, (micros - subMicros) / 1000);
+    sub.micros = subMicros;
     if (i === n) return zone.localToEpochMs(local);
     const designator = text[i];
     if ((designator === 'Z' || designator === 'z') && i + 1 === n) return local;
@@ -249,33 +276,41 @@ function iso8601Parser(zone: TimeZoneRules): EventTimeParser {
 // ---------------------------------------------------------------- epochs
 
 const EPOCH_MILLIS_EXPECTED = 'epoch milliseconds, an integer like 1767225610000';
-const EPOCH_SECONDS_EXPECTED = 'epoch seconds, a number like 1767225610 or 1767225610.25';
+const EPOCH_SECONDS_EXPECTED = 'epoch seconds, a number like 1767225610 or 1767225610.123456 (decimals to the microsecond)';
 
-function epochMillisParser(): EventTimeParser {
-  return (raw) => {
+function epochMillisParser(): CoreParser {
+  return (raw, sub) => {
     if (raw === null || raw === undefined) return missing();
     const text = raw.trim();
     if (text.length === 0) return missing();
     if (!/^[+-]?\d{1,16}$/.test(text)) return unparseable(raw, EPOCH_MILLIS_EXPECTED);
     const value = Number(text);
     if (Math.abs(value) > MAX_EPOCH_MS) return unparseable(raw, `${EPOCH_MILLIS_EXPECTED} within ±${MAX_EPOCH_MS}`);
+    sub.micros = 0;
     return value === 0 ? 0 : value; // no -0
   };
 }
 
 const EPOCH_SECONDS = /^([+-]?)(\d{1,13})(?:\.(\d+))?$/;
 
-function epochSecondsParser(): EventTimeParser {
-  return (raw) => {
+function epochSecondsParser(): CoreParser {
+  return (raw, sub) => {
     if (raw === null || raw === undefined) return missing();
     const text = raw.trim();
     if (text.length === 0) return missing();
     const match = EPOCH_SECONDS.exec(text);
     if (match === null) return unparseable(raw, EPOCH_SECONDS_EXPECTED);
-    const fraction = match[3] === undefined ? 0 : Number(match[3].slice(0, 3).padEnd(3, '0'));
-    const magnitude = Number(match[2]) * 1000 + fraction;
-    if (magnitude > MAX_EPOCH_MS) return unparseable(raw, `${EPOCH_SECONDS_EXPECTED} within ±${MAX_EPOCH_MS / 1000}`);
-    return match[1] === '-' && magnitude !== 0 ? -magnitude : magnitude;
+    const fraction = match[3] === undefined ? 0 : Number(match[3].slice(0, FRACTION_DIGITS).padEnd(FRACTION_DIGITS, '0'));
+    const subMicros = fraction % 1000;
+    const magnitude = Number(match[2]) * 1000 + (fraction - subMicros) / 1000;
+    if (magnitude > MAX_EPOCH_MS || (magnitude === MAX_EPOCH_MS && subMicros > 0)) return unparseable(raw, `${EPOCH_SECONDS_EXPECTED} within ±${MAX_EPOCH_MS / 1000}`);
+    if (match[1] !== '-') {
+      sub.micros = subMicros;
+      return magnitude;
+    }
+    // Before the epoch the millisecond is rounded down too: -0.0005 s is 500 µs into millisecond -1.
+    sub.micros = subMicros === 0 ? 0 : 1000 - subMicros;
+    return subMicros === 0 ? (magnitude === 0 ? 0 : -magnitude) : -magnitude - 1;
   };
 }
 
@@ -289,15 +324,36 @@ function unparseable(raw: string, expected: string): EventTimeError {
   return { reason: 'unparseable', message: `the event time ${quoteValue(raw)} is not ${expected}` };
 }
 
-export function isEventTimeError(value: number | EventTimeError): value is EventTimeError {
-  return typeof value !== 'number';
+export function isEventTimeError(value: LakeTimestamp | EventTimeError): value is EventTimeError {
+  return typeof value === 'object';
 }
 
 /**
- * A parser for one spec's event time. Compile once per spec and reuse: it caches zone offsets.
+ * A parser for one spec's event time, giving epoch milliseconds rounded down. Compile once per spec
+ * and reuse: it caches zone offsets.
  * @throws RangeError for an unknown format or time zone (parseSpec reports these first).
  */
 export function compileEventTimeParser(spec: Pick<EventTimeSpec, 'format' | 'timeZone'>): EventTimeParser {
+  const core = compileCoreParser(spec);
+  const sub: SubMillis = { micros: 0 };
+  return (raw) => core(raw, sub);
+}
+
+/**
+ * A parser for one spec's event time (or a timestamp column), giving the lake timestamp value with
+ * the microseconds the text states. Compile once per spec and reuse.
+ * @throws RangeError for an unknown format or time zone (parseSpec reports these first).
+ */
+export function compileTimestampParser(spec: Pick<EventTimeSpec, 'format' | 'timeZone'>): TimestampParser {
+  const core = compileCoreParser(spec);
+  const sub: SubMillis = { micros: 0 };
+  return (raw) => {
+    const ms = core(raw, sub);
+    return typeof ms === 'number' && sub.micros !== 0 ? lakeTimestamp(ms, sub.micros) : ms;
+  };
+}
+
+function compileCoreParser(spec: Pick<EventTimeSpec, 'format' | 'timeZone'>): CoreParser {
   switch (spec.format) {
     case 'epoch_millis':
       return epochMillisParser();

@@ -6,6 +6,7 @@ export * from './event-time';
 export * from './event-id';
 export * from './time-zone';
 export * from './table.types';
+export * from './lake-timestamp';
 export * from './table-columns';
 export * from './manifest';
 export * from './aggregation';

@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TableRow } from '@pipeline/contracts';
+import type { TableRow, TableSchema } from '@pipeline/contracts';
+import { LocalLake } from '@pipeline/adapters';
 import { ReadOnlyFolderLake } from './read-only-folder.lake';
-import { collect } from '@pipeline/testing';
-import { readDeltaRows, readDeltaSnapshot, toTableValue } from './delta-reader';
+import { collect, makeTempDir } from '@pipeline/testing';
+import { DeltaTable } from './delta-table';
+import { readDeltaRows, readDeltaSnapshot, readTableFile, toTableValue } from './delta-reader';
 import { decodeParquet } from './parquet-file';
 
 const DAT = path.resolve(__dirname, '../../../../shared/fixtures/delta-dat');
@@ -66,6 +68,41 @@ describe('readDeltaRows on the Delta Acceptance Testing (dat) tables', () => {
   it('says there is no table where the log is empty', async () => {
     const lake = new ReadOnlyFolderLake(path.join(DAT, 'basic_append'));
     await expect(readDeltaSnapshot(lake, 'expected')).rejects.toThrow(/No Delta table at .*expected: expected\/_delta_log\/ has no log entries/);
+  });
+});
+
+describe('timestamps read from a table written with microseconds', () => {
+  const schema: TableSchema = {
+    columns: [
+      { name: 'id', type: 'string', nullable: false },
+      { name: 'event_time', type: 'timestamp', nullable: true },
+    ],
+    partitionBy: [],
+  };
+  const rows: TableRow[] = [
+    { id: 'a', event_time: 1_767_225_610_123_456n },
+    { id: 'b', event_time: Date.UTC(2026, 0, 1) },
+    { id: 'c', event_time: -62_135_596_799_999_999n },
+    { id: 'd', event_time: null },
+  ];
+
+  it('are epoch ms rounded down by default, for gold, and the exact lake timestamps when asked', async () => {
+    const temp = await makeTempDir('delta-reader-');
+    const lake = new LocalLake(temp.path);
+    try {
+      const table = await DeltaTable.open(lake, 'tables/t', schema);
+      const adds = await table.writeFiles(rows, { filePrefix: 'part-1', commitTime: 1 });
+      await table.commit(adds, { txn: { appId: 't', version: 1 }, commitTime: 1 });
+      const path = `tables/t/${adds[0]?.path ?? ''}`;
+      const millis = [{ id: 'a', event_time: Date.UTC(2026, 0, 1, 0, 0, 10, 123) }, rows[1], { id: 'c', event_time: -62_135_596_800_000 }, rows[3]];
+      expect(await readTableFile(lake, path, schema)).toEqual(millis);
+      expect(await collect(readDeltaRows(lake, 'tables/t'))).toEqual(millis);
+      expect(await readTableFile(lake, path, schema, { timestamps: 'micros' })).toEqual(rows);
+      expect(await collect(readDeltaRows(lake, 'tables/t', { timestamps: 'micros' }))).toEqual(rows);
+    } finally {
+      await lake.close();
+      await temp.dispose();
+    }
   });
 });
 

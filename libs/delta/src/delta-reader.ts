@@ -8,13 +8,15 @@
  *   null, columns the schema no longer has are dropped, partition values come from the log typed
  *   by the schema (`__HIVE_DEFAULT_PARTITION__`/null → null).
  * - Values are pipeline values (see `TableValue`): long/integer/double as numbers, timestamps as
- *   epoch ms, dates as `YYYY-MM-DD`, binary as Buffer. Types outside `TableColumnType` come as
- *   hyparquet decodes them (decimals as numbers; structs, arrays and maps as plain objects/arrays).
+ *   epoch ms rounded down (or, with `timestamps: 'micros'`, as lake timestamps that keep the
+ *   microseconds: see parquet-file.ts), dates as `YYYY-MM-DD`, binary as Buffer. Types outside
+ *   `TableColumnType` come as hyparquet decodes them (decimals as numbers; structs, arrays and maps
+ *   as plain objects/arrays).
  */
 import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
 import { assertReadable, catchUp, DeltaLogError, DeltaLogState, type AddFile } from './delta-log';
-import { decodeParquet, parquetShape } from './parquet-file';
+import { decodeParquet, parquetShape, type TimestampPrecision } from './parquet-file';
 import { dateOfDays, decodeAddPath, describeValue, parsePartitionValue } from './partition-values';
 import { describeSparkType, parseSparkSchema, type SparkDataType, type SparkStructType } from './spark-schema';
 
@@ -29,6 +31,13 @@ export interface DeltaSnapshot {
 export interface ReadDeltaOptions {
   /** Table version to read (default: the latest). */
   readonly version?: number;
+  /** Timestamps as epoch ms rounded down (the default) or as lake timestamps keeping microseconds. */
+  readonly timestamps?: TimestampPrecision;
+}
+
+export interface ReadTableFileOptions {
+  /** Timestamps as epoch ms rounded down (the default) or as lake timestamps keeping microseconds. */
+  readonly timestamps?: TimestampPrecision;
 }
 
 /** Replay the log of the table at `root` up to `options.version` (or the latest). */
@@ -53,6 +62,7 @@ export async function readDeltaSnapshot(lake: Lake, root: string, options: ReadD
 /** The rows of the table at `root` at `options.version` (or the latest), file by file. */
 export async function* readDeltaRows(lake: Lake, root: string, options: ReadDeltaOptions = {}): AsyncIterable<TableRow> {
   const snapshot = await readDeltaSnapshot(lake, root, options);
+  const timestamps = options.timestamps ?? 'millis';
   const partitions = new Set(snapshot.partitionColumns);
   for (const file of snapshot.files) {
     const path = `${root}/${decodeAddPath(file.path)}`;
@@ -70,13 +80,14 @@ export async function* readDeltaRows(lake: Lake, root: string, options: ReadDelt
         ? await decodeParquet(
             bytes,
             dataFields.map((field) => field.name),
+            timestamps,
           )
         : Array.from({ length: shape.numRows }, (): Record<string, unknown> => ({}));
     for (const record of records) {
       const row: TableRow = {};
       for (const field of snapshot.schema.fields) {
         if (partitions.has(field.name)) row[field.name] = partitionValues[field.name];
-        else if (present.has(field.name)) row[field.name] = toTableValue(field.type, record[field.name], field.name, path);
+        else if (present.has(field.name)) row[field.name] = toTableValue(field.type, record[field.name], field.name, path, timestamps);
         else row[field.name] = null;
       }
       yield row;
@@ -84,8 +95,11 @@ export async function* readDeltaRows(lake: Lake, root: string, options: ReadDelt
   }
 }
 
-/** A decoded Parquet value as the pipeline value for a column of Spark type `type`. */
-export function toTableValue(type: SparkDataType, value: unknown, column: string, where: string): TableValue {
+/**
+ * A decoded Parquet value as the pipeline value for a column of Spark type `type`. `timestamps`
+ * says how the value was decoded: with `micros`, a bigint timestamp is epoch microseconds.
+ */
+export function toTableValue(type: SparkDataType, value: unknown, column: string, where: string, timestamps: TimestampPrecision = 'millis'): TableValue {
   if (value === null || value === undefined) return null;
   switch (type) {
     case 'string':
@@ -117,7 +131,7 @@ export function toTableValue(type: SparkDataType, value: unknown, column: string
     case 'timestamp':
     case 'timestamp_ntz':
       if (typeof value === 'number') return value;
-      if (typeof value === 'bigint') return Number(value);
+      if (typeof value === 'bigint') return timestamps === 'micros' ? value : Number(value);
       if (value instanceof Date) return value.getTime();
       break;
     case 'binary':
@@ -135,7 +149,8 @@ export function toTableValue(type: SparkDataType, value: unknown, column: string
  * The rows of one data file of a table with `schema` (its lake path, as manifests name it).
  * Partition columns are not stored in data files; they read as null here.
  */
-export async function readTableFile(lake: Lake, path: string, schema: TableSchema): Promise<TableRow[]> {
+export async function readTableFile(lake: Lake, path: string, schema: TableSchema, options: ReadTableFileOptions = {}): Promise<TableRow[]> {
+  const timestamps = options.timestamps ?? 'millis';
   const bytes = await lake.read(path);
   const present = new Set(parquetShape(bytes).columns);
   const columns = schema.columns.filter((c) => present.has(c.name));
@@ -144,11 +159,12 @@ export async function readTableFile(lake: Lake, path: string, schema: TableSchem
       ? await decodeParquet(
           bytes,
           columns.map((c) => c.name),
+          timestamps,
         )
       : [];
   return records.map((record) => {
     const row: TableRow = {};
-    for (const column of schema.columns) row[column.name] = present.has(column.name) ? toTableValue(column.type, record[column.name], column.name, path) : null;
+    for (const column of schema.columns) row[column.name] = present.has(column.name) ? toTableValue(column.type, record[column.name], column.name, path, timestamps) : null;
     return row;
   });
 }

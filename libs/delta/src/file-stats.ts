@@ -10,11 +10,20 @@
  *   points: the min as a prefix, the max as a prefix followed by U+10FFFF so it stays an upper bound.
  * - A double column holding NaN gets no min/max (JSON cannot hold NaN, and a bound without it would lie).
  * - Timestamps are ISO-8601 UTC with milliseconds (`2026-01-01T00:00:00.000Z`); dates `YYYY-MM-DD`.
+ *   Values keep microseconds (see `TableValue`) but the protocol's stats hold milliseconds, so the
+ *   min is rounded down and the max rounded UP to the millisecond: each stays a bound of every
+ *   value. (Spark truncates the max down too, which the protocol's footnote allows, and readers
+ *   such as delta-kernel widen it by 999 µs when they skip; a reader that takes the max as written
+ *   would skip a file holding a match. A max rounded up is right for both.) A max that rounding up
+ *   would carry past 9999-12-31T23:59:59.999Z, which has no four-digit ISO year, is left out with
+ *   its min, as a bound it cannot state.
  */
-import type { TableColumn, TableRow } from '@pipeline/contracts';
+import { timestampMillis, timestampSubMillisMicros, type TableColumn, type TableRow } from '@pipeline/contracts';
 
 const STRING_PREFIX_LENGTH = 32;
 const MAX_CODE_POINT = String.fromCodePoint(0x10ffff);
+/** 10000-01-01T00:00:00.000Z: the first instant without a four-digit ISO year. */
+const YEAR_10000_MS = 253_402_300_800_000;
 
 export interface FileStats {
   numRecords: number;
@@ -31,6 +40,7 @@ export function computeFileStats(columns: readonly TableColumn[], rows: readonly
     let min: string | number | undefined;
     let max: string | number | undefined;
     let hasNaN = false;
+    let maxRoundedUp = false;
     const ordered = hasMinMax(column);
     for (const row of rows) {
       const value = row[column.name];
@@ -39,19 +49,32 @@ export function computeFileStats(columns: readonly TableColumn[], rows: readonly
         continue;
       }
       if (!ordered) continue;
-      if (typeof value === 'number') {
+      if (typeof value === 'bigint') {
+        // Epoch microseconds (a timestamp): the millisecond below for the min, above for the max.
+        const floor = timestampMillis(value);
+        const ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
+        if (min === undefined || floor < (min as number)) min = floor;
+        if (max === undefined || ceil > (max as number)) {
+          max = ceil;
+          maxRoundedUp = ceil !== floor;
+        }
+      } else if (typeof value === 'number') {
         if (Number.isNaN(value)) {
           hasNaN = true;
           continue;
         }
         if (min === undefined || value < (min as number)) min = value;
-        if (max === undefined || value > (max as number)) max = value;
+        if (max === undefined || value > (max as number)) {
+          max = value;
+          maxRoundedUp = false;
+        }
       } else if (typeof value === 'string') {
         if (min === undefined || compareCodePoints(value, min as string) < 0) min = value;
         if (max === undefined || compareCodePoints(value, max as string) > 0) max = value;
       }
     }
-    if (min !== undefined && max !== undefined && !hasNaN) {
+    const unstatable = maxRoundedUp && (max as number) >= YEAR_10000_MS;
+    if (min !== undefined && max !== undefined && !hasNaN && !unstatable) {
       stats.minValues[column.name] = statsValue(column, min, 'min');
       stats.maxValues[column.name] = statsValue(column, max, 'max');
     }

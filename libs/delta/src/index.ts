@@ -1,5 +1,5 @@
 export { DeltaTable, DeltaConflictError, tableId, type DeltaTableOptions, type WriteFilesOptions, type CommitOptions, type CommitResult } from './delta-table';
-export { readDeltaSnapshot, readDeltaRows, readTableFile, toTableValue, type DeltaSnapshot, type ReadDeltaOptions } from './delta-reader';
+export { readDeltaSnapshot, readDeltaRows, readTableFile, toTableValue, type DeltaSnapshot, type ReadDeltaOptions, type ReadTableFileOptions } from './delta-reader';
 export {
   DeltaLogError,
   logEntryPath,
@@ -11,7 +11,7 @@ export {
   type DeltaTxn,
   type DeltaCommitInfo,
 } from './delta-log';
-export { DeltaDataError } from './parquet-file';
+export { DeltaDataError, type TimestampPrecision } from './parquet-file';
 export { computeFileStats, type FileStats } from './file-stats';
 export { HIVE_DEFAULT_PARTITION, escapePartitionPathValue, encodeAddPath, decodeAddPath } from './partition-values';
 export {

@@ -9,15 +9,23 @@
  *   nullable columns are OPTIONAL, others REQUIRED. SNAPPY compression.
  * - Values read back as written: a double column holding both 0 and -0 is written without a
  *   dictionary, whose keys (SameValueZero) would give every zero the sign of the first one.
- * - Reading gives pipeline values: longs as numbers (refusing unsafe integers), timestamps as epoch
- *   ms (INT96, millis, micros or nanos), dates as `YYYY-MM-DD`, binary as Buffer.
+ * - Timestamps are written as the exact microseconds of the row value: epoch ms numbers times 1000,
+ *   epoch µs bigints as they are (see `TableValue`).
+ * - Reading gives pipeline values: longs as numbers (refusing unsafe integers), dates as
+ *   `YYYY-MM-DD`, binary as Buffer, and timestamps (INT96, millis, micros or nanos) as epoch ms
+ *   rounded down (towards the past), the default, which gold and the event-time engine work on,
+ *   or with `timestamps: 'micros'` as lake timestamps: epoch ms numbers for whole milliseconds,
+ *   epoch µs bigints otherwise (nanoseconds rounded down to the microsecond, as Spark reads them).
  */
-import type { TableColumn, TableColumnType, TableRow, TableValue } from '@pipeline/contracts';
+import { lakeTimestampOfMicros, type TableColumn, type TableColumnType, type TableRow, type TableValue } from '@pipeline/contracts';
 import { parquetMetadata, parquetReadObjects, type ParquetParsers, type SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { dateOfDays, daysOfDate, describeValue } from './partition-values';
 
 const ROW_GROUP_ROWS = 100_000;
+const MICROS_PER_MS = 1000n;
+const MIN_INT64 = -(2n ** 63n);
+const MAX_INT64 = 2n ** 63n - 1n;
 const CREATED_BY = 'pipeline-delta (hyparquet-writer)';
 
 export class DeltaDataError extends Error {
@@ -103,7 +111,8 @@ function primitive(column: TableColumn, value: TableValue, row: number): unknown
       if (typeof value === 'boolean') return value;
       break;
     case 'timestamp':
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value) * 1000n;
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value) * MICROS_PER_MS;
+      if (typeof value === 'bigint' && value >= MIN_INT64 && value <= MAX_INT64) return value;
       break;
     case 'date':
       if (typeof value === 'string') {
@@ -131,7 +140,7 @@ function expectedForm(type: TableColumnType): string {
     case 'boolean':
       return 'Expected a boolean.';
     case 'timestamp':
-      return 'Expected epoch milliseconds as an integer number.';
+      return 'Expected epoch milliseconds as an integer number, or epoch microseconds as a 64-bit bigint.';
     case 'date':
       return "Expected a 'YYYY-MM-DD' string of a real date.";
     case 'binary':
@@ -139,19 +148,27 @@ function expectedForm(type: TableColumnType): string {
   }
 }
 
-const MICROS_PER_MS = 1000n;
+/** How reads give timestamps: epoch ms rounded down, or lake timestamps keeping the microseconds. */
+export type TimestampPrecision = 'millis' | 'micros';
 
-function floorDiv(value: bigint, divisor: bigint): number {
+function floorDiv(value: bigint, divisor: bigint): bigint {
   const quotient = value / divisor;
-  return Number(value % divisor < 0n ? quotient - 1n : quotient);
+  return value % divisor < 0n ? quotient - 1n : quotient;
 }
 
 /** Timestamps become epoch ms numbers and dates `YYYY-MM-DD`, so rows need no further conversion. */
-const PARSERS: Partial<ParquetParsers> = {
+const MILLIS_PARSERS: Partial<ParquetParsers> = {
   timestampFromMilliseconds: (millis: bigint) => Number(millis),
-  timestampFromMicroseconds: (micros: bigint) => floorDiv(micros, MICROS_PER_MS),
-  timestampFromNanoseconds: (nanos: bigint) => floorDiv(nanos, 1_000_000n),
+  timestampFromMicroseconds: (micros: bigint) => Number(floorDiv(micros, MICROS_PER_MS)),
+  timestampFromNanoseconds: (nanos: bigint) => Number(floorDiv(nanos, 1_000_000n)),
   dateFromDays: (days: number) => dateOfDays(days),
+};
+
+/** As `MILLIS_PARSERS`, but timestamps keep their microseconds (see `lakeTimestampOfMicros`). */
+const MICROS_PARSERS: Partial<ParquetParsers> = {
+  ...MILLIS_PARSERS,
+  timestampFromMicroseconds: (micros: bigint) => lakeTimestampOfMicros(micros),
+  timestampFromNanoseconds: (nanos: bigint) => lakeTimestampOfMicros(floorDiv(nanos, 1000n)),
 };
 
 /** The top-level column names and the row count of a Parquet file. */
@@ -172,8 +189,9 @@ export function parquetShape(bytes: Buffer): { columns: string[]; numRows: numbe
 }
 
 /** Rows of a Parquet file as hyparquet decodes them with the pipeline's parsers (binary stays bytes). */
-export async function decodeParquet(bytes: Buffer, columns?: string[]): Promise<Record<string, unknown>[]> {
-  return (await parquetReadObjects({ file: toArrayBuffer(bytes), columns, utf8: false, parsers: PARSERS })) as Record<string, unknown>[];
+export async function decodeParquet(bytes: Buffer, columns?: string[], timestamps: TimestampPrecision = 'millis'): Promise<Record<string, unknown>[]> {
+  const parsers = timestamps === 'micros' ? MICROS_PARSERS : MILLIS_PARSERS;
+  return (await parquetReadObjects({ file: toArrayBuffer(bytes), columns, utf8: false, parsers })) as Record<string, unknown>[];
 }
 
 function toArrayBuffer(bytes: Buffer): ArrayBuffer {

@@ -50,6 +50,17 @@ describe('columnCaster', () => {
     it.each([['4.2'], [4.2], ['1e3'], ['abc'], ['9007199254740992'], [9007199254740992], ['0x10'], [true], [[1]], [{ a: 1 }], ['1 000']])('rejects %p', (raw) => {
       expect(failure('long', raw).reason).toBe('cast_error');
     });
+
+    it('rejects a JSON number beyond ±(2^53 − 1), which JSON.parse has already rounded, instead of keeping the rounded value', () => {
+      // 9007199254740993 is read as 9007199254740992 (2^53): not a safe integer, so never stored.
+      for (const json of ['9007199254740993', '9007199254740992', '-9007199254740993', '18014398509481985', '9007199254740991.5', '1e16']) {
+        const parsed = (JSON.parse(`{"c":${json}}`) as { c: unknown }).c;
+        expect([json, Number.isSafeInteger(parsed)]).toEqual([json, false]);
+        expect([json, failure('long', parsed).message]).toEqual([json, `column "c": ${String(parsed)} is not a long (a whole number like 42 or -7, within ±9007199254740991)`]);
+      }
+      expect(cast('long', (JSON.parse('{"c":9007199254740991}') as { c: unknown }).c)).toBe(9007199254740991);
+      expect(cast('long', (JSON.parse('{"c":-9007199254740991}') as { c: unknown }).c)).toBe(-9007199254740991);
+    });
   });
 
   describe('double', () => {
@@ -103,7 +114,39 @@ describe('columnCaster', () => {
       expect(cast('timestamp', '9999-12-31T23:59:59.999Z')).toBe(253402300799999);
     });
 
-    it.each([['yesterday'], ['2026-13-01T00:00:00Z'], ['0000-12-31T23:59:59Z'], [1.5], ['300000000000000'], [253402300800000], [true], ['01/02/2026']])('rejects %p', (raw) => {
+    it('keeps the microseconds of an ISO fraction as a bigint of epoch microseconds', () => {
+      expect(cast('timestamp', '2026-01-01T00:00:10.123456Z')).toBe(1_767_225_610_123_456n);
+      expect(cast('timestamp', ' 2026-01-01T01:00:10.000001+01:00 ')).toBe(1_767_225_610_000_001n);
+      expect(cast('timestamp', '2026-07-01 12:00:00.5000015', false, 'Europe/Paris')).toBe(BigInt(Date.UTC(2026, 6, 1, 10)) * 1000n + 500_001n);
+      expect(cast('timestamp', '2026-07-01 12:00:00.5000005', false, 'Europe/Paris')).toBe(Date.UTC(2026, 6, 1, 10, 0, 0, 500));
+      expect(cast('timestamp', '2026-01-01T00:00:10.123000Z')).toBe(Date.UTC(2026, 0, 1, 0, 0, 10, 123));
+    });
+
+    it('accepts the first and last microsecond of the years 0001 to 9999, and nothing beyond', () => {
+      expect(cast('timestamp', '0001-01-01T00:00:00.000001Z')).toBe(-62_135_596_799_999_999n);
+      expect(cast('timestamp', '9999-12-31T23:59:59.999999Z')).toBe(253_402_300_799_999_999n);
+      expect(cast('timestamp', '9999-12-31T23:59:59.9999999Z')).toBe(253_402_300_799_999_999n);
+      expect(failure('timestamp', '0000-12-31T23:59:59.999999Z').reason).toBe('cast_error');
+    });
+
+    it('describes the accepted forms, microseconds included, when it rejects a value', () => {
+      expect(failure('timestamp', 'yesterday').message).toBe(
+        'column "c": "yesterday" is not a timestamp (ISO 8601 like "2026-01-01T00:00:10Z" or "2026-01-01T00:00:10.123456Z", kept to the microsecond, or epoch milliseconds like 1767225610000, within the years 0001 to 9999)',
+      );
+    });
+
+    it.each([
+      ['yesterday'],
+      ['2026-13-01T00:00:00Z'],
+      ['0000-12-31T23:59:59Z'],
+      [1.5],
+      ['300000000000000'],
+      [253402300800000],
+      [true],
+      ['01/02/2026'],
+      ['2026-01-01T00:00:10.1234567890Z'],
+      [JSON.parse('9007199254740993') as number], // read as 2^53
+    ])('rejects %p', (raw) => {
       expect(failure('timestamp', raw).reason).toBe('cast_error');
     });
   });

@@ -12,14 +12,28 @@
  * - boolean: JSON true/false, the numbers 1/0, or the text `true`/`false`/`1`/`0` in any case.
  * - timestamp: ISO 8601 (the event-time reader's grammar; without an offset, the spec's event-time
  *   zone) or epoch milliseconds (a whole JSON number or digits), within the years 0001 to 9999.
- *   The event-time column itself is read with the spec's event-time format instead.
+ *   ISO fractions are kept to the microsecond (digits past the sixth are cut, as Spark does): the
+ *   value is a lake timestamp (see lake-timestamp.ts), a bigint of epoch µs when it has digits
+ *   below the millisecond. The event-time column itself is read with the spec's event-time format
+ *   instead.
  * - string: text as is; JSON numbers and booleans as their JSON text; objects and arrays as JSON
  *   (however deeply nested: the body's sender picks the depth, so it is written without recursion).
  *   Text holding half of a UTF-16 surrogate pair (a JSON escape like `"\ud800"` without its
  *   partner) is a cast error: it is no Unicode text, so UTF-8, and the lake, cannot hold it as sent.
  * Numeric, boolean and timestamp text may have surrounding whitespace.
  */
-import { compileEventTimeParser, isEventTimeError, type ColumnSpec, type ColumnType, type EventTimeParser, type TableValue } from '@pipeline/contracts';
+import {
+  compileEventTimeParser,
+  compileTimestampParser,
+  isEventTimeError,
+  timestampMillis,
+  type ColumnSpec,
+  type ColumnType,
+  type EventTimeParser,
+  type LakeTimestamp,
+  type TableValue,
+  type TimestampParser,
+} from '@pipeline/contracts';
 import { isLakeTimestamp } from './utc-date';
 
 export class CastFailure {
@@ -42,7 +56,8 @@ const EXPECTED: Readonly<Record<ColumnType, string>> = {
   long: 'a long (a whole number like 42 or -7, within ±9007199254740991)',
   double: 'a double (a decimal number like 21.5 or 1e3; NaN and Infinity are not accepted)',
   boolean: 'a boolean (true, false, 1 or 0)',
-  timestamp: 'a timestamp (ISO 8601 like "2026-01-01T00:00:10Z", or epoch milliseconds like 1767225610000, within the years 0001 to 9999)',
+  timestamp:
+    'a timestamp (ISO 8601 like "2026-01-01T00:00:10Z" or "2026-01-01T00:00:10.123456Z", kept to the microsecond, or epoch milliseconds like 1767225610000, within the years 0001 to 9999)',
 };
 
 /** A short JSON rendering of a raw value for messages: strings quoted, long values cut. */
@@ -199,21 +214,22 @@ function toBoolean(raw: unknown): boolean | undefined {
   }
 }
 
-function timestampConverter(timeZone: string): (raw: unknown) => number | undefined {
-  const iso: EventTimeParser = compileEventTimeParser({ format: 'iso8601', timeZone });
+function timestampConverter(timeZone: string): (raw: unknown) => LakeTimestamp | undefined {
+  const iso: TimestampParser = compileTimestampParser({ format: 'iso8601', timeZone });
   const epochMillis: EventTimeParser = compileEventTimeParser({ format: 'epoch_millis', timeZone: 'UTC' });
   return (raw) => {
-    let ms: number;
+    let value: LakeTimestamp;
     if (typeof raw === 'number') {
       if (!Number.isSafeInteger(raw)) return undefined;
-      ms = raw;
+      value = raw;
     } else if (typeof raw === 'string') {
       const text = raw.trim();
       const parsed = INTEGER_TEXT.test(text) ? epochMillis(text) : iso(text);
       if (isEventTimeError(parsed)) return undefined;
-      ms = parsed;
+      value = parsed;
     } else return undefined;
-    if (!isLakeTimestamp(ms)) return undefined;
-    return ms === 0 ? 0 : ms; // no -0
+    // The years are checked on the millisecond: the range's ends are whole milliseconds.
+    if (!isLakeTimestamp(timestampMillis(value))) return undefined;
+    return value === 0 ? 0 : value; // no -0
   };
 }

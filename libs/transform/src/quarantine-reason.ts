@@ -25,7 +25,8 @@ export const QUARANTINE_REASONS: Readonly<Record<QuarantineReason, string>> = {
   missing_event_time: 'The spec’s event time column is empty or absent.',
   unparseable_event_time: 'The event time value cannot be read in the spec’s event time format, or lies outside the years 0001 to 9999.',
   missing_value: 'A column that is not nullable is empty or absent.',
-  cast_error: 'A column value cannot be converted to the column’s type.',
+  cast_error:
+    'A column value cannot be converted to the column’s type, or the id column holds a JSON number beyond ±(2^53 − 1), which JSON readers round (send such ids as JSON strings).',
 };
 
 export function isQuarantineReason(value: string): value is QuarantineReason {

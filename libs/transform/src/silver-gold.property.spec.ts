@@ -12,7 +12,7 @@
  * through JSON between batches, as their checkpoints do.
  */
 import * as fc from 'fast-check';
-import { aggregationConfigOf, parseSpec, type ColumnType, type PipelineSpec, type TableColumn, type TableRow, type TableSchema } from '@pipeline/contracts';
+import { aggregationConfigOf, parseSpec, timestampMillis, type ColumnType, type PipelineSpec, type TableColumn, type TableRow, type TableSchema } from '@pipeline/contracts';
 import { LocalLake } from '@pipeline/adapters';
 import { DeltaTable, readDeltaRows, readTableFile, type AddFile } from '@pipeline/delta';
 import { WindowedAggregation, type AggregationState, type BatchResult, type EngineRow, type WindowResult } from '@pipeline/engine';
@@ -183,8 +183,11 @@ const BOOLEAN_STRINGS = ['true', 'FALSE', ' True ', '1', '0', 'yes', 't'];
 const TIMESTAMP_STRINGS = [
   '2026-01-01T00:00:10Z',
   '2026-01-01 00:00:10.123456',
+  '1969-12-31T23:59:59.999999Z',
   '0001-01-01T00:00:00Z',
+  '0001-01-01T00:00:00.000001Z',
   '9999-12-31T23:59:59.999Z',
+  '9999-12-31T23:59:59.9999999Z',
   '10000-01-01T00:00:00Z',
   '0000-12-31T23:59:59Z',
   '2026-01-01T00:00:00+18:00',
@@ -652,6 +655,13 @@ function lateSchema(spec: PipelineSpec): TableSchema {
 const filePrefix = (batch: number, shard?: number) => `part-${pad(batch, 8)}${shard === undefined ? '' : `-shard-${pad(shard, 3)}`}`;
 const lineage = (row: TableRow) => `${String(row['partition_id'])}/${String(row['sequence_number'])}`;
 const byLineage = (a: TableRow, b: TableRow) => (lineage(a) < lineage(b) ? -1 : lineage(a) > lineage(b) ? 1 : 0);
+
+/** A silver row as gold reads it: timestamps as epoch ms, rounded down. */
+function asGoldReads(row: TableRow): TableRow {
+  const out: TableRow = {};
+  for (const [name, value] of Object.entries(row)) out[name] = typeof value === 'bigint' ? timestampMillis(value) : value;
+  return out;
+}
 const roundTrip = <T>(state: T): T => JSON.parse(JSON.stringify(state)) as T;
 
 /**
@@ -777,14 +787,23 @@ async function runScenario({ choice, batches }: Scenario): Promise<void> {
       // Gold: each shard reads its files back and aggregates them under silver's progress (gold-batch.ts).
       for (const [shard, adds] of silverAdds.entries()) {
         const rows: TableRow[] = [];
+        const exactRows: TableRow[] = [];
         for (const add of adds) {
-          for (const row of await readTableFile(lake, `${TABLES.silver}/${add.path}`, schema)) {
+          const path = `${TABLES.silver}/${add.path}`;
+          for (const row of await readTableFile(lake, path, schema)) {
             row['event_date'] = utcDate(row['event_time'] as number);
             rows.push(row);
           }
+          for (const row of await readTableFile(lake, path, schema, { timestamps: 'micros' })) {
+            row['event_date'] = utcDate(timestampMillis(row['event_time'] as number | bigint));
+            exactRows.push(row);
+          }
         }
-        // The writer groups a shard's rows by event date; gold reads them in that order.
-        expect([...rows].sort(byLineage)).toEqual([...(byShard[shard] as TableRow[])].sort(byLineage));
+        // The writer groups a shard's rows by event date; gold reads them in that order. Silver
+        // keeps each timestamp exactly; gold reads it as its millisecond, rounded down.
+        const written = byShard[shard] as TableRow[];
+        expect([...exactRows].sort(byLineage)).toEqual([...written].sort(byLineage));
+        expect([...rows].sort(byLineage)).toEqual(written.map(asGoldReads).sort(byLineage));
         silverRows += rows.length;
         const step = await runGold(batch, shard, rows as unknown as EngineRow[], { progress: handed });
         expect(step.watermark).toBeGreaterThanOrEqual(handed.watermark);

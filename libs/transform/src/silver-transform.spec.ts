@@ -177,6 +177,40 @@ describe('compileSilverTransform', () => {
       const id = deriveEventId('sensors', 7);
       expect(expectRow(compileSilverTransform(derivedSpec)(event(GOOD_BODY, { event_id: id }))).eventId).toBe(id);
     });
+
+    describe('sent as a JSON number beyond ±(2^53 − 1)', () => {
+      const bodyWithId = (id: string): string => `{"reading_id":${id},"device_id":"dev-001","ts":"2026-01-01T00:00:10Z","count":"3","ok":"true"}`;
+      const withoutProperty = (body: string): SourceEvent => {
+        const e = event(body);
+        delete e.properties['event_id'];
+        return e;
+      };
+
+      it('is quarantined as cast_error, naming the limit and the fix, since JSON.parse has rounded it', () => {
+        const outcome = expectQuarantine(transform(withoutProperty(bodyWithId('9007199254740993'))), 'cast_error');
+        expect(outcome.row['message']).toBe(
+          'the id column "reading_id" is the JSON number 9007199254740992 (as read), beyond ±9007199254740991 (2^53 − 1): JSON numbers that large are rounded when read, ' +
+            'so different ids could become one and an event be dropped as a duplicate. Send the id as a JSON string, e.g. "reading_id": "<digits>"',
+        );
+        expect(outcome.row['event_id']).toBeNull();
+      });
+
+      it('never gives two different ids one event id: both events are quarantined', () => {
+        for (const id of ['9007199254740993', '9007199254740992', '-9007199254740993', '123456789012345678901234567890', '1e300']) {
+          expect([id, transform(withoutProperty(bodyWithId(id))).kind]).toEqual([id, 'quarantine']);
+        }
+      });
+
+      it('is read exactly within the limit, and as sent when it is a JSON string', () => {
+        expect(expectRow(transform(withoutProperty(bodyWithId('9007199254740991')))).eventId).toBe('9007199254740991');
+        expect(expectRow(transform(withoutProperty(bodyWithId('-9007199254740991')))).eventId).toBe('-9007199254740991');
+        expect(expectRow(transform(withoutProperty(bodyWithId('"9007199254740993"')))).eventId).toBe('9007199254740993');
+      });
+
+      it('does not matter when the event_id property gives the id', () => {
+        expect(expectRow(transform(event(bodyWithId('9007199254740993'), { event_id: 'r-9' }))).eventId).toBe('r-9');
+      });
+    });
   });
 
   describe('event time', () => {
@@ -242,6 +276,57 @@ describe('compileSilverTransform', () => {
     it('derives event_date as the UTC date of the event time, not the local one', () => {
       const t = compileSilverTransform(specWith({ columns, eventTime: '{ column: at, timeZone: Asia/Tokyo }' }));
       expect(expectRow(t(event({ reading_id: 'r-1', device_id: 'd', at: '2026-01-01T05:00:00' }))).row['event_date']).toBe('2025-12-31');
+    });
+  });
+
+  describe('timestamps to the microsecond', () => {
+    it('keep the microseconds in event_time and the timestamp event-time column; windows get the millisecond below', () => {
+      const outcome = expectRow(transform(event({ ...GOOD_BODY, ts: '2026-01-01T00:00:10.123456Z' })));
+      expect(outcome.row['ts']).toBe(1_767_225_610_123_456n);
+      expect(outcome.row['event_time']).toBe(1_767_225_610_123_456n);
+      expect(outcome.eventTime).toBe(Date.UTC(2026, 0, 1, 0, 0, 10, 123));
+      expect(outcome.row['event_date']).toBe('2026-01-01');
+    });
+
+    it('round down to the millisecond before 1970 too, so event_date is the day of the instant', () => {
+      const outcome = expectRow(transform(event({ ...GOOD_BODY, ts: '1969-12-31T23:59:59.999999Z' })));
+      expect(outcome.row['event_time']).toBe(-1n);
+      expect(outcome.eventTime).toBe(-1);
+      expect(outcome.row['event_date']).toBe('1969-12-31');
+    });
+
+    it('keep the microseconds of an event time read as epoch seconds', () => {
+      const t = compileSilverTransform(specWith({ eventTime: '{ column: ts, format: epoch_seconds }' }));
+      const outcome = expectRow(t(event({ ...GOOD_BODY, ts: '1767225610.000001' })));
+      expect(outcome.row['event_time']).toBe(1_767_225_610_000_001n);
+      expect(outcome.eventTime).toBe(1_767_225_610_000);
+    });
+
+    it('keep the microseconds of a timestamp column that is not the event time', () => {
+      const t = compileSilverTransform(
+        specWith({
+          columns: `    - { name: reading_id, type: string }
+    - { name: device_id, type: string }
+    - { name: ts, type: timestamp }
+    - { name: seen, type: timestamp, nullable: true }`,
+        }),
+      );
+      const outcome = expectRow(t(event({ reading_id: 'r-1', device_id: 'd', ts: '2026-01-01T00:00:10Z', seen: '0001-01-01T00:00:00.000001Z' })));
+      expect(outcome.row['seen']).toBe(-62_135_596_799_999_999n);
+      expect(outcome.row['event_time']).toBe(Date.UTC(2026, 0, 1, 0, 0, 10));
+    });
+
+    it('shard a timestamp grouping value by its millisecond, which is what gold groups on', () => {
+      const t = compileSilverTransform(specWith({ groupBy: '[device_id, ts]', shards: 7 }));
+      for (const micros of ['123456', '123999', '123000']) {
+        const outcome = expectRow(t(event({ ...GOOD_BODY, ts: `2026-01-01T00:00:10.${micros}Z` })));
+        expect(outcome.row['shard']).toBe(shardOf(['dev-001', Date.UTC(2026, 0, 1, 0, 0, 10, 123)], 7));
+      }
+    });
+
+    it('quarantine an event time with more than 9 fraction digits as before', () => {
+      expectQuarantine(transform(event({ ...GOOD_BODY, ts: '2026-01-01T00:00:10.1234567891Z' })), 'unparseable_event_time');
+      expectQuarantine(transform(event({ ...GOOD_BODY, ts: '0000-12-31T23:59:59.999999Z' })), 'unparseable_event_time');
     });
   });
 

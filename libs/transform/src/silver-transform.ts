@@ -10,7 +10,8 @@
  *    `csv` → one CSV line in the spec's column order; anything else → `unknown_shape`;
  * 3. a spec column that two body fields flatten to → `unknown_shape`;
  * 4. the event id: the `event_id` property, else (for `eventId: { column }`) the id column's raw
- *    text in the body → `missing_event_id`;
+ *    text in the body → `missing_event_id`; an id column value that is a JSON number beyond
+ *    ±(2^53 − 1) → `cast_error` (JSON.parse may have rounded it, so two ids could become one);
  * 5. the event time from the spec's column, read with the spec's format and time zone →
  *    `missing_event_time` / `unparseable_event_time` (also outside the years 0001 to 9999);
  * 6. every spec column cast to its type (cast.ts) → the first failing column's reason
@@ -19,18 +20,22 @@
  * time as read in step 5. A column named exactly `event_id` that is the id column, or `event_time`
  * that is the event-time column, is cast (so a bad value is still quarantined) but written once,
  * as silver's own column: the id as text, the event time as read in step 5 (see silverSchema).
+ * Timestamps (`event_time` and timestamp columns) keep the microseconds the value states (a lake
+ * timestamp, see lake-timestamp.ts); the outcome's `eventTime`, `event_date` and the shard of a
+ * timestamp grouping value use its millisecond rounded down, which is what gold reads.
  */
 import {
-  compileEventTimeParser,
+  compileTimestampParser,
   EventProperty,
   identityColumnsOf,
   silverOwnColumnType,
   isEventTimeError,
+  timestampMillis,
   type ColumnSpec,
-  type EventTimeParser,
   type PipelineSpec,
   type TableRow,
   type TableValue,
+  type TimestampParser,
 } from '@pipeline/contracts';
 import { CastFailure, columnCaster, previewValue, scalarText, type ColumnCaster } from './cast';
 import { parseCsvLine } from './csv-line';
@@ -46,12 +51,15 @@ export interface SilverTransformOptions {
   arrays?: ArrayRule;
 }
 
+/** `eventTime` is epoch milliseconds rounded down; the row's `event_time` keeps the microseconds. */
 export type SilverOutcome = { kind: 'row'; row: TableRow; eventId: string; eventTime: number } | { kind: 'quarantine'; row: TableRow; reason: QuarantineReason };
 
 export type SilverTransform = (event: SourceEvent) => SilverOutcome;
 
 /** Column problems listed in one quarantine message, at most. */
 const MAX_LISTED_PROBLEMS = 5;
+/** The largest integer every JSON reader (IEEE double) holds exactly: 2^53 − 1. */
+const MAX_EXACT_JSON_INTEGER = Number.MAX_SAFE_INTEGER;
 const BODY_PREVIEW_CHARS = 60;
 
 interface ColumnPlan {
@@ -83,7 +91,7 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     isEventTimeTimestamp: column.name === timeColumn && column.type === 'timestamp',
     written: silverOwnColumnType(column.name, identity) === undefined,
   }));
-  const readEventTime: EventTimeParser = compileEventTimeParser(spec.eventTime);
+  const readEventTime: TimestampParser = compileTimestampParser(spec.eventTime);
   const idColumn = spec.eventId.kind === 'column' ? spec.eventId.column : undefined;
   const groupBy = spec.groupBy;
   const shards = spec.gold.shards;
@@ -166,7 +174,11 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     if (!body.ok) return quarantine(body.reason, body.message, propertyId);
     const values = body.values;
 
-    const bodyId = idColumn === undefined ? undefined : scalarText(values.get(idColumn));
+    const rawId = idColumn === undefined ? undefined : values.get(idColumn);
+    if (propertyId === undefined && idColumn !== undefined && typeof rawId === 'number' && Math.abs(rawId) > MAX_EXACT_JSON_INTEGER) {
+      return quarantine('cast_error', inexactIdMessage(idColumn, rawId), undefined);
+    }
+    const bodyId = scalarText(rawId);
     const eventId = propertyId ?? (bodyId !== undefined && bodyId.trim() !== '' ? bodyId : undefined);
     if (eventId === undefined) {
       const where = idColumn === undefined ? '' : ` and the id column "${idColumn}" is empty or absent`;
@@ -174,16 +186,17 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     }
 
     const rawTime = values.get(timeColumn);
-    const eventTime = readEventTime(scalarText(rawTime));
-    if (isEventTimeError(eventTime)) {
-      return eventTime.reason === 'missing'
+    const timeValue = readEventTime(scalarText(rawTime));
+    if (isEventTimeError(timeValue)) {
+      return timeValue.reason === 'missing'
         ? quarantine(
             'missing_event_time',
             `the event time column "${timeColumn}" is ${rawTime === undefined ? 'absent from the body' : rawTime === null ? 'null' : 'empty'}`,
             eventId,
           )
-        : quarantine('unparseable_event_time', `column "${timeColumn}": ${eventTime.message}`, eventId);
+        : quarantine('unparseable_event_time', `column "${timeColumn}": ${timeValue.message}`, eventId);
     }
+    const eventTime = timestampMillis(timeValue);
     if (!isLakeTimestamp(eventTime)) {
       return quarantine('unparseable_event_time', `column "${timeColumn}": the event time ${previewValue(rawTime)} lies outside the years 0001 to 9999`, eventId);
     }
@@ -191,23 +204,27 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     const row: TableRow = {};
     let failures: CastFailure[] | undefined;
     for (const plan of plans) {
-      const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? eventTime : plan.cast(values.get(plan.column.name));
+      const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? timeValue : plan.cast(values.get(plan.column.name));
       if (value instanceof CastFailure) (failures ??= []).push(value);
       else if (plan.written) row[plan.column.name] = value;
     }
     if (failures !== undefined) return quarantine(failures[0].reason, listProblems(failures), eventId);
 
     row['event_id'] = eventId;
-    row['event_time'] = eventTime;
+    row['event_time'] = timeValue;
     row['event_date'] = utcDate(eventTime);
     row['enqueued_time'] = event.enqueuedTime;
     row['partition_id'] = event.partitionId;
     row['sequence_number'] = event.sequenceNumber;
     row['capture_file'] = event.captureFile;
     row['source_row'] = sourceRow(properties);
-    // After event_id and event_time: a grouping column may be silver's own, as gold reads it.
+    // After event_id and event_time: a grouping column may be silver's own, as gold reads it. Gold
+    // reads timestamps as milliseconds, so a group's shard is that of its millisecond.
     row['shard'] = shardOf(
-      groupBy.map((name) => row[name]),
+      groupBy.map((name) => {
+        const value = row[name];
+        return typeof value === 'bigint' ? timestampMillis(value) : value;
+      }),
       shards,
     );
     return { kind: 'row', row, eventId, eventTime };
@@ -240,6 +257,13 @@ function malformedMessage(reason: QuarantineReason, row: number | null, recordBy
     return `the producer did not send ${record}${size} (${reason}): ${QUARANTINE_REASONS[reason]} raw_body holds the first bytes; raise --max-record-size, within the event hub's limit, to send such records.`;
   }
   return `the producer could not read ${record} as CSV (${reason}): ${QUARANTINE_REASONS[reason]} The raw record is kept in raw_body.`;
+}
+
+function inexactIdMessage(idColumn: string, value: number): string {
+  return (
+    `the id column "${idColumn}" is the JSON number ${previewValue(value)} (as read), beyond ±${MAX_EXACT_JSON_INTEGER} (2^53 − 1): JSON numbers that large are rounded ` +
+    `when read, so different ids could become one and an event be dropped as a duplicate. Send the id as a JSON string, e.g. "${idColumn}": "<digits>"`
+  );
 }
 
 function listProblems(failures: readonly CastFailure[]): string {
