@@ -18,7 +18,7 @@
  * fails the batch, which is then re-done.
  */
 import { CaptureFormatError, readCaptureFile } from '@pipeline/capture-format';
-import { hashingStream, sha256Hex, type ManifestLog, type StageCheckpoint } from '@pipeline/checkpoint';
+import { hashingStream, sha256Hex, type BatchInput, type BatchOutcome, type ManifestLog } from '@pipeline/checkpoint';
 import {
   EventProperty,
   MANIFEST_VERSION,
@@ -43,7 +43,6 @@ const MAX_LINKS = 128;
 
 export interface BronzeBatchDeps {
   lake: Lake;
-  checkpoint: StageCheckpoint<BronzeOffsets, BronzeCommit, BronzeState>;
   manifests: ManifestLog;
   rejected: RejectedFileLog;
   layout: CaptureLayout;
@@ -51,15 +50,19 @@ export interface BronzeBatchDeps {
   lookbackMs: number;
 }
 
-/** A new batch (its offsets are written first) or one whose offsets are already recorded. */
-export type BronzeBatchInput = { kind: 'planned'; files: BronzeOffsetFile[]; createdAt: number; partitions: string[] } | { kind: 'recorded'; offsets: BronzeOffsets };
+/** What the next bronze batch takes: these files, at this time, reading these partitions. */
+export interface BronzePlan {
+  files: BronzeOffsetFile[];
+  createdAt: number;
+  partitions: string[];
+}
 
-export interface BronzeBatchResult {
-  /** The offsets that held for the batch (a planned batch may find another writer's recorded first). */
-  offsets: BronzeOffsets;
+/** A new batch (its offsets are written first) or one whose offsets are already recorded. */
+export type BronzeBatchInput = BatchInput<BronzePlan, BronzeOffsets>;
+
+export interface BronzeBatchResult extends BatchOutcome<BronzeOffsets, BronzeState, BronzeCommit> {
   manifest: BronzeManifest;
   cursors: Map<string, PartitionCursor>;
-  commit: BronzeCommit;
   /** The files this batch set aside, as recorded. */
   rejections: CaptureFileRejection[];
 }
@@ -79,7 +82,7 @@ export async function runBronzeBatch(deps: BronzeBatchDeps, batch: number, input
       links: redo ? linksFromTraceparents([input.offsets.traceparent]) : [],
     },
     async (span) => {
-      const offsets = redo ? input.offsets : await deps.checkpoint.writeOffsets(batch, planned(input, traceHeaders(span).traceparent));
+      const offsets = redo ? input.offsets : await input.record(planned(input.plan, traceHeaders(span).traceparent));
 
       const outcomes = await decide(deps, batch, offsets, redo);
       const rejections: CaptureFileRejection[] = [];
@@ -116,10 +119,8 @@ export async function runBronzeBatch(deps: BronzeBatchDeps, batch: number, input
       }
 
       const cursors = advanceCursors(deps, previous, outcomes);
-      await deps.checkpoint.writeState(batch, { partitions: Object.fromEntries([...cursors].map(([id, cursor]) => [id, cursor.snapshot()])) });
-
+      const state: BronzeState = { partitions: Object.fromEntries([...cursors].map(([id, cursor]) => [id, cursor.snapshot()])) };
       const commit = commitOf(batch, pointer.path, manifest.files, outcomes);
-      await deps.checkpoint.commit(batch, commit);
       span.setAttributes({
         'pipeline.bronze.files': commit.files,
         'pipeline.bronze.records': commit.records,
@@ -127,14 +128,14 @@ export async function runBronzeBatch(deps: BronzeBatchDeps, batch: number, input
         'pipeline.bronze.rejected': rejections.length,
         'pipeline.manifest': pointer.path,
       });
-      return { offsets, manifest, cursors, commit, rejections };
+      return { offsets, state, manifest, cursors, commit, rejections };
     },
     'bronze',
   );
 }
 
-function planned(input: Extract<BronzeBatchInput, { kind: 'planned' }>, traceparent: string | undefined): BronzeOffsets {
-  const { createdAt, partitions, files } = input;
+function planned(plan: BronzePlan, traceparent: string | undefined): BronzeOffsets {
+  const { createdAt, partitions, files } = plan;
   return traceparent ? { createdAt, traceparent, partitions, files } : { createdAt, partitions, files };
 }
 

@@ -16,13 +16,13 @@
  * listing also reads the rejected-file log, and a file restored there (`pipeline rejected restore`)
  * and not yet taken joins the pending files, whatever its age, until a batch takes it.
  */
-import { StageCheckpoint, type ManifestLog } from '@pipeline/checkpoint';
+import { MicroBatchRuntime, StageCheckpoint, type ManifestLog } from '@pipeline/checkpoint';
 import { describeRejection, RejectedFileLog } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import { BatchPlanner } from './batch-planner';
-import { runBronzeBatch, type BronzeBatchDeps, type BronzeBatchInput } from './bronze-batch';
+import { runBronzeBatch, type BronzeBatchDeps, type BronzeBatchResult, type BronzePlan } from './bronze-batch';
 import { BRONZE_STAGE, bronzeLogic, type BronzeCommit, type BronzeOffsets, type BronzeState } from './bronze-checkpoint';
 import { captureFileTime, type CaptureLayout } from './capture-layout';
 import { PartitionCursor } from './partition-cursor';
@@ -60,13 +60,12 @@ export interface BronzeSummary {
 
 export class BronzeService {
   private readonly checkpoint: StageCheckpoint<BronzeOffsets, BronzeCommit, BronzeState>;
+  private readonly runtime: MicroBatchRuntime<BronzePlan, BronzeOffsets, BronzeState, BronzeCommit, Map<string, PartitionCursor>, BronzeBatchResult>;
   private readonly planner: BatchPlanner;
   private readonly discoveries: PartitionDiscovery[];
   private readonly deps: BronzeBatchDeps;
   private readonly rejected: RejectedFileLog;
-  private cursors = new Map<string, PartitionCursor>();
-  private nextBatch = 0;
-  private started = false;
+  private bound = false;
   /** When the lake was last listed; `undefined` until the first listing. */
   private listedAt: number | undefined;
   private readonly summary: BronzeSummary = { batches: 0, files: 0, records: 0, bytes: 0, rejected: 0, lastBatch: undefined };
@@ -83,7 +82,25 @@ export class BronzeService {
     this.planner = new BatchPlanner({ maxFiles: options.maxBatchFiles, maxBytes: options.maxBatchBytes, maxDelayMs: options.maxBatchDelayMs });
     this.discoveries = Array.from({ length: options.partitions }, (_, i) => new PartitionDiscovery(String(i), options.layout, lake, logger, options.lookbackMs));
     this.rejected = new RejectedFileLog(lake);
-    this.deps = { lake, checkpoint: this.checkpoint, manifests, rejected: this.rejected, layout: options.layout, pipeline: options.pipeline, lookbackMs: options.lookbackMs };
+    this.deps = { lake, manifests, rejected: this.rejected, layout: options.layout, pipeline: options.pipeline, lookbackMs: options.lookbackMs };
+    this.runtime = new MicroBatchRuntime(
+      this.checkpoint,
+      {
+        restore: (snapshot) =>
+          new Map(Object.entries(snapshot?.partitions ?? {}).map(([id, cursor]) => [id, PartitionCursor.restore(cursor, this.options.layout, id)])),
+        execute: (batch, input, cursors) => {
+          if (input.kind === 'recorded') this.logger.info({ batch, files: input.offsets.files.length }, 're-doing the batch that was interrupted, from its offsets');
+          return runBronzeBatch(this.deps, batch, input, cursors);
+        },
+        committed: (batch, result) => this.committed(batch, result),
+      },
+      { stage: 'bronze', stateHolds: 'which capture files it consumed' },
+    );
+  }
+
+  /** Each partition's cursor after the last committed batch. */
+  private get cursors(): ReadonlyMap<string, PartitionCursor> {
+    return this.runtime.state;
   }
 
   /**
@@ -103,19 +120,11 @@ export class BronzeService {
 
   /** Binds the checkpoint, restores the cursors and re-does an interrupted batch. Idempotent. */
   async start(): Promise<void> {
-    if (this.started) return;
-    await this.checkpoint.bind(BRONZE_STAGE, bronzeLogic(this.options.layout));
-    const latest = await this.checkpoint.latest();
-    if (latest) {
-      const committedBefore = latest.committed ? latest.batch : latest.batch - 1;
-      this.cursors = committedBefore < 0 ? new Map() : await this.restore(committedBefore);
-      if (!latest.committed) {
-        this.logger.info({ batch: latest.batch, files: latest.offsets.files.length }, 're-doing the batch that was interrupted, from its offsets');
-        await this.execute(latest.batch, { kind: 'recorded', offsets: latest.offsets });
-      }
-      this.nextBatch = latest.batch + 1;
+    if (!this.bound) {
+      await this.checkpoint.bind(BRONZE_STAGE, bronzeLogic(this.options.layout));
+      this.bound = true;
     }
-    this.started = true;
+    await this.runtime.recover();
   }
 
   /** One poll: takes notices, lists the lake when due, then runs every batch that is due. Returns the batches run. */
@@ -125,15 +134,16 @@ export class BronzeService {
     if (noticesFailed || this.listingDue()) await this.discover();
     let ran = 0;
     while (!signal?.aborted) {
-      const files = this.planner.next(this.clock.now(), draining);
-      if (!files) break;
-      await this.execute(this.nextBatch, {
-        kind: 'planned',
-        files: files.map(({ path, partitionId, bytes, restore }) => (restore ? { path, partitionId, bytes, restore } : { path, partitionId, bytes })),
-        createdAt: this.clock.now(),
-        partitions: this.discoveries.map((d) => d.partitionId),
+      const result = await this.runtime.runNext(() => {
+        const files = this.planner.next(this.clock.now(), draining);
+        if (!files) return undefined;
+        return {
+          files: files.map(({ path, partitionId, bytes, restore }) => (restore ? { path, partitionId, bytes, restore } : { path, partitionId, bytes })),
+          createdAt: this.clock.now(),
+          partitions: this.discoveries.map((d) => d.partitionId),
+        };
       });
-      this.nextBatch++;
+      if (!result) break;
       ran++;
     }
     return ran;
@@ -197,9 +207,9 @@ export class BronzeService {
     }
   }
 
-  private async execute(batch: number, input: BronzeBatchInput): Promise<void> {
-    const result = await runBronzeBatch(this.deps, batch, input, this.cursors);
-    this.cursors = result.cursors;
+  private committed(batch: number, result: BronzeBatchResult): void {
+    this.runtime.state.clear();
+    for (const [id, cursor] of result.cursors) this.runtime.state.set(id, cursor);
     this.planner.remove(result.offsets.files.map((f) => f.path));
     this.summary.batches++;
     this.summary.files += result.commit.files;
@@ -221,19 +231,5 @@ export class BronzeService {
       },
       'bronze batch committed',
     );
-  }
-
-  private async restore(batch: number): Promise<Map<string, PartitionCursor>> {
-    const state = await this.checkpoint.readState(batch);
-    if (!state) {
-      // Neither another checkpoint name nor a reset would do: bronze's manifests are already written
-      // under these batch numbers, and a reset refuses a checkpoint with commits.
-      const path = `${this.checkpoint.root}/state/${String(batch).padStart(20, '0')}`;
-      throw new Error(
-        `The bronze checkpoint ${this.checkpoint.root} has no state for its committed batch ${batch} (${path} is missing), so bronze cannot tell which capture files it consumed. ` +
-          `Put ${path} back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start bronze again.`,
-      );
-    }
-    return new Map(Object.entries(state.partitions).map(([id, cursor]) => [id, PartitionCursor.restore(cursor, this.options.layout, id)]));
   }
 }

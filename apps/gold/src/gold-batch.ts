@@ -14,12 +14,12 @@
  * the engine restarts from the state of batch N−1, so it computes the same output again.
  */
 import { shardSession, type PipelineSpec, type SilverManifest, type TableRow, type TableSchema } from '@pipeline/contracts';
-import type { ManifestLog } from '@pipeline/checkpoint';
+import type { BatchInput, BatchOutcome, ManifestLog } from '@pipeline/checkpoint';
 import { readTableFile, type DeltaTable } from '@pipeline/delta';
 import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type EngineValue, type LateRow, type WindowResult } from '@pipeline/engine';
 import { groupKeyText, windowDocumentId, type KeyValue, type Lake, type ServingStore, type WindowDocument } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents } from '@pipeline/telemetry';
-import type { GoldCommit, GoldOffsets, GoldState } from './gold-offsets';
+import type { GoldCommit, GoldOffsets, GoldState, GoldTotals } from './gold-offsets';
 import { utcDate } from '@pipeline/transform';
 
 export interface GoldBatchDeps {
@@ -40,14 +40,30 @@ export class WatermarkMismatchError extends Error {
   override readonly name = 'WatermarkMismatchError';
 }
 
+/** A gold shard's state in memory between batches; `GoldState` is its snapshot in the checkpoint. */
+export interface GoldLiveState {
+  engine: WindowedAggregation;
+  totals: GoldTotals;
+}
+
+/** The shard's live state from the snapshot of a committed batch (`undefined`: before the first batch). */
+export function restoreGoldState(config: AggregationConfig, snapshot: GoldState | undefined): GoldLiveState {
+  return {
+    engine: WindowedAggregation.build(config, snapshot?.engine as Parameters<typeof WindowedAggregation.build>[1]),
+    totals: snapshot?.totals ?? { rows: 0, lateRows: 0, windowsEmitted: 0, numRowsDroppedByWatermark: 0 },
+  };
+}
+
+/** Runs gold batch N of a shard on the live state after N−1, which it advances in place. */
 export async function runGoldBatch(
   deps: GoldBatchDeps,
   shard: number,
   queryId: string,
   batch: number,
-  offsets: GoldOffsets,
-  previous: GoldState | undefined,
-): Promise<{ state: GoldState; commit: GoldCommit }> {
+  input: BatchInput<GoldOffsets, GoldOffsets>,
+  live: GoldLiveState,
+): Promise<BatchOutcome<GoldOffsets, GoldState, GoldCommit>> {
+  const offsets = input.kind === 'recorded' ? input.offsets : await input.record(input.plan);
   const session = shardSession(shard);
   const manifests: SilverManifest[] = [];
   for (let sequence = offsets.silver.from; sequence <= offsets.silver.to; sequence++) {
@@ -59,7 +75,7 @@ export async function runGoldBatch(
     'gold.batch',
     { links: linksFromTraceparents(manifests.map((m) => m.traceparent)), attributes: { 'pipeline.shard': shard, 'pipeline.batch': batch } },
     async (span) => {
-      const engine = WindowedAggregation.build(deps.config, previous?.engine as Parameters<typeof WindowedAggregation.build>[1]);
+      const engine = live.engine;
       // One engine batch per silver manifest, each under the watermark silver handed over with the
       // manifest before it: what is late never depends on how many manifests a gold batch takes.
       const steps: Array<BatchResult<EngineRow>> = [];
@@ -110,11 +126,12 @@ export async function runGoldBatch(
       const upserted = await deps.store.upsert([...documents.values()]);
 
       const totals = {
-        rows: (previous?.totals.rows ?? 0) + rowCount,
-        lateRows: (previous?.totals.lateRows ?? 0) + result.late.length,
-        windowsEmitted: (previous?.totals.windowsEmitted ?? 0) + result.emitted.length,
-        numRowsDroppedByWatermark: (previous?.totals.numRowsDroppedByWatermark ?? 0) + result.numRowsDroppedByWatermark,
+        rows: live.totals.rows + rowCount,
+        lateRows: live.totals.lateRows + result.late.length,
+        windowsEmitted: live.totals.windowsEmitted + result.emitted.length,
+        numRowsDroppedByWatermark: (live.totals.numRowsDroppedByWatermark ?? 0) + result.numRowsDroppedByWatermark,
       };
+      live.totals = totals;
       const eventTime = engine.eventTimeStatus;
       await deps.store.putShardStatus({
         pipeline: deps.spec.name,
@@ -136,6 +153,7 @@ export async function runGoldBatch(
         'pipeline.watermark': result.watermark,
       });
       return {
+        offsets,
         state: { engine: engine.snapshot(), totals },
         commit: {
           batch,

@@ -32,6 +32,7 @@ import {
   RejectedFileLog,
   rejectionRecordPath,
   shardSession,
+  timestampMillis,
   type BronzeManifest,
   type CaptureFileRejection,
   type FileFingerprint,
@@ -41,8 +42,8 @@ import {
   type SilverManifest,
   type TableRow,
 } from '@pipeline/contracts';
-import { ManifestLog, sha256Hex } from '@pipeline/checkpoint';
-import type { AddFile, DeltaTable } from '@pipeline/delta';
+import { ManifestLog, sha256Hex, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
+import type { DeltaTable, WrittenDataFile } from '@pipeline/delta';
 import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
 import { EventTimeDedup, type EventTimeDedupConfig, type SilverTransform, type SourceEvent } from '@pipeline/transform';
@@ -66,16 +67,22 @@ export interface SilverBatchDeps {
   eventTime: EventTimeDedupConfig;
 }
 
-/** A batch to run: planned now (its offsets are recorded first, in its span) or recorded before a crash. */
-export type SilverBatchInput =
-  | { kind: 'planned'; bronze: { from: number; to: number }; batchTime: number; record: (offsets: SilverOffsets) => Promise<SilverOffsets> }
-  | { kind: 'recorded'; offsets: SilverOffsets };
+/** What the next silver batch consumes: bronze manifests [from..to], at the batch time. */
+export interface SilverPlan {
+  bronze: { from: number; to: number };
+  batchTime: number;
+}
 
-export interface SilverBatchResult {
-  /** The offsets that held for the batch. */
-  offsets: SilverOffsets;
-  state: SilverState;
-  commit: SilverCommit;
+/** A batch to run: planned now (its offsets are recorded first, in its span) or recorded before a crash. */
+export type SilverBatchInput = BatchInput<SilverPlan, SilverOffsets>;
+
+/** Silver's state in memory between batches; `SilverState` is its snapshot in the checkpoint. */
+export interface SilverLiveState {
+  eventTime: EventTimeDedup;
+  totals: Record<string, PartitionCounts>;
+}
+
+export interface SilverBatchResult extends BatchOutcome<SilverOffsets, SilverState, SilverCommit> {
   manifests: SilverManifest[];
 }
 
@@ -90,10 +97,16 @@ export function eventTimeConfig(spec: PipelineSpec): EventTimeDedupConfig {
   };
 }
 
-export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input: SilverBatchInput, previous: SilverState | undefined): Promise<SilverBatchResult> {
+/** Silver's live state from the snapshot of a committed batch (`undefined`: before the first batch). */
+export function restoreSilverState(deps: Pick<SilverBatchDeps, 'eventTime'>, snapshot: SilverState | undefined): SilverLiveState {
+  return { eventTime: EventTimeDedup.build(deps.eventTime, snapshot?.eventTime), totals: snapshot?.totals ?? {} };
+}
+
+/** Runs silver batch N on the live state after N−1, which it advances in place. */
+export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input: SilverBatchInput, live: SilverLiveState): Promise<SilverBatchResult> {
   const bronzeLog = deps.bronzeManifests ?? new ManifestLog(deps.lake);
   const range = deps.captureRange ?? EVERY_CAPTURE_FILE;
-  const bronzeRange = input.kind === 'planned' ? input.bronze : input.offsets.bronze;
+  const bronzeRange = input.kind === 'planned' ? input.plan.bronze : input.offsets.bronze;
   const bronze: BronzeManifest[] = [];
   for (let sequence = bronzeRange.from; sequence <= bronzeRange.to; sequence++) {
     const manifest = await bronzeLog.read('bronze', 'bronze', sequence);
@@ -116,9 +129,9 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
     },
     async (span) => {
       const offsets =
-        input.kind === 'recorded' ? input.offsets : await input.record(planned(input.bronze, input.batchTime, traceHeaders(span).traceparent));
+        input.kind === 'recorded' ? input.offsets : await input.record(planned(input.plan.bronze, input.plan.batchTime, traceHeaders(span).traceparent));
       const shards = deps.spec.gold.shards;
-      const eventTime = EventTimeDedup.build(deps.eventTime, previous?.eventTime);
+      const eventTime = live.eventTime;
       for (const manifest of bronze) eventTime.declarePartitions([...(manifest.partitions ?? []), ...manifest.files.flatMap((f) => (f.partitionId === undefined ? [] : [f.partitionId]))]);
       const byShard: TableRow[][] = Array.from({ length: shards }, () => []);
       const quarantined: TableRow[] = [];
@@ -180,33 +193,29 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       }
 
       const commitTime = offsets.batchTime;
-      const silverAdds: AddFile[][] = [];
+      const silverFiles: WrittenDataFile[][] = [];
       for (let shard = 0; shard < shards; shard++) {
         const rows = byShard[shard] as TableRow[];
-        silverAdds.push(rows.length === 0 ? [] : await deps.silverTable.writeFiles(rows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }));
+        silverFiles.push(rows.length === 0 ? [] : await deps.silverTable.writeDataFiles(rows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }));
       }
       const quarantineAdds = quarantined.length === 0 ? [] : await deps.quarantineTable.writeFiles(quarantined, { filePrefix: `part-${pad(batch, 8)}`, commitTime });
       const txn = { appId: deps.queryId, version: batch };
-      const silverCommit = await deps.silverTable.commit(silverAdds.flat(), { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
+      const silverCommit = await deps.silverTable.commit(silverFiles.flat().map((f) => f.add), { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
       const quarantineCommit = await deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
 
       const handed = eventTime.endBatch();
       const traceparent = offsets.traceparent;
       const manifests: SilverManifest[] = [];
       for (let shard = 0; shard < shards; shard++) {
-        const files: ManifestFile[] = [];
-        for (const add of silverAdds[shard] as AddFile[]) {
-          const path = `${deps.silverTable.root}/${add.path}`;
-          const stats = add.stats ? (JSON.parse(add.stats) as { numRecords?: number; minValues?: Record<string, unknown>; maxValues?: Record<string, unknown> }) : {};
-          files.push({
-            path,
-            rows: stats.numRecords ?? 0,
-            bytes: add.size,
-            sha256: sha256Hex(await deps.lake.read(path)),
-            minEventTime: toEpoch(stats.minValues?.['event_time']),
-            maxEventTime: toEpoch(stats.maxValues?.['event_time']),
-          });
-        }
+        // The lake holds exactly the bytes written (writeDataFiles refuses other bytes under a name), so
+        // their digest is taken as written, and the event-time range from the rows themselves.
+        const files: ManifestFile[] = (silverFiles[shard] as WrittenDataFile[]).map((file) => ({
+          path: file.lakePath,
+          rows: file.rows.length,
+          bytes: file.add.size,
+          sha256: file.sha256,
+          ...eventTimeRange(file.rows),
+        }));
         manifests.push({
           version: 1,
           layer: 'silver',
@@ -229,7 +238,8 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       for (const manifest of manifests) pointers.push(await deps.manifests.write(manifest));
       for (const [i, pointer] of pointers.entries()) await deps.manifests.announce(pointer, manifests[i]?.traceparent);
 
-      const totals = addTotals(previous?.totals ?? {}, counts);
+      const totals = addTotals(live.totals, counts);
+      live.totals = totals;
       span.setAttributes({
         'pipeline.rows': Object.values(counts).reduce((n, c) => n + c.rows, 0),
         'pipeline.quarantined': quarantined.length,
@@ -271,13 +281,18 @@ function addTotals(into: Record<string, PartitionCounts>, from: Record<string, P
   return out;
 }
 
-function toEpoch(value: unknown): number | null {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string') {
-    const ms = Date.parse(value);
-    return Number.isNaN(ms) ? null : ms;
+/** The earliest and latest event time of a file's rows, in epoch milliseconds (rounded down). */
+function eventTimeRange(rows: readonly TableRow[]): { minEventTime: number | null; maxEventTime: number | null } {
+  let min: number | null = null;
+  let max: number | null = null;
+  for (const row of rows) {
+    const value = row['event_time'];
+    if (typeof value !== 'number' && typeof value !== 'bigint') continue;
+    const ms = timestampMillis(value);
+    if (min === null || ms < min) min = ms;
+    if (max === null || ms > max) max = ms;
   }
-  return null;
+  return { minEventTime: min, maxEventTime: max };
 }
 
 /** The file's bytes, or `undefined` when it is no longer in the lake. */

@@ -5,10 +5,10 @@
  */
 import { restoreAdvice } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
-import type { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { MicroBatchRuntime, type ManifestLog, type StageCheckpoint } from '@pipeline/checkpoint';
 import type { Logger } from '@pipeline/telemetry';
 import { EVERY_CAPTURE_FILE, inCaptureTimeRange } from './capture-time-range';
-import { runSilverBatch, type SilverBatchDeps, type SilverBatchInput } from './silver-batch';
+import { restoreSilverState, runSilverBatch, type SilverBatchDeps, type SilverBatchResult, type SilverLiveState, type SilverPlan } from './silver-batch';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
 
 export interface SilverServiceOptions {
@@ -20,36 +20,34 @@ export interface SilverServiceOptions {
 }
 
 export class SilverService {
-  private position = -1;
-  private nextBatch = 0;
-  private recovered = false;
+  private readonly runtime: MicroBatchRuntime<SilverPlan, SilverOffsets, SilverState, SilverCommit, SilverLiveState, SilverBatchResult>;
   private running: Promise<number> | undefined;
 
   constructor(
     private readonly deps: SilverBatchDeps,
-    private readonly checkpoint: StageCheckpoint<SilverOffsets, SilverCommit, SilverState>,
+    checkpoint: StageCheckpoint<SilverOffsets, SilverCommit, SilverState>,
     private readonly manifests: ManifestLog,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: SilverServiceOptions,
-  ) {}
+  ) {
+    this.runtime = new MicroBatchRuntime(
+      checkpoint,
+      {
+        restore: (snapshot) => restoreSilverState(deps, snapshot),
+        execute: (batch, input, live) => {
+          if (input.kind === 'recorded') this.logger.info({ batch }, 're-running the batch that was interrupted');
+          return runSilverBatch(deps, batch, input, live);
+        },
+        committed: (batch, result) => this.log(batch, result),
+      },
+      { stage: 'silver', stateHolds: 'which event ids it already saw or how far event time got' },
+    );
+  }
 
   /** Last bronze sequence consumed by a committed batch. */
   get bronzePosition(): number {
-    return this.position;
-  }
-
-  private async recover(): Promise<void> {
-    const latest = await this.checkpoint.latest();
-    if (latest) {
-      if (!latest.committed) {
-        this.logger.info({ batch: latest.batch }, 're-running the batch that was interrupted');
-        await this.execute(latest.batch, { kind: 'recorded', offsets: latest.offsets });
-      }
-      this.position = latest.offsets.bronze.to;
-      this.nextBatch = latest.batch + 1;
-    }
-    this.recovered = true;
+    return this.runtime.lastOffsets?.bronze.to ?? -1;
   }
 
   /**
@@ -62,47 +60,31 @@ export class SilverService {
   }
 
   private async drainLoop(): Promise<number> {
-    if (!this.recovered) await this.recover();
-    const range = this.deps.captureRange ?? EVERY_CAPTURE_FILE;
     let batches = 0;
-    for (;;) {
-      const available: number[] = [];
-      let bytes = 0;
-      for await (const manifest of this.manifests.after('bronze', 'bronze', this.position, this.options.maxManifestsPerBatch)) {
-        // Only files in the capture-time range are read, so only they weigh on the batch's memory.
-        const size = manifest.files.reduce((n, f) => (inCaptureTimeRange(range, f.path) ? n + f.bytes : n), 0);
-        if (available.length > 0 && bytes + size > this.options.maxBatchBytes) break;
-        available.push(manifest.sequence);
-        bytes += size;
-      }
-      if (available.length === 0) return batches;
-      const batch = this.nextBatch;
-      const offsets = await this.execute(batch, {
-        kind: 'planned',
-        bronze: { from: available[0] as number, to: available[available.length - 1] as number },
-        batchTime: this.clock.now(),
-        record: (planned) => this.checkpoint.writeOffsets(batch, planned),
-      });
-      this.position = offsets.bronze.to;
-      this.nextBatch = batch + 1;
-      batches++;
-    }
+    while (await this.runtime.runNext((last) => this.plan(last?.bronze.to ?? -1))) batches++;
+    return batches;
   }
 
-  private async execute(batch: number, input: SilverBatchInput): Promise<SilverOffsets> {
-    const previous = batch > 0 ? await this.checkpoint.readState(batch - 1) : undefined;
-    if (batch > 0 && !previous) throw new Error(`The silver checkpoint ${this.checkpoint.root} has no state for batch ${batch - 1}; it cannot resume batch ${batch} exactly.`);
-    const result = await runSilverBatch(this.deps, batch, input, previous);
-    const offsets = result.offsets;
-    await this.checkpoint.writeState(batch, result.state);
-    await this.checkpoint.commit(batch, result.commit);
+  /** The bronze manifests after `position` the next batch takes, within the batch limits; `undefined` when there are none. */
+  private async plan(position: number): Promise<SilverPlan | undefined> {
+    const range = this.deps.captureRange ?? EVERY_CAPTURE_FILE;
+    const available: number[] = [];
+    let bytes = 0;
+    for await (const manifest of this.manifests.after('bronze', 'bronze', position, this.options.maxManifestsPerBatch)) {
+      // Only files in the capture-time range are read, so only they weigh on the batch's memory.
+      const size = manifest.files.reduce((n, f) => (inCaptureTimeRange(range, f.path) ? n + f.bytes : n), 0);
+      if (available.length > 0 && bytes + size > this.options.maxBatchBytes) break;
+      available.push(manifest.sequence);
+      bytes += size;
+    }
+    if (available.length === 0) return undefined;
+    return { bronze: { from: available[0] as number, to: available[available.length - 1] as number }, batchTime: this.clock.now() };
+  }
+
+  private log(batch: number, result: SilverBatchResult): void {
     const c = Object.values(result.commit.counts).reduce(
       (a, b) => ({ rows: a.rows + b.rows, quarantined: a.quarantined + b.quarantined, duplicates: a.duplicates + b.duplicates }),
-      {
-        rows: 0,
-        quarantined: 0,
-        duplicates: 0,
-      },
+      { rows: 0, quarantined: 0, duplicates: 0 },
     );
     for (const f of result.commit.rejectedFiles ?? []) {
       this.logger.warn(
@@ -111,9 +93,8 @@ export class SilverService {
       );
     }
     this.logger.info(
-      { batch, bronze: offsets.bronze, ...c, silver_version: result.commit.silverVersion, watermark: new Date(result.state.eventTime.eventTime.watermark).toISOString() },
+      { batch, bronze: result.offsets.bronze, ...c, silver_version: result.commit.silverVersion, watermark: new Date(result.state.eventTime.eventTime.watermark).toISOString() },
       'silver batch committed',
     );
-    return offsets;
   }
 }

@@ -1,2 +1,3 @@
 export * from './stage-checkpoint';
 export * from './manifest-log';
+export * from './micro-batch';

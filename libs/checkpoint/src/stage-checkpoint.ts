@@ -135,6 +135,11 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     return (await this.readJson<Offsets>(path)) as Offsets;
   }
 
+  /** Whether offsets/N exist (batch N was started, here or by another instance). */
+  hasOffsets(batch: number): Promise<boolean> {
+    return this.lake.exists(this.entry('offsets', batch));
+  }
+
   readOffsets(batch: number): Promise<Offsets | undefined> {
     return this.readJson<Offsets>(this.entry('offsets', batch));
   }
@@ -142,6 +147,11 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
   /** State after batch N (create-if-absent: a re-run writes the same state, so the first one stands). */
   async writeState(batch: number, state: State): Promise<void> {
     await this.lake.createIfAbsent(this.entry('state', batch), JSON.stringify(state));
+  }
+
+  /** Where state/N is kept. */
+  statePath(batch: number): string {
+    return this.entry('state', batch);
   }
 
   readState(batch: number): Promise<State | undefined> {

@@ -80,6 +80,15 @@ const MAX_COMMIT_ATTEMPTS = 1000;
 const FILE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const ENGINE_INFO = 'pipeline-delta';
 
+/** A data file `writeDataFiles` wrote: its add action, where it is in the lake, its bytes' SHA-256 and its rows. */
+export interface WrittenDataFile {
+  add: AddFile;
+  /** The file's path in the lake (the table root, then the add's path decoded). */
+  lakePath: string;
+  sha256: string;
+  rows: readonly TableRow[];
+}
+
 export class DeltaTable {
   private readonly dataColumns: readonly TableColumn[];
   private readonly columnsByName: ReadonlyMap<string, TableColumn>;
@@ -150,6 +159,14 @@ export class DeltaTable {
    * returned add actions are committed. Re-running with the same rows and options is safe.
    */
   async writeFiles(rows: readonly TableRow[], options: WriteFilesOptions): Promise<AddFile[]> {
+    return (await this.writeDataFiles(rows, options)).map((file) => file.add);
+  }
+
+  /**
+   * `writeFiles`, telling also each file's SHA-256 and its rows: the lake holds exactly these bytes
+   * (a file already there with other bytes is refused), so a caller need not read them back.
+   */
+  async writeDataFiles(rows: readonly TableRow[], options: WriteFilesOptions): Promise<WrittenDataFile[]> {
     if (typeof options.filePrefix !== 'string' || !FILE_PREFIX.test(options.filePrefix)) {
       throw new Error(`filePrefix must be letters, digits, '.', '_' or '-' (e.g. "part-00000042-shard-003"), got ${JSON.stringify(options.filePrefix)}.`);
     }
@@ -157,7 +174,7 @@ export class DeltaTable {
     const maxRows = options.maxRowsPerFile ?? this.options.maxRowsPerFile ?? DEFAULT_MAX_ROWS_PER_FILE;
     if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new RangeError(`maxRowsPerFile must be a positive integer, got ${maxRows}.`);
 
-    const adds: AddFile[] = [];
+    const files: WrittenDataFile[] = [];
     for (const group of this.partitionGroups(rows)) {
       for (let start = 0, index = 0; start < group.rows.length; start += maxRows, index++) {
         const chunk = group.rows.slice(start, start + maxRows);
@@ -165,17 +182,18 @@ export class DeltaTable {
         const storedPath = group.folder === '' ? fileName : `${group.folder}/${fileName}`;
         const bytes = encodeParquet(this.dataColumns, chunk);
         await this.createDataFile(`${this.root}/${storedPath}`, bytes);
-        adds.push({
+        const add: AddFile = {
           path: encodeAddPath(storedPath),
           partitionValues: group.values,
           size: bytes.length,
           modificationTime: options.commitTime,
           dataChange: true,
           stats: serializeFileStats(computeFileStats(this.dataColumns, chunk)),
-        });
+        };
+        files.push({ add, lakePath: `${this.root}/${storedPath}`, sha256: createHash('sha256').update(bytes).digest('hex'), rows: chunk });
       }
     }
-    return adds;
+    return files;
   }
 
   /**

@@ -1,4 +1,4 @@
-export { DeltaTable, DeltaConflictError, tableId, type DeltaTableOptions, type WriteFilesOptions, type CommitOptions, type CommitResult } from './delta-table';
+export { DeltaTable, DeltaConflictError, tableId, type WrittenDataFile, type DeltaTableOptions, type WriteFilesOptions, type CommitOptions, type CommitResult } from './delta-table';
 export { readDeltaSnapshot, readDeltaRows, readTableFile, toTableValue, type DeltaSnapshot, type ReadDeltaOptions, type ReadTableFileOptions } from './delta-reader';
 export {
   DeltaLogError,

@@ -1,0 +1,174 @@
+/**
+ * The micro-batch protocol every checkpointed stage runs, owned once:
+ *   recover → plan → execute → state → commit.
+ *
+ * - Recover (on the first call, and again after a batch failed): the state after the last
+ *   committed batch is read from the checkpoint and restored into the stage's live state; a batch
+ *   whose offsets were recorded but never committed is re-run from exactly those offsets.
+ * - Plan: the caller says what the next batch consumes (a stage-specific plan); the stage turns it
+ *   into offsets and records them through `record` before writing anything else (invariant 3), and
+ *   runs the offsets already recorded instead when another attempt recorded them first.
+ * - Execute: the stage writes its outputs, each a function of the offsets and the state before
+ *   (invariant 2), and returns the snapshot of its new state and its commit record.
+ * - State, then commit: state/N, then commits/N, each create-if-absent.
+ *
+ * The live state stays in memory between batches: it is read from the lake only when recovering.
+ * A batch that throws may have changed the live state half-way, so the runtime drops it, and the
+ * next call recovers from the checkpoint again, exactly as a restarted process would.
+ */
+import type { StageCheckpoint } from './stage-checkpoint';
+
+/** A batch to run: planned now (its offsets are recorded first) or recorded before a crash. */
+export type BatchInput<Plan, Offsets> =
+  | { kind: 'planned'; plan: Plan; record: (offsets: Offsets) => Promise<Offsets> }
+  | { kind: 'recorded'; offsets: Offsets };
+
+export interface BatchOutcome<Offsets, Snapshot, Commit> {
+  /** The offsets that held for the batch. */
+  offsets: Offsets;
+  /** The stage's state after the batch, as written to state/N. */
+  state: Snapshot;
+  commit: Commit;
+}
+
+/** A stage, as the runtime sees it: pure of the checkpoint, which only the runtime writes. */
+export interface MicroBatchStage<Plan, Offsets, Snapshot, Commit, Live, Outcome extends BatchOutcome<Offsets, Snapshot, Commit> = BatchOutcome<Offsets, Snapshot, Commit>> {
+  /** The live state from the snapshot after a committed batch (`undefined`: before the first batch). */
+  restore(snapshot: Snapshot | undefined): Live;
+  /** Runs batch N on the live state, which it may change in place. */
+  execute(batch: number, input: BatchInput<Plan, Offsets>, live: Live): Promise<Outcome>;
+  /** Told once batch N is committed (e.g. to log it). */
+  committed?(batch: number, outcome: Outcome): void;
+}
+
+/** The checkpoint has offsets after a committed batch whose state is gone: the stage cannot resume exactly. */
+export class MissingStateError extends Error {
+  override readonly name = 'MissingStateError';
+  constructor(
+    readonly root: string,
+    readonly batch: number,
+    readonly path: string,
+    stage: string,
+    what: string,
+  ) {
+    // Neither another checkpoint name nor a reset would do: the stage's outputs are already written
+    // under these batch numbers, and a reset refuses a checkpoint with commits.
+    super(
+      `The ${stage} checkpoint ${root} has no state for its committed batch ${batch} (${path} is missing), so ${stage} cannot tell ${what}. ` +
+        `Put ${path} back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start ${stage} again.`,
+    );
+  }
+}
+
+export interface MicroBatchRuntimeOptions {
+  /** The stage's name in messages, e.g. `bronze`. */
+  stage: string;
+  /** What the state holds, for the message when it is missing (e.g. "which capture files it consumed"). */
+  stateHolds: string;
+}
+
+export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome extends BatchOutcome<Offsets, Snapshot, Commit> = BatchOutcome<Offsets, Snapshot, Commit>> {
+  private live: Live | undefined;
+  private next = 0;
+  private committedOffsets: Offsets | undefined;
+  private recovery: Promise<Outcome | undefined> | undefined;
+
+  constructor(
+    readonly checkpoint: StageCheckpoint<Offsets, Commit, Snapshot>,
+    private readonly stage: MicroBatchStage<Plan, Offsets, Snapshot, Commit, Live, Outcome>,
+    private readonly options: MicroBatchRuntimeOptions,
+  ) {}
+
+  /** The number the next batch gets. Call `recover` first. */
+  get nextBatch(): number {
+    return this.next;
+  }
+
+  /** The offsets of the last committed batch (`undefined` before the first). Call `recover` first. */
+  get lastOffsets(): Offsets | undefined {
+    return this.committedOffsets;
+  }
+
+  /** The live state after the last committed batch. Call `recover` first. */
+  get state(): Live {
+    if (this.live === undefined) throw new Error(`The stage of ${this.checkpoint.root} has not recovered yet: call recover() first.`);
+    return this.live;
+  }
+
+  /**
+   * Restores the state of the last committed batch and re-runs a batch that was interrupted; the
+   * outcome of that re-run, if there was one. Idempotent until a batch fails.
+   */
+  recover(): Promise<Outcome | undefined> {
+    this.recovery ??= this.load().catch((error: unknown) => {
+      this.recovery = undefined;
+      throw error;
+    });
+    return this.recovery;
+  }
+
+  /**
+   * Runs the next batch, planned by `planner` from the offsets of the last committed batch
+   * (`undefined` before the first): its offsets are recorded first, then it runs, then its state
+   * and commit are written. Returns `undefined` when the planner finds nothing to do.
+   *
+   * Another instance may have run batches since (after a hand-over of the stage or shard): when the
+   * next batch's offsets are already in the checkpoint, the live state is stale, so it is recovered
+   * from the checkpoint before planning.
+   */
+  async runNext(planner: (last: Offsets | undefined) => Promise<Plan | undefined> | Plan | undefined): Promise<Outcome | undefined> {
+    await this.recover();
+    if (await this.checkpoint.hasOffsets(this.next)) {
+      this.recovery = undefined;
+      await this.recover();
+    }
+    const plan = await planner(this.committedOffsets);
+    if (plan === undefined) return undefined;
+    const batch = this.next;
+    return this.runBatch(batch, { kind: 'planned', plan, record: (offsets) => this.checkpoint.writeOffsets(batch, offsets) });
+  }
+
+  private async load(): Promise<Outcome | undefined> {
+    this.live = undefined;
+    const latest = await this.checkpoint.latest();
+    if (!latest) {
+      this.live = this.stage.restore(undefined);
+      this.next = 0;
+      this.committedOffsets = undefined;
+      return undefined;
+    }
+    const committedBefore = latest.committed ? latest.batch : latest.batch - 1;
+    this.live = this.stage.restore(committedBefore < 0 ? undefined : await this.readState(committedBefore));
+    if (latest.committed) {
+      this.next = latest.batch + 1;
+      this.committedOffsets = latest.offsets;
+      return undefined;
+    }
+    this.next = latest.batch;
+    this.committedOffsets = committedBefore < 0 ? undefined : await this.checkpoint.readOffsets(committedBefore);
+    return this.runBatch(latest.batch, { kind: 'recorded', offsets: latest.offsets });
+  }
+
+  private async readState(batch: number): Promise<Snapshot> {
+    const state = await this.checkpoint.readState(batch);
+    if (state === undefined) throw new MissingStateError(this.checkpoint.root, batch, this.checkpoint.statePath(batch), this.options.stage, this.options.stateHolds);
+    return state;
+  }
+
+  private async runBatch(batch: number, input: BatchInput<Plan, Offsets>): Promise<Outcome> {
+    try {
+      const outcome = await this.stage.execute(batch, input, this.state);
+      await this.checkpoint.writeState(batch, outcome.state);
+      await this.checkpoint.commit(batch, outcome.commit);
+      this.next = batch + 1;
+      this.committedOffsets = outcome.offsets;
+      this.stage.committed?.(batch, outcome);
+      return outcome;
+    } catch (error) {
+      // The live state may be half-way through the batch: recover it from the checkpoint next time.
+      this.live = undefined;
+      this.recovery = undefined;
+      throw error;
+    }
+  }
+}
