@@ -1,8 +1,14 @@
 'use strict';
-// Preloaded by the benchmark (node -r): writes the process's peak resident memory when it exits.
+// Preloaded by the benchmark (node -r, or NODE_OPTIONS for every service `pipeline start` launches):
+// writes the process's peak resident memory when it exits, to BENCH_RSS_FILE, or to a file named
+// after the pipeline command (produce, capture, …) and the pid in BENCH_RSS_DIR.
 const fs = require('node:fs');
+const path = require('node:path');
 
-const target = process.env.BENCH_RSS_FILE;
+const file = process.env.BENCH_RSS_FILE;
+const dir = process.env.BENCH_RSS_DIR;
+const command = process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 'node';
+const target = file ?? (dir ? path.join(dir, `${command}.${process.pid}.rss`) : undefined);
 if (target) {
   process.on('exit', () => {
     fs.writeFileSync(target, String(process.resourceUsage().maxRSS * 1024));

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench`: throughput and peak memory of each stage on generated data.
+ * `npm run bench`: throughput and peak memory of each stage on generated data, then the simple
+ * shape through the whole pipeline with every service at once (bench/simple-shape.js).
  * Each stage runs as its own process, exactly as a user runs it; the exact commands are printed.
- * Options: --rows N (default 1,000,000), --keep (keep the working folder).
+ * Options: --rows N (example spec, default 1,000,000), --simple-rows N (simple shape, default
+ * 3,000,000; 0 leaves it out), --keep (keep the working folder).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -12,6 +14,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const { rows, keep } = require('./options').benchOptions(process.argv.slice(2), 1_000_000);
+const simpleRows = simpleRowsOption(process.argv.slice(2));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-'));
 const home = path.join(work, 'home');
 const csv = path.join(work, 'readings.csv');
@@ -42,6 +45,18 @@ function run(label, pipelineArgs, { measure = true } = {}) {
 const { DuckDBInstance } = require('@duckdb/node-api');
 const autocannon = require('autocannon');
 const { goldKernel } = require('./gold-kernel');
+const { simpleShape } = require('./simple-shape');
+
+function simpleRowsOption(argv) {
+  const i = argv.indexOf('--simple-rows');
+  if (i < 0) return 3_000_000;
+  const n = Number(argv[i + 1]);
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`--simple-rows must be a whole number (0 leaves the simple shape out), got ${JSON.stringify(argv[i + 1])}; e.g. --simple-rows 3000000\n`);
+    process.exit(2);
+  }
+  return n;
+}
 
 /** The example spec's windows and aggregates over the CSV, as one DuckDB query (the oracle test's SQL). */
 async function duckdbAggregation(csvFile) {
@@ -107,6 +122,18 @@ async function loadServingApi(home) {
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 const rate = (n, s) => `${Math.round(n / s).toLocaleString('en-US')} events/s`;
 
+function simpleLines(simple) {
+  const { rows: n, size, pipeline, duckdb } = simple;
+  const order = ['start', 'produce', 'capture', 'bronze', 'silver', 'gold', 'serving-api'];
+  const peaks = Object.entries(pipeline.peaks).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+  return [
+    `Simple shape, every service at once: ${n.toLocaleString('en-US')} generated flights (${mib(size)} of CSV; about 230 origins, one hourly window, four aggregates, 4 partitions, 4 gold shards) through \`pipeline start --exit-when-done\`, from launch until everything sent is through gold and the audit reconciled: ${pipeline.seconds.toFixed(1)} s, ${rate(n, pipeline.seconds)}.`,
+    `DuckDB, the same ${duckdb.windows.toLocaleString('en-US')} windows over the same CSV: ${duckdb.seconds.toFixed(2)} s; the pipeline took ${(pipeline.seconds / duckdb.seconds).toFixed(0)}× as long.`,
+    `  ${pipeline.through}`,
+    `Peak RSS per service: ${peaks.map(([service, bytes]) => `${service} ${mib(bytes)}`).join(', ')}.`,
+  ];
+}
+
 async function main() {
   process.stderr.write(`Generating ${rows.toLocaleString('en-US')} rows in ${work} …\n`);
   run('generate', ['generate', '--rows', String(rows), '--seed', '7', '--devices', '1000', '--out', csv], { measure: false });
@@ -146,10 +173,16 @@ async function main() {
   process.stderr.write('DuckDB over the same CSV …\n');
   const duckdb = await duckdbAggregation(csv);
   process.stderr.write('gold kernel …\n');
-  const kernel = goldKernel();
+  const kernel = goldKernel({ shape: 'sensors' });
+  const simpleKernel = goldKernel({ shape: 'simple' });
   process.stderr.write('serving API under load …\n');
   const api = await loadServingApi(home);
   const pipelineSeconds = results.reduce((n, r) => n + r.seconds, 0);
+  let simple;
+  if (simpleRows > 0) {
+    process.stderr.write(`simple shape: ${simpleRows.toLocaleString('en-US')} flights through every service at once …\n`);
+    simple = await simpleShape({ work, rows: simpleRows });
+  }
 
   const lines = [
     `Benchmark: ${rows.toLocaleString('en-US')} generated events (${mib(size)} of CSV), Node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU'}`,
@@ -161,11 +194,16 @@ async function main() {
     `Audit after the run: ${totals.silver.toLocaleString('en-US')} silver rows, ${totals.quarantined} quarantined, ${totals.duplicates} duplicates; reconciled.`,
     '',
     `End to end, every stage one after the other: ${pipelineSeconds.toFixed(1)} s for ${rows.toLocaleString('en-US')} events. DuckDB, the same windows and aggregates over the same CSV in one SQL query (in-process, no durability): ${duckdb.seconds.toFixed(1)} s, ${duckdb.windows.toLocaleString('en-US')} windows.`,
-    `Gold kernel alone (the engine, in memory, ${kernel.rows.toLocaleString('en-US')} rows, ${kernel.keys} keys, batches of ${kernel.batch.toLocaleString('en-US')}): ${Math.round(kernel.rowsPerSecond).toLocaleString('en-US')} rows/s.`,
+    ...[kernel, simpleKernel].map(
+      (k) =>
+        `Gold kernel alone, ${k.shape === 'simple' ? 'simple shape' : 'example spec'} (the engine, in memory, ${k.rows.toLocaleString('en-US')} rows, ${k.keys} keys, batches of ${k.batch.toLocaleString('en-US')}): ${Math.round(k.rowsPerSecond).toLocaleString('en-US')} rows/s.`,
+    ),
     `Serving API (${api.connections} concurrent clients, ${api.duration} s, ${api.paths.join(' and ')}): ${Math.round(api.requestsPerSecond).toLocaleString('en-US')} requests/s, latency p50 ${api.p50} ms, p99 ${api.p99} ms, ${api.errors} errors, ${api.non2xx} non-2xx.`,
+    ...(simple ? ['', ...simpleLines(simple)] : []),
     '',
     'Commands (run from the repository root; the generated CSV is not part of the timings):',
     ...results.map((r) => `  ${r.stage}: ${r.command}`),
+    ...(simple ? [`  simple shape, every service at once: ${simple.pipeline.command}`] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -253,12 +253,20 @@ export class DeltaTable {
   /** Rows grouped by partition folder, groups in byte order of folder, rows in input order. */
   private partitionGroups(rows: readonly TableRow[]): { folder: string; values: Record<string, string | null>; rows: TableRow[] }[] {
     const groups = new Map<string, { folder: string; values: Record<string, string | null>; rows: TableRow[] }>();
+    const bySingleValue = new Map<TableRow[string], { folder: string; values: Record<string, string | null>; rows: TableRow[] }>();
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
       for (const key in row) {
         if (!this.columnsByName.has(key)) {
           throw new Error(`Row ${i} has column "${key}" that ${this.describe()} does not have; columns are ${[...this.columnsByName.keys()].join(', ')}.`);
         }
+      }
+      // Rows of one batch mostly share their partition values: one partition column is looked up by its raw value.
+      const single = this.schema.partitionBy.length === 1 ? (row[this.schema.partitionBy[0] as string] ?? null) : undefined;
+      const known = single === undefined ? undefined : bySingleValue.get(single);
+      if (known) {
+        known.rows.push(row);
+        continue;
       }
       const values: Record<string, string | null> = {};
       for (const name of this.schema.partitionBy) {
@@ -274,6 +282,7 @@ export class DeltaTable {
       const folder = partitionFolder(this.schema.partitionBy, values);
       let group = groups.get(folder);
       if (!group) groups.set(folder, (group = { folder, values, rows: [] }));
+      if (single !== undefined) bySingleValue.set(single, group);
       group.rows.push(row);
     }
     return [...groups.values()].sort((a, b) => compareCodePoints(a.folder, b.folder));

@@ -126,6 +126,10 @@ export function groupKeyText(key: Record<string, KeyValue>, groupBy: readonly st
 }
 
 /** `{window}|{pk}|{windowStart}` made safe for Cosmos ids (no `/ \ ? #`). */
+const RESERVED_ID_CHARACTER = /[/\\?#]/;
+const RESERVED_ID_CHARACTERS = /[/\\?#]/g;
+
 export function windowDocumentId(window: string, pk: string, windowStart: number): string {
-  return `${window}|${pk}|${windowStart}`.replace(/[/\\?#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  const id = `${window}|${pk}|${windowStart}`;
+  return RESERVED_ID_CHARACTER.test(id) ? id.replace(RESERVED_ID_CHARACTERS, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`) : id;
 }

@@ -33,6 +33,12 @@ function fnvAscii(hash: number, text: string): number {
   return h;
 }
 
+/** Whether every character is ASCII, so the text is its own UTF-8 bytes. */
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 function fmix32(hash: number): number {
   let h = hash;
   h ^= h >>> 16;
@@ -50,8 +56,11 @@ export function groupKeyHash(values: readonly unknown[]): number {
     const value = values[i];
     if (value === null || value === undefined) h = fnvAscii(h, 'n');
     else if (typeof value === 'string') {
-      const bytes = utf8.encode(value);
-      h = fnvBytes(fnvAscii(h, `s${bytes.length}:`), bytes);
+      if (isAscii(value)) h = fnvAscii(fnvAscii(h, `s${value.length}:`), value);
+      else {
+        const bytes = utf8.encode(value);
+        h = fnvBytes(fnvAscii(h, `s${bytes.length}:`), bytes);
+      }
     } else if (typeof value === 'number') h = fnvAscii(h, `d${Object.is(value, -0) ? '0' : String(value)};`);
     else if (typeof value === 'boolean') h = fnvAscii(h, value ? 'b1' : 'b0');
     else if (value instanceof Uint8Array) h = fnvBytes(fnvAscii(h, `x${value.length}:`), value);
