@@ -68,7 +68,7 @@ export class EventMapper {
     }
     if (prefixes.length === 0) return '{}';
     let json = '';
-    for (let i = 0; i < prefixes.length; i++) json += (prefixes[i] as string) + JSON.stringify(fields[i] ?? '');
+    for (let i = 0; i < prefixes.length; i++) json += (prefixes[i] as string) + jsonString(fields[i] ?? '');
     return json + '}';
   }
 
@@ -107,6 +107,16 @@ export class EventMapper {
       eventTimeText: fields[this.timeIndex],
     };
   }
+}
+
+/** `JSON.stringify(text)`, quoting a plain text directly (most CSV fields need no escape). */
+function jsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // Controls, quote, backslash and surrogates (a lone one is escaped) take JSON.stringify.
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
+  }
+  return `"${text}"`;
 }
 
 /** See `EventMapper.bodyPrefixes`. */

@@ -27,6 +27,11 @@ interface EncodedName {
   /** `"name":["` — the key and the opening of its `[tag, value]` pair. */
   prefix: string;
   bytes: number;
+  /** The last string value seen under this name (sources, content types, a batch's trace context repeat). */
+  lastString: string | undefined;
+  lastStringBytes: number;
+  /** Its stored text after the prefix, once needed. */
+  lastStringStored: string | undefined;
 }
 
 const encodedNames = new Map<string, EncodedName>();
@@ -35,7 +40,7 @@ function encodedName(key: string): EncodedName {
   let name = encodedNames.get(key);
   if (name === undefined) {
     if (encodedNames.size >= MAX_CACHED_NAMES) encodedNames.clear();
-    name = { prefix: `${JSON.stringify(key)}:["`, bytes: Buffer.byteLength(key, 'utf8') };
+    name = { prefix: `${JSON.stringify(key)}:["`, bytes: Buffer.byteLength(key, 'utf8'), lastString: undefined, lastStringBytes: 0, lastStringStored: undefined };
     encodedNames.set(key, name);
   }
   return name;
@@ -76,8 +81,13 @@ function encode(properties: Record<string, PropertyValue> | undefined, withJson:
     size += name.bytes;
     let stored: string;
     if (typeof value === 'string') {
-      size += Buffer.byteLength(value, 'utf8');
-      stored = withJson ? `s",${JSON.stringify(value)}]` : '';
+      if (value !== name.lastString) {
+        name.lastString = value;
+        name.lastStringBytes = Buffer.byteLength(value, 'utf8');
+        name.lastStringStored = undefined;
+      }
+      size += name.lastStringBytes;
+      stored = withJson ? (name.lastStringStored ??= `s",${JSON.stringify(value)}]`) : '';
     } else if (typeof value === 'number') {
       size += 8;
       // JSON writes a finite number as String(n) does; a non-finite double is kept as its text.
