@@ -55,6 +55,7 @@ const RECEIVE_POLL_INTERVAL_MS = 25;
 const RECORD_SEPARATOR_BYTES = 1;
 /** The largest partition count `partitionIndexForKey` spreads keys over (the hash is 16-bit). */
 const MAX_PARTITION_COUNT = 32_767;
+const EMPTY_BODY = Buffer.alloc(0);
 /** Rows per multi-row INSERT: fewer statement runs per batch (8 parameters a row, far below SQLite's limit). */
 const INSERT_ROWS = 64;
 const INSERT_COLUMNS = 8;
@@ -87,8 +88,10 @@ const SCHEMA = `
   );
 `;
 
-/** A row of `eh_events` as `.raw()` returns it, in the order the statement selects the columns. */
-type EventRow = [partitionId: number, sequenceNumber: number, byteOffset: number, enqueuedTime: number, partitionKey: string | null, properties: string, body: Buffer];
+/** A row of `eh_events` as `.raw()` returns it from `events`, the body's length in place of the body. */
+type EventRow = [sequenceNumber: number, byteOffset: number, enqueuedTime: number, partitionKey: string | null, properties: string, bodyLength: number];
+/** The same with the body, from `eventsWithBodies`. */
+type EventRowWithBody = [...EventRow, body: Buffer];
 
 interface PartitionRow {
   next_sequence: number;
@@ -115,6 +118,8 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   private readonly insertParameters: InsertParameters = new Array<string | number | Buffer | null>(INSERT_ROWS * INSERT_COLUMNS).fill(null);
   private readonly appendBatch: (events: EncodedEvent[], partitionKey: string | null, partition: number | undefined, enqueuedTime: number) => void;
   private closed = false;
+  /** Whether the file's text encoding is UTF-8, so group_concat passes blob bytes through unchanged. */
+  private readonly utf8: boolean;
 
   private constructor(
     private readonly db: Database.Database,
@@ -128,6 +133,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i));
     this.statements = prepareStatements(db);
+    this.utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
     this.appendBatch = db.transaction(this.append.bind(this)).immediate;
   }
 
@@ -207,7 +213,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     const deadline = performance.now() + maxWaitMs;
     for (;;) {
       const rows = this.statements.events.all(this.hubName, partition, afterSequenceNumber, maxCount);
-      if (rows.length > 0) return this.toReceived(partitionId, rows);
+      if (rows.length > 0) return this.toReceived(partitionId, partition, rows);
       const remaining = deadline - performance.now();
       if (remaining <= 0) return [];
       await sleep(Math.min(RECEIVE_POLL_INTERVAL_MS, remaining));
@@ -273,18 +279,40 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     return index;
   }
 
-  private toReceived(partitionId: string, rows: EventRow[]): ReceivedEvent[] {
+  /**
+   * The events of `rows`. Their bodies are read in one piece (one Buffer for the batch instead of one
+   * per event) and handed out as views of it; rows never change once written, so the piece holds
+   * exactly the listed rows' bodies, which its length confirms before it is used.
+   */
+  private toReceived(partitionId: string, partition: number, rows: EventRow[]): ReceivedEvent[] {
+    const first = (rows[0] as EventRow)[0];
+    const last = (rows[rows.length - 1] as EventRow)[0];
+    let expected = 0;
+    for (let i = 0; i < rows.length; i++) expected += (rows[i] as EventRow)[5];
+    const joined = expected === 0 ? EMPTY_BODY : this.utf8 ? this.statements.bodies.get(this.hubName, partition, first, last) : null;
+    const bodies: Buffer[] = new Array(rows.length);
+    if (joined instanceof Buffer && joined.byteLength === expected && last - first === rows.length - 1) {
+      let at = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const length = (rows[i] as EventRow)[5];
+        bodies[i] = joined.subarray(at, at + length);
+        at += length;
+      }
+    } else {
+      const full = this.statements.eventsWithBodies.all(this.hubName, partition, first - 1, rows.length);
+      for (let i = 0; i < rows.length; i++) bodies[i] = (full[i] as EventRowWithBody)[6];
+    }
     const events: ReceivedEvent[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as EventRow;
       events[i] = {
         partitionId,
-        sequenceNumber: row[1],
-        offset: String(row[2]),
-        enqueuedTime: row[3],
-        partitionKey: row[4],
-        properties: decodeProperties(row[5]),
-        body: row[6],
+        sequenceNumber: row[0],
+        offset: String(row[1]),
+        enqueuedTime: row[2],
+        partitionKey: row[3],
+        properties: decodeProperties(row[4]),
+        body: bodies[i] as Buffer,
       };
     }
     return events;
@@ -302,10 +330,23 @@ function prepareStatements(db: Database.Database) {
     ),
     events: db
       .prepare<[string, number, number, number], EventRow>(
-        `SELECT partition_id, sequence_number, byte_offset, enqueued_time, partition_key, properties, body
+        `SELECT sequence_number, byte_offset, enqueued_time, partition_key, properties, length(body)
          FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number > ? ORDER BY sequence_number LIMIT ?`,
       )
       .raw(true),
+    eventsWithBodies: db
+      .prepare<[string, number, number, number], EventRowWithBody>(
+        `SELECT sequence_number, byte_offset, enqueued_time, partition_key, properties, length(body), body
+         FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number > ? ORDER BY sequence_number LIMIT ?`,
+      )
+      .raw(true),
+    // group_concat copies each blob's bytes as they are (the file's text encoding is UTF-8).
+    bodies: db
+      .prepare<[string, number, number, number], Buffer | null>(
+        `SELECT CAST(group_concat(body, x'' ORDER BY sequence_number) AS BLOB)
+         FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number BETWEEN ? AND ?`,
+      )
+      .pluck(true),
     insert: db.prepare<[string, number, number, number, number, string | null, string, Buffer]>(
       `INSERT INTO eh_events (hub, partition_id, sequence_number, byte_offset, enqueued_time, partition_key, properties, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
