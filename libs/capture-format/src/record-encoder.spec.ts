@@ -1,9 +1,12 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as fc from 'fast-check';
+import { openCaptureFile } from './capture-file-reader';
 import type { CaptureRecord, CaptureValue } from './capture-record';
 import { formatEnqueuedTimeUtc } from './enqueued-time';
 import { captureRecordType, toAvroValue } from './record-codec';
 import { CaptureRecordEncoder } from './record-encoder';
-import { sampleRecord } from './spec-helpers';
+import { collect, FIXTURES, sampleRecord } from './spec-helpers';
 
 /** What avsc writes for a record: the reference the encoder must match byte for byte. */
 function avscBytes(record: CaptureRecord): Buffer {
@@ -63,6 +66,13 @@ describe('CaptureRecordEncoder', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it.each(['usql-EHC.avro', 'bluefrog-2016-archive.avro'])('writes the records of the Azure fixture %s as avsc does', async (name) => {
+    const { records } = await openCaptureFile(fs.createReadStream(path.join(FIXTURES, name)), name);
+    const all = await collect(records);
+    expect(all.length).toBeGreaterThan(0);
+    expect(encoded(all)).toEqual(Buffer.concat(all.map(avscBytes)));
   });
 
   it('writes lone surrogates as avsc does, in short and long strings', () => {
