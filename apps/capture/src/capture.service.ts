@@ -64,8 +64,7 @@ export class CaptureService {
     try {
       while (!signal.aborted) {
         if (this.clock.now() - this.lastBalance >= this.options.ownershipIntervalMs) await this.balance(partitionIds);
-        let received = 0;
-        for (const worker of this.workers.values()) received += await worker.poll(0);
+        const received = await this.pollAll();
         if (drain && (await this.drained(targets))) break;
         if (received === 0) await this.sleep(this.options.pollWaitMs, signal);
       }
@@ -75,6 +74,21 @@ export class CaptureService {
     }
     this.summary.partitions = partitionIds;
     return this.summary;
+  }
+
+  /**
+   * Polls every owned partition at once, so one partition's file is written to the lake while the
+   * next encodes its events. Partitions share nothing but the service's counters. Waits for all
+   * of them before reporting the first failure, so none is still writing when the run stops.
+   */
+  private async pollAll(): Promise<number> {
+    const results = await Promise.allSettled([...this.workers.values()].map((worker) => worker.poll(0)));
+    let received = 0;
+    for (const result of results) {
+      if (result.status === 'rejected') throw result.reason;
+      received += result.value;
+    }
+    return received;
   }
 
   private async drained(targets: Map<string, number>): Promise<boolean> {

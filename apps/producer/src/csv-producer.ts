@@ -28,6 +28,8 @@ import { SendBatcher, type PendingBatch } from './send-batcher';
 const TOO_LARGE_PREFIX_BYTES = 1024;
 /** How long a file must stay unchanged before its last line without a line break is sent. */
 const SETTLE_MS = 1_000;
+/** Most partition keys whose partition the producer remembers instead of hashing them again. */
+const MAX_REMEMBERED_KEYS = 100_000;
 
 export interface ProduceOptions {
   csvFile: string;
@@ -193,7 +195,7 @@ export class CsvProducer {
         summary.firstRow ??= record.row;
         summary.lastRow = record.row;
         this.warnMalformed(record);
-        const mapped = this.withinSize(mapper.map(record), maxEventBytes);
+        const { mapped, size } = this.withinSize(mapper.map(record), maxEventBytes);
         // Counted by what is sent: a record cut by the CSV reader and still too large goes as record_too_large.
         const reason = mapped.event.properties?.[EventProperty.malformed];
         if (typeof reason === 'string') summary.malformed[reason] = (summary.malformed[reason] ?? 0) + 1;
@@ -213,7 +215,9 @@ export class CsvProducer {
           nextUnread = record.row + 1;
           continue;
         }
-        await send(batcher.add(mapped.event, partition, mapped.row));
+        // Most rows only join a pending batch: awaiting nothing saves a promise per row.
+        const ready = batcher.add(mapped.event, partition, mapped.row, size);
+        if (ready.length > 0) await send(ready);
         nextUnread = record.row + 1;
         if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
         options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
@@ -249,13 +253,26 @@ export class CsvProducer {
   private async partitionResolver(): Promise<(key: string) => string> {
     const ids = [...(await this.hub.getPartitionIds())].sort((a, b) => Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0));
     if (ids.length === 0) throw new Error(`The event hub ${this.hub.hubName} reports no partitions.`);
-    return (key) => ids[partitionIndexForKey(key, ids.length)] as string;
+    // Keys repeat (devices, users): hash each once, remembering a bounded number of them.
+    const known = new Map<string, string>();
+    return (key) => {
+      let id = known.get(key);
+      if (id === undefined) {
+        id = ids[partitionIndexForKey(key, ids.length)] as string;
+        if (known.size >= MAX_REMEMBERED_KEYS) known.clear();
+        known.set(key, id);
+      }
+      return id;
+    };
   }
 
-  /** The event itself, or a bounded `record_too_large` marker when it is larger than the run sends. */
-  private withinSize(mapped: MappedEvent, maxEventBytes: number): MappedEvent {
+  /**
+   * The event itself, or a bounded `record_too_large` marker when it is larger than the run sends,
+   * with the size of what is sent (`eventSizeInBytes`).
+   */
+  private withinSize(mapped: MappedEvent, maxEventBytes: number): { mapped: MappedEvent; size: number } {
     const size = eventSizeInBytes(mapped.event);
-    if (size <= maxEventBytes) return mapped;
+    if (size <= maxEventBytes) return { mapped, size };
     const properties = mapped.event.properties ?? {};
     const marker: EventToSend = {
       body: Buffer.from(mapped.event.body.subarray(0, TOO_LARGE_PREFIX_BYTES)),
@@ -272,7 +289,7 @@ export class CsvProducer {
       { row: mapped.row, bytes: size, max_bytes: maxEventBytes, reason: 'record_too_large' },
       `row ${mapped.row} makes an event of ${size} bytes, more than ${maxEventBytes}: sent as a record_too_large marker with its first ${TOO_LARGE_PREFIX_BYTES} bytes, for quarantine`,
     );
-    return { ...mapped, event: marker, eventTimeText: undefined };
+    return { mapped: { ...mapped, event: marker, eventTimeText: undefined }, size: eventSizeInBytes(marker) };
   }
 
   private warnMalformed(record: CsvRecord): void {

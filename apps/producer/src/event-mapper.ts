@@ -26,6 +26,12 @@ export class EventMapper {
   private readonly idIndex: number | undefined;
   private readonly timeIndex: number;
   private readonly source: string;
+  /**
+   * `{"name":` then `,"name":` for each column, when `JSON.stringify` of the body object would list
+   * the columns in header order: names distinct, none an integer index (objects list those first) and
+   * none `__proto__` (assigning it sets the prototype). Otherwise `undefined`: the body is built as an object.
+   */
+  private readonly bodyPrefixes: string[] | undefined;
 
   constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined) {
     this.source = spec.source.name;
@@ -43,12 +49,27 @@ export class EventMapper {
     this.keyIndex = this.names.indexOf(spec.partitionKey);
     this.timeIndex = this.names.indexOf(spec.eventTime.column);
     this.idIndex = idColumnIndex(spec.eventId, this.names);
+    this.bodyPrefixes = bodyPrefixes(this.names);
   }
 
   /** Columns present in the CSV header but not declared in the spec (sent along, ignored downstream). */
   undeclaredColumns(spec: PipelineSpec): string[] {
     const declared = new Set(spec.source.columns.map((c) => c.name));
     return this.names.filter((n) => !declared.has(n));
+  }
+
+  /** The JSON object of a record's fields by column name, as `JSON.stringify` writes it. */
+  private bodyJson(fields: readonly string[]): string {
+    const prefixes = this.bodyPrefixes;
+    if (prefixes === undefined) {
+      const body: Record<string, string> = {};
+      for (let i = 0; i < this.names.length; i++) body[this.names[i] as string] = fields[i] ?? '';
+      return JSON.stringify(body);
+    }
+    if (prefixes.length === 0) return '{}';
+    let json = '';
+    for (let i = 0; i < prefixes.length; i++) json += (prefixes[i] as string) + jsonString(fields[i] ?? '');
+    return json + '}';
   }
 
   map(record: CsvRecord): MappedEvent {
@@ -70,8 +91,6 @@ export class EventMapper {
       };
     }
     const fields = record.fields;
-    const body: Record<string, string> = {};
-    for (let i = 0; i < this.names.length; i++) body[this.names[i] as string] = fields[i] ?? '';
     const key = fields[this.keyIndex] ?? '';
     const id = this.idIndex === undefined ? deriveEventId(this.source, record.row) : (fields[this.idIndex] ?? '');
     const properties: EventToSend['properties'] = {
@@ -82,12 +101,28 @@ export class EventMapper {
     // An empty id column is left for silver to quarantine; it is not papered over here.
     if (id !== '') properties[EventProperty.eventId] = id;
     return {
-      event: { body: Buffer.from(JSON.stringify(body)), properties },
+      event: { body: Buffer.from(this.bodyJson(fields)), properties },
       partitionKey: key === '' ? null : key,
       row: record.row,
       eventTimeText: fields[this.timeIndex],
     };
   }
+}
+
+/** `JSON.stringify(text)`, quoting a plain text directly (most CSV fields need no escape). */
+function jsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // Controls, quote, backslash and surrogates (a lone one is escaped) take JSON.stringify.
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
+
+/** See `EventMapper.bodyPrefixes`. */
+function bodyPrefixes(names: readonly string[]): string[] | undefined {
+  const plain = new Set(names).size === names.length && names.every((name) => name !== '__proto__' && !/^(0|[1-9][0-9]*)$/.test(name));
+  return plain ? names.map((name, i) => `${i === 0 ? '{' : ','}${JSON.stringify(name)}:`) : undefined;
 }
 
 function idColumnIndex(spec: EventIdSpec, names: readonly string[]): number | undefined {

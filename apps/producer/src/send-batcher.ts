@@ -28,9 +28,11 @@ export class SendBatcher {
 
   constructor(private readonly limits: BatchLimits) {}
 
-  /** Adds an event; returns batches that are now ready to send (possibly none), oldest first. */
-  add(event: EventToSend, partitionId: string | null, row: number): PendingBatch[] {
-    const size = eventSizeInBytes(event);
+  /**
+   * Adds an event (`size`: its `eventSizeInBytes`, when the caller has it already); returns batches
+   * that are now ready to send (possibly none), oldest first.
+   */
+  add(event: EventToSend, partitionId: string | null, row: number, size: number = eventSizeInBytes(event)): PendingBatch[] {
     const ready: PendingBatch[] = [];
     let batch = this.pending.get(partitionId);
     if (batch && (batch.events.length >= this.limits.maxEvents || batch.bytes + size > this.limits.maxBytes)) {

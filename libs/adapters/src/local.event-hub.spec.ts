@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { partitionIndexForKey, TestClock } from '@pipeline/engine';
 import { EventHubError, EventTooLargeError, type ReceivedEvent } from '@pipeline/ports';
 import { describeEventHubContract, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
@@ -97,6 +99,32 @@ describe('LocalEventHub', () => {
     expect(event.properties.nan).toBeNaN();
     expect(event.properties.inf).toBe(-Infinity);
     expect(event.body).toEqual(Buffer.alloc(0));
+    await hub.close();
+  });
+
+  it('returns every body byte for byte, empty ones, NUL bytes and invalid UTF-8 included', async () => {
+    const hub = open();
+    const bodies = [Buffer.from('{"a":1}'), Buffer.alloc(0), Buffer.from([0, 0, 1, 0]), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.alloc(0), Buffer.from('é\u0000z')];
+    await hub.send(bodies.slice(0, 2).map((body) => ({ body })), { partitionId: '3' });
+    await hub.send(bodies.slice(2).map((body) => ({ body })), { partitionId: '3' });
+    await hub.send([{ body: Buffer.alloc(0) }, { body: Buffer.alloc(0) }], { partitionId: '1' });
+    const read = await hub.receive('3', -1, { maxCount: 10, maxWaitMs: 0 });
+    expect(read.map((event) => event.body)).toEqual(bodies);
+    expect((await hub.receive('3', 2, { maxCount: 2, maxWaitMs: 0 })).map((event) => event.body)).toEqual(bodies.slice(3, 5));
+    expect((await hub.receive('1', -1, { maxCount: 10, maxWaitMs: 0 })).map((event) => event.body)).toEqual([Buffer.alloc(0), Buffer.alloc(0)]);
+    await hub.close();
+  });
+
+  it('returns bodies byte for byte from a file whose text encoding is UTF-16', async () => {
+    await mkdir(path.dirname(file), { recursive: true });
+    const utf16 = new Database(file);
+    utf16.pragma("encoding = 'UTF-16le'");
+    utf16.exec('CREATE TABLE made_utf16 (x)');
+    utf16.close();
+    const hub = open();
+    const bodies = [Buffer.from([0xff, 0x00, 0xd8]), Buffer.from('plain'), Buffer.alloc(0)];
+    await hub.send(bodies.map((body) => ({ body })), { partitionId: '0' });
+    expect((await hub.receive('0', -1, { maxCount: 10, maxWaitMs: 0 })).map((event) => event.body)).toEqual(bodies);
     await hub.close();
   });
 

@@ -29,7 +29,7 @@ import {
   type ReceivedEvent,
   type SendOptions,
 } from '@pipeline/ports';
-import { decodeProperties, encodeProperties, propertiesSize } from './local.event-properties';
+import { decodeProperties, encodeProperties } from './local.event-properties';
 import { openSharedSqlite } from './local.sqlite';
 
 export interface LocalEventHubOptions {
@@ -55,6 +55,10 @@ const RECEIVE_POLL_INTERVAL_MS = 25;
 const RECORD_SEPARATOR_BYTES = 1;
 /** The largest partition count `partitionIndexForKey` spreads keys over (the hash is 16-bit). */
 const MAX_PARTITION_COUNT = 32_767;
+const EMPTY_BODY = Buffer.alloc(0);
+/** Rows per multi-row INSERT: fewer statement runs per batch (8 parameters a row, far below SQLite's limit). */
+const INSERT_ROWS = 64;
+const INSERT_COLUMNS = 8;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS eh_hubs (
@@ -84,15 +88,10 @@ const SCHEMA = `
   );
 `;
 
-interface EventRow {
-  partition_id: number;
-  sequence_number: number;
-  byte_offset: number;
-  enqueued_time: number;
-  partition_key: string | null;
-  properties: string;
-  body: Buffer;
-}
+/** A row of `eh_events` as `.raw()` returns it from `events`, the body's length in place of the body. */
+type EventRow = [sequenceNumber: number, byteOffset: number, enqueuedTime: number, partitionKey: string | null, properties: string, bodyLength: number];
+/** The same with the body, from `eventsWithBodies`. */
+type EventRowWithBody = [...EventRow, body: Buffer];
 
 interface PartitionRow {
   next_sequence: number;
@@ -100,6 +99,9 @@ interface PartitionRow {
   last_offset: number;
   last_enqueued_time: number;
 }
+
+/** The parameters of `insertMany`: INSERT_ROWS rows of INSERT_COLUMNS values. */
+type InsertParameters = Array<string | number | Buffer | null>;
 
 interface EncodedEvent {
   body: Buffer;
@@ -113,8 +115,11 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   readonly maxBatchBytes: number;
   private readonly partitionIds: readonly string[];
   private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly insertParameters: InsertParameters = new Array<string | number | Buffer | null>(INSERT_ROWS * INSERT_COLUMNS).fill(null);
   private readonly appendBatch: (events: EncodedEvent[], partitionKey: string | null, partition: number | undefined, enqueuedTime: number) => void;
   private closed = false;
+  /** Whether the file's text encoding is UTF-8, so group_concat passes blob bytes through unchanged. */
+  private readonly utf8: boolean;
 
   private constructor(
     private readonly db: Database.Database,
@@ -128,6 +133,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i));
     this.statements = prepareStatements(db);
+    this.utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
     this.appendBatch = db.transaction(this.append.bind(this)).immediate;
   }
 
@@ -164,8 +170,13 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     const { partitionKey, partitionId } = options;
     if (events.length === 0) return;
 
-    const encoded = events.map((event, index) => encodeEvent(event, index));
-    const total = encoded.reduce((sum, event) => sum + event.size, 0);
+    const encoded: EncodedEvent[] = new Array(events.length);
+    let total = 0;
+    for (let i = 0; i < events.length; i++) {
+      const event = encodeEvent(events[i] as EventToSend, i);
+      encoded[i] = event;
+      total += event.size;
+    }
     if (total > this.maxBatchBytes) {
       throw new EventTooLargeError(
         `A batch of ${encoded.length} event(s) is ${total} bytes (bodies + properties), over the ${this.maxBatchBytes}-byte limit of event hub "${this.hubName}". Send fewer or smaller events per call.`,
@@ -202,7 +213,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     const deadline = performance.now() + maxWaitMs;
     for (;;) {
       const rows = this.statements.events.all(this.hubName, partition, afterSequenceNumber, maxCount);
-      if (rows.length > 0) return rows.map((row) => this.toReceived(row));
+      if (rows.length > 0) return this.toReceived(partitionId, partition, rows);
       const remaining = deadline - performance.now();
       if (remaining <= 0) return [];
       await sleep(Math.min(RECEIVE_POLL_INTERVAL_MS, remaining));
@@ -225,12 +236,31 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     let sequence = state.next_sequence;
     let offset = state.next_offset;
     let lastOffset = state.last_offset;
-    for (const event of events) {
-      this.statements.insert.run(this.hubName, target, sequence, offset, enqueuedTime, partitionKey, event.properties, event.body);
+    // Whole groups of INSERT_ROWS go through the multi-row statement, the rest one row at a time.
+    const grouped = events.length - (events.length % INSERT_ROWS);
+    const parameters = grouped > 0 ? this.insertParameters : [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as EncodedEvent;
+      if (i < grouped) {
+        const at = (i % INSERT_ROWS) * INSERT_COLUMNS;
+        parameters[at] = this.hubName;
+        parameters[at + 1] = target;
+        parameters[at + 2] = sequence;
+        parameters[at + 3] = offset;
+        parameters[at + 4] = enqueuedTime;
+        parameters[at + 5] = partitionKey;
+        parameters[at + 6] = event.properties;
+        parameters[at + 7] = event.body;
+        if (i % INSERT_ROWS === INSERT_ROWS - 1) this.statements.insertMany.run(parameters);
+      } else {
+        this.statements.insert.run(this.hubName, target, sequence, offset, enqueuedTime, partitionKey, event.properties, event.body);
+      }
       lastOffset = offset;
       sequence += 1;
       offset += event.size + RECORD_SEPARATOR_BYTES;
     }
+    // Let the bodies go: the array is kept for the next batch.
+    if (grouped > 0) parameters.fill(null);
     this.statements.advance.run(sequence, offset, lastOffset, enqueuedTime, this.hubName, target);
   }
 
@@ -249,16 +279,43 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     return index;
   }
 
-  private toReceived(row: EventRow): ReceivedEvent {
-    return {
-      partitionId: String(row.partition_id),
-      sequenceNumber: row.sequence_number,
-      offset: String(row.byte_offset),
-      enqueuedTime: row.enqueued_time,
-      partitionKey: row.partition_key,
-      properties: decodeProperties(row.properties),
-      body: row.body,
-    };
+  /**
+   * The events of `rows`. Their bodies are read in one piece (one Buffer for the batch instead of one
+   * per event) and handed out as views of it; rows never change once written, so the piece holds
+   * exactly the listed rows' bodies, which its length confirms before it is used.
+   */
+  private toReceived(partitionId: string, partition: number, rows: EventRow[]): ReceivedEvent[] {
+    const first = (rows[0] as EventRow)[0];
+    const last = (rows[rows.length - 1] as EventRow)[0];
+    let expected = 0;
+    for (let i = 0; i < rows.length; i++) expected += (rows[i] as EventRow)[5];
+    const joined = expected === 0 ? EMPTY_BODY : this.utf8 ? this.statements.bodies.get(this.hubName, partition, first, last) : null;
+    const bodies: Buffer[] = new Array(rows.length);
+    if (joined instanceof Buffer && joined.byteLength === expected && last - first === rows.length - 1) {
+      let at = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const length = (rows[i] as EventRow)[5];
+        bodies[i] = joined.subarray(at, at + length);
+        at += length;
+      }
+    } else {
+      const full = this.statements.eventsWithBodies.all(this.hubName, partition, first - 1, rows.length);
+      for (let i = 0; i < rows.length; i++) bodies[i] = (full[i] as EventRowWithBody)[6];
+    }
+    const events: ReceivedEvent[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as EventRow;
+      events[i] = {
+        partitionId,
+        sequenceNumber: row[0],
+        offset: String(row[1]),
+        enqueuedTime: row[2],
+        partitionKey: row[3],
+        properties: decodeProperties(row[4]),
+        body: bodies[i] as Buffer,
+      };
+    }
+    return events;
   }
 
   private assertOpen(): void {
@@ -271,13 +328,32 @@ function prepareStatements(db: Database.Database) {
     partition: db.prepare<[string, number], PartitionRow>(
       'SELECT next_sequence, next_offset, last_offset, last_enqueued_time FROM eh_partitions WHERE hub = ? AND partition_id = ?',
     ),
-    events: db.prepare<[string, number, number, number], EventRow>(
-      `SELECT partition_id, sequence_number, byte_offset, enqueued_time, partition_key, properties, body
-       FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number > ? ORDER BY sequence_number LIMIT ?`,
-    ),
+    events: db
+      .prepare<[string, number, number, number], EventRow>(
+        `SELECT sequence_number, byte_offset, enqueued_time, partition_key, properties, length(body)
+         FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number > ? ORDER BY sequence_number LIMIT ?`,
+      )
+      .raw(true),
+    eventsWithBodies: db
+      .prepare<[string, number, number, number], EventRowWithBody>(
+        `SELECT sequence_number, byte_offset, enqueued_time, partition_key, properties, length(body), body
+         FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number > ? ORDER BY sequence_number LIMIT ?`,
+      )
+      .raw(true),
+    // group_concat copies each blob's bytes as they are (the file's text encoding is UTF-8).
+    bodies: db
+      .prepare<[string, number, number, number], Buffer | null>(
+        `SELECT CAST(group_concat(body, x'' ORDER BY sequence_number) AS BLOB)
+         FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number BETWEEN ? AND ?`,
+      )
+      .pluck(true),
     insert: db.prepare<[string, number, number, number, number, string | null, string, Buffer]>(
       `INSERT INTO eh_events (hub, partition_id, sequence_number, byte_offset, enqueued_time, partition_key, properties, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertMany: db.prepare<[InsertParameters]>(
+      `INSERT INTO eh_events (hub, partition_id, sequence_number, byte_offset, enqueued_time, partition_key, properties, body)
+       VALUES ${Array.from({ length: INSERT_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     ),
     advance: db.prepare<[number, number, number, number, string, number]>(
       'UPDATE eh_partitions SET next_sequence = ?, next_offset = ?, last_offset = ?, last_enqueued_time = ? WHERE hub = ? AND partition_id = ?',
@@ -312,8 +388,8 @@ function encodeEvent(event: EventToSend, index: number): EncodedEvent {
     throw new EventHubError(`Event ${index} of the batch needs a body of bytes (Buffer or Uint8Array).`);
   }
   const body = Buffer.isBuffer(event.body) ? event.body : Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength);
-  const size = body.byteLength + propertiesSize(event.properties);
-  return { body, properties: encodeProperties(event.properties), size };
+  const properties = encodeProperties(event.properties);
+  return { body, properties: properties.json, size: body.byteLength + properties.size };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -7,7 +7,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { encodeBytes, encodeLong, OCF_MAGIC } from './avro-binary';
 import { CAPTURE_RECORD_SCHEMA, type CaptureRecord } from './capture-record';
-import { captureRecordType, toAvroValue } from './record-codec';
+import { CaptureRecordEncoder } from './record-encoder';
 import { SYNC_MARKER_BYTES } from './sync-marker';
 
 export type CaptureCodec = 'null' | 'deflate';
@@ -23,6 +23,20 @@ export interface CaptureFileWriterOptions {
 }
 
 const DEFAULT_BLOCK_TARGET_BYTES = 64 * 1024;
+
+/** Room a block's buffer starts with beyond the target, so a block rarely has to grow. */
+const BLOCK_SLACK_BYTES = 4 * 1024;
+
+/** Bytes of `value` as an Avro varint long (zig-zag), without encoding it. */
+function longLength(value: number): number {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
+  let length = 1;
+  while (zigzag >= 0x80) {
+    zigzag = Math.floor(zigzag / 0x80);
+    length++;
+  }
+  return length;
+}
 
 /** zlib's compressBound: the most deflate can ever produce from `n` bytes. */
 function deflateBound(n: number): number {
@@ -40,8 +54,9 @@ export class CaptureFileWriter {
   private readonly blockTargetBytes: number;
   private readonly parts: Buffer[];
   private writtenBytes: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** The open block's records, encoded. */
+  private readonly block: CaptureRecordEncoder;
+  private pendingCount = 0;
   private count = 0;
   private finished: Buffer | undefined;
 
@@ -62,6 +77,7 @@ export class CaptureFileWriter {
     const head = header(this.codec, this.syncMarker);
     this.parts = [head];
     this.writtenBytes = head.length;
+    this.block = new CaptureRecordEncoder(Math.min(target, DEFAULT_BLOCK_TARGET_BYTES) + BLOCK_SLACK_BYTES);
   }
 
   get recordCount(): number {
@@ -74,19 +90,18 @@ export class CaptureFileWriter {
    */
   get byteLength(): number {
     if (this.finished) return this.finished.length;
-    if (this.pending.length === 0) return this.writtenBytes;
-    const dataBytes = this.codec === 'deflate' ? deflateBound(this.pendingBytes) : this.pendingBytes;
-    const framing = encodeLong(this.pending.length).length + encodeLong(dataBytes).length + SYNC_MARKER_BYTES;
+    if (this.pendingCount === 0) return this.writtenBytes;
+    const dataBytes = this.codec === 'deflate' ? deflateBound(this.block.length) : this.block.length;
+    const framing = longLength(this.pendingCount) + longLength(dataBytes) + SYNC_MARKER_BYTES;
     return this.writtenBytes + framing + dataBytes;
   }
 
   append(record: CaptureRecord): void {
     if (this.finished) throw new Error('CaptureFileWriter.append after finish(): start a new writer for the next file.');
-    const encoded = captureRecordType().toBuffer(toAvroValue(record));
-    this.pending.push(encoded);
-    this.pendingBytes += encoded.length;
+    this.block.append(record);
+    this.pendingCount++;
     this.count++;
-    if (this.pendingBytes >= this.blockTargetBytes) this.flushBlock();
+    if (this.block.length >= this.blockTargetBytes) this.flushBlock();
   }
 
   /** The complete file. With no records, the header alone: a valid empty file, as Capture writes. */
@@ -100,15 +115,14 @@ export class CaptureFileWriter {
   }
 
   private flushBlock(): void {
-    if (this.pending.length === 0) return;
-    const raw = Buffer.concat(this.pending, this.pendingBytes);
+    if (this.pendingCount === 0) return;
+    const raw = this.block.take();
     const data = this.codec === 'deflate' ? deflateRawSync(raw) : raw;
-    const block = [encodeLong(this.pending.length), encodeLong(data.length), data, this.syncMarker];
+    const block = [encodeLong(this.pendingCount), encodeLong(data.length), data, this.syncMarker];
     for (const part of block) {
       this.parts.push(part);
       this.writtenBytes += part.length;
     }
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.pendingCount = 0;
   }
 }

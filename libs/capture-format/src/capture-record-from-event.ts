@@ -26,7 +26,12 @@ export function captureRecordFromEvent(event: ReceivedEvent): CaptureRecord {
   const systemProperties: Record<string, CaptureValue> = {};
   if (event.partitionKey != null) systemProperties[PARTITION_KEY_SYSTEM_PROPERTY] = event.partitionKey;
   const properties: Record<string, CaptureValue> = {};
-  for (const [name, value] of Object.entries(event.properties)) properties[name] = captureValue(value, name);
+  const source = event.properties;
+  const names = Object.keys(source);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    properties[name] = captureValue(source[name] as PropertyValue, name);
+  }
   return {
     sequenceNumber: event.sequenceNumber,
     offset: event.offset,

@@ -7,7 +7,24 @@
 const PATTERN = /^(\d{1,2})\/(\d{1,2})\/(\d{4}) (\d{1,2}):(\d{2}):(\d{2}) (AM|PM)$/;
 const EXAMPLE = '12/7/2018 10:22:49 AM';
 
+// Events come in runs enqueued within the same second: the last text formatted and the last text
+// parsed are kept, so a run costs one format and one parse.
+let formattedSecond = Number.NaN;
+let formattedText = '';
+let parsedText: string | undefined;
+let parsedEpochMs = 0;
+
 export function formatEnqueuedTimeUtc(epochMs: number): string {
+  // Date drops a fraction of a millisecond toward zero, then the text drops the milliseconds.
+  const second = Math.floor(Math.trunc(epochMs) / 1000);
+  if (second === formattedSecond && typeof epochMs === 'number') return formattedText;
+  const text = formatUncached(epochMs);
+  formattedSecond = second;
+  formattedText = text;
+  return text;
+}
+
+function formatUncached(epochMs: number): string {
   const date = new Date(epochMs);
   if (!Number.isFinite(epochMs) || Number.isNaN(date.getTime())) {
     throw new RangeError(`Cannot format EnqueuedTimeUtc from ${String(epochMs)}: expected epoch milliseconds within the Date range.`);
@@ -25,6 +42,14 @@ export function formatEnqueuedTimeUtc(epochMs: number): string {
 
 /** Epoch milliseconds of an `EnqueuedTimeUtc` text; throws naming the text when it is not that format. */
 export function parseEnqueuedTimeUtc(text: string): number {
+  if (parsedText !== undefined && text === parsedText) return parsedEpochMs;
+  const epochMs = parseUncached(text);
+  parsedText = text;
+  parsedEpochMs = epochMs;
+  return epochMs;
+}
+
+function parseUncached(text: string): number {
   const fail = (why: string): never => {
     throw new RangeError(`Invalid EnqueuedTimeUtc ${JSON.stringify(text)}: ${why}. Expected UTC "M/D/YYYY h:mm:ss AM|PM", e.g. "${EXAMPLE}".`);
   };

@@ -126,8 +126,12 @@ export class EventTooLargeError extends EventHubError {
  */
 export function eventSizeInBytes(event: EventToSend): number {
   let size = EVENT_OVERHEAD_BYTES + event.body.byteLength;
-  if (event.properties) {
-    for (const [name, value] of Object.entries(event.properties)) {
+  const properties = event.properties;
+  if (properties) {
+    const names = Object.keys(properties);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const value = properties[name];
       size += Buffer.byteLength(name) + 8;
       if (typeof value === 'string') size += Buffer.byteLength(value);
       else if (Buffer.isBuffer(value)) size += value.byteLength;

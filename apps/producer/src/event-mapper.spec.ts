@@ -1,0 +1,58 @@
+import * as fc from 'fast-check';
+import { parseSpec } from '@pipeline/contracts';
+import type { CsvRecord } from '@pipeline/csv';
+import { EventMapper } from './event-mapper';
+
+const spec = parseSpec(
+  `
+version: 1
+name: sensor-readings
+source:
+  name: sensors
+  columns:
+    - { name: reading_id, type: string }
+    - { name: device_id, type: string }
+    - { name: ts, type: timestamp }
+eventTime: { column: ts, format: iso8601, timeZone: UTC }
+eventId: { column: reading_id }
+partitionKey: device_id
+groupBy: [device_id]
+windows:
+  - { name: per_minute, type: tumbling, size: 1m }
+aggregates:
+  - { name: readings, fn: count }
+watermark: { delay: 30s }
+gold: { shards: 2, outputModes: [append] }
+`,
+  'spec.yaml',
+);
+
+/** The body as the row object serialized by JSON.stringify: what earlier producers sent. */
+function objectBody(names: readonly string[], fields: readonly string[]): string {
+  const body: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) body[names[i] as string] = fields[i] ?? '';
+  return JSON.stringify(body);
+}
+
+const row = (fields: string[]): CsvRecord => ({ kind: 'row', row: 1, line: 2, fields });
+
+const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
+const field = fc.oneof(fc.string({ maxLength: 10 }), fc.string({ unit: codeUnit, maxLength: 10 }), fc.constantFrom('São Paulo', 'Lyon "Gerland"', 'a\\b', 'tab\there', '😀'));
+
+describe('EventMapper', () => {
+  it.each([
+    ['plain names', ['reading_id', 'device_id', 'ts', 'note']],
+    ['an integer-like name, which objects list first', ['reading_id', 'device_id', 'ts', '7']],
+    ['a repeated name', ['reading_id', 'device_id', 'ts', 'device_id']],
+    ['a name __proto__', ['reading_id', '__proto__', 'device_id', 'ts']],
+  ])('sends the body JSON.stringify gave for the row object, with %s', (_name, names) => {
+    const mapper = new EventMapper(spec, names);
+    fc.assert(
+      fc.property(fc.array(field, { minLength: 0, maxLength: names.length + 1 }), (fields) => {
+        const { event } = mapper.map(row(fields));
+        expect(Buffer.from(event.body)).toEqual(Buffer.from(objectBody(names, fields)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
