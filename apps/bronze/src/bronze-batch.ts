@@ -17,7 +17,7 @@
  * is re-copied, and a later batch takes it exactly once. Only a lake that fails (a transient error)
  * fails the batch, which is then re-done.
  */
-import { CaptureFormatError, readCaptureFile } from '@pipeline/capture-format';
+import { CaptureFormatError, readCaptureBlocks } from '@pipeline/capture-format';
 import { hashingStream, sha256Hex, type BatchInput, type BatchOutcome, type ManifestLog } from '@pipeline/checkpoint';
 import {
   EventProperty,
@@ -177,12 +177,14 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
   let last: number | undefined;
   const traceparents: string[] = [];
   try {
-    for await (const record of readCaptureFile(read.chunks, file.path)) {
-      first ??= record.sequenceNumber;
-      last = record.sequenceNumber;
-      rows++;
-      const traceparent = record.properties[EventProperty.traceparent];
-      if (typeof traceparent === 'string' && traceparents.length < MAX_LINKS) traceparents.push(traceparent);
+    for await (const block of readCaptureBlocks(read.chunks, file.path)) {
+      for (const record of block) {
+        first ??= record.sequenceNumber;
+        last = record.sequenceNumber;
+        rows++;
+        const traceparent = record.properties[EventProperty.traceparent];
+        if (typeof traceparent === 'string' && traceparents.length < MAX_LINKS) traceparents.push(traceparent);
+      }
     }
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;

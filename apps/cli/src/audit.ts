@@ -19,7 +19,7 @@
  * a damaged capture file, a manifest or commit that does not parse — is a problem naming where it
  * is and what to do; the audit itself does not stop on it.
  */
-import { CaptureFormatError, readCaptureFile } from '@pipeline/capture-format';
+import { CaptureFormatError, readCaptureBlocks } from '@pipeline/capture-format';
 import { hashingStream, sha256Hex, StageCheckpoint } from '@pipeline/checkpoint';
 import {
   DEFAULT_MANIFEST_ROOT,
@@ -433,7 +433,7 @@ async function readCaptured(lake: Lake, path: string): Promise<CapturedFile> {
   let records = 0;
   const read = hashingStream(await lake.readStream(path));
   try {
-    for await (const _record of readCaptureFile(read.chunks, path)) records++;
+    for await (const block of readCaptureBlocks(read.chunks, path)) records += block.length;
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
     const whole = await lake.read(path);

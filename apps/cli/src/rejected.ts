@@ -6,7 +6,7 @@
  * into a new batch, exactly once, and silver reads it after that like any new file.
  */
 import { hashingStream } from '@pipeline/checkpoint';
-import { CaptureFormatError, readCaptureFile } from '@pipeline/capture-format';
+import { CaptureFormatError, readCaptureBlocks } from '@pipeline/capture-format';
 import {
   REJECTED_RECORD_VERSION,
   RejectedFileLog,
@@ -139,7 +139,7 @@ async function checkCaptureFile(lake: Lake, path: string): Promise<{ bytes: numb
   const read = hashingStream(stream);
   let records = 0;
   try {
-    for await (const _record of readCaptureFile(read.chunks, path)) records++;
+    for await (const block of readCaptureBlocks(read.chunks, path)) records += block.length;
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
     return { problem: read.bytes === 0 ? 'it has 0 bytes.' : error.message };

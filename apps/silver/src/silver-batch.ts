@@ -25,7 +25,7 @@
  * and in the rejected-file log (libs/contracts rejected-file.ts), from which
  * `pipeline rejected restore` sends the file back through bronze.
  */
-import { parseEnqueuedTimeUtc, readCaptureFile } from '@pipeline/capture-format';
+import { parseEnqueuedTimeUtc, readCaptureBlocks } from '@pipeline/capture-format';
 import {
   DEFAULT_MANIFEST_ROOT,
   REJECTED_RECORD_VERSION,
@@ -128,11 +128,11 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       attributes: { 'pipeline.batch': batch, 'pipeline.bronze.from': bronzeRange.from, 'pipeline.bronze.to': bronzeRange.to, 'pipeline.silver.redo': input.kind === 'recorded' },
     },
     async (span) => {
-      const offsets =
-        input.kind === 'recorded' ? input.offsets : await input.record(planned(input.plan.bronze, input.plan.batchTime, traceHeaders(span).traceparent));
+      const offsets = input.kind === 'recorded' ? input.offsets : await input.record(planned(input.plan.bronze, input.plan.batchTime, traceHeaders(span).traceparent));
       const shards = deps.spec.gold.shards;
       const eventTime = live.eventTime;
-      for (const manifest of bronze) eventTime.declarePartitions([...(manifest.partitions ?? []), ...manifest.files.flatMap((f) => (f.partitionId === undefined ? [] : [f.partitionId]))]);
+      for (const manifest of bronze)
+        eventTime.declarePartitions([...(manifest.partitions ?? []), ...manifest.files.flatMap((f) => (f.partitionId === undefined ? [] : [f.partitionId]))]);
       const byShard: TableRow[][] = Array.from({ length: shards }, () => []);
       const quarantined: TableRow[] = [];
       const counts: Record<string, PartitionCounts> = {};
@@ -163,31 +163,33 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
             if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
             continue;
           }
-          for await (const record of readCaptureFile(single(bytes), file.path)) {
-            partitionCounts.records++;
-            const event: SourceEvent = {
-              body: record.body,
-              properties: record.properties,
-              enqueuedTime: parseEnqueuedTimeUtc(record.enqueuedTimeUtc),
-              partitionId: partition,
-              sequenceNumber: record.sequenceNumber,
-              captureFile: file.path,
-            };
-            const result = deps.transform(event);
-            if (result.kind === 'quarantine') {
-              quarantined.push(result.row);
-              partitionCounts.quarantined++;
-              reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
-              continue;
+          for await (const block of readCaptureBlocks(single(bytes), file.path)) {
+            for (const record of block) {
+              partitionCounts.records++;
+              const event: SourceEvent = {
+                body: record.body,
+                properties: record.properties,
+                enqueuedTime: parseEnqueuedTimeUtc(record.enqueuedTimeUtc),
+                partitionId: partition,
+                sequenceNumber: record.sequenceNumber,
+                captureFile: file.path,
+              };
+              const result = deps.transform(event);
+              if (result.kind === 'quarantine') {
+                quarantined.push(result.row);
+                partitionCounts.quarantined++;
+                reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
+                continue;
+              }
+              const shard = result.row['shard'] as number;
+              if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime) === 'duplicate') {
+                partitionCounts.duplicates++;
+                continue;
+              }
+              // The transform assigned the row's gold shard from its grouping key.
+              (byShard[shard] as TableRow[]).push(result.row);
+              partitionCounts.rows++;
             }
-            const shard = result.row['shard'] as number;
-            if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime) === 'duplicate') {
-              partitionCounts.duplicates++;
-              continue;
-            }
-            // The transform assigned the row's gold shard from its grouping key.
-            (byShard[shard] as TableRow[]).push(result.row);
-            partitionCounts.rows++;
           }
         }
       }
@@ -200,7 +202,10 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       }
       const quarantineAdds = quarantined.length === 0 ? [] : await deps.quarantineTable.writeFiles(quarantined, { filePrefix: `part-${pad(batch, 8)}`, commitTime });
       const txn = { appId: deps.queryId, version: batch };
-      const silverCommit = await deps.silverTable.commit(silverFiles.flat().map((f) => f.add), { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
+      const silverCommit = await deps.silverTable.commit(
+        silverFiles.flat().map((f) => f.add),
+        { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } },
+      );
       const quarantineCommit = await deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
 
       const handed = eventTime.endBatch();

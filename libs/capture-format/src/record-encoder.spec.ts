@@ -47,7 +47,12 @@ const propertyValue: fc.Arbitrary<CaptureValue> = fc.oneof(
   fc.constant(null),
 );
 
-const systemValue: fc.Arbitrary<CaptureValue> = fc.oneof(text, fc.maxSafeInteger(), fc.double(), fc.uint8Array({ maxLength: 20 }).map((bytes) => Buffer.from(bytes)));
+const systemValue: fc.Arbitrary<CaptureValue> = fc.oneof(
+  text,
+  fc.maxSafeInteger(),
+  fc.double(),
+  fc.uint8Array({ maxLength: 20 }).map((bytes) => Buffer.from(bytes)),
+);
 
 const record: fc.Arbitrary<CaptureRecord> = fc.record({
   sequenceNumber: fc.oneof(fc.nat(), fc.maxSafeInteger()),
@@ -108,7 +113,7 @@ describe('CaptureRecordEncoder', () => {
     expect(encoder.take()).toEqual(Buffer.concat([avscBytes(sampleRecord(1)), avscBytes(sampleRecord(3))]));
   });
 
-  it('refuses a long beyond what avsc writes with avsc\'s error, after the other checks', () => {
+  it("refuses a long beyond what avsc writes with avsc's error, after the other checks", () => {
     const huge = { ...sampleRecord(1), properties: { big: Number.MAX_SAFE_INTEGER } };
     expect(() => avscBytes(huge)).toThrow('invalid "long": 9007199254740991');
     expect(() => encoded([huge])).toThrow('invalid "long": 9007199254740991');

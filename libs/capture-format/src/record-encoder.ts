@@ -231,9 +231,7 @@ export class CaptureRecordEncoder {
 function branchOf(value: CaptureValue, field: string, key: string, allowNull: boolean): number {
   if (value === null) {
     if (allowNull) return NULL;
-    throw new TypeError(
-      `CaptureRecord.${field}[${JSON.stringify(key)}] is null, but SystemProperties values cannot be null in the Capture schema; leave the key out instead.`,
-    );
+    throw new TypeError(`CaptureRecord.${field}[${JSON.stringify(key)}] is null, but SystemProperties values cannot be null in the Capture schema; leave the key out instead.`);
   }
   if (typeof value === 'number') return Number.isSafeInteger(value) ? LONG : DOUBLE;
   if (typeof value === 'string') return STRING;

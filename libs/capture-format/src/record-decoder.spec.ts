@@ -1,0 +1,117 @@
+import * as fc from 'fast-check';
+import { Type } from 'avsc';
+import { CAPTURE_RECORD_SCHEMA_2016, type CaptureRecord, type CaptureValue } from './capture-record';
+import { formatEnqueuedTimeUtc } from './enqueued-time';
+import { captureRecordType, fromAvroValue, toAvroValue } from './record-codec';
+import { CaptureRecordDecoder } from './record-decoder';
+
+/** What avsc reads from the bytes: the reference the decoder must match. */
+function avscRecord(type: Type, bytes: Buffer, position = 0): { record: CaptureRecord; offset: number } | undefined {
+  const decoded = type.decode(bytes, position);
+  return decoded.offset < 0 ? undefined : { record: fromAvroValue(decoded.value as Record<string, unknown>), offset: decoded.offset };
+}
+
+const current = () => new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null']);
+const archiveType = Type.forSchema(structuredClone(CAPTURE_RECORD_SCHEMA_2016) as never, { wrapUnions: true });
+
+const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
+const text = fc.oneof(fc.string({ unit: codeUnit, maxLength: 40 }), fc.string({ maxLength: 120 }), fc.string({ unit: 'binary', maxLength: 40 }));
+const value = (nullable: boolean): fc.Arbitrary<CaptureValue> =>
+  fc.oneof(
+    text,
+    fc.integer(),
+    fc.integer({ min: -(2 ** 53 - 2), max: 2 ** 53 - 2 }),
+    fc.double({ noNaN: true }),
+    fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 268435455, 268435456, -268435457, 1.5),
+    fc.uint8Array({ maxLength: 60 }).map((bytes) => Buffer.from(bytes)),
+    ...(nullable ? [fc.constant(null)] : []),
+  );
+const record = (nullable: boolean): fc.Arbitrary<CaptureRecord> =>
+  fc.record({
+    sequenceNumber: fc.integer({ min: 0, max: 2 ** 53 - 2 }),
+    offset: text,
+    enqueuedTimeUtc: fc.integer({ min: 0, max: Date.UTC(9999, 11, 31) }).map((ms) => formatEnqueuedTimeUtc(ms)),
+    systemProperties: fc.dictionary(text, value(false), { maxKeys: 3 }),
+    properties: fc.dictionary(text, value(nullable), { maxKeys: 6 }),
+    body: fc.option(fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes))),
+  });
+
+describe('CaptureRecordDecoder', () => {
+  it('reads every record of the current schema exactly as avsc does, at any position in a block', () => {
+    fc.assert(
+      fc.property(fc.array(record(true), { minLength: 1, maxLength: 4 }), (records) => {
+        const block = Buffer.concat(records.map((r) => captureRecordType().toBuffer(toAvroValue(r))));
+        const decoder = current();
+        let position = 0;
+        for (let i = 0; i < records.length; i++) {
+          const mine = decoder.decode(block, position);
+          expect(mine).toEqual(avscRecord(captureRecordType(), block, position));
+          position = (mine as { offset: number }).offset;
+        }
+        expect(position).toBe(block.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads records of the 2016 Archive schema (no null properties) as avsc does', () => {
+    fc.assert(
+      fc.property(record(false), (r) => {
+        const bytes = archiveType.toBuffer(toAvroValue(r));
+        expect(new CaptureRecordDecoder(['long', 'double', 'string', 'bytes']).decode(bytes, 0)).toEqual(avscRecord(archiveType, bytes));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('answers undefined, as avsc does, for a record cut anywhere', () => {
+    const r: CaptureRecord = {
+      sequenceNumber: 2 ** 40,
+      offset: '12345',
+      enqueuedTimeUtc: '1/1/2026 12:00:00 AM',
+      systemProperties: { 'x-opt-partition-key': 'dev-1' },
+      properties: { eventId: 'a', size: 3, ratio: 0.5, raw: Buffer.from([1, 2]), none: null },
+      body: Buffer.from('{"a":1}'),
+    };
+    const bytes = captureRecordType().toBuffer(toAvroValue(r));
+    expect(current().decode(bytes, 0)).toEqual({ record: r, offset: bytes.length });
+    for (let cut = 0; cut < bytes.length; cut++) {
+      expect(current().decode(bytes.subarray(0, cut), 0)).toBeUndefined();
+      expect(avscRecord(captureRecordType(), bytes.subarray(0, cut))).toBeUndefined();
+    }
+  });
+
+  it('reads map blocks written with a negative count and a byte size', () => {
+    // SequenceNumber 1, Offset "o", EnqueuedTimeUtc "t", SystemProperties {} , Properties as one
+    // block of -1 entries (size 4): {"k": string "v"}, Body null.
+    const bytes = Buffer.from([0x02, 0x02, 0x6f, 0x02, 0x74, 0x00, 0x01, 0x08, 0x02, 0x6b, 0x04, 0x02, 0x76, 0x00, 0x00]);
+    expect(current().decode(bytes, 0)).toEqual({
+      record: { sequenceNumber: 1, offset: 'o', enqueuedTimeUtc: 't', systemProperties: {}, properties: { k: 'v' }, body: null },
+      offset: bytes.length,
+    });
+    expect(avscRecord(captureRecordType(), bytes)?.record.properties).toEqual({ k: 'v' });
+  });
+
+  it('refuses a union index outside the schema, naming it', () => {
+    // Properties {"k": branch 7}.
+    const bytes = Buffer.from([0x02, 0x02, 0x6f, 0x02, 0x74, 0x00, 0x02, 0x02, 0x6b, 0x0e, 0x00, 0x00]);
+    expect(() => current().decode(bytes, 0)).toThrow('invalid union index 7 (the schema has 5 branches: long, double, string, bytes, null)');
+    // Body branch 2.
+    const body = Buffer.from([0x02, 0x02, 0x6f, 0x02, 0x74, 0x00, 0x00, 0x04]);
+    expect(() => current().decode(body, 0)).toThrow('invalid union index 2 for Body (null or bytes)');
+  });
+
+  it('leaves out a map key named __proto__, as the plain record built by assignment does', () => {
+    // Properties {"__proto__": string "x", "k": long 1}.
+    const key = Buffer.from('__proto__');
+    const bytes = Buffer.concat([
+      Buffer.from([0x02, 0x02, 0x6f, 0x02, 0x74, 0x00, 0x04, key.length * 2]),
+      key,
+      Buffer.from([0x04, 0x02, 0x78, 0x02, 0x6b, 0x00, 0x02, 0x00, 0x00]),
+    ]);
+    const decoded = current().decode(bytes, 0);
+    expect(decoded?.record.properties).toEqual({ k: 1 });
+    expect(Object.getPrototypeOf(decoded?.record.properties)).toBe(Object.prototype);
+    expect(decoded).toEqual(avscRecord(captureRecordType(), bytes));
+  });
+});

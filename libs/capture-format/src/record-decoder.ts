@@ -1,0 +1,149 @@
+/**
+ * Decodes Capture records of the two known EventData schemas (`CAPTURE_RECORD_SCHEMA` and the
+ * 2016 Archive one) straight from Avro binary into `CaptureRecord`s: no wrapped union objects and
+ * no intermediate avsc value. Files declaring another compatible schema go through avsc.
+ *
+ * Invariants (a record reads as avsc reads it, `fromAvroValue(type.decode(…))`):
+ * - Fields in schema order: SequenceNumber (long), Offset (string), EnqueuedTimeUtc (string),
+ *   SystemProperties (map of long|double|string|bytes), Properties (map of the schema's branches),
+ *   Body (null|bytes). Maps are read block by block; a negative block count is followed by the
+ *   block's byte size, which is skipped.
+ * - Strings decode as Node's UTF-8 decoder does (invalid sequences become U+FFFD); bytes are views
+ *   of the block, not copies.
+ * - A map key named `__proto__` is left out, as the assignment in `fromAvroValue` leaves it out.
+ * - Data that ends inside a record is `undefined` (avsc's offset −1); a union index outside the
+ *   schema's branches, or a negative length, throws a `RangeError` naming it.
+ */
+import type { CaptureRecord, CaptureValue } from './capture-record';
+
+/** A map value union, branch by branch, as the schema lists it. */
+export type UnionBranch = 'long' | 'double' | 'string' | 'bytes' | 'null';
+
+/** The branches of `SystemProperties` in both known schemas. */
+export const SYSTEM_PROPERTY_BRANCHES: readonly UnionBranch[] = ['long', 'double', 'string', 'bytes'];
+
+class Truncated extends Error {}
+const TRUNCATED = new Truncated();
+
+export class CaptureRecordDecoder {
+  private data: Buffer = Buffer.alloc(0);
+  private position = 0;
+
+  constructor(private readonly propertyBranches: readonly UnionBranch[]) {}
+
+  /** The record at `position` of `data` and the offset after it, or `undefined` when the data ends inside it. */
+  decode(data: Buffer, position: number): { record: CaptureRecord; offset: number } | undefined {
+    this.data = data;
+    this.position = position;
+    try {
+      const record: CaptureRecord = {
+        sequenceNumber: this.long(),
+        offset: this.string(),
+        enqueuedTimeUtc: this.string(),
+        systemProperties: this.map(SYSTEM_PROPERTY_BRANCHES),
+        properties: this.map(this.propertyBranches),
+        body: this.body(),
+      };
+      return { record, offset: this.position };
+    } catch (error) {
+      if (error === TRUNCATED) return undefined;
+      throw error;
+    } finally {
+      this.data = Buffer.alloc(0);
+    }
+  }
+
+  /** A zig-zag varint long, exact up to 2^53 as avsc reads it. */
+  private long(): number {
+    const data = this.data;
+    let n = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      if (this.position >= data.length) throw TRUNCATED;
+      byte = data[this.position++] as number;
+      n |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80 && shift < 28);
+    if (!(byte & 0x80)) return (n >>> 1) ^ -(n & 1);
+    // Past 28 bits: floating-point arithmetic, as avsc does.
+    let f = n >>> 0;
+    let scale = 268435456;
+    do {
+      if (this.position >= data.length) throw TRUNCATED;
+      byte = data[this.position++] as number;
+      f += (byte & 0x7f) * scale;
+      scale *= 128;
+    } while (byte & 0x80);
+    return (f % 2 ? -(f + 1) : f) / 2;
+  }
+
+  private length(what: string): number {
+    const length = this.long();
+    if (length < 0) throw new RangeError(`${what} has the negative length ${length}`);
+    if (this.position + length > this.data.length) throw TRUNCATED;
+    return length;
+  }
+
+  private string(): string {
+    const length = this.length('a string');
+    const start = this.position;
+    this.position += length;
+    return this.data.toString('utf8', start, start + length);
+  }
+
+  private bytes(): Buffer {
+    const length = this.length('a bytes value');
+    const start = this.position;
+    this.position += length;
+    return this.data.subarray(start, start + length);
+  }
+
+  private double(): number {
+    if (this.position + 8 > this.data.length) throw TRUNCATED;
+    const value = this.data.readDoubleLE(this.position);
+    this.position += 8;
+    return value;
+  }
+
+  private value(branches: readonly UnionBranch[]): CaptureValue {
+    const index = this.long();
+    switch (branches[index]) {
+      case 'long':
+        return this.long();
+      case 'double':
+        return this.double();
+      case 'string':
+        return this.string();
+      case 'bytes':
+        return this.bytes();
+      case 'null':
+        return null;
+      case undefined:
+        throw new RangeError(`invalid union index ${index} (the schema has ${branches.length} branches: ${branches.join(', ')})`);
+    }
+  }
+
+  private map(branches: readonly UnionBranch[]): Record<string, CaptureValue> {
+    const map: Record<string, CaptureValue> = {};
+    for (let count = this.long(); count !== 0; count = this.long()) {
+      if (count < 0) {
+        count = -count;
+        this.long(); // the block's byte size
+      }
+      for (let i = 0; i < count; i++) {
+        const key = this.string();
+        const value = this.value(branches);
+        if (key !== '__proto__') map[key] = value;
+      }
+    }
+    return map;
+  }
+
+  private body(): Buffer | null {
+    const index = this.long();
+    if (index === 0) return null;
+    if (index === 1) return this.bytes();
+    throw new RangeError(`invalid union index ${index} for Body (null or bytes)`);
+  }
+}
