@@ -1,7 +1,7 @@
 /**
  * Pipeline status, layer by layer, read from where each layer keeps it:
  * - capture: the capture files in the lake (`raw/…`): count, bytes, and events (each file is read
- *   once and its count cached: capture files are created once and never change);
+ *   once, by its block headers, and its count cached: capture files are created once and never change);
  * - bronze and silver: their stage checkpoints' latest committed state (cumulative counts);
  * - gold: the shard statuses in the serving store, with each source partition's progress and the
  *   partition holding the shard's watermark back;
@@ -14,7 +14,7 @@
  * The checkpoint types are the few fields read here, copied: apps do not import each other.
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
-import { CaptureFormatError, openCaptureFile } from '@pipeline/capture-format';
+import { CaptureFormatError, countCaptureRecords } from '@pipeline/capture-format';
 import { RejectedFileLog, restoreAdvice } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake, ServingStore, ShardStatus } from '@pipeline/ports';
@@ -90,8 +90,8 @@ export class PipelineStatus {
     if (cached && cached.size === size) return cached.events;
     let events = 0;
     try {
-      const { records } = await openCaptureFile(await this.sources.lake.readStream(path), path);
-      for await (const _record of records) events++;
+      // From the block headers: status counts events, it does not read them (bronze and silver do).
+      events = await countCaptureRecords(await this.sources.lake.readStream(path), path, (counted) => (events = counted));
     } catch (error) {
       // A damaged file (bronze sets it aside): the events before the damage.
       if (!(error instanceof CaptureFormatError)) throw error;

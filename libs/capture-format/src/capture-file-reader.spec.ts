@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as avsc from 'avsc';
 import { CaptureFileWriter, type CaptureCodec } from './capture-file-writer';
-import { openCaptureFile, readCaptureFile } from './capture-file-reader';
+import { countCaptureRecords, openCaptureFile, readCaptureBlocks, readCaptureFile } from './capture-file-reader';
 import { CaptureFormatError } from './capture-format-error';
 import { CAPTURE_RECORD_SCHEMA, type CaptureRecord } from './capture-record';
 import { parseEnqueuedTimeUtc, formatEnqueuedTimeUtc } from './enqueued-time';
@@ -270,5 +270,28 @@ describe('releasing the source', () => {
   it('names the fix when the stream was opened with a text encoding', async () => {
     const stream = fs.createReadStream(USQL, { encoding: 'latin1' });
     await expect(collect(readCaptureFile(stream as AsyncIterable<never>, 'usql-EHC.avro'))).rejects.toThrow('open the stream without an encoding');
+  });
+});
+
+describe('countCaptureRecords', () => {
+  it('counts the records of the real Capture files from their block headers, as many as the reader reads', async () => {
+    for (const file of [USQL, BLUEFROG]) {
+      const read = await collect(readCaptureFile(fs.createReadStream(file), path.basename(file)));
+      await expect(countCaptureRecords(fs.createReadStream(file), path.basename(file))).resolves.toBe(read.length);
+    }
+    await expect(countCaptureRecords(fs.createReadStream(USQL), 'usql-EHC.avro')).resolves.toBe(677);
+  });
+
+  it('counts every block of a multi-block file and, for a cut file, tells the blocks before the cut, then throws naming the file', async () => {
+    const records = Array.from({ length: 300 }, (_, i) => sampleRecord(i));
+    const file = writeFile(records, 'null', 2_048);
+    await expect(countCaptureRecords(chunked(file, 100), 'whole.avro')).resolves.toBe(300);
+    let before = 0;
+    const cut = countCaptureRecords(chunked(file.subarray(0, file.length - 40), 100), 'cut.avro', (n) => (before = n));
+    await expect(cut).rejects.toBeInstanceOf(CaptureFormatError);
+    await expect(cut).rejects.toThrow('cut.avro');
+    const blocks = await collect(readCaptureBlocks(chunked(file, 100), 'whole.avro'));
+    expect(blocks.length).toBeGreaterThan(2);
+    expect(before).toBe(300 - (blocks.at(-1) as CaptureRecord[]).length);
   });
 });

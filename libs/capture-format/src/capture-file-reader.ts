@@ -166,6 +166,49 @@ function recordDecoderFor(header: Header): (data: Buffer, position: number) => {
 const CURRENT_PROPERTY_BRANCHES: readonly UnionBranch[] = ['long', 'double', 'string', 'bytes', 'null'];
 const ARCHIVE_PROPERTY_BRANCHES: readonly UnionBranch[] = ['long', 'double', 'string', 'bytes'];
 
+/** The next block's framing (checked up to its sync marker), or `undefined` at the end of the file. */
+async function nextBlock(frames: FrameReader, header: Header): Promise<{ blockStart: number; count: number; data: Buffer; dataStart: number } | undefined> {
+  const { bytes } = frames;
+  if (await bytes.atEnd()) return undefined;
+  const blockStart = bytes.offset;
+  const count = await frames.long(`the record count of the block at byte ${blockStart}`);
+  if (count < 0) frames.fail(blockStart, `the block declares ${count} records; the file is corrupt`);
+  const size = await frames.length(`the block at byte ${blockStart}`, MAX_BLOCK_BYTES);
+  const dataStart = bytes.offset;
+  const data = await frames.exact(size, `the data of the block at byte ${blockStart}`);
+  const syncStart = bytes.offset;
+  const sync = await frames.exact(SYNC_MARKER_BYTES, `the sync marker of the block at byte ${blockStart}`);
+  if (!sync.equals(header.syncMarker)) {
+    frames.fail(
+      syncStart,
+      `the sync marker after the block at byte ${blockStart} is ${sync.toString('hex')}, expected ${header.syncMarker.toString('hex')} from the header; the block size or the data is corrupt`,
+    );
+  }
+  return { blockStart, count, data, dataStart };
+}
+
+/**
+ * The records a Capture file declares, from its block headers, without decoding them: the header
+ * and every block's framing and sync marker are checked, the records' contents are not (reading
+ * them is what finds a damaged record). Throws `CaptureFormatError` like the reader, after
+ * `counted(records)` was told the records of the blocks before the damage.
+ */
+export async function countCaptureRecords(source: AsyncIterable<Uint8Array>, fileName: string, counted?: (records: number) => void): Promise<number> {
+  const bytes = new ByteSource(source);
+  const frames = new FrameReader(bytes, fileName);
+  let records = 0;
+  try {
+    const header = await readHeader(frames);
+    for (let frame = await nextBlock(frames, header); frame !== undefined; frame = await nextBlock(frames, header)) {
+      records += frame.count;
+      counted?.(records);
+    }
+    return records;
+  } finally {
+    await bytes.close();
+  }
+}
+
 /** The records of each block in turn: one await per block, not per record. */
 async function* readBlocks(frames: FrameReader, header: Header, onStart: () => void): AsyncGenerator<CaptureRecord[]> {
   onStart();
@@ -173,21 +216,8 @@ async function* readBlocks(frames: FrameReader, header: Header, onStart: () => v
   const { codec } = header.info;
   const decode = recordDecoderFor(header);
   try {
-    while (!(await bytes.atEnd())) {
-      const blockStart = bytes.offset;
-      const count = await frames.long(`the record count of the block at byte ${blockStart}`);
-      if (count < 0) frames.fail(blockStart, `the block declares ${count} records; the file is corrupt`);
-      const size = await frames.length(`the block at byte ${blockStart}`, MAX_BLOCK_BYTES);
-      const dataStart = bytes.offset;
-      const data = await frames.exact(size, `the data of the block at byte ${blockStart}`);
-      const syncStart = bytes.offset;
-      const sync = await frames.exact(SYNC_MARKER_BYTES, `the sync marker of the block at byte ${blockStart}`);
-      if (!sync.equals(header.syncMarker)) {
-        frames.fail(
-          syncStart,
-          `the sync marker after the block at byte ${blockStart} is ${sync.toString('hex')}, expected ${header.syncMarker.toString('hex')} from the header; the block size or the data is corrupt`,
-        );
-      }
+    for (let frame = await nextBlock(frames, header); frame !== undefined; frame = await nextBlock(frames, header)) {
+      const { blockStart, count, data, dataStart } = frame;
       const records = decompress(frames, codec, data, dataStart);
       // Offsets inside deflated data mean nothing in the file: point at the block data instead.
       const at = (position: number) => (codec === 'null' ? dataStart + position : dataStart);

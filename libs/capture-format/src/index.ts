@@ -7,4 +7,4 @@ export type { CaptureCodec, CaptureFileWriterOptions } from './capture-file-writ
 export { CaptureFileWriter } from './capture-file-writer';
 export { CaptureFormatError } from './capture-format-error';
 export type { CaptureFileInfo } from './capture-file-reader';
-export { openCaptureFile, readCaptureBlocks, readCaptureFile } from './capture-file-reader';
+export { countCaptureRecords, openCaptureFile, readCaptureBlocks, readCaptureFile } from './capture-file-reader';

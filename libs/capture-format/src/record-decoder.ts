@@ -22,11 +22,19 @@ export type UnionBranch = 'long' | 'double' | 'string' | 'bytes' | 'null';
 /** The branches of `SystemProperties` in both known schemas. */
 export const SYSTEM_PROPERTY_BRANCHES: readonly UnionBranch[] = ['long', 'double', 'string', 'bytes'];
 
+/** Up to this many bytes, ASCII strings are decoded by a loop. */
+const SHORT_STRING_BYTES = 24;
+
+/** Node's UTF-8 decoding of `data[start, end)`, without `toString`'s argument handling. */
+const utf8Slice = (data: Buffer, start: number, end: number): string => (data as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end);
+
+const NO_BYTES = Buffer.alloc(0);
+
 class Truncated extends Error {}
 const TRUNCATED = new Truncated();
 
 export class CaptureRecordDecoder {
-  private data: Buffer = Buffer.alloc(0);
+  private data: Buffer = NO_BYTES;
   private position = 0;
 
   constructor(private readonly propertyBranches: readonly UnionBranch[]) {}
@@ -49,7 +57,7 @@ export class CaptureRecordDecoder {
       if (error === TRUNCATED) return undefined;
       throw error;
     } finally {
-      this.data = Buffer.alloc(0);
+      this.data = NO_BYTES;
     }
   }
 
@@ -88,8 +96,20 @@ export class CaptureRecordDecoder {
   private string(): string {
     const length = this.length('a string');
     const start = this.position;
-    this.position += length;
-    return this.data.toString('utf8', start, start + length);
+    const end = start + length;
+    this.position = end;
+    const data = this.data;
+    // Short ASCII text (keys, ids, times) is built by a loop; a native call costs more.
+    if (length <= SHORT_STRING_BYTES) {
+      let text = '';
+      for (let i = start; i < end; i++) {
+        const byte = data[i] as number;
+        if (byte > 0x7f) return utf8Slice(data, start, end);
+        text += String.fromCharCode(byte);
+      }
+      return text;
+    }
+    return utf8Slice(data, start, end);
   }
 
   private bytes(): Buffer {
