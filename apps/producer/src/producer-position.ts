@@ -108,7 +108,15 @@ export class ProducerPositions {
       this.folderReady = true;
     }
     const { nextRow, partitions, size, unterminated } = acknowledged;
-    const position: ProducerPosition = { csvFile: path.resolve(csvFile), hub, nextRow, partitions, size, ...(unterminated ? { unterminated } : {}), updatedAt: new Date().toISOString() };
+    const position: ProducerPosition = {
+      csvFile: path.resolve(csvFile),
+      hub,
+      nextRow,
+      partitions,
+      size,
+      ...(unterminated ? { unterminated } : {}),
+      updatedAt: new Date().toISOString(),
+    };
     const temp = `${target}.${process.pid}.tmp`;
     await writeFile(temp, JSON.stringify(position, null, 2));
     await rename(temp, target);
