@@ -80,8 +80,9 @@ export async function runGoldBatch(
       // manifest before it: what is late never depends on how many manifests a gold batch takes.
       const steps: Array<BatchResult<EngineRow>> = [];
       let rowCount = 0;
+      const origins: RowOrigins = new WeakMap();
       for (const manifest of manifests) {
-        const rows = await readManifestRows(deps, manifest);
+        const rows = await readManifestRows(deps, manifest, origins);
         rowCount += rows.length;
         const step = engine.processBatch(rows, manifest.eventTime === undefined ? {} : { progress: manifest.eventTime });
         if (manifest.eventTime !== undefined && step.watermark < manifest.eventTime.watermark) {
@@ -103,8 +104,13 @@ export async function runGoldBatch(
       const goldAdds = goldRows.length > 0 ? await deps.goldTable.writeFiles(goldRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }) : [];
       const goldCommit = await deps.goldTable.commit(goldAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
 
-      const lateRows = result.late.map(({ row, windows, threshold }) => ({
-        ...(row as unknown as TableRow),
+      const whole = await wholeRows(
+        deps,
+        result.late.map((l) => l.row),
+        origins,
+      );
+      const lateRows = result.late.map(({ windows, threshold }, i) => ({
+        ...(whole[i] as TableRow),
         late_windows: JSON.stringify(windows.map((w) => ({ window: w.window, start: new Date(w.windowStart).toISOString(), end: new Date(w.windowEnd).toISOString() }))),
         late_threshold: threshold,
         gold_batch: batch,
@@ -177,14 +183,46 @@ export async function runGoldBatch(
   );
 }
 
-async function readManifestRows(deps: GoldBatchDeps, manifest: SilverManifest): Promise<EngineRow[]> {
+/** Where an engine row was read: its silver file and its index there, to read the whole row if it is late. */
+type RowOrigins = WeakMap<EngineRow, { path: string; index: number }>;
+
+/** The silver columns the engine reads: event time, source partition and capture time, grouping keys, aggregated columns. */
+function engineColumns(config: AggregationConfig): string[] {
+  const columns = new Set<string>(['event_time', ...config.groupBy]);
+  if (config.partitionColumn !== undefined) columns.add(config.partitionColumn);
+  if (config.captureTimeColumn !== undefined) columns.add(config.captureTimeColumn);
+  for (const a of config.aggregates) if (a.column !== undefined) columns.add(a.column);
+  return [...columns];
+}
+
+/** A manifest's rows with the engine's columns only (the others are not decoded); `origins` learns where each came from. */
+async function readManifestRows(deps: GoldBatchDeps, manifest: SilverManifest, origins: RowOrigins): Promise<EngineRow[]> {
+  const columns = engineColumns(deps.config);
   const rows: EngineRow[] = [];
   for (const file of manifest.files) {
-    for (const row of await readTableFile(deps.lake, file.path, deps.silverSchema)) {
-      // event_date is silver's partition column: not stored in the file, derived from event_time.
-      row['event_date'] = utcDate(row['event_time'] as number);
-      rows.push(row as unknown as EngineRow);
+    const fileRows = await readTableFile(deps.lake, file.path, deps.silverSchema, { columns });
+    for (let index = 0; index < fileRows.length; index++) {
+      const row = fileRows[index] as unknown as EngineRow;
+      origins.set(row, { path: file.path, index });
+      rows.push(row);
     }
+  }
+  return rows;
+}
+
+/** The whole silver rows of late engine rows (late rows are few: only their files are read again). */
+async function wholeRows(deps: GoldBatchDeps, late: readonly EngineRow[], origins: RowOrigins): Promise<TableRow[]> {
+  const files = new Map<string, TableRow[]>();
+  const rows: TableRow[] = [];
+  for (const row of late) {
+    const origin = origins.get(row);
+    if (origin === undefined) throw new Error('A late row gold did not read from a silver file: the engine handed back a row it was not given.');
+    let fileRows = files.get(origin.path);
+    if (fileRows === undefined) files.set(origin.path, (fileRows = await readTableFile(deps.lake, origin.path, deps.silverSchema)));
+    const whole = fileRows[origin.index] as TableRow;
+    // event_date is silver's partition column: not stored in the file, derived from event_time.
+    whole['event_date'] = utcDate(whole['event_time'] as number);
+    rows.push(whole);
   }
   return rows;
 }

@@ -38,6 +38,8 @@ export interface ReadDeltaOptions {
 export interface ReadTableFileOptions {
   /** Timestamps as epoch ms rounded down (the default) or as lake timestamps keeping microseconds. */
   readonly timestamps?: TimestampPrecision;
+  /** Only these columns (the others are not decoded, and rows have no field for them); default: every column. */
+  readonly columns?: readonly string[];
 }
 
 /** Replay the log of the table at `root` up to `options.version` (or the latest). */
@@ -153,7 +155,8 @@ export async function readTableFile(lake: Lake, path: string, schema: TableSchem
   const timestamps = options.timestamps ?? 'millis';
   const bytes = await lake.read(path);
   const present = new Set(parquetShape(bytes).columns);
-  const columns = schema.columns.filter((c) => present.has(c.name));
+  const wanted = options.columns === undefined ? schema.columns : schema.columns.filter((c) => options.columns?.includes(c.name));
+  const columns = wanted.filter((c) => present.has(c.name));
   const records =
     columns.length > 0
       ? await decodeParquet(
@@ -164,7 +167,7 @@ export async function readTableFile(lake: Lake, path: string, schema: TableSchem
       : [];
   return records.map((record) => {
     const row: TableRow = {};
-    for (const column of schema.columns) row[column.name] = present.has(column.name) ? toTableValue(column.type, record[column.name], column.name, path, timestamps) : null;
+    for (const column of wanted) row[column.name] = present.has(column.name) ? toTableValue(column.type, record[column.name], column.name, path, timestamps) : null;
     return row;
   });
 }
