@@ -32,8 +32,24 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/**
+ * The fields of an object that is flat already (no nested object or array, no `.` in a key: the
+ * common body), by name; `undefined` when it needs flattening. Its names are its keys, each once.
+ */
+function flatObjectFields(root: Record<string, unknown>): Map<string, unknown> | undefined {
+  const values = new Map<string, unknown>();
+  for (const key of Object.keys(root)) {
+    const value = root[key];
+    if ((value !== null && typeof value === 'object') || key.includes('.')) return undefined;
+    values.set(key, value);
+  }
+  return values;
+}
+
 /** Flattens the top-level object of a JSON body. */
 export function flattenJson(root: Record<string, unknown>, arrays: ArrayRule): FlatFields {
+  const flat = flatObjectFields(root);
+  if (flat !== undefined) return { values: flat, ambiguous: undefined };
   const values = new Map<string, unknown>();
   const paths = new Map<string, string>();
   const out: FlatFields = { values, ambiguous: undefined };

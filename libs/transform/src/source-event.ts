@@ -29,11 +29,17 @@ export function propertyText(properties: SourceEvent['properties'], name: string
   else if (typeof value === 'number') text = Number.isFinite(value) ? String(value) : '';
   else if (Buffer.isBuffer(value)) text = value.toString('utf8');
   else return undefined;
+  // Blank means absent; text that starts with a visible ASCII character is not blank.
+  const first = text.charCodeAt(0);
+  if (first > 0x20 && first < 0x7f) return text;
   return text.trim() === '' ? undefined : text;
 }
 
 /** The 1-based source row number from the `row` property, or null when absent or not a row number. */
 export function sourceRow(properties: SourceEvent['properties']): number | null {
+  const value = properties[EventProperty.row];
+  // The producer writes the row as a long.
+  if (typeof value === 'number' && Object.prototype.hasOwnProperty.call(properties, EventProperty.row)) return Number.isSafeInteger(value) && value >= 1 ? value : null;
   const text = propertyText(properties, EventProperty.row)?.trim();
   if (text === undefined || !/^\d{1,16}$/.test(text)) return null;
   const row = Number(text);
@@ -49,6 +55,9 @@ export type BodyEncoding = 'json' | 'csv' | 'other';
 export function bodyEncoding(properties: SourceEvent['properties']): { encoding: BodyEncoding; contentType: string | undefined } {
   const contentType = propertyText(properties, EventProperty.contentType);
   if (contentType === undefined) return { encoding: 'json', contentType };
+  // The producer's own values, as it writes them.
+  if (contentType === 'json') return { encoding: 'json', contentType };
+  if (contentType === 'csv') return { encoding: 'csv', contentType };
   const media = (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
   if (media === 'json' || media === 'application/json') return { encoding: 'json', contentType };
   if (media === 'csv' || media === 'text/csv') return { encoding: 'csv', contentType };
