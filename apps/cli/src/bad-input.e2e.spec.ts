@@ -41,8 +41,10 @@ describe('a CSV of mixed bad input through every service', () => {
       'r24,dev-000,Oslo,2026-01-01T00:00:24Z,21.5',
       'r25,dev-001,Oslo,yesterday,21.5,40,ok',
       'r26,dev-002,Oslo,2026-01-01T00:00:26Z,warm,40,ok',
+      // Digits below the millisecond: kept to the microsecond, in silver's ts and event_time.
+      good(27, '2026-01-01T00:00:27.123456Z'),
       // The last line has no line break: still a record.
-      good(27),
+      good(28),
     ];
     await writeFile(csv, lines.join('\n'));
     const rows = lines.length - 1;
@@ -63,7 +65,9 @@ describe('a CSV of mixed bad input through every service', () => {
       '26': 'cast_error',
     });
     expect(silver.find((r) => r['reading_id'] === 'r21')?.['event_date']).toBe('0050-06-01');
-    expect(silver.some((r) => r['reading_id'] === 'r27')).toBe(true);
+    expect(silver.some((r) => r['reading_id'] === 'r28')).toBe(true);
+    const micros = (await collect(readDeltaRows(lake, 'tables/silver', { timestamps: 'micros' }))).find((r) => r['reading_id'] === 'r27');
+    expect([micros?.['ts'], micros?.['event_time']]).toEqual([1_767_225_627_123_456n, 1_767_225_627_123_456n]);
     // Every silver row is aggregated or late: the year-0050 reading is late for every window.
     const late = await collect(readDeltaRows(lake, 'tables/late'));
     expect(late.map((r) => r['reading_id'])).toEqual(['r21']);
