@@ -24,7 +24,8 @@ const rssReporter = path.join(__dirname, 'report-rss.js');
 
 function run(label, pipelineArgs, { measure = true } = {}) {
   const rssFile = path.join(work, `${label}.rss`);
-  const argv = [...(measure ? ['-r', rssReporter] : []), bin, ...pipelineArgs];
+  // Each service with the heap cap `pipeline start` and the container images give it.
+  const argv = [...(measure ? ['-r', rssReporter] : []), '--max-old-space-size=384', bin, ...pipelineArgs];
   const shown = `node ${argv.map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}`;
   const started = process.hrtime.bigint();
   const result = spawnSync(process.execPath, argv, {

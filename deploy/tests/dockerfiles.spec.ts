@@ -35,6 +35,12 @@ describe.each(DEPLOYED_APPS)('apps/%s/Dockerfile', (app) => {
     expect(of(runtime, 'ADD')).toEqual([]);
   });
 
+  it('caps the V8 heap as `pipeline start` does, well inside the container memory', () => {
+    // apps/cli/src/start.ts SERVICE_HEAP_MIB; the Container Apps default is 1Gi (infra/modules).
+    expect(of(runtime, 'ENV').join(' ')).toMatch(/NODE_OPTIONS="[^"]*--max-old-space-size=384\b/);
+    expect(readRepoFile('apps/cli/src/start.ts')).toContain('SERVICE_HEAP_MIB = 384;');
+  });
+
   it('runs as the unprivileged node user in production mode', () => {
     expect(of(runtime, 'USER')).toEqual(['node']);
     expect(of(runtime, 'ENV').join(' ')).toMatch(/\bNODE_ENV=production\b/);
