@@ -3,7 +3,7 @@
  * keyset continuation tokens on (windowStart, window, id), so the SQLite and Cosmos DB stores behave
  * the same (and run the same contract suite).
  */
-import { IDENTIFIER_PATTERN } from '@pipeline/contracts';
+import { IDENTIFIER_PATTERN, MAX_DOCUMENT_ID_BYTES } from '@pipeline/contracts';
 import {
   InvalidContinuationTokenError,
   ServingStoreError,
@@ -17,7 +17,7 @@ import {
 } from '@pipeline/ports';
 
 /** Cosmos DB ids are at most 1023 bytes; the same limit here keeps local and Azure runs alike. */
-export const MAX_DOCUMENT_ID_BYTES = 1023;
+export { MAX_DOCUMENT_ID_BYTES };
 
 /** Where a page ended: the last item's position in the (windowStart, window, id) order. */
 export interface PageCursor {

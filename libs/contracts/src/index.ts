@@ -11,3 +11,4 @@ export * from './table-columns';
 export * from './manifest';
 export * from './aggregation';
 export * from './rejected-file';
+export * from './serving-keys';

@@ -7,9 +7,12 @@
  * gold batch that produced it (`version`), and an upsert with a version not newer than the stored
  * one changes nothing, so a re-run or late-arriving older batch never overwrites newer results.
  */
+import type { KeyValue } from '@pipeline/contracts';
+
+// Names and limits of serving documents live with the contracts (silver checks keys against them).
+export { groupKeyText, windowDocumentId, MAX_DOCUMENT_ID_BYTES, MAX_PARTITION_KEY_BYTES, type KeyValue } from '@pipeline/contracts';
 
 export type AggregateValue = number | null;
-export type KeyValue = string | number | boolean | null;
 
 export interface WindowDocument {
   /** Deterministic: see `windowDocumentId`. */
@@ -117,19 +120,4 @@ export class ServingStoreError extends Error {
 
 export class InvalidContinuationTokenError extends ServingStoreError {
   override readonly name = 'InvalidContinuationTokenError';
-}
-
-/** Canonical text of a grouping key: `col=value` pairs in groupBy order, URI-encoded, `&`-joined. */
-export function groupKeyText(key: Record<string, KeyValue>, groupBy: readonly string[]): string {
-  if (groupBy.length === 0) return '_all';
-  return groupBy.map((column) => `${encodeURIComponent(column)}=${encodeURIComponent(key[column] === null || key[column] === undefined ? '' : String(key[column]))}`).join('&');
-}
-
-/** `{window}|{pk}|{windowStart}` made safe for Cosmos ids (no `/ \ ? #`). */
-const RESERVED_ID_CHARACTER = /[/\\?#]/;
-const RESERVED_ID_CHARACTERS = /[/\\?#]/g;
-
-export function windowDocumentId(window: string, pk: string, windowStart: number): string {
-  const id = `${window}|${pk}|${windowStart}`;
-  return RESERVED_ID_CHARACTER.test(id) ? id.replace(RESERVED_ID_CHARACTERS, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`) : id;
 }

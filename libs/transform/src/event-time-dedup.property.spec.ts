@@ -107,7 +107,8 @@ describe('EventTimeDedup with gold’s engine', () => {
           }
           const rows: EngineRow[] = [];
           for (const e of batch) {
-            if (silver.admit(e.id, e.partition, e.eventTime, e.captured) === 'new') rows.push({ event_time: e.eventTime, event_id: e.id, partition: e.partition, captured: e.captured });
+            if (silver.admit(e.id, e.partition, e.eventTime, e.captured) === 'new')
+              rows.push({ event_time: e.eventTime, event_id: e.id, partition: e.partition, captured: e.captured });
           }
           const handed = silver.endBatch();
           const result = gold.processBatch(rows, { progress: handed });

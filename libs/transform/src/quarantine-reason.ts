@@ -5,7 +5,15 @@
  */
 import type { MalformedReason } from '@pipeline/contracts';
 
-export type QuarantineReason = MalformedReason | 'unknown_shape' | 'missing_event_id' | 'missing_event_time' | 'unparseable_event_time' | 'missing_value' | 'cast_error';
+export type QuarantineReason =
+  | MalformedReason
+  | 'unknown_shape'
+  | 'missing_event_id'
+  | 'missing_event_time'
+  | 'unparseable_event_time'
+  | 'missing_value'
+  | 'cast_error'
+  | 'key_too_long';
 
 /** The producer's reasons for records that were not valid CSV (its `malformed` event property). */
 const MALFORMED_DESCRIPTIONS: Readonly<Record<MalformedReason, string>> = {
@@ -27,6 +35,8 @@ export const QUARANTINE_REASONS: Readonly<Record<QuarantineReason, string>> = {
   missing_value: 'A column that is not nullable is empty or absent.',
   cast_error:
     'A column value cannot be converted to the column’s type, or the id column holds a JSON number beyond ±(2^53 − 1), which JSON readers round (send such ids as JSON strings).',
+  key_too_long:
+    'The grouping key (the spec’s groupBy values) is too long to name its windows in the serving store: Cosmos DB holds ids of at most 1023 bytes and partition keys of at most 2048.',
 };
 
 export function isQuarantineReason(value: string): value is QuarantineReason {

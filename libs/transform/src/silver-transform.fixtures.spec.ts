@@ -94,7 +94,6 @@ describe('silver over the example sensor data', () => {
     }
     expect(dedup.remembered).toBe(rows.length);
   });
-
 });
 
 describe('silver over real Event Hubs Capture files', () => {

@@ -427,7 +427,10 @@ describe('compileSilverTransform', () => {
   describe('quarantine', () => {
     it('quarantines a record_too_large marker with the size of the record and the way to send such records', () => {
       const prefix = Buffer.from('{"reading_id":"r-9","device_id":"dev');
-      const outcome = expectQuarantine(transform(event(null, { content_type: 'raw', malformed: 'record_too_large', event_id: 'r-9', record_bytes: 2_500_000 }, prefix)), 'record_too_large');
+      const outcome = expectQuarantine(
+        transform(event(null, { content_type: 'raw', malformed: 'record_too_large', event_id: 'r-9', record_bytes: 2_500_000 }, prefix)),
+        'record_too_large',
+      );
       expect(outcome.row).toMatchObject({ reason: 'record_too_large', raw_body: prefix, event_id: 'r-9', source_row: 7 });
       expect(outcome.row['message']).toMatch(/did not send source row 7 \(2500000 bytes\) \(record_too_large\).*raise --max-record-size/);
     });
@@ -557,6 +560,19 @@ describe('compileSilverTransform', () => {
       );
     });
 
+    it('quarantines a grouping key too long for a serving document id as key_too_long, and keeps the longest key that fits', () => {
+      const fits = (length: number) => transform(event({ ...GOOD_BODY, device_id: 'd'.repeat(length) })).kind === 'row';
+      let longest = 0;
+      while (fits(longest + 1)) longest++;
+      const outcome = expectQuarantine(transform(event({ ...GOOD_BODY, device_id: 'd'.repeat(longest + 1) })), 'key_too_long');
+      expect(outcome.row['message']).toMatch(
+        /^the serving document id of its "\w+" windows would be up to 1024 bytes, over the 1023-byte limit of Cosmos DB ids; shorten the values of "device_id"$/,
+      );
+      // Multi-byte characters count as their URI-encoded bytes.
+      expectQuarantine(transform(event({ ...GOOD_BODY, device_id: 'é'.repeat(200) })), 'key_too_long');
+      expect(transform(event({ ...GOOD_BODY, device_id: 'é'.repeat(100) })).kind).toBe('row');
+    });
+
     it('checks the event id before the event time and the event time before the columns', () => {
       const e = event({ ...GOOD_BODY, reading_id: '', ts: 'soon', count: 'many' });
       delete e.properties['event_id'];
@@ -569,7 +585,8 @@ describe('compileSilverTransform', () => {
       const record = (outcome: SilverOutcome): void => {
         if (outcome.kind === 'quarantine') reached.add(outcome.reason);
       };
-      for (const malformed of ['csv_column_count', 'csv_quote', 'csv_utf8', 'csv_too_large', 'record_too_large']) record(transform(event(null, { content_type: 'raw', malformed }, Buffer.from('x'))));
+      for (const malformed of ['csv_column_count', 'csv_quote', 'csv_utf8', 'csv_too_large', 'record_too_large'])
+        record(transform(event(null, { content_type: 'raw', malformed }, Buffer.from('x'))));
       record(transform(event('[]')));
       const noId = event({ ...GOOD_BODY, reading_id: '' });
       delete noId.properties['event_id'];
@@ -578,6 +595,7 @@ describe('compileSilverTransform', () => {
       record(transform(event({ ...GOOD_BODY, ts: 'x' })));
       record(transform(event({ ...GOOD_BODY, device_id: '' })));
       record(transform(event({ ...GOOD_BODY, count: 'x' })));
+      record(transform(event({ ...GOOD_BODY, device_id: 'd'.repeat(1100) })));
       expect([...reached].sort()).toEqual(Object.keys(QUARANTINE_REASONS).sort());
       for (const description of Object.values(QUARANTINE_REASONS)) expect(description).toMatch(/^[A-Z].{20,}\.$/);
     });

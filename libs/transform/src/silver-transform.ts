@@ -27,11 +27,16 @@
 import {
   compileTimestampParser,
   EventProperty,
+  groupKeyText,
   identityColumnsOf,
+  MAX_DOCUMENT_ID_BYTES,
+  MAX_PARTITION_KEY_BYTES,
+  servingKeyProblem,
   silverOwnColumnType,
   isEventTimeError,
   timestampMillis,
   type ColumnSpec,
+  type KeyValue,
   type PipelineSpec,
   type TableRow,
   type TableValue,
@@ -94,6 +99,18 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
   const readEventTime: TimestampParser = compileTimestampParser(spec.eventTime);
   const idColumn = spec.eventId.kind === 'column' ? spec.eventId.column : undefined;
   const groupBy = spec.groupBy;
+  const windowNames = spec.windows.map((w) => w.name);
+  // A bound that clears short keys without building their text: a UTF-16 unit URI-encodes to at
+  // most 9 characters, a number or boolean to at most 24 units; the id adds the window name, two
+  // separators and at most 16 digits of start.
+  const keyTextFixed = groupBy.reduce((n, c) => n + encodeURIComponent(c).length + 2, 0);
+  const keyTextRoom = Math.min(MAX_PARTITION_KEY_BYTES, MAX_DOCUMENT_ID_BYTES - 18 - Math.max(0, ...windowNames.map((w) => w.length)));
+  const mayBeTooLong = (values: readonly unknown[]): boolean => {
+    if (values.length === 0) return false;
+    let bound = keyTextFixed;
+    for (const value of values) bound += 9 * (typeof value === 'string' ? value.length : 24);
+    return bound > keyTextRoom;
+  };
   const shards = spec.gold.shards;
   const delimiter = spec.source.delimiter;
   const columnNames = columns.map((c) => c.name);
@@ -220,13 +237,18 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     row['source_row'] = sourceRow(properties);
     // After event_id and event_time: a grouping column may be silver's own, as gold reads it. Gold
     // reads timestamps as milliseconds, so a group's shard is that of its millisecond.
-    row['shard'] = shardOf(
-      groupBy.map((name) => {
-        const value = row[name];
-        return typeof value === 'bigint' ? timestampMillis(value) : value;
-      }),
-      shards,
-    );
+    const groupValues = groupBy.map((name) => {
+      const value = row[name];
+      return typeof value === 'bigint' ? timestampMillis(value) : value;
+    });
+    row['shard'] = shardOf(groupValues, shards);
+    // The key as gold serves it: a key whose windows the serving store cannot name would fail every upsert.
+    if (mayBeTooLong(groupValues)) {
+      const key: Record<string, KeyValue> = {};
+      groupBy.forEach((name, i) => (key[name] = (groupValues[i] ?? null) as KeyValue));
+      const problem = servingKeyProblem(groupKeyText(key, groupBy), windowNames);
+      if (problem !== undefined) return quarantine('key_too_long', `${problem}; shorten the values of ${groupBy.map((c) => `"${c}"`).join(', ')}`, eventId);
+    }
     return { kind: 'row', row, eventId, eventTime };
   };
 }

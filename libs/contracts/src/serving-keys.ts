@@ -1,0 +1,60 @@
+/**
+ * How a gold window is named in the serving store: its partition key (the grouping key's canonical
+ * text) and its document id, and the limits Cosmos DB puts on both. Silver checks a row's key
+ * against them, so a key the store cannot hold is quarantined instead of failing gold's upserts.
+ */
+
+/** A grouping key value as gold serves it. */
+export type KeyValue = string | number | boolean | null;
+
+/** Cosmos DB: an id holds at most 1023 bytes. */
+export const MAX_DOCUMENT_ID_BYTES = 1023;
+/** Cosmos DB: a partition key value holds at most 2048 bytes. */
+export const MAX_PARTITION_KEY_BYTES = 2048;
+
+/** Canonical text of a grouping key: `col=value` pairs in groupBy order, URI-encoded, `&`-joined. */
+export function groupKeyText(key: Record<string, KeyValue>, groupBy: readonly string[]): string {
+  if (groupBy.length === 0) return '_all';
+  return groupBy.map((column) => `${encodeURIComponent(column)}=${encodeURIComponent(key[column] === null || key[column] === undefined ? '' : String(key[column]))}`).join('&');
+}
+
+/** `{window}|{pk}|{windowStart}` made safe for Cosmos ids (no `/ \ ? #`). */
+const RESERVED_ID_CHARACTER = /[/\\?#]/;
+const RESERVED_ID_CHARACTERS = /[/\\?#]/g;
+
+export function windowDocumentId(window: string, pk: string, windowStart: number): string {
+  const id = `${window}|${pk}|${windowStart}`;
+  return RESERVED_ID_CHARACTER.test(id) ? id.replace(RESERVED_ID_CHARACTERS, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`) : id;
+}
+
+/** The earliest window start the lake holds (0001-01-01T00:00:00Z): the longest start text. */
+const LONGEST_START = -62_135_596_800_000;
+
+/**
+ * Why the serving store cannot hold windows of this grouping key, or `undefined` when it can: the
+ * partition key or the longest document id any window of `windows` could get is over Cosmos DB's limit.
+ */
+export function servingKeyProblem(pk: string, windows: readonly string[]): string | undefined {
+  const pkBytes = utf8Bytes(pk);
+  if (pkBytes > MAX_PARTITION_KEY_BYTES) return `its grouping key text is ${pkBytes} bytes, over the ${MAX_PARTITION_KEY_BYTES}-byte limit of Cosmos DB partition keys`;
+  for (const window of windows) {
+    const idBytes = utf8Bytes(windowDocumentId(window, pk, LONGEST_START));
+    if (idBytes > MAX_DOCUMENT_ID_BYTES)
+      return `the serving document id of its "${window}" windows would be up to ${idBytes} bytes, over the ${MAX_DOCUMENT_ID_BYTES}-byte limit of Cosmos DB ids`;
+  }
+  return undefined;
+}
+
+function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
