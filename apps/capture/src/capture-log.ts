@@ -3,9 +3,11 @@
  *   {root}/metadata                      what this checkpoint captures (namespace, hub, group)
  *   {root}/partitions/{p}/offsets/{N}    written BEFORE file N: its sequence range and path
  *   {root}/partitions/{p}/commits/{N}    written AFTER file N is durable
- * Every entry is created only if absent, so two instances racing for a partition agree on what
- * file N holds: the loser adopts the winner's entry. An `offsets/N` without `commits/N` is
- * re-done after a crash: the same events, to the same path, with the same bytes.
+ * Each partition's log is a stage checkpoint run by the micro-batch runtime (see
+ * partition-capture.ts). Every entry is created only if absent, so two instances racing for a
+ * partition agree on what file N holds: the loser adopts the winner's entry. An `offsets/N`
+ * without `commits/N` is re-done after a crash: the same events, to the same path, with the same
+ * bytes. Entries older than RETAINED_BATCHES files are deleted, commits included.
  */
 import type { Lake } from '@pipeline/ports';
 
@@ -30,6 +32,13 @@ export interface CaptureIntent {
   lastOffset: string | null;
 }
 
+/** commits/N: the file written. */
+export interface CaptureCommit {
+  batch: number;
+  path: string;
+  bytes: number;
+}
+
 export interface CaptureMetadata {
   version: number;
   namespace: string;
@@ -40,8 +49,6 @@ export interface CaptureMetadata {
 export class CheckpointMismatchError extends Error {
   override readonly name = 'CheckpointMismatchError';
 }
-
-const batchName = (n: number) => String(n).padStart(20, '0');
 
 export class CaptureLog {
   constructor(
@@ -61,41 +68,6 @@ export class CaptureLog {
           changed.map((k) => `${k} "${found[k]}" (now "${expected[k]}")`).join(', ') +
           '. Use another checkpoint name (--checkpoint) for this hub, or delete that folder to start over.',
       );
-    }
-  }
-
-  private offsetsPath(partitionId: string, n: number): string {
-    return `${this.root}/partitions/${partitionId}/offsets/${batchName(n)}`;
-  }
-
-  private commitsPath(partitionId: string, n: number): string {
-    return `${this.root}/partitions/${partitionId}/commits/${batchName(n)}`;
-  }
-
-  /** The newest intent of a partition and whether it was committed, or `undefined` for a new partition. */
-  async latest(partitionId: string): Promise<{ intent: CaptureIntent; committed: boolean } | undefined> {
-    let last: string | undefined;
-    for await (const entry of this.lake.list(`${this.root}/partitions/${partitionId}/offsets/`)) last = entry.path;
-    if (last === undefined) return undefined;
-    const intent = JSON.parse((await this.lake.read(last)).toString('utf8')) as CaptureIntent;
-    const committed = await this.lake.exists(this.commitsPath(partitionId, intent.batch));
-    return { intent, committed };
-  }
-
-  /** Records intent N; returns the intent that holds for N (ours, or the one another instance wrote first). */
-  async propose(intent: CaptureIntent): Promise<{ intent: CaptureIntent; ours: boolean }> {
-    const path = this.offsetsPath(intent.partitionId, intent.batch);
-    if (await this.lake.createIfAbsent(path, JSON.stringify(intent))) return { intent, ours: true };
-    const existing = JSON.parse((await this.lake.read(path)).toString('utf8')) as CaptureIntent;
-    return { intent: existing, ours: JSON.stringify(existing) === JSON.stringify(intent) };
-  }
-
-  async commit(intent: CaptureIntent, fileBytes: number): Promise<void> {
-    await this.lake.createIfAbsent(this.commitsPath(intent.partitionId, intent.batch), JSON.stringify({ batch: intent.batch, path: intent.path, bytes: fileBytes }));
-    const expired = intent.batch - RETAINED_BATCHES;
-    if (expired >= 0) {
-      await this.lake.delete(this.commitsPath(intent.partitionId, expired));
-      await this.lake.delete(this.offsetsPath(intent.partitionId, expired));
     }
   }
 }

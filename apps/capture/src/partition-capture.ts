@@ -2,17 +2,19 @@
  * Captures one event hub partition into Avro files in the lake, as Event Hubs Capture does.
  *
  * A file closes when its time window elapses or it reaches the size limit, whichever comes first.
- * Order of writes for file N: intent (offsets/N) → the file (create-if-absent, atomic) →
+ * Each file is one batch of the micro-batch runtime (libs/checkpoint), on the partition's log
+ * `{checkpoint}/partitions/{p}`: intent (offsets/N) → the file (create-if-absent, atomic) →
  * commit (commits/N) → hub checkpoint. A crash anywhere leaves either nothing (the events are read
  * again) or an intent, which is re-done to the same path with the same bytes: no event is lost and
- * none lands in two files.
+ * none lands in two files. Capture keeps no state: its position is the last intent.
  */
 import { captureRecordFromEvent, CaptureFileWriter, deriveSyncMarker, type CaptureCodec } from '@pipeline/capture-format';
 import { EventProperty } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
+import { MicroBatchRuntime, StageCheckpoint, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
 import { inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
-import { CAPTURE_LOG_VERSION, type CaptureIntent, type CaptureLog } from './capture-log';
+import { CAPTURE_LOG_VERSION, RETAINED_BATCHES, type CaptureCommit, type CaptureIntent, type CaptureLog } from './capture-log';
 import { nextCapturePath, type CapturePathParts } from './capture-path';
 
 export interface PartitionCaptureOptions {
@@ -37,12 +39,20 @@ export class HubRetentionError extends Error {
   override readonly name = 'HubRetentionError';
 }
 
+/** The file the open window makes: its intent and bytes, as read here. */
+interface CapturePlan {
+  intent: CaptureIntent;
+  bytes: Buffer;
+}
+
+type CaptureOutcome = BatchOutcome<CaptureIntent, undefined, CaptureCommit>;
+
 export class PartitionCapture {
   /** Last sequence number durably captured (committed). */
   private committed = -1;
   /** Last sequence number appended to the open file. */
   private read = -1;
-  private nextBatch = 0;
+  private readonly runtime: MicroBatchRuntime<CapturePlan, CaptureIntent, undefined, CaptureCommit, null, CaptureOutcome>;
   private lastPath: string | undefined;
   private lastOffset: string | null = null;
   private writer: CaptureFileWriter | undefined;
@@ -56,13 +66,24 @@ export class PartitionCapture {
     private readonly parts: CapturePathParts,
     private readonly hub: EventHubConsumer,
     private readonly lake: Lake,
-    private readonly log: CaptureLog,
+    log: CaptureLog,
     private readonly checkpoints: CheckpointStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: PartitionCaptureOptions,
     private readonly onFile: (file: CapturedFile) => void = () => undefined,
-  ) {}
+  ) {
+    const checkpoint = new StageCheckpoint<CaptureIntent, CaptureCommit, undefined>(lake, `${log.root}/partitions/${partitionId}`, RETAINED_BATCHES, false);
+    this.runtime = new MicroBatchRuntime(
+      checkpoint,
+      {
+        restore: () => null,
+        execute: (batch, input) => this.execute(batch, input),
+        committed: (_batch, outcome) => this.committedFile(outcome),
+      },
+      { stage: 'capture', stateHolds: 'nothing', stateless: true },
+    );
+  }
 
   get committedSequenceNumber(): number {
     return this.committed;
@@ -74,11 +95,9 @@ export class PartitionCapture {
 
   /** Restores the position from the lake, re-doing a file whose commit is missing. */
   async recover(): Promise<void> {
-    const latest = await this.log.latest(this.partitionId);
-    if (latest) {
-      if (!latest.committed) await this.redo(latest.intent);
-      this.adopt(latest.intent);
-    }
+    await this.runtime.recover();
+    const last = this.runtime.lastOffsets;
+    if (last) this.adopt(last);
     this.windowStart = this.clock.now();
     this.recovered = true;
   }
@@ -129,45 +148,66 @@ export class PartitionCapture {
     this.windowStart = closedAt;
     if (count === 0 && this.options.skipEmpty) return;
     const from = count === 0 ? this.committed + 1 : this.fileFirstSequence;
-    const proposal: CaptureIntent = {
-      version: CAPTURE_LOG_VERSION,
-      batch: this.nextBatch,
-      partitionId: this.partitionId,
-      fromSequenceNumber: from,
-      toSequenceNumber: from + count - 1,
-      eventCount: count,
-      path: nextCapturePath(this.parts, closedAt, this.lastPath),
-      codec: this.options.codec,
-      blockTargetBytes: this.options.blockTargetBytes,
-      lastOffset: count === 0 ? null : this.lastOffset,
-    };
     const bytes = (this.writer ?? this.newWriter(from)).finish();
     const links = linksFromTraceparents(this.traceparents);
+    const lastOffset = count === 0 ? null : this.lastOffset;
     this.writer = undefined;
     this.traceparents = [];
     await inSpan(
       'capture.file',
       { links },
       async (span) => {
-        span.setAttributes({ 'messaging.destination.partition.id': this.partitionId, 'pipeline.capture.events': count, 'pipeline.capture.path': proposal.path });
-        const decided = await this.log.propose(proposal);
-        if (!decided.ours) {
-          // Another instance wrote file N first: follow its record of it and drop what was read here.
-          this.logger.warn({ partition: this.partitionId, batch: proposal.batch, path: decided.intent.path }, 'another capture instance took this partition; adopting its file');
-          await this.redo(decided.intent);
-          this.adopt(decided.intent);
+        const outcome = await this.runtime.runNext((last) => {
+          // Another instance wrote files since (the runtime recovered its position first): what was
+          // read here is not the next file any more; it is read again from the new position.
+          if ((last?.toSequenceNumber ?? -1) !== from - 1) return undefined;
+          return {
+            intent: {
+              version: CAPTURE_LOG_VERSION,
+              batch: this.runtime.nextBatch,
+              partitionId: this.partitionId,
+              fromSequenceNumber: from,
+              toSequenceNumber: from + count - 1,
+              eventCount: count,
+              path: nextCapturePath(this.parts, closedAt, this.lastPath),
+              codec: this.options.codec,
+              blockTargetBytes: this.options.blockTargetBytes,
+              lastOffset,
+            },
+            bytes,
+          };
+        });
+        if (!outcome) {
+          this.logger.warn({ partition: this.partitionId }, 'another capture instance took this partition; following its files');
+          const last = this.runtime.lastOffsets;
+          if (last) this.adopt(last);
           return;
         }
-        await this.publish(proposal, bytes);
-        span.setAttribute('pipeline.capture.bytes', bytes.byteLength);
-        this.adopt(proposal);
+        span.setAttributes({
+          'messaging.destination.partition.id': this.partitionId,
+          'pipeline.capture.events': outcome.offsets.eventCount,
+          'pipeline.capture.path': outcome.offsets.path,
+        });
+        span.setAttribute('pipeline.capture.bytes', outcome.commit.bytes);
       },
       'capture',
     );
   }
 
-  /** Writes (or re-writes) the file an intent describes from the hub's events, then commits it. */
-  private async redo(intent: CaptureIntent): Promise<void> {
+  /** File N: the bytes read here when the intent recorded is this one, else the hub's events re-read for the intent that holds. */
+  private async execute(batch: number, input: BatchInput<CapturePlan, CaptureIntent>): Promise<CaptureOutcome> {
+    if (input.kind === 'recorded') return this.redo(input.offsets);
+    const holding = await input.record(input.plan.intent);
+    if (JSON.stringify(holding) !== JSON.stringify(input.plan.intent)) {
+      // Another instance wrote file N first: follow its record of it and drop what was read here.
+      this.logger.warn({ partition: this.partitionId, batch, path: holding.path }, 'another capture instance took this partition; adopting its file');
+      return this.redo(holding);
+    }
+    return this.write(holding, input.plan.bytes);
+  }
+
+  /** Writes (or re-writes) the file an intent describes from the hub's events. */
+  private async redo(intent: CaptureIntent): Promise<CaptureOutcome> {
     const writer = writerFor(this.parts, this.partitionId, intent.fromSequenceNumber, intent.codec, intent.blockTargetBytes);
     let after = intent.fromSequenceNumber - 1;
     while (after < intent.toSequenceNumber) {
@@ -182,13 +222,17 @@ export class PartitionCapture {
       for (const event of events) writer.append(captureRecordFromEvent(event));
       after = (events[events.length - 1] as ReceivedEvent).sequenceNumber;
     }
-    await this.publish(intent, writer.finish());
+    return this.write(intent, writer.finish());
   }
 
-  private async publish(intent: CaptureIntent, bytes: Buffer): Promise<void> {
+  private async write(intent: CaptureIntent, bytes: Buffer): Promise<CaptureOutcome> {
     const created = await this.lake.createIfAbsent(intent.path, bytes);
     if (!created) this.logger.info({ partition: this.partitionId, path: intent.path }, 'capture file already present (re-done after a restart); keeping it');
-    await this.log.commit(intent, bytes.byteLength);
+    return { offsets: intent, state: undefined, commit: { batch: intent.batch, path: intent.path, bytes: bytes.byteLength } };
+  }
+
+  /** After commits/N: the hub checkpoint, then the position moves on. */
+  private async committedFile({ offsets: intent, commit }: CaptureOutcome): Promise<void> {
     if (intent.eventCount > 0 && intent.lastOffset !== null) {
       await this.checkpoints.updateCheckpoint({
         fullyQualifiedNamespace: this.hub.fullyQualifiedNamespace,
@@ -199,20 +243,20 @@ export class PartitionCapture {
         offset: intent.lastOffset,
       });
     }
+    this.adopt(intent);
     this.onFile({
       path: intent.path,
       eventCount: intent.eventCount,
-      bytes: bytes.byteLength,
+      bytes: commit.bytes,
       fromSequenceNumber: intent.fromSequenceNumber,
       toSequenceNumber: intent.toSequenceNumber,
     });
-    this.logger.info({ partition: this.partitionId, path: intent.path, events: intent.eventCount, bytes: bytes.byteLength }, 'capture file written');
+    this.logger.info({ partition: this.partitionId, path: intent.path, events: intent.eventCount, bytes: commit.bytes }, 'capture file written');
   }
 
   private adopt(intent: CaptureIntent): void {
     this.committed = intent.toSequenceNumber;
     this.read = intent.toSequenceNumber;
-    this.nextBatch = intent.batch + 1;
     this.lastPath = intent.path;
     this.lastOffset = intent.lastOffset ?? this.lastOffset;
     this.writer = undefined;

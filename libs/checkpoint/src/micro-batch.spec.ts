@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
-import { makeTempDir, type TempDir } from '@pipeline/testing';
+import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
 import { MicroBatchRuntime, MissingStateError, type BatchInput, type MicroBatchStage } from './micro-batch';
 import { StageCheckpoint } from './stage-checkpoint';
 
@@ -140,6 +140,28 @@ describe('MicroBatchRuntime', () => {
     expect(a.restores).toEqual([undefined, { sum: 45, seen: [1, 2, 3, 4, 5, 6, 7, 8, 9] }]);
     expect(await checkpoint.readOffsets(3)).toEqual({ from: 10, to: 12 });
     expect(await checkpoint.readState(3)).toEqual({ sum: 78, seen: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
+  });
+
+  it('runs a stateless stage (its position is its last offsets) without writing or reading state', async () => {
+    const stage = new CountingStage();
+    const runtime = new MicroBatchRuntime(checkpoint, stage, { stage: 'count', stateHolds: 'nothing', stateless: true });
+    while (await runtime.runNext(nextThree(6)));
+    expect(await checkpoint.readState(0)).toBeUndefined();
+    expect(await checkpoint.readCommit(1)).toEqual({ batch: 1, sum: 21 });
+    await checkpoint.writeOffsets(2, { from: 7, to: 7 });
+    const again = new CountingStage();
+    const resumed = new MicroBatchRuntime(checkpoint, again, { stage: 'count', stateHolds: 'nothing', stateless: true });
+    expect((await resumed.recover())?.offsets).toEqual({ from: 7, to: 7 });
+    expect(again.restores).toEqual([undefined]);
+    expect(resumed.lastOffsets).toEqual({ from: 7, to: 7 });
+  });
+
+  it('expires commits with offsets when asked to, keeping the newest batches', async () => {
+    const short = new StageCheckpoint<Offsets, Commit, Snapshot>(lake, 'checkpoints/short', 2, false);
+    const runtime = new MicroBatchRuntime(short, new CountingStage(), { stage: 'count', stateHolds: 'the running sum' });
+    for (let n = 0; n < 5; n++) await runtime.runNext((last) => ({ from: (last?.to ?? 0) + 1, to: (last?.to ?? 0) + 1 }));
+    expect((await collect(lake.list('checkpoints/short/commits/'))).length).toBe(2);
+    expect((await collect(lake.list('checkpoints/short/offsets/'))).length).toBe(2);
   });
 
   it('refuses to resume without the state of the last committed batch, naming the file and how to put it back', async () => {

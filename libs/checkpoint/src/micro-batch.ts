@@ -10,7 +10,8 @@
  *   runs the offsets already recorded instead when another attempt recorded them first.
  * - Execute: the stage writes its outputs, each a function of the offsets and the state before
  *   (invariant 2), and returns the snapshot of its new state and its commit record.
- * - State, then commit: state/N, then commits/N, each create-if-absent.
+ * - State, then commit: state/N, then commits/N, each create-if-absent (a stateless stage, whose
+ *   position is its last offsets, writes no state).
  *
  * The live state stays in memory between batches: it is read from the lake only when recovering.
  * A batch that throws may have changed the live state half-way, so the runtime drops it, and the
@@ -19,9 +20,7 @@
 import type { StageCheckpoint } from './stage-checkpoint';
 
 /** A batch to run: planned now (its offsets are recorded first) or recorded before a crash. */
-export type BatchInput<Plan, Offsets> =
-  | { kind: 'planned'; plan: Plan; record: (offsets: Offsets) => Promise<Offsets> }
-  | { kind: 'recorded'; offsets: Offsets };
+export type BatchInput<Plan, Offsets> = { kind: 'planned'; plan: Plan; record: (offsets: Offsets) => Promise<Offsets> } | { kind: 'recorded'; offsets: Offsets };
 
 export interface BatchOutcome<Offsets, Snapshot, Commit> {
   /** The offsets that held for the batch. */
@@ -37,8 +36,8 @@ export interface MicroBatchStage<Plan, Offsets, Snapshot, Commit, Live, Outcome 
   restore(snapshot: Snapshot | undefined): Live;
   /** Runs batch N on the live state, which it may change in place. */
   execute(batch: number, input: BatchInput<Plan, Offsets>, live: Live): Promise<Outcome>;
-  /** Told once batch N is committed (e.g. to log it). */
-  committed?(batch: number, outcome: Outcome): void;
+  /** Told once batch N is committed (e.g. to log it, or to acknowledge its input upstream). */
+  committed?(batch: number, outcome: Outcome): void | Promise<void>;
 }
 
 /** The checkpoint has offsets after a committed batch whose state is gone: the stage cannot resume exactly. */
@@ -65,6 +64,8 @@ export interface MicroBatchRuntimeOptions {
   stage: string;
   /** What the state holds, for the message when it is missing (e.g. "which capture files it consumed"). */
   stateHolds: string;
+  /** A stage whose position is its last offsets (capture): no `state/N` is written or read. */
+  stateless?: boolean;
 }
 
 export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome extends BatchOutcome<Offsets, Snapshot, Commit> = BatchOutcome<Offsets, Snapshot, Commit>> {
@@ -138,7 +139,7 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
       return undefined;
     }
     const committedBefore = latest.committed ? latest.batch : latest.batch - 1;
-    this.live = this.stage.restore(committedBefore < 0 ? undefined : await this.readState(committedBefore));
+    this.live = this.stage.restore(committedBefore < 0 || this.options.stateless === true ? undefined : await this.readState(committedBefore));
     if (latest.committed) {
       this.next = latest.batch + 1;
       this.committedOffsets = latest.offsets;
@@ -158,11 +159,11 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
   private async runBatch(batch: number, input: BatchInput<Plan, Offsets>): Promise<Outcome> {
     try {
       const outcome = await this.stage.execute(batch, input, this.state);
-      await this.checkpoint.writeState(batch, outcome.state);
+      if (this.options.stateless !== true) await this.checkpoint.writeState(batch, outcome.state);
       await this.checkpoint.commit(batch, outcome.commit);
       this.next = batch + 1;
       this.committedOffsets = outcome.offsets;
-      this.stage.committed?.(batch, outcome);
+      await this.stage.committed?.(batch, outcome);
       return outcome;
     } catch (error) {
       // The live state may be half-way through the batch: recover it from the checkpoint next time.

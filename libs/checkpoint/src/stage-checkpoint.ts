@@ -75,6 +75,8 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     readonly root: string,
     /** Batches whose offsets and state are kept after a commit; commits are kept for the audit. */
     private readonly retainBatches = 100,
+    /** Whether commits are kept for good (the audit reads them) or expire with the offsets. */
+    private readonly keepCommits = true,
   ) {}
 
   get queryId(): string {
@@ -162,6 +164,7 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     await this.lake.createIfAbsent(this.entry('commits', batch), JSON.stringify(commit));
     const expired = batch - this.retainBatches;
     if (expired >= 0) {
+      if (!this.keepCommits) await this.lake.delete(this.entry('commits', expired));
       await this.lake.delete(this.entry('offsets', expired));
       await this.lake.delete(this.entry('state', expired));
     }
