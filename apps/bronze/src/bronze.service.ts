@@ -86,8 +86,7 @@ export class BronzeService {
     this.runtime = new MicroBatchRuntime(
       this.checkpoint,
       {
-        restore: (snapshot) =>
-          new Map(Object.entries(snapshot?.partitions ?? {}).map(([id, cursor]) => [id, PartitionCursor.restore(cursor, this.options.layout, id)])),
+        restore: (snapshot) => new Map(Object.entries(snapshot?.partitions ?? {}).map(([id, cursor]) => [id, PartitionCursor.restore(cursor, this.options.layout, id)])),
         execute: (batch, input, cursors) => {
           if (input.kind === 'recorded') this.logger.info({ batch, files: input.offsets.files.length }, 're-doing the batch that was interrupted, from its offsets');
           return runBronzeBatch(this.deps, batch, input, cursors);

@@ -8,19 +8,11 @@
  *   A file set aside is consumed too: listing never takes it again, only a restore does.
  * A cursor is a pure function of the previous one and the batch, so a re-done batch gives the same state.
  */
+import type { PartitionCursorState } from '@pipeline/contracts';
 import type { CaptureLayout } from './capture-layout';
 import { captureFileTime } from './capture-layout';
 
 /** The cursor as stored in `state/N`. */
-export interface PartitionCursorState {
-  position: string;
-  horizon: number;
-  /** Times of the consumed files in epoch seconds, ascending: the first absolute, then differences. */
-  consumed: number[];
-  /** Cumulative files and records consumed, for the audit. */
-  files: number;
-  records: number;
-}
 
 export interface ConsumedFile {
   path: string;
@@ -96,3 +88,5 @@ export class PartitionCursor {
     return { position: this.position, horizon: this.horizon, consumed, files: this.files, records: this.records };
   }
 }
+
+export type { PartitionCursorState };

@@ -11,33 +11,11 @@
  */
 import type { Lake } from '@pipeline/ports';
 
+export type { CaptureCommit, CaptureIntent } from '@pipeline/contracts';
+
 export const CAPTURE_LOG_VERSION = 1;
 /** How many batch entries to keep per partition: older ones are deleted after each commit. */
 export const RETAINED_BATCHES = 100;
-
-export interface CaptureIntent {
-  version: number;
-  batch: number;
-  partitionId: string;
-  /** First sequence number in the file; for an empty file, one past the previous file's last. */
-  fromSequenceNumber: number;
-  /** Last sequence number in the file; `fromSequenceNumber - 1` for an empty file. */
-  toSequenceNumber: number;
-  eventCount: number;
-  path: string;
-  codec: 'null' | 'deflate';
-  /** Largest uncompressed block size used when writing, so a redo writes the same bytes. */
-  blockTargetBytes: number;
-  /** Offset of the last event (for the hub checkpoint), `null` for an empty file. */
-  lastOffset: string | null;
-}
-
-/** commits/N: the file written. */
-export interface CaptureCommit {
-  batch: number;
-  path: string;
-  bytes: number;
-}
 
 export interface CaptureMetadata {
   version: number;

@@ -5,17 +5,13 @@
  * committed batch are pending work for gold; a missing manifest is a hole gold can never pass.
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
-import { manifestLayerPrefix, manifestPath, ManifestValidationError, parseManifest, type Manifest, type ManifestLayer } from '@pipeline/contracts';
+import { manifestLayerPrefix, manifestPath, ManifestValidationError, parseManifest, type GoldCommit, type Manifest, type ManifestLayer } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
 import type { CheckpointIndex } from './audit-checkpoints';
 import type { PendingWork } from './audit';
 
-/** The fields of gold's shard commits the audit reads (gold's `GoldCommit`). */
-interface GoldCommitRecord {
-  silver?: { from: number; to: number };
-  rows?: number;
-  lateRows?: number;
-}
+/** The fields of gold's shard commits the audit reads, each checked before use (a damaged lake may lack them). */
+type GoldCommitRecord = Partial<Pick<GoldCommit, 'silver' | 'rows' | 'lateRows'>>;
 
 export interface GoldShardAudit {
   /** The shard's session, e.g. `shard-002`. */

@@ -31,6 +31,7 @@ import {
   type BronzeManifest,
   type CaptureFileRejection,
   type RejectionReason,
+  type SilverCommit,
   type RejectionState,
 } from '@pipeline/contracts';
 import { readDeltaSnapshot } from '@pipeline/delta';
@@ -39,12 +40,8 @@ import { CheckpointIndex } from './audit-checkpoints';
 import { auditEventIds, eventIdProblems, type EventIdSummary } from './audit-event-ids';
 import { auditSilverToGold, goldWindowsPerRow, readManifestOrReport, type GoldShardAudit, type SilverToGold } from './audit-gold';
 
-/** The fields of silver's commits the audit reads (silver's `SilverCommit`). */
-interface SilverCommitCounts {
-  bronze: { from: number; to: number };
-  counts: Record<string, { records: number; rows: number; quarantined: number; duplicates: number }>;
-  rejectedFiles?: Array<{ path: string; partitionId: string; bronzeBatch: number; rows: number; reason: RejectionReason }>;
-}
+/** The fields of silver's commits the audit reads. */
+type SilverCommitCounts = Pick<SilverCommit, 'bronze' | 'counts' | 'rejectedFiles'>;
 
 export interface AuditRow {
   partition: string;

@@ -21,7 +21,16 @@ import { createInterface } from 'node:readline';
 import { openLake } from '@pipeline/adapters';
 import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import { ConfigError, lakeLocation, loadSpecFile, readLakeBackend, readServingBackend, resolvePipelineHome, SettingsReader, SpecFileError } from '@pipeline/config';
-import { captureTimeOfPath, compileEventTimeParser, isEventTimeError, shardSession, SpecValidationError, type PipelineSpec } from '@pipeline/contracts';
+import {
+  captureTimeOfPath,
+  compileEventTimeParser,
+  isEventTimeError,
+  shardSession,
+  SpecValidationError,
+  type GoldCommit,
+  type PipelineSpec,
+  type SilverCommit,
+} from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
 
 export interface ReplayOptions {
@@ -64,16 +73,9 @@ export interface ReplaySummary {
   checkpoints: { silver: string; gold: string };
 }
 
-/** Commit fields this tool reads (the stages own the full shapes). */
-interface SilverCommitCounts {
-  captureFiles?: { inRange: number; outOfRange: number };
-  counts: Record<string, { records: number; rows: number; quarantined: number; duplicates: number }>;
-}
-interface GoldCommitCounts {
-  rows: number;
-  lateRows: number;
-  windowsEmitted: number;
-}
+/** Commit fields this tool reads. */
+type SilverCommitCounts = Partial<Pick<SilverCommit, 'captureFiles'>> & Pick<SilverCommit, 'counts'>;
+type GoldCommitCounts = Pick<GoldCommit, 'rows' | 'lateRows' | 'windowsEmitted'>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** Folders of the pipeline's own tables and manifests: a replay under one of these names would nest inside them. */

@@ -11,30 +11,17 @@
  * Rates: bronze and silver over their recent commits (up to RATE_BATCHES batches back, by the batch
  * times the checkpoints record), so they survive an API restart; capture and gold between the
  * previous status call and this one (by the injected clock), so the first call has none.
- * The checkpoint types are the few fields read here, copied: apps do not import each other.
+ * The checkpoint records are the stages' own (libs/contracts stage-records.ts).
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
 import { CaptureFormatError, countCaptureRecords } from '@pipeline/capture-format';
-import { RejectedFileLog, restoreAdvice } from '@pipeline/contracts';
+import { RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverOffsets, type SilverState } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake, ServingStore, ShardStatus } from '@pipeline/ports';
 import type { BronzeStatusDto, CaptureStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
 
 /** How many batches back the commit-based rates look. */
 export const RATE_BATCHES = 10;
-
-interface BronzeOffsets {
-  createdAt: number;
-}
-interface BronzeState {
-  partitions: Record<string, { files: number; records: number }>;
-}
-interface SilverOffsets {
-  batchTime: number;
-}
-interface SilverState {
-  totals: Record<string, { records: number; rows: number; quarantined: number; duplicates: number }>;
-}
 
 export interface StatusSources {
   lake: Lake;

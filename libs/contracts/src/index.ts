@@ -12,3 +12,4 @@ export * from './manifest';
 export * from './aggregation';
 export * from './rejected-file';
 export * from './serving-keys';
+export * from './stage-records';

@@ -201,7 +201,10 @@ describe('parseSpec problem reports', () => {
   });
 
   it('reads the idle timeout of source partitions, and refuses one of zero', () => {
-    expect(parseSpec(edit('watermark: { delay: 30s }', 'watermark: { delay: 30s, idleTimeout: 20m }'), 'spec.yaml').watermark).toEqual({ delayMs: 30_000, idleTimeoutMs: 1_200_000 });
+    expect(parseSpec(edit('watermark: { delay: 30s }', 'watermark: { delay: 30s, idleTimeout: 20m }'), 'spec.yaml').watermark).toEqual({
+      delayMs: 30_000,
+      idleTimeoutMs: 1_200_000,
+    });
     const problem = onlyProblem(edit('watermark: { delay: 30s }', 'watermark: { delay: 30s, idleTimeout: 0s }'));
     expect(problem.path).toBe('watermark.idleTimeout');
   });
