@@ -33,7 +33,7 @@ import {
 } from '@pipeline/contracts';
 import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
-import { captureFileTime, type CaptureLayout } from './capture-layout';
+import { captureFileTime, type CaptureLayout } from '@pipeline/contracts';
 import type { BronzeCommit, BronzeOffsetFile, BronzeOffsets, BronzeState, PartitionCounts } from './bronze-checkpoint';
 import { PartitionCursor, type ConsumedFile } from './partition-cursor';
 

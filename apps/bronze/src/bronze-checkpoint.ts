@@ -8,7 +8,7 @@
  * The checkpoint is bound to what decides which files bronze reads: namespace, hub, raw prefix and
  * the layout version. A checkpoint written for another hub refuses to start.
  */
-import { CAPTURE_LAYOUT, CAPTURE_LAYOUT_VERSION, type CaptureLayout } from './capture-layout';
+import { CAPTURE_LAYOUT, CAPTURE_LAYOUT_VERSION, type CaptureLayout } from '@pipeline/contracts';
 
 // The records live in libs/contracts (stage-records.ts), where the status and the audit read them.
 export type { BronzeCommit, BronzeOffsetFile, BronzeOffsets, BronzePartitionCounts as PartitionCounts, BronzeState, FileRestore } from '@pipeline/contracts';

@@ -7,7 +7,7 @@ import type { Bus, Lake, QueueOptions } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import type { BronzeConfig } from './bronze.config';
 import { BronzeService } from './bronze.service';
-import type { CaptureLayout } from './capture-layout';
+import { type CaptureLayout } from '@pipeline/contracts';
 import type { NoticeScope } from './capture-notice';
 import { CaptureNoticeReader, DEFAULT_NOTICE_READER_OPTIONS } from './capture-notice-reader';
 

@@ -24,7 +24,7 @@ import type { Logger } from '@pipeline/telemetry';
 import { BatchPlanner } from './batch-planner';
 import { runBronzeBatch, type BronzeBatchDeps, type BronzeBatchResult, type BronzePlan } from './bronze-batch';
 import { BRONZE_STAGE, bronzeLogic, type BronzeCommit, type BronzeOffsets, type BronzeState } from './bronze-checkpoint';
-import { captureFileTime, type CaptureLayout } from './capture-layout';
+import { captureFileTime, type CaptureLayout } from '@pipeline/contracts';
 import { PartitionCursor } from './partition-cursor';
 import type { CaptureNoticeReader } from './capture-notice-reader';
 import { PartitionDiscovery, whyNotNew, type DiscoveredFile } from './partition-discovery';

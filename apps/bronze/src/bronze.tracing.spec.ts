@@ -6,7 +6,7 @@ import type { Lake } from '@pipeline/ports';
 import { startTelemetry, type Telemetry } from '@pipeline/telemetry';
 import { FaultyLake, SimulatedCrash } from '@pipeline/testing';
 import type { BronzeManifest } from '@pipeline/contracts';
-import { capturePath } from './capture-layout';
+import { capturePath } from '@pipeline/contracts';
 import { BronzeService, type BronzeServiceOptions } from './bronze.service';
 import { LAYOUT, lakeWorld, silent, type LakeWorld } from './spec-helpers';
 

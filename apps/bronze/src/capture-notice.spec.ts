@@ -1,4 +1,4 @@
-import { capturePath } from './capture-layout';
+import { capturePath } from '@pipeline/contracts';
 import { BLOB_CREATED, CAPTURE_FILE_CREATED, parseCaptureNotices, type CaptureNoticeBody, type NoticeScope } from './capture-notice';
 import { LAYOUT } from './spec-helpers';
 

@@ -15,7 +15,7 @@
  * reason. A body that is not such an event at all is malformed: the caller dead-letters it, so
  * nothing is dropped silently. One malformed event makes the whole message malformed.
  */
-import { captureFileTime, CAPTURE_LAYOUT, type CaptureLayout } from './capture-layout';
+import { captureFileTime, CAPTURE_LAYOUT, type CaptureLayout } from '@pipeline/contracts';
 import type { DiscoveredFile } from './partition-discovery';
 
 export const BLOB_CREATED = 'Microsoft.Storage.BlobCreated';

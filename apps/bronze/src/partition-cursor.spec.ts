@@ -1,4 +1,4 @@
-import { capturePath } from './capture-layout';
+import { capturePath } from '@pipeline/contracts';
 import { PartitionCursor } from './partition-cursor';
 
 const layout = { prefix: 'raw', namespace: 'ns', eventHub: 'hub' };

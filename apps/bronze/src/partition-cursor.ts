@@ -9,8 +9,8 @@
  * A cursor is a pure function of the previous one and the batch, so a re-done batch gives the same state.
  */
 import type { PartitionCursorState } from '@pipeline/contracts';
-import type { CaptureLayout } from './capture-layout';
-import { captureFileTime } from './capture-layout';
+import { type CaptureLayout } from '@pipeline/contracts';
+import { captureFileTime } from '@pipeline/contracts';
 
 /** The cursor as stored in `state/N`. */
 

@@ -11,7 +11,7 @@
  */
 import type { Lake, LakeEntry } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
-import { CAPTURE_LAYOUT, captureFileTime, floorHour, hourFolder, hourOfPath, hourPrefix, HOUR_MS, partitionPrefix, type CaptureLayout } from './capture-layout';
+import { CAPTURE_LAYOUT, captureFileTime, floorHour, hourFolder, hourOfPath, hourPrefix, HOUR_MS, partitionPrefix, type CaptureLayout } from '@pipeline/contracts';
 import type { PartitionCursor } from './partition-cursor';
 import type { FileRestore } from './bronze-checkpoint';
 

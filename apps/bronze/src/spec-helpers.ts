@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import { LocalLake } from '@pipeline/adapters';
 import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc } from '@pipeline/capture-format';
 import type { Lake, LakeEntry } from '@pipeline/ports';
-import { capturePath, type CaptureLayout } from './capture-layout';
+import { capturePath, type CaptureLayout } from '@pipeline/contracts';
 
 export const FIXTURES = path.resolve(__dirname, '../../../../shared/fixtures/eventhubs-capture');
 

@@ -4,11 +4,11 @@
  * claimed up to a fair share, claims are renewed, and a partition lost to another instance is
  * dropped at once (its open file is abandoned; the new owner re-reads from the lake's record).
  */
+import type { CapturePartition } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, PartitionOwnership } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import { CAPTURE_LOG_VERSION, CaptureLog } from './capture-log';
-import type { CapturePathParts } from './capture-path';
 import { PartitionCapture, type CapturedFile, type PartitionCaptureOptions } from './partition-capture';
 import { abortableSleep, type Sleep } from '@pipeline/config';
 
@@ -141,7 +141,7 @@ export class CaptureService {
         this.workers.delete(id);
       }
     }
-    const parts: CapturePathParts = { prefix: this.options.prefix, namespace, eventHub: this.hub.hubName, partitionId: '' };
+    const parts: CapturePartition = { prefix: this.options.prefix, namespace, eventHub: this.hub.hubName, partitionId: '' };
     for (const id of this.ownerships.keys()) {
       if (this.workers.has(id)) continue;
       this.logger.info({ partition: id, owner: this.options.ownerId }, 'capturing partition');

@@ -9,13 +9,12 @@
  * none lands in two files. Capture keeps no state: its position is the last intent.
  */
 import { captureRecordFromEvent, CaptureFileWriter, deriveSyncMarker, type CaptureCodec } from '@pipeline/capture-format';
-import { EventProperty } from '@pipeline/contracts';
+import { EventProperty, nextCapturePath, type CapturePartition } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
 import { MicroBatchRuntime, StageCheckpoint, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
 import { inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
 import { CAPTURE_LOG_VERSION, RETAINED_BATCHES, type CaptureCommit, type CaptureIntent, type CaptureLog } from './capture-log';
-import { nextCapturePath, type CapturePathParts } from './capture-path';
 
 export interface PartitionCaptureOptions {
   windowMs: number;
@@ -63,7 +62,7 @@ export class PartitionCapture {
 
   constructor(
     readonly partitionId: string,
-    private readonly parts: CapturePathParts,
+    private readonly parts: CapturePartition,
     private readonly hub: EventHubConsumer,
     private readonly lake: Lake,
     log: CaptureLog,
@@ -268,7 +267,7 @@ export class PartitionCapture {
  * A file's bytes depend only on its events and where it starts: the sync marker is derived from
  * the partition and first sequence number, so a re-done file is byte-for-byte the original.
  */
-function writerFor(parts: CapturePathParts, partitionId: string, fromSequenceNumber: number, codec: CaptureCodec, blockTargetBytes: number): CaptureFileWriter {
+function writerFor(parts: CapturePartition, partitionId: string, fromSequenceNumber: number, codec: CaptureCodec, blockTargetBytes: number): CaptureFileWriter {
   const seed = `${parts.namespace}/${parts.eventHub}/${partitionId}/${fromSequenceNumber}`;
   return new CaptureFileWriter({ codec, syncMarker: deriveSyncMarker(seed), blockTargetBytes });
 }

@@ -15,7 +15,7 @@
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
 import { CaptureFormatError, countCaptureRecords } from '@pipeline/capture-format';
-import { RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverOffsets, type SilverState } from '@pipeline/contracts';
+import { captureTimeOfPath, RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverOffsets, type SilverState } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake, ServingStore, ShardStatus } from '@pipeline/ports';
 import type { BronzeStatusDto, CaptureStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
@@ -38,8 +38,6 @@ interface Observation {
   at: number;
 }
 
-const CAPTURE_FILE_TIME = /(\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{2}\/\d{2})\.avro$/;
-
 export class PipelineStatus {
   private readonly eventsPerFile = new Map<string, { size: number; events: number }>();
   private readonly previous = new Map<string, Observation>();
@@ -56,10 +54,10 @@ export class PipelineStatus {
     let files = 0;
     let events = 0;
     let bytes = 0;
-    let newest: { time: string; path: string } | undefined;
+    let newest: { time: number; path: string } | undefined;
     const seen = new Set<string>();
     for await (const entry of lake.list(`${rawPrefix}/`)) {
-      const time = CAPTURE_FILE_TIME.exec(entry.path)?.[1];
+      const time = captureTimeOfPath(entry.path);
       if (time === undefined) continue;
       files++;
       bytes += entry.size;

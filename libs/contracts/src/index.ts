@@ -13,3 +13,4 @@ export * from './aggregation';
 export * from './rejected-file';
 export * from './serving-keys';
 export * from './stage-records';
+export * from './capture-layout';

@@ -1,16 +1,21 @@
 /**
- * Event Hubs Capture's default path layout, as bronze reads it:
+ * Event Hubs Capture's default path layout, as capture writes it and bronze reads it, in one place:
  * `{prefix}/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro` (UTC, zero-padded).
  *
  * Within a partition a file is identified by its time (the layout has one file per second at most),
  * so a consumed file can be remembered by its time alone, and listing one hour folder
  * (`…/{YYYY}/{MM}/{DD}/{HH}/`) finds every file of that hour. Parsing is strict: a path is a capture
  * file only if re-formatting its time gives the path back (no `13` months, no extra segments).
+ * Within a partition, the paths capture writes strictly increase with sequence numbers: a file that
+ * would land on the same second as the previous one takes the next free second (`nextCapturePath`),
+ * so paths never collide and sorted order is capture order.
  */
 
 /** Bumped when the layout bronze reads changes; part of the checkpoint's fingerprint. */
 export const CAPTURE_LAYOUT_VERSION = 1;
 export const CAPTURE_LAYOUT = '{prefix}/{namespace}/{hub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro';
+
+import { captureTimeOfPath } from './manifest';
 
 export const HOUR_MS = 3_600_000;
 
@@ -71,4 +76,18 @@ export function hourOfPath(layout: CaptureLayout, partitionId: string, path: str
   const [y, mo, d, h] = m.slice(1).map(Number) as [number, number, number, number];
   const time = Date.UTC(y, mo - 1, d, h);
   return path.startsWith(hourPrefix(layout, partitionId, time)) ? time : undefined;
+}
+
+/** One partition's files under a layout. */
+export interface CapturePartition extends CaptureLayout {
+  partitionId: string;
+}
+
+/** The path for a file closed at `closedAt`, strictly after `previous` (the partition's last file). */
+export function nextCapturePath(partition: CapturePartition, closedAt: number, previous: string | undefined): string {
+  const candidate = capturePath(partition, partition.partitionId, closedAt);
+  if (previous === undefined || candidate > previous) return candidate;
+  const previousTime = captureTimeOfPath(previous);
+  if (previousTime === undefined) return candidate;
+  return capturePath(partition, partition.partitionId, previousTime + 1000);
 }

@@ -1,4 +1,4 @@
-import { capturePath, captureFileTime, hourOfPath, hourPrefix, partitionPrefix } from './capture-layout';
+import { capturePath, captureFileTime, hourOfPath, hourPrefix, nextCapturePath, partitionPrefix } from './capture-layout';
 
 const layout = { prefix: 'raw', namespace: 'ns', eventHub: 'hub' };
 
@@ -31,5 +31,22 @@ describe('capture layout', () => {
     expect(hourOfPath(layout, '3', 'raw/ns/hub/3/2026/01/01/07/notes.txt')).toBe(Date.UTC(2026, 0, 1, 7));
     expect(hourOfPath(layout, '3', 'raw/ns/hub/3/2026/01/01/25/00/00.avro')).toBeUndefined();
     expect(hourOfPath(layout, '3', 'raw/ns/hub/3/junk')).toBeUndefined();
+  });
+});
+
+describe('paths capture writes', () => {
+  const partition = { prefix: 'raw', namespace: 'ns', eventHub: 'hub', partitionId: '3' };
+
+  it('move to the next free second when a file closes in the same second as the previous one', () => {
+    const t = Date.UTC(2026, 0, 1, 0, 0, 59, 100);
+    const first = nextCapturePath(partition, t, undefined);
+    const second = nextCapturePath(partition, t + 500, first);
+    const third = nextCapturePath(partition, t + 600, second);
+    expect([first, second, third]).toEqual(['raw/ns/hub/3/2026/01/01/00/00/59.avro', 'raw/ns/hub/3/2026/01/01/00/01/00.avro', 'raw/ns/hub/3/2026/01/01/00/01/01.avro']);
+  });
+
+  it('keep the clock time when it is already past the previous file', () => {
+    const previous = 'raw/ns/hub/3/2026/01/01/00/00/10.avro';
+    expect(nextCapturePath(partition, Date.UTC(2026, 0, 1, 0, 5, 0), previous)).toBe('raw/ns/hub/3/2026/01/01/00/05/00.avro');
   });
 });
