@@ -105,7 +105,6 @@ export function restoreSilverState(deps: Pick<SilverBatchDeps, 'eventTime'>, sna
 /** Runs silver batch N on the live state after N−1, which it advances in place. */
 export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input: SilverBatchInput, live: SilverLiveState): Promise<SilverBatchResult> {
   const bronzeLog = deps.bronzeManifests ?? new ManifestLog(deps.lake);
-  const range = deps.captureRange ?? EVERY_CAPTURE_FILE;
   const bronzeRange = input.kind === 'planned' ? input.plan.bronze : input.offsets.bronze;
   const bronze: BronzeManifest[] = [];
   for (let sequence = bronzeRange.from; sequence <= bronzeRange.to; sequence++) {
@@ -129,115 +128,12 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
     },
     async (span) => {
       const offsets = input.kind === 'recorded' ? input.offsets : await input.record(planned(input.plan.bronze, input.plan.batchTime, traceHeaders(span).traceparent));
-      const shards = deps.spec.gold.shards;
       const eventTime = live.eventTime;
-      for (const manifest of bronze)
-        eventTime.declarePartitions([...(manifest.partitions ?? []), ...manifest.files.flatMap((f) => (f.partitionId === undefined ? [] : [f.partitionId]))]);
-      const byShard: TableRow[][] = Array.from({ length: shards }, () => []);
-      const quarantined: TableRow[] = [];
-      const counts: Record<string, PartitionCounts> = {};
-      const reasons: Record<string, number> = {};
-      const captureFiles = { inRange: 0, outOfRange: 0 };
-      const rejectedFiles: SilverRejectedFile[] = [];
-      const keepsLog = isEveryCaptureFile(range) && deps.manifests.root === DEFAULT_MANIFEST_ROOT;
-
-      for (const manifest of bronze) {
-        for (const file of manifest.files) {
-          if (!inCaptureTimeRange(range, file.path)) {
-            captureFiles.outOfRange++;
-            continue;
-          }
-          captureFiles.inRange++;
-          const partition = file.partitionId ?? 'unknown';
-          const partitionCounts = (counts[partition] ??= emptyCounts());
-          // Set aside by this batch before a crash: the decision stands, even if the file was put back since.
-          const recorded = keepsLog && input.kind === 'recorded' ? await rejectedBefore(deps.lake, file.path, manifest.batch, batch) : undefined;
-          const bytes = recorded ? undefined : await readReferenced(deps.lake, file.path);
-          const found = bytes === undefined ? null : { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
-          if (recorded || bytes === undefined || found?.sha256 !== file.sha256) {
-            // Not the bytes bronze referenced: their records count as rejected, and the file is set
-            // aside for `pipeline rejected restore` (the pipeline's own silver only: a replay or a
-            // run under other roots counts it in its commit and leaves the log to the pipeline).
-            const rejection = recorded ?? rejectionOf(deps, manifest, file, found, batch);
-            rejectedFiles.push({ path: file.path, partitionId: partition, bronzeBatch: manifest.batch, rows: file.rows, reason: rejection.reason });
-            if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
-            continue;
-          }
-          for await (const block of readCaptureBlocks(single(bytes), file.path)) {
-            for (const record of block) {
-              partitionCounts.records++;
-              const event: SourceEvent = {
-                body: record.body,
-                properties: record.properties,
-                enqueuedTime: parseEnqueuedTimeUtc(record.enqueuedTimeUtc),
-                partitionId: partition,
-                sequenceNumber: record.sequenceNumber,
-                captureFile: file.path,
-              };
-              const result = deps.transform(event);
-              if (result.kind === 'quarantine') {
-                quarantined.push(result.row);
-                partitionCounts.quarantined++;
-                reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
-                continue;
-              }
-              const shard = result.row['shard'] as number;
-              if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime) === 'duplicate') {
-                partitionCounts.duplicates++;
-                continue;
-              }
-              // The transform assigned the row's gold shard from its grouping key.
-              (byShard[shard] as TableRow[]).push(result.row);
-              partitionCounts.rows++;
-            }
-          }
-        }
-      }
-
+      const { byShard, quarantined, counts, reasons, captureFiles, rejectedFiles } = await transformBatch(deps, batch, input.kind, bronze, eventTime);
       const commitTime = offsets.batchTime;
-      const silverFiles: WrittenDataFile[][] = [];
-      for (let shard = 0; shard < shards; shard++) {
-        const rows = byShard[shard] as TableRow[];
-        silverFiles.push(rows.length === 0 ? [] : await deps.silverTable.writeDataFiles(rows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }));
-      }
-      const quarantineAdds = quarantined.length === 0 ? [] : await deps.quarantineTable.writeFiles(quarantined, { filePrefix: `part-${pad(batch, 8)}`, commitTime });
-      const txn = { appId: deps.queryId, version: batch };
-      const silverCommit = await deps.silverTable.commit(
-        silverFiles.flat().map((f) => f.add),
-        { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } },
-      );
-      const quarantineCommit = await deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
-
+      const { silverFiles, silverVersion, quarantineVersion } = await writeTables(deps, batch, byShard, quarantined, commitTime);
       const handed = eventTime.endBatch();
-      const traceparent = offsets.traceparent;
-      const manifests: SilverManifest[] = [];
-      for (let shard = 0; shard < shards; shard++) {
-        // The lake holds exactly the bytes written (writeDataFiles refuses other bytes under a name), so
-        // their digest is taken as written, and the event-time range from the rows themselves.
-        const files: ManifestFile[] = (silverFiles[shard] as WrittenDataFile[]).map((file) => ({
-          path: file.lakePath,
-          rows: file.rows.length,
-          bytes: file.add.size,
-          sha256: file.sha256,
-          ...eventTimeRange(file.rows),
-        }));
-        manifests.push({
-          version: 1,
-          layer: 'silver',
-          pipeline: deps.spec.name,
-          session: shardSession(shard),
-          sequence: batch,
-          batch,
-          createdAt: commitTime,
-          inputs,
-          files,
-          shard,
-          table: deps.silverTable.root,
-          deltaVersion: silverCommit.version,
-          eventTime: handed,
-          ...(traceparent ? { traceparent } : {}),
-        });
-      }
+      const manifests = silverManifests(deps, batch, silverFiles, { inputs, commitTime, silverVersion, eventTime: handed, traceparent: offsets.traceparent });
       // Durable first, then announced: a pointer never names a manifest that is not in the lake.
       const pointers = [];
       for (const manifest of manifests) pointers.push(await deps.manifests.write(manifest));
@@ -261,8 +157,8 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
           captureFiles,
           counts,
           quarantineReasons: reasons,
-          silverVersion: silverCommit.version,
-          quarantineVersion: quarantineCommit.version,
+          silverVersion,
+          quarantineVersion,
           ...(rejectedFiles.length > 0 ? { rejectedFiles } : {}),
         },
         manifests,
@@ -270,6 +166,144 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
     },
     'silver',
   );
+}
+
+/** The silver rows, split per shard, and the quarantine rows as Delta files, each table committed with the batch's txn. */
+async function writeTables(
+  deps: SilverBatchDeps,
+  batch: number,
+  byShard: readonly TableRow[][],
+  quarantined: readonly TableRow[],
+  commitTime: number,
+): Promise<{ silverFiles: WrittenDataFile[][]; silverVersion: number; quarantineVersion: number }> {
+  const silverFiles: WrittenDataFile[][] = [];
+  for (const [shard, rows] of byShard.entries()) {
+    silverFiles.push(rows.length === 0 ? [] : await deps.silverTable.writeDataFiles(rows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }));
+  }
+  const quarantineAdds = quarantined.length === 0 ? [] : await deps.quarantineTable.writeFiles(quarantined, { filePrefix: `part-${pad(batch, 8)}`, commitTime });
+  const txn = { appId: deps.queryId, version: batch };
+  const silverCommit = await deps.silverTable.commit(
+    silverFiles.flat().map((f) => f.add),
+    { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } },
+  );
+  const quarantineCommit = await deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
+  return { silverFiles, silverVersion: silverCommit.version, quarantineVersion: quarantineCommit.version };
+}
+
+/** One manifest per shard: its files (digest as written, event-time range from the rows), the partitions' progress and the watermark gold applies next. */
+function silverManifests(
+  deps: SilverBatchDeps,
+  batch: number,
+  silverFiles: readonly WrittenDataFile[][],
+  at: { inputs: ManifestInput[]; commitTime: number; silverVersion: number; eventTime: SilverManifest['eventTime']; traceparent: string | undefined },
+): SilverManifest[] {
+  // The lake holds exactly the bytes written (writeDataFiles refuses other bytes under a name), so
+  // their digest is taken as written, and the event-time range from the rows themselves.
+  return silverFiles.map((written, shard) => ({
+    version: 1,
+    layer: 'silver',
+    pipeline: deps.spec.name,
+    session: shardSession(shard),
+    sequence: batch,
+    batch,
+    createdAt: at.commitTime,
+    inputs: at.inputs,
+    files: written.map((file): ManifestFile => ({ path: file.lakePath, rows: file.rows.length, bytes: file.add.size, sha256: file.sha256, ...eventTimeRange(file.rows) })),
+    shard,
+    table: deps.silverTable.root,
+    deltaVersion: at.silverVersion,
+    eventTime: at.eventTime,
+    ...(at.traceparent ? { traceparent: at.traceparent } : {}),
+  }));
+}
+
+/** What a batch's capture files give: rows per shard, quarantine rows, and the counts of each outcome. */
+interface TransformedBatch {
+  byShard: TableRow[][];
+  quarantined: TableRow[];
+  counts: Record<string, PartitionCounts>;
+  reasons: Record<string, number>;
+  captureFiles: { inRange: number; outOfRange: number };
+  rejectedFiles: SilverRejectedFile[];
+}
+
+/**
+ * Reads every capture file the bronze manifests reference (those in the capture-time range), checks
+ * its bytes against bronze's digest (setting aside one that differs), and sends each record through
+ * the transform and the event-time de-duplication.
+ */
+async function transformBatch(
+  deps: SilverBatchDeps,
+  batch: number,
+  kind: SilverBatchInput['kind'],
+  bronze: readonly BronzeManifest[],
+  eventTime: EventTimeDedup,
+): Promise<TransformedBatch> {
+  const shards = deps.spec.gold.shards;
+  const range = deps.captureRange ?? EVERY_CAPTURE_FILE;
+  for (const manifest of bronze)
+    eventTime.declarePartitions([...(manifest.partitions ?? []), ...manifest.files.flatMap((f) => (f.partitionId === undefined ? [] : [f.partitionId]))]);
+  const byShard: TableRow[][] = Array.from({ length: shards }, () => []);
+  const quarantined: TableRow[] = [];
+  const counts: Record<string, PartitionCounts> = {};
+  const reasons: Record<string, number> = {};
+  const captureFiles = { inRange: 0, outOfRange: 0 };
+  const rejectedFiles: SilverRejectedFile[] = [];
+  const keepsLog = isEveryCaptureFile(range) && deps.manifests.root === DEFAULT_MANIFEST_ROOT;
+
+  for (const manifest of bronze) {
+    for (const file of manifest.files) {
+      if (!inCaptureTimeRange(range, file.path)) {
+        captureFiles.outOfRange++;
+        continue;
+      }
+      captureFiles.inRange++;
+      const partition = file.partitionId ?? 'unknown';
+      const partitionCounts = (counts[partition] ??= emptyCounts());
+      // Set aside by this batch before a crash: the decision stands, even if the file was put back since.
+      const recorded = keepsLog && kind === 'recorded' ? await rejectedBefore(deps.lake, file.path, manifest.batch, batch) : undefined;
+      const bytes = recorded ? undefined : await readReferenced(deps.lake, file.path);
+      const found = bytes === undefined ? null : { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
+      if (recorded || bytes === undefined || found?.sha256 !== file.sha256) {
+        // Not the bytes bronze referenced: their records count as rejected, and the file is set
+        // aside for `pipeline rejected restore` (the pipeline's own silver only: a replay or a
+        // run under other roots counts it in its commit and leaves the log to the pipeline).
+        const rejection = recorded ?? rejectionOf(deps, manifest, file, found, batch);
+        rejectedFiles.push({ path: file.path, partitionId: partition, bronzeBatch: manifest.batch, rows: file.rows, reason: rejection.reason });
+        if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
+        continue;
+      }
+      for await (const block of readCaptureBlocks(single(bytes), file.path)) {
+        for (const record of block) {
+          partitionCounts.records++;
+          const event: SourceEvent = {
+            body: record.body,
+            properties: record.properties,
+            enqueuedTime: parseEnqueuedTimeUtc(record.enqueuedTimeUtc),
+            partitionId: partition,
+            sequenceNumber: record.sequenceNumber,
+            captureFile: file.path,
+          };
+          const result = deps.transform(event);
+          if (result.kind === 'quarantine') {
+            quarantined.push(result.row);
+            partitionCounts.quarantined++;
+            reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
+            continue;
+          }
+          const shard = result.row['shard'] as number;
+          if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime) === 'duplicate') {
+            partitionCounts.duplicates++;
+            continue;
+          }
+          // The transform assigned the row's gold shard from its grouping key.
+          (byShard[shard] as TableRow[]).push(result.row);
+          partitionCounts.rows++;
+        }
+      }
+    }
+  }
+  return { byShard, quarantined, counts, reasons, captureFiles, rejectedFiles };
 }
 
 function planned(bronze: { from: number; to: number }, batchTime: number, traceparent: string | undefined): SilverOffsets {
