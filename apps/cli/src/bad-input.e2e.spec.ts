@@ -72,4 +72,35 @@ describe('a CSV of mixed bad input through every service', () => {
     const late = await collect(readDeltaRows(lake, 'tables/late'));
     expect(late.map((r) => r['reading_id'])).toEqual(['r21']);
   }, 240_000);
+
+  it('keeps a long within ±(2^53 − 1) exactly and quarantines one beyond it as cast_error naming the limit, never rounded', async () => {
+    const home = path.join(dir.path, 'home');
+    const csv = path.join(dir.path, 'flights.csv');
+    const flights = path.join(root, 'examples', 'flights', 'flights.spec.yaml');
+    const lines = [
+      'flight_id,carrier,flight_number,origin,dest,dep_time,delay_minutes,distance_km',
+      'f1,AA,9007199254740991,OSL,LHR,2026-01-01T00:10:00Z,-9007199254740991,1200.5',
+      'f2,AA,9007199254740993,OSL,LHR,2026-01-01T00:20:00Z,5,1200.5',
+      'f3,AA,12,OSL,LHR,2026-01-01T00:30:00Z,99999999999999999999,1200.5',
+      'f4,AA,13,OSL,LHR,2026-01-01T00:40:00Z,7,1200.5',
+    ];
+    await writeFile(csv, `${lines.join('\n')}\n`);
+
+    drainThroughEveryStage(home, flights, csv, { gold: ['--end-of-input'] });
+
+    const audit = runPipeline(['audit', '--home', home]);
+    expect({ status: audit.status, output: audit.stdout }).toEqual({ status: 0, output: expect.stringContaining('Reconciled') });
+    const lake = new LocalLake(path.join(home, 'lake'));
+    const silver = await collect(readDeltaRows(lake, 'tables/silver'));
+    const quarantine = await collect(readDeltaRows(lake, 'tables/quarantine'));
+    expect(Object.fromEntries(silver.map((r) => [r['flight_id'], [r['flight_number'], r['delay_minutes']]]))).toEqual({
+      f1: [9007199254740991, -9007199254740991],
+      f4: [13, 7],
+    });
+    expect(Object.fromEntries(quarantine.map((q) => [String(q['source_row']), q['reason']]))).toEqual({ '2': 'cast_error', '3': 'cast_error' });
+    for (const q of quarantine) expect(q['message']).toContain('9007199254740991');
+    // Gold aggregates the long column exactly: the max of the hour holding f1 and f4 is 7.
+    const gold = await collect(readDeltaRows(lake, 'tables/gold'));
+    expect(gold.map((g) => [g['departures'], g['max_delay_minutes']])).toEqual([[2, 7]]);
+  }, 240_000);
 });
