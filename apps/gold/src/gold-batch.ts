@@ -81,8 +81,9 @@ export async function runGoldBatch(
       const steps: Array<BatchResult<EngineRow>> = [];
       let rowCount = 0;
       const origins: RowOrigins = new WeakMap();
+      const columns = engineColumns(deps.config);
       for (const manifest of manifests) {
-        const rows = await readManifestRows(deps, manifest, origins);
+        const rows = await readManifestRows(deps, manifest, columns, origins);
         rowCount += rows.length;
         const step = engine.processBatch(rows, manifest.eventTime === undefined ? {} : { progress: manifest.eventTime });
         if (manifest.eventTime !== undefined && step.watermark < manifest.eventTime.watermark) {
@@ -196,8 +197,7 @@ function engineColumns(config: AggregationConfig): string[] {
 }
 
 /** A manifest's rows with the engine's columns only (the others are not decoded); `origins` learns where each came from. */
-async function readManifestRows(deps: GoldBatchDeps, manifest: SilverManifest, origins: RowOrigins): Promise<EngineRow[]> {
-  const columns = engineColumns(deps.config);
+async function readManifestRows(deps: GoldBatchDeps, manifest: SilverManifest, columns: readonly string[], origins: RowOrigins): Promise<EngineRow[]> {
   const rows: EngineRow[] = [];
   for (const file of manifest.files) {
     const fileRows = await readTableFile(deps.lake, file.path, deps.silverSchema, { columns });

@@ -17,7 +17,17 @@
  */
 import type Database from 'better-sqlite3';
 import * as path from 'node:path';
-import { ServingStoreError, type ServingStore, type ShardEventTime, type ShardStatus, type TopQuery, type UpsertResult, type WindowDocument, type WindowPage, type WindowQuery } from '@pipeline/ports';
+import {
+  ServingStoreError,
+  type ServingStore,
+  type ShardEventTime,
+  type ShardStatus,
+  type TopQuery,
+  type UpsertResult,
+  type WindowDocument,
+  type WindowPage,
+  type WindowQuery,
+} from '@pipeline/ports';
 import { openSharedSqlite } from './local.sqlite';
 import {
   assertDocument,
@@ -30,8 +40,6 @@ import {
   finiteOrNull,
   storedDocument,
 } from './serving-documents';
-
-export { MAX_DOCUMENT_ID_BYTES } from './serving-documents';
 
 export interface LocalServingStoreOptions {
   /** The SQLite file (created if absent). */
@@ -282,7 +290,9 @@ function prepareStatements(db: Database.Database) {
          version = excluded.version, shard = excluded.shard, watermark = excluded.watermark, document = excluded.document
        WHERE excluded.version > serving_window_documents.version`,
     ),
-    get: db.prepare<[string, number, string, string], DocumentRow>('SELECT document FROM serving_window_documents WHERE pk = ? AND window_start = ? AND window_name = ? AND id = ?'),
+    get: db.prepare<[string, number, string, string], DocumentRow>(
+      'SELECT document FROM serving_window_documents WHERE pk = ? AND window_start = ? AND window_name = ? AND id = ?',
+    ),
     windows: db.prepare<[string, number, number, number, string, number], DocumentRow>(`SELECT document FROM serving_window_documents WHERE pk = ? ${page}`),
     windowsOfDefinition: db.prepare<[string, string, number, number, number, string, number], DocumentRow>(
       `SELECT document FROM serving_window_documents WHERE pk = ? AND window_name = ? ${page}`,

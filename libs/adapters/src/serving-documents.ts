@@ -16,9 +16,6 @@ import {
   type WindowQuery,
 } from '@pipeline/ports';
 
-/** Cosmos DB ids are at most 1023 bytes; the same limit here keeps local and Azure runs alike. */
-export { MAX_DOCUMENT_ID_BYTES };
-
 /** Where a page ended: the last item's position in the (windowStart, window, id) order. */
 export interface PageCursor {
   windowStart: number;

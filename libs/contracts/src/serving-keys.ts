@@ -35,26 +35,12 @@ const LONGEST_START = -62_135_596_800_000;
  * partition key or the longest document id any window of `windows` could get is over Cosmos DB's limit.
  */
 export function servingKeyProblem(pk: string, windows: readonly string[]): string | undefined {
-  const pkBytes = utf8Bytes(pk);
+  const pkBytes = Buffer.byteLength(pk, 'utf8');
   if (pkBytes > MAX_PARTITION_KEY_BYTES) return `its grouping key text is ${pkBytes} bytes, over the ${MAX_PARTITION_KEY_BYTES}-byte limit of Cosmos DB partition keys`;
   for (const window of windows) {
-    const idBytes = utf8Bytes(windowDocumentId(window, pk, LONGEST_START));
+    const idBytes = Buffer.byteLength(windowDocumentId(window, pk, LONGEST_START), 'utf8');
     if (idBytes > MAX_DOCUMENT_ID_BYTES)
       return `the serving document id of its "${window}" windows would be up to ${idBytes} bytes, over the ${MAX_DOCUMENT_ID_BYTES}-byte limit of Cosmos DB ids`;
   }
   return undefined;
-}
-
-function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }

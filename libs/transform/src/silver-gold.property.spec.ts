@@ -16,7 +16,7 @@ import { aggregationConfigOf, parseSpec, timestampMillis, type ColumnType, type 
 import { LocalLake } from '@pipeline/adapters';
 import { DeltaTable, readDeltaRows, readTableFile, type AddFile } from '@pipeline/delta';
 import { WindowedAggregation, type AggregationState, type BatchResult, type EngineRow, type WindowResult } from '@pipeline/engine';
-import { groupKeyText, windowDocumentId, type KeyValue } from '@pipeline/ports';
+import { groupKeyText, MAX_DOCUMENT_ID_BYTES, MAX_PARTITION_KEY_BYTES, windowDocumentId, type KeyValue } from '@pipeline/ports';
 import { collect, makeTempDir } from '@pipeline/testing';
 import { EventTimeDedup, type EventTimeDedupConfig, type EventTimeDedupState } from './event-time-dedup';
 import type { ArrayRule } from './flatten';
@@ -33,8 +33,6 @@ const DAY_MS = 86_400_000;
 const PARTITIONS = ['0', '1', '2'];
 const TABLES = { silver: 'tables/silver', quarantine: 'tables/quarantine', gold: 'tables/gold', late: 'tables/late' };
 /** Cosmos DB's limits on a document's id and partition key value (UTF-8 bytes). */
-const MAX_DOCUMENT_ID_BYTES = 1023;
-const MAX_PARTITION_KEY_BYTES = 2048;
 
 // ------------------------------------------------------------------------------------------ spec
 
