@@ -5,7 +5,8 @@
  * shape through the whole pipeline with every service at once (bench/simple-shape.js).
  * Each stage runs as its own process, exactly as a user runs it; the exact commands are printed.
  * Options: --rows N (example spec, default 1,000,000), --simple-rows N (simple shape, default
- * 3,000,000; 0 leaves it out), --keep (keep the working folder).
+ * 3,000,000; 0 leaves it out), --fresh-seconds N (freshness at 10,000 events/s for N seconds,
+ * bench/freshness.js; default 30, 0 leaves it out), --keep (keep the working folder).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -14,7 +15,8 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const { rows, keep } = require('./options').benchOptions(process.argv.slice(2), 1_000_000);
-const simpleRows = simpleRowsOption(process.argv.slice(2));
+const simpleRows = wholeNumberOption(process.argv.slice(2), '--simple-rows', 3_000_000, 'the simple shape', 'e.g. --simple-rows 3000000');
+const freshSeconds = wholeNumberOption(process.argv.slice(2), '--fresh-seconds', 30, 'the freshness run', 'e.g. --fresh-seconds 30');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-'));
 const home = path.join(work, 'home');
 const csv = path.join(work, 'readings.csv');
@@ -47,13 +49,14 @@ const { DuckDBInstance } = require('@duckdb/node-api');
 const autocannon = require('autocannon');
 const { goldKernel } = require('./gold-kernel');
 const { simpleShape } = require('./simple-shape');
+const { freshness } = require('./freshness');
 
-function simpleRowsOption(argv) {
-  const i = argv.indexOf('--simple-rows');
-  if (i < 0) return 3_000_000;
+function wholeNumberOption(argv, name, fallback, what, example) {
+  const i = argv.indexOf(name);
+  if (i < 0) return fallback;
   const n = Number(argv[i + 1]);
   if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`--simple-rows must be a whole number (0 leaves the simple shape out), got ${JSON.stringify(argv[i + 1])}; e.g. --simple-rows 3000000\n`);
+    process.stderr.write(`${name} must be a whole number (0 leaves ${what} out), got ${JSON.stringify(argv[i + 1])}; ${example}\n`);
     process.exit(2);
   }
   return n;
@@ -184,6 +187,11 @@ async function main() {
     process.stderr.write(`simple shape: ${simpleRows.toLocaleString('en-US')} flights through every service at once …\n`);
     simple = await simpleShape({ work, rows: simpleRows });
   }
+  let fresh;
+  if (freshSeconds > 0) {
+    process.stderr.write(`freshness: ${freshSeconds} s at 10,000 events/s through every service at once …\n`);
+    fresh = await freshness({ work, seconds: freshSeconds, rate: 10_000 });
+  }
 
   const lines = [
     `Benchmark: ${rows.toLocaleString('en-US')} generated events (${mib(size)} of CSV), Node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU'}`,
@@ -201,10 +209,17 @@ async function main() {
     ),
     `Serving API (${api.connections} concurrent clients, ${api.duration} s, ${api.paths.join(' and ')}): ${Math.round(api.requestsPerSecond).toLocaleString('en-US')} requests/s, latency p50 ${api.p50} ms, p99 ${api.p99} ms, ${api.errors} errors, ${api.non2xx} non-2xx.`,
     ...(simple ? ['', ...simpleLines(simple)] : []),
+    ...(fresh
+      ? [
+          '',
+          `Freshness, the producer at a steady ${fresh.rate.toLocaleString('en-US')} events/s for ${fresh.rows.toLocaleString('en-US')} events (update mode; ${fresh.measured} of ${fresh.probes} probes, from enqueued in the hub to first seen by \`/v1/keys/{key}/latest\`, polled every ${fresh.pollMs} ms): p50 ${fresh.p50} ms, p99 ${fresh.p99} ms, max ${fresh.max} ms.`,
+        ]
+      : []),
     '',
     'Commands (run from the repository root; the generated CSV is not part of the timings):',
     ...results.map((r) => `  ${r.stage}: ${r.command}`),
     ...(simple ? [`  simple shape, every service at once: ${simple.pipeline.command}`] : []),
+    ...(fresh ? [`  freshness: ${fresh.command}`] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

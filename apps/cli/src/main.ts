@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--partitions <n>', 'partitions of a new embedded hub', '4')
     .option('--speed <factor>', 'replay event time at this speed instead of as fast as possible')
     .option('--rate <events/s>', 'send at this rate instead of as fast as possible')
-    .option('--window <duration>', 'capture window', '2s')
+    .option('--window <duration>', 'capture window', '1s')
     .option('--port <n>', 'port of the serving API', '8080')
     .option('--exit-when-done', 'stop once everything sent is through, instead of running until Ctrl-C')
     .action(

@@ -106,7 +106,7 @@ export async function start(options: StartOptions): Promise<number> {
   process.on('SIGTERM', stopAll);
   try {
     const capture = launch('capture', ['capture', ...common, '--window', options.window]);
-    launch('bronze', ['bronze', ...common, '--poll', '250ms', '--max-batch-delay', '500ms']);
+    launch('bronze', ['bronze', ...common, '--poll', '100ms', '--max-batch-delay', '0s']);
     launch('silver', ['silver', '--home', home, '--spec', options.spec, '--poll', '500ms']);
     launch('gold', ['gold', '--home', home, '--spec', options.spec, '--wake', '2s']);
     launch('serving-api', ['serving-api', '--home', home, '--spec', options.spec, '--port', options.port]);
