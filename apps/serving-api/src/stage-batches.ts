@@ -110,4 +110,3 @@ interface CommitTail {
 }
 
 type BatchFigures = Pick<StageBatchDto, 'batchTime' | 'counts' | 'watermarkMs'>;
-

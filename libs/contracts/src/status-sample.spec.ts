@@ -50,6 +50,8 @@ describe('statusSample', () => {
 
 describe('statusLine', () => {
   it('prints every layer, the silver rate and each shard watermark with the partition holding it back', () => {
-    expect(statusLine(statusSample(status(), 0))).toBe('captured 100 | bronze 90 | silver 70 + 6 quarantined + 4 dup (812 rows/s) | gold 60 rows, 3 late, watermarks 12:00:30@p2 -');
+    expect(statusLine(statusSample(status(), 0))).toBe(
+      'captured 100 | bronze 90 | silver 70 + 6 quarantined + 4 dup (812 rows/s) | gold 60 rows, 3 late, watermarks 12:00:30@p2 -',
+    );
   });
 });

@@ -5,12 +5,13 @@
  * for the key links). The page itself reads the API like any client.
  * Its own Content-Security-Policy allows only same-origin scripts, styles and requests.
  */
-import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { ServingCatalog } from '../serving-catalog';
 import { STATUS_PAGE_ASSETS, type StatusPageAssets } from './status-page.assets';
 
-export const STATUS_PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+export const STATUS_PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 export interface StatusPageConfig {
   pipeline: string;
@@ -47,6 +48,13 @@ export class StatusPageController {
   @Header('cache-control', 'no-cache')
   styles(): string {
     return this.assets.styles;
+  }
+
+  /** Browsers ask for it; the page has none, and an empty answer keeps their consoles clean. */
+  @Get('favicon.ico')
+  @HttpCode(204)
+  favicon(): void {
+    return undefined;
   }
 
   @Get('status-page.json')

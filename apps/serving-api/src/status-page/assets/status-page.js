@@ -109,7 +109,15 @@
 
   function fillTable(table, rows) {
     const body = table.querySelector('tbody');
-    body.replaceChildren(...rows.map((cells) => element('tr', {}, cells.map((cell) => element('td', {}, [cell])))));
+    body.replaceChildren(
+      ...rows.map((cells) =>
+        element(
+          'tr',
+          {},
+          cells.map((cell) => element('td', {}, [cell])),
+        ),
+      ),
+    );
   }
 
   // ---- charts ----
@@ -135,9 +143,12 @@
     if (x1 - x0 < (state.everyMs || 1000) * 2) x0 = x1 - (state.everyMs || 1000) * 2;
     let y0 = options.zero ? Math.min(0, ...points.map((p) => p.value)) : Math.min(...points.map((p) => p.value));
     let y1 = Math.max(...points.map((p) => p.value));
-    if (y1 === y0) {
-      y1 += options.zero ? 1 : Math.max(1, Math.abs(y1) * 0.01);
-      if (!options.zero) y0 -= Math.max(1, Math.abs(y0) * 0.01);
+    // A flat series sits in the middle of a span of at least minSpan (1 by default).
+    const minSpan = options.minSpan || 1;
+    if (y1 - y0 < minSpan) {
+      const middle = (y0 + y1) / 2;
+      y0 = options.zero && y0 >= 0 ? Math.max(0, middle - minSpan / 2) : middle - minSpan / 2;
+      y1 = y0 + minSpan;
     }
     const sx = (t) => PAD.left + ((t - x0) / (x1 - x0)) * (WIDTH - PAD.left - PAD.right);
     const sy = (v) => HEIGHT - PAD.bottom - ((v - y0) / (y1 - y0)) * (HEIGHT - PAD.top - PAD.bottom);
@@ -221,11 +232,18 @@
     lineChart(
       'chart-watermark',
       shards.map((shard, i) => series(`shard ${shard}`, PALETTE[i % PALETTE.length], (s) => shardValue(s, shard, 'watermarkMs'), eventTime)),
-      { zero: false, format: (v) => new Date(v).toISOString().slice(11, 19) },
+      { zero: false, minSpan: 60000, format: (v) => new Date(v).toISOString().slice(11, 19) },
     );
     lineChart(
       'chart-lag',
-      shards.map((shard, i) => series(`shard ${shard}`, PALETTE[i % PALETTE.length], (s) => nullable(shardValue(s, shard, 'lagMs'), (ms) => ms / 1000), (v) => `${decimal.format(v)} s`)),
+      shards.map((shard, i) =>
+        series(
+          `shard ${shard}`,
+          PALETTE[i % PALETTE.length],
+          (s) => nullable(shardValue(s, shard, 'lagMs'), (ms) => ms / 1000),
+          (v) => `${decimal.format(v)} s`,
+        ),
+      ),
       { zero: true, format: compact },
     );
     lineChart(
@@ -280,10 +298,16 @@
   function batchTable(title, batches) {
     const countNames = [...new Set(batches.flatMap((b) => Object.keys(b.counts)))];
     const watermark = batches.some((b) => b.watermarkMs !== null);
-    const head = ['Batch', 'Batch time', 'Committed', 'Took', ...countNames, ...(watermark ? ['Watermark after'] : [])];
+    const head = ['Batch', 'Batch time', 'Committed', 'Took', ...countNames.map(words), ...(watermark ? ['Watermark after'] : [])];
     const table = element('table', { 'data-stage': title }, [
       element('caption', {}, [title]),
-      element('thead', {}, [element('tr', {}, head.map((h) => element('th', {}, [h])))]),
+      element('thead', {}, [
+        element(
+          'tr',
+          {},
+          head.map((h) => element('th', {}, [h])),
+        ),
+      ]),
       element('tbody'),
     ]);
     fillTable(
@@ -299,7 +323,12 @@
             ...(watermark ? [eventTime(b.watermarkMs)] : []),
           ]),
     );
-    return table;
+    return element('div', { class: 'scroll' }, [table]);
+  }
+
+  /** `lateRows` → `late rows`. */
+  function words(name) {
+    return name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
   }
 
   function drawBatches() {
@@ -326,7 +355,10 @@
     document.title = `${name}: pipeline status`;
     const latest = state.samples[state.samples.length - 1];
     const every = state.everyMs === null ? '' : ` · the API samples every ${decimal.format(state.everyMs / 1000)} s and keeps ${decimal.format(state.keepMs / 60000)} min`;
-    setText('freshness', `${latest === undefined ? 'No sample yet' : `Last sample ${clock(latest.at)} UTC`} · ${state.samples.length} samples${every} · this page reads every ${POLL_MS / 1000} s`);
+    setText(
+      'freshness',
+      `${latest === undefined ? 'No sample yet' : `Last sample ${clock(latest.at)} UTC`} · ${state.samples.length} samples${every} · this page reads every ${POLL_MS / 1000} s`,
+    );
     const problem = state.problem || (state.historyError ? `The API could not read the status at ${clock(state.historyError.at)}: ${state.historyError.message}` : null);
     byId('problem').hidden = problem === null;
     setText('problem', problem || '');
