@@ -2,8 +2,9 @@
  * `pipeline start`: runs the whole pipeline locally on the embedded backends, each service in its
  * own process as it is deployed (capture, bronze, silver, gold, serving-api), and the producer
  * sending the example data (or your CSV). A live view per layer, read from the serving API's own
- * `/v1/status`, runs until the data is through; then the audit and the queries to try. The
- * services keep running until Ctrl-C or SIGTERM, which is passed on; each finishes what it holds.
+ * `/v1/status` (the figures of the API's status page at `/`, made by the same `statusSample`), runs
+ * until the data is through; then the audit and the queries to try. The services keep running
+ * until Ctrl-C or SIGTERM, which is passed on; each finishes what it holds.
  * Running it again resumes: the checkpoints in the pipeline home skip what is done, and the
  * producer's stable event ids let silver drop what is sent twice. A spec the services would refuse
  * is refused first, with exit code 2, before anything is launched or sent.
