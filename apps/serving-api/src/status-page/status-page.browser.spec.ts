@@ -157,7 +157,7 @@ describeInBrowser(`the status page in Chromium${hasChromium || IN_CI ? '' : ` ($
   /** Until every chart has a line of at least 3 points. */
   const chartsDrawn = () =>
     page.waitForFunction((ids) => ids.every((id) => Array.from(document.querySelectorAll(`#${id} path.series`)).some((p) => Number(p.getAttribute('data-points')) >= 3)), CHARTS, {
-      timeout: 30_000,
+      timeout: 60_000,
     });
 
   it('opens with the minutes already sampled: every chart drawn with several points, and the totals of /v1/status', async () => {
@@ -168,13 +168,13 @@ describeInBrowser(`the status page in Chromium${hasChromium || IN_CI ? '' : ` ($
     }
     const status = await getJson<Status>('/v1/status');
     expect(status.silver.rows).toBeGreaterThan(0);
-    await waitFor(async () => ((await totals()).captured === status.capture.events ? true : undefined), { timeoutMs: 20_000, description: 'the page to show the captured events' });
+    await waitFor(async () => ((await totals()).captured === status.capture.events ? true : undefined), { timeoutMs: 60_000, description: 'the page to show the captured events' });
     expect(await totals()).toEqual(totalsOf(status));
     // One row per gold shard, the watermark of each.
     expect(await page.locator('#shards tbody tr').count()).toBe(status.gold.shards.length);
     expect(await page.locator('#batches table').count()).toBe(2 + status.gold.shards.length);
     expect(problems).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('updates itself when more data goes through: new totals, and the rate charts rise above zero', async () => {
     const before = await totals();
@@ -184,7 +184,7 @@ describeInBrowser(`the status page in Chromium${hasChromium || IN_CI ? '' : ` ($
     // The example's bad rows are in its second half: the page shows them quarantined.
     expect(status.silver.quarantined).toBeGreaterThan(before.quarantined);
     await waitFor(async () => ((await totals()).goldRows === status.gold.rows && (await totals()).captured === status.capture.events ? true : undefined), {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       intervalMs: 250,
       description: `the page to show ${status.capture.events} captured events and ${status.gold.rows} gold rows`,
     });
@@ -221,7 +221,7 @@ describeInBrowser(`the status page in Chromium${hasChromium || IN_CI ? '' : ` ($
       }
       expect({ id, nonBackground: nonBackground > 200, coloured: coloured >= 60 }).toEqual({ id, nonBackground: true, coloured: true });
     }
-  }, 60_000);
+  }, 120_000);
 
   it("links a key to its windows, and the links answer with the key's windows", async () => {
     const key = (await readFile(SAMPLE_CSV, 'utf8')).split('\n')[1]?.split(',')[1] as string;
