@@ -95,6 +95,15 @@ describe('deploy/app-package.js', () => {
       expect(fs.readFileSync(path.join(output(), 'bin', 'register.js'), 'utf8')).toBe(fs.readFileSync(path.join(REPO_ROOT, 'bin', 'register.js'), 'utf8'));
     });
 
+    it('ships the files its compiled code reads at run time (the assets folders the build copies), as they are in the sources', () => {
+      const sources = path.join(REPO_ROOT, 'apps', app, 'src');
+      const assets = (fs.readdirSync(sources, { recursive: true }) as string[]).filter((f) => f.split(path.sep).includes('assets') && fs.statSync(path.join(sources, f)).isFile());
+      if (app === 'serving-api') expect(assets.map((f) => path.basename(f)).sort()).toEqual(['index.html', 'status-page.css', 'status-page.js']);
+      for (const file of assets) {
+        expect({ file, text: fs.readFileSync(path.join(output(), 'dist', 'apps', app, 'src', file), 'utf8') }).toEqual({ file, text: fs.readFileSync(path.join(sources, file), 'utf8') });
+      }
+    });
+
     it('ships the example files its settings point at', () => {
       const shipped = fs.existsSync(path.join(output(), 'examples')) ? folders(path.join(output(), 'examples')).map((f) => `examples/${f}`) : [];
       expect(shipped).toEqual([...(appPackage.EXAMPLES[app] ?? [])].sort());

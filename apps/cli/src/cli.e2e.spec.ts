@@ -111,6 +111,9 @@ describe('the pipeline command', () => {
     const rows = await dataRows(sample);
     expect(result.stdout).toContain(`Everything sent is through: ${rows} events captured, ${rows - 4} silver rows, 4 quarantined, 0 duplicates; gold aggregated ${rows - 4} rows`);
     expect(result.stdout).toMatch(/curl .http:\/\/127\.0\.0\.1:\d+\/v1\/windows\?key=dev-\d{3}&window=/);
+    // The status page's address, and the live view's figures (the page's, from the same function).
+    expect(result.stdout).toMatch(/Status page \(.*\): http:\/\/127\.0\.0\.1:\d+\/\n/);
+    expect(result.stdout).toMatch(new RegExp(`sent ${rows} \\| captured ${rows} \\| bronze ${rows} \\| silver ${rows - 4} \\+ 4 quarantined \\+ 0 dup`));
     // The sample's four bad lines are quarantined, the rest reach silver.
     expect(result.stdout).toMatch(new RegExp(`total +${rows} +0 +${rows} +${rows} +${rows - 4} +4 +0`));
     expect(result.stdout).toContain('Reconciled:');

@@ -2,8 +2,9 @@
  * `pipeline start`: runs the whole pipeline locally on the embedded backends, each service in its
  * own process as it is deployed (capture, bronze, silver, gold, serving-api), and the producer
  * sending the example data (or your CSV). A live view per layer, read from the serving API's own
- * `/v1/status`, runs until the data is through; then the audit and the queries to try. The
- * services keep running until Ctrl-C or SIGTERM, which is passed on; each finishes what it holds.
+ * `/v1/status` (the figures of the API's status page at `/`, made by the same `statusSample`), runs
+ * until the data is through; then the audit and the queries to try. The services keep running
+ * until Ctrl-C or SIGTERM, which is passed on; each finishes what it holds.
  * Running it again resumes: the checkpoints in the pipeline home skip what is done, and the
  * producer's stable event ids let silver drop what is sent twice. A spec the services would refuse
  * is refused first, with exit code 2, before anything is launched or sent.
@@ -16,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { LocalEventHub, LocalLake } from '@pipeline/adapters';
 import { csvFileProblem } from '@pipeline/csv';
 import { loadSpecFile, localPaths, resolvePipelineHome, SpecFileError } from '@pipeline/config';
-import { SpecValidationError, type TableRow } from '@pipeline/contracts';
+import { SpecValidationError, statusLine, statusSample, type StatusSample, type StatusView, type TableRow } from '@pipeline/contracts';
 import { readDeltaRows } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import { audit, formatAudit, type AuditReport } from './audit';
@@ -39,13 +40,6 @@ interface Child {
   name: string;
   process: ChildProcess;
   exited: Promise<number>;
-}
-
-interface Status {
-  capture: { events: number };
-  bronze: { records: number };
-  silver: { records: number; rows: number; quarantined: number; duplicates: number; rate: { perSecond: number | null } };
-  gold: { rows: number; lateRows: number; shards: Array<{ shard: number; watermark: string | null; lateRows: number; holdingPartition?: string | null }> };
 }
 
 export async function start(options: StartOptions): Promise<number> {
@@ -81,6 +75,7 @@ export async function start(options: StartOptions): Promise<number> {
   const common = ['--home', home, '--hub', options.hub, '--partitions', options.partitions];
   const api = `http://127.0.0.1:${options.port}`;
   say(`Pipeline home: ${home}`);
+  say(`Status page (rates, watermarks, late and quarantined rows, last batches): ${api}/`);
   const children: Child[] = [];
   const launch = (name: string, args: string[]) => {
     const child = spawnService(options.bin, name, args, env);
@@ -127,12 +122,12 @@ export async function start(options: StartOptions): Promise<number> {
     let healthy = false;
     if (through) {
       say(
-        `Everything sent is through: ${sent} events captured, ${through.status.silver.rows} silver rows, ${through.status.silver.quarantined} quarantined, ${through.status.silver.duplicates} duplicates; gold aggregated ${through.status.gold.rows} rows, ${through.status.gold.lateRows} late.`,
+        `Everything sent is through: ${sent} events captured, ${through.sample.silver.rows} silver rows, ${through.sample.silver.quarantined} quarantined, ${through.sample.silver.duplicates} duplicates; gold aggregated ${through.sample.gold.rows} rows, ${through.sample.gold.lateRows} late.`,
       );
       say(`The audit (pipeline audit):\n${formatAudit(through.audit).trimEnd()}`);
       say(
         [
-          `The serving API is up at ${api} (OpenAPI and Swagger UI: ${api}/docs). Try:`,
+          `The serving API is up at ${api} (status page: ${api}/, OpenAPI and Swagger UI: ${api}/docs). Try:`,
           ...(await exampleQueries(home, options.spec, api)).map((q) => `  curl '${q}'`),
           `Lake tables (Delta Lake: Spark, Fabric, Databricks, DuckDB): ${path.join(localPaths(home).lakeRoot, 'tables')}/{silver,quarantine,gold,late}`,
         ].join('\n'),
@@ -201,12 +196,13 @@ async function eventsSent(home: string, options: StartOptions): Promise<number> 
  * the last status and the audit. A batch in flight can look like a mismatch for a moment (its
  * table commit lands before its checkpoint commit); a problem that stays over several looks is real.
  */
-async function waitUntilThrough(home: string, api: string, sent: number, services: Child[], stopped: () => boolean): Promise<{ status: Status; audit: AuditReport } | undefined> {
+async function waitUntilThrough(home: string, api: string, sent: number, services: Child[], stopped: () => boolean): Promise<{ sample: StatusSample; audit: AuditReport } | undefined> {
   const lake = new LocalLake(localPaths(home).lakeRoot);
   let exited: string | undefined;
   for (const service of services) void service.exited.then(() => (exited ??= service.name));
   let problemLooks = 0;
   let lastLine = '';
+  let previous: StatusSample | undefined;
   try {
     for (;;) {
       if (stopped()) return undefined;
@@ -216,15 +212,18 @@ async function waitUntilThrough(home: string, api: string, sent: number, service
       }
       const status = await fetchStatus(api);
       if (status) {
-        const line = liveLine(sent, status);
+        // The status page's figures, from the same function: the two views agree.
+        const sample = statusSample(status, Date.now(), previous);
+        previous = sample;
+        const line = `sent ${sent} | ${statusLine(sample)}`;
         if (line !== lastLine) say(line);
         lastLine = line;
-        const silverDone = status.silver.records === sent;
-        const goldDone = status.gold.rows === status.silver.rows;
+        const silverDone = sample.silver.records === sent;
+        const goldDone = sample.gold.rows === sample.silver.rows;
         if (silverDone && goldDone) {
           const report = await audit(lake, { rawPrefix: 'raw', silverCheckpoint: 'silver' });
           problemLooks = report.problems.length > 0 ? problemLooks + 1 : 0;
-          if (report.problems.length === 0 || problemLooks >= 6) return { status, audit: report };
+          if (report.problems.length === 0 || problemLooks >= 6) return { sample, audit: report };
         }
       }
       await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -234,22 +233,13 @@ async function waitUntilThrough(home: string, api: string, sent: number, service
   }
 }
 
-async function fetchStatus(api: string): Promise<Status | undefined> {
+async function fetchStatus(api: string): Promise<StatusView | undefined> {
   try {
     const response = await fetch(`${api}/v1/status`);
-    return response.ok ? ((await response.json()) as Status) : undefined;
+    return response.ok ? ((await response.json()) as StatusView) : undefined;
   } catch {
     return undefined; // The API is still starting.
   }
-}
-
-function liveLine(sent: number, s: Status): string {
-  // Each shard's watermark time, and the partition holding it back: 12:00:30@p2.
-  const watermarks = s.gold.shards
-    .map((shard) => `${shard.watermark?.slice(11, 19) ?? '-'}${shard.holdingPartition === null || shard.holdingPartition === undefined ? '' : `@p${shard.holdingPartition}`}`)
-    .join(' ');
-  const rate = s.silver.rate.perSecond === null ? '' : ` (${Math.round(s.silver.rate.perSecond)} rows/s)`;
-  return `sent ${sent} | captured ${s.capture.events} | bronze ${s.bronze.records} | silver ${s.silver.rows} + ${s.silver.quarantined} quarantined + ${s.silver.duplicates} dup${rate} | gold ${s.gold.rows} rows, ${s.gold.lateRows} late, watermarks ${watermarks}`;
 }
 
 /** Queries that answer with data: a key, window and start taken from the gold table, names from the spec. */

@@ -40,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       store,
       lake,
       clock: systemClock,
-      layers: { rawPrefix: config.rawPrefix, bronzeCheckpoint: config.bronzeCheckpoint, silverCheckpoint: config.silverCheckpoint },
+      layers: { rawPrefix: config.rawPrefix, bronzeCheckpoint: config.bronzeCheckpoint, silverCheckpoint: config.silverCheckpoint, goldCheckpoint: config.goldCheckpoint },
+      history: config.history,
       logger: new PinoNestLogger(logger),
     });
     try {

@@ -16,7 +16,21 @@ describe('servingApiConfig', () => {
       rawPrefix: 'raw',
       bronzeCheckpoint: 'bronze',
       silverCheckpoint: 'silver',
+      goldCheckpoint: 'gold',
+      history: { everyMs: 5_000, keepMs: 15 * 60_000 },
     });
+  });
+
+  it('reads how often the status page history is sampled and how much is kept, refusing a history shorter than one interval', () => {
+    const base = { PIPELINE_SPEC: 'spec.yaml', GOLD_CHECKPOINT: 'gold-v2' };
+    expect(servingApiConfig({}, { ...base, SERVING_STATUS_SAMPLE_INTERVAL: '500ms', SERVING_STATUS_HISTORY: '2m' })).toMatchObject({
+      goldCheckpoint: 'gold-v2',
+      history: { everyMs: 500, keepMs: 120_000 },
+    });
+    expect(() => servingApiConfig({}, { ...base, SERVING_STATUS_SAMPLE_INTERVAL: '10s', SERVING_STATUS_HISTORY: '5s' })).toThrow(
+      /SERVING_STATUS_HISTORY: expected at least SERVING_STATUS_SAMPLE_INTERVAL \(10000 ms\), found 5000 ms/,
+    );
+    expect(() => servingApiConfig({}, { ...base, SERVING_STATUS_SAMPLE_INTERVAL: '10' })).toThrow(/SERVING_STATUS_SAMPLE_INTERVAL: expected a duration/);
   });
 
   it('lets flags win over the environment', () => {

@@ -17,6 +17,9 @@ export interface ServingApiConfig {
   rawPrefix: string;
   bronzeCheckpoint: string;
   silverCheckpoint: string;
+  goldCheckpoint: string;
+  /** The status page's history: how often the status is sampled, and how much is kept (ms). */
+  history: { everyMs: number; keepMs: number };
 }
 
 export interface ServingApiFlags {
@@ -44,6 +47,10 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
   const rawPrefix = settings.string('BRONZE_RAW_PREFIX', { default: 'raw', pattern: LAKE_FOLDER, describe: 'a lake folder like raw or capture/raw (no leading or trailing /)' });
   const bronzeCheckpoint = settings.string('BRONZE_CHECKPOINT', { default: 'bronze', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
   const silverCheckpoint = settings.string('SILVER_CHECKPOINT', { default: 'silver', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
+  const goldCheckpoint = settings.string('GOLD_CHECKPOINT', { default: 'gold', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
+  const everyMs = settings.duration('SERVING_STATUS_SAMPLE_INTERVAL', { default: 5_000, minMs: 100 });
+  const keepMs = settings.duration('SERVING_STATUS_HISTORY', { default: 15 * 60_000, minMs: 1_000 });
+  if (keepMs < everyMs) settings.problem('SERVING_STATUS_HISTORY', `at least SERVING_STATUS_SAMPLE_INTERVAL (${everyMs} ms)`, `${keepMs} ms`);
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const serving = readServingBackend(settings, path.join(home, 'serving.sqlite'));
@@ -58,5 +65,7 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
     rawPrefix,
     bronzeCheckpoint,
     silverCheckpoint,
+    goldCheckpoint,
+    history: { everyMs, keepMs },
   };
 }

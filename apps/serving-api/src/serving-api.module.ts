@@ -13,7 +13,12 @@ import { LateController } from './late.controller';
 import { PipelineStatus } from './pipeline-status';
 import { RequestSpanInterceptor } from './request-span.interceptor';
 import { ServingCatalog } from './serving-catalog';
+import { StageBatches } from './stage-batches';
+import { DEFAULT_STATUS_HISTORY, StatusHistory, type StatusHistoryOptions } from './status-history';
+import { StatusHistoryController } from './status-history.controller';
 import { StatusController } from './status.controller';
+import { loadStatusPageAssets, STATUS_PAGE_ASSETS } from './status-page/status-page.assets';
+import { StatusPageController } from './status-page/status-page.controller';
 import { CLOCK, LAKE, SERVING_STORE } from './tokens';
 import { WindowsController } from './windows.controller';
 
@@ -22,8 +27,10 @@ export interface ServingApiDeps {
   store: ServingStore;
   lake: Lake;
   clock: Clock;
-  /** Where the status endpoint finds the upstream layers. */
-  layers: { rawPrefix: string; bronzeCheckpoint: string; silverCheckpoint: string };
+  /** Where the status endpoint finds the upstream layers (gold's checkpoint: `gold` when not given). */
+  layers: { rawPrefix: string; bronzeCheckpoint: string; silverCheckpoint: string; goldCheckpoint?: string };
+  /** How often the status page's history is sampled and how much is kept. */
+  history?: StatusHistoryOptions;
 }
 
 @Module({})
@@ -31,7 +38,7 @@ export class ServingApiModule {
   static register(deps: ServingApiDeps): DynamicModule {
     return {
       module: ServingApiModule,
-      controllers: [WindowsController, LateController, StatusController, HealthController],
+      controllers: [WindowsController, LateController, StatusController, StatusHistoryController, HealthController, StatusPageController],
       providers: [
         { provide: SERVING_STORE, useValue: deps.store },
         { provide: LAKE, useValue: deps.lake },
@@ -41,6 +48,18 @@ export class ServingApiModule {
           provide: PipelineStatus,
           useFactory: () => new PipelineStatus({ lake: deps.lake, store: deps.store, clock: deps.clock, pipeline: deps.spec.name, ...deps.layers }),
         },
+        // Its own status reader: its reads do not shorten the between-calls rates of GET /v1/status.
+        {
+          provide: StatusHistory,
+          useFactory: () =>
+            new StatusHistory(
+              new PipelineStatus({ lake: deps.lake, store: deps.store, clock: deps.clock, pipeline: deps.spec.name, ...deps.layers }),
+              deps.clock,
+              deps.history ?? DEFAULT_STATUS_HISTORY,
+            ),
+        },
+        { provide: StageBatches, useFactory: () => new StageBatches(deps.lake, { ...deps.layers, goldCheckpoint: deps.layers.goldCheckpoint ?? 'gold' }) },
+        { provide: STATUS_PAGE_ASSETS, useFactory: () => loadStatusPageAssets() },
         { provide: APP_INTERCEPTOR, useClass: RequestSpanInterceptor },
       ],
     };

@@ -151,6 +151,11 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     await this.lake.createIfAbsent(this.entry('state', batch), JSON.stringify(state));
   }
 
+  /** Where offsets/N is kept. */
+  offsetsPath(batch: number): string {
+    return this.entry('offsets', batch);
+  }
+
   /** Where state/N is kept. */
   statePath(batch: number): string {
     return this.entry('state', batch);
