@@ -39,6 +39,8 @@ export interface VerifierOptions {
   cacheSize?: number;
   /** Timeout of each metadata and key-set fetch, ms. */
   fetchTimeoutMs?: number;
+  /** Least time between two key-set fetches, ms: a token naming an unknown key fetches the set again only after this. */
+  keyRefetchCooldownMs?: number;
 }
 
 interface CachedToken {
@@ -76,6 +78,7 @@ export class EntraTokenVerifier {
   private readonly now: () => number;
   private readonly cacheSize: number;
   private readonly fetchTimeoutMs: number;
+  private readonly keyRefetchCooldownMs: number;
 
   constructor(
     private readonly settings: EntraAuthSettings,
@@ -84,6 +87,7 @@ export class EntraTokenVerifier {
     this.now = options.now ?? Date.now;
     this.cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
+    this.keyRefetchCooldownMs = options.keyRefetchCooldownMs ?? 30_000;
   }
 
   get requiredRole(): string {
@@ -167,7 +171,7 @@ export class EntraTokenVerifier {
     const issuers = [metadata.issuer];
     const tenant = V2_ISSUER_TENANT.exec(metadata.issuer)?.[1];
     if (tenant !== undefined) issuers.push(`https://sts.windows.net/${tenant}/`);
-    return { issuers, getKey: createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: this.fetchTimeoutMs, cooldownDuration: 30_000, cacheMaxAge: 600_000 }) };
+    return { issuers, getKey: createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: this.fetchTimeoutMs, cooldownDuration: this.keyRefetchCooldownMs, cacheMaxAge: 600_000 }) };
   }
 }
 
