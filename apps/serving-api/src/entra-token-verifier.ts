@@ -185,7 +185,7 @@ function principalOf(payload: JWTPayload): Principal | undefined {
 /** What is wrong with a token, in words safe to send back (no token text, no claim values). */
 function tokenProblem(error: unknown): VerifyOutcome {
   const fail = (reason: string): VerifyOutcome => ({ kind: 'unauthenticated', reason });
-  const code = error instanceof errors.JOSEError ? error.code : undefined;
+  const code = error instanceof errors.JOSEError ? String(error.code) : '';
   switch (code) {
     case 'ERR_JWT_EXPIRED':
       return fail('the token has expired: get a new one');

@@ -7,7 +7,7 @@
  * `rotate()` publishes a new key (the old one stays published, as Entra does during a rollover);
  * `fail(true)` makes both documents answer 500; counters say how often each was fetched.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 
@@ -47,12 +47,13 @@ export class EntraTestTenant {
   ) {}
 
   static async start(): Promise<EntraTestTenant> {
-    let tenant: EntraTestTenant | undefined;
-    const server = createServer((request, response) => tenant?.answer(request.url ?? '/', response));
+    const started: { tenant?: EntraTestTenant } = {};
+    const server = createServer((request, response) => started.tenant?.answer(request.url ?? '/', response));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    tenant = new EntraTestTenant(server, `http://127.0.0.1:${port}`);
+    const tenant = new EntraTestTenant(server, `http://127.0.0.1:${port}`);
     tenant.published.push(await EntraTestTenant.newKey('key-1'));
+    started.tenant = tenant;
     return tenant;
   }
 
@@ -98,7 +99,7 @@ export class EntraTestTenant {
     await new Promise<void>((resolve, reject) => this.server.close((error) => (error ? reject(error) : resolve())));
   }
 
-  private answer(url: string, response: import('node:http').ServerResponse): void {
+  private answer(url: string, response: ServerResponse): void {
     const send = (status: number, body: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' });
       response.end(JSON.stringify(body));
