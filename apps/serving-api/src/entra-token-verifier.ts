@@ -44,7 +44,8 @@ export interface VerifierOptions {
 }
 
 interface CachedToken {
-  principal: Principal;
+  /** The answer for this token, made once: a hit allocates nothing. */
+  outcome: VerifyOutcome;
   /** `exp` in ms, tolerance included. */
   expiresAt: number;
   /** `nbf` in ms, tolerance included (0 when absent). */
@@ -99,7 +100,7 @@ export class EntraTokenVerifier {
     const cached = this.verified.get(token);
     const now = this.now();
     if (cached !== undefined) {
-      if (now < cached.expiresAt && now >= cached.notBefore) return this.authorize(cached.principal);
+      if (now < cached.expiresAt && now >= cached.notBefore) return cached.outcome;
       this.verified.delete(token);
     }
     let keys: Keys;
@@ -123,8 +124,9 @@ export class EntraTokenVerifier {
     }
     const principal = principalOf(payload);
     if (principal === undefined) return { kind: 'unauthenticated', reason: 'the token names no caller (no oid, sub, azp or appid claim)' };
-    this.remember(token, payload, principal);
-    return this.authorize(principal);
+    const outcome = this.authorize(principal);
+    this.remember(token, payload, outcome);
+    return outcome;
   }
 
   private authorize(principal: Principal): VerifyOutcome {
@@ -136,7 +138,7 @@ export class EntraTokenVerifier {
     };
   }
 
-  private remember(token: string, payload: JWTPayload, principal: Principal): void {
+  private remember(token: string, payload: JWTPayload, outcome: VerifyOutcome): void {
     const toleranceMs = this.settings.clockToleranceSeconds * 1000;
     if (this.verified.size >= this.cacheSize) {
       // Oldest first (Map keeps insertion order): drop one to make room.
@@ -144,7 +146,7 @@ export class EntraTokenVerifier {
       if (oldest !== undefined) this.verified.delete(oldest);
     }
     this.verified.set(token, {
-      principal,
+      outcome,
       expiresAt: (payload.exp as number) * 1000 + toleranceMs,
       notBefore: payload.nbf === undefined ? 0 : payload.nbf * 1000 - toleranceMs,
     });

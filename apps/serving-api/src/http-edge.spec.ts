@@ -68,6 +68,34 @@ describe('the serving API edge, authentication off', () => {
     });
     afterAll(() => api.dispose());
 
+    it('applies the request and connection timeouts to the HTTP server', async () => {
+      const configured = await startApi('local', { edge: { requestTimeoutMs: 7_000, connectionTimeoutMs: 90_000 } });
+      try {
+        const server = configured.app.getHttpServer();
+        expect([server.requestTimeout, server.timeout]).toEqual([7_000, 90_000]);
+      } finally {
+        await configured.dispose();
+      }
+    });
+
+    it.each([
+      [0, [200, 429]],
+      [1, [200, 200]],
+    ])('with %i trusted proxy hops, counts clients behind one proxy as %j', async (hops, expected) => {
+      const configured = await startApi('local', { edge: { trustProxyHops: hops, rateLimit: { perSecond: 1, burst: 1 } } });
+      try {
+        const fastify = configured.app.getHttpAdapter().getInstance();
+        const statuses: number[] = [];
+        for (const client of ['203.0.113.9', '198.51.100.4']) {
+          const answer = await fastify.inject({ method: 'GET', url: '/v1/status', remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': client } });
+          statuses.push(answer.statusCode);
+        }
+        expect(statuses).toEqual(expected);
+      } finally {
+        await configured.dispose();
+      }
+    });
+
     it('sends HSTS', async () => {
       expect((await api.get('/health/live')).headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
     });
