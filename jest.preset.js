@@ -3,8 +3,8 @@ const path = require('node:path');
 
 const root = __dirname;
 
-/** hyparquet(-writer): Parquet; content-disposition: required by @fastify/static for Swagger UI's assets. */
-const ESM_ONLY = ['hyparquet', 'hyparquet-writer', 'content-disposition'];
+/** hyparquet(-writer): Parquet; content-disposition: required by @fastify/static for Swagger UI's assets; jose: the serving API's JWT verification. */
+const ESM_ONLY = ['hyparquet', 'hyparquet-writer', 'content-disposition', 'jose'];
 
 /**
  * Shared by every project: SWC with decorator metadata (NestJS DI), `@pipeline/*` aliases to sources.

@@ -91,7 +91,8 @@ async function loadServingApi(home) {
   const { spawn } = require('node:child_process');
   const port = 18000 + Math.floor(Math.random() * 1000);
   const child = spawn(process.execPath, [bin, 'serving-api', '--home', home, '--spec', spec, '--port', String(port)], {
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    // One load generator is one client: the per-client rate limit would measure itself, not the API.
+    env: { ...process.env, LOG_LEVEL: 'warn', SERVING_RATE_LIMIT: '0' },
     stdio: 'ignore',
   });
   const base = `http://127.0.0.1:${port}`;

@@ -3,7 +3,12 @@
 //
 // Invariants kept here:
 // - No secrets: every service authenticates with its own user-assigned managed identity
-//   (AZURE_CLIENT_ID); local auth (keys, SAS) is disabled on every data service.
+//   (AZURE_CLIENT_ID); local auth (keys, SAS) is disabled on every data service. The one Container
+//   Apps secret is generated here, not a credential: the key the serving-api replicas share to sign
+//   continuation tokens (SERVING_TOKEN_KEY), new on each deployment.
+// - The serving API faces the internet: callers need a Microsoft Entra ID token for its app
+//   registration with the app role servingApiRole (SERVING_AUTH=entra), unless servingApiAuth is
+//   turned off; health probes and /docs stay public. infra/README.md says how to register the API.
 // - Least privilege: each identity gets only the data-plane roles its adapters need, scoped to the
 //   container, hub or queue it touches (the table is `roleAssignments` below; infra/README.md
 //   explains it and infra/tests/role-coverage.spec.ts checks it against the adapters' code).
@@ -58,6 +63,22 @@ param silverMaxReplicas int = 3
 @maxValue(30)
 @description('serving-api replicas at least 1 (always on) and at most this.')
 param servingApiMaxReplicas int = 3
+
+@description('serving-api: require a Microsoft Entra ID bearer token on /v1 (SERVING_AUTH=entra). Turn off only for a deployment nobody else can reach.')
+param servingApiAuth bool = true
+
+@description('serving-api: the audiences of its tokens, comma-separated: the API app registration\'s application (client) id and/or application id URI (api://…). Required while servingApiAuth is on: without it the API refuses to start and says so.')
+param servingApiAudience string = ''
+
+@description('serving-api: the app role (of the API app registration) a caller needs to read.')
+param servingApiRole string = 'Pipeline.Read'
+
+@description('serving-api: browser origins allowed to call it (CORS), comma-separated, e.g. https://dashboard.example.com; empty: none.')
+param servingApiCorsOrigins string = ''
+
+@secure()
+@description('serving-api: the key its replicas share to sign continuation tokens (SERVING_TOKEN_KEY). Generated on each deployment; tokens handed out before a deployment are refused after it (clients start their paging again).')
+param servingApiTokenKey string = '${newGuid()}${newGuid()}'
 
 @description('Cosmos DB serverless (pay per request) instead of provisioned throughput.')
 param cosmosServerless bool = true
@@ -514,6 +535,17 @@ var hubSettings = [
   { name: 'PIPELINE_EVENT_HUB', value: hubName }
 ]
 var specSettings = [{ name: 'PIPELINE_SPEC', value: pipelineSpec }]
+// The serving API behind the Container Apps ingress: TLS ends there (HSTS on), one proxy hop in front
+// (its X-Forwarded-For names the client the rate limit counts), Entra ID tokens of this tenant.
+var servingEdgeSettings = [
+  { name: 'SERVING_AUTH', value: servingApiAuth ? 'entra' : 'off' }
+  { name: 'SERVING_AUTH_TENANT_ID', value: tenant().tenantId }
+  { name: 'SERVING_AUTH_AUDIENCE', value: servingApiAudience }
+  { name: 'SERVING_AUTH_ROLE', value: servingApiRole }
+  { name: 'SERVING_CORS_ORIGINS', value: servingApiCorsOrigins }
+  { name: 'SERVING_TRUST_PROXY', value: '1' }
+  { name: 'SERVING_HSTS', value: 'true' }
+]
 // Where capture files are: raw/{Namespace}/{EventHub}/{PartitionId}/…, as Capture (or the capture app) writes them.
 var captureLayoutSettings = [
   { name: 'PIPELINE_EVENT_HUB_NAMESPACE', value: eventHubs.outputs.namespaceName }
@@ -688,10 +720,11 @@ module servingApi 'modules/container-app.bicep' = {
     identityId: servingApiIdentity.outputs.identityId
     identityClientId: servingApiIdentity.outputs.clientId
     image: servingApiImage
-    env: concat(lakeSettings, servingSettings, specSettings, [
+    env: concat(lakeSettings, servingSettings, specSettings, servingEdgeSettings, [
       { name: 'SERVING_PORT', value: '8080' }
       { name: 'SERVING_HOST', value: '0.0.0.0' }
     ])
+    secretEnv: { SERVING_TOKEN_KEY: servingApiTokenKey }
     ingressTargetPort: 8080
     healthProbes: true
     minReplicas: 1

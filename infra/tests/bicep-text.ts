@@ -234,6 +234,8 @@ export function serviceEnvNames(main: string, serviceSymbol: string): Set<string
     if (!value) throw new Error(`main.bicep: ${serviceSymbol} uses ${ref[1]}, which is not a var`);
     for (const m of value.matchAll(/name:\s*'(\w+)'/g)) names.add(m[1] as string);
   }
+  // Generated secrets reach the app as variables too (container-app.bicep's secretEnv).
+  for (const name of objectKeys(propertyValue(decl.body, 'params') ?? '', 'secretEnv') ?? []) names.add(name);
   return names;
 }
 

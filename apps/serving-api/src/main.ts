@@ -9,7 +9,7 @@ import { openLake, openServingStore } from '@pipeline/adapters';
 import { loadStartupInputs, parseFlags, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
-import { servingApiConfig, type ServingApiFlags } from './serving-api.config';
+import { servingApiConfig, type EdgeSettings, type ServingApiFlags } from './serving-api.config';
 import { createServingApi } from './serving-api.app';
 
 export function servingApiCommand(): Command {
@@ -43,13 +43,17 @@ export async function main(argv: string[]): Promise<number> {
       layers: { rawPrefix: config.rawPrefix, bronzeCheckpoint: config.bronzeCheckpoint, silverCheckpoint: config.silverCheckpoint, goldCheckpoint: config.goldCheckpoint },
       history: config.history,
       logger: new PinoNestLogger(logger),
+      accessLog: logger,
+      edge: config.edge,
     });
     try {
       await app.listen({ port: config.port, host: config.host });
       const address = app.getHttpServer().address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-      logger.info({ url, docs: `${url}/docs`, store: store.location, lake: lake.location }, `serving-api listening on ${url}`);
+      logger.info({ url, docs: `${url}/docs`, store: store.location, lake: lake.location, ...edgeSummary(config.edge) }, `serving-api listening on ${url}`);
+      if (!config.edge.tokenKey.shared)
+        logger.info('continuation tokens are signed with a key of this process only: set SERVING_TOKEN_KEY, the same on every replica, when several serve one address');
       await untilAborted(stop.signal);
     } finally {
       // Fastify's close stops accepting connections and waits for the requests in flight.
@@ -66,6 +70,15 @@ export async function main(argv: string[]): Promise<number> {
     await lake.close();
     await telemetry.shutdown();
   }
+}
+
+/** What the start-up line says of the edge: enough to see how the API is exposed, no secrets. */
+function edgeSummary(edge: EdgeSettings): Record<string, unknown> {
+  return {
+    auth: edge.auth ? { tenant: edge.auth.tenantId, audiences: edge.auth.audiences, role: edge.auth.role } : 'off',
+    rateLimit: edge.rateLimit ?? 'off',
+    corsOrigins: edge.corsOrigins,
+  };
 }
 
 runMain(module, main);

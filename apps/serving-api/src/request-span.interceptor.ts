@@ -4,7 +4,7 @@
  * incoming W3C `traceparent` makes it a child of the caller's span.
  */
 import { HttpException, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, isSpanContextValid, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { tracer } from '@pipeline/telemetry';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, tap, throwError, type Observable } from 'rxjs';
@@ -25,6 +25,8 @@ export class RequestSpanInterceptor implements NestInterceptor {
       },
       parent,
     );
+    const spanContext = span.spanContext();
+    if (isSpanContextValid(spanContext)) request.traceId = spanContext.traceId;
     // Nest binds the handler to the async context current when next.handle() is called.
     const handled = context.with(trace.setSpan(parent, span), () => next.handle());
     return handled.pipe(

@@ -18,6 +18,17 @@ describe('servingApiConfig', () => {
       silverCheckpoint: 'silver',
       goldCheckpoint: 'gold',
       history: { everyMs: 5_000, keepMs: 15 * 60_000 },
+      edge: {
+        auth: undefined,
+        rateLimit: { perSecond: 100, burst: 200 },
+        corsOrigins: [],
+        hsts: false,
+        trustProxyHops: 0,
+        requestTimeoutMs: 30_000,
+        connectionTimeoutMs: 120_000,
+        tokenKey: { key: expect.any(Buffer), shared: false },
+        accessLog: true,
+      },
     });
   });
 
@@ -31,6 +42,61 @@ describe('servingApiConfig', () => {
       /SERVING_STATUS_HISTORY: expected at least SERVING_STATUS_SAMPLE_INTERVAL \(10000 ms\), found 5000 ms/,
     );
     expect(() => servingApiConfig({}, { ...base, SERVING_STATUS_SAMPLE_INTERVAL: '10' })).toThrow(/SERVING_STATUS_SAMPLE_INTERVAL: expected a duration/);
+  });
+
+  it('reads Entra ID authentication and the internet-facing settings', () => {
+    const config = servingApiConfig(
+      {},
+      {
+        PIPELINE_SPEC: 'spec.yaml',
+        SERVING_AUTH: 'entra',
+        SERVING_AUTH_TENANT_ID: '6f1c2a8e-0b3d-4c5e-9a7f-1d2e3f4a5b6c',
+        SERVING_AUTH_AUDIENCE: 'api://pipeline, 0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f',
+        SERVING_AUTH_CLOCK_SKEW: '30s',
+        SERVING_RATE_LIMIT: '5',
+        SERVING_CORS_ORIGINS: 'https://a.example.com,http://localhost:5173',
+        SERVING_HSTS: 'true',
+        SERVING_TRUST_PROXY: '1',
+        SERVING_REQUEST_TIMEOUT: '10s',
+        SERVING_TOKEN_KEY: 'k'.repeat(40),
+        SERVING_ACCESS_LOG: 'false',
+      },
+    );
+    expect(config.edge).toEqual({
+      auth: {
+        tenantId: '6f1c2a8e-0b3d-4c5e-9a7f-1d2e3f4a5b6c',
+        audiences: ['api://pipeline', '0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f'],
+        role: 'Pipeline.Read',
+        authority: 'https://login.microsoftonline.com',
+        clockToleranceSeconds: 30,
+      },
+      rateLimit: { perSecond: 5, burst: 10 },
+      corsOrigins: ['https://a.example.com', 'http://localhost:5173'],
+      hsts: true,
+      trustProxyHops: 1,
+      requestTimeoutMs: 10_000,
+      connectionTimeoutMs: 120_000,
+      tokenKey: { key: Buffer.from('k'.repeat(40)), shared: true },
+      accessLog: false,
+    });
+    expect(servingApiConfig({}, { PIPELINE_SPEC: 'spec.yaml', SERVING_RATE_LIMIT: '0' }).edge.rateLimit).toBeUndefined();
+  });
+
+  it('lists every problem of the internet-facing settings at once, without echoing the token key', () => {
+    let error: unknown;
+    try {
+      servingApiConfig(
+        {},
+        { PIPELINE_SPEC: 'spec.yaml', SERVING_AUTH: 'entra', SERVING_AUTH_TENANT_ID: 'common', SERVING_CORS_ORIGINS: 'https://ok.example.com,*', SERVING_TOKEN_KEY: 'short-secret' },
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems.map((p) => p.name)).toEqual(['SERVING_AUTH_TENANT_ID', 'SERVING_AUTH_AUDIENCE', 'SERVING_CORS_ORIGINS', 'SERVING_TOKEN_KEY']);
+    expect(problems.find((p) => p.name === 'SERVING_AUTH_AUDIENCE')?.found).toBe('nothing (it is required)');
+    expect((error as Error).message).not.toContain('short-secret');
   });
 
   it('lets flags win over the environment', () => {

@@ -2,7 +2,13 @@
  * The serving API's typed configuration: flags win over environment variables, and every problem
  * is reported at once. The status endpoint reads the bronze and silver checkpoints under the names
  * those services use (the same variables), so one environment configures them all.
+ *
+ * `edge` is what the API needs to face the internet: bearer-token authentication (Microsoft Entra
+ * ID), the per-client rate limit, CORS, HSTS, the proxy in front, request timeouts and the key that
+ * signs continuation tokens. Its defaults suit a laptop (no authentication, loopback only); the
+ * Azure deployment (infra/main.bicep) turns authentication on.
  */
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { readLakeBackend, readServingBackend, resolvePipelineHome, SettingsReader, type LakeBackend, type ServingBackend } from '@pipeline/config';
 
@@ -20,6 +26,7 @@ export interface ServingApiConfig {
   goldCheckpoint: string;
   /** The status page's history: how often the status is sampled, and how much is kept (ms). */
   history: { everyMs: number; keepMs: number };
+  edge: EdgeSettings;
 }
 
 export interface ServingApiFlags {
@@ -51,6 +58,7 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
   const everyMs = settings.duration('SERVING_STATUS_SAMPLE_INTERVAL', { default: 5_000, minMs: 100 });
   const keepMs = settings.duration('SERVING_STATUS_HISTORY', { default: 15 * 60_000, minMs: 1_000 });
   if (keepMs < everyMs) settings.problem('SERVING_STATUS_HISTORY', `at least SERVING_STATUS_SAMPLE_INTERVAL (${everyMs} ms)`, `${keepMs} ms`);
+  const edge = readEdgeSettings(settings);
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const serving = readServingBackend(settings, path.join(home, 'serving.sqlite'));
@@ -67,5 +75,112 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
     silverCheckpoint,
     goldCheckpoint,
     history: { everyMs, keepMs },
+    edge,
   };
+}
+
+export interface EntraAuthSettings {
+  /** Directory (tenant) id, or a verified domain of the tenant. */
+  tenantId: string;
+  /** Accepted `aud` values: the API's application (client) id and/or its application id URI. */
+  audiences: string[];
+  /** The app role a caller needs (the `roles` claim) to read `/v1/...`. */
+  role: string;
+  /** Where the tenant's OpenID metadata lives: `{authority}/{tenant}/v2.0/.well-known/openid-configuration`. */
+  authority: string;
+  /** Leeway on `exp` and `nbf`, in seconds. */
+  clockToleranceSeconds: number;
+}
+
+export interface RateLimitSettings {
+  /** Sustained requests per second per client. */
+  perSecond: number;
+  /** Requests a client may make at once after being idle. */
+  burst: number;
+}
+
+export interface EdgeSettings {
+  /** `undefined`: no authentication (local default). */
+  auth: EntraAuthSettings | undefined;
+  /** `undefined`: no rate limit. */
+  rateLimit: RateLimitSettings | undefined;
+  /** Origins a browser may call the API from; empty: no cross-origin access. */
+  corsOrigins: string[];
+  /** Send `Strict-Transport-Security` (only behind TLS). */
+  hsts: boolean;
+  /** Proxy hops in front whose `X-Forwarded-For` is trusted for the client address (0: none). */
+  trustProxyHops: number;
+  /** Most time to receive a whole request (slow clients are cut off), ms; 0: none. */
+  requestTimeoutMs: number;
+  /** Idle socket timeout, ms; 0: none. */
+  connectionTimeoutMs: number;
+  /** HMAC key of continuation tokens; `shared` false when it was made up for this process. */
+  tokenKey: { key: Buffer; shared: boolean };
+  /** One log line per request. */
+  accessLog: boolean;
+}
+
+const TENANT = /^(?!(common|organizations|consumers)$)([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$/;
+const AUDIENCE = /^[^\s,]+$/;
+const ROLE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,119}$/;
+const AUTHORITY = /^https?:\/\/[A-Za-z0-9.:[\]-]+(\/[A-Za-z0-9._-]+)*$/;
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+/** Short keys are guessable; 32 characters of a random string carry enough entropy. */
+const MIN_TOKEN_KEY_LENGTH = 32;
+
+function list(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+export function readEdgeSettings(settings: SettingsReader): EdgeSettings {
+  const mode = settings.oneOf('SERVING_AUTH', ['off', 'entra'] as const, { default: 'off' });
+  const auth = mode === 'entra' ? readEntraAuth(settings) : undefined;
+
+  const perSecond = settings.number('SERVING_RATE_LIMIT', { default: 100, min: 0 });
+  const burst = settings.int('SERVING_RATE_BURST', { default: Math.max(1, Math.ceil(perSecond * 2)), min: 1, max: 1_000_000 });
+  const rateLimit = perSecond > 0 ? { perSecond, burst } : undefined;
+
+  const corsOrigins = list(settings.optionalString('SERVING_CORS_ORIGINS'));
+  const badOrigins = corsOrigins.filter((origin) => !ORIGIN.test(origin));
+  if (badOrigins.length > 0) settings.problem('SERVING_CORS_ORIGINS', 'a comma-separated list of origins like https://app.example.com (scheme, host, optional port; no path, no *)', JSON.stringify(badOrigins.join(',')));
+
+  const hsts = settings.bool('SERVING_HSTS', { default: false });
+  const trustProxyHops = settings.int('SERVING_TRUST_PROXY', { default: 0, min: 0, max: 10 });
+  const requestTimeoutMs = settings.duration('SERVING_REQUEST_TIMEOUT', { default: 30_000 });
+  const connectionTimeoutMs = settings.duration('SERVING_CONNECTION_TIMEOUT', { default: 120_000 });
+  const accessLog = settings.bool('SERVING_ACCESS_LOG', { default: true });
+
+  const keyText = settings.string('SERVING_TOKEN_KEY', {
+    secret: true,
+    pattern: new RegExp(`^\\S{${MIN_TOKEN_KEY_LENGTH},}$`),
+    describe: `a random string of at least ${MIN_TOKEN_KEY_LENGTH} characters without spaces (e.g. openssl rand -base64 48), the same on every replica`,
+  });
+  const tokenKey = keyText !== '' && keyText.length >= MIN_TOKEN_KEY_LENGTH ? { key: Buffer.from(keyText, 'utf8'), shared: true } : { key: randomBytes(32), shared: false };
+
+  return { auth, rateLimit, corsOrigins, hsts, trustProxyHops, requestTimeoutMs, connectionTimeoutMs, tokenKey, accessLog };
+}
+
+function readEntraAuth(settings: SettingsReader): EntraAuthSettings {
+  const tenantId = settings.string('SERVING_AUTH_TENANT_ID', {
+    required: true,
+    pattern: TENANT,
+    describe: 'the directory (tenant) id, a GUID (or a verified domain such as contoso.onmicrosoft.com; not common/organizations), required with SERVING_AUTH=entra',
+  });
+  const audienceText = settings.string('SERVING_AUTH_AUDIENCE', {
+    required: true,
+    describe: "the API's application (client) id and/or application id URI (api://…), comma-separated, required with SERVING_AUTH=entra",
+  });
+  const audiences = list(audienceText);
+  if (audienceText !== '' && (audiences.length === 0 || !audiences.every((a) => AUDIENCE.test(a))))
+    settings.problem('SERVING_AUTH_AUDIENCE', 'comma-separated audiences without spaces, e.g. 00000000-0000-0000-0000-000000000000,api://pipeline', JSON.stringify(audienceText));
+  const role = settings.string('SERVING_AUTH_ROLE', { default: 'Pipeline.Read', pattern: ROLE, describe: 'an app role value like Pipeline.Read' });
+  const authority = settings
+    .string('SERVING_AUTH_AUTHORITY', { default: 'https://login.microsoftonline.com', pattern: AUTHORITY, describe: 'the Entra authority URL, e.g. https://login.microsoftonline.com (no trailing /)' })
+    .replace(/\/+$/, '');
+  const clockToleranceMs = settings.duration('SERVING_AUTH_CLOCK_SKEW', { default: 60_000 });
+  if (clockToleranceMs > 300_000) settings.problem('SERVING_AUTH_CLOCK_SKEW', 'a duration of at most 5m', JSON.stringify(`${clockToleranceMs}ms`));
+  return { tenantId, audiences, role, authority, clockToleranceSeconds: Math.round(clockToleranceMs / 1000) };
 }

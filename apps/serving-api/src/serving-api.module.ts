@@ -3,11 +3,13 @@
  * outside (main opens the embedded ones; tests pass their own), plus the spec's catalog.
  * The module closes neither port: whoever opened them closes them, after the app.
  */
+import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import type { PipelineSpec } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake, ServingStore } from '@pipeline/ports';
+import { ContinuationTokens } from './continuation-tokens';
 import { HealthController } from './health.controller';
 import { LateController } from './late.controller';
 import { PipelineStatus } from './pipeline-status';
@@ -31,6 +33,8 @@ export interface ServingApiDeps {
   layers: { rawPrefix: string; bronzeCheckpoint: string; silverCheckpoint: string; goldCheckpoint?: string };
   /** How often the status page's history is sampled and how much is kept. */
   history?: StatusHistoryOptions;
+  /** HMAC key of continuation tokens (SERVING_TOKEN_KEY); a random one per process when absent. */
+  tokenKey?: Buffer;
 }
 
 @Module({})
@@ -44,6 +48,7 @@ export class ServingApiModule {
         { provide: LAKE, useValue: deps.lake },
         { provide: CLOCK, useValue: deps.clock },
         { provide: ServingCatalog, useValue: new ServingCatalog(deps.spec) },
+        { provide: ContinuationTokens, useValue: new ContinuationTokens(deps.tokenKey ?? randomBytes(32)) },
         {
           provide: PipelineStatus,
           useFactory: () => new PipelineStatus({ lake: deps.lake, store: deps.store, clock: deps.clock, pipeline: deps.spec.name, ...deps.layers }),

@@ -234,8 +234,13 @@ export class StatusDto {
 export class HealthDto {
   @ApiProperty({ enum: ['ok', 'failing'] })
   status!: 'ok' | 'failing';
-  @ApiPropertyOptional({ description: 'Each dependency: "ok" or what went wrong.', type: 'object', additionalProperties: { type: 'string' }, example: { store: 'ok', lake: 'ok' } })
-  checks?: Record<string, string>;
+  @ApiPropertyOptional({
+    description: 'Each dependency: "ok" or "failing" (the reason is in the service log, not here).',
+    type: 'object',
+    additionalProperties: { type: 'string', enum: ['ok', 'failing'] },
+    example: { store: 'ok', lake: 'ok' },
+  })
+  checks?: Record<string, 'ok' | 'failing'>;
 }
 
 export class ParameterProblemDto {

@@ -4,9 +4,10 @@ import { LocalLake, LocalServingStore, openServingStore } from '@pipeline/adapte
 import { parseSpec, type PipelineSpec } from '@pipeline/contracts';
 import { TestClock } from '@pipeline/engine';
 import { groupKeyText, windowDocumentId, type AggregateValue, type ServingStore, type WindowDocument } from '@pipeline/ports';
+import { createLogger, PinoNestLogger } from '@pipeline/telemetry';
 import { makeTempDir, startCosmosServer } from '@pipeline/testing';
 import * as path from 'node:path';
-import { createServingApi } from './serving-api.app';
+import { createServingApi, type ServingApiOptions } from './serving-api.app';
 
 export const SPEC_YAML = `
 version: 1
@@ -71,14 +72,27 @@ export interface ApiHarness {
   store: ServingStore;
   lake: LocalLake;
   clock: TestClock;
-  get(url: string, headers?: Record<string, string>): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string; json<T = Body>(): T }>;
+  get(url: string, headers?: Record<string, string>): Promise<Answer>;
+  request(method: string, url: string, headers?: Record<string, string>): Promise<Answer>;
+  /** Every log line written so far (JSON), the access log's included. */
+  logged(): string[];
   dispose(): Promise<void>;
 }
+
+export interface Answer {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  body: string;
+  json<T = Body>(): T;
+}
+
+/** What a spec may set on the API beyond the ports: edge settings, a verifier. */
+export type ApiOptions = Pick<ServingApiOptions, 'edge' | 'verifier'>;
 
 /** The stores the API runs on in these specs: the embedded one, and Cosmos DB's adapter on a compatible server. */
 export type StoreKind = 'local' | 'cosmos';
 
-export async function startApi(kind: StoreKind = 'local'): Promise<ApiHarness> {
+export async function startApi(kind: StoreKind = 'local', options: ApiOptions = {}): Promise<ApiHarness> {
   const dir = await makeTempDir('serving-api-');
   const cosmos = kind === 'cosmos' ? await startCosmosServer() : undefined;
   const store: ServingStore = cosmos
@@ -91,16 +105,30 @@ export async function startApi(kind: StoreKind = 'local'): Promise<ApiHarness> {
     : LocalServingStore.open({ file: path.join(dir.path, 'serving.sqlite') });
   const lake = new LocalLake(path.join(dir.path, 'lake'));
   const clock = new TestClock(T0);
-  const app = await createServingApi({ spec, store, lake, clock, layers: { rawPrefix: 'raw', bronzeCheckpoint: 'bronze', silverCheckpoint: 'silver' } });
+  const lines: string[] = [];
+  const logger = createLogger({ service: 'serving-api', level: 'debug', format: 'json', destination: { write: (line: string) => void lines.push(line) } });
+  const app = await createServingApi({
+    spec,
+    store,
+    lake,
+    clock,
+    layers: { rawPrefix: 'raw', bronzeCheckpoint: 'bronze', silverCheckpoint: 'silver' },
+    logger: new PinoNestLogger(logger),
+    accessLog: logger,
+    ...options,
+  });
+  const request = async (method: string, url: string, headers: Record<string, string> = {}): Promise<Answer> => {
+    const response = await app.getHttpAdapter().getInstance().inject({ method: method as 'GET', url, headers });
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body, json: () => response.json() };
+  };
   return {
     app,
     store,
     lake,
     clock,
-    async get(url, headers = {}) {
-      const response = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url, headers });
-      return { statusCode: response.statusCode, headers: response.headers, body: response.body, json: () => response.json() };
-    },
+    get: (url, headers) => request('GET', url, headers),
+    request,
+    logged: () => [...lines],
     async dispose() {
       await app.close();
       await store.close();

@@ -207,6 +207,26 @@ describe('GET /v1/status', () => {
     expect(second['capture']['rate']).toEqual({ perSecond: 0, basis: 'status-calls', overMs: 10_000 });
   });
 
+  it('keeps its ETag while the pipeline state stays the same, rates aside, and answers 304 to it', async () => {
+    await api.store.putShardStatus(shardStatus(0, { batch: 1, watermark: T0, maxEventTime: T0 + 30_000, rows: 10, updatedAt: T0 }));
+    const first = await api.get('/v1/status');
+    api.clock.advance(5_000);
+    const second = await api.get('/v1/status');
+    // The rates between status calls differ (none on the first call, 0/s over 5 s on the second) ...
+    expect(first.json()['gold']['shards'][0]['rate']).not.toEqual(second.json()['gold']['shards'][0]['rate']);
+    // ... and the tag does not.
+    expect(second.headers['etag']).toBe(first.headers['etag']);
+    api.clock.advance(5_000);
+    const unchanged = await api.get('/v1/status', { 'if-none-match': String(first.headers['etag']) });
+    expect(unchanged.statusCode).toBe(304);
+    expect(unchanged.body).toBe('');
+
+    await api.store.putShardStatus(shardStatus(0, { batch: 2, watermark: T0 + 60_000, maxEventTime: T0 + 90_000, rows: 20, updatedAt: T0 + 60_000 }));
+    const changed = await api.get('/v1/status', { 'if-none-match': String(first.headers['etag']) });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.headers['etag']).not.toBe(first.headers['etag']);
+  });
+
   it('rejects parameters it does not take', async () => {
     const response = await api.get('/v1/status?verbose=1');
     expect(response.statusCode).toBe(400);

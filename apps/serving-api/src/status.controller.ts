@@ -1,6 +1,12 @@
-/** `GET /v1/status`: each layer's position, counts and rate. */
-import { Controller, Get, Query } from '@nestjs/common';
+/**
+ * `GET /v1/status`: each layer's position, counts and rate. Its ETag stands for the pipeline's
+ * state (positions, counts, shards, rejected files), not for the rates: rates between status calls
+ * change with every call, so a tag over the whole body would never let a poller get a 304.
+ */
+import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { weakEtag } from './etag';
 import { PipelineStatus } from './pipeline-status';
 import { RequestParameters } from './request-parameters';
 import { StatusDto } from './serving.dto';
@@ -18,8 +24,15 @@ export class StatusController {
       '(watermark, lag behind the newest event, late rows, batch). Rates: bronze and silver over their last commits (by batch time); capture and gold between the previous status call and this one.',
   })
   @ApiOkResponse({ type: StatusDto })
-  async read(@Query() query: Record<string, unknown>): Promise<StatusDto> {
+  async read(@Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<StatusDto> {
     new RequestParameters(query).done();
-    return this.status.read();
+    const status = await this.status.read();
+    void reply.header('etag', weakEtag(stateText(status)));
+    return status;
   }
+}
+
+/** The status without its rates, as the text its ETag is computed from. */
+export function stateText(status: StatusDto): string {
+  return JSON.stringify(status, (name, value: unknown) => (name === 'rate' ? undefined : value));
 }

@@ -76,7 +76,42 @@ describe.each(['local', 'cosmos'] as const)('window endpoints (%s store)', (kind
     it('answers 400 for a continuation token it did not give out', async () => {
       const response = await api.get('/v1/windows?key=d1&continuationToken=not-a-token');
       expect(response.statusCode).toBe(400);
-      expect(response.json()['problems']).toEqual([{ parameter: 'continuationToken', expected: 'a token from a previous page of the same query', found: '"not-a-token"' }]);
+      expect(response.json()['problems']).toEqual([
+        { parameter: 'continuationToken', expected: 'a token from a previous page of this API (this is not one: wrong shape)', found: '"not-a-token"' },
+      ]);
+    });
+
+    async function firstToken(query: string): Promise<string> {
+      const body = (await api.get(`/v1/windows?${query}&limit=3`)).json();
+      expect(typeof body['continuationToken']).toBe('string');
+      return body['continuationToken'] as string;
+    }
+
+    it("refuses a token of another query: a token of another key, or of the same key with another range", async () => {
+      await api.store.upsert([0, 1, 2, 3].map((i) => windowDoc('d9', T0 + (100 + i) * MINUTE, { readings: i, avg_temperature: 1 })));
+      const fromD9 = await firstToken('key=d9&window=per_minute');
+      for (const query of ['key=d1&window=per_minute', 'key=d9&window=last_5m', `key=d9&window=per_minute&from=${T0 + 100 * MINUTE}`]) {
+        const response = await api.get(`/v1/windows?${query}&limit=3&continuationToken=${encodeURIComponent(fromD9)}`);
+        expect(response.statusCode).toBe(400);
+        expect(response.json()['problems'][0]['expected']).toMatch(/^a token of this same query \(this token continues another query/);
+      }
+      // The page size may change between pages.
+      const next = await api.get(`/v1/windows?key=d9&window=per_minute&limit=2&continuationToken=${encodeURIComponent(fromD9)}`);
+      expect(next.statusCode).toBe(200);
+      expect(next.json()['items']).toHaveLength(1);
+    });
+
+    it('refuses an edited token, naming the signature', async () => {
+      const token = await firstToken('key=d1&window=per_minute');
+      const [storeToken, digest, mac] = token.split('.') as [string, string, string];
+      const flip = (text: string, at: number) => `${text.slice(0, at)}${text[at] === 'A' ? 'B' : 'A'}${text.slice(at + 1)}`;
+      // An edited position (the store token), and an edited signature.
+      const edited = [`${flip(storeToken, 3)}.${digest}.${mac}`, `${storeToken}.${digest}.${flip(mac, 0)}`];
+      for (const bad of edited) {
+        const response = await api.get(`/v1/windows?key=d1&window=per_minute&limit=3&continuationToken=${encodeURIComponent(bad)}`);
+        expect(response.statusCode).toBe(400);
+        expect(response.json()['problems'][0]['expected']).toMatch(/the signature does not match/);
+      }
     });
 
     it('lists every problem of a bad request at once, naming parameter, expectation and finding', async () => {

@@ -7,6 +7,7 @@ import { Controller, Get, Inject, NotFoundException, Param, Query } from '@nestj
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { InvalidContinuationTokenError, type ServingStore } from '@pipeline/ports';
 import { ApiQueries } from './api-queries';
+import { ContinuationTokens, type PagedQuery } from './continuation-tokens';
 import { InvalidParametersException, MAX_PAGE, RequestParameters, TIME_EXPECTED } from './request-parameters';
 import { ServingCatalog } from './serving-catalog';
 import { BadRequestDto, NotFoundDto, TopWindowsDto, toWindowDto, WindowDto, WindowPageDto } from './serving.dto';
@@ -17,6 +18,11 @@ const KEY_DESCRIPTION =
 
 type Query = Record<string, unknown>;
 
+/** A 400 naming what is wrong with a continuation token. */
+function tokenProblem(expected: string, token: string): InvalidParametersException {
+  return new InvalidParametersException([{ parameter: 'continuationToken', expected, found: JSON.stringify(token) }]);
+}
+
 @ApiTags('windows')
 @ApiBadRequestResponse({ description: 'Bad parameters: every problem is listed.', type: BadRequestDto })
 @Controller('v1')
@@ -24,6 +30,7 @@ export class WindowsController {
   constructor(
     @Inject(SERVING_STORE) private readonly store: ServingStore,
     private readonly catalog: ServingCatalog,
+    private readonly tokens: ContinuationTokens,
   ) {}
 
   @Get('windows')
@@ -46,19 +53,24 @@ export class WindowsController {
     const to = params.time('to');
     params.range(from, to);
     const limit = params.int('limit', { default: 100, min: 1, max: MAX_PAGE });
-    const continuationToken = params.string('continuationToken');
+    const token = params.string('continuationToken');
     params.done();
+    const paged: PagedQuery = { pk: pk as string, window, from, to };
+    const continuationToken = token === undefined ? undefined : this.openToken(token, paged);
     try {
       const page = await this.store.queryWindows({ pk: pk as string, window, from, to, limit, continuationToken });
-      return { items: page.items.map(toWindowDto), continuationToken: page.continuationToken ?? null };
+      return { items: page.items.map(toWindowDto), continuationToken: page.continuationToken === undefined ? null : this.tokens.seal(page.continuationToken, paged) };
     } catch (error) {
-      if (error instanceof InvalidContinuationTokenError) {
-        throw new InvalidParametersException([
-          { parameter: 'continuationToken', expected: 'a token from a previous page of the same query', found: JSON.stringify(continuationToken) },
-        ]);
-      }
+      // Signed by this API yet refused by the store: a token from before a store change.
+      if (error instanceof InvalidContinuationTokenError) throw tokenProblem('a token from a previous page of the same query (the store no longer accepts this one)', token ?? '');
       throw error;
     }
+  }
+
+  private openToken(token: string, query: PagedQuery): string {
+    const opened = this.tokens.open(token, query);
+    if ('problem' in opened) throw tokenProblem(opened.problem, token);
+    return opened.storeToken;
   }
 
   @Get('windows/top')
