@@ -11,3 +11,4 @@ export * from './azurite';
 export * from './cosmos-server';
 export * from './free-port';
 export * from './pipeline-cli';
+export * from './metrics-reference';
