@@ -88,8 +88,9 @@ describe('pipeline metrics', () => {
     expect(sample(scrape.text, `pipeline_records_out_total{${p0}}`)).toBe(14);
     expect(sample(scrape.text, `pipeline_records_quarantined_total{${p0}}`)).toBe(4);
     expect(sample(scrape.text, `pipeline_records_duplicates_total{${p0}}`)).toBe(2);
-    // A partition with nothing quarantined has no quarantined series (nothing was added).
-    expect(sample(scrape.text, 'pipeline_records_quarantined_total{pipeline_source_partition="1",pipeline_stage="silver"}')).toBeUndefined();
+    // A partition with nothing quarantined reports 0 (a series to alert on), and a count silver does not make (late) is absent.
+    expect(sample(scrape.text, 'pipeline_records_quarantined_total{pipeline_source_partition="1",pipeline_stage="silver"}')).toBe(0);
+    expect(sample(scrape.text, `pipeline_records_late_total{${p0}}`)).toBeUndefined();
     expect(sample(scrape.text, 'pipeline_batch_duration_count{pipeline_stage="silver"}')).toBe(2);
     expect(sample(scrape.text, 'pipeline_batch_duration_sum{pipeline_stage="silver"}')).toBe(2);
     expect(sample(scrape.text, 'pipeline_batch_size_sum{pipeline_stage="silver"}')).toBe(28);

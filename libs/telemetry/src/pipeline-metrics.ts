@@ -178,8 +178,9 @@ export class StageMetrics {
   }
 }
 
+/** Adds a count the stage reports, zero included: a series exists from the first batch, so `rate()` and alerts see 0, not nothing. */
 function add(counter: Counter, value: number | undefined, attributes: Attributes): void {
-  if (value !== undefined && value > 0) counter.add(value, attributes);
+  if (value !== undefined) counter.add(value, attributes);
 }
 
 // Messaging (the bus and the event hub), after the OpenTelemetry messaging semantic conventions.
