@@ -20,7 +20,7 @@ import { MicroBatchRuntime, StageCheckpoint, type ManifestLog } from '@pipeline/
 import { describeRejection, RejectedFileLog } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
-import type { Logger } from '@pipeline/telemetry';
+import { bronzeMeasure, type Logger } from '@pipeline/telemetry';
 import { BatchPlanner } from './batch-planner';
 import { runBronzeBatch, type BronzeBatchDeps, type BronzeBatchResult, type BronzePlan } from './bronze-batch';
 import { BRONZE_STAGE, bronzeLogic, type BronzeCommit, type BronzeOffsets, type BronzeState } from './bronze-checkpoint';
@@ -92,6 +92,7 @@ export class BronzeService {
           return runBronzeBatch(this.deps, batch, input, cursors);
         },
         committed: (batch, result) => this.committed(batch, result),
+        measure: (result) => bronzeMeasure(result.commit),
       },
       { stage: 'bronze', stateHolds: 'which capture files it consumed' },
     );

@@ -7,8 +7,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { lakeLocation, loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
-import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { lakeLocation, loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
+import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { bronzeConfig, type BronzeFlags } from './bronze.config';
 import { BronzeModule } from './bronze.module';
 import { BronzeService } from './bronze.service';
@@ -34,17 +34,19 @@ export function bronzeCommand(): Command {
     .option('--list-interval <duration>', 'with notices, list the lake this often to catch missed notices and back-fills (default: $BRONZE_LIST_INTERVAL or 5m)')
     .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: bronze)')
     .option('--drain', 'exit once every capture file present at start-up is in a committed batch')
+    .option(METRICS_PORT_FLAG, METRICS_PORT_HELP)
     .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C, then finishes the batch in progress and exits.\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseFlags<BronzeFlags>(bronzeCommand(), argv);
+  const parsed = parseFlags<BronzeFlags & MetricsPortFlags>(bronzeCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
-  const inputs = await loadStartupInputs(() => bronzeConfig(parsed.flags));
+  const inputs = await loadStartupInputs(() => ({ ...bronzeConfig(parsed.flags), metricsPort: readMetricsPort('bronze', parsed.flags) }));
   if ('exitCode' in inputs) return inputs.exitCode;
   const { config } = inputs;
 
-  const telemetry = startTelemetry({ serviceName: 'bronze' });
+  const telemetry = startTelemetry({ serviceName: 'bronze', metricsPort: config.metricsPort });
+  if (!(await metricsListening(telemetry))) return 2;
   const logger = createLogger({ service: 'bronze' });
   // Listening for signals before anything opens: a stop during start-up is honoured once it is up.
   const stop = shutdownSignal((signal) => {

@@ -6,8 +6,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
-import { lakeLocation, loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
-import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { lakeLocation, loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
+import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { CheckpointMismatchError } from './capture-log';
 import { captureConfig, type CaptureFlags } from './capture.config';
 import { CaptureModule } from './capture.module';
@@ -29,18 +29,20 @@ export function captureCommand(): Command {
     .option('--no-skip-empty', 'write an empty file for a window without events, as Azure Capture does by default')
     .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: capture-<hub>)')
     .option('--drain', 'exit once everything the hub held at start-up is captured')
+    .option(METRICS_PORT_FLAG, METRICS_PORT_HELP)
     .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C, then writes its open files and releases its partitions.\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseFlags<CaptureFlags>(captureCommand(), argv);
+  const parsed = parseFlags<CaptureFlags & MetricsPortFlags>(captureCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
   const flags = parsed.flags;
-  const inputs = await loadStartupInputs(() => captureConfig(flags));
+  const inputs = await loadStartupInputs(() => ({ ...captureConfig(flags), metricsPort: readMetricsPort('capture', flags) }));
   if ('exitCode' in inputs) return inputs.exitCode;
   const { config } = inputs;
 
-  const telemetry = startTelemetry({ serviceName: 'capture' });
+  const telemetry = startTelemetry({ serviceName: 'capture', metricsPort: config.metricsPort });
+  if (!(await metricsListening(telemetry))) return 2;
   const logger = createLogger({ service: 'capture' });
   // Listening for signals before anything opens: a stop during start-up is honoured once it is up.
   const stop = shutdownSignal((signal) => {

@@ -13,7 +13,7 @@ import { EventProperty, nextCapturePath, type CapturePartition } from '@pipeline
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
 import { MicroBatchRuntime, StageCheckpoint, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
-import { inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
+import { captureMeasure, inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
 import { CAPTURE_LOG_VERSION, RETAINED_BATCHES, type CaptureCommit, type CaptureIntent, type CaptureLog } from './capture-log';
 
 export interface PartitionCaptureOptions {
@@ -79,6 +79,7 @@ export class PartitionCapture {
         restore: () => null,
         execute: (batch, input) => this.execute(batch, input),
         committed: (_batch, outcome) => this.committedFile(outcome),
+        measure: (outcome) => captureMeasure(outcome.offsets),
       },
       { stage: 'capture', stateHolds: 'nothing', stateless: true },
     );

@@ -55,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--rate <events/s>', 'send at this rate instead of as fast as possible')
     .option('--window <duration>', 'capture window', '1s')
     .option('--port <n>', 'port of the serving API', '8080')
+    .option('--metrics-port <n|auto|off>', "each service's Prometheus /metrics: free ports (auto), six ports from n on, or none", 'auto')
     .option('--exit-when-done', 'stop once everything sent is through, instead of running until Ctrl-C')
     .action(
       async (opts: {
@@ -67,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
         rate?: string;
         window: string;
         port: string;
+        metricsPort: string;
         exitWhenDone?: boolean;
       }) => {
         const bin = process.env['PIPELINE_BIN'] ?? path.join(REPO_ROOT, 'bin', 'pipeline.js');

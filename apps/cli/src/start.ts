@@ -3,13 +3,15 @@
  * own process as it is deployed (capture, bronze, silver, gold, serving-api), and the producer
  * sending the example data (or your CSV). A live view per layer, read from the serving API's own
  * `/v1/status` (the figures of the API's status page at `/`, made by the same `statusSample`), runs
- * until the data is through; then the audit and the queries to try. The services keep running
- * until Ctrl-C or SIGTERM, which is passed on; each finishes what it holds.
+ * until the data is through; then the audit and the queries to try. Each service serves its metrics
+ * on its own port (`--metrics-port`), printed at start for a Prometheus to scrape. The services keep
+ * running until Ctrl-C or SIGTERM, which is passed on; each finishes what it holds.
  * Running it again resumes: the checkpoints in the pipeline home skip what is done, and the
  * producer's stable event ids let silver drop what is sent twice. A spec the services would refuse
  * is refused first, with exit code 2, before anything is launched or sent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
@@ -32,6 +34,8 @@ export interface StartOptions {
   rate?: string;
   window: string;
   port: string;
+  /** `auto` (free ports), `off`, or the first of consecutive ports, one per service. */
+  metricsPort: string;
   exitWhenDone: boolean;
   bin: string;
 }
@@ -72,10 +76,20 @@ export async function start(options: StartOptions): Promise<number> {
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
     LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json'),
   };
+  const metricsPorts = await servicePorts(options.metricsPort, METRICS_SERVICES.length);
+  if (typeof metricsPorts === 'string') {
+    process.stderr.write(`${metricsPorts}\n`);
+    return 2;
+  }
+  const metricsArgs = (name: (typeof METRICS_SERVICES)[number]) => {
+    const port = metricsPorts?.[METRICS_SERVICES.indexOf(name)];
+    return port === undefined ? [] : ['--metrics-port', String(port)];
+  };
   const common = ['--home', home, '--hub', options.hub, '--partitions', options.partitions];
   const api = `http://127.0.0.1:${options.port}`;
   say(`Pipeline home: ${home}`);
   say(`Status page (rates, watermarks, late and quarantined rows, last batches): ${api}/`);
+  if (metricsPorts) say(`Metrics (Prometheus text, docs/metrics.md): ${METRICS_SERVICES.map((name, i) => `${name} http://127.0.0.1:${metricsPorts[i]}/metrics`).join(', ')}`);
   const children: Child[] = [];
   const launch = (name: string, args: string[]) => {
     const child = spawnService(options.bin, name, args, env);
@@ -100,13 +114,13 @@ export async function start(options: StartOptions): Promise<number> {
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   try {
-    const capture = launch('capture', ['capture', ...common, '--window', options.window]);
-    launch('bronze', ['bronze', ...common, '--poll', '100ms', '--max-batch-delay', '0s']);
-    launch('silver', ['silver', '--home', home, '--spec', options.spec, '--poll', '500ms']);
-    launch('gold', ['gold', '--home', home, '--spec', options.spec, '--wake', '2s']);
-    launch('serving-api', ['serving-api', '--home', home, '--spec', options.spec, '--port', options.port]);
+    const capture = launch('capture', ['capture', ...common, '--window', options.window, ...metricsArgs('capture')]);
+    launch('bronze', ['bronze', ...common, '--poll', '100ms', '--max-batch-delay', '0s', ...metricsArgs('bronze')]);
+    launch('silver', ['silver', '--home', home, '--spec', options.spec, '--poll', '500ms', ...metricsArgs('silver')]);
+    launch('gold', ['gold', '--home', home, '--spec', options.spec, '--wake', '2s', ...metricsArgs('gold')]);
+    launch('serving-api', ['serving-api', '--home', home, '--spec', options.spec, '--port', options.port, ...metricsArgs('serving-api')]);
     const pacing = options.speed ? ['--speed', options.speed] : options.rate ? ['--rate', options.rate] : [];
-    const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing]);
+    const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing, ...metricsArgs('producer')]);
     const services = children.filter((c) => c !== producer);
 
     const produced = await producer.exited;
@@ -144,6 +158,36 @@ export async function start(options: StartOptions): Promise<number> {
     process.off('SIGINT', stopAll);
     process.off('SIGTERM', stopAll);
   }
+}
+
+/** The services that serve metrics, in the order of their ports. */
+const METRICS_SERVICES = ['capture', 'bronze', 'silver', 'gold', 'serving-api', 'producer'] as const;
+
+/** `count` ports for `--metrics-port`: free ones (auto), consecutive ones from n, or none (off); a message for anything else. */
+async function servicePorts(setting: string, count: number): Promise<number[] | undefined | string> {
+  if (setting === 'off') return undefined;
+  if (setting === 'auto') return freePorts(count);
+  const first = /^\d+$/.test(setting) ? Number(setting) : NaN;
+  if (!(first >= 1 && first + count - 1 <= 65_535)) return `--metrics-port: expected auto, off, or a port from 1 to ${65_536 - count} (the services take ${count} ports from it), found ${JSON.stringify(setting)}.`;
+  return Array.from({ length: count }, (_, i) => first + i);
+}
+
+/** `count` distinct ports free now, all held until each is known (a service binds its own a moment later; a clash then stops that service with a message naming the port). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 async function finish(children: Child[], code: number): Promise<number> {

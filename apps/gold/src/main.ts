@@ -8,10 +8,10 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { loadStartupInputs, parseFlags, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
+import { loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
 import { manifestQueue, shardSession } from '@pipeline/contracts';
 import type { Bus } from '@pipeline/ports';
-import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { BusTransport } from '@pipeline/transport';
 import { goldConfig, type GoldFlags } from './gold.config';
 import { GoldModule, openGoldBus } from './gold.module';
@@ -32,6 +32,7 @@ export function goldCommand(): Command {
     .option('--tables-root <folder>', 'lake folder of the gold and late tables (default: tables, so tables/gold and tables/late)')
     .option('--manifests-root <folder>', 'lake folder of the silver manifests to read (default: manifests), as silver --manifests-root wrote them')
     .option('--store <file>', 'embedded serving store file (default: serving.sqlite in the home folder)')
+    .option(METRICS_PORT_FLAG, METRICS_PORT_HELP)
     .addHelpText(
       'after',
       [
@@ -52,12 +53,13 @@ async function wakeShards(bus: Bus, queue: string, shards: number): Promise<void
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseFlags<GoldFlags>(goldCommand(), argv);
+  const parsed = parseFlags<GoldFlags & MetricsPortFlags>(goldCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
-  const inputs = await loadStartupInputs(() => goldConfig(parsed.flags), { spec: true });
+  const inputs = await loadStartupInputs(() => ({ ...goldConfig(parsed.flags), metricsPort: readMetricsPort('gold', parsed.flags) }), { spec: true });
   if ('exitCode' in inputs) return inputs.exitCode;
   const { config, spec } = inputs;
-  const telemetry = startTelemetry({ serviceName: 'gold' });
+  const telemetry = startTelemetry({ serviceName: 'gold', metricsPort: config.metricsPort });
+  if (!(await metricsListening(telemetry))) return 2;
   const logger = createLogger({ service: 'gold' });
   const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping: finishing the batches in progress, then releasing the shards'));
   const bus = await openGoldBus(config);

@@ -6,7 +6,7 @@
 import { MicroBatchRuntime, type ManifestLog, type StageCheckpoint } from '@pipeline/checkpoint';
 import { shardSession } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
-import type { Logger } from '@pipeline/telemetry';
+import { goldMeasure, type Logger } from '@pipeline/telemetry';
 import { restoreGoldState, runGoldBatch, type GoldBatchDeps, type GoldLiveState } from './gold-batch';
 import type { GoldCommit, GoldOffsets, GoldState } from './gold-offsets';
 
@@ -35,8 +35,10 @@ export class ShardActor {
           return runGoldBatch(deps, shard, queryId, batch, input, live);
         },
         committed: (batch, outcome) => this.log(batch, outcome.commit),
+        measure: (outcome, live) =>
+          goldMeasure(outcome.commit, { partitions: live.engine.eventTimeProgress.partitions, openWindows: live.engine.openWindows, stateRows: live.engine.stateRows }),
       },
-      { stage: 'gold', stateHolds: 'which windows are open and what they hold' },
+      { stage: 'gold', stateHolds: 'which windows are open and what they hold', shard },
     );
   }
 

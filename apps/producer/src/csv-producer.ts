@@ -18,7 +18,7 @@ import { readCsv, type CsvRecord } from '@pipeline/csv';
 import { partitionIndexForKey, type Clock } from '@pipeline/engine';
 import { eventSizeInBytes, type EventHubProducer, type EventToSend } from '@pipeline/ports';
 
-import { inSpan, traceHeaders, type Logger } from '@pipeline/telemetry';
+import { inSpan, MessagingMetrics, traceHeaders, type Logger } from '@pipeline/telemetry';
 import { EventMapper, type MappedEvent } from './event-mapper';
 import { Pacer, type Pacing, type Sleep } from './pacer';
 import { ProgressReporter } from './progress';
@@ -96,6 +96,8 @@ export interface ProduceSummary {
 }
 
 export class CsvProducer {
+  private readonly metrics = new MessagingMetrics();
+
   constructor(
     private readonly spec: PipelineSpec,
     private readonly hub: EventHubProducer,
@@ -315,7 +317,15 @@ export class CsvProducer {
           if (trace.traceparent) properties[EventProperty.traceparent] = trace.traceparent;
           if (trace.tracestate) properties[EventProperty.tracestate] = trace.tracestate;
         }
-        await this.hub.send(batch.events, batch.partitionId === null ? {} : { partitionId: batch.partitionId });
+        const target = { system: 'eventhubs', destination: this.hub.hubName };
+        const started = performance.now();
+        try {
+          await this.hub.send(batch.events, batch.partitionId === null ? {} : { partitionId: batch.partitionId });
+        } catch (error) {
+          this.metrics.sentBatch(target, batch.events.length, performance.now() - started, batch.partitionId, error instanceof Error ? error.name : typeof error);
+          throw error;
+        }
+        this.metrics.sentBatch(target, batch.events.length, performance.now() - started, batch.partitionId);
         summary.eventsSent += batch.events.length;
         summary.batchesSent++;
       },

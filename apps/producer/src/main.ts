@@ -8,10 +8,10 @@ import 'reflect-metadata';
 import { stat } from 'node:fs/promises';
 import { NestFactory } from '@nestjs/core';
 import { Command, Option } from 'commander';
-import { loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
+import { loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
 import { csvFileProblem, CsvFileError, delimiterProblem } from '@pipeline/csv';
 import { systemClock } from '@pipeline/engine';
-import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { CsvProducer, ProduceError, type ProduceSummary } from './csv-producer';
 import { HeaderMismatchError } from './event-mapper';
 import { producerConfig, type ProducerFlags } from './producer.config';
@@ -39,6 +39,7 @@ export function producerCommand(): Command {
     .option('--limit <n>', 'send at most this many rows')
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--json', 'print the summary as JSON on stdout')
+    .option(METRICS_PORT_FLAG, METRICS_PORT_HELP)
     .addHelpText(
       'after',
       '\nA file still being written: a run sends the rows the file holds when it starts; run it again to send\n' +
@@ -50,11 +51,11 @@ export function producerCommand(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseFlags<ProducerFlags & { json?: boolean }>(producerCommand(), argv);
+  const parsed = parseFlags<ProducerFlags & { json?: boolean } & MetricsPortFlags>(producerCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
   const flags = parsed.flags;
 
-  const inputs = await loadStartupInputs(() => producerConfig(flags), { spec: true });
+  const inputs = await loadStartupInputs(() => ({ ...producerConfig(flags), metricsPort: readMetricsPort('producer', flags) }), { spec: true });
   if ('exitCode' in inputs) return inputs.exitCode;
   const { config, spec } = inputs;
   const delimiter = delimiterProblem(spec.source.delimiter);
@@ -64,7 +65,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const telemetry = startTelemetry({ serviceName: 'producer' });
+  const telemetry = startTelemetry({ serviceName: 'producer', metricsPort: config.metricsPort });
+  if (!(await metricsListening(telemetry))) return 2;
   const logger = createLogger({ service: 'producer' });
   const app = await NestFactory.createApplicationContext(ProducerModule.register(config, spec, logger), { logger: new PinoNestLogger(logger) });
   const stop = shutdownSignal((signal) => {

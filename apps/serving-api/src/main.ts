@@ -6,9 +6,9 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { openLake, openServingStore } from '@pipeline/adapters';
-import { loadStartupInputs, parseFlags, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
+import { loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
-import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { createLogger, metricsListening, PinoNestLogger, recordHttpServerMetrics, startTelemetry } from '@pipeline/telemetry';
 import { servingApiConfig, type EdgeSettings, type ServingApiFlags } from './serving-api.config';
 import { createServingApi } from './serving-api.app';
 
@@ -20,16 +20,18 @@ export function servingApiCommand(): Command {
     .option('--home <dir>', 'embedded backends folder (default: $PIPELINE_HOME or ./.pipeline)')
     .option('--port <n>', 'port to listen on (default: $SERVING_PORT or 8080; 0 picks a free one)')
     .option('--host <host>', 'address to listen on (default: $SERVING_HOST or 127.0.0.1)')
+    .option(METRICS_PORT_FLAG, METRICS_PORT_HELP)
     .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C; requests in progress are answered first.\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseFlags<ServingApiFlags>(servingApiCommand(), argv);
+  const parsed = parseFlags<ServingApiFlags & MetricsPortFlags>(servingApiCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
-  const inputs = await loadStartupInputs(() => servingApiConfig(parsed.flags), { spec: true });
+  const inputs = await loadStartupInputs(() => ({ ...servingApiConfig(parsed.flags), metricsPort: readMetricsPort('serving-api', parsed.flags) }), { spec: true });
   if ('exitCode' in inputs) return inputs.exitCode;
   const { config, spec } = inputs;
-  const telemetry = startTelemetry({ serviceName: 'serving-api' });
+  const telemetry = startTelemetry({ serviceName: 'serving-api', metricsPort: config.metricsPort });
+  if (!(await metricsListening(telemetry))) return 2;
   const logger = createLogger({ service: 'serving-api' });
   const store = await openServingStore(config.serving);
   const lake = await openLake(config.lake);
@@ -46,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       accessLog: logger,
       edge: config.edge,
     });
+    recordHttpServerMetrics(app.getHttpServer());
     try {
       await app.listen({ port: config.port, host: config.host });
       const address = app.getHttpServer().address();

@@ -8,8 +8,8 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { abortableSleep, loadStartupInputs, parseFlags, runMain, shutdownSignal } from '@pipeline/config';
-import { createLogger, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
+import { abortableSleep, loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
+import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { silverConfig, type SilverFlags } from './silver.config';
 import { openSilverBus, SilverModule } from './silver.module';
 import { BRONZE_QUEUE } from './silver.logic';
@@ -31,6 +31,7 @@ export function silverCommand(): Command {
     .option('--manifests-root <folder>', 'lake folder silver writes its manifests under (default: manifests); bronze manifests are always read from manifests')
     .option('--capture-from <time>', 'read only capture files whose path time is at or after this ISO-8601 time (UTC unless it has an offset)')
     .option('--capture-to <time>', 'read only capture files whose path time is before this ISO-8601 time')
+    .option(METRICS_PORT_FLAG, METRICS_PORT_HELP)
     .addHelpText(
       'after',
       [
@@ -45,12 +46,13 @@ export function silverCommand(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseFlags<SilverFlags>(silverCommand(), argv);
+  const parsed = parseFlags<SilverFlags & MetricsPortFlags>(silverCommand(), argv);
   if ('exitCode' in parsed) return parsed.exitCode;
-  const inputs = await loadStartupInputs(() => silverConfig(parsed.flags), { spec: true });
+  const inputs = await loadStartupInputs(() => ({ ...silverConfig(parsed.flags), metricsPort: readMetricsPort('silver', parsed.flags) }), { spec: true });
   if ('exitCode' in inputs) return inputs.exitCode;
   const { config, spec } = inputs;
-  const telemetry = startTelemetry({ serviceName: 'silver' });
+  const telemetry = startTelemetry({ serviceName: 'silver', metricsPort: config.metricsPort });
+  if (!(await metricsListening(telemetry))) return 2;
   const logger = createLogger({ service: 'silver' });
   const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping after the batch in progress'));
   const bus = await openSilverBus(config);

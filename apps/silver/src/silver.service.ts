@@ -6,7 +6,7 @@
 import { restoreAdvice } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import { MicroBatchRuntime, type ManifestLog, type StageCheckpoint } from '@pipeline/checkpoint';
-import type { Logger } from '@pipeline/telemetry';
+import { silverMeasure, type Logger } from '@pipeline/telemetry';
 import { EVERY_CAPTURE_FILE, inCaptureTimeRange } from './capture-time-range';
 import { restoreSilverState, runSilverBatch, type SilverBatchDeps, type SilverBatchResult, type SilverLiveState, type SilverPlan } from './silver-batch';
 import type { SilverCommit, SilverOffsets, SilverState } from './silver-offsets';
@@ -40,6 +40,8 @@ export class SilverService {
           return runSilverBatch(deps, batch, input, live);
         },
         committed: (batch, result) => this.log(batch, result),
+        measure: (result, live) =>
+          silverMeasure(result.commit, { watermark: result.state.eventTime.eventTime.watermark, partitions: result.state.eventTime.eventTime.partitions, remembered: live.eventTime.remembered }),
       },
       { stage: 'silver', stateHolds: 'which event ids it already saw or how far event time got' },
     );

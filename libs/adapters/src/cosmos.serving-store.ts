@@ -17,9 +17,11 @@
  *   document per key at most), ordered in memory. A server-side ORDER BY on a dynamic aggregate path
  *   would need a composite index per aggregate and a cross-partition ORDER BY; the result set is
  *   already bounded by the number of keys.
- * The request charge of each call is put on the active span (`db.cosmosdb.request_charge`).
+ * The request charge of each call is put on the active span (`db.cosmosdb.request_charge`), and each
+ * request's on the `azure.cosmosdb.client.operation.request_charge` histogram (docs/metrics.md).
  */
 import { trace, type Span } from '@opentelemetry/api';
+import { recordRequestCharge } from '@pipeline/telemetry';
 import { CosmosClient, ErrorResponse, type Container, type CosmosClientOptions, type FeedOptions, type Item, type SqlQuerySpec } from '@azure/cosmos';
 import {
   FatalBackendError,
@@ -157,12 +159,12 @@ export class CosmosServingStore implements ServingStore {
       if (stored === undefined) {
         try {
           const created = await this.container.items.create(body);
-          this.charge(created.requestCharge);
+          this.charge(created.requestCharge, 'create_item');
           this.remember(key, created.etag, doc.version);
           return true;
         } catch (error) {
           if (status(error) !== 409) throw this.wrap(error, 'upsert');
-          this.charge(requestChargeOf(error));
+          this.charge(requestChargeOf(error), 'create_item');
           stored = await this.readStored(item, key);
           continue;
         }
@@ -170,13 +172,13 @@ export class CosmosServingStore implements ServingStore {
       if (stored.version >= doc.version) return false;
       try {
         const replaced = await item.replace(body, { accessCondition: { type: 'IfMatch', condition: stored.etag } });
-        this.charge(replaced.requestCharge);
+        this.charge(replaced.requestCharge, 'replace_item');
         this.remember(key, replaced.etag, doc.version);
         return true;
       } catch (error) {
         // 412: changed since we saw it; 404: deleted meanwhile. Either way, look again.
         if (status(error) !== 412 && status(error) !== 404) throw this.wrap(error, 'upsert');
-        this.charge(requestChargeOf(error));
+        this.charge(requestChargeOf(error), 'replace_item');
         stored = await this.readStored(item, key);
       }
     }
@@ -186,7 +188,7 @@ export class CosmosServingStore implements ServingStore {
   /** The stored ETag and version of a document (remembered), or `undefined` when it does not exist. */
   private async readStored(item: Item, key: string): Promise<KnownDocument | undefined> {
     const current = await item.read<StoredWindow>();
-    this.charge(current.requestCharge);
+    this.charge(current.requestCharge, 'read_item');
     if (current.statusCode === 404 || !current.resource) {
       this.known.delete(key);
       return undefined;
@@ -209,7 +211,7 @@ export class CosmosServingStore implements ServingStore {
     assertText(pk, 'get: pk');
     assertText(id, 'get: id');
     const response = await this.container.item(id, pk).read<StoredWindow>();
-    this.charge(response.requestCharge);
+    this.charge(response.requestCharge, 'read_item');
     return response.resource && response.resource.type === 'window' ? decodeDocument(response.resource) : undefined;
   }
 
@@ -292,7 +294,7 @@ export class CosmosServingStore implements ServingStore {
       maxEventTime: finiteOrNull(status.maxEventTime),
     };
     try {
-      this.charge((await this.container.items.upsert(body)).requestCharge);
+      this.charge((await this.container.items.upsert(body)).requestCharge, 'upsert_item');
     } catch (error) {
       throw this.wrap(error, 'putShardStatus');
     }
@@ -341,15 +343,17 @@ export class CosmosServingStore implements ServingStore {
   private async query<T>(spec: SqlQuerySpec, options: FeedOptions = {}): Promise<T[]> {
     try {
       const response = await this.container.items.query<T>(spec, options).fetchAll();
-      this.charge(response.requestCharge);
+      this.charge(response.requestCharge, 'query_items');
       return response.resources;
     } catch (error) {
       throw this.wrap(error, 'query');
     }
   }
 
-  private charge(requestCharge: number | undefined): void {
+  /** Puts a request's charge on the active span and on `azure.cosmosdb.client.operation.request_charge`. */
+  private charge(requestCharge: number | undefined, operation: string): void {
     if (requestCharge === undefined) return;
+    recordRequestCharge(requestCharge, operation, this.container.id);
     const span = trace.getActiveSpan();
     if (!span) return;
     // Several requests can serve one call (read, then create or replace): the span gets their sum.

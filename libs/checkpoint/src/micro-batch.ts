@@ -14,9 +14,12 @@
  *   position is its last offsets, writes no state).
  *
  * The live state stays in memory between batches: it is read from the lake only when recovering.
+ * Metrics (docs/metrics.md) are recorded here, once per committed batch, from what the stage's
+ * `measure` reads off its commit record and live state: the records `/v1/status` reads too.
  * A batch that throws may have changed the live state half-way, so the runtime drops it, and the
  * next call recovers from the checkpoint again, exactly as a restarted process would.
  */
+import { StageMetrics, type BatchMeasure } from '@pipeline/telemetry';
 import type { StageCheckpoint } from './stage-checkpoint';
 
 /** A batch to run: planned now (its offsets are recorded first) or recorded before a crash. */
@@ -38,6 +41,8 @@ export interface MicroBatchStage<Plan, Offsets, Snapshot, Commit, Live, Outcome 
   execute(batch: number, input: BatchInput<Plan, Offsets>, live: Live): Promise<Outcome>;
   /** Told once batch N is committed (e.g. to log it, or to acknowledge its input upstream). */
   committed?(batch: number, outcome: Outcome): void | Promise<void>;
+  /** What batch N reports as metrics, from its outcome and the live state after it; no metrics without it. */
+  measure?(outcome: Outcome, live: Live): BatchMeasure;
 }
 
 /** The checkpoint has offsets after a committed batch whose state is gone: the stage cannot resume exactly. */
@@ -66,6 +71,8 @@ export interface MicroBatchRuntimeOptions {
   stateHolds: string;
   /** A stage whose position is its last offsets (capture): no `state/N` is written or read. */
   stateless?: boolean;
+  /** The shard a partitioned stage's runtime runs (gold), as a metric attribute. */
+  shard?: number;
 }
 
 export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome extends BatchOutcome<Offsets, Snapshot, Commit> = BatchOutcome<Offsets, Snapshot, Commit>> {
@@ -73,12 +80,15 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
   private next = 0;
   private committedOffsets: Offsets | undefined;
   private recovery: Promise<Outcome | undefined> | undefined;
+  private readonly metrics: StageMetrics;
 
   constructor(
     readonly checkpoint: StageCheckpoint<Offsets, Commit, Snapshot>,
     private readonly stage: MicroBatchStage<Plan, Offsets, Snapshot, Commit, Live, Outcome>,
     private readonly options: MicroBatchRuntimeOptions,
-  ) {}
+  ) {
+    this.metrics = new StageMetrics(options.stage, options.shard);
+  }
 
   /** The number the next batch gets. Call `recover` first. */
   get nextBatch(): number {
@@ -157,12 +167,15 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
   }
 
   private async runBatch(batch: number, input: BatchInput<Plan, Offsets>): Promise<Outcome> {
+    const started = performance.now();
     try {
-      const outcome = await this.stage.execute(batch, input, this.state);
+      const live = this.state;
+      const outcome = await this.stage.execute(batch, input, live);
       if (this.options.stateless !== true) await this.checkpoint.writeState(batch, outcome.state);
       await this.checkpoint.commit(batch, outcome.commit);
       this.next = batch + 1;
       this.committedOffsets = outcome.offsets;
+      if (this.stage.measure) this.metrics.batchCommitted(performance.now() - started, this.stage.measure(outcome, live));
       await this.stage.committed?.(batch, outcome);
       return outcome;
     } catch (error) {

@@ -3,3 +3,4 @@ export * from './home';
 export * from './spec-file';
 export * from './process-lifecycle';
 export * from './backends';
+export * from './metrics-port';

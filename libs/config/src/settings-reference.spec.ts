@@ -36,6 +36,13 @@ describe('the settings reference (docs/settings.md)', () => {
     expect(names.filter((n) => !text.includes(`\`${n}\``))).toEqual([]);
   });
 
+  it('lists every telemetry setting (traces, metrics, logs) in the common section', () => {
+    const names = ['libs/config/src/metrics-port.ts', 'libs/telemetry/src/tracing.ts', 'libs/telemetry/src/metrics.ts', 'libs/telemetry/src/logger.ts'].flatMap(settingNames);
+    expect(names).toEqual(expect.arrayContaining(['METRICS_PORT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_METRIC_EXPORT_INTERVAL', 'LOG_LEVEL']));
+    const text = section('Common to every service');
+    expect(names.filter((n) => !text.includes(`\`${n}\``))).toEqual([]);
+  });
+
   it('lists every backend setting in the backends section', () => {
     const names = settingNames('libs/config/src/backends.ts');
     expect(names).toEqual(expect.arrayContaining(['PIPELINE_BACKEND', 'AZURE_STORAGE_ACCOUNT_URL', 'AZURE_COSMOS_CONNECTION_STRING']));

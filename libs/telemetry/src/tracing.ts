@@ -3,13 +3,17 @@
  *
  * Spans always get real trace and span ids (so events carry a valid `traceparent` and logs carry
  * trace ids), but they leave the process only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, or when a
- * test passes its own exporter. Nothing here runs at import time.
+ * test passes its own exporter. Metrics (docs/metrics.md) go over OTLP on the same settings, and to
+ * `GET /metrics` when a metrics port is given; with neither, instruments are no-ops. Nothing here
+ * runs at import time.
  */
 import { context, propagation, SpanStatusCode, trace, type Link, type Span, type SpanContext, type SpanOptions, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter as OtlpGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as OtlpHttpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpHttpProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import { exportsOtlpMetrics, MetricsListener, otlpMetricReader, PrometheusTextReader } from './metrics';
+import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 export interface TelemetryOptions {
@@ -17,11 +21,23 @@ export interface TelemetryOptions {
   env?: NodeJS.ProcessEnv;
   /** Export to this exporter synchronously (tests); otherwise OTLP over HTTP when the endpoint is set. */
   exporter?: SpanExporter;
+  /** Serve Prometheus text on `GET /metrics` at this port (0: any free one); `undefined`: no listener. */
+  metricsPort?: number;
+  /** Interface the metrics listener binds (default: all). */
+  metricsHost?: string;
+  /** Extra metric readers (tests). */
+  metricReaders?: MetricReader[];
 }
 
 export interface Telemetry {
   /** Whether spans are exported anywhere. */
   readonly exporting: boolean;
+  /**
+   * Resolves once the metrics listener listens (at once without one), with its URL; rejects with a
+   * `MetricsListenError` naming the port when it cannot. Await it before starting work.
+   */
+  readonly metrics: Promise<string | undefined>;
+  /** Flushes spans and metrics (a last OTLP export), closes the metrics listener. */
   shutdown(): Promise<void>;
 }
 
@@ -67,22 +83,32 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (options.exporter) processor = new SimpleSpanProcessor(options.exporter);
   else if (endpoint) processor = new BatchSpanProcessor(otlpTraceExporter(env));
   else processor = new DiscardingSpanProcessor();
+  const readers: MetricReader[] = [...(options.metricReaders ?? [])];
+  if (exportsOtlpMetrics(env)) readers.push(otlpMetricReader(env));
+  const prometheus = options.metricsPort === undefined ? undefined : new PrometheusTextReader();
+  if (prometheus) readers.push(prometheus);
   const sdk = new NodeSDK({
     serviceName: env['OTEL_SERVICE_NAME'] || options.serviceName,
     spanProcessors: [processor],
-    // Metrics and OTel logs stay off unless configured explicitly: logs go through pino.
-    metricReaders: endpoint && env['OTEL_METRICS_EXPORTER'] ? undefined : [],
+    // Without a reader there is no meter provider and every instrument is a no-op. OTel logs stay off: logs go through pino.
+    metricReaders: readers,
     logRecordProcessors: [],
     instrumentations: [],
   });
   sdk.start();
+  const listening = prometheus && options.metricsPort !== undefined ? MetricsListener.listen(prometheus, options.metricsPort, options.metricsHost) : Promise.resolve(undefined);
+  // A rejection is the caller's to handle through `metrics`; shutdown must not see it again.
+  const listener = listening.catch(() => undefined);
   let stopped = false;
   return {
     exporting: Boolean(options.exporter || endpoint),
+    metrics: listening.then((l) => l?.url),
     async shutdown() {
       if (stopped) return;
       stopped = true;
+      // The SDK's shutdown ends each reader with a last collection: the OTLP one exports it.
       await sdk.shutdown();
+      await (await listener)?.close();
     },
   };
 }

@@ -12,3 +12,4 @@ export * from './cosmos-server';
 export * from './free-port';
 export * from './pipeline-cli';
 export * from './entra-test-tenant';
+export * from './metrics-reference';

@@ -20,7 +20,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { isFatalBackendError, MessageLockLostError, SessionLockLostError, type Bus, type MessageSettlement, type ReceivedMessage, type SessionReceiver } from '@pipeline/ports';
-import { inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
+import { inSpan, linksFromTraceparents, MessagingMetrics, observeDeadLetters, type Logger, type MessagingTarget } from '@pipeline/telemetry';
 import { BusContext } from './bus.context';
 
 export interface BusQueueSubscription {
@@ -62,6 +62,8 @@ export function exponentialBackoffMs(deliveryCount: number): number {
 }
 
 const DEFAULT_MAX_MESSAGES = 10;
+/** `messaging.system` of the bus, whichever adapter it is: the Bus port hides which. */
+const MESSAGING_SYSTEM = 'pipeline.bus';
 
 export class BusTransport extends Server implements CustomTransportStrategy {
   private readonly bus: Bus;
@@ -78,6 +80,8 @@ export class BusTransport extends Server implements CustomTransportStrategy {
   private stopping = false;
   /** Wakes loops pausing after an error, so close() does not wait out the pause. */
   private readonly wakeups = new Set<() => void>();
+  private readonly metrics = new MessagingMetrics();
+  private stopObservingDeadLetters: (() => void) | undefined;
 
   constructor(options: BusTransportOptions) {
     super();
@@ -123,7 +127,9 @@ export class BusTransport extends Server implements CustomTransportStrategy {
         this.loops.push(this.queueLoop(subscription.queue, subscription.maxMessages ?? DEFAULT_MAX_MESSAGES));
       }
     }
-    this.log.info({ queues: this.subscriptions.map((s) => s.queue), bus: this.bus.location }, 'bus transport listening');
+    const queues = this.subscriptions.map((s) => s.queue);
+    this.stopObservingDeadLetters = observeDeadLetters(queues, MESSAGING_SYSTEM, async (queue, limit) => (await this.bus.listDeadLetters(queue, { limit })).length);
+    this.log.info({ queues, bus: this.bus.location }, 'bus transport listening');
     callback();
   }
 
@@ -131,6 +137,8 @@ export class BusTransport extends Server implements CustomTransportStrategy {
   async close(): Promise<void> {
     this.stopping = true;
     for (const wake of this.wakeups) wake();
+    this.stopObservingDeadLetters?.();
+    this.stopObservingDeadLetters = undefined;
     await Promise.all(this.loops);
     this.loops = [];
   }
@@ -228,12 +236,14 @@ export class BusTransport extends Server implements CustomTransportStrategy {
   private async handle(settlement: MessageSettlement, queue: string, message: ReceivedMessage): Promise<void> {
     const subject = message.subject ?? '';
     const fields = { queue, messageId: message.messageId, subject, sessionId: message.sessionId, deliveryCount: message.deliveryCount };
+    const target: MessagingTarget = { system: MESSAGING_SYSTEM, destination: queue };
     const handler = subject === '' ? null : this.getHandlerByPattern(subject);
     if (!handler) {
       const known = [...this.getHandlers().keys()].map((pattern) => JSON.stringify(pattern)).join(', ') || 'none';
       const description = `No @EventPattern handler for subject ${JSON.stringify(subject)} of queue "${queue}" (handlers: ${known}). Add a handler, then resubmit the dead letter.`;
       this.log.error(fields, description);
       await this.settle(fields, () => settlement.deadLetter(message, NO_HANDLER_REASON, description));
+      this.metrics.deadLetteredOne(target);
       return;
     }
     const traceparent = message.applicationProperties['traceparent'];
@@ -245,6 +255,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
       'messaging.message.delivery_count': message.deliveryCount,
     };
     let failure: unknown;
+    const started = performance.now();
     try {
       await inSpan(`pipeline.bus.handle ${subject}`, { kind: SpanKind.CONSUMER, attributes, links: linksFromTraceparents([traceparent]) }, async () => {
         const result: unknown = await handler(message.body, new BusContext(message, queue));
@@ -253,6 +264,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     } catch (error) {
       failure = error;
     }
+    this.metrics.processed(target, performance.now() - started, failure === undefined ? undefined : failure instanceof Error ? failure.name : typeof failure);
     if (failure === undefined) {
       await this.settle(fields, () => settlement.complete(message));
       return;
