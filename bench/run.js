@@ -86,12 +86,14 @@ async function duckdbAggregation(csvFile) {
   return { seconds, windows };
 }
 
-/** Starts the serving API on the bench's pipeline home and loads it with autocannon. */
+/**
+ * Starts the serving API on the bench's pipeline home and loads it with autocannon: a mix of a
+ * key's windows and its latest window, then the point read alone (`/v1/keys/{key}/latest`).
+ */
 async function loadServingApi(home) {
   const { spawn } = require('node:child_process');
   const port = 18000 + Math.floor(Math.random() * 1000);
   const child = spawn(process.execPath, [bin, 'serving-api', '--home', home, '--spec', spec, '--port', String(port)], {
-    // One load generator is one client: the per-client rate limit would measure itself, not the API.
     env: { ...process.env, LOG_LEVEL: 'warn', SERVING_RATE_LIMIT: '0' },
     stdio: 'ignore',
   });
@@ -105,20 +107,15 @@ async function loadServingApi(home) {
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const paths = ['/v1/windows?key=dev-0001&window=per_minute&limit=20', '/v1/keys/dev-0002/latest?window=last_5m'];
     const connections = 50;
     const duration = 20;
-    const result = await autocannon({ url: base, connections, duration, requests: paths.map((p) => ({ method: 'GET', path: p })) });
-    return {
-      connections,
-      duration,
-      paths,
-      requestsPerSecond: result.requests.average,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      errors: result.errors,
-      non2xx: result.non2xx,
+    const load = async (paths) => {
+      const result = await autocannon({ url: base, connections, duration, requests: paths.map((p) => ({ method: 'GET', path: p })) });
+      return { connections, duration, paths, requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
     };
+    const mixed = await load(['/v1/windows?key=dev-0001&window=per_minute&limit=20', '/v1/keys/dev-0002/latest?window=last_5m']);
+    const point = await load(['/v1/keys/dev-0002/latest?window=last_5m']);
+    return { mixed, point };
   } finally {
     child.kill('SIGTERM');
   }
@@ -208,7 +205,10 @@ async function main() {
       (k) =>
         `Gold kernel alone, ${k.shape === 'simple' ? 'simple shape' : 'example spec'} (the engine, in memory, ${k.rows.toLocaleString('en-US')} rows, ${k.keys} keys, batches of ${k.batch.toLocaleString('en-US')}): ${Math.round(k.rowsPerSecond).toLocaleString('en-US')} rows/s.`,
     ),
-    `Serving API (${api.connections} concurrent clients, ${api.duration} s, ${api.paths.join(' and ')}): ${Math.round(api.requestsPerSecond).toLocaleString('en-US')} requests/s, latency p50 ${api.p50} ms, p99 ${api.p99} ms, ${api.errors} errors, ${api.non2xx} non-2xx.`,
+    ...[api.mixed, api.point].map(
+      (a) =>
+        `Serving API (${a.connections} concurrent clients, ${a.duration} s, ${a.paths.join(' and ')}): ${Math.round(a.requestsPerSecond).toLocaleString('en-US')} requests/s, latency p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.errors} errors, ${a.non2xx} non-2xx.`,
+    ),
     ...(simple ? ['', ...simpleLines(simple)] : []),
     ...(fresh
       ? [

@@ -33,7 +33,7 @@ export interface EdgeOptions {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Trace id of the request's server span (set by RequestSpanInterceptor), for the access log. */
+    /** Trace id of the request's server span (set by registerRequestSpans), for the access log. */
     traceId: string;
   }
 }

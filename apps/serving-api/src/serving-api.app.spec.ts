@@ -82,6 +82,14 @@ describe('serving API', () => {
       });
     });
 
+    it('traces answers no handler gives too: a path no route serves is a span named by its method alone', async () => {
+      await api.get('/v1/nothing');
+      const [server] = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
+      expect(server?.name).toBe('GET');
+      expect(server?.attributes).toMatchObject({ 'url.path': '/v1/nothing', 'http.response.status_code': 404 });
+      expect(server?.attributes['http.route']).toBeUndefined();
+    });
+
     it("continues the caller's trace from a traceparent header", async () => {
       await api.get('/v1/keys/d1/latest', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
       const server = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER);

@@ -17,6 +17,7 @@ import { EntraTokenVerifier } from './entra-token-verifier';
 import { registerEtags } from './etag';
 import { DATA_ROUTE_PREFIX, registerEdge } from './http-edge';
 import { RateLimiter } from './rate-limiter';
+import { registerRequestSpans } from './request-span';
 import type { EdgeSettings } from './serving-api.config';
 import { ServingApiModule, type ServingApiDeps } from './serving-api.module';
 
@@ -46,6 +47,7 @@ export async function createServingApi(options: ServingApiOptions): Promise<Nest
   });
   const fastify = app.getHttpAdapter().getInstance();
   const verifier = givenVerifier ?? (edge.auth ? new EntraTokenVerifier(edge.auth) : undefined);
+  registerRequestSpans(fastify);
   registerEdge(fastify, {
     verifier,
     rateLimiter: edge.rateLimit ? new RateLimiter(edge.rateLimit, deps.clock) : undefined,

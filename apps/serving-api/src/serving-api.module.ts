@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import type { PipelineSpec } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Lake, ServingStore } from '@pipeline/ports';
@@ -13,7 +12,6 @@ import { ContinuationTokens } from './continuation-tokens';
 import { HealthController } from './health.controller';
 import { LateController } from './late.controller';
 import { PipelineStatus } from './pipeline-status';
-import { RequestSpanInterceptor } from './request-span.interceptor';
 import { ServingCatalog } from './serving-catalog';
 import { StageBatches } from './stage-batches';
 import { DEFAULT_STATUS_HISTORY, StatusHistory, type StatusHistoryOptions } from './status-history';
@@ -65,7 +63,6 @@ export class ServingApiModule {
         },
         { provide: StageBatches, useFactory: () => new StageBatches(deps.lake, { ...deps.layers, goldCheckpoint: deps.layers.goldCheckpoint ?? 'gold' }) },
         { provide: STATUS_PAGE_ASSETS, useFactory: () => loadStatusPageAssets() },
-        { provide: APP_INTERCEPTOR, useClass: RequestSpanInterceptor },
       ],
     };
   }
