@@ -30,7 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   const inputs = await loadStartupInputs(() => ({ ...servingApiConfig(parsed.flags), metricsPort: readMetricsPort('serving-api', parsed.flags) }), { spec: true });
   if ('exitCode' in inputs) return inputs.exitCode;
   const { config, spec } = inputs;
-  const telemetry = startTelemetry({ serviceName: 'serving-api', metricsPort: config.metricsPort });
+  // Nothing downstream reads the API's trace flags: unexported request spans need not be recorded.
+  const telemetry = startTelemetry({ serviceName: 'serving-api', metricsPort: config.metricsPort, recordUnexported: false });
   if (!(await metricsListening(telemetry))) return 2;
   const logger = createLogger({ service: 'serving-api' });
   const store = await openServingStore(config.serving);

@@ -14,7 +14,7 @@ import { OTLPTraceExporter as OtlpHttpProtobufTraceExporter } from '@opentelemet
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { exportsOtlpMetrics, MetricsListener, otlpMetricReader, PrometheusTextReader } from './metrics';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -27,6 +27,13 @@ export interface TelemetryOptions {
   metricsHost?: string;
   /** Extra metric readers (tests). */
   metricReaders?: MetricReader[];
+  /**
+   * Whether spans are recorded when nothing exports them (default true). A recorded span carries
+   * the sampled flag in the `traceparent` it stamps downstream, so a downstream service that does
+   * export keeps the trace. A service that stamps nothing downstream (the serving API) can say
+   * false: its spans are then non-recording, with real ids still, and cost far less per request.
+   */
+  recordUnexported?: boolean;
 }
 
 export interface Telemetry {
@@ -87,9 +94,11 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (exportsOtlpMetrics(env)) readers.push(otlpMetricReader(env));
   const prometheus = options.metricsPort === undefined ? undefined : new PrometheusTextReader();
   if (prometheus) readers.push(prometheus);
+  const exporting = Boolean(options.exporter || endpoint);
   const sdk = new NodeSDK({
     serviceName: env['OTEL_SERVICE_NAME'] || options.serviceName,
     spanProcessors: [processor],
+    ...(exporting || options.recordUnexported !== false ? {} : { sampler: new AlwaysOffSampler() }),
     // Without a reader there is no meter provider and every instrument is a no-op. OTel logs stay off: logs go through pino.
     metricReaders: readers,
     logRecordProcessors: [],
@@ -101,7 +110,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const listener = listening.catch(() => undefined);
   let stopped = false;
   return {
-    exporting: Boolean(options.exporter || endpoint),
+    exporting,
     metrics: listening.then((l) => l?.url),
     async shutdown() {
       if (stopped) return;
