@@ -48,7 +48,7 @@ describe('GET /v1/late', () => {
   it('answers an empty list while the late table does not exist', async () => {
     const response = await api.get('/v1/late');
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ items: [], truncated: false, tableVersion: null });
+    expect(response.json()).toEqual({ items: [], truncated: false, continuationToken: null, tableVersion: null });
   });
 
   it('returns the late rows in the time range, ordered by event_time, across commits and partitions', async () => {

@@ -14,3 +14,4 @@ export * from './rejected-file';
 export * from './serving-keys';
 export * from './stage-records';
 export * from './capture-layout';
+export * from './key-filter';

@@ -22,6 +22,8 @@ export interface AddFile {
   readonly dataChange: boolean;
   /** `{"numRecords":…,"minValues":…,"maxValues":…,"nullCount":…}` as a JSON string. */
   readonly stats?: string;
+  /** Metadata about the file that readers may use and must otherwise ignore (e.g. a key filter). */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface RemoveFile {
@@ -101,7 +103,7 @@ function ordered(action: DeltaAction): object {
     };
   }
   if ('txn' in action) return { txn: pick(action.txn, ['appId', 'version', 'lastUpdated']) };
-  if ('add' in action) return { add: pick(action.add, ['path', 'partitionValues', 'size', 'modificationTime', 'dataChange', 'stats']) };
+  if ('add' in action) return { add: pick(action.add, ['path', 'partitionValues', 'size', 'modificationTime', 'dataChange', 'stats', 'tags']) };
   if ('remove' in action) return { remove: pick(action.remove, ['path', 'deletionTimestamp', 'dataChange', 'partitionValues', 'size']) };
   return { commitInfo: action.commitInfo };
 }
