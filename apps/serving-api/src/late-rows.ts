@@ -9,9 +9,11 @@
  *   last one (`DeltaSnapshotFollower`); each file's event_time bounds (from its Delta stats) and key
  *   filter (from its `add.tags`, see key-filter.ts) are parsed once per file.
  * - Files are visited in order of their smallest event_time, skipping those outside the time range,
- *   before the continuation, or whose key filter or key column bounds rule the key out; the visit
- *   stops once `limit + 1` rows are held and the next file's smallest event_time is past the last of
- *   them. So `limit=1` opens one file (more only when files tie on their first event_time).
+ *   before the continuation, or whose key filter or key column bounds rule the key out. Once `limit`
+ *   rows are held and the next file's smallest event_time is past the last of them, the page is
+ *   final; the visit stops there as soon as one more matching row is known to exist (a file whose
+ *   stats show it holds one in range, when no key is asked). So `limit=1` opens one file (more only
+ *   when files tie on their first event_time, or a key's rows are sparse).
  * - A visited file decodes event_time and the key columns first; whole rows are decoded only for
  *   the rows that made the answer so far. Memory holds one file and `limit + 1` rows.
  *
@@ -20,7 +22,7 @@
  * continuation reads comes from the table as it is then: rows committed since with an earlier
  * position are not on later pages.
  */
-import { rowKeyText, parseKeyFilter, KEY_FILTER_TAG, timestampMillis, type KeyFilter, type TableRow, type TableValue } from '@pipeline/contracts';
+import { groupKeyText, rowKeyText, parseKeyFilter, KEY_FILTER_TAG, timestampMillis, type KeyFilter, type TableRow, type TableValue } from '@pipeline/contracts';
 import { compareCodePoints, decodeAddPath, decodeSnapshotFile, DeltaSnapshotFollower, type AddFile, type DeltaSnapshot } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
 
@@ -66,6 +68,8 @@ interface LateFile {
   maxTime: number;
   /** No row of the file has an event_time. */
   noTimes: boolean;
+  /** Every row of the file has an event_time (and there is one), by its stats. */
+  allTimed: boolean;
   keys: KeyFilter;
   /** Bounds of string key columns, from the stats (prefixes: the min is ≤ every value, the max ≥). */
   keyBounds: ReadonlyMap<string, { min: string; max: string }>;
@@ -96,13 +100,20 @@ export class LateTable {
     if (!snapshot) return { rows: [], truncated: false, tableVersion: null, filesRead: 0 };
     const files = this.plan(snapshot);
     const keyValues = query.key === undefined ? undefined : keyColumnValues(query.key);
-    const keep = query.limit + 1;
+    const matchesKey = query.key === undefined ? undefined : keyMatcher(query.key, keyValues as ReadonlyMap<string, string>, this.groupBy);
+    const keep = query.limit + 1; // the row after the page says there are more
     const best: Ranked[] = [];
     const wanted = [EVENT_TIME, ...this.groupBy];
     let filesRead = 0;
+    let more = false;
     for (const file of files) {
-      const last = best.length === keep ? best[keep - 1] : undefined;
-      if (last && file.minTime > last.position.eventTime) break; // files come by minTime: no later one can rank before `last`
+      const last = best.length >= query.limit ? best[query.limit - 1] : undefined;
+      // Files come by minTime: past the page's last row, no file can change the page; they only
+      // tell whether more rows match, which a file certainly holding one answers without opening it.
+      if (last && file.minTime > last.position.eventTime && (best.length > query.limit || (query.key === undefined && holdsMatch(file, query)))) {
+        more = true;
+        break;
+      }
       if (!this.mayMatch(file, query, keyValues)) continue;
       const bytes = await this.lake.read(file.lakePath);
       filesRead++;
@@ -115,20 +126,19 @@ export class LateTable {
         if (query.to !== undefined && time >= query.to) continue;
         const position: LatePosition = { eventTime: time, file: file.add.path, row: index };
         if (query.after && comparePositions(position, query.after) <= 0) continue;
-        if (query.key !== undefined && rowKeyText(row, this.groupBy) !== query.key) continue;
+        if (matchesKey && !matchesKey(row)) continue;
         const worst = best.length === keep ? best[keep - 1] : undefined;
         if (worst && comparePositions(position, worst.position) >= 0) continue;
         insertRanked(best, { position, row }, keep);
       }
-      // Whole rows only for the rows of this file still in the answer: one decode over the span they cover.
-      const held = best.filter((r) => r.position.file === file.add.path);
+      // Whole rows only for this file's rows on the page (the row after it is only ever pushed further
+      // down): the span they cover is decoded, only they are made rows.
+      const held = best.slice(0, query.limit).filter((r) => r.position.file === file.add.path);
       if (held.length === 0) continue;
-      const rowStart = Math.min(...held.map((r) => r.position.row));
-      const rowEnd = Math.max(...held.map((r) => r.position.row)) + 1;
-      const whole = await decodeSnapshotFile(snapshot, file.add, bytes, file.lakePath, { rowStart, rowEnd });
-      for (const ranked of held) ranked.row = whole[ranked.position.row - rowStart] as TableRow;
+      const whole = await decodeSnapshotFile(snapshot, file.add, bytes, file.lakePath, { rows: held.map((r) => r.position.row) });
+      held.forEach((ranked, i) => (ranked.row = whole[i] as TableRow));
     }
-    const truncated = best.length > query.limit;
+    const truncated = more || best.length > query.limit;
     const page = best.slice(0, query.limit);
     return {
       rows: page.map((r) => toJsonRow(r.row)),
@@ -168,6 +178,7 @@ export class LateTable {
       minTime: bounded ? min : -Infinity,
       maxTime: bounded ? max : Infinity,
       noTimes: typeof stats?.numRecords === 'number' && stats.nullCount?.[EVENT_TIME] === stats.numRecords,
+      allTimed: bounded && typeof stats?.numRecords === 'number' && stats.numRecords > 0 && stats.nullCount?.[EVENT_TIME] === 0,
       keys: parseKeyFilter(add.tags?.[KEY_FILTER_TAG]),
       keyBounds,
     };
@@ -188,6 +199,14 @@ export class LateTable {
     }
     return true;
   }
+}
+
+/** Whether the file surely holds a row in the query's time range after its continuation (keys aside). */
+function holdsMatch(file: LateFile, query: LateQuery): boolean {
+  if (!file.allTimed) return false;
+  if (query.from !== undefined && file.minTime < query.from) return false;
+  if (query.to !== undefined && file.maxTime >= query.to) return false;
+  return query.after === undefined || file.minTime > query.after.eventTime;
 }
 
 /** Order of the answer: event_time, then file path, then row. */
@@ -248,6 +267,24 @@ function keyColumnValues(key: string): Map<string, string> {
     }
   }
   return values;
+}
+
+/**
+ * Whether a row has the key: its text is `groupKeyText` of the row's key columns, so comparing each
+ * column's text (null as '') with the key's decoded part is the same test without encoding every row.
+ */
+function keyMatcher(key: string, values: ReadonlyMap<string, string>, groupBy: readonly string[]): (row: TableRow) => boolean {
+  const parts = groupBy.map((column) => values.get(column));
+  const canonical = groupBy.length > 0 && parts.every((part) => part !== undefined) && groupKeyText(Object.fromEntries(groupBy.map((c, i) => [c, parts[i] as string])), groupBy) === key;
+  if (!canonical) return (row) => rowKeyText(row, groupBy) === key;
+  return (row) => {
+    for (let i = 0; i < groupBy.length; i++) {
+      const value = row[groupBy[i] as string];
+      const text = value === null || value === undefined ? '' : typeof value === 'bigint' ? String(timestampMillis(value)) : String(value);
+      if (text !== parts[i]) return false;
+    }
+    return true;
+  };
 }
 
 function toJsonRow(row: TableRow): Record<string, string | number | boolean | null> {

@@ -75,6 +75,8 @@ export interface DecodeSnapshotFileOptions extends ReadTableFileOptions {
   readonly rowStart?: number;
   /** Row after the last one to decode (default: the file's row count). */
   readonly rowEnd?: number;
+  /** Only these rows of the file (indices, in the order wanted): the span they cover is decoded, only they become rows. */
+  readonly rows?: readonly number[];
 }
 
 /**
@@ -92,8 +94,10 @@ export async function decodeSnapshotFile(snapshot: DeltaSnapshot, file: AddFile,
   for (const field of fields) {
     if (partitions.has(field.name)) partitionValues[field.name] = parsePartitionValue(field.type, file.partitionValues[field.name], field.name);
   }
-  const rowStart = Math.max(0, options.rowStart ?? 0);
-  const rowEnd = Math.min(shape.numRows, options.rowEnd ?? shape.numRows);
+  const picked = options.rows?.filter((index) => Number.isInteger(index) && index >= 0 && index < shape.numRows);
+  const rowStart = picked ? Math.min(...picked) : Math.max(0, options.rowStart ?? 0);
+  const rowEnd = picked ? Math.max(...picked) + 1 : Math.min(shape.numRows, options.rowEnd ?? shape.numRows);
+  if (picked?.length === 0) return [];
   // A file holding none of the wanted data columns still has rows: they read as nulls.
   const records =
     dataFields.length > 0
@@ -104,7 +108,8 @@ export async function decodeSnapshotFile(snapshot: DeltaSnapshot, file: AddFile,
           { rowStart, rowEnd },
         )
       : Array.from({ length: Math.max(0, rowEnd - rowStart) }, (): Record<string, unknown> => ({}));
-  return records.map((record) => {
+  const chosen = picked ? picked.map((index) => records[index - rowStart] as Record<string, unknown>) : records;
+  return chosen.map((record) => {
     const row: TableRow = {};
     for (const field of fields) {
       if (partitions.has(field.name)) row[field.name] = partitionValues[field.name];
