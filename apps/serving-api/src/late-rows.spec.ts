@@ -242,15 +242,32 @@ describe('LateTable', () => {
     expect(answer.filesRead).toBe(2);
   });
 
-  it('answers an empty page while the table does not exist, then sees each new commit reading only the new log entries', async () => {
+  it('replays the log when warmed, so the first request reads no log entry but the next version; a failed warm-up is the next request\'s error', async () => {
+    await writeTable(4, 2);
+    const late = new LateTable(lake, GROUP_BY);
+    await late.warm();
+    lake.reset();
+    expect((await late.read({ limit: 1 })).tableVersion).toBe(4);
+    expect(lake.readsOf(/_delta_log\//)).toEqual([`${ROOT}/_delta_log/00000000000000000005.json`]);
+
+    const broken = new CountingLake(local);
+    broken.read = (path: string) => Promise.reject(new Error(`disk error reading ${path}`));
+    const failing = new LateTable(broken, GROUP_BY);
+    await expect(failing.warm()).resolves.toBeUndefined();
+    await expect(failing.read({ limit: 1 })).rejects.toThrow('disk error reading tables/late/_delta_log/00000000000000000000.json');
+  });
+
+  it('answers an empty page while the table does not exist, then sees each new commit reading only the new log entries, listing nothing', async () => {
     const late = new LateTable(lake, GROUP_BY);
     expect(await late.read({ limit: 5 })).toEqual({ rows: [], truncated: false, tableVersion: null, filesRead: 0 });
     await writeTable(3, 1);
     expect((await late.read({ limit: 1 })).tableVersion).toBe(3);
 
+    // Nothing new: one probe of the next version, no listing.
     lake.reset();
     await late.read({ limit: 1 });
-    expect(lake.readsOf(/_delta_log\//)).toEqual([]);
+    expect(lake.readsOf(/_delta_log\//)).toEqual([`${ROOT}/_delta_log/00000000000000000004.json`]);
+    expect(lake.lists).toEqual([]);
 
     const table = await DeltaTable.open(local, ROOT, SCHEMA);
     const row = { device_id: 'early', zone: 0, event_time: T0 - DAY, event_date: '2025-12-31', raw: null, late_threshold: T0, gold_batch: 9 };
@@ -259,6 +276,7 @@ describe('LateTable', () => {
     const answer = await late.read({ limit: 1 });
     expect(answer.rows).toEqual([json(row)]);
     expect(answer.tableVersion).toBe(4);
-    expect(lake.readsOf(/_delta_log\//)).toEqual([`${ROOT}/_delta_log/00000000000000000004.json`]);
+    expect(lake.readsOf(/_delta_log\//)).toEqual([`${ROOT}/_delta_log/00000000000000000004.json`, `${ROOT}/_delta_log/00000000000000000005.json`]);
+    expect(lake.lists).toEqual([]);
   });
 });

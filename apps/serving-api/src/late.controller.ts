@@ -1,5 +1,5 @@
 /** `GET /v1/late`: late rows from the late Delta table in the lake, a page at a time. */
-import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query, type OnModuleInit } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Lake } from '@pipeline/ports';
 import { ApiQueries } from './api-queries';
@@ -13,7 +13,7 @@ const CONTINUATION_EXPECTED = 'the continuationToken of a previous page';
 
 @ApiTags('late')
 @Controller('v1')
-export class LateController {
+export class LateController implements OnModuleInit {
   private readonly table: LateTable;
 
   constructor(
@@ -21,6 +21,11 @@ export class LateController {
     private readonly catalog: ServingCatalog,
   ) {
     this.table = new LateTable(lake, catalog.groupBy);
+  }
+
+  /** The late table's log is replayed while the API starts, not on the first request. */
+  onModuleInit(): void {
+    void this.table.warm();
   }
 
   @Get('late')

@@ -15,7 +15,7 @@
  */
 import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
-import { assertReadable, catchUp, DeltaLogError, DeltaLogState, type AddFile } from './delta-log';
+import { assertReadable, catchUp, DeltaLogError, DeltaLogState, followLog, type AddFile } from './delta-log';
 import { decodeParquet, parquetShape, type TimestampPrecision } from './parquet-file';
 import { dateOfDays, decodeAddPath, describeValue, parsePartitionValue } from './partition-values';
 import { describeSparkType, parseSparkSchema, type SparkDataType, type SparkStructType } from './spark-schema';
@@ -122,8 +122,9 @@ export async function decodeSnapshotFile(snapshot: DeltaSnapshot, file: AddFile,
 
 /**
  * A table's latest snapshot, kept in memory and brought up to date on each `latest()` by reading
- * only the log entries committed since the last call: the cost of a call grows with what was
- * committed in between, not with the table's history (the first call replays the whole log).
+ * only the log entries committed since the last call (and probing the next version, without
+ * listing): the cost of a call grows with what was committed in between, not with the table's
+ * history. The first call replays the whole log (checkpoints are not read).
  */
 export class DeltaSnapshotFollower {
   private readonly state = new DeltaLogState({ trackFiles: true });
@@ -142,7 +143,9 @@ export class DeltaSnapshotFollower {
   }
 
   private async catchUp(): Promise<DeltaSnapshot | undefined> {
-    await catchUp(this.lake, this.root, this.state);
+    // The first time, list the log (it may not exist yet); then read only the versions after the last one.
+    if (this.state.version < 0) await catchUp(this.lake, this.root, this.state);
+    else await followLog(this.lake, this.root, this.state);
     if (this.state.version < 0) return undefined;
     if (this.snapshot?.version === this.state.version) return this.snapshot;
     const where = `${this.lake.location}/${this.root}`;
