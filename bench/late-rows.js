@@ -152,7 +152,7 @@ function rssOf(pid) {
 }
 
 async function lateRows({ work, rows }) {
-  const home = path.join(work, 'home');
+  const home = path.join(work, 'late-home');
   const started = process.hrtime.bigint();
   const table = await writeLateTable(path.join(home, 'lake'), rows);
   const writeSeconds = Number(process.hrtime.bigint() - started) / 1e9;

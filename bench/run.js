@@ -5,7 +5,8 @@
  * shape through the whole pipeline with every service at once (bench/simple-shape.js).
  * Each stage runs as its own process, exactly as a user runs it; the exact commands are printed.
  * Options: --rows N (example spec, default 1,000,000), --simple-rows N (simple shape, default
- * 3,000,000; 0 leaves it out), --keep (keep the working folder).
+ * 3,000,000; 0 leaves it out), --late-rows N (`/v1/late` on a late table of N rows, bench/late-rows.js,
+ * default 1,000,000; 0 leaves it out), --keep (keep the working folder).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -14,7 +15,8 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const { rows, keep } = require('./options').benchOptions(process.argv.slice(2), 1_000_000);
-const simpleRows = simpleRowsOption(process.argv.slice(2));
+const simpleRows = countOption(process.argv.slice(2), '--simple-rows', 3_000_000, 'the simple shape');
+const lateRowCount = countOption(process.argv.slice(2), '--late-rows', 1_000_000, 'the late rows query');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-'));
 const home = path.join(work, 'home');
 const csv = path.join(work, 'readings.csv');
@@ -47,13 +49,14 @@ const { DuckDBInstance } = require('@duckdb/node-api');
 const autocannon = require('autocannon');
 const { goldKernel } = require('./gold-kernel');
 const { simpleShape } = require('./simple-shape');
+const { lateRows, lateRowsLines } = require('./late-rows');
 
-function simpleRowsOption(argv) {
-  const i = argv.indexOf('--simple-rows');
-  if (i < 0) return 3_000_000;
+function countOption(argv, name, fallback, what) {
+  const i = argv.indexOf(name);
+  if (i < 0) return fallback;
   const n = Number(argv[i + 1]);
   if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`--simple-rows must be a whole number (0 leaves the simple shape out), got ${JSON.stringify(argv[i + 1])}; e.g. --simple-rows 3000000\n`);
+    process.stderr.write(`${name} must be a whole number (0 leaves ${what} out), got ${JSON.stringify(argv[i + 1])}; e.g. ${name} ${fallback}\n`);
     process.exit(2);
   }
   return n;
@@ -178,6 +181,11 @@ async function main() {
   const simpleKernel = goldKernel({ shape: 'simple' });
   process.stderr.write('serving API under load …\n');
   const api = await loadServingApi(home);
+  let late;
+  if (lateRowCount > 0) {
+    process.stderr.write(`/v1/late on ${lateRowCount.toLocaleString('en-US')} late rows …\n`);
+    late = await lateRows({ work, rows: lateRowCount });
+  }
   const pipelineSeconds = results.reduce((n, r) => n + r.seconds, 0);
   let simple;
   if (simpleRows > 0) {
@@ -200,6 +208,7 @@ async function main() {
         `Gold kernel alone, ${k.shape === 'simple' ? 'simple shape' : 'example spec'} (the engine, in memory, ${k.rows.toLocaleString('en-US')} rows, ${k.keys} keys, batches of ${k.batch.toLocaleString('en-US')}): ${Math.round(k.rowsPerSecond).toLocaleString('en-US')} rows/s.`,
     ),
     `Serving API (${api.connections} concurrent clients, ${api.duration} s, ${api.paths.join(' and ')}): ${Math.round(api.requestsPerSecond).toLocaleString('en-US')} requests/s, latency p50 ${api.p50} ms, p99 ${api.p99} ms, ${api.errors} errors, ${api.non2xx} non-2xx.`,
+    ...(late ? ['', ...lateRowsLines(late)] : []),
     ...(simple ? ['', ...simpleLines(simple)] : []),
     '',
     'Commands (run from the repository root; the generated CSV is not part of the timings):',
