@@ -5,7 +5,8 @@
  * shape through the whole pipeline with every service at once (bench/simple-shape.js).
  * Each stage runs as its own process, exactly as a user runs it; the exact commands are printed.
  * Options: --rows N (example spec, default 1,000,000), --simple-rows N (simple shape, default
- * 3,000,000; 0 leaves it out), --fresh-seconds N (freshness at 10,000 events/s for N seconds,
+ * 3,000,000; 0 leaves it out), --late-rows N (`/v1/late` on a late table of N rows, bench/late-rows.js,
+ * default 1,000,000; 0 leaves it out), --fresh-seconds N (freshness at 10,000 events/s for N seconds,
  * bench/freshness.js; default 30, 0 leaves it out), --keep (keep the working folder).
  */
 const { spawnSync } = require('node:child_process');
@@ -15,8 +16,9 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const { rows, keep } = require('./options').benchOptions(process.argv.slice(2), 1_000_000);
-const simpleRows = wholeNumberOption(process.argv.slice(2), '--simple-rows', 3_000_000, 'the simple shape', 'e.g. --simple-rows 3000000');
-const freshSeconds = wholeNumberOption(process.argv.slice(2), '--fresh-seconds', 30, 'the freshness run', 'e.g. --fresh-seconds 30');
+const simpleRows = countOption(process.argv.slice(2), '--simple-rows', 3_000_000, 'the simple shape');
+const lateRowCount = countOption(process.argv.slice(2), '--late-rows', 1_000_000, 'the late rows query');
+const freshSeconds = countOption(process.argv.slice(2), '--fresh-seconds', 30, 'the freshness run');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-'));
 const home = path.join(work, 'home');
 const csv = path.join(work, 'readings.csv');
@@ -49,14 +51,15 @@ const { DuckDBInstance } = require('@duckdb/node-api');
 const autocannon = require('autocannon');
 const { goldKernel } = require('./gold-kernel');
 const { simpleShape } = require('./simple-shape');
+const { lateRows, lateRowsLines } = require('./late-rows');
 const { freshness } = require('./freshness');
 
-function wholeNumberOption(argv, name, fallback, what, example) {
+function countOption(argv, name, fallback, what) {
   const i = argv.indexOf(name);
   if (i < 0) return fallback;
   const n = Number(argv[i + 1]);
   if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`${name} must be a whole number (0 leaves ${what} out), got ${JSON.stringify(argv[i + 1])}; ${example}\n`);
+    process.stderr.write(`${name} must be a whole number (0 leaves ${what} out), got ${JSON.stringify(argv[i + 1])}; e.g. ${name} ${fallback}\n`);
     process.exit(2);
   }
   return n;
@@ -179,6 +182,11 @@ async function main() {
   const simpleKernel = goldKernel({ shape: 'simple' });
   process.stderr.write('serving API under load …\n');
   const api = await loadServingApi(home);
+  let late;
+  if (lateRowCount > 0) {
+    process.stderr.write(`/v1/late on ${lateRowCount.toLocaleString('en-US')} late rows …\n`);
+    late = await lateRows({ work, rows: lateRowCount });
+  }
   const pipelineSeconds = results.reduce((n, r) => n + r.seconds, 0);
   let simple;
   if (simpleRows > 0) {
@@ -209,6 +217,7 @@ async function main() {
       (a) =>
         `Serving API (${a.connections} concurrent clients, ${a.duration} s, ${a.paths.join(' and ')}): ${Math.round(a.requestsPerSecond).toLocaleString('en-US')} requests/s, latency p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.errors} errors, ${a.non2xx} non-2xx.`,
     ),
+    ...(late ? ['', ...lateRowsLines(late)] : []),
     ...(simple ? ['', ...simpleLines(simple)] : []),
     ...(fresh
       ? [

@@ -13,7 +13,7 @@
  * version: N}`, serving documents carry version N (an upsert of an equal version is skipped), and
  * the engine restarts from the state of batch N−1, so it computes the same output again.
  */
-import { shardSession, type PipelineSpec, type SilverManifest, type TableRow, type TableSchema } from '@pipeline/contracts';
+import { KEY_FILTER_TAG, keyFilterOfRows, shardSession, type PipelineSpec, type SilverManifest, type TableRow, type TableSchema } from '@pipeline/contracts';
 import type { BatchInput, BatchOutcome, ManifestLog } from '@pipeline/checkpoint';
 import { readTableFile, type DeltaTable } from '@pipeline/delta';
 import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type EngineValue, type LateRow, type WindowResult } from '@pipeline/engine';
@@ -116,7 +116,10 @@ export async function runGoldBatch(
         late_threshold: threshold,
         gold_batch: batch,
       }));
-      const lateAdds = lateRows.length > 0 ? await deps.lateTable.writeFiles(lateRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }) : [];
+      // Each late file carries a filter of its grouping keys in the log, so a key's late rows are found without opening the others.
+      const fileTags = (rows: readonly TableRow[]) => ({ [KEY_FILTER_TAG]: keyFilterOfRows(rows, deps.spec.groupBy) });
+      const lateAdds =
+        lateRows.length > 0 ? await deps.lateTable.writeFiles(lateRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, fileTags }) : [];
       const lateCommit = await deps.lateTable.commit(lateAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
 
       // Update mode serves every changed window; append mode serves each window once it is final.

@@ -2,8 +2,8 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { LocalLake, LocalServingStore } from '@pipeline/adapters';
 import { fileRef, FingerprintMismatchError, ManifestLog } from '@pipeline/checkpoint';
-import { parseSpec, shardSession, type PipelineSpec, type SilverManifest, type TableRow } from '@pipeline/contracts';
-import { DeltaTable, readDeltaRows } from '@pipeline/delta';
+import { KEY_FILTER_TAG, parseKeyFilter, parseSpec, shardSession, type PipelineSpec, type SilverManifest, type TableRow } from '@pipeline/contracts';
+import { DeltaTable, readDeltaRows, readDeltaSnapshot } from '@pipeline/delta';
 import { TestClock } from '@pipeline/engine';
 import type { Lake, ServingStore, WindowDocument } from '@pipeline/ports';
 import { collect, lakeBytes, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
@@ -174,6 +174,11 @@ describe('gold', () => {
       expect(late).toHaveLength(1);
       expect(late[0]).toMatchObject({ device_id: 'd1', event_time: s(50), late_threshold: s(90) });
       expect(JSON.parse(late[0]?.['late_windows'] as string)).toEqual([{ window: 'per_minute', start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:01:00.000Z' }]);
+      // The late file's key filter, in the log beside it, holds d1 and not the other devices.
+      const [lateFile] = (await readDeltaSnapshot(lake, LATE_TABLE)).files;
+      const keys = parseKeyFilter(lateFile?.tags?.[KEY_FILTER_TAG]);
+      expect(lateFile?.tags?.[KEY_FILTER_TAG]).toMatch(/^bloom1:/);
+      expect([keys.mayHold('device_id=d1'), keys.mayHold('device_id=d2'), keys.mayHold('d1')]).toEqual([true, false, false]);
       const docs = await allDocuments(store, ['d1']);
       expect(docs.map((d) => [d.windowStart, d.aggregates['readings'], d.final])).toEqual([
         [s(0), 3, true],

@@ -48,7 +48,7 @@ describe('GET /v1/late', () => {
   it('answers an empty list while the late table does not exist', async () => {
     const response = await api.get('/v1/late');
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ items: [], truncated: false, tableVersion: null });
+    expect(response.json()).toEqual({ items: [], truncated: false, continuationToken: null, tableVersion: null });
   });
 
   it('returns the late rows in the time range, ordered by event_time, across commits and partitions', async () => {
@@ -82,9 +82,42 @@ describe('GET /v1/late', () => {
     expect(body['truncated']).toBe(true);
   });
 
+  it('filters by key, given as the windows endpoints take it, and pages with continuationToken', async () => {
+    await writeLate([
+      [lateRow('d1', T0 + 4), lateRow('d2', T0 + 1), lateRow('d1', T0 + 2)],
+      [lateRow('d1', T0 + 3), lateRow('d2', T0 + 5), lateRow('d1', T0 + 0)],
+    ]);
+    for (const key of ['d1', 'device_id%3Dd1']) {
+      const seen: number[] = [];
+      let token: string | null = null;
+      do {
+        const response = await api.get(`/v1/late?key=${key}&limit=2${token === null ? '' : `&continuationToken=${token}`}`);
+        expect(response.statusCode).toBe(200);
+        const body = response.json();
+        seen.push(...body['items'].map((r: Body) => r['event_time'] - T0));
+        expect(body['items'].every((r: Body) => r['device_id'] === 'd1')).toBe(true);
+        expect(body['truncated']).toBe(body['continuationToken'] !== null);
+        token = body['continuationToken'];
+      } while (token !== null);
+      expect(seen).toEqual([0, 2, 3, 4]);
+    }
+    expect((await api.get('/v1/late?key=nobody')).json()).toMatchObject({ items: [], truncated: false, continuationToken: null });
+  });
+
   it('lists every bad parameter', async () => {
     const response = await api.get('/v1/late?from=2026-02-30&to=soon&limit=5000');
     expect(response.statusCode).toBe(400);
     expect(response.json()['problems'].map((p: Body) => `${p['parameter']}: ${p['found']}`)).toEqual(['from: "2026-02-30"', 'to: "soon"', 'limit: "5000"']);
+  });
+
+  it('refuses a key of other columns and a continuationToken it did not give, naming what it expected', async () => {
+    const forged = Buffer.from(JSON.stringify([1, '', -1])).toString('base64url');
+    const response = await api.get(`/v1/late?key=site%3Ds1&continuationToken=${forged}`);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()['problems']).toEqual([
+      { parameter: 'key', expected: 'a device_id value, or device_id=…', found: '"site=s1"' },
+      { parameter: 'continuationToken', expected: 'the continuationToken of a previous page', found: JSON.stringify(forged) },
+    ]);
+    expect((await api.get('/v1/late?continuationToken=not%20base64')).statusCode).toBe(400);
   });
 });

@@ -71,6 +71,8 @@ export class LateRowsDto {
   items!: Record<string, unknown>[];
   @ApiProperty({ description: 'True when more rows match than limit allowed.' })
   truncated!: boolean;
+  @ApiProperty({ description: 'Pass as continuationToken (with the same from, to and key) for the next page; null on the last page.', type: 'string', nullable: true })
+  continuationToken!: string | null;
   @ApiProperty({ description: 'The late table version read; null when the table does not exist yet.', type: 'number', nullable: true })
   tableVersion!: number | null;
 }

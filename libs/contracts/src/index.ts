@@ -15,3 +15,4 @@ export * from './serving-keys';
 export * from './stage-records';
 export * from './capture-layout';
 export * from './status-sample';
+export * from './key-filter';

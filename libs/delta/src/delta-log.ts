@@ -11,7 +11,7 @@
  *   not read): the latest `protocol` and `metaData` win, files are `add`s minus `remove`s, and each
  *   app's latest `txn` version is kept.
  */
-import type { Lake } from '@pipeline/ports';
+import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 
 export interface AddFile {
   /** URI path relative to the table root (see `decodeAddPath`). */
@@ -22,6 +22,8 @@ export interface AddFile {
   readonly dataChange: boolean;
   /** `{"numRecords":…,"minValues":…,"maxValues":…,"nullCount":…}` as a JSON string. */
   readonly stats?: string;
+  /** Metadata about the file that readers may use and must otherwise ignore (e.g. a key filter). */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface RemoveFile {
@@ -101,7 +103,7 @@ function ordered(action: DeltaAction): object {
     };
   }
   if ('txn' in action) return { txn: pick(action.txn, ['appId', 'version', 'lastUpdated']) };
-  if ('add' in action) return { add: pick(action.add, ['path', 'partitionValues', 'size', 'modificationTime', 'dataChange', 'stats']) };
+  if ('add' in action) return { add: pick(action.add, ['path', 'partitionValues', 'size', 'modificationTime', 'dataChange', 'stats', 'tags']) };
   if ('remove' in action) return { remove: pick(action.remove, ['path', 'deletionTimestamp', 'dataChange', 'partitionValues', 'size']) };
   return { commitInfo: action.commitInfo };
 }
@@ -188,6 +190,28 @@ export async function catchUp(lake: Lake, root: string, state: DeltaLogState, un
     if (untilVersion !== undefined && version > untilVersion) break;
     const text = (await lake.read(entry.path)).toString('utf8');
     state.apply(version, parseLogEntry(text, `${lake.location}/${entry.path}`), entry.path);
+  }
+}
+
+/**
+ * Apply the log entries after `state.version` by reading the next versions in turn until one is
+ * absent. Nothing is listed, so the cost is the new entries plus one read, however long the log
+ * is; entries are contiguous and created whole (`createIfAbsent`), so the first absent version is
+ * the end. For a state that has applied version 0 already (`catchUp` finds where the log starts).
+ */
+export async function followLog(lake: Lake, root: string, state: DeltaLogState): Promise<void> {
+  if (state.version < 0) throw new DeltaLogError(`followLog needs a state that has applied version 0 of ${root}; call catchUp first.`);
+  for (;;) {
+    const version = state.version + 1;
+    const path = logEntryPath(root, version);
+    let bytes: Buffer;
+    try {
+      bytes = await lake.read(path);
+    } catch (error) {
+      if (error instanceof LakeNotFoundError) return;
+      throw error;
+    }
+    state.apply(version, parseLogEntry(bytes.toString('utf8'), `${lake.location}/${path}`), path);
   }
 }
 

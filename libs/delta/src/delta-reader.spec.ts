@@ -5,7 +5,8 @@ import { LocalLake } from '@pipeline/adapters';
 import { ReadOnlyFolderLake } from './read-only-folder.lake';
 import { collect, makeTempDir } from '@pipeline/testing';
 import { DeltaTable } from './delta-table';
-import { readDeltaRows, readDeltaSnapshot, readTableFile, toTableValue } from './delta-reader';
+import { decodeSnapshotFile, DeltaSnapshotFollower, readDeltaRows, readDeltaSnapshot, readTableFile, toTableValue } from './delta-reader';
+import { decodeAddPath } from './partition-values';
 import { decodeParquet } from './parquet-file';
 
 const DAT = path.resolve(__dirname, '../../../../shared/fixtures/delta-dat');
@@ -113,5 +114,50 @@ describe('ReadOnlyFolderLake', () => {
     const lake = new ReadOnlyFolderLake(path.join(DAT, 'basic_append'));
     await expect(lake.createIfAbsent('x.json')).rejects.toThrow(/is read-only; cannot write "x.json"/);
     expect(fs.existsSync(path.join(DAT, 'basic_append', '.tmp'))).toBe(false);
+  });
+});
+
+describe('DeltaSnapshotFollower and decodeSnapshotFile', () => {
+  it.each(CASES)('give the snapshot and rows readDeltaSnapshot and readDeltaRows give, on the dat table %s', async (name) => {
+    const lake = new ReadOnlyFolderLake(path.join(DAT, name));
+    const expected = await readDeltaSnapshot(lake, 'delta');
+    const snapshot = await new DeltaSnapshotFollower(lake, 'delta').latest();
+    expect(snapshot).toEqual(expected);
+    const rows: TableRow[] = [];
+    for (const file of expected.files) {
+      const filePath = `delta/${decodeAddPath(file.path)}`;
+      const bytes = await lake.read(filePath);
+      const all = await decodeSnapshotFile(expected, file, bytes, filePath);
+      rows.push(...all);
+      // Some rows, some columns: the same values as the whole decode, in the order asked.
+      const picked = [all.length - 1, 0].filter((i) => i >= 0);
+      const columns = expected.schema.fields.slice(0, 2).map((f) => f.name);
+      const some = await decodeSnapshotFile(expected, file, bytes, filePath, { rows: picked, columns });
+      expect(some).toEqual(picked.map((i) => Object.fromEntries(columns.map((c) => [c, all[i]?.[c]]))));
+    }
+    expect(rows).toEqual(await collect(readDeltaRows(lake, 'delta')));
+  });
+
+  it('follows new commits by reading the next versions only, one catch-up for concurrent callers', async () => {
+    const temp = await makeTempDir('delta-follow-');
+    const lake = new LocalLake(temp.path);
+    try {
+      const follower = new DeltaSnapshotFollower(lake, 'tables/t');
+      await expect(follower.latest()).resolves.toBeUndefined();
+      const schema: TableSchema = { columns: [{ name: 'id', type: 'long', nullable: false }], partitionBy: [] };
+      const table = await DeltaTable.open(lake, 'tables/t', schema);
+      for (let version = 1; version <= 5; version++) {
+        await table.commit(await table.writeFiles([{ id: version }], { filePrefix: `part-${version}`, commitTime: version }), { txn: { appId: 'a', version }, commitTime: version });
+        if (version % 2 === 1) {
+          const [one, two] = await Promise.all([follower.latest(), follower.latest()]);
+          expect(one).toBe(two);
+          expect(one).toEqual(await readDeltaSnapshot(lake, 'tables/t'));
+        }
+      }
+      expect((await follower.latest())?.files.map((f) => f.path)).toEqual([1, 2, 3, 4, 5].map((v) => `part-${v}.c000.snappy.parquet`));
+    } finally {
+      await lake.close();
+      await temp.dispose();
+    }
   });
 });

@@ -15,7 +15,7 @@
  */
 import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
-import { assertReadable, catchUp, DeltaLogError, DeltaLogState, type AddFile } from './delta-log';
+import { assertReadable, catchUp, DeltaLogError, DeltaLogState, followLog, type AddFile } from './delta-log';
 import { decodeParquet, parquetShape, type TimestampPrecision } from './parquet-file';
 import { dateOfDays, decodeAddPath, describeValue, parsePartitionValue } from './partition-values';
 import { describeSparkType, parseSparkSchema, type SparkDataType, type SparkStructType } from './spark-schema';
@@ -64,36 +64,100 @@ export async function readDeltaSnapshot(lake: Lake, root: string, options: ReadD
 /** The rows of the table at `root` at `options.version` (or the latest), file by file. */
 export async function* readDeltaRows(lake: Lake, root: string, options: ReadDeltaOptions = {}): AsyncIterable<TableRow> {
   const snapshot = await readDeltaSnapshot(lake, root, options);
-  const timestamps = options.timestamps ?? 'millis';
-  const partitions = new Set(snapshot.partitionColumns);
   for (const file of snapshot.files) {
     const path = `${root}/${decodeAddPath(file.path)}`;
-    const bytes = await lake.read(path);
-    const shape = parquetShape(bytes);
-    const present = new Set(shape.columns);
-    const dataFields = snapshot.schema.fields.filter((field) => !partitions.has(field.name) && present.has(field.name));
-    const partitionValues: TableRow = {};
-    for (const field of snapshot.schema.fields) {
-      if (partitions.has(field.name)) partitionValues[field.name] = parsePartitionValue(field.type, file.partitionValues[field.name], field.name);
+    yield* await decodeSnapshotFile(snapshot, file, await lake.read(path), path, { timestamps: options.timestamps });
+  }
+}
+
+export interface DecodeSnapshotFileOptions extends ReadTableFileOptions {
+  /** First row of the file to decode (default 0). */
+  readonly rowStart?: number;
+  /** Row after the last one to decode (default: the file's row count). */
+  readonly rowEnd?: number;
+  /** Only these rows of the file (indices, in the order wanted): the span they cover is decoded, only they become rows. */
+  readonly rows?: readonly number[];
+}
+
+/**
+ * The rows of one data file of `snapshot` (`bytes`, read from `path`), shaped by the snapshot's
+ * schema as `readDeltaRows` gives them; with `columns`, only those (partition columns included).
+ */
+export async function decodeSnapshotFile(snapshot: DeltaSnapshot, file: AddFile, bytes: Buffer, path: string, options: DecodeSnapshotFileOptions = {}): Promise<TableRow[]> {
+  const timestamps = options.timestamps ?? 'millis';
+  const partitions = new Set(snapshot.partitionColumns);
+  const shape = parquetShape(bytes);
+  const present = new Set(shape.columns);
+  const fields = options.columns === undefined ? snapshot.schema.fields : snapshot.schema.fields.filter((field) => options.columns?.includes(field.name));
+  const dataFields = fields.filter((field) => !partitions.has(field.name) && present.has(field.name));
+  const partitionValues: TableRow = {};
+  for (const field of fields) {
+    if (partitions.has(field.name)) partitionValues[field.name] = parsePartitionValue(field.type, file.partitionValues[field.name], field.name);
+  }
+  const picked = options.rows?.filter((index) => Number.isInteger(index) && index >= 0 && index < shape.numRows);
+  const rowStart = picked ? Math.min(...picked) : Math.max(0, options.rowStart ?? 0);
+  const rowEnd = picked ? Math.max(...picked) + 1 : Math.min(shape.numRows, options.rowEnd ?? shape.numRows);
+  if (picked?.length === 0) return [];
+  // A file holding none of the wanted data columns still has rows: they read as nulls.
+  const records =
+    dataFields.length > 0
+      ? await decodeParquet(
+          bytes,
+          dataFields.map((field) => field.name),
+          timestamps,
+          { rowStart, rowEnd },
+        )
+      : Array.from({ length: Math.max(0, rowEnd - rowStart) }, (): Record<string, unknown> => ({}));
+  const chosen = picked ? picked.map((index) => records[index - rowStart] as Record<string, unknown>) : records;
+  return chosen.map((record) => {
+    const row: TableRow = {};
+    for (const field of fields) {
+      if (partitions.has(field.name)) row[field.name] = partitionValues[field.name];
+      else if (present.has(field.name)) row[field.name] = toTableValue(field.type, record[field.name], field.name, path, timestamps);
+      else row[field.name] = null;
     }
-    // A file holding none of the schema's data columns still has rows: they read as nulls.
-    const records =
-      dataFields.length > 0
-        ? await decodeParquet(
-            bytes,
-            dataFields.map((field) => field.name),
-            timestamps,
-          )
-        : Array.from({ length: shape.numRows }, (): Record<string, unknown> => ({}));
-    for (const record of records) {
-      const row: TableRow = {};
-      for (const field of snapshot.schema.fields) {
-        if (partitions.has(field.name)) row[field.name] = partitionValues[field.name];
-        else if (present.has(field.name)) row[field.name] = toTableValue(field.type, record[field.name], field.name, path, timestamps);
-        else row[field.name] = null;
-      }
-      yield row;
-    }
+    return row;
+  });
+}
+
+/**
+ * A table's latest snapshot, kept in memory and brought up to date on each `latest()` by reading
+ * only the log entries committed since the last call (and probing the next version, without
+ * listing): the cost of a call grows with what was committed in between, not with the table's
+ * history. The first call replays the whole log (checkpoints are not read).
+ */
+export class DeltaSnapshotFollower {
+  private readonly state = new DeltaLogState({ trackFiles: true });
+  private snapshot?: DeltaSnapshot;
+  private pending?: Promise<DeltaSnapshot | undefined>;
+
+  constructor(
+    private readonly lake: Lake,
+    readonly root: string,
+  ) {}
+
+  /** The latest snapshot, or `undefined` while the table has no log entry. Concurrent calls share one catch-up. */
+  latest(): Promise<DeltaSnapshot | undefined> {
+    this.pending ??= this.catchUp().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  private async catchUp(): Promise<DeltaSnapshot | undefined> {
+    // The first time, list the log (it may not exist yet); then read only the versions after the last one.
+    if (this.state.version < 0) await catchUp(this.lake, this.root, this.state);
+    else await followLog(this.lake, this.root, this.state);
+    if (this.state.version < 0) return undefined;
+    if (this.snapshot?.version === this.state.version) return this.snapshot;
+    const where = `${this.lake.location}/${this.root}`;
+    assertReadable(this.state.protocol, where);
+    if (!this.state.metadata) throw new DeltaLogError(`Delta table at ${where} has no metaData action up to version ${this.state.version}.`);
+    this.snapshot = {
+      version: this.state.version,
+      schema: parseSparkSchema(this.state.metadata.schemaString),
+      partitionColumns: this.state.metadata.partitionColumns,
+      files: [...(this.state.files?.values() ?? [])],
+    };
+    return this.snapshot;
   }
 }
 

@@ -128,6 +128,28 @@ describe('DeltaTable', () => {
     expect(await lake.exists('tables/silver/event_date=2026-01-01/device=a%2Fb%3Dc%25d/part-00000001-shard-000.c000.snappy.parquet')).toBe(true);
   });
 
+  it("writes each file's tags into its add action, after the stats and names in byte order, and reads the rows back unchanged", async () => {
+    const table = await DeltaTable.open(lake, 'tables/tagged', SCHEMA);
+    const adds = await table.writeFiles(rows(), {
+      filePrefix: 'part-1',
+      commitTime: COMMIT_TIME,
+      fileTags: (chunk) => ({ 'z.count': String(chunk.length), 'a.first': String(chunk[0]?.['event_id']) }),
+    });
+    await table.commit(adds, { txn: { appId: 'gold-0', version: 1 }, commitTime: COMMIT_TIME });
+    const log = await lake.read('tables/tagged/_delta_log/00000000000000000001.json');
+    const added = log
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .filter((action) => action.add);
+    expect(added.map((action) => Object.keys(action.add))).toEqual(added.map(() => ['path', 'partitionValues', 'size', 'modificationTime', 'dataChange', 'stats', 'tags']));
+    expect(added.map((action) => Object.keys(action.add.tags))).toEqual(added.map(() => ['a.first', 'z.count']));
+    expect((await readDeltaSnapshot(lake, 'tables/tagged')).files.find((f) => f.partitionValues['device'] === null)?.tags).toEqual({ 'a.first': 'e3', 'z.count': '1' });
+    expect((await collect(readDeltaRows(lake, 'tables/tagged'))).sort(byId)).toEqual(rows().sort(byId));
+    await expect(table.writeFiles(rows(), { filePrefix: 'part-2', commitTime: COMMIT_TIME, fileTags: () => ({ n: 1 as unknown as string }) })).rejects.toThrow('File tag "n" must be a string, got number.');
+  });
+
   it('records per-file stats in the Delta format, leaving partition columns out', async () => {
     const table = await DeltaTable.open(lake, 't', SCHEMA);
     const adds = await table.writeFiles(rows(), { filePrefix: 'b1', commitTime: COMMIT_TIME });

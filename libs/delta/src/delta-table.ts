@@ -51,6 +51,8 @@ export interface WriteFilesOptions {
   readonly commitTime: number;
   /** Overrides `DeltaTableOptions.maxRowsPerFile` for this call. */
   readonly maxRowsPerFile?: number;
+  /** `add.tags` of each file from its rows (e.g. a key filter); they must depend on the rows alone. */
+  readonly fileTags?: (rows: readonly TableRow[]) => Readonly<Record<string, string>>;
 }
 
 export interface CommitOptions {
@@ -189,6 +191,7 @@ export class DeltaTable {
           modificationTime: options.commitTime,
           dataChange: true,
           stats: serializeFileStats(computeFileStats(this.dataColumns, chunk)),
+          ...(options.fileTags ? { tags: sortedTags(options.fileTags(chunk)) } : {}),
         };
         files.push({ add, lakePath: `${this.root}/${storedPath}`, sha256: createHash('sha256').update(bytes).digest('hex'), rows: chunk });
       }
@@ -327,6 +330,17 @@ export class DeltaTable {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Tags in byte order of their names, so equal tags give equal log bytes. */
+function sortedTags(tags: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(tags).sort(compareCodePoints)) {
+    const value = tags[name];
+    if (typeof value !== 'string') throw new TypeError(`File tag "${name}" must be a string, got ${typeof value}.`);
+    out[name] = value;
+  }
+  return out;
 }
 
 function initialActions(root: string, schema: TableSchema, sparkSchema: SparkStructType, tableName: string | undefined, createdTime: number): DeltaAction[] {

@@ -1,5 +1,16 @@
 export { DeltaTable, DeltaConflictError, tableId, type WrittenDataFile, type DeltaTableOptions, type WriteFilesOptions, type CommitOptions, type CommitResult } from './delta-table';
-export { readDeltaSnapshot, readDeltaRows, readTableFile, toTableValue, type DeltaSnapshot, type ReadDeltaOptions, type ReadTableFileOptions } from './delta-reader';
+export {
+  readDeltaSnapshot,
+  readDeltaRows,
+  readTableFile,
+  decodeSnapshotFile,
+  DeltaSnapshotFollower,
+  toTableValue,
+  type DeltaSnapshot,
+  type ReadDeltaOptions,
+  type ReadTableFileOptions,
+  type DecodeSnapshotFileOptions,
+} from './delta-reader';
 export {
   DeltaLogError,
   logEntryPath,
@@ -12,7 +23,7 @@ export {
   type DeltaCommitInfo,
 } from './delta-log';
 export { DeltaDataError, type TimestampPrecision } from './parquet-file';
-export { computeFileStats, type FileStats } from './file-stats';
+export { computeFileStats, compareCodePoints, type FileStats } from './file-stats';
 export { HIVE_DEFAULT_PARTITION, escapePartitionPathValue, encodeAddPath, decodeAddPath } from './partition-values';
 export {
   DeltaSchemaError,

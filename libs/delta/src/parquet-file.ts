@@ -189,9 +189,14 @@ export function parquetShape(bytes: Buffer): { columns: string[]; numRows: numbe
 }
 
 /** Rows of a Parquet file as hyparquet decodes them with the pipeline's parsers (binary stays bytes). */
-export async function decodeParquet(bytes: Buffer, columns?: string[], timestamps: TimestampPrecision = 'millis'): Promise<Record<string, unknown>[]> {
+export async function decodeParquet(
+  bytes: Buffer,
+  columns?: string[],
+  timestamps: TimestampPrecision = 'millis',
+  rows: { rowStart?: number; rowEnd?: number } = {},
+): Promise<Record<string, unknown>[]> {
   const parsers = timestamps === 'micros' ? MICROS_PARSERS : MILLIS_PARSERS;
-  return (await parquetReadObjects({ file: toArrayBuffer(bytes), columns, utf8: false, parsers })) as Record<string, unknown>[];
+  return (await parquetReadObjects({ file: toArrayBuffer(bytes), columns, utf8: false, parsers, ...rows })) as Record<string, unknown>[];
 }
 
 function toArrayBuffer(bytes: Buffer): ArrayBuffer {

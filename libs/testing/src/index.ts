@@ -5,6 +5,7 @@ export * from './lake.contract';
 export * from './event-hub.contract';
 export * from './checkpoint-store.contract';
 export * from './faulty-lake';
+export * from './counting-lake';
 export * from './bus.contract';
 export * from './serving-store.contract';
 export * from './azurite';
