@@ -74,6 +74,13 @@ describe('serving API with Entra ID authentication', () => {
     expect(document['paths']['/v1/windows']['get']['security']).toBeUndefined();
   });
 
+  it("serves the status page's files without a token, while its data calls need one", async () => {
+    for (const url of ['/', '/status-page.js', '/status-page.css', '/status-page.json']) expect({ url, status: (await api.get(url)).statusCode }).toEqual({ url, status: 200 });
+    for (const url of ['/v1/status', '/v1/status/history', '/v1/status/batches']) expect({ url, status: (await api.get(url)).statusCode }).toEqual({ url, status: 401 });
+    // The page says why it shows nothing rather than failing silently.
+    expect((await api.get('/status-page.js')).body).toContain('Calling the serving API with authentication on');
+  });
+
   it('needs the token however the path is spelt: the route decides, not the URL text', async () => {
     const answers: Record<string, number> = {};
     for (const url of ['/v1/keys/d1/latest?x=1', '/v1//keys/d1/latest', '/%761/keys/d1/latest', '/v1/keys/d1/latest/', '/V1/keys/d1/latest', '/v1/keys/d1%2Flatest']) {

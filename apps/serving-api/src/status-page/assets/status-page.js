@@ -27,6 +27,10 @@
 
   async function getJson(url) {
     const response = await fetch(url, { headers: { accept: 'application/json' }, cache: 'no-store' });
+    if (response.status === 401 || response.status === 403)
+      throw new Error(
+        `${url} answered ${response.status}: this API asks for a Microsoft Entra ID token with its read role (SERVING_AUTH=entra), which this page does not sign in for; read /v1/status with a token (README: "Calling the serving API with authentication on")`,
+      );
     if (!response.ok) throw new Error(`${url} answered ${response.status}`);
     return response.json();
   }
