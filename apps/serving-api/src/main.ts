@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import { Command } from 'commander';
-import { openLake, openServingStore } from '@pipeline/adapters';
+import { openBus, openLake, openServingStore } from '@pipeline/adapters';
 import { loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 import { createLogger, metricsListening, PinoNestLogger, recordHttpServerMetrics, startTelemetry } from '@pipeline/telemetry';
@@ -36,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ service: 'serving-api' });
   const store = await openServingStore(config.serving);
   const lake = await openLake(config.lake);
+  // Only to count dead letters for the status; the API never receives or sends.
+  const bus = config.deadLetters === undefined ? undefined : await openBus(config.deadLetters);
   const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping: answering the requests in progress'));
   try {
     const app = await createServingApi({
@@ -45,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
       clock: systemClock,
       layers: { rawPrefix: config.rawPrefix, bronzeCheckpoint: config.bronzeCheckpoint, silverCheckpoint: config.silverCheckpoint, goldCheckpoint: config.goldCheckpoint },
       history: config.history,
+      bus,
       logger: new PinoNestLogger(logger),
       accessLog: logger,
       edge: config.edge,
@@ -72,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     stop.dispose();
     await store.close();
     await lake.close();
+    await bus?.close();
     await telemetry.shutdown();
   }
 }

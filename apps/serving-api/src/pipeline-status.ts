@@ -11,17 +11,23 @@
  * Rates: bronze and silver over their recent commits (up to RATE_BATCHES batches back, by the batch
  * times the checkpoints record), so they survive an API restart; capture and gold between the
  * previous status call and this one (by the injected clock), so the first call has none.
+ * - dead letters: each manifest queue's dead-letter queue, counted up to DEAD_LETTER_LIMIT, when the
+ *   API has the bus (locally always; on Azure only when given the namespace).
  * The checkpoint records are the stages' own (libs/contracts stage-records.ts).
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
 import { CaptureFormatError, countCaptureRecords } from '@pipeline/capture-format';
-import { captureTimeOfPath, RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverOffsets, type SilverState } from '@pipeline/contracts';
+import { captureTimeOfPath, manifestQueue, RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverOffsets, type SilverState } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
-import type { Lake, ServingStore, ShardStatus } from '@pipeline/ports';
-import type { BronzeStatusDto, CaptureStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
+import type { Bus, DeadLetter, Lake, ServingStore, ShardStatus } from '@pipeline/ports';
+import type { BronzeStatusDto, CaptureStatusDto, DeadLetterQueueDto, DeadLettersStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
 
 /** How many batches back the commit-based rates look. */
 export const RATE_BATCHES = 10;
+/** Dead letters counted per queue at most: enough to see a problem, bounded to read. */
+export const DEAD_LETTER_LIMIT = 100;
+/** The queues whose dead letters the status counts: the manifest doorbells the stages consume. */
+export const DEAD_LETTER_QUEUES = [manifestQueue('bronze'), manifestQueue('silver')];
 
 export interface StatusSources {
   lake: Lake;
@@ -31,6 +37,8 @@ export interface StatusSources {
   rawPrefix: string;
   bronzeCheckpoint: string;
   silverCheckpoint: string;
+  /** The bus to count dead letters on; without it they are not visible. */
+  bus?: Bus;
 }
 
 interface Observation {
@@ -45,8 +53,34 @@ export class PipelineStatus {
   constructor(private readonly sources: StatusSources) {}
 
   async read(): Promise<StatusDto> {
-    const [capture, bronze, silver, gold, rejected] = await Promise.all([this.capture(), this.bronze(), this.silver(), this.gold(), this.rejected()]);
-    return { pipeline: this.sources.pipeline, capture, bronze, silver, gold, rejected };
+    const [capture, bronze, silver, gold, rejected, deadLetters] = await Promise.all([this.capture(), this.bronze(), this.silver(), this.gold(), this.rejected(), this.deadLetters()]);
+    return { pipeline: this.sources.pipeline, capture, bronze, silver, gold, rejected, deadLetters };
+  }
+
+  private async deadLetters(): Promise<DeadLettersStatusDto> {
+    const bus = this.sources.bus;
+    if (bus === undefined) return { visible: false, total: null, queues: [] };
+    const queues = await Promise.all(
+      DEAD_LETTER_QUEUES.map(async (queue): Promise<DeadLetterQueueDto> => {
+        let letters: DeadLetter[];
+        try {
+          letters = await bus.listDeadLetters(queue, { limit: DEAD_LETTER_LIMIT + 1 });
+        } catch (error) {
+          // The rest of the status still answers; the queue says why it has no count.
+          return { queue, count: null, more: false, lastReason: null, problem: (error as Error).message };
+        }
+        const counted = letters.slice(0, DEAD_LETTER_LIMIT);
+        const newest = counted.reduce<DeadLetter | undefined>((a, b) => (a === undefined || b.deadLetteredTime >= a.deadLetteredTime ? b : a), undefined);
+        return {
+          queue,
+          count: counted.length,
+          more: letters.length > DEAD_LETTER_LIMIT,
+          lastReason: newest === undefined ? null : [newest.reason, newest.description].filter((t) => t !== '').join(': '),
+          problem: null,
+        };
+      }),
+    );
+    return { visible: true, total: queues.reduce((n, q) => n + (q.count ?? 0), 0), queues };
   }
 
   private async capture(): Promise<CaptureStatusDto> {

@@ -10,6 +10,7 @@ describe('servingApiConfig', () => {
       home: '/data/p',
       lake: { kind: 'local', root: path.join('/data/p', 'lake') },
       serving: { kind: 'local', file: path.join('/data/p', 'serving.sqlite') },
+      deadLetters: { kind: 'local', file: path.join('/data/p', 'bus.sqlite') },
       specFile: 'spec.yaml',
       host: '127.0.0.1',
       port: 8080,
@@ -97,6 +98,12 @@ describe('servingApiConfig', () => {
     expect(problems.map((p) => p.name)).toEqual(['SERVING_AUTH_TENANT_ID', 'SERVING_AUTH_AUDIENCE', 'SERVING_CORS_ORIGINS', 'SERVING_TOKEN_KEY']);
     expect(problems.find((p) => p.name === 'SERVING_AUTH_AUDIENCE')?.found).toBe('nothing (it is required)');
     expect((error as Error).message).not.toContain('short-secret');
+  });
+
+  it('reads the bus for the dead letters locally, and on Azure only when it is given the namespace', () => {
+    const azure = { PIPELINE_SPEC: 'spec.yaml', PIPELINE_BACKEND: 'azure', AZURE_STORAGE_ACCOUNT_URL: 'https://acct.blob.core.windows.net', AZURE_COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/' };
+    expect(servingApiConfig({}, azure).deadLetters).toBeUndefined();
+    expect(servingApiConfig({}, { ...azure, AZURE_SERVICEBUS_NAMESPACE: 'pipeline-bus.servicebus.windows.net' }).deadLetters).toMatchObject({ kind: 'azure' });
   });
 
   it('lets flags win over the environment', () => {

@@ -10,12 +10,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { readLakeBackend, readServingBackend, resolvePipelineHome, SettingsReader, type LakeBackend, type ServingBackend } from '@pipeline/config';
+import { readLakeBackend, readOptionalBusBackend, readServingBackend, resolvePipelineHome, SettingsReader, type BusBackend, type LakeBackend, type ServingBackend } from '@pipeline/config';
 
 export interface ServingApiConfig {
   home: string;
   lake: LakeBackend;
   serving: ServingBackend;
+  /**
+   * Where `/v1/status` counts dead letters: the embedded bus locally; on Azure only when the API is
+   * given the Service Bus namespace (and Azure Service Bus Data Receiver on the queues, to peek).
+   * `undefined`: the status says dead letters are not visible to the API.
+   */
+  deadLetters: BusBackend | undefined;
   specFile: string;
   host: string;
   port: number;
@@ -62,11 +68,13 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const serving = readServingBackend(settings, path.join(home, 'serving.sqlite'));
+  const deadLetters = readOptionalBusBackend(settings, home);
   settings.done();
   return {
     home,
     lake,
     serving,
+    deadLetters,
     specFile,
     host,
     port,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { PipelineSpec } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
-import type { Lake, ServingStore } from '@pipeline/ports';
+import type { Bus, Lake, ServingStore } from '@pipeline/ports';
 import { ContinuationTokens } from './continuation-tokens';
 import { HealthController } from './health.controller';
 import { LateController } from './late.controller';
@@ -31,6 +31,8 @@ export interface ServingApiDeps {
   layers: { rawPrefix: string; bronzeCheckpoint: string; silverCheckpoint: string; goldCheckpoint?: string };
   /** How often the status page's history is sampled and how much is kept. */
   history?: StatusHistoryOptions;
+  /** The bus the status counts dead letters on; without it they are reported as not visible. */
+  bus?: Bus;
   /** HMAC key of continuation tokens (SERVING_TOKEN_KEY); a random one per process when absent. */
   tokenKey?: Buffer;
 }
@@ -49,14 +51,14 @@ export class ServingApiModule {
         { provide: ContinuationTokens, useValue: new ContinuationTokens(deps.tokenKey ?? randomBytes(32)) },
         {
           provide: PipelineStatus,
-          useFactory: () => new PipelineStatus({ lake: deps.lake, store: deps.store, clock: deps.clock, pipeline: deps.spec.name, ...deps.layers }),
+          useFactory: () => new PipelineStatus({ lake: deps.lake, store: deps.store, clock: deps.clock, pipeline: deps.spec.name, bus: deps.bus, ...deps.layers }),
         },
         // Its own status reader: its reads do not shorten the between-calls rates of GET /v1/status.
         {
           provide: StatusHistory,
           useFactory: () =>
             new StatusHistory(
-              new PipelineStatus({ lake: deps.lake, store: deps.store, clock: deps.clock, pipeline: deps.spec.name, ...deps.layers }),
+              new PipelineStatus({ lake: deps.lake, store: deps.store, clock: deps.clock, pipeline: deps.spec.name, bus: deps.bus, ...deps.layers }),
               deps.clock,
               deps.history ?? DEFAULT_STATUS_HISTORY,
             ),

@@ -218,6 +218,28 @@ export class RejectedStatusDto {
   files!: RejectedFileDto[];
 }
 
+export class DeadLetterQueueDto {
+  @ApiProperty({ example: 'silver-manifests' })
+  queue!: string;
+  @ApiProperty({ type: Number, nullable: true, description: 'Dead letters in the queue, counted up to the limit; null when the queue could not be read (see `problem`).' })
+  count!: number | null;
+  @ApiProperty({ description: 'More dead letters than counted: `count` is a lower bound.' })
+  more!: boolean;
+  @ApiProperty({ type: String, nullable: true, description: 'Why the newest counted one was dead-lettered (the bus reason and description).' })
+  lastReason!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Why the queue could not be read (a queue nothing was sent to yet does not exist on the embedded bus).' })
+  problem!: string | null;
+}
+
+export class DeadLettersStatusDto {
+  @ApiProperty({ description: 'Whether the API can read the bus. The Azure deployment gives it no bus access: watch `pipeline.bus.dead_letters` or Service Bus metrics there.' })
+  visible!: boolean;
+  @ApiProperty({ type: Number, nullable: true, description: 'Dead letters of every queue (a lower bound when any queue has more); null when not visible.' })
+  total!: number | null;
+  @ApiProperty({ type: [DeadLetterQueueDto] })
+  queues!: DeadLetterQueueDto[];
+}
+
 export class StatusDto {
   @ApiProperty({ example: 'sensor-readings' })
   pipeline!: string;
@@ -231,6 +253,8 @@ export class StatusDto {
   gold!: GoldStatusDto;
   @ApiProperty({ type: RejectedStatusDto, description: 'Capture files bronze or silver set aside (`pipeline rejected list`).' })
   rejected!: RejectedStatusDto;
+  @ApiProperty({ type: DeadLettersStatusDto, description: 'Bus messages the stages gave up on (`pipeline dead-letters <queue>`).' })
+  deadLetters!: DeadLettersStatusDto;
 }
 
 export class HealthDto {

@@ -86,8 +86,8 @@ export interface Answer {
   json<T = Body>(): T;
 }
 
-/** What a spec may set on the API beyond the ports: edge settings, a verifier. */
-export type ApiOptions = Pick<ServingApiOptions, 'edge' | 'verifier'>;
+/** What a spec may set on the API beyond the ports: edge settings, a verifier, a bus for the dead letters. */
+export type ApiOptions = Pick<ServingApiOptions, 'edge' | 'verifier' | 'bus'>;
 
 /** The stores the API runs on in these specs: the embedded one, and Cosmos DB's adapter on a compatible server. */
 export type StoreKind = 'local' | 'cosmos';

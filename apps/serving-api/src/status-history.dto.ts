@@ -48,6 +48,8 @@ export class StatusSampleDto implements StatusSample {
   gold!: { rows: number; lateRows: number; shards: ShardSampleDto[] };
   @ApiProperty({ example: { setAside: 0, restored: 0 } })
   rejected!: { setAside: number; restored: number };
+  @ApiProperty({ type: 'number', nullable: true, description: 'Dead letters on the bus (a lower bound past the status limit); null when the API cannot read the bus.' })
+  deadLetters!: number | null;
   @ApiProperty({ type: LayerRatesDto, description: 'Per second since the previous sample; null for the first.' })
   rates!: LayerRatesDto;
 }

@@ -18,6 +18,7 @@ function view(events: number): StatusView {
     silver: { records: 0, rows: 0, quarantined: 0, duplicates: 0, position: null, rate: { perSecond: null } },
     gold: { rows: 0, lateRows: 0, shards: [] },
     rejected: { setAside: 0, restored: 0 },
+    deadLetters: { total: 0 },
   };
 }
 
@@ -127,6 +128,8 @@ describe('GET /v1/status/history', () => {
         ],
       },
       rejected: { setAside: 0, restored: 0 },
+      // The harness gives the API no bus: dead letters are not visible to it.
+      deadLetters: null,
       rates: { captured: 0, bronze: 0, silver: 10, silverRows: 8, gold: 8 },
     });
     // Only what is newer than `after`; the /v1/status figures are the same.

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StageCheckpoint } from '@pipeline/checkpoint';
 import { RejectedFileLog, restoreAdvice, type CaptureFileRejection } from '@pipeline/contracts';
+import { LocalBus } from '@pipeline/adapters';
 import type { ShardStatus } from '@pipeline/ports';
+import { makeTempDir } from '@pipeline/testing';
 import { spec, startApi, T0, type ApiHarness } from './spec-helpers';
 
 const FIXTURES = path.resolve(__dirname, '../../../../shared/fixtures/eventhubs-capture');
@@ -28,7 +30,41 @@ describe('GET /v1/status', () => {
       silver: { batches: 0, records: 0, rows: 0, quarantined: 0, duplicates: 0, position: null, rate: { perSecond: null, basis: 'commits', overMs: null } },
       gold: { shards: [], rows: 0, lateRows: 0, maxEventTimeMs: null },
       rejected: { setAside: 0, restored: 0, files: [] },
+      deadLetters: { visible: false, total: null, queues: [] },
     });
+  });
+
+  it('counts the dead letters of the manifest queues on the bus it is given, naming the newest reason', async () => {
+    const dir = await makeTempDir('status-bus-');
+    const bus = LocalBus.open({ file: path.join(dir.path, 'bus.sqlite') });
+    const withBus = await startApi('local', { bus });
+    try {
+      await bus.ensureQueue('silver-manifests', { sessions: true, lockDurationMs: 60_000, maxDeliveryCount: 10 });
+      await bus.send('silver-manifests', [
+        { body: { n: 1 }, sessionId: 'shard-000' },
+        { body: { n: 2 }, sessionId: 'shard-000' },
+      ]);
+      const session = await bus.acceptSession('silver-manifests', { sessionId: 'shard-000', maxWaitMs: 0 });
+      if (session === undefined) throw new Error('the session of shard-000 should be free');
+      const received = await session.receive({ maxMessages: 2, maxWaitMs: 0 });
+      expect(received).toHaveLength(2);
+      for (const [i, message] of received.entries()) await session.deadLetter(message, 'Poison', `manifest ${i + 1} cannot be read`);
+      await session.close();
+      const status = (await withBus.get('/v1/status')).json();
+      expect(status['deadLetters']).toEqual({
+        visible: true,
+        total: 2,
+        queues: [
+          // Nothing was ever sent to it: the embedded bus has no such queue, and the status says so.
+          { queue: 'bronze-manifests', count: null, more: false, lastReason: null, problem: expect.stringContaining('bronze-manifests') },
+          { queue: 'silver-manifests', count: 2, more: false, lastReason: expect.stringMatching(/^Poison: manifest \d cannot be read$/), problem: null },
+        ],
+      });
+    } finally {
+      await withBus.dispose();
+      await bus.close();
+      await dir.dispose();
+    }
   });
 
   it('lists the capture files set aside and restored, and counts a damaged one up to the damage instead of failing', async () => {

@@ -143,6 +143,17 @@ export function readBusBackend(settings: SettingsReader, home: string): BusBacke
   return { kind: 'azure', access };
 }
 
+/**
+ * The bus for a reader that can do without one (the serving API's dead-letter counts): the
+ * embedded bus when the bus backend is local; on Azure only when the namespace (or a connection
+ * string) is given, `undefined` otherwise, without a problem.
+ */
+export function readOptionalBusBackend(settings: SettingsReader, home: string): BusBackend | undefined {
+  if (backendKind(settings, 'bus') === 'local') return { kind: 'local', file: localPaths(home).busFile };
+  if (settings.optionalString('AZURE_SERVICEBUS_NAMESPACE') === undefined && settings.optionalString('AZURE_SERVICEBUS_CONNECTION_STRING') === undefined) return undefined;
+  return readBusBackend(settings, home);
+}
+
 export function readServingBackend(settings: SettingsReader, localFile: string): ServingBackend {
   if (backendKind(settings, 'serving') === 'local') return { kind: 'local', file: localFile };
   const access = azureAccess(

@@ -1,6 +1,8 @@
 import { statusLine, statusSample, type StatusView } from './status-sample';
 
-function status(overrides: { events?: number; bronze?: number; silverRecords?: number; silverRows?: number; goldRows?: number; late?: number } = {}): StatusView {
+function status(
+  overrides: { events?: number; bronze?: number; silverRecords?: number; silverRows?: number; goldRows?: number; late?: number; deadLetters?: number | null } = {},
+): StatusView {
   return {
     capture: { files: 3, events: overrides.events ?? 100 },
     bronze: { records: overrides.bronze ?? 90, position: 4 },
@@ -14,6 +16,7 @@ function status(overrides: { events?: number; bronze?: number; silverRecords?: n
       ],
     },
     rejected: { setAside: 1, restored: 0 },
+    deadLetters: { total: overrides.deadLetters === undefined ? 0 : overrides.deadLetters },
   };
 }
 
@@ -27,7 +30,9 @@ describe('statusSample', () => {
       silver: { records: 80, rows: 70, quarantined: 6, duplicates: 4, batch: 2, rowsPerSecond: 812.4 },
       gold: { rows: 60, lateRows: 3 },
       rejected: { setAside: 1, restored: 0 },
+      deadLetters: 0,
     });
+    expect(statusSample(status({ deadLetters: null }), 1_000).deadLetters).toBeNull();
     expect(sample.gold.shards[0]).toEqual({ shard: 0, batch: 5, watermarkMs: Date.parse('2026-01-01T12:00:30Z'), lagMs: 1_500, rows: 40, lateRows: 2, holdingPartition: '2' });
   });
 
@@ -53,5 +58,10 @@ describe('statusLine', () => {
     expect(statusLine(statusSample(status(), 0))).toBe(
       'captured 100 | bronze 90 | silver 70 + 6 quarantined + 4 dup (812 rows/s) | gold 60 rows, 3 late, watermarks 12:00:30@p2 -',
     );
+  });
+
+  it('adds the dead letters only when the bus holds some', () => {
+    expect(statusLine(statusSample(status({ deadLetters: 3 }), 0))).toMatch(/ \| 3 dead letters$/);
+    expect(statusLine(statusSample(status({ deadLetters: null }), 0))).not.toContain('dead letters');
   });
 });

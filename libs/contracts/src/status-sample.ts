@@ -31,6 +31,8 @@ export interface StatusView {
     }>;
   };
   rejected: { setAside: number; restored: number };
+  /** Bus dead letters of every queue; `total` null when the API cannot read the bus. */
+  deadLetters: { total: number | null };
 }
 
 export interface ShardSample {
@@ -68,6 +70,8 @@ export interface StatusSample {
   silver: { records: number; rows: number; quarantined: number; duplicates: number; batch: number | null; rowsPerSecond: number | null };
   gold: { rows: number; lateRows: number; shards: ShardSample[] };
   rejected: { setAside: number; restored: number };
+  /** Dead letters on the bus (a lower bound when a queue has more than the status counts); null: not visible. */
+  deadLetters: number | null;
   /** Since the previous sample; all null for the first one. */
   rates: LayerRates;
 }
@@ -100,6 +104,7 @@ export function statusSample(status: StatusView, at: number, previous?: StatusSa
       })),
     },
     rejected: { setAside: status.rejected.setAside, restored: status.rejected.restored },
+    deadLetters: status.deadLetters.total,
   };
   return { ...sample, rates: ratesBetween(previous, sample) };
 }
@@ -123,7 +128,8 @@ function ratesBetween(before: StatusSample | undefined, after: Omit<StatusSample
 /**
  * The one-line view `pipeline start` prints, e.g.
  * `captured 2000 | bronze 2000 | silver 1990 + 6 quarantined + 4 dup (812 rows/s) | gold 1990 rows, 3 late, watermarks 12:00:30@p2 -`
- * (each shard's watermark time, and the partition holding it back).
+ * (each shard's watermark time, and the partition holding it back), then `| N dead letters` when
+ * the bus holds any.
  */
 export function statusLine(sample: StatusSample): string {
   const watermarks = sample.gold.shards
@@ -132,6 +138,7 @@ export function statusLine(sample: StatusSample): string {
   const rate = sample.silver.rowsPerSecond === null ? '' : ` (${Math.round(sample.silver.rowsPerSecond)} rows/s)`;
   return (
     `captured ${sample.capture.events} | bronze ${sample.bronze.records} | silver ${sample.silver.rows} + ${sample.silver.quarantined} quarantined + ${sample.silver.duplicates} dup${rate}` +
-    ` | gold ${sample.gold.rows} rows, ${sample.gold.lateRows} late, watermarks ${watermarks}`
+    ` | gold ${sample.gold.rows} rows, ${sample.gold.lateRows} late, watermarks ${watermarks}` +
+    (sample.deadLetters !== null && sample.deadLetters > 0 ? ` | ${sample.deadLetters} dead letters` : '')
   );
 }

@@ -256,6 +256,7 @@
         series('late rows', PALETTE[3], (s) => s.gold.lateRows, count),
         series('quarantined', PALETTE[4], (s) => s.silver.quarantined, count),
         series('duplicates', PALETTE[5], (s) => s.silver.duplicates, count),
+        series('dead letters', PALETTE[6], (s) => s.deadLetters, count),
       ],
       { zero: true, format: compact },
     );
@@ -280,6 +281,7 @@
     setText('n-late', count(latest.gold.lateRows));
     setText('n-rejected', count(latest.rejected.setAside));
     setText('n-restored', count(latest.rejected.restored));
+    setText('n-dead-letters', latest.deadLetters === null ? 'not visible to the API' : count(latest.deadLetters));
   }
 
   function drawShards() {
