@@ -29,6 +29,15 @@ interface ServiceBusEmulatorConfig {
 const eventHubs = JSON.parse(readRepoFile('deploy/emulators/eventhubs.config.json')) as EventHubsEmulatorConfig;
 const serviceBus = JSON.parse(readRepoFile('deploy/emulators/servicebus.config.json')) as ServiceBusEmulatorConfig;
 
+/** Milliseconds of an ISO-8601 duration of days, hours, minutes and seconds (`P14D`, `PT1H`, `PT1M30S`); `undefined` otherwise. */
+function isoDurationMs(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(value);
+  if (!m || value === 'P' || value.endsWith('T')) return undefined;
+  const [days, hours, minutes, seconds] = m.slice(1).map((n) => Number(n ?? 0)) as [number, number, number, number];
+  return (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000;
+}
+
 describe('docker-compose.yml against the Compose Specification', () => {
   // The schema names draft-07 by an https URL Ajv does not register; draft-07 is Ajv's default anyway.
   const { $schema: _draft, ...schema } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'node_modules/dclint/schemas/compose.schema.json'), 'utf8')) as Record<string, unknown>;
@@ -124,9 +133,57 @@ describe('the emulator entities the services use', () => {
     expect(queues.get(queue)).toMatchObject({ RequiresSession: true, LockDuration: 'PT30S', MaxDeliveryCount: 10, DeadLetteringOnMessageExpiration: true });
   });
 
+  // The emulators refuse to start on a config outside the limits their installers' Config-schema.json
+  // files document (Azure/azure-service-bus-emulator-installer, Azure/azure-event-hubs-emulator-installer),
+  // often with a message that does not name the value. The limits, checked here:
+  it('keeps the Service Bus emulator config within the limits the emulator accepts', () => {
+    const [namespace, ...others] = serviceBus.UserConfig.Namespaces;
+    expect(others).toEqual([]);
+    expect(namespace?.Name).toBe('sbemulatorns');
+    expect(namespace?.Queues.length).toBeLessThanOrEqual(50);
+    const within = (value: unknown, min: string, max: string) => {
+      const ms = isoDurationMs(value);
+      return ms !== undefined && ms >= (isoDurationMs(min) as number) && ms <= (isoDurationMs(max) as number);
+    };
+    const problems: string[] = [];
+    for (const queue of namespace?.Queues ?? []) {
+      const p = queue.Properties;
+      if (!/^[A-Za-z0-9]$|^[A-Za-z0-9][\w\-./]*[A-Za-z0-9]$/.test(queue.Name)) problems.push(`${queue.Name}: name`);
+      if ('DefaultMessageTimeToLive' in p && !within(p['DefaultMessageTimeToLive'], 'PT5M', 'PT1H')) problems.push(`${queue.Name}: DefaultMessageTimeToLive ${String(p['DefaultMessageTimeToLive'])} (PT5M–PT1H)`);
+      if ('LockDuration' in p && !within(p['LockDuration'], 'PT5S', 'PT5M')) problems.push(`${queue.Name}: LockDuration ${String(p['LockDuration'])} (PT5S–PT5M)`);
+      if ('DuplicateDetectionHistoryTimeWindow' in p && !within(p['DuplicateDetectionHistoryTimeWindow'], 'PT5S', 'PT5M'))
+        problems.push(`${queue.Name}: DuplicateDetectionHistoryTimeWindow ${String(p['DuplicateDetectionHistoryTimeWindow'])} (PT5S–PT5M)`);
+      const deliveries = p['MaxDeliveryCount'];
+      if ('MaxDeliveryCount' in p && !(Number.isInteger(deliveries) && (deliveries as number) >= 1 && (deliveries as number) <= 10)) problems.push(`${queue.Name}: MaxDeliveryCount (1–10)`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps the Event Hubs emulator config within the limits the emulator accepts', () => {
+    const config = eventHubs.UserConfig as EventHubsEmulatorConfig['UserConfig'] & { LoggingConfig?: { Type?: string } };
+    expect(config.NamespaceConfig).toHaveLength(1);
+    const [namespace] = config.NamespaceConfig;
+    expect(namespace).toMatchObject({ Type: 'EventHub', Name: 'emulatorNs1' });
+    expect(namespace?.Entities.length).toBeGreaterThanOrEqual(1);
+    expect(namespace?.Entities.length).toBeLessThanOrEqual(10);
+    for (const hub of namespace?.Entities ?? []) {
+      // A string, in the emulator's format.
+      expect(hub.PartitionCount).toMatch(/^[1-9]\d*$/);
+      expect(hub.ConsumerGroups.length).toBeGreaterThanOrEqual(1);
+      expect(hub.ConsumerGroups.length).toBeLessThanOrEqual(20);
+      expect(hub.ConsumerGroups.map((g) => g.Name.toLowerCase())).not.toContain('$default');
+    }
+    expect(['File', 'Console', 'File,Console', 'Console,File']).toContain(config.LoggingConfig?.Type);
+  });
+
+  it('reads ISO-8601 durations as the emulators write them, and refuses what is not one', () => {
+    expect([isoDurationMs('PT1H'), isoDurationMs('PT30S'), isoDurationMs('P14D'), isoDurationMs('PT1M30S')]).toEqual([3_600_000, 30_000, 14 * 86_400_000, 90_000]);
+    expect([isoDurationMs('P'), isoDurationMs('PT'), isoDurationMs('14 days'), isoDurationMs(30)]).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
   it('mounts each emulator config file where the emulator reads it', () => {
     expect(compose.services['eventhubs-emulator']?.volumes).toContain('./deploy/emulators/eventhubs.config.json:/Eventhubs_Emulator/ConfigFiles/Config.json:ro');
-    expect(compose.services['servicebus-emulator']?.volumes).toContain('./deploy/emulators/servicebus.config.json:/ServiceBus-Emulator/ConfigFiles/Config.json:ro');
+    expect(compose.services['servicebus-emulator']?.volumes).toContain('./deploy/emulators/servicebus.config.json:/ServiceBus_Emulator/ConfigFiles/Config.json:ro');
     expect(compose.services['otel-collector']?.volumes).toContain('./deploy/emulators/otel-collector.yaml:/etc/otelcol-contrib/config.yaml:ro');
   });
 
