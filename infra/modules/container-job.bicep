@@ -47,6 +47,7 @@ resource job 'Microsoft.App/jobs@2024-10-02-preview' = {
             [
               { name: 'PIPELINE_BACKEND', value: 'azure' }
               { name: 'AZURE_CLIENT_ID', value: identityClientId }
+              { name: 'AZURE_CREDENTIAL', value: 'managed-identity' }
             ],
             env
           )

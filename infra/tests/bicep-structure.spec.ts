@@ -225,7 +225,7 @@ describe('bicep structure', () => {
     expect(read(join(infra, 'modules/cosmos.bicep'))).toMatch(/partitionKey: \{ paths: \['\/pk'\]/);
   });
 
-  it('gives each service the settings of the contract, and every app PIPELINE_BACKEND=azure and AZURE_CLIENT_ID', () => {
+  it('gives each service the settings of the contract, and every app PIPELINE_BACKEND=azure, AZURE_CLIENT_ID and the managed identity as its only credential', () => {
     const expected: Record<string, string[]> = {
       producer: ['AZURE_EVENTHUBS_NAMESPACE', 'PIPELINE_EVENT_HUB', 'PIPELINE_SPEC', 'PIPELINE_CSV'],
       capture: [
@@ -284,6 +284,7 @@ describe('bicep structure', () => {
       const text = read(join(infra, `modules/${module}.bicep`));
       expect(text).toContain("{ name: 'PIPELINE_BACKEND', value: 'azure' }");
       expect(text).toContain("{ name: 'AZURE_CLIENT_ID', value: identityClientId }");
+      expect(text).toContain("{ name: 'AZURE_CREDENTIAL', value: 'managed-identity' }");
     }
   });
 

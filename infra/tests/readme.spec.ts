@@ -18,7 +18,7 @@ const MODULE: Record<(typeof SERVICES)[number], string> = {
   'serving-api': 'servingApi',
 };
 /** Set by the container-app and container-job modules for every service, and the serving API's listener. */
-const EVERYWHERE = new Set(['PIPELINE_BACKEND', 'AZURE_CLIENT_ID', 'SERVING_PORT', 'SERVING_HOST']);
+const EVERYWHERE = new Set(['PIPELINE_BACKEND', 'AZURE_CLIENT_ID', 'AZURE_CREDENTIAL', 'SERVING_PORT', 'SERVING_HOST']);
 
 /** The README's table: first column the service, third the settings it needs on Azure. */
 function readmeAzureSettings(): Map<string, Set<string>> {

@@ -89,7 +89,7 @@ describe('opening backends from their descriptions', () => {
 
   it('gives the Event Hubs and Service Bus SDKs the namespace host, whatever form the setting took', async () => {
     for (const endpoint of ['sensors.servicebus.windows.net', 'sb://sensors.servicebus.windows.net/', 'https://sensors.servicebus.windows.net']) {
-      await expect(sdkAccess({ kind: 'entra', endpoint })).resolves.toMatchObject({ fullyQualifiedNamespace: 'sensors.servicebus.windows.net' });
+      await expect(sdkAccess({ kind: 'entra', endpoint, credential: { kind: 'default' } })).resolves.toMatchObject({ fullyQualifiedNamespace: 'sensors.servicebus.windows.net' });
     }
     await expect(sdkAccess({ kind: 'connection-string', connectionString: 'Endpoint=sb://x/;SharedAccessKey=k' })).resolves.toEqual({
       connectionString: 'Endpoint=sb://x/;SharedAccessKey=k',

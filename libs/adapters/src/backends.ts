@@ -4,7 +4,8 @@
  *
  * - The Azure adapters and their SDKs load on first use: a service on the embedded backends never
  *   pays for them (about 40 MiB of memory and 0.4 s of start-up together).
- * - Entra ID access shares one `DefaultAzureCredential` per process (token caching).
+ * - Entra ID access shares one credential per process and kind (token caching): `DefaultAzureCredential`,
+ *   or `ManagedIdentityCredential` when `AZURE_CREDENTIAL=managed-identity` (the Azure deployment).
  * - The embedded adapters create their files and folders themselves.
  * - With a connection string (emulators, tests) missing containers and databases are created;
  *   with Entra ID they must exist (infra/ creates them): data roles cannot create them, and a
@@ -17,6 +18,7 @@ import {
   type AzureAccess,
   type BusBackend,
   type CheckpointStoreBackend,
+  type EntraCredential,
   type EventHubBackend,
   type LakeBackend,
   type ServingBackend,
@@ -30,24 +32,33 @@ import { LocalEventHub } from './local.event-hub';
 import { LocalLake } from './local.lake';
 import { LocalServingStore } from './local.serving-store';
 
-let sharedCredential: TokenCredential | undefined;
+const sharedCredentials = new Map<string, TokenCredential>();
 
-/** The process's Microsoft Entra ID credential (managed identity, `AZURE_CLIENT_ID`, or a developer login). */
-async function azureCredential(): Promise<TokenCredential> {
-  if (sharedCredential) return sharedCredential;
-  const { DefaultAzureCredential } = await import('@azure/identity');
-  return (sharedCredential ??= new DefaultAzureCredential());
+/** The process's Microsoft Entra ID credential of the kind the settings chose, made once. */
+export async function azureCredential(choice: EntraCredential): Promise<TokenCredential> {
+  const key = choice.kind === 'managed-identity' ? `managed-identity:${choice.clientId ?? 'system-assigned'}` : 'default';
+  const shared = sharedCredentials.get(key);
+  if (shared) return shared;
+  const { DefaultAzureCredential, ManagedIdentityCredential } = await import('@azure/identity');
+  const made =
+    choice.kind === 'managed-identity'
+      ? choice.clientId === undefined
+        ? new ManagedIdentityCredential()
+        : new ManagedIdentityCredential({ clientId: choice.clientId })
+      : new DefaultAzureCredential();
+  sharedCredentials.set(key, sharedCredentials.get(key) ?? made);
+  return sharedCredentials.get(key) as TokenCredential;
 }
 
 /** Service Bus and Event Hubs take the namespace host; the setting may carry a scheme or a slash. */
 export async function sdkAccess(access: AzureAccess): Promise<NamespaceAccess> {
   if (access.kind === 'connection-string') return { connectionString: access.connectionString };
-  return { fullyQualifiedNamespace: access.endpoint.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, ''), credential: await azureCredential() };
+  return { fullyQualifiedNamespace: access.endpoint.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, ''), credential: await azureCredential(access.credential) };
 }
 
 async function blobService(access: AzureAccess): Promise<BlobServiceClient> {
   const { BlobServiceClient } = await import('@azure/storage-blob');
-  return access.kind === 'entra' ? new BlobServiceClient(access.endpoint, await azureCredential()) : BlobServiceClient.fromConnectionString(access.connectionString);
+  return access.kind === 'entra' ? new BlobServiceClient(access.endpoint, await azureCredential(access.credential)) : BlobServiceClient.fromConnectionString(access.connectionString);
 }
 
 /** A blob container; created when absent only with a connection string (emulators). */
@@ -83,7 +94,7 @@ export async function openServingStore(backend: ServingBackend): Promise<Serving
     case 'azure': {
       const { CosmosServingStore } = await import('./cosmos.serving-store');
       if (backend.access.kind === 'entra') {
-        return CosmosServingStore.open({ endpoint: backend.access.endpoint, aadCredentials: await azureCredential() }, backend.database, backend.container, { create: false });
+        return CosmosServingStore.open({ endpoint: backend.access.endpoint, aadCredentials: await azureCredential(backend.access.credential) }, backend.database, backend.container, { create: false });
       }
       // Emulators serve one region at their own address: endpoint discovery would redirect elsewhere.
       return CosmosServingStore.open(

@@ -51,6 +51,7 @@ describe('backend settings', () => {
   });
 
   it('reads Azure endpoints for Microsoft Entra ID when PIPELINE_BACKEND is azure', () => {
+    const credential = { kind: 'default' };
     const env = {
       PIPELINE_BACKEND: 'azure',
       AZURE_STORAGE_ACCOUNT_URL: 'https://lakeacct.blob.core.windows.net',
@@ -62,12 +63,27 @@ describe('backend settings', () => {
     expect(
       read(env, (s) => [readLakeBackend(s, home), readEventHubBackend(s, home), readCheckpointStoreBackend(s, home), readBusBackend(s, home), readServingBackend(s, '/x')]),
     ).toEqual([
-      { kind: 'azure', storage: { kind: 'entra', endpoint: env.AZURE_STORAGE_ACCOUNT_URL }, container: 'lake', root: 'pipelines/sensors' },
-      { kind: 'azure', access: { kind: 'entra', endpoint: env.AZURE_EVENTHUBS_NAMESPACE }, namespace: 'sensors-prod' },
-      { kind: 'azure', storage: { kind: 'entra', endpoint: env.AZURE_STORAGE_ACCOUNT_URL }, container: 'eventhub-checkpoints' },
-      { kind: 'azure', access: { kind: 'entra', endpoint: env.AZURE_SERVICEBUS_NAMESPACE } },
-      { kind: 'azure', access: { kind: 'entra', endpoint: env.AZURE_COSMOS_ENDPOINT }, database: 'pipeline', container: 'serving' },
+      { kind: 'azure', storage: { kind: 'entra', endpoint: env.AZURE_STORAGE_ACCOUNT_URL, credential }, container: 'lake', root: 'pipelines/sensors' },
+      { kind: 'azure', access: { kind: 'entra', endpoint: env.AZURE_EVENTHUBS_NAMESPACE, credential }, namespace: 'sensors-prod' },
+      { kind: 'azure', storage: { kind: 'entra', endpoint: env.AZURE_STORAGE_ACCOUNT_URL, credential }, container: 'eventhub-checkpoints' },
+      { kind: 'azure', access: { kind: 'entra', endpoint: env.AZURE_SERVICEBUS_NAMESPACE, credential } },
+      { kind: 'azure', access: { kind: 'entra', endpoint: env.AZURE_COSMOS_ENDPOINT, credential }, database: 'pipeline', container: 'serving' },
     ]);
+  });
+
+  it('signs in with DefaultAzureCredential unless AZURE_CREDENTIAL names the managed identity, whose client id it then checks', () => {
+    const azure = { PIPELINE_BACKEND: 'azure', AZURE_STORAGE_ACCOUNT_URL: 'https://lakeacct.blob.core.windows.net' };
+    const credentialOf = (env: Record<string, string>) => {
+      const lake = read(env, (s) => readLakeBackend(s, home));
+      if (lake instanceof ConfigError) return lake.message;
+      return lake.kind === 'azure' && lake.storage.kind === 'entra' ? lake.storage.credential : undefined;
+    };
+    expect(credentialOf(azure)).toEqual({ kind: 'default' });
+    expect(credentialOf({ ...azure, AZURE_CREDENTIAL: 'managed-identity' })).toEqual({ kind: 'managed-identity' });
+    const clientId = '0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f';
+    expect(credentialOf({ ...azure, AZURE_CREDENTIAL: 'managed-identity', AZURE_CLIENT_ID: clientId })).toEqual({ kind: 'managed-identity', clientId });
+    expect(credentialOf({ ...azure, AZURE_CREDENTIAL: 'managed-identity', AZURE_CLIENT_ID: 'my-identity' })).toMatch(/AZURE_CLIENT_ID: expected the client id \(a GUID\)/);
+    expect(credentialOf({ ...azure, AZURE_CREDENTIAL: 'az-login' })).toMatch(/AZURE_CREDENTIAL/);
   });
 
   it('lets one port override the pipeline-wide backend', () => {

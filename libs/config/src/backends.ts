@@ -16,7 +16,17 @@ export type BackendKind = 'local' | 'azure';
 export type BackendPort = 'lake' | 'eventHub' | 'bus' | 'serving';
 
 /** How to reach an Azure service: an endpoint with Entra ID, or a connection string. */
-export type AzureAccess = { kind: 'entra'; endpoint: string } | { kind: 'connection-string'; connectionString: string };
+/**
+ * Which Microsoft Entra ID credential a service signs in with (`AZURE_CREDENTIAL`):
+ * - `default`: `DefaultAzureCredential`, which tries the environment, workload identity, managed
+ *   identity, then developer logins (Azure CLI, …): right on a laptop;
+ * - `managed-identity`: `ManagedIdentityCredential` only, the user-assigned identity whose client id
+ *   is `AZURE_CLIENT_ID` (the system-assigned one without it): deterministic, what Microsoft
+ *   advises in production, and what the Azure deployment sets.
+ */
+export type EntraCredential = { kind: 'default' } | { kind: 'managed-identity'; clientId?: string };
+
+export type AzureAccess = { kind: 'entra'; endpoint: string; credential: EntraCredential } | { kind: 'connection-string'; connectionString: string };
 
 export type LakeBackend = { kind: 'local'; root: string } | { kind: 'azure'; storage: AzureAccess; container: string; root?: string };
 export type EventHubBackend =
@@ -70,12 +80,25 @@ function azureAccess(
     if (!endpoint.connectionStringKey.test(connectionString)) settings.problem(names.connectionString, endpoint.connectionStringDescribe, 'a malformed value');
     return { kind: 'connection-string', connectionString };
   }
+  const credential = entraCredential(settings);
   if (url === undefined) {
     settings.problem(names.endpoint, `${endpoint.describe} (or ${names.connectionString} for an emulator)`, 'nothing (it is required with the azure backend)');
-    return { kind: 'entra', endpoint: '' };
+    return { kind: 'entra', endpoint: '', credential };
   }
   if (!endpoint.pattern.test(url)) settings.problem(names.endpoint, endpoint.describe, JSON.stringify(url));
-  return { kind: 'entra', endpoint: url };
+  return { kind: 'entra', endpoint: url, credential };
+}
+
+const CLIENT_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** `AZURE_CREDENTIAL` (and `AZURE_CLIENT_ID` for a user-assigned managed identity). */
+export function entraCredential(settings: SettingsReader): EntraCredential {
+  const kind = settings.oneOf('AZURE_CREDENTIAL', ['default', 'managed-identity'] as const, { default: 'default' });
+  if (kind === 'default') return { kind };
+  const clientId = settings.optionalString('AZURE_CLIENT_ID');
+  if (clientId === undefined) return { kind };
+  if (!CLIENT_ID.test(clientId)) settings.problem('AZURE_CLIENT_ID', 'the client id (a GUID) of the user-assigned managed identity', JSON.stringify(clientId));
+  return { kind, clientId };
 }
 
 function storageAccess(settings: SettingsReader): AzureAccess {
