@@ -262,6 +262,16 @@ describe('simulate', () => {
       /batches\.jsonl:2: rows\[0\]: temperature is "hot", but avg \(avg_temperature\) needs a finite number or null/,
     ],
     [
+      'an epoch-millisecond event_time beyond what a date can hold',
+      '{"rows": [{"event_time": 8640000000000001}]}',
+      /batches\.jsonl:2: rows\[0\]\.event_time 8640000000000001 is out of range: epoch milliseconds go from -8640000000000000 to 8640000000000000/,
+    ],
+    [
+      'an epoch-millisecond capture_time beyond what a date can hold',
+      '{"rows": [{"event_time": 0, "capture_time": -9e15}]}',
+      /batches\.jsonl:2: rows\[0\]\.capture_time -9000000000000000 is out of range/,
+    ],
+    [
       'a partition that is neither a string nor a number',
       '{"rows": [{"event_time": 0, "partition": true}]}',
       /batches\.jsonl:2: rows\[0\]\.partition is true; name the source partition with a string or a number, e\.g\. "0" or 0\./,
