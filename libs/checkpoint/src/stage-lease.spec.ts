@@ -1,23 +1,47 @@
+import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { LocalLake } from '@pipeline/adapters';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { LocalLake, openLake } from '@pipeline/adapters';
 import { TestClock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
-import { makeTempDir, type TempDir } from '@pipeline/testing';
+import { makeTempDir, startAzuriteBlob, type AzuriteBlob, type TempDir } from '@pipeline/testing';
 import { fencedLake, LeaseLostError, StageLease, type StageLeaseOptions } from './stage-lease';
 import { keepStageLease, standBy } from './stage-lease-keeper';
 
 const ROOT = 'checkpoints/bronze';
 
-describe('stage lease', () => {
-  let dir: TempDir;
-  let lake: LocalLake;
+/** A fresh lake per test, and how to remove it. */
+type MakeLake = () => Promise<{ lake: Lake; dispose: () => Promise<void> }>;
+
+const localLake: MakeLake = async () => {
+  const dir: TempDir = await makeTempDir('stage-lease-spec-');
+  return { lake: new LocalLake(path.join(dir.path, 'lake')), dispose: () => dir.dispose() };
+};
+
+let azurite: AzuriteBlob | undefined;
+const azuriteLake: MakeLake = async () => {
+  azurite ??= await startAzuriteBlob();
+  const { connectionString } = azurite;
+  const name = `lease-${randomUUID()}`;
+  const lake = await openLake({ kind: 'azure', storage: { kind: 'connection-string', connectionString }, container: name });
+  return { lake, dispose: async () => void (await BlobServiceClient.fromConnectionString(connectionString).getContainerClient(name).deleteIfExists()) };
+};
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+describe.each([
+  ['the local lake', localLake],
+  ['the Blob lake (in-process Azurite)', azuriteLake],
+])('stage lease on %s', (_name, makeLake) => {
+  let lake: Lake;
+  let dispose: () => Promise<void>;
   let clock: TestClock;
   beforeEach(async () => {
-    dir = await makeTempDir('stage-lease-spec-');
-    lake = new LocalLake(path.join(dir.path, 'lake'));
+    ({ lake, dispose } = await makeLake());
     clock = new TestClock(1_000_000);
   });
-  afterEach(() => dir.dispose());
+  afterEach(() => dispose());
 
   const lease = (holder: string, options: Partial<StageLeaseOptions> = {}, on: Lake = lake): StageLease =>
     new StageLease(on, ROOT, { stage: 'bronze', holder, durationMs: 10_000, clock, ...options });
@@ -173,8 +197,17 @@ describe('stage lease', () => {
     await lake.write(`${ROOT}/lease/000000000001`, '{"nonsense":true}');
     await expect(lease('a').tryAcquire()).rejects.toThrow(/000000000001 .* is not a lease record; delete it/);
   });
+});
 
-  describe('over real time', () => {
+describe('stage lease over real time', () => {
+  let lake: Lake;
+  let dispose: () => Promise<void>;
+  beforeEach(async () => {
+    ({ lake, dispose } = await localLake());
+  });
+  afterEach(() => dispose());
+  const lease = (holder: string): StageLease => new StageLease(lake, ROOT, { stage: 'bronze', holder, durationMs: 10_000, clock: new TestClock(0) });
+
     it('a kept lease stays held while a standby waits; once stopped and released, the standby takes it', async () => {
       const active = new StageLease(lake, ROOT, { stage: 'bronze', holder: 'active', durationMs: 2_000 });
       const standby = new StageLease(lake, ROOT, { stage: 'bronze', holder: 'standby', durationMs: 2_000 });
@@ -213,5 +246,4 @@ describe('stage lease', () => {
       expect(error.message).toMatch(/term 1: another instance took term 2/);
       expect(active.held).toBe(false);
     }, 10_000);
-  });
 });
