@@ -2,7 +2,7 @@
  * Standby instances of the singleton stages, as an operator runs them: two bronze and two silver
  * processes on one pipeline home while the producer sends. The second of each stands by naming the
  * first; the first is killed with SIGKILL and the standby takes over within the bound; a third
- * stands by and takes over at once from a SIGTERM. No batch is run twice (each batch number is
+ * stands by and takes over at once from a SIGTERM, and so does a `--drain` run. No batch is run twice (each batch number is
  * committed by one process, each capture file is in one bronze manifest, no ManifestConflictError),
  * and the audit reconciles. The compiled tool in dist/ (built by `npm test` before Jest runs).
  */
@@ -130,10 +130,26 @@ describe('standby instances of bronze and silver', () => {
     expect([await bronzeB.exited, await silverB.exited]).toEqual([0, 0]);
 
     expect(await producer.exited).toBe(0);
-    for (const service of running) if (service.child.exitCode === null) service.child.kill('SIGTERM');
-    for (const service of [bronzeC, silverC]) expect(await service.exited).toBe(0);
-    // What the running instances had not reached yet: each drain takes the released lease at once.
-    for (const args of [['capture', '--drain'], ['bronze', '--drain'], ['silver', '--spec', spec, '--drain'], ['gold', '--spec', spec, '--drain']]) {
+    const capture = running[0] as Service;
+    capture.child.kill('SIGTERM');
+    expect(await capture.exited).toBe(0);
+    const captured = pipeline(['capture', '--drain', '--home', h]);
+    expect({ status: captured.status, stderr: captured.status === 0 ? '' : captured.stderr }).toEqual({ status: 0, stderr: '' });
+
+    // A drain while another instance runs waits for the lease, says so, and runs once it is released.
+    const bronzeDrain = start('bronze drain', ['bronze', '--drain']);
+    const silverDrain = start('silver drain', ['silver', '--spec', spec, '--drain']);
+    for (const [drain, active] of [
+      [bronzeDrain, bronzeC],
+      [silverDrain, silverC],
+    ] as const) {
+      const waiting = await waitToSay(drain, /^standing by/, 30_000);
+      expect(waiting).toMatchObject({ holder: instanceOf(active), msg: expect.stringContaining('the drain runs once this instance holds the lease') });
+      active.child.kill('SIGTERM');
+    }
+    expect([await bronzeC.exited, await silverC.exited, await bronzeDrain.exited, await silverDrain.exited]).toEqual([0, 0, 0, 0]);
+    // What the silver drain had not seen (bronze's drain may have committed after it started), then gold.
+    for (const args of [['silver', '--spec', spec, '--drain'], ['gold', '--spec', spec, '--drain']]) {
       const drained = pipeline([...args, '--home', h]);
       expect({ args, status: drained.status, stderr: drained.status === 0 ? '' : drained.stderr }).toEqual({ args, status: 0, stderr: '' });
     }
@@ -142,8 +158,8 @@ describe('standby instances of bronze and silver', () => {
     const everyOutput = running.flatMap((s) => s.lines());
     expect(everyOutput.filter((l) => /ManifestConflictError|already holds a different/.test(JSON.stringify(l)))).toEqual([]);
     for (const [stage, instances] of [
-      ['bronze', [bronzeA, bronzeB, bronzeC]],
-      ['silver', [silverA, silverB, silverC]],
+      ['bronze', [bronzeA, bronzeB, bronzeC, bronzeDrain]],
+      ['silver', [silverA, silverB, silverC, silverDrain]],
     ] as const) {
       const batches = instances.flatMap((s) => committedBatches(s, stage));
       expect(batches.length).toBeGreaterThan(2);
