@@ -136,6 +136,33 @@ describe.each([
     expect(a.held).toBe(false);
   });
 
+  it('is not taken by a standby paused while reading it: the pause counts as time not watched', async () => {
+    const a = lease('a');
+    await a.tryAcquire();
+    let duringRead: (() => Promise<void>) | undefined;
+    const pausing: Lake = {
+      ...fencedLake(lake, { assertHeld: () => undefined }),
+      read: async (p) => {
+        const content = await lake.read(p);
+        // The standby stalls with the record it read while the holder renews, twice over a duration.
+        await duringRead?.();
+        return content;
+      },
+    };
+    const b = lease('b', {}, pausing);
+    expect((await b.tryAcquire()).held).toBe(false);
+    duringRead = async () => {
+      for (let i = 0; i < 5; i++) {
+        clock.advance(2_500);
+        expect(await a.renew()).toBe('renewed');
+      }
+    };
+    expect((await b.tryAcquire()).held).toBe(false);
+    duringRead = undefined;
+    expect((await b.tryAcquire()).held).toBe(false);
+    expect(a.held).toBe(true);
+  });
+
   it('tells a holder whose lease was taken that it lost it, even when its own clock says it still holds it', async () => {
     // a's clock has stopped (a clock running far slower than the others): only b's term can tell it.
     const a = lease('a', { clock: { now: () => 1_000_000 } });

@@ -15,8 +15,10 @@
  *   seen term N's record unchanged for a whole lease duration. No clocks are compared across
  *   machines, so clock skew does not matter; only their rates do, which the margin covers.
  * - Fencing: the holder counts its lease valid until (start of its last successful renewal +
- *   duration − margin) on its own monotonic clock. A standby's watch of that renewal began after
- *   it was written, so the holder's validity ends a margin before any standby may take over.
+ *   duration − margin) on its own monotonic clock, and a renewal counts only if it landed while the
+ *   previous one was still valid. A standby's watch of a record starts after it read it, and it
+ *   judges by the time before its latest read, so the holder's validity ends a margin before any
+ *   standby may take over, however either of them is paused.
  *   Every write of the stage checks `assertHeld` first (`fencedLake`), so a holder that could not
  *   renew, or was paused (GC, a frozen VM) past its validity, writes nothing more. A pause between
  *   that check and the write itself is the one gap left; the stage's create-if-absent commits
@@ -150,6 +152,9 @@ export class StageLease {
     if (this.held && this.term !== undefined) return { held: true, term: this.term, tookOverFrom: undefined };
     const newest = await this.newestTerm();
     if (newest === undefined) return this.take(1, undefined);
+    // Read before the read (the decision) and after it (the watch's start): a standby paused around
+    // its read can only judge the lease younger than it is, never older.
+    const beforeRead = this.clock.now();
     let record: LeaseRecord;
     try {
       record = await this.readRecord(newest);
@@ -159,11 +164,10 @@ export class StageLease {
       throw error;
     }
     if (record.released === true) return this.take(newest + 1, record.holder);
-    const now = this.clock.now();
     const key = `${record.term}:${record.renewal}:${record.holder}`;
-    if (this.observed?.key !== key) this.observed = { key, since: now };
+    if (this.observed?.key !== key) this.observed = { key, since: this.clock.now() };
     const wait = Math.max(record.durationMs, this.durationMs);
-    const watched = now - this.observed.since;
+    const watched = Math.max(0, beforeRead - this.observed.since);
     if (watched >= wait) return this.take(newest + 1, record.holder);
     return { held: false, holder: record.holder, term: newest, released: false, takeoverInMs: wait - watched };
   }
@@ -177,17 +181,20 @@ export class StageLease {
     const term = this.term;
     if (term === undefined || !this.held) return 'lost';
     const started = this.clock.now();
+    // A fresh count for every attempt: a write that failed but landed must not be written again as
+    // the same record, which a standby would take for no renewal at all.
+    const renewal = ++this.renewal;
     try {
       if (await this.lake.exists(`${this.folder}${termName(term + 1)}`)) {
         this.drop(`another instance took term ${term + 1}`);
         return 'lost';
       }
-      await this.lake.write(this.path(term), JSON.stringify(this.record(term, this.renewal + 1)));
+      await this.lake.write(this.path(term), JSON.stringify(this.record(term, renewal)));
     } catch {
       return this.held ? 'failed' : 'lost';
     }
-    this.renewal++;
-    // Never extend a lease that expired while the write was in flight: a standby may have it now.
+    // A renewal counts only if it landed while the lease was still valid: a standby that judged the
+    // lease expired read it after that, so it saw this write (and waits again) or none lands in time.
     if (!this.held) return 'lost';
     this.validUntil = started + this.durationMs - this.marginMs;
     return 'renewed';
@@ -204,7 +211,7 @@ export class StageLease {
     this.drop('it was released');
     if (term === undefined || !wasHeld) return;
     if (await this.lake.exists(`${this.folder}${termName(term + 1)}`)) return;
-    await this.lake.write(this.path(term), JSON.stringify({ ...this.record(term, this.renewal + 1), released: true }));
+    await this.lake.write(this.path(term), JSON.stringify({ ...this.record(term, ++this.renewal), released: true }));
   }
 
   private async take(term: number, previous: string | undefined): Promise<LeaseAttempt> {
