@@ -55,9 +55,14 @@ param captureSizeLimitBytes int = 314572800
 param goldMaxReplicas int = 1
 
 @minValue(1)
-@maxValue(30)
-@description('Silver replicas at most (silver batches are sessions of bronze-manifests).')
-param silverMaxReplicas int = 3
+@maxValue(2)
+@description('Silver replicas at most. One runs; a second stands by on the lease beside the silver checkpoint and takes over within about 12 s of its death (1: no standby, Container Apps restarts the one replica). More would only stand by too.')
+param silverMaxReplicas int = 2
+
+@minValue(1)
+@maxValue(2)
+@description('Bronze replicas, always on. One runs; a second stands by on the lease beside the bronze checkpoint and takes over within about 12 s of its death (1: no standby, Container Apps restarts the one replica). More would only stand by too.')
+param bronzeReplicas int = 2
 
 @minValue(1)
 @maxValue(30)
@@ -631,9 +636,10 @@ module bronze 'modules/container-app.bicep' = {
     identityClientId: bronzeIdentity.outputs.clientId
     image: bronzeImage
     env: concat(lakeSettings, busSettings, captureLayoutSettings, captureNoticeSettings)
-    // Bronze polls the lake (and the notices queue) for new Capture files: exactly one instance owns the raw cursor.
-    minReplicas: 1
-    maxReplicas: 1
+    // Bronze polls the lake (and the notices queue) for new Capture files: one instance runs (it holds the
+    // lease beside its checkpoint), a second stands by. No scale rule: more instances would only stand by.
+    minReplicas: bronzeReplicas
+    maxReplicas: bronzeReplicas
     scaleRules: []
   }
 }
@@ -653,6 +659,7 @@ module silver 'modules/container-app.bicep' = {
     scalerIdentityId: queueScalerIdentity.outputs.identityId
     image: silverImage
     env: concat(lakeSettings, busSettings, specSettings)
+    // One instance runs (it holds the lease beside its checkpoint); under a backlog a second one stands by.
     minReplicas: 0
     maxReplicas: silverMaxReplicas
     scaleRules: [

@@ -294,7 +294,10 @@ describe('bicep structure', () => {
     expect(rule('gold')).toMatch(/type: 'azure-servicebus'[\s\S]*identity: queueScalerIdentity\.outputs\.identityId[\s\S]*queueName: silverQueue/);
     expect(rule('capture')).toMatch(/type: 'azure-eventhub'[\s\S]*identity: captureIdentity\.outputs\.identityId[\s\S]*blobContainer: checkpointContainer/);
     const bronze = declarations(mainBicep).find((d) => d.symbol === 'bronze')?.body ?? '';
-    expect(bronze).toMatch(/minReplicas: 1\s+maxReplicas: 1/);
+    // Singleton stages: one runs, one stands by on the lease; more replicas would only stand by.
+    expect(bronze).toMatch(/minReplicas: bronzeReplicas\s+maxReplicas: bronzeReplicas/);
+    expect(mainBicep).toMatch(/@maxValue\(2\)\n@description\('Bronze replicas[^\n]*\nparam bronzeReplicas int = 2\n/);
+    expect(mainBicep).toMatch(/@maxValue\(2\)\n@description\('Silver replicas at most[^\n]*\nparam silverMaxReplicas int = 2\n/);
     const api = declarations(mainBicep).find((d) => d.symbol === 'servingApi')?.body ?? '';
     expect(api).toMatch(/ingressTargetPort: 8080/);
     expect(api).toMatch(/healthProbes: true/);

@@ -23,7 +23,14 @@ describe('bronze config', () => {
       noticesQueue: undefined,
       listIntervalMs: 1_000,
       drain: false,
+      leaseDurationMs: 10_000,
     });
+  });
+
+  it('takes the lease duration from the flag over the environment, and refuses one too short to renew', () => {
+    expect(bronzeConfig({ leaseDuration: '5s' }, { BRONZE_LEASE_DURATION: '30s' }).leaseDurationMs).toBe(5_000);
+    expect(bronzeConfig({}, { BRONZE_LEASE_DURATION: '30s' }).leaseDurationMs).toBe(30_000);
+    expect(() => bronzeConfig({}, { BRONZE_LEASE_DURATION: '500ms' })).toThrow(/BRONZE_LEASE_DURATION/);
   });
 
   it('lists every 5 minutes once notices are on, or as often as told', () => {

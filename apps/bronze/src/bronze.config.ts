@@ -1,3 +1,4 @@
+import { DEFAULT_LEASE_DURATION_MS, MIN_LEASE_DURATION_MS } from '@pipeline/checkpoint';
 import { readBusBackend, readEventHubNamespaceName, readLakeBackend, resolvePipelineHome, SettingsReader, type BusBackend, type LakeBackend } from '@pipeline/config';
 
 export interface BronzeConfig {
@@ -24,6 +25,8 @@ export interface BronzeConfig {
   listIntervalMs: number;
   /** Exit once every file present at start-up is in a committed batch. */
   drain: boolean;
+  /** The lease that keeps a second instance standing by: it takes over about this long after the active one stopped renewing. */
+  leaseDurationMs: number;
 }
 
 export interface BronzeFlags {
@@ -39,6 +42,7 @@ export interface BronzeFlags {
   listInterval?: string;
   checkpoint?: string;
   drain?: boolean;
+  leaseDuration?: string;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
@@ -62,6 +66,7 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
     BRONZE_NOTICES_QUEUE: flags.noticesQueue ?? env['BRONZE_NOTICES_QUEUE'],
     BRONZE_LIST_INTERVAL: flags.listInterval ?? env['BRONZE_LIST_INTERVAL'],
     BRONZE_CHECKPOINT: flags.checkpoint ?? env['BRONZE_CHECKPOINT'],
+    BRONZE_LEASE_DURATION: flags.leaseDuration ?? env['BRONZE_LEASE_DURATION'],
   });
   const hubName = settings.string('PIPELINE_EVENT_HUB', { default: 'events', pattern: NAME, describe: 'an event hub name (letters, digits, . _ -)' });
   const namespace = readEventHubNamespaceName(settings);
@@ -84,6 +89,7 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
   if (listInterval !== undefined && settings.optionalString('BRONZE_NOTICES_QUEUE') === undefined) {
     settings.problem('BRONZE_LIST_INTERVAL', 'to be set only with BRONZE_NOTICES_QUEUE (without notices bronze lists on every BRONZE_POLL)', JSON.stringify(listInterval));
   }
+  const leaseDurationMs = settings.duration('BRONZE_LEASE_DURATION', { default: DEFAULT_LEASE_DURATION_MS, minMs: MIN_LEASE_DURATION_MS });
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const bus = readBusBackend(settings, home);
@@ -106,5 +112,6 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
     noticesQueue: noticesQueue || undefined,
     listIntervalMs,
     drain: flags.drain ?? false,
+    leaseDurationMs,
   };
 }

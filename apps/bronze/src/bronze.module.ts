@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { closeOnShutdown } from '@pipeline/config';
-import { openBus, openLake } from '@pipeline/adapters';
+import { openBus } from '@pipeline/adapters';
 import { ManifestLog } from '@pipeline/checkpoint';
 import { systemClock, type Clock } from '@pipeline/engine';
 import type { Bus, Lake, QueueOptions } from '@pipeline/ports';
@@ -30,13 +30,14 @@ export function noticeScope(config: BronzeConfig, layout: CaptureLayout): Notice
 
 @Module({})
 export class BronzeModule {
-  static register(config: BronzeConfig, logger: Logger): DynamicModule {
+  /** `lake` is the lake bronze writes through: the one its lease fences (`holdStageLease`). */
+  static register(config: BronzeConfig, logger: Logger, lake: Lake): DynamicModule {
     return {
       module: BronzeModule,
       providers: [
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: systemClock },
-        { provide: LAKE, useFactory: (): Promise<Lake> => openLake(config.lake) },
+        { provide: LAKE, useValue: lake },
         {
           provide: BUS,
           inject: [CLOCK],
@@ -47,7 +48,8 @@ export class BronzeModule {
             return bus;
           },
         },
-        closeOnShutdown(BUS, LAKE),
+        // The lake is main's: it releases the lease through it after the app closed.
+        closeOnShutdown(BUS),
         {
           provide: BronzeService,
           inject: [LAKE, BUS, CLOCK, LOGGER],

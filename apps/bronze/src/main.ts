@@ -4,9 +4,11 @@
  * Exit codes: 0 stopped cleanly (signal, or `--drain` done), 1 failed, 2 bad usage, config or checkpoint.
  */
 import 'reflect-metadata';
+import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { openLake } from '@pipeline/adapters';
 import { Command } from 'commander';
-import { FingerprintMismatchError } from '@pipeline/checkpoint';
+import { FingerprintMismatchError, holdStageLease } from '@pipeline/checkpoint';
 import { lakeLocation, loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { bronzeConfig, type BronzeFlags } from './bronze.config';
@@ -33,9 +35,13 @@ export function bronzeCommand(): Command {
     )
     .option('--list-interval <duration>', 'with notices, list the lake this often to catch missed notices and back-fills (default: $BRONZE_LIST_INTERVAL or 5m)')
     .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: bronze)')
-    .option('--drain', 'exit once every capture file present at start-up is in a committed batch')
+    .option('--drain', 'exit once every capture file present at start-up is in a committed batch (waits for the lease while another instance runs)')
+    .option('--lease-duration <duration>', 'a standby takes over once the active instance has not renewed the lease for this long (default: $BRONZE_LEASE_DURATION or 10s)')
     .option(METRICS_PORT_FLAG, METRICS_PORT_HELP)
-    .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C, then finishes the batch in progress and exits.\n');
+    .addHelpText(
+      'after',
+      '\nRuns until SIGTERM or Ctrl-C, then finishes the batch in progress, releases the lease and exits.\nOne instance runs at a time; another one started on the same checkpoint stands by and takes over when it stops.\n',
+    );
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -52,7 +58,34 @@ export async function main(argv: string[]): Promise<number> {
   const stop = shutdownSignal((signal) => {
     logger.info({ signal }, 'stopping: finishing the batch in progress');
   });
-  const app = await NestFactory.createApplicationContext(BronzeModule.register(config, logger), { logger: new PinoNestLogger(logger) });
+  // One bronze runs at a time: a second instance stands by on the lease until the first stops renewing it.
+  const lake = await openLake(config.lake);
+  const held = await holdStageLease(lake, {
+    stage: 'bronze',
+    checkpointRoot: config.checkpointRoot,
+    durationMs: config.leaseDurationMs,
+    signal: stop.signal,
+    logger,
+    onLost: (error) => stop.fail(error),
+    ...(config.drain ? { waitingNote: 'the drain runs once this instance holds the lease' } : {}),
+  });
+  if (!held) {
+    logger.info('bronze stopped while standing by');
+    stop.dispose();
+    await lake.close();
+    await telemetry.shutdown();
+    return 0;
+  }
+  let app: INestApplicationContext;
+  try {
+    app = await NestFactory.createApplicationContext(BronzeModule.register(config, logger, held.lake), { logger: new PinoNestLogger(logger) });
+  } catch (error) {
+    await held.release();
+    stop.dispose();
+    await lake.close();
+    await telemetry.shutdown();
+    throw error;
+  }
   try {
     logger.info(
       {
@@ -68,10 +101,15 @@ export async function main(argv: string[]): Promise<number> {
         max_batch_delay_ms: config.maxBatchDelayMs,
         notices_queue: config.noticesQueue ?? null,
         list_interval_ms: config.listIntervalMs,
+        lease_term: held.term,
       },
       'bronze starting',
     );
     const summary = await app.get(BronzeService).run(stop.signal, config.drain);
+    if (stop.failure) {
+      logger.error({ err: stop.failure }, `bronze failed: ${stop.failure.message}`);
+      return 1;
+    }
     const setAside = summary.rejected > 0 ? `; ${summary.rejected} set aside (\`pipeline rejected list\`)` : '';
     logger.info({ ...summary }, `bronze stopped: ${summary.files} files (${summary.records} records) in ${summary.batches} batches${setAside}`);
     return 0;
@@ -85,6 +123,9 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     stop.dispose();
     await app.close();
+    // Nothing writes any more (in-flight work ended with the app): a standby may take over at once.
+    await held.release().catch((error: unknown) => logger.warn({ err: error }, 'could not release the bronze lease; a standby takes over once it expires'));
+    await lake.close();
     await telemetry.shutdown();
   }
 }

@@ -7,7 +7,8 @@ import 'reflect-metadata';
 import type { INestApplicationContext, INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
-import { FingerprintMismatchError } from '@pipeline/checkpoint';
+import { openLake } from '@pipeline/adapters';
+import { FingerprintMismatchError, holdStageLease } from '@pipeline/checkpoint';
 import { abortableSleep, loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
 import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { silverConfig, type SilverFlags } from './silver.config';
@@ -26,7 +27,8 @@ export function silverCommand(): Command {
     .option('--max-manifests <n>', 'most bronze manifests per silver batch (default: 10)')
     .option('--max-batch-size <size>', 'capture bytes per silver batch at most (default: 32MiB): bounds memory')
     .option('--poll <duration>', 'how often to look for bronze manifests without a bus message (default: 1s)')
-    .option('--drain', 'exit once every bronze manifest in the lake is processed')
+    .option('--drain', 'exit once every bronze manifest in the lake is processed (waits for the lease while another instance runs)')
+    .option('--lease-duration <duration>', 'a standby takes over once the active instance has not renewed the lease for this long (default: $SILVER_LEASE_DURATION or 10s)')
     .option('--tables-root <folder>', 'lake folder of the silver and quarantine tables (default: tables, so tables/silver and tables/quarantine)')
     .option('--manifests-root <folder>', 'lake folder silver writes its manifests under (default: manifests); bronze manifests are always read from manifests')
     .option('--capture-from <time>', 'read only capture files whose path time is at or after this ISO-8601 time (UTC unless it has an offset)')
@@ -36,7 +38,8 @@ export function silverCommand(): Command {
       'after',
       [
         '',
-        'Runs until SIGTERM or Ctrl-C; the batch in progress is finished first.',
+        'Runs until SIGTERM or Ctrl-C; the batch in progress is finished first, then the lease is released.',
+        'One instance runs at a time; another one started on the same checkpoint stands by and takes over when it stops.',
         'A capture file is in the range when --capture-from ≤ the time in its path (…/YYYY/MM/DD/HH/mm/ss.avro) < --capture-to.',
         "Files outside it are skipped unread and appear in no count, so the run's own counts reconcile;",
         'the range is part of the checkpoint fingerprint. `pipeline replay` runs silver and gold this way.',
@@ -56,7 +59,30 @@ export async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ service: 'silver' });
   const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping after the batch in progress'));
   const bus = await openSilverBus(config);
-  const module = SilverModule.register(config, spec, logger, bus);
+  // One silver runs at a time: a second instance stands by on the lease until the first stops renewing it.
+  const lake = await openLake(config.lake);
+  const held = await holdStageLease(lake, {
+    stage: 'silver',
+    checkpointRoot: `checkpoints/${config.checkpointName}`,
+    durationMs: config.leaseDurationMs,
+    signal: stop.signal,
+    logger,
+    onLost: (error) => stop.fail(error),
+    ...(config.drain ? { waitingNote: 'the drain runs once this instance holds the lease' } : {}),
+  }).catch(async (error: unknown) => {
+    await bus.close();
+    await lake.close();
+    throw error;
+  });
+  if (!held) {
+    logger.info('silver stopped while standing by');
+    stop.dispose();
+    await bus.close();
+    await lake.close();
+    await telemetry.shutdown();
+    return 0;
+  }
+  const module = SilverModule.register(config, spec, logger, bus, held.lake);
   const nestLogger = new PinoNestLogger(logger);
   let app: INestApplicationContext;
   let listener: INestMicroservice | undefined;
@@ -70,8 +96,10 @@ export async function main(argv: string[]): Promise<number> {
         abortOnError: false,
       });
   } catch (error) {
+    await held.release();
     stop.dispose();
     await bus.close();
+    await lake.close();
     await telemetry.shutdown();
     if (error instanceof FingerprintMismatchError) {
       process.stderr.write(`${error.message}\n`);
@@ -100,6 +128,9 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     stop.dispose();
     await app.close();
+    // Nothing writes any more (in-flight work ended with the app): a standby may take over at once.
+    await held.release().catch((error: unknown) => logger.warn({ err: error }, 'could not release the silver lease; a standby takes over once it expires'));
+    await lake.close();
     await telemetry.shutdown();
   }
 }

@@ -5,7 +5,13 @@ const env = { PIPELINE_HOME: '/tmp/home', PIPELINE_SPEC: 'spec.yaml' };
 
 describe('silver config', () => {
   it('writes to the pipeline tables and manifests and reads every capture file by default', () => {
-    expect(silverConfig({}, env)).toMatchObject({ tablesRoot: 'tables', manifestsRoot: 'manifests', captureRange: { from: null, to: null } });
+    expect(silverConfig({}, env)).toMatchObject({ tablesRoot: 'tables', manifestsRoot: 'manifests', captureRange: { from: null, to: null }, leaseDurationMs: 10_000 });
+  });
+
+  it('takes the lease duration from the flag over the environment, and refuses one too short to renew', () => {
+    expect(silverConfig({ leaseDuration: '4s' }, { ...env, SILVER_LEASE_DURATION: '1m' }).leaseDurationMs).toBe(4_000);
+    expect(silverConfig({}, { ...env, SILVER_LEASE_DURATION: '1m' }).leaseDurationMs).toBe(60_000);
+    expect(() => silverConfig({}, { ...env, SILVER_LEASE_DURATION: '1s' })).toThrow(/SILVER_LEASE_DURATION/);
   });
 
   it('takes roots and a capture-time range from flags over environment variables', () => {

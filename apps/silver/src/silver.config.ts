@@ -1,3 +1,4 @@
+import { DEFAULT_LEASE_DURATION_MS, MIN_LEASE_DURATION_MS } from '@pipeline/checkpoint';
 import { compileEventTimeParser, DEFAULT_MANIFEST_ROOT, isEventTimeError } from '@pipeline/contracts';
 import { readBusBackend, readLakeBackend, resolvePipelineHome, SettingsReader, type BusBackend, type LakeBackend } from '@pipeline/config';
 import { describeCaptureTimeRange, type CaptureTimeRange } from './capture-time-range';
@@ -20,6 +21,8 @@ export interface SilverConfig {
   manifestsRoot: string;
   /** Capture files read; files outside are skipped and counted nowhere. */
   captureRange: CaptureTimeRange;
+  /** The lease that keeps a second instance standing by: it takes over about this long after the active one stopped renewing. */
+  leaseDurationMs: number;
 }
 
 export interface SilverFlags {
@@ -34,6 +37,7 @@ export interface SilverFlags {
   manifestsRoot?: string;
   captureFrom?: string;
   captureTo?: string;
+  leaseDuration?: string;
 }
 
 /** A relative lake folder: segments of letters, digits, `.`, `_`, `-`, none starting with `.`. */
@@ -64,6 +68,7 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
     SILVER_MANIFESTS_ROOT: flags.manifestsRoot ?? env['SILVER_MANIFESTS_ROOT'],
     SILVER_CAPTURE_FROM: flags.captureFrom ?? env['SILVER_CAPTURE_FROM'],
     SILVER_CAPTURE_TO: flags.captureTo ?? env['SILVER_CAPTURE_TO'],
+    SILVER_LEASE_DURATION: flags.leaseDuration ?? env['SILVER_LEASE_DURATION'],
   });
   const specFile = settings.string('PIPELINE_SPEC', { required: true, describe: 'the pipeline spec file (--spec)' });
   const checkpointName = settings.string('SILVER_CHECKPOINT', {
@@ -93,6 +98,7 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
       `the empty range ${describeCaptureTimeRange(captureRange)}`,
     );
   }
+  const leaseDurationMs = settings.duration('SILVER_LEASE_DURATION', { default: DEFAULT_LEASE_DURATION_MS, minMs: MIN_LEASE_DURATION_MS });
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const bus = readBusBackend(settings, home);
@@ -111,5 +117,6 @@ export function silverConfig(flags: SilverFlags, env: NodeJS.ProcessEnv = proces
     tablesRoot,
     manifestsRoot,
     captureRange,
+    leaseDurationMs,
   };
 }

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { closeOnShutdown } from '@pipeline/config';
-import { openBus, openLake } from '@pipeline/adapters';
+import { openBus } from '@pipeline/adapters';
 import { SilverController } from './silver.controller';
 import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import { DeltaTable } from '@pipeline/delta';
@@ -30,14 +30,16 @@ export async function openSilverBus(config: SilverConfig): Promise<Bus> {
 
 @Module({})
 export class SilverModule {
-  static register(config: SilverConfig, spec: PipelineSpec, logger: Logger, bus: Bus): DynamicModule {
+  /** `lake` is the lake silver writes through: the one its lease fences (`holdStageLease`). */
+  static register(config: SilverConfig, spec: PipelineSpec, logger: Logger, bus: Bus, lake: Lake): DynamicModule {
     return {
       module: SilverModule,
       controllers: [SilverController],
       providers: [
-        { provide: LAKE, useFactory: (): Promise<Lake> => openLake(config.lake) },
+        { provide: LAKE, useValue: lake },
         { provide: BUS, useValue: bus },
-        closeOnShutdown(BUS, LAKE),
+        // The lake is main's: it releases the lease through it after the app closed.
+        closeOnShutdown(BUS),
         {
           provide: SilverService,
           inject: [LAKE, BUS],

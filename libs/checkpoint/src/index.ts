@@ -1,3 +1,5 @@
 export * from './stage-checkpoint';
 export * from './manifest-log';
 export * from './micro-batch';
+export * from './stage-lease';
+export * from './stage-lease-keeper';
