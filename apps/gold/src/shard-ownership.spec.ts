@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import pino from 'pino';
 import { LocalCheckpointStore, LocalLake, LocalServingStore } from '@pipeline/adapters';
-import { ManifestLog } from '@pipeline/checkpoint';
+import { goldOwnershipScope, ManifestLog } from '@pipeline/checkpoint';
 import { parseSpec, type PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
@@ -10,7 +10,7 @@ import { makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
 import { silverSchema } from '@pipeline/transform';
 import { aggregationConfig, goldSchema, goldTables, lateSchema } from './gold.logic';
 import { GoldService } from './gold.service';
-import { goldOwnershipScope, ShardOwnership } from './shard-ownership';
+import { ShardOwnership } from './shard-ownership';
 
 const silent = pino({ level: 'silent' });
 

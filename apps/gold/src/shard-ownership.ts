@@ -11,7 +11,7 @@
  * - Every owned shard is caught up each `wakeIntervalMs` from the lake: the local timer replaces
  *   wake messages on the bus, so no message keeps a session busy.
  */
-import { OwnershipBalancer, type BalanceOutcome } from '@pipeline/checkpoint';
+import { goldOwnershipScope, OwnershipBalancer, type BalanceOutcome } from '@pipeline/checkpoint';
 import { shardSession } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore } from '@pipeline/ports';
@@ -29,11 +29,6 @@ export interface ShardOwnershipOptions {
   /** A failure no retry fixes (a checkpoint bound to other logic): the service stops. */
   onFatal: (error: Error) => void;
   isFatal: (error: unknown) => boolean;
-}
-
-/** The checkpoint-store scope of a gold checkpoint's ownership records. */
-export function goldOwnershipScope(checkpointName: string, manifestsRoot: string) {
-  return { fullyQualifiedNamespace: 'pipeline-gold', eventHubName: manifestsRoot.replaceAll('/', '-'), consumerGroup: checkpointName };
 }
 
 export class ShardOwnership {

@@ -28,6 +28,11 @@ export interface OwnershipScope {
   consumerGroup: string;
 }
 
+/** The scope of a gold checkpoint's shard ownership records (one gold pipeline per manifests root and checkpoint). */
+export function goldOwnershipScope(checkpointName: string, manifestsRoot: string): OwnershipScope {
+  return { fullyQualifiedNamespace: 'pipeline-gold', eventHubName: manifestsRoot.replaceAll('/', '-'), consumerGroup: checkpointName };
+}
+
 /** The id of an instance's heartbeat record; work item ids never start with it. */
 export const HEARTBEAT_PREFIX = 'instance.';
 
