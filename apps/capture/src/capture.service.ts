@@ -130,6 +130,7 @@ export class CaptureService {
       ownerId: this.options.ownerId,
       items: partitionIds,
       expiryMs: this.options.ownershipExpiryMs,
+      stage: 'capture',
       stopping: async (id) => {
         const worker = this.workers.get(id);
         this.workers.delete(id);

@@ -52,6 +52,7 @@ export class ShardOwnership {
       ownerId: options.ownerId,
       items,
       expiryMs: options.expiryMs,
+      stage: 'gold',
       stopping: async (session) => {
         this.owned.delete(session);
         await this.gold.stopShard(shardOf(session));

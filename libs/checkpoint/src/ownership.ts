@@ -20,6 +20,7 @@
  */
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, PartitionOwnership } from '@pipeline/ports';
+import { OwnershipMetrics } from '@pipeline/telemetry';
 
 /** Where a stage's ownership records live: one scope per checkpoint. */
 export interface OwnershipScope {
@@ -101,6 +102,8 @@ export interface OwnershipBalancerOptions {
   expiryMs: number;
   /** Called before an owned item is released: stop working on it (finish the current batch) first. */
   stopping?: (item: string) => Promise<void>;
+  /** The stage the `pipeline.ownership.*` gauges are recorded for; none recorded without it. */
+  stage?: string;
 }
 
 export interface BalanceOutcome {
@@ -115,12 +118,14 @@ export interface BalanceOutcome {
 export class OwnershipBalancer {
   private owned = new Map<string, PartitionOwnership>();
   private readonly cooling = new Map<string, number>();
+  private readonly metrics: OwnershipMetrics | undefined;
 
   constructor(
     private readonly store: CheckpointStore,
     private readonly clock: Clock,
     private readonly options: OwnershipBalancerOptions,
   ) {
+    this.metrics = options.stage === undefined ? undefined : new OwnershipMetrics(options.stage);
     if (!(options.expiryMs > 0)) throw new Error(`Ownership expiry must be a positive number of ms, got ${String(options.expiryMs)}.`);
     const bad = options.items.find((id) => id === '' || id.startsWith(HEARTBEAT_PREFIX));
     if (bad !== undefined) throw new Error(`Work item id ${JSON.stringify(bad)} is empty or starts with "${HEARTBEAT_PREFIX}", which heartbeat records use; rename the item.`);
@@ -164,6 +169,7 @@ export class OwnershipBalancer {
     const before = new Set(this.owned.keys());
     this.owned = new Map(won.filter((o) => o.partitionId !== heartbeat).map((o) => [o.partitionId, o]));
     const owned = items.filter((id) => this.owned.has(id));
+    this.metrics?.balanced(owned.length, plan.instances.length);
     return {
       owned,
       gained: owned.filter((id) => !before.has(id)),
@@ -179,6 +185,7 @@ export class OwnershipBalancer {
     const records = await this.store.listOwnership(scope.fullyQualifiedNamespace, scope.eventHubName, scope.consumerGroup);
     const mine = records.filter((r) => r.ownerId === ownerId && (this.owned.has(r.partitionId) || r.partitionId === `${HEARTBEAT_PREFIX}${ownerId}`));
     this.owned.clear();
+    this.metrics?.balanced(0, 0);
     if (mine.length > 0) await this.store.claimOwnership(mine.map((r) => ({ ...r, ownerId: '' })));
   }
 }
