@@ -60,6 +60,19 @@ async function shardOwners(store: LocalCheckpointStore): Promise<Map<string, str
   return new Map(records.filter((r) => r.partitionId.startsWith('shard-') && r.ownerId !== '' && now - (r.lastModifiedTimeInMs ?? 0) < 4_000).map((r) => [r.partitionId, r.ownerId]));
 }
 
+/** A gold shard's committed silver position (-1 before its first batch) and the newest silver manifest of the shard. */
+async function shardProgress(home: string, shard: number): Promise<{ committed: number; available: number }> {
+  const session = `shard-${String(shard).padStart(3, '0')}`;
+  const names = async (folder: string) => (await readdir(folder).catch(() => [] as string[])).filter((n) => /^\d+(\.json)?$/.test(n)).sort();
+  const commits = await names(path.join(home, 'lake', 'checkpoints', 'gold', session, 'commits'));
+  const last = commits[commits.length - 1];
+  const committed =
+    last === undefined ? -1 : (JSON.parse(await readFile(path.join(home, 'lake', 'checkpoints', 'gold', session, 'offsets', last), 'utf8')) as { silver: { to: number } }).silver.to;
+  const manifests = await names(path.join(home, 'lake', 'manifests', 'silver', session));
+  const newest = manifests[manifests.length - 1];
+  return { committed, available: newest === undefined ? -1 : Number(newest.replace('.json', '')) };
+}
+
 const countBy = (owners: Map<string, string>) => [...owners.values()].reduce((m, o) => m.set(o, (m.get(o) ?? 0) + 1), new Map<string, number>());
 
 /** Gold rows without their lineage (which batch wrote them), sorted: what a window holds. */
@@ -138,8 +151,11 @@ describe('scale-out and failover', () => {
       const victimIndex = Math.random() < 0.5 ? 0 : 1;
       const victim = gold[victimIndex] as Service;
       const survivor = gold[1 - victimIndex] as Service;
+      const orphans = [...(await shardOwners(store))].filter(([, owner]) => owner === victim.name).map(([session]) => Number(session.slice('shard-'.length)));
+      expect(orphans).toHaveLength(SHARDS / 2);
       const killedAt = Date.now();
       victim.child.kill('SIGKILL');
+      const atKill = await Promise.all(orphans.map((shard) => shardProgress(home, shard)));
       await victim.exited;
       const takeoverMs = await waitFor(
         async () => {
@@ -151,8 +167,16 @@ describe('scale-out and failover', () => {
       process.stdout.write(`gold takeover after SIGKILL of ${victim.name}: ${takeoverMs} ms (bound: 5 s with interval 1s + expiry 4s; asserted ≤ ${TAKEOVER_LIMIT_MS} ms)\n`);
       expect(takeoverMs).toBeLessThanOrEqual(TAKEOVER_LIMIT_MS);
 
-      // The producer finishes; every stage is stopped cleanly, then drained to the end of the input.
+      // The producer finishes; the survivor works the orphaned shards live up to the newest silver manifest.
       expect(await producer.exited).toBe(0);
+      await waitFor(
+        async () => {
+          const now = await Promise.all(orphans.map((shard) => shardProgress(home, shard)));
+          return now.every((p, i) => p.committed === p.available && p.committed > (atKill[i] as { committed: number }).committed) ? true : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 200, description: `${survivor.name} to catch the orphaned shards ${orphans.join(', ')} up with silver` },
+      );
+      // Then every stage is stopped cleanly and drained to the end of the input.
       for (const service of [...captures, bronze, silver, survivor]) await stop(service);
     } finally {
       await store.close();

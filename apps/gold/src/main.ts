@@ -15,7 +15,7 @@ import { systemClock } from '@pipeline/engine';
 import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { BusTransport } from '@pipeline/transport';
 import { goldConfig, type GoldFlags } from './gold.config';
-import { GoldModule, openGoldBus } from './gold.module';
+import { GoldModule, openGoldBus, QUEUE_OPTIONS } from './gold.module';
 import { GoldService } from './gold.service';
 import { ShardOwnership } from './shard-ownership';
 
@@ -93,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       intervalMs: config.ownershipIntervalMs,
       expiryMs: config.ownershipExpiryMs,
       wakeIntervalMs: config.wakeIntervalMs,
+      sessionLockMs: QUEUE_OPTIONS.lockDurationMs,
       onFatal: (error) => stop.fail(error),
       isFatal: (error) => error instanceof FingerprintMismatchError,
     });

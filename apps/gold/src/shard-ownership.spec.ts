@@ -98,6 +98,7 @@ describe('gold shard ownership', () => {
       intervalMs: 100,
       expiryMs: 400,
       wakeIntervalMs: 1_000,
+      sessionLockMs: 30_000,
       onFatal: (error) => {
         throw error;
       },

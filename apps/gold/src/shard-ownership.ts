@@ -9,7 +9,9 @@
  *   owned shard catches up from the lake at once, without waiting for a bus message (the session a
  *   dead owner held stays locked until its lock expires, and needs not be free for the work to go on).
  * - Every owned shard is caught up each `wakeIntervalMs` from the lake: the local timer replaces
- *   wake messages on the bus, so no message keeps a session busy.
+ *   wake messages on the bus, so no message keeps a session busy. A shard gained less than
+ *   `sessionLockMs` ago is also caught up at every balance: its session may still be locked by the
+ *   dead owner, so no bus message reaches this instance for it until that lock expires.
  */
 import { goldOwnershipScope, OwnershipBalancer, type BalanceOutcome } from '@pipeline/checkpoint';
 import { shardSession } from '@pipeline/contracts';
@@ -26,6 +28,8 @@ export interface ShardOwnershipOptions {
   intervalMs: number;
   expiryMs: number;
   wakeIntervalMs: number;
+  /** The bus queue's lock duration: how long a dead owner's session may stay locked. */
+  sessionLockMs: number;
   /** A failure no retry fixes (a checkpoint bound to other logic): the service stops. */
   onFatal: (error: Error) => void;
   isFatal: (error: unknown) => boolean;
@@ -34,6 +38,8 @@ export interface ShardOwnershipOptions {
 export class ShardOwnership {
   private readonly balancer: OwnershipBalancer;
   private owned = new Set<string>();
+  /** When each owned shard was gained (clock time). */
+  private readonly gainedAt = new Map<string, number>();
   private balanceTimer: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
   private balancing: Promise<void> = Promise.resolve();
@@ -41,7 +47,7 @@ export class ShardOwnership {
 
   constructor(
     store: CheckpointStore,
-    clock: Clock,
+    private readonly clock: Clock,
     private readonly gold: GoldService,
     private readonly logger: Logger,
     private readonly options: ShardOwnershipOptions,
@@ -103,13 +109,19 @@ export class ShardOwnership {
       return;
     }
     this.owned = new Set(outcome.owned);
+    const now = this.clock.now();
+    for (const session of outcome.gained) this.gainedAt.set(session, now);
+    for (const session of this.gainedAt.keys()) if (!this.owned.has(session)) this.gainedAt.delete(session);
     if (outcome.gained.length + outcome.lost.length + outcome.released.length > 0) {
       this.logger.info(
         { owner: this.options.ownerId, owned: outcome.owned, gained: outcome.gained, lost: outcome.lost, released: outcome.released, instances: outcome.instances.length },
         'gold shard ownership changed',
       );
     }
-    for (const session of outcome.gained) this.catchUp(session);
+    for (const [session, at] of this.gainedAt) {
+      if (now - at < this.options.sessionLockMs) this.catchUp(session);
+      else this.gainedAt.delete(session);
+    }
   }
 
   private catchUp(session: string): void {
