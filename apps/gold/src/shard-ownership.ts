@@ -42,7 +42,8 @@ export class ShardOwnership {
   private readonly gainedAt = new Map<string, number>();
   private balanceTimer: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
-  private balancing: Promise<void> = Promise.resolve();
+  /** The balance in progress; a tick that finds one running is skipped, so balances never queue up. */
+  private balancing: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -76,7 +77,7 @@ export class ShardOwnership {
   async start(): Promise<void> {
     await this.balanceOnce();
     this.balanceTimer = setInterval(() => {
-      this.balancing = this.balancing.then(() => this.balanceOnce());
+      this.balancing ??= this.balanceOnce().finally(() => (this.balancing = undefined));
     }, this.options.intervalMs);
     this.wakeTimer = setInterval(() => {
       for (const session of this.owned) this.catchUp(session);
