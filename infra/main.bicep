@@ -51,7 +51,7 @@ param captureSizeLimitBytes int = 314572800
 
 @minValue(1)
 @maxValue(30)
-@description('Gold replicas at most. Gold shards are Service Bus sessions, so any instance can own any shard; more instances than shards only idle.')
+@description('Gold replicas at most. Instances split the shards evenly (ownership records in the ownership container) and take over a dead one\'s shards within 13 s; more instances than shards only idle.')
 param goldMaxReplicas int = 1
 
 @minValue(1)
@@ -101,6 +101,8 @@ var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var lakeContainer = 'lake'
 var checkpointContainer = 'eventhub-checkpoints'
+// Gold's shard ownership records (one scope per gold checkpoint), beside the lake.
+var ownershipContainer = 'ownership'
 var hubName = 'events'
 var captureConsumerGroup = 'capture'
 var bronzeQueue = 'bronze-manifests'
@@ -150,7 +152,7 @@ module lake 'modules/storage.bicep' = {
     location: location
     tags: tags
     accountName: 'stlake${token}'
-    containerNames: [lakeContainer, checkpointContainer]
+    containerNames: [lakeContainer, checkpointContainer, ownershipContainer]
   }
 }
 
@@ -372,8 +374,7 @@ module silverQueueSender 'modules/roles/service-bus-queue-role.bicep' = {
   }
 }
 
-// gold: receives silver manifests (and sends the shard wake-up messages on the same queue),
-// writes gold tables and the serving store.
+// gold: receives silver manifests, keeps its shard ownership records, writes gold tables and the serving store.
 module goldLakeWriter 'modules/roles/storage-container-role.bicep' = {
   name: 'role-gold-lake-writer'
   scope: rg
@@ -394,14 +395,14 @@ module goldQueueReceiver 'modules/roles/service-bus-queue-role.bicep' = {
     roleDefinitionId: role.serviceBusDataReceiver
   }
 }
-module goldQueueSender 'modules/roles/service-bus-queue-role.bicep' = {
-  name: 'role-gold-queue-sender'
+module goldOwnershipWriter 'modules/roles/storage-container-role.bicep' = {
+  name: 'role-gold-ownership-writer'
   scope: rg
   params: {
-    namespaceName: serviceBus.outputs.namespaceName
-    queueName: silverQueue
+    accountName: lake.outputs.accountName
+    containerName: ownershipContainer
     principalId: goldIdentity.outputs.principalId
-    roleDefinitionId: role.serviceBusDataSender
+    roleDefinitionId: role.storageBlobDataContributor
   }
 }
 module goldServingWriter 'modules/roles/cosmos-sql-role.bicep' = {
@@ -693,8 +694,8 @@ module gold 'modules/container-app.bicep' = {
     identityClientId: goldIdentity.outputs.clientId
     scalerIdentityId: queueScalerIdentity.outputs.identityId
     image: goldImage
-    env: concat(lakeSettings, busSettings, servingSettings, specSettings)
-    // Gold rings every shard's session on a timer, so one instance stays up to own the shards.
+    env: concat(lakeSettings, busSettings, servingSettings, specSettings, [{ name: 'PIPELINE_OWNERSHIP_CONTAINER', value: ownershipContainer }])
+    // Gold catches its owned shards up from the lake on a timer, so one instance stays up to own the shards.
     minReplicas: 1
     maxReplicas: goldMaxReplicas
     scaleRules: [

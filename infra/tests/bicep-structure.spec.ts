@@ -257,6 +257,7 @@ describe('bicep structure', () => {
         'PIPELINE_COSMOS_DATABASE',
         'PIPELINE_COSMOS_CONTAINER',
         'PIPELINE_SPEC',
+        'PIPELINE_OWNERSHIP_CONTAINER',
       ],
       servingApi: [
         'AZURE_STORAGE_ACCOUNT_URL',

@@ -100,7 +100,7 @@ describe('role coverage', () => {
     const all = grants(mainBicep);
     expect(all.every((g) => ROLES[g.roleId] !== undefined)).toBe(true);
     const goldQueues = all.filter((g) => g.service === 'gold' && g.target.kind === 'queue').map((g) => ROLES[g.roleId]?.name);
-    expect(goldQueues.sort()).toEqual(['Azure Service Bus Data Receiver', 'Azure Service Bus Data Sender']);
+    expect(goldQueues.sort()).toEqual(['Azure Service Bus Data Receiver']);
     const onQueues = (who: (g: (typeof all)[number]) => boolean) =>
       all.filter((g) => who(g) && g.target.kind === 'queue').map((g) => ({ role: ROLES[g.roleId]?.name, queue: 'name' in g.target ? g.target.name : '', condition: g.condition }));
     expect(onQueues((g) => g.service === 'bronze')).toEqual([
@@ -120,9 +120,9 @@ describe('role coverage', () => {
   });
 
   it('reports a missing grant when one role assignment is removed', () => {
-    const problems = coverageProblems(withoutModule(mainBicep, 'goldQueueSender'), sources);
+    const problems = coverageProblems(withoutModule(mainBicep, 'silverQueueSender'), sources);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^gold needs Microsoft\.ServiceBus\/namespaces\/messages\/send\/action on queue silver-manifests/);
+    expect(problems[0]).toMatch(/^silver needs Microsoft\.ServiceBus\/namespaces\/messages\/send\/action on queue silver-manifests/);
   });
 
   it('reports a grant on the wrong queue', () => {

@@ -169,8 +169,8 @@ export const CAPTURE_NOTICES = 'captureNotices';
 export const NOTICES_QUEUE = 'capture-notices';
 
 /**
- * Which ports each service uses and how (the settings contract). Gold also sends on
- * silver-manifests: it rings every shard's session (apps/gold/src/main.ts, wakeShards). The capture
+ * Which ports each service uses and how (the settings contract). Gold keeps its shard ownership
+ * records in the checkpoint-store port, on the ownership container beside the lake. The capture
  * app runs only without Event Hubs Capture; bronze reads Capture notices only when they are on.
  */
 export const SERVICE_ACCESS: Record<Service, PortUse[]> = {
@@ -193,7 +193,7 @@ export const SERVICE_ACCESS: Record<Service, PortUse[]> = {
   gold: [
     { port: 'lake', access: 'write', target: LAKE },
     { port: 'bus', access: 'receive', target: queue('silver-manifests') },
-    { port: 'bus', access: 'send', target: queue('silver-manifests') },
+    { port: 'checkpoints', access: 'write', target: { kind: 'blob-container', name: 'ownership' } },
     { port: 'serving', access: 'write', target: { kind: 'cosmos' } },
   ],
   'serving-api': [

@@ -29,6 +29,10 @@ export interface CaptureConfig {
   skipEmpty: boolean;
   pollWaitMs: number;
   ownerId: string;
+  /** Partition claims are renewed (and the instances rebalanced) this often… */
+  ownershipIntervalMs: number;
+  /** …and a claim not renewed for this long is an orphan: owned again within expiry + interval. */
+  ownershipExpiryMs: number;
   /** Exit once every partition is captured up to where the hub was at start-up. */
   drain: boolean;
 }
@@ -67,6 +71,11 @@ export function captureConfig(flags: CaptureFlags, env: NodeJS.ProcessEnv = proc
   const checkpointName = settings.string('CAPTURE_CHECKPOINT', { default: `capture-${hubName}`, pattern: name, describe: 'a checkpoint name (letters, digits, . _ -)' });
   const pollWaitMs = settings.duration('CAPTURE_POLL_WAIT', { default: 250 });
   const ownerId = settings.string('CAPTURE_INSTANCE_ID', { default: `capture-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
+  const ownershipIntervalMs = settings.duration('CAPTURE_OWNERSHIP_INTERVAL', { default: 3_000, minMs: 100 });
+  const ownershipExpiryMs = settings.duration('CAPTURE_OWNERSHIP_EXPIRY', { default: 10_000, minMs: 300 });
+  if (ownershipExpiryMs < 2 * ownershipIntervalMs) {
+    settings.problem('CAPTURE_OWNERSHIP_EXPIRY', `at least twice CAPTURE_OWNERSHIP_INTERVAL (${ownershipIntervalMs} ms), so a live instance never lets its partitions expire`, `${ownershipExpiryMs} ms`);
+  }
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const eventHub = readEventHubBackend(settings, home);
@@ -89,6 +98,8 @@ export function captureConfig(flags: CaptureFlags, env: NodeJS.ProcessEnv = proc
     skipEmpty,
     pollWaitMs,
     ownerId,
+    ownershipIntervalMs,
+    ownershipExpiryMs,
     drain: flags.drain ?? false,
   };
 }

@@ -254,11 +254,52 @@ describe('capture', () => {
     expectExactlyOnce(byPartition, await lastSequences(w));
   });
 
+  it('splits the partitions with a second instance: the first writes the open file of the partition it hands over, and nothing is lost or doubled', async () => {
+    await sendEvents(w, 30);
+    const ids = await w.hub.getPartitionIds();
+    const b = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'b' }), async (ms) => w.clock.advance(ms));
+    const stopA = new AbortController();
+    let sleeps = 0;
+    let handedOver: string[] = [];
+    const a = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'a' }), async (ms) => {
+      w.clock.advance(ms);
+      sleeps++;
+      // a read everything and holds open files; b starts now.
+      if (sleeps === 1) await b.balance(ids);
+      if (sleeps === 1) w.clock.advance(1_000);
+      // a's next balance saw b and gave one partition up; b takes it, more events come, a stops.
+      if (sleeps === 2) {
+        await b.balance(ids);
+        handedOver = b.ownedPartitions;
+        expect(a.ownedPartitions).toHaveLength(2);
+        expect([...a.ownedPartitions, ...handedOver].sort()).toEqual(ids);
+        await sendEvents(w, 30, 30);
+        stopA.abort();
+      }
+    });
+    await a.balance(ids);
+    expect(a.ownedPartitions.sort()).toEqual(ids);
+    await a.run(stopA.signal);
+    expect(handedOver).toHaveLength(1);
+    await b.run(new AbortController().signal, true);
+    const { byPartition } = await captured(w.lake);
+    expectExactlyOnce(byPartition, await lastSequences(w));
+  });
+
+  it('keeps the ownership of two capture checkpoints apart', async () => {
+    const ids = await w.hub.getPartitionIds();
+    const a = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'a' }));
+    const other = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'x', checkpointName: 'capture-copy' }));
+    await a.balance(ids);
+    await other.balance(ids);
+    expect([a.ownedPartitions.sort(), other.ownedPartitions.sort()]).toEqual([ids, ids]);
+  });
+
   it('gives its partitions back when it stops, so another instance can take them at once', async () => {
     await sendEvents(w, 10);
     await runService(w, w.lake);
-    const owners = await w.store.listOwnership('testns', 'events', '$Default');
-    expect(owners.map((o) => o.ownerId)).toEqual(['', '', '']);
+    const owners = await w.store.listOwnership('testns', 'events', '$Default.capture-events');
+    expect(owners.filter((o) => !o.partitionId.startsWith('instance.')).map((o) => o.ownerId)).toEqual(['', '', '']);
     const next = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'next' }), async (ms) => w.clock.advance(ms));
     await next.balance(await w.hub.getPartitionIds());
     expect(next.ownedPartitions.sort()).toEqual(['0', '1', '2']);

@@ -1,12 +1,18 @@
 /**
- * Runs partition captures for the partitions this instance owns. Ownership is claimed in the
- * hub's checkpoint store (as Azure's load-balancing consumers do): free or expired partitions are
- * claimed up to a fair share, claims are renewed, and a partition lost to another instance is
- * dropped at once (its open file is abandoned; the new owner re-reads from the lake's record).
+ * Runs partition captures for the partitions this instance owns. Ownership is balanced in the
+ * hub's checkpoint store (as Azure's load-balancing consumers do, see `OwnershipBalancer`), scoped
+ * to the capture checkpoint: each instance claims free or expired partitions up to its fair share
+ * of the live instances, renews its claims, and gives a partition up when above the share (or when
+ * it is the busiest and another instance is under it), writing the partition's open file first so
+ * the next owner starts where it stopped. A partition lost without a release (its claim expired
+ * while this instance stalled) is dropped at once: its open file is abandoned and the new owner
+ * re-reads from the lake's record. A dead instance's partitions are owned again within expiry +
+ * interval.
  */
 import type { CapturePartition } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
-import type { CheckpointStore, EventHubConsumer, Lake, PartitionOwnership } from '@pipeline/ports';
+import { OwnershipBalancer, type OwnershipScope } from '@pipeline/checkpoint';
+import type { CheckpointStore, EventHubConsumer, Lake } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import { CAPTURE_LOG_VERSION, CaptureLog } from './capture-log';
 import { PartitionCapture, type CapturedFile, type PartitionCaptureOptions } from './partition-capture';
@@ -33,7 +39,7 @@ export class CaptureService {
   private readonly workers = new Map<string, PartitionCapture>();
   private readonly log: CaptureLog;
   private readonly summary: CaptureSummary = { files: 0, events: 0, bytes: 0, partitions: [] };
-  private ownerships = new Map<string, PartitionOwnership>();
+  private balancer: OwnershipBalancer | undefined;
   private lastBalance = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -107,44 +113,42 @@ export class CaptureService {
     return done;
   }
 
-  /** Renews this instance's claims and claims free or expired partitions up to a fair share. */
+  /** Where this checkpoint's ownership records live: the hub's consumer group, narrowed to the checkpoint. */
+  get ownershipScope(): OwnershipScope {
+    return {
+      fullyQualifiedNamespace: this.hub.fullyQualifiedNamespace,
+      eventHubName: this.hub.hubName,
+      consumerGroup: `${this.hub.consumerGroup}.${this.options.checkpointName}`,
+    };
+  }
+
+  /** Renews this instance's claims, releases above its fair share and claims free or expired partitions up to it. */
   async balance(partitionIds: string[]): Promise<void> {
     this.lastBalance = this.clock.now();
-    const { namespace } = this.options;
-    const fqn = this.hub.fullyQualifiedNamespace;
-    const all = await this.checkpoints.listOwnership(fqn, this.hub.hubName, this.hub.consumerGroup);
-    const now = this.clock.now();
-    const live = (o: PartitionOwnership) => o.ownerId !== '' && now - (o.lastModifiedTimeInMs ?? 0) < this.options.ownershipExpiryMs;
-    const byPartition = new Map(all.map((o) => [o.partitionId, o]));
-    const owners = new Set(all.filter(live).map((o) => o.ownerId));
-    owners.add(this.options.ownerId);
-    const fairShare = Math.ceil(partitionIds.length / owners.size);
-    const mine = partitionIds.filter((id) => byPartition.get(id)?.ownerId === this.options.ownerId);
-    const free = partitionIds.filter((id) => {
-      const o = byPartition.get(id);
-      return !o || !live(o);
-    });
-    const wanted = [...mine, ...free.filter((id) => !mine.includes(id)).slice(0, Math.max(0, fairShare - mine.length))];
-    const claims: PartitionOwnership[] = wanted.map((partitionId) => ({
-      fullyQualifiedNamespace: fqn,
-      eventHubName: this.hub.hubName,
-      consumerGroup: this.hub.consumerGroup,
-      partitionId,
+    this.balancer ??= new OwnershipBalancer(this.checkpoints, this.clock, {
+      scope: this.ownershipScope,
       ownerId: this.options.ownerId,
-      etag: byPartition.get(partitionId)?.etag,
-    }));
-    const won = claims.length > 0 ? await this.checkpoints.claimOwnership(claims) : [];
-    this.ownerships = new Map(won.map((o) => [o.partitionId, o]));
-    for (const id of [...this.workers.keys()]) {
-      if (!this.ownerships.has(id)) {
-        this.logger.warn({ partition: id }, 'partition ownership lost to another instance; stopping its capture');
+      items: partitionIds,
+      expiryMs: this.options.ownershipExpiryMs,
+      stage: 'capture',
+      stopping: async (id) => {
+        const worker = this.workers.get(id);
         this.workers.delete(id);
-      }
+        // The open file is written and committed first, so the next owner goes on from there.
+        await worker?.flush();
+        this.logger.info({ partition: id, owner: this.options.ownerId }, 'handing the partition over to balance the instances');
+      },
+    });
+    const outcome = await this.balancer.balance();
+    for (const id of outcome.lost) {
+      if (!this.workers.has(id)) continue;
+      this.logger.warn({ partition: id }, 'partition ownership lost to another instance; stopping its capture');
+      this.workers.delete(id);
     }
-    const parts: CapturePartition = { prefix: this.options.prefix, namespace, eventHub: this.hub.hubName, partitionId: '' };
-    for (const id of this.ownerships.keys()) {
+    const parts: CapturePartition = { prefix: this.options.prefix, namespace: this.options.namespace, eventHub: this.hub.hubName, partitionId: '' };
+    for (const id of outcome.owned) {
       if (this.workers.has(id)) continue;
-      this.logger.info({ partition: id, owner: this.options.ownerId }, 'capturing partition');
+      this.logger.info({ partition: id, owner: this.options.ownerId, instances: outcome.instances.length }, 'capturing partition');
       this.workers.set(
         id,
         new PartitionCapture(id, { ...parts, partitionId: id }, this.hub, this.lake, this.log, this.checkpoints, this.clock, this.logger, this.options, (file) => this.count(file)),
@@ -160,12 +164,9 @@ export class CaptureService {
 
   /** Gives owned partitions back (owner id emptied), so another instance can take them at once. */
   private async release(): Promise<void> {
-    const releases = [...this.ownerships.values()].map((o) => ({ ...o, ownerId: '' }));
-    this.ownerships.clear();
     this.workers.clear();
-    if (releases.length === 0) return;
     try {
-      await this.checkpoints.claimOwnership(releases);
+      await this.balancer?.releaseAll();
     } catch (error) {
       this.logger.warn({ err: error }, 'could not release partition ownership; it expires on its own');
     }

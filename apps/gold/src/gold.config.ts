@@ -2,11 +2,13 @@ import * as path from 'node:path';
 import {
   localPaths,
   readBusBackend,
+  readOwnershipStoreBackend,
   readLakeBackend,
   readServingBackend,
   resolvePipelineHome,
   SettingsReader,
   type BusBackend,
+  type CheckpointStoreBackend,
   type LakeBackend,
   type ServingBackend,
 } from '@pipeline/config';
@@ -23,10 +25,16 @@ export interface GoldConfig {
   checkpointName: string;
   maxManifestsPerBatch: number;
   maxBatchRows: number;
-  /** How often every shard is woken to catch up from the lake even without a bus message. */
+  /** How often every owned shard catches up from the lake even without a bus message. */
   wakeIntervalMs: number;
-  /** Shard sessions this instance holds at most; undefined: every shard (one instance does all). */
-  maxSessions: number | undefined;
+  /** Where the shard ownership records live (the checkpoint store beside the lake). */
+  ownershipStore: CheckpointStoreBackend;
+  /** This instance's owner id in the ownership records. */
+  instanceId: string;
+  /** Ownership records are renewed this often… */
+  ownershipIntervalMs: number;
+  /** …and a record not renewed for this long is an orphan: its shard is owned again within expiry + interval. */
+  ownershipExpiryMs: number;
   drain: boolean;
   /** With drain: finish the input at the end, so the watermark passes every open window and the last windows are emitted. */
   endOfInput: boolean;
@@ -74,7 +82,16 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
   const maxManifestsPerBatch = settings.int('GOLD_MAX_MANIFESTS_PER_BATCH', { default: 10, min: 1, max: 10_000 });
   const maxBatchRows = settings.int('GOLD_MAX_BATCH_ROWS', { default: 50_000, min: 1 });
   const wakeIntervalMs = settings.duration('GOLD_WAKE_INTERVAL', { default: 30_000, minMs: 100 });
-  const maxSessions = settings.int('GOLD_MAX_SESSIONS', { default: 0, min: 0, max: 1024 });
+  const ownershipIntervalMs = settings.duration('GOLD_OWNERSHIP_INTERVAL', { default: 3_000, minMs: 100 });
+  const ownershipExpiryMs = settings.duration('GOLD_OWNERSHIP_EXPIRY', { default: 10_000, minMs: 300 });
+  if (ownershipExpiryMs < 2 * ownershipIntervalMs) {
+    settings.problem('GOLD_OWNERSHIP_EXPIRY', `at least twice GOLD_OWNERSHIP_INTERVAL (${ownershipIntervalMs} ms), so a live instance never lets its shards expire`, `${ownershipExpiryMs} ms`);
+  }
+  const instanceId = settings.string('GOLD_INSTANCE_ID', {
+    default: `gold-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+    describe: 'an instance id (letters, digits, . _ -), unique among the running gold instances',
+  });
   const tablesRoot = settings.string('GOLD_TABLES_ROOT', {
     default: DEFAULT_TABLES_ROOT,
     pattern: LAKE_FOLDER,
@@ -95,6 +112,7 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);
   const bus = readBusBackend(settings, home);
+  const ownershipStore = readOwnershipStoreBackend(settings, home);
   const serving = readServingBackend(settings, storeFile === undefined ? localPaths(home).servingStoreFile : path.resolve(storeFile));
   settings.done();
   return {
@@ -107,7 +125,10 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
     maxManifestsPerBatch,
     maxBatchRows,
     wakeIntervalMs,
-    maxSessions: maxSessions > 0 ? maxSessions : undefined,
+    ownershipStore,
+    instanceId,
+    ownershipIntervalMs,
+    ownershipExpiryMs,
     drain: flags.drain ?? false,
     endOfInput: flags.endOfInput ?? false,
     tablesRoot,

@@ -1,4 +1,9 @@
-/** The shard actors of this gold instance, created on first use (binding each shard's checkpoint). */
+/**
+ * The shard actors of this gold instance, created on first use (binding each shard's checkpoint).
+ * Running services work only on the shards this instance owns (`ownedBy`): an actor stops before
+ * its next batch once its shard is no longer owned, and `stopShard` waits for the batch in hand, so
+ * a shard is handed over only between batches. A drain owns every shard.
+ */
 import { StageCheckpoint } from '@pipeline/checkpoint';
 import { shardSession } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
@@ -19,6 +24,7 @@ export interface GoldServiceOptions {
 
 export class GoldService {
   private readonly actors = new Map<number, Promise<ShardActor>>();
+  private owns: (shard: number) => boolean = () => true;
 
   constructor(
     private readonly deps: GoldBatchDeps,
@@ -57,9 +63,26 @@ export class GoldService {
     return actor;
   }
 
-  /** Catches one shard up with the silver manifests in the lake. */
+  /** From now on, work only on the shards `owns` names. */
+  ownedBy(owns: (shard: number) => boolean): void {
+    this.owns = owns;
+  }
+
+  ownsShard(shard: number): boolean {
+    return this.owns(shard);
+  }
+
+  /** Catches one shard up with the silver manifests in the lake; nothing when the shard is not owned. */
   async catchUpShard(shard: number): Promise<number> {
-    return (await this.actor(shard)).catchUp();
+    if (!this.owns(shard)) return 0;
+    return (await this.actor(shard)).catchUp(() => this.owns(shard));
+  }
+
+  /** Waits for the shard's batch in hand (the shard is no longer owned, so no next batch starts). */
+  async stopShard(shard: number): Promise<void> {
+    const actor = this.actors.get(shard);
+    if (!actor) return;
+    await (await actor.catch(() => undefined))?.idle();
   }
 
   /** Every shard, one after the other (draining); with `endOfInput`, each shard then finishes its input. */

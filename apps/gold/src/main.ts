@@ -9,13 +9,15 @@ import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
 import { loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
-import { manifestQueue, shardSession } from '@pipeline/contracts';
-import type { Bus } from '@pipeline/ports';
+import { openCheckpointStore } from '@pipeline/adapters';
+import { manifestQueue } from '@pipeline/contracts';
+import { systemClock } from '@pipeline/engine';
 import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { BusTransport } from '@pipeline/transport';
 import { goldConfig, type GoldFlags } from './gold.config';
-import { GoldModule, openGoldBus } from './gold.module';
+import { GoldModule, openGoldBus, QUEUE_OPTIONS } from './gold.module';
 import { GoldService } from './gold.service';
+import { ShardOwnership } from './shard-ownership';
 
 export function goldCommand(): Command {
   return new Command('pipeline gold')
@@ -26,7 +28,7 @@ export function goldCommand(): Command {
     .option('--checkpoint <name>', 'checkpoint folder under checkpoints/ (default: gold), one sub-folder per shard')
     .option('--max-manifests <n>', 'most silver manifests per gold batch (default: 10)')
     .option('--max-batch-rows <n>', 'silver rows per gold batch at most (default: 50000): bounds memory')
-    .option('--wake <duration>', 'how often each shard checks the lake without a bus message (default: 30s)')
+    .option('--wake <duration>', 'how often each owned shard checks the lake without a bus message (default: 30s)')
     .option('--drain', 'process every silver manifest in the lake, shard by shard, then exit')
     .option('--end-of-input', 'with --drain: the input is complete, so at the end the watermark passes every open window and the last windows are emitted (later rows would be late)')
     .option('--tables-root <folder>', 'lake folder of the gold and late tables (default: tables, so tables/gold and tables/late)')
@@ -37,19 +39,13 @@ export function goldCommand(): Command {
       'after',
       [
         '',
-        'Runs until SIGTERM or Ctrl-C: the batches in progress finish, then the shard sessions are released.',
+        'Runs until SIGTERM or Ctrl-C: the batches in progress finish, then the shards are released.',
+        'Several instances on one checkpoint split the shards evenly (GOLD_OWNERSHIP_INTERVAL, GOLD_OWNERSHIP_EXPIRY);',
+        "a killed instance's shards are owned again within expiry + interval (default 13 s).",
         'Tables and manifests roots other than the defaults are bound into the shard checkpoints. `pipeline replay` runs gold this way.',
         '',
       ].join('\n'),
     );
-}
-
-/** Rings every shard's doorbell, so the instances holding the sessions catch up from the lake. */
-async function wakeShards(bus: Bus, queue: string, shards: number): Promise<void> {
-  await bus.send(
-    queue,
-    Array.from({ length: shards }, (_, shard) => ({ subject: 'silver.batch', sessionId: shardSession(shard), body: { wake: true } })),
-  );
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -68,18 +64,20 @@ export async function main(argv: string[]): Promise<number> {
   const silverQueue = manifestQueue('silver', config.manifestsRoot);
   let app: INestApplicationContext;
   let listener: INestMicroservice | undefined;
+  let ownership: ShardOwnership | undefined;
   if (config.drain) app = await NestFactory.createApplicationContext(module, { logger: nestLogger, abortOnError: false });
   else
     app = listener = await NestFactory.createMicroservice(module, {
       strategy: new BusTransport({
         bus,
-        queues: [{ queue: silverQueue, sessions: true, maxConcurrentSessions: config.maxSessions ?? spec.gold.shards }],
+        queues: [{ queue: silverQueue, sessions: true, ownedSessions: () => ownership?.sessions() ?? [] }],
         logger,
         onFatal: (error) => stop.fail(error),
       }),
       logger: nestLogger,
       abortOnError: false,
     });
+  const ownershipStore = config.drain ? undefined : await openCheckpointStore(config.ownershipStore, systemClock);
   try {
     const gold = app.get(GoldService);
     if (config.drain) {
@@ -88,14 +86,25 @@ export async function main(argv: string[]): Promise<number> {
       await gold.catchUpAll(config.endOfInput);
       return 0;
     }
+    ownership = new ShardOwnership(ownershipStore as NonNullable<typeof ownershipStore>, systemClock, gold, logger, {
+      ownerId: config.instanceId,
+      checkpointName: config.checkpointName,
+      manifestsRoot: config.manifestsRoot,
+      intervalMs: config.ownershipIntervalMs,
+      expiryMs: config.ownershipExpiryMs,
+      wakeIntervalMs: config.wakeIntervalMs,
+      sessionLockMs: QUEUE_OPTIONS.lockDurationMs,
+      onFatal: (error) => stop.fail(error),
+      isFatal: (error) => error instanceof FingerprintMismatchError,
+    });
+    await ownership.start();
     await listener?.listen();
-    await wakeShards(bus, silverQueue, spec.gold.shards);
-    const timer = setInterval(
-      () => void wakeShards(bus, silverQueue, spec.gold.shards).catch((error: unknown) => logger.warn({ err: error }, 'could not wake the shards')),
-      config.wakeIntervalMs,
-    );
+    logger.info({ owner: config.instanceId, owned: ownership.sessions() }, 'gold listening');
     await untilAborted(stop.signal);
-    clearInterval(timer);
+    if (stop.failure instanceof FingerprintMismatchError) {
+      process.stderr.write(`${stop.failure.message}\n`);
+      return 2;
+    }
     if (stop.failure) {
       logger.error({ err: stop.failure }, `gold failed: ${stop.failure.message}`);
       return 1;
@@ -110,7 +119,9 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     stop.dispose();
+    await ownership?.stop();
     await app.close();
+    await (ownershipStore as { close?: () => Promise<void> } | undefined)?.close?.();
     await telemetry.shutdown();
   }
 }

@@ -61,15 +61,23 @@ export class ShardActor {
     return ran !== undefined;
   }
 
-  /** Processes every silver manifest of the shard available in the lake; concurrent calls share one run. */
-  catchUp(): Promise<number> {
-    this.running ??= this.loop().finally(() => (this.running = undefined));
+  /**
+   * Processes every silver manifest of the shard available in the lake; concurrent calls share one
+   * run. `owned` is asked before each batch: once it says no, the run ends after the batch in hand.
+   */
+  catchUp(owned: () => boolean = () => true): Promise<number> {
+    this.running ??= this.loop(owned).finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async loop(): Promise<number> {
+  /** Resolves once no batch is running (a failed run counts as ended). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  private async loop(owned: () => boolean): Promise<number> {
     let batches = 0;
-    while (await this.runtime.runNext((last) => this.plan(last?.silver.to ?? -1))) batches++;
+    while (owned() && (await this.runtime.runNext((last) => this.plan(last?.silver.to ?? -1)))) batches++;
     return batches;
   }
 

@@ -3,3 +3,4 @@ export * from './manifest-log';
 export * from './micro-batch';
 export * from './stage-lease';
 export * from './stage-lease-keeper';
+export * from './ownership';

@@ -160,6 +160,22 @@ export function readCheckpointStoreBackend(settings: SettingsReader, home: strin
   return { kind: 'azure', storage, container };
 }
 
+/**
+ * Where a partitioned stage that reads no event hub (gold) keeps its ownership records: the
+ * embedded checkpoint store, or a blob container of the lake's storage account on Azure (same
+ * access as the lake; `PIPELINE_OWNERSHIP_CONTAINER`, default `ownership`).
+ */
+export function readOwnershipStoreBackend(settings: SettingsReader, home: string): CheckpointStoreBackend {
+  if (backendKind(settings, 'lake') === 'local') return { kind: 'local', file: localPaths(home).checkpointStoreFile };
+  const storage = storageAccess(settings);
+  const container = settings.string('PIPELINE_OWNERSHIP_CONTAINER', {
+    default: 'ownership',
+    pattern: CONTAINER_NAME,
+    describe: 'a blob container name: 3-63 lowercase letters, digits and single hyphens',
+  });
+  return { kind: 'azure', storage, container };
+}
+
 export function readBusBackend(settings: SettingsReader, home: string): BusBackend {
   if (backendKind(settings, 'bus') === 'local') return { kind: 'local', file: localPaths(home).busFile };
   const access = azureAccess(settings, { endpoint: 'AZURE_SERVICEBUS_NAMESPACE', connectionString: 'AZURE_SERVICEBUS_CONNECTION_STRING' }, MESSAGING_NAMESPACE);

@@ -75,6 +75,8 @@ class Instruments {
     partitionIdle: new Map<string, GaugeValue>(),
     stateRows: new Map<string, GaugeValue>(),
     openWindows: new Map<string, GaugeValue>(),
+    owned: new Map<string, GaugeValue>(),
+    instances: new Map<string, GaugeValue>(),
   };
 
   constructor(readonly meter: Meter) {
@@ -108,6 +110,8 @@ class Instruments {
     gauge('pipeline.partition.idle', g.partitionIdle, 'Whether a source partition is idle and no longer holds the watermark back (1) or not (0)', '1');
     gauge('pipeline.state.rows', g.stateRows, 'Rows a stage holds in its state between batches (silver: event ids remembered; gold: window aggregates)', '{row}');
     gauge('pipeline.state.windows', g.openWindows, 'Windows gold holds open', '{window}');
+    gauge('pipeline.ownership.owned', g.owned, 'Partitions (capture) or shards (gold) this instance owns', '{item}');
+    gauge('pipeline.ownership.instances', g.instances, 'Live instances of the stage this instance sees in the ownership records, itself included', '{instance}');
   }
 }
 
@@ -126,6 +130,22 @@ function instruments(): Instruments {
 
 const seconds = (ms: number) => ms / 1000;
 const keyOf = (attributes: Attributes) => JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+/** What a partitioned stage's instance owns, recorded at each balance of its ownership. */
+export class OwnershipMetrics {
+  private readonly attributes: Attributes;
+
+  constructor(stage: string) {
+    this.attributes = { [STAGE]: stage };
+  }
+
+  balanced(owned: number, instances: number): void {
+    const g = instruments().gauges;
+    const key = keyOf(this.attributes);
+    g.owned.set(key, { value: owned, attributes: this.attributes });
+    g.instances.set(key, { value: instances, attributes: this.attributes });
+  }
+}
 
 /** The metrics of one stage (or one gold shard), recorded once per committed batch. */
 export class StageMetrics {

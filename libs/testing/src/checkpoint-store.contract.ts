@@ -122,6 +122,19 @@ export function describeCheckpointStoreContract(adapterName: string, makeStore: 
       await expect(store.listOwnership(NAMESPACE, hub, 'other-group')).resolves.toEqual([]);
     });
 
+    it('keeps the records balanced ownership writes: heartbeat ids and checkpoint-scoped consumer groups with dots', async () => {
+      const scoped = `${GROUP}.capture-events`;
+      const heartbeat = { ...claim('instance.capture-1-abc', 'capture-1-abc'), consumerGroup: scoped };
+      await expect(store.claimOwnership([heartbeat, { ...claim('0', 'capture-1-abc'), consumerGroup: scoped }])).resolves.toHaveLength(2);
+      const listed = await store.listOwnership(NAMESPACE, hub, scoped);
+      expect(listed.map((o) => [o.partitionId, o.ownerId]).sort()).toEqual([
+        ['0', 'capture-1-abc'],
+        ['instance.capture-1-abc', 'capture-1-abc'],
+      ]);
+      // The unscoped group sees none of them.
+      await expect(store.listOwnership(NAMESPACE, hub, GROUP)).resolves.toEqual([]);
+    });
+
     it('stores checkpoints per partition, the last update winning', async () => {
       await store.updateCheckpoint(checkpoint('0', 10));
       await store.updateCheckpoint(checkpoint('1', 5));

@@ -282,6 +282,27 @@ describe('BusTransport', () => {
     expect(lines.filter((l) => l.level === 'error' && String(l.message).includes('retrying cannot fix'))).toHaveLength(1);
   });
 
+  it('holds exactly the owned sessions whatever the traffic, and hands one over once it is no longer owned', async () => {
+    const owned = new Set(['shard-0']);
+    await start({ queues: [{ queue: 'gold', sessions: true, ownedSessions: () => owned }], sessionIdleMs: 50 });
+    await bus.send('gold', [
+      { subject: 'gold.batch', sessionId: 'shard-0', body: { n: 1 } },
+      { subject: 'gold.batch', sessionId: 'shard-1', body: { n: 1 } },
+    ]);
+    await callsOf('gold.batch', 1);
+    // Long past the idle time, the owned session is still held: another receiver cannot take it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await expect(bus.acceptSession('gold', { sessionId: 'shard-0', maxWaitMs: 0 })).resolves.toBeUndefined();
+    // shard-1 is not owned: it was never taken, its message waits.
+    expect(recorder.calls.map((c) => c.sessionId)).toEqual(['shard-0']);
+    owned.delete('shard-0');
+    owned.add('shard-1');
+    await callsOf('gold.batch', 2);
+    const released = await waitFor(() => bus.acceptSession('gold', { sessionId: 'shard-0', maxWaitMs: 0 }), { timeoutMs: 10_000, description: 'shard-0 to be released' });
+    await released.close();
+    expect(recorder.calls.map((c) => c.sessionId)).toEqual(['shard-0', 'shard-1']);
+  });
+
   it('rejects a queue list it cannot serve, naming the problem', () => {
     const { logger } = collectingLogger();
     expect(() => new BusTransport({ bus, logger, queues: [] })).toThrow(/at least one queue/);

@@ -9,6 +9,9 @@
  * - Session queues: at most `maxConcurrentSessions` sessions held per queue; each session's messages
  *   are handled one at a time in order, its lock renewed while held, and the session released after
  *   `sessionIdleMs` without messages so that another instance may take it.
+ * - Owned sessions (`ownedSessions` given): the transport holds exactly the sessions the stage's
+ *   ownership names, taken by id and released once no longer named, whatever the traffic; idle time
+ *   and wake-ups never keep or drop a session, so ownership alone decides who handles a shard.
  * - `close()` stops receiving, lets every handler that started finish and settles its message, then
  *   releases the sessions. Nothing is left locked by a clean shutdown.
  * - A failing receive (the bus unreachable, a busy service) is logged and retried; a loop never
@@ -30,6 +33,12 @@ export interface BusQueueSubscription {
   maxConcurrentSessions?: number;
   /** Plain queues: how many messages are handled at once (default 10). Session queues handle one at a time. */
   maxMessages?: number;
+  /**
+   * Session queues: the sessions this instance owns now (read each `receiveWaitMs`). When given, only
+   * these are taken, by id, and each is held until it is no longer owned; `maxConcurrentSessions` and
+   * `sessionIdleMs` do not apply.
+   */
+  ownedSessions?: () => Iterable<string>;
 }
 
 /** The part of a pino logger the transport writes to. */
@@ -120,7 +129,9 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     }
     this.stopping = false;
     for (const subscription of this.subscriptions) {
-      if (subscription.sessions) {
+      if (subscription.sessions && subscription.ownedSessions) {
+        this.loops.push(this.ownedSessionLoop(subscription.queue, subscription.ownedSessions));
+      } else if (subscription.sessions) {
         const workers = subscription.maxConcurrentSessions ?? 1;
         for (let i = 0; i < workers; i++) this.loops.push(this.sessionLoop(subscription.queue));
       } else {
@@ -187,8 +198,37 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     }
   }
 
-  /** Handles one session's messages in order until it is idle, lost, or the transport closes. */
-  private async runSession(queue: string, session: SessionReceiver): Promise<void> {
+  /** Takes each owned session not held yet, by id; each runs until it is no longer owned. */
+  private async ownedSessionLoop(queue: string, ownedSessions: () => Iterable<string>): Promise<void> {
+    const held = new Map<string, Promise<void>>();
+    const owned = () => new Set(ownedSessions());
+    while (!this.stopping) {
+      for (const sessionId of owned()) {
+        if (held.has(sessionId) || this.stopping) continue;
+        let session: SessionReceiver | undefined;
+        try {
+          // A session a dead owner held stays locked until its lock expires; the owner catches up from the lake meanwhile.
+          session = await this.bus.acceptSession(queue, { sessionId, maxWaitMs: 0 });
+        } catch (error) {
+          if (this.stopOnFatal(error, { queue, sessionId })) break;
+          this.log.debug({ err: error, queue, sessionId }, 'an owned bus session is not free yet; trying again');
+          continue;
+        }
+        if (session) {
+          const run = this.runSession(queue, session, () => !this.stopping && owned().has(sessionId)).finally(() => held.delete(sessionId));
+          held.set(sessionId, run);
+        }
+      }
+      await this.pause(this.receiveWaitMs);
+    }
+    await Promise.all(held.values());
+  }
+
+  /**
+   * Handles one session's messages in order until it is lost, the transport closes, and either it
+   * is idle (shared sessions) or `keep` says it is no longer owned (owned sessions).
+   */
+  private async runSession(queue: string, session: SessionReceiver, keep?: () => boolean): Promise<void> {
     const { sessionId } = session;
     let lost = false;
     const renewal = setInterval(() => {
@@ -205,9 +245,10 @@ export class BusTransport extends Server implements CustomTransportStrategy {
         if (message) {
           await this.handle(session, queue, message);
           idleSince = performance.now();
-        } else if (performance.now() - idleSince >= this.sessionIdleMs) {
+        } else if (keep === undefined && performance.now() - idleSince >= this.sessionIdleMs) {
           break;
         }
+        if (keep !== undefined && !keep()) break;
       }
     } catch (error) {
       if (this.stopOnFatal(error, { queue, sessionId })) return;
@@ -313,7 +354,7 @@ function checkSubscriptions(queues: readonly BusQueueSubscription[]): readonly B
   }
   const seen = new Set<string>();
   for (const [index, subscription] of queues.entries()) {
-    const { queue, sessions, maxConcurrentSessions, maxMessages } = subscription;
+    const { queue, sessions, maxConcurrentSessions, maxMessages, ownedSessions } = subscription;
     const where = `BusTransport queues[${index}]`;
     if (typeof queue !== 'string' || queue === '') throw new Error(`${where} needs a queue name, got ${JSON.stringify(queue)}.`);
     if (seen.has(queue)) throw new Error(`${where}: queue "${queue}" is listed twice; list each queue once.`);
@@ -329,6 +370,9 @@ function checkSubscriptions(queues: readonly BusQueueSubscription[]): readonly B
     }
     if (sessions && maxMessages !== undefined) {
       throw new Error(`${where} ("${queue}"): maxMessages applies to plain queues; a session queue handles one message at a time per session, so set maxConcurrentSessions.`);
+    }
+    if (ownedSessions !== undefined && (!sessions || typeof ownedSessions !== 'function')) {
+      throw new Error(`${where} ("${queue}"): ownedSessions must be a function and applies to session queues only.`);
     }
     if (!sessions && maxConcurrentSessions !== undefined) {
       throw new Error(`${where} ("${queue}"): maxConcurrentSessions applies to session queues; set maxMessages for a plain queue.`);
