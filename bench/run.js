@@ -7,7 +7,9 @@
  * Options: --rows N (example spec, default 1,000,000), --simple-rows N (simple shape, default
  * 3,000,000; 0 leaves it out), --late-rows N (`/v1/late` on a late table of N rows, bench/late-rows.js,
  * default 1,000,000; 0 leaves it out), --fresh-seconds N (freshness at 10,000 events/s for N seconds,
- * bench/freshness.js; default 30, 0 leaves it out), --keep (keep the working folder).
+ * bench/freshness.js; default 30, 0 leaves it out), --scale-out-rows N (gold with 1 and 2 instances on
+ * N events and a takeover after SIGKILL, bench/scale-out.js; default 200,000, 0 leaves it out),
+ * --keep (keep the working folder).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -19,6 +21,7 @@ const { rows, keep } = require('./options').benchOptions(process.argv.slice(2), 
 const simpleRows = countOption(process.argv.slice(2), '--simple-rows', 3_000_000, 'the simple shape');
 const lateRowCount = countOption(process.argv.slice(2), '--late-rows', 1_000_000, 'the late rows query');
 const freshSeconds = countOption(process.argv.slice(2), '--fresh-seconds', 30, 'the freshness run');
+const scaleOutRows = countOption(process.argv.slice(2), '--scale-out-rows', 200_000, 'the gold scale-out run');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-'));
 const home = path.join(work, 'home');
 const csv = path.join(work, 'readings.csv');
@@ -53,6 +56,7 @@ const { goldKernel } = require('./gold-kernel');
 const { simpleShape } = require('./simple-shape');
 const { lateRows, lateRowsLines } = require('./late-rows');
 const { freshness } = require('./freshness');
+const { scaleOut, scaleOutLines } = require('./scale-out');
 
 function countOption(argv, name, fallback, what) {
   const i = argv.indexOf(name);
@@ -193,6 +197,11 @@ async function main() {
     process.stderr.write(`simple shape: ${simpleRows.toLocaleString('en-US')} flights through every service at once …\n`);
     simple = await simpleShape({ work, rows: simpleRows });
   }
+  let scaled;
+  if (scaleOutRows > 0) {
+    process.stderr.write(`gold scale-out: 1 and 2 instances on ${scaleOutRows.toLocaleString('en-US')} events, then a takeover …\n`);
+    scaled = await scaleOut({ work, rows: scaleOutRows });
+  }
   let fresh;
   if (freshSeconds > 0) {
     process.stderr.write(`freshness: ${freshSeconds} s at 10,000 events/s through every service at once …\n`);
@@ -219,6 +228,7 @@ async function main() {
     ),
     ...(late ? ['', ...lateRowsLines(late)] : []),
     ...(simple ? ['', ...simpleLines(simple)] : []),
+    ...(scaled ? ['', ...scaleOutLines(scaled)] : []),
     ...(fresh
       ? [
           '',
