@@ -31,6 +31,8 @@ export interface GoldBatchDeps {
   lateTable: DeltaTable;
   store: ServingStore;
   manifests: ManifestLog;
+  /** This instance's id, recorded in each shard status it writes. */
+  instanceId?: string;
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -155,6 +157,7 @@ export async function runGoldBatch(
         numRowsDroppedByWatermark: totals.numRowsDroppedByWatermark,
         eventTime: { holdingPartition: eventTime.holdingPartition, idlePartitions: eventTime.idlePartitions, partitions: engine.eventTimeProgress.partitions },
         updatedAt: commitTime,
+        ...(deps.instanceId === undefined ? {} : { owner: deps.instanceId }),
       });
       span.setAttributes({
         'pipeline.rows': rowCount,

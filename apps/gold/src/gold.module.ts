@@ -52,6 +52,7 @@ export class GoldModule {
                 lateTable: await DeltaTable.open(lake, tables.late, lateSchema(spec), { tableName: `${spec.name}_late` }),
                 store,
                 manifests: new ManifestLog(lake, undefined, undefined, config.manifestsRoot),
+                instanceId: config.instanceId,
               },
               systemClock,
               logger,

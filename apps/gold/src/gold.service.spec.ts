@@ -118,6 +118,7 @@ async function gold(
       lateTable: await DeltaTable.open(lake, tables.late, lateSchema(spec)),
       store,
       manifests: new ManifestLog(lake, undefined, undefined, replay?.manifestsRoot),
+      instanceId: 'gold-test',
     },
     new TestClock(T0),
     silent,
@@ -333,7 +334,8 @@ describe('gold', () => {
       await (await gold(lake, store, spec)).catchUpAll();
       expect(await collect(readDeltaRows(lake, LATE_TABLE))).toEqual([]);
       const [status] = await store.listShardStatus(spec.name);
-      expect(status).toMatchObject({ watermark: s(-20), eventTime: { holdingPartition: '1', idlePartitions: [] } });
+      // The instance that committed the batch is the shard's owner in its status.
+      expect(status).toMatchObject({ watermark: s(-20), eventTime: { holdingPartition: '1', idlePartitions: [] }, owner: 'gold-test' });
       expect(status?.eventTime?.partitions['0']).toEqual({ maxEventTime: s(310), captureTime: s(310) });
     } finally {
       await store.close();

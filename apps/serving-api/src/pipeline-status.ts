@@ -197,6 +197,7 @@ export class PipelineStatus {
       lateRows: status.lateRows,
       numRowsDroppedByWatermark: status.numRowsDroppedByWatermark ?? null,
       holdingPartition: status.eventTime?.holdingPartition ?? null,
+      owner: status.owner ?? null,
       partitions: Object.entries(status.eventTime?.partitions ?? {}).map(([partition, p]) => ({
         partition,
         maxEventTime: isoOrNull(p.maxEventTime),

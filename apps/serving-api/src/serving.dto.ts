@@ -164,6 +164,8 @@ export class ShardStatusDto {
   numRowsDroppedByWatermark!: number | null;
   @ApiProperty({ description: 'The event hub partition holding the watermark back (the active one furthest behind), or null.', type: 'string', nullable: true })
   holdingPartition!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: 'gold-7f3a', description: 'The gold instance (GOLD_INSTANCE_ID) that committed the last batch: the shard\'s owner then; null before it was recorded.' })
+  owner!: string | null;
   @ApiProperty({ description: 'Each source partition’s event-time progress as the shard knows it.', type: [PartitionProgressDto] })
   partitions!: PartitionProgressDto[];
   @ApiProperty()

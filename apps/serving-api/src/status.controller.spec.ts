@@ -176,6 +176,7 @@ describe('GET /v1/status', () => {
         windowsEmitted: 5,
         updatedAt: T0 + 6_000,
         numRowsDroppedByWatermark: 1,
+        owner: 'gold-b',
         eventTime: {
           holdingPartition: '1',
           idlePartitions: ['2'],
@@ -220,6 +221,7 @@ describe('GET /v1/status', () => {
         lateRows: 1,
         numRowsDroppedByWatermark: 1,
         holdingPartition: '1',
+        owner: 'gold-b',
         partitions: [
           { partition: '0', maxEventTime: '2026-01-01T00:02:30.000Z', captureTime: '2026-01-01T00:00:05.000Z', idle: false },
           { partition: '1', maxEventTime: '2026-01-01T00:02:00.000Z', captureTime: '2026-01-01T00:00:05.000Z', idle: false },
@@ -229,7 +231,7 @@ describe('GET /v1/status', () => {
         updatedAt: '2026-01-01T00:00:06.000Z',
         rate: { perSecond: null, basis: 'status-calls', overMs: null },
       },
-      expect.objectContaining({ shard: 1, batch: 4, lagMs: 70_000, lateRows: 3, numRowsDroppedByWatermark: null, holdingPartition: null, partitions: [] }),
+      expect.objectContaining({ shard: 1, batch: 4, lagMs: 70_000, lateRows: 3, numRowsDroppedByWatermark: null, holdingPartition: null, owner: null, partitions: [] }),
     ]);
 
     // Between two status calls: 10 s later, shard 0 aggregated 500 more rows.

@@ -309,7 +309,7 @@ export class CosmosServingStore implements ServingStore {
       { partitionKey: pk },
     );
     return rows
-      .map(({ pipeline: p, shard, batch, watermark, maxEventTime, rows: r, lateRows, windowsEmitted, updatedAt, numRowsDroppedByWatermark, eventTime }) => ({
+      .map(({ pipeline: p, shard, batch, watermark, maxEventTime, rows: r, lateRows, windowsEmitted, updatedAt, numRowsDroppedByWatermark, eventTime, owner }) => ({
         pipeline: p,
         shard,
         batch,
@@ -321,6 +321,7 @@ export class CosmosServingStore implements ServingStore {
         updatedAt,
         ...(numRowsDroppedByWatermark === undefined ? {} : { numRowsDroppedByWatermark }),
         ...(eventTime === undefined ? {} : { eventTime }),
+        ...(owner === undefined ? {} : { owner }),
       }))
       .sort((a, b) => a.shard - b.shard);
   }

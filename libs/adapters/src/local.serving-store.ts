@@ -78,6 +78,7 @@ const SCHEMA = `
     updated_at INTEGER NOT NULL,
     num_rows_dropped INTEGER,
     event_time TEXT,
+    owner TEXT,
     PRIMARY KEY (pipeline, shard)
   );
 `;
@@ -86,6 +87,7 @@ const SCHEMA = `
 const ADDED_STATUS_COLUMNS = [
   ['num_rows_dropped', 'INTEGER'],
   ['event_time', 'TEXT'],
+  ['owner', 'TEXT'],
 ] as const;
 
 interface DocumentRow {
@@ -105,6 +107,7 @@ interface ShardStatusRow {
   num_rows_dropped: number | null;
   /** JSON of ShardEventTime. */
   event_time: string | null;
+  owner: string | null;
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
@@ -216,6 +219,7 @@ export class LocalServingStore implements ServingStore {
       updatedAt,
       status.numRowsDroppedByWatermark ?? null,
       eventTime,
+      status.owner ?? null,
     );
   }
 
@@ -308,13 +312,13 @@ function prepareStatements(db: Database.Database) {
        WHERE window_name = ? AND window_start = ?
        ORDER BY value IS NULL, value DESC, pk LIMIT ?`,
     ),
-    putShardStatus: db.prepare<[string, number, number, number | null, number | null, number, number, number, number, number | null, string | null]>(
-      `INSERT INTO serving_shard_status (pipeline, shard, batch, watermark, max_event_time, rows, late_rows, windows_emitted, updated_at, num_rows_dropped, event_time)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    putShardStatus: db.prepare<[string, number, number, number | null, number | null, number, number, number, number, number | null, string | null, string | null]>(
+      `INSERT INTO serving_shard_status (pipeline, shard, batch, watermark, max_event_time, rows, late_rows, windows_emitted, updated_at, num_rows_dropped, event_time, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (pipeline, shard) DO UPDATE SET
          batch = excluded.batch, watermark = excluded.watermark, max_event_time = excluded.max_event_time, rows = excluded.rows,
          late_rows = excluded.late_rows, windows_emitted = excluded.windows_emitted, updated_at = excluded.updated_at,
-         num_rows_dropped = excluded.num_rows_dropped, event_time = excluded.event_time`,
+         num_rows_dropped = excluded.num_rows_dropped, event_time = excluded.event_time, owner = excluded.owner`,
     ),
     listShardStatus: db.prepare<[string], ShardStatusRow>('SELECT * FROM serving_shard_status WHERE pipeline = ? ORDER BY shard'),
     ping: db.prepare('SELECT 1'),
@@ -334,5 +338,6 @@ function toShardStatus(row: ShardStatusRow): ShardStatus {
     updatedAt: row.updated_at,
     ...(row.num_rows_dropped === null ? {} : { numRowsDroppedByWatermark: row.num_rows_dropped }),
     ...(row.event_time === null ? {} : { eventTime: JSON.parse(row.event_time) as ShardEventTime }),
+    ...(row.owner === null ? {} : { owner: row.owner }),
   };
 }

@@ -53,6 +53,8 @@ export interface ShardStatus {
   numRowsDroppedByWatermark?: number;
   /** How each source partition holds the shard's watermark (absent from statuses written before it existed). */
   eventTime?: ShardEventTime;
+  /** The gold instance that committed the batch (GOLD_INSTANCE_ID): the shard's owner then. */
+  owner?: string;
 }
 
 export interface ShardEventTime {

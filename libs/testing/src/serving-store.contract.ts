@@ -363,6 +363,15 @@ export function describeServingStoreContract(adapterName: string, makeStore: () 
         await expect(store.listShardStatus(pipeline)).resolves.toEqual([status(0, { numRowsDroppedByWatermark: 4, eventTime })]);
       });
 
+      it('round-trips the owner that wrote the status, and leaves it out when none was given', async () => {
+        await store.putShardStatus(status(0, { owner: 'gold-7f3a' }));
+        await store.putShardStatus(status(1));
+        await expect(store.listShardStatus(pipeline)).resolves.toEqual([status(0, { owner: 'gold-7f3a' }), status(1)]);
+        // A later status without an owner (an older gold) does not keep the previous one.
+        await store.putShardStatus(status(0, { batch: 9 }));
+        await expect(store.listShardStatus(pipeline)).resolves.toEqual([status(0, { batch: 9 }), status(1)]);
+      });
+
       it('stores a watermark of -Infinity as null', async () => {
         await store.putShardStatus(status(0, { watermark: -Infinity }));
         await expect(store.listShardStatus(pipeline)).resolves.toEqual([status(0, { watermark: null })]);

@@ -296,6 +296,7 @@
         count(s.rows),
         count(s.lateRows),
         s.holdingPartition === null ? '–' : `p${s.holdingPartition}`,
+        s.owner ?? '–',
         s.partitions.map((p) => `p${p.partition} ${p.maxEventTime === null ? '–' : p.maxEventTime.slice(11, 19)}${p.idle ? ' (idle)' : ''}`).join(', ') || '–',
       ]),
     );
