@@ -21,6 +21,7 @@ require('../bin/register');
 const { parseSpec, KEY_FILTER_TAG, keyFilterOfRows } = require('@pipeline/contracts');
 const { DeltaTable } = require('@pipeline/delta');
 const { LocalLake } = require('@pipeline/adapters');
+const { untilApiReady } = require('./api-ready');
 const { lateSchema, LATE_TABLE } = require('../dist/apps/gold/src/gold.logic');
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -165,14 +166,7 @@ async function lateRows({ work, rows }) {
   const exited = new Promise((resolve) => child.on('exit', resolve));
   const base = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; i < 150; i++) {
-      try {
-        if ((await fetch(`${base}/health/ready`)).ok) break;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await untilApiReady(base);
     const idleRss = rssOf(child.pid);
     const first = await time(`${base}/v1/late?limit=1`);
     const mid = new Date(T0 + 2.5 * DAY).toISOString();

@@ -56,6 +56,7 @@ const { goldKernel } = require('./gold-kernel');
 const { simpleShape } = require('./simple-shape');
 const { lateRows, lateRowsLines } = require('./late-rows');
 const { freshness } = require('./freshness');
+const { untilApiReady } = require('./api-ready');
 const { scaleOut, scaleOutLines } = require('./scale-out');
 
 function countOption(argv, name, fallback, what) {
@@ -106,14 +107,7 @@ async function loadServingApi(home) {
   });
   const base = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        if ((await fetch(`${base}/health/ready`)).ok) break;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await untilApiReady(base);
     const connections = 50;
     const duration = 20;
     const load = async (paths) => {

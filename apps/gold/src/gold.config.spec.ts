@@ -28,6 +28,11 @@ describe('gold config', () => {
     expect(error?.problems.map((p) => p.name)).toEqual(['GOLD_TABLES_ROOT', 'GOLD_MANIFESTS_ROOT', 'GOLD_SERVING_STORE']);
   });
 
+  it('names a retired setting a deployment still sets, so gold can say it does nothing now', () => {
+    expect(goldConfig({}, env).retired).toEqual([]);
+    expect(goldConfig({}, { ...env, GOLD_MAX_SESSIONS: '4' }).retired).toEqual(['GOLD_MAX_SESSIONS']);
+  });
+
   it('finishes the input only for a drain, and says so when asked to finish a running service', () => {
     expect(goldConfig({ drain: true, endOfInput: true }, env)).toMatchObject({ drain: true, endOfInput: true });
     expect(goldConfig({ drain: true }, env)).toMatchObject({ endOfInput: false });

@@ -31,6 +31,8 @@ export interface GoldConfig {
   ownershipStore: CheckpointStoreBackend;
   /** This instance's owner id in the ownership records. */
   instanceId: string;
+  /** Settings a deployment may still set that no longer do anything (logged as a warning at start). */
+  retired: string[];
   /** Ownership records are renewed this often… */
   ownershipIntervalMs: number;
   /** …and a record not renewed for this long is an orphan: its shard is owned again within expiry + interval. */
@@ -102,6 +104,8 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
     pattern: LAKE_FOLDER,
     describe: 'a lake folder like manifests or manifests/replay-2026-01 (--manifests-root; no leading or trailing /)',
   });
+  // Instances split the shards by fair share now; a cap per instance no longer exists.
+  const retired = settings.optionalString('GOLD_MAX_SESSIONS') === undefined ? [] : ['GOLD_MAX_SESSIONS'];
   const storeFile = settings.optionalString('GOLD_SERVING_STORE');
   if (storeFile !== undefined && (storeFile.endsWith('/') || storeFile.endsWith(path.sep))) {
     settings.problem('GOLD_SERVING_STORE', 'a file for the embedded serving store (--store), e.g. serving-replay.sqlite', `the folder ${JSON.stringify(storeFile)}`);
@@ -127,6 +131,7 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
     wakeIntervalMs,
     ownershipStore,
     instanceId,
+    retired,
     ownershipIntervalMs,
     ownershipExpiryMs,
     drain: flags.drain ?? false,

@@ -57,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   const telemetry = startTelemetry({ serviceName: 'gold', metricsPort: config.metricsPort });
   if (!(await metricsListening(telemetry))) return 2;
   const logger = createLogger({ service: 'gold' });
+  for (const name of config.retired)
+    logger.warn({ setting: name }, `${name} is no longer read: gold instances split the shards by fair share (GOLD_OWNERSHIP_INTERVAL, GOLD_OWNERSHIP_EXPIRY); remove it`);
   const stop = shutdownSignal((signal) => logger.info({ signal }, 'stopping: finishing the batches in progress, then releasing the shards'));
   const bus = await openGoldBus(config);
   const module = GoldModule.register(config, spec, logger, bus);

@@ -17,19 +17,7 @@ export interface StatusView {
   capture: { files: number; events: number };
   bronze: { records: number; position: number | null };
   silver: { records: number; rows: number; quarantined: number; duplicates: number; position: number | null; rate: { perSecond: number | null } };
-  gold: {
-    rows: number;
-    lateRows: number;
-    shards: Array<{
-      shard: number;
-      batch: number;
-      watermarkMs: number | null;
-      lagMs: number | null;
-      rows: number;
-      lateRows: number;
-      holdingPartition: string | null;
-    }>;
-  };
+  gold: { rows: number; lateRows: number; shards: ShardSample[] };
   rejected: { setAside: number; restored: number };
   /** Bus dead letters of every queue; `total` null when the API cannot read the bus. */
   deadLetters: { total: number | null };
