@@ -9,6 +9,7 @@
  * Only the embedded lake (a folder): on Azure the same tables are open to Fabric, Databricks or
  * DuckDB's own Azure extension.
  */
+import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { decodeAddPath, readDeltaSnapshot, type DeltaSnapshot, type SparkDataType } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
@@ -78,14 +79,23 @@ export function viewSql(lakeRoot: string, tableRoot: string, snapshot: DeltaSnap
   return selects.join('\nUNION ALL BY NAME\n');
 }
 
-/** The Delta tables under `tables/`: folders with a log. */
-async function deltaTables(lake: Lake): Promise<string[]> {
-  const names = new Set<string>();
-  for await (const entry of lake.list(`${TABLES}/`)) {
-    const m = /^tables\/([^/]+)\/_delta_log\//.exec(entry.path);
-    if (m) names.add(m[1] as string);
+/** The Delta tables under `tables/`: its folders that hold a log, found without listing their data files. */
+async function deltaTables(lake: Lake, lakeRoot: string): Promise<string[]> {
+  let folders: string[];
+  try {
+    folders = (await readdir(path.join(lakeRoot, TABLES), { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
   }
-  return [...names].sort();
+  const tables: string[] = [];
+  for (const name of folders.sort()) {
+    for await (const _entry of lake.list(`${TABLES}/${name}/_delta_log/`, { limit: 1 })) {
+      tables.push(name);
+      break;
+    }
+  }
+  return tables;
 }
 
 export async function queryLake(lake: Lake, lakeRoot: string, sql: string): Promise<QueryResult> {
@@ -99,7 +109,7 @@ export async function queryLake(lake: Lake, lakeRoot: string, sql: string): Prom
   const connection = await instance.connect();
   try {
     const tables: QueryResult['tables'] = [];
-    for (const name of await deltaTables(lake)) {
+    for (const name of await deltaTables(lake, lakeRoot)) {
       const root = `${TABLES}/${name}`;
       const snapshot = await readDeltaSnapshot(lake, root);
       await connection.run(`CREATE VIEW ${identifier(name)} AS ${viewSql(lakeRoot, root, snapshot)}`);

@@ -40,14 +40,12 @@ export async function azureCredential(choice: EntraCredential): Promise<TokenCre
   const shared = sharedCredentials.get(key);
   if (shared) return shared;
   const { DefaultAzureCredential, ManagedIdentityCredential } = await import('@azure/identity');
-  const made =
-    choice.kind === 'managed-identity'
-      ? choice.clientId === undefined
-        ? new ManagedIdentityCredential()
-        : new ManagedIdentityCredential({ clientId: choice.clientId })
-      : new DefaultAzureCredential();
-  sharedCredentials.set(key, sharedCredentials.get(key) ?? made);
-  return sharedCredentials.get(key) as TokenCredential;
+  // Another call may have made it while the module loaded: the first one made is the one kept.
+  const credential =
+    sharedCredentials.get(key) ??
+    (choice.kind === 'default' ? new DefaultAzureCredential() : new ManagedIdentityCredential(choice.clientId === undefined ? {} : { clientId: choice.clientId }));
+  sharedCredentials.set(key, credential);
+  return credential;
 }
 
 /** Service Bus and Event Hubs take the namespace host; the setting may carry a scheme or a slash. */
