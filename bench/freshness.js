@@ -100,16 +100,15 @@ function watchProbes(api, probes, done) {
   return poll();
 }
 
-/** The enqueued time (epoch ms) of each probe in the embedded event hub. */
+/** The enqueued time (epoch ms) of each probe in the embedded event hub (one time per batch row). */
 function enqueuedTimes(home) {
   const Database = require('better-sqlite3');
   const db = new Database(path.join(home, 'eventhub.sqlite'), { readonly: true });
   try {
-    const rows = db.prepare(`select enqueued_time as t, body from eh_events where instr(body, 'PRB') > 0`).all();
+    const rows = db.prepare(`select enqueued_time as t, records from eh_batches where instr(records, 'PRB') > 0`).all();
     const times = new Map();
     for (const row of rows) {
-      const key = /PRB\d{5}/.exec(row.body.toString('utf8'))?.[0];
-      if (key) times.set(key, row.t);
+      for (const [key] of row.records.toString('latin1').matchAll(/PRB\d{5}/g)) if (!times.has(key)) times.set(key, row.t);
     }
     return times;
   } finally {

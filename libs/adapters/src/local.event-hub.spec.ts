@@ -194,6 +194,95 @@ describe('LocalEventHub', () => {
     await reader.close();
   });
 
+  it('reads from the middle of a batch and across batches, each event once, in sequence order', async () => {
+    const hub = open();
+    const sends = [5, 1, 7, 3];
+    let n = 0;
+    for (const count of sends) await hub.send(Array.from({ length: count }, () => ({ body: Buffer.from(`e${n++}`), properties: { n } })), { partitionId: '2' });
+    const all = await readPartition(hub, '2');
+    expect(all.map((event) => event.body.toString())).toEqual(Array.from({ length: n }, (_, i) => `e${i}`));
+    // Every start and length lands on the same events as the whole read, whichever batch rows hold them.
+    for (let after = -1; after < n; after++) {
+      for (const maxCount of [1, 2, 4, 9, 20]) {
+        const part = await hub.receive('2', after, { maxCount, maxWaitMs: 0 });
+        expect(part.map((event) => [event.sequenceNumber, event.offset, event.body.toString()])).toEqual(
+          all.slice(after + 1, after + 1 + maxCount).map((event) => [event.sequenceNumber, event.offset, event.body.toString()]),
+        );
+      }
+    }
+    await hub.close();
+  });
+
+  it('moves a file written one row per event to batch rows on open, every event unchanged', async () => {
+    const clock = new TestClock(Date.UTC(2026, 0, 1));
+    const sends: Array<{ events: Array<{ body: Buffer; properties?: Record<string, string | number | boolean | Buffer> }>; options: { partitionId?: string; partitionKey?: string } }> = [
+      { events: [{ body: Buffer.from('a'), properties: { s: 'x', n: 1 } }, { body: Buffer.alloc(0) }], options: { partitionId: '0' } },
+      { events: [{ body: Buffer.from([0xff, 0]), properties: { b: true, x: Buffer.from([1, 2]) } }], options: { partitionKey: 'device-7' } },
+      { events: [{ body: Buffer.from('é') }, { body: Buffer.from('z'), properties: { d: 1.5 } }], options: { partitionId: '0' } },
+    ];
+    // The expected events: the same sends through a hub of today's layout.
+    const expectedFile = path.join(dir.path, 'expected.db');
+    const reference = LocalEventHub.open({ file: expectedFile, hubName: 'telemetry', partitionCount: 4, clock });
+    for (const send of sends) {
+      await reference.send(send.events, send.options);
+      clock.advance(1000);
+    }
+    const expected = await Promise.all(['0', '1', '2', '3'].map((id) => readPartition(reference, id)));
+    await reference.close();
+
+    // The same events written as the one-row-per-event layout stored them.
+    await mkdir(path.dirname(file), { recursive: true });
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE eh_hubs (hub TEXT PRIMARY KEY, partition_count INTEGER NOT NULL, next_round_robin INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE eh_partitions (hub TEXT NOT NULL, partition_id INTEGER NOT NULL, next_sequence INTEGER NOT NULL DEFAULT 0, next_offset INTEGER NOT NULL DEFAULT 0,
+        last_offset INTEGER NOT NULL DEFAULT -1, last_enqueued_time INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (hub, partition_id));
+      CREATE TABLE eh_events (hub TEXT NOT NULL, partition_id INTEGER NOT NULL, sequence_number INTEGER NOT NULL, byte_offset INTEGER NOT NULL, enqueued_time INTEGER NOT NULL,
+        partition_key TEXT, properties TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (hub, partition_id, sequence_number));
+      INSERT INTO eh_hubs (hub, partition_count) VALUES ('telemetry', 4);`);
+    old.exec(`ATTACH DATABASE '${expectedFile.replace(/'/g, "''")}' AS source; INSERT INTO eh_partitions SELECT * FROM source.eh_partitions; DETACH DATABASE source;`);
+    const insert = old.prepare('INSERT INTO eh_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const storedProperties = (event: ReceivedEvent) =>
+      JSON.stringify(
+        Object.fromEntries(
+          Object.entries(event.properties).map(([key, value]) => [
+            key,
+            typeof value === 'string' ? ['s', value] : typeof value === 'boolean' ? ['b', value] : typeof value === 'number' ? [Number.isSafeInteger(value) ? 'l' : 'd', value] : ['x', Buffer.from(value).toString('base64')],
+          ]),
+        ),
+      );
+    expected.forEach((events, partition) => {
+      for (const event of events) insert.run('telemetry', partition, event.sequenceNumber, Number(event.offset), event.enqueuedTime, event.partitionKey, storedProperties(event), event.body);
+    });
+    old.close();
+
+    const hub = open();
+    expect(await Promise.all(['0', '1', '2', '3'].map((id) => readPartition(hub, id)))).toEqual(expected);
+    const lastOfPartition0 = expected[0]?.at(-1);
+    expect(await hub.getPartitionProperties('0')).toEqual({ partitionId: '0', lastSequenceNumber: 3, lastOffset: lastOfPartition0?.offset, lastEnqueuedTime: lastOfPartition0?.enqueuedTime });
+    // New sends follow on from the moved events.
+    await hub.send([{ body: Buffer.from('next') }], { partitionId: '0' });
+    const after = await hub.receive('0', 3, { maxCount: 10, maxWaitMs: 0 });
+    expect(after.map((event) => [event.sequenceNumber, event.body.toString()])).toEqual([[4, 'next']]);
+    expect(Number(after[0]?.offset)).toBeGreaterThan(Number(expected[0]?.at(-1)?.offset));
+    await hub.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'eh_events'").get()).toEqual({ n: 0 });
+    check.close();
+  });
+
+  it('refuses a damaged batch row, saying which batch and how to recover', async () => {
+    const hub = open();
+    await hub.send([{ body: Buffer.from('one') }, { body: Buffer.from('two') }], { partitionId: '1' });
+    await hub.close();
+    const db = new Database(file);
+    db.prepare('UPDATE eh_batches SET records = substr(records, 1, length(records) - 2)').run();
+    db.close();
+    const reopened = open();
+    await expect(reopened.receive('1', -1, { maxCount: 10, maxWaitMs: 0 })).rejects.toThrow(/batch starting at sequence number 0 is damaged.*restore it from a copy/);
+    await reopened.close();
+  });
+
   it('rejects invalid options with messages that name the value', () => {
     expect(() => open({ partitionCount: 0 })).toThrow(/partitionCount of event hub "telemetry" must be an integer from 1/);
     expect(() => open({ hubName: '' })).toThrow(/needs a hubName/);

@@ -2,6 +2,11 @@
  * The embedded event hub: a partitioned append log in one SQLite file, shared safely by several
  * producing and consuming processes (see `local.sqlite.ts` for WAL, busy timeout and durability).
  *
+ * Storage: one row per `send` (`eh_batches`), its events packed in one blob (`batch-records.ts`),
+ * so a send is one insert and a receive reads a few rows, however many events they hold. A file
+ * written with one row per event (`eh_events`) is moved to this layout, events, sequence numbers
+ * and offsets unchanged, the first time it is opened.
+ *
  * Invariants:
  * - One `send` call is one IMMEDIATE transaction: its events are appended together or not at all,
  *   with contiguous sequence numbers, and no other producer interleaves with them.
@@ -29,7 +34,8 @@ import {
   type ReceivedEvent,
   type SendOptions,
 } from '@pipeline/ports';
-import { decodeProperties, encodeProperties } from './local.event-properties';
+import { packRecords, RECORD_SEPARATOR_BYTES, unpackRecords, type PackedEvent } from './local.batch-records';
+import { decodeProperties, encodeProperties, propertiesSize } from './local.event-properties';
 import { openSharedSqlite } from './local.sqlite';
 
 export interface LocalEventHubOptions {
@@ -51,14 +57,10 @@ export interface LocalEventHubOptions {
 export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
 /** Pause between polls while `receive` waits for events. */
 const RECEIVE_POLL_INTERVAL_MS = 25;
-/** Bytes each record takes in the partition log besides its payload. */
-const RECORD_SEPARATOR_BYTES = 1;
 /** The largest partition count `partitionIndexForKey` spreads keys over (the hash is 16-bit). */
 const MAX_PARTITION_COUNT = 32_767;
-const EMPTY_BODY = Buffer.alloc(0);
-/** Rows per multi-row INSERT: fewer statement runs per batch (8 parameters a row, far below SQLite's limit). */
-const INSERT_ROWS = 64;
-const INSERT_COLUMNS = 8;
+/** Events per batch row when a file of the one-row-per-event layout is moved. */
+const MOVED_BATCH_EVENTS = 2_000;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS eh_hubs (
@@ -75,23 +77,21 @@ const SCHEMA = `
     last_enqueued_time INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (hub, partition_id)
   );
-  CREATE TABLE IF NOT EXISTS eh_events (
+  CREATE TABLE IF NOT EXISTS eh_batches (
     hub TEXT NOT NULL,
     partition_id INTEGER NOT NULL,
-    sequence_number INTEGER NOT NULL,
-    byte_offset INTEGER NOT NULL,
+    first_sequence INTEGER NOT NULL,
+    last_sequence INTEGER NOT NULL,
+    first_offset INTEGER NOT NULL,
     enqueued_time INTEGER NOT NULL,
     partition_key TEXT,
-    properties TEXT NOT NULL,
-    body BLOB NOT NULL,
-    PRIMARY KEY (hub, partition_id, sequence_number)
+    records BLOB NOT NULL
   );
+  CREATE UNIQUE INDEX IF NOT EXISTS eh_batches_by_last_sequence ON eh_batches (hub, partition_id, last_sequence);
 `;
 
-/** A row of `eh_events` as `.raw()` returns it from `events`, the body's length in place of the body. */
-type EventRow = [sequenceNumber: number, byteOffset: number, enqueuedTime: number, partitionKey: string | null, properties: string, bodyLength: number];
-/** The same with the body, from `eventsWithBodies`. */
-type EventRowWithBody = [...EventRow, body: Buffer];
+/** A row of `eh_batches` as `.raw()` returns it. */
+type BatchRow = [firstSequence: number, firstOffset: number, enqueuedTime: number, partitionKey: string | null, records: Buffer];
 
 interface PartitionRow {
   next_sequence: number;
@@ -100,26 +100,14 @@ interface PartitionRow {
   last_enqueued_time: number;
 }
 
-/** The parameters of `insertMany`: INSERT_ROWS rows of INSERT_COLUMNS values. */
-type InsertParameters = Array<string | number | Buffer | null>;
-
-interface EncodedEvent {
-  body: Buffer;
-  properties: string;
-  size: number;
-}
-
 export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   readonly fullyQualifiedNamespace: string;
   readonly consumerGroup: string;
   readonly maxBatchBytes: number;
   private readonly partitionIds: readonly string[];
   private readonly statements: ReturnType<typeof prepareStatements>;
-  private readonly insertParameters: InsertParameters = new Array<string | number | Buffer | null>(INSERT_ROWS * INSERT_COLUMNS).fill(null);
-  private readonly appendBatch: (events: EncodedEvent[], partitionKey: string | null, partition: number | undefined, enqueuedTime: number) => void;
+  private readonly appendBatch: (events: PackedEvent[], partitionKey: string | null, partition: number | undefined, enqueuedTime: number) => void;
   private closed = false;
-  /** Whether the file's text encoding is UTF-8, so group_concat passes blob bytes through unchanged. */
-  private readonly utf8: boolean;
 
   private constructor(
     private readonly db: Database.Database,
@@ -133,7 +121,6 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i));
     this.statements = prepareStatements(db);
-    this.utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
     this.appendBatch = db.transaction(this.append.bind(this)).immediate;
   }
 
@@ -151,6 +138,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     }
     const db = openSharedSqlite(file, SCHEMA, 'local event hub');
     try {
+      moveEventRows(db);
       registerHub(db, file, hubName, partitionCount);
       return new LocalEventHub(db, hubName, partitionCount, options.clock ?? systemClock, options);
     } catch (error) {
@@ -170,7 +158,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     const { partitionKey, partitionId } = options;
     if (events.length === 0) return;
 
-    const encoded: EncodedEvent[] = new Array(events.length);
+    const encoded: PackedEvent[] = new Array(events.length);
     let total = 0;
     for (let i = 0; i < events.length; i++) {
       const event = encodeEvent(events[i] as EventToSend, i);
@@ -212,8 +200,8 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     // Waiting is real elapsed time (the injected clock only stamps events).
     const deadline = performance.now() + maxWaitMs;
     for (;;) {
-      const rows = this.statements.events.all(this.hubName, partition, afterSequenceNumber, maxCount);
-      if (rows.length > 0) return this.toReceived(partitionId, partition, rows);
+      const events = this.read(partitionId, partition, afterSequenceNumber, maxCount);
+      if (events.length > 0) return events;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return [];
       await sleep(Math.min(RECEIVE_POLL_INTERVAL_MS, remaining));
@@ -229,39 +217,34 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   }
 
   /** Runs inside the IMMEDIATE transaction of `appendBatch`. */
-  private append(events: EncodedEvent[], partitionKey: string | null, partition: number | undefined, enqueuedTime: number): void {
+  private append(events: PackedEvent[], partitionKey: string | null, partition: number | undefined, enqueuedTime: number): void {
     const target = partition ?? this.nextRoundRobin();
     const state = this.statements.partition.get(this.hubName, target);
     if (state === undefined) throw new EventHubError(`Event hub "${this.hubName}" has no partition ${target} in its file; was the file replaced?`);
-    let sequence = state.next_sequence;
+    const first = state.next_sequence;
+    const last = first + events.length - 1;
     let offset = state.next_offset;
     let lastOffset = state.last_offset;
-    // Whole groups of INSERT_ROWS go through the multi-row statement, the rest one row at a time.
-    const grouped = events.length - (events.length % INSERT_ROWS);
-    const parameters = grouped > 0 ? this.insertParameters : [];
     for (let i = 0; i < events.length; i++) {
-      const event = events[i] as EncodedEvent;
-      if (i < grouped) {
-        const at = (i % INSERT_ROWS) * INSERT_COLUMNS;
-        parameters[at] = this.hubName;
-        parameters[at + 1] = target;
-        parameters[at + 2] = sequence;
-        parameters[at + 3] = offset;
-        parameters[at + 4] = enqueuedTime;
-        parameters[at + 5] = partitionKey;
-        parameters[at + 6] = event.properties;
-        parameters[at + 7] = event.body;
-        if (i % INSERT_ROWS === INSERT_ROWS - 1) this.statements.insertMany.run(parameters);
-      } else {
-        this.statements.insert.run(this.hubName, target, sequence, offset, enqueuedTime, partitionKey, event.properties, event.body);
-      }
       lastOffset = offset;
-      sequence += 1;
-      offset += event.size + RECORD_SEPARATOR_BYTES;
+      offset += (events[i] as PackedEvent).size + RECORD_SEPARATOR_BYTES;
     }
-    // Let the bodies go: the array is kept for the next batch.
-    if (grouped > 0) parameters.fill(null);
-    this.statements.advance.run(sequence, offset, lastOffset, enqueuedTime, this.hubName, target);
+    this.statements.insertBatch.run(this.hubName, target, first, last, state.next_offset, enqueuedTime, partitionKey, packRecords(events));
+    this.statements.advance.run(last + 1, offset, lastOffset, enqueuedTime, this.hubName, target);
+  }
+
+  /** Up to `maxCount` events after `afterSequenceNumber`, from the batch rows that hold them. */
+  private read(partitionId: string, partition: number, afterSequenceNumber: number, maxCount: number): ReceivedEvent[] {
+    const events: ReceivedEvent[] = [];
+    for (const row of this.statements.batchesAfter.iterate(this.hubName, partition, afterSequenceNumber) as IterableIterator<BatchRow>) {
+      const [firstSequence, firstOffset, enqueuedTime, partitionKey, records] = row;
+      unpackRecords(records, firstSequence, firstOffset, afterSequenceNumber + 1, maxCount - events.length, (sequenceNumber, offset, propertiesJson, body) => {
+        events.push({ partitionId, sequenceNumber, offset: String(offset), enqueuedTime, partitionKey, properties: decodeProperties(propertiesJson), body });
+      });
+      // Leaving the loop early resets the statement.
+      if (events.length >= maxCount) break;
+    }
+    return events;
   }
 
   private nextRoundRobin(): number {
@@ -279,45 +262,6 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     return index;
   }
 
-  /**
-   * The events of `rows`. Their bodies are read in one piece (one Buffer for the batch instead of one
-   * per event) and handed out as views of it; rows never change once written, so the piece holds
-   * exactly the listed rows' bodies, which its length confirms before it is used.
-   */
-  private toReceived(partitionId: string, partition: number, rows: EventRow[]): ReceivedEvent[] {
-    const first = (rows[0] as EventRow)[0];
-    const last = (rows[rows.length - 1] as EventRow)[0];
-    let expected = 0;
-    for (let i = 0; i < rows.length; i++) expected += (rows[i] as EventRow)[5];
-    const joined = expected === 0 ? EMPTY_BODY : this.utf8 ? this.statements.bodies.get(this.hubName, partition, first, last) : null;
-    const bodies: Buffer[] = new Array(rows.length);
-    if (joined instanceof Buffer && joined.byteLength === expected && last - first === rows.length - 1) {
-      let at = 0;
-      for (let i = 0; i < rows.length; i++) {
-        const length = (rows[i] as EventRow)[5];
-        bodies[i] = joined.subarray(at, at + length);
-        at += length;
-      }
-    } else {
-      const full = this.statements.eventsWithBodies.all(this.hubName, partition, first - 1, rows.length);
-      for (let i = 0; i < rows.length; i++) bodies[i] = (full[i] as EventRowWithBody)[6];
-    }
-    const events: ReceivedEvent[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i] as EventRow;
-      events[i] = {
-        partitionId,
-        sequenceNumber: row[0],
-        offset: String(row[1]),
-        enqueuedTime: row[2],
-        partitionKey: row[3],
-        properties: decodeProperties(row[4]),
-        body: bodies[i] as Buffer,
-      };
-    }
-    return events;
-  }
-
   private assertOpen(): void {
     if (this.closed) throw new EventHubError(`The local event hub "${this.hubName}" is closed; open it again to use it.`);
   }
@@ -328,32 +272,15 @@ function prepareStatements(db: Database.Database) {
     partition: db.prepare<[string, number], PartitionRow>(
       'SELECT next_sequence, next_offset, last_offset, last_enqueued_time FROM eh_partitions WHERE hub = ? AND partition_id = ?',
     ),
-    events: db
-      .prepare<[string, number, number, number], EventRow>(
-        `SELECT sequence_number, byte_offset, enqueued_time, partition_key, properties, length(body)
-         FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number > ? ORDER BY sequence_number LIMIT ?`,
+    batchesAfter: db
+      .prepare<[string, number, number], BatchRow>(
+        `SELECT first_sequence, first_offset, enqueued_time, partition_key, records
+         FROM eh_batches WHERE hub = ? AND partition_id = ? AND last_sequence > ? ORDER BY last_sequence`,
       )
       .raw(true),
-    eventsWithBodies: db
-      .prepare<[string, number, number, number], EventRowWithBody>(
-        `SELECT sequence_number, byte_offset, enqueued_time, partition_key, properties, length(body), body
-         FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number > ? ORDER BY sequence_number LIMIT ?`,
-      )
-      .raw(true),
-    // group_concat copies each blob's bytes as they are (the file's text encoding is UTF-8).
-    bodies: db
-      .prepare<[string, number, number, number], Buffer | null>(
-        `SELECT CAST(group_concat(body, x'' ORDER BY sequence_number) AS BLOB)
-         FROM eh_events WHERE hub = ? AND partition_id = ? AND sequence_number BETWEEN ? AND ?`,
-      )
-      .pluck(true),
-    insert: db.prepare<[string, number, number, number, number, string | null, string, Buffer]>(
-      `INSERT INTO eh_events (hub, partition_id, sequence_number, byte_offset, enqueued_time, partition_key, properties, body)
+    insertBatch: db.prepare<[string, number, number, number, number, number, string | null, Buffer]>(
+      `INSERT INTO eh_batches (hub, partition_id, first_sequence, last_sequence, first_offset, enqueued_time, partition_key, records)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    insertMany: db.prepare<[InsertParameters]>(
-      `INSERT INTO eh_events (hub, partition_id, sequence_number, byte_offset, enqueued_time, partition_key, properties, body)
-       VALUES ${Array.from({ length: INSERT_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     ),
     advance: db.prepare<[number, number, number, number, string, number]>(
       'UPDATE eh_partitions SET next_sequence = ?, next_offset = ?, last_offset = ?, last_enqueued_time = ? WHERE hub = ? AND partition_id = ?',
@@ -361,6 +288,64 @@ function prepareStatements(db: Database.Database) {
     roundRobin: db.prepare<[string], { next_round_robin: number }>('SELECT next_round_robin FROM eh_hubs WHERE hub = ?'),
     bumpRoundRobin: db.prepare<[string]>('UPDATE eh_hubs SET next_round_robin = next_round_robin + 1 WHERE hub = ?'),
   };
+}
+
+/** A row of the one-row-per-event layout, as `.raw()` returns it. */
+type EventRow = [hub: string, partition: number, sequence: number, byteOffset: number, enqueuedTime: number, partitionKey: string | null, properties: string, body: Buffer];
+
+/**
+ * Move the events of a file written one row per event (`eh_events`) into batch rows, in one
+ * transaction, and drop the old table. Consecutive events of one partition share a row when they
+ * share their enqueued time and partition key and their offsets follow on, so every event keeps
+ * its sequence number, offset, time, key, properties and body.
+ */
+function moveEventRows(db: Database.Database): void {
+  const move = db.transaction(() => {
+    const old = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'eh_events'").get();
+    if (old === undefined) return;
+    const insert = db.prepare<[string, number, number, number, number, number, string | null, Buffer]>(
+      'INSERT INTO eh_batches (hub, partition_id, first_sequence, last_sequence, first_offset, enqueued_time, partition_key, records) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    // Read a page at a time: better-sqlite3 cannot insert while a statement is still iterating.
+    const page = db
+      .prepare<[string, number, number], EventRow>(
+        `SELECT hub, partition_id, sequence_number, byte_offset, enqueued_time, partition_key, properties, body FROM eh_events
+         WHERE (hub, partition_id, sequence_number) > (?, ?, ?) ORDER BY hub, partition_id, sequence_number LIMIT ${MOVED_BATCH_EVENTS}`,
+      )
+      .raw(true);
+    function* allRows(): Generator<EventRow> {
+      let rows = page.all('', -1, -1);
+      while (rows.length > 0) {
+        yield* rows;
+        const last = rows[rows.length - 1] as EventRow;
+        rows = page.all(last[0], last[1], last[2]);
+      }
+    }
+    let pending: EventRow[] = [];
+    let packed: PackedEvent[] = [];
+    let nextOffset = 0;
+    const flush = (): void => {
+      if (pending.length === 0) return;
+      const head = pending[0] as EventRow;
+      const tail = pending[pending.length - 1] as EventRow;
+      insert.run(head[0], head[1], head[2], tail[2], head[3], head[4], head[5], packRecords(packed));
+      pending = [];
+      packed = [];
+    };
+    for (const row of allRows()) {
+      const previous = pending[pending.length - 1];
+      const follows =
+        previous !== undefined && previous[0] === row[0] && previous[1] === row[1] && previous[2] + 1 === row[2] && previous[4] === row[4] && previous[5] === row[5] && nextOffset === row[3];
+      if (!follows || pending.length >= MOVED_BATCH_EVENTS) flush();
+      const size = row[7].byteLength + propertiesSize(decodeProperties(row[6]));
+      pending.push(row);
+      packed.push({ propertiesJson: row[6], body: row[7], size });
+      nextOffset = row[3] + size + RECORD_SEPARATOR_BYTES;
+    }
+    flush();
+    db.exec('DROP TABLE eh_events');
+  });
+  move.immediate();
 }
 
 /** Record the hub and its partitions on first open; refuse a different partition count later. */
@@ -383,13 +368,13 @@ function registerHub(db: Database.Database, file: string, hubName: string, parti
   register.immediate();
 }
 
-function encodeEvent(event: EventToSend, index: number): EncodedEvent {
+function encodeEvent(event: EventToSend, index: number): PackedEvent {
   if (typeof event !== 'object' || event === null || !(event.body instanceof Uint8Array)) {
     throw new EventHubError(`Event ${index} of the batch needs a body of bytes (Buffer or Uint8Array).`);
   }
   const body = Buffer.isBuffer(event.body) ? event.body : Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength);
   const properties = encodeProperties(event.properties);
-  return { body, properties: properties.json, size: body.byteLength + properties.size };
+  return { body, propertiesJson: properties.json, size: body.byteLength + properties.size };
 }
 
 function sleep(ms: number): Promise<void> {
