@@ -5,7 +5,7 @@
  * shape through the whole pipeline with every service at once (bench/simple-shape.js).
  * Each stage runs as its own process, exactly as a user runs it; the exact commands are printed.
  * Options: --rows N (example spec, default 1,000,000), --simple-rows N (simple shape, default
- * 3,000,000; 0 leaves it out), --late-rows N (`/v1/late` on a late table of N rows, bench/late-rows.js,
+ * 3,000,000, run after a third of it for peak memory side by side; 0 leaves it out), --late-rows N (`/v1/late` on a late table of N rows, bench/late-rows.js,
  * default 1,000,000; 0 leaves it out), --fresh-seconds N (freshness at 10,000 events/s for N seconds,
  * bench/freshness.js; default 30, 0 leaves it out), --scale-out-rows N (gold with 1 and 2 instances on
  * N events and a takeover after SIGKILL, bench/scale-out.js; default 200,000, 0 leaves it out),
@@ -125,15 +125,24 @@ async function loadServingApi(home) {
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 const rate = (n, s) => `${Math.round(n / s).toLocaleString('en-US')} events/s`;
 
-function simpleLines(simple) {
+const SERVICE_ORDER = ['start', 'produce', 'capture', 'bronze', 'silver', 'gold', 'serving-api'];
+
+function simpleLines(simple, third) {
   const { rows: n, size, pipeline, duckdb } = simple;
-  const order = ['start', 'produce', 'capture', 'bronze', 'silver', 'gold', 'serving-api'];
-  const peaks = Object.entries(pipeline.peaks).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+  const peaks = Object.entries(pipeline.peaks).sort(([a], [b]) => SERVICE_ORDER.indexOf(a) - SERVICE_ORDER.indexOf(b));
+  const growth = third
+    ? [
+        `Peak RSS per service at ${third.rows.toLocaleString('en-US')} → ${n.toLocaleString('en-US')} flights (the same shape, a third of the stream, run first): ${peaks
+          .map(([service, bytes]) => `${service} ${third.pipeline.peaks[service] ? mib(third.pipeline.peaks[service]) : '?'} → ${mib(bytes)}`)
+          .join(', ')}.`,
+      ]
+    : [];
   return [
     `Simple shape, every service at once: ${n.toLocaleString('en-US')} generated flights (${mib(size)} of CSV; about 230 origins, one hourly window, four aggregates, 4 partitions, 4 gold shards) through \`pipeline start --exit-when-done\`, from launch until everything sent is through gold and the audit reconciled: ${pipeline.seconds.toFixed(1)} s, ${rate(n, pipeline.seconds)}.`,
     `DuckDB, the same ${duckdb.windows.toLocaleString('en-US')} windows over the same CSV: ${duckdb.seconds.toFixed(2)} s; the pipeline took ${(pipeline.seconds / duckdb.seconds).toFixed(0)}× as long.`,
     `  ${pipeline.through}`,
     `Peak RSS per service: ${peaks.map(([service, bytes]) => `${service} ${mib(bytes)}`).join(', ')}.`,
+    ...growth,
   ];
 }
 
@@ -187,8 +196,12 @@ async function main() {
   }
   const pipelineSeconds = results.reduce((n, r) => n + r.seconds, 0);
   let simple;
+  let simpleThird;
   if (simpleRows > 0) {
-    process.stderr.write(`simple shape: ${simpleRows.toLocaleString('en-US')} flights through every service at once …\n`);
+    // A third of the stream first: memory that grows with the stream's length, not with its open windows, shows as a difference.
+    const thirdRows = Math.round(simpleRows / 3);
+    process.stderr.write(`simple shape: ${thirdRows.toLocaleString('en-US')}, then ${simpleRows.toLocaleString('en-US')} flights through every service at once …\n`);
+    simpleThird = await simpleShape({ work: fs.mkdtempSync(path.join(work, 'third-')), rows: thirdRows });
     simple = await simpleShape({ work, rows: simpleRows });
   }
   let scaled;
@@ -221,7 +234,7 @@ async function main() {
         `Serving API (${a.connections} concurrent clients, ${a.duration} s, ${a.paths.join(' and ')}): ${Math.round(a.requestsPerSecond).toLocaleString('en-US')} requests/s, latency p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.errors} errors, ${a.non2xx} non-2xx.`,
     ),
     ...(late ? ['', ...lateRowsLines(late)] : []),
-    ...(simple ? ['', ...simpleLines(simple)] : []),
+    ...(simple ? ['', ...simpleLines(simple, simpleThird)] : []),
     ...(scaled ? ['', ...scaleOutLines(scaled)] : []),
     ...(fresh
       ? [
