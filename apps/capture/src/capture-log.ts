@@ -7,15 +7,14 @@
  * partition-capture.ts). Every entry is created only if absent, so two instances racing for a
  * partition agree on what file N holds: the loser adopts the winner's entry. An `offsets/N`
  * without `commits/N` is re-done after a crash: the same events, to the same path, with the same
- * bytes. Entries older than RETAINED_BATCHES files are deleted, commits included.
+ * bytes. Entries older than CAPTURE_RETAINED_BATCHES files are deleted, commits included. Each commit names
+ * the instance that wrote it (its owner). The layout is libs/checkpoint capture-progress.ts's.
  */
 import type { Lake } from '@pipeline/ports';
 
 export type { CaptureCommit, CaptureIntent } from '@pipeline/contracts';
 
 export const CAPTURE_LOG_VERSION = 1;
-/** How many batch entries to keep per partition: older ones are deleted after each commit. */
-export const RETAINED_BATCHES = 100;
 
 export interface CaptureMetadata {
   version: number;

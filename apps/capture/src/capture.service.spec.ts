@@ -212,6 +212,28 @@ describe('capture', () => {
     expect(crashes).toBeGreaterThan(20);
   });
 
+  it('follows another instance that wrote the partition while this one held read events, instead of appending them out of order', async () => {
+    await sendEvents(w, 60);
+    const partition = (await lastSequences(w)).get('1') as number;
+    expect(partition).toBeGreaterThan(20);
+    const log = new CaptureLog(w.lake, 'checkpoints/capture-events');
+    const parts = { prefix: 'raw', namespace: 'testns', eventHub: 'events', partitionId: '1' };
+    // The paused owner recovered before the other instance wrote anything; it reads everything at once, in small files.
+    const paused = new PartitionCapture('1', parts, w.hub, w.lake, log, w.store, w.clock, silent, options({ maxFileBytes: 1_024, receiveBatch: 1_000 }));
+    await paused.recover();
+    const other = new PartitionCapture('1', parts, w.hub, w.lake, log, w.store, w.clock, silent, options({ maxFileBytes: 1_000_000, receiveBatch: 1_000 }));
+    await other.poll(0);
+    await other.flush();
+    expect(other.committedSequenceNumber).toBe(partition);
+    // Its first file is the other's file 0 already: it adopts it and drops the rest of what it read.
+    await paused.poll(0);
+    expect(paused.committedSequenceNumber).toBe(partition);
+    expect(paused.pendingEvents).toBe(0);
+    const { files, byPartition } = await captured(w.lake);
+    expect(files.filter((f) => f.split('/')[3] === '1')).toHaveLength(1);
+    expect(byPartition.get('1')?.map((r) => r.sequenceNumber)).toEqual(Array.from({ length: partition + 1 }, (_, i) => i));
+  });
+
   it('re-does an interrupted file to the same path with the same bytes', async () => {
     await sendEvents(w, 30);
     const reference = await world();
@@ -284,6 +306,74 @@ describe('capture', () => {
     await b.run(new AbortController().signal, true);
     const { byPartition } = await captured(w.lake);
     expectExactlyOnce(byPartition, await lastSequences(w));
+  });
+
+  it('drains beside a running instance: done once the partitions it does not own are captured by their owner, with no event lost or written twice', async () => {
+    await sendEvents(w, 60);
+    const ids = await w.hub.getPartitionIds();
+    // Both instances share the test clock; each sleep moves it on and lets the other run. Claims
+    // outlive the test (one instance may spin the clock while the other writes): partitions move by release only.
+    const sleep = async (ms: number) => {
+      w.clock.advance(ms);
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    // The running instance's time stands still until the drain starts, so its files stay open till then.
+    let startDrain = () => undefined as void;
+    const drainStarted = new Promise<void>((resolve) => (startDrain = resolve));
+    const running = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'running', windowMs: 10_000, ownershipExpiryMs: 60_000 }), async (ms) => {
+      await drainStarted;
+      await sleep(ms);
+    });
+    const stopRunning = new AbortController();
+    const runningDone = running.run(stopRunning.signal);
+    try {
+      while (running.ownedPartitions.length < ids.length) await new Promise((resolve) => setImmediate(resolve));
+      await sendEvents(w, 30, 60);
+      const targets = await lastSequences(w);
+      const drain = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'drain', windowMs: 2_000, ownershipExpiryMs: 60_000 }), sleep);
+      const draining = drain.run(new AbortController().signal, true);
+      startDrain();
+      const summary = await draining;
+      // The running instance gave the drain its share (flushing each open file first) and kept the
+      // rest, whose open files close only after their 10 s window: the drain waited for those.
+      expect(running.ownedPartitions.length).toBeGreaterThan(0);
+      expect(running.ownedPartitions.length).toBeLessThan(ids.length);
+      expect(summary.drainedByOthers).toEqual(expect.arrayContaining(running.ownedPartitions));
+      for (const [id, target] of targets) {
+        const log = new PartitionCapture(id, { prefix: 'raw', namespace: 'testns', eventHub: 'events', partitionId: id }, w.hub, w.lake, new CaptureLog(w.lake, 'checkpoints/capture-events'), w.store, w.clock, silent, options());
+        await log.recover();
+        expect({ id, captured: log.committedSequenceNumber >= target }).toEqual({ id, captured: true });
+      }
+    } finally {
+      stopRunning.abort();
+      await runningDone;
+    }
+    const { files, byPartition } = await captured(w.lake);
+    expect(new Set(files).size).toBe(files.length);
+    expectExactlyOnce(byPartition, await lastSequences(w));
+  });
+
+  it('runs two drains at once to the end: each captures what it owns, together every event once', async () => {
+    await sendEvents(w, 90);
+    const sleep = async (ms: number) => {
+      w.clock.advance(ms);
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    const a = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'a', windowMs: 2_000, ownershipExpiryMs: 60_000 }), sleep);
+    const b = new CaptureService(w.hub, w.lake, w.store, w.clock, silent, options({ ownerId: 'b', windowMs: 2_000, ownershipExpiryMs: 60_000 }), sleep);
+    const [sa, sb] = await Promise.all([a.run(new AbortController().signal, true), b.run(new AbortController().signal, true)]);
+    expect(sa.events + sb.events).toBe(90);
+    const { files, byPartition } = await captured(w.lake);
+    expect(files.length).toBe(sa.files + sb.files);
+    expectExactlyOnce(byPartition, await lastSequences(w));
+    // Every file's commit names the instance that wrote it.
+    const owners = new Set<string>();
+    for (const id of await w.hub.getPartitionIds()) {
+      for await (const entry of w.lake.list(`checkpoints/capture-events/partitions/${id}/commits/`)) {
+        owners.add((JSON.parse((await w.lake.read(entry.path)).toString('utf8')) as { owner: string }).owner);
+      }
+    }
+    expect([...owners].sort()).toEqual(sa.files > 0 && sb.files > 0 ? ['a', 'b'] : [sa.files > 0 ? 'a' : 'b']);
   });
 
   it('keeps the ownership of two capture checkpoints apart', async () => {

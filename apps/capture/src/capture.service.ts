@@ -8,10 +8,18 @@
  * while this instance stalled) is dropped at once: its open file is abandoned and the new owner
  * re-reads from the lake's record. A dead instance's partitions are owned again within expiry +
  * interval.
+ *
+ * A drain (`--drain`) balances like any instance, so it works beside running or draining ones: it
+ * is done when every partition is captured up to where the hub was when it started, by whichever
+ * instance owns the partition. Its own partitions it closes early (the partial file is written);
+ * the others it reads from the lake's per-partition logs, where their owners commit. An owner that
+ * died leaves its partitions to be claimed within the bound, by the drain if need be, so a drain
+ * never waits on an instance that is gone; and every file is still one create-if-absent intent, so
+ * none is written twice.
  */
 import type { CapturePartition } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
-import { OwnershipBalancer, type OwnershipScope } from '@pipeline/checkpoint';
+import { captureProgress, OwnershipBalancer, type OwnershipScope } from '@pipeline/checkpoint';
 import type { CheckpointStore, EventHubConsumer, Lake } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
 import { CAPTURE_LOG_VERSION, CaptureLog } from './capture-log';
@@ -33,14 +41,19 @@ export interface CaptureSummary {
   events: number;
   bytes: number;
   partitions: string[];
+  /** Draining: the partitions found captured up to their target by other instances (which owned them then). */
+  drainedByOthers: string[];
 }
 
 export class CaptureService {
   private readonly workers = new Map<string, PartitionCapture>();
   private readonly log: CaptureLog;
-  private readonly summary: CaptureSummary = { files: 0, events: 0, bytes: 0, partitions: [] };
+  private readonly summary: CaptureSummary = { files: 0, events: 0, bytes: 0, partitions: [], drainedByOthers: [] };
   private balancer: OwnershipBalancer | undefined;
   private lastBalance = Number.NEGATIVE_INFINITY;
+  /** Draining: partitions whose target is captured, here or elsewhere (positions only grow). */
+  private readonly drainedPartitions = new Set<string>();
+  private lastElsewhereCheck = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly hub: EventHubConsumer,
@@ -79,6 +92,7 @@ export class CaptureService {
       await this.release();
     }
     this.summary.partitions = partitionIds;
+    this.summary.drainedByOthers.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     return this.summary;
   }
 
@@ -97,20 +111,27 @@ export class CaptureService {
     return received;
   }
 
+  /**
+   * Whether every partition is captured up to its target. Owned partitions are judged by their
+   * worker; the others by the lake's log of the partition, read at most once per poll wait.
+   */
   private async drained(targets: Map<string, number>): Promise<boolean> {
-    let done = true;
+    const now = this.clock.now();
+    const checkElsewhere = now - this.lastElsewhereCheck >= this.options.pollWaitMs;
+    if (checkElsewhere) this.lastElsewhereCheck = now;
     for (const [id, target] of targets) {
+      if (this.drainedPartitions.has(id)) continue;
       const worker = this.workers.get(id);
-      if (!worker) {
-        done = false;
-        continue;
+      if (worker) {
+        // Everything up to the target was read: close the partial file instead of waiting out its window.
+        if (worker.committedSequenceNumber < target && worker.committedSequenceNumber + worker.pendingEvents >= target) await worker.flush();
+        if (worker.committedSequenceNumber >= target) this.drainedPartitions.add(id);
+      } else if (checkElsewhere && ((await captureProgress(this.lake, this.log.root, id))?.toSequenceNumber ?? -1) >= target) {
+        this.drainedPartitions.add(id);
+        this.summary.drainedByOthers.push(id);
       }
-      if (worker.committedSequenceNumber >= target) continue;
-      // Everything up to the target was read: close the partial file instead of waiting out its window.
-      if (worker.committedSequenceNumber + worker.pendingEvents >= target) await worker.flush();
-      if (worker.committedSequenceNumber < target) done = false;
     }
-    return done;
+    return this.drainedPartitions.size === targets.size;
   }
 
   /** Where this checkpoint's ownership records live: the hub's consumer group, narrowed to the checkpoint. */

@@ -28,7 +28,7 @@ export function captureCommand(): Command {
     .option('--skip-empty', 'write no file for a window without events (default)')
     .option('--no-skip-empty', 'write an empty file for a window without events, as Azure Capture does by default')
     .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: capture-<hub>)')
-    .option('--drain', 'exit once everything the hub held at start-up is captured')
+    .option('--drain', 'exit once everything the hub held at start-up is captured, by this instance or by the others running beside it')
     .option(METRICS_PORT_FLAG, METRICS_PORT_HELP)
     .addHelpText('after', '\nRuns until SIGTERM or Ctrl-C, then writes its open files and releases its partitions.\n');
 }
@@ -55,7 +55,8 @@ export async function main(argv: string[]): Promise<number> {
       'capture starting',
     );
     const summary = await app.get(CaptureService).run(stop.signal, config.drain);
-    logger.info({ ...summary }, `capture stopped: ${summary.events} events in ${summary.files} files`);
+    const others = summary.drainedByOthers.length === 0 ? '' : `; partitions ${summary.drainedByOthers.join(', ')} were captured to the end by other instances`;
+    logger.info({ ...summary }, `capture stopped: ${summary.events} events in ${summary.files} files${others}`);
     return 0;
   } catch (error) {
     if (error instanceof CheckpointMismatchError) {

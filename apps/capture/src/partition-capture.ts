@@ -12,9 +12,9 @@ import { captureRecordFromEvent, CaptureFileWriter, deriveSyncMarker, type Captu
 import { EventProperty, nextCapturePath, type CapturePartition } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
-import { MicroBatchRuntime, StageCheckpoint, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
+import { capturePartitionCheckpoint, MicroBatchRuntime, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
 import { captureMeasure, inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
-import { CAPTURE_LOG_VERSION, RETAINED_BATCHES, type CaptureCommit, type CaptureIntent, type CaptureLog } from './capture-log';
+import { CAPTURE_LOG_VERSION, type CaptureCommit, type CaptureIntent, type CaptureLog } from './capture-log';
 
 export interface PartitionCaptureOptions {
   windowMs: number;
@@ -24,6 +24,8 @@ export interface PartitionCaptureOptions {
   blockTargetBytes: number;
   /** Most events asked from the hub per poll. */
   receiveBatch: number;
+  /** This instance's id, recorded in each commit it writes (the partition's owner in the status). */
+  ownerId?: string;
 }
 
 export interface CapturedFile {
@@ -72,7 +74,7 @@ export class PartitionCapture {
     private readonly options: PartitionCaptureOptions,
     private readonly onFile: (file: CapturedFile) => void = () => undefined,
   ) {
-    const checkpoint = new StageCheckpoint<CaptureIntent, CaptureCommit, undefined>(lake, `${log.root}/partitions/${partitionId}`, RETAINED_BATCHES, false);
+    const checkpoint = capturePartitionCheckpoint(lake, log.root, partitionId);
     this.runtime = new MicroBatchRuntime(
       checkpoint,
       {
@@ -111,7 +113,11 @@ export class PartitionCapture {
     const events = await this.hub.receive(this.partitionId, this.read, { maxCount: this.options.receiveBatch, maxWaitMs });
     for (const event of events) {
       this.append(event);
-      if ((this.writer as CaptureFileWriter).byteLength >= this.options.maxFileBytes) await this.close();
+      if ((this.writer as CaptureFileWriter).byteLength < this.options.maxFileBytes) continue;
+      await this.close();
+      // Another instance wrote this partition's next files meanwhile (this one was paused past its
+      // claim): the position moved to its last file, and the rest read here is read again from there.
+      if (this.read !== event.sequenceNumber) return events.length;
     }
     if (this.clock.now() - this.windowStart >= this.options.windowMs) await this.close();
     return events.length;
@@ -228,7 +234,8 @@ export class PartitionCapture {
   private async write(intent: CaptureIntent, bytes: Buffer): Promise<CaptureOutcome> {
     const created = await this.lake.createIfAbsent(intent.path, bytes);
     if (!created) this.logger.info({ partition: this.partitionId, path: intent.path }, 'capture file already present (re-done after a restart); keeping it');
-    return { offsets: intent, state: undefined, commit: { batch: intent.batch, path: intent.path, bytes: bytes.byteLength } };
+    const owner = this.options.ownerId;
+    return { offsets: intent, state: undefined, commit: { batch: intent.batch, path: intent.path, bytes: bytes.byteLength, ...(owner === undefined ? {} : { owner }) } };
   }
 
   /** After commits/N: the hub checkpoint, then the position moves on. */

@@ -47,6 +47,7 @@ class KillableStore implements CheckpointStore {
   }
   listOwnership: CheckpointStore['listOwnership'] = async (...args) => (this.check(), this.store.listOwnership(...args));
   claimOwnership: CheckpointStore['claimOwnership'] = async (...args) => (this.check(), this.store.claimOwnership(...args));
+  deleteOwnership: CheckpointStore['deleteOwnership'] = async (...args) => (this.check(), this.store.deleteOwnership(...args));
   listCheckpoints: CheckpointStore['listCheckpoints'] = async (...args) => (this.check(), this.store.listCheckpoints(...args));
   updateCheckpoint: CheckpointStore['updateCheckpoint'] = async (...args) => (this.check(), this.store.updateCheckpoint(...args));
 }

@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
       store,
       lake,
       clock: systemClock,
-      layers: { rawPrefix: config.rawPrefix, bronzeCheckpoint: config.bronzeCheckpoint, silverCheckpoint: config.silverCheckpoint, goldCheckpoint: config.goldCheckpoint },
+      layers: { rawPrefix: config.rawPrefix, captureCheckpoint: config.captureCheckpoint, bronzeCheckpoint: config.bronzeCheckpoint, silverCheckpoint: config.silverCheckpoint, goldCheckpoint: config.goldCheckpoint },
       history: config.history,
       bus,
       logger: new PinoNestLogger(logger),

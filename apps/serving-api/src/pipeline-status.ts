@@ -2,6 +2,8 @@
  * Pipeline status, layer by layer, read from where each layer keeps it:
  * - capture: the capture files in the lake (`raw/…`): count, bytes, and events (each file is read
  *   once, by its block headers, and its count cached: capture files are created once and never change);
+ *   and each partition's last committed file with the instance that committed it (its owner), from
+ *   the capture checkpoint's per-partition logs (libs/checkpoint capture-progress.ts);
  * - bronze and silver: their stage checkpoints' latest committed state (cumulative counts);
  * - gold: the shard statuses in the serving store, with each source partition's progress and the
  *   partition holding the shard's watermark back;
@@ -15,12 +17,12 @@
  *   API has the bus (locally always; on Azure only when given the namespace).
  * The checkpoint records are the stages' own (libs/contracts stage-records.ts).
  */
-import { StageCheckpoint } from '@pipeline/checkpoint';
+import { captureProgressAll, StageCheckpoint } from '@pipeline/checkpoint';
 import { CaptureFormatError, countCaptureRecords } from '@pipeline/capture-format';
 import { captureTimeOfPath, manifestQueue, RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverOffsets, type SilverState } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Bus, DeadLetter, Lake, ServingStore, ShardStatus } from '@pipeline/ports';
-import type { BronzeStatusDto, CaptureStatusDto, DeadLetterQueueDto, DeadLettersStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
+import type { BronzeStatusDto, CapturePartitionStatusDto, CaptureStatusDto, DeadLetterQueueDto, DeadLettersStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
 
 /** How many batches back the commit-based rates look. */
 export const RATE_BATCHES = 10;
@@ -35,6 +37,8 @@ export interface StatusSources {
   clock: Clock;
   pipeline: string;
   rawPrefix: string;
+  /** The capture checkpoint (apps/capture's CAPTURE_CHECKPOINT): `capture-events` when not given. */
+  captureCheckpoint?: string;
   bronzeCheckpoint: string;
   silverCheckpoint: string;
   /** The bus to count dead letters on; without it they are not visible. */
@@ -101,7 +105,15 @@ export class PipelineStatus {
     }
     // Files deleted by retention leave the cache too.
     for (const path of this.eventsPerFile.keys()) if (!seen.has(path)) this.eventsPerFile.delete(path);
-    return { files, events, bytes, position: newest?.path ?? null, rate: this.rateSinceLastCall('capture', events) };
+    return { files, events, bytes, position: newest?.path ?? null, rate: this.rateSinceLastCall('capture', events), partitions: await this.capturePartitions() };
+  }
+
+  /** Each partition's last committed capture file and its owner, partitions in numeric order. */
+  private async capturePartitions(): Promise<CapturePartitionStatusDto[]> {
+    const progress = await captureProgressAll(this.sources.lake, `checkpoints/${this.sources.captureCheckpoint ?? 'capture-events'}`);
+    return progress
+      .map((p) => ({ partition: p.partitionId, batch: p.batch, lastSequenceNumber: p.toSequenceNumber, file: p.path, owner: p.owner ?? null }))
+      .sort((a, b) => a.partition.localeCompare(b.partition, 'en', { numeric: true }));
   }
 
   private async eventsIn(path: string, size: number): Promise<number> {

@@ -15,6 +15,7 @@ describe('servingApiConfig', () => {
       host: '127.0.0.1',
       port: 8080,
       rawPrefix: 'raw',
+      captureCheckpoint: 'capture-events',
       bronzeCheckpoint: 'bronze',
       silverCheckpoint: 'silver',
       goldCheckpoint: 'gold',
@@ -31,6 +32,12 @@ describe('servingApiConfig', () => {
         accessLog: true,
       },
     });
+  });
+
+  it('names the capture checkpoint after the hub as capture does, unless CAPTURE_CHECKPOINT says otherwise, and refuses a bad name', () => {
+    expect(servingApiConfig({}, { PIPELINE_SPEC: 'spec.yaml', PIPELINE_EVENT_HUB: 'telemetry' }).captureCheckpoint).toBe('capture-telemetry');
+    expect(servingApiConfig({}, { PIPELINE_SPEC: 'spec.yaml', PIPELINE_EVENT_HUB: 'telemetry', CAPTURE_CHECKPOINT: 'capture-v2' }).captureCheckpoint).toBe('capture-v2');
+    expect(() => servingApiConfig({}, { PIPELINE_SPEC: 'spec.yaml', CAPTURE_CHECKPOINT: '../elsewhere' })).toThrow(/CAPTURE_CHECKPOINT: expected a checkpoint name/);
   });
 
   it('reads how often the status page history is sampled and how much is kept, refusing a history shorter than one interval', () => {

@@ -1,6 +1,6 @@
 /**
  * The serving API's typed configuration: flags win over environment variables, and every problem
- * is reported at once. The status endpoint reads the bronze and silver checkpoints under the names
+ * is reported at once. The status endpoint reads the capture, bronze and silver checkpoints under the names
  * those services use (the same variables), so one environment configures them all.
  *
  * `edge` is what the API needs to face the internet: bearer-token authentication (Microsoft Entra
@@ -27,6 +27,8 @@ export interface ServingApiConfig {
   port: number;
   /** Lake folder of the capture files (as bronze reads them). */
   rawPrefix: string;
+  /** The capture checkpoint whose per-partition logs give each partition's owner. */
+  captureCheckpoint: string;
   bronzeCheckpoint: string;
   silverCheckpoint: string;
   goldCheckpoint: string;
@@ -58,6 +60,9 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
   // Loopback by default: exposing the API is a decision (a container sets 0.0.0.0).
   const host = settings.string('SERVING_HOST', { default: '127.0.0.1', pattern: HOST, describe: 'a host name or IP address to listen on (--host), e.g. 0.0.0.0' });
   const rawPrefix = settings.string('BRONZE_RAW_PREFIX', { default: 'raw', pattern: LAKE_FOLDER, describe: 'a lake folder like raw or capture/raw (no leading or trailing /)' });
+  // Capture's own default: its checkpoint is named after the hub.
+  const hubName = settings.string('PIPELINE_EVENT_HUB', { default: 'events', pattern: NAME, describe: 'an event hub name (letters, digits, . _ -)' });
+  const captureCheckpoint = settings.string('CAPTURE_CHECKPOINT', { default: `capture-${hubName}`, pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
   const bronzeCheckpoint = settings.string('BRONZE_CHECKPOINT', { default: 'bronze', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
   const silverCheckpoint = settings.string('SILVER_CHECKPOINT', { default: 'silver', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
   const goldCheckpoint = settings.string('GOLD_CHECKPOINT', { default: 'gold', pattern: NAME, describe: 'a checkpoint name (letters, digits, . _ -)' });
@@ -79,6 +84,7 @@ export function servingApiConfig(flags: ServingApiFlags, env: NodeJS.ProcessEnv 
     host,
     port,
     rawPrefix,
+    captureCheckpoint,
     bronzeCheckpoint,
     silverCheckpoint,
     goldCheckpoint,

@@ -27,8 +27,8 @@ export interface ServingApiDeps {
   store: ServingStore;
   lake: Lake;
   clock: Clock;
-  /** Where the status endpoint finds the upstream layers (gold's checkpoint: `gold` when not given). */
-  layers: { rawPrefix: string; bronzeCheckpoint: string; silverCheckpoint: string; goldCheckpoint?: string };
+  /** Where the status endpoint finds the upstream layers (gold's checkpoint: `gold`, capture's: `capture-events` when not given). */
+  layers: { rawPrefix: string; captureCheckpoint?: string; bronzeCheckpoint: string; silverCheckpoint: string; goldCheckpoint?: string };
   /** How often the status page's history is sampled and how much is kept. */
   history?: StatusHistoryOptions;
   /** The bus the status counts dead letters on; without it they are reported as not visible. */

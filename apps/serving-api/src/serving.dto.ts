@@ -89,6 +89,24 @@ export class RateDto {
   overMs!: number | null;
 }
 
+export class CapturePartitionStatusDto {
+  @ApiProperty({ description: 'The event hub partition.', example: '0' })
+  partition!: string;
+  @ApiProperty({ description: 'The number of the partition\'s last committed capture file in its log.' })
+  batch!: number;
+  @ApiProperty({ description: 'The last sequence number captured (the last file\'s last event; -1 when it was empty).' })
+  lastSequenceNumber!: number;
+  @ApiProperty({ description: 'The last capture file committed.', example: 'raw/local/events/0/2026/01/01/00/00/05.avro' })
+  file!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'capture-5c1d',
+    description: 'The capture instance (CAPTURE_INSTANCE_ID) that committed the last file: the partition\'s owner then; null before it was recorded.',
+  })
+  owner!: string | null;
+}
+
 export class CaptureStatusDto {
   @ApiProperty({ description: 'Capture files in the lake.' })
   files!: number;
@@ -100,6 +118,12 @@ export class CaptureStatusDto {
   position!: string | null;
   @ApiProperty({ type: RateDto })
   rate!: RateDto;
+  @ApiProperty({
+    description:
+      'Each partition\'s last committed file and the instance that committed it, from the capture checkpoint (CAPTURE_CHECKPOINT); empty when the files come from Azure\'s Event Hubs Capture, which keeps no such log.',
+    type: [CapturePartitionStatusDto],
+  })
+  partitions!: CapturePartitionStatusDto[];
 }
 
 export class BronzeStatusDto {

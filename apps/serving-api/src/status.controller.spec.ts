@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { StageCheckpoint } from '@pipeline/checkpoint';
+import { capturePartitionCheckpoint, StageCheckpoint } from '@pipeline/checkpoint';
 import { RejectedFileLog, restoreAdvice, type CaptureFileRejection } from '@pipeline/contracts';
 import { LocalBus } from '@pipeline/adapters';
 import type { ShardStatus } from '@pipeline/ports';
@@ -25,7 +25,7 @@ describe('GET /v1/status', () => {
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({
       pipeline: 'sensor-readings',
-      capture: { files: 0, events: 0, bytes: 0, position: null, rate: { perSecond: null, basis: 'status-calls', overMs: null } },
+      capture: { files: 0, events: 0, bytes: 0, position: null, rate: { perSecond: null, basis: 'status-calls', overMs: null }, partitions: [] },
       bronze: { batches: 0, files: 0, records: 0, position: null, rate: { perSecond: null, basis: 'commits', overMs: null } },
       silver: { batches: 0, records: 0, rows: 0, quarantined: 0, duplicates: 0, position: null, rate: { perSecond: null, basis: 'commits', overMs: null } },
       gold: { shards: [], rows: 0, lateRows: 0, maxEventTimeMs: null },
@@ -197,6 +197,7 @@ describe('GET /v1/status', () => {
       bytes: usql.length + bluefrog.length,
       position: 'raw/ns/hub/1/2026/01/01/00/01/00.avro',
       rate: { perSecond: null, basis: 'status-calls', overMs: null },
+      partitions: [],
     });
     expect(first['bronze']).toEqual({ batches: 2, files: 2, records: 678, position: 1, rate: { perSecond: 0.5, basis: 'commits', overMs: 2_000 } });
     expect(first['silver']).toEqual({
@@ -243,6 +244,48 @@ describe('GET /v1/status', () => {
     expect(second['gold']['shards'][0]['rate']).toEqual({ perSecond: 50, basis: 'status-calls', overMs: 10_000 });
     expect(second['gold']['shards'][1]['rate']).toEqual({ perSecond: 0, basis: 'status-calls', overMs: 10_000 });
     expect(second['capture']['rate']).toEqual({ perSecond: 0, basis: 'status-calls', overMs: 10_000 });
+  });
+
+  it('gives each capture partition its last committed file and the instance that committed it, read from the capture checkpoint', async () => {
+    const intent = (partitionId: string, batch: number, to: number) => ({
+      version: 1,
+      batch,
+      partitionId,
+      fromSequenceNumber: batch * 10,
+      toSequenceNumber: to,
+      eventCount: to - batch * 10 + 1,
+      path: `raw/ns/events/${partitionId}/2026/01/01/00/00/${String(batch).padStart(2, '0')}.avro`,
+      codec: 'null' as const,
+      blockTargetBytes: 512,
+      lastOffset: String(to),
+    });
+    const file = async (checkpoint: string, partitionId: string, batch: number, to: number, owner?: string, committed = true) => {
+      const log = capturePartitionCheckpoint(api.lake, `checkpoints/${checkpoint}`, partitionId);
+      const offsets = intent(partitionId, batch, to);
+      await log.writeOffsets(batch, offsets);
+      if (committed) await log.commit(batch, { batch, path: offsets.path, bytes: 100, ...(owner === undefined ? {} : { owner }) });
+    };
+    // Partition 1 moved from capture-a to capture-b: its last commit names the owner now.
+    await file('capture-events', '1', 0, 9, 'capture-a');
+    await file('capture-events', '1', 1, 19, 'capture-b');
+    await file('capture-events', '10', 0, 4, 'capture-a');
+    await file('capture-events', '0', 0, 7, 'capture-a');
+    // A file started and not committed is not the partition's position yet; nor is another checkpoint's log.
+    await file('capture-events', '0', 1, 15, 'capture-b', false);
+    await file('capture-events', '2', 0, 3, 'capture-b', false);
+    await file('capture-copy', '3', 0, 3, 'capture-x');
+    // A commit written before owners were recorded has none.
+    const old = capturePartitionCheckpoint(api.lake, 'checkpoints/capture-events', '4');
+    await old.writeOffsets(0, intent('4', 0, 2));
+    await old.commit(0, { batch: 0, path: intent('4', 0, 2).path, bytes: 50 });
+
+    const status = (await api.get('/v1/status')).json();
+    expect(status['capture']['partitions']).toEqual([
+      { partition: '0', batch: 0, lastSequenceNumber: 7, file: 'raw/ns/events/0/2026/01/01/00/00/00.avro', owner: 'capture-a' },
+      { partition: '1', batch: 1, lastSequenceNumber: 19, file: 'raw/ns/events/1/2026/01/01/00/00/01.avro', owner: 'capture-b' },
+      { partition: '4', batch: 0, lastSequenceNumber: 2, file: 'raw/ns/events/4/2026/01/01/00/00/00.avro', owner: null },
+      { partition: '10', batch: 0, lastSequenceNumber: 4, file: 'raw/ns/events/10/2026/01/01/00/00/00.avro', owner: 'capture-a' },
+    ]);
   });
 
   it('keeps its ETag while the pipeline state stays the same, rates aside, and answers 304 to it', async () => {

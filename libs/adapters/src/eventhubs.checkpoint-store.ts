@@ -8,11 +8,12 @@
  * the partition is owned. A claim without an etag is therefore a create-if-absent of the ownership
  * blob (`If-None-Match: *`); claims with an etag go to the SDK store, whose `If-Match` refuses a
  * stale one. Claims are made one by one, so a refused or vanished claim never hides another's result.
+ * A delete is conditional on the etag (`If-Match`), so a record renewed since it was listed stays.
  * Etags are handed out quoted, listed or claimed alike.
  */
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { RestError, type ContainerClient } from '@azure/storage-blob';
-import { FatalBackendError, type Checkpoint, type CheckpointStore, type PartitionOwnership } from '@pipeline/ports';
+import { EventHubError, FatalBackendError, type Checkpoint, type CheckpointStore, type PartitionOwnership } from '@pipeline/ports';
 
 /** A claim that lost a race: the blob exists already (409), its etag moved on (412), or it is gone (404, not the container). */
 function isLostClaim(error: unknown): boolean {
@@ -52,6 +53,22 @@ export class EventHubsBlobCheckpointStore implements CheckpointStore {
       if (claimed) granted.push(claimed);
     }
     return granted;
+  }
+
+  async deleteOwnership(ownership: PartitionOwnership): Promise<boolean> {
+    if (typeof ownership.etag !== 'string' || ownership.etag === '') {
+      throw new EventHubError(`Deleting the ownership record of partition ${ownership.partitionId} needs the etag it was listed with, got ${JSON.stringify(ownership.etag)}.`);
+    }
+    const etag = ownership.etag;
+    return this.call(`delete the ownership record of partition ${ownership.partitionId}`, async () => {
+      try {
+        await this.container.getBlockBlobClient(ownershipBlobName(ownership)).delete({ conditions: { ifMatch: etag } });
+        return true;
+      } catch (error) {
+        if (isLostClaim(error)) return false;
+        throw error;
+      }
+    });
   }
 
   async listCheckpoints(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<Checkpoint[]> {

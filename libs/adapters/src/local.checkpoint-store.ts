@@ -85,6 +85,14 @@ export class LocalCheckpointStore implements CheckpointStore {
     return this.claimAll(ownerships);
   }
 
+  async deleteOwnership(ownership: PartitionOwnership): Promise<boolean> {
+    this.assertOpen();
+    assertKey(ownership, 'partition ownership');
+    assertEtag(ownership);
+    const { fullyQualifiedNamespace, eventHubName, consumerGroup, partitionId, etag } = ownership;
+    return this.statements.deleteOwnership.run(fullyQualifiedNamespace, eventHubName, consumerGroup, partitionId, etag as string).changes === 1;
+  }
+
   async listCheckpoints(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<Checkpoint[]> {
     this.assertOpen();
     return this.statements.listCheckpoints.all(fullyQualifiedNamespace, eventHubName, consumerGroup).map(toCheckpoint);
@@ -135,6 +143,9 @@ function prepareStatements(db: Database.Database) {
       `UPDATE eh_ownership SET owner_id = ?, last_modified = ?, etag = ?
        WHERE namespace = ? AND hub = ? AND consumer_group = ? AND partition_id = ? AND etag = ?`,
     ),
+    deleteOwnership: db.prepare<[string, string, string, string, string]>(
+      'DELETE FROM eh_ownership WHERE namespace = ? AND hub = ? AND consumer_group = ? AND partition_id = ? AND etag = ?',
+    ),
     listCheckpoints: db.prepare<[string, string, string], CheckpointRow>(`SELECT * FROM eh_checkpoints WHERE namespace = ? AND hub = ? AND consumer_group = ? ${PARTITION_ORDER}`),
     upsertCheckpoint: db.prepare<[string, string, string, string, number, string]>(
       `INSERT INTO eh_checkpoints (namespace, hub, consumer_group, partition_id, sequence_number, byte_offset)
@@ -181,5 +192,12 @@ function assertOwnership(ownership: PartitionOwnership): void {
   // An empty ownerId is a release, as Event Hubs processors relinquish partitions on shutdown.
   if (typeof ownership.ownerId !== 'string') {
     throw new EventHubError(`The ownership claim of partition ${ownership.partitionId} needs a string ownerId (empty to release), got ${JSON.stringify(ownership.ownerId)}.`);
+  }
+}
+
+/** A delete names the version it deletes: without an etag it could remove a record renewed meanwhile. */
+function assertEtag(ownership: PartitionOwnership): void {
+  if (typeof ownership.etag !== 'string' || ownership.etag === '') {
+    throw new EventHubError(`Deleting the ownership record of partition ${ownership.partitionId} needs the etag it was listed with, got ${JSON.stringify(ownership.etag)}.`);
   }
 }

@@ -4,3 +4,4 @@ export * from './micro-batch';
 export * from './stage-lease';
 export * from './stage-lease-keeper';
 export * from './ownership';
+export * from './capture-progress';

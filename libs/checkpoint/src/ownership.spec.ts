@@ -3,7 +3,7 @@ import { LocalCheckpointStore } from '@pipeline/adapters';
 import { TestClock } from '@pipeline/engine';
 import type { PartitionOwnership } from '@pipeline/ports';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
-import { HEARTBEAT_PREFIX, OwnershipBalancer, planOwnership } from './ownership';
+import { HEARTBEAT_PREFIX, OwnershipBalancer, planOwnership, STALE_HEARTBEAT_EXPIRIES, staleHeartbeats } from './ownership';
 
 const SCOPE = { fullyQualifiedNamespace: 'pipeline', eventHubName: 'gold', consumerGroup: 'checkpoint-a' };
 const ITEMS = ['0', '1', '2', '3', '4', '5', '6', '7'];
@@ -47,6 +47,24 @@ describe('planOwnership', () => {
   it('does not claim back an item it released a moment ago', () => {
     const plan = planOwnership({ items: ['0', '1'], records: [record('0', ''), record('1', '')], me: 'a', now: 1_000, expiryMs: EXPIRY, cooling: new Set(['1']) });
     expect(plan.claim).toEqual(['0']);
+  });
+});
+
+describe('staleHeartbeats', () => {
+  const limit = STALE_HEARTBEAT_EXPIRIES * EXPIRY;
+
+  it('picks other instances’ heartbeats unrenewed for the stale limit, never items, its own, or a record without an etag', () => {
+    const records = [
+      record(`${HEARTBEAT_PREFIX}gone`, 'gone', 1_000),
+      record(`${HEARTBEAT_PREFIX}released`, '', 1_000),
+      record(`${HEARTBEAT_PREFIX}recent`, 'recent', 2_000),
+      record(`${HEARTBEAT_PREFIX}me`, 'me', 1_000),
+      { ...record(`${HEARTBEAT_PREFIX}unversioned`, 'x', 1_000), etag: undefined },
+      record('0', 'gone', 1_000),
+    ];
+    expect(staleHeartbeats(records, 'me', 1_000 + limit, EXPIRY).map((r) => r.partitionId)).toEqual([`${HEARTBEAT_PREFIX}gone`, `${HEARTBEAT_PREFIX}released`]);
+    // Expired but younger than the limit: kept for a while, to be seen.
+    expect(staleHeartbeats(records, 'me', limit, EXPIRY)).toEqual([]);
   });
 });
 
@@ -116,6 +134,24 @@ describe('OwnershipBalancer', () => {
     await a.balance();
     await a.releaseAll();
     expect((await balancer('b').balance()).owned).toEqual(ITEMS);
+  });
+
+  it('deletes the heartbeat of an instance gone for the stale limit, and not before; a returning instance records it again', async () => {
+    const a = balancer('a');
+    const gone = balancer('gone');
+    await gone.balance();
+    await a.balance();
+    const heartbeats = async () => (await store.listOwnership(SCOPE.fullyQualifiedNamespace, SCOPE.eventHubName, SCOPE.consumerGroup)).filter((r) => r.partitionId.startsWith(HEARTBEAT_PREFIX)).map((r) => r.ownerId).sort();
+    expect(await heartbeats()).toEqual(['a', 'gone']);
+    // 'gone' was killed: expired after EXPIRY, still listed until the stale limit.
+    clock.advance(STALE_HEARTBEAT_EXPIRIES * EXPIRY - 1);
+    await a.balance();
+    expect(await heartbeats()).toEqual(['a', 'gone']);
+    clock.advance(1);
+    await a.balance();
+    expect(await heartbeats()).toEqual(['a']);
+    await gone.balance();
+    expect(await heartbeats()).toEqual(['a', 'gone']);
   });
 
   it('refuses item ids that would clash with heartbeat records', () => {

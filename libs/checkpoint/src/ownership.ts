@@ -17,6 +17,10 @@
  * - Claims carry the etag last listed, so of two instances claiming one item one wins.
  * - An item this instance released is not claimed back by it within `expiryMs`, so the instance
  *   under its share gets it.
+ * - Heartbeats of instances gone for good (killed, or stopped: every restart brings a new instance
+ *   id) would pile up, listed at every balance: a live instance deletes a heartbeat record that
+ *   nobody renewed for STALE_HEARTBEAT_EXPIRIES × `expiryMs`, on the etag it listed, so a record
+ *   renewed meanwhile stays. An instance that comes back after that simply creates its record again.
  */
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, PartitionOwnership } from '@pipeline/ports';
@@ -36,6 +40,20 @@ export function goldOwnershipScope(checkpointName: string, manifestsRoot: string
 
 /** The id of an instance's heartbeat record; work item ids never start with it. */
 export const HEARTBEAT_PREFIX = 'instance.';
+
+/** How many expiries a heartbeat record may go unrenewed before a live instance deletes it (left that long to be seen). */
+export const STALE_HEARTBEAT_EXPIRIES = 10;
+
+/** Heartbeat records of other instances unrenewed for STALE_HEARTBEAT_EXPIRIES × `expiryMs`: to delete. */
+export function staleHeartbeats(records: readonly PartitionOwnership[], me: string, now: number, expiryMs: number): PartitionOwnership[] {
+  return records.filter(
+    (r) =>
+      r.partitionId.startsWith(HEARTBEAT_PREFIX) &&
+      r.partitionId !== `${HEARTBEAT_PREFIX}${me}` &&
+      r.etag !== undefined &&
+      now - (r.lastModifiedTimeInMs ?? now) >= STALE_HEARTBEAT_EXPIRIES * expiryMs,
+  );
+}
 
 export interface OwnershipPlanInput {
   /** The work items (partition or shard ids). */
@@ -170,6 +188,7 @@ export class OwnershipBalancer {
     this.owned = new Map(won.filter((o) => o.partitionId !== heartbeat).map((o) => [o.partitionId, o]));
     const owned = items.filter((id) => this.owned.has(id));
     this.metrics?.balanced(owned.length, plan.instances.length);
+    await this.deleteStaleHeartbeats(records, now);
     return {
       owned,
       gained: owned.filter((id) => !before.has(id)),
@@ -177,6 +196,20 @@ export class OwnershipBalancer {
       released,
       instances: plan.instances,
     };
+  }
+
+  /**
+   * Housekeeping after the claims: a failure leaves the records for the next balance and never
+   * fails this one (the work goes on; the records only cost a longer listing).
+   */
+  private async deleteStaleHeartbeats(records: readonly PartitionOwnership[], now: number): Promise<void> {
+    for (const record of staleHeartbeats(records, this.options.ownerId, now, this.options.expiryMs)) {
+      try {
+        await this.store.deleteOwnership(record);
+      } catch {
+        return;
+      }
+    }
   }
 
   /** Gives every item back (owner emptied) and ends the heartbeat, so others take over at once. */

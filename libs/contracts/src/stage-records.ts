@@ -30,6 +30,8 @@ export interface CaptureCommit {
   batch: number;
   path: string;
   bytes: number;
+  /** The capture instance (CAPTURE_INSTANCE_ID) that committed the file: the partition's owner then. */
+  owner?: string;
 }
 
 // Bronze: checkpoints/bronze.

@@ -97,6 +97,12 @@ export interface CheckpointStore {
   listOwnership(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<PartitionOwnership[]>;
   /** Returns the claims that succeeded (a claim whose etag no longer matches is left out). */
   claimOwnership(ownerships: PartitionOwnership[]): Promise<PartitionOwnership[]>;
+  /**
+   * Deletes an ownership record if it still carries `ownership.etag` (required), so a record
+   * renewed since the caller listed it is kept. Returns whether it was deleted: `false` when the
+   * etag moved on or the record is gone.
+   */
+  deleteOwnership(ownership: PartitionOwnership): Promise<boolean>;
   listCheckpoints(fullyQualifiedNamespace: string, eventHubName: string, consumerGroup: string): Promise<Checkpoint[]>;
   updateCheckpoint(checkpoint: Checkpoint): Promise<void>;
 }

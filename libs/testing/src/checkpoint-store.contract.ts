@@ -135,6 +135,25 @@ export function describeCheckpointStoreContract(adapterName: string, makeStore: 
       await expect(store.listOwnership(NAMESPACE, hub, GROUP)).resolves.toEqual([]);
     });
 
+    it('deletes an ownership record only while it carries the etag given, and says whether it did', async () => {
+      const first = await firstClaim('instance.gone', 'gone');
+      const [renewed] = await store.claimOwnership([claim('instance.gone', 'gone', first.etag)]);
+      // A stale etag (the record was renewed since) deletes nothing.
+      await expect(store.deleteOwnership({ ...claim('instance.gone', 'gone'), etag: first.etag })).resolves.toBe(false);
+      await expect(store.listOwnership(NAMESPACE, hub, GROUP)).resolves.toHaveLength(1);
+      await expect(store.deleteOwnership({ ...claim('instance.gone', 'gone'), etag: renewed?.etag })).resolves.toBe(true);
+      await expect(store.listOwnership(NAMESPACE, hub, GROUP)).resolves.toEqual([]);
+      // Gone already: nothing to delete. Deleted, it can be claimed afresh without an etag.
+      await expect(store.deleteOwnership({ ...claim('instance.gone', 'gone'), etag: renewed?.etag })).resolves.toBe(false);
+      await expect(store.claimOwnership([claim('instance.gone', 'back')])).resolves.toHaveLength(1);
+    });
+
+    it('refuses to delete an ownership record without an etag, naming the partition', async () => {
+      await firstClaim('3', 'owner-a');
+      await expect(store.deleteOwnership(claim('3', 'owner-a'))).rejects.toThrow(/partition 3 needs the etag it was listed with/);
+      await expect(store.listOwnership(NAMESPACE, hub, GROUP)).resolves.toHaveLength(1);
+    });
+
     it('stores checkpoints per partition, the last update winning', async () => {
       await store.updateCheckpoint(checkpoint('0', 10));
       await store.updateCheckpoint(checkpoint('1', 5));

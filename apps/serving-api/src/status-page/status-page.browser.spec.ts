@@ -44,7 +44,7 @@ if (!hasChromium && !IN_CI) process.stderr.write(`status page browser test skipp
 const describeInBrowser = hasChromium || IN_CI ? describe : describe.skip;
 
 interface Status {
-  capture: { events: number };
+  capture: { events: number; partitions: { partition: string; owner: string | null }[] };
   silver: { rows: number; quarantined: number; duplicates: number };
   gold: { rows: number; lateRows: number; shards: unknown[] };
 }
@@ -173,6 +173,15 @@ describeInBrowser(`the status page in Chromium${hasChromium || IN_CI ? '' : ` ($
     // One row per gold shard, the watermark of each.
     expect(await page.locator('#shards tbody tr').count()).toBe(status.gold.shards.length);
     expect(await page.locator('#batches table').count()).toBe(2 + status.gold.shards.length);
+    // One row per capture partition, with the instance that committed its last file.
+    expect(status.capture.partitions.length).toBeGreaterThan(0);
+    const captureRows = await page.locator('#capture-partitions tbody tr').allTextContents();
+    expect(captureRows).toHaveLength(status.capture.partitions.length);
+    for (const [i, p] of status.capture.partitions.entries()) {
+      expect(p.owner).toMatch(/^capture-/);
+      expect(captureRows[i]).toContain(`p${p.partition}`);
+      expect(captureRows[i]).toContain(p.owner as string);
+    }
     expect(problems).toEqual([]);
   }, 120_000);
 

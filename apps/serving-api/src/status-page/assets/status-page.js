@@ -302,6 +302,14 @@
     );
   }
 
+  function drawCapturePartitions() {
+    if (!state.status) return;
+    fillTable(
+      byId('capture-partitions'),
+      state.status.capture.partitions.map((p) => [`p${p.partition}`, String(p.batch), String(p.lastSequenceNumber), p.file, p.owner ?? '–']),
+    );
+  }
+
   function batchTable(title, batches) {
     const countNames = [...new Set(batches.flatMap((b) => Object.keys(b.counts)))];
     const watermark = batches.some((b) => b.watermarkMs !== null);
@@ -396,6 +404,7 @@
     drawTotals();
     drawCharts();
     drawShards();
+    drawCapturePartitions();
     drawBatches();
     drawRejected();
     document.body.setAttribute('data-samples', String(state.samples.length));
