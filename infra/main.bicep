@@ -17,6 +17,11 @@
 // - Capture notices (queue, Event Grid system topic and subscription, their grants, bronze's
 //   BRONZE_NOTICES_QUEUE) exist only with both enableEventHubsCapture and enableCaptureNotices;
 //   without them nothing of it is deployed and bronze lists as before.
+// - What a team needs to run it, each behind its own parameter with the default a first deployment
+//   wants: diagnostic settings to Log Analytics, alerts to an action group, private networking
+//   (off by default: it needs Service Bus Premium and locks out a laptop), a lifecycle rule for raw
+//   Capture files, Event Hubs auto-inflate, soft delete on the lake, zone redundancy (off by
+//   default: not every region has zones). infra/README.md has the table.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -88,6 +93,52 @@ param servingApiTokenKey string = '${newGuid()}${newGuid()}'
 @description('Cosmos DB serverless (pay per request) instead of provisioned throughput.')
 param cosmosServerless bool = true
 
+@description('Diagnostic settings: Event Hubs, Service Bus, Cosmos DB and the lake send their logs and metrics to the Log Analytics workspace.')
+param enableDiagnostics bool = true
+
+@description('Alerts (dead letters, Event Hubs throttling, Capture backlog and errors, Cosmos DB 429s, container restarts, a stalled watermark) to one action group.')
+param enableAlerts bool = true
+
+@description('E-mail address the alerts go to; empty: they fire in the portal only.')
+param alertEmail string = ''
+
+@allowed([15, 30, 45])
+@description('Minutes a gold shard may commit rows without its watermark moving before it alerts.')
+param watermarkStallMinutes int = 30
+
+@description('Private networking: a virtual network for the Container Apps environment, private endpoints with private DNS zones for the lake, Event Hubs, Service Bus (Premium) and Cosmos DB, their public network access off. The serving API stays reachable through its ingress.')
+param enablePrivateNetworking bool = false
+
+@description('Lifecycle rule for the raw Capture files (lake/raw/): cool tier, and deletion, after the days below.')
+param enableRawCaptureLifecycle bool = true
+
+@minValue(1)
+@description('Days after which a raw Capture file moves to the cool tier (with enableRawCaptureLifecycle).')
+param rawCaptureCoolAfterDays int = 30
+
+@minValue(0)
+@description('Days after which a raw Capture file is deleted (with enableRawCaptureLifecycle); 0: kept. Replays from raw files (pipeline replay) cannot reach back further.')
+param rawCaptureDeleteAfterDays int = 0
+
+@description('Event Hubs auto-inflate: throughput units rise up to eventHubsMaxThroughputUnits instead of throttling at one.')
+param enableEventHubsAutoInflate bool = true
+
+@minValue(1)
+@maxValue(40)
+@description('Throughput units auto-inflate may reach.')
+param eventHubsMaxThroughputUnits int = 4
+
+@description('Soft delete on the lake: deleted blobs and containers are kept lakeSoftDeleteDays days.')
+param enableLakeSoftDelete bool = true
+
+@minValue(1)
+@maxValue(365)
+@description('Days soft-deleted blobs and containers are kept.')
+param lakeSoftDeleteDays int = 7
+
+@description('Zone redundancy where the SKU allows it: the lake (ZRS), Event Hubs, Cosmos DB (provisioned throughput), and with private networking Service Bus (Premium) and the Container Apps environment. Only in regions with availability zones.')
+param zoneRedundant bool = false
+
 @description('Image of each service; azd sets them on deploy, the placeholder is used before the first deploy.')
 param producerImage string = ''
 param captureImage string = ''
@@ -113,6 +164,9 @@ var captureNotices = enableEventHubsCapture && enableCaptureNotices
 var cosmosDatabase = 'pipeline'
 var cosmosContainer = 'serving'
 var pipelineSpec = 'examples/sensors.spec.yaml'
+// Where Capture (or the capture app) writes its Avro files: the container, then BRONZE_RAW_PREFIX.
+var rawCapturePrefix = '${lakeContainer}/raw/'
+var diagnosticsWorkspaceId = enableDiagnostics ? monitoring.outputs.logAnalyticsWorkspaceId : ''
 
 // Built-in role definition ids (Azure RBAC), and the Cosmos DB SQL data-plane built-in roles.
 var role = {
@@ -153,6 +207,13 @@ module lake 'modules/storage.bicep' = {
     tags: tags
     accountName: 'stlake${token}'
     containerNames: [lakeContainer, checkpointContainer, ownershipContainer]
+    skuName: zoneRedundant ? 'Standard_ZRS' : 'Standard_LRS'
+    softDeleteDays: enableLakeSoftDelete ? lakeSoftDeleteDays : 0
+    rawPrefix: enableRawCaptureLifecycle ? rawCapturePrefix : ''
+    rawCoolAfterDays: rawCaptureCoolAfterDays
+    rawDeleteAfterDays: rawCaptureDeleteAfterDays
+    privateNetworking: enablePrivateNetworking
+    logAnalyticsWorkspaceId: diagnosticsWorkspaceId
   }
 }
 
@@ -172,6 +233,10 @@ module eventHubs 'modules/event-hubs.bicep' = {
     captureIntervalSeconds: captureIntervalSeconds
     captureSizeLimitBytes: captureSizeLimitBytes
     storageBlobDataContributorRoleId: role.storageBlobDataContributor
+    maxThroughputUnits: enableEventHubsAutoInflate ? eventHubsMaxThroughputUnits : 0
+    zoneRedundant: zoneRedundant
+    privateNetworking: enablePrivateNetworking
+    logAnalyticsWorkspaceId: diagnosticsWorkspaceId
   }
 }
 
@@ -184,6 +249,9 @@ module serviceBus 'modules/service-bus.bicep' = {
     namespaceName: 'sbns-${token}'
     sessionQueueNames: [bronzeQueue, silverQueue]
     plainQueueNames: captureNotices ? [noticesQueue] : []
+    privateNetworking: enablePrivateNetworking
+    zoneRedundant: zoneRedundant
+    logAnalyticsWorkspaceId: diagnosticsWorkspaceId
   }
 }
 
@@ -197,6 +265,9 @@ module cosmos 'modules/cosmos.bicep' = {
     databaseName: cosmosDatabase
     containerName: cosmosContainer
     serverless: cosmosServerless
+    privateNetworking: enablePrivateNetworking
+    zoneRedundant: zoneRedundant
+    logAnalyticsWorkspaceId: diagnosticsWorkspaceId
   }
 }
 
@@ -219,8 +290,51 @@ module environment 'modules/container-apps-environment.bicep' = {
     environmentName: 'cae-${token}'
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    infrastructureSubnetId: enablePrivateNetworking ? network!.outputs.appsSubnetId : ''
+    zoneRedundant: zoneRedundant
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Private networking: the environment joins the VNet; the lake (blob, dfs), Event Hubs, Service Bus
+// and Cosmos DB get private endpoints registered in private DNS zones, and refuse public networks.
+// ---------------------------------------------------------------------------------------------
+
+module network 'modules/network.bicep' = if (enablePrivateNetworking) {
+  name: 'network'
+  scope: rg
+  params: { location: location, tags: tags, vnetName: 'vnet-${token}' }
+}
+
+// The endpoints: one per sub-resource (the lake's blob and dfs endpoints both serve the apps and tools).
+var privateEndpoints = [
+  { name: 'lake-blob', service: 'lake', groupId: 'blob', zone: 'blob' }
+  { name: 'lake-dfs', service: 'lake', groupId: 'dfs', zone: 'dfs' }
+  { name: 'event-hubs', service: 'eventHubs', groupId: 'namespace', zone: 'servicebus' }
+  { name: 'service-bus', service: 'serviceBus', groupId: 'namespace', zone: 'servicebus' }
+  { name: 'cosmos', service: 'cosmos', groupId: 'Sql', zone: 'cosmos' }
+]
+
+module privateEndpoint 'modules/private-endpoint.bicep' = [
+  for endpoint in privateEndpoints: if (enablePrivateNetworking) {
+    name: 'private-endpoint-${endpoint.name}'
+    scope: rg
+    params: {
+      location: location
+      tags: tags
+      endpointName: 'pe-${endpoint.name}-${token}'
+      subnetId: network!.outputs.endpointsSubnetId
+      targetResourceId: {
+        lake: lake.outputs.accountId
+        eventHubs: eventHubs.outputs.namespaceId
+        serviceBus: serviceBus.outputs.namespaceId
+        cosmos: cosmos.outputs.accountId
+      }[endpoint.service]
+      groupId: endpoint.groupId
+      privateDnsZoneId: network!.outputs.zoneIds[endpoint.zone]
+    }
+  }
+]
 
 // One identity per service: a compromised service reaches only what its own roles allow.
 module producerIdentity 'modules/identity.bicep' = {
@@ -746,12 +860,40 @@ module servingApi 'modules/container-app.bicep' = {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Alerts (docs/runbook.md, "Alerts"): platform metrics of the data services and the apps, Capture's
+// error log, and gold's commit log for a stalled watermark.
+// ---------------------------------------------------------------------------------------------
+
+module alerts 'modules/alerts.bicep' = if (enableAlerts) {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    actionGroupName: 'ag-pipeline-${token}'
+    alertEmail: alertEmail
+    serviceBusNamespaceId: serviceBus.outputs.namespaceId
+    eventHubsNamespaceId: eventHubs.outputs.namespaceId
+    cosmosAccountId: cosmos.outputs.accountId
+    containerAppIds: [capture.outputs.appId, bronze.outputs.appId, silver.outputs.appId, gold.outputs.appId, servingApi.outputs.appId]
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    captureOn: enableEventHubsCapture
+    captureLogsOn: enableDiagnostics
+    goldAppName: gold.outputs.appName
+    watermarkStallMinutes: watermarkStallMinutes
+  }
+}
+
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
 output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = environment.outputs.environmentId
 output AZURE_STORAGE_ACCOUNT_URL string = storageUrl
+// The lake's dfs endpoint and container: what deploy/fabric-shortcuts.js points OneLake shortcuts at.
+output AZURE_STORAGE_DFS_URL string = lake.outputs.dfsEndpoint
+output PIPELINE_LAKE_CONTAINER string = lakeContainer
 output AZURE_EVENTHUBS_NAMESPACE string = eventHubs.outputs.fullyQualifiedNamespace
 output AZURE_SERVICEBUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output AZURE_COSMOS_ENDPOINT string = cosmos.outputs.endpoint

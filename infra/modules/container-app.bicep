@@ -119,4 +119,5 @@ resource app 'Microsoft.App/containerApps@2024-10-02-preview' = {
 }
 
 output appName string = app.name
+output appId string = app.id
 output fqdn string = ingressTargetPort > 0 ? app.properties.configuration.ingress.fqdn : ''

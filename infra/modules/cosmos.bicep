@@ -3,12 +3,26 @@
 // The database and container are created here: data-plane roles cannot create them. The indexing
 // policy matches the adapter's (libs/adapters/src/cosmos.serving-store.ts): the key queries ORDER BY
 // several fields, which needs these composite indexes.
+//
+// Private networking turns public network access off (the apps come through the private endpoint);
+// zone redundancy applies to provisioned throughput only (serverless accounts stay in one zone);
+// diagnostic settings send the data-plane logs (429s among them) and the request metrics to Log
+// Analytics.
 param location string
 param tags object
 param accountName string
 param databaseName string
 param containerName string
 param serverless bool
+
+@description('Public network access off: clients come through a private endpoint.')
+param privateNetworking bool = false
+
+@description('Zone-redundant region (provisioned throughput only).')
+param zoneRedundant bool = false
+
+@description('Log Analytics workspace of the diagnostic settings; empty: none.')
+param logAnalyticsWorkspaceId string = ''
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
   name: accountName
@@ -20,8 +34,19 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
     disableLocalAuth: true
     minimalTlsVersion: 'Tls12'
     consistencyPolicy: { defaultConsistencyLevel: 'Session' }
-    locations: [{ locationName: location, failoverPriority: 0, isZoneRedundant: false }]
+    locations: [{ locationName: location, failoverPriority: 0, isZoneRedundant: zoneRedundant && !serverless }]
     capabilities: serverless ? [{ name: 'EnableServerless' }] : []
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+  }
+}
+
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(logAnalyticsWorkspaceId)) {
+  name: 'to-log-analytics'
+  scope: account
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
+    metrics: [{ category: 'Requests', enabled: true }]
   }
 }
 
@@ -61,4 +86,5 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
 }
 
 output accountName string = account.name
+output accountId string = account.id
 output endpoint string = account.properties.documentEndpoint

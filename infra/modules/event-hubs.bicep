@@ -5,7 +5,14 @@
 // - Capture writes raw/{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}
 //   in the lake container, the layout bronze reads (BRONZE_RAW_PREFIX = raw). It authenticates with
 //   the namespace's system-assigned identity, which gets Storage Blob Data Contributor on the
-//   account before the hub turns Capture on (the account refuses shared keys).
+//   account before the hub turns Capture on (the account refuses shared keys). Event Hubs checks
+//   that grant when Capture is configured ("Linked access check failed" when it is missing or not
+//   yet propagated: docs/deploy.md, "Capture and the lake's role").
+// - Auto-inflate (maxThroughputUnits > 0) raises the throughput units up to that many when the
+//   traffic needs them, instead of throttling at one unit; it never lowers them again by itself.
+// - Zone redundancy and private networking (public network access off; the apps come through the
+//   private endpoint) where asked; diagnostic settings send every log category and the metrics to
+//   Log Analytics (ArchiveLogs are Capture's errors).
 param location string
 param tags object
 param namespaceName string
@@ -34,6 +41,20 @@ param storageBlobDataContributorRoleId string
 @maxValue(7)
 param messageRetentionInDays int = 7
 
+@minValue(0)
+@maxValue(40)
+@description('Auto-inflate up to this many throughput units; 0: auto-inflate off (one unit).')
+param maxThroughputUnits int = 0
+
+@description('Spread the namespace over availability zones (regions with zones only).')
+param zoneRedundant bool = false
+
+@description('Public network access off: clients come through a private endpoint.')
+param privateNetworking bool = false
+
+@description('Log Analytics workspace of the diagnostic settings; empty: none.')
+param logAnalyticsWorkspaceId string = ''
+
 resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
   name: namespaceName
   location: location
@@ -44,6 +65,20 @@ resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
   properties: {
     disableLocalAuth: true
     minimumTlsVersion: '1.2'
+    isAutoInflateEnabled: maxThroughputUnits > 0
+    maximumThroughputUnits: maxThroughputUnits
+    zoneRedundant: zoneRedundant
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+  }
+}
+
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(logAnalyticsWorkspaceId)) {
+  name: 'to-log-analytics'
+  scope: namespace
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
+    metrics: [{ category: 'AllMetrics', enabled: true }]
   }
 }
 
@@ -57,6 +92,7 @@ resource captureWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if
   properties: {
     principalId: namespace.identity.principalId
     principalType: 'ServicePrincipal'
+    description: 'Event Hubs Capture writes the hub\'s Avro files into the lake as the namespace\'s identity.'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
   }
 }
