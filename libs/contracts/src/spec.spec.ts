@@ -431,7 +431,7 @@ partitionKey: 7
 groupBy: [device]
 windows:
   - { name: w, type: sliding, size: 1 minute }
-  - { name: w, type: hopping, size: 5m, slide: 3m }
+  - { name: w, type: hopping, size: 5m, slide: 3m, offset: 3m }
 aggregates:
   - { name: n, fn: count, column: x }
   - { name: window_end, fn: median }
@@ -458,7 +458,7 @@ gold: { shards: many, outputModes: [complete] }
       '12:22 windows[0].type',
       '12:37 windows[0].size',
       '13:13 windows[1].name',
-      '13:48 windows[1].slide',
+      '13:60 windows[1].offset',
       '15:35 aggregates[0].column',
       '16:13 aggregates[1].name',
       '16:29 aggregates[1].fn',
