@@ -12,7 +12,7 @@ function tally(silver: string[][], late: Array<string | [string, number] | [stri
   });
   for (const copy of late) {
     if (typeof copy === 'string') t.addLate(copy, WINDOWS_PER_ROW);
-    else t.addLate(...copy);
+    else t.addLate(copy[0], copy[1], copy[2]);
   }
   return t.summary();
 }
