@@ -3,8 +3,8 @@ import { EventIdTally, REPORTED_IDS } from './audit-event-ids';
 /** Gold's windows in these tests: a tumbling one and a hopping one of five slides, six per row. */
 const WINDOWS_PER_ROW = 6;
 
-/** Silver files of ids, and late copies: an id (late for every window) or [id, windows it was late for]. */
-function tally(silver: string[][], late: Array<string | [string, number]>, windowsPerRow: number | null = WINDOWS_PER_ROW) {
+/** Silver files of ids, and late copies: an id (late for every window) or [id, windows it was late for, its event time]. */
+function tally(silver: string[][], late: Array<string | [string, number] | [string, number, number]>, windowsPerRow: number | ((eventTime: number) => number) | null = WINDOWS_PER_ROW) {
   const t = new EventIdTally(windowsPerRow ?? undefined);
   silver.forEach((ids, i) => {
     const file = t.silverFile(`tables/silver/part-${i}.parquet`);
@@ -12,7 +12,7 @@ function tally(silver: string[][], late: Array<string | [string, number]>, windo
   });
   for (const copy of late) {
     if (typeof copy === 'string') t.addLate(copy, WINDOWS_PER_ROW);
-    else t.addLate(...copy);
+    else t.addLate(copy[0], copy[1], copy[2]);
   }
   return t.summary();
 }
@@ -43,6 +43,13 @@ describe('the event id tally', () => {
     const summary = tally([['a'], ['a']], [['a', 5]]);
     expect(summary).toMatchObject({ repeated: 1, repeatedLate: 0, unexplained: 1, windowsPerRow: WINDOWS_PER_ROW });
     expect(summary.unexplainedIds).toEqual([expect.objectContaining({ id: 'a', copies: 2, late: 1, lateForEveryWindow: 0 })]);
+  });
+
+  it('counts the windows of a late copy at its event time when a slide does not divide its size', () => {
+    // 10 s windows sliding by 3 s: a row at 27 s is in 4 windows, one at 34 s in 3.
+    const windowsAt = (eventTime: number) => (eventTime % 3_000 < 1_000 ? 4 : 3);
+    expect(tally([['a', 'b'], ['a', 'b']], [['a', 3, 34_000], ['b', 3, 27_000]], windowsAt)).toMatchObject({ repeated: 2, repeatedLate: 1, unexplained: 1, windowsPerRow: null });
+    expect(tally([['b'], ['b']], [['b', 3, 27_000]], windowsAt).unexplainedIds).toEqual([expect.objectContaining({ id: 'b', late: 1, lateForEveryWindow: 0 })]);
   });
 
   it("counts every late copy as late everywhere when gold's windows are unknown", () => {

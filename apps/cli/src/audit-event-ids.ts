@@ -36,7 +36,10 @@ export interface EventIdSummary {
   repeated: number;
   /** Of those, ids whose repeats gold all put in the late table, each late for every window of the row. */
   repeatedLate: number;
-  /** Windows each row belongs to (over every window definition of gold), when gold's checkpoint says. */
+  /**
+   * Windows each row belongs to (over every window definition of gold), when gold's checkpoint says
+   * and it is the same for every row; null when unknown or when it depends on the row's event time.
+   */
   windowsPerRow: number | null;
   /** Ids in silver more than once without enough copies in the late table: the count, and the first ones. */
   unexplained: number;
@@ -66,8 +69,11 @@ export class EventIdTally {
   private lateNotInSilver = 0;
   private readonly lateNotInSilverIds: string[] = [];
 
-  /** `windowsPerRow`: how many windows a row belongs to; unknown, every late copy counts as late everywhere. */
-  constructor(private readonly windowsPerRow?: number) {}
+  /**
+   * `windowsPerRow`: how many windows a row belongs to, or how many at a row's event time; unknown,
+   * every late copy counts as late everywhere.
+   */
+  constructor(private readonly windowsPerRow?: number | ((eventTime: number) => number)) {}
 
   /** Registers a silver file; its copies are added with the index returned. */
   silverFile(path: string): number {
@@ -87,16 +93,23 @@ export class EventIdTally {
     else this.repeats.set(id, { files: [first, file], late: 0, lateForEveryWindow: 0 });
   }
 
-  /** A late table copy, with the number of windows it was late for (add every silver copy first). */
-  addLate(id: string, lateWindows: number): void {
+  /** A late table copy, with the number of windows it was late for and its event time (add every silver copy first). */
+  addLate(id: string, lateWindows: number, eventTime?: number): void {
     const repeat = this.repeats.get(id);
     if (repeat) {
       repeat.late++;
-      if (this.windowsPerRow === undefined || lateWindows >= this.windowsPerRow) repeat.lateForEveryWindow++;
+      if (lateWindows >= this.windowsAt(eventTime)) repeat.lateForEveryWindow++;
     } else if (!(this.firstCopy[bucketOf(id)] as Map<string, number>).has(id)) {
       this.lateNotInSilver++;
       if (this.lateNotInSilverIds.length < REPORTED_IDS) this.lateNotInSilverIds.push(id);
     }
+  }
+
+  /** The windows of a row at `eventTime`; 0 (every late copy is late everywhere) when unknown. */
+  private windowsAt(eventTime: number | undefined): number {
+    if (this.windowsPerRow === undefined) return 0;
+    if (typeof this.windowsPerRow === 'number') return this.windowsPerRow;
+    return eventTime === undefined ? 0 : this.windowsPerRow(eventTime);
   }
 
   summary(): EventIdSummary {
@@ -123,7 +136,7 @@ export class EventIdTally {
       distinct: this.firstCopy.reduce((n, bucket) => n + bucket.size, 0),
       repeated: this.repeats.size,
       repeatedLate,
-      windowsPerRow: this.windowsPerRow ?? null,
+      windowsPerRow: typeof this.windowsPerRow === 'number' ? this.windowsPerRow : null,
       unexplained,
       unexplainedIds,
       lateNotInSilver: this.lateNotInSilver,
@@ -136,6 +149,7 @@ const EVENT_ID: TableSchema = { columns: [{ name: 'event_id', type: 'string', nu
 const EVENT_ID_AND_LATE_WINDOWS: TableSchema = {
   columns: [
     { name: 'event_id', type: 'string', nullable: true },
+    { name: 'event_time', type: 'timestamp', nullable: true },
     { name: 'late_windows', type: 'string', nullable: true },
   ],
   partitionBy: [],
@@ -170,7 +184,7 @@ function lateWindowCount(value: TableValue | undefined): number {
  * Tallies the silver table's ids and the late table's; `undefined` when there is no silver table
  * yet. `windowsPerRow`: how many windows each row belongs to, from gold's window definitions.
  */
-export async function auditEventIds(lake: Lake, tables: { silver: string; late: string }, windowsPerRow?: number): Promise<EventIdSummary | undefined> {
+export async function auditEventIds(lake: Lake, tables: { silver: string; late: string }, windowsPerRow?: number | ((eventTime: number) => number)): Promise<EventIdSummary | undefined> {
   if (!(await hasTable(lake, tables.silver))) return undefined;
   const tally = new EventIdTally(windowsPerRow);
   for await (const { path, rows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
@@ -179,7 +193,10 @@ export async function auditEventIds(lake: Lake, tables: { silver: string; late: 
   }
   if (await hasTable(lake, tables.late)) {
     for await (const { rows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
-      for (const row of rows) if (typeof row['event_id'] === 'string') tally.addLate(row['event_id'], lateWindowCount(row['late_windows']));
+      for (const row of rows) {
+        const eventTime = row['event_time'];
+        if (typeof row['event_id'] === 'string') tally.addLate(row['event_id'], lateWindowCount(row['late_windows']), typeof eventTime === 'number' ? eventTime : undefined);
+      }
     }
   }
   return tally.summary();
@@ -192,7 +209,7 @@ export function eventIdProblems(summary: EventIdSummary, tables: { silver: strin
   for (const r of summary.unexplainedIds) {
     const notLate = Math.max(0, r.copies - 1 - r.late);
     const partly = r.late - r.lateForEveryWindow;
-    const every = summary.windowsPerRow === null ? 'every window' : `every one of its ${summary.windowsPerRow} windows`;
+    const every = summary.windowsPerRow === null ? 'every one of its windows' : `every one of its ${summary.windowsPerRow} windows`;
     problems.push(
       `event id ${JSON.stringify(r.id)} is in the silver table ${r.copies} times and ${r.lateForEveryWindow} of its copies ${r.lateForEveryWindow === 1 ? 'was' : 'were'} late for ${every}, where ${r.copies - 1} must be` +
         (notLate > 0 ? `; ${notLate} repeat${notLate === 1 ? ' is' : 's are'} not in the late table` : '') +

@@ -6,6 +6,7 @@
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
 import { manifestLayerPrefix, manifestPath, ManifestValidationError, parseManifest, type GoldCommit, type Manifest, type ManifestLayer } from '@pipeline/contracts';
+import { windowDefinitionProblems, windowsOf, type WindowDefinition } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
 import type { CheckpointIndex } from './audit-checkpoints';
 import type { PendingWork } from './audit';
@@ -160,15 +161,19 @@ export async function readManifestOrReport(lake: Lake, path: string, layer: Mani
 
 /** The fields of gold's checkpoint metadata the audit reads: its window definitions. */
 interface GoldMetadataRecord {
-  logic?: { aggregation?: { windows?: Array<{ sizeMs?: unknown; slideMs?: unknown }> } };
+  logic?: { aggregation?: { windows?: Array<{ sizeMs?: unknown; slideMs?: unknown; offsetMs?: unknown }> } };
 }
 
 /**
- * How many windows each row belongs to, over every window definition gold aggregates (a definition
- * of size S and slide L puts a row in S / L windows), from the logic recorded in gold's checkpoint;
- * `undefined` when no shard's checkpoint says.
+ * How many windows a row belongs to, over every window definition gold aggregates: a number when
+ * it is the same for every row (each slide divides its size S, putting a row in S / L windows),
+ * else the count at a row's event time (a slide L that does not divide S puts a row in ⌊S / L⌋ or
+ * ⌈S / L⌉ windows, by where it falls). Read from the logic recorded in gold's checkpoint.
  */
-export async function goldWindowsPerRow(lake: Lake, checkpoints: CheckpointIndex, goldCheckpoint: string): Promise<number | undefined> {
+export type WindowsPerRow = number | ((eventTime: number) => number);
+
+/** Gold's windows per row (see `WindowsPerRow`); `undefined` when no shard's checkpoint says. */
+export async function goldWindowsPerRow(lake: Lake, checkpoints: CheckpointIndex, goldCheckpoint: string): Promise<WindowsPerRow | undefined> {
   for (const session of [...checkpoints.goldShards(goldCheckpoint).keys()].sort()) {
     const path = `checkpoints/${goldCheckpoint}/${session}/metadata`;
     if (!(await lake.exists(path))) continue;
@@ -179,12 +184,14 @@ export async function goldWindowsPerRow(lake: Lake, checkpoints: CheckpointIndex
       continue;
     }
     if (!Array.isArray(windows) || windows.length === 0) continue;
-    let count = 0;
+    const definitions: WindowDefinition[] = [];
     for (const w of windows) {
-      if (typeof w.sizeMs !== 'number' || typeof w.slideMs !== 'number' || w.slideMs <= 0 || w.sizeMs % w.slideMs !== 0) return undefined;
-      count += w.sizeMs / w.slideMs;
+      const definition = { sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs ?? 0 } as WindowDefinition;
+      if (windowDefinitionProblems(definition).length > 0) return undefined;
+      definitions.push(definition);
     }
-    return count;
+    if (definitions.every((d) => d.sizeMs % d.slideMs === 0)) return definitions.reduce((n, d) => n + d.sizeMs / d.slideMs, 0);
+    return (eventTime) => definitions.reduce((n, d) => n + windowsOf(eventTime, d).length, 0);
   }
   return undefined;
 }

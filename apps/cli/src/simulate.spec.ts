@@ -153,7 +153,7 @@ describe('simulate', () => {
     const sessions = [...readme.matchAll(/```console\n([\s\S]*?)```/g)]
       .map((block) => block[1].split('\n').filter((l) => l !== ''))
       .filter((lines) => lines.some((l) => l.startsWith('$ npx pipeline simulate ')));
-    expect(sessions).toHaveLength(2);
+    expect(sessions).toHaveLength(3);
     for (const lines of sessions) {
       const command = lines.findIndex((l) => l.startsWith('$ npx pipeline simulate '));
       const files = /^\$ npx pipeline simulate --spec (\S+) --input (\S+)$/.exec(lines[command]);
@@ -257,9 +257,14 @@ describe('simulate', () => {
       /batches\.jsonl:2: rows\[0\]\.event_time: the event time "yesterday" is not an ISO 8601 time like "2026-01-01T00:00:10Z".*, nor epoch milliseconds such as 1767225610000\./,
     ],
     [
-      'a temperature that is not a number',
-      '{"rows": [{"event_time": 0, "temperature": "hot"}]}',
-      /batches\.jsonl:2: rows\[0\]: temperature is "hot", but avg \(avg_temperature\) needs a finite number or null/,
+      'a temperature that is not a number, which silver would quarantine',
+      '{"rows": [{"event_time": 0, "device_id": "d1", "temperature": "hot"}]}',
+      /batches\.jsonl:2: rows\[0\] would be quarantined by silver as cast_error: column "temperature": "hot" is not a double \(a decimal number like 21\.5 or 1e3; NaN and Infinity are not accepted\)\./,
+    ],
+    [
+      'a row without a value for a column that is not nullable, which silver would quarantine',
+      '{"rows": [{"event_time": 0, "temperature": 20}]}',
+      /batches\.jsonl:2: rows\[0\] would be quarantined by silver as missing_value: column "device_id" is absent from the body but is not nullable\./,
     ],
     [
       'an epoch-millisecond event_time beyond what a date can hold',
@@ -302,6 +307,68 @@ describe('simulate', () => {
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toMatch(/Nothing from line 2 on was processed; fix the line and run again\.\n$/);
     expect(result.lines).toEqual([exampleAppendOutput[0]]);
+  });
+
+  describe("types rows by the spec's columns, as silver does", () => {
+    /** Counts readings per device and minute, with the distinct values of a string and a long column. */
+    const typedSpec = `version: 1
+name: simulate-typed
+source:
+  name: sensors
+  columns:
+    - { name: device_id, type: string }
+    - { name: ts, type: timestamp }
+    - { name: status, type: string, nullable: true }
+    - { name: level, type: long, nullable: true }
+    - { name: seen_at, type: timestamp, nullable: true }
+eventTime: { column: ts }
+eventId: { derive: source-row }
+partitionKey: device_id
+groupBy: [device_id]
+windows:
+  - { name: per_minute, type: tumbling, size: 1m }
+aggregates:
+  - { name: readings, fn: count }
+  - { name: statuses, fn: count_distinct, column: status }
+  - { name: levels, fn: count_distinct, column: level }
+  - { name: latest_seen, fn: max, column: seen_at }
+watermark: { delay: 0s }
+`;
+    const row = (fields: string) => `{"event_time": "2026-01-01T00:00:10Z", ${fields}}`;
+    const close = '{"rows": [{"event_time": "2026-01-01T00:05:00Z", "device_id": "other"}]}';
+
+    it('puts the key 1 and the key "1" of a string column in one group, as they are one value in the silver table', async () => {
+      const result = await run(dir, { spec: typedSpec, input: [`{"rows": [${row('"device_id": 1')}, ${row('"device_id": "1"')}]}`, close] });
+      expect(result.code).toBe(0);
+      const emitted = (JSON.parse(result.lines[1]) as { emitted: Array<Record<string, unknown>> }).emitted;
+      expect(emitted).toEqual([expect.objectContaining({ device_id: '1', readings: 2 })]);
+    });
+
+    it('counts 3 distinct values among 1, "1", true and "x" in a string column (not 4), and reads "7" and 7 in a long column as one', async () => {
+      const rows = [
+        row('"device_id": "d1", "status": 1, "level": "7"'),
+        row('"device_id": "d1", "status": "1", "level": 7'),
+        row('"device_id": "d1", "status": true, "level": " 7 "'),
+        row('"device_id": "d1", "status": "x", "seen_at": "2026-01-01T00:00:09.000500Z"'),
+      ];
+      const result = await run(dir, { spec: typedSpec, input: [`{"rows": [${rows.join(', ')}]}`, close] });
+      expect(result.code).toBe(0);
+      const emitted = (JSON.parse(result.lines[1]) as { emitted: Array<Record<string, unknown>> }).emitted;
+      // A timestamp with microseconds is aggregated at its millisecond, as gold reads silver's timestamps.
+      expect(emitted).toEqual([expect.objectContaining({ device_id: 'd1', readings: 4, statuses: 3, levels: 1, latest_seen: Date.parse('2026-01-01T00:00:09.000Z') })]);
+    });
+
+    it('refuses a value silver would quarantine, naming the line, the row, the reason and every failing column', async () => {
+      const bad = `{"rows": [${row('"device_id": "d1"')}, ${row('"device_id": "d1", "level": true, "seen_at": "noon"')}]}`;
+      const result = await run(dir, { spec: typedSpec, input: [close, bad] });
+      expect(result.code).toBe(1);
+      expect(result.lines).toHaveLength(1);
+      expect(result.stderr).toBe(
+        `${result.inputFile}:2: rows[1] would be quarantined by silver as cast_error: column "level": true is not a long (a whole number like 42 or -7, within ±9007199254740991); ` +
+          'column "seen_at": "noon" is not a timestamp (ISO 8601 like "2026-01-01T00:00:10Z" or "2026-01-01T00:00:10.123456Z", kept to the microsecond, or epoch milliseconds like 1767225610000, within the years 0001 to 9999). ' +
+          'Nothing from line 2 on was processed; fix the line and run again.\n',
+      );
+    });
   });
 
   it('reports a spec problem with exit code 1', async () => {

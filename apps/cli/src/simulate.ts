@@ -9,6 +9,13 @@
  * ones would form a partition of their own, and a partition without capture times would count as
  * silent since the stream started, so a mix would move the watermark for no visible reason.
  *
+ * Rows are typed as silver types them: each value of a spec column is cast to the column's type with
+ * silver's own caster (libs/transform cast.ts), so `1` and `"1"` in a string column are one key, as
+ * they are in the silver table, and a value silver would quarantine (`cast_error`, or
+ * `missing_value` for an absent non-nullable column) stops the run naming the row and the reason.
+ * The event-time column (read from `event_time`, as above) and an event id column are not cast:
+ * the simulator neither reads the spec's event-time format nor de-duplicates.
+ *
  * Each input line is checked whole before the engine sees it, so a batch is processed entirely or
  * not at all; the first bad line stops the run with exit code 1 and a message naming the line and
  * the fix (the lines before it have been printed, as a stream would have processed them).
@@ -19,6 +26,7 @@ import { createInterface } from 'node:readline';
 import {
   aggregationConfigOf,
   compileEventTimeParser,
+  timestampMillis,
   isEventTimeError,
   SpecValidationError,
   type EventTimeColumns,
@@ -27,6 +35,7 @@ import {
 } from '@pipeline/contracts';
 import { loadSpecFile, SpecFileError } from '@pipeline/config';
 import { InvalidRowError, WindowedAggregation, type AggregationConfig, type EngineRow, type EngineValue, type WindowResult } from '@pipeline/engine';
+import { CastFailure, columnCaster, type ColumnCaster } from '@pipeline/transform';
 
 export interface SimulateOptions {
   /** Pipeline spec (YAML): windows, groupBy, aggregates, watermark. */
@@ -47,8 +56,9 @@ export const simulateCommandHelp = `
 Each line of the input file is one batch, as gold would receive it:
   {"rows": [{"event_time": "2026-01-01T00:00:10Z", "device_id": "d1", "temperature": 20}, ...]}
 event_time is ISO-8601 (without an offset it is read in the spec's eventTime.timeZone) or epoch
-milliseconds; the other fields are the columns the spec groups by and aggregates. {"rows": []} is a
-no-data batch. Rows may also give their source partition, "partition": "0" (a string or a number;
+milliseconds; the other fields are the columns the spec groups by and aggregates, cast to the spec's
+column types as silver casts them (1 and "1" in a string column are one key; a value silver would
+quarantine, such as "hot" in a double column, stops the run). {"rows": []} is a no-data batch. Rows may also give their source partition, "partition": "0" (a string or a number;
 without it the input is one partition), and their "capture_time" (written like event_time), the time
 the spec's watermark.idleTimeout is measured in: each field on every row or on none. Each output
 line is one batch:
@@ -112,6 +122,37 @@ function readTime(raw: string | number, i: number, column: 'event_time' | 'captu
 
 type OptionalField = 'partition' | 'capture_time';
 
+/** A spec column's name and silver's caster for it. */
+type ColumnType = { name: string; cast: ColumnCaster };
+
+/**
+ * Silver's casters for the spec columns the simulator takes as given: every column but the
+ * event-time column (read from `event_time`) and an event id column (nothing is de-duplicated).
+ */
+export function simulatedColumnTypes(spec: PipelineSpec): ColumnType[] {
+  const skipped = new Set(['event_time', spec.eventTime.column, ...(spec.eventId.kind === 'column' ? [spec.eventId.column] : [])]);
+  return spec.source.columns.filter((c) => !skipped.has(c.name)).map((c) => ({ name: c.name, cast: columnCaster(c, spec.eventTime.timeZone) }));
+}
+
+/**
+ * `row` with each spec column's value cast as silver casts it; an error with silver's quarantine
+ * reason (that of the first failing column, as silver decides) and every failing column otherwise.
+ */
+function typedRow(row: EngineRow, i: number, columns: readonly ColumnType[]): EngineRow {
+  const typed: Record<string, unknown> = { ...row };
+  const failures: CastFailure[] = [];
+  for (const { name, cast } of columns) {
+    const value = cast(row[name]);
+    if (value instanceof CastFailure) failures.push(value);
+    // Gold reads silver's timestamps as epoch milliseconds.
+    else typed[name] = typeof value === 'bigint' ? timestampMillis(value) : value;
+  }
+  if (failures.length > 0) {
+    throw new InputError(`rows[${i}] would be quarantined by silver as ${failures[0].reason}: ${failures.map((f) => f.message).join('; ')}`);
+  }
+  return typed as EngineRow;
+}
+
 /**
  * Reads input lines into batches, and holds what the first row decided: whether rows have a
  * partition and a capture_time (then every row must).
@@ -119,7 +160,10 @@ type OptionalField = 'partition' | 'capture_time';
 class BatchReader {
   private readonly decided = new Map<OptionalField, { given: boolean; line: number }>();
 
-  constructor(private readonly parseTime: EventTimeParser) {}
+  constructor(
+    private readonly parseTime: EventTimeParser,
+    private readonly columns: readonly ColumnType[],
+  ) {}
 
   /** Whether the rows so far name their partitions. */
   get partitioned(): boolean {
@@ -167,7 +211,8 @@ class BatchReader {
       // The engine reads capture times as epoch milliseconds, like event times.
       return captureTime === undefined ? { ...(row as JsonRow), event_time: eventTime } : { ...(row as JsonRow), event_time: eventTime, capture_time: captureTime };
     });
-    return { given: given as JsonRow[], rows };
+    // Types after the shape of every row is checked, so a batch's first problem is reported first.
+    return { given: given as JsonRow[], rows: rows.map((row, i) => typedRow(row, i, this.columns)) };
   }
 
   /** The first row decides whether rows have `field`; every later row must agree. */
@@ -247,7 +292,7 @@ export async function simulate(options: SimulateOptions, out: NodeJS.WritableStr
   }
 
   const engine = WindowedAggregation.build(simulationConfig(spec, options.mode));
-  const reader = new BatchReader(compileEventTimeParser({ format: 'iso8601', timeZone: spec.eventTime.timeZone }));
+  const reader = new BatchReader(compileEventTimeParser({ format: 'iso8601', timeZone: spec.eventTime.timeZone }), simulatedColumnTypes(spec));
   const lines = createInterface({ input: file.createReadStream({ encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNumber = 0;
   try {

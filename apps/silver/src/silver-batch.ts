@@ -33,6 +33,7 @@ import {
   rejectionRecordPath,
   shardSession,
   timestampMillis,
+  windowDefinitionOf,
   type BronzeManifest,
   type CaptureFileRejection,
   type FileFingerprint,
@@ -93,7 +94,7 @@ export function eventTimeConfig(spec: PipelineSpec): EventTimeDedupConfig {
   return {
     delayMs: spec.watermark.delayMs,
     idleTimeoutMs: spec.watermark.idleTimeoutMs,
-    windows: spec.windows.map((w) => ({ sizeMs: w.sizeMs, slideMs: w.kind === 'hopping' ? w.slideMs : w.sizeMs })),
+    windows: spec.windows.map(windowDefinitionOf),
   };
 }
 

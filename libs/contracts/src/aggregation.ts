@@ -1,5 +1,11 @@
-import type { AggregationConfig } from '@pipeline/engine';
-import type { OutputMode, PipelineSpec } from './spec.types';
+import type { AggregationConfig, WindowDefinition } from '@pipeline/engine';
+import type { OutputMode, PipelineSpec, WindowSpec } from './spec.types';
+
+/** The engine's definition of a spec window: a tumbling window slides by its size; the offset only when set. */
+export function windowDefinitionOf(window: WindowSpec): WindowDefinition {
+  const slideMs = window.kind === 'hopping' ? window.slideMs : window.sizeMs;
+  return window.offsetMs === undefined ? { sizeMs: window.sizeMs, slideMs } : { sizeMs: window.sizeMs, slideMs, offsetMs: window.offsetMs };
+}
 
 /** Where rows carry their source partition and capture time: silver's lineage columns by default. */
 export interface EventTimeColumns {
@@ -19,7 +25,7 @@ export function aggregationConfigOf(
   columns: EventTimeColumns = SILVER_EVENT_TIME_COLUMNS,
 ): AggregationConfig {
   return {
-    windows: spec.windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.kind === 'hopping' ? w.slideMs : w.sizeMs })),
+    windows: spec.windows.map((w) => ({ name: w.name, ...windowDefinitionOf(w) })),
     groupBy: [...spec.groupBy],
     aggregates: spec.aggregates.map((a) => (a.column === undefined ? { name: a.name, fn: a.fn } : { name: a.name, fn: a.fn, column: a.column })),
     watermarkDelayMs: spec.watermark.delayMs,

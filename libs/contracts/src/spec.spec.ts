@@ -352,13 +352,38 @@ describe('parseSpec problem reports', () => {
     expect(onlyProblem(edit('name: last_5m', 'name: per_minute'))).toMatchObject({ path: 'windows[1].name', found: '"per_minute" again (first on line 21)' });
   });
 
-  it('checks hopping slides: present, positive, no longer than the size and dividing it evenly', () => {
+  it('checks hopping slides: present, positive and no longer than the size', () => {
     expect(onlyProblem(edit('size: 5m, slide: 1m', 'size: 5m'))).toMatchObject({ path: 'windows[1].slide', found: 'missing' });
     expect(onlyProblem(edit('slide: 1m', 'slide: 0s'))).toMatchObject({ path: 'windows[1].slide', expected: 'a duration greater than 0, like "1m"' });
-    expect(onlyProblem(edit('slide: 1m', 'slide: 10m'))).toMatchObject({ expected: 'a slide no longer than the size 5m', found: '"10m"' });
-    const uneven = onlyProblem(edit('slide: 1m', 'slide: 2m'));
-    expect(uneven).toMatchObject({ path: 'windows[1].slide', line: 22, column: 54 });
-    expect(uneven.expected).toBe('a slide that divides the size 5m evenly (5m is not a whole multiple of 2m)');
+    const longer = onlyProblem(edit('slide: 1m', 'slide: 10m'));
+    expect(longer).toMatchObject({ path: 'windows[1].slide', line: 22, column: 54, expected: 'a slide no longer than the size 5m', found: '"10m"' });
+  });
+
+  it('accepts a slide that does not divide the size, as Spark does', () => {
+    const spec = parseSpec(edit('slide: 1m', 'slide: 2m'), 'test.spec.yaml');
+    expect(spec.windows[1]).toEqual({ name: 'last_5m', kind: 'hopping', sizeMs: 300_000, slideMs: 120_000 });
+  });
+
+  it('reads a window offset below the slide, for tumbling and hopping windows, and leaves an offset of 0 out', () => {
+    const spec = parseSpec(edit('size: 5m, slide: 1m', 'size: 5m, slide: 2m, offset: 30s', edit('size: 1m }', 'size: 1m, offset: 15s }')), 'test.spec.yaml');
+    expect(spec.windows).toEqual([
+      { name: 'per_minute', kind: 'tumbling', sizeMs: 60_000, offsetMs: 15_000 },
+      { name: 'last_5m', kind: 'hopping', sizeMs: 300_000, slideMs: 120_000, offsetMs: 30_000 },
+    ]);
+    const zero = parseSpec(edit('size: 1m }', 'size: 1m, offset: 0s }'), 'test.spec.yaml');
+    expect(zero.windows[0]).toEqual({ name: 'per_minute', kind: 'tumbling', sizeMs: 60_000 });
+    expect(canonicalSpecJson(zero)).toBe(canonicalSpecJson(parseSpec(VALID, 'test.spec.yaml')));
+  });
+
+  it('rejects a negative offset, or one not shorter than the slide (the size of a tumbling window), naming line and column', () => {
+    const negative = onlyProblem(edit('size: 1m }', 'size: 1m, offset: -15m }'));
+    expect(negative).toMatchObject({ path: 'windows[0].offset', line: 21, column: 59, found: '"-15m"' });
+    expect(negative.expected).toBe('an offset of 0 or more, shorter than the slide (1m); a negative offset −x is the offset slide − x');
+    const tooLong = onlyProblem(edit('slide: 1m }', 'slide: 1m, offset: 1m }'));
+    expect(tooLong).toMatchObject({ path: 'windows[1].offset', line: 22, found: '"1m"' });
+    expect(tooLong.expected).toBe('an offset shorter than the 1m between window starts (0 ≤ offset < slide; 1m gives the same windows as 0s)');
+    expect(onlyProblem(edit('size: 1m }', 'size: 1m, offset: 90s }'))).toMatchObject({ path: 'windows[0].offset', found: '"90s"' });
+    expect(onlyProblem(edit('size: 1m }', 'size: 1m, offset: soon }'))).toMatchObject({ path: 'windows[0].offset', expected: 'a duration like "30s", "5m", "1h"' });
   });
 
   it('rejects a slide on a tumbling window', () => {
@@ -406,7 +431,7 @@ partitionKey: 7
 groupBy: [device]
 windows:
   - { name: w, type: sliding, size: 1 minute }
-  - { name: w, type: hopping, size: 5m, slide: 3m }
+  - { name: w, type: hopping, size: 5m, slide: 3m, offset: 3m }
 aggregates:
   - { name: n, fn: count, column: x }
   - { name: window_end, fn: median }
@@ -433,7 +458,7 @@ gold: { shards: many, outputModes: [complete] }
       '12:22 windows[0].type',
       '12:37 windows[0].size',
       '13:13 windows[1].name',
-      '13:48 windows[1].slide',
+      '13:60 windows[1].offset',
       '15:35 aggregates[0].column',
       '16:13 aggregates[1].name',
       '16:29 aggregates[1].fn',

@@ -334,7 +334,7 @@ class SpecReader {
     const seen = new Map<string, number | undefined>();
     let complete = items.length > 0;
     for (const item of items) {
-      const map = item.map(['name', 'type', 'size', 'slide'], 'a window: { name, type: tumbling | hopping, size, slide (hopping only) }');
+      const map = item.map(['name', 'type', 'size', 'slide', 'offset'], 'a window: { name, type: tumbling | hopping, size, slide (hopping only), offset (optional) }');
       if (map === undefined) {
         complete = false;
         continue;
@@ -356,23 +356,17 @@ class SpecReader {
         complete = false;
       } else if (kind === 'hopping') {
         slide = readDuration(map.required('slide', `the slide of a hopping window, ${DURATION_EXAMPLES}`), 1);
-        if (slide !== undefined && size !== undefined && slideValue !== undefined) {
-          if (slide > size) {
-            slideValue.report(`a slide no longer than the size ${formatDuration(size)}`, slideValue.found);
-            slide = undefined;
-          } else if (size % slide !== 0) {
-            slideValue.report(
-              `a slide that divides the size ${formatDuration(size)} evenly (${formatDuration(size)} is not a whole multiple of ${formatDuration(slide)})`,
-              slideValue.found,
-            );
-            slide = undefined;
-          }
+        // Any slide up to the size, as Spark allows: a longer one would leave times in no window.
+        if (slide !== undefined && size !== undefined && slideValue !== undefined && slide > size) {
+          slideValue.report(`a slide no longer than the size ${formatDuration(size)}`, slideValue.found);
+          slide = undefined;
         }
       }
-      if (name === undefined || kind === undefined || size === undefined) complete = false;
-      else if (kind === 'tumbling') windows.push({ name, kind, sizeMs: size });
+      const offset = readWindowOffset(map.field('offset'), kind === 'tumbling' ? size : slide);
+      if (name === undefined || kind === undefined || size === undefined || offset === null) complete = false;
+      else if (kind === 'tumbling') windows.push({ name, kind, sizeMs: size, ...offset });
       else if (slide === undefined) complete = false;
-      else windows.push({ name, kind, sizeMs: size, slideMs: slide });
+      else windows.push({ name, kind, sizeMs: size, slideMs: slide, ...offset });
     }
     return complete ? windows : undefined;
   }
@@ -509,6 +503,27 @@ function readDuration(value: YamlValue | undefined, min: 0 | 1): number | undefi
     return undefined;
   }
   return ms;
+}
+
+/**
+ * A window's `offset` (Spark's startTime): 0 ≤ offset < slide (the size for a tumbling window),
+ * as `{ offsetMs }`; `{}` when absent or 0, so a spec without offsets keeps its fingerprint; `null`
+ * after reporting a problem. `step` is undefined when the slide is itself invalid (reported there).
+ */
+function readWindowOffset(value: YamlValue | undefined, step: number | undefined): { offsetMs?: number } | null {
+  if (value === undefined) return {};
+  const text = value.scalar;
+  if (typeof text === 'string' && text.trim().startsWith('-')) {
+    value.report(`an offset of 0 or more, shorter than the slide (${step === undefined ? 'the slide' : formatDuration(step)}); a negative offset −x is the offset slide − x`);
+    return null;
+  }
+  const ms = readDuration(value, 0);
+  if (ms === undefined) return null;
+  if (step !== undefined && ms >= step) {
+    value.report(`an offset shorter than the ${formatDuration(step)} between window starts (0 ≤ offset < slide; ${formatDuration(ms)} gives the same windows as ${formatDuration(ms % step)})`, value.found);
+    return null;
+  }
+  return ms === 0 ? {} : { offsetMs: ms };
 }
 
 function need<T>(value: T | undefined): T {

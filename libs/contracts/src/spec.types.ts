@@ -51,7 +51,11 @@ export interface AggregateSpec {
   column?: string;
 }
 
-export type WindowSpec = { name: string; kind: 'tumbling'; sizeMs: number } | { name: string; kind: 'hopping'; sizeMs: number; slideMs: number };
+/**
+ * `slideMs` is any duration up to the size; `offsetMs` (0 < offset < slide, Spark's startTime) shifts
+ * the window starts from the epoch grid, and is absent for an offset of 0.
+ */
+export type WindowSpec = { name: string; kind: 'tumbling'; sizeMs: number; offsetMs?: number } | { name: string; kind: 'hopping'; sizeMs: number; slideMs: number; offsetMs?: number };
 
 export type OutputMode = 'append' | 'update';
 

@@ -52,7 +52,10 @@ const scenario = fc
     crashes: fc.array(fc.nat({ max: 30 }), { maxLength: 4 }),
     delayMs: fc.integer({ min: 0, max: 40 }),
     idleTimeoutMs: fc.option(fc.integer({ min: 0, max: 60 })),
-    window: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 })).map(([slide, multiple]) => ({ sizeMs: slide * 10 * multiple, slideMs: slide * 10 })),
+    // Any slide up to the size, dividing it or not, with or without an offset.
+    window: fc
+      .tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 80 }), fc.nat())
+      .map(([slideMs, extra, offset]) => ({ sizeMs: slideMs + extra, slideMs, offsetMs: offset % slideMs })),
   })
   .map(({ streams, picks, cuts, ...rest }) => {
     const queues = streams.map((s) => [...s]);

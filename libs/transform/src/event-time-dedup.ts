@@ -41,7 +41,7 @@ export class EventTimeDedup {
 
   private constructor(config: EventTimeDedupConfig, state: EventTimeDedupState | undefined) {
     if (config.windows.length === 0) throw new RangeError('EventTimeDedup needs the window definitions gold aggregates.');
-    this.windows = config.windows.map((w) => ({ sizeMs: w.sizeMs, slideMs: w.slideMs }));
+    this.windows = config.windows.map((w) => ({ sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs }));
     this.watermarks = new PartitionWatermarks(config.delayMs, config.idleTimeoutMs);
     if (state !== undefined) this.watermarks.restore(state.eventTime);
     this.dedup = state === undefined ? new Deduplicator() : Deduplicator.restore(state.dedup);

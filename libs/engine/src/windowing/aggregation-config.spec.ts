@@ -34,7 +34,7 @@ describe('validateAggregationConfig', () => {
     const problems = problemsOf({
       windows: [
         { name: 'a', sizeMs: 0, slideMs: 10 },
-        { name: 'b', sizeMs: 60_000, slideMs: 25_000 },
+        { name: 'b', sizeMs: 60_000, slideMs: 25_000, offsetMs: 25_000 },
         { name: 'b', sizeMs: 60_000, slideMs: 60_000 },
       ],
       groupBy: ['k', 'k'],
@@ -48,7 +48,7 @@ describe('validateAggregationConfig', () => {
     });
     expect(problems).toEqual([
       'windows[0] (a): sizeMs must be a positive whole number of milliseconds, got 0',
-      'windows[1] (b): slideMs 25000 does not divide sizeMs 60000; pick a slide that divides the size evenly',
+      'windows[1] (b): offsetMs 25000 is not shorter than slideMs 25000; an offset of 0 gives the same windows',
       'window name "b" appears more than once; give each a distinct name',
       'groupBy column "k" appears more than once; give each a distinct name',
       'aggregates[0] (s): sum needs the column it reads; add column',
@@ -56,6 +56,30 @@ describe('validateAggregationConfig', () => {
       'aggregates[3] (m): fn must be one of count, sum, min, max, avg, count_distinct, got "median"',
       'aggregate name "s" appears more than once; give each a distinct name',
       'watermarkDelayMs must be stated as a whole number of milliseconds ≥ 0 (0 for no delay), got undefined',
+    ]);
+  });
+
+  it('accepts a slide that does not divide the size and an offset below the slide, and keeps a zero offset out of the logic', () => {
+    const { logic } = validateAggregationConfig({
+      ...valid,
+      windows: [
+        { name: 'uneven', sizeMs: 10_000, slideMs: 3_000, offsetMs: 2_000 },
+        { name: 'aligned', sizeMs: 60_000, slideMs: 60_000, offsetMs: 0 },
+      ],
+    });
+    expect(logic.windows).toEqual([
+      { name: 'uneven', sizeMs: 10_000, slideMs: 3_000, offsetMs: 2_000 },
+      { name: 'aligned', sizeMs: 60_000, slideMs: 60_000 },
+    ]);
+  });
+
+  it('rejects a negative or fractional offset, and a slide longer than the size', () => {
+    expect(problemsOf({ ...valid, windows: [{ name: 'w', sizeMs: 10, slideMs: 10, offsetMs: -5 }] })).toEqual([
+      'windows[0] (w): offsetMs must be a whole number of milliseconds ≥ 0 (0 or absent aligns windows to the epoch), got -5',
+    ]);
+    expect(problemsOf({ ...valid, windows: [{ name: 'w', sizeMs: 10, slideMs: 10, offsetMs: 0.5 }] })).toHaveLength(1);
+    expect(problemsOf({ ...valid, windows: [{ name: 'w', sizeMs: 10, slideMs: 20 }] })).toEqual([
+      'windows[0] (w): slideMs 20 is longer than sizeMs 10: windows would leave gaps; use a slide no longer than the size',
     ]);
   });
 

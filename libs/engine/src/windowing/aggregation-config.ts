@@ -13,8 +13,8 @@ export const AGGREGATE_FNS: readonly AggregateFn[] = ['count', 'sum', 'min', 'ma
 export type AggregationOutputMode = 'append' | 'update';
 
 export interface AggregationConfig {
-  /** Tumbling: `slideMs` = `sizeMs`. */
-  windows: Array<{ name: string; sizeMs: number; slideMs: number }>;
+  /** Tumbling: `slideMs` = `sizeMs`. Any slide up to the size; `offsetMs` (0 ≤ offset < slide) shifts the windows from the epoch. */
+  windows: Array<{ name: string; sizeMs: number; slideMs: number; offsetMs?: number }>;
   groupBy: string[];
   /** `column` is required for every function but `count`, which counts rows. */
   aggregates: Array<{ name: string; fn: AggregateFn; column?: string }>;
@@ -35,7 +35,8 @@ export interface AggregationConfig {
 
 /** The validated configuration, as stored in snapshots (output modes do not change state). */
 export interface AggregationLogic {
-  windows: Array<{ name: string; sizeMs: number; slideMs: number }>;
+  /** `offsetMs` only when not 0, so snapshots of epoch-aligned windows read the same as before offsets existed. */
+  windows: Array<{ name: string; sizeMs: number; slideMs: number; offsetMs?: number }>;
   groupBy: string[];
   aggregates: Array<{ name: string; fn: AggregateFn; column?: string }>;
   watermarkDelayMs: number;
@@ -67,7 +68,7 @@ export function validateAggregationConfig(config: AggregationConfig): { logic: A
   const windows = Array.isArray(config.windows) ? config.windows : [];
   const groupBy = Array.isArray(config.groupBy) ? config.groupBy : [];
   const aggregates = Array.isArray(config.aggregates) ? config.aggregates : [];
-  if (!Array.isArray(config.windows)) problems.push('windows must be a list of { name, sizeMs, slideMs }');
+  if (!Array.isArray(config.windows)) problems.push('windows must be a list of { name, sizeMs, slideMs, offsetMs? }');
   else if (windows.length === 0) problems.push('windows is empty; define at least one window, e.g. { name: "per_minute", sizeMs: 60000, slideMs: 60000 }');
   if (!Array.isArray(config.groupBy)) problems.push('groupBy must be a list of column names ([] for one global group)');
   if (!Array.isArray(config.aggregates)) problems.push('aggregates must be a list of { name, fn, column }');
@@ -124,7 +125,7 @@ export function validateAggregationConfig(config: AggregationConfig): { logic: A
   if (problems.length > 0) throw new AggregationConfigError(problems);
   return {
     logic: {
-      windows: windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs })),
+      windows: windows.map((w) => (w.offsetMs === undefined || w.offsetMs === 0 ? { name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs } : { name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs })),
       groupBy: [...groupBy],
       aggregates: aggregates.map((a) => (a.column === undefined ? { name: a.name, fn: a.fn } : { name: a.name, fn: a.fn, column: a.column })),
       watermarkDelayMs: config.watermarkDelayMs,

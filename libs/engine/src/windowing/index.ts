@@ -4,7 +4,7 @@ export { InvalidRowError, InvalidStateError } from './aggregates';
 export type { AggregateSnapshot } from './aggregates';
 export { compareEngineValues, compareKeys } from './engine-value';
 export type { EngineRow, EngineValue } from './engine-value';
-export { lastWindowEnd, windowsOf } from './window';
+export { lastWindowEnd, windowDefinitionProblems, windowsOf } from './window';
 export { comparePartitions, PartitionWatermarks } from './partition-watermarks';
 export type { EventTimeProgress, PartitionProgress, WatermarkSnapshot, WatermarkStatus } from './partition-watermarks';
 export type { WindowBounds, WindowDefinition } from './window';

@@ -40,12 +40,13 @@ function compareResults(a: WindowResult, b: WindowResult, groupBy: string[]): nu
   return 0;
 }
 
-/** Every window [k·slide, k·slide + size) containing t, found by scanning candidate k. */
-function windowsContaining(t: number, sizeMs: number, slideMs: number): Array<{ start: number; end: number }> {
+/** Every window [k·slide + offset, k·slide + offset + size) containing t, found by scanning candidate k. */
+export function windowsContaining(t: number, w: { sizeMs: number; slideMs: number; offsetMs?: number }): Array<{ start: number; end: number }> {
+  const offset = w.offsetMs ?? 0;
   const out: Array<{ start: number; end: number }> = [];
-  for (let k = Math.floor((t - sizeMs) / slideMs) - 1; k * slideMs <= t; k++) {
-    const start = k * slideMs;
-    if (start <= t && t < start + sizeMs) out.push({ start, end: start + sizeMs });
+  for (let k = Math.floor((t - offset - w.sizeMs) / w.slideMs) - 1; k * w.slideMs + offset <= t; k++) {
+    const start = k * w.slideMs + offset;
+    if (start <= t && t < start + w.sizeMs) out.push({ start, end: start + w.sizeMs });
   }
   return out;
 }
@@ -99,7 +100,7 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
       const key = config.groupBy.map((c) => zero(row[c] ?? null));
       const missed: Array<{ window: string; windowStart: number; windowEnd: number }> = [];
       for (const w of config.windows) {
-        for (const { start, end } of windowsContaining(row.event_time, w.sizeMs, w.slideMs)) {
+        for (const { start, end } of windowsContaining(row.event_time, w)) {
           if (end <= threshold) missed.push({ window: w.name, windowStart: start, windowEnd: end });
           else assignments.push({ window: w.name, start, end, key, row, batch });
         }

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import type { AggregationConfig } from './aggregation-config';
 import type { EngineRow, EngineValue } from './engine-value';
-import { referenceAggregation } from './reference-aggregation';
+import { referenceAggregation, windowsContaining } from './reference-aggregation';
 import { WindowedAggregation, type BatchResult, type WindowResult } from './windowed-aggregation';
 
 const keyValue = fc.constantFrom<EngineValue>('a', 'b', '1', 1, 2, 0, true, false, null);
@@ -23,9 +23,14 @@ const row: fc.Arbitrary<EngineRow> = fc.record(
 );
 
 const windowNames = ['zeta', 'alpha', 'mid'];
+/** Any slide up to the size (dividing it or not), with or without an offset below the slide. */
 const windowDefinition = fc
-  .tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }))
-  .map(([slideTens, multiple]) => ({ sizeMs: slideTens * 10 * multiple, slideMs: slideTens * 10 }));
+  .tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 150 }), fc.option(fc.nat(), { nil: undefined }), fc.boolean())
+  .map(([slideMs, extra, offset, dividing]) => {
+    // Up to 4 slides (whole or not) and 150 ms, so a row is in at most a few dozen windows.
+    const sizeMs = dividing ? slideMs * (1 + (extra % 4)) : slideMs + (extra % Math.min(151, 3 * slideMs + 1));
+    return offset === undefined ? { sizeMs, slideMs } : { sizeMs, slideMs, offsetMs: offset % slideMs };
+  });
 
 const aggregate = fc.oneof(
   fc.constant({ fn: 'count' as const }),
@@ -111,7 +116,7 @@ describe('WindowedAggregation against a brute-force reference', () => {
         results.push(engine.processBatch([], { endOfInput: true }));
         expect(engine.openWindows).toBe(0);
         for (const w of cfg.windows) {
-          const rowsIn = input.flat().length * (w.sizeMs / w.slideMs);
+          const rowsIn = input.flat().reduce((n, r) => n + windowsContaining(r.event_time, w).length, 0);
           const emitted = results.flatMap((r) => r.emitted.filter((e) => e.window === w.name)).reduce((n, e) => n + (e.aggregates['rows'] ?? 0), 0);
           const late = results.flatMap((r) => r.late.flatMap((l) => l.windows.filter((lw) => lw.window === w.name))).length;
           expect(emitted + late).toBe(rowsIn);

@@ -26,7 +26,7 @@ import { AggregateSet, InvalidRowError, InvalidStateError, type AggregateSnapsho
 import { validateAggregationConfig, type AggregationConfig, type AggregationLogic } from './aggregation-config';
 import { compareKeys, describeValue, isEngineValue, type EngineRow, type EngineValue } from './engine-value';
 import { PartitionWatermarks, type EventTimeProgress, type WatermarkSnapshot, type WatermarkStatus } from './partition-watermarks';
-import { lastWindowStart } from './window';
+import { firstWindowStart, isWindowStart, lastWindowStart, type WindowDefinition } from './window';
 
 export interface WindowResult {
   window: string;
@@ -117,10 +117,9 @@ interface WindowBucket {
 }
 
 /** One window definition and its open windows by start. */
-interface WindowLane {
+interface WindowLane extends Readonly<WindowDefinition> {
   readonly name: string;
-  readonly sizeMs: number;
-  readonly slideMs: number;
+  readonly offsetMs: number;
   readonly buckets: Map<number, WindowBucket>;
 }
 
@@ -157,7 +156,7 @@ export class WindowedAggregation {
     private readonly logic: AggregationLogic,
     outputModes: ReadonlySet<string>,
   ) {
-    this.lanes = logic.windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, buckets: new Map() }));
+    this.lanes = logic.windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs ?? 0, buckets: new Map() }));
     this.aggregates = new AggregateSet(logic.aggregates);
     this.groupBy = logic.groupBy;
     this.watermarks = new PartitionWatermarks(logic.watermarkDelayMs, logic.watermarkIdleTimeoutMs);
@@ -235,8 +234,8 @@ export class WindowedAggregation {
       this.aggregates.readInputs(row, inputs);
       let missed: LateWindow[] | undefined;
       for (const lane of this.lanes) {
-        const last = lastWindowStart(eventTime, lane.slideMs);
-        for (let start = last - lane.sizeMs + lane.slideMs; start <= last; start += lane.slideMs) {
+        const last = lastWindowStart(eventTime, lane.slideMs, lane.offsetMs);
+        for (let start = firstWindowStart(eventTime, last, lane); start <= last; start += lane.slideMs) {
           const end = start + lane.sizeMs;
           if (end <= threshold) {
             (missed ??= []).push({ window: lane.name, windowStart: start, windowEnd: end });
@@ -396,8 +395,7 @@ export class WindowedAggregation {
       const lane = this.lanes.find((l) => l.name === saved.window);
       const where = `window ${JSON.stringify(saved.window)} at ${String(saved.windowStart)}`;
       if (lane === undefined) throw fail(`${where} is not a configured window.`);
-      if (!Number.isFinite(saved.windowStart) || lastWindowStart(saved.windowStart, lane.slideMs) !== saved.windowStart)
-        throw fail(`${where} does not start on a multiple of its slide.`);
+      if (!isWindowStart(saved.windowStart, lane)) throw fail(`${where} does not start on a multiple of its slide plus its offset.`);
       if (saved.windowStart + lane.sizeMs <= watermark) throw fail(`${where} is already final at watermark ${watermark} but still has state.`);
       if (lane.buckets.has(saved.windowStart)) throw fail(`${where} appears twice.`);
       const bucket = this.openBucket(lane, saved.windowStart);
