@@ -6,8 +6,10 @@
  * windows is still aggregated into the others, so such a copy is counted twice all the same. A late
  * row whose id is not in silver did not come from silver at all.
  *
- * Only the `event_id` column is read, file by file. Memory: one map entry per distinct id (the
- * index of the file of its first copy), and more only for ids seen twice.
+ * Only the `event_id` column is read, file by file. Memory: one map entry per distinct id of a pass
+ * (the index of the file of its first copy), and more only for ids seen twice. A table of more rows
+ * than `MAX_IDS_PER_PASS` is read in several passes, each taking the ids of one share of a hash of
+ * the id, so memory stays bounded however long the stream; each pass reads the tables again.
  */
 import { decodeAddPath, readDeltaSnapshot, readTableFile } from '@pipeline/delta';
 import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
@@ -51,11 +53,22 @@ export interface EventIdSummary {
 
 // A V8 Map holds at most 2^24 entries: ids are spread over several, by a hash of the id.
 const BUCKETS = 64;
+/** Silver rows one pass holds the ids of, at most (on average: the passes split ids by a hash). */
+export const MAX_IDS_PER_PASS = 1_500_000;
 
-function bucketOf(id: string): number {
+function hashOf(id: string): number {
   let h = 0;
   for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) | 0;
-  return (h >>> 0) % BUCKETS;
+  return h >>> 0;
+}
+
+function bucketOf(id: string): number {
+  return hashOf(id) % BUCKETS;
+}
+
+/** The pass, of `passes`, that tallies `id` (a different share of the hash than the buckets). */
+export function passOf(id: string, passes: number): number {
+  return Math.floor(hashOf(id) / BUCKETS) % passes;
 }
 
 /** Counts event ids over the silver table, then the late table's copies of the repeated ones. */
@@ -180,26 +193,79 @@ function lateWindowCount(value: TableValue | undefined): number {
   }
 }
 
+/** Rows of a table's live files from their stats; a file without stats counts a row per 8 bytes (an upper bound). */
+async function liveRows(lake: Lake, root: string): Promise<number> {
+  const snapshot = await readDeltaSnapshot(lake, root);
+  let rows = 0;
+  for (const file of snapshot.files) {
+    let records: unknown;
+    try {
+      records = file.stats === undefined ? undefined : (JSON.parse(file.stats) as { numRecords?: unknown }).numRecords;
+    } catch {
+      records = undefined;
+    }
+    rows += typeof records === 'number' && Number.isSafeInteger(records) && records >= 0 ? records : Math.ceil(file.size / 8);
+  }
+  return rows;
+}
+
 /**
  * Tallies the silver table's ids and the late table's; `undefined` when there is no silver table
  * yet. `windowsPerRow`: how many windows each row belongs to, from gold's window definitions.
+ * `maxIdsPerPass`: how many silver rows one pass may hold the ids of (see `MAX_IDS_PER_PASS`).
  */
-export async function auditEventIds(lake: Lake, tables: { silver: string; late: string }, windowsPerRow?: number | ((eventTime: number) => number)): Promise<EventIdSummary | undefined> {
+export async function auditEventIds(
+  lake: Lake,
+  tables: { silver: string; late: string },
+  windowsPerRow?: number | ((eventTime: number) => number),
+  maxIdsPerPass = MAX_IDS_PER_PASS,
+): Promise<EventIdSummary | undefined> {
   if (!(await hasTable(lake, tables.silver))) return undefined;
-  const tally = new EventIdTally(windowsPerRow);
-  for await (const { path, rows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
-    const file = tally.silverFile(path);
-    for (const row of rows) if (typeof row['event_id'] === 'string') tally.addSilver(row['event_id'], file);
-  }
-  if (await hasTable(lake, tables.late)) {
-    for await (const { rows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
+  const passes = Math.max(1, Math.ceil((await liveRows(lake, tables.silver)) / maxIdsPerPass));
+  const hasLate = await hasTable(lake, tables.late);
+  const summaries: EventIdSummary[] = [];
+  for (let pass = 0; pass < passes; pass++) {
+    const mine = (id: string): boolean => passes === 1 || passOf(id, passes) === pass;
+    const tally = new EventIdTally(windowsPerRow);
+    let silverRows = 0;
+    for await (const { path, rows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
+      const file = tally.silverFile(path);
       for (const row of rows) {
-        const eventTime = row['event_time'];
-        if (typeof row['event_id'] === 'string') tally.addLate(row['event_id'], lateWindowCount(row['late_windows']), typeof eventTime === 'number' ? eventTime : undefined);
+        const id = row['event_id'];
+        if (typeof id !== 'string') continue;
+        silverRows++;
+        if (mine(id)) tally.addSilver(id, file);
       }
     }
+    if (hasLate) {
+      for await (const { rows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
+        for (const row of rows) {
+          const id = row['event_id'];
+          const eventTime = row['event_time'];
+          if (typeof id === 'string' && mine(id)) tally.addLate(id, lateWindowCount(row['late_windows']), typeof eventTime === 'number' ? eventTime : undefined);
+        }
+      }
+    }
+    // Every pass reads every silver row: the row count is the table's, not the pass's share.
+    summaries.push({ ...tally.summary(), silverRows });
   }
-  return tally.summary();
+  return mergeSummaries(summaries);
+}
+
+/** One summary of the passes' summaries: each id was tallied in exactly one of them. */
+function mergeSummaries(summaries: readonly EventIdSummary[]): EventIdSummary {
+  const [first, ...rest] = summaries as [EventIdSummary, ...EventIdSummary[]];
+  const merged: EventIdSummary = { ...first, unexplainedIds: [...first.unexplainedIds], lateNotInSilverIds: [...first.lateNotInSilverIds] };
+  for (const summary of rest) {
+    merged.distinct += summary.distinct;
+    merged.repeated += summary.repeated;
+    merged.repeatedLate += summary.repeatedLate;
+    merged.unexplained += summary.unexplained;
+    merged.lateNotInSilver += summary.lateNotInSilver;
+    merged.unexplainedIds.push(...summary.unexplainedIds.slice(0, REPORTED_IDS - merged.unexplainedIds.length));
+    merged.lateNotInSilverIds.push(...summary.lateNotInSilverIds.slice(0, REPORTED_IDS - merged.lateNotInSilverIds.length));
+  }
+  return merged;
 }
 
 /** The problems a summary shows, worded for the report. */
