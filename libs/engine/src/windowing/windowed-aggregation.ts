@@ -18,7 +18,6 @@
  *   final and emitted (Flink's end-of-input watermark).
  * - A batch is checked before any state changes: a bad row rejects the whole batch.
  * - Outputs and snapshots are sorted (window start, window name, key), hence deterministic.
- *
  * - Session windows (session-windows.ts) run beside the fixed ones under the same watermark, late
  *   threshold and output modes; their outputs join the same sorted lists.
  *
