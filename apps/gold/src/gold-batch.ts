@@ -193,12 +193,13 @@ export async function runGoldBatch(
 /** Where an engine row was read: its silver file and its index there, to read the whole row if it is late. */
 type RowOrigins = WeakMap<EngineRow, { path: string; index: number }>;
 
-/** The silver columns the engine reads: event time, source partition and capture time, grouping keys, aggregated columns. */
+/** The silver columns the engine reads: event time, source partition and capture time, grouping keys, aggregated columns, session gaps. */
 function engineColumns(config: AggregationConfig): string[] {
   const columns = new Set<string>(['event_time', ...config.groupBy]);
   if (config.partitionColumn !== undefined) columns.add(config.partitionColumn);
   if (config.captureTimeColumn !== undefined) columns.add(config.captureTimeColumn);
   for (const a of config.aggregates) if (a.column !== undefined) columns.add(a.column);
+  for (const w of config.sessions ?? []) if (w.gapColumn !== undefined) columns.add(w.gapColumn);
   return [...columns];
 }
 

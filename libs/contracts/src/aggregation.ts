@@ -1,5 +1,5 @@
 import type { AggregationConfig } from '@pipeline/engine';
-import type { OutputMode, PipelineSpec } from './spec.types';
+import type { OutputMode, PipelineSpec, SessionWindowSpec, WindowSpec } from './spec.types';
 
 /** Where rows carry their source partition and capture time: silver's lineage columns by default. */
 export interface EventTimeColumns {
@@ -19,7 +19,8 @@ export function aggregationConfigOf(
   columns: EventTimeColumns = SILVER_EVENT_TIME_COLUMNS,
 ): AggregationConfig {
   return {
-    windows: spec.windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.kind === 'hopping' ? w.slideMs : w.sizeMs })),
+    windows: fixedWindowsOf(spec).map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.kind === 'hopping' ? w.slideMs : w.sizeMs })),
+    ...sessionConfigOf(spec),
     groupBy: [...spec.groupBy],
     aggregates: spec.aggregates.map((a) => (a.column === undefined ? { name: a.name, fn: a.fn } : { name: a.name, fn: a.fn, column: a.column })),
     watermarkDelayMs: spec.watermark.delayMs,
@@ -28,4 +29,21 @@ export function aggregationConfigOf(
     captureTimeColumn: columns.captureTimeColumn,
     outputModes: [...outputModes],
   };
+}
+
+/** The spec's tumbling and hopping windows. */
+export function fixedWindowsOf(spec: Pick<PipelineSpec, 'windows'>): WindowSpec[] {
+  return spec.windows.filter((w): w is WindowSpec => w.kind !== 'session');
+}
+
+/** The spec's session windows. */
+export function sessionWindowsOf(spec: Pick<PipelineSpec, 'windows'>): SessionWindowSpec[] {
+  return spec.windows.filter((w): w is SessionWindowSpec => w.kind === 'session');
+}
+
+/** The engine's `sessions` for a spec; absent without session windows, so other specs' configurations read as before. */
+function sessionConfigOf(spec: PipelineSpec): Pick<AggregationConfig, 'sessions'> {
+  const sessions = sessionWindowsOf(spec);
+  if (sessions.length === 0) return {};
+  return { sessions: sessions.map((w) => ('gapColumn' in w ? { name: w.name, gapColumn: w.gapColumn } : { name: w.name, gapMs: w.gapMs })) };
 }

@@ -78,7 +78,7 @@ function compareValue(a: EngineValue, b: EngineValue): number {
   return 0;
 }
 
-function compareResults(a: WindowResult, b: WindowResult, groupBy: string[]): number {
+function compareResults(a: Pick<WindowResult, 'window' | 'windowStart' | 'key'>, b: Pick<WindowResult, 'window' | 'windowStart' | 'key'>, groupBy: string[]): number {
   if (a.windowStart !== b.windowStart) return a.windowStart - b.windowStart;
   if (a.window !== b.window) return a.window < b.window ? -1 : 1;
   for (const column of groupBy) {
