@@ -65,7 +65,9 @@ describe('parseSpec on session windows', () => {
   it('says where the gap is missing, malformed or given twice', () => {
     expect(problemsOf(edit('type: session, gap: 5m', 'type: session'))).toEqual([expect.objectContaining({ path: 'windows[1].gap', line: 17, found: 'missing' })]);
     expect(problemsOf(edit('gap: 5m', 'gap: 0s'))).toEqual([expect.objectContaining({ path: 'windows[1].gap', expected: 'a duration greater than 0, like "1m"', found: '"0s"' })]);
-    expect(problemsOf(edit('gap: 5m', 'gap: 5m, gapColumn: timeout_ms'))).toEqual([expect.objectContaining({ path: 'windows[1].gapColumn', expected: 'either gap or gapColumn, not both' })]);
+    expect(problemsOf(edit('gap: 5m', 'gap: 5m, gapColumn: timeout_ms'))).toEqual([
+      expect.objectContaining({ path: 'windows[1].gapColumn', expected: 'either gap or gapColumn, not both' }),
+    ]);
     expect(problemsOf(edit('gap: 5m', 'size: 5m'))).toEqual([
       expect.objectContaining({ path: 'windows[1].gap', found: 'missing' }),
       expect.objectContaining({ path: 'windows[1].size', found: 'the unknown key "size"' }),
@@ -77,7 +79,11 @@ describe('parseSpec on session windows', () => {
     expect(unknown).toEqual([expect.objectContaining({ path: 'windows[1].gapColumn', line: 17, column: 47, found: '"timeout"' })]);
     expect(unknown[0].expected).toContain('did you mean "timeout_ms"?');
     expect(problemsOf(edit('gap: 5m', 'gapColumn: page'))).toEqual([
-      expect.objectContaining({ path: 'windows[1].gapColumn', expected: "a long or double column holding each row's session gap in milliseconds", found: '"page", a string column' }),
+      expect.objectContaining({
+        path: 'windows[1].gapColumn',
+        expected: "a long or double column holding each row's session gap in milliseconds",
+        found: '"page", a string column',
+      }),
     ]);
   });
 
