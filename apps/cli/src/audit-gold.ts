@@ -160,26 +160,29 @@ export async function readManifestOrReport(lake: Lake, path: string, layer: Mani
 
 /** The fields of gold's checkpoint metadata the audit reads: its window definitions. */
 interface GoldMetadataRecord {
-  logic?: { aggregation?: { windows?: Array<{ sizeMs?: unknown; slideMs?: unknown }> } };
+  logic?: { aggregation?: { windows?: Array<{ sizeMs?: unknown; slideMs?: unknown }>; sessions?: unknown[] } };
 }
 
 /**
  * How many windows each row belongs to, over every window definition gold aggregates (a definition
- * of size S and slide L puts a row in S / L windows), from the logic recorded in gold's checkpoint;
+ * of size S and slide L puts a row in S / L windows, a session window in one session), from the
+ * logic recorded in gold's checkpoint;
  * `undefined` when no shard's checkpoint says.
  */
 export async function goldWindowsPerRow(lake: Lake, checkpoints: CheckpointIndex, goldCheckpoint: string): Promise<number | undefined> {
   for (const session of [...checkpoints.goldShards(goldCheckpoint).keys()].sort()) {
     const path = `checkpoints/${goldCheckpoint}/${session}/metadata`;
     if (!(await lake.exists(path))) continue;
-    let windows: NonNullable<NonNullable<GoldMetadataRecord['logic']>['aggregation']>['windows'];
+    let aggregation: NonNullable<GoldMetadataRecord['logic']>['aggregation'];
     try {
-      windows = (JSON.parse((await lake.read(path)).toString('utf8')) as GoldMetadataRecord).logic?.aggregation?.windows;
+      aggregation = (JSON.parse((await lake.read(path)).toString('utf8')) as GoldMetadataRecord).logic?.aggregation;
     } catch {
       continue;
     }
-    if (!Array.isArray(windows) || windows.length === 0) continue;
-    let count = 0;
+    const windows = aggregation?.windows;
+    const sessions = Array.isArray(aggregation?.sessions) ? aggregation.sessions.length : 0;
+    if (!Array.isArray(windows) || windows.length + sessions === 0) continue;
+    let count = sessions;
     for (const w of windows) {
       if (typeof w.sizeMs !== 'number' || typeof w.slideMs !== 'number' || w.slideMs <= 0 || w.sizeMs % w.slideMs !== 0) return undefined;
       count += w.sizeMs / w.slideMs;

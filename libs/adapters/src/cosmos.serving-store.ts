@@ -26,6 +26,7 @@ import { CosmosClient, ErrorResponse, type Container, type CosmosClientOptions, 
 import {
   FatalBackendError,
   ServingStoreError,
+  type RetiredWindow,
   type ServingStore,
   type ShardStatus,
   type TopQuery,
@@ -36,6 +37,7 @@ import {
 } from '@pipeline/ports';
 import {
   assertDocument,
+  assertRetired,
   assertShardStatus,
   assertText,
   checkTopQuery,
@@ -134,10 +136,11 @@ export class CosmosServingStore implements ServingStore {
     return new CosmosServingStore({ container: c }, client);
   }
 
-  async upsert(documents: readonly WindowDocument[]): Promise<UpsertResult> {
+  async upsert(documents: readonly WindowDocument[], retired: readonly RetiredWindow[] = []): Promise<UpsertResult> {
     this.assertOpen();
     if (!Array.isArray(documents)) throw new ServingStoreError(`upsert expects an array of window documents, got ${typeof documents}.`);
     documents.forEach(assertDocument);
+    assertRetired(retired);
     let written = 0;
     let next = 0;
     const worker = async () => {
@@ -147,7 +150,32 @@ export class CosmosServingStore implements ServingStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(UPSERT_CONCURRENCY, documents.length) }, worker));
-    return { written, skipped: documents.length - written };
+    if (retired.length === 0) return { written, skipped: documents.length - written };
+    // After the new documents: a reader may briefly see a retired session beside its successor, never neither.
+    let removed = 0;
+    for (const r of retired) if (await this.retireOne(r)) removed++;
+    return { written, skipped: documents.length - written, removed };
+  }
+
+  /** Deletes a retired document while its stored version is older than the retiring batch's. */
+  private async retireOne(retired: RetiredWindow): Promise<boolean> {
+    const item = this.container.item(retired.id, retired.pk);
+    const key = `${retired.pk}\n${retired.id}`;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const stored = await this.readStored(item, key);
+      if (stored === undefined || stored.version >= retired.version) return false;
+      try {
+        const deleted = await item.delete({ accessCondition: { type: 'IfMatch', condition: stored.etag } });
+        this.charge(deleted.requestCharge, 'delete_item');
+        this.known.delete(key);
+        return true;
+      } catch (error) {
+        // 412: changed since it was read; 404: deleted meanwhile. Either way, look again.
+        if (status(error) !== 412 && status(error) !== 404) throw this.wrap(error, 'upsert');
+        this.charge(requestChargeOf(error), 'delete_item');
+      }
+    }
+    throw new ServingStoreError(`removing the retired ${retired.id} kept conflicting with other writers; is more than one gold instance writing this shard?`);
   }
 
   private async upsertOne(doc: WindowDocument): Promise<boolean> {
