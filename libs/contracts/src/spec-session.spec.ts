@@ -74,14 +74,14 @@ describe('parseSpec on session windows', () => {
     ]);
   });
 
-  it('checks the gap column against the declared columns: present, numeric', () => {
+  it('checks the gap column against the declared columns: present, a long (whole milliseconds)', () => {
     const unknown = problemsOf(edit('gap: 5m', 'gapColumn: timeout'));
     expect(unknown).toEqual([expect.objectContaining({ path: 'windows[1].gapColumn', line: 17, column: 47, found: '"timeout"' })]);
     expect(unknown[0].expected).toContain('did you mean "timeout_ms"?');
     expect(problemsOf(edit('gap: 5m', 'gapColumn: page'))).toEqual([
       expect.objectContaining({
         path: 'windows[1].gapColumn',
-        expected: "a long or double column holding each row's session gap in milliseconds",
+        expected: "a long column holding each row's session gap in milliseconds",
         found: '"page", a string column',
       }),
     ]);

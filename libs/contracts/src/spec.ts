@@ -398,7 +398,7 @@ class SpecReader {
     }
     const gapValue = map.field('gap');
     const columnValue = map.field('gapColumn');
-    const gapExpected = `the gap that closes a session, ${DURATION_EXAMPLES}, or gapColumn: a long or double column holding each row's gap in milliseconds`;
+    const gapExpected = `the gap that closes a session, ${DURATION_EXAMPLES}, or gapColumn: a long column holding each row's gap in milliseconds`;
     if (gapValue !== undefined && columnValue !== undefined) {
       columnValue.report('either gap or gapColumn, not both', columnValue.found);
       return undefined;
@@ -407,12 +407,13 @@ class SpecReader {
       const gapMs = readDuration(map.required('gap', gapExpected), 1);
       return name === undefined || gapMs === undefined ? undefined : { name, kind: 'session', gapMs };
     }
-    const expected = "a long or double column holding each row's session gap in milliseconds";
+    // Whole milliseconds: session bounds are whole milliseconds in the gold table and the serving store.
+    const expected = "a long column holding each row's session gap in milliseconds";
     const declared = this.readColumnRef(columnValue, `${expected}, declared in source.columns`);
     if (declared === undefined) return undefined;
     const ownType = silverOwnColumnType(declared.name, { eventIdColumn: this.eventIdColumn, eventTimeColumn: this.eventTimeColumn });
     const type = ownType ?? declared.type;
-    if (type !== undefined && !NUMERIC_TYPES.includes(type)) {
+    if (type !== undefined && type !== 'long') {
       columnValue.report(expected, `"${declared.name}", a ${type} column`);
       return undefined;
     }

@@ -56,7 +56,7 @@ export type WindowSpec = { name: string; kind: 'tumbling'; sizeMs: number } | { 
 /**
  * A session window (Spark's `session_window`): a key's events closer than the gap form one
  * session, from the first event to the last event + gap. The gap is one duration (`gapMs`) or each
- * row's value of a long or double column, in milliseconds (`gapColumn`).
+ * row's value of a long column, in milliseconds (`gapColumn`).
  */
 export type SessionWindowSpec = { name: string; kind: 'session'; gapMs: number } | { name: string; kind: 'session'; gapColumn: string };
 
