@@ -68,7 +68,15 @@ export function decodeContinuationToken(token: string): PageCursor {
 export function assertRetired(retired: readonly RetiredWindow[]): void {
   if (!Array.isArray(retired)) throw new ServingStoreError(`upsert: retired must be an array of { pk, id, version }, got ${JSON.stringify(retired)}.`);
   retired.forEach((r, index) => {
-    const ok = r !== null && typeof r === 'object' && typeof r.pk === 'string' && r.pk !== '' && typeof r.id === 'string' && r.id !== '' && Number.isSafeInteger(r.version) && r.version >= 0;
+    const ok =
+      r !== null &&
+      typeof r === 'object' &&
+      typeof r.pk === 'string' &&
+      r.pk !== '' &&
+      typeof r.id === 'string' &&
+      r.id !== '' &&
+      Number.isSafeInteger(r.version) &&
+      r.version >= 0;
     if (!ok) throw new ServingStoreError(`upsert: retired [${index}] must be { pk, id, version } with non-empty pk and id and a version ≥ 0, got ${JSON.stringify(r)}.`);
   });
 }
