@@ -11,6 +11,10 @@
  *   stored document is not what we thought: read it, then skip or replace. An equal or older
  *   version is skipped, so a re-run or a late older batch never overwrites newer results.
  *   Documents of one call are written `UPSERT_CONCURRENCY` at a time (they are distinct).
+ * - Retired documents (superseded sessions) are deleted after the call's documents are written,
+ *   each with `If-Match` on the ETag of a stored version older than the retiring batch; a newer
+ *   document under the same id stays. Without transactional batches a reader may see a retired
+ *   session beside its successor for a moment, never neither.
  * - Pages use the same keyset continuation tokens as the embedded store (not Cosmos's own): stable
  *   while documents are replaced between pages, and URL-safe.
  * - Top-N across keys is the cheap way: one query for the windows of one definition and start (one
