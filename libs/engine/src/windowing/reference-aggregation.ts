@@ -249,7 +249,9 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
     emitted.sort((a, b) => compareResults(a, b, config.groupBy));
     updated.sort((a, b) => compareResults(a, b, config.groupBy));
     const droppedAggregates = new Set(
-      late.flatMap(({ row, windows }) => windows.map((w) => JSON.stringify([w.window, w.windowStart, config.groupBy.map((c) => zero(row[c] ?? null))]))),
+      late.flatMap(({ row, windows }) =>
+        windows.filter((w) => w.reason !== 'invalid-gap').map((w) => JSON.stringify([w.window, w.windowStart, config.groupBy.map((c) => zero(row[c] ?? null))])),
+      ),
     );
     results.push({
       batch,

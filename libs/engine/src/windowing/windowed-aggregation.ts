@@ -72,7 +72,8 @@ export interface BatchResult<R extends EngineRow = EngineRow> {
   rowsDroppedByWatermark: number;
   /**
    * Spark's `numRowsDroppedByWatermark`: the (window, key) aggregate rows the late rows would have
-   * updated, each counted once per batch, as Spark counts the partial aggregates its state store drops.
+   * updated, each counted once per batch, as Spark counts the partial aggregates its state store drops
+   * (a session counted by the row's own start; a row without a valid session gap is not counted).
    */
   numRowsDroppedByWatermark: number;
   /** Max event time of this batch's rows, late ones included; null for a no-data batch. */
@@ -272,7 +273,8 @@ export class WindowedAggregation {
         const added = lane.add(key, eventTime, lane.gapOf(row), threshold, this.aggregates, inputs, superseded[l]);
         if ('late' in added) {
           (missed ??= []).push({ window: lane.name, windowStart: added.late.start, windowEnd: added.late.end, reason: added.late.reason });
-          (droppedAggregates ??= new Set()).add(JSON.stringify([lane.name, added.late.start, key]));
+          // Spark filters rows without a valid gap before its state operator: they are not in its metric.
+          if (added.late.reason === 'watermark') (droppedAggregates ??= new Set()).add(JSON.stringify([lane.name, added.late.start, key]));
         } else if (this.computeUpdate && added.session.group.touchedIn !== batch) {
           added.session.group.touchedIn = batch;
           (touchedSessions ??= []).push({ lane, session: added.session });
