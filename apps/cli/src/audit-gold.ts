@@ -161,14 +161,15 @@ export async function readManifestOrReport(lake: Lake, path: string, layer: Mani
 
 /** The fields of gold's checkpoint metadata the audit reads: its window definitions. */
 interface GoldMetadataRecord {
-  logic?: { aggregation?: { windows?: Array<{ sizeMs?: unknown; slideMs?: unknown; offsetMs?: unknown }> } };
+  logic?: { aggregation?: { windows?: Array<{ sizeMs?: unknown; slideMs?: unknown; offsetMs?: unknown }>; sessions?: unknown[] } };
 }
 
 /**
  * How many windows a row belongs to, over every window definition gold aggregates: a number when
- * it is the same for every row (each slide divides its size S, putting a row in S / L windows),
- * else the count at a row's event time (a slide L that does not divide S puts a row in ⌊S / L⌋ or
- * ⌈S / L⌉ windows, by where it falls). Read from the logic recorded in gold's checkpoint.
+ * it is the same for every row (each slide divides its size S, putting a row in S / L windows, and
+ * a session window puts it in one session), else the count at a row's event time (a slide L that
+ * does not divide S puts a row in ⌊S / L⌋ or ⌈S / L⌉ windows, by where it falls). Read from the
+ * logic recorded in gold's checkpoint.
  */
 export type WindowsPerRow = number | ((eventTime: number) => number);
 
@@ -177,21 +178,23 @@ export async function goldWindowsPerRow(lake: Lake, checkpoints: CheckpointIndex
   for (const session of [...checkpoints.goldShards(goldCheckpoint).keys()].sort()) {
     const path = `checkpoints/${goldCheckpoint}/${session}/metadata`;
     if (!(await lake.exists(path))) continue;
-    let windows: NonNullable<NonNullable<GoldMetadataRecord['logic']>['aggregation']>['windows'];
+    let aggregation: NonNullable<GoldMetadataRecord['logic']>['aggregation'];
     try {
-      windows = (JSON.parse((await lake.read(path)).toString('utf8')) as GoldMetadataRecord).logic?.aggregation?.windows;
+      aggregation = (JSON.parse((await lake.read(path)).toString('utf8')) as GoldMetadataRecord).logic?.aggregation;
     } catch {
       continue;
     }
-    if (!Array.isArray(windows) || windows.length === 0) continue;
+    const windows = aggregation?.windows;
+    const sessions = Array.isArray(aggregation?.sessions) ? aggregation.sessions.length : 0;
+    if (!Array.isArray(windows) || windows.length + sessions === 0) continue;
     const definitions: WindowDefinition[] = [];
     for (const w of windows) {
       const definition = { sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs ?? 0 } as WindowDefinition;
       if (windowDefinitionProblems(definition).length > 0) return undefined;
       definitions.push(definition);
     }
-    if (definitions.every((d) => d.sizeMs % d.slideMs === 0)) return definitions.reduce((n, d) => n + d.sizeMs / d.slideMs, 0);
-    return (eventTime) => definitions.reduce((n, d) => n + windowsOf(eventTime, d).length, 0);
+    if (definitions.every((d) => d.sizeMs % d.slideMs === 0)) return definitions.reduce((n, d) => n + d.sizeMs / d.slideMs, sessions);
+    return (eventTime) => definitions.reduce((n, d) => n + windowsOf(eventTime, d).length, sessions);
   }
   return undefined;
 }

@@ -153,7 +153,7 @@ describe('simulate', () => {
     const sessions = [...readme.matchAll(/```console\n([\s\S]*?)```/g)]
       .map((block) => block[1].split('\n').filter((l) => l !== ''))
       .filter((lines) => lines.some((l) => l.startsWith('$ npx pipeline simulate ')));
-    expect(sessions).toHaveLength(3);
+    expect(sessions).toHaveLength(4);
     for (const lines of sessions) {
       const command = lines.findIndex((l) => l.startsWith('$ npx pipeline simulate '));
       const files = /^\$ npx pipeline simulate --spec (\S+) --input (\S+)$/.exec(lines[command]);

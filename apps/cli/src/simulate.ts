@@ -15,6 +15,9 @@
  * `missing_value` for an absent non-nullable column) stops the run naming the row and the reason.
  * The event-time column (read from `event_time`, as above) and an event id column are not cast:
  * the simulator neither reads the spec's event-time format nor de-duplicates.
+ * Session windows print like the others, one line per (key, session), with the session's
+ * `duration`; in update mode a batch also lists the sessions it `superseded` (a merge moved their
+ * start or absorbed them), so the sessions per key can be followed batch by batch.
  *
  * Each input line is checked whole before the engine sees it, so a batch is processed entirely or
  * not at all; the first bad line stops the run with exit code 1 and a message naming the line and
@@ -27,6 +30,8 @@ import {
   aggregationConfigOf,
   compileEventTimeParser,
   timestampMillis,
+  formatDuration,
+  sessionWindowsOf,
   isEventTimeError,
   SpecValidationError,
   type EventTimeColumns,
@@ -93,7 +98,8 @@ class InputError extends Error {}
 
 /** Output columns of one window, in order; a name used twice would make a row ambiguous. */
 function outputColumns(spec: PipelineSpec): string[] {
-  return ['window_start', 'window_end', ...(spec.windows.length > 1 ? ['window'] : []), ...spec.groupBy, ...spec.aggregates.map((a) => a.name)];
+  const duration = sessionWindowsOf(spec).length > 0 ? ['duration'] : [];
+  return ['window_start', 'window_end', ...duration, ...(spec.windows.length > 1 ? ['window'] : []), ...spec.groupBy, ...spec.aggregates.map((a) => a.name)];
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -230,12 +236,18 @@ class BatchReader {
   }
 }
 
-function windowLine(spec: PipelineSpec, w: WindowResult): Record<string, EngineValue> {
+function windowLine(spec: PipelineSpec, w: WindowResult, sessions: ReadonlySet<string>): Record<string, EngineValue> {
   const line: Record<string, EngineValue> = { window_start: iso(w.windowStart), window_end: iso(w.windowEnd) };
+  if (sessions.has(w.window)) line['duration'] = durationText(w.windowEnd - w.windowStart);
   if (spec.windows.length > 1) line['window'] = w.window;
   for (const column of spec.groupBy) line[column] = w.key[column] ?? null;
   for (const a of spec.aggregates) line[a.name] = w.aggregates[a.name] ?? null;
   return line;
+}
+
+/** A session's length in the spec's duration syntax (`7m30s`); a gap column may give fractions of a millisecond. */
+function durationText(ms: number): string {
+  return Number.isSafeInteger(ms) ? formatDuration(ms) : `${ms}ms`;
 }
 
 interface EventTimeLine {
@@ -292,6 +304,7 @@ export async function simulate(options: SimulateOptions, out: NodeJS.WritableStr
   }
 
   const engine = WindowedAggregation.build(simulationConfig(spec, options.mode));
+  const sessions = new Set(sessionWindowsOf(spec).map((w) => w.name));
   const reader = new BatchReader(compileEventTimeParser({ format: 'iso8601', timeZone: spec.eventTime.timeZone }), simulatedColumnTypes(spec));
   const lines = createInterface({ input: file.createReadStream({ encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNumber = 0;
@@ -313,11 +326,19 @@ export async function simulate(options: SimulateOptions, out: NodeJS.WritableStr
       const line: Record<string, unknown> = {
         batch: result.batch,
         watermark: iso(result.watermark),
-        emitted: windows.map((w) => windowLine(spec, w)),
+        emitted: windows.map((w) => windowLine(spec, w, sessions)),
         late: result.late.map((l) => byRow.get(l.row)),
         rowsDroppedByWatermark: result.rowsDroppedByWatermark,
         numRowsDroppedByWatermark: result.numRowsDroppedByWatermark,
       };
+      if (options.mode === 'update' && sessions.size > 0) {
+        line['superseded'] = (result.superseded ?? []).map((s) => {
+          const entry: Record<string, EngineValue> = { window_start: iso(s.windowStart) };
+          if (spec.windows.length > 1) entry['window'] = s.window;
+          for (const column of spec.groupBy) entry[column] = s.key[column] ?? null;
+          return entry;
+        });
+      }
       // Without partitions the line stays as it was: the one partition is the watermark.
       if (reader.partitioned) Object.assign(line, eventTimeLine(engine));
       await write(out, `${JSON.stringify(line)}\n`);

@@ -17,7 +17,7 @@ import { KEY_FILTER_TAG, keyFilterOfRows, shardSession, type PipelineSpec, type 
 import type { BatchInput, BatchOutcome, ManifestLog } from '@pipeline/checkpoint';
 import { readTableFile, type DeltaTable } from '@pipeline/delta';
 import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type EngineValue, type LateRow, type WindowResult } from '@pipeline/engine';
-import { groupKeyText, windowDocumentId, type KeyValue, type Lake, type ServingStore, type WindowDocument } from '@pipeline/ports';
+import { groupKeyText, windowDocumentId, type KeyValue, type Lake, type RetiredWindow, type ServingStore, type WindowDocument } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents } from '@pipeline/telemetry';
 import type { GoldCommit, GoldOffsets, GoldState, GoldTotals } from './gold-offsets';
 import { utcDate } from '@pipeline/transform';
@@ -114,7 +114,15 @@ export async function runGoldBatch(
       );
       const lateRows = result.late.map(({ windows, threshold }, i) => ({
         ...(whole[i] as TableRow),
-        late_windows: JSON.stringify(windows.map((w) => ({ window: w.window, start: new Date(w.windowStart).toISOString(), end: new Date(w.windowEnd).toISOString() }))),
+        late_windows: JSON.stringify(
+          windows.map((w) => ({
+            window: w.window,
+            start: new Date(w.windowStart).toISOString(),
+            end: new Date(w.windowEnd).toISOString(),
+            // Session windows say why: the row's own session had closed, or the row has no valid gap.
+            ...(w.reason === undefined ? {} : { reason: w.reason }),
+          })),
+        ),
         late_threshold: threshold,
         gold_batch: batch,
       }));
@@ -125,17 +133,26 @@ export async function runGoldBatch(
       const lateCommit = await deps.lateTable.commit(lateAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
 
       // Update mode serves every changed window; append mode serves each window once it is final.
-      // Later engine batches override earlier ones: a window's last state is what is served.
+      // Later engine batches override earlier ones: a window's last state is what is served. A
+      // session start a merge superseded is retired in the same write, unless served again later.
       const documents = new Map<string, WindowDocument>();
+      const retired = new Map<string, RetiredWindow>();
       const serve = (w: WindowResult) => {
         const doc = toDocument(deps.spec, w, shard, batch, result.watermark);
         documents.set(doc.id, doc);
+        retired.delete(doc.id);
       };
       for (const step of steps) {
+        for (const s of step.superseded ?? []) {
+          const pk = groupKeyText(keyOf(deps.spec, s.key), deps.spec.groupBy);
+          const id = windowDocumentId(s.window, pk, s.windowStart);
+          documents.delete(id);
+          retired.set(id, { pk, id, version: batch });
+        }
         if (modes.has('update')) step.updated.forEach(serve);
         step.emitted.forEach(serve);
       }
-      const upserted = await deps.store.upsert([...documents.values()]);
+      const upserted = await deps.store.upsert([...documents.values()], [...retired.values()]);
 
       const totals = {
         rows: live.totals.rows + rowCount,
@@ -193,12 +210,13 @@ export async function runGoldBatch(
 /** Where an engine row was read: its silver file and its index there, to read the whole row if it is late. */
 type RowOrigins = WeakMap<EngineRow, { path: string; index: number }>;
 
-/** The silver columns the engine reads: event time, source partition and capture time, grouping keys, aggregated columns. */
+/** The silver columns the engine reads: event time, source partition and capture time, grouping keys, aggregated columns, session gaps. */
 function engineColumns(config: AggregationConfig): string[] {
   const columns = new Set<string>(['event_time', ...config.groupBy]);
   if (config.partitionColumn !== undefined) columns.add(config.partitionColumn);
   if (config.captureTimeColumn !== undefined) columns.add(config.captureTimeColumn);
   for (const a of config.aggregates) if (a.column !== undefined) columns.add(a.column);
+  for (const w of config.sessions ?? []) if (w.gapColumn !== undefined) columns.add(w.gapColumn);
   return [...columns];
 }
 
@@ -266,9 +284,14 @@ function goldRow(spec: PipelineSpec, w: WindowResult, shard: number, batch: numb
   return row;
 }
 
+function keyOf(spec: PipelineSpec, key: Record<string, EngineValue>): Record<string, KeyValue> {
+  const out: Record<string, KeyValue> = {};
+  for (const column of spec.groupBy) out[column] = (key[column] ?? null) as EngineValue as KeyValue;
+  return out;
+}
+
 function toDocument(spec: PipelineSpec, w: WindowResult, shard: number, batch: number, watermark: number): WindowDocument {
-  const key: Record<string, KeyValue> = {};
-  for (const column of spec.groupBy) key[column] = (w.key[column] ?? null) as EngineValue as KeyValue;
+  const key = keyOf(spec, w.key);
   const pk = groupKeyText(key, spec.groupBy);
   return {
     id: windowDocumentId(w.window, pk, w.windowStart),

@@ -379,3 +379,44 @@ describe('gold', () => {
     }
   });
 });
+
+describe('gold with a session window', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await makeTempDir('gold-sessions-spec-');
+    counter = 0;
+  });
+  afterEach(() => dir.dispose());
+
+  const spec = parseSpec(
+    SPEC('1m', 1).replace('  - { name: per_minute, type: tumbling, size: 1m }\n', '  - { name: visits, type: session, gap: 30s }\n'),
+    'spec.yaml',
+  );
+  const batches = () => [
+    // Two sessions of d1, [0, 30) and [40, 70); the watermark becomes 10 s.
+    [silverRow(spec, 'd1', s(0), 20), silverRow(spec, 'd1', s(40), 22)],
+    // 20 s reaches both (20 + 30 ≥ 40): one session [0, 70) under the first start; the one at 40 s is superseded.
+    [silverRow(spec, 'd1', s(20), 24)],
+    // 200 s moves the watermark to 170 s: [0, 70) is final.
+    [silverRow(spec, 'd1', s(200), 26)],
+  ];
+
+  it.each([1, 3])('serves one document per session and retires the superseded one (%i silver manifests per gold batch)', async (maxManifests) => {
+    const lake = new LocalLake(path.join(dir.path, 'lake'));
+    const store = LocalServingStore.open({ file: path.join(dir.path, 'serving.sqlite') });
+    try {
+      await seedSilver(lake, spec, batches());
+      const service = await gold(lake, store, spec, undefined, maxManifests);
+      await service.catchUpAll();
+      const docs = await allDocuments(store, ['d1']);
+      expect(docs.map((d) => [d.window, d.windowStart, d.windowEnd, d.aggregates['readings'], d.final])).toEqual([
+        ['visits', s(0), s(70), 3, true],
+        ['visits', s(200), s(230), 1, false],
+      ]);
+      const goldRows = await collect(readDeltaRows(lake, GOLD_TABLE));
+      expect(goldRows).toEqual([expect.objectContaining({ window: 'visits', window_start: s(0), window_end: s(70), readings: 3, avg_temperature: 22 })]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -20,6 +20,7 @@ import { StatusController } from './status.controller';
 import { loadStatusPageAssets, STATUS_PAGE_ASSETS } from './status-page/status-page.assets';
 import { StatusPageController } from './status-page/status-page.controller';
 import { CLOCK, LAKE, SERVING_STORE } from './tokens';
+import { SessionsController } from './sessions.controller';
 import { WindowsController } from './windows.controller';
 
 export interface ServingApiDeps {
@@ -42,7 +43,7 @@ export class ServingApiModule {
   static register(deps: ServingApiDeps): DynamicModule {
     return {
       module: ServingApiModule,
-      controllers: [WindowsController, LateController, StatusController, StatusHistoryController, HealthController, StatusPageController],
+      controllers: [WindowsController, SessionsController, LateController, StatusController, StatusHistoryController, HealthController, StatusPageController],
       providers: [
         { provide: SERVING_STORE, useValue: deps.store },
         { provide: LAKE, useValue: deps.lake },

@@ -12,12 +12,15 @@ export type KeyParse = { pk: string } | { expected: string };
 export class ServingCatalog {
   readonly pipeline: string;
   readonly windows: readonly string[];
+  /** The session windows' names (a subset of `windows`). */
+  readonly sessionWindows: readonly string[];
   readonly aggregates: readonly string[];
   readonly groupBy: readonly string[];
 
   constructor(spec: Pick<PipelineSpec, 'name' | 'windows' | 'aggregates' | 'groupBy'>) {
     this.pipeline = spec.name;
     this.windows = spec.windows.map((w) => w.name);
+    this.sessionWindows = spec.windows.filter((w) => w.kind === 'session').map((w) => w.name);
     this.aggregates = spec.aggregates.map((a) => a.name);
     this.groupBy = [...spec.groupBy];
   }

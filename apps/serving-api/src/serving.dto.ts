@@ -3,6 +3,7 @@
  * ISO-8601 text for people and epoch milliseconds for programs (the store's own unit).
  */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { formatDuration } from '@pipeline/contracts';
 import type { WindowDocument } from '@pipeline/ports';
 
 export class WindowDto {
@@ -42,6 +43,20 @@ export class WindowDto {
   shard!: number;
   @ApiProperty({ description: 'The gold batch of that shard that wrote this version.' })
   version!: number;
+}
+
+export class SessionDto extends WindowDto {
+  @ApiProperty({ description: 'Session length, windowEnd − windowStart: from the first event to the last event + gap (ms).', example: 900000 })
+  durationMs!: number;
+  @ApiProperty({ description: 'The same length as the spec writes durations.', example: '15m' })
+  duration!: string;
+}
+
+export class SessionPageDto {
+  @ApiProperty({ type: [SessionDto] })
+  items!: SessionDto[];
+  @ApiProperty({ description: 'Pass as continuationToken to get the next page; null on the last page.', type: 'string', nullable: true })
+  continuationToken!: string | null;
 }
 
 export class WindowPageDto {
@@ -325,6 +340,12 @@ export class NotFoundDto {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A session document as the API answers it: a window plus its duration. */
+export function toSessionDto(doc: WindowDocument): SessionDto {
+  const durationMs = doc.windowEnd - doc.windowStart;
+  return { ...toWindowDto(doc), durationMs, duration: formatDuration(durationMs) };
+}
 
 export function toWindowDto(doc: WindowDocument): WindowDto {
   return {

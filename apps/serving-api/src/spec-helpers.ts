@@ -87,7 +87,7 @@ export interface Answer {
 }
 
 /** What a spec may set on the API beyond the ports: edge settings, a verifier, a bus for the dead letters. */
-export type ApiOptions = Pick<ServingApiOptions, 'edge' | 'verifier' | 'bus'>;
+export type ApiOptions = Pick<ServingApiOptions, 'edge' | 'verifier' | 'bus'> & { spec?: PipelineSpec };
 
 /** The stores the API runs on in these specs: the embedded one, and Cosmos DB's adapter on a compatible server. */
 export type StoreKind = 'local' | 'cosmos';

@@ -28,9 +28,11 @@
 import { parseEnqueuedTimeUtc, readCaptureBlocks } from '@pipeline/capture-format';
 import {
   DEFAULT_MANIFEST_ROOT,
+  fixedWindowsOf,
   REJECTED_RECORD_VERSION,
   RejectedFileLog,
   rejectionRecordPath,
+  sessionWindowsOf,
   shardSession,
   timestampMillis,
   windowDefinitionOf,
@@ -94,7 +96,8 @@ export function eventTimeConfig(spec: PipelineSpec): EventTimeDedupConfig {
   return {
     delayMs: spec.watermark.delayMs,
     idleTimeoutMs: spec.watermark.idleTimeoutMs,
-    windows: spec.windows.map(windowDefinitionOf),
+    windows: fixedWindowsOf(spec).map(windowDefinitionOf),
+    ...(sessionWindowsOf(spec).length === 0 ? {} : { sessions: sessionWindowsOf(spec).map((w) => ('gapColumn' in w ? { gapColumn: w.gapColumn } : { gapMs: w.gapMs })) }),
   };
 }
 
@@ -293,7 +296,7 @@ async function transformBatch(
             continue;
           }
           const shard = result.row['shard'] as number;
-          if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime) === 'duplicate') {
+          if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime, result.row) === 'duplicate') {
             partitionCounts.duplicates++;
             continue;
           }

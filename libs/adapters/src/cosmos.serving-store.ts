@@ -11,6 +11,10 @@
  *   stored document is not what we thought: read it, then skip or replace. An equal or older
  *   version is skipped, so a re-run or a late older batch never overwrites newer results.
  *   Documents of one call are written `UPSERT_CONCURRENCY` at a time (they are distinct).
+ * - Retired documents (superseded sessions) are deleted after the call's documents are written,
+ *   each with `If-Match` on the ETag of a stored version older than the retiring batch; a newer
+ *   document under the same id stays. Without transactional batches a reader may see a retired
+ *   session beside its successor for a moment, never neither.
  * - Pages use the same keyset continuation tokens as the embedded store (not Cosmos's own): stable
  *   while documents are replaced between pages, and URL-safe.
  * - Top-N across keys is the cheap way: one query for the windows of one definition and start (one
@@ -26,6 +30,7 @@ import { CosmosClient, ErrorResponse, type Container, type CosmosClientOptions, 
 import {
   FatalBackendError,
   ServingStoreError,
+  type RetiredWindow,
   type ServingStore,
   type ShardStatus,
   type TopQuery,
@@ -36,6 +41,7 @@ import {
 } from '@pipeline/ports';
 import {
   assertDocument,
+  assertRetired,
   assertShardStatus,
   assertText,
   checkTopQuery,
@@ -134,10 +140,11 @@ export class CosmosServingStore implements ServingStore {
     return new CosmosServingStore({ container: c }, client);
   }
 
-  async upsert(documents: readonly WindowDocument[]): Promise<UpsertResult> {
+  async upsert(documents: readonly WindowDocument[], retired: readonly RetiredWindow[] = []): Promise<UpsertResult> {
     this.assertOpen();
     if (!Array.isArray(documents)) throw new ServingStoreError(`upsert expects an array of window documents, got ${typeof documents}.`);
     documents.forEach(assertDocument);
+    assertRetired(retired);
     let written = 0;
     let next = 0;
     const worker = async () => {
@@ -147,7 +154,32 @@ export class CosmosServingStore implements ServingStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(UPSERT_CONCURRENCY, documents.length) }, worker));
-    return { written, skipped: documents.length - written };
+    if (retired.length === 0) return { written, skipped: documents.length - written };
+    // After the new documents: a reader may briefly see a retired session beside its successor, never neither.
+    let removed = 0;
+    for (const r of retired) if (await this.retireOne(r)) removed++;
+    return { written, skipped: documents.length - written, removed };
+  }
+
+  /** Deletes a retired document while its stored version is older than the retiring batch's. */
+  private async retireOne(retired: RetiredWindow): Promise<boolean> {
+    const item = this.container.item(retired.id, retired.pk);
+    const key = `${retired.pk}\n${retired.id}`;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const stored = await this.readStored(item, key);
+      if (stored === undefined || stored.version >= retired.version) return false;
+      try {
+        const deleted = await item.delete({ accessCondition: { type: 'IfMatch', condition: stored.etag } });
+        this.charge(deleted.requestCharge, 'delete_item');
+        this.known.delete(key);
+        return true;
+      } catch (error) {
+        // 412: changed since it was read; 404: deleted meanwhile. Either way, look again.
+        if (status(error) !== 412 && status(error) !== 404) throw this.wrap(error, 'upsert');
+        this.charge(requestChargeOf(error), 'delete_item');
+      }
+    }
+    throw new ServingStoreError(`removing the retired ${retired.id} kept conflicting with other writers; is more than one gold instance writing this shard?`);
   }
 
   private async upsertOne(doc: WindowDocument): Promise<boolean> {

@@ -8,7 +8,8 @@
  *   so what runs here also fits Cosmos DB ids.
  * - Upserts are conditional per document (`ON CONFLICT … WHERE excluded.version > version`): only a
  *   strictly newer version replaces the stored one. All documents of one call commit in one
- *   IMMEDIATE transaction, so a reader sees a gold batch entirely or not at all.
+ *   IMMEDIATE transaction, so a reader sees a gold batch entirely or not at all; the documents it
+ *   retires (superseded sessions) are removed in that same transaction.
  * - The `document` column holds the whole document as JSON and is what reads return; the other
  *   columns are copies for indexing and filtering. A watermark of -Infinity (before the first one) is
  *   stored as null and read back as -Infinity.
@@ -19,6 +20,7 @@ import type Database from 'better-sqlite3';
 import * as path from 'node:path';
 import {
   ServingStoreError,
+  type RetiredWindow,
   type ServingStore,
   type ShardEventTime,
   type ShardStatus,
@@ -31,6 +33,7 @@ import {
 import { openSharedSqlite } from './local.sqlite';
 import {
   assertDocument,
+  assertRetired,
   assertShardStatus,
   assertText,
   checkTopQuery,
@@ -115,7 +118,7 @@ type Statements = ReturnType<typeof prepareStatements>;
 export class LocalServingStore implements ServingStore {
   readonly location: string;
   private readonly statements: Statements;
-  private readonly upsertAll: (documents: WindowDocument[]) => UpsertResult;
+  private readonly upsertAll: (documents: WindowDocument[], retired: RetiredWindow[]) => UpsertResult;
   private closed = false;
 
   private constructor(
@@ -124,7 +127,7 @@ export class LocalServingStore implements ServingStore {
   ) {
     this.location = `local serving store ${path.resolve(file)}`;
     this.statements = prepareStatements(db);
-    this.upsertAll = db.transaction((documents: WindowDocument[]) => {
+    this.upsertAll = db.transaction((documents: WindowDocument[], retired: RetiredWindow[]) => {
       let written = 0;
       for (const doc of documents) {
         const changes = this.statements.upsert.run(
@@ -142,7 +145,13 @@ export class LocalServingStore implements ServingStore {
         ).changes;
         written += changes;
       }
-      return { written, skipped: documents.length - written };
+      if (retired.length === 0) return { written, skipped: documents.length - written };
+      let removed = 0;
+      for (const r of retired) {
+        const named = windowOfId(r.id);
+        if (named !== undefined) removed += this.statements.retire.run(r.pk, named.windowStart, named.window, r.id, r.version).changes;
+      }
+      return { written, skipped: documents.length - written, removed };
     }).immediate;
   }
 
@@ -157,12 +166,13 @@ export class LocalServingStore implements ServingStore {
     return new LocalServingStore(db, options.file);
   }
 
-  async upsert(documents: readonly WindowDocument[]): Promise<UpsertResult> {
+  async upsert(documents: readonly WindowDocument[], retired: readonly RetiredWindow[] = []): Promise<UpsertResult> {
     this.assertOpen();
     if (!Array.isArray(documents)) throw new ServingStoreError(`upsert expects an array of window documents, got ${typeof documents}.`);
     documents.forEach(assertDocument);
-    if (documents.length === 0) return { written: 0, skipped: 0 };
-    return this.upsertAll(documents);
+    assertRetired(retired);
+    if (documents.length === 0 && retired.length === 0) return { written: 0, skipped: 0 };
+    return this.upsertAll(documents, [...retired]);
   }
 
   async get(pk: string, id: string): Promise<WindowDocument | undefined> {
@@ -293,6 +303,9 @@ function prepareStatements(db: Database.Database) {
          id = excluded.id, pipeline = excluded.pipeline, window_end = excluded.window_end, final = excluded.final,
          version = excluded.version, shard = excluded.shard, watermark = excluded.watermark, document = excluded.document
        WHERE excluded.version > serving_window_documents.version`,
+    ),
+    retire: db.prepare<[string, number, string, string, number]>(
+      'DELETE FROM serving_window_documents WHERE pk = ? AND window_start = ? AND window_name = ? AND id = ? AND version < ?',
     ),
     get: db.prepare<[string, number, string, string], DocumentRow>(
       'SELECT document FROM serving_window_documents WHERE pk = ? AND window_start = ? AND window_name = ? AND id = ?',

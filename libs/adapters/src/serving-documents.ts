@@ -10,6 +10,7 @@ import {
   windowDocumentId,
   type AggregateValue,
   type KeyValue,
+  type RetiredWindow,
   type ShardStatus,
   type TopQuery,
   type WindowDocument,
@@ -61,6 +62,23 @@ export function decodeContinuationToken(token: string): PageCursor {
   if (typeof window !== 'string' || window === '') throw invalid('has no window name');
   if (typeof id !== 'string' || id === '') throw invalid('has no document id');
   return { windowStart, window, id };
+}
+
+/** Checks the retired documents of an upsert: each a pk, an id and the retiring batch's version. */
+export function assertRetired(retired: readonly RetiredWindow[]): void {
+  if (!Array.isArray(retired)) throw new ServingStoreError(`upsert: retired must be an array of { pk, id, version }, got ${JSON.stringify(retired)}.`);
+  retired.forEach((r, index) => {
+    const ok =
+      r !== null &&
+      typeof r === 'object' &&
+      typeof r.pk === 'string' &&
+      r.pk !== '' &&
+      typeof r.id === 'string' &&
+      r.id !== '' &&
+      Number.isSafeInteger(r.version) &&
+      r.version >= 0;
+    if (!ok) throw new ServingStoreError(`upsert: retired [${index}] must be { pk, id, version } with non-empty pk and id and a version ≥ 0, got ${JSON.stringify(r)}.`);
+  });
 }
 
 export function assertDocument(doc: WindowDocument, index: number): void {

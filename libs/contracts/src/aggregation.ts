@@ -1,5 +1,5 @@
 import type { AggregationConfig, WindowDefinition } from '@pipeline/engine';
-import type { OutputMode, PipelineSpec, WindowSpec } from './spec.types';
+import type { OutputMode, PipelineSpec, SessionWindowSpec, WindowSpec } from './spec.types';
 
 /** The engine's definition of a spec window: a tumbling window slides by its size; the offset only when set. */
 export function windowDefinitionOf(window: WindowSpec): WindowDefinition {
@@ -25,7 +25,8 @@ export function aggregationConfigOf(
   columns: EventTimeColumns = SILVER_EVENT_TIME_COLUMNS,
 ): AggregationConfig {
   return {
-    windows: spec.windows.map((w) => ({ name: w.name, ...windowDefinitionOf(w) })),
+    windows: fixedWindowsOf(spec).map((w) => ({ name: w.name, ...windowDefinitionOf(w) })),
+    ...sessionConfigOf(spec),
     groupBy: [...spec.groupBy],
     aggregates: spec.aggregates.map((a) => (a.column === undefined ? { name: a.name, fn: a.fn } : { name: a.name, fn: a.fn, column: a.column })),
     watermarkDelayMs: spec.watermark.delayMs,
@@ -34,4 +35,21 @@ export function aggregationConfigOf(
     captureTimeColumn: columns.captureTimeColumn,
     outputModes: [...outputModes],
   };
+}
+
+/** The spec's tumbling and hopping windows. */
+export function fixedWindowsOf(spec: Pick<PipelineSpec, 'windows'>): WindowSpec[] {
+  return spec.windows.filter((w): w is WindowSpec => w.kind !== 'session');
+}
+
+/** The spec's session windows. */
+export function sessionWindowsOf(spec: Pick<PipelineSpec, 'windows'>): SessionWindowSpec[] {
+  return spec.windows.filter((w): w is SessionWindowSpec => w.kind === 'session');
+}
+
+/** The engine's `sessions` for a spec; absent without session windows, so other specs' configurations read as before. */
+function sessionConfigOf(spec: PipelineSpec): Pick<AggregationConfig, 'sessions'> {
+  const sessions = sessionWindowsOf(spec);
+  if (sessions.length === 0) return {};
+  return { sessions: sessions.map((w) => ('gapColumn' in w ? { name: w.name, gapColumn: w.gapColumn } : { name: w.name, gapMs: w.gapMs })) };
 }

@@ -10,7 +10,7 @@
  * source.header `true`, columns[].nullable `false`, eventTime.format `iso8601`, eventTime.timeZone
  * `UTC`, watermark.idleTimeout `15m`, gold.shards `1`, gold.outputModes `[append]`.
  */
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { DURATION_EXAMPLES, formatDuration, parseDuration } from './duration';
 import { checkEventTimeFormat, isEventTimePattern } from './event-time';
 import { isKnownTimeZone } from './time-zone';
@@ -27,6 +27,7 @@ import {
   type OutputMode,
   type PipelineSpec,
   type SourceSpec,
+  type SessionWindowSpec,
   type WindowSpec,
 } from './spec.types';
 
@@ -326,15 +327,21 @@ class SpecReader {
     return complete ? [...names] : undefined;
   }
 
-  private readWindows(value: YamlValue | undefined): WindowSpec[] | undefined {
+  private readWindows(value: YamlValue | undefined): Array<WindowSpec | SessionWindowSpec> | undefined {
     const items = value?.list('a list of windows, e.g. [{ name: per_minute, type: tumbling, size: 1m }]');
     if (value === undefined || items === undefined) return undefined;
     if (items.length === 0) value.report('at least one window', 'an empty list');
-    const windows: WindowSpec[] = [];
+    const windows: Array<WindowSpec | SessionWindowSpec> = [];
     const seen = new Map<string, number | undefined>();
     let complete = items.length > 0;
     for (const item of items) {
-      const map = item.map(['name', 'type', 'size', 'slide', 'offset'], 'a window: { name, type: tumbling | hopping, size, slide (hopping only), offset (optional) }');
+      if (isSessionWindow(item)) {
+        const session = this.readSessionWindow(item, seen);
+        if (session === undefined) complete = false;
+        else windows.push(session);
+        continue;
+      }
+      const map = item.map(['name', 'type', 'size', 'slide', 'offset'], 'a window: { name, type: tumbling | hopping | session, size, slide (hopping only), offset (optional) }');
       if (map === undefined) {
         complete = false;
         continue;
@@ -369,6 +376,42 @@ class SpecReader {
       else windows.push({ name, kind, sizeMs: size, slideMs: slide, ...offset });
     }
     return complete ? windows : undefined;
+  }
+
+  /** `{ name, type: session, gap }` or `{ name, type: session, gapColumn }`; `seen` holds the window names read so far. */
+  private readSessionWindow(item: YamlValue, seen: Map<string, number | undefined>): SessionWindowSpec | undefined {
+    const map = item.map(['name', 'type', 'gap', 'gapColumn'], 'a session window: { name, type: session, gap } or { name, type: session, gapColumn }');
+    if (map === undefined) return undefined;
+    const nameValue = map.required('name', 'the window name');
+    let name = nameValue?.matching(IDENTIFIER_PATTERN, IDENTIFIER_EXPECTED);
+    if (name !== undefined && nameValue !== undefined) {
+      if (seen.has(name)) {
+        nameValue.report('window names used once', `"${name}" again (first on line ${seen.get(name) ?? '?'})`);
+        name = undefined;
+      } else seen.set(name, this.log.lineOf(nameValue.offset));
+    }
+    const gapValue = map.field('gap');
+    const columnValue = map.field('gapColumn');
+    const gapExpected = `the gap that closes a session, ${DURATION_EXAMPLES}, or gapColumn: a long column holding each row's gap in milliseconds`;
+    if (gapValue !== undefined && columnValue !== undefined) {
+      columnValue.report('either gap or gapColumn, not both', columnValue.found);
+      return undefined;
+    }
+    if (columnValue === undefined) {
+      const gapMs = readDuration(map.required('gap', gapExpected), 1);
+      return name === undefined || gapMs === undefined ? undefined : { name, kind: 'session', gapMs };
+    }
+    // Whole milliseconds: session bounds are whole milliseconds in the gold table and the serving store.
+    const expected = "a long column holding each row's session gap in milliseconds";
+    const declared = this.readColumnRef(columnValue, `${expected}, declared in source.columns`);
+    if (declared === undefined) return undefined;
+    const ownType = silverOwnColumnType(declared.name, { eventIdColumn: this.eventIdColumn, eventTimeColumn: this.eventTimeColumn });
+    const type = ownType ?? declared.type;
+    if (type !== undefined && type !== 'long') {
+      columnValue.report(expected, `"${declared.name}", a ${type} column`);
+      return undefined;
+    }
+    return name === undefined ? undefined : { name, kind: 'session', gapColumn: declared.name };
   }
 
   private readAggregates(value: YamlValue | undefined): AggregateSpec[] | undefined {
@@ -555,4 +598,10 @@ export function canonicalJson(value: unknown): string {
 /** The canonical text of a whole spec (see `canonicalJson`). */
 export function canonicalSpecJson(spec: PipelineSpec): string {
   return canonicalJson(spec);
+}
+
+/** Whether a windows entry is a session window (`type: session`): those have their own fields. */
+function isSessionWindow(item: YamlValue): boolean {
+  const node = item.node;
+  return isMap(node) && node.items.some((pair) => isScalar(pair.key) && pair.key.value === 'type' && isScalar(pair.value) && pair.value.value === 'session');
 }

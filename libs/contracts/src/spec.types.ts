@@ -57,6 +57,13 @@ export interface AggregateSpec {
  */
 export type WindowSpec = { name: string; kind: 'tumbling'; sizeMs: number; offsetMs?: number } | { name: string; kind: 'hopping'; sizeMs: number; slideMs: number; offsetMs?: number };
 
+/**
+ * A session window (Spark's `session_window`): a key's events closer than the gap form one
+ * session, from the first event to the last event + gap. The gap is one duration (`gapMs`) or each
+ * row's value of a long column, in milliseconds (`gapColumn`).
+ */
+export type SessionWindowSpec = { name: string; kind: 'session'; gapMs: number } | { name: string; kind: 'session'; gapColumn: string };
+
 export type OutputMode = 'append' | 'update';
 
 export interface PipelineSpec {
@@ -70,7 +77,8 @@ export interface PipelineSpec {
   partitionKey: string;
   /** Grouping key columns of the gold aggregates (may be empty: one global group). */
   groupBy: string[];
-  windows: WindowSpec[];
+  /** Fixed (tumbling, hopping) and session windows, in spec order. */
+  windows: Array<WindowSpec | SessionWindowSpec>;
   aggregates: AggregateSpec[];
   /**
    * delayMs: how far the watermark trails each partition's newest event time. idleTimeoutMs: how

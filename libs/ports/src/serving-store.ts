@@ -6,6 +6,11 @@
  * the key endpoints are single-partition queries. Writes are conditional: a document carries the
  * gold batch that produced it (`version`), and an upsert with a version not newer than the stored
  * one changes nothing, so a re-run or late-arriving older batch never overwrites newer results.
+ *
+ * Session windows are named by their start, which a merge can move: the batch that merges sessions
+ * retires the documents of the starts it superseded in the same `upsert` call. A retired document
+ * is removed only while its stored version is older than the retiring batch, so a re-run removes
+ * nothing more and a newer document under the same id stays.
  */
 import type { KeyValue } from '@pipeline/contracts';
 
@@ -96,12 +101,22 @@ export interface UpsertResult {
   written: number;
   /** Documents not written because the stored version was the same or newer. */
   skipped: number;
+  /** Retired documents removed (absent when none were asked for). */
+  removed?: number;
+}
+
+/** A document a newer batch retired: a session whose start a merge moved, or a session merged into another. */
+export interface RetiredWindow {
+  pk: string;
+  id: string;
+  /** The retiring batch: a stored document of this version or newer stays. */
+  version: number;
 }
 
 export interface ServingStore {
   readonly location: string;
-  /** Conditional upserts (see the module doc); each document independently. */
-  upsert(documents: readonly WindowDocument[]): Promise<UpsertResult>;
+  /** Conditional upserts (see the module doc); each document independently; then the conditional removal of `retired` ones. */
+  upsert(documents: readonly WindowDocument[], retired?: readonly RetiredWindow[]): Promise<UpsertResult>;
   get(pk: string, id: string): Promise<WindowDocument | undefined>;
   /** A key's windows ordered by windowStart then window name, paginated. */
   queryWindows(query: WindowQuery): Promise<WindowPage>;

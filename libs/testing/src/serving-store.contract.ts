@@ -171,6 +171,52 @@ export function describeServingStoreContract(adapterName: string, makeStore: () 
       });
     });
 
+    describe('retiring superseded session documents', () => {
+      // Sessions are named by their start; a merge moves it. The batch that merges retires the old starts.
+      const session = (start: number, end: number, version: number, events: number) =>
+        ({ ...doc({ window: 'visits', start, version, aggregates: { events } }), windowEnd: end }) as WindowDocument;
+      const retire = (d: WindowDocument, version: number) => ({ pk: d.pk, id: d.id, version });
+
+      it('writes the merged session and removes the sessions it absorbed in the same call', async () => {
+        const first = session(T0, T0 + 5 * MINUTE, 1, 1);
+        const second = session(T0 + 10 * MINUTE, T0 + 15 * MINUTE, 1, 1);
+        await store.upsert([first, second]);
+        // A row at T0 + 4m bridges both: one session from T0 to T0 + 15m, under the first one's start.
+        const merged = session(T0, T0 + 15 * MINUTE, 2, 3);
+        await expect(store.upsert([merged], [retire(second, 2)])).resolves.toEqual({ written: 1, skipped: 0, removed: 1 });
+        await expect(allPages({ pk: first.pk, window: 'visits', limit: 10 })).resolves.toEqual({ items: [merged], pages: 1 });
+        await expect(store.latest(first.pk, 'visits')).resolves.toEqual(merged);
+      });
+
+      it('replaces a session whose start moved earlier: the new start written, the old one removed', async () => {
+        const old = session(T0 + 10 * MINUTE, T0 + 15 * MINUTE, 3, 1);
+        await store.upsert([old]);
+        const moved = session(T0 + 7 * MINUTE, T0 + 15 * MINUTE, 4, 2);
+        await expect(store.upsert([moved], [retire(old, 4)])).resolves.toEqual({ written: 1, skipped: 0, removed: 1 });
+        await expect(store.get(old.pk, old.id)).resolves.toBeUndefined();
+        await expect(allPages({ pk: old.pk, limit: 10 })).resolves.toEqual({ items: [moved], pages: 1 });
+      });
+
+      it('removes nothing when the same batch is written again, and keeps a document as new as the retiring batch or newer', async () => {
+        const old = session(T0, T0 + 5 * MINUTE, 1, 1);
+        const moved = session(T0 - MINUTE, T0 + 5 * MINUTE, 2, 2);
+        await store.upsert([old]);
+        await store.upsert([moved], [retire(old, 2)]);
+        await expect(store.upsert([moved], [retire(old, 2)])).resolves.toEqual({ written: 0, skipped: 1, removed: 0 });
+        const newer = session(T0 + 20 * MINUTE, T0 + 25 * MINUTE, 6, 1);
+        await store.upsert([newer]);
+        await expect(store.upsert([], [retire(newer, 6), retire(newer, 5)])).resolves.toEqual({ written: 0, skipped: 0, removed: 0 });
+        await expect(store.get(newer.pk, newer.id)).resolves.toEqual(newer);
+      });
+
+      it('refuses a retired entry without a pk, an id or a version, before writing anything', async () => {
+        const d = session(T0, T0 + MINUTE, 1, 1);
+        await expect(store.upsert([d], [{ pk: d.pk, id: '', version: 1 }])).rejects.toThrow(ServingStoreError);
+        await expect(store.upsert([d], [{ pk: d.pk, id: d.id, version: -1 }])).rejects.toThrow(/retired \[0\] must be \{ pk, id, version \}/);
+        await expect(store.get(d.pk, d.id)).resolves.toBeUndefined();
+      });
+    });
+
     describe('get', () => {
       it('returns undefined for an id that was never written', async () => {
         const absent = doc();

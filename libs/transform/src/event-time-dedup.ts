@@ -9,6 +9,8 @@
  *   the same spec), and gold applies it to the rows of batch N + 1.
  * - An event id is remembered until that watermark reaches the end of the last window containing
  *   the event: a duplicate silver has forgotten is always late for gold, never aggregated twice.
+ *   For a session window that end is the event's own session end, event time + gap (gold drops a
+ *   row exactly when that has passed), the gap read from the row when it comes from a column.
  * - Rows move progress whether or not they are duplicates (a copy is data of its partition);
  *   quarantined records do not (they carry no trustworthy event time).
  */
@@ -21,6 +23,8 @@ export interface EventTimeDedupConfig {
   idleTimeoutMs: number | null;
   /** Every window definition gold aggregates: an id is kept until the last of them has closed. */
   windows: readonly WindowDefinition[];
+  /** Gold's session windows (absent when none): a fixed gap in ms, or the row column holding it. */
+  sessions?: ReadonlyArray<{ gapMs?: number; gapColumn?: string }>;
 }
 
 export interface EventTimeDedupState {
@@ -38,9 +42,11 @@ export class EventTimeDedup {
   private readonly watermarks: PartitionWatermarks;
   private readonly dedup: Deduplicator;
   private readonly windows: readonly WindowDefinition[];
+  private readonly sessions: ReadonlyArray<{ gapMs?: number; gapColumn?: string }>;
 
   private constructor(config: EventTimeDedupConfig, state: EventTimeDedupState | undefined) {
-    if (config.windows.length === 0) throw new RangeError('EventTimeDedup needs the window definitions gold aggregates.');
+    this.sessions = config.sessions ?? [];
+    if (config.windows.length === 0 && this.sessions.length === 0) throw new RangeError('EventTimeDedup needs the window definitions gold aggregates.');
     this.windows = config.windows.map((w) => ({ sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs }));
     this.watermarks = new PartitionWatermarks(config.delayMs, config.idleTimeoutMs);
     if (state !== undefined) this.watermarks.restore(state.eventTime);
@@ -67,10 +73,13 @@ export class EventTimeDedup {
     this.watermarks.declare(partitions);
   }
 
-  /** A typed row of `partition`: moves the partition's progress; `duplicate` when its id is remembered. */
-  admit(eventId: string, partition: string, eventTime: number, captureTime: number): DedupVerdict {
+  /**
+   * A typed row of `partition`: moves the partition's progress; `duplicate` when its id is
+   * remembered. `row` gives the session gap columns' values, when session gaps come from columns.
+   */
+  admit(eventId: string, partition: string, eventTime: number, captureTime: number, row?: Readonly<Record<string, unknown>>): DedupVerdict {
     this.watermarks.observe(partition, eventTime, captureTime);
-    return this.dedup.observe(eventId, this.expiryOf(eventTime));
+    return this.dedup.observe(eventId, this.expiryOf(eventTime, row));
   }
 
   /** The end of a batch: the watermark moves, ids whose windows have all closed are forgotten. */
@@ -85,11 +94,16 @@ export class EventTimeDedup {
   }
 
   /** The end of the last window of any definition containing `eventTime`. */
-  private expiryOf(eventTime: number): number {
+  private expiryOf(eventTime: number, row: Readonly<Record<string, unknown>> | undefined): number {
     let expiry = Number.NEGATIVE_INFINITY;
     for (const window of this.windows) {
       const end = lastWindowEnd(eventTime, window);
       if (end > expiry) expiry = end;
+    }
+    for (const session of this.sessions) {
+      const gap = session.gapMs ?? row?.[session.gapColumn as string];
+      // A row without a positive gap has no session: gold reports it late, whenever it comes.
+      if (typeof gap === 'number' && gap > 0 && eventTime + gap > expiry) expiry = eventTime + gap;
     }
     return expiry;
   }

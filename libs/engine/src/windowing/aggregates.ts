@@ -145,6 +145,34 @@ export class AggregateSet {
     }
   }
 
+  /** Adds the rows of `from` to `into`, as when two sessions merge (`from` is left as it was). */
+  merge(into: GroupState, from: GroupState): void {
+    into.rows += from.rows;
+    for (let a = 0; a < this.size; a++) {
+      const n = from.inputs[a];
+      switch (this.kinds[a]) {
+        case SUM:
+        case AVG:
+          into.values[a] += from.values[a];
+          into.inputs[a] += n;
+          break;
+        case MIN:
+          if (n > 0 && (into.inputs[a] === 0 || from.values[a] < into.values[a])) into.values[a] = from.values[a];
+          into.inputs[a] += n;
+          break;
+        case MAX:
+          if (n > 0 && (into.inputs[a] === 0 || from.values[a] > into.values[a])) into.values[a] = from.values[a];
+          into.inputs[a] += n;
+          break;
+        case DISTINCT:
+          for (const value of from.distinct[a] ?? []) into.distinct[a]?.add(value);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
   /** The aggregate values of a group, by aggregate name. */
   results(group: GroupState): Record<string, number | null> {
     const out: Record<string, number | null> = {};

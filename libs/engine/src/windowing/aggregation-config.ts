@@ -3,6 +3,7 @@
  * aggregates and the watermark delay (always stated, never defaulted). `validateAggregationConfig`
  * lists every problem at once and returns a normalised copy the engine can trust.
  */
+import { sessionDefinitionProblems, type SessionWindowDefinition } from './session-windows';
 import { windowDefinitionProblems } from './window';
 
 export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'count_distinct';
@@ -15,6 +16,8 @@ export type AggregationOutputMode = 'append' | 'update';
 export interface AggregationConfig {
   /** Tumbling: `slideMs` = `sizeMs`. Any slide up to the size; `offsetMs` (0 ≤ offset < slide) shifts the windows from the epoch. */
   windows: Array<{ name: string; sizeMs: number; slideMs: number; offsetMs?: number }>;
+  /** Session windows (session-windows.ts); their names share one namespace with `windows`. */
+  sessions?: SessionWindowDefinition[];
   groupBy: string[];
   /** `column` is required for every function but `count`, which counts rows. */
   aggregates: Array<{ name: string; fn: AggregateFn; column?: string }>;
@@ -37,6 +40,8 @@ export interface AggregationConfig {
 export interface AggregationLogic {
   /** `offsetMs` only when not 0, so snapshots of epoch-aligned windows read the same as before offsets existed. */
   windows: Array<{ name: string; sizeMs: number; slideMs: number; offsetMs?: number }>;
+  /** Present only when there are session windows, so the logic of the others reads as before. */
+  sessions?: SessionWindowDefinition[];
   groupBy: string[];
   aggregates: Array<{ name: string; fn: AggregateFn; column?: string }>;
   watermarkDelayMs: number;
@@ -68,8 +73,10 @@ export function validateAggregationConfig(config: AggregationConfig): { logic: A
   const windows = Array.isArray(config.windows) ? config.windows : [];
   const groupBy = Array.isArray(config.groupBy) ? config.groupBy : [];
   const aggregates = Array.isArray(config.aggregates) ? config.aggregates : [];
+  const sessions = Array.isArray(config.sessions) ? config.sessions : [];
+  if (config.sessions !== undefined && !Array.isArray(config.sessions)) problems.push('sessions must be a list of { name, gapMs } or { name, gapColumn }');
   if (!Array.isArray(config.windows)) problems.push('windows must be a list of { name, sizeMs, slideMs, offsetMs? }');
-  else if (windows.length === 0) problems.push('windows is empty; define at least one window, e.g. { name: "per_minute", sizeMs: 60000, slideMs: 60000 }');
+  else if (windows.length === 0 && sessions.length === 0) problems.push('windows is empty; define at least one window, e.g. { name: "per_minute", sizeMs: 60000, slideMs: 60000 }');
   if (!Array.isArray(config.groupBy)) problems.push('groupBy must be a list of column names ([] for one global group)');
   if (!Array.isArray(config.aggregates)) problems.push('aggregates must be a list of { name, fn, column }');
   else if (aggregates.length === 0) problems.push('aggregates is empty; define at least one, e.g. { name: "rows", fn: "count" }');
@@ -78,11 +85,11 @@ export function validateAggregationConfig(config: AggregationConfig): { logic: A
     if (!isNonEmptyString(w.name)) problems.push(`windows[${i}].name must be a non-empty string`);
     for (const p of windowDefinitionProblems(w)) problems.push(`windows[${i}] (${String(w.name)}): ${p}`);
   });
-  checkUnique(
-    windows.map((w) => w.name),
-    'window name',
-    problems,
-  );
+  sessions.forEach((s, i) => {
+    if (!isNonEmptyString(s.name)) problems.push(`sessions[${i}].name must be a non-empty string`);
+    for (const p of sessionDefinitionProblems(s)) problems.push(`sessions[${i}] (${String(s.name)}): ${p}`);
+  });
+  checkUnique([...windows.map((w) => w.name), ...sessions.map((s) => s.name)], 'window name', problems);
 
   groupBy.forEach((column, i) => {
     if (!isNonEmptyString(column)) problems.push(`groupBy[${i}] must be a non-empty column name`);
@@ -126,6 +133,9 @@ export function validateAggregationConfig(config: AggregationConfig): { logic: A
   return {
     logic: {
       windows: windows.map((w) => (w.offsetMs === undefined || w.offsetMs === 0 ? { name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs } : { name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs })),
+      ...(sessions.length === 0
+        ? {}
+        : { sessions: sessions.map((s) => (s.gapColumn === undefined ? { name: s.name, gapMs: s.gapMs } : { name: s.name, gapColumn: s.gapColumn })) }),
       groupBy: [...groupBy],
       aggregates: aggregates.map((a) => (a.column === undefined ? { name: a.name, fn: a.fn } : { name: a.name, fn: a.fn, column: a.column })),
       watermarkDelayMs: config.watermarkDelayMs,

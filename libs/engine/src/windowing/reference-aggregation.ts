@@ -4,10 +4,58 @@
  * window end ≤ the previous batch's watermark; final when watermark ≥ end; the watermark is the
  * minimum over the partitions that had rows within the idle timeout of capture time, recomputed
  * from every row seen). Slow and obvious on purpose; it shares no code with the engine.
+ *
+ * Session windows: a row is late when it has no positive gap or t + gap ≤ the previous batch's
+ * watermark; otherwise it joins the open rows of its (window, key). After each batch the open
+ * rows are clustered from scratch into sessions (closed intervals [t, t + gap] that overlap or
+ * touch form one session); sessions whose end ≤ watermark are emitted and their rows set aside, so
+ * later rows never join them. Superseded: the sessions open after the previous batch whose
+ * (window, key, start) no open-or-just-closed session has any more.
  */
 import type { AggregationConfig } from './aggregation-config';
 import type { EngineRow, EngineValue } from './engine-value';
-import type { BatchResult, WindowResult } from './windowed-aggregation';
+import type { BatchResult, LateWindow, WindowResult } from './windowed-aggregation';
+
+interface SessionRow {
+  window: string;
+  key: EngineValue[];
+  row: EngineRow;
+  /** t + gap. */
+  end: number;
+  batch: number;
+}
+
+interface ReferenceSession {
+  window: string;
+  key: EngineValue[];
+  start: number;
+  end: number;
+  /** In arrival order. */
+  rows: SessionRow[];
+}
+
+/** The sessions of the rows: per (window, key), intervals [t, end] that overlap or touch, chained by repeated merging. */
+function clusterSessions(rows: SessionRow[]): ReferenceSession[] {
+  let sessions: ReferenceSession[] = rows.map((r) => ({ window: r.window, key: r.key, start: r.row.event_time, end: r.end, rows: [r] }));
+  let merged = true;
+  while (merged) {
+    merged = false;
+    outer: for (let i = 0; i < sessions.length; i++) {
+      for (let j = i + 1; j < sessions.length; j++) {
+        const a = sessions[i];
+        const b = sessions[j];
+        if (a.window === b.window && JSON.stringify(a.key) === JSON.stringify(b.key) && a.start <= b.end && b.start <= a.end) {
+          const rowsInOrder = [...a.rows, ...b.rows].sort((x, y) => rows.indexOf(x) - rows.indexOf(y));
+          sessions[i] = { window: a.window, key: a.key, start: Math.min(a.start, b.start), end: Math.max(a.end, b.end), rows: rowsInOrder };
+          sessions = sessions.filter((_, k) => k !== j);
+          merged = true;
+          break outer;
+        }
+      }
+    }
+  }
+  return sessions;
+}
 
 interface Assignment {
   window: string;
@@ -30,7 +78,7 @@ function compareValue(a: EngineValue, b: EngineValue): number {
   return 0;
 }
 
-function compareResults(a: WindowResult, b: WindowResult, groupBy: string[]): number {
+function compareResults(a: Pick<WindowResult, 'window' | 'windowStart' | 'key'>, b: Pick<WindowResult, 'window' | 'windowStart' | 'key'>, groupBy: string[]): number {
   if (a.windowStart !== b.windowStart) return a.windowStart - b.windowStart;
   if (a.window !== b.window) return a.window < b.window ? -1 : 1;
   for (const column of groupBy) {
@@ -93,17 +141,30 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
   const captureOf = (row: EngineRow) => (config.captureTimeColumn === undefined ? undefined : (row[config.captureTimeColumn] as number | undefined));
   const id = (a: { window: string; start: number; key: EngineValue[] }) => JSON.stringify([a.window, a.start, a.key]);
 
+  const sessionsOn = (config.sessions ?? []).length > 0;
+  const updateOn = (config.outputModes ?? ['append', 'update']).includes('update');
+  const appendOn = (config.outputModes ?? ['append', 'update']).includes('append');
+  let openRows: SessionRow[] = [];
+  let openIds = new Set<string>();
+
   batches.forEach((rows, batch) => {
     const threshold = watermark;
     const late: BatchResult['late'] = [];
     for (const row of rows) {
       const key = config.groupBy.map((c) => zero(row[c] ?? null));
-      const missed: Array<{ window: string; windowStart: number; windowEnd: number }> = [];
+      const missed: LateWindow[] = [];
       for (const w of config.windows) {
         for (const { start, end } of windowsContaining(row.event_time, w)) {
           if (end <= threshold) missed.push({ window: w.name, windowStart: start, windowEnd: end });
           else assignments.push({ window: w.name, start, end, key, row, batch });
         }
+      }
+      for (const w of config.sessions ?? []) {
+        const raw = w.gapMs ?? row[w.gapColumn as string];
+        const gap = typeof raw === 'number' && raw > 0 ? raw : null;
+        if (gap === null) missed.push({ window: w.name, windowStart: row.event_time, windowEnd: row.event_time, reason: 'invalid-gap' });
+        else if (row.event_time + gap <= threshold) missed.push({ window: w.name, windowStart: row.event_time, windowEnd: row.event_time + gap, reason: 'watermark' });
+        else openRows.push({ window: w.name, key, row, end: row.event_time + gap, batch });
       }
       if (missed.length > 0) late.push({ row, windows: missed });
     }
@@ -148,14 +209,47 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
     for (const [groupId, members] of groups) {
       if (members[0].end <= watermark && !emittedIds.has(groupId)) {
         emittedIds.add(groupId);
-        emitted.push(resultOf(members));
+        if (appendOn) emitted.push(resultOf(members));
       }
-      if (members.some((m) => m.batch === batch)) updated.push(resultOf(members));
+      if (updateOn && members.some((m) => m.batch === batch)) updated.push(resultOf(members));
+    }
+    let superseded: BatchResult['superseded'];
+    if (sessionsOn) {
+      const sessions = clusterSessions(openRows);
+      const sessionId = (s: { window: string; start: number; key: EngineValue[] }) => JSON.stringify([s.window, s.key, s.start]);
+      const toResult = (s: ReferenceSession): WindowResult => ({
+        window: s.window,
+        windowStart: s.start,
+        windowEnd: s.end,
+        key: Object.fromEntries(config.groupBy.map((c, i) => [c, s.key[i]])),
+        aggregates: aggregate(
+          config,
+          s.rows.map((r) => r.row),
+        ),
+        final: s.end <= watermark,
+      });
+      const nowIds = new Set(sessions.map(sessionId));
+      superseded = updateOn
+        ? [...openIds]
+            .filter((i) => !nowIds.has(i))
+            .map((i) => JSON.parse(i) as [string, EngineValue[], number])
+            .map(([window, key, start]) => ({ window, windowStart: start, key: Object.fromEntries(config.groupBy.map((c, k) => [c, key[k]])) }))
+        : [];
+      for (const s of sessions) {
+        if (updateOn && s.rows.some((r) => r.batch === batch)) updated.push(toResult(s));
+        if (s.end <= watermark && appendOn) emitted.push(toResult(s));
+      }
+      const open = sessions.filter((s) => s.end > watermark);
+      openRows = open.flatMap((s) => s.rows);
+      openIds = new Set(open.map(sessionId));
+      superseded.sort((a, b) => compareResults(a, b, config.groupBy));
     }
     emitted.sort((a, b) => compareResults(a, b, config.groupBy));
     updated.sort((a, b) => compareResults(a, b, config.groupBy));
     const droppedAggregates = new Set(
-      late.flatMap(({ row, windows }) => windows.map((w) => JSON.stringify([w.window, w.windowStart, config.groupBy.map((c) => zero(row[c] ?? null))]))),
+      late.flatMap(({ row, windows }) =>
+        windows.filter((w) => w.reason !== 'invalid-gap').map((w) => JSON.stringify([w.window, w.windowStart, config.groupBy.map((c) => zero(row[c] ?? null))])),
+      ),
     );
     results.push({
       batch,
@@ -167,6 +261,7 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
       rowsDroppedByWatermark: late.length,
       numRowsDroppedByWatermark: droppedAggregates.size,
       maxEventTime,
+      ...(sessionsOn ? { superseded } : {}),
     });
   });
   return results;

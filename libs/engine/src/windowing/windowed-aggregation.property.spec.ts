@@ -18,6 +18,8 @@ const row: fc.Arbitrary<EngineRow> = fc.record(
     y: anyValue,
     partition: fc.constantFrom('0', '1', '2'),
     captured: fc.integer({ min: 0, max: 400 }),
+    // A session gap column: mostly positive, sometimes missing, zero or negative (no session).
+    gap: fc.oneof(fc.integer({ min: 1, max: 120 }), fc.constantFrom<number | null>(null, 0, -5, 2.5)),
   },
   { requiredKeys: ['event_time', 'partition', 'captured'] },
 );
@@ -50,6 +52,20 @@ const config: fc.Arbitrary<AggregationConfig> = fc.record({
   ),
 }).map(({ partitioned, ...rest }) => ({ ...rest, ...partitioned }));
 
+const sessionDefinition = fc.oneof(fc.record({ gapMs: fc.integer({ min: 1, max: 120 }) }), fc.constant({ gapColumn: 'gap' }));
+
+/** Session windows, alone or beside fixed ones, in either or both output modes. */
+const sessionConfig: fc.Arbitrary<AggregationConfig> = fc
+  .record({
+    base: config,
+    sessions: fc.array(sessionDefinition, { minLength: 1, maxLength: 2 }).map((ss) => ss.map((w, i) => ({ name: ['visits', 'beta'][i], ...w }))),
+    fixed: fc.integer({ min: 0, max: 2 }),
+    outputModes: fc.constantFrom<AggregationConfig['outputModes']>(undefined, ['append'], ['update']),
+  })
+  .map(({ base, sessions, fixed, outputModes }) => ({ ...base, windows: base.windows.slice(0, fixed), sessions, ...(outputModes === undefined ? {} : { outputModes }) }));
+
+const anyConfig = fc.oneof(config, sessionConfig);
+
 const batches = fc.array(fc.array(row, { maxLength: 12 }), { maxLength: 8 });
 
 function runAll(cfg: AggregationConfig, input: EngineRow[][]): BatchResult[] {
@@ -69,9 +85,18 @@ describe('WindowedAggregation against a brute-force reference', () => {
     );
   });
 
+  it('returns exactly the reference sessions: emitted, updated, superseded and late rows, batch by batch', () => {
+    fc.assert(
+      fc.property(sessionConfig, batches, (cfg, input) => {
+        expect(runAll(cfg, input)).toEqual(referenceAggregation(cfg, input));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('gives identical outputs after a JSON round trip of snapshot() and build(resume) at any batch boundary', () => {
     fc.assert(
-      fc.property(config, batches, fc.nat(), (cfg, input, cut) => {
+      fc.property(anyConfig, batches, fc.nat(), (cfg, input, cut) => {
         const boundary = input.length === 0 ? 0 : cut % (input.length + 1);
         const uninterrupted = WindowedAggregation.build(cfg);
         const expected = input.map((rows) => uninterrupted.processBatch(rows));
@@ -92,7 +117,7 @@ describe('WindowedAggregation against a brute-force reference', () => {
 
   it('never lets the watermark regress, and applies each batch’s watermark as the next batch’s late threshold', () => {
     fc.assert(
-      fc.property(config, batches, (cfg, input) => {
+      fc.property(anyConfig, batches, (cfg, input) => {
         const engine = WindowedAggregation.build(cfg);
         let previous = 0;
         for (const rows of input) {
@@ -108,8 +133,8 @@ describe('WindowedAggregation against a brute-force reference', () => {
 
   it('accounts for every (row, window) pair: aggregated into an emitted window or reported late for it', () => {
     fc.assert(
-      fc.property(config, batches, (generated, input) => {
-        const cfg: AggregationConfig = { ...generated, aggregates: [{ name: 'rows', fn: 'count' }] };
+      fc.property(anyConfig, batches, (generated, input) => {
+        const cfg: AggregationConfig = { ...generated, aggregates: [{ name: 'rows', fn: 'count' }], outputModes: ['append'] };
         const engine = WindowedAggregation.build(cfg);
         const results = input.map((rows) => engine.processBatch(rows));
         // The end of the input finalises every window the stream opened.
@@ -120,6 +145,12 @@ describe('WindowedAggregation against a brute-force reference', () => {
           const emitted = results.flatMap((r) => r.emitted.filter((e) => e.window === w.name)).reduce((n, e) => n + (e.aggregates['rows'] ?? 0), 0);
           const late = results.flatMap((r) => r.late.flatMap((l) => l.windows.filter((lw) => lw.window === w.name))).length;
           expect(emitted + late).toBe(rowsIn);
+        }
+        // Each row is in exactly one emitted session of each session window, or late for it.
+        for (const w of cfg.sessions ?? []) {
+          const emitted = results.flatMap((r) => r.emitted.filter((e) => e.window === w.name)).reduce((n, e) => n + (e.aggregates['rows'] ?? 0), 0);
+          const late = results.flatMap((r) => r.late.flatMap((l) => l.windows.filter((lw) => lw.window === w.name))).length;
+          expect(emitted + late).toBe(input.flat().length);
         }
       }),
     );
@@ -146,7 +177,8 @@ describe('WindowedAggregation against a brute-force reference', () => {
 
   it('reports in the last update of each window the values append mode emits for it', () => {
     fc.assert(
-      fc.property(config, batches, (cfg, input) => {
+      fc.property(anyConfig, batches, (generated, input) => {
+        const cfg: AggregationConfig = { ...generated, outputModes: ['append', 'update'] };
         const lastUpdate = new Map<string, WindowResult>();
         for (const result of runAll(cfg, input)) {
           for (const u of result.updated) lastUpdate.set(windowId(u), u);

@@ -18,6 +18,8 @@
  *   final and emitted (Flink's end-of-input watermark).
  * - A batch is checked before any state changes: a bad row rejects the whole batch.
  * - Outputs and snapshots are sorted (window start, window name, key), hence deterministic.
+ * - Session windows (session-windows.ts) run beside the fixed ones under the same watermark, late
+ *   threshold and output modes; their outputs join the same sorted lists.
  *
  * Group keys live in a trie of Maps per window (one Map level per grouping column) rather than in
  * concatenated strings, so the per-row cost is a few Map lookups and no allocation.
@@ -26,6 +28,7 @@ import { AggregateSet, InvalidRowError, InvalidStateError, type AggregateSnapsho
 import { validateAggregationConfig, type AggregationConfig, type AggregationLogic } from './aggregation-config';
 import { compareKeys, describeValue, isEngineValue, type EngineRow, type EngineValue } from './engine-value';
 import { PartitionWatermarks, type EventTimeProgress, type WatermarkSnapshot, type WatermarkStatus } from './partition-watermarks';
+import { SessionLane, type Session, type SessionLateReason, type SessionStateSnapshot, type SupersededSession } from './session-windows';
 import { firstWindowStart, isWindowStart, lastWindowStart, type WindowDefinition } from './window';
 
 export interface WindowResult {
@@ -42,6 +45,8 @@ export interface LateWindow {
   window: string;
   windowStart: number;
   windowEnd: number;
+  /** Session windows only: the row's own session [t, t + gap) had closed, or the row has no valid gap. */
+  reason?: SessionLateReason;
 }
 
 export interface LateRow<R extends EngineRow = EngineRow> {
@@ -67,11 +72,17 @@ export interface BatchResult<R extends EngineRow = EngineRow> {
   rowsDroppedByWatermark: number;
   /**
    * Spark's `numRowsDroppedByWatermark`: the (window, key) aggregate rows the late rows would have
-   * updated, each counted once per batch, as Spark counts the partial aggregates its state store drops.
+   * updated, each counted once per batch, as Spark counts the partial aggregates its state store drops
+   * (a session counted by the row's own start; a row without a valid session gap is not counted).
    */
   numRowsDroppedByWatermark: number;
   /** Max event time of this batch's rows, late ones included; null for a no-data batch. */
   maxEventTime: number | null;
+  /**
+   * With session windows only: the sessions earlier update outputs reported under a start they no
+   * longer have (a merge moved the start or absorbed them), sorted like the outputs.
+   */
+  superseded?: SupersededSession[];
 }
 
 export interface GroupStateSnapshot {
@@ -96,6 +107,8 @@ export interface AggregationState {
   /** The watermark and each source partition's progress. */
   eventTime: WatermarkSnapshot;
   windows: WindowStateSnapshot[];
+  /** With session windows only: every open session, sorted by window, key, start. */
+  sessions?: SessionStateSnapshot[];
 }
 
 export interface BatchInput {
@@ -132,6 +145,7 @@ function compareEntries(a: { bucket: WindowBucket; group: GroupState }, b: { buc
 function copyLogic(logic: AggregationLogic): AggregationLogic {
   return {
     windows: logic.windows.map((w) => ({ ...w })),
+    ...(logic.sessions === undefined ? {} : { sessions: logic.sessions.map((w) => ({ ...w })) }),
     groupBy: [...logic.groupBy],
     aggregates: logic.aggregates.map((a) => ({ ...a })),
     watermarkDelayMs: logic.watermarkDelayMs,
@@ -143,6 +157,7 @@ function copyLogic(logic: AggregationLogic): AggregationLogic {
 
 export class WindowedAggregation {
   private readonly lanes: WindowLane[];
+  private readonly sessionLanes: SessionLane[];
   private readonly aggregates: AggregateSet;
   private readonly groupBy: string[];
   private readonly computeAppend: boolean;
@@ -157,6 +172,7 @@ export class WindowedAggregation {
     outputModes: ReadonlySet<string>,
   ) {
     this.lanes = logic.windows.map((w) => ({ name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs ?? 0, buckets: new Map() }));
+    this.sessionLanes = (logic.sessions ?? []).map((w) => new SessionLane(w));
     this.aggregates = new AggregateSet(logic.aggregates);
     this.groupBy = logic.groupBy;
     this.watermarks = new PartitionWatermarks(logic.watermarkDelayMs, logic.watermarkIdleTimeoutMs);
@@ -189,12 +205,12 @@ export class WindowedAggregation {
 
   /** Open window instances (window definition × start) holding state. */
   get openWindows(): number {
-    return this.bucketCount;
+    return this.bucketCount + this.openSessions();
   }
 
   /** Open (window instance, group key) states, like Spark's state rows. */
   get stateRows(): number {
-    return this.groupCount;
+    return this.groupCount + this.openSessions();
   }
 
   /** The number the next batch gets. */
@@ -216,6 +232,9 @@ export class WindowedAggregation {
     const inputs = new Array<EngineValue>(this.aggregates.size);
     const late: LateRow<R>[] = [];
     const touched: Array<{ bucket: WindowBucket; group: GroupState }> = [];
+    let touchedSessions: Array<{ lane: SessionLane; session: Session }> | undefined;
+    // Per session lane: the starts earlier update outputs reported that this batch's merges retire.
+    const superseded: Array<Array<{ key: readonly EngineValue[]; start: number }>> = this.sessionLanes.map(() => []);
     let maxEventTime = -Infinity;
 
     for (let i = 0; i < rows.length; i++) {
@@ -252,6 +271,18 @@ export class WindowedAggregation {
           }
         }
       }
+      for (let l = 0; l < this.sessionLanes.length; l++) {
+        const lane = this.sessionLanes[l];
+        const added = lane.add(key, eventTime, lane.gapOf(row), threshold, this.aggregates, inputs, superseded[l]);
+        if ('late' in added) {
+          (missed ??= []).push({ window: lane.name, windowStart: added.late.start, windowEnd: added.late.end, reason: added.late.reason });
+          // Spark filters rows without a valid gap before its state operator: they are not in its metric.
+          if (added.late.reason === 'watermark') (droppedAggregates ??= new Set()).add(JSON.stringify([lane.name, added.late.start, key]));
+        } else if (this.computeUpdate && added.session.group.touchedIn !== batch) {
+          added.session.group.touchedIn = batch;
+          (touchedSessions ??= []).push({ lane, session: added.session });
+        }
+      }
       if (missed !== undefined) late.push({ row, windows: missed });
     }
 
@@ -271,17 +302,44 @@ export class WindowedAggregation {
       }
     }
 
+    let emitted = finals.sort(compareEntries).map((e) => this.result(e.bucket, e.group, true));
+    let updated = touched.sort(compareEntries).map((e) => this.result(e.bucket, e.group, e.bucket.end <= watermark));
+    let supersededOut: SupersededSession[] | undefined;
+    if (this.sessionLanes.length > 0) {
+      // Updates first: a session updated and closed in this batch is reported with its final values.
+      const sessionUpdates: WindowResult[] = [];
+      for (const { lane, session } of touchedSessions ?? []) {
+        if (session.absorbed) continue;
+        session.reportedStart = session.start;
+        sessionUpdates.push(this.sessionResult(lane, session.group.key, session, session.end <= watermark));
+      }
+      const sessionFinals: WindowResult[] = [];
+      for (const lane of this.sessionLanes) {
+        for (const { key, session } of lane.evict(watermark)) if (this.computeAppend) sessionFinals.push(this.sessionResult(lane, key, session, true));
+      }
+      emitted = this.sortResults([...emitted, ...sessionFinals]);
+      updated = this.sortResults([...updated, ...sessionUpdates]);
+      supersededOut = [];
+      if (this.computeUpdate) {
+        this.sessionLanes.forEach((lane, l) => {
+          for (const s of superseded[l]) supersededOut?.push({ window: lane.name, windowStart: s.start, key: this.keyRecord(s.key) });
+        });
+        supersededOut = this.sortResults(supersededOut);
+      }
+    }
+
     this.batchNumber++;
     return {
       batch,
       lateThreshold: threshold,
       watermark,
-      emitted: finals.sort(compareEntries).map((e) => this.result(e.bucket, e.group, true)),
-      updated: touched.sort(compareEntries).map((e) => this.result(e.bucket, e.group, e.bucket.end <= watermark)),
+      emitted,
+      updated,
       late,
       rowsDroppedByWatermark: late.length,
       numRowsDroppedByWatermark: droppedAggregates?.size ?? 0,
       maxEventTime: rows.length > 0 ? maxEventTime : null,
+      ...(supersededOut === undefined ? {} : { superseded: supersededOut }),
     };
   }
 
@@ -290,6 +348,7 @@ export class WindowedAggregation {
     const buckets: WindowBucket[] = [];
     for (const lane of this.lanes) buckets.push(...lane.buckets.values());
     buckets.sort((a, b) => a.start - b.start || (a.lane.name < b.lane.name ? -1 : a.lane.name > b.lane.name ? 1 : 0));
+    const lanes = [...this.sessionLanes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return {
       format: 'windowed-aggregation/2',
       logic: copyLogic(this.logic),
@@ -302,6 +361,7 @@ export class WindowedAggregation {
           .sort((a, b) => compareKeys(a.key, b.key))
           .map((group) => ({ key: [...group.key], rows: group.rows, aggregates: this.aggregates.snapshot(group) })),
       })),
+      ...(lanes.length === 0 ? {} : { sessions: lanes.flatMap((lane) => lane.snapshot(this.aggregates)) }),
     };
   }
 
@@ -325,12 +385,46 @@ export class WindowedAggregation {
         }
       }
       this.aggregates.checkRow(row, i);
+      for (const lane of this.sessionLanes) {
+        if (lane.gapColumn === null) continue;
+        const gap: unknown = row[lane.gapColumn];
+        if (gap !== undefined && gap !== null && (typeof gap !== 'number' || !Number.isFinite(gap))) {
+          throw new InvalidRowError(
+            i,
+            lane.gapColumn,
+            `${lane.gapColumn} is ${describeValue(gap)}, but session window ${lane.name} reads it as the row's gap: give a number of milliseconds (or null).`,
+          );
+        }
+      }
     }
+  }
+
+  private openSessions(): number {
+    let open = 0;
+    for (const lane of this.sessionLanes) open += lane.size;
+    return open;
+  }
+
+  private keyRecord(key: readonly EngineValue[]): Record<string, EngineValue> {
+    const record: Record<string, EngineValue> = {};
+    for (let k = 0; k < this.groupBy.length; k++) record[this.groupBy[k]] = key[k];
+    return record;
+  }
+
+  private sessionResult(lane: SessionLane, key: readonly EngineValue[], session: Session, final: boolean): WindowResult {
+    return { window: lane.name, windowStart: session.start, windowEnd: session.end, key: this.keyRecord(key), aggregates: this.aggregates.results(session.group), final };
+  }
+
+  /** Sorts by window start, window name, then key (the order of every output). */
+  private sortResults<T extends { window: string; windowStart: number; key: Record<string, EngineValue> }>(results: T[]): T[] {
+    const keyOf = (r: T) => this.groupBy.map((c) => r.key[c] ?? null);
+    return results.sort((a, b) => a.windowStart - b.windowStart || (a.window < b.window ? -1 : a.window > b.window ? 1 : 0) || compareKeys(keyOf(a), keyOf(b)));
   }
 
   private latestOpenWindowEnd(): number {
     let latest = 0;
     for (const lane of this.lanes) for (const bucket of lane.buckets.values()) if (bucket.end > latest) latest = bucket.end;
+    for (const lane of this.sessionLanes) latest = Math.max(latest, lane.latestEnd());
     return latest;
   }
 
@@ -376,7 +470,7 @@ export class WindowedAggregation {
     if (typeof state !== 'object' || state === null || state.format !== 'windowed-aggregation/2') {
       throw fail(`expected a snapshot of format "windowed-aggregation/2", found ${describeValue((state as { format?: unknown } | null)?.format)}. Start from a fresh checkpoint.`);
     }
-    const changed = (['windows', 'groupBy', 'aggregates', 'watermarkDelayMs', 'watermarkIdleTimeoutMs', 'partitionColumn', 'captureTimeColumn'] as const).filter((part) => JSON.stringify(state.logic?.[part]) !== JSON.stringify(this.logic[part]));
+    const changed = (['windows', 'sessions', 'groupBy', 'aggregates', 'watermarkDelayMs', 'watermarkIdleTimeoutMs', 'partitionColumn', 'captureTimeColumn'] as const).filter((part) => JSON.stringify(state.logic?.[part]) !== JSON.stringify(this.logic[part]));
     if (changed.length > 0) {
       throw fail(
         `the snapshot was taken with a different ${changed.join(', ')} (saved ${changed.map((p) => `${p}=${JSON.stringify(state.logic?.[p])}`).join(', ')}; now ${changed.map((p) => `${p}=${JSON.stringify(this.logic[p])}`).join(', ')}). Use a new checkpoint or reset this one.`,
@@ -405,6 +499,19 @@ export class WindowedAggregation {
         const group = this.groupFor(bucket, g.key);
         if (group.rows !== 0) throw fail(`${where} has key ${JSON.stringify(g.key)} twice.`);
         this.aggregates.restore(group, g.rows, g.aggregates, `${where}, key ${JSON.stringify(g.key)}`);
+      }
+    }
+    if (state.sessions !== undefined && !Array.isArray(state.sessions)) throw fail('sessions is not a list.');
+    for (const saved of state.sessions ?? []) {
+      const lane = this.sessionLanes.find((l) => l.name === saved.window);
+      const where = `session ${JSON.stringify(saved.window)} of key ${JSON.stringify(saved.key)} at ${String(saved.start)}`;
+      if (lane === undefined) throw fail(`${where} is not a configured session window.`);
+      if (!Array.isArray(saved.key) || saved.key.length !== this.groupBy.length || !saved.key.every(isEngineValue)) throw fail(`${where} has a key that does not match groupBy.`);
+      try {
+        lane.restore(saved, watermark, this.aggregates, where);
+      } catch (error) {
+        if (error instanceof InvalidStateError) throw error;
+        throw fail((error as Error).message);
       }
     }
   }
