@@ -15,7 +15,9 @@
  *   is exactly byte order, lazily: memory holds one directory's children per level, and `limit` and
  *   `startAfter` stop or skip whole subtrees. The kind of account is asked once
  *   (Get Account Information, `x-ms-is-hns-enabled`); when the answer is refused or missing the
- *   lake walks, which is correct on both. Folder markers (`hdi_isfolder`) are never entries.
+ *   lake walks, which is correct on both.
+ * - An HNS account's directories are blobs with the metadata `hdi_isfolder=true`: never entries,
+ *   and absent for stat, exists, read and readStream, as folders are in the port.
  * Every path is validated with `assertLakePath`; `root` (optional) is a folder inside the container.
  */
 import { Readable } from 'node:stream';
@@ -74,16 +76,21 @@ export class AdlsLake implements Lake {
   }
 
   async read(path: string): Promise<Buffer> {
+    let data: Buffer;
     try {
-      return await this.blob(path).downloadToBuffer();
+      data = await this.blob(path).downloadToBuffer();
     } catch (error) {
       throw this.wrap(error, 'read', path);
     }
+    // A directory of an HNS account reads as an empty blob: only an empty answer needs a look.
+    if (data.length === 0 && (await this.stat(path)) === undefined) throw new LakeNotFoundError(path, this.location);
+    return data;
   }
 
   async readStream(path: string): Promise<Readable> {
     try {
       const response = await this.blob(path).download();
+      if (response.metadata?.['hdi_isfolder'] === 'true') throw new LakeNotFoundError(path, this.location);
       const body = response.readableStreamBody;
       if (!body) throw new LakeError(`The lake at ${this.location} returned no body for ${JSON.stringify(path)}.`);
       return body instanceof Readable ? body : Readable.from(body as AsyncIterable<Buffer>);
@@ -95,6 +102,7 @@ export class AdlsLake implements Lake {
   async stat(path: string): Promise<LakeEntry | undefined> {
     try {
       const properties = await this.blob(path).getProperties();
+      if (properties.metadata?.['hdi_isfolder'] === 'true') return undefined;
       return { path, size: properties.contentLength ?? 0, modifiedAt: properties.lastModified?.getTime() ?? 0 };
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
@@ -109,6 +117,9 @@ export class AdlsLake implements Lake {
   async *list(prefix: string, options: { startAfter?: string; limit?: number } = {}): AsyncIterable<LakeEntry> {
     assertLakePath(prefix, 'prefix');
     if (options.startAfter !== undefined) assertLakePath(options.startAfter, 'prefix');
+    if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
+      throw new LakeError(`list limit must be a non-negative integer, got ${String(options.limit)}.`);
+    }
     if (options.limit === 0) return;
     const after = options.startAfter === undefined ? undefined : Buffer.from(`${this.prefix}${options.startAfter}`);
     let count = 0;

@@ -5,7 +5,8 @@
  *
  * What it changes, and only that (every other request goes to Azurite unchanged, signature and all):
  * - Get Account Information answers `x-ms-is-hns-enabled: true`.
- * - Writing a blob creates its parent directories, and they stay when the blob is deleted.
+ * - Writing a blob creates its parent directories, and they stay when the blob is deleted. A
+ *   directory reads as an empty blob with the metadata `hdi_isfolder=true`, as on ADLS Gen2.
  * - List Blobs is served from Azurite's content, directory by directory: a flat listing is a
  *   depth-first walk where each directory's children come by name (so "a/b" before "a-c"), each
  *   directory listed as a blob with `hdi_isfolder=true` before its children; a `/`-delimited listing
@@ -61,8 +62,22 @@ export async function startHnsBlobProxy(azurite: AzuriteBlob): Promise<HnsBlobPr
       req.resume();
       return list(res, container, query);
     }
-    if (req.method === 'PUT' && container && blobParts.length > 0) {
-      const name = decodeURIComponent(blobParts.join('/'));
+    const name = decodeURIComponent(blobParts.join('/'));
+    if ((req.method === 'GET' || req.method === 'HEAD') && container && name !== '' && !query.has('comp') && directories.get(container)?.has(name)) {
+      req.resume();
+      res.writeHead(200, {
+        'content-length': '0',
+        'content-type': 'application/octet-stream',
+        'last-modified': new Date(0).toUTCString(),
+        etag: '"0x0"',
+        'x-ms-blob-type': 'BlockBlob',
+        'x-ms-meta-hdi_isfolder': 'true',
+        'x-ms-version': '2025-01-05',
+        'x-ms-request-id': '0',
+      });
+      return void res.end();
+    }
+    if (req.method === 'PUT' && container && name !== '') {
       const known = directories.get(container) ?? new Set<string>();
       directories.set(container, known);
       const segments = name.split('/');
