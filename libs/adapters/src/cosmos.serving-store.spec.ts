@@ -85,7 +85,10 @@ describe('cosmos serving store', () => {
       // read the batch's stored versions in one query, and write the other nine again.
       await other.upsert([windowDoc({ key: 'k0', start: 1000, version: 5, readings: 5 })]);
       const batch = docs(3).filter((d) => d.pk === 'k0');
+      const failedBefore = server.batches().filter((b) => b.answered === 207).length;
       await expect(store.upsert(batch)).resolves.toEqual({ written: 9, skipped: 1 });
+      // The first attempt failed as a whole (atomic: 412 for that document, 424 for the others).
+      expect(server.batches().filter((b) => b.answered === 207).length - failedBefore).toBe(1);
       expect((await store.get('k0', windowDocumentId('per_minute', 'k0', 1000)))?.version).toBe(5);
       // A store that knows nothing (a restart): per key a batch fails on the first create (409), one
       // query (two requests: the client asks for its plan first), one batch of replaces.

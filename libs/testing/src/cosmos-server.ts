@@ -1,8 +1,8 @@
 /**
  * A Cosmos DB SQL API compatible server (@zeit/cosmosdb-server, plain HTTP, in memory) started
  * inside the test process, for the Cosmos adapter's contract tests. It lacks `patch`, GROUP BY,
- * OFFSET…LIMIT and the change feed; it serves the batch endpoint, without rolling back a failed
- * atomic batch (Azure Cosmos DB does: the adapter must not depend on either).
+ * OFFSET…LIMIT and the change feed; it serves the batch endpoint, but does not roll back a failed
+ * atomic batch, so the front below answers atomic batches as Azure Cosmos DB does.
  *
  * In front of it, what the adapter must survive and what a test checks on the wire:
  * - every batch request is checked against the shape of the REST API's transactional batch
@@ -11,6 +11,8 @@
  *   one is answered 400 naming the problem, and recorded;
  * - `throttle(n, retryAfterMs)` answers the next n requests of a kind with 429 and
  *   `x-ms-retry-after-ms`, as Cosmos DB does when a partition runs out of request units;
+ * - an atomic batch whose Create, Replace (If-Match) or Read would fail is answered 207 before
+ *   anything is written: the failing operation with its status (409, 412, 404), every other one 424;
  * - `refuseBatches` answers every batch request 400, as a server without the endpoint does.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -27,6 +29,8 @@ export interface BatchRequest {
   operations: Array<{ operationType: string; id?: string; ifMatch?: string }>;
   /** Why the request does not have the transactional batch's shape; absent when it does. */
   problem?: string;
+  /** The status the front answered itself (429, 400, or 207 for an atomic batch that failed); absent when the server behind did. */
+  answered?: number;
 }
 
 export interface CosmosServer {
@@ -59,7 +63,7 @@ export async function startCosmosServer(options: CosmosServerOptions = {}): Prom
     const isBatch = req.method === 'POST' && String(req.headers['x-ms-cosmos-is-batch-request']).toLowerCase() === 'true';
     if (throttling.count > 0 && (throttling.kind === 'any' || isBatch)) {
       throttling.count--;
-      if (isBatch) batches.push({ partitionKey: String(req.headers['x-ms-documentdb-partitionkey']), operations: [] });
+      if (isBatch) batches.push({ partitionKey: String(req.headers['x-ms-documentdb-partitionkey']), operations: [], answered: 429 });
       req.resume();
       return answer(res, 429, { code: 'TooManyRequests', message: 'Request rate is large. More Request Units may be needed, so no changes were made.' }, {
         'x-ms-retry-after-ms': String(throttling.retryAfterMs),
@@ -73,14 +77,52 @@ export async function startCosmosServer(options: CosmosServerOptions = {}): Prom
       const body = Buffer.concat(chunks);
       const batch = checkBatch(req, body);
       batches.push(batch);
+      if (options.refuseBatches || batch.problem) batch.answered = 400;
       if (options.refuseBatches) return answer(res, 400, { code: 'BadRequest', message: 'Batch requests are not supported.' });
       if (batch.problem) return answer(res, 400, { code: 'BadRequest', message: batch.problem });
-      // The checked request again, for the server behind.
-      const { Readable } = require('node:stream') as typeof import('node:stream');
-      const replay = Object.assign(Readable.from([body]), { method: req.method, url: req.url, headers: req.headers }) as unknown as IncomingMessage;
-      serve?.call(server, replay, res);
+      const atomic = String(req.headers['x-ms-cosmos-batch-atomic']).toLowerCase() === 'true';
+      void (atomic ? firstFailure(req, JSON.parse(body.toString('utf8')) as Array<Record<string, unknown>>) : Promise.resolve(undefined)).then(
+        (failure) => {
+          if (failure) {
+            batch.answered = 207;
+            const results = batch.operations.map((_, i) => (i === failure.index ? { statusCode: failure.status, requestCharge: 1 } : { statusCode: 424, requestCharge: 0 }));
+            return answer(res, 207, results, { 'x-ms-request-charge': '1' });
+          }
+          // The checked request again, for the server behind.
+          const { Readable } = require('node:stream') as typeof import('node:stream');
+          const replay = Object.assign(Readable.from([body]), { method: req.method, url: req.url, headers: req.headers }) as unknown as IncomingMessage;
+          serve?.call(server, replay, res);
+        },
+        (error: unknown) => answer(res, 500, { code: 'InternalServerError', message: String(error) }),
+      );
     });
   });
+
+  /** The first operation of an atomic batch that would fail, judged on the stored documents. */
+  async function firstFailure(req: IncomingMessage, operations: Array<Record<string, unknown>>): Promise<{ index: number; status: number } | undefined> {
+    for (const [index, op] of operations.entries()) {
+      const id = String(op['id'] ?? (op['resourceBody'] as Record<string, unknown> | undefined)?.['id']);
+      const stored = await readDocument(String(req.url).split('?')[0] as string, id, String(req.headers['x-ms-documentdb-partitionkey']));
+      const type = String(op['operationType']);
+      if (type === 'Create' && stored) return { index, status: 409 };
+      if ((type === 'Replace' || type === 'Read' || type === 'Delete') && !stored) return { index, status: 404 };
+      if ((type === 'Replace' || type === 'Delete') && typeof op['ifMatch'] === 'string' && stored?.['_etag'] !== op['ifMatch']) return { index, status: 412 };
+    }
+    return undefined;
+  }
+
+  /** A document as the server behind stores it (it does not check the signature). */
+  async function readDocument(docsPath: string, id: string, partitionKey: string): Promise<Record<string, unknown> | undefined> {
+    const { port: own } = server.address() as AddressInfo;
+    const response = await fetch(`http://127.0.0.1:${own}${docsPath}/${encodeURIComponent(id)}`, {
+      // The cross-partition header takes the server's plain read (its other path fails on an absent id).
+      headers: { 'x-ms-documentdb-partitionkey': partitionKey, 'x-ms-documentdb-query-enablecrosspartition': 'true', authorization: 'type%3Dmaster%26ver%3D1.0%26sig%3Dx', 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2018-12-31' },
+    });
+    requests--; // the front's own look-up is not the client's request
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw new Error(`Reading ${id} behind the batch front answered HTTP ${response.status}: ${await response.text()}`);
+    return (await response.json()) as Record<string, unknown>;
+  }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
