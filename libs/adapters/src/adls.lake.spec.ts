@@ -92,6 +92,40 @@ describe('adls lake on a hierarchical-namespace account', () => {
     }
   });
 
+  it('lists generated names around the folder separator in byte order, whole and in pages', async () => {
+    // Names from characters on both sides of '/' (0x2f): ' ', '-', '.' below it; '0', 'a', '~' above.
+    let state = 7;
+    const next = (n: number) => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31), state % n);
+    // A segment starts and ends with 'a', '0' or '~' (Blob names do not end a segment with '.' or ' ').
+    const segment = () => `${'a0~'[next(3)]}${Array.from({ length: next(3) }, () => 'a-.0~ '[next(6)]).join('')}${next(2) ? 'a0~'[next(3)] : ''}`;
+    const names = new Set<string>();
+    while (names.size < 40) names.add(Array.from({ length: 1 + next(3) }, segment).join('/'));
+    // A name that is also a folder of another cannot exist on an HNS account: keep the deeper one.
+    const paths = [...names].filter((name) => ![...names].some((other) => other.startsWith(`${name}/`)));
+    const { lake, container, dispose } = await freshLake(undefined, { hierarchical: true });
+    try {
+      for (const path of paths) await lake.write(path, 'x');
+      const expected = byteOrder(paths);
+      // The names do reorder on an HNS account: the service's own flat listing is not byte order.
+      const serviceOrder: string[] = [];
+      for await (const item of container.listBlobsFlat({ includeMetadata: true })) if (item.metadata?.['hdi_isfolder'] !== 'true') serviceOrder.push(item.name);
+      expect(serviceOrder).not.toEqual(expected);
+      expect((await collect(lake.list(''))).map((e) => e.path)).toEqual(expected);
+      const paged: string[] = [];
+      for (let limit = 1; ; limit = (limit % 4) + 1) {
+        const page = (await collect(lake.list('', { limit, ...(paged.length ? { startAfter: paged.at(-1) } : {}) }))).map((e) => e.path);
+        if (page.length === 0) break;
+        paged.push(...page);
+      }
+      expect(paged).toEqual(expected);
+      for (const prefix of ['a', 'a-', 'a.', 'a/', '0', '~']) {
+        expect((await collect(lake.list(prefix))).map((e) => e.path)).toEqual(expected.filter((p) => p.startsWith(prefix)));
+      }
+    } finally {
+      await dispose();
+    }
+  });
+
   it('keeps byte order with empty directories left behind by deletes', async () => {
     const { lake, dispose } = await seeded();
     try {
