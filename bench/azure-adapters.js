@@ -31,7 +31,7 @@ const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I
 const COSMOS_KEY = 'YmVuY2g=';
 const COUNTS_PATH = '/__bench/requests';
 
-/** The Cosmos server with a request counter in front, which answers COUNTS_PATH itself. */
+/** The Cosmos server with a request counter in front (transactional batches apart), which answers COUNTS_PATH itself. */
 const cosmosServerScript = `
 const { createHttpServer } = require(${JSON.stringify(cosmosModule)});
 const server = createHttpServer();
@@ -40,7 +40,8 @@ server.removeAllListeners('request');
 const counts = {};
 server.on('request', (req, res) => {
   if (req.url === ${JSON.stringify(COUNTS_PATH)}) return res.end(JSON.stringify(counts));
-  counts[req.method] = (counts[req.method] || 0) + 1;
+  const kind = req.headers['x-ms-cosmos-is-batch-request'] === undefined ? req.method : req.method + ' (batch)';
+  counts[kind] = (counts[kind] || 0) + 1;
   handle.call(server, req, res);
 });
 server.listen(0, '127.0.0.1', () => console.log('listening on ' + server.address().port));

@@ -5,7 +5,7 @@
  */
 import { Controller, Get, Inject, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { InvalidContinuationTokenError, type ServingStore } from '@pipeline/ports';
+import { InvalidContinuationTokenError, MAX_TOP_LIMIT, type ServingStore } from '@pipeline/ports';
 import { ApiQueries } from './api-queries';
 import { ContinuationTokens, type PagedQuery } from './continuation-tokens';
 import { InvalidParametersException, MAX_PAGE, RequestParameters, TIME_EXPECTED } from './request-parameters';
@@ -79,7 +79,7 @@ export class WindowsController {
     { name: 'window', required: true, description: 'A window name of the spec.' },
     { name: 'start', required: true, description: `Window start: ${TIME_EXPECTED}.` },
     { name: 'by', required: true, description: 'An aggregate name of the spec.' },
-    { name: 'limit', required: false, description: `How many, 1 to ${MAX_PAGE} (default 10).` },
+    { name: 'limit', required: false, description: `How many, 1 to ${MAX_TOP_LIMIT} (default 10).` },
   )
   @ApiOkResponse({ type: TopWindowsDto })
   async top(@Query() query: Query): Promise<TopWindowsDto> {
@@ -87,7 +87,7 @@ export class WindowsController {
     const window = params.oneOf('window', this.catalog.windows, { required: true });
     const start = params.time('start', { required: true });
     const by = params.oneOf('by', this.catalog.aggregates, { required: true });
-    const limit = params.int('limit', { default: 10, min: 1, max: MAX_PAGE });
+    const limit = params.int('limit', { default: 10, min: 1, max: MAX_TOP_LIMIT });
     params.done();
     const documents = await this.store.top({ window: window as string, windowStart: start as number, by: by as string, limit });
     return { window: window as string, windowStart: new Date(start as number).toISOString(), by: by as string, items: documents.map(toWindowDto) };

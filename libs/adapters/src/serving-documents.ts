@@ -6,6 +6,7 @@
 import { IDENTIFIER_PATTERN, MAX_DOCUMENT_ID_BYTES } from '@pipeline/contracts';
 import {
   InvalidContinuationTokenError,
+  MAX_TOP_LIMIT,
   ServingStoreError,
   windowDocumentId,
   type AggregateValue,
@@ -193,5 +194,6 @@ export function checkTopQuery(query: TopQuery): TopQuery {
     throw new ServingStoreError(`top: "by" must be an aggregate name (letters, digits and "_", starting with a letter or "_"), got ${JSON.stringify(by)}.`);
   }
   assertLimit(limit, 'top');
+  if (limit > MAX_TOP_LIMIT) throw new ServingStoreError(`top: limit must be at most ${MAX_TOP_LIMIT}, got ${limit}; ask for fewer windows.`);
   return query;
 }

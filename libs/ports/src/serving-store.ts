@@ -89,11 +89,19 @@ export interface WindowPage {
   continuationToken?: string;
 }
 
+/**
+ * The most windows one `top` call returns. Stores reject a larger `limit`, so the cost of a call is
+ * bounded by this, never by the number of keys (on Cosmos DB each physical partition returns at
+ * most this many documents).
+ */
+export const MAX_TOP_LIMIT = 1000;
+
 export interface TopQuery {
   window: string;
   windowStart: number;
   /** Aggregate name to order by, descending (nulls last). */
   by: string;
+  /** 1 to `MAX_TOP_LIMIT`. */
   limit: number;
 }
 

@@ -149,12 +149,15 @@ describe('pipeline metrics', () => {
   it('exports the metrics documented as conditional when their event happens, under their documented names', async () => {
     new MessagingMetrics().deadLetteredOne({ system: 'pipeline.bus', destination: 'bronze-manifests' });
     recordRequestCharge(5.71, 'create_item', 'serving');
+    recordRequestCharge(1.24, 'create_item', 'serving', 409);
     const { text } = await get(scrapeUrl);
     const families = prometheusFamilies(text);
     const conditional = documentedMetrics().filter((m) => m.conditional);
     expect(conditional.map((m) => m.name).sort()).toEqual(['azure.cosmosdb.client.operation.request_charge', 'pipeline.bus.dead_lettered']);
     for (const metric of conditional) expect(families.has(prometheusName(metric.name, metric.instrument))).toBe(true);
     expect(sample(text, 'azure_cosmosdb_client_operation_request_charge_sum{db_collection_name="serving",db_operation_name="create_item",db_system_name="azure.cosmosdb"}')).toBeCloseTo(5.71);
+    // A failed operation's charge is apart, under its status code.
+    expect(sample(text, 'azure_cosmosdb_client_operation_request_charge_sum{db_collection_name="serving",db_operation_name="create_item",db_response_status_code="409",db_system_name="azure.cosmosdb"}')).toBeCloseTo(1.24);
   });
 
   it('documents every metric this process exported, with the instrument it is', async () => {

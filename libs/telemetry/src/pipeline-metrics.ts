@@ -320,8 +320,12 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 
 
 let requestCharge: { provider: unknown; histogram: Histogram } | undefined;
 
-/** `azure.cosmosdb.client.operation.request_charge`: the request units one Cosmos DB request cost. */
-export function recordRequestCharge(charge: number, operation: string, container: string): void {
+/**
+ * `azure.cosmosdb.client.operation.request_charge`: the request units one Cosmos DB operation cost
+ * (each operation of a bulk request on its own). A status code other than success is recorded as
+ * `db.response.status_code`, so conflicts and throttling (429) show apart.
+ */
+export function recordRequestCharge(charge: number, operation: string, container: string, statusCode?: number): void {
   const provider = metrics.getMeterProvider();
   if (requestCharge?.provider !== provider) {
     requestCharge = {
@@ -333,5 +337,10 @@ export function recordRequestCharge(charge: number, operation: string, container
       }),
     };
   }
-  requestCharge.histogram.record(charge, { 'db.system.name': 'azure.cosmosdb', 'db.operation.name': operation, 'db.collection.name': container });
+  requestCharge.histogram.record(charge, {
+    'db.system.name': 'azure.cosmosdb',
+    'db.operation.name': operation,
+    'db.collection.name': container,
+    ...(statusCode === undefined || statusCode < 300 ? {} : { 'db.response.status_code': String(statusCode) }),
+  });
 }

@@ -10,6 +10,7 @@ export * from './bus.contract';
 export * from './serving-store.contract';
 export * from './azurite';
 export * from './cosmos-server';
+export * from './hns-blob-proxy';
 export * from './free-port';
 export * from './pipeline-cli';
 export * from './entra-test-tenant';

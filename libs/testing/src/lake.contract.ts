@@ -273,6 +273,25 @@ export function describeLakeContract(adapterName: string, makeLake: () => Promis
         }
         expect(paged).toEqual(all);
       });
+
+      it('rejects a limit that is not a non-negative integer, naming it', async () => {
+        for (const limit of [-1, 1.5, Number.NaN]) await expect(collect(lake.list('', { limit }))).rejects.toThrow('limit must be a non-negative integer');
+      });
+
+      it('pages through a folder in byte order when its names sort around the folder separator', async () => {
+        // '-' and '.' sort before '/', '0' after it: a folder's place in byte order is between them.
+        const names = ['t/p/x', 't/p-1', 't/p.json', 't/p0', 't/p/y/z'];
+        for (const name of names) await lake.write(name, 'x');
+        const expected = byteOrder(names);
+        const paged: string[] = [];
+        for (;;) {
+          const page = paths(await collect(lake.list('t/', { limit: 2, startAfter: paged.at(-1) })));
+          if (page.length === 0) break;
+          paged.push(...page);
+        }
+        expect(paged).toEqual(expected);
+        expect(paths(await collect(lake.list('t/p', { startAfter: 't/p.json', limit: 2 })))).toEqual(['t/p/x', 't/p/y/z']);
+      });
     });
 
     describe('delete', () => {

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import {
   groupKeyText,
   InvalidContinuationTokenError,
+  MAX_TOP_LIMIT,
   ServingStoreError,
   windowDocumentId,
   type AggregateValue,
@@ -351,6 +352,9 @@ export function describeServingStoreContract(adapterName: string, makeStore: () 
         const names = (list: WindowDocument[]) => list.map((d) => String(d.key['device']).slice(run.length + 1));
         expect(names(await store.top({ window, windowStart: T0, by: 'events', limit: 10 }))).toEqual(['c', 'a', 'd', 'f', 'e', 'b', 'g']);
         expect(names(await store.top({ window, windowStart: T0, by: 'events', limit: 3 }))).toEqual(['c', 'a', 'd']);
+        // A limit that ends among equal values, or among the nulls, keeps their pk order.
+        expect(names(await store.top({ window, windowStart: T0, by: 'events', limit: 2 }))).toEqual(['c', 'a']);
+        expect(names(await store.top({ window, windowStart: T0, by: 'events', limit: 6 }))).toEqual(['c', 'a', 'd', 'f', 'e', 'b']);
         await expect(store.top({ window, windowStart: T0, by: 'events', limit: 1 })).resolves.toEqual([docs[2]]);
         await expect(store.top({ window, windowStart: T0 + 2 * MINUTE, by: 'events', limit: 5 })).resolves.toEqual([]);
       });
@@ -364,6 +368,12 @@ export function describeServingStoreContract(adapterName: string, makeStore: () 
           [`${run}-a`, 3],
           [`${run}-b`, 2],
         ]);
+      });
+
+      it('rejects a limit above MAX_TOP_LIMIT, naming the bound', async () => {
+        const window = windowName('per_minute');
+        await expect(store.top({ window, windowStart: T0, by: 'events', limit: MAX_TOP_LIMIT + 1 })).rejects.toThrow(`at most ${MAX_TOP_LIMIT}`);
+        await expect(store.top({ window, windowStart: T0, by: 'events', limit: MAX_TOP_LIMIT })).resolves.toEqual([]);
       });
 
       it('rejects an aggregate name that is not a plain identifier', async () => {
