@@ -842,7 +842,9 @@ module servingApi 'modules/container-app.bicep' = {
     identityId: servingApiIdentity.outputs.identityId
     identityClientId: servingApiIdentity.outputs.clientId
     image: servingApiImage
+    // The hub's name: the status finds the capture app's checkpoint (capture-<hub>) by it.
     env: concat(lakeSettings, servingSettings, specSettings, servingEdgeSettings, [
+      { name: 'PIPELINE_EVENT_HUB', value: hubName }
       { name: 'SERVING_PORT', value: '8080' }
       { name: 'SERVING_HOST', value: '0.0.0.0' }
     ])

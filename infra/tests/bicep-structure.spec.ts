@@ -262,6 +262,7 @@ describe('bicep structure', () => {
       servingApi: [
         'AZURE_STORAGE_ACCOUNT_URL',
         'PIPELINE_LAKE_CONTAINER',
+        'PIPELINE_EVENT_HUB',
         'AZURE_COSMOS_ENDPOINT',
         'PIPELINE_COSMOS_DATABASE',
         'PIPELINE_COSMOS_CONTAINER',
