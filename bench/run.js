@@ -142,6 +142,10 @@ function simpleLines(simple, third) {
     `DuckDB, the same ${duckdb.windows.toLocaleString('en-US')} windows over the same CSV: ${duckdb.seconds.toFixed(2)} s; the pipeline took ${(pipeline.seconds / duckdb.seconds).toFixed(0)}× as long.`,
     `  ${pipeline.through}`,
     `Peak RSS per service: ${peaks.map(([service, bytes]) => `${service} ${mib(bytes)}`).join(', ')}.`,
+    `CPU per event by service (user + system, µs; ${(Object.values(pipeline.cpu).reduce((a, b) => a + b, 0) / n).toFixed(1)} in all): ${Object.entries(pipeline.cpu)
+      .sort(([a], [b]) => SERVICE_ORDER.indexOf(a) - SERVICE_ORDER.indexOf(b))
+      .map(([service, micros]) => `${service} ${(micros / n).toFixed(1)}`)
+      .join(', ')}.`,
     ...growth,
   ];
 }

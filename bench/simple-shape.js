@@ -4,7 +4,7 @@
  * flights (examples/flights: 8 CSV columns, about 230 origins, one hourly tumbling window, four
  * aggregates, 4 partitions, 4 gold shards) sent by `pipeline start --exit-when-done`, which
  * returns once everything sent is through gold and the audit reconciles. Each service's peak RSS
- * comes from bench/report-rss.js, preloaded through NODE_OPTIONS. DuckDB computes the same
+ * and CPU time come from bench/report-rss.js, preloaded through NODE_OPTIONS. DuckDB computes the same
  * windows from the same CSV in the same run.
  */
 const { spawn } = require('node:child_process');
@@ -76,12 +76,15 @@ function runWholePipeline(work, csv) {
         return;
       }
       const peaks = {};
+      const cpu = {};
       for (const name of fs.readdirSync(rssDir)) {
         const service = name.split('.')[0];
-        peaks[service] = Math.max(peaks[service] ?? 0, Number(fs.readFileSync(path.join(rssDir, name), 'utf8')));
+        const value = Number(fs.readFileSync(path.join(rssDir, name), 'utf8'));
+        if (name.endsWith('.cpu')) cpu[service] = (cpu[service] ?? 0) + value;
+        else peaks[service] = Math.max(peaks[service] ?? 0, value);
       }
       const through = output.split('\n').find((line) => line.includes('Everything sent is through')) ?? '';
-      resolve({ seconds, peaks, command, through: through.replace(/^.*?Everything/, 'Everything') });
+      resolve({ seconds, peaks, cpu, command, through: through.replace(/^.*?Everything/, 'Everything') });
     });
   });
 }
