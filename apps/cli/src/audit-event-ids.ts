@@ -6,10 +6,11 @@
  * windows is still aggregated into the others, so such a copy is counted twice all the same. A late
  * row whose id is not in silver did not come from silver at all.
  *
- * Only the `event_id` column is read, file by file. Memory: one map entry per distinct id of a pass
- * (the index of the file of its first copy), and more only for ids seen twice. A table of more rows
- * than `MAX_IDS_PER_PASS` is read in several passes, each taking the ids of one share of a hash of
- * the id, so memory stays bounded however long the stream; each pass reads the tables again.
+ * Only the `event_id` column is read, file by file. Memory: a 53-bit hash of each id (8 bytes), sorted
+ * to find the few hashes that repeat or that a late row's id also has; only the ids with such a hash
+ * are then read again and tallied exactly (`EventIdTally`), so a collision never decides anything.
+ * A table of more rows than `MAX_IDS_PER_PASS` is read in several passes, each taking the ids of one
+ * share of the hash, so memory stays bounded however long the stream.
  */
 import { decodeAddPath, readDeltaSnapshot, readTableFile } from '@pipeline/delta';
 import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
@@ -53,8 +54,9 @@ export interface EventIdSummary {
 
 // A V8 Map holds at most 2^24 entries: ids are spread over several, by a hash of the id.
 const BUCKETS = 64;
-/** Silver rows one pass holds the ids of, at most (on average: the passes split ids by a hash). */
-export const MAX_IDS_PER_PASS = 1_500_000;
+/** Silver rows one pass takes the id hashes of, at most (8 bytes each). */
+export const MAX_IDS_PER_PASS = 16_000_000;
+const TWO_TO_32 = 4_294_967_296;
 
 function hashOf(id: string): number {
   let h = 0;
@@ -66,9 +68,65 @@ function bucketOf(id: string): number {
   return hashOf(id) % BUCKETS;
 }
 
-/** The pass, of `passes`, that tallies `id` (a different share of the hash than the buckets). */
-export function passOf(id: string, passes: number): number {
-  return Math.floor(hashOf(id) / BUCKETS) % passes;
+function finalMix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A 53-bit hash of an id (two independent 32-bit mixes of its UTF-16 units), a safe integer. */
+export function idHash(id: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < id.length; i++) {
+    const unit = id.charCodeAt(i);
+    a = Math.imul(a ^ unit, 0x01000193);
+    b = Math.imul(b ^ unit, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return (finalMix(a) >>> 11) * TWO_TO_32 + finalMix(b ^ id.length);
+}
+
+/** The pass, of `passes`, that takes the id of hash `hash`. */
+export function passOfHash(hash: number, passes: number): number {
+  return Math.floor(hash / TWO_TO_32) % passes;
+}
+
+/** Whether the sorted `values` hold `value`. */
+function sortedHas(values: Float64Array, value: number): boolean {
+  let low = 0;
+  let high = values.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const at = values[middle] as number;
+    if (at === value) return true;
+    if (at < value) low = middle + 1;
+    else high = middle - 1;
+  }
+  return false;
+}
+
+/** A growing list of numbers in one typed array. */
+class NumberList {
+  private values: Float64Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.values = new Float64Array(Math.max(1024, capacity));
+  }
+  push(value: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = value;
+  }
+  /** The numbers, sorted ascending (a view: the list is not used after). */
+  sorted(): Float64Array {
+    return this.values.subarray(0, this.length).sort();
+  }
 }
 
 /** Counts event ids over the silver table, then the late table's copies of the repeated ones. */
@@ -212,7 +270,7 @@ async function liveRows(lake: Lake, root: string): Promise<number> {
 /**
  * Tallies the silver table's ids and the late table's; `undefined` when there is no silver table
  * yet. `windowsPerRow`: how many windows each row belongs to, from gold's window definitions.
- * `maxIdsPerPass`: how many silver rows one pass may hold the ids of (see `MAX_IDS_PER_PASS`).
+ * `maxIdsPerPass`: how many silver rows one pass may take (see `MAX_IDS_PER_PASS`).
  */
 export async function auditEventIds(
   lake: Lake,
@@ -221,33 +279,75 @@ export async function auditEventIds(
   maxIdsPerPass = MAX_IDS_PER_PASS,
 ): Promise<EventIdSummary | undefined> {
   if (!(await hasTable(lake, tables.silver))) return undefined;
-  const passes = Math.max(1, Math.ceil((await liveRows(lake, tables.silver)) / maxIdsPerPass));
+  const rows = await liveRows(lake, tables.silver);
+  const passes = Math.max(1, Math.ceil(rows / maxIdsPerPass));
   const hasLate = await hasTable(lake, tables.late);
   const summaries: EventIdSummary[] = [];
   for (let pass = 0; pass < passes; pass++) {
-    const mine = (id: string): boolean => passes === 1 || passOf(id, passes) === pass;
-    const tally = new EventIdTally(windowsPerRow);
+    const mine = (hash: number): boolean => passes === 1 || passOfHash(hash, passes) === pass;
+    // 1. The hashes of this pass's silver ids, sorted: a hash twice may be a repeated id.
+    const hashes = new NumberList(Math.ceil((rows / passes) * 1.05));
     let silverRows = 0;
-    for await (const { path, rows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
-      const file = tally.silverFile(path);
-      for (const row of rows) {
+    for await (const { rows: fileRows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
+      for (const row of fileRows) {
         const id = row['event_id'];
         if (typeof id !== 'string') continue;
         silverRows++;
-        if (mine(id)) tally.addSilver(id, file);
+        const hash = idHash(id);
+        if (mine(hash)) hashes.push(hash);
       }
     }
+    const sorted = hashes.sorted();
+    const suspects = new Set<number>();
+    for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) suspects.add(sorted[i] as number);
+    // 2. A late id whose hash no silver id has is not in silver; one whose hash some silver id has is a suspect too.
+    let lateAbsent = 0;
+    const lateAbsentIds: string[] = [];
     if (hasLate) {
-      for await (const { rows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
-        for (const row of rows) {
+      for await (const { rows: lateRows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
+        for (const row of lateRows) {
           const id = row['event_id'];
-          const eventTime = row['event_time'];
-          if (typeof id === 'string' && mine(id)) tally.addLate(id, lateWindowCount(row['late_windows']), typeof eventTime === 'number' ? eventTime : undefined);
+          if (typeof id !== 'string') continue;
+          const hash = idHash(id);
+          if (!mine(hash)) continue;
+          if (sortedHas(sorted, hash)) suspects.add(hash);
+          else if (++lateAbsent <= REPORTED_IDS) lateAbsentIds.push(id);
         }
       }
     }
-    // Every pass reads every silver row: the row count is the table's, not the pass's share.
-    summaries.push({ ...tally.summary(), silverRows });
+    // 3. The suspects' ids, exactly: read again, only those.
+    const tally = new EventIdTally(windowsPerRow);
+    let suspectRows = 0;
+    if (suspects.size > 0) {
+      for await (const { path, rows: fileRows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
+        const file = tally.silverFile(path);
+        for (const row of fileRows) {
+          const id = row['event_id'];
+          if (typeof id !== 'string' || !suspects.has(idHash(id))) continue;
+          suspectRows++;
+          tally.addSilver(id, file);
+        }
+      }
+      if (hasLate) {
+        for await (const { rows: lateRows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
+          for (const row of lateRows) {
+            const id = row['event_id'];
+            const eventTime = row['event_time'];
+            if (typeof id === 'string' && suspects.has(idHash(id))) tally.addLate(id, lateWindowCount(row['late_windows']), typeof eventTime === 'number' ? eventTime : undefined);
+          }
+        }
+      }
+    }
+    const exact = tally.summary();
+    // Every pass reads every silver row: the row count is the table's, not the pass's share. An id
+    // whose hash is no suspect is in silver once: one distinct id per such row.
+    summaries.push({
+      ...exact,
+      silverRows,
+      distinct: sorted.length - suspectRows + exact.distinct,
+      lateNotInSilver: lateAbsent + exact.lateNotInSilver,
+      lateNotInSilverIds: [...lateAbsentIds, ...exact.lateNotInSilverIds].slice(0, REPORTED_IDS),
+    });
   }
   return mergeSummaries(summaries);
 }
