@@ -386,6 +386,12 @@ describe('parseSpec problem reports', () => {
     expect(onlyProblem(edit('size: 1m }', 'size: 1m, offset: soon }'))).toMatchObject({ path: 'windows[0].offset', expected: 'a duration like "30s", "5m", "1h"' });
   });
 
+  it('names every window type, and the one meant, for a misspelt type', () => {
+    const problem = onlyProblem(edit('type: tumbling, size: 1m', 'type: sesion, size: 1m'));
+    expect(problem).toMatchObject({ path: 'windows[0].type', found: '"sesion"' });
+    expect(problem.expected).toBe('one of "tumbling", "hopping" or "session" (did you mean "session"?)');
+  });
+
   it('rejects a slide on a tumbling window', () => {
     const problem = onlyProblem(edit('type: tumbling, size: 1m', 'type: tumbling, size: 1m, slide: 30s'));
     expect(problem).toMatchObject({ path: 'windows[0].slide', found: '"30s"' });

@@ -354,7 +354,9 @@ class SpecReader {
           complete = false;
         } else seen.set(name, this.log.lineOf(nameValue.offset));
       }
-      const kind = map.required('type', 'the window type: "tumbling" or "hopping"')?.oneOf(['tumbling', 'hopping'] as const);
+      // "session" is read above; listed here so a misspelt type is told every type there is.
+      const type = map.required('type', 'the window type: "tumbling", "hopping" or "session"')?.oneOf(['tumbling', 'hopping', 'session'] as const);
+      const kind = type === 'session' ? undefined : type;
       const size = readDuration(map.required('size', `the window size, ${DURATION_EXAMPLES}`), 1);
       const slideValue = map.field('slide');
       let slide: number | undefined;
