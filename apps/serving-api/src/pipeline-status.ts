@@ -19,7 +19,7 @@
  */
 import { captureProgressAll, StageCheckpoint } from '@pipeline/checkpoint';
 import { CaptureFormatError, countCaptureRecords } from '@pipeline/capture-format';
-import { captureTimeOfPath, manifestQueue, RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverOffsets, type SilverState } from '@pipeline/contracts';
+import { captureTimeOfPath, manifestQueue, RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverCommit, type SilverOffsets, type SilverPartitionCounts, type SilverState } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Bus, DeadLetter, Lake, ServingStore, ShardStatus } from '@pipeline/ports';
 import type { BronzeStatusDto, CapturePartitionStatusDto, CaptureStatusDto, DeadLetterQueueDto, DeadLettersStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
@@ -168,18 +168,26 @@ export class PipelineStatus {
   }
 
   private async silver(): Promise<SilverStatusDto> {
-    const checkpoint = new StageCheckpoint<SilverOffsets, unknown, SilverState>(this.sources.lake, `checkpoints/${this.sources.silverCheckpoint}`);
+    const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit, SilverState>(this.sources.lake, `checkpoints/${this.sources.silverCheckpoint}`);
     const last = await checkpoint.lastCommitted();
     if (last === undefined) return { batches: 0, records: 0, rows: 0, quarantined: 0, duplicates: 0, position: null, rate: noRate('commits') };
-    const totals = (state: SilverState | undefined) =>
-      Object.values(state?.totals ?? {}).reduce(
-        (sum, p) => ({ records: sum.records + p.records, rows: sum.rows + p.rows, quarantined: sum.quarantined + p.quarantined, duplicates: sum.duplicates + p.duplicates }),
+    const sum = (byPartition: Record<string, SilverPartitionCounts> | undefined) =>
+      Object.values(byPartition ?? {}).reduce(
+        (total, p) => ({ records: total.records + p.records, rows: total.rows + p.rows, quarantined: total.quarantined + p.quarantined, duplicates: total.duplicates + p.duplicates }),
         { records: 0, rows: 0, quarantined: 0, duplicates: 0 },
       );
-    const now = totals(await checkpoint.readState(last));
+    // The commit record carries the running totals; the state (with silver's de-duplication, often
+    // megabytes) is read only for a commit written before it did.
+    const totalsAfter = async (batch: number) => {
+      const commit = await checkpoint.readCommit(batch);
+      if (commit?.totals !== undefined) return sum(commit.totals);
+      const state = await checkpoint.readState(batch);
+      return state === undefined ? undefined : sum(state.totals);
+    };
+    const now = (await totalsAfter(last)) ?? sum(undefined);
     const rate = await commitRate(last, async (batch) => {
-      const [offsets, state] = await Promise.all([checkpoint.readOffsets(batch), checkpoint.readState(batch)]);
-      return offsets && state ? { value: totals(state).rows, at: offsets.batchTime } : undefined;
+      const [offsets, totals] = await Promise.all([checkpoint.readOffsets(batch), totalsAfter(batch)]);
+      return offsets && totals ? { value: totals.rows, at: offsets.batchTime } : undefined;
     });
     return { batches: last + 1, ...now, position: last, rate };
   }

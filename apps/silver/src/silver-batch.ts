@@ -160,6 +160,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
           inputs,
           captureFiles,
           counts,
+          totals,
           quarantineReasons: reasons,
           silverVersion,
           quarantineVersion,

@@ -128,6 +128,11 @@ export interface SilverCommit {
   captureFiles: { inRange: number; outOfRange: number };
   /** This batch's counts per source partition (files in range only). */
   counts: Record<string, SilverPartitionCounts>;
+  /**
+   * The counts per source partition of every batch up to this one, as the state after it holds them:
+   * what the status shows, read without the state's event-time part (absent in older records).
+   */
+  totals?: Record<string, SilverPartitionCounts>;
   /** Rows per reason in this batch. */
   quarantineReasons: Record<string, number>;
   silverVersion: number;
