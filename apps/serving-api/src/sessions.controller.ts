@@ -6,13 +6,14 @@
  */
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { InvalidContinuationTokenError, type ServingStore } from '@pipeline/ports';
+import type { ServingStore } from '@pipeline/ports';
 import { ApiQueries } from './api-queries';
 import { ContinuationTokens, type PagedQuery } from './continuation-tokens';
-import { InvalidParametersException, MAX_PAGE, RequestParameters, TIME_EXPECTED } from './request-parameters';
+import { MAX_PAGE, RequestParameters, TIME_EXPECTED } from './request-parameters';
 import { ServingCatalog } from './serving-catalog';
 import { BadRequestDto, SessionPageDto, toSessionDto } from './serving.dto';
 import { SERVING_STORE } from './tokens';
+import { windowPage } from './window-pages';
 
 @ApiTags('windows')
 @ApiBadRequestResponse({ description: 'Bad parameters: every problem is listed.', type: BadRequestDto })
@@ -54,24 +55,8 @@ export class SessionsController {
     params.done();
     const pk = (parsed as { pk: string }).pk;
     const paged: PagedQuery = { pk, window, from, to };
-    let continuationToken: string | undefined;
-    if (token !== undefined) {
-      const opened = this.tokens.open(token, paged);
-      if ('problem' in opened) throw tokenProblem(opened.problem, token);
-      continuationToken = opened.storeToken;
-    }
-    try {
-      const page = await this.store.queryWindows({ pk, window, from, to, limit, continuationToken });
-      return { items: page.items.map(toSessionDto), continuationToken: page.continuationToken === undefined ? null : this.tokens.seal(page.continuationToken, paged) };
-    } catch (error) {
-      if (error instanceof InvalidContinuationTokenError) throw tokenProblem('a token from a previous page of the same query (the store no longer accepts this one)', token ?? '');
-      throw error;
-    }
+    return windowPage(this.store, this.tokens, paged, limit, token, toSessionDto);
   }
 }
 
 type Query = Record<string, unknown>;
-
-function tokenProblem(expected: string, token: string): InvalidParametersException {
-  return new InvalidParametersException([{ parameter: 'continuationToken', expected, found: JSON.stringify(token) }]);
-}

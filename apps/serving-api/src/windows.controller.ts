@@ -5,23 +5,19 @@
  */
 import { Controller, Get, Inject, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { InvalidContinuationTokenError, MAX_TOP_LIMIT, type ServingStore } from '@pipeline/ports';
+import { MAX_TOP_LIMIT, type ServingStore } from '@pipeline/ports';
 import { ApiQueries } from './api-queries';
 import { ContinuationTokens, type PagedQuery } from './continuation-tokens';
-import { InvalidParametersException, MAX_PAGE, RequestParameters, TIME_EXPECTED } from './request-parameters';
+import { MAX_PAGE, RequestParameters, TIME_EXPECTED } from './request-parameters';
 import { ServingCatalog } from './serving-catalog';
 import { BadRequestDto, NotFoundDto, TopWindowsDto, toWindowDto, WindowDto, WindowPageDto } from './serving.dto';
 import { SERVING_STORE } from './tokens';
+import { windowPage } from './window-pages';
 
 const KEY_DESCRIPTION =
   'The grouping key: its canonical text (`device_id=d1`; several columns as `a=1&b=2`, URL-encoded) or, when the spec groups by one column, the bare value (`d1`).';
 
 type Query = Record<string, unknown>;
-
-/** A 400 naming what is wrong with a continuation token. */
-function tokenProblem(expected: string, token: string): InvalidParametersException {
-  return new InvalidParametersException([{ parameter: 'continuationToken', expected, found: JSON.stringify(token) }]);
-}
 
 @ApiTags('windows')
 @ApiBadRequestResponse({ description: 'Bad parameters: every problem is listed.', type: BadRequestDto })
@@ -56,21 +52,7 @@ export class WindowsController {
     const token = params.string('continuationToken');
     params.done();
     const paged: PagedQuery = { pk: pk as string, window, from, to };
-    const continuationToken = token === undefined ? undefined : this.openToken(token, paged);
-    try {
-      const page = await this.store.queryWindows({ pk: pk as string, window, from, to, limit, continuationToken });
-      return { items: page.items.map(toWindowDto), continuationToken: page.continuationToken === undefined ? null : this.tokens.seal(page.continuationToken, paged) };
-    } catch (error) {
-      // Signed by this API yet refused by the store: a token from before a store change.
-      if (error instanceof InvalidContinuationTokenError) throw tokenProblem('a token from a previous page of the same query (the store no longer accepts this one)', token ?? '');
-      throw error;
-    }
-  }
-
-  private openToken(token: string, query: PagedQuery): string {
-    const opened = this.tokens.open(token, query);
-    if ('problem' in opened) throw tokenProblem(opened.problem, token);
-    return opened.storeToken;
+    return windowPage(this.store, this.tokens, paged, limit, token, toWindowDto);
   }
 
   @Get('windows/top')
