@@ -172,57 +172,60 @@ export class CsvProducer {
     };
 
     try {
-      for await (const record of reader) {
-        if (options.signal?.aborted) {
-          // Everything read so far is still sent below; this record is where a resume starts.
-          summary.stoppedEarly = true;
-          summary.resumeFromRow = record.row;
-          break;
-        }
-        if (options.limitRows !== undefined && summary.rowsRead >= options.limitRows) break;
-        if (record.unterminated) {
-          if (!(await this.unchangedSince(options.csvFile, before, started))) {
-            summary.heldBackRow = record.row;
-            this.logger.warn(
-              { row: record.row, line: record.line },
-              `row ${record.row} (line ${record.line}) is the last line, has no line break and the file is still being written: not sent; the next run sends it`,
-            );
-            break;
+      // A chunk's records at a time: one promise per chunk of the file, not one per row.
+      reading: for await (const records of reader.batches()) {
+        for (const record of records) {
+          if (options.signal?.aborted) {
+            // Everything read so far is still sent below; this record is where a resume starts.
+            summary.stoppedEarly = true;
+            summary.resumeFromRow = record.row;
+            break reading;
           }
-          unterminated = { row: record.row, end: totalBytes };
-        }
-        summary.rowsRead++;
-        // Until its event is handed to the batcher, this row counts as not acknowledged.
-        nextUnread = record.row;
-        summary.firstRow ??= record.row;
-        summary.lastRow = record.row;
-        this.warnMalformed(record);
-        const { mapped, size } = this.withinSize(mapper.map(record), maxEventBytes);
-        // Counted by what is sent: a record cut by the CSV reader and still too large goes as record_too_large.
-        const reason = mapped.event.properties?.[EventProperty.malformed];
-        if (typeof reason === 'string') summary.malformed[reason] = (summary.malformed[reason] ?? 0) + 1;
-        if (options.pacing.kind !== 'unlimited') {
-          const time = mapped.eventTimeText === undefined ? undefined : parseTime(mapped.eventTimeText);
-          const wait = pacer.delayFor(typeof time === 'number' ? time : undefined);
-          // Waiting is a good moment to send what is pending, so paced events are not held back.
-          if (wait > 0) {
-            await send(batcher.drain());
-            await this.sleep(wait);
+          if (options.limitRows !== undefined && summary.rowsRead >= options.limitRows) break reading;
+          if (record.unterminated) {
+            if (!(await this.unchangedSince(options.csvFile, before, started))) {
+              summary.heldBackRow = record.row;
+              this.logger.warn(
+                { row: record.row, line: record.line },
+                `row ${record.row} (line ${record.line}) is the last line, has no line break and the file is still being written: not sent; the next run sends it`,
+              );
+              break reading;
+            }
+            unterminated = { row: record.row, end: totalBytes };
           }
-        }
-        const partition = mapped.partitionKey === null ? null : partitionOf(mapped.partitionKey);
-        if (mapped.row <= (acknowledged.get(partition ?? '') ?? 0)) {
-          // An earlier run's batch with this row was acknowledged: the row is in the hub already.
-          summary.rowsSkipped++;
+          summary.rowsRead++;
+          // Until its event is handed to the batcher, this row counts as not acknowledged.
+          nextUnread = record.row;
+          summary.firstRow ??= record.row;
+          summary.lastRow = record.row;
+          this.warnMalformed(record);
+          const { mapped, size } = this.withinSize(mapper.map(record), maxEventBytes);
+          // Counted by what is sent: a record cut by the CSV reader and still too large goes as record_too_large.
+          const reason = mapped.event.properties?.[EventProperty.malformed];
+          if (typeof reason === 'string') summary.malformed[reason] = (summary.malformed[reason] ?? 0) + 1;
+          if (options.pacing.kind !== 'unlimited') {
+            const time = mapped.eventTimeText === undefined ? undefined : parseTime(mapped.eventTimeText);
+            const wait = pacer.delayFor(typeof time === 'number' ? time : undefined);
+            // Waiting is a good moment to send what is pending, so paced events are not held back.
+            if (wait > 0) {
+              await send(batcher.drain());
+              await this.sleep(wait);
+            }
+          }
+          const partition = mapped.partitionKey === null ? null : partitionOf(mapped.partitionKey);
+          if (mapped.row <= (acknowledged.get(partition ?? '') ?? 0)) {
+            // An earlier run's batch with this row was acknowledged: the row is in the hub already.
+            summary.rowsSkipped++;
+            nextUnread = record.row + 1;
+            continue;
+          }
+          // Most rows only join a pending batch: awaiting nothing saves a promise per row.
+          const ready = batcher.add(mapped.event, partition, mapped.row, size);
+          if (ready.length > 0) await send(ready);
           nextUnread = record.row + 1;
-          continue;
+          if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
+          options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
         }
-        // Most rows only join a pending batch: awaiting nothing saves a promise per row.
-        const ready = batcher.add(mapped.event, partition, mapped.row, size);
-        if (ready.length > 0) await send(ready);
-        nextUnread = record.row + 1;
-        if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
-        options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
       }
       await send(batcher.drain());
       await options.onPosition?.({ ...position(), nextRow: summary.resumeFromRow ?? nextUnread });

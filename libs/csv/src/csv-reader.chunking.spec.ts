@@ -27,6 +27,20 @@ async function collect(source: AsyncIterable<Uint8Array>, options: CsvReadOption
   return records;
 }
 
+/** The records of `batches()`, in order, or the error; each batch non-empty. */
+async function collectBatches(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): Promise<CsvRecord[] | string> {
+  const records: CsvRecord[] = [];
+  try {
+    for await (const batch of readCsv(source, options).batches()) {
+      expect(batch.length).toBeGreaterThan(0);
+      records.push(...batch);
+    }
+  } catch (error) {
+    return `${String(error)}`;
+  }
+  return records;
+}
+
 const corpus: Array<{ name: string; input: Buffer; options: CsvReadOptions }> = [
   { name: 'quoted fields with CRLF, BOM and header', input: Buffer.from('\uFEFFid,"na""me"\r\n1,"a,b"\r\n2,"x\r\ny"\r\n\r\n3,""\r\n'), options: { header: true } },
   { name: 'lone CRs and empty lines', input: Buffer.from('a\r\rb\r"c\rd"\r\r\n"e"\r'), options: { header: false } },
@@ -76,6 +90,9 @@ describe('readCsv across chunk boundaries', () => {
           const options: CsvReadOptions = { header, maxRecordBytes };
           const reference = await collect(chunked(input, [Math.max(1, input.length)]), options);
           expect(await collect(chunked(input, sizes), options)).toEqual(reference);
+          // In batches: the same records, or the same error.
+          expect(await collectBatches(chunked(input, sizes), options)).toEqual(reference);
+          expect(await collectBatches(chunked(input, sizes), { ...options, fromRow: 2 })).toEqual(await collect(chunked(input, sizes), { ...options, fromRow: 2 }));
           if (Array.isArray(reference)) {
             expect(reference.map((r) => r.row)).toEqual(reference.map((_, i) => i + 1));
             for (const record of reference) if (record.kind === 'malformed') expect(record.raw.length).toBeLessThanOrEqual(maxRecordBytes);

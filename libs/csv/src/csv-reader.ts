@@ -2,7 +2,8 @@
  * Streaming CSV reader: bytes in, one CsvRecord per non-empty record out, in order.
  *
  * Invariants:
- * - Memory is constant in the file size: at most one record plus one chunk is held (see RecordScanner).
+ * - Memory is constant in the file size: at most one chunk and the records it completes are held
+ *   (see RecordScanner; `batches()` hands those records over together).
  * - No record is dropped: anything that cannot become fields is yielded as 'malformed' with its raw bytes.
  * - `row` counts every non-empty record after the header, malformed ones included, so row numbers stay
  *   stable across runs and resume with `fromRow` lands on the same record.
@@ -83,21 +84,39 @@ class StreamingCsvReader implements CsvReader {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<CsvRecord> {
-    if (this.iterated) throw new Error('a CsvReader can be iterated only once; call readCsv() again on a new source');
-    this.iterated = true;
+    this.claim();
     return this.records();
   }
 
+  batches(): AsyncIterable<CsvRecord[]> {
+    this.claim();
+    return this.recordBatches();
+  }
+
+  private claim(): void {
+    if (this.iterated) throw new Error('a CsvReader can be iterated only once; call readCsv() again on a new source');
+    this.iterated = true;
+  }
+
   private async *records(): AsyncGenerator<CsvRecord> {
+    for await (const batch of this.recordBatches()) yield* batch;
+  }
+
+  /** Every record the scanner holds after each pull, as one array (at most one chunk's records). */
+  private async *recordBatches(): AsyncGenerator<CsvRecord[]> {
     try {
       await this.header();
       const { fromRow } = this.options;
       let row = 0;
       for (;;) {
-        const scanned = await this.nextScanned();
-        if (scanned === undefined) return;
-        row++;
-        if (row >= fromRow) yield this.toRecord(scanned, row);
+        const first = await this.nextScanned();
+        if (first === undefined) return;
+        const batch: CsvRecord[] = [];
+        for (let scanned: ScannedRecord | undefined = first; scanned !== undefined; scanned = this.scanner.next()) {
+          row++;
+          if (row >= fromRow) batch.push(this.toRecord(scanned, row));
+        }
+        if (batch.length > 0) yield batch;
       }
     } finally {
       await this.chunks.return?.();

@@ -30,6 +30,12 @@ export interface CsvHeader {
 export interface CsvReader extends AsyncIterable<CsvRecord> {
   /** Resolves once the header is read (or undefined with header:false / empty input). */
   header(): Promise<CsvHeader | undefined>;
+  /**
+   * The same records in order, as arrays of those one chunk of input completes: one promise per
+   * chunk instead of one per record, for readers of millions of rows. A reader is iterated once,
+   * either way.
+   */
+  batches(): AsyncIterable<CsvRecord[]>;
   /** Bytes consumed so far (for progress/ETA against the file size). */
   readonly bytesRead: number;
 }
