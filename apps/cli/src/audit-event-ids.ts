@@ -12,7 +12,7 @@
  * A table of more rows than `MAX_IDS_PER_PASS` is read in several passes, each taking the ids of one
  * share of the hash, so memory stays bounded however long the stream.
  */
-import { decodeAddPath, readDeltaSnapshot, readTableFile } from '@pipeline/delta';
+import { decodeAddPath, readDeltaSnapshot, readTableFile, type AddFile } from '@pipeline/delta';
 import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
 
@@ -231,10 +231,19 @@ async function hasTable(lake: Lake, root: string): Promise<boolean> {
   return false;
 }
 
-/** Rows of a Delta table's live files, file by file, with only the columns of `schema`. */
-async function* rowsByFile(lake: Lake, root: string, schema: TableSchema): AsyncIterable<{ path: string; rows: TableRow[] }> {
-  const snapshot = await readDeltaSnapshot(lake, root);
-  for (const file of snapshot.files) {
+/** A table's live files, as one snapshot: every pass over the table reads the same files. */
+interface TableFiles {
+  root: string;
+  files: readonly AddFile[];
+}
+
+async function tableFiles(lake: Lake, root: string): Promise<TableFiles> {
+  return { root, files: (await readDeltaSnapshot(lake, root)).files };
+}
+
+/** Rows of a table's live files, file by file, with only the columns of `schema`. */
+async function* rowsByFile(lake: Lake, { root, files }: TableFiles, schema: TableSchema): AsyncIterable<{ path: string; rows: TableRow[] }> {
+  for (const file of files) {
     const path = `${root}/${decodeAddPath(file.path)}`;
     yield { path, rows: await readTableFile(lake, path, schema) };
   }
@@ -252,10 +261,9 @@ function lateWindowCount(value: TableValue | undefined): number {
 }
 
 /** Rows of a table's live files from their stats; a file without stats counts a row per 8 bytes (an upper bound). */
-async function liveRows(lake: Lake, root: string): Promise<number> {
-  const snapshot = await readDeltaSnapshot(lake, root);
+function liveRows({ files }: TableFiles): number {
   let rows = 0;
-  for (const file of snapshot.files) {
+  for (const file of files) {
     let records: unknown;
     try {
       records = file.stats === undefined ? undefined : (JSON.parse(file.stats) as { numRecords?: unknown }).numRecords;
@@ -279,16 +287,18 @@ export async function auditEventIds(
   maxIdsPerPass = MAX_IDS_PER_PASS,
 ): Promise<EventIdSummary | undefined> {
   if (!(await hasTable(lake, tables.silver))) return undefined;
-  const rows = await liveRows(lake, tables.silver);
+  // One snapshot of each table for every pass: ids tallied against the same files throughout.
+  const silver = await tableFiles(lake, tables.silver);
+  const late = (await hasTable(lake, tables.late)) ? await tableFiles(lake, tables.late) : undefined;
+  const rows = liveRows(silver);
   const passes = Math.max(1, Math.ceil(rows / maxIdsPerPass));
-  const hasLate = await hasTable(lake, tables.late);
   const summaries: EventIdSummary[] = [];
   for (let pass = 0; pass < passes; pass++) {
     const mine = (hash: number): boolean => passes === 1 || passOfHash(hash, passes) === pass;
     // 1. The hashes of this pass's silver ids, sorted: a hash twice may be a repeated id.
     const hashes = new NumberList(Math.ceil((rows / passes) * 1.05));
     let silverRows = 0;
-    for await (const { rows: fileRows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
+    for await (const { rows: fileRows } of rowsByFile(lake, silver, EVENT_ID)) {
       for (const row of fileRows) {
         const id = row['event_id'];
         if (typeof id !== 'string') continue;
@@ -303,8 +313,8 @@ export async function auditEventIds(
     // 2. A late id whose hash no silver id has is not in silver; one whose hash some silver id has is a suspect too.
     let lateAbsent = 0;
     const lateAbsentIds: string[] = [];
-    if (hasLate) {
-      for await (const { rows: lateRows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
+    if (late !== undefined) {
+      for await (const { rows: lateRows } of rowsByFile(lake, late, EVENT_ID_AND_LATE_WINDOWS)) {
         for (const row of lateRows) {
           const id = row['event_id'];
           if (typeof id !== 'string') continue;
@@ -319,7 +329,7 @@ export async function auditEventIds(
     const tally = new EventIdTally(windowsPerRow);
     let suspectRows = 0;
     if (suspects.size > 0) {
-      for await (const { path, rows: fileRows } of rowsByFile(lake, tables.silver, EVENT_ID)) {
+      for await (const { path, rows: fileRows } of rowsByFile(lake, silver, EVENT_ID)) {
         const file = tally.silverFile(path);
         for (const row of fileRows) {
           const id = row['event_id'];
@@ -328,8 +338,8 @@ export async function auditEventIds(
           tally.addSilver(id, file);
         }
       }
-      if (hasLate) {
-        for await (const { rows: lateRows } of rowsByFile(lake, tables.late, EVENT_ID_AND_LATE_WINDOWS)) {
+      if (late !== undefined) {
+        for await (const { rows: lateRows } of rowsByFile(lake, late, EVENT_ID_AND_LATE_WINDOWS)) {
           for (const row of lateRows) {
             const id = row['event_id'];
             const eventTime = row['event_time'];
