@@ -33,6 +33,7 @@ import {
   formatDuration,
   sessionWindowsOf,
   isEventTimeError,
+  MAX_EPOCH_MS,
   SpecValidationError,
   type EventTimeColumns,
   type EventTimeParser,
@@ -106,7 +107,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const MAX_DATE_MS = 8.64e15;
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
@@ -115,7 +115,7 @@ function readTime(raw: string | number, i: number, column: 'event_time' | 'captu
   if (typeof raw === 'number') {
     if (!Number.isFinite(raw)) throw new InputError(`rows[${i}].${column} ${raw} is not a finite number of epoch milliseconds`);
     // A time a Date can hold (±8.64e15 ms, about ±275,000 years), as silver's epoch-millisecond reading requires.
-    if (Math.abs(raw) > MAX_DATE_MS) throw new InputError(`rows[${i}].${column} ${raw} is out of range: epoch milliseconds go from -8640000000000000 to 8640000000000000`);
+    if (Math.abs(raw) > MAX_EPOCH_MS) throw new InputError(`rows[${i}].${column} ${raw} is out of range: epoch milliseconds go from ${-MAX_EPOCH_MS} to ${MAX_EPOCH_MS}`);
     return raw;
   }
   const parsed = parseTime(raw);

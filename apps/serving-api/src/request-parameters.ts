@@ -4,6 +4,7 @@
  * repeated parameters are problems too, so a misspelt `limt=5` is not silently ignored.
  */
 import { BadRequestException } from '@nestjs/common';
+import { MAX_EPOCH_MS } from '@pipeline/contracts';
 
 export interface ParameterProblem {
   parameter: string;
@@ -40,8 +41,6 @@ export const TIME_EXPECTED = 'an ISO-8601 time (2026-01-01T00:00:00Z) or epoch m
 
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 const EPOCH_MS = /^-?\d{1,16}$/;
-/** Far enough for any event time, well inside what `Date` can represent. */
-const MAX_EPOCH_MS = 8.64e15;
 
 /** `2026-01-01T00:00:00Z`, `2026-01-01` (UTC midnight) or epoch ms → epoch ms; `undefined` otherwise. A time without an offset is UTC. */
 export function parseTime(text: string): number | undefined {

@@ -47,8 +47,8 @@ type CoreParser = (raw: string | null | undefined, sub: SubMillis) => number | E
 
 export const EVENT_TIME_FORMATS = ['iso8601', 'epoch_millis', 'epoch_seconds'] as const;
 
-/** The range `Date` can represent (±100,000,000 days around the epoch). */
-const MAX_EPOCH_MS = 8.64e15;
+/** The range `Date` can represent (±100,000,000 days around the epoch): every event time is within it. */
+export const MAX_EPOCH_MS = 8.64e15;
 const MAX_OFFSET_MINUTES = 18 * 60;
 
 const DIGIT_0 = 48;
