@@ -14,7 +14,7 @@
  * - Rows move progress whether or not they are duplicates (a copy is data of its partition);
  *   quarantined records do not (they carry no trustworthy event time).
  */
-import { lastWindowEnd, PartitionWatermarks, type EventTimeProgress, type WatermarkSnapshot, type WindowDefinition } from '@pipeline/engine';
+import { lastWindowEnd, PartitionWatermarks, sessionGapOf, type EventTimeProgress, type WatermarkSnapshot, type WindowDefinition } from '@pipeline/engine';
 import { Deduplicator, type DedupState, type DedupVerdict } from './deduplicator';
 
 export interface EventTimeDedupConfig {
@@ -101,9 +101,9 @@ export class EventTimeDedup {
       if (end > expiry) expiry = end;
     }
     for (const session of this.sessions) {
-      const gap = session.gapMs ?? row?.[session.gapColumn as string];
-      // A row without a positive gap has no session: gold reports it late, whenever it comes.
-      if (typeof gap === 'number' && gap > 0 && eventTime + gap > expiry) expiry = eventTime + gap;
+      // A row without a usable gap has no session: gold reports it late, whenever it comes.
+      const gap = sessionGapOf(session, row);
+      if (gap !== null && eventTime + gap > expiry) expiry = eventTime + gap;
     }
     return expiry;
   }

@@ -10,5 +10,5 @@ export type { EventTimeProgress, PartitionProgress, WatermarkSnapshot, Watermark
 export type { WindowBounds, WindowDefinition } from './window';
 export { WindowedAggregation } from './windowed-aggregation';
 export type { AggregationState, BatchResult, GroupStateSnapshot, LateRow, LateWindow, WindowResult, WindowStateSnapshot } from './windowed-aggregation';
-export { sessionDefinitionProblems } from './session-windows';
+export { sessionDefinitionProblems, sessionGapOf } from './session-windows';
 export type { SessionLateReason, SessionStateSnapshot, SessionWindowDefinition, SupersededSession } from './session-windows';

@@ -63,6 +63,16 @@ export function sessionDefinitionProblems(session: SessionWindowDefinition): str
   return problems;
 }
 
+/**
+ * A row's session gap under `definition`: the fixed gap, or the row's gap column when it holds a
+ * positive finite number of milliseconds; null when the row has no usable gap (no session).
+ */
+export function sessionGapOf(definition: Pick<SessionWindowDefinition, 'gapMs' | 'gapColumn'>, row: Readonly<Record<string, unknown>> | undefined): number | null {
+  if (definition.gapMs !== undefined) return definition.gapMs;
+  const value = definition.gapColumn === undefined ? undefined : row?.[definition.gapColumn];
+  return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : null;
+}
+
 /** One session of one key. */
 export interface Session {
   start: number;
@@ -93,7 +103,7 @@ export class SessionLane {
   /** Open sessions over all keys. */
   size = 0;
 
-  constructor(definition: SessionWindowDefinition) {
+  constructor(private readonly definition: SessionWindowDefinition) {
     this.name = definition.name;
     this.gapMs = definition.gapMs ?? null;
     this.gapColumn = definition.gapColumn ?? null;
@@ -101,9 +111,7 @@ export class SessionLane {
 
   /** The row's gap, or null when it has none usable (missing, zero, negative). */
   gapOf(row: EngineRow): number | null {
-    if (this.gapMs !== null) return this.gapMs;
-    const value = row[this.gapColumn as string];
-    return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : null;
+    return sessionGapOf(this.definition, row);
   }
 
   /**
