@@ -149,7 +149,7 @@ export class CosmosServingStore implements ServingStore {
    * (Microsoft Entra ID) in production. With `create` (the default) the database and the container
    * (partitioned by `/pk`) are created when absent; without it they must exist, as on Azure, where
    * Entra ID data roles cannot create them: a missing one or refused credentials are fatal.
-   * The client's own throttling retries are turned off: the store retries (see the module doc).
+   * The client retries throttled requests itself, within the explicit bounds of the module doc.
    */
   static async open(
     clientOptions: CosmosClientOptions,
