@@ -22,6 +22,7 @@
  * wins; a time in a gap is shifted forward by the gap. Surrounding whitespace is ignored; an empty
  * value is `missing`.
  */
+import { MAX_EPOCH_MS } from '@pipeline/engine';
 import { daysInMonth, TimeZoneRules, wallClockMs } from './time-zone';
 import { lakeTimestamp, type LakeTimestamp } from './lake-timestamp';
 import type { EventTimeSpec } from './spec.types';
@@ -47,8 +48,7 @@ type CoreParser = (raw: string | null | undefined, sub: SubMillis) => number | E
 
 export const EVENT_TIME_FORMATS = ['iso8601', 'epoch_millis', 'epoch_seconds'] as const;
 
-/** The range `Date` can represent (±100,000,000 days around the epoch): every event time is within it. */
-export const MAX_EPOCH_MS = 8.64e15;
+export { MAX_EPOCH_MS };
 const MAX_OFFSET_MINUTES = 18 * 60;
 
 const DIGIT_0 = 48;

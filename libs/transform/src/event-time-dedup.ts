@@ -14,7 +14,7 @@
  * - Rows move progress whether or not they are duplicates (a copy is data of its partition);
  *   quarantined records do not (they carry no trustworthy event time).
  */
-import { lastWindowEnd, PartitionWatermarks, sessionGapOf, type EventTimeProgress, type WatermarkSnapshot, type WindowDefinition } from '@pipeline/engine';
+import { lastWindowEnd, PartitionWatermarks, sessionEndOf, type EventTimeProgress, type WatermarkSnapshot, type WindowDefinition } from '@pipeline/engine';
 import { Deduplicator, type DedupState, type DedupVerdict } from './deduplicator';
 
 export interface EventTimeDedupConfig {
@@ -101,9 +101,9 @@ export class EventTimeDedup {
       if (end > expiry) expiry = end;
     }
     for (const session of this.sessions) {
-      // A row without a usable gap has no session: gold reports it late, whenever it comes.
-      const gap = sessionGapOf(session, row);
-      if (gap !== null && eventTime + gap > expiry) expiry = eventTime + gap;
+      // A row without a session (no usable gap) is late for gold whenever it comes: nothing to keep.
+      const end = sessionEndOf(session, row, eventTime);
+      if (end !== null && end > expiry) expiry = end;
     }
     return expiry;
   }

@@ -14,6 +14,7 @@
  */
 import type { AggregationConfig } from './aggregation-config';
 import type { EngineRow, EngineValue } from './engine-value';
+import { MAX_EPOCH_MS } from './window';
 import type { BatchResult, LateWindow, WindowResult } from './windowed-aggregation';
 
 interface SessionRow {
@@ -161,7 +162,8 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
       }
       for (const w of config.sessions ?? []) {
         const raw = w.gapMs ?? row[w.gapColumn as string];
-        const gap = typeof raw === 'number' && raw > 0 ? raw : null;
+        // No session without a positive gap, or past the end of time a timestamp holds.
+        const gap = typeof raw === 'number' && raw > 0 && row.event_time + raw <= MAX_EPOCH_MS ? raw : null;
         if (gap === null) missed.push({ window: w.name, windowStart: row.event_time, windowEnd: row.event_time, reason: 'invalid-gap' });
         else if (row.event_time + gap <= threshold) missed.push({ window: w.name, windowStart: row.event_time, windowEnd: row.event_time + gap, reason: 'watermark' });
         else openRows.push({ window: w.name, key, row, end: row.event_time + gap, batch });

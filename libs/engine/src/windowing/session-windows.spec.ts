@@ -7,6 +7,7 @@
  */
 import type { AggregationConfig } from './aggregation-config';
 import type { EngineRow } from './engine-value';
+import { MAX_EPOCH_MS } from './window';
 import { WindowedAggregation, type WindowResult } from './windowed-aggregation';
 
 const S = 1000;
@@ -307,5 +308,23 @@ describe('session windows: state, bad input and configuration', () => {
     expect(() => WindowedAggregation.build({ ...config, sessions: [{ name: 'visits' }, { name: 'again', gapMs: 0 }, { name: 'visits', gapColumn: '' }] })).toThrow(
       /sessions\[0\] \(visits\): give exactly one of gapMs[\s\S]*gapMs must be a positive whole number of milliseconds, got 0[\s\S]*gapColumn must be a non-empty column name[\s\S]*window name "visits" appears more than once/,
     );
+  });
+});
+
+describe('session windows: gaps beyond what a timestamp holds', () => {
+  it('gives a row whose own session would end past MAX_EPOCH_MS no session: late as invalid-gap, never held in state', () => {
+    const engine = WindowedAggregation.build({ ...wordsConfig({ outputModes: ['append', 'update'] }), sessions: [{ name: 'session', gapColumn: 'gap' }] });
+    const far = engine.processBatch([
+      { event_time: 40 * S, sessionId: 'forever', gap: MAX_EPOCH_MS },
+      { event_time: 40 * S, sessionId: 'edge', gap: MAX_EPOCH_MS - 40 * S },
+    ]);
+    // The session ending exactly at MAX_EPOCH_MS is one; a millisecond later is none.
+    expect(far.late.map((l) => [l.row['sessionId'], l.windows[0]?.reason])).toEqual([['forever', 'invalid-gap']]);
+    expect(far.updated.map((w) => [w.key['sessionId'], w.windowEnd])).toEqual([['edge', MAX_EPOCH_MS]]);
+    expect(engine.openWindows).toBe(1);
+    const fixed = WindowedAggregation.build({ ...wordsConfig(), sessions: [{ name: 'session', gapMs: 10 * S }] });
+    const nearTheEnd = fixed.processBatch([{ event_time: MAX_EPOCH_MS - 5 * S, sessionId: 'last' }]);
+    expect(nearTheEnd.late.map((l) => l.windows[0]?.reason)).toEqual(['invalid-gap']);
+    expect(fixed.openWindows).toBe(0);
   });
 });

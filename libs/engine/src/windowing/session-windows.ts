@@ -9,8 +9,9 @@
  *   that falls inside a session, touches it or bridges several is merged with all of them.
  * - A row is late when its own session [t, t + g) ends at or before the late threshold (Spark drops
  *   exactly these rows): any session it could open or join would be closed already. A row whose
- *   gap is missing, zero or negative has no session (Spark filters it out); it is reported with
- *   the reason `invalid-gap` rather than dropped.
+ *   gap is missing, zero or negative has no session (Spark filters it out), nor has one whose
+ *   session would end past what a timestamp holds (`MAX_EPOCH_MS`); it is reported with the reason
+ *   `invalid-gap` rather than dropped, and never held in state.
  * - A session is final, emitted in append mode and evicted once the watermark reaches its end.
  * - Update output names each session by (window, key, start). When a merge moves a session's
  *   start, or absorbs another session, the starts reported in earlier batches are listed as
@@ -19,6 +20,7 @@
  */
 import type { AggregateSet, GroupState } from './aggregates';
 import { compareKeys, type EngineRow, type EngineValue } from './engine-value';
+import { MAX_EPOCH_MS } from './window';
 
 /** A session window definition: a fixed gap, or a column holding each row's gap in milliseconds. */
 export interface SessionWindowDefinition {
@@ -64,13 +66,15 @@ export function sessionDefinitionProblems(session: SessionWindowDefinition): str
 }
 
 /**
- * A row's session gap under `definition`: the fixed gap, or the row's gap column when it holds a
- * positive finite number of milliseconds; null when the row has no usable gap (no session).
+ * The end of a row's own session [t, t + gap) under `definition`, the gap being the fixed one or the
+ * row's gap column; null when the row has no session: no positive finite gap, or an end past what
+ * a timestamp holds (`MAX_EPOCH_MS`).
  */
-export function sessionGapOf(definition: Pick<SessionWindowDefinition, 'gapMs' | 'gapColumn'>, row: Readonly<Record<string, unknown>> | undefined): number | null {
-  if (definition.gapMs !== undefined) return definition.gapMs;
-  const value = definition.gapColumn === undefined ? undefined : row?.[definition.gapColumn];
-  return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : null;
+export function sessionEndOf(definition: Pick<SessionWindowDefinition, 'gapMs' | 'gapColumn'>, row: Readonly<Record<string, unknown>> | undefined, eventTime: number): number | null {
+  const gap = definition.gapMs ?? (definition.gapColumn === undefined ? undefined : row?.[definition.gapColumn]);
+  if (typeof gap !== 'number' || !(gap > 0) || !Number.isFinite(gap)) return null;
+  const end = eventTime + gap;
+  return end <= MAX_EPOCH_MS ? end : null;
 }
 
 /** One session of one key. */
@@ -109,9 +113,9 @@ export class SessionLane {
     this.gapColumn = definition.gapColumn ?? null;
   }
 
-  /** The row's gap, or null when it has none usable (missing, zero, negative). */
-  gapOf(row: EngineRow): number | null {
-    return sessionGapOf(this.definition, row);
+  /** The end of the row's own session at `eventTime`, or null when it has none (see `sessionEndOf`). */
+  endOf(row: EngineRow, eventTime: number): number | null {
+    return sessionEndOf(this.definition, row, eventTime);
   }
 
   /**
@@ -121,14 +125,13 @@ export class SessionLane {
   add(
     key: readonly EngineValue[],
     eventTime: number,
-    gap: number | null,
+    end: number | null,
     threshold: number,
     aggregates: AggregateSet,
     inputs: readonly EngineValue[],
     superseded: Array<{ key: readonly EngineValue[]; start: number }>,
   ): SessionAdd {
-    if (gap === null) return { late: { start: eventTime, end: eventTime, reason: 'invalid-gap' } };
-    const end = eventTime + gap;
+    if (end === null) return { late: { start: eventTime, end: eventTime, reason: 'invalid-gap' } };
     if (end <= threshold) return { late: { start: eventTime, end, reason: 'watermark' } };
     const text = JSON.stringify(key);
     let entry = this.keys.get(text);

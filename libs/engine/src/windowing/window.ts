@@ -7,6 +7,9 @@
  * t, so a time on a boundary belongs to the window it starts.
  */
 
+/** The range `Date` can represent (±100,000,000 days around the epoch): every event time and window bound is within it. */
+export const MAX_EPOCH_MS = 8.64e15;
+
 export interface WindowDefinition {
   /** Window length in milliseconds (a positive integer). */
   sizeMs: number;

@@ -273,7 +273,7 @@ export class WindowedAggregation {
       }
       for (let l = 0; l < this.sessionLanes.length; l++) {
         const lane = this.sessionLanes[l];
-        const added = lane.add(key, eventTime, lane.gapOf(row), threshold, this.aggregates, inputs, superseded[l]);
+        const added = lane.add(key, eventTime, lane.endOf(row, eventTime), threshold, this.aggregates, inputs, superseded[l]);
         if ('late' in added) {
           (missed ??= []).push({ window: lane.name, windowStart: added.late.start, windowEnd: added.late.end, reason: added.late.reason });
           // Spark filters rows without a valid gap before its state operator: they are not in its metric.
