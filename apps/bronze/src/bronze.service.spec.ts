@@ -243,6 +243,24 @@ describe('bronze', () => {
     ]);
   });
 
+  it('takes the sub-second files of a short capture window in time order, each once, across restarts', async () => {
+    const t = Date.UTC(2026, 0, 1, 12, 0, 5);
+    const files = [];
+    let sequence = 0;
+    for (const offsetMs of [0, 250, 500, 750, 1_000, 1_250]) {
+      files.push({ ...(await writeCaptureFile(w.lake, '1', t + offsetMs, 2, sequence, LAYOUT, 'millisecond')), partitionId: '1', records: 2, firstSequence: sequence });
+      sequence += 2;
+      // Each step sees the files so far, as a live bronze does while capture closes them.
+      await bronze(w.lake, clock, { maxBatchDelayMs: 0 }).step(false);
+    }
+    expect(files.map((f) => f.path.slice('raw/testns/events/1/2026/01/01/12/00/'.length))).toEqual(['05.avro', '05_250.avro', '05_500.avro', '05_750.avro', '06.avro', '06_250.avro']);
+    expect(await bronze(w.lake, clock, { maxBatchDelayMs: 0 }).step(false)).toBe(0);
+    const all = await manifests(w.lake);
+    expect(all.flatMap((m) => m.files.map((f) => f.path))).toEqual(files.map((f) => f.path));
+    expect(all.flatMap((m) => m.files.map((f) => f.fromSequenceNumber))).toEqual([0, 2, 4, 6, 8, 10]);
+    expectEachInExactlyOneBatch(await committedFiles(w.lake), files);
+  });
+
   it('writes the same manifests, byte for byte, when killed at any write step and restarted', async () => {
     const reference = await populate(w.lake);
     await drain(bronze(w.lake, clock));

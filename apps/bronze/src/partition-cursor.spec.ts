@@ -39,6 +39,19 @@ describe('partition cursor', () => {
     expect([0, 2_000, 7_000].every((ms) => restored.has(t0 + ms))).toBe(true);
   });
 
+  it('keeps sub-second files apart from the whole second they fall in, stored in ms beside the seconds', () => {
+    const sub = (offsetMs: number, records = 1) => ({ path: capturePath(layout, '0', t0 + offsetMs, 'millisecond'), time: t0 + offsetMs, records });
+    const cursor = PartitionCursor.advance(undefined, [sub(1_000, 2), sub(1_250), sub(1_500, 3), sub(3_750)], 2 * H);
+    expect(cursor.position).toBe(capturePath(layout, '0', t0 + 3_750, 'millisecond'));
+    expect([1_000, 1_250, 1_500, 3_750].every((ms) => cursor.has(t0 + ms))).toBe(true);
+    expect(cursor.has(t0 + 1_750)).toBe(false);
+    const stored = cursor.snapshot();
+    expect(stored).toEqual({ position: cursor.position, horizon: t0 + 3_750 - 2 * H, consumed: [t0 / 1000 + 1], consumedMs: [t0 + 1_250, 250, 2_250], files: 4, records: 7 });
+    const restored = PartitionCursor.restore(JSON.parse(JSON.stringify(stored)), layout, '0');
+    expect(restored.snapshot()).toEqual(stored);
+    expect(restored.consumedCount).toBe(4);
+  });
+
   it('refuses a stored position that is not a capture file of the layout', () => {
     expect(() => PartitionCursor.restore({ position: 'raw/ns/hub/0/notes.txt', horizon: 0, consumed: [], files: 0, records: 0 }, layout, '0')).toThrow(
       /not a capture file of raw\/ns\/hub/,

@@ -3,8 +3,9 @@
  * - `position`: the newest consumed file; listing starts from its time minus the lookback.
  * - `horizon`: files older than this are outside the lookback window: never listed, never taken.
  *   It only moves forward, so a longer lookback set later cannot bring back a consumed file.
- * - `consumed`: every consumed file at or after the horizon (by time: one file per second at most),
- *   so a file that shows up late, with an older time than the position, is taken once and only once.
+ * - `consumed`: every consumed file at or after the horizon (by time: a partition has one file per
+ *   time, see capture-layout), so a file that shows up late, with an older time than the position, is
+ *   taken once and only once. Whole-second times are stored in seconds, sub-second ones in ms.
  *   A file set aside is consumed too: listing never takes it again, only a restore does.
  * A cursor is a pure function of the previous one and the batch, so a re-done batch gives the same state.
  */
@@ -65,11 +66,8 @@ export class PartitionCursor {
       );
     }
     const consumed = new Set<number>();
-    let seconds = 0;
-    state.consumed.forEach((value, i) => {
-      seconds = i === 0 ? value : seconds + value;
-      consumed.add(seconds * 1000);
-    });
+    for (const seconds of undoDifferences(state.consumed)) consumed.add(seconds * 1000);
+    for (const ms of undoDifferences(state.consumedMs ?? [])) consumed.add(ms);
     return new PartitionCursor(state.position, positionTime, state.horizon, consumed, state.files, state.records);
   }
 
@@ -83,10 +81,28 @@ export class PartitionCursor {
   }
 
   snapshot(): PartitionCursorState {
-    const times = [...this.consumed].map((ms) => Math.floor(ms / 1000)).sort((a, b) => a - b);
-    const consumed = times.map((t, i) => (i === 0 ? t : t - (times[i - 1] as number)));
-    return { position: this.position, horizon: this.horizon, consumed, files: this.files, records: this.records };
+    const all = [...this.consumed].sort((a, b) => a - b);
+    const consumed = differences(all.filter((ms) => ms % 1000 === 0).map((ms) => ms / 1000));
+    const subSecond = all.filter((ms) => ms % 1000 !== 0);
+    return {
+      position: this.position,
+      horizon: this.horizon,
+      consumed,
+      ...(subSecond.length > 0 ? { consumedMs: differences(subSecond) } : {}),
+      files: this.files,
+      records: this.records,
+    };
   }
+}
+
+/** Ascending values as the first one, then the difference to the one before. */
+function differences(sorted: readonly number[]): number[] {
+  return sorted.map((value, i) => (i === 0 ? value : value - (sorted[i - 1] as number)));
+}
+
+function undoDifferences(stored: readonly number[]): number[] {
+  let value = 0;
+  return stored.map((step, i) => (value = i === 0 ? step : value + step));
 }
 
 export type { PartitionCursorState };

@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import { LocalLake } from '@pipeline/adapters';
 import { CaptureFileWriter, deriveSyncMarker, formatEnqueuedTimeUtc } from '@pipeline/capture-format';
 import type { Lake, LakeEntry } from '@pipeline/ports';
-import { capturePath, type CaptureLayout } from '@pipeline/contracts';
+import { capturePath, type CaptureLayout, type CapturePrecision } from '@pipeline/contracts';
 
 export const FIXTURES = path.resolve(__dirname, '../../../../shared/fixtures/eventhubs-capture');
 
@@ -33,8 +33,9 @@ export async function writeCaptureFile(
   records: number,
   firstSequence = 0,
   layout: CaptureLayout = LAYOUT,
+  precision: CapturePrecision = 'second',
 ): Promise<{ path: string; bytes: Buffer }> {
-  const file = capturePath(layout, partitionId, time);
+  const file = capturePath(layout, partitionId, time, precision);
   const writer = new CaptureFileWriter({ codec: 'null', syncMarker: deriveSyncMarker(file), blockTargetBytes: 256 });
   for (let i = 0; i < records; i++) {
     const sequenceNumber = firstSequence + i;

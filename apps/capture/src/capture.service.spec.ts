@@ -150,6 +150,27 @@ describe('capture', () => {
     expect(capture.committedSequenceNumber).toBe(0);
   });
 
+  it('names the files of a window under a second by their millisecond, and the one on a whole second plainly', async () => {
+    const log = new CaptureLog(w.lake, 'checkpoints/capture-events');
+    const parts = { prefix: 'raw', namespace: 'testns', eventHub: 'events', partitionId: '1' };
+    const capture = new PartitionCapture('1', parts, w.hub, w.lake, log, w.store, w.clock, silent, options({ windowMs: 250, maxFileBytes: 1 << 20 }));
+    for (let i = 0; i < 5; i++) {
+      await w.hub.send([{ body: Buffer.from(`{"n":${i}}`) }], { partitionId: '1' });
+      await capture.poll(0);
+      w.clock.advance(250);
+      await capture.poll(0);
+    }
+    const paths = (await collect(w.lake.list('raw/'))).map((f) => f.path);
+    expect(paths).toEqual([
+      'raw/testns/events/1/2026/01/01/12/00/00_250.avro',
+      'raw/testns/events/1/2026/01/01/12/00/00_500.avro',
+      'raw/testns/events/1/2026/01/01/12/00/00_750.avro',
+      'raw/testns/events/1/2026/01/01/12/00/01.avro',
+      'raw/testns/events/1/2026/01/01/12/00/01_250.avro',
+    ]);
+    expect(capture.committedSequenceNumber).toBe(4);
+  });
+
   it('closes a file once it reaches the size limit, before its window elapses', async () => {
     await sendEvents(w, EVENTS);
     const log = new CaptureLog(w.lake, 'checkpoints/capture-events');

@@ -85,7 +85,8 @@ export class CaptureService {
         if (this.clock.now() - this.lastBalance >= this.options.ownershipIntervalMs) await this.balance(partitionIds);
         const received = await this.pollAll();
         if (drain && (await this.drained(targets))) break;
-        if (received === 0) await this.sleep(this.options.pollWaitMs, signal);
+        // An idle hub is asked again at least four times per window, so a short window's file closes on time.
+        if (received === 0) await this.sleep(Math.min(this.options.pollWaitMs, Math.max(10, Math.floor(this.options.windowMs / 4))), signal);
       }
       for (const worker of this.workers.values()) await worker.flush();
     } finally {

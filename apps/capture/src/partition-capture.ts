@@ -2,6 +2,8 @@
  * Captures one event hub partition into Avro files in the lake, as Event Hubs Capture does.
  *
  * A file closes when its time window elapses or it reaches the size limit, whichever comes first.
+ * Files are named by the second they close in, as Event Hubs Capture names them; with a window under
+ * a second, by the millisecond (see capture-layout in contracts).
  * Each file is one batch of the micro-batch runtime (libs/checkpoint), on the partition's log
  * `{checkpoint}/partitions/{p}`: intent (offsets/N) → the file (create-if-absent, atomic) →
  * commit (commits/N) → hub checkpoint. A crash anywhere leaves either nothing (the events are read
@@ -9,7 +11,7 @@
  * none lands in two files. Capture keeps no state: its position is the last intent.
  */
 import { captureRecordFromEvent, CaptureFileWriter, deriveSyncMarker, type CaptureCodec } from '@pipeline/capture-format';
-import { EventProperty, nextCapturePath, type CapturePartition } from '@pipeline/contracts';
+import { capturePrecisionFor, EventProperty, nextCapturePath, type CapturePartition } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
 import { capturePartitionCheckpoint, MicroBatchRuntime, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
@@ -175,7 +177,7 @@ export class PartitionCapture {
               fromSequenceNumber: from,
               toSequenceNumber: from + count - 1,
               eventCount: count,
-              path: nextCapturePath(this.parts, closedAt, this.lastPath),
+              path: nextCapturePath(this.parts, closedAt, this.lastPath, capturePrecisionFor(this.options.windowMs)),
               codec: this.options.codec,
               blockTargetBytes: this.options.blockTargetBytes,
               lastOffset,

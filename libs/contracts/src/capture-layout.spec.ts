@@ -1,4 +1,6 @@
-import { capturePath, captureFileTime, hourOfPath, hourPrefix, nextCapturePath, partitionPrefix } from './capture-layout';
+import fc from 'fast-check';
+import { capturePath, captureFileTime, capturePrecisionFor, hourOfPath, hourPrefix, nextCapturePath, partitionPrefix, type CapturePrecision } from './capture-layout';
+import { captureTimeOfPath } from './manifest';
 
 const layout = { prefix: 'raw', namespace: 'ns', eventHub: 'hub' };
 
@@ -13,6 +15,34 @@ describe('capture layout', () => {
     expect(captureFileTime(layout, '3', 'raw/ns/hub/3/2026/12/31/23/59/58.avro')).toBe(Date.UTC(2026, 11, 31, 23, 59, 58));
   });
 
+  it('names sub-second files by their millisecond, a file on a whole second plainly, and reads both back', () => {
+    expect(capturePath(layout, '3', Date.UTC(2026, 0, 2, 3, 4, 5, 78), 'millisecond')).toBe('raw/ns/hub/3/2026/01/02/03/04/05_078.avro');
+    expect(capturePath(layout, '3', Date.UTC(2026, 0, 2, 3, 4, 5), 'millisecond')).toBe('raw/ns/hub/3/2026/01/02/03/04/05.avro');
+    expect(captureFileTime(layout, '3', 'raw/ns/hub/3/2026/01/02/03/04/05_078.avro')).toBe(Date.UTC(2026, 0, 2, 3, 4, 5, 78));
+    expect(captureTimeOfPath('raw/ns/hub/3/2026/01/02/03/04/05_078.avro')).toBe(Date.UTC(2026, 0, 2, 3, 4, 5, 78));
+    expect(capturePrecisionFor(999)).toBe('millisecond');
+    expect(capturePrecisionFor(1000)).toBe('second');
+  });
+
+  it('gives every time one path and back, and sorts paths of either precision in time order', () => {
+    const time = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2100, 0, 1) });
+    const precision = fc.constantFrom<CapturePrecision>('second', 'millisecond');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(time, precision), { minLength: 2, maxLength: 20 }), (files) => {
+        const named = files.map(([t, p]) => {
+          const path = capturePath(layout, '3', t, p);
+          const back = captureFileTime(layout, '3', path) as number;
+          expect(captureTimeOfPath(path)).toBe(back);
+          expect(back).toBe(p === 'second' ? Math.floor(t / 1000) * 1000 : t);
+          return { path, time: back };
+        });
+        const byPath = [...named].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((f) => f.time);
+        expect(byPath).toEqual([...named].map((f) => f.time).sort((a, b) => a - b));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses paths that only look like the layout', () => {
     for (const path of [
       'raw/ns/hub/3/2026/13/01/00/00/00.avro',
@@ -22,6 +52,10 @@ describe('capture layout', () => {
       'raw/ns/hub/3/README.md',
       'raw/ns/hub/4/2026/01/01/00/00/00.avro',
       'raw/ns/other/3/2026/01/01/00/00/00.avro',
+      'raw/ns/hub/3/2026/01/01/00/00/00_000.avro',
+      'raw/ns/hub/3/2026/01/01/00/00/00_1000.avro',
+      'raw/ns/hub/3/2026/01/01/00/00/00_25.avro',
+      'raw/ns/hub/3/2026/01/01/00/00/00-250.avro',
     ]) {
       expect(captureFileTime(layout, '3', path)).toBeUndefined();
     }
@@ -43,6 +77,20 @@ describe('paths capture writes', () => {
     const second = nextCapturePath(partition, t + 500, first);
     const third = nextCapturePath(partition, t + 600, second);
     expect([first, second, third]).toEqual(['raw/ns/hub/3/2026/01/01/00/00/59.avro', 'raw/ns/hub/3/2026/01/01/00/01/00.avro', 'raw/ns/hub/3/2026/01/01/00/01/01.avro']);
+  });
+
+  it('move to the next free millisecond for sub-second files, and past a sub-second file for whole seconds', () => {
+    const t = Date.UTC(2026, 0, 1, 0, 0, 59, 999);
+    const first = nextCapturePath(partition, t, undefined, 'millisecond');
+    const second = nextCapturePath(partition, t, first, 'millisecond');
+    const third = nextCapturePath(partition, t - 500, second, 'millisecond');
+    const fourth = nextCapturePath(partition, t, third, 'second');
+    expect([first, second, third, fourth]).toEqual([
+      'raw/ns/hub/3/2026/01/01/00/00/59_999.avro',
+      'raw/ns/hub/3/2026/01/01/00/01/00.avro',
+      'raw/ns/hub/3/2026/01/01/00/01/00_001.avro',
+      'raw/ns/hub/3/2026/01/01/00/01/01.avro',
+    ]);
   });
 
   it('keep the clock time when it is already past the previous file', () => {

@@ -127,17 +127,20 @@ export function manifestRootProblem(root: string): string | undefined {
   return lakePathProblem(root);
 }
 
-const CAPTURE_TIME_SUFFIX = /\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\.avro$/;
+const CAPTURE_TIME_SUFFIX = /\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})(?:_(\d{3}))?\.avro$/;
 
 /**
  * The time a capture file stands for: the UTC time in its path, Event Hubs Capture's layout
- * `…/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro`. `undefined` when the path does not end that way or
- * names no real time (`2026/02/30`).
+ * `…/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro`, or `…/{ss}_{SSS}.avro` for the self-hosted capture's
+ * sub-second files. `undefined` when the path does not end that way or names no real time
+ * (`2026/02/30`, `_000`).
  */
 export function captureTimeOfPath(path: string): number | undefined {
   const m = CAPTURE_TIME_SUFFIX.exec(path);
   if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const millis = m[7] === undefined ? 0 : Number(m[7]);
+  if (m[7] !== undefined && millis === 0) return undefined;
   const time = Date.UTC(y, mo - 1, d, h, mi, s);
   const back = new Date(time);
   const same =
@@ -147,7 +150,7 @@ export function captureTimeOfPath(path: string): number | undefined {
     back.getUTCHours() === h &&
     back.getUTCMinutes() === mi &&
     back.getUTCSeconds() === s;
-  return same ? time : undefined;
+  return same ? time + millis : undefined;
 }
 
 export function shardSession(shard: number): string {

@@ -63,8 +63,13 @@ export interface BronzeOffsets {
 export interface PartitionCursorState {
   position: string;
   horizon: number;
-  /** Times of the consumed files in epoch seconds, ascending: the first absolute, then differences. */
+  /** Times of the consumed files on whole seconds, in epoch seconds, ascending: the first absolute, then differences. */
   consumed: number[];
+  /**
+   * Times of the consumed sub-second files (`{ss}_{SSS}.avro`), in epoch ms, written the same way;
+   * absent when there are none, so a state of second files alone keeps its bytes.
+   */
+  consumedMs?: number[];
   /** Cumulative files and records consumed, for the audit. */
   files: number;
   records: number;
