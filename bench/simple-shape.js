@@ -84,7 +84,10 @@ function runWholePipeline(work, csv) {
         else peaks[service] = Math.max(peaks[service] ?? 0, value);
       }
       const through = output.split('\n').find((line) => line.includes('Everything sent is through')) ?? '';
-      resolve({ seconds, peaks, cpu, command, through: through.replace(/^.*?Everything/, 'Everything') });
+      // `start` says when everything was through (the issue's end to end) and how long its audit took after.
+      const throughSeconds = Number(/\(([\d.]+) s after launch\)/.exec(through)?.[1] ?? seconds);
+      const auditSeconds = Number(/The audit \(pipeline audit, ([\d.]+) s\)/.exec(output)?.[1] ?? 0);
+      resolve({ seconds, throughSeconds, auditSeconds, peaks, cpu, command, through: through.replace(/^.*?Everything/, 'Everything') });
     });
   });
 }

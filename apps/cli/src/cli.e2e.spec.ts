@@ -110,6 +110,9 @@ describe('the pipeline command', () => {
     expect(result.status).toBe(0);
     const rows = await dataRows(sample);
     expect(result.stdout).toContain(`Everything sent is through: ${rows} events captured, ${rows - 4} silver rows, 4 quarantined, 0 duplicates; gold aggregated ${rows - 4} rows`);
+    // When it was through and how long the audit after it took, which the benchmark reads.
+    expect(result.stdout).toMatch(/ late \(\d+\.\d s after launch\)\.\n/);
+    expect(result.stdout).toMatch(/The audit \(pipeline audit, \d+\.\d s\):\n/);
     expect(result.stdout).toMatch(/curl .http:\/\/127\.0\.0\.1:\d+\/v1\/windows\?key=dev-\d{3}&window=/);
     // The status page's address, and the live view's figures (the page's, from the same function).
     expect(result.stdout).toMatch(/Status page \(.*\): http:\/\/127\.0\.0\.1:\d+\/\n/);

@@ -114,6 +114,7 @@ export async function start(options: StartOptions): Promise<number> {
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   try {
+    const launchedAt = performance.now();
     const capture = launch('capture', ['capture', ...common, '--window', options.window, ...metricsArgs('capture')]);
     launch('bronze', ['bronze', ...common, '--poll', '100ms', '--max-batch-delay', '0s', ...metricsArgs('bronze')]);
     launch('silver', ['silver', '--home', home, '--spec', options.spec, '--poll', '500ms', ...metricsArgs('silver')]);
@@ -136,9 +137,9 @@ export async function start(options: StartOptions): Promise<number> {
     let healthy = false;
     if (through) {
       say(
-        `Everything sent is through: ${sent} events captured, ${through.sample.silver.rows} silver rows, ${through.sample.silver.quarantined} quarantined, ${through.sample.silver.duplicates} duplicates; gold aggregated ${through.sample.gold.rows} rows, ${through.sample.gold.lateRows} late.`,
+        `Everything sent is through: ${sent} events captured, ${through.sample.silver.rows} silver rows, ${through.sample.silver.quarantined} quarantined, ${through.sample.silver.duplicates} duplicates; gold aggregated ${through.sample.gold.rows} rows, ${through.sample.gold.lateRows} late (${seconds(through.at - launchedAt)} after launch).`,
       );
-      say(`The audit (pipeline audit):\n${formatAudit(through.audit).trimEnd()}`);
+      say(`The audit (pipeline audit, ${seconds(through.auditMs)}):\n${formatAudit(through.audit).trimEnd()}`);
       say(
         [
           `The serving API is up at ${api} (status page: ${api}/, OpenAPI and Swagger UI: ${api}/docs). Try:`,
@@ -235,12 +236,25 @@ async function eventsSent(home: string, options: StartOptions): Promise<number> 
   }
 }
 
+/** How often the live view asks the serving API for the status: also how late "through" is seen at most. */
+const LOOK_EVERY_MS = 250;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
 /**
  * Shows a live view per layer until every event sent went through silver into gold, then returns
  * the last status and the audit. A batch in flight can look like a mismatch for a moment (its
  * table commit lands before its checkpoint commit); a problem that stays over several looks is real.
  */
-async function waitUntilThrough(home: string, api: string, sent: number, services: Child[], stopped: () => boolean): Promise<{ sample: StatusSample; audit: AuditReport } | undefined> {
+async function waitUntilThrough(
+  home: string,
+  api: string,
+  sent: number,
+  services: Child[],
+  stopped: () => boolean,
+): Promise<{ sample: StatusSample; audit: AuditReport; at: number; auditMs: number } | undefined> {
   const lake = new LocalLake(localPaths(home).lakeRoot);
   let exited: string | undefined;
   for (const service of services) void service.exited.then(() => (exited ??= service.name));
@@ -257,20 +271,26 @@ async function waitUntilThrough(home: string, api: string, sent: number, service
       const status = await fetchStatus(api);
       if (status) {
         // The status page's figures, from the same function: the two views agree.
-        const sample = statusSample(status, Date.now(), previous);
-        previous = sample;
-        const line = `sent ${sent} | ${statusLine(sample)}`;
-        if (line !== lastLine) say(line);
-        lastLine = line;
+        const now = Date.now();
+        const sample = statusSample(status, now, previous);
+        // One line a second at most: rates are over the time since the last line.
+        if (previous === undefined || now - previous.at >= 1_000) {
+          previous = sample;
+          const line = `sent ${sent} | ${statusLine(sample)}`;
+          if (line !== lastLine) say(line);
+          lastLine = line;
+        }
         const silverDone = sample.silver.records === sent;
         const goldDone = sample.gold.rows === sample.silver.rows;
         if (silverDone && goldDone) {
+          const at = performance.now();
           const report = await audit(lake, { rawPrefix: 'raw', silverCheckpoint: 'silver' });
           problemLooks = report.problems.length > 0 ? problemLooks + 1 : 0;
-          if (report.problems.length === 0 || problemLooks >= 6) return { sample, audit: report };
+          if (report.problems.length === 0 || problemLooks >= 6) return { sample, audit: report, at, auditMs: performance.now() - at };
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // A problem seen by the audit is looked at again a second later: a batch in flight settles.
+      await new Promise((resolve) => setTimeout(resolve, problemLooks > 0 ? 1_000 : LOOK_EVERY_MS));
     }
   } finally {
     await lake.close();
