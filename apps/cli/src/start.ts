@@ -236,8 +236,8 @@ async function eventsSent(home: string, options: StartOptions): Promise<number> 
   }
 }
 
-/** How often the live view asks the serving API for the status: also how late "through" is seen at most. */
-const LOOK_EVERY_MS = 250;
+/** How often the live view asks the serving API for the status near the end: how late "through" is seen at most. */
+const NEAR_LOOK_EVERY_MS = 250;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -289,8 +289,10 @@ async function waitUntilThrough(
           if (report.problems.length === 0 || problemLooks >= 6) return { sample, audit: report, at, auditMs: performance.now() - at };
         }
       }
-      // A problem seen by the audit is looked at again a second later: a batch in flight settles.
-      await new Promise((resolve) => setTimeout(resolve, problemLooks > 0 ? 1_000 : LOOK_EVERY_MS));
+      // Looks come every 250 ms once silver is near the end (a status costs the API some CPU), and a
+      // problem seen by the audit is looked at again a second later: a batch in flight settles.
+      const near = previous !== undefined && previous.silver.records >= sent * 0.95;
+      await new Promise((resolve) => setTimeout(resolve, near && problemLooks === 0 ? NEAR_LOOK_EVERY_MS : 1_000));
     }
   } finally {
     await lake.close();
