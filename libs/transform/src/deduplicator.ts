@@ -12,12 +12,13 @@
  *   de-duplication is exact.
  * - `observe` remembers every new id (even one already late) until the next `expire`, so copies
  *   within one batch are always caught. A copy with a later expiry extends it.
- * - Memory is bounded by the ids whose windows are still open: eviction goes through a min-heap of
- *   expiries (stale entries of extended ids are skipped when they surface).
+ * - Memory is bounded by the ids whose windows are still open. Ids are kept in buckets by expiry
+ *   (most ids share one: the end of their window), and eviction takes whole buckets off a min-heap
+ *   of the distinct expiries; an extended id is also in its older bucket, skipped when that surfaces.
  * - `snapshot()` is plain JSON in a deterministic order (expiry, then id), and `restore` of it
  *   answers every later observation exactly as the original would.
  */
-import { TimeHeap } from './time-heap';
+import { NumberHeap } from './number-heap';
 
 export type DedupVerdict = 'new' | 'duplicate';
 
@@ -29,7 +30,10 @@ export interface DedupState {
 
 export class Deduplicator {
   private readonly expiries = new Map<string, number>();
-  private readonly queue = new TimeHeap();
+  /** Ids by the expiry they were remembered with (an extended id also stays in its older bucket). */
+  private readonly buckets = new Map<number, string[]>();
+  /** The distinct expiries that have a bucket. */
+  private readonly queue = new NumberHeap();
 
   /** The number of remembered ids. */
   get size(): number {
@@ -42,7 +46,7 @@ export class Deduplicator {
     const remembered = this.expiries.get(eventId);
     if (remembered === undefined || expiry > remembered) {
       this.expiries.set(eventId, expiry);
-      this.queue.push(expiry, eventId);
+      this.bucket(expiry).push(eventId);
     }
     return remembered === undefined ? 'new' : 'duplicate';
   }
@@ -50,19 +54,34 @@ export class Deduplicator {
   /** Forgets every id whose expiry ≤ `watermark`; returns how many. */
   expire(watermark: number): number {
     let forgotten = 0;
-    for (let time = this.queue.peekTime(); time !== undefined && time <= watermark; time = this.queue.peekTime()) {
-      const id = this.queue.popId();
-      // An extended id has a later entry further down the heap; only its latest one evicts it.
-      if (this.expiries.get(id) === time) {
-        this.expiries.delete(id);
-        forgotten++;
+    for (let time = this.queue.peek(); time !== undefined && time <= watermark; time = this.queue.peek()) {
+      this.queue.pop();
+      const ids = this.buckets.get(time) as string[];
+      this.buckets.delete(time);
+      for (const id of ids) {
+        // An extended id has a later bucket too; only its latest one evicts it.
+        if (this.expiries.get(id) === time) {
+          this.expiries.delete(id);
+          forgotten++;
+        }
       }
     }
     return forgotten;
   }
 
   snapshot(): DedupState {
-    return { version: 2, entries: [...this.expiries].sort(compareEntries) };
+    const entries: Array<[string, number]> = [];
+    for (const time of [...this.buckets.keys()].sort((a, b) => a - b)) {
+      const ids = this.buckets.get(time) as string[];
+      // Extended ids leave their older buckets for good; the rest sort in place, so a bucket that
+      // only grew since the last snapshot is one sorted run and a short tail (cheap to sort again).
+      let kept = 0;
+      for (const id of ids) if (this.expiries.get(id) === time) ids[kept++] = id;
+      ids.length = kept;
+      ids.sort();
+      for (const id of ids) entries.push([id, time]);
+    }
+    return { version: 2, entries };
   }
 
   /** @throws TypeError when `state` is not a snapshot this version wrote. */
@@ -71,15 +90,20 @@ export class Deduplicator {
     const dedup = new Deduplicator();
     for (const [id, expiry] of state.entries) {
       dedup.expiries.set(id, expiry);
-      dedup.queue.push(expiry, id);
+      dedup.bucket(expiry).push(id);
     }
     return dedup;
   }
-}
 
-function compareEntries(a: [string, number], b: [string, number]): number {
-  if (a[1] !== b[1]) return a[1] - b[1];
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+  private bucket(expiry: number): string[] {
+    let ids = this.buckets.get(expiry);
+    if (ids === undefined) {
+      ids = [];
+      this.buckets.set(expiry, ids);
+      this.queue.push(expiry);
+    }
+    return ids;
+  }
 }
 
 function checkState(state: DedupState): void {
