@@ -32,6 +32,35 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** The fields of a body by flattened name, as a `Map` of them or a flat object read in place gives them. */
+export interface FieldValues {
+  get(name: string): unknown;
+}
+
+/**
+ * The fields of a flat object (see `flatFields`) read in place. Its own values are scalars only, so
+ * an object or function found under a name (`constructor`, `__proto__`) is inherited: absent.
+ */
+class FlatObjectFields implements FieldValues {
+  constructor(private readonly object: Record<string, unknown>) {}
+  get(name: string): unknown {
+    const value = this.object[name];
+    return typeof value === 'function' || (typeof value === 'object' && value !== null) ? undefined : value;
+  }
+}
+
+/**
+ * The fields of a JSON object: read in place when it is flat already (no nested object or array,
+ * no `.` in a key: the common body), so no map is built; otherwise `flattenJson`'s.
+ */
+export function bodyFields(root: Record<string, unknown>, arrays: ArrayRule): { values: FieldValues; ambiguous: Map<string, string[]> | undefined } {
+  for (const key in root) {
+    const value = root[key];
+    if ((value !== null && typeof value === 'object') || key.includes('.')) return flattenJson(root, arrays);
+  }
+  return { values: new FlatObjectFields(root), ambiguous: undefined };
+}
+
 /**
  * The fields of an object that is flat already (no nested object or array, no `.` in a key: the
  * common body), by name; `undefined` when it needs flattening. Its names are its keys, each once.

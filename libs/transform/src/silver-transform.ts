@@ -44,7 +44,7 @@ import {
 } from '@pipeline/contracts';
 import { CastFailure, columnCaster, previewValue, scalarText, type ColumnCaster } from './cast';
 import { parseCsvLine } from './csv-line';
-import { flattenJson, isJsonObject, type ArrayRule } from './flatten';
+import { bodyFields, isJsonObject, type ArrayRule, type FieldValues } from './flatten';
 import { isMalformedReason, QUARANTINE_REASONS, type QuarantineReason } from './quarantine-reason';
 import { assertNoReservedColumns } from './silver-schema';
 import { shardOf } from './shard';
@@ -76,7 +76,7 @@ interface ColumnPlan {
   written: boolean;
 }
 
-type BodyFields = { ok: true; values: Map<string, unknown> } | { ok: false; reason: QuarantineReason; message: string };
+type BodyFields = { ok: true; values: FieldValues } | { ok: false; reason: QuarantineReason; message: string };
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -155,7 +155,7 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
       return unknownShape(`the body is not valid JSON (${detail}): ${previewText(text)}`);
     }
     if (!isJsonObject(parsed)) return unknownShape(`the body is JSON ${jsonKind(parsed)}, not an object: ${previewText(text)}`);
-    const flat = flattenJson(parsed, arrays);
+    const flat = bodyFields(parsed, arrays);
     if (flat.ambiguous !== undefined) {
       for (const name of columnNames) {
         const paths = flat.ambiguous.get(name);
