@@ -11,6 +11,11 @@ if (!fs.existsSync(entry)) {
   process.exit(2);
 }
 require('./register');
+// Output piped into a reader that stops early (`pipeline … --help | head`) is not an error.
+process.stdout.on('error', (error) => {
+  if (error && error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 require(entry)
   .main(process.argv.slice(2))
   .then(

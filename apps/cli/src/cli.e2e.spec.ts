@@ -79,6 +79,16 @@ describe('the pipeline command', () => {
     expect(pipeline(['capture', '--help']).stdout).toContain('--max-file-size');
   });
 
+  it('stops quietly when its reader closes the pipe early, as `pipeline silver --help | head -1` does', async () => {
+    const child = spawn(process.execPath, [bin, 'silver', '--help'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // The reader takes nothing and goes away before the help is written.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
   it('answers a bad flag with exit code 2 and a pointer to --help', () => {
     const result = pipeline(['produce', '--bogus']);
     expect(result.status).toBe(2);
