@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--partitions <n>', 'partitions of a new embedded hub', '4')
     .option('--speed <factor>', 'replay event time at this speed instead of as fast as possible')
     .option('--rate <events/s>', 'send at this rate instead of as fast as possible')
-    .option('--window <duration>', 'capture window', '1s')
+    .option('--window <duration>', 'capture window (under 1s, capture files are named by the millisecond)', '250ms')
     .option('--port <n>', 'port of the serving API', '8080')
     .option('--metrics-port <n|auto|off>', "each service's Prometheus /metrics: free ports (auto), six ports from n on, or none", 'auto')
     .option('--exit-when-done', 'stop once everything sent is through, instead of running until Ctrl-C')
