@@ -107,6 +107,22 @@ export class CaptureRecordDecoder {
     }
   }
 
+  /** A `Properties` map alone, filling `data` exactly; throws a `RangeError` naming what is wrong. */
+  decodeMap(data: Buffer): Record<string, CaptureValue> {
+    this.data = data;
+    this.position = 0;
+    try {
+      const map = this.map(this.propertyBranches, this.wantedProperties);
+      if (this.position !== data.length) throw new RangeError(`${data.length - this.position} bytes remain after the properties map`);
+      return map;
+    } catch (error) {
+      if (error === TRUNCATED) throw new RangeError(`the properties map runs past its ${data.length} bytes`);
+      throw error;
+    } finally {
+      this.data = NO_BYTES;
+    }
+  }
+
   /** A zig-zag varint long, exact up to 2^53 as avsc reads it. */
   private long(): number {
     const data = this.data;
