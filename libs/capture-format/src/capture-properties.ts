@@ -28,8 +28,11 @@ const BYTES = 3;
  * `isSafeLong` bound the encoder throws, as avsc does.
  */
 const EXACT_LONG = 2 ** 52;
-/** Up to this many characters, an ASCII string is copied by a loop (a native call costs more). */
-const LOOP_ASCII_CHARS = 24;
+/**
+ * Up to this many characters, an ASCII string is copied by a loop (a native call costs more): ids,
+ * content types and a 55-character traceparent, with a one-byte length (lengths below 64).
+ */
+const LOOP_ASCII_CHARS = 63;
 
 /** No lone surrogate (ES2024's `String.prototype.isWellFormed`, in every Node this runs on). */
 const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
@@ -107,7 +110,7 @@ export function readCaptureProperties(bytes: Buffer): Record<string, PropertyVal
 function writeString(target: Buffer, at: number, text: string): number {
   const count = text.length;
   if (count <= LOOP_ASCII_CHARS) {
-    // Optimistically ASCII behind a one-byte length (lengths below 64 take one byte).
+    // Optimistically ASCII behind a one-byte length.
     let i = 0;
     for (; i < count; i++) {
       const c = text.charCodeAt(i);
