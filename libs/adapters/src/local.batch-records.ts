@@ -89,6 +89,10 @@ export function packCaptureRecords(events: readonly CapturePackedEvent[]): Buffe
     const body = event.body;
     const propertiesStart = at + HEADER_BYTES;
     const propertiesEnd = writeCaptureProperties(event.properties, out, propertiesStart);
+    // Measured and written in two passes: a property getter answering differently could overrun.
+    if (propertiesEnd - propertiesStart > capturePropertiesBound(event.propertyCount, event.propertiesBytes)) {
+      throw new EventHubError(`The properties of event ${i} of the batch changed while it was being sent (a property getter?); send plain values.`);
+    }
     out.writeUInt32LE(propertiesEnd - propertiesStart, at);
     out.writeUInt32LE(body.byteLength, at + 4);
     out.writeUInt32LE(event.size, at + 8);

@@ -377,6 +377,15 @@ describe('LocalEventHub', () => {
     await hub.close();
   });
 
+  it('refuses a send whose property getter answers longer the second time, appending nothing', async () => {
+    const hub = open();
+    let calls = 0;
+    const properties = Object.defineProperty({}, 'note', { enumerable: true, get: () => (++calls === 1 ? 'a' : 'a'.repeat(5000)) }) as Record<string, PropertyValue>;
+    await expect(hub.send([{ body: Buffer.from('x'), properties }], { partitionId: '0' })).rejects.toThrow(/changed while it was being sent/);
+    expect(await hub.receive('0', -1, { maxCount: 10, maxWaitMs: 0 })).toEqual([]);
+    await hub.close();
+  });
+
   it('refuses a damaged batch row, saying which batch and how to recover', async () => {
     const hub = open();
     await hub.send([{ body: Buffer.from('one') }, { body: Buffer.from('two') }], { partitionId: '1' });

@@ -4,8 +4,9 @@
  *
  * Storage: one row per `send` (`eh_batches`), its events packed in one blob (`batch-records.ts`),
  * so a send is one insert and a receive reads a few rows, however many events they hold. A send
- * whose properties Capture's `Properties` map keeps exactly (no booleans, well-formed text: every
- * send the producer makes) stores them in that map's Avro binary, which capture copies into its
+ * whose properties Capture's `Properties` map keeps exactly (`capturesExactly`: no booleans,
+ * well-formed text, integers within ±2^52; every send the producer makes) stores them in that
+ * map's Avro binary, which capture copies into its
  * files as they are (`ReceivedEvent.captureProperties`); other sends store them as typed JSON
  * (`local.event-properties.ts`), as every row did before the Avro form. Received properties are
  * decoded when first read. A file written with one row per event (`eh_events`) is moved to this
