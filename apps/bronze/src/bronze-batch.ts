@@ -37,6 +37,8 @@ import { captureFileTime, type CaptureLayout } from '@pipeline/contracts';
 import type { BronzeCommit, BronzeOffsetFile, BronzeOffsets, BronzeState, PartitionCounts } from './bronze-checkpoint';
 import { PartitionCursor, type ConsumedFile } from './partition-cursor';
 
+const BRONZE_SELECTION = { properties: [EventProperty.traceparent], systemProperties: [] };
+
 export const BRONZE_SESSION = 'bronze';
 /** Producer spans a batch span links to, at most (a link list is not an index). */
 const MAX_LINKS = 128;
@@ -177,7 +179,8 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
   let last: number | undefined;
   const traceparents: string[] = [];
   try {
-    for await (const block of readCaptureBlocks(read.chunks, file.path)) {
+    // Only the trace context is used: the rest of each record's maps is skipped, not decoded.
+    for await (const block of readCaptureBlocks(read.chunks, file.path, BRONZE_SELECTION)) {
       for (const record of block) {
         first ??= record.sequenceNumber;
         last = record.sequenceNumber;

@@ -10,13 +10,16 @@
  * again) or an intent, which is re-done to the same path with the same bytes: no event is lost and
  * none lands in two files. Capture keeps no state: its position is the last intent.
  */
-import { captureRecordFromEvent, CaptureFileWriter, deriveSyncMarker, type CaptureCodec } from '@pipeline/capture-format';
+import { CaptureFileWriter, deriveSyncMarker, type CaptureCodec } from '@pipeline/capture-format';
 import { capturePrecisionFor, EventProperty, nextCapturePath, type CapturePartition } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
 import { capturePartitionCheckpoint, MicroBatchRuntime, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
 import { captureMeasure, inSpan, linksFromTraceparents, type Logger } from '@pipeline/telemetry';
 import { CAPTURE_LOG_VERSION, type CaptureCommit, type CaptureIntent, type CaptureLog } from './capture-log';
+
+/** Producer spans a file's span links to, at most. */
+const MAX_LINKS = 1024;
 
 export interface PartitionCaptureOptions {
   windowMs: number;
@@ -138,9 +141,12 @@ export class PartitionCapture {
       this.writer = this.newWriter(event.sequenceNumber);
       this.fileFirstSequence = event.sequenceNumber;
     }
-    this.writer.append(captureRecordFromEvent(event));
-    const traceparent = event.properties[EventProperty.traceparent];
-    if (typeof traceparent === 'string' && this.traceparents.length < 1024) this.traceparents.push(traceparent);
+    // Properties the hub stores encoded are copied, not decoded (only the first traceparents are read).
+    this.writer.appendEvent(event);
+    if (this.traceparents.length < MAX_LINKS) {
+      const traceparent = event.properties[EventProperty.traceparent];
+      if (typeof traceparent === 'string') this.traceparents.push(traceparent);
+    }
     this.read = event.sequenceNumber;
     this.lastOffset = event.offset;
   }
@@ -227,7 +233,7 @@ export class PartitionCapture {
             'The capture checkpoint cannot be completed; restore the events or start a new checkpoint.',
         );
       }
-      for (const event of events) writer.append(captureRecordFromEvent(event));
+      for (const event of events) writer.appendEvent(event);
       after = (events[events.length - 1] as ReceivedEvent).sequenceNumber;
     }
     return this.write(intent, writer.finish());

@@ -40,6 +40,9 @@ import { CheckpointIndex } from './audit-checkpoints';
 import { auditEventIds, eventIdProblems, type EventIdSummary } from './audit-event-ids';
 import { auditSilverToGold, goldWindowsPerRow, readManifestOrReport, type GoldShardAudit, type SilverToGold } from './audit-gold';
 
+/** Counting records needs no map entries: they are skipped, not decoded. */
+const COUNT_ONLY = { properties: [], systemProperties: [] };
+
 /** The fields of silver's commits the audit reads. */
 type SilverCommitCounts = Pick<SilverCommit, 'bronze' | 'counts' | 'rejectedFiles'>;
 
@@ -430,7 +433,7 @@ async function readCaptured(lake: Lake, path: string): Promise<CapturedFile> {
   let records = 0;
   const read = hashingStream(await lake.readStream(path));
   try {
-    for await (const block of readCaptureBlocks(read.chunks, path)) records += block.length;
+    for await (const block of readCaptureBlocks(read.chunks, path, COUNT_ONLY)) records += block.length;
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
     const whole = await lake.read(path);

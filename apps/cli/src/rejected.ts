@@ -18,6 +18,9 @@ import {
 } from '@pipeline/contracts';
 import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 
+/** Counting records needs no map entries: they are skipped, not decoded. */
+const COUNT_ONLY = { properties: [], systemProperties: [] };
+
 export interface RejectedFile extends CaptureFileRejection {
   state: RejectionState;
   /** The rejection record's lake path. */
@@ -139,7 +142,7 @@ async function checkCaptureFile(lake: Lake, path: string): Promise<{ bytes: numb
   const read = hashingStream(stream);
   let records = 0;
   try {
-    for await (const block of readCaptureBlocks(read.chunks, path)) records += block.length;
+    for await (const block of readCaptureBlocks(read.chunks, path, COUNT_ONLY)) records += block.length;
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
     return { problem: read.bytes === 0 ? 'it has 0 bytes.' : error.message };

@@ -45,6 +45,7 @@ describe('EventMapper', () => {
     ['an integer-like name, which objects list first', ['reading_id', 'device_id', 'ts', '7']],
     ['a repeated name', ['reading_id', 'device_id', 'ts', 'device_id']],
     ['a name __proto__', ['reading_id', '__proto__', 'device_id', 'ts']],
+    ['names that are not ASCII', ['reading_id', 'device_id', 'ts', 'température', '😀']],
   ])('sends the body JSON.stringify gave for the row object, with %s', (_name, names) => {
     const mapper = new EventMapper(spec, names);
     fc.assert(
@@ -54,5 +55,19 @@ describe('EventMapper', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('keeps every body it gave intact while it maps more rows (bodies share memory)', () => {
+    const names = ['reading_id', 'device_id', 'ts', 'note'];
+    const mapper = new EventMapper(spec, names);
+    const rows: string[][] = [];
+    const bodies: Uint8Array[] = [];
+    // Enough rows to fill several shared blocks, with long, escaped and non-ASCII fields among them.
+    for (let i = 0; i < 20_000; i++) {
+      const fields = [`r-${i}`, `d-${i % 7}`, '2026-01-01T00:00:00Z', i % 97 === 0 ? 'x'.repeat(70_000) : i % 5 === 0 ? `Lyon "${i}" é` : `n${i}`];
+      rows.push(fields);
+      bodies.push(mapper.map(row(fields)).event.body);
+    }
+    rows.forEach((fields, i) => expect(Buffer.from(bodies[i] as Uint8Array).toString()).toBe(objectBody(names, fields)));
   });
 });

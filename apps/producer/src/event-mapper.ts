@@ -32,6 +32,15 @@ export class EventMapper {
    * none `__proto__` (assigning it sets the prototype). Otherwise `undefined`: the body is built as an object.
    */
   private readonly bodyPrefixes: string[] | undefined;
+  /** The same prefixes as UTF-8 bytes, and their total length. */
+  private readonly bodyPrefixBytes: Buffer[] | undefined;
+  private readonly bodyPrefixTotal: number;
+  /**
+   * Bodies are written into shared slabs, one allocation per slab instead of a string and a Buffer
+   * per event. A full slab is replaced, never reused, so earlier bodies (views of it) stay intact.
+   */
+  private slab = Buffer.allocUnsafe(0);
+  private slabAt = 0;
 
   constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined) {
     this.source = spec.source.name;
@@ -50,6 +59,8 @@ export class EventMapper {
     this.timeIndex = this.names.indexOf(spec.eventTime.column);
     this.idIndex = idColumnIndex(spec.eventId, this.names);
     this.bodyPrefixes = bodyPrefixes(this.names);
+    this.bodyPrefixBytes = this.bodyPrefixes?.map((prefix) => Buffer.from(prefix, 'utf8'));
+    this.bodyPrefixTotal = this.bodyPrefixBytes?.reduce((n, prefix) => n + prefix.length, 0) ?? 0;
   }
 
   /** Columns present in the CSV header but not declared in the spec (sent along, ignored downstream). */
@@ -70,6 +81,52 @@ export class EventMapper {
     let json = '';
     for (let i = 0; i < prefixes.length; i++) json += (prefixes[i] as string) + jsonString(fields[i] ?? '');
     return json + '}';
+  }
+
+  /**
+   * The body's bytes: `bodyJson` as UTF-8, written straight into the slab when every field is
+   * printable ASCII without a quote or backslash (the usual CSV field), else through the text.
+   */
+  private body(fields: readonly string[]): Buffer {
+    const prefixes = this.bodyPrefixBytes;
+    if (prefixes === undefined || prefixes.length === 0) return this.bodyFromText(this.bodyJson(fields));
+    let bound = this.bodyPrefixTotal + 1;
+    for (let i = 0; i < prefixes.length; i++) bound += (fields[i]?.length ?? 0) + 2;
+    const slab = this.reserve(bound);
+    const start = this.slabAt;
+    let at = start;
+    for (let i = 0; i < prefixes.length; i++) {
+      const prefix = prefixes[i] as Buffer;
+      for (let j = 0; j < prefix.length; j++) slab[at++] = prefix[j] as number;
+      const text = fields[i] ?? '';
+      slab[at++] = QUOTE;
+      for (let j = 0; j < text.length; j++) {
+        const c = text.charCodeAt(j);
+        if (c < 0x20 || c >= 0x7f || c === QUOTE || c === BACKSLASH) return this.bodyFromText(this.bodyJson(fields));
+        slab[at++] = c;
+      }
+      slab[at++] = QUOTE;
+    }
+    slab[at++] = CLOSE_BRACE;
+    this.slabAt = at;
+    return slab.subarray(start, at);
+  }
+
+  private bodyFromText(json: string): Buffer {
+    // A UTF-16 code unit takes at most 3 UTF-8 bytes.
+    const slab = this.reserve(json.length * 3);
+    const start = this.slabAt;
+    this.slabAt += slab.write(json, start, 'utf8');
+    return slab.subarray(start, this.slabAt);
+  }
+
+  /** The slab, with room for `bytes` more from `slabAt`. */
+  private reserve(bytes: number): Buffer {
+    if (this.slabAt + bytes > this.slab.length) {
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
+      this.slabAt = 0;
+    }
+    return this.slab;
   }
 
   map(record: CsvRecord): MappedEvent {
@@ -101,13 +158,19 @@ export class EventMapper {
     // An empty id column is left for silver to quarantine; it is not papered over here.
     if (id !== '') properties[EventProperty.eventId] = id;
     return {
-      event: { body: Buffer.from(this.bodyJson(fields)), properties },
+      event: { body: this.body(fields), properties },
       partitionKey: key === '' ? null : key,
       row: record.row,
       eventTimeText: fields[this.timeIndex],
     };
   }
 }
+
+/** Bytes of one body slab (bodies are at most a record's size, usually far smaller). */
+const SLAB_BYTES = 256 * 1024;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const CLOSE_BRACE = 0x7d;
 
 /** `JSON.stringify(text)`, quoting a plain text directly (most CSV fields need no escape). */
 function jsonString(text: string): string {

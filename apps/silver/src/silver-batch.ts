@@ -49,9 +49,11 @@ import { ManifestLog, sha256Hex, type BatchInput, type BatchOutcome } from '@pip
 import type { DeltaTable, WrittenDataFile } from '@pipeline/delta';
 import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
-import { EventTimeDedup, type EventTimeDedupConfig, type SilverTransform, type SourceEvent } from '@pipeline/transform';
+import { EventTimeDedup, SOURCE_PROPERTY_KEYS, type EventTimeDedupConfig, type SilverTransform, type SourceEvent } from '@pipeline/transform';
 import { EVERY_CAPTURE_FILE, inCaptureTimeRange, isEveryCaptureFile, type CaptureTimeRange } from './capture-time-range';
 import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverRejectedFile, type SilverState } from './silver-offsets';
+
+const SILVER_SELECTION = { properties: SOURCE_PROPERTY_KEYS, systemProperties: [] };
 
 export interface SilverBatchDeps {
   lake: Lake;
@@ -278,7 +280,8 @@ async function transformBatch(
         if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
         continue;
       }
-      for await (const block of readCaptureBlocks(single(bytes), file.path)) {
+      // The transform reads a few properties only: the others are skipped, not decoded.
+      for await (const block of readCaptureBlocks(single(bytes), file.path, SILVER_SELECTION)) {
         for (const record of block) {
           partitionCounts.records++;
           const event: SourceEvent = {

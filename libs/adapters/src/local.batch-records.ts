@@ -1,8 +1,10 @@
 /**
  * The events of one embedded-hub batch row, packed in one blob: per event a 12-byte header
- * (little-endian u32s: the properties' stored JSON length in bytes, the body's length, and the
- * event's payload size as counted against `maxBatchBytes`), then the properties' JSON (UTF-8),
- * then the body's bytes as sent.
+ * (little-endian u32s: the stored properties' length in bytes, the body's length, and the event's
+ * payload size as counted against `maxBatchBytes`), then the stored properties, then the body's
+ * bytes as sent. The row says how its properties are stored (`PropertiesEncoding`): as Capture's
+ * Avro `Properties` map (`writeCaptureProperties`), or as the typed JSON of `local.event-properties`
+ * (rows written before the Avro form, and sends with a property the map cannot keep exactly).
  *
  * Invariants:
  * - Bodies come back byte for byte (empty, NUL and invalid UTF-8 bytes included) as views of the
@@ -11,15 +13,34 @@
  *   the one-byte record separator: the same offsets the hub reports for its partition.
  * - A blob that does not end exactly after its last record is refused, naming what is wrong.
  */
-import { EventHubError } from '@pipeline/ports';
+import { capturePropertiesBound, writeCaptureProperties } from '@pipeline/capture-format';
+import { EventHubError, type PropertyValue } from '@pipeline/ports';
 
 /** Bytes each record takes in the partition log besides its payload. */
 export const RECORD_SEPARATOR_BYTES = 1;
 const HEADER_BYTES = 12;
 
-/** An event ready to be stored: its properties' stored JSON, its body and its counted size. */
+/** How a batch row stores its events' properties (the `properties_encoding` column). */
+export const PropertiesEncoding = {
+  /** `local.event-properties`' typed JSON, UTF-8. */
+  json: 0,
+  /** The Avro binary of Capture's `Properties` map. */
+  captureAvro: 1,
+} as const;
+export type PropertiesEncoding = (typeof PropertiesEncoding)[keyof typeof PropertiesEncoding];
+
+/** An event ready to be stored as typed JSON: its properties' stored JSON, its body and its counted size. */
 export interface PackedEvent {
   propertiesJson: string;
+  body: Buffer;
+  size: number;
+}
+
+/** An event ready to be stored as Capture's map: properties checked by `capturesExactly`, their bytes (`propertiesBytes`) and key count. */
+export interface CapturePackedEvent {
+  properties: Record<string, PropertyValue> | undefined;
+  propertyCount: number;
+  propertiesBytes: number;
   body: Buffer;
   size: number;
 }
@@ -27,7 +48,12 @@ export interface PackedEvent {
 /** Reused between calls: SQLite copies a bound blob, so the bytes may be overwritten afterwards. */
 let scratch = Buffer.allocUnsafe(1 << 20);
 
-/** The blob of `events`, valid until the next call (bind it or copy it before packing again). */
+function scratchOf(bound: number): Buffer {
+  if (scratch.byteLength < bound) scratch = Buffer.allocUnsafe(Math.max(bound, scratch.byteLength * 2));
+  return scratch;
+}
+
+/** The blob of `events` with typed JSON properties, valid until the next call (bind it or copy it before packing again). */
 export function packRecords(events: readonly PackedEvent[]): Buffer {
   let bound = 0;
   for (let i = 0; i < events.length; i++) {
@@ -35,8 +61,7 @@ export function packRecords(events: readonly PackedEvent[]): Buffer {
     // A UTF-16 code unit takes at most 3 UTF-8 bytes.
     bound += HEADER_BYTES + event.propertiesJson.length * 3 + event.body.byteLength;
   }
-  if (scratch.byteLength < bound) scratch = Buffer.allocUnsafe(Math.max(bound, scratch.byteLength * 2));
-  const out = scratch;
+  const out = scratchOf(bound);
   let at = 0;
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as PackedEvent;
@@ -50,8 +75,35 @@ export function packRecords(events: readonly PackedEvent[]): Buffer {
   return out.subarray(0, at);
 }
 
+/** The blob of `events` with their properties as Capture's map, valid until the next call. */
+export function packCaptureRecords(events: readonly CapturePackedEvent[]): Buffer {
+  let bound = 0;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as CapturePackedEvent;
+    bound += HEADER_BYTES + capturePropertiesBound(event.propertyCount, event.propertiesBytes) + event.body.byteLength;
+  }
+  const out = scratchOf(bound);
+  let at = 0;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as CapturePackedEvent;
+    const body = event.body;
+    const propertiesStart = at + HEADER_BYTES;
+    const propertiesEnd = writeCaptureProperties(event.properties, out, propertiesStart);
+    // Measured and written in two passes: a property getter answering differently could overrun.
+    if (propertiesEnd - propertiesStart > capturePropertiesBound(event.propertyCount, event.propertiesBytes)) {
+      throw new EventHubError(`The properties of event ${i} of the batch changed while it was being sent (a property getter?); send plain values.`);
+    }
+    out.writeUInt32LE(propertiesEnd - propertiesStart, at);
+    out.writeUInt32LE(body.byteLength, at + 4);
+    out.writeUInt32LE(event.size, at + 8);
+    out.set(body, propertiesEnd);
+    at = propertiesEnd + body.byteLength;
+  }
+  return out.subarray(0, at);
+}
+
 /**
- * Call `each` for the events of a batch blob from sequence number `from` on, at most `limit` of
+ * Call `each` for the events of a batch blob (properties as stored, and body, as views of the blob) from sequence number `from` on, at most `limit` of
  * them; the batch's first event has `firstSequence` and `firstOffset`. Returns how many it gave.
  */
 export function unpackRecords(
@@ -60,7 +112,7 @@ export function unpackRecords(
   firstOffset: number,
   from: number,
   limit: number,
-  each: (sequenceNumber: number, offset: number, propertiesJson: string, body: Buffer) => void,
+  each: (sequenceNumber: number, offset: number, properties: Buffer, body: Buffer) => void,
 ): number {
   let at = 0;
   let sequence = firstSequence;
@@ -76,7 +128,7 @@ export function unpackRecords(
     const end = bodyStart + bodyLength;
     if (end > records.byteLength) throw brokenBlob(firstSequence, at, records.byteLength);
     if (sequence >= from) {
-      each(sequence, offset, records.toString('utf8', propertiesStart, bodyStart), records.subarray(bodyStart, end));
+      each(sequence, offset, records.subarray(propertiesStart, bodyStart), records.subarray(bodyStart, end));
       given += 1;
     }
     at = end;

@@ -3,9 +3,13 @@ import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { partitionIndexForKey, TestClock } from '@pipeline/engine';
-import { EventHubError, EventTooLargeError, type ReceivedEvent } from '@pipeline/ports';
+import { EventHubError, EventTooLargeError, type PropertyValue, type ReceivedEvent } from '@pipeline/ports';
 import { describeEventHubContract, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
+import * as fc from 'fast-check';
+import { CaptureFileWriter, captureRecordFromEvent, capturesExactly, deriveSyncMarker } from '@pipeline/capture-format';
+import { packRecords } from './local.batch-records';
 import { LocalEventHub } from './local.event-hub';
+import { decodeProperties, encodeProperties } from './local.event-properties';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const adapterModule = path.join(__dirname, 'local.event-hub.ts');
@@ -43,12 +47,15 @@ function runNode(script: string, onStdout?: (line: string) => void): { exited: P
   return { exited, stdout };
 }
 
+/** The events of a partition as a consumer sees them: every field of the port, properties decoded. */
 async function readPartition(hub: LocalEventHub, partitionId: string): Promise<ReceivedEvent[]> {
   const events: ReceivedEvent[] = [];
   for (;;) {
     const batch = await hub.receive(partitionId, events.at(-1)?.sequenceNumber ?? -1, { maxCount: 1000, maxWaitMs: 0 });
     if (batch.length === 0) return events;
-    events.push(...batch);
+    for (const { partitionId, sequenceNumber, offset, enqueuedTime, partitionKey, properties, body } of batch) {
+      events.push({ partitionId, sequenceNumber, offset, enqueuedTime, partitionKey, properties, body });
+    }
   }
 }
 
@@ -271,6 +278,114 @@ describe('LocalEventHub', () => {
     check.close();
   });
 
+  it('opens a file written before properties were stored as Capture\'s map: its rows read as before, new sends follow on', async () => {
+    const clock = new TestClock(Date.UTC(2026, 0, 1));
+    const sends: Array<{ events: Array<{ body: Buffer; properties?: Record<string, PropertyValue> }>; partitionId: string }> = [
+      { events: [{ body: Buffer.from('a'), properties: { s: 'x', n: 1, d: 1.5 } }, { body: Buffer.alloc(0) }], partitionId: '0' },
+      { events: [{ body: Buffer.from([0xff, 0]), properties: { b: true, x: Buffer.from([1, 2]), nan: Number.NaN } }], partitionId: '2' },
+    ];
+    const expectedFile = path.join(dir.path, 'expected.db');
+    const reference = LocalEventHub.open({ file: expectedFile, hubName: 'telemetry', partitionCount: 4, clock });
+    for (const send of sends) await reference.send(send.events, { partitionId: send.partitionId });
+    const expected = await Promise.all(['0', '1', '2', '3'].map((id) => readPartition(reference, id)));
+    await reference.close();
+
+    // The same events as the batch layout stored them before: no properties_encoding column, typed JSON.
+    await mkdir(path.dirname(file), { recursive: true });
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE eh_hubs (hub TEXT PRIMARY KEY, partition_count INTEGER NOT NULL, next_round_robin INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE eh_partitions (hub TEXT NOT NULL, partition_id INTEGER NOT NULL, next_sequence INTEGER NOT NULL DEFAULT 0, next_offset INTEGER NOT NULL DEFAULT 0,
+        last_offset INTEGER NOT NULL DEFAULT -1, last_enqueued_time INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (hub, partition_id));
+      CREATE TABLE eh_batches (hub TEXT NOT NULL, partition_id INTEGER NOT NULL, first_sequence INTEGER NOT NULL, last_sequence INTEGER NOT NULL,
+        first_offset INTEGER NOT NULL, enqueued_time INTEGER NOT NULL, partition_key TEXT, records BLOB NOT NULL);
+      CREATE UNIQUE INDEX eh_batches_by_last_sequence ON eh_batches (hub, partition_id, last_sequence);
+      INSERT INTO eh_hubs (hub, partition_count) VALUES ('telemetry', 4);`);
+    old.exec(`ATTACH DATABASE '${expectedFile.replace(/'/g, "''")}' AS source; INSERT INTO eh_partitions SELECT * FROM source.eh_partitions; DETACH DATABASE source;`);
+    const insert = old.prepare('INSERT INTO eh_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    expected.forEach((events, partition) => {
+      for (const event of events) {
+        const stored = encodeProperties(event.properties);
+        const blob = packRecords([{ propertiesJson: stored.json, body: event.body, size: event.body.byteLength + stored.size }]);
+        insert.run('telemetry', partition, event.sequenceNumber, event.sequenceNumber, Number(event.offset), event.enqueuedTime, event.partitionKey, blob);
+      }
+    });
+    old.close();
+
+    const hub = open({ clock });
+    expect(await Promise.all(['0', '1', '2', '3'].map((id) => readPartition(hub, id)))).toEqual(expected);
+    const moved = await hub.receive('2', -1, { maxCount: 10, maxWaitMs: 0 });
+    expect(moved[0]?.captureProperties).toBeUndefined();
+    expect(moved[0]?.properties['b']).toBe(true);
+    await hub.send([{ body: Buffer.from('next'), properties: { s: 'y' } }], { partitionId: '0' });
+    const after = await hub.receive('0', 1, { maxCount: 10, maxWaitMs: 0 });
+    expect(after.map((event) => [event.sequenceNumber, event.body.toString(), event.properties])).toEqual([[2, 'next', { s: 'y' }]]);
+    expect(after[0]?.captureProperties).toBeInstanceOf(Buffer);
+    expect(Number(after[0]?.offset)).toBeGreaterThan(Number(expected[0]?.at(-1)?.offset));
+    await hub.close();
+  });
+
+  it('gives back any properties as before, and capture writes the same bytes whether it copies them or encodes them', async () => {
+    const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
+    const text = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 30 }), fc.string({ unit: codeUnit, maxLength: 8 }), fc.string({ minLength: 60, maxLength: 90 }));
+    const value: fc.Arbitrary<PropertyValue> = fc.oneof(
+      text,
+      fc.integer(),
+      fc.integer({ min: -(2 ** 53 - 1), max: 2 ** 53 - 1 }),
+      fc.double(),
+      fc.constantFrom(2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53 - 2, 2 ** 52, -(2 ** 52) - 1, 2 ** 31, -0, Number.NaN, Number.POSITIVE_INFINITY, 0.1),
+      fc.boolean(),
+      fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)),
+    );
+    const key = fc.oneof(text, fc.constantFrom('__proto__', 'traceparent', '7'));
+    const properties = fc.array(fc.tuple(key, value), { maxLength: 6 }).map((entries) => {
+      const map: Record<string, PropertyValue> = {};
+      for (const [k, v] of entries) Object.defineProperty(map, k, { value: v, enumerable: true, writable: true, configurable: true });
+      return map;
+    });
+    const hub = open();
+    let after = -1;
+    await fc.assert(
+      fc.asyncProperty(fc.array(properties, { minLength: 1, maxLength: 3 }), fc.option(fc.string({ maxLength: 8 })), async (maps, partitionKey) => {
+        await hub.send(
+          maps.map((map, i) => ({ body: Buffer.from([i]), properties: map })),
+          partitionKey === null ? { partitionId: '0' } : { partitionKey },
+        );
+        const partition = partitionKey === null ? '0' : String(partitionIndexForKey(partitionKey, 4));
+        const last = (await hub.getPartitionProperties(partition)).lastSequenceNumber;
+        const received = await hub.receive(partition, last - maps.length, { maxCount: maps.length, maxWaitMs: 0 });
+        if (partition === '0') after = last;
+        const exact = maps.every((map) => Object.keys(map).every((k) => capturesExactly(k, map[k] as PropertyValue)));
+        received.forEach((event, i) => {
+          const map = maps[i] as Record<string, PropertyValue>;
+          // What the typed JSON gives back: the hub's answer before the Capture map.
+          const before = decodeProperties(encodeProperties(map).json);
+          expect(Object.keys(event.properties)).toEqual(Object.keys(before));
+          expect(event.properties).toEqual(before);
+          expect(event.captureProperties !== undefined).toBe(exact);
+          const copied = new CaptureFileWriter({ codec: 'null', syncMarker: deriveSyncMarker('x') });
+          const encoded = new CaptureFileWriter({ codec: 'null', syncMarker: deriveSyncMarker('x') });
+          const plain: ReceivedEvent = { ...event, properties: before };
+          const copiedBytes = attempt(() => (copied.appendEvent(event), copied.finish()));
+          const encodedBytes = attempt(() => (encoded.append(captureRecordFromEvent(plain)), encoded.finish()));
+          expect(copiedBytes).toEqual(encodedBytes);
+        });
+      }),
+      { numRuns: 150 },
+    );
+    expect(after).toBeGreaterThan(0);
+    await hub.close();
+  });
+
+  it('refuses a send whose property getter answers longer the second time, appending nothing', async () => {
+    const hub = open();
+    let calls = 0;
+    const properties = Object.defineProperty({}, 'note', { enumerable: true, get: () => (++calls === 1 ? 'a' : 'a'.repeat(5000)) }) as Record<string, PropertyValue>;
+    await expect(hub.send([{ body: Buffer.from('x'), properties }], { partitionId: '0' })).rejects.toThrow(/changed while it was being sent/);
+    expect(await hub.receive('0', -1, { maxCount: 10, maxWaitMs: 0 })).toEqual([]);
+    await hub.close();
+  });
+
   it('refuses a damaged batch row, saying which batch and how to recover', async () => {
     const hub = open();
     await hub.send([{ body: Buffer.from('one') }, { body: Buffer.from('two') }], { partitionId: '1' });
@@ -356,3 +471,12 @@ describe('LocalEventHub', () => {
     await producer.close();
   });
 });
+
+/** The bytes `make` returns, or the message of what it throws. */
+function attempt(make: () => Buffer): Buffer | string {
+  try {
+    return make();
+  } catch (error) {
+    return (error as Error).message;
+  }
+}

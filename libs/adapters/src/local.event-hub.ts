@@ -3,9 +3,15 @@
  * producing and consuming processes (see `local.sqlite.ts` for WAL, busy timeout and durability).
  *
  * Storage: one row per `send` (`eh_batches`), its events packed in one blob (`batch-records.ts`),
- * so a send is one insert and a receive reads a few rows, however many events they hold. A file
- * written with one row per event (`eh_events`) is moved to this layout, events, sequence numbers
- * and offsets unchanged, the first time it is opened.
+ * so a send is one insert and a receive reads a few rows, however many events they hold. A send
+ * whose properties Capture's `Properties` map keeps exactly (`capturesExactly`: no booleans,
+ * well-formed text, integers within ±2^52; every send the producer makes) stores them in that
+ * map's Avro binary, which capture copies into its
+ * files as they are (`ReceivedEvent.captureProperties`); other sends store them as typed JSON
+ * (`local.event-properties.ts`), as every row did before the Avro form. Received properties are
+ * decoded when first read. A file written with one row per event (`eh_events`) is moved to this
+ * layout, events, sequence numbers and offsets unchanged, the first time it is opened; a file
+ * written before the Avro form gets its `properties_encoding` column (its rows: JSON) then too.
  *
  * Invariants:
  * - One `send` call is one IMMEDIATE transaction: its events are appended together or not at all,
@@ -30,12 +36,22 @@ import {
   type EventHubProducer,
   type EventToSend,
   type PartitionProperties,
+  type PropertyValue,
   type ReceiveOptions,
   type ReceivedEvent,
   type SendOptions,
 } from '@pipeline/ports';
-import { packRecords, RECORD_SEPARATOR_BYTES, unpackRecords, type PackedEvent } from './local.batch-records';
-import { decodeProperties, encodeProperties, propertiesSize } from './local.event-properties';
+import { readCaptureProperties } from '@pipeline/capture-format';
+import {
+  packCaptureRecords,
+  packRecords,
+  PropertiesEncoding,
+  RECORD_SEPARATOR_BYTES,
+  unpackRecords,
+  type CapturePackedEvent,
+  type PackedEvent,
+} from './local.batch-records';
+import { decodeProperties, encodeProperties, measureProperties, propertiesSize } from './local.event-properties';
 import { openSharedSqlite } from './local.sqlite';
 
 export interface LocalEventHubOptions {
@@ -85,13 +101,17 @@ const SCHEMA = `
     first_offset INTEGER NOT NULL,
     enqueued_time INTEGER NOT NULL,
     partition_key TEXT,
-    records BLOB NOT NULL
+    records BLOB NOT NULL,
+    properties_encoding INTEGER NOT NULL DEFAULT ${PropertiesEncoding.json}
   );
   CREATE UNIQUE INDEX IF NOT EXISTS eh_batches_by_last_sequence ON eh_batches (hub, partition_id, last_sequence);
 `;
 
 /** A row of `eh_batches` as `.raw()` returns it. */
-type BatchRow = [firstSequence: number, firstOffset: number, enqueuedTime: number, partitionKey: string | null, records: Buffer];
+type BatchRow = [firstSequence: number, firstOffset: number, enqueuedTime: number, partitionKey: string | null, records: Buffer, encoding: PropertiesEncoding];
+
+/** The events of one send, measured, with how their properties are stored. */
+type SendRecords = { encoding: typeof PropertiesEncoding.json; events: PackedEvent[] } | { encoding: typeof PropertiesEncoding.captureAvro; events: CapturePackedEvent[] };
 
 interface PartitionRow {
   next_sequence: number;
@@ -106,7 +126,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   readonly maxBatchBytes: number;
   private readonly partitionIds: readonly string[];
   private readonly statements: ReturnType<typeof prepareStatements>;
-  private readonly appendBatch: (events: PackedEvent[], partitionKey: string | null, partition: number | undefined, enqueuedTime: number) => void;
+  private readonly appendBatch: (records: SendRecords, partitionKey: string | null, partition: number | undefined, enqueuedTime: number) => void;
   private closed = false;
 
   private constructor(
@@ -138,6 +158,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     }
     const db = openSharedSqlite(file, SCHEMA, 'local event hub');
     try {
+      addPropertiesEncoding(db);
       moveEventRows(db);
       registerHub(db, file, hubName, partitionCount);
       return new LocalEventHub(db, hubName, partitionCount, options.clock ?? systemClock, options);
@@ -158,21 +179,17 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     const { partitionKey, partitionId } = options;
     if (events.length === 0) return;
 
-    const encoded: PackedEvent[] = new Array(events.length);
+    const records = measureEvents(events);
     let total = 0;
-    for (let i = 0; i < events.length; i++) {
-      const event = encodeEvent(events[i] as EventToSend, i);
-      encoded[i] = event;
-      total += event.size;
-    }
+    for (let i = 0; i < records.events.length; i++) total += (records.events[i] as { size: number }).size;
     if (total > this.maxBatchBytes) {
       throw new EventTooLargeError(
-        `A batch of ${encoded.length} event(s) is ${total} bytes (bodies + properties), over the ${this.maxBatchBytes}-byte limit of event hub "${this.hubName}". Send fewer or smaller events per call.`,
+        `A batch of ${events.length} event(s) is ${total} bytes (bodies + properties), over the ${this.maxBatchBytes}-byte limit of event hub "${this.hubName}". Send fewer or smaller events per call.`,
       );
     }
     const partition =
       partitionId !== undefined ? this.partitionIndex(partitionId) : partitionKey !== undefined ? partitionIndexForKey(partitionKey, this.partitionCount) : undefined;
-    this.appendBatch(encoded, partitionKey ?? null, partition, this.clock.now());
+    this.appendBatch(records, partitionKey ?? null, partition, this.clock.now());
   }
 
   async getPartitionProperties(partitionId: string): Promise<PartitionProperties> {
@@ -217,7 +234,8 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   }
 
   /** Runs inside the IMMEDIATE transaction of `appendBatch`. */
-  private append(events: PackedEvent[], partitionKey: string | null, partition: number | undefined, enqueuedTime: number): void {
+  private append(records: SendRecords, partitionKey: string | null, partition: number | undefined, enqueuedTime: number): void {
+    const events = records.events;
     const target = partition ?? this.nextRoundRobin();
     const state = this.statements.partition.get(this.hubName, target);
     if (state === undefined) throw new EventHubError(`Event hub "${this.hubName}" has no partition ${target} in its file; was the file replaced?`);
@@ -227,9 +245,10 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     let lastOffset = state.last_offset;
     for (let i = 0; i < events.length; i++) {
       lastOffset = offset;
-      offset += (events[i] as PackedEvent).size + RECORD_SEPARATOR_BYTES;
+      offset += (events[i] as { size: number }).size + RECORD_SEPARATOR_BYTES;
     }
-    this.statements.insertBatch.run(this.hubName, target, first, last, state.next_offset, enqueuedTime, partitionKey, packRecords(events));
+    const blob = records.encoding === PropertiesEncoding.captureAvro ? packCaptureRecords(records.events) : packRecords(records.events);
+    this.statements.insertBatch.run(this.hubName, target, first, last, state.next_offset, enqueuedTime, partitionKey, blob, records.encoding);
     this.statements.advance.run(last + 1, offset, lastOffset, enqueuedTime, this.hubName, target);
   }
 
@@ -237,9 +256,11 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   private read(partitionId: string, partition: number, afterSequenceNumber: number, maxCount: number): ReceivedEvent[] {
     const events: ReceivedEvent[] = [];
     for (const row of this.statements.batchesAfter.iterate(this.hubName, partition, afterSequenceNumber) as IterableIterator<BatchRow>) {
-      const [firstSequence, firstOffset, enqueuedTime, partitionKey, records] = row;
-      unpackRecords(records, firstSequence, firstOffset, afterSequenceNumber + 1, maxCount - events.length, (sequenceNumber, offset, propertiesJson, body) => {
-        events.push({ partitionId, sequenceNumber, offset: String(offset), enqueuedTime, partitionKey, properties: decodeProperties(propertiesJson), body });
+      const [firstSequence, firstOffset, enqueuedTime, partitionKey, records, encoding] = row;
+      const avro = encoding === PropertiesEncoding.captureAvro;
+      if (!avro && encoding !== PropertiesEncoding.json) throw unknownEncoding(this.hubName, firstSequence, encoding);
+      unpackRecords(records, firstSequence, firstOffset, afterSequenceNumber + 1, maxCount - events.length, (sequenceNumber, offset, properties, body) => {
+        events.push(new StoredEvent(partitionId, sequenceNumber, String(offset), enqueuedTime, partitionKey, body, properties, avro));
       });
       // Leaving the loop early resets the statement.
       if (events.length >= maxCount) break;
@@ -274,13 +295,13 @@ function prepareStatements(db: Database.Database) {
     ),
     batchesAfter: db
       .prepare<[string, number, number], BatchRow>(
-        `SELECT first_sequence, first_offset, enqueued_time, partition_key, records
+        `SELECT first_sequence, first_offset, enqueued_time, partition_key, records, properties_encoding
          FROM eh_batches WHERE hub = ? AND partition_id = ? AND last_sequence > ? ORDER BY last_sequence`,
       )
       .raw(true),
-    insertBatch: db.prepare<[string, number, number, number, number, number, string | null, Buffer]>(
-      `INSERT INTO eh_batches (hub, partition_id, first_sequence, last_sequence, first_offset, enqueued_time, partition_key, records)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertBatch: db.prepare<[string, number, number, number, number, number, string | null, Buffer, PropertiesEncoding]>(
+      `INSERT INTO eh_batches (hub, partition_id, first_sequence, last_sequence, first_offset, enqueued_time, partition_key, records, properties_encoding)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     advance: db.prepare<[number, number, number, number, string, number]>(
       'UPDATE eh_partitions SET next_sequence = ?, next_offset = ?, last_offset = ?, last_enqueued_time = ? WHERE hub = ? AND partition_id = ?',
@@ -368,13 +389,96 @@ function registerHub(db: Database.Database, file: string, hubName: string, parti
   register.immediate();
 }
 
-function encodeEvent(event: EventToSend, index: number): PackedEvent {
+/**
+ * Checks and measures the events of a send: stored as Capture's map when every event's properties
+ * fit it exactly, else all as typed JSON (one encoding per row).
+ */
+function measureEvents(events: readonly EventToSend[]): SendRecords {
+  const measured: CapturePackedEvent[] = new Array(events.length);
+  let exact = true;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as EventToSend;
+    const body = bodyOf(event, i);
+    const properties = measureProperties(event.properties);
+    if (!properties.exact) exact = false;
+    measured[i] = { properties: event.properties, propertyCount: properties.count, propertiesBytes: properties.size, body, size: body.byteLength + properties.size };
+  }
+  if (exact) return { encoding: PropertiesEncoding.captureAvro, events: measured };
+  const json: PackedEvent[] = new Array(events.length);
+  for (let i = 0; i < measured.length; i++) {
+    const event = measured[i] as CapturePackedEvent;
+    json[i] = { body: event.body, propertiesJson: encodeProperties(event.properties).json, size: event.size };
+  }
+  return { encoding: PropertiesEncoding.json, events: json };
+}
+
+function bodyOf(event: EventToSend, index: number): Buffer {
   if (typeof event !== 'object' || event === null || !(event.body instanceof Uint8Array)) {
     throw new EventHubError(`Event ${index} of the batch needs a body of bytes (Buffer or Uint8Array).`);
   }
-  const body = Buffer.isBuffer(event.body) ? event.body : Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength);
-  const properties = encodeProperties(event.properties);
-  return { body, propertiesJson: properties.json, size: body.byteLength + properties.size };
+  return Buffer.isBuffer(event.body) ? event.body : Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength);
+}
+
+/**
+ * An event read from a batch row. Its properties are decoded when first read: capture copies
+ * `captureProperties` and never asks for most of them.
+ */
+class StoredEvent implements ReceivedEvent {
+  readonly captureProperties: Buffer | undefined;
+  #stored: Buffer | undefined;
+  #properties: Record<string, PropertyValue> | undefined;
+
+  constructor(
+    readonly partitionId: string,
+    readonly sequenceNumber: number,
+    readonly offset: string,
+    readonly enqueuedTime: number,
+    readonly partitionKey: string | null,
+    readonly body: Buffer,
+    stored: Buffer,
+    avro: boolean,
+  ) {
+    this.captureProperties = avro ? stored : undefined;
+    this.#stored = avro ? undefined : stored;
+  }
+
+  get properties(): Record<string, PropertyValue> {
+    if (this.#properties === undefined) {
+      const avro = this.captureProperties;
+      this.#properties = avro === undefined ? decodeProperties((this.#stored as Buffer).toString('utf8')) : readStoredAvro(avro, this.partitionId, this.sequenceNumber);
+      this.#stored = undefined;
+    }
+    return this.#properties;
+  }
+}
+
+function readStoredAvro(bytes: Buffer, partitionId: string, sequenceNumber: number): Record<string, PropertyValue> {
+  try {
+    return readCaptureProperties(bytes);
+  } catch (error) {
+    throw new EventHubError(
+      `The properties of event ${sequenceNumber} of partition ${partitionId} in the embedded hub are damaged (${(error as Error).message}). The hub file was changed outside the pipeline; restore it from a copy or start a new pipeline home.`,
+    );
+  }
+}
+
+function unknownEncoding(hubName: string, firstSequence: number, encoding: unknown): EventHubError {
+  return new EventHubError(
+    `The batch of event hub "${hubName}" starting at sequence number ${firstSequence} stores its properties with encoding ${String(encoding)}, which this version does not read; open the file with the version that wrote it.`,
+  );
+}
+
+/**
+ * Give a file written before properties could be stored as Capture's map its `properties_encoding`
+ * column; its rows keep their typed JSON (the column's default).
+ */
+function addPropertiesEncoding(db: Database.Database): void {
+  const add = db.transaction(() => {
+    const columns = db.prepare<[], { name: string }>('SELECT name FROM pragma_table_info(\'eh_batches\')').all();
+    if (columns.some((column) => column.name === 'properties_encoding')) return;
+    db.exec(`ALTER TABLE eh_batches ADD COLUMN properties_encoding INTEGER NOT NULL DEFAULT ${PropertiesEncoding.json}`);
+  });
+  add.immediate();
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,6 +1,7 @@
 import * as fc from 'fast-check';
 import type { PropertyValue } from '@pipeline/ports';
-import { decodeProperties, encodeProperties, propertiesSize } from './local.event-properties';
+import { capturesExactly } from '@pipeline/capture-format';
+import { decodeProperties, encodeProperties, measureProperties, propertiesSize } from './local.event-properties';
 
 /** The stored text as `JSON.stringify` of `{ key: [tag, value] }` writes it: the format of existing hub files. */
 function storedJson(properties: Record<string, PropertyValue>): string {
@@ -80,5 +81,38 @@ describe('local event hub properties', () => {
     expect(propertiesSize({ ké: 'vä', n: 1, b: true, x: Buffer.alloc(3) })).toBe(3 + 3 + 1 + 8 + 1 + 1 + 1 + 3);
     expect(() => encodeProperties({ ok: 1, bad: null as unknown as string })).toThrow('Event property "bad" has a null value');
     expect(() => encodeProperties([] as unknown as Record<string, PropertyValue>)).toThrow('got array');
+  });
+});
+
+describe('measureProperties', () => {
+  const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
+  const text = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: codeUnit, maxLength: 4 }), fc.constantFrom('__proto__', 'json'));
+  const value: fc.Arbitrary<PropertyValue> = fc.oneof(text, fc.integer(), fc.double(), fc.constantFrom(2 ** 52, 2 ** 52 + 2), fc.boolean(), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)));
+
+  it('gives the size propertiesSize gives, the key count, and whether Capture\'s map keeps every entry', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, value), { maxLength: 6 }), (entries) => {
+        const properties: Record<string, PropertyValue> = {};
+        for (const [k, v] of entries) Object.defineProperty(properties, k, { value: v, enumerable: true, writable: true, configurable: true });
+        const measured = measureProperties(properties);
+        expect(measured.size).toBe(propertiesSize(properties));
+        expect(measured.count).toBe(Object.keys(properties).length);
+        expect(measured.exact).toBe(Object.keys(properties).every((k) => capturesExactly(k, properties[k] as PropertyValue)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses what propertiesSize refuses, with the same message', () => {
+    for (const bad of [null, [], 'text', { k: null }, { k: {} }, { k: undefined }]) {
+      const size = (() => {
+        try {
+          return propertiesSize(bad as never);
+        } catch (error) {
+          return (error as Error).message;
+        }
+      })();
+      expect(() => measureProperties(bad as never)).toThrow(typeof size === 'string' ? size : 'never');
+    }
   });
 });

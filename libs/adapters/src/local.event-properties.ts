@@ -1,5 +1,8 @@
 /**
- * Application properties of the embedded event hub, stored as JSON that keeps their types.
+ * Application properties of the embedded event hub (and the embedded bus), stored as JSON that
+ * keeps their types. The hub stores a send's properties this way only when Capture's Avro map
+ * cannot hold them exactly (`measureProperties` says which); rows written before the Avro form
+ * hold this JSON too.
  *
  * Each value is a `[tag, value]` pair: `s` string, `l` long (a safe integer), `d` double (non-finite
  * values as strings), `b` boolean, `x` bytes (base64). Longs and doubles are kept apart because
@@ -8,6 +11,7 @@
  * The text is exactly `JSON.stringify` of `{ key: [tag, value], ... }` in the map's key order; it is
  * written by hand because this runs once per event on the hub's hot path.
  */
+import { capturesExactly } from '@pipeline/capture-format';
 import { EventHubError, type PropertyValue } from '@pipeline/ports';
 
 type StoredValue = ['s', string] | ['l', number] | ['d', number | string] | ['b', boolean] | ['x', string];
@@ -32,6 +36,9 @@ interface EncodedName {
   lastStringBytes: number;
   /** Its stored text after the prefix, once needed. */
   lastStringStored: string | undefined;
+  /** Whether Capture's map keeps the name, and the last string value under it, exactly (`capturesExactly`). */
+  exactKey: boolean;
+  lastStringExact: boolean;
 }
 
 const encodedNames = new Map<string, EncodedName>();
@@ -40,7 +47,15 @@ function encodedName(key: string): EncodedName {
   let name = encodedNames.get(key);
   if (name === undefined) {
     if (encodedNames.size >= MAX_CACHED_NAMES) encodedNames.clear();
-    name = { prefix: `${JSON.stringify(key)}:["`, bytes: Buffer.byteLength(key, 'utf8'), lastString: undefined, lastStringBytes: 0, lastStringStored: undefined };
+    name = {
+      prefix: `${JSON.stringify(key)}:["`,
+      bytes: Buffer.byteLength(key, 'utf8'),
+      lastString: undefined,
+      lastStringBytes: 0,
+      lastStringStored: undefined,
+      exactKey: capturesExactly(key, ''),
+      lastStringExact: false,
+    };
     encodedNames.set(key, name);
   }
   return name;
@@ -81,11 +96,7 @@ function encode(properties: Record<string, PropertyValue> | undefined, withJson:
     size += name.bytes;
     let stored: string;
     if (typeof value === 'string') {
-      if (value !== name.lastString) {
-        name.lastString = value;
-        name.lastStringBytes = Buffer.byteLength(value, 'utf8');
-        name.lastStringStored = undefined;
-      }
+      if (value !== name.lastString) remember(name, value);
       size += name.lastStringBytes;
       stored = withJson ? (name.lastStringStored ??= `s",${JSON.stringify(value)}]`) : '';
     } else if (typeof value === 'number') {
@@ -104,6 +115,64 @@ function encode(properties: Record<string, PropertyValue> | undefined, withJson:
     if (withJson) json += i === 0 ? name.prefix + stored : ',' + name.prefix + stored;
   }
   return { json: withJson ? json + '}' : '', size };
+}
+
+function remember(name: EncodedName, value: string): void {
+  name.lastString = value;
+  name.lastStringBytes = Buffer.byteLength(value, 'utf8');
+  name.lastStringStored = undefined;
+  name.lastStringExact = capturesExactly('', value);
+}
+
+/** What `measureProperties` found; one object, overwritten by each call. */
+export interface PropertiesMeasure {
+  /** As `propertiesSize`. */
+  size: number;
+  count: number;
+  /** Whether Capture's `Properties` map holds every entry exactly (`capturesExactly`). */
+  exact: boolean;
+}
+
+const measured: PropertiesMeasure = { size: 0, count: 0, exact: true };
+
+/** Check a property map as `propertiesSize` does and say whether Capture's map can store it; the answer is valid until the next call. */
+export function measureProperties(properties: Record<string, PropertyValue> | undefined): PropertiesMeasure {
+  measured.size = 0;
+  measured.count = 0;
+  measured.exact = true;
+  if (properties === undefined) return measured;
+  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
+    throw new EventHubError(`Event properties must be a plain object of string, number, boolean or Buffer values, got ${describeValue(properties)}.`);
+  }
+  const keys = Object.keys(properties);
+  let size = 0;
+  let exact = true;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = properties[key];
+    const name = encodedName(key);
+    size += name.bytes;
+    if (!name.exactKey) exact = false;
+    if (typeof value === 'string') {
+      if (value !== name.lastString) remember(name, value);
+      size += name.lastStringBytes;
+      if (!name.lastStringExact) exact = false;
+    } else if (typeof value === 'number') {
+      size += 8;
+      if (!capturesExactly(key, value)) exact = false;
+    } else if (typeof value === 'boolean') {
+      size += 1;
+      exact = false;
+    } else if (value instanceof Uint8Array) {
+      size += value.byteLength;
+    } else {
+      throw new EventHubError(`Event property ${JSON.stringify(key)} has a ${describeValue(value)} value; properties may be strings, numbers, booleans or Buffers.`);
+    }
+  }
+  measured.size = size;
+  measured.count = keys.length;
+  measured.exact = exact;
+  return measured;
 }
 
 /** The property map of a stored JSON text; a key named `__proto__` stays an ordinary own key. */

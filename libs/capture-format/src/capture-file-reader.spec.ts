@@ -92,6 +92,40 @@ describe('reading the real Event Hubs Capture fixtures', () => {
   });
 });
 
+describe('reading a selection of keys', () => {
+  const keep = (map: Record<string, unknown>, keys: readonly string[]) => Object.fromEntries(Object.entries(map).filter(([key]) => keys.includes(key)));
+
+  it.each([
+    ['usql-EHC.avro', ['RandomInt', 'GUID', 'missing'], []],
+    ['bluefrog-2016-archive.avro', [], ['x-opt-publisher']],
+  ])('reads the Azure fixture %s as the full reading with its maps cut to the selected keys', async (name, properties, systemProperties) => {
+    const file = path.join(FIXTURES, name);
+    const full = (await collect(readCaptureBlocks(fs.createReadStream(file), name))).flat();
+    const some = (await collect(readCaptureBlocks(fs.createReadStream(file), name, { properties, systemProperties }))).flat();
+    expect(some).toEqual(full.map((r) => ({ ...r, properties: keep(r.properties, properties), systemProperties: keep(r.systemProperties, systemProperties) })));
+    expect(some.length).toBeGreaterThan(0);
+    if (name === 'usql-EHC.avro') expect(some[0]?.properties).toEqual({ GUID: '2f5f92bc-8cef-45fe-a59e-26a623b0bc53', RandomInt: 566 });
+  });
+
+  it('fails at the same byte with the same message on a damaged file', async () => {
+    const records = [sampleRecord(1), sampleRecord(2), sampleRecord(3)];
+    const bytes = writeFile(records, 'null');
+    // Cut inside the last record.
+    const cut = bytes.subarray(0, bytes.length - 20);
+    const failure = async (selection?: { properties: string[] }) => {
+      try {
+        for await (const block of readCaptureBlocks(chunked(cut), 'cut.avro', selection)) void block;
+      } catch (error) {
+        return error as CaptureFormatError;
+      }
+      throw new Error('the damaged file was read to the end');
+    };
+    const full = await failure();
+    expect(full).toBeInstanceOf(CaptureFormatError);
+    expect((await failure({ properties: [] })).message).toBe(full.message);
+  });
+});
+
 describe('reading files from other writers', () => {
   it.each<CaptureCodec>(['null', 'deflate'])('reads a many-block file written by avsc with codec %s', async (codec) => {
     const records = Array.from({ length: 300 }, (_, i) => sampleRecord(i));

@@ -13,9 +13,9 @@ import { decodeLong, MAX_VARINT_BYTES, OCF_MAGIC } from './avro-binary';
 import { ByteSource } from './byte-source';
 import { CAPTURE_CODECS, type CaptureCodec } from './capture-file-writer';
 import { CaptureFormatError } from './capture-format-error';
-import { schemaIncompatibility, type CaptureRecord, type CaptureSchemaVariant } from './capture-record';
+import { schemaIncompatibility, type CaptureRecord, type CaptureSchemaVariant, type CaptureValue } from './capture-record';
 import { fromAvroValue, readerTypeFor } from './record-codec';
-import { CaptureRecordDecoder, type UnionBranch } from './record-decoder';
+import { CaptureRecordDecoder, type RecordSelection, type UnionBranch } from './record-decoder';
 import { SYNC_MARKER_BYTES } from './sync-marker';
 
 export interface CaptureFileInfo {
@@ -151,16 +151,29 @@ function decompress(frames: FrameReader, codec: CaptureCodec, data: Buffer, data
 }
 
 /** How records of a file's schema decode: the schema-specific decoder for the known schemas, avsc for others. */
-function recordDecoderFor(header: Header): (data: Buffer, position: number) => { record: CaptureRecord; offset: number } | undefined {
+function recordDecoderFor(header: Header, selection: RecordSelection): (data: Buffer, position: number) => { record: CaptureRecord; offset: number } | undefined {
   const { variant } = header.info;
   if (variant !== 'other') {
-    const decoder = new CaptureRecordDecoder(variant === 'current' ? CURRENT_PROPERTY_BRANCHES : ARCHIVE_PROPERTY_BRANCHES);
+    const decoder = new CaptureRecordDecoder(variant === 'current' ? CURRENT_PROPERTY_BRANCHES : ARCHIVE_PROPERTY_BRANCHES, selection);
     return (data, position) => decoder.decode(data, position);
   }
   return (data, position) => {
     const decoded = header.type.decode(data, position);
-    return decoded.offset < 0 ? undefined : { record: fromAvroValue(decoded.value as Record<string, unknown>), offset: decoded.offset };
+    if (decoded.offset < 0) return undefined;
+    const record = fromAvroValue(decoded.value as Record<string, unknown>);
+    record.systemProperties = selected(record.systemProperties, selection.systemProperties);
+    record.properties = selected(record.properties, selection.properties);
+    return { record, offset: decoded.offset };
   };
+}
+
+/** The entries of `map` a selection keeps (all of them without one). */
+function selected(map: Record<string, CaptureValue>, keys: readonly string[] | undefined): Record<string, CaptureValue> {
+  if (keys === undefined) return map;
+  const kept: Record<string, CaptureValue> = {};
+  // In the file's order, as the schema-specific decoder keeps them.
+  for (const key of Object.keys(map)) if (keys.includes(key)) kept[key] = map[key] as CaptureValue;
+  return kept;
 }
 
 const CURRENT_PROPERTY_BRANCHES: readonly UnionBranch[] = ['long', 'double', 'string', 'bytes', 'null'];
@@ -210,11 +223,11 @@ export async function countCaptureRecords(source: AsyncIterable<Uint8Array>, fil
 }
 
 /** The records of each block in turn: one await per block, not per record. */
-async function* readBlocks(frames: FrameReader, header: Header, onStart: () => void): AsyncGenerator<CaptureRecord[]> {
+async function* readBlocks(frames: FrameReader, header: Header, selection: RecordSelection, onStart: () => void): AsyncGenerator<CaptureRecord[]> {
   onStart();
   const { bytes } = frames;
   const { codec } = header.info;
-  const decode = recordDecoderFor(header);
+  const decode = recordDecoderFor(header, selection);
   try {
     for (let frame = await nextBlock(frames, header); frame !== undefined; frame = await nextBlock(frames, header)) {
       const { blockStart, count, data, dataStart } = frame;
@@ -250,19 +263,24 @@ async function* readBlocks(frames: FrameReader, header: Header, onStart: () => v
 
 /** Streams records with the header exposed. Iterate `records` to the end, or `return()` it, to release the source. */
 export async function openCaptureFile(source: AsyncIterable<Uint8Array>, fileName: string): Promise<{ info: CaptureFileInfo; records: AsyncGenerator<CaptureRecord> }> {
-  const { info, blocks, release } = await open(source, fileName);
+  const { info, blocks, release } = await open(source, fileName, {});
   return { info, records: releasingUnstarted(oneByOne(blocks), release) };
 }
 
-/** The records of a Capture file block by block, in constant memory (a block at a time): the fastest way to read them all. */
-export async function* readCaptureBlocks(source: AsyncIterable<Uint8Array>, fileName: string): AsyncGenerator<CaptureRecord[]> {
-  const { blocks, release } = await open(source, fileName);
+/**
+ * The records of a Capture file block by block, in constant memory (a block at a time): the fastest
+ * way to read them all. With a `selection`, the records' `properties` and `systemProperties` hold
+ * only the keys it names (the others are skipped, not decoded); the file is checked as fully.
+ */
+export async function* readCaptureBlocks(source: AsyncIterable<Uint8Array>, fileName: string, selection: RecordSelection = {}): AsyncGenerator<CaptureRecord[]> {
+  const { blocks, release } = await open(source, fileName, selection);
   yield* releasingUnstarted(blocks, release);
 }
 
 async function open(
   source: AsyncIterable<Uint8Array>,
   fileName: string,
+  selection: RecordSelection,
 ): Promise<{ info: CaptureFileInfo; blocks: AsyncGenerator<CaptureRecord[]>; release: () => Promise<void> }> {
   const bytes = new ByteSource(source);
   const frames = new FrameReader(bytes, fileName);
@@ -274,7 +292,7 @@ async function open(
     throw error;
   }
   let started = false;
-  const blocks = readBlocks(frames, header, () => (started = true));
+  const blocks = readBlocks(frames, header, selection, () => (started = true));
   // A generator closed before its first `next()` never runs its `finally`: release the source then.
   const release = async () => {
     if (!started) await bytes.close();

@@ -6,7 +6,10 @@
  */
 import { deflateRawSync } from 'node:zlib';
 import { encodeBytes, encodeLong, OCF_MAGIC } from './avro-binary';
+import type { ReceivedEvent } from '@pipeline/ports';
 import { CAPTURE_RECORD_SCHEMA, type CaptureRecord } from './capture-record';
+import { captureRecordFromEvent } from './capture-record-from-event';
+import { formatEnqueuedTimeUtc } from './enqueued-time';
 import { CaptureRecordEncoder } from './record-encoder';
 import { SYNC_MARKER_BYTES } from './sync-marker';
 
@@ -99,6 +102,22 @@ export class CaptureFileWriter {
   append(record: CaptureRecord): void {
     if (this.finished) throw new Error('CaptureFileWriter.append after finish(): start a new writer for the next file.');
     this.block.append(record);
+    this.appended();
+  }
+
+  /**
+   * Appends the record Capture writes for a received event, as `append(captureRecordFromEvent(event))`
+   * does; properties the hub hands over already encoded (`captureProperties`) are copied as they are.
+   */
+  appendEvent(event: ReceivedEvent): void {
+    if (this.finished) throw new Error('CaptureFileWriter.append after finish(): start a new writer for the next file.');
+    const encoded = event.captureProperties;
+    if (encoded === undefined) this.block.append(captureRecordFromEvent(event));
+    else this.block.appendEncoded(event.sequenceNumber, event.offset, formatEnqueuedTimeUtc(event.enqueuedTime), event.partitionKey, encoded, event.body);
+    this.appended();
+  }
+
+  private appended(): void {
     this.pendingCount++;
     this.count++;
     if (this.block.length >= this.blockTargetBytes) this.flushBlock();

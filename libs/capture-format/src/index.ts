@@ -8,3 +8,5 @@ export { CaptureFileWriter } from './capture-file-writer';
 export { CaptureFormatError } from './capture-format-error';
 export type { CaptureFileInfo } from './capture-file-reader';
 export { countCaptureRecords, openCaptureFile, readCaptureBlocks, readCaptureFile } from './capture-file-reader';
+export type { RecordSelection } from './record-decoder';
+export { capturesExactly, capturePropertiesBound, readCaptureProperties, writeCaptureProperties } from './capture-properties';

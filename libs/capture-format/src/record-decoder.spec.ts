@@ -114,4 +114,60 @@ describe('CaptureRecordDecoder', () => {
     expect(Object.getPrototypeOf(decoded?.record.properties)).toBe(Object.prototype);
     expect(decoded).toEqual(avscRecord(captureRecordType(), bytes));
   });
+
+  describe('with a selection of keys', () => {
+    /** The full record with its maps cut down to `keys`, as a reader that decodes everything would give it. */
+    const pick = (map: Record<string, CaptureValue>, keys: readonly string[]) => Object.fromEntries(Object.entries(map).filter(([key]) => keys.includes(key)));
+
+    it('gives the full decoding of the selected keys only, ending at the same offset, for any record', () => {
+      fc.assert(
+        fc.property(fc.array(record(true), { minLength: 1, maxLength: 3 }), fc.array(text, { maxLength: 3 }), fc.boolean(), (unique, extra, repeat) => {
+          // Repeated values (a decoder remembers the last string of each key) as well as distinct ones.
+          const records = repeat ? [...unique, ...unique] : unique;
+          // Keys the records hold and keys they do not; never __proto__, which no reader keeps.
+          const keys = [...new Set([...records.flatMap((r) => Object.keys(r.properties).slice(0, 2)), ...extra])].filter(
+            (key) => key !== '__proto__' && Buffer.from(key).toString() === key,
+          );
+          const block = Buffer.concat(records.map((r) => captureRecordType().toBuffer(toAvroValue(r))));
+          const full = current();
+          const selecting = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null'], { properties: keys, systemProperties: [] });
+          let position = 0;
+          for (let i = 0; i < records.length; i++) {
+            const all = full.decode(block, position) as { record: CaptureRecord; offset: number };
+            const some = selecting.decode(block, position);
+            expect(some).toEqual({ record: { ...all.record, systemProperties: {}, properties: pick(all.record.properties, keys) }, offset: all.offset });
+            position = all.offset;
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('answers undefined for a cut record and throws the full decoding\'s error for a bad union index in a skipped entry', () => {
+      const r: CaptureRecord = {
+        sequenceNumber: 7,
+        offset: '12345',
+        enqueuedTimeUtc: '1/1/2026 12:00:00 AM',
+        systemProperties: { 'x-opt-partition-key': 'dev-1' },
+        properties: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', size: 3, ratio: 0.5, raw: Buffer.from([1, 2]), none: null },
+        body: Buffer.from('{"a":1}'),
+      };
+      const bytes = captureRecordType().toBuffer(toAvroValue(r));
+      const selecting = () => new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null'], { properties: ['traceparent'], systemProperties: [] });
+      expect(selecting().decode(bytes, 0)).toEqual({ record: { ...r, systemProperties: {}, properties: { traceparent: r.properties['traceparent'] } }, offset: bytes.length });
+      for (let cut = 0; cut < bytes.length; cut++) expect(selecting().decode(bytes.subarray(0, cut), 0)).toBeUndefined();
+      // Properties {"k": branch 7}, where "k" is not selected.
+      const bad = Buffer.from([0x02, 0x02, 0x6f, 0x02, 0x74, 0x00, 0x02, 0x02, 0x6b, 0x0e, 0x00, 0x00]);
+      expect(() => selecting().decode(bad, 0)).toThrow('invalid union index 7 (the schema has 5 branches: long, double, string, bytes, null)');
+      // Properties {"k": string of length -1}.
+      const negative = Buffer.from([0x02, 0x02, 0x6f, 0x02, 0x74, 0x00, 0x02, 0x02, 0x6b, 0x04, 0x01, 0x00, 0x00]);
+      expect(() => current().decode(negative, 0)).toThrow('a string has the negative length -1');
+      expect(() => selecting().decode(negative, 0)).toThrow('a string has the negative length -1');
+    });
+
+    it('refuses to select __proto__ or a key that is not well-formed text', () => {
+      expect(() => new CaptureRecordDecoder(['long'], { properties: ['__proto__'] })).toThrow(/__proto__ or not well-formed/);
+      expect(() => new CaptureRecordDecoder(['long'], { systemProperties: ['\ud800'] })).toThrow(/SystemProperties key/);
+    });
+  });
 });

@@ -13,6 +13,9 @@
  * - A map key named `__proto__` is left out, as the assignment in `fromAvroValue` leaves it out.
  * - Data that ends inside a record is `undefined` (avsc's offset −1); a union index outside the
  *   schema's branches, or a negative length, throws a `RangeError` naming it.
+ * - With a `RecordSelection`, the maps keep only the keys asked for; every other entry is still
+ *   walked (key length, union index, value length), so a record decodes, ends or fails exactly where
+ *   the full decoding does, but no string or value is built for it.
  */
 import type { CaptureRecord, CaptureValue } from './capture-record';
 
@@ -30,6 +33,40 @@ const utf8Slice = (data: Buffer, start: number, end: number): string => (data as
 
 const NO_BYTES = Buffer.alloc(0);
 
+/**
+ * The map keys a reader uses (`undefined`: all of them). Bronze needs the trace context only, silver
+ * a handful of properties: the rest of each map is skipped instead of decoded.
+ */
+export interface RecordSelection {
+  properties?: readonly string[];
+  systemProperties?: readonly string[];
+}
+
+/** Longest string value whose text a selected key remembers. */
+const REMEMBERED_VALUE_BYTES = 64;
+
+/** A key to keep: its text, its UTF-8 bytes as a matching key has them in the file, and its last string value. */
+interface WantedKey {
+  readonly text: string;
+  readonly bytes: Buffer;
+  /** Values repeat (content types, sources): the last short string's bytes (its first `lastLength`) and text, to reuse the text. */
+  readonly lastValue: Buffer;
+  lastLength: number;
+  lastText: string;
+}
+
+type WantedKeys = readonly WantedKey[] | undefined;
+
+function wantedKeys(keys: readonly string[] | undefined, field: string): WantedKeys {
+  if (keys === undefined) return undefined;
+  return keys.map((text) => {
+    const bytes = Buffer.from(text, 'utf8');
+    // A key Node's encoder changes (a lone surrogate) could never equal a decoded key byte for byte.
+    if (text === '__proto__' || bytes.toString('utf8') !== text) throw new RangeError(`${field} key ${JSON.stringify(text)} cannot be selected: it is __proto__ or not well-formed text.`);
+    return { text, bytes, lastValue: Buffer.alloc(REMEMBERED_VALUE_BYTES), lastLength: -1, lastText: '' };
+  });
+}
+
 class Truncated extends Error {}
 const TRUNCATED = new Truncated();
 
@@ -37,7 +74,16 @@ export class CaptureRecordDecoder {
   private data: Buffer = NO_BYTES;
   private position = 0;
 
-  constructor(private readonly propertyBranches: readonly UnionBranch[]) {}
+  private readonly wantedProperties: WantedKeys;
+  private readonly wantedSystemProperties: WantedKeys;
+
+  constructor(
+    private readonly propertyBranches: readonly UnionBranch[],
+    selection: RecordSelection = {},
+  ) {
+    this.wantedProperties = wantedKeys(selection.properties, 'Properties');
+    this.wantedSystemProperties = wantedKeys(selection.systemProperties, 'SystemProperties');
+  }
 
   /** The record at `position` of `data` and the offset after it, or `undefined` when the data ends inside it. */
   decode(data: Buffer, position: number): { record: CaptureRecord; offset: number } | undefined {
@@ -48,13 +94,29 @@ export class CaptureRecordDecoder {
         sequenceNumber: this.long(),
         offset: this.string(),
         enqueuedTimeUtc: this.string(),
-        systemProperties: this.map(SYSTEM_PROPERTY_BRANCHES),
-        properties: this.map(this.propertyBranches),
+        systemProperties: this.map(SYSTEM_PROPERTY_BRANCHES, this.wantedSystemProperties),
+        properties: this.map(this.propertyBranches, this.wantedProperties),
         body: this.body(),
       };
       return { record, offset: this.position };
     } catch (error) {
       if (error === TRUNCATED) return undefined;
+      throw error;
+    } finally {
+      this.data = NO_BYTES;
+    }
+  }
+
+  /** A `Properties` map alone, filling `data` exactly; throws a `RangeError` naming what is wrong. */
+  decodeMap(data: Buffer): Record<string, CaptureValue> {
+    this.data = data;
+    this.position = 0;
+    try {
+      const map = this.map(this.propertyBranches, this.wantedProperties);
+      if (this.position !== data.length) throw new RangeError(`${data.length - this.position} bytes remain after the properties map`);
+      return map;
+    } catch (error) {
+      if (error === TRUNCATED) throw new RangeError(`the properties map runs past its ${data.length} bytes`);
       throw error;
     } finally {
       this.data = NO_BYTES;
@@ -93,8 +155,9 @@ export class CaptureRecordDecoder {
     return length;
   }
 
-  private string(): string {
-    const length = this.length('a string');
+  /** A string; `known`: its length, when the caller read it already. */
+  private string(known?: number): string {
+    const length = known ?? this.length('a string');
     const start = this.position;
     const end = start + length;
     this.position = end;
@@ -144,7 +207,7 @@ export class CaptureRecordDecoder {
     }
   }
 
-  private map(branches: readonly UnionBranch[]): Record<string, CaptureValue> {
+  private map(branches: readonly UnionBranch[], wanted: WantedKeys): Record<string, CaptureValue> {
     const map: Record<string, CaptureValue> = {};
     for (let count = this.long(); count !== 0; count = this.long()) {
       if (count < 0) {
@@ -152,12 +215,98 @@ export class CaptureRecordDecoder {
         this.long(); // the block's byte size
       }
       for (let i = 0; i < count; i++) {
-        const key = this.string();
-        const value = this.value(branches);
-        if (key !== '__proto__') map[key] = value;
+        if (wanted === undefined) {
+          const key = this.string();
+          const value = this.value(branches);
+          if (key !== '__proto__') map[key] = value;
+          continue;
+        }
+        const key = this.wantedKey(wanted);
+        if (key === undefined) this.skipValue(branches);
+        else map[key.text] = this.wantedValue(branches, key);
       }
     }
     return map;
+  }
+
+  /** The key at the current position, read past, when it is one of `wanted`; else `undefined`. */
+  private wantedKey(wanted: readonly WantedKey[]): WantedKey | undefined {
+    const length = this.length('a string');
+    const start = this.position;
+    this.position = start + length;
+    return this.matching(wanted, start, length);
+  }
+
+  private matching(wanted: readonly WantedKey[], start: number, length: number): WantedKey | undefined {
+    const data = this.data;
+    for (let w = 0; w < wanted.length; w++) {
+      const key = wanted[w] as WantedKey;
+      const bytes = key.bytes;
+      if (bytes.length !== length) continue;
+      let i = 0;
+      while (i < length && data[start + i] === bytes[i]) i++;
+      if (i === length) return key;
+    }
+    return undefined;
+  }
+
+  /** A kept value, as `value` reads it; a string equal to the key's last one reuses its text. */
+  private wantedValue(branches: readonly UnionBranch[], key: WantedKey): CaptureValue {
+    const at = this.position;
+    if (branches[this.long()] !== 'string') {
+      this.position = at;
+      return this.value(branches);
+    }
+    const length = this.length('a string');
+    const start = this.position;
+    const data = this.data;
+    const last = key.lastValue;
+    let same = key.lastLength === length;
+    for (let i = 0; same && i < length; i++) same = data[start + i] === last[i];
+    if (same) {
+      this.position = start + length;
+      return key.lastText;
+    }
+    const text = this.string(length);
+    if (length <= REMEMBERED_VALUE_BYTES) {
+      // Copied: the block's bytes are not kept past this record.
+      for (let i = 0; i < length; i++) last[i] = data[start + i] as number;
+      key.lastLength = length;
+      key.lastText = text;
+    }
+    return text;
+  }
+
+  private skipString(): void {
+    // `length` moves past the varint first (`position += length(…)` would add to the old position).
+    const length = this.length('a string');
+    this.position += length;
+  }
+
+  /** Walks a value as `value` reads it (same checks, same errors), building nothing. */
+  private skipValue(branches: readonly UnionBranch[]): void {
+    const index = this.long();
+    switch (branches[index]) {
+      case 'long':
+        this.long();
+        return;
+      case 'double':
+        if (this.position + 8 > this.data.length) throw TRUNCATED;
+        this.position += 8;
+        return;
+      case 'string':
+        this.skipString();
+        return;
+      case 'bytes': {
+        const length = this.length('a bytes value');
+        this.position += length;
+        return;
+      }
+      case 'null':
+        return;
+      case undefined:
+        throw new RangeError(`invalid union index ${index} (the schema has ${branches.length} branches: ${branches.join(', ')})`);
+    }
   }
 
   private body(): Buffer | null {

@@ -16,6 +16,7 @@
  */
 import type { CaptureRecord, CaptureValue } from './capture-record';
 import { parseEnqueuedTimeUtc } from './enqueued-time';
+import { PARTITION_KEY_SYSTEM_PROPERTY } from './capture-record-from-event';
 
 /** Union branch indexes of the map values in `CAPTURE_RECORD_SCHEMA`. */
 const LONG = 0;
@@ -85,6 +86,45 @@ export class CaptureRecordEncoder {
         this.writeLong(1);
         this.writeBytes(body);
       }
+      if (this.refusedLong !== undefined) throw new Error(`invalid "long": ${JSON.stringify(this.refusedLong)}`);
+    } catch (error) {
+      this.position = start;
+      throw error;
+    }
+  }
+
+  /**
+   * Appends the record of a received event whose `Properties` map is already encoded
+   * (`properties`, from `writeCaptureProperties`): the bytes `append(captureRecordFromEvent(event))`
+   * writes, without building the record. SystemProperties hold the partition key, if any.
+   */
+  appendEncoded(sequenceNumber: number, offset: string, enqueuedTimeUtc: string, partitionKey: string | null, properties: Uint8Array, body: Uint8Array): void {
+    if (!Number.isSafeInteger(sequenceNumber)) throw new TypeError(`CaptureRecord.sequenceNumber must be a safe integer, got ${String(sequenceNumber)}.`);
+    const start = this.position;
+    this.refusedLong = undefined;
+    try {
+      this.reserve(MAX_LONG_BYTES);
+      this.writeAvroLong(sequenceNumber);
+      this.writeString(offset);
+      this.writeString(enqueuedTimeUtc);
+      if (partitionKey === null) {
+        this.reserve(1);
+        this.writeLong(0);
+      } else {
+        this.reserve(MAX_LONG_BYTES);
+        this.writeLong(1);
+        this.writeString(PARTITION_KEY_SYSTEM_PROPERTY);
+        this.reserve(1);
+        this.writeLong(STRING);
+        this.writeString(partitionKey);
+        this.reserve(1);
+        this.writeLong(0);
+      }
+      this.reserve(properties.byteLength + 1);
+      this.buffer.set(properties, this.position);
+      this.position += properties.byteLength;
+      this.writeLong(1);
+      this.writeBytes(body);
       if (this.refusedLong !== undefined) throw new Error(`invalid "long": ${JSON.stringify(this.refusedLong)}`);
     } catch (error) {
       this.position = start;

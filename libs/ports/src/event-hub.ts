@@ -23,6 +23,12 @@ export interface ReceivedEvent {
   readonly partitionKey: string | null;
   readonly properties: Record<string, PropertyValue>;
   readonly body: Buffer;
+  /**
+   * `properties` already encoded as Capture writes them (the Avro binary of the `Properties` map),
+   * when the adapter stores them so (the embedded hub): capture copies these bytes instead of
+   * encoding `properties` again. Absent otherwise.
+   */
+  readonly captureProperties?: Buffer;
 }
 
 export interface PartitionProperties {

@@ -1,6 +1,7 @@
 export { QUARANTINE_REASONS, isQuarantineReason, type QuarantineReason } from './quarantine-reason';
 export { silverSchema, quarantineSchema, ReservedColumnError, SILVER_ADDED_COLUMNS, SILVER_PARTITION_COLUMN, QUARANTINE_PARTITION_COLUMN } from './silver-schema';
 export type { SourceEvent, SourcePropertyValue } from './source-event';
+export { SOURCE_PROPERTY_KEYS } from './source-event';
 export { CastFailure, columnCaster, type ColumnCaster } from './cast';
 export { compileSilverTransform, type SilverOutcome, type SilverTransform, type SilverTransformOptions } from './silver-transform';
 export type { ArrayRule } from './flatten';

@@ -3,7 +3,7 @@ import { QUARANTINE_REASONS, type QuarantineReason } from './quarantine-reason';
 import { silverSchema, quarantineSchema, ReservedColumnError } from './silver-schema';
 import { compileSilverTransform, type SilverOutcome, type SilverTransformOptions } from './silver-transform';
 import { shardOf } from './shard';
-import type { SourceEvent } from './source-event';
+import { SOURCE_PROPERTY_KEYS, type SourceEvent } from './source-event';
 
 const ENQUEUED = Date.UTC(2026, 0, 2, 3, 4, 5);
 
@@ -651,5 +651,42 @@ describe('compileSilverTransform', () => {
   it('rejects a spec built in code with a column named like a column silver adds (parseSpec refuses such a file)', () => {
     const clash: PipelineSpec = { ...spec, source: { ...spec.source, columns: [...spec.source.columns, { name: 'shard', type: 'long', nullable: false }] } };
     expect(() => compileSilverTransform(clash)).toThrow(ReservedColumnError);
+  });
+});
+
+describe('the properties silver reads', () => {
+  const transform = compileSilverTransform(specWith());
+  const events: SourceEvent[] = [
+    event(GOOD_BODY, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'a=b', extra: Buffer.from('x') }),
+    event(GOOD_BODY, { event_id: null, content_type: 'application/json; charset=utf-8' }),
+    event('a,b', { content_type: 'csv', event_id: Buffer.from('r-9') }),
+    event('{"reading_id": 1', { malformed: 'unterminated_quote', content_type: 'raw', row: '12' }),
+    event('x', { malformed: 'record_too_large', record_bytes: 2_000_000 }),
+    event(GOOD_BODY, { content_type: 'xml' }),
+    event({ ...GOOD_BODY, ts: 'never' }, { row: 3.5 }),
+  ];
+
+  it('are only those SOURCE_PROPERTY_KEYS names, so a reader may skip the others', () => {
+    const touched = new Set<string>();
+    for (const e of events) {
+      const watched = new Proxy(e.properties, {
+        get: (target, key, receiver) => (typeof key === 'string' && touched.add(key), Reflect.get(target, key, receiver)),
+        has: (target, key) => (typeof key === 'string' && touched.add(key), Reflect.has(target, key)),
+        getOwnPropertyDescriptor: (target, key) => (typeof key === 'string' && touched.add(key), Reflect.getOwnPropertyDescriptor(target, key)),
+        ownKeys: () => {
+          throw new Error('the transform listed every property');
+        },
+      });
+      transform({ ...e, properties: watched });
+    }
+    expect([...touched].filter((key) => !SOURCE_PROPERTY_KEYS.includes(key))).toEqual([]);
+    expect(touched.size).toBeGreaterThan(0);
+  });
+
+  it('give the same outcome when the other properties are left out', () => {
+    for (const e of events) {
+      const cut = Object.fromEntries(Object.entries(e.properties).filter(([key]) => SOURCE_PROPERTY_KEYS.includes(key)));
+      expect(transform({ ...e, properties: cut })).toEqual(transform(e));
+    }
   });
 });

@@ -20,6 +20,18 @@ export interface SourceEvent {
   captureFile: string;
 }
 
+/**
+ * The only properties silver reads (event id, malformed marker and size, source row, content type):
+ * a reader may leave every other one out of `SourceEvent.properties`.
+ */
+export const SOURCE_PROPERTY_KEYS: readonly string[] = Object.freeze([
+  EventProperty.eventId,
+  EventProperty.malformed,
+  EventProperty.recordBytes,
+  EventProperty.row,
+  EventProperty.contentType,
+]);
+
 /** The text of a property, or `undefined` when it is absent, null or blank. */
 export function propertyText(properties: SourceEvent['properties'], name: string): string | undefined {
   if (!Object.prototype.hasOwnProperty.call(properties, name)) return undefined;

@@ -1,0 +1,116 @@
+import * as fc from 'fast-check';
+import type { PropertyValue, ReceivedEvent } from '@pipeline/ports';
+import { CaptureFileWriter } from './capture-file-writer';
+import { capturePropertiesBound, capturesExactly, readCaptureProperties, writeCaptureProperties } from './capture-properties';
+import { captureRecordFromEvent } from './capture-record-from-event';
+import { decodeWithAvsc } from './spec-helpers';
+import { deriveSyncMarker } from './sync-marker';
+
+const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
+const text = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ minLength: 60, maxLength: 100 }));
+const exactValue: fc.Arbitrary<PropertyValue> = fc.oneof(
+  text,
+  fc.integer(),
+  fc.integer({ min: -(2 ** 52), max: 2 ** 52 }),
+  fc.double(),
+  fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 268435456, 2 ** 52, -(2 ** 52), -0, Number.NaN, Number.NEGATIVE_INFINITY, 1.5),
+  fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)),
+);
+/** What the embedded hub stores as Capture's map: entries `capturesExactly` accepts (a double may be an integer past 2^52). */
+const exactProperties = fc.dictionary(text, exactValue, { maxKeys: 6 }).filter((properties) => Object.entries(properties).every(([key, value]) => capturesExactly(key, value)));
+
+/** The size `capturePropertiesBound` is given: key and value bytes, numbers as 8. */
+function payloadBytes(properties: Record<string, PropertyValue>): number {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(properties)) {
+    bytes += Buffer.byteLength(key);
+    bytes += typeof value === 'string' ? Buffer.byteLength(value) : typeof value === 'number' ? 8 : (value as Buffer).byteLength;
+  }
+  return bytes;
+}
+
+function written(properties: Record<string, PropertyValue>): Buffer {
+  const target = Buffer.alloc(capturePropertiesBound(Object.keys(properties).length, payloadBytes(properties)));
+  return target.subarray(0, writeCaptureProperties(properties, target, 0));
+}
+
+function event(properties: Record<string, PropertyValue>, captureProperties?: Buffer): ReceivedEvent {
+  return {
+    partitionId: '1',
+    sequenceNumber: 7,
+    offset: '896',
+    enqueuedTime: Date.UTC(2026, 0, 2, 3, 4, 5),
+    partitionKey: 'device-3',
+    properties,
+    body: Buffer.from('{"a":1}'),
+    ...(captureProperties === undefined ? {} : { captureProperties }),
+  };
+}
+
+function fileOf(append: (writer: CaptureFileWriter) => void): Buffer {
+  const writer = new CaptureFileWriter({ codec: 'null', syncMarker: deriveSyncMarker('capture-properties') });
+  append(writer);
+  return writer.finish();
+}
+
+describe('Capture properties on their own', () => {
+  it('are the bytes Capture writes for the record: a file with them copied equals the file with them encoded', () => {
+    fc.assert(
+      fc.property(exactProperties, (properties) => {
+        const copied = fileOf((writer) => writer.appendEvent(event(properties, written(properties))));
+        expect(copied).toEqual(fileOf((writer) => writer.append(captureRecordFromEvent(event(properties)))));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('read back to the same keys, in the same order, with the same values', () => {
+    fc.assert(
+      fc.property(exactProperties, (properties) => {
+        const read = readCaptureProperties(written(properties));
+        expect(Object.keys(read)).toEqual(Object.keys(properties));
+        // -0 is a safe integer, written as the long 0 (as Capture writes it): it reads back as 0.
+        expect(read).toEqual(Object.fromEntries(Object.entries(properties).map(([key, value]) => [key, Object.is(value, -0) ? 0 : value])));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('stay within capturePropertiesBound whatever the text', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.oneof(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constant(-(2 ** 52))), { maxKeys: 8 }), (properties) => {
+        const bound = capturePropertiesBound(Object.keys(properties).length, payloadBytes(properties));
+        expect(written(properties).length).toBeLessThanOrEqual(bound);
+      }),
+    );
+  });
+
+  it('keep out what the Capture map would change: booleans, __proto__, lone surrogates, longs avsc refuses', () => {
+    expect(capturesExactly('ok', true)).toBe(false);
+    expect(capturesExactly('__proto__', 'x')).toBe(false);
+    expect(capturesExactly('k', 'a\ud800')).toBe(false);
+    expect(capturesExactly('\udc00', 'x')).toBe(false);
+    expect(capturesExactly('k', 2 ** 53 - 1)).toBe(false);
+    expect(capturesExactly('k', -(2 ** 52) - 1)).toBe(false);
+    expect(capturesExactly('k', -(2 ** 52))).toBe(true);
+    expect(capturesExactly('k', 2 ** 60)).toBe(true);
+    expect(capturesExactly('k', Buffer.from([1]))).toBe(true);
+    fc.assert(fc.property(codeUnit, (unit) => expect(capturesExactly('k', unit)).toBe(unit < '\ud800' || unit > '\udfff')));
+  });
+
+  it('are refused, naming the problem, when the bytes are not one whole map', () => {
+    const bytes = written({ event_id: 'e-1', row: 3 });
+    expect(() => readCaptureProperties(bytes.subarray(0, bytes.length - 2))).toThrow(/runs past its \d+ bytes/);
+    expect(() => readCaptureProperties(Buffer.concat([bytes, Buffer.from([0])]))).toThrow('1 bytes remain after the properties map');
+    // {"k": null}: a null no sent event holds.
+    expect(() => readCaptureProperties(Buffer.from([0x02, 0x02, 0x6b, 0x08, 0x00]))).toThrow('property "k" is null');
+  });
+
+  it('make a file avsc reads with the properties and the partition key', async () => {
+    const properties = { event_id: 'e-1', row: 3, ratio: 0.5, raw: Buffer.from([1]) };
+    const file = fileOf((writer) => writer.appendEvent(event(properties, written(properties))));
+    const { values } = await decodeWithAvsc(file);
+    expect(values[0]?.['Properties']).toEqual({ event_id: { string: 'e-1' }, row: { long: 3 }, ratio: { double: 0.5 }, raw: { bytes: Buffer.from([1]) } });
+    expect(values[0]?.['SystemProperties']).toEqual({ 'x-opt-partition-key': { string: 'device-3' } });
+  });
+});

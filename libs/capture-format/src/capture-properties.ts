@@ -1,0 +1,149 @@
+/**
+ * An event's application properties as the Avro binary of Capture's `Properties` map, written and
+ * read on their own: the embedded event hub stores them so, and capture copies the bytes into its
+ * files instead of decoding them to objects and encoding them again.
+ *
+ * Invariants:
+ * - For properties `capturesExactly` accepts, `writeCaptureProperties` writes byte for byte the
+ *   `Properties` map `CaptureRecordEncoder` writes for `captureRecordFromEvent` of the event, and
+ *   `readCaptureProperties` gives back the same keys, in the same order, with the same values
+ *   (numbers as numbers, strings, bytes as Buffers).
+ * - Properties it refuses (a boolean, which Capture writes as a string; a `__proto__` key, which
+ *   Capture leaves out; text that is not well-formed UTF-16; an integer beyond ±2^52, which avsc's
+ *   long encoding rounds or refuses) are kept some other way by the caller, so nothing changes for
+ *   them.
+ */
+import type { PropertyValue } from '@pipeline/ports';
+import type { CaptureValue } from './capture-record';
+import { CaptureRecordDecoder } from './record-decoder';
+
+/** Union branch indexes of `Properties` values in `CAPTURE_RECORD_SCHEMA`. */
+const LONG = 0;
+const DOUBLE = 1;
+const STRING = 2;
+const BYTES = 3;
+/**
+ * Largest long magnitude that reads back as written: beyond 2^52 the zig-zag value passes 2^53 and
+ * avsc's arithmetic (which Capture's encoder and decoder follow) rounds it; past avsc's
+ * `isSafeLong` bound the encoder throws, as avsc does.
+ */
+const EXACT_LONG = 2 ** 52;
+/**
+ * Up to this many characters, an ASCII string is copied by a loop (a native call costs more): ids,
+ * content types and a 55-character traceparent, with a one-byte length (lengths below 64).
+ */
+const LOOP_ASCII_CHARS = 63;
+
+/** No lone surrogate (ES2024's `String.prototype.isWellFormed`, in every Node this runs on). */
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** Whether `value` round-trips through the Capture map unchanged (see the module invariants). */
+export function capturesExactly(key: string, value: PropertyValue): boolean {
+  if (key === '__proto__' || !isWellFormed(key)) return false;
+  if (typeof value === 'string') return isWellFormed(value);
+  if (typeof value === 'number') return !Number.isSafeInteger(value) || (value <= EXACT_LONG && value >= -EXACT_LONG);
+  return value instanceof Uint8Array;
+}
+
+/**
+ * Bytes `writeCaptureProperties` may need for a map of `entries` keys whose key and value bytes sum
+ * to `payloadBytes` (numbers counted as 8): varint lengths, union indexes and a long's extra bytes.
+ */
+export function capturePropertiesBound(entries: number, payloadBytes: number): number {
+  return payloadBytes + entries * 16 + 16;
+}
+
+/**
+ * Writes the map of `properties` (every entry accepted by `capturesExactly`, keys in the object's
+ * order) into `target` from `at`, which has room for `capturePropertiesBound`; returns where it ends.
+ */
+export function writeCaptureProperties(properties: Record<string, PropertyValue> | undefined, target: Buffer, at: number): number {
+  if (properties === undefined) {
+    target[at] = 0;
+    return at + 1;
+  }
+  const keys = Object.keys(properties);
+  if (keys.length > 0) at = writeLong(target, at, keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = properties[key];
+    at = writeString(target, at, key);
+    if (typeof value === 'string') {
+      target[at++] = STRING * 2;
+      at = writeString(target, at, value);
+    } else if (typeof value === 'number') {
+      if (Number.isSafeInteger(value)) {
+        target[at++] = LONG * 2;
+        at = writeLong(target, at, value);
+      } else {
+        target[at++] = DOUBLE * 2;
+        at = target.writeDoubleLE(value, at);
+      }
+    } else {
+      const bytes = value as Uint8Array;
+      target[at++] = BYTES * 2;
+      at = writeLong(target, at, bytes.byteLength);
+      target.set(bytes, at);
+      at += bytes.byteLength;
+    }
+  }
+  target[at] = 0;
+  return at + 1;
+}
+
+const decoder = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null']);
+
+/**
+ * The properties of a map `writeCaptureProperties` wrote (bytes values are views of `bytes`).
+ * Throws a `RangeError` naming the problem when `bytes` is not exactly one such map.
+ */
+export function readCaptureProperties(bytes: Buffer): Record<string, PropertyValue> {
+  const map = decoder.decodeMap(bytes);
+  const keys = Object.keys(map);
+  for (let i = 0; i < keys.length; i++) {
+    if ((map[keys[i] as string] as CaptureValue) === null) throw new RangeError(`property ${JSON.stringify(keys[i])} is null, which no sent event holds`);
+  }
+  return map as Record<string, PropertyValue>;
+}
+
+/** A well-formed string, as avsc writes it: a zig-zag length, then UTF-8. */
+function writeString(target: Buffer, at: number, text: string): number {
+  const count = text.length;
+  if (count <= LOOP_ASCII_CHARS) {
+    // Optimistically ASCII behind a one-byte length.
+    let i = 0;
+    for (; i < count; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      target[at + 1 + i] = c;
+    }
+    if (i === count) {
+      target[at] = count * 2;
+      return at + 1 + count;
+    }
+  }
+  const length = Buffer.byteLength(text, 'utf8');
+  at = writeLong(target, at, length);
+  // Well-formed text: Node's encoder writes what avsc's loop writes; latin1 is the ASCII shortcut.
+  return at + target.write(text, at, length, length === count ? 'latin1' : 'utf8');
+}
+
+/** avsc's zig-zag varint. */
+function writeLong(target: Buffer, at: number, n: number): number {
+  if (n >= -1073741824 && n < 1073741824) {
+    let m = n >= 0 ? n << 1 : (~n << 1) | 1;
+    while (m > 0x7f) {
+      target[at++] = (m & 0x7f) | 0x80;
+      m >>= 7;
+    }
+    target[at++] = m;
+    return at;
+  }
+  let f = n >= 0 ? n * 2 : -n * 2 - 1;
+  while (f >= 0x80) {
+    target[at++] = (f & 0x7f) | 0x80;
+    f /= 128;
+  }
+  target[at++] = f & 0x7f;
+  return at;
+}
