@@ -147,10 +147,7 @@ describe('DeltaSnapshotFollower and decodeSnapshotFile', () => {
       const schema: TableSchema = { columns: [{ name: 'id', type: 'long', nullable: false }], partitionBy: [] };
       const table = await DeltaTable.open(lake, 'tables/t', schema);
       for (let version = 1; version <= 5; version++) {
-        await table.commit(await table.writeFiles([{ id: version }], { filePrefix: `part-${version}`, commitTime: version }), {
-          txn: { appId: 'a', version },
-          commitTime: version,
-        });
+        await table.commit(await table.writeFiles([{ id: version }], { filePrefix: `part-${version}`, commitTime: version }), { txn: { appId: 'a', version }, commitTime: version });
         if (version % 2 === 1) {
           const [one, two] = await Promise.all([follower.latest(), follower.latest()]);
           expect(one).toBe(two);

@@ -147,9 +147,7 @@ describe('DeltaTable', () => {
     expect(added.map((action) => Object.keys(action.add.tags))).toEqual(added.map(() => ['a.first', 'z.count']));
     expect((await readDeltaSnapshot(lake, 'tables/tagged')).files.find((f) => f.partitionValues['device'] === null)?.tags).toEqual({ 'a.first': 'e3', 'z.count': '1' });
     expect((await collect(readDeltaRows(lake, 'tables/tagged'))).sort(byId)).toEqual(rows().sort(byId));
-    await expect(table.writeFiles(rows(), { filePrefix: 'part-2', commitTime: COMMIT_TIME, fileTags: () => ({ n: 1 as unknown as string }) })).rejects.toThrow(
-      'File tag "n" must be a string, got number.',
-    );
+    await expect(table.writeFiles(rows(), { filePrefix: 'part-2', commitTime: COMMIT_TIME, fileTags: () => ({ n: 1 as unknown as string }) })).rejects.toThrow('File tag "n" must be a string, got number.');
   });
 
   it('records per-file stats in the Delta format, leaving partition columns out', async () => {
