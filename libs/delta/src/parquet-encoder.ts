@@ -257,6 +257,7 @@ function chunkValues(column: TableColumn, rows: readonly TableRow[], start: numb
 
 function integers(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   const { name, nullable } = column;
+  const dictionary = new NumberDictionary();
   values.ensure((end - start) * 4);
   const view = values.view;
   const marks: number[] = [];
@@ -280,6 +281,7 @@ function integers(column: TableColumn, rows: readonly TableRow[], start: number,
       if (pos === 0) min = max = value;
       else if (value < min) min = value;
       else if (value > max) max = value;
+      if (dictionary.open) dictionary.add(value, pos >> 2);
       view.setInt32(pos, value, true);
       pos += 4;
     }
@@ -288,11 +290,13 @@ function integers(column: TableColumn, rows: readonly TableRow[], start: number,
   values.pos = pos;
   if (pos > 0) mergeNumbers(summary, min, max);
   summary.nulls += nulls;
-  return { kind: 'plain', marks, nulls, min: pos > 0 ? int32Bytes(min) : undefined, max: pos > 0 ? int32Bytes(max) : undefined };
+  const bounds = { min: pos > 0 ? int32Bytes(min) : undefined, max: pos > 0 ? int32Bytes(max) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, 4, (view, at, value) => view.setInt32(at, value, true));
 }
 
 function longs(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   const { name, nullable } = column;
+  const dictionary = new NumberDictionary();
   values.ensure((end - start) * 8);
   const view = values.view;
   const marks: number[] = [];
@@ -316,9 +320,8 @@ function longs(column: TableColumn, rows: readonly TableRow[], start: number, en
       if (pos === 0) min = max = value;
       else if (value < min) min = value;
       else if (value > max) max = value;
-      const high = Math.floor(value / TWO_32);
-      view.setUint32(pos, value - high * TWO_32, true);
-      view.setInt32(pos + 4, high, true);
+      if (dictionary.open) dictionary.add(value, pos >> 3);
+      setInt64(view, pos, value);
       pos += 8;
     }
   }
@@ -326,13 +329,24 @@ function longs(column: TableColumn, rows: readonly TableRow[], start: number, en
   values.pos = pos;
   if (pos > 0) mergeNumbers(summary, min, max);
   summary.nulls += nulls;
-  return {
-    kind: 'plain',
-    marks,
-    nulls,
-    min: pos > 0 ? int64Bytes(Math.floor(min / TWO_32), min - Math.floor(min / TWO_32) * TWO_32) : undefined,
-    max: pos > 0 ? int64Bytes(Math.floor(max / TWO_32), max - Math.floor(max / TWO_32) * TWO_32) : undefined,
-  };
+  const bounds = { min: pos > 0 ? int64Bytes(min) : undefined, max: pos > 0 ? int64Bytes(max) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, 8, setInt64);
+}
+
+/** A safe integer as a little-endian INT64, in two 32-bit halves (no BigInt). */
+function setInt64(view: DataView, at: number, value: number): void {
+  const high = Math.floor(value / TWO_32);
+  view.setUint32(at, value - high * TWO_32, true);
+  view.setInt32(at + 4, high, true);
+}
+
+/** Epoch milliseconds (a safe integer) as INT64 microseconds: value × 1000 exactly, in halves (the low half of the millis times 1000 stays below 2^42). */
+function setMicrosOfMillis(view: DataView, at: number, millis: number): void {
+  const highMs = Math.floor(millis / TWO_32);
+  const lowMicros = (millis - highMs * TWO_32) * 1000;
+  const carry = Math.floor(lowMicros / TWO_32);
+  view.setUint32(at, lowMicros - carry * TWO_32, true);
+  view.setInt32(at + 4, highMs * 1000 + carry, true);
 }
 
 function doubles(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
@@ -409,6 +423,8 @@ function booleans(column: TableColumn, rows: readonly TableRow[], start: number,
 
 function timestamps(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   const { name, nullable } = column;
+  // Keyed by epoch ms: a chunk holding a bigint (microseconds) is written without a dictionary.
+  const dictionary = new NumberDictionary();
   values.ensure((end - start) * 8);
   const view = values.view;
   const marks: number[] = [];
@@ -446,7 +462,9 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
         low = lowMicros - carry * TWO_32;
         high = highMs * 1000 + carry;
         floor = ceil = value;
+        if (dictionary.open) dictionary.add(value, pos >> 3);
       } else if (typeof value === 'bigint') {
+        dictionary.open = false;
         if (value < MIN_INT64 || value > MAX_INT64) invalidValue(column, value, i);
         const bits = BigInt.asUintN(64, value);
         low = Number(bits & 0xffffffffn);
@@ -475,11 +493,13 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
     if (summary.max === undefined || maxMs > (summary.max as number)) [summary.max, summary.maxRoundedUp] = [maxMs, roundedUp];
   }
   summary.nulls += nulls;
-  return { kind: 'plain', marks, nulls, min: pos > 0 ? int64Bytes(minHigh, minLow) : undefined, max: pos > 0 ? int64Bytes(maxHigh, maxLow) : undefined };
+  const bounds = { min: pos > 0 ? int64BytesOfHalves(minHigh, minLow) : undefined, max: pos > 0 ? int64BytesOfHalves(maxHigh, maxLow) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, 8, setMicrosOfMillis);
 }
 
 function dates(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   const { name, nullable } = column;
+  const dictionary = new NumberDictionary();
   values.ensure((end - start) * 4);
   const view = values.view;
   const marks: number[] = [];
@@ -507,6 +527,7 @@ function dates(column: TableColumn, rows: readonly TableRow[], start: number, en
       if (pos === 0) [min, max, minText, maxText] = [days, days, value as string, value as string];
       else if (days < min) [min, minText] = [days, value as string];
       else if (days > max) [max, maxText] = [days, value as string];
+      if (dictionary.open) dictionary.add(days, pos >> 2);
       view.setInt32(pos, days, true);
       pos += 4;
     }
@@ -515,7 +536,8 @@ function dates(column: TableColumn, rows: readonly TableRow[], start: number, en
   values.pos = pos;
   if (pos > 0) mergeStrings(summary, minText, maxText);
   summary.nulls += nulls;
-  return { kind: 'plain', marks, nulls, min: pos > 0 ? int32Bytes(min) : undefined, max: pos > 0 ? int32Bytes(max) : undefined };
+  const bounds = { min: pos > 0 ? int32Bytes(min) : undefined, max: pos > 0 ? int32Bytes(max) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, 4, (view, at, value) => view.setInt32(at, value, true));
 }
 
 function binaries(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
@@ -640,6 +662,44 @@ function stringDictionary(column: TableColumn, rows: readonly TableRow[], start:
   };
 }
 
+/**
+ * Dictionary ids of a number column chunk's values, gathered beside its PLAIN values while the
+ * dictionary pays (the rule of the header); `chunk` then gives the dictionary form, or the plain one.
+ */
+class NumberDictionary {
+  private readonly ids = new Map<number, number>();
+  open = true;
+
+  /** Records the id of the `count`-th non-null value in `indices`. */
+  add(value: number, count: number): void {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.ids.size;
+      if ((id >= DICTIONARY_MIN_ENTRIES && id * 2 > count) || id >= DICTIONARY_MAX_ENTRIES) {
+        this.open = false;
+        return;
+      }
+      this.ids.set(value, id);
+    }
+    indices[count] = id;
+  }
+
+  /** The chunk as dictionary indices when the dictionary held, else as the PLAIN values written. */
+  chunk(marks: number[], nulls: number, bounds: Pick<ChunkValues, 'min' | 'max'>, width: number, write: (view: DataView, at: number, value: number) => void): ChunkValues {
+    if (!this.open || this.ids.size === 0) return { kind: 'plain', marks, nulls, ...bounds };
+    const bytes = Buffer.alloc(this.ids.size * width);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    let at = 0;
+    for (const value of this.ids.keys()) {
+      write(view, at, value);
+      at += width;
+    }
+    // Pages start at value counts (the odd marks), not at byte offsets.
+    const counts = marks.map((mark, k) => (k % 2 === 0 ? (marks[k + 1] as number) : mark));
+    return { kind: 'dictionary', marks: counts, nulls, dictionary: { entries: this.ids.size, bytes }, ...bounds };
+  }
+}
+
 function mergeNumbers(summary: ColumnSummary, min: number, max: number): void {
   if (summary.min === undefined || min < (summary.min as number)) summary.min = min;
   if (summary.max === undefined || max > (summary.max as number)) [summary.max, summary.maxRoundedUp] = [max, false];
@@ -656,7 +716,13 @@ function int32Bytes(value: number): Uint8Array {
   return bytes;
 }
 
-function int64Bytes(high: number, low: number): Uint8Array {
+function int64Bytes(value: number): Uint8Array {
+  const bytes = Buffer.alloc(8);
+  setInt64(new DataView(bytes.buffer, bytes.byteOffset, 8), 0, value);
+  return bytes;
+}
+
+function int64BytesOfHalves(high: number, low: number): Uint8Array {
   const bytes = Buffer.alloc(8);
   bytes.writeUInt32LE(low, 0);
   bytes.writeInt32LE(high, 4);
