@@ -9,12 +9,15 @@
  *   date → INT32 DATE, binary → BYTE_ARRAY; nullable columns OPTIONAL, others REQUIRED.
  * - Row groups of 100,000 rows, data pages of 20,000 rows (DATA_PAGE_V2, so definition levels
  *   stay outside the compressed part and REQUIRED columns have none), SNAPPY-compressed.
- * - String columns are dictionary-encoded (PLAIN dictionary page, RLE_DICTIONARY pages of
- *   bit-packed indices) unless the dictionary stops paying: once it holds more than 1,024 entries
- *   and more than half the values seen, or 65,536 entries, or 1 MiB of text, the chunk is written
- *   PLAIN. Only distinct strings are encoded to UTF-8 then. Numbers, booleans and binary are
- *   PLAIN: numbers are written straight into the page buffer (a long as its two 32-bit halves, no
- *   BigInt), so a double keeps its sign of zero and its NaN as written.
+ * - String, long, integer, date and timestamp chunks are dictionary-encoded (PLAIN dictionary
+ *   page, RLE_DICTIONARY pages of bit-packed indices) unless the dictionary stops paying: once it
+ *   holds more entries than an eighth of the chunk's rows, or (after 4,096 entries) more than 7/8
+ *   of the values seen (a column of ids), or 1 MiB of text, the chunk is written PLAIN. The rule
+ *   is decided value by value, so abandoning costs at most the values seen. A dictionary spares
+ *   the compressor most of the bytes, and strings are encoded to UTF-8 once per distinct value.
+ *   A timestamp chunk holding microsecond (bigint) values is PLAIN. Doubles, booleans and binary
+ *   are PLAIN, so a double keeps its sign of zero and its NaN as written. Numbers are written
+ *   straight into the page buffer (a long as its two 32-bit halves, no BigInt).
  * - Column chunk statistics: null count always; min/max for numbers, dates, timestamps, booleans
  *   and strings (whole, in byte order), none for binary; NaN is left out of a double's bounds, a
  *   zero min is written -0 and a zero max +0 (the Parquet spec's rule); the footer declares
@@ -40,8 +43,8 @@ import { ThriftType, ThriftWriter } from './thrift-compact';
 const ROW_GROUP_ROWS = 100_000;
 const PAGE_ROWS = 20_000;
 const CREATED_BY = 'pipeline-delta parquet-encoder version 2';
-const DICTIONARY_MIN_ENTRIES = 1024;
-const DICTIONARY_MAX_ENTRIES = 1 << 16;
+const DICTIONARY_SHARE_OF_ROWS = 8;
+const DICTIONARY_UNIQUE_CHECK = 4096;
 const DICTIONARY_MAX_CHARS = 1 << 20;
 const TWO_32 = 4294967296;
 const MIN_INT64 = -(2n ** 63n);
@@ -257,7 +260,7 @@ function chunkValues(column: TableColumn, rows: readonly TableRow[], start: numb
 
 function integers(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   const { name, nullable } = column;
-  const dictionary = new NumberDictionary();
+  const dictionary = new NumberDictionary(end - start);
   values.ensure((end - start) * 4);
   const view = values.view;
   const marks: number[] = [];
@@ -296,7 +299,7 @@ function integers(column: TableColumn, rows: readonly TableRow[], start: number,
 
 function longs(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   const { name, nullable } = column;
-  const dictionary = new NumberDictionary();
+  const dictionary = new NumberDictionary(end - start);
   values.ensure((end - start) * 8);
   const view = values.view;
   const marks: number[] = [];
@@ -424,7 +427,7 @@ function booleans(column: TableColumn, rows: readonly TableRow[], start: number,
 function timestamps(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   const { name, nullable } = column;
   // Keyed by epoch ms: a chunk holding a bigint (microseconds) is written without a dictionary.
-  const dictionary = new NumberDictionary();
+  const dictionary = new NumberDictionary(end - start);
   values.ensure((end - start) * 8);
   const view = values.view;
   const marks: number[] = [];
@@ -499,7 +502,7 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
 
 function dates(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   const { name, nullable } = column;
-  const dictionary = new NumberDictionary();
+  const dictionary = new NumberDictionary(end - start);
   values.ensure((end - start) * 4);
   const view = values.view;
   const marks: number[] = [];
@@ -631,7 +634,7 @@ function stringDictionary(column: TableColumn, rows: readonly TableRow[], start:
       if (id === undefined) {
         id = entries.length;
         chars += value.length;
-        if ((id >= DICTIONARY_MIN_ENTRIES && id * 2 > count) || id >= DICTIONARY_MAX_ENTRIES || chars > DICTIONARY_MAX_CHARS) return undefined;
+        if (dictionaryStopsPaying(id, count, end - start) || chars > DICTIONARY_MAX_CHARS) return undefined;
         ids.set(value, id);
         entries.push(value);
       }
@@ -662,6 +665,11 @@ function stringDictionary(column: TableColumn, rows: readonly TableRow[], start:
   };
 }
 
+/** Whether a dictionary about to take its entry number `entries` after `seen` values stops paying (the header's rule). */
+function dictionaryStopsPaying(entries: number, seen: number, chunkRows: number): boolean {
+  return entries * DICTIONARY_SHARE_OF_ROWS >= chunkRows || (entries >= DICTIONARY_UNIQUE_CHECK && entries * 8 > seen * 7);
+}
+
 /**
  * Dictionary ids of a number column chunk's values, gathered beside its PLAIN values while the
  * dictionary pays (the rule of the header); `chunk` then gives the dictionary form, or the plain one.
@@ -670,12 +678,14 @@ class NumberDictionary {
   private readonly ids = new Map<number, number>();
   open = true;
 
+  constructor(private readonly chunkRows: number) {}
+
   /** Records the id of the `count`-th non-null value in `indices`. */
   add(value: number, count: number): void {
     let id = this.ids.get(value);
     if (id === undefined) {
       id = this.ids.size;
-      if ((id >= DICTIONARY_MIN_ENTRIES && id * 2 > count) || id >= DICTIONARY_MAX_ENTRIES) {
+      if (dictionaryStopsPaying(id, count, this.chunkRows)) {
         this.open = false;
         return;
       }
