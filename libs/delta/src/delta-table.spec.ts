@@ -302,5 +302,10 @@ describe('DeltaTable', () => {
       /Row 0: Partition column "event_date" of type "date" cannot hold the string "2026-02-30"/,
     );
     await expect(table.writeFiles([{ ...rows()[0], unknown: 1 }], { filePrefix: 'bad', commitTime: COMMIT_TIME })).rejects.toThrow(/Row 0 has column "unknown"/);
+    // Also among columns in schema order, and out of it.
+    const { event_id, device, ...rest } = rows()[0] as TableRow;
+    for (const row of [{ event_id, unknown: 1, device, ...rest }, { device, event_id, ...rest, unknown: 1 }]) {
+      await expect(table.writeFiles([rows()[1] as TableRow, row], { filePrefix: 'bad', commitTime: COMMIT_TIME })).rejects.toThrow(/Row 1 has column "unknown"/);
+    }
   });
 });
