@@ -154,6 +154,22 @@ describe('encodeParquetFile (Parquet writer version 2)', () => {
       );
     }, 120_000);
 
+    it('reads a dictionary chunk one of whose pages holds only nulls', async () => {
+      const columns: TableColumn[] = [
+        { name: 's', type: 'string', nullable: true },
+        { name: 'n', type: 'integer', nullable: true },
+      ];
+      const rows: TableRow[] = Array.from({ length: 45_000 }, (_, i) => (i >= 20_000 && i < 40_000 ? { s: null, n: null } : { s: i % 2 ? 'a' : 'b', n: i % 3 }));
+      const { bytes } = encodeParquetFile(columns, rows);
+      expect(await decodeParquet(bytes)).toEqual(rows);
+      const at = path.join(dir, 'null-page.parquet');
+      await writeFile(at, bytes);
+      const [summary] = (
+        await connection.runAndReadAll(`select count(s)::int as s, count(n)::int as n, sum(n)::int as total, min(s) as min_s from read_parquet('${at}')`)
+      ).getRowObjectsJson();
+      expect(summary).toEqual({ s: 25_000, n: 25_000, total: rows.reduce((t, r) => t + ((r['n'] as number | null) ?? 0), 0), min_s: 'a' });
+    });
+
     it('reads a file of several row groups and pages (dictionary and plain strings, nulls) to its values, and filters on its statistics correctly', async () => {
       const columns: TableColumn[] = [
         { name: 'id', type: 'string', nullable: false },
