@@ -15,7 +15,7 @@
  */
 import { KEY_FILTER_TAG, keyFilterOfRows, shardSession, type PipelineSpec, type SilverManifest, type TableRow, type TableSchema } from '@pipeline/contracts';
 import type { BatchInput, BatchOutcome, ManifestLog } from '@pipeline/checkpoint';
-import { readTableFile, type DeltaTable } from '@pipeline/delta';
+import { PARQUET_WRITER_VERSION, parquetWriterOf, readTableFile, type DeltaTable } from '@pipeline/delta';
 import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type EngineValue, type LateRow, type WindowResult } from '@pipeline/engine';
 import { groupKeyText, windowDocumentId, type KeyValue, type Lake, type RetiredWindow, type ServingStore, type WindowDocument } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents } from '@pipeline/telemetry';
@@ -65,7 +65,9 @@ export async function runGoldBatch(
   input: BatchInput<GoldOffsets, GoldOffsets>,
   live: GoldLiveState,
 ): Promise<BatchOutcome<GoldOffsets, GoldState, GoldCommit>> {
-  const offsets = input.kind === 'recorded' ? input.offsets : await input.record(input.plan);
+  // A new batch records the Parquet writer it uses; a re-run uses the one recorded (absent: the one before versions were).
+  const offsets = input.kind === 'recorded' ? input.offsets : await input.record({ ...input.plan, parquetWriter: PARQUET_WRITER_VERSION });
+  const parquetWriter = parquetWriterOf(offsets.parquetWriter);
   const session = shardSession(shard);
   const manifests: SilverManifest[] = [];
   for (let sequence = offsets.silver.from; sequence <= offsets.silver.to; sequence++) {
@@ -104,7 +106,8 @@ export async function runGoldBatch(
       const txn = { appId: queryId, version: batch };
 
       const goldRows = modes.has('append') ? result.emitted.map((w) => goldRow(deps.spec, w, shard, batch)) : [];
-      const goldAdds = goldRows.length > 0 ? await deps.goldTable.writeFiles(goldRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }) : [];
+      const goldAdds =
+        goldRows.length > 0 ? await deps.goldTable.writeFiles(goldRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, parquetWriter }) : [];
       const goldCommit = await deps.goldTable.commit(goldAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
 
       const whole = await wholeRows(
@@ -129,7 +132,7 @@ export async function runGoldBatch(
       // Each late file carries a filter of its grouping keys in the log, so a key's late rows are found without opening the others.
       const fileTags = (rows: readonly TableRow[]) => ({ [KEY_FILTER_TAG]: keyFilterOfRows(rows, deps.spec.groupBy) });
       const lateAdds =
-        lateRows.length > 0 ? await deps.lateTable.writeFiles(lateRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, fileTags }) : [];
+        lateRows.length > 0 ? await deps.lateTable.writeFiles(lateRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, fileTags, parquetWriter }) : [];
       const lateCommit = await deps.lateTable.commit(lateAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
 
       // Update mode serves every changed window; append mode serves each window once it is final.

@@ -46,7 +46,7 @@ import {
   type TableRow,
 } from '@pipeline/contracts';
 import { ManifestLog, sha256Hex, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
-import type { DeltaTable, WrittenDataFile } from '@pipeline/delta';
+import { PARQUET_WRITER_VERSION, parquetWriterOf, type DeltaTable, type ParquetWriterVersion, type WrittenDataFile } from '@pipeline/delta';
 import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
 import { EventTimeDedup, SOURCE_PROPERTY_KEYS, type EventTimeDedupConfig, type SilverTransform, type SourceEvent } from '@pipeline/transform';
@@ -137,7 +137,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       const eventTime = live.eventTime;
       const { byShard, quarantined, counts, reasons, captureFiles, rejectedFiles } = await transformBatch(deps, batch, input.kind, bronze, eventTime);
       const commitTime = offsets.batchTime;
-      const { silverFiles, silverVersion, quarantineVersion } = await writeTables(deps, batch, byShard, quarantined, commitTime);
+      const { silverFiles, silverVersion, quarantineVersion } = await writeTables(deps, batch, byShard, quarantined, commitTime, parquetWriterOf(offsets.parquetWriter));
       const handed = eventTime.endBatch();
       const manifests = silverManifests(deps, batch, silverFiles, { inputs, commitTime, silverVersion, eventTime: handed, traceparent: offsets.traceparent });
       // Durable first, then announced: a pointer never names a manifest that is not in the lake.
@@ -182,12 +182,15 @@ async function writeTables(
   byShard: readonly TableRow[][],
   quarantined: readonly TableRow[],
   commitTime: number,
+  parquetWriter: ParquetWriterVersion,
 ): Promise<{ silverFiles: WrittenDataFile[][]; silverVersion: number; quarantineVersion: number }> {
   const silverFiles: WrittenDataFile[][] = [];
   for (const [shard, rows] of byShard.entries()) {
-    silverFiles.push(rows.length === 0 ? [] : await deps.silverTable.writeDataFiles(rows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime }));
+    silverFiles.push(
+      rows.length === 0 ? [] : await deps.silverTable.writeDataFiles(rows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, parquetWriter }),
+    );
   }
-  const quarantineAdds = quarantined.length === 0 ? [] : await deps.quarantineTable.writeFiles(quarantined, { filePrefix: `part-${pad(batch, 8)}`, commitTime });
+  const quarantineAdds = quarantined.length === 0 ? [] : await deps.quarantineTable.writeFiles(quarantined, { filePrefix: `part-${pad(batch, 8)}`, commitTime, parquetWriter });
   const txn = { appId: deps.queryId, version: batch };
   const silverCommit = await deps.silverTable.commit(
     silverFiles.flat().map((f) => f.add),
@@ -314,8 +317,9 @@ async function transformBatch(
   return { byShard, quarantined, counts, reasons, captureFiles, rejectedFiles };
 }
 
+/** A new batch's offsets: it writes its files with the current Parquet writer, and says so for a re-run. */
 function planned(bronze: { from: number; to: number }, batchTime: number, traceparent: string | undefined): SilverOffsets {
-  return traceparent ? { bronze, batchTime, traceparent } : { bronze, batchTime };
+  return { bronze, batchTime, ...(traceparent ? { traceparent } : {}), parquetWriter: PARQUET_WRITER_VERSION };
 }
 
 function addTotals(into: Record<string, PartitionCounts>, from: Record<string, PartitionCounts>): Record<string, PartitionCounts> {

@@ -289,6 +289,49 @@ describe('silver', () => {
     connection.closeSync();
   });
 
+  it('re-runs a batch planned before Parquet writers were recorded with the writer of that time, and writes new batches with the current one', async () => {
+    // What a build before writer versions left behind: batch 0's offsets without `parquetWriter`,
+    // its data files written by hyparquet-writer, a crash before its Delta commit.
+    const seed = async (name: string) => {
+      const lake = newLake(name);
+      await seedBronze(lake, BATCHES);
+      await bindFixed(lake, spec);
+      await new StageCheckpoint<SilverOffsets, SilverCommit, SilverState>(lake, 'checkpoints/silver').writeOffsets(0, { bronze: { from: 0, to: 0 }, batchTime: T0 });
+      return lake;
+    };
+    const probe = new FaultyLake(await seed('probe'));
+    await (await silver(probe, spec, new TestClock(T0))).catchUp();
+    const firstCommit = probe.journal.findIndex((write) => write.endsWith(`${SILVER_TABLE}/_delta_log/00000000000000000001.json`));
+    expect(firstCommit).toBeGreaterThan(0);
+
+    const lake = await seed('lake');
+    await expect((await silver(new FaultyLake(lake, firstCommit + 1), spec, new TestClock(T0))).catchUp()).rejects.toThrow(SimulatedCrash);
+    const before = await lakeBytes(lake);
+    const batch0Files = [...before.keys()].filter((file) => file.endsWith('.parquet'));
+    expect(batch0Files.length).toBeGreaterThan(1);
+    for (const file of batch0Files) expect((await lake.read(file)).includes('hyparquet-writer')).toBe(true);
+
+    // After the upgrade: the recorded batch is re-run (its files are accepted as they are), then the next ones.
+    await (await silver(lake, spec, new TestClock(T0))).catchUp();
+    const after = await lakeBytes(lake);
+    for (const [file, bytes] of before) expect({ file, same: after.get(file) === bytes }).toEqual({ file, same: true });
+    const checkpoint = new StageCheckpoint<SilverOffsets, SilverCommit, SilverState>(lake, 'checkpoints/silver');
+    expect(await checkpoint.lastCommitted()).toBe(2);
+    expect((await checkpoint.readOffsets(0))?.parquetWriter).toBeUndefined();
+    expect((await checkpoint.readOffsets(1))?.parquetWriter).toBe(2);
+    const newFiles = [...after.keys()].filter((file) => file.endsWith('.parquet') && !before.has(file));
+    expect(newFiles.length).toBeGreaterThan(0);
+    for (const file of newFiles) expect((await lake.read(file)).includes('parquet-encoder version 2')).toBe(true);
+
+    // The same rows as a run that never saw the old writer: none lost, none twice.
+    const ids = async (l: Lake) => (await collect(readDeltaRows(l, SILVER_TABLE))).map((r) => r['reading_id']).sort();
+    const reference = newLake('reference');
+    await seedBronze(reference, BATCHES);
+    await (await silver(reference, spec, new TestClock(T0))).catchUp();
+    expect(await ids(lake)).toEqual(await ids(reference));
+    expect(new Set(await ids(lake)).size).toBe((await ids(lake)).length);
+  });
+
   it('takes event times in the years 0001 to 0099 into the silver table with their own dates, and goes on', async () => {
     const lake = newLake('lake');
     await seedBronze(lake, [[good(0, 'd0', '0050-06-01T12:00:00Z'), good(1, 'd0', '2026-01-01T00:00:00Z')]]);

@@ -107,6 +107,8 @@ export interface SilverOffsets {
   batchTime: number;
   /** Trace context of the span that planned the batch: its manifests carry it, re-run or not. */
   traceparent?: string;
+  /** The Parquet writer version of the batch's data files (libs/delta `parquet-writers.ts`); absent: 1, the writer before it was recorded. */
+  parquetWriter?: number;
 }
 
 /** Rows of one source partition, by outcome. Every captured record lands in exactly one. */
@@ -168,6 +170,8 @@ export interface GoldOffsets {
   batchTime: number;
   /** The input is complete: after the batch the watermark passes every open window (Flink's end-of-input watermark). */
   endOfInput?: true;
+  /** The Parquet writer version of the batch's data files (libs/delta `parquet-writers.ts`); absent: 1, the writer before it was recorded. */
+  parquetWriter?: number;
 }
 
 export interface GoldTotals {

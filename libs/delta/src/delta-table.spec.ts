@@ -211,6 +211,22 @@ describe('DeltaTable', () => {
     expect(log.sort()).toEqual(['t/_delta_log/00000000000000000000.json', 't/_delta_log/00000000000000000001.json']);
   });
 
+  it('re-runs a batch with the Parquet writer it recorded: files of writer 1 are accepted by writer 1 and refused by writer 2, with the same stats', async () => {
+    const table = await DeltaTable.open(lake, 't', SCHEMA);
+    const old = await table.writeDataFiles(rows(), { filePrefix: 'part-7', commitTime: COMMIT_TIME, parquetWriter: 1 });
+    const before = await snapshotFiles(temp.path);
+    const again = await table.writeDataFiles(rows(), { filePrefix: 'part-7', commitTime: COMMIT_TIME, parquetWriter: 1 });
+    expect(await snapshotFiles(temp.path)).toEqual(before);
+    expect(again.map((f) => f.add)).toEqual(old.map((f) => f.add));
+    await expect(table.writeDataFiles(rows(), { filePrefix: 'part-7', commitTime: COMMIT_TIME, parquetWriter: 2 })).rejects.toThrow(/already exists with other content/);
+    const current = await table.writeDataFiles(rows(), { filePrefix: 'part-8', commitTime: COMMIT_TIME });
+    expect(current.map((f) => f.add.stats)).toEqual(old.map((f) => f.add.stats));
+    expect(current.map((f) => f.sha256)).not.toEqual(old.map((f) => f.sha256));
+    await expect(table.writeDataFiles(rows(), { filePrefix: 'part-9', commitTime: COMMIT_TIME, parquetWriter: 3 as 2 })).rejects.toThrow(
+      /Parquet writer version 3, which this build does not have/,
+    );
+  });
+
   it('refuses to accept an existing data file whose bytes differ', async () => {
     const table = await DeltaTable.open(lake, 't', SCHEMA);
     await table.writeFiles(rows().slice(0, 1), { filePrefix: 'same', commitTime: COMMIT_TIME });
@@ -286,5 +302,10 @@ describe('DeltaTable', () => {
       /Row 0: Partition column "event_date" of type "date" cannot hold the string "2026-02-30"/,
     );
     await expect(table.writeFiles([{ ...rows()[0], unknown: 1 }], { filePrefix: 'bad', commitTime: COMMIT_TIME })).rejects.toThrow(/Row 0 has column "unknown"/);
+    // Also among columns in schema order, and out of it.
+    const { event_id, device, ...rest } = rows()[0] as TableRow;
+    for (const row of [{ event_id, unknown: 1, device, ...rest }, { device, event_id, ...rest, unknown: 1 }]) {
+      await expect(table.writeFiles([rows()[1] as TableRow, row], { filePrefix: 'bad', commitTime: COMMIT_TIME })).rejects.toThrow(/Row 1 has column "unknown"/);
+    }
   });
 });

@@ -30,8 +30,8 @@ import {
   type DeltaAction,
   type DeltaMetadata,
 } from './delta-log';
-import { compareCodePoints, computeFileStats, serializeFileStats } from './file-stats';
-import { encodeParquet } from './parquet-file';
+import { compareCodePoints, serializeFileStats } from './file-stats';
+import { encodeDataFile, PARQUET_WRITER_VERSION, parquetWriterOf, type ParquetWriterVersion } from './parquet-writers';
 import { encodeAddPath, partitionFolder, serializePartitionValue } from './partition-values';
 import { DeltaSchemaError, describeSchemaDifferences, parseSparkSchema, toSparkSchema, type SparkStructType } from './spark-schema';
 
@@ -53,6 +53,11 @@ export interface WriteFilesOptions {
   readonly maxRowsPerFile?: number;
   /** `add.tags` of each file from its rows (e.g. a key filter); they must depend on the rows alone. */
   readonly fileTags?: (rows: readonly TableRow[]) => Readonly<Record<string, string>>;
+  /**
+   * The Parquet writer, as the batch's offsets record it (see `parquet-writers.ts`); default the
+   * current one. A batch re-run must use the writer it first ran with, or its files are refused.
+   */
+  readonly parquetWriter?: ParquetWriterVersion;
 }
 
 export interface CommitOptions {
@@ -175,6 +180,7 @@ export class DeltaTable {
     if (!Number.isSafeInteger(options.commitTime)) throw new RangeError(`commitTime must be epoch milliseconds, got ${options.commitTime}.`);
     const maxRows = options.maxRowsPerFile ?? this.options.maxRowsPerFile ?? DEFAULT_MAX_ROWS_PER_FILE;
     if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new RangeError(`maxRowsPerFile must be a positive integer, got ${maxRows}.`);
+    const writer = parquetWriterOf(options.parquetWriter ?? PARQUET_WRITER_VERSION);
 
     const files: WrittenDataFile[] = [];
     for (const group of this.partitionGroups(rows)) {
@@ -182,7 +188,7 @@ export class DeltaTable {
         const chunk = group.rows.slice(start, start + maxRows);
         const fileName = `${options.filePrefix}.c${String(index).padStart(3, '0')}.snappy.parquet`;
         const storedPath = group.folder === '' ? fileName : `${group.folder}/${fileName}`;
-        const bytes = encodeParquet(this.dataColumns, chunk);
+        const { bytes, stats } = encodeDataFile(this.dataColumns, chunk, writer);
         await this.createDataFile(`${this.root}/${storedPath}`, bytes);
         const add: AddFile = {
           path: encodeAddPath(storedPath),
@@ -190,7 +196,7 @@ export class DeltaTable {
           size: bytes.length,
           modificationTime: options.commitTime,
           dataChange: true,
-          stats: serializeFileStats(computeFileStats(this.dataColumns, chunk)),
+          stats: serializeFileStats(stats()),
           ...(options.fileTags ? { tags: sortedTags(options.fileTags(chunk)) } : {}),
         };
         files.push({ add, lakePath: `${this.root}/${storedPath}`, sha256: createHash('sha256').update(bytes).digest('hex'), rows: chunk });
@@ -257,9 +263,16 @@ export class DeltaTable {
   private partitionGroups(rows: readonly TableRow[]): { folder: string; values: Record<string, string | null>; rows: TableRow[] }[] {
     const groups = new Map<string, { folder: string; values: Record<string, string | null>; rows: TableRow[] }>();
     const bySingleValue = new Map<TableRow[string], { folder: string; values: Record<string, string | null>; rows: TableRow[] }>();
+    const names = this.schema.columns.map((column) => column.name);
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
+      // Rows mostly hold their columns in schema order: a key equal to the next name is known without a lookup.
+      let next = 0;
       for (const key in row) {
+        if (key === names[next]) {
+          next++;
+          continue;
+        }
         if (!this.columnsByName.has(key)) {
           throw new Error(`Row ${i} has column "${key}" that ${this.describe()} does not have; columns are ${[...this.columnsByName.keys()].join(', ')}.`);
         }

@@ -32,54 +32,79 @@ export interface FileStats {
   nullCount: Record<string, number>;
 }
 
+/** What a column's statistics are made of, gathered value by value (`computeFileStats`) or by a writer's own pass. */
+export interface ColumnSummary {
+  nulls: number;
+  /** Least and greatest value as compared here: numbers (timestamps in epoch ms, the min rounded down, the max up), or strings. */
+  min: string | number | undefined;
+  max: string | number | undefined;
+  hasNaN: boolean;
+  /** The max is a timestamp rounded up to the millisecond. */
+  maxRoundedUp: boolean;
+}
+
+export function emptyColumnSummary(): ColumnSummary {
+  return { nulls: 0, min: undefined, max: undefined, hasNaN: false, maxRoundedUp: false };
+}
+
 /** Statistics of `rows` over `columns` (pass the data columns only, not the partition columns). */
 export function computeFileStats(columns: readonly TableColumn[], rows: readonly TableRow[]): FileStats {
-  const stats: FileStats = { numRecords: rows.length, minValues: {}, maxValues: {}, nullCount: {} };
-  for (const column of columns) {
-    let nulls = 0;
-    let min: string | number | undefined;
-    let max: string | number | undefined;
-    let hasNaN = false;
-    let maxRoundedUp = false;
-    const ordered = hasMinMax(column);
-    for (const row of rows) {
-      const value = row[column.name];
-      if (value === null || value === undefined) {
-        nulls++;
+  return fileStatsOf(
+    columns,
+    rows.length,
+    columns.map((column) => summarizeColumn(column, rows)),
+  );
+}
+
+function summarizeColumn(column: TableColumn, rows: readonly TableRow[]): ColumnSummary {
+  const summary = emptyColumnSummary();
+  const ordered = hasMinMax(column);
+  for (const row of rows) {
+    const value = row[column.name];
+    if (value === null || value === undefined) {
+      summary.nulls++;
+      continue;
+    }
+    if (!ordered) continue;
+    if (typeof value === 'bigint') {
+      // Epoch microseconds (a timestamp): the millisecond below for the min, above for the max.
+      const floor = timestampMillis(value);
+      const ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
+      if (summary.min === undefined || floor < (summary.min as number)) summary.min = floor;
+      if (summary.max === undefined || ceil > (summary.max as number)) {
+        summary.max = ceil;
+        summary.maxRoundedUp = ceil !== floor;
+      }
+    } else if (typeof value === 'number') {
+      if (Number.isNaN(value)) {
+        summary.hasNaN = true;
         continue;
       }
-      if (!ordered) continue;
-      if (typeof value === 'bigint') {
-        // Epoch microseconds (a timestamp): the millisecond below for the min, above for the max.
-        const floor = timestampMillis(value);
-        const ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
-        if (min === undefined || floor < (min as number)) min = floor;
-        if (max === undefined || ceil > (max as number)) {
-          max = ceil;
-          maxRoundedUp = ceil !== floor;
-        }
-      } else if (typeof value === 'number') {
-        if (Number.isNaN(value)) {
-          hasNaN = true;
-          continue;
-        }
-        if (min === undefined || value < (min as number)) min = value;
-        if (max === undefined || value > (max as number)) {
-          max = value;
-          maxRoundedUp = false;
-        }
-      } else if (typeof value === 'string') {
-        if (min === undefined || compareCodePoints(value, min as string) < 0) min = value;
-        if (max === undefined || compareCodePoints(value, max as string) > 0) max = value;
+      if (summary.min === undefined || value < (summary.min as number)) summary.min = value;
+      if (summary.max === undefined || value > (summary.max as number)) {
+        summary.max = value;
+        summary.maxRoundedUp = false;
       }
+    } else if (typeof value === 'string') {
+      if (summary.min === undefined || compareCodePoints(value, summary.min as string) < 0) summary.min = value;
+      if (summary.max === undefined || compareCodePoints(value, summary.max as string) > 0) summary.max = value;
     }
+  }
+  return summary;
+}
+
+/** The `FileStats` of `numRecords` rows from each column's summary (in `columns` order). */
+export function fileStatsOf(columns: readonly TableColumn[], numRecords: number, summaries: readonly ColumnSummary[]): FileStats {
+  const stats: FileStats = { numRecords, minValues: {}, maxValues: {}, nullCount: {} };
+  columns.forEach((column, c) => {
+    const { nulls, min, max, hasNaN, maxRoundedUp } = summaries[c] as ColumnSummary;
     const unstatable = maxRoundedUp && (max as number) >= YEAR_10000_MS;
     if (min !== undefined && max !== undefined && !hasNaN && !unstatable) {
       stats.minValues[column.name] = statsValue(column, min, 'min');
       stats.maxValues[column.name] = statsValue(column, max, 'max');
     }
     stats.nullCount[column.name] = nulls;
-  }
+  });
   dropNonFiniteBounds(stats);
   return stats;
 }

@@ -1,5 +1,7 @@
 /**
- * Parquet data files: rows of a `TableSchema` to Parquet bytes (hyparquet-writer) and back (hyparquet).
+ * Parquet data files: rows of a `TableSchema` to Parquet bytes with hyparquet-writer (Parquet writer
+ * version 1, kept for batches recorded with it: see `parquet-writers.ts`), and any table's Parquet
+ * files back to rows (hyparquet).
  *
  * Invariants:
  * - Deterministic: the same columns and rows give byte-identical files (no clock, no random, a
@@ -17,10 +19,11 @@
  *   or with `timestamps: 'micros'` as lake timestamps: epoch ms numbers for whole milliseconds,
  *   epoch µs bigints otherwise (nanoseconds rounded down to the microsecond, as Spark reads them).
  */
-import { lakeTimestampOfMicros, type TableColumn, type TableColumnType, type TableRow, type TableValue } from '@pipeline/contracts';
+import { lakeTimestampOfMicros, type TableColumn, type TableRow, type TableValue } from '@pipeline/contracts';
 import { parquetMetadata, parquetReadObjects, type ParquetParsers, type SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { dateOfDays, daysOfDate, describeValue } from './partition-values';
+import { dateOfDays, daysOfDate } from './partition-values';
+import { DeltaDataError, invalidValue, missingValue } from './parquet-values';
 
 const ROW_GROUP_ROWS = 100_000;
 const MICROS_PER_MS = 1000n;
@@ -28,9 +31,7 @@ const MIN_INT64 = -(2n ** 63n);
 const MAX_INT64 = 2n ** 63n - 1n;
 const CREATED_BY = 'pipeline-delta (hyparquet-writer)';
 
-export class DeltaDataError extends Error {
-  override readonly name = 'DeltaDataError';
-}
+export { DeltaDataError };
 
 /** Parquet bytes for `rows`, holding the `columns` (partition columns already left out). */
 export function encodeParquet(columns: readonly TableColumn[], rows: readonly TableRow[]): Buffer {
@@ -84,7 +85,7 @@ function columnValues(column: TableColumn, rows: readonly TableRow[]): unknown[]
   for (let i = 0; i < rows.length; i++) {
     const value = rows[i][column.name];
     if (value === null || value === undefined) {
-      if (!column.nullable) throw new DeltaDataError(`Row ${i}: column "${column.name}" is not nullable but the value is ${value}. Fix the row or declare the column nullable.`);
+      if (!column.nullable) missingValue(column, value, i);
       out[i] = null;
       continue;
     }
@@ -124,28 +125,7 @@ function primitive(column: TableColumn, value: TableValue, row: number): unknown
       if (Buffer.isBuffer(value)) return new Uint8Array(value.buffer, value.byteOffset, value.length);
       break;
   }
-  throw new DeltaDataError(`Row ${row}: column "${column.name}" is ${column.type} but the value is ${describeValue(value)}. ${expectedForm(column.type)}`);
-}
-
-function expectedForm(type: TableColumnType): string {
-  switch (type) {
-    case 'string':
-      return 'Expected a string.';
-    case 'long':
-      return 'Expected a safe integer number.';
-    case 'integer':
-      return 'Expected an integer number within 32 bits.';
-    case 'double':
-      return 'Expected a number.';
-    case 'boolean':
-      return 'Expected a boolean.';
-    case 'timestamp':
-      return 'Expected epoch milliseconds as an integer number, or epoch microseconds as a 64-bit bigint.';
-    case 'date':
-      return "Expected a 'YYYY-MM-DD' string of a real date.";
-    case 'binary':
-      return 'Expected a Buffer.';
-  }
+  return invalidValue(column, value, row);
 }
 
 /** How reads give timestamps: epoch ms rounded down, or lake timestamps keeping the microseconds. */

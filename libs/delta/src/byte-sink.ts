@@ -1,0 +1,71 @@
+/**
+ * A growing byte buffer written front to back: little-endian numbers, varints, UTF-8 text. The
+ * Parquet encoder writes pages, Thrift headers and the footer through it, so values go straight
+ * into one buffer instead of one small array each.
+ */
+export class ByteSink {
+  buf: Buffer;
+  view: DataView;
+  pos = 0;
+
+  constructor(capacity = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(capacity);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  }
+
+  /** Room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.pos + n, this.buf.length * 2));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
+  }
+
+  byte(value: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = value;
+  }
+
+  /** An unsigned varint (LEB128) of a non-negative safe integer. */
+  varint(value: number): void {
+    this.ensure(10);
+    while (value >= 0x80) {
+      this.buf[this.pos++] = value % 0x80 | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.buf[this.pos++] = value;
+  }
+
+  int32(value: number): void {
+    this.ensure(4);
+    this.view.setInt32(this.pos, value, true);
+    this.pos += 4;
+  }
+
+  bytes(source: Uint8Array): void {
+    this.ensure(source.length);
+    this.buf.set(source, this.pos);
+    this.pos += source.length;
+  }
+
+  /** Appends `text` as UTF-8 (lone surrogates become U+FFFD, as TextEncoder does) and returns its byte length. */
+  utf8(text: string): number {
+    this.ensure(text.length * 3);
+    const written = this.buf.utf8Write(text, this.pos);
+    this.pos += written;
+    return written;
+  }
+
+  /** The bytes written so far, copied out (the sink may be reused). */
+  copy(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+}
+
+declare global {
+  interface Buffer {
+    /** Node's UTF-8 write without argument parsing (`buffer.write(text, offset, 'utf8')` minus its checks). */
+    utf8Write(text: string, offset: number): number;
+  }
+}

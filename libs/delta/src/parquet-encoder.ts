@@ -1,0 +1,891 @@
+/**
+ * The Parquet writer of the Delta tables (writer version 2): rows of a flat `TableSchema` to
+ * Parquet bytes, in one pass per column chunk that checks each value, writes it and gathers both
+ * the Parquet statistics and the Delta statistics (see `file-stats.ts`), so rows are walked once.
+ *
+ * Format choices, and why:
+ * - Types as Spark writes them (as `parquet-file.ts` says): string → BYTE_ARRAY UTF8 (STRING),
+ *   long → INT64, integer → INT32, double, boolean, timestamp → INT64 TIMESTAMP(MICROS, UTC),
+ *   date → INT32 DATE, binary → BYTE_ARRAY; nullable columns OPTIONAL, others REQUIRED.
+ * - Row groups of 100,000 rows, data pages of 20,000 rows (DATA_PAGE_V2, so definition levels
+ *   stay outside the compressed part and REQUIRED columns have none), SNAPPY-compressed.
+ * - String, long, integer, date and timestamp chunks are dictionary-encoded (PLAIN dictionary
+ *   page, RLE_DICTIONARY pages of bit-packed indices) unless the dictionary stops paying: once it
+ *   holds more entries than an eighth of the chunk's rows, or (after 4,096 entries) more than 7/8
+ *   of the values seen (a column of ids), or 1 MiB of text, the chunk is written PLAIN. The rule
+ *   is decided value by value, so abandoning costs at most the values seen. A dictionary spares
+ *   the compressor most of the bytes, and strings are encoded to UTF-8 once per distinct value.
+ *   A timestamp chunk holding microsecond (bigint) values is PLAIN. Doubles, booleans and binary
+ *   are PLAIN, so a double keeps its sign of zero and its NaN as written. Numbers are written
+ *   straight into the page buffer (a long as its two 32-bit halves, no BigInt).
+ * - Column chunk statistics: null count always; min/max for numbers, dates, timestamps, booleans
+ *   and strings (whole, in byte order), none for binary; NaN is left out of a double's bounds, a
+ *   zero min is written -0 and a zero max +0 (the Parquet spec's rule); the footer declares
+ *   type-defined column orders so readers may use them.
+ * - Definition levels are one RLE run when a page has no nulls (or only nulls), bit-packed
+ *   otherwise.
+ *
+ * Invariants:
+ * - Deterministic: every choice above depends on the rows alone, and the footer holds no clock or
+ *   random value (a fixed `created_by`), so the same rows give the same bytes.
+ * - Bad values fail with the `DeltaDataError` messages of the previous writer, the first bad
+ *   value in column order then row order, as before.
+ * - The Delta statistics (`ColumnSummary`) are those `computeFileStats` gathers for the same rows.
+ */
+import { timestampMillis, timestampSubMillisMicros, type TableColumn, type TableRow } from '@pipeline/contracts';
+import { ByteSink } from './byte-sink';
+import { compareCodePoints, emptyColumnSummary, type ColumnSummary } from './file-stats';
+import { daysOfDate } from './partition-values';
+import { invalidValue, missingValue } from './parquet-values';
+import { snappyCompress } from './snappy';
+import { ThriftType, ThriftWriter } from './thrift-compact';
+
+const ROW_GROUP_ROWS = 100_000;
+const PAGE_ROWS = 20_000;
+const CREATED_BY = 'pipeline-delta parquet-encoder version 2';
+const DICTIONARY_SHARE_OF_ROWS = 8;
+const DICTIONARY_UNIQUE_CHECK = 4096;
+const DICTIONARY_MAX_CHARS = 1 << 20;
+const TWO_32 = 4294967296;
+const MIN_INT64 = -(2n ** 63n);
+const MAX_INT64 = 2n ** 63n - 1n;
+
+// Parquet's enums (parquet.thrift).
+const BOOLEAN = 0;
+const INT32 = 1;
+const INT64 = 2;
+const DOUBLE = 5;
+const BYTE_ARRAY = 6;
+const PLAIN = 0;
+const RLE = 3;
+const RLE_DICTIONARY = 8;
+const SNAPPY = 1;
+const DICTIONARY_PAGE = 2;
+const DATA_PAGE_V2 = 3;
+
+/** The bytes of a Parquet file and, per column, what its Delta statistics are made of. */
+export interface EncodedParquet {
+  bytes: Buffer;
+  summaries: ColumnSummary[];
+}
+
+/** One column chunk: its pages (dictionary page first), ready to place in the file. */
+interface EncodedChunk {
+  pages: Buffer;
+  dictionaryBytes: number;
+  uncompressedBytes: number;
+  encodings: number[];
+  nulls: number;
+  min: Uint8Array | undefined;
+  max: Uint8Array | undefined;
+}
+
+/** A chunk's values before paging: `marks[2p]` is where page p starts in `values` (bytes, or values for indices/booleans), `marks[2p+1]` the non-null values before it. */
+interface ChunkValues {
+  kind: 'plain' | 'boolean' | 'dictionary';
+  marks: number[];
+  nulls: number;
+  dictionary?: { entries: number; bytes: Buffer };
+  min: Uint8Array | undefined;
+  max: Uint8Array | undefined;
+}
+
+// Scratch reused by every call (encoding is synchronous): values before paging, one page body, its compressed form.
+const values = new ByteSink(1 << 20);
+const body = new ByteSink(1 << 16);
+const compressed = new ByteSink(1 << 16);
+const levels = new ByteSink(1 << 12);
+const defs = new Uint8Array(ROW_GROUP_ROWS);
+const indices = new Int32Array(ROW_GROUP_ROWS);
+
+/** Parquet bytes for `rows` holding `columns` (partition columns already left out), and their Delta statistics. */
+export function encodeParquetFile(columns: readonly TableColumn[], rows: readonly TableRow[]): EncodedParquet {
+  const groups: Array<[number, number]> = [];
+  for (let start = 0; start < rows.length; start += ROW_GROUP_ROWS) groups.push([start, Math.min(rows.length, start + ROW_GROUP_ROWS)]);
+  const summaries = columns.map(() => emptyColumnSummary());
+  // Column by column over the whole file, so the first bad value found is the one the previous writer reported.
+  const chunks = columns.map((column, c) => groups.map(([start, end]) => encodeChunk(column, rows, start, end, summaries[c] as ColumnSummary)));
+  return { bytes: assembleFile(columns, rows.length, groups, chunks), summaries };
+}
+
+function encodeChunk(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): EncodedChunk {
+  const chunk = chunkValues(column, rows, start, end, summary);
+  const out = new ByteSink(values.pos + 1024);
+  let uncompressedBytes = 0;
+  let dictionaryBytes = 0;
+  if (chunk.dictionary) {
+    compressed.pos = 0;
+    snappyCompress(chunk.dictionary.bytes, 0, chunk.dictionary.bytes.length, compressed);
+    const headerStart = out.pos;
+    const header = new ThriftWriter(out);
+    header.i32(1, DICTIONARY_PAGE);
+    header.i32(2, chunk.dictionary.bytes.length);
+    header.i32(3, compressed.pos);
+    header.beginStruct(7);
+    header.i32(1, chunk.dictionary.entries);
+    header.i32(2, PLAIN);
+    header.endStruct();
+    header.endStruct();
+    uncompressedBytes += out.pos - headerStart + chunk.dictionary.bytes.length;
+    out.bytes(compressed.buf.subarray(0, compressed.pos));
+    dictionaryBytes = out.pos;
+  }
+  const bitWidth = chunk.dictionary ? Math.max(1, 32 - Math.clz32(chunk.dictionary.entries - 1)) : 0;
+  const encoding = chunk.kind === 'dictionary' ? RLE_DICTIONARY : PLAIN;
+  for (let page = 0, first = start; first < end; page++, first += PAGE_ROWS) {
+    const rowCount = Math.min(end, first + PAGE_ROWS) - first;
+    const [from, before, to, after] = chunk.marks.slice(page * 2, page * 2 + 4) as [number, number, number, number];
+    const nonNull = after - before;
+    levels.pos = 0;
+    if (column.nullable) writeLevels(first - start, rowCount, nonNull);
+    let source: Uint8Array = values.buf;
+    let sourceStart = from;
+    let sourceEnd = to;
+    if (chunk.kind !== 'plain') {
+      body.pos = 0;
+      if (chunk.kind === 'dictionary') {
+        body.byte(bitWidth);
+        bitPack(indices, from, to, bitWidth);
+      } else packBooleans(values.buf, from, to);
+      [source, sourceStart, sourceEnd] = [body.buf, 0, body.pos];
+    }
+    compressed.pos = 0;
+    snappyCompress(source, sourceStart, sourceEnd, compressed);
+    const headerStart = out.pos;
+    const header = new ThriftWriter(out);
+    header.i32(1, DATA_PAGE_V2);
+    header.i32(2, levels.pos + sourceEnd - sourceStart);
+    header.i32(3, levels.pos + compressed.pos);
+    header.beginStruct(8);
+    header.i32(1, rowCount);
+    header.i32(2, rowCount - nonNull);
+    header.i32(3, rowCount);
+    header.i32(4, encoding);
+    header.i32(5, levels.pos);
+    header.i32(6, 0);
+    header.endStruct();
+    header.endStruct();
+    uncompressedBytes += out.pos - headerStart + levels.pos + sourceEnd - sourceStart;
+    out.bytes(levels.buf.subarray(0, levels.pos));
+    out.bytes(compressed.buf.subarray(0, compressed.pos));
+  }
+  const encodings = [PLAIN, ...(column.nullable ? [RLE] : []), ...(chunk.kind === 'dictionary' ? [RLE_DICTIONARY] : [])];
+  return { pages: out.copy(), dictionaryBytes, uncompressedBytes, encodings, nulls: chunk.nulls, min: chunk.min, max: chunk.max };
+}
+
+/** Definition levels (bit width 1) of a page's rows: one RLE run when they are all equal, else bit-packed. */
+function writeLevels(first: number, count: number, nonNull: number): void {
+  if (nonNull === count || nonNull === 0) {
+    levels.varint(count * 2);
+    levels.byte(nonNull === 0 ? 0 : 1);
+    return;
+  }
+  const groups = Math.ceil(count / 8);
+  levels.varint(groups * 2 + 1);
+  levels.ensure(groups);
+  const buf = levels.buf;
+  let pos = levels.pos;
+  for (let g = 0; g < groups; g++) {
+    let byte = 0;
+    const base = first + g * 8;
+    const n = Math.min(8, count - g * 8);
+    for (let k = 0; k < n; k++) byte |= defs[base + k] << k;
+    buf[pos++] = byte;
+  }
+  levels.pos = pos;
+}
+
+/** `ids[from, to)` as one bit-packed run of `width`-bit values (the RLE/bit-packed hybrid), into `body`. */
+function bitPack(ids: Int32Array, from: number, to: number, width: number): void {
+  const count = to - from;
+  if (count === 0) return;
+  const groups = Math.ceil(count / 8);
+  body.varint(groups * 2 + 1);
+  body.ensure(groups * width);
+  const buf = body.buf;
+  let pos = body.pos;
+  const endPos = pos + groups * width;
+  let acc = 0;
+  let bits = 0;
+  for (let i = from; i < to; i++) {
+    acc |= ids[i] << bits;
+    bits += width;
+    while (bits >= 8) {
+      buf[pos++] = acc & 0xff;
+      acc >>>= 8;
+      bits -= 8;
+    }
+  }
+  if (bits > 0) buf[pos++] = acc;
+  while (pos < endPos) buf[pos++] = 0;
+  body.pos = pos;
+}
+
+/** PLAIN booleans: one bit each, first value in the lowest bit. */
+function packBooleans(bools: Uint8Array, from: number, to: number): void {
+  const bytes = Math.ceil((to - from) / 8);
+  body.ensure(bytes);
+  const buf = body.buf;
+  let pos = body.pos;
+  for (let i = from; i < to; i += 8) {
+    let byte = 0;
+    const n = Math.min(8, to - i);
+    for (let k = 0; k < n; k++) byte |= bools[i + k] << k;
+    buf[pos++] = byte;
+  }
+  body.pos = pos;
+}
+
+function chunkValues(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  values.pos = 0;
+  switch (column.type) {
+    case 'string':
+      return stringDictionary(column, rows, start, end, summary) ?? plainStrings(column, rows, start, end, summary);
+    case 'long':
+      return longs(column, rows, start, end, summary);
+    case 'integer':
+      return integers(column, rows, start, end, summary);
+    case 'double':
+      return doubles(column, rows, start, end, summary);
+    case 'boolean':
+      return booleans(column, rows, start, end, summary);
+    case 'timestamp':
+      return timestamps(column, rows, start, end, summary);
+    case 'date':
+      return dates(column, rows, start, end, summary);
+    case 'binary':
+      return binaries(column, rows, start, end, summary);
+  }
+}
+
+function integers(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  const { name, nullable } = column;
+  const dictionary = new NumberDictionary(end - start);
+  values.ensure((end - start) * 4);
+  const view = values.view;
+  const marks: number[] = [];
+  let pos = 0;
+  let nulls = 0;
+  let min = 0;
+  let max = 0;
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(pos, pos >> 2);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < -2147483648 || value > 2147483647) invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      if (pos === 0) min = max = value;
+      else if (value < min) min = value;
+      else if (value > max) max = value;
+      if (dictionary.open) dictionary.add(value, pos >> 2);
+      view.setInt32(pos, value, true);
+      pos += 4;
+    }
+  }
+  marks.push(pos, pos >> 2);
+  values.pos = pos;
+  if (pos > 0) mergeNumbers(summary, min, max);
+  summary.nulls += nulls;
+  const bounds = { min: pos > 0 ? int32Bytes(min) : undefined, max: pos > 0 ? int32Bytes(max) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, 4, (view, at, value) => view.setInt32(at, value, true));
+}
+
+function longs(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  const { name, nullable } = column;
+  const dictionary = new NumberDictionary(end - start);
+  values.ensure((end - start) * 8);
+  const view = values.view;
+  const marks: number[] = [];
+  let pos = 0;
+  let nulls = 0;
+  let min = 0;
+  let max = 0;
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(pos, pos >> 3);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      if (pos === 0) min = max = value;
+      else if (value < min) min = value;
+      else if (value > max) max = value;
+      if (dictionary.open) dictionary.add(value, pos >> 3);
+      setInt64(view, pos, value);
+      pos += 8;
+    }
+  }
+  marks.push(pos, pos >> 3);
+  values.pos = pos;
+  if (pos > 0) mergeNumbers(summary, min, max);
+  summary.nulls += nulls;
+  const bounds = { min: pos > 0 ? int64Bytes(min) : undefined, max: pos > 0 ? int64Bytes(max) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, 8, setInt64);
+}
+
+/** A safe integer as a little-endian INT64, in two 32-bit halves (no BigInt). */
+function setInt64(view: DataView, at: number, value: number): void {
+  const high = Math.floor(value / TWO_32);
+  view.setUint32(at, value - high * TWO_32, true);
+  view.setInt32(at + 4, high, true);
+}
+
+/** Epoch milliseconds (a safe integer) as INT64 microseconds: value × 1000 exactly, in halves (the low half of the millis times 1000 stays below 2^42). */
+function setMicrosOfMillis(view: DataView, at: number, millis: number): void {
+  const highMs = Math.floor(millis / TWO_32);
+  const lowMicros = (millis - highMs * TWO_32) * 1000;
+  const carry = Math.floor(lowMicros / TWO_32);
+  view.setUint32(at, lowMicros - carry * TWO_32, true);
+  view.setInt32(at + 4, highMs * 1000 + carry, true);
+}
+
+function doubles(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  const { name, nullable } = column;
+  values.ensure((end - start) * 8);
+  const view = values.view;
+  const marks: number[] = [];
+  let pos = 0;
+  let nulls = 0;
+  let min = NaN;
+  let max = NaN;
+  let hasNaN = false;
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(pos, pos >> 3);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      if (typeof value !== 'number') invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      view.setFloat64(pos, value, true);
+      pos += 8;
+      if (value !== value) hasNaN = true;
+      else if (min !== min) min = max = value;
+      else if (value < min) min = value;
+      else if (value > max) max = value;
+    }
+  }
+  marks.push(pos, pos >> 3);
+  values.pos = pos;
+  if (hasNaN) summary.hasNaN = true;
+  if (min === min) mergeNumbers(summary, min, max);
+  summary.nulls += nulls;
+  // Parquet's rule for zero bounds: a zero min is -0 and a zero max +0, whichever zeros the chunk holds.
+  const bounds = min === min ? { min: float64Bytes(min === 0 ? -0 : min), max: float64Bytes(max === 0 ? 0 : max) } : { min: undefined, max: undefined };
+  return { kind: 'plain', marks, nulls, ...bounds };
+}
+
+function booleans(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  const { name, nullable } = column;
+  values.ensure(end - start);
+  const buf = values.buf;
+  const marks: number[] = [];
+  let pos = 0;
+  let nulls = 0;
+  let seen = 0; // bit 0: false seen, bit 1: true seen
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(pos, pos);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      if (typeof value !== 'boolean') invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      buf[pos++] = value ? 1 : 0;
+      seen |= value ? 2 : 1;
+    }
+  }
+  marks.push(pos, pos);
+  values.pos = pos;
+  summary.nulls += nulls;
+  return { kind: 'boolean', marks, nulls, min: seen === 0 ? undefined : Uint8Array.of(seen & 1 ? 0 : 1), max: seen === 0 ? undefined : Uint8Array.of(seen & 2 ? 1 : 0) };
+}
+
+function timestamps(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  const { name, nullable } = column;
+  // Keyed by epoch ms: a chunk holding a bigint (microseconds) is written without a dictionary.
+  const dictionary = new NumberDictionary(end - start);
+  values.ensure((end - start) * 8);
+  const view = values.view;
+  const marks: number[] = [];
+  let pos = 0;
+  let nulls = 0;
+  // Parquet bounds in microseconds as (signed high, unsigned low) halves; Delta bounds in milliseconds as `computeFileStats` takes them.
+  let minHigh = 0;
+  let minLow = 0;
+  let maxHigh = 0;
+  let maxLow = 0;
+  let minMs = 0;
+  let maxMs = 0;
+  let roundedUp = false;
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(pos, pos >> 3);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      let high: number;
+      let low: number;
+      let floor: number;
+      let ceil: number;
+      if (typeof value === 'number') {
+        if (!Number.isSafeInteger(value)) invalidValue(column, value, i);
+        // value × 1000 exactly, in halves: the low half of the millis times 1000 stays below 2^42.
+        const highMs = Math.floor(value / TWO_32);
+        const lowMicros = (value - highMs * TWO_32) * 1000;
+        const carry = Math.floor(lowMicros / TWO_32);
+        low = lowMicros - carry * TWO_32;
+        high = highMs * 1000 + carry;
+        floor = ceil = value;
+        if (dictionary.open) dictionary.add(value, pos >> 3);
+      } else if (typeof value === 'bigint') {
+        dictionary.open = false;
+        if (value < MIN_INT64 || value > MAX_INT64) invalidValue(column, value, i);
+        const bits = BigInt.asUintN(64, value);
+        low = Number(bits & 0xffffffffn);
+        high = Number(BigInt.asIntN(32, bits >> 32n));
+        floor = timestampMillis(value);
+        ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
+      } else invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      if (pos === 0) {
+        [minHigh, minLow, maxHigh, maxLow, minMs, maxMs, roundedUp] = [high, low, high, low, floor, ceil, ceil !== floor];
+      } else {
+        if (high < minHigh || (high === minHigh && low < minLow)) [minHigh, minLow] = [high, low];
+        if (high > maxHigh || (high === maxHigh && low > maxLow)) [maxHigh, maxLow] = [high, low];
+        if (floor < minMs) minMs = floor;
+        if (ceil > maxMs) [maxMs, roundedUp] = [ceil, ceil !== floor];
+      }
+      view.setUint32(pos, low, true);
+      view.setInt32(pos + 4, high, true);
+      pos += 8;
+    }
+  }
+  marks.push(pos, pos >> 3);
+  values.pos = pos;
+  if (pos > 0) {
+    if (summary.min === undefined || minMs < (summary.min as number)) summary.min = minMs;
+    if (summary.max === undefined || maxMs > (summary.max as number)) [summary.max, summary.maxRoundedUp] = [maxMs, roundedUp];
+  }
+  summary.nulls += nulls;
+  const bounds = { min: pos > 0 ? int64BytesOfHalves(minHigh, minLow) : undefined, max: pos > 0 ? int64BytesOfHalves(maxHigh, maxLow) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, 8, setMicrosOfMillis);
+}
+
+function dates(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  const { name, nullable } = column;
+  const dictionary = new NumberDictionary(end - start);
+  values.ensure((end - start) * 4);
+  const view = values.view;
+  const marks: number[] = [];
+  let pos = 0;
+  let nulls = 0;
+  // 'YYYY-MM-DD' of a real date sorts as its day number does, so the day bounds name the string bounds.
+  let min = 0;
+  let max = 0;
+  let minText = '';
+  let maxText = '';
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(pos, pos >> 2);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      const days = typeof value === 'string' ? daysOfDate(value) : undefined;
+      if (days === undefined) invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      if (pos === 0) [min, max, minText, maxText] = [days, days, value as string, value as string];
+      else if (days < min) [min, minText] = [days, value as string];
+      else if (days > max) [max, maxText] = [days, value as string];
+      if (dictionary.open) dictionary.add(days, pos >> 2);
+      view.setInt32(pos, days, true);
+      pos += 4;
+    }
+  }
+  marks.push(pos, pos >> 2);
+  values.pos = pos;
+  if (pos > 0) mergeStrings(summary, minText, maxText);
+  summary.nulls += nulls;
+  const bounds = { min: pos > 0 ? int32Bytes(min) : undefined, max: pos > 0 ? int32Bytes(max) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, 4, (view, at, value) => view.setInt32(at, value, true));
+}
+
+function binaries(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  const { name, nullable } = column;
+  const marks: number[] = [];
+  let count = 0;
+  let nulls = 0;
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(values.pos, count);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      if (!Buffer.isBuffer(value)) invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      values.int32(value.length);
+      values.bytes(value);
+      count++;
+    }
+  }
+  marks.push(values.pos, count);
+  summary.nulls += nulls;
+  return { kind: 'plain', marks, nulls, min: undefined, max: undefined };
+}
+
+function plainStrings(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+  const { name, nullable } = column;
+  const marks: number[] = [];
+  let count = 0;
+  let nulls = 0;
+  let min = '';
+  let max = '';
+  values.pos = 0;
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(values.pos, count);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      if (typeof value !== 'string') invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      if (count === 0) min = max = value;
+      else if (compareCodePoints(value, min) < 0) min = value;
+      else if (compareCodePoints(value, max) > 0) max = value;
+      count++;
+      const lengthAt = values.pos;
+      values.ensure(4 + value.length * 3);
+      values.pos += 4;
+      values.view.setInt32(lengthAt, values.utf8(value), true);
+    }
+  }
+  marks.push(values.pos, count);
+  if (count > 0) mergeStrings(summary, min, max);
+  summary.nulls += nulls;
+  return { kind: 'plain', marks, nulls, min: count > 0 ? Buffer.from(min, 'utf8') : undefined, max: count > 0 ? Buffer.from(max, 'utf8') : undefined };
+}
+
+/** A string chunk as dictionary indices, or `undefined` (nothing recorded) when the dictionary stops paying. */
+function stringDictionary(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues | undefined {
+  const { name, nullable } = column;
+  const ids = new Map<string, number>();
+  const entries: string[] = [];
+  const marks: number[] = [];
+  let count = 0;
+  let nulls = 0;
+  let chars = 0;
+  for (let first = start; first < end; first += PAGE_ROWS) {
+    marks.push(count, count);
+    const last = Math.min(end, first + PAGE_ROWS);
+    for (let i = first; i < last; i++) {
+      const value = rows[i][name];
+      if (value === null || value === undefined) {
+        if (!nullable) missingValue(column, value, i);
+        defs[i - start] = 0;
+        nulls++;
+        continue;
+      }
+      if (typeof value !== 'string') invalidValue(column, value, i);
+      if (nullable) defs[i - start] = 1;
+      let id = ids.get(value);
+      if (id === undefined) {
+        id = entries.length;
+        chars += value.length;
+        if (dictionaryStopsPaying(id, count, end - start) || chars > DICTIONARY_MAX_CHARS) return undefined;
+        ids.set(value, id);
+        entries.push(value);
+      }
+      indices[count++] = id;
+    }
+  }
+  marks.push(count, count);
+  summary.nulls += nulls;
+  if (count === 0) return { kind: 'plain', marks: marks.map(() => 0), nulls, min: undefined, max: undefined };
+  let min = entries[0] as string;
+  let max = min;
+  const dictionary = new ByteSink(chars * 3 + entries.length * 4);
+  for (const entry of entries) {
+    if (compareCodePoints(entry, min) < 0) min = entry;
+    else if (compareCodePoints(entry, max) > 0) max = entry;
+    const lengthAt = dictionary.pos;
+    dictionary.pos += 4;
+    dictionary.view.setInt32(lengthAt, dictionary.utf8(entry), true);
+  }
+  mergeStrings(summary, min, max);
+  return {
+    kind: 'dictionary',
+    marks,
+    nulls,
+    dictionary: { entries: entries.length, bytes: dictionary.copy() },
+    min: Buffer.from(min, 'utf8'),
+    max: Buffer.from(max, 'utf8'),
+  };
+}
+
+/** Whether a dictionary about to take its entry number `entries` after `seen` values stops paying (the header's rule). */
+function dictionaryStopsPaying(entries: number, seen: number, chunkRows: number): boolean {
+  return entries * DICTIONARY_SHARE_OF_ROWS >= chunkRows || (entries >= DICTIONARY_UNIQUE_CHECK && entries * 8 > seen * 7);
+}
+
+/**
+ * Dictionary ids of a number column chunk's values, gathered beside its PLAIN values while the
+ * dictionary pays (the rule of the header); `chunk` then gives the dictionary form, or the plain one.
+ */
+class NumberDictionary {
+  private readonly ids = new Map<number, number>();
+  open = true;
+
+  constructor(private readonly chunkRows: number) {}
+
+  /** Records the id of the `count`-th non-null value in `indices`. */
+  add(value: number, count: number): void {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.ids.size;
+      if (dictionaryStopsPaying(id, count, this.chunkRows)) {
+        this.open = false;
+        return;
+      }
+      this.ids.set(value, id);
+    }
+    indices[count] = id;
+  }
+
+  /** The chunk as dictionary indices when the dictionary held, else as the PLAIN values written. */
+  chunk(marks: number[], nulls: number, bounds: Pick<ChunkValues, 'min' | 'max'>, width: number, write: (view: DataView, at: number, value: number) => void): ChunkValues {
+    if (!this.open || this.ids.size === 0) return { kind: 'plain', marks, nulls, ...bounds };
+    const bytes = Buffer.alloc(this.ids.size * width);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    let at = 0;
+    for (const value of this.ids.keys()) {
+      write(view, at, value);
+      at += width;
+    }
+    // Pages start at value counts (the odd marks), not at byte offsets.
+    const counts = marks.map((mark, k) => (k % 2 === 0 ? (marks[k + 1] as number) : mark));
+    return { kind: 'dictionary', marks: counts, nulls, dictionary: { entries: this.ids.size, bytes }, ...bounds };
+  }
+}
+
+function mergeNumbers(summary: ColumnSummary, min: number, max: number): void {
+  if (summary.min === undefined || min < (summary.min as number)) summary.min = min;
+  if (summary.max === undefined || max > (summary.max as number)) [summary.max, summary.maxRoundedUp] = [max, false];
+}
+
+function mergeStrings(summary: ColumnSummary, min: string, max: string): void {
+  if (summary.min === undefined || compareCodePoints(min, summary.min as string) < 0) summary.min = min;
+  if (summary.max === undefined || compareCodePoints(max, summary.max as string) > 0) summary.max = max;
+}
+
+function int32Bytes(value: number): Uint8Array {
+  const bytes = Buffer.alloc(4);
+  bytes.writeInt32LE(value);
+  return bytes;
+}
+
+function int64Bytes(value: number): Uint8Array {
+  const bytes = Buffer.alloc(8);
+  setInt64(new DataView(bytes.buffer, bytes.byteOffset, 8), 0, value);
+  return bytes;
+}
+
+function int64BytesOfHalves(high: number, low: number): Uint8Array {
+  const bytes = Buffer.alloc(8);
+  bytes.writeUInt32LE(low, 0);
+  bytes.writeInt32LE(high, 4);
+  return bytes;
+}
+
+function float64Bytes(value: number): Uint8Array {
+  const bytes = Buffer.alloc(8);
+  bytes.writeDoubleLE(value);
+  return bytes;
+}
+
+/** 'PAR1', the column chunks row group by row group, the footer (FileMetaData), its length, 'PAR1'. */
+function assembleFile(columns: readonly TableColumn[], numRows: number, groups: ReadonlyArray<[number, number]>, chunks: EncodedChunk[][]): Buffer {
+  let size = 8;
+  for (const column of chunks) for (const chunk of column) size += chunk.pages.length;
+  const out = new ByteSink(size + 256 + 128 * columns.length * Math.max(1, groups.length));
+  out.bytes(MAGIC);
+  const offsets = groups.map((_, g) =>
+    chunks.map((column) => {
+      const at = out.pos;
+      out.bytes((column[g] as EncodedChunk).pages);
+      return at;
+    }),
+  );
+  const footerStart = out.pos;
+  const footer = new ThriftWriter(out);
+  footer.i32(1, 2);
+  footer.beginList(2, ThriftType.STRUCT, columns.length + 1);
+  footer.beginListStruct();
+  footer.string(4, 'spark_schema');
+  footer.i32(5, columns.length);
+  footer.endStruct();
+  for (const column of columns) schemaElement(footer, column);
+  footer.i64(3, numRows);
+  footer.beginList(4, ThriftType.STRUCT, groups.length);
+  groups.forEach(([start, end], g) => {
+    footer.beginListStruct();
+    footer.beginList(1, ThriftType.STRUCT, columns.length);
+    let uncompressed = 0;
+    let compressedTotal = 0;
+    columns.forEach((column, c) => {
+      const chunk = (chunks[c] as EncodedChunk[])[g] as EncodedChunk;
+      const at = (offsets[g] as number[])[c] as number;
+      uncompressed += chunk.uncompressedBytes;
+      compressedTotal += chunk.pages.length;
+      columnChunk(footer, column, chunk, at, end - start);
+    });
+    footer.i64(2, uncompressed);
+    footer.i64(3, end - start);
+    footer.i64(5, (offsets[g] as number[])[0] as number);
+    footer.i64(6, compressedTotal);
+    footer.endStruct();
+  });
+  footer.string(6, CREATED_BY);
+  // Every column's min/max follow its type's order (ColumnOrder.TYPE_ORDER).
+  footer.beginList(7, ThriftType.STRUCT, columns.length);
+  for (let c = 0; c < columns.length; c++) {
+    footer.beginListStruct();
+    footer.beginStruct(1);
+    footer.endStruct();
+    footer.endStruct();
+  }
+  footer.endStruct();
+  out.int32(out.pos - footerStart);
+  out.bytes(MAGIC);
+  return out.buf.subarray(0, out.pos);
+}
+
+const MAGIC = Buffer.from('PAR1', 'latin1');
+
+function schemaElement(footer: ThriftWriter, column: TableColumn): void {
+  footer.beginListStruct();
+  footer.i32(1, physicalType(column));
+  footer.i32(3, column.nullable ? 1 : 0);
+  footer.string(4, column.name);
+  switch (column.type) {
+    case 'string':
+      footer.i32(6, 0); // UTF8
+      footer.beginStruct(10);
+      footer.beginStruct(1); // STRING
+      footer.endStruct();
+      footer.endStruct();
+      break;
+    case 'timestamp':
+      footer.i32(6, 10); // TIMESTAMP_MICROS
+      footer.beginStruct(10);
+      footer.beginStruct(8); // TIMESTAMP
+      footer.bool(1, true); // isAdjustedToUTC
+      footer.beginStruct(2); // unit
+      footer.beginStruct(2); // MICROS
+      footer.endStruct();
+      footer.endStruct();
+      footer.endStruct();
+      footer.endStruct();
+      break;
+    case 'date':
+      footer.i32(6, 6); // DATE
+      footer.beginStruct(10);
+      footer.beginStruct(6); // DATE
+      footer.endStruct();
+      footer.endStruct();
+      break;
+    case 'long':
+    case 'integer':
+    case 'double':
+    case 'boolean':
+    case 'binary':
+      break;
+  }
+  footer.endStruct();
+}
+
+function columnChunk(footer: ThriftWriter, column: TableColumn, chunk: EncodedChunk, at: number, numValues: number): void {
+  footer.beginListStruct();
+  footer.i64(2, at);
+  footer.beginStruct(3);
+  footer.i32(1, physicalType(column));
+  footer.beginList(2, ThriftType.I32, chunk.encodings.length);
+  for (const encoding of chunk.encodings) footer.listI32(encoding);
+  footer.beginList(3, ThriftType.BINARY, 1);
+  footer.listString(column.name);
+  footer.i32(4, SNAPPY);
+  footer.i64(5, numValues);
+  footer.i64(6, chunk.uncompressedBytes);
+  footer.i64(7, chunk.pages.length);
+  footer.i64(9, at + chunk.dictionaryBytes);
+  if (chunk.dictionaryBytes > 0) footer.i64(11, at);
+  footer.beginStruct(12);
+  footer.i64(3, chunk.nulls);
+  if (chunk.max && chunk.min) {
+    footer.binary(5, chunk.max);
+    footer.binary(6, chunk.min);
+  }
+  footer.endStruct();
+  footer.endStruct();
+  footer.endStruct();
+}
+
+function physicalType(column: TableColumn): number {
+  switch (column.type) {
+    case 'string':
+    case 'binary':
+      return BYTE_ARRAY;
+    case 'long':
+    case 'timestamp':
+      return INT64;
+    case 'integer':
+    case 'date':
+      return INT32;
+    case 'double':
+      return DOUBLE;
+    case 'boolean':
+      return BOOLEAN;
+  }
+}
