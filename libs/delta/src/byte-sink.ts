@@ -52,7 +52,7 @@ export class ByteSink {
   /** Appends `text` as UTF-8 (lone surrogates become U+FFFD, as TextEncoder does) and returns its byte length. */
   utf8(text: string): number {
     this.ensure(text.length * 3);
-    const written = this.buf.utf8Write(text, this.pos);
+    const written = this.buf.write(text, this.pos);
     this.pos += written;
     return written;
   }
@@ -60,12 +60,5 @@ export class ByteSink {
   /** The bytes written so far, copied out (the sink may be reused). */
   copy(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.pos));
-  }
-}
-
-declare global {
-  interface Buffer {
-    /** Node's UTF-8 write without argument parsing (`buffer.write(text, offset, 'utf8')` minus its checks). */
-    utf8Write(text: string, offset: number): number;
   }
 }
