@@ -16,10 +16,11 @@
 import { KEY_FILTER_TAG, keyFilterOfRows, shardSession, type PipelineSpec, type SilverManifest, type TableRow, type TableSchema } from '@pipeline/contracts';
 import type { BatchInput, BatchOutcome, ManifestLog } from '@pipeline/checkpoint';
 import { readTableFile, type DeltaTable } from '@pipeline/delta';
-import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type EngineValue, type LateRow, type WindowResult } from '@pipeline/engine';
-import { groupKeyText, windowDocumentId, type KeyValue, type Lake, type RetiredWindow, type ServingStore, type WindowDocument } from '@pipeline/ports';
+import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type LateRow, type WindowResult } from '@pipeline/engine';
+import type { Lake, ServingStore } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents } from '@pipeline/telemetry';
 import type { GoldCommit, GoldOffsets, GoldState, GoldTotals } from './gold-offsets';
+import { ServedDocuments } from './served-documents';
 import { utcDate } from '@pipeline/transform';
 
 export interface GoldBatchDeps {
@@ -132,24 +133,13 @@ export async function runGoldBatch(
       // Update mode serves every changed window; append mode serves each window once it is final.
       // Later engine batches override earlier ones: a window's last state is what is served. A
       // session start a merge superseded is retired in the same write, unless served again later.
-      const documents = new Map<string, WindowDocument>();
-      const retired = new Map<string, RetiredWindow>();
-      const serve = (w: WindowResult) => {
-        const doc = toDocument(deps.spec, w, shard, batch, result.watermark);
-        documents.set(doc.id, doc);
-        retired.delete(doc.id);
-      };
+      const served = new ServedDocuments(deps.spec, shard, batch, result.watermark);
       for (const step of steps) {
-        for (const s of step.superseded ?? []) {
-          const pk = groupKeyText(keyOf(deps.spec, s.key), deps.spec.groupBy);
-          const id = windowDocumentId(s.window, pk, s.windowStart);
-          documents.delete(id);
-          retired.set(id, { pk, id, version: batch });
-        }
-        if (modes.has('update')) step.updated.forEach(serve);
-        step.emitted.forEach(serve);
+        for (const s of step.superseded ?? []) served.retire(s.window, s.key, s.windowStart);
+        if (modes.has('update')) for (const w of step.updated) served.serve(w);
+        for (const w of step.emitted) served.serve(w);
       }
-      const upserted = await deps.store.upsert([...documents.values()], [...retired.values()]);
+      const upserted = await deps.store.upsert(served.documents(), served.retiredWindows());
 
       const totals = {
         rows: live.totals.rows + rowCount,
@@ -300,29 +290,4 @@ function goldRow(spec: PipelineSpec, w: WindowResult, shard: number, batch: numb
   row['gold_batch'] = batch;
   row['window_date'] = utcDate(w.windowStart);
   return row;
-}
-
-function keyOf(spec: PipelineSpec, key: Record<string, EngineValue>): Record<string, KeyValue> {
-  const out: Record<string, KeyValue> = {};
-  for (const column of spec.groupBy) out[column] = (key[column] ?? null) as EngineValue as KeyValue;
-  return out;
-}
-
-function toDocument(spec: PipelineSpec, w: WindowResult, shard: number, batch: number, watermark: number): WindowDocument {
-  const key = keyOf(spec, w.key);
-  const pk = groupKeyText(key, spec.groupBy);
-  return {
-    id: windowDocumentId(w.window, pk, w.windowStart),
-    pk,
-    pipeline: spec.name,
-    window: w.window,
-    windowStart: w.windowStart,
-    windowEnd: w.windowEnd,
-    key,
-    aggregates: { ...w.aggregates },
-    final: w.final,
-    watermark,
-    shard,
-    version: batch,
-  };
 }
