@@ -16,10 +16,11 @@
 import { KEY_FILTER_TAG, keyFilterOfRows, shardSession, type PipelineSpec, type SilverManifest, type TableRow, type TableSchema } from '@pipeline/contracts';
 import type { BatchInput, BatchOutcome, ManifestLog } from '@pipeline/checkpoint';
 import { PARQUET_WRITER_VERSION, parquetWriterOf, readTableFile, type DeltaTable } from '@pipeline/delta';
-import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type EngineValue, type LateRow, type WindowResult } from '@pipeline/engine';
-import { groupKeyText, windowDocumentId, type KeyValue, type Lake, type RetiredWindow, type ServingStore, type WindowDocument } from '@pipeline/ports';
+import { WindowedAggregation, type AggregationConfig, type BatchResult, type EngineRow, type LateRow, type WindowResult } from '@pipeline/engine';
+import type { Lake, ServingStore } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents } from '@pipeline/telemetry';
 import type { GoldCommit, GoldOffsets, GoldState, GoldTotals } from './gold-offsets';
+import { ServedDocuments } from './served-documents';
 import { utcDate } from '@pipeline/transform';
 
 export interface GoldBatchDeps {
@@ -84,10 +85,10 @@ export async function runGoldBatch(
       // manifest before it: what is late never depends on how many manifests a gold batch takes.
       const steps: Array<BatchResult<EngineRow>> = [];
       let rowCount = 0;
-      const origins: RowOrigins = new WeakMap();
+      const lateOrigins: RowOrigin[] = [];
       const columns = engineColumns(deps.config);
       for (const manifest of manifests) {
-        const rows = await readManifestRows(deps, manifest, columns, origins);
+        const { rows, files } = await readManifestRows(deps, manifest, columns);
         rowCount += rows.length;
         const step = engine.processBatch(rows, manifest.eventTime === undefined ? {} : { progress: manifest.eventTime });
         if (manifest.eventTime !== undefined && step.watermark < manifest.eventTime.watermark) {
@@ -97,6 +98,7 @@ export async function runGoldBatch(
               'Run both with the same spec.',
           );
         }
+        lateOrigins.push(...originsOf(step.late, rows, files));
         steps.push(step);
       }
       if (offsets.endOfInput === true) steps.push(engine.processBatch([], { endOfInput: true }));
@@ -110,11 +112,7 @@ export async function runGoldBatch(
         goldRows.length > 0 ? await deps.goldTable.writeFiles(goldRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, parquetWriter }) : [];
       const goldCommit = await deps.goldTable.commit(goldAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
 
-      const whole = await wholeRows(
-        deps,
-        result.late.map((l) => l.row),
-        origins,
-      );
+      const whole = await wholeRows(deps, lateOrigins);
       const lateRows = result.late.map(({ windows, threshold }, i) => ({
         ...(whole[i] as TableRow),
         late_windows: JSON.stringify(
@@ -138,24 +136,13 @@ export async function runGoldBatch(
       // Update mode serves every changed window; append mode serves each window once it is final.
       // Later engine batches override earlier ones: a window's last state is what is served. A
       // session start a merge superseded is retired in the same write, unless served again later.
-      const documents = new Map<string, WindowDocument>();
-      const retired = new Map<string, RetiredWindow>();
-      const serve = (w: WindowResult) => {
-        const doc = toDocument(deps.spec, w, shard, batch, result.watermark);
-        documents.set(doc.id, doc);
-        retired.delete(doc.id);
-      };
+      const served = new ServedDocuments(deps.spec, shard, batch, result.watermark);
       for (const step of steps) {
-        for (const s of step.superseded ?? []) {
-          const pk = groupKeyText(keyOf(deps.spec, s.key), deps.spec.groupBy);
-          const id = windowDocumentId(s.window, pk, s.windowStart);
-          documents.delete(id);
-          retired.set(id, { pk, id, version: batch });
-        }
-        if (modes.has('update')) step.updated.forEach(serve);
-        step.emitted.forEach(serve);
+        for (const s of step.superseded ?? []) served.retire(s.window, s.key, s.windowStart);
+        if (modes.has('update')) for (const w of step.updated) served.serve(w);
+        for (const w of step.emitted) served.serve(w);
       }
-      const upserted = await deps.store.upsert([...documents.values()], [...retired.values()]);
+      const upserted = await deps.store.upsert(served.documents(), served.retiredWindows());
 
       const totals = {
         rows: live.totals.rows + rowCount,
@@ -211,7 +198,13 @@ export async function runGoldBatch(
 }
 
 /** Where an engine row was read: its silver file and its index there, to read the whole row if it is late. */
-type RowOrigins = WeakMap<EngineRow, { path: string; index: number }>;
+interface RowOrigin {
+  path: string;
+  index: number;
+}
+
+/** A manifest's silver files in the order their rows were read, each with the position of its first row. */
+type ReadFiles = Array<{ path: string; start: number }>;
 
 /** The silver columns the engine reads: event time, source partition and capture time, grouping keys, aggregated columns, session gaps. */
 function engineColumns(config: AggregationConfig): string[] {
@@ -223,27 +216,42 @@ function engineColumns(config: AggregationConfig): string[] {
   return [...columns];
 }
 
-/** A manifest's rows with the engine's columns only (the others are not decoded); `origins` learns where each came from. */
-async function readManifestRows(deps: GoldBatchDeps, manifest: SilverManifest, columns: readonly string[], origins: RowOrigins): Promise<EngineRow[]> {
-  const rows: EngineRow[] = [];
+/** A manifest's rows with the engine's columns only (the others are not decoded), and where each file's rows start. */
+async function readManifestRows(deps: GoldBatchDeps, manifest: SilverManifest, columns: readonly string[]): Promise<{ rows: EngineRow[]; files: ReadFiles }> {
+  let rows: EngineRow[] = [];
+  const files: ReadFiles = [];
   for (const file of manifest.files) {
-    const fileRows = await readTableFile(deps.lake, file.path, deps.silverSchema, { columns });
-    for (let index = 0; index < fileRows.length; index++) {
-      const row = fileRows[index] as unknown as EngineRow;
-      origins.set(row, { path: file.path, index });
-      rows.push(row);
-    }
+    const fileRows = (await readTableFile(deps.lake, file.path, deps.silverSchema, { columns })) as unknown as EngineRow[];
+    files.push({ path: file.path, start: rows.length });
+    if (rows.length === 0) rows = fileRows;
+    else for (let index = 0; index < fileRows.length; index++) rows.push(fileRows[index]);
   }
-  return rows;
+  return { rows, files };
 }
 
-/** The whole silver rows of late engine rows (late rows are few: only their files are read again). */
-async function wholeRows(deps: GoldBatchDeps, late: readonly EngineRow[], origins: RowOrigins): Promise<TableRow[]> {
+/**
+ * Where the late rows of one engine batch were read. The engine hands them back in input order, so
+ * one walk over the batch's rows finds them all; a batch without late rows costs nothing.
+ */
+function originsOf(late: ReadonlyArray<LateRow<EngineRow>>, rows: readonly EngineRow[], files: ReadFiles): RowOrigin[] {
+  const origins: RowOrigin[] = [];
+  let position = 0;
+  let file = 0;
+  for (const { row } of late) {
+    while (position < rows.length && rows[position] !== row) position++;
+    if (position === rows.length) throw new Error('A late row gold did not read from a silver file: the engine handed back a row it was not given, or out of input order.');
+    while (file + 1 < files.length && files[file + 1].start <= position) file++;
+    origins.push({ path: files[file].path, index: position - files[file].start });
+    position++;
+  }
+  return origins;
+}
+
+/** The whole silver rows of late engine rows, from where they were read (late rows are few: only their files are read again). */
+async function wholeRows(deps: GoldBatchDeps, origins: readonly RowOrigin[]): Promise<TableRow[]> {
   const files = new Map<string, TableRow[]>();
   const rows: TableRow[] = [];
-  for (const row of late) {
-    const origin = origins.get(row);
-    if (origin === undefined) throw new Error('A late row gold did not read from a silver file: the engine handed back a row it was not given.');
+  for (const origin of origins) {
     let fileRows = files.get(origin.path);
     if (fileRows === undefined) files.set(origin.path, (fileRows = await readTableFile(deps.lake, origin.path, deps.silverSchema)));
     const whole = fileRows[origin.index] as TableRow;
@@ -285,29 +293,4 @@ function goldRow(spec: PipelineSpec, w: WindowResult, shard: number, batch: numb
   row['gold_batch'] = batch;
   row['window_date'] = utcDate(w.windowStart);
   return row;
-}
-
-function keyOf(spec: PipelineSpec, key: Record<string, EngineValue>): Record<string, KeyValue> {
-  const out: Record<string, KeyValue> = {};
-  for (const column of spec.groupBy) out[column] = (key[column] ?? null) as EngineValue as KeyValue;
-  return out;
-}
-
-function toDocument(spec: PipelineSpec, w: WindowResult, shard: number, batch: number, watermark: number): WindowDocument {
-  const key = keyOf(spec, w.key);
-  const pk = groupKeyText(key, spec.groupBy);
-  return {
-    id: windowDocumentId(w.window, pk, w.windowStart),
-    pk,
-    pipeline: spec.name,
-    window: w.window,
-    windowStart: w.windowStart,
-    windowEnd: w.windowEnd,
-    key,
-    aggregates: { ...w.aggregates },
-    final: w.final,
-    watermark,
-    shard,
-    version: batch,
-  };
 }

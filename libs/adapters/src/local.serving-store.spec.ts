@@ -276,6 +276,60 @@ describe('LocalServingStore opened on a store written before shard statuses had 
   });
 });
 
+describe('LocalServingStore document rows', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await makeTempDir('local-serving-rows-');
+  });
+  afterEach(() => dir.dispose());
+
+  it('keeps only the key and aggregates as JSON, the rest of a document being in its columns', async () => {
+    const file = path.join(dir.path, 'serving.db');
+    const store = LocalServingStore.open({ file });
+    try {
+      const doc = { ...windowDoc('a', T0, 2), watermark: -Infinity, final: true };
+      await store.upsert([doc]);
+      const raw = new Database(file, { readonly: true });
+      try {
+        expect(raw.prepare('SELECT document, final, watermark FROM serving_window_documents').all()).toEqual([
+          { document: '{"key":{"device":"a"},"aggregates":{"events":2}}', final: 1, watermark: null },
+        ]);
+      } finally {
+        raw.close();
+      }
+      expect(await store.get(doc.pk, doc.id)).toEqual(doc);
+      expect(Object.keys((await store.latest(doc.pk)) ?? {})).toEqual(Object.keys(doc));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reads documents an earlier version stored whole, and ranks them by their aggregates', async () => {
+    const file = path.join(dir.path, 'serving.db');
+    await LocalServingStore.open({ file }).close();
+    const stored = [windowDoc('a', T0, 2), { ...windowDoc('b', T0, 5), watermark: -Infinity }];
+    const old = new Database(file);
+    const insert = old.prepare(
+      'INSERT INTO serving_window_documents (pk, window_start, window_name, id, pipeline, window_end, final, version, shard, watermark, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const d of stored) {
+      const watermark = Number.isFinite(d.watermark) ? d.watermark : null;
+      insert.run(d.pk, d.windowStart, d.window, d.id, d.pipeline, d.windowEnd, d.final ? 1 : 0, d.version, d.shard, watermark, JSON.stringify({ ...d, watermark }));
+    }
+    old.close();
+    const store = LocalServingStore.open({ file });
+    try {
+      for (const d of stored) expect(await store.get(d.pk, d.id)).toEqual(d);
+      expect(await store.top({ window: 'per_minute', windowStart: T0, by: 'events', limit: 2 })).toEqual([stored[1], stored[0]]);
+      // A newer version replaces a whole stored document with the new form.
+      expect(await store.upsert([windowDoc('a', T0, 3)])).toEqual({ written: 1, skipped: 0 });
+      expect(await store.queryWindows({ pk: stored[0].pk, limit: 10 })).toEqual({ items: [windowDoc('a', T0, 3)] });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('LocalServingStore opened on a store of the first release (documents keyed by pk and id)', () => {
   let dir: TempDir;
   beforeEach(async () => {

@@ -8,6 +8,7 @@ import {
   InvalidContinuationTokenError,
   MAX_TOP_LIMIT,
   ServingStoreError,
+  isWindowDocumentId,
   windowDocumentId,
   type AggregateValue,
   type KeyValue,
@@ -101,8 +102,10 @@ export function assertDocument(doc: WindowDocument, index: number): void {
   if (typeof doc.final !== 'boolean') throw fail(`needs a boolean final, got ${JSON.stringify(doc.final)}`);
   if (!(Number.isSafeInteger(doc.watermark) || doc.watermark === -Infinity))
     throw fail(`needs an integer watermark (or -Infinity before the first one), got ${String(doc.watermark)}`);
-  const expectedId = windowDocumentId(doc.window, doc.pk, doc.windowStart);
-  if (doc.id !== expectedId) throw fail(`does not have the deterministic id of its window, pk and windowStart; build it with windowDocumentId(): ${JSON.stringify(expectedId)}`);
+  if (!isWindowDocumentId(doc.id, doc.window, doc.pk, doc.windowStart)) {
+    const expectedId = windowDocumentId(doc.window, doc.pk, doc.windowStart);
+    throw fail(`does not have the deterministic id of its window, pk and windowStart; build it with windowDocumentId(): ${JSON.stringify(expectedId)}`);
+  }
   // A UTF-16 code unit takes at most 3 UTF-8 bytes: only a long id needs counting.
   if (doc.id.length * 3 > MAX_DOCUMENT_ID_BYTES && Buffer.byteLength(doc.id, 'utf8') > MAX_DOCUMENT_ID_BYTES) {
     throw fail(`has an id of ${Buffer.byteLength(doc.id, 'utf8')} bytes, over the ${MAX_DOCUMENT_ID_BYTES}-byte limit of Cosmos DB ids; shorten the grouping key values`);

@@ -23,7 +23,35 @@ const RESERVED_ID_CHARACTER = /[/\\?#]/;
 const RESERVED_ID_CHARACTERS = /[/\\?#]/g;
 
 export function windowDocumentId(window: string, pk: string, windowStart: number): string {
-  const id = `${window}|${pk}|${windowStart}`;
+  return safeIdText(`${window}|${pk}|${windowStart}`);
+}
+
+/**
+ * What every id of a window and pk starts with: `windowDocumentId(window, pk, start)` is this
+ * followed by the start's digits (a number's text never holds a reserved character), so a writer
+ * naming many windows of one key builds the escaped part once.
+ */
+export function windowDocumentIdPrefix(window: string, pk: string): string {
+  return safeIdText(`${window}|${pk}|`);
+}
+
+/** Whether `id` is `windowDocumentId(window, pk, windowStart)`, compared in place when nothing needs escaping. */
+export function isWindowDocumentId(id: string, window: string, pk: string, windowStart: number): boolean {
+  if (RESERVED_ID_CHARACTER.test(window) || RESERVED_ID_CHARACTER.test(pk)) return id === windowDocumentId(window, pk, windowStart);
+  const start = String(windowStart);
+  const pkAt = window.length + 1;
+  const startAt = pkAt + pk.length + 1;
+  return (
+    id.length === startAt + start.length &&
+    id.startsWith(window) &&
+    id.charCodeAt(window.length) === 124 && // "|"
+    id.startsWith(pk, pkAt) &&
+    id.charCodeAt(startAt - 1) === 124 &&
+    id.endsWith(start)
+  );
+}
+
+function safeIdText(id: string): string {
   return RESERVED_ID_CHARACTER.test(id) ? id.replace(RESERVED_ID_CHARACTERS, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`) : id;
 }
 

@@ -218,7 +218,8 @@ export function toTableValue(type: SparkDataType, value: unknown, column: string
 export async function readTableFile(lake: Lake, path: string, schema: TableSchema, options: ReadTableFileOptions = {}): Promise<TableRow[]> {
   const timestamps = options.timestamps ?? 'millis';
   const bytes = await lake.read(path);
-  const present = new Set(parquetShape(bytes).columns);
+  const inFile = parquetShape(bytes).columns;
+  const present = new Set(inFile);
   const wanted = options.columns === undefined ? schema.columns : schema.columns.filter((c) => options.columns?.includes(c.name));
   const columns = wanted.filter((c) => present.has(c.name));
   const records =
@@ -229,9 +230,41 @@ export async function readTableFile(lake: Lake, path: string, schema: TableSchem
           timestamps,
         )
       : [];
+  // The decoded records already have exactly the wanted fields, in the wanted order, when the file
+  // holds them all in that order: they become the rows, with only the values that differ converted.
+  const sameFields = columns.length === wanted.length && inFile.filter((name) => columns.some((c) => c.name === name)).every((name, i) => name === columns[i].name);
+  if (sameFields) {
+    for (const column of columns) convertColumnInPlace(records, column.name, column.type, path, timestamps);
+    return records as TableRow[];
+  }
   return records.map((record) => {
     const row: TableRow = {};
     for (const column of wanted) row[column.name] = present.has(column.name) ? toTableValue(column.type, record[column.name], column.name, path, timestamps) : null;
     return row;
   });
+}
+
+/** The JS type a decoded value of a column already has when it needs no conversion (see `toTableValue`). */
+const UNCONVERTED_TYPE: Partial<Record<string, string>> = {
+  string: 'string',
+  double: 'number',
+  float: 'number',
+  boolean: 'boolean',
+  long: 'number',
+  integer: 'number',
+  short: 'number',
+  byte: 'number',
+  timestamp: 'number',
+  timestamp_ntz: 'number',
+};
+
+/** `toTableValue` over one column of decoded records, writing back only the values it changes. */
+function convertColumnInPlace(records: Array<Record<string, unknown>>, name: string, type: SparkDataType, path: string, timestamps: TimestampPrecision): void {
+  const unconverted = typeof type === 'string' ? UNCONVERTED_TYPE[type] : undefined;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i];
+    const value = record[name];
+    if (value === null || typeof value === unconverted) continue;
+    record[name] = toTableValue(type, value, name, path, timestamps);
+  }
 }

@@ -15,7 +15,7 @@
 import type { KeyValue } from '@pipeline/contracts';
 
 // Names and limits of serving documents live with the contracts (silver checks keys against them).
-export { groupKeyText, windowDocumentId, MAX_DOCUMENT_ID_BYTES, MAX_PARTITION_KEY_BYTES, type KeyValue } from '@pipeline/contracts';
+export { groupKeyText, isWindowDocumentId, windowDocumentId, windowDocumentIdPrefix, MAX_DOCUMENT_ID_BYTES, MAX_PARTITION_KEY_BYTES, type KeyValue } from '@pipeline/contracts';
 
 export type AggregateValue = number | null;
 

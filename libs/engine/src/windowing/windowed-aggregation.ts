@@ -136,10 +136,21 @@ interface WindowLane extends Readonly<WindowDefinition> {
   readonly buckets: Map<number, WindowBucket>;
 }
 
-function compareEntries(a: { bucket: WindowBucket; group: GroupState }, b: { bucket: WindowBucket; group: GroupState }): number {
-  if (a.bucket.start !== b.bucket.start) return a.bucket.start - b.bucket.start;
-  if (a.bucket.lane !== b.bucket.lane) return a.bucket.lane.name < b.bucket.lane.name ? -1 : 1;
-  return compareKeys(a.group.key, b.group.key);
+function compareBuckets(a: WindowBucket, b: WindowBucket): number {
+  if (a.start !== b.start) return a.start - b.start;
+  if (a.lane !== b.lane) return a.lane.name < b.lane.name ? -1 : 1;
+  return 0;
+}
+
+const compareGroups = (a: GroupState, b: GroupState) => compareKeys(a.key, b.key);
+
+/**
+ * Groups of window instances in output order (window start, window name, key). A bucket's groups
+ * are sorted apart from the others': the (start, name) comparison is made once per bucket, not per
+ * pair of groups.
+ */
+function sortedByBucket(groupsOf: Map<WindowBucket, GroupState[]>): Array<{ bucket: WindowBucket; groups: GroupState[] }> {
+  return [...groupsOf.keys()].sort(compareBuckets).map((bucket) => ({ bucket, groups: (groupsOf.get(bucket) as GroupState[]).sort(compareGroups) }));
 }
 
 function copyLogic(logic: AggregationLogic): AggregationLogic {
@@ -231,7 +242,7 @@ export class WindowedAggregation {
     const key = new Array<EngineValue>(keyWidth);
     const inputs = new Array<EngineValue>(this.aggregates.size);
     const late: LateRow<R>[] = [];
-    const touched: Array<{ bucket: WindowBucket; group: GroupState }> = [];
+    const touched = new Map<WindowBucket, GroupState[]>();
     let touchedSessions: Array<{ lane: SessionLane; session: Session }> | undefined;
     // Per session lane: the starts earlier update outputs reported that this batch's merges retire.
     const superseded: Array<Array<{ key: readonly EngineValue[]; start: number }>> = this.sessionLanes.map(() => []);
@@ -267,7 +278,9 @@ export class WindowedAggregation {
           this.aggregates.add(group, inputs);
           if (this.computeUpdate && group.touchedIn !== batch) {
             group.touchedIn = batch;
-            touched.push({ bucket, group });
+            const groups = touched.get(bucket);
+            if (groups === undefined) touched.set(bucket, [group]);
+            else groups.push(group);
           }
         }
       }
@@ -291,19 +304,22 @@ export class WindowedAggregation {
     if (input.endOfInput === true) watermarks.finish(this.latestOpenWindowEnd());
     const watermark = watermarks.watermark;
 
-    const finals: Array<{ bucket: WindowBucket; group: GroupState }> = [];
+    const finals = new Map<WindowBucket, GroupState[]>();
     for (const lane of this.lanes) {
       for (const [start, bucket] of lane.buckets) {
         if (bucket.end > watermark) continue;
-        if (this.computeAppend) for (const group of bucket.groups) finals.push({ bucket, group });
+        // The bucket is evicted here, so its groups can be sorted in place.
+        if (this.computeAppend) finals.set(bucket, bucket.groups);
         lane.buckets.delete(start);
         this.bucketCount--;
         this.groupCount -= bucket.groups.length;
       }
     }
 
-    let emitted = finals.sort(compareEntries).map((e) => this.result(e.bucket, e.group, true));
-    let updated = touched.sort(compareEntries).map((e) => this.result(e.bucket, e.group, e.bucket.end <= watermark));
+    let emitted: WindowResult[] = [];
+    for (const { bucket, groups } of sortedByBucket(finals)) for (const group of groups) emitted.push(this.result(bucket, group, true));
+    let updated: WindowResult[] = [];
+    for (const { bucket, groups } of sortedByBucket(touched)) for (const group of groups) updated.push(this.result(bucket, group, bucket.end <= watermark));
     let supersededOut: SupersededSession[] | undefined;
     if (this.sessionLanes.length > 0) {
       // Updates first: a session updated and closed in this batch is reported with its final values.
