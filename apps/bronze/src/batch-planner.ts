@@ -44,6 +44,13 @@ export class BatchPlanner {
     for (const file of files) if (!this.pending.has(file.path)) this.pending.set(file.path, { ...file, discoveredAt: now });
   }
 
+  /** The greatest pending path of a partition (its newest file: paths sort in time order), if any. */
+  newest(partitionId: string): string | undefined {
+    let newest: string | undefined;
+    for (const file of this.pending.values()) if (file.partitionId === partitionId && (newest === undefined || file.path > newest)) newest = file.path;
+    return newest;
+  }
+
   remove(paths: Iterable<string>): void {
     for (const path of paths) this.pending.delete(path);
   }

@@ -21,7 +21,7 @@ describe('bronze config', () => {
       maxBatchDelayMs: 2_000,
       pollMs: 1_000,
       noticesQueue: undefined,
-      listIntervalMs: 1_000,
+      listIntervalMs: 10_000,
       drain: false,
       leaseDurationMs: 10_000,
     });
@@ -39,10 +39,10 @@ describe('bronze config', () => {
       noticesQueue: 'from-flag',
       listIntervalMs: 90_000,
     });
-    expect(bronzeConfig({}, { BRONZE_POLL: '5s' })).toMatchObject({ noticesQueue: undefined, listIntervalMs: 5_000 });
+    expect(bronzeConfig({}, { BRONZE_POLL: '5s' })).toMatchObject({ noticesQueue: undefined, listIntervalMs: 10_000 });
   });
 
-  it('refuses a bad notices queue name, and a listing interval without notices', () => {
+  it('refuses a bad notices queue name, and takes a listing interval without notices too', () => {
     const problems = (env: Record<string, string>) => {
       try {
         bronzeConfig({}, env);
@@ -55,9 +55,13 @@ describe('bronze config', () => {
       expect.stringMatching(/^BRONZE_NOTICES_QUEUE: expected a Service Bus queue name .*, found "-notices-"$/),
       expect.stringMatching(/^BRONZE_LIST_INTERVAL: expected a duration like 500ms, 5s, 2m.*, found "often"$/),
     ]);
-    expect(problems({ BRONZE_LIST_INTERVAL: '1m' })).toEqual([
-      'BRONZE_LIST_INTERVAL: expected to be set only with BRONZE_NOTICES_QUEUE (without notices bronze lists on every BRONZE_POLL), found "1m"',
-    ]);
+    expect(problems({ BRONZE_LIST_INTERVAL: '1m' })).toEqual([]);
+  });
+
+  it('lists the whole lookback window every 10 s without notices, and every 5 min with them, unless told', () => {
+    expect(bronzeConfig({}, {}).listIntervalMs).toBe(10_000);
+    expect(bronzeConfig({}, { BRONZE_NOTICES_QUEUE: 'capture-notices' }).listIntervalMs).toBe(300_000);
+    expect(bronzeConfig({ listInterval: '2s' }, {}).listIntervalMs).toBe(2_000);
   });
 
   it('takes flags over environment variables', () => {

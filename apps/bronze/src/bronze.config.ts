@@ -50,6 +50,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
 const QUEUE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$/;
 /** With notices on, listing is only the safety net for notices that never come. */
 const DEFAULT_NOTICE_LIST_INTERVAL_MS = 5 * 60_000;
+const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
 const LAKE_FOLDER = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
 /** Flags win over environment variables; every bad value is reported at once (`ConfigError`). */
@@ -84,11 +85,9 @@ export function bronzeConfig(flags: BronzeFlags, env: NodeJS.ProcessEnv = proces
     pattern: QUEUE_NAME,
     describe: 'a Service Bus queue name (letters, digits, . _ - /, starting and ending with a letter or digit), or nothing to find files by listing only',
   });
-  const listIntervalMs = settings.duration('BRONZE_LIST_INTERVAL', { default: noticesQueue ? DEFAULT_NOTICE_LIST_INTERVAL_MS : pollMs, minMs: 10 });
-  const listInterval = settings.optionalString('BRONZE_LIST_INTERVAL');
-  if (listInterval !== undefined && settings.optionalString('BRONZE_NOTICES_QUEUE') === undefined) {
-    settings.problem('BRONZE_LIST_INTERVAL', 'to be set only with BRONZE_NOTICES_QUEUE (without notices bronze lists on every BRONZE_POLL)', JSON.stringify(listInterval));
-  }
+  // With notices, the listing is their safety net; without, every poll lists past each partition's
+  // newest file and the whole lookback window (late files) is listed this often.
+  const listIntervalMs = settings.duration('BRONZE_LIST_INTERVAL', { default: noticesQueue ? DEFAULT_NOTICE_LIST_INTERVAL_MS : DEFAULT_SWEEP_INTERVAL_MS, minMs: 10 });
   const leaseDurationMs = settings.duration('BRONZE_LEASE_DURATION', { default: DEFAULT_LEASE_DURATION_MS, minMs: MIN_LEASE_DURATION_MS });
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);

@@ -71,7 +71,7 @@ export class BronzeModule {
               maxBatchBytes: config.maxBatchBytes,
               maxBatchDelayMs: config.maxBatchDelayMs,
               pollMs: config.pollMs,
-              ...(notices ? { notices } : {}),
+              ...(notices ? { notices } : { sweepIntervalMs: config.listIntervalMs }),
             });
           },
         },

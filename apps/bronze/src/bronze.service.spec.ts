@@ -11,7 +11,7 @@ import { collect, FaultyLake, SimulatedCrash } from '@pipeline/testing';
 import type { BronzeCommit, BronzeState } from './bronze-checkpoint';
 import { BRONZE_MANIFESTS_QUEUE, BRONZE_MANIFESTS_QUEUE_OPTIONS } from './bronze.module';
 import { BronzeService, type BronzeServiceOptions } from './bronze.service';
-import { FIXTURES, LAYOUT, lakeWorld, silent, writeCaptureFile, type LakeWorld } from './spec-helpers';
+import { FIXTURES, LAYOUT, lakeWorld, RecordingLake, silent, writeCaptureFile, type LakeWorld } from './spec-helpers';
 
 const H = 3_600_000;
 const START = Date.UTC(2026, 0, 1, 12, 30);
@@ -259,6 +259,33 @@ describe('bronze', () => {
     expect(all.flatMap((m) => m.files.map((f) => f.path))).toEqual(files.map((f) => f.path));
     expect(all.flatMap((m) => m.files.map((f) => f.fromSequenceNumber))).toEqual([0, 2, 4, 6, 8, 10]);
     expectEachInExactlyOneBatch(await committedFiles(w.lake), files);
+  });
+
+  it('between whole listings, lists only past each partition’s newest file; a late file waits for the next whole listing', async () => {
+    const written = await populate(w.lake);
+    const lake = new RecordingLake(w.lake);
+    const service = bronze(lake, clock, { maxBatchDelayMs: 0, sweepIntervalMs: 10_000 });
+    while ((await service.step(false)) > 0);
+    expectEachInExactlyOneBatch(await committedFiles(w.lake), written);
+
+    lake.lists.length = 0;
+    const fresh = await writeCaptureFile(w.lake, '2', Date.UTC(2026, 0, 1, 12, 31), 2, 100);
+    const late = await writeCaptureFile(w.lake, '0', Date.UTC(2026, 0, 1, 11, 52, 30), 2, 100);
+    clock.advance(1_000);
+    expect(await service.step(false)).toBe(1);
+    // One call per partition, each starting after that partition's newest consumed file.
+    expect(lake.lists.map((l) => ({ prefix: l.prefix, after: l.startAfter !== undefined }))).toEqual(['0', '1', '2'].map((p) => ({ prefix: `raw/testns/events/${p}/`, after: true })));
+    expect((await manifests(w.lake)).at(-1)?.files.map((f) => f.path)).toEqual([fresh.path]);
+
+    clock.advance(10_000);
+    expect(await service.step(false)).toBe(1);
+    expect((await manifests(w.lake)).at(-1)?.files.map((f) => f.path)).toEqual([late.path]);
+    expect(await service.step(false)).toBe(0);
+    expectEachInExactlyOneBatch(await committedFiles(w.lake), [
+      ...written,
+      { ...fresh, partitionId: '2', records: 2, firstSequence: 100 },
+      { ...late, partitionId: '0', records: 2, firstSequence: 100 },
+    ]);
   });
 
   it('writes the same manifests, byte for byte, when killed at any write step and restarted', async () => {

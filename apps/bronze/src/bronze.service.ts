@@ -6,10 +6,13 @@
  * and a batch with offsets but no commit is re-done first, from its offsets. Files discovered but
  * not yet in a batch are only held in memory; after a restart they are discovered again.
  *
- * New files are found by listing the lake on every step, or — with a notice reader — from
+ * New files are found by listing the lake's lookback window, or — with a notice reader — from
  * Event Grid notices on every step and by listing only every `listIntervalMs`, as the safety net
  * for notices that never come and for files Capture back-fills. The first step after a start always
  * lists, which also finds the files whose notices were completed before their batch committed.
+ * Without notices and with `sweepIntervalMs`, the whole window is listed that often, and every
+ * other step lists only past each partition's newest known file (one call per partition, however
+ * many files the window holds); without it, every step lists the whole window.
  * Noticed and listed files pass the same checks (`whyNotNew`), so each is batched once.
  *
  * A file a batch sets aside counts as consumed, so listing and notices never take it again; every
@@ -45,6 +48,8 @@ export interface BronzeServiceOptions {
   pollMs: number;
   /** Takes new files from Event Grid notices; then listing runs only every `listIntervalMs`. */
   notices?: { reader: CaptureNoticeReader; listIntervalMs: number };
+  /** Without notices: how often the whole lookback window is listed; in between, only past the newest files. */
+  sweepIntervalMs?: number;
 }
 
 export interface BronzeSummary {
@@ -132,6 +137,7 @@ export class BronzeService {
     await this.start();
     const noticesFailed = await this.readNotices();
     if (noticesFailed || this.listingDue()) await this.discover();
+    else if (!this.options.notices) await this.discoverNewest();
     let ran = 0;
     while (!signal?.aborted) {
       const result = await this.runtime.runNext(() => {
@@ -150,7 +156,7 @@ export class BronzeService {
   }
 
   private listingDue(): boolean {
-    const interval = this.options.notices?.listIntervalMs;
+    const interval = this.options.notices ? this.options.notices.listIntervalMs : this.options.sweepIntervalMs;
     return interval === undefined || this.listedAt === undefined || this.clock.now() - this.listedAt >= interval;
   }
 
@@ -186,6 +192,19 @@ export class BronzeService {
     }
     await this.admitRestored(now);
     return this.planner.paths();
+  }
+
+  /** Adds what capture wrote past each partition's newest consumed or pending file. */
+  private async discoverNewest(): Promise<void> {
+    const now = this.clock.now();
+    for (const discovery of this.discoveries) {
+      const cursor = this.cursors.get(discovery.partitionId);
+      const pending = this.planner.newest(discovery.partitionId);
+      const after = pending !== undefined && (cursor === undefined || pending > cursor.position) ? pending : cursor?.position;
+      const known = (path: string) => this.planner.has(path);
+      const found = after === undefined ? await discovery.discover(cursor, known, now) : await discovery.discoverAfter(after, cursor, known);
+      this.planner.add(found, now);
+    }
   }
 
   /** Files restored in the rejected-file log and not taken yet: pending, past any cursor or horizon. */

@@ -33,7 +33,10 @@ export function bronzeCommand(): Command {
       '--notices-queue <name>',
       'take new capture files from Event Grid notices on this queue, listing only as a safety net (default: $BRONZE_NOTICES_QUEUE; none: listing only)',
     )
-    .option('--list-interval <duration>', 'with notices, list the lake this often to catch missed notices and back-fills (default: $BRONZE_LIST_INTERVAL or 5m)')
+    .option(
+      '--list-interval <duration>',
+      'list the whole lookback window this often, for files that land late and, with notices, missed notices (default: $BRONZE_LIST_INTERVAL, or 5m with notices and 10s without; in between each poll lists only past the newest file)',
+    )
     .option('--checkpoint <name>', 'checkpoint folder name under checkpoints/ (default: bronze)')
     .option('--drain', 'exit once every capture file present at start-up is in a committed batch (waits for the lease while another instance runs)')
     .option('--lease-duration <duration>', 'a standby takes over once the active instance has not renewed the lease for this long (default: $BRONZE_LEASE_DURATION or 10s)')

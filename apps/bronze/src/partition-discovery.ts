@@ -8,6 +8,11 @@
  *
  * Before anything of a partition is consumed, its earliest file (one `list` with `limit: 1`) stands
  * in for the position. Paths that do not follow the layout are logged once and ignored.
+ *
+ * Between those listings of the lookback window, `discoverAfter` finds what capture wrote since:
+ * within a partition, capture's paths increase with time and byte order is time order, so one
+ * `list` with `startAfter` the newest known path gives exactly the newer files. Files that land
+ * with an older time (Capture back-filling after an outage) wait for the next whole listing.
  */
 import type { Lake, LakeEntry } from '@pipeline/ports';
 import type { Logger } from '@pipeline/telemetry';
@@ -90,6 +95,20 @@ export class PartitionDiscovery {
       // one to the next free second).
       const next: number = hour + HOUR_MS;
       hour = next <= endHour && (listed > 0 || hour < anchorHour) ? next : await this.nextHourWithFiles(next);
+    }
+    return found;
+  }
+
+  /**
+   * The files of the partition after `after` (its newest consumed or pending path) that are new, in
+   * listing order: one `list` with `startAfter`.
+   */
+  async discoverAfter(after: string, cursor: PartitionCursor | undefined, known: (path: string) => boolean): Promise<DiscoveredFile[]> {
+    const found: DiscoveredFile[] = [];
+    for await (const entry of this.lake.list(partitionPrefix(this.layout, this.partitionId), { startAfter: after })) {
+      const time = this.fileTime(entry);
+      if (time === undefined || whyNotNew({ path: entry.path, time }, cursor, known) !== undefined) continue;
+      found.push({ path: entry.path, partitionId: this.partitionId, time, bytes: entry.size });
     }
     return found;
   }

@@ -15,7 +15,8 @@
  *   is exactly byte order, lazily: memory holds one directory's children per level, and `limit` and
  *   `startAfter` stop or skip whole subtrees. The kind of account is asked once
  *   (Get Account Information, `x-ms-is-hns-enabled`); when the answer is refused or missing the
- *   lake walks, which is correct on both.
+ *   lake walks, which is correct on both. A listing with `startAfter` walks on a flat account too, as
+ *   a flat listing would read every name before it (bronze lists past its newest file each poll).
  * - An HNS account's directories are blobs with the metadata `hdi_isfolder=true`: never entries,
  *   and absent for stat, exists, read and readStream, as folders are in the port.
  * Every path is validated with `assertLakePath`; `root` (optional) is a folder inside the container.
@@ -124,7 +125,9 @@ export class AdlsLake implements Lake {
     const after = options.startAfter === undefined ? undefined : Buffer.from(`${this.prefix}${options.startAfter}`);
     let count = 0;
     try {
-      const blobs = (await this.listingNamespace()) === 'flat' ? this.flatListing(`${this.prefix}${prefix}`) : this.walk(`${this.prefix}${prefix}`, after);
+      // A flat listing cannot start in the middle: with `startAfter`, the walk skips what sorts before it.
+      const flat = after === undefined && (await this.listingNamespace()) === 'flat';
+      const blobs = flat ? this.flatListing(`${this.prefix}${prefix}`) : this.walk(`${this.prefix}${prefix}`, after);
       for await (const item of blobs) {
         if (after !== undefined && Buffer.compare(Buffer.from(item.name), after) <= 0) continue;
         yield { path: item.name.slice(this.prefix.length), size: item.properties.contentLength ?? 0, modifiedAt: item.properties.lastModified?.getTime() ?? 0 };
