@@ -1,7 +1,9 @@
 /**
  * Pipeline status, layer by layer, read from where each layer keeps it:
- * - capture: the capture files in the lake (`raw/…`): count, bytes, and events (each file is read
- *   once, by its block headers, and its count cached: capture files are created once and never change);
+ * - capture: the capture files in the lake (`raw/…`): count, bytes, and events (each file's count
+ *   cached: capture files are created once and never change). The count of a file the capture
+ *   service wrote comes from its log (the file's intent), read once per new entry; any other file
+ *   (Azure Capture's, or one whose log entry is gone) is read once, by its block headers;
  *   and each partition's last committed file with the instance that committed it (its owner), from
  *   the capture checkpoint's per-partition logs (libs/checkpoint capture-progress.ts);
  * - bronze and silver: their stage checkpoints' latest committed state (cumulative counts);
@@ -17,7 +19,7 @@
  *   API has the bus (locally always; on Azure only when given the namespace).
  * The checkpoint records are the stages' own (libs/contracts stage-records.ts).
  */
-import { captureProgressAll, StageCheckpoint } from '@pipeline/checkpoint';
+import { capturedFilesSince, captureProgressAll, StageCheckpoint, type CapturePartitionProgress } from '@pipeline/checkpoint';
 import { CaptureFormatError, countCaptureRecords } from '@pipeline/capture-format';
 import { captureTimeOfPath, manifestQueue, RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverCommit, type SilverOffsets, type SilverPartitionCounts, type SilverState } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
@@ -52,6 +54,8 @@ interface Observation {
 
 export class PipelineStatus {
   private readonly eventsPerFile = new Map<string, { size: number; events: number }>();
+  /** Per capture partition, the last batch of its log whose file counts are in `eventsPerFile`. */
+  private readonly captureLogRead = new Map<string, number>();
   private readonly previous = new Map<string, Observation>();
 
   constructor(private readonly sources: StatusSources) {}
@@ -94,6 +98,8 @@ export class PipelineStatus {
     let bytes = 0;
     let newest: { time: number; path: string } | undefined;
     const seen = new Set<string>();
+    const progress = await captureProgressAll(lake, this.captureCheckpointRoot());
+    await this.learnFromCaptureLogs(progress);
     for await (const entry of lake.list(`${rawPrefix}/`)) {
       const time = captureTimeOfPath(entry.path);
       if (time === undefined) continue;
@@ -105,15 +111,23 @@ export class PipelineStatus {
     }
     // Files deleted by retention leave the cache too.
     for (const path of this.eventsPerFile.keys()) if (!seen.has(path)) this.eventsPerFile.delete(path);
-    return { files, events, bytes, position: newest?.path ?? null, rate: this.rateSinceLastCall('capture', events), partitions: await this.capturePartitions() };
+    return { files, events, bytes, position: newest?.path ?? null, rate: this.rateSinceLastCall('capture', events), partitions: capturePartitions(progress) };
   }
 
-  /** Each partition's last committed capture file and its owner, partitions in numeric order. */
-  private async capturePartitions(): Promise<CapturePartitionStatusDto[]> {
-    const progress = await captureProgressAll(this.sources.lake, `checkpoints/${this.sources.captureCheckpoint ?? 'capture-events'}`);
-    return progress
-      .map((p) => ({ partition: p.partitionId, batch: p.batch, lastSequenceNumber: p.toSequenceNumber, file: p.path, owner: p.owner ?? null }))
-      .sort((a, b) => a.partition.localeCompare(b.partition, 'en', { numeric: true }));
+  private captureCheckpointRoot(): string {
+    return `checkpoints/${this.sources.captureCheckpoint ?? 'capture-events'}`;
+  }
+
+  /** The event counts of the files each partition's log committed since the last call. */
+  private async learnFromCaptureLogs(progress: readonly CapturePartitionProgress[]): Promise<void> {
+    for (const p of progress) {
+      const after = this.captureLogRead.get(p.partitionId) ?? -1;
+      if (p.batch <= after) continue;
+      for (const file of await capturedFilesSince(this.sources.lake, this.captureCheckpointRoot(), p.partitionId, after, p.batch)) {
+        this.eventsPerFile.set(file.path, { size: file.bytes, events: file.eventCount });
+      }
+      this.captureLogRead.set(p.partitionId, p.batch);
+    }
   }
 
   private async eventsIn(path: string, size: number): Promise<number> {
@@ -237,6 +251,13 @@ export class PipelineStatus {
     if (!before || at <= before.at) return noRate('status-calls');
     return { perSecond: ((value - before.value) * 1000) / (at - before.at), basis: 'status-calls', overMs: at - before.at };
   }
+}
+
+/** Each partition's last committed capture file and its owner, partitions in numeric order. */
+function capturePartitions(progress: readonly CapturePartitionProgress[]): CapturePartitionStatusDto[] {
+  return progress
+    .map((p) => ({ partition: p.partitionId, batch: p.batch, lastSequenceNumber: p.toSequenceNumber, file: p.path, owner: p.owner ?? null }))
+    .sort((a, b) => a.partition.localeCompare(b.partition, 'en', { numeric: true }));
 }
 
 function isoOrNull(ms: number | null): string | null {

@@ -295,6 +295,28 @@ describe('GET /v1/status', () => {
     ]);
   });
 
+  it('counts the events of the files the capture service wrote from its log, without opening them, and reads any other file', async () => {
+    const log = capturePartitionCheckpoint(api.lake, 'checkpoints/capture-events', '0');
+    const captured = async (batch: number, eventCount: number, bytes: number) => {
+      const filePath = `raw/ns/events/0/2026/01/01/00/00/${String(batch).padStart(2, '0')}.avro`;
+      await log.writeOffsets(batch, { version: 1, batch, partitionId: '0', fromSequenceNumber: batch * 100, toSequenceNumber: batch * 100 + eventCount - 1, eventCount, path: filePath, codec: 'null', blockTargetBytes: 512, lastOffset: '0' });
+      await log.commit(batch, { batch, path: filePath, bytes });
+      return filePath;
+    };
+    // Bytes no reader could count: only the log can say how many events these hold.
+    await api.lake.write(await captured(0, 40, 64), Buffer.alloc(64));
+    await api.lake.write(await captured(1, 25, 32), Buffer.alloc(32));
+    expect((await api.get('/v1/status')).json()['capture']).toMatchObject({ files: 2, events: 65, bytes: 96 });
+    // Entries committed since the last call are read then; a file whose size is not the one logged
+    // (copied over since) is read, by its block headers.
+    const fixture = await readFile(path.join(FIXTURES, 'usql-EHC.avro'));
+    await api.lake.write(await captured(2, 7, 10), fixture);
+    await api.lake.write(await captured(3, 5, 16), Buffer.alloc(16));
+    const status = (await api.get('/v1/status')).json()['capture'];
+    expect(status).toMatchObject({ files: 4, bytes: 96 + fixture.length + 16 });
+    expect(status['events']).toBe(65 + 677 + 5);
+  });
+
   it('keeps its ETag while the pipeline state stays the same, rates aside, and answers 304 to it', async () => {
     await api.store.putShardStatus(shardStatus(0, { batch: 1, watermark: T0, maxEventTime: T0 + 30_000, rows: 10, updatedAt: T0 }));
     const first = await api.get('/v1/status');

@@ -75,3 +75,30 @@ export async function captureProgressAll(lake: Lake, checkpointRoot: string): Pr
   const progress = await Promise.all(ids.map((id) => captureProgress(lake, checkpointRoot, id)));
   return progress.filter((p): p is CapturePartitionProgress => p !== undefined);
 }
+
+/** A file capture committed, as its log records it. */
+export interface CapturedFileRecord {
+  batch: number;
+  path: string;
+  bytes: number;
+  eventCount: number;
+}
+
+/**
+ * The files of a partition's log committed after batch `after` up to `upTo`, those the log still
+ * holds (it keeps CAPTURE_RETAINED_BATCHES), oldest first: what a reader that remembers `after`
+ * learns without opening the files.
+ */
+export async function capturedFilesSince(lake: Lake, checkpointRoot: string, partitionId: string, after: number, upTo: number): Promise<CapturedFileRecord[]> {
+  const checkpoint = capturePartitionCheckpoint(lake, checkpointRoot, partitionId);
+  const from = Math.max(after + 1, upTo - CAPTURE_RETAINED_BATCHES + 1, 0);
+  const batches = Array.from({ length: Math.max(0, upTo - from + 1) }, (_, i) => from + i);
+  const records = await Promise.all(
+    batches.map(async (batch) => {
+      const [intent, commit] = await Promise.all([checkpoint.readOffsets(batch), checkpoint.readCommit(batch)]);
+      // Deleted by retention meanwhile: the file is counted from its bytes instead.
+      return intent === undefined || commit === undefined ? undefined : { batch, path: commit.path, bytes: commit.bytes, eventCount: intent.eventCount };
+    }),
+  );
+  return records.filter((r): r is CapturedFileRecord => r !== undefined);
+}
