@@ -31,6 +31,10 @@
  * - Bad values fail with the `DeltaDataError` messages of the previous writer, the first bad
  *   value in column order then row order, as before.
  * - The Delta statistics (`ColumnSummary`) are those `computeFileStats` gathers for the same rows.
+ *
+ * Each column type has its own value loop (`integers`, `longs`, `dates`, `timestamps`, …). They
+ * look alike, and are kept apart on purpose: each keeps its check, conversion and write inline for
+ * its one type, on the path every silver row takes.
  */
 import { timestampMillis, timestampSubMillisMicros, type TableColumn, type TableRow } from '@pipeline/contracts';
 import { ByteSink } from './byte-sink';
