@@ -1,7 +1,8 @@
 /**
  * Pipeline status, layer by layer, read from where each layer keeps it:
  * - capture: the capture files in the lake (`raw/…`): count, bytes, and events (each file's count
- *   cached: capture files are created once and never change). The count of a file the capture
+ *   cached: capture files are created once and never change). All of them are listed every
+ *   CAPTURE_RELIST_MS; the calls between list only past each partition folder's newest file. The count of a file the capture
  *   service wrote comes from its log (the file's intent), read once per new entry; any other file
  *   (Azure Capture's, or one whose log entry is gone) is read once, by its block headers;
  *   and each partition's last committed file with the instance that committed it (its owner), from
@@ -25,6 +26,15 @@ import { captureTimeOfPath, manifestQueue, RejectedFileLog, restoreAdvice, type 
 import type { Clock } from '@pipeline/engine';
 import type { Bus, DeadLetter, Lake, ServingStore, ShardStatus } from '@pipeline/ports';
 import type { BronzeStatusDto, CapturePartitionStatusDto, CaptureStatusDto, DeadLetterQueueDto, DeadLettersStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
+
+/** How often the status lists every capture file again; in between, only past each partition's newest. */
+export const CAPTURE_RELIST_MS = 60_000;
+
+interface CaptureFileFacts {
+  size: number;
+  time: number;
+  events: number;
+}
 
 /** How many batches back the commit-based rates look. */
 export const RATE_BATCHES = 10;
@@ -56,6 +66,10 @@ export class PipelineStatus {
   private readonly eventsPerFile = new Map<string, { size: number; events: number }>();
   /** Per capture partition, the last batch of its log whose file counts are in `eventsPerFile`. */
   private readonly captureLogRead = new Map<string, number>();
+  /** The capture files in the lake as last listed, and each partition folder's newest one. */
+  private captureFiles = new Map<string, CaptureFileFacts>();
+  private readonly newestInFolder = new Map<string, string>();
+  private listedAllAt: number | undefined;
   private readonly previous = new Map<string, Observation>();
 
   constructor(private readonly sources: StatusSources) {}
@@ -92,26 +106,53 @@ export class PipelineStatus {
   }
 
   private async capture(): Promise<CaptureStatusDto> {
-    const { lake, rawPrefix } = this.sources;
-    let files = 0;
+    const progress = await captureProgressAll(this.sources.lake, this.captureCheckpointRoot());
+    await this.learnFromCaptureLogs(progress);
+    await this.listCaptureFiles(progress);
     let events = 0;
     let bytes = 0;
     let newest: { time: number; path: string } | undefined;
-    const seen = new Set<string>();
-    const progress = await captureProgressAll(lake, this.captureCheckpointRoot());
-    await this.learnFromCaptureLogs(progress);
-    for await (const entry of lake.list(`${rawPrefix}/`)) {
-      const time = captureTimeOfPath(entry.path);
-      if (time === undefined) continue;
-      files++;
-      bytes += entry.size;
-      events += await this.eventsIn(entry.path, entry.size);
-      seen.add(entry.path);
-      if (!newest || time > newest.time || (time === newest.time && entry.path > newest.path)) newest = { time, path: entry.path };
+    for (const [path, file] of this.captureFiles) {
+      bytes += file.size;
+      events += file.events;
+      if (!newest || file.time > newest.time || (file.time === newest.time && path > newest.path)) newest = { time: file.time, path };
     }
-    // Files deleted by retention leave the cache too.
-    for (const path of this.eventsPerFile.keys()) if (!seen.has(path)) this.eventsPerFile.delete(path);
-    return { files, events, bytes, position: newest?.path ?? null, rate: this.rateSinceLastCall('capture', events), partitions: capturePartitions(progress) };
+    return { files: this.captureFiles.size, events, bytes, position: newest?.path ?? null, rate: this.rateSinceLastCall('capture', events), partitions: capturePartitions(progress) };
+  }
+
+  /**
+   * Brings the known capture files up to date: every CAPTURE_RELIST_MS all of them are listed again
+   * (files deleted by retention, or landing with an older time), and on the calls between only what
+   * each partition folder holds past its newest known file (capture's paths sort in time order),
+   * and all of a folder the capture service's log names for the first time.
+   */
+  private async listCaptureFiles(progress: readonly CapturePartitionProgress[]): Promise<void> {
+    const { lake, rawPrefix, clock } = this.sources;
+    const now = clock.now();
+    const all = this.listedAllAt === undefined || now - this.listedAllAt >= CAPTURE_RELIST_MS;
+    const fresh = new Set(progress.map((p) => partitionFolderOf(p.path)).filter((folder) => !this.newestInFolder.has(folder)));
+    const listings = all
+      ? [lake.list(`${rawPrefix}/`)]
+      : [...[...this.newestInFolder].map(([folder, after]) => lake.list(folder, { startAfter: after })), ...[...fresh].map((folder) => lake.list(folder))];
+    const files = all ? new Map<string, CaptureFileFacts>() : this.captureFiles;
+    for (const listing of listings) {
+      for await (const entry of listing) {
+        const time = captureTimeOfPath(entry.path);
+        if (time === undefined) continue;
+        files.set(entry.path, { size: entry.size, time, events: await this.eventsIn(entry.path, entry.size) });
+      }
+    }
+    if (all) {
+      this.listedAllAt = now;
+      // Files deleted by retention leave the counts too.
+      for (const path of this.eventsPerFile.keys()) if (!files.has(path)) this.eventsPerFile.delete(path);
+    }
+    this.captureFiles = files;
+    for (const path of files.keys()) {
+      const folder = partitionFolderOf(path);
+      const known = this.newestInFolder.get(folder);
+      if (known === undefined || path > known) this.newestInFolder.set(folder, path);
+    }
   }
 
   private captureCheckpointRoot(): string {
@@ -251,6 +292,11 @@ export class PipelineStatus {
     if (!before || at <= before.at) return noRate('status-calls');
     return { perSecond: ((value - before.value) * 1000) / (at - before.at), basis: 'status-calls', overMs: at - before.at };
   }
+}
+
+/** The partition folder of a capture path, which ends in six time segments (…/{YYYY}/{MM}/{DD}/{HH}/{mm}/{ss}.avro). */
+function partitionFolderOf(path: string): string {
+  return `${path.split('/').slice(0, -6).join('/')}/`;
 }
 
 /** Each partition's last committed capture file and its owner, partitions in numeric order. */

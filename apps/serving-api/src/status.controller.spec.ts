@@ -5,6 +5,7 @@ import { RejectedFileLog, restoreAdvice, type CaptureFileRejection } from '@pipe
 import { LocalBus } from '@pipeline/adapters';
 import type { ShardStatus } from '@pipeline/ports';
 import { makeTempDir } from '@pipeline/testing';
+import { CAPTURE_RELIST_MS } from './pipeline-status';
 import { spec, startApi, T0, type ApiHarness } from './spec-helpers';
 
 const FIXTURES = path.resolve(__dirname, '../../../../shared/fixtures/eventhubs-capture');
@@ -315,6 +316,28 @@ describe('GET /v1/status', () => {
     const status = (await api.get('/v1/status')).json()['capture'];
     expect(status).toMatchObject({ files: 4, bytes: 96 + fixture.length + 16 });
     expect(status['events']).toBe(65 + 677 + 5);
+  });
+
+  it('lists only past each partition folder’s newest capture file between whole listings, which find late and deleted files', async () => {
+    const usql = await readFile(path.join(FIXTURES, 'usql-EHC.avro'));
+    const bluefrog = await readFile(path.join(FIXTURES, 'bluefrog-2016-archive.avro'));
+    const at = (partition: string, second: number) => `raw/ns/events/${partition}/2026/01/01/00/00/${String(second).padStart(2, '0')}.avro`;
+    await api.lake.write(at('0', 10), usql);
+    await api.lake.write(at('1', 10), usql);
+    expect((await api.get('/v1/status')).json()['capture']).toMatchObject({ files: 2, events: 2 * 677 });
+    // Newer files in known folders are seen at once; an older one, and a deletion, at the next whole listing.
+    await api.lake.write(at('0', 20), usql);
+    await api.lake.write(at('1', 5), bluefrog);
+    await api.lake.delete(at('1', 10));
+    // A partition folder the capture service's log names for the first time is listed at once.
+    const log = capturePartitionCheckpoint(api.lake, 'checkpoints/capture-events', '2');
+    await log.writeOffsets(0, { version: 1, batch: 0, partitionId: '2', fromSequenceNumber: 0, toSequenceNumber: 676, eventCount: 677, path: at('2', 15), codec: 'null', blockTargetBytes: 512, lastOffset: '0' });
+    await api.lake.write(at('2', 15), usql);
+    await log.commit(0, { batch: 0, path: at('2', 15), bytes: usql.length });
+    api.clock.advance(1_000);
+    expect((await api.get('/v1/status')).json()['capture']).toMatchObject({ files: 4, events: 4 * 677, bytes: 4 * usql.length, position: at('0', 20) });
+    api.clock.advance(CAPTURE_RELIST_MS);
+    expect((await api.get('/v1/status')).json()['capture']).toMatchObject({ files: 4, events: 3 * 677 + 1, bytes: 3 * usql.length + bluefrog.length, position: at('0', 20) });
   });
 
   it('keeps its ETag while the pipeline state stays the same, rates aside, and answers 304 to it', async () => {
