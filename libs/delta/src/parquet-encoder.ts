@@ -32,9 +32,9 @@
  *   value in column order then row order, as before.
  * - The Delta statistics (`ColumnSummary`) are those `computeFileStats` gathers for the same rows.
  *
- * Each column type has its own value loop (`integers`, `longs`, `dates`, `timestamps`, …). They
- * look alike, and are kept apart on purpose: each keeps its check, conversion and write inline for
- * its one type, on the path every silver row takes.
+ * Integers, longs and dates share one value loop (`fixedWidth`); doubles, timestamps (milliseconds
+ * or microseconds, in halves), booleans, strings and binary each have their own, as their checks,
+ * bounds and encodings differ.
  */
 import { timestampMillis, timestampSubMillisMicros, type TableColumn, type TableRow } from '@pipeline/contracts';
 import { ByteSink } from './byte-sink';
@@ -246,9 +246,9 @@ function chunkValues(column: TableColumn, rows: readonly TableRow[], start: numb
     case 'string':
       return stringDictionary(column, rows, start, end, summary) ?? plainStrings(column, rows, start, end, summary);
     case 'long':
-      return longs(column, rows, start, end, summary);
+      return fixedWidth(column, rows, start, end, summary, LONG);
     case 'integer':
-      return integers(column, rows, start, end, summary);
+      return fixedWidth(column, rows, start, end, summary, INTEGER);
     case 'double':
       return doubles(column, rows, start, end, summary);
     case 'boolean':
@@ -256,63 +256,69 @@ function chunkValues(column: TableColumn, rows: readonly TableRow[], start: numb
     case 'timestamp':
       return timestamps(column, rows, start, end, summary);
     case 'date':
-      return dates(column, rows, start, end, summary);
+      return fixedWidth(column, rows, start, end, summary, DATE);
     case 'binary':
       return binaries(column, rows, start, end, summary);
   }
 }
 
-function integers(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  const { name, nullable } = column;
-  const dictionary = new NumberDictionary(end - start);
-  values.ensure((end - start) * 4);
-  const view = values.view;
-  const marks: number[] = [];
-  let pos = 0;
-  let nulls = 0;
-  let min = 0;
-  let max = 0;
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(pos, pos >> 2);
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < -2147483648 || value > 2147483647) invalidValue(column, value, i);
-      if (nullable) defs[i - start] = 1;
-      if (pos === 0) min = max = value;
-      else if (value < min) min = value;
-      else if (value > max) max = value;
-      if (dictionary.open) dictionary.add(value, pos >> 2);
-      view.setInt32(pos, value, true);
-      pos += 4;
-    }
-  }
-  marks.push(pos, pos >> 2);
-  values.pos = pos;
-  if (pos > 0) mergeNumbers(summary, min, max);
-  summary.nulls += nulls;
-  const bounds = { min: pos > 0 ? int32Bytes(min) : undefined, max: pos > 0 ? int32Bytes(max) : undefined };
-  return dictionary.chunk(marks, nulls, bounds, 4, (view, at, value) => view.setInt32(at, value, true));
+/** How a column type of whole numbers of one width is checked, written and bounded. */
+interface FixedWidthType {
+  /** Bytes per value. */
+  width: 4 | 8;
+  /** The number written for a row value, or `undefined` when the column type does not take it. */
+  number(value: unknown): number | undefined;
+  write(view: DataView, at: number, value: number): void;
+  /** Parquet's bound bytes of a number. */
+  bytes(value: number): Uint8Array;
+  /** Adds the chunk's bounds to the Delta statistics: the numbers, or the row values they came from. */
+  merge(summary: ColumnSummary, min: number, max: number, minValue: unknown, maxValue: unknown): void;
 }
 
-function longs(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+const setInt32 = (view: DataView, at: number, value: number): void => view.setInt32(at, value, true);
+
+const INTEGER: FixedWidthType = {
+  width: 4,
+  number: (value) => (typeof value === 'number' && Number.isInteger(value) && value >= -2147483648 && value <= 2147483647 ? value : undefined),
+  write: setInt32,
+  bytes: (value) => int32Bytes(value),
+  merge: (summary, min, max) => mergeNumbers(summary, min, max),
+};
+
+const LONG: FixedWidthType = {
+  width: 8,
+  number: (value) => (typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined),
+  write: (view, at, value) => setInt64(view, at, value),
+  bytes: (value) => int64Bytes(value),
+  merge: (summary, min, max) => mergeNumbers(summary, min, max),
+};
+
+/** 'YYYY-MM-DD' of a real date sorts as its day number does, so the day bounds name the Delta (text) bounds. */
+const DATE: FixedWidthType = {
+  width: 4,
+  number: (value) => (typeof value === 'string' ? daysOfDate(value) : undefined),
+  write: setInt32,
+  bytes: (value) => int32Bytes(value),
+  merge: (summary, _min, _max, minValue, maxValue) => mergeStrings(summary, minValue as string, maxValue as string),
+};
+
+/** A chunk of integers, longs or dates: dictionary-encoded while that pays, else PLAIN. */
+function fixedWidth(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary, type: FixedWidthType): ChunkValues {
   const { name, nullable } = column;
+  const { width } = type;
   const dictionary = new NumberDictionary(end - start);
-  values.ensure((end - start) * 8);
+  values.ensure((end - start) * width);
   const view = values.view;
   const marks: number[] = [];
   let pos = 0;
+  let count = 0;
   let nulls = 0;
   let min = 0;
   let max = 0;
+  let minValue: unknown;
+  let maxValue: unknown;
   for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(pos, pos >> 3);
+    marks.push(pos, count);
     const last = Math.min(end, first + PAGE_ROWS);
     for (let i = first; i < last; i++) {
       const value = rows[i][name];
@@ -322,22 +328,24 @@ function longs(column: TableColumn, rows: readonly TableRow[], start: number, en
         nulls++;
         continue;
       }
-      if (typeof value !== 'number' || !Number.isSafeInteger(value)) invalidValue(column, value, i);
+      const number = type.number(value);
+      if (number === undefined) invalidValue(column, value, i);
       if (nullable) defs[i - start] = 1;
-      if (pos === 0) min = max = value;
-      else if (value < min) min = value;
-      else if (value > max) max = value;
-      if (dictionary.open) dictionary.add(value, pos >> 3);
-      setInt64(view, pos, value);
-      pos += 8;
+      if (count === 0) [min, max, minValue, maxValue] = [number, number, value, value];
+      else if (number < min) [min, minValue] = [number, value];
+      else if (number > max) [max, maxValue] = [number, value];
+      if (dictionary.open) dictionary.add(number, count);
+      type.write(view, pos, number);
+      pos += width;
+      count++;
     }
   }
-  marks.push(pos, pos >> 3);
+  marks.push(pos, count);
   values.pos = pos;
-  if (pos > 0) mergeNumbers(summary, min, max);
+  if (count > 0) type.merge(summary, min, max, minValue, maxValue);
   summary.nulls += nulls;
-  const bounds = { min: pos > 0 ? int64Bytes(min) : undefined, max: pos > 0 ? int64Bytes(max) : undefined };
-  return dictionary.chunk(marks, nulls, bounds, 8, setInt64);
+  const bounds = { min: count > 0 ? type.bytes(min) : undefined, max: count > 0 ? type.bytes(max) : undefined };
+  return dictionary.chunk(marks, nulls, bounds, width, type.write);
 }
 
 /** A safe integer as a little-endian INT64, in two 32-bit halves (no BigInt). */
@@ -502,49 +510,6 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
   summary.nulls += nulls;
   const bounds = { min: pos > 0 ? int64BytesOfHalves(minHigh, minLow) : undefined, max: pos > 0 ? int64BytesOfHalves(maxHigh, maxLow) : undefined };
   return dictionary.chunk(marks, nulls, bounds, 8, setMicrosOfMillis);
-}
-
-function dates(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  const { name, nullable } = column;
-  const dictionary = new NumberDictionary(end - start);
-  values.ensure((end - start) * 4);
-  const view = values.view;
-  const marks: number[] = [];
-  let pos = 0;
-  let nulls = 0;
-  // 'YYYY-MM-DD' of a real date sorts as its day number does, so the day bounds name the string bounds.
-  let min = 0;
-  let max = 0;
-  let minText = '';
-  let maxText = '';
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(pos, pos >> 2);
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      const days = typeof value === 'string' ? daysOfDate(value) : undefined;
-      if (days === undefined) invalidValue(column, value, i);
-      if (nullable) defs[i - start] = 1;
-      if (pos === 0) [min, max, minText, maxText] = [days, days, value as string, value as string];
-      else if (days < min) [min, minText] = [days, value as string];
-      else if (days > max) [max, maxText] = [days, value as string];
-      if (dictionary.open) dictionary.add(days, pos >> 2);
-      view.setInt32(pos, days, true);
-      pos += 4;
-    }
-  }
-  marks.push(pos, pos >> 2);
-  values.pos = pos;
-  if (pos > 0) mergeStrings(summary, minText, maxText);
-  summary.nulls += nulls;
-  const bounds = { min: pos > 0 ? int32Bytes(min) : undefined, max: pos > 0 ? int32Bytes(max) : undefined };
-  return dictionary.chunk(marks, nulls, bounds, 4, (view, at, value) => view.setInt32(at, value, true));
 }
 
 function binaries(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
