@@ -32,9 +32,10 @@
  *   value in column order then row order, as before.
  * - The Delta statistics (`ColumnSummary`) are those `computeFileStats` gathers for the same rows.
  *
- * Integers, longs and dates share one value loop (`fixedWidth`); doubles, timestamps (milliseconds
- * or microseconds, in halves), booleans, strings and binary each have their own, as their checks,
- * bounds and encodings differ.
+ * Every chunk walks its rows the same way (`walkChunk`: pages, nulls, definition levels); what it
+ * does with a value is its type's. Integers, longs and dates share one of those (`fixedWidth`);
+ * doubles, timestamps (milliseconds or microseconds, in halves), booleans, strings and binary each
+ * have their own, as their checks, bounds and encodings differ.
  */
 import { timestampMillis, timestampSubMillisMicros, type TableColumn, type TableRow } from '@pipeline/contracts';
 import { ByteSink } from './byte-sink';
@@ -302,23 +303,20 @@ const DATE: FixedWidthType = {
   merge: (summary, _min, _max, minValue, maxValue) => mergeStrings(summary, minValue as string, maxValue as string),
 };
 
-/** A chunk of integers, longs or dates: dictionary-encoded while that pays, else PLAIN. */
-function fixedWidth(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary, type: FixedWidthType): ChunkValues {
+/**
+ * Walks a chunk's rows in pages of PAGE_ROWS. `mark()` records in the caller's marks where each page
+ * starts, and once more where the last ends. A null is checked against the column and given
+ * definition level 0; every other value goes to `take` with its row, at level 1. Returns the nulls;
+ * a `take` that returns `false` abandons the chunk (a dictionary that stops paying), and the walk
+ * then returns `undefined`.
+ */
+function walkChunk(column: TableColumn, rows: readonly TableRow[], start: number, end: number, mark: () => unknown, take: (value: PresentValue, row: number) => boolean): number | undefined;
+function walkChunk(column: TableColumn, rows: readonly TableRow[], start: number, end: number, mark: () => unknown, take: (value: PresentValue, row: number) => void): number;
+function walkChunk(column: TableColumn, rows: readonly TableRow[], start: number, end: number, mark: () => unknown, take: (value: PresentValue, row: number) => boolean | void): number | undefined {
   const { name, nullable } = column;
-  const { width } = type;
-  const dictionary = new NumberDictionary(end - start);
-  values.ensure((end - start) * width);
-  const view = values.view;
-  const marks: number[] = [];
-  let pos = 0;
-  let count = 0;
   let nulls = 0;
-  let min = 0;
-  let max = 0;
-  let minValue: unknown;
-  let maxValue: unknown;
   for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(pos, count);
+    mark();
     const last = Math.min(end, first + PAGE_ROWS);
     for (let i = first; i < last; i++) {
       const value = rows[i][name];
@@ -328,19 +326,41 @@ function fixedWidth(column: TableColumn, rows: readonly TableRow[], start: numbe
         nulls++;
         continue;
       }
-      const number = type.number(value);
-      if (number === undefined) invalidValue(column, value, i);
       if (nullable) defs[i - start] = 1;
-      if (count === 0) [min, max, minValue, maxValue] = [number, number, value, value];
-      else if (number < min) [min, minValue] = [number, value];
-      else if (number > max) [max, maxValue] = [number, value];
-      if (dictionary.open) dictionary.add(number, count);
-      type.write(view, pos, number);
-      pos += width;
-      count++;
+      if (take(value, i) === false) return undefined;
     }
   }
-  marks.push(pos, count);
+  mark();
+  return nulls;
+}
+
+/** A row value that is not null. */
+type PresentValue = NonNullable<TableRow[string]>;
+
+/** A chunk of integers, longs or dates: dictionary-encoded while that pays, else PLAIN. */
+function fixedWidth(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary, type: FixedWidthType): ChunkValues {
+  const { width } = type;
+  const dictionary = new NumberDictionary(end - start);
+  values.ensure((end - start) * width);
+  const view = values.view;
+  const marks: number[] = [];
+  let pos = 0;
+  let count = 0;
+  let min = 0;
+  let max = 0;
+  let minValue: unknown;
+  let maxValue: unknown;
+  const nulls = walkChunk(column, rows, start, end, () => marks.push(pos, count), (value, i) => {
+    const number = type.number(value);
+    if (number === undefined) invalidValue(column, value, i);
+    if (count === 0) [min, max, minValue, maxValue] = [number, number, value, value];
+    else if (number < min) [min, minValue] = [number, value];
+    else if (number > max) [max, maxValue] = [number, value];
+    if (dictionary.open) dictionary.add(number, count);
+    type.write(view, pos, number);
+    pos += width;
+    count++;
+  });
   values.pos = pos;
   if (count > 0) type.merge(summary, min, max, minValue, maxValue);
   summary.nulls += nulls;
@@ -365,37 +385,22 @@ function setMicrosOfMillis(view: DataView, at: number, millis: number): void {
 }
 
 function doubles(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  const { name, nullable } = column;
   values.ensure((end - start) * 8);
   const view = values.view;
   const marks: number[] = [];
   let pos = 0;
-  let nulls = 0;
   let min = NaN;
   let max = NaN;
   let hasNaN = false;
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(pos, pos >> 3);
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      if (typeof value !== 'number') invalidValue(column, value, i);
-      if (nullable) defs[i - start] = 1;
-      view.setFloat64(pos, value, true);
-      pos += 8;
-      if (value !== value) hasNaN = true;
-      else if (min !== min) min = max = value;
-      else if (value < min) min = value;
-      else if (value > max) max = value;
-    }
-  }
-  marks.push(pos, pos >> 3);
+  const nulls = walkChunk(column, rows, start, end, () => marks.push(pos, pos >> 3), (value, i) => {
+    if (typeof value !== 'number') invalidValue(column, value, i);
+    view.setFloat64(pos, value, true);
+    pos += 8;
+    if (value !== value) hasNaN = true;
+    else if (min !== min) min = max = value;
+    else if (value < min) min = value;
+    else if (value > max) max = value;
+  });
   values.pos = pos;
   if (hasNaN) summary.hasNaN = true;
   if (min === min) mergeNumbers(summary, min, max);
@@ -406,45 +411,28 @@ function doubles(column: TableColumn, rows: readonly TableRow[], start: number, 
 }
 
 function booleans(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  const { name, nullable } = column;
   values.ensure(end - start);
   const buf = values.buf;
   const marks: number[] = [];
   let pos = 0;
-  let nulls = 0;
   let seen = 0; // bit 0: false seen, bit 1: true seen
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(pos, pos);
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      if (typeof value !== 'boolean') invalidValue(column, value, i);
-      if (nullable) defs[i - start] = 1;
-      buf[pos++] = value ? 1 : 0;
-      seen |= value ? 2 : 1;
-    }
-  }
-  marks.push(pos, pos);
+  const nulls = walkChunk(column, rows, start, end, () => marks.push(pos, pos), (value, i) => {
+    if (typeof value !== 'boolean') invalidValue(column, value, i);
+    buf[pos++] = value ? 1 : 0;
+    seen |= value ? 2 : 1;
+  });
   values.pos = pos;
   summary.nulls += nulls;
   return { kind: 'boolean', marks, nulls, min: seen === 0 ? undefined : Uint8Array.of(seen & 1 ? 0 : 1), max: seen === 0 ? undefined : Uint8Array.of(seen & 2 ? 1 : 0) };
 }
 
 function timestamps(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  const { name, nullable } = column;
   // Keyed by epoch ms: a chunk holding a bigint (microseconds) is written without a dictionary.
   const dictionary = new NumberDictionary(end - start);
   values.ensure((end - start) * 8);
   const view = values.view;
   const marks: number[] = [];
   let pos = 0;
-  let nulls = 0;
   // Parquet bounds in microseconds as (signed high, unsigned low) halves; Delta bounds in milliseconds as `computeFileStats` takes them.
   let minHigh = 0;
   let minLow = 0;
@@ -453,55 +441,42 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
   let minMs = 0;
   let maxMs = 0;
   let roundedUp = false;
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(pos, pos >> 3);
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      let high: number;
-      let low: number;
-      let floor: number;
-      let ceil: number;
-      if (typeof value === 'number') {
-        if (!Number.isSafeInteger(value)) invalidValue(column, value, i);
-        // value × 1000 exactly, in halves: the low half of the millis times 1000 stays below 2^42.
-        const highMs = Math.floor(value / TWO_32);
-        const lowMicros = (value - highMs * TWO_32) * 1000;
-        const carry = Math.floor(lowMicros / TWO_32);
-        low = lowMicros - carry * TWO_32;
-        high = highMs * 1000 + carry;
-        floor = ceil = value;
-        if (dictionary.open) dictionary.add(value, pos >> 3);
-      } else if (typeof value === 'bigint') {
-        dictionary.open = false;
-        if (value < MIN_INT64 || value > MAX_INT64) invalidValue(column, value, i);
-        const bits = BigInt.asUintN(64, value);
-        low = Number(bits & 0xffffffffn);
-        high = Number(BigInt.asIntN(32, bits >> 32n));
-        floor = timestampMillis(value);
-        ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
-      } else invalidValue(column, value, i);
-      if (nullable) defs[i - start] = 1;
-      if (pos === 0) {
-        [minHigh, minLow, maxHigh, maxLow, minMs, maxMs, roundedUp] = [high, low, high, low, floor, ceil, ceil !== floor];
-      } else {
-        if (high < minHigh || (high === minHigh && low < minLow)) [minHigh, minLow] = [high, low];
-        if (high > maxHigh || (high === maxHigh && low > maxLow)) [maxHigh, maxLow] = [high, low];
-        if (floor < minMs) minMs = floor;
-        if (ceil > maxMs) [maxMs, roundedUp] = [ceil, ceil !== floor];
-      }
-      view.setUint32(pos, low, true);
-      view.setInt32(pos + 4, high, true);
-      pos += 8;
+  const nulls = walkChunk(column, rows, start, end, () => marks.push(pos, pos >> 3), (value, i) => {
+    let high: number;
+    let low: number;
+    let floor: number;
+    let ceil: number;
+    if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value)) invalidValue(column, value, i);
+      // value × 1000 exactly, in halves: the low half of the millis times 1000 stays below 2^42.
+      const highMs = Math.floor(value / TWO_32);
+      const lowMicros = (value - highMs * TWO_32) * 1000;
+      const carry = Math.floor(lowMicros / TWO_32);
+      low = lowMicros - carry * TWO_32;
+      high = highMs * 1000 + carry;
+      floor = ceil = value;
+      if (dictionary.open) dictionary.add(value, pos >> 3);
+    } else if (typeof value === 'bigint') {
+      dictionary.open = false;
+      if (value < MIN_INT64 || value > MAX_INT64) invalidValue(column, value, i);
+      const bits = BigInt.asUintN(64, value);
+      low = Number(bits & 0xffffffffn);
+      high = Number(BigInt.asIntN(32, bits >> 32n));
+      floor = timestampMillis(value);
+      ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
+    } else invalidValue(column, value, i);
+    if (pos === 0) {
+      [minHigh, minLow, maxHigh, maxLow, minMs, maxMs, roundedUp] = [high, low, high, low, floor, ceil, ceil !== floor];
+    } else {
+      if (high < minHigh || (high === minHigh && low < minLow)) [minHigh, minLow] = [high, low];
+      if (high > maxHigh || (high === maxHigh && low > maxLow)) [maxHigh, maxLow] = [high, low];
+      if (floor < minMs) minMs = floor;
+      if (ceil > maxMs) [maxMs, roundedUp] = [ceil, ceil !== floor];
     }
-  }
-  marks.push(pos, pos >> 3);
+    view.setUint32(pos, low, true);
+    view.setInt32(pos + 4, high, true);
+    pos += 8;
+  });
   values.pos = pos;
   if (pos > 0) {
     if (summary.min === undefined || minMs < (summary.min as number)) summary.min = minMs;
@@ -513,65 +488,35 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
 }
 
 function binaries(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  const { name, nullable } = column;
   const marks: number[] = [];
   let count = 0;
-  let nulls = 0;
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(values.pos, count);
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      if (!Buffer.isBuffer(value)) invalidValue(column, value, i);
-      if (nullable) defs[i - start] = 1;
-      values.int32(value.length);
-      values.bytes(value);
-      count++;
-    }
-  }
-  marks.push(values.pos, count);
+  const nulls = walkChunk(column, rows, start, end, () => marks.push(values.pos, count), (value, i) => {
+    if (!Buffer.isBuffer(value)) invalidValue(column, value, i);
+    values.int32(value.length);
+    values.bytes(value);
+    count++;
+  });
   summary.nulls += nulls;
   return { kind: 'plain', marks, nulls, min: undefined, max: undefined };
 }
 
 function plainStrings(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  const { name, nullable } = column;
   const marks: number[] = [];
   let count = 0;
-  let nulls = 0;
   let min = '';
   let max = '';
   values.pos = 0;
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(values.pos, count);
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      if (typeof value !== 'string') invalidValue(column, value, i);
-      if (nullable) defs[i - start] = 1;
-      if (count === 0) min = max = value;
-      else if (compareCodePoints(value, min) < 0) min = value;
-      else if (compareCodePoints(value, max) > 0) max = value;
-      count++;
-      const lengthAt = values.pos;
-      values.ensure(4 + value.length * 3);
-      values.pos += 4;
-      values.view.setInt32(lengthAt, values.utf8(value), true);
-    }
-  }
-  marks.push(values.pos, count);
+  const nulls = walkChunk(column, rows, start, end, () => marks.push(values.pos, count), (value, i) => {
+    if (typeof value !== 'string') invalidValue(column, value, i);
+    if (count === 0) min = max = value;
+    else if (compareCodePoints(value, min) < 0) min = value;
+    else if (compareCodePoints(value, max) > 0) max = value;
+    count++;
+    const lengthAt = values.pos;
+    values.ensure(4 + value.length * 3);
+    values.pos += 4;
+    values.view.setInt32(lengthAt, values.utf8(value), true);
+  });
   if (count > 0) mergeStrings(summary, min, max);
   summary.nulls += nulls;
   return { kind: 'plain', marks, nulls, min: count > 0 ? Buffer.from(min, 'utf8') : undefined, max: count > 0 ? Buffer.from(max, 'utf8') : undefined };
@@ -579,38 +524,25 @@ function plainStrings(column: TableColumn, rows: readonly TableRow[], start: num
 
 /** A string chunk as dictionary indices, or `undefined` (nothing recorded) when the dictionary stops paying. */
 function stringDictionary(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues | undefined {
-  const { name, nullable } = column;
   const ids = new Map<string, number>();
   const entries: string[] = [];
   const marks: number[] = [];
   let count = 0;
-  let nulls = 0;
   let chars = 0;
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    marks.push(count, count);
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      if (typeof value !== 'string') invalidValue(column, value, i);
-      if (nullable) defs[i - start] = 1;
-      let id = ids.get(value);
-      if (id === undefined) {
-        id = entries.length;
-        chars += value.length;
-        if (dictionaryStopsPaying(id, count, end - start) || chars > DICTIONARY_MAX_CHARS) return undefined;
-        ids.set(value, id);
-        entries.push(value);
-      }
-      indices[count++] = id;
+  const nulls = walkChunk(column, rows, start, end, () => marks.push(count, count), (value, i) => {
+    if (typeof value !== 'string') invalidValue(column, value, i);
+    let id = ids.get(value);
+    if (id === undefined) {
+      id = entries.length;
+      chars += value.length;
+      if (dictionaryStopsPaying(id, count, end - start) || chars > DICTIONARY_MAX_CHARS) return false;
+      ids.set(value, id);
+      entries.push(value);
     }
-  }
-  marks.push(count, count);
+    indices[count++] = id;
+    return true;
+  });
+  if (nulls === undefined) return undefined;
   summary.nulls += nulls;
   if (count === 0) return { kind: 'plain', marks: marks.map(() => 0), nulls, min: undefined, max: undefined };
   let min = entries[0] as string;
