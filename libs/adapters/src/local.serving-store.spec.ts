@@ -304,6 +304,59 @@ describe('LocalServingStore document rows', () => {
     }
   });
 
+  it('writes the key and aggregates exactly as JSON.stringify does, for documents sharing one key record and for awkward keys', async () => {
+    const file = path.join(dir.path, 'serving.db');
+    const store = LocalServingStore.open({ file });
+    try {
+      const shared = windowDoc('a', T0);
+      const key = { device: 'quote " back\\ slash / é \u2028', n: -0, on: true, none: null };
+      const pk = groupKeyText(key, ['device', 'n', 'on', 'none']);
+      const awkward = { ...windowDoc('b', T0), key, pk, id: windowDocumentId('per_minute', pk, T0), aggregates: { '0': 1.5e-7, 'x"y': null, big: 2 ** 53 - 1 } };
+      const docs = [shared, { ...windowDoc('a', T0 + MINUTE), key: shared.key }, awkward, { ...windowDoc('a', T0 + 2 * MINUTE), key: shared.key }];
+      await store.upsert(docs);
+      const raw = new Database(file, { readonly: true });
+      try {
+        const stored = raw.prepare('SELECT id, document FROM serving_window_documents').all() as Array<{ id: string; document: string }>;
+        expect(new Map(stored.map((r) => [r.id, r.document]))).toEqual(new Map(docs.map((d) => [d.id, JSON.stringify({ key: d.key, aggregates: d.aggregates })])));
+      } finally {
+        raw.close();
+      }
+      for (const d of docs) expect(await store.get(d.pk, d.id)).toEqual({ ...d, key: JSON.parse(JSON.stringify(d.key)) });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('drops the (pk, window, start) index an earlier version kept, and still serves the windows of one definition in order', async () => {
+    const file = path.join(dir.path, 'serving.db');
+    await LocalServingStore.open({ file }).close();
+    const old = new Database(file);
+    old.exec('CREATE INDEX serving_window_documents_by_key_window ON serving_window_documents (pk, window_name, window_start)');
+    old.close();
+    const store = LocalServingStore.open({ file });
+    try {
+      const indexes = new Database(file, { readonly: true });
+      try {
+        expect(indexes.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'serving_window_documents_by%'").all()).toEqual([
+          { name: 'serving_window_documents_by_window' },
+        ]);
+      } finally {
+        indexes.close();
+      }
+      const minutes = [0, 1, 2, 3].map((i) => windowDoc('a', T0 + i * MINUTE));
+      const hours = [0, 2].map((i) => ({ ...windowDoc('a', T0 + i * MINUTE, 1, 'hourly'), windowEnd: T0 + i * MINUTE + 60 * MINUTE }));
+      await store.upsert([...hours, ...minutes, windowDoc('b', T0 + 9 * MINUTE, 1, 'hourly')]);
+      const pk = minutes[0].pk;
+      expect((await store.queryWindows({ pk, window: 'hourly', limit: 1 })).items).toEqual([hours[0]]);
+      const second = await store.queryWindows({ pk, window: 'per_minute', limit: 2, continuationToken: (await store.queryWindows({ pk, window: 'per_minute', limit: 2 })).continuationToken });
+      expect(second).toEqual({ items: [minutes[2], minutes[3]] });
+      expect(await store.latest(pk, 'hourly')).toEqual(hours[1]);
+      expect(await store.latest(pk)).toEqual(minutes[3]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('reads documents an earlier version stored whole, and ranks them by their aggregates', async () => {
     const file = path.join(dir.path, 'serving.db');
     await LocalServingStore.open({ file }).close();
