@@ -13,10 +13,11 @@
  *   `TableColumnType` come as hyparquet decodes them (decimals as numbers; structs, arrays and maps
  *   as plain objects/arrays).
  */
-import type { TableRow, TableSchema, TableValue } from '@pipeline/contracts';
+import type { TableColumn, TableRow, TableSchema, TableValue } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
 import { assertReadable, catchUp, DeltaLogError, DeltaLogState, followLog, type AddFile } from './delta-log';
-import { decodeParquet, parquetShape, type TimestampPrecision } from './parquet-file';
+import { canBuildRows, rowsOfColumns } from './column-rows';
+import { decodeParquet, decodeParquetColumns, parquetShape, type TimestampPrecision } from './parquet-file';
 import { dateOfDays, decodeAddPath, describeValue, parsePartitionValue } from './partition-values';
 import { describeSparkType, parseSparkSchema, type SparkDataType, type SparkStructType } from './spark-schema';
 
@@ -213,14 +214,32 @@ export function toTableValue(type: SparkDataType, value: unknown, column: string
 
 /**
  * The rows of one data file of a table with `schema` (its lake path, as manifests name it).
- * Partition columns are not stored in data files; they read as null here.
+ * Partition columns are not stored in data files; they read as null here. The columns are decoded
+ * whole and the rows built from them (`column-rows.ts`), about a fifth less CPU per row than
+ * hyparquet's rows; the rows are those of `readTableFileRows`, which reads the rest.
  */
 export async function readTableFile(lake: Lake, path: string, schema: TableSchema, options: ReadTableFileOptions = {}): Promise<TableRow[]> {
   const timestamps = options.timestamps ?? 'millis';
   const bytes = await lake.read(path);
+  const wanted = options.columns === undefined ? schema.columns : schema.columns.filter((c) => options.columns?.includes(c.name));
+  const fields = wanted.map((c) => c.name);
+  // Whole columns, converted as arrays, then one row literal per row (column-rows.ts); the rows
+  // are those of the row-wise read below (a property test compares them).
+  if (canBuildRows(fields)) {
+    const decoded = await decodeParquetColumns(bytes, fields, timestamps);
+    if (decoded !== undefined) {
+      if (decoded.values.every((values) => values === null)) return [];
+      const values = decoded.values.map((column, c) => column && convertValues(column, wanted[c].type, wanted[c].name, path, timestamps));
+      return rowsOfColumns(fields, values, decoded.numRows) as TableRow[];
+    }
+  }
+  return readTableFileRows(bytes, path, wanted, timestamps);
+}
+
+/** `readTableFile` through hyparquet's rows: for field names a row literal cannot take, or chunks that do not cover the rows. */
+export async function readTableFileRows(bytes: Buffer, path: string, wanted: readonly TableColumn[], timestamps: TimestampPrecision): Promise<TableRow[]> {
   const inFile = parquetShape(bytes).columns;
   const present = new Set(inFile);
-  const wanted = options.columns === undefined ? schema.columns : schema.columns.filter((c) => options.columns?.includes(c.name));
   const columns = wanted.filter((c) => present.has(c.name));
   const records =
     columns.length > 0
@@ -257,6 +276,32 @@ const UNCONVERTED_TYPE: Partial<Record<string, string>> = {
   timestamp: 'number',
   timestamp_ntz: 'number',
 };
+
+/**
+ * `toTableValue` over one decoded column: the column itself when no value needs converting, else a
+ * copy (a typed array cannot hold what some values become) with those values converted.
+ */
+function convertValues(values: ArrayLike<unknown>, type: SparkDataType, name: string, path: string, timestamps: TimestampPrecision): ArrayLike<unknown> {
+  const unconverted = typeof type === 'string' ? UNCONVERTED_TYPE[type] : undefined;
+  // A long read as a bigint: its Number is a safe integer exactly when the bigint is in the safe
+  // range (rounding keeps magnitudes ≥ 2^53 at or above 2^53), as toTableValue requires.
+  const integral = unconverted === 'number' && type !== 'double' && type !== 'float' && type !== 'timestamp' && type !== 'timestamp_ntz';
+  let out: unknown[] | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (value === null || typeof value === unconverted) continue;
+    out ??= Array.from(values);
+    if (integral && typeof value === 'bigint') {
+      const number = Number(value);
+      if (Number.isSafeInteger(number)) {
+        out[i] = number;
+        continue;
+      }
+    }
+    out[i] = toTableValue(type, value, name, path, timestamps);
+  }
+  return out ?? values;
+}
 
 /** `toTableValue` over one column of decoded records, writing back only the values it changes. */
 function convertColumnInPlace(records: Array<Record<string, unknown>>, name: string, type: SparkDataType, path: string, timestamps: TimestampPrecision): void {

@@ -20,7 +20,7 @@
  *   epoch µs bigints otherwise (nanoseconds rounded down to the microsecond, as Spark reads them).
  */
 import { lakeTimestampOfMicros, type TableColumn, type TableRow, type TableValue } from '@pipeline/contracts';
-import { parquetMetadata, parquetReadObjects, type ParquetParsers, type SchemaElement } from 'hyparquet';
+import { parquetMetadata, parquetRead, parquetReadObjects, type FileMetaData, type ParquetParsers, type SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { dateOfDays, daysOfDate } from './partition-values';
 import { DeltaDataError, invalidValue, missingValue } from './parquet-values';
@@ -154,8 +154,12 @@ const MICROS_PARSERS: Partial<ParquetParsers> = {
 /** The top-level column names and the row count of a Parquet file. */
 export function parquetShape(bytes: Buffer): { columns: string[]; numRows: number } {
   const metadata = parquetMetadata(toArrayBuffer(bytes));
+  return { columns: topLevelColumns(metadata), numRows: Number(metadata.num_rows) };
+}
+
+/** The names of the schema root's direct children (the flattened schema tree walked once). */
+function topLevelColumns(metadata: FileMetaData): string[] {
   const names: string[] = [];
-  // Walk the flattened schema tree and keep only the root's direct children.
   let index = 1;
   const skip = (): void => {
     const element = metadata.schema[index++];
@@ -165,7 +169,7 @@ export function parquetShape(bytes: Buffer): { columns: string[]; numRows: numbe
     names.push(metadata.schema[index].name);
     skip();
   }
-  return { columns: names, numRows: Number(metadata.num_rows) };
+  return names;
 }
 
 /** Rows of a Parquet file as hyparquet decodes them with the pipeline's parsers (binary stays bytes). */
@@ -177,6 +181,64 @@ export async function decodeParquet(
 ): Promise<Record<string, unknown>[]> {
   const parsers = timestamps === 'micros' ? MICROS_PARSERS : MILLIS_PARSERS;
   return (await parquetReadObjects({ file: toArrayBuffer(bytes), columns, utf8: false, parsers, ...rows })) as Record<string, unknown>[];
+}
+
+/** Whole columns of a Parquet file: what `decodeParquet` decodes, before hyparquet turns it into rows. */
+export interface DecodedColumns {
+  numRows: number;
+  /** Per column asked for, its value of each row (a typed array for some physical types), or null when the file lacks the column. */
+  values: Array<ArrayLike<unknown> | null>;
+}
+
+/**
+ * The values `decodeParquet(bytes, present, timestamps)` gives each row, for the `columns` the file
+ * holds (`present`: those of `columns` among its top-level columns), column by column, or
+ * `undefined` when the chunks hyparquet reports do not cover every row of a column exactly once
+ * (the caller then decodes rows). The footer is parsed once.
+ */
+export async function decodeParquetColumns(bytes: Buffer, columns: readonly string[], timestamps: TimestampPrecision = 'millis'): Promise<DecodedColumns | undefined> {
+  const file = toArrayBuffer(bytes);
+  const metadata = parquetMetadata(file);
+  const numRows = Number(metadata.num_rows);
+  const inFile = new Set(topLevelColumns(metadata));
+  const present = columns.filter((name) => inFile.has(name));
+  const chunks = new Map(present.map((name) => [name, [] as Array<{ rowStart: number; data: ArrayLike<unknown> }>]));
+  if (present.length > 0) {
+    await parquetRead({
+      file,
+      metadata,
+      columns: present,
+      utf8: false,
+      parsers: timestamps === 'micros' ? MICROS_PARSERS : MILLIS_PARSERS,
+      onChunk: ({ columnName, columnData, rowStart }) => chunks.get(columnName)?.push({ rowStart, data: columnData }),
+    });
+  }
+  const values: Array<ArrayLike<unknown> | null> = [];
+  for (const name of columns) {
+    const pieces = chunks.get(name);
+    if (pieces === undefined) {
+      values.push(null);
+      continue;
+    }
+    const column = joinChunks(pieces, numRows);
+    if (column === undefined) return undefined;
+    values.push(column);
+  }
+  return { numRows, values };
+}
+
+/** One column's chunks as one array of `numRows` values, or `undefined` unless they cover the rows exactly once. */
+function joinChunks(pieces: Array<{ rowStart: number; data: ArrayLike<unknown> }>, numRows: number): ArrayLike<unknown> | undefined {
+  if (pieces.length === 1 && pieces[0].rowStart === 0 && pieces[0].data.length === numRows) return pieces[0].data;
+  pieces.sort((a, b) => a.rowStart - b.rowStart);
+  const out = new Array<unknown>(numRows);
+  let next = 0;
+  for (const { rowStart, data } of pieces) {
+    if (rowStart !== next || rowStart + data.length > numRows) return undefined;
+    for (let i = 0; i < data.length; i++) out[rowStart + i] = data[i];
+    next += data.length;
+  }
+  return next === numRows ? out : undefined;
 }
 
 function toArrayBuffer(bytes: Buffer): ArrayBuffer {
