@@ -22,10 +22,10 @@ import type Database from 'better-sqlite3';
 import * as path from 'node:path';
 import {
   ServingStoreError,
+  type KeyValue,
   type RetiredWindow,
   type ServingStore,
   type ShardEventTime,
-  type KeyValue,
   type ShardStatus,
   type TopQuery,
   type UpsertResult,

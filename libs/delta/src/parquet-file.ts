@@ -1,7 +1,7 @@
 /**
  * Parquet data files: rows of a `TableSchema` to Parquet bytes with hyparquet-writer (Parquet writer
  * version 1, kept for batches recorded with it: see `parquet-writers.ts`), and any table's Parquet
- * files back to rows (hyparquet).
+ * files back to rows or whole columns (hyparquet).
  *
  * Invariants:
  * - Deterministic: the same columns and rows give byte-identical files (no clock, no random, a
