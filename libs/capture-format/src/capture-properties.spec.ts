@@ -1,7 +1,16 @@
 import * as fc from 'fast-check';
 import type { PropertyValue, ReceivedEvent } from '@pipeline/ports';
 import { CaptureFileWriter } from './capture-file-writer';
-import { capturePropertiesBound, capturesExactly, readCaptureProperties, writeCaptureProperties } from './capture-properties';
+import {
+  capturePropertiesBound,
+  capturesExactly,
+  NO_ROOM,
+  NOT_EXACT,
+  readCaptureProperties,
+  writeCaptureProperties,
+  writeExactCaptureProperties,
+  writtenProperties,
+} from './capture-properties';
 import { captureRecordFromEvent } from './capture-record-from-event';
 import { decodeWithAvsc } from './spec-helpers';
 import { deriveSyncMarker } from './sync-marker';
@@ -112,5 +121,69 @@ describe('Capture properties on their own', () => {
     const { values } = await decodeWithAvsc(file);
     expect(values[0]?.['Properties']).toEqual({ event_id: { string: 'e-1' }, row: { long: 3 }, ratio: { double: 0.5 }, raw: { bytes: Buffer.from([1]) } });
     expect(values[0]?.['SystemProperties']).toEqual({ 'x-opt-partition-key': { string: 'device-3' } });
+  });
+
+  describe('written in one pass (writeExactCaptureProperties)', () => {
+    /** Anything a send may carry, kept exactly or not: booleans, lone surrogates, __proto__, longs past 2^52. */
+    const anyValue: fc.Arbitrary<PropertyValue> = fc.oneof(
+      exactValue,
+      fc.boolean(),
+      fc.constantFrom('a\ud800', '\udc00', 'é\udbff', 2 ** 53 - 1, -(2 ** 52) - 1, 2 ** 52 + 2),
+      fc.uint8Array({ maxLength: 40 }),
+    );
+    const anyKey = fc.oneof(text, fc.constantFrom('__proto__', 'k\ud800', 'traceparent'));
+    const anyProperties = fc.oneof(
+      fc.constant(undefined),
+      fc.dictionary(anyKey, anyValue, { maxKeys: 6 }),
+      exactProperties,
+      fc.array(fc.tuple(anyKey, anyValue), { maxLength: 6 }).map((entries) => {
+        // JSON.parse keeps a __proto__ key as an own property, as a decoded event's map may have it.
+        const properties = JSON.parse('{}') as Record<string, PropertyValue>;
+        for (const [key, value] of entries) Object.defineProperty(properties, key, { value, enumerable: true, writable: true, configurable: true });
+        return properties;
+      }),
+    );
+    const exactly = (properties: Record<string, PropertyValue> | undefined): boolean =>
+      properties === undefined || Object.entries(properties).every(([key, value]) => capturesExactly(key, value));
+
+    it('writes the bytes writeCaptureProperties writes and counts their payload, or says the map is not kept exactly', () => {
+      fc.assert(
+        fc.property(anyProperties, fc.nat(5), (properties, at) => {
+          const target = Buffer.alloc(4096, 0xee);
+          const end = writeExactCaptureProperties(properties, target, at);
+          if (!exactly(properties)) {
+            expect(end).toBe(NOT_EXACT);
+            return;
+          }
+          const expected = properties === undefined ? Buffer.from([0]) : written(properties);
+          expect(target.subarray(at, end)).toEqual(expected);
+          expect(writtenProperties.payloadBytes).toBe(properties === undefined ? 0 : payloadBytes(properties));
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('never writes past the end of its target: too little room is NO_ROOM, and then any room enough gives the same bytes', () => {
+      fc.assert(
+        fc.property(anyProperties, fc.nat(300), (properties, room) => {
+          const target = Buffer.alloc(room + 8, 0xee);
+          const end = writeExactCaptureProperties(properties, target.subarray(0, room), 0);
+          // The bytes past the given room stay as they were.
+          expect(target.subarray(room)).toEqual(Buffer.alloc(8, 0xee));
+          if (end === NO_ROOM) return;
+          const roomy = Buffer.alloc(4096);
+          expect(end).toBe(writeExactCaptureProperties(properties, roomy, 0));
+          if (end !== NOT_EXACT) expect(target.subarray(0, end)).toEqual(roomy.subarray(0, end));
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('says NOT_EXACT for a map that is not a plain object, which the general path refuses by name', () => {
+      const target = Buffer.alloc(64);
+      for (const properties of [null, 5, 'text', [1, 2]]) expect(writeExactCaptureProperties(properties as unknown as Record<string, PropertyValue>, target, 0)).toBe(NOT_EXACT);
+      expect(writeExactCaptureProperties({ k: null as unknown as PropertyValue }, target, 0)).toBe(NOT_EXACT);
+      expect(writeExactCaptureProperties({ k: {} as unknown as PropertyValue }, target, 0)).toBe(NOT_EXACT);
+    });
   });
 });

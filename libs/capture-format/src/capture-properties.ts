@@ -91,6 +91,109 @@ export function writeCaptureProperties(properties: Record<string, PropertyValue>
   return at + 1;
 }
 
+/** `writeExactCaptureProperties`: some entry is not kept exactly, or the map is not a plain object of property values. */
+export const NOT_EXACT = -1;
+/** `writeExactCaptureProperties`: the target has too little room from `at`; nothing after it was changed for good. */
+export const NO_ROOM = -2;
+
+/** What the last `writeExactCaptureProperties` call measured; one object, overwritten by each call. */
+export const writtenProperties = {
+  /** Key and value bytes as counted against a hub's batch limit: UTF-8 of keys and strings, numbers as 8, bytes as their length. */
+  payloadBytes: 0,
+};
+
+/**
+ * Does in one pass what `capturesExactly` on every entry, counting the payload bytes and
+ * `writeCaptureProperties` do in three: writes the map of `properties` into `target` from `at` and
+ * returns where it ends, with its payload bytes in `writtenProperties`. Returns `NOT_EXACT` when the
+ * map is not a plain object whose every entry `capturesExactly` accepts (the caller then takes the
+ * general path, which says what is wrong), and `NO_ROOM` when `target` ends too soon (the caller
+ * retries with more room).
+ */
+export function writeExactCaptureProperties(properties: Record<string, PropertyValue> | undefined, target: Buffer, at: number): number {
+  const limit = target.length;
+  if (properties === undefined) {
+    if (at >= limit) return NO_ROOM;
+    writtenProperties.payloadBytes = 0;
+    target[at] = 0;
+    return at + 1;
+  }
+  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) return NOT_EXACT;
+  const keys = Object.keys(properties);
+  // The count, and after the entries the end-of-map byte.
+  if (at + MAX_VARINT_BYTES + 1 > limit) return NO_ROOM;
+  if (keys.length > 0) at = writeLong(target, at, keys.length);
+  let payload = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (key === '__proto__') return NOT_EXACT;
+    const value = properties[key];
+    // A key, a union index, then at most a string or bytes of its own, or a long of 10 bytes.
+    if (at + 2 * MAX_VARINT_BYTES + 3 * key.length + 1 + 1 > limit) return NO_ROOM;
+    at = writeExactString(target, at, key);
+    if (at < 0) return NOT_EXACT;
+    payload += written.utf8Bytes;
+    if (typeof value === 'string') {
+      if (at + MAX_VARINT_BYTES + 3 * value.length + 1 + 1 > limit) return NO_ROOM;
+      target[at++] = STRING * 2;
+      at = writeExactString(target, at, value);
+      if (at < 0) return NOT_EXACT;
+      payload += written.utf8Bytes;
+    } else if (typeof value === 'number') {
+      payload += 8;
+      target[at++] = Number.isSafeInteger(value) ? LONG * 2 : DOUBLE * 2;
+      if (!Number.isSafeInteger(value)) at = target.writeDoubleLE(value, at);
+      else if (value <= EXACT_LONG && value >= -EXACT_LONG) at = writeLong(target, at, value);
+      else return NOT_EXACT;
+    } else if (value instanceof Uint8Array) {
+      if (at + MAX_VARINT_BYTES + value.byteLength + 1 + 1 > limit) return NO_ROOM;
+      payload += value.byteLength;
+      target[at++] = BYTES * 2;
+      at = writeLong(target, at, value.byteLength);
+      target.set(value, at);
+      at += value.byteLength;
+    } else {
+      // A boolean (Capture writes it as a string) or no property value at all.
+      return NOT_EXACT;
+    }
+  }
+  writtenProperties.payloadBytes = payload;
+  target[at] = 0;
+  return at + 1;
+}
+
+/** Bytes of the longest zig-zag varint avsc writes (a long). */
+const MAX_VARINT_BYTES = 10;
+
+/** What the last `writeExactString` wrote: the string's UTF-8 bytes. */
+const written = { utf8Bytes: 0 };
+
+/**
+ * `writeString` of a string `capturesExactly` keeps, or -1 for one it does not (a lone surrogate).
+ * The target has room for a varint and three bytes per code unit from `at`.
+ */
+function writeExactString(target: Buffer, at: number, text: string): number {
+  const count = text.length;
+  if (count <= LOOP_ASCII_CHARS) {
+    let i = 0;
+    for (; i < count; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      target[at + 1 + i] = c;
+    }
+    if (i === count) {
+      written.utf8Bytes = count;
+      target[at] = count * 2;
+      return at + 1 + count;
+    }
+  }
+  if (!isWellFormed(text)) return -1;
+  const length = Buffer.byteLength(text, 'utf8');
+  written.utf8Bytes = length;
+  at = writeLong(target, at, length);
+  return at + target.write(text, at, length, length === count ? 'latin1' : 'utf8');
+}
+
 const decoder = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null']);
 
 /**
