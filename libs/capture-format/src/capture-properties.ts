@@ -209,6 +209,72 @@ export function readCaptureProperties(bytes: Buffer): Record<string, PropertyVal
   return map as Record<string, PropertyValue>;
 }
 
+/**
+ * The string value of the ASCII `key` in a map `writeCaptureProperties` wrote, read without building
+ * the map: what `readCaptureProperties(bytes)[key]` gives when that is a string, `undefined` when the
+ * key is absent or holds another kind of value. Returns `null` for bytes it does not read plainly
+ * (a null value, a negative block count, an unknown union index, bytes past the end or left over):
+ * the caller then reads the whole map, which names what is wrong.
+ */
+export function readCaptureStringProperty(bytes: Uint8Array, key: string): string | undefined | null {
+  const end = bytes.length;
+  let at = 0;
+  let found: string | undefined;
+  for (;;) {
+    const count = readLength(bytes, at);
+    if (count < 0) return null;
+    at = lengthEnd;
+    if (count === 0) break;
+    for (let entry = 0; entry < count; entry++) {
+      const keyLength = readLength(bytes, at);
+      if (keyLength < 0 || lengthEnd + keyLength >= end) return null;
+      at = lengthEnd;
+      let match = keyLength === key.length;
+      for (let i = 0; match && i < keyLength; i++) match = bytes[at + i] === key.charCodeAt(i);
+      at += keyLength;
+      const branch = bytes[at++];
+      if (branch === LONG * 2) {
+        // A long may take any number of bytes; the decoder reads them all.
+        while (at < end && (bytes[at] as number) & 0x80) at++;
+        if (at >= end) return null;
+        at++;
+        if (match) found = undefined;
+      } else if (branch === DOUBLE * 2) {
+        at += 8;
+        if (at > end) return null;
+        if (match) found = undefined;
+      } else if (branch === STRING * 2 || branch === BYTES * 2) {
+        const length = readLength(bytes, at);
+        if (length < 0 || lengthEnd + length > end) return null;
+        at = lengthEnd + length;
+        // A key written twice: the later value counts, as when the map is read whole.
+        if (match) found = branch === STRING * 2 ? Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', lengthEnd, at) : undefined;
+      } else {
+        return null;
+      }
+    }
+  }
+  return at === end ? found : null;
+}
+
+/** Where the last `readLength` ended. */
+let lengthEnd = 0;
+
+/** A zig-zag varint of at most 4 bytes (a count or a length) at `at`, or -1 when it is negative, longer or cut off. */
+function readLength(bytes: Uint8Array, at: number): number {
+  let n = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (at >= bytes.length) return -1;
+    const byte = bytes[at++] as number;
+    n |= (byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      lengthEnd = at;
+      return n & 1 ? -1 : n >>> 1;
+    }
+  }
+  return -1;
+}
+
 /** A well-formed string, as avsc writes it: a zig-zag length, then UTF-8. */
 function writeString(target: Buffer, at: number, text: string): number {
   const count = text.length;

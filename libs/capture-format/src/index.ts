@@ -15,6 +15,7 @@ export {
   NO_ROOM,
   NOT_EXACT,
   readCaptureProperties,
+  readCaptureStringProperty,
   writeCaptureProperties,
   writeExactCaptureProperties,
   writtenProperties,
