@@ -4,7 +4,7 @@
  */
 import { deriveEventId, EventProperty, type EventIdSpec, type PipelineSpec } from '@pipeline/contracts';
 import type { CsvRecord } from '@pipeline/csv';
-import type { EventToSend } from '@pipeline/ports';
+import { eventSizeInBytes, type EventToSend } from '@pipeline/ports';
 
 export interface MappedEvent {
   event: EventToSend;
@@ -13,6 +13,8 @@ export interface MappedEvent {
   row: number;
   /** The raw event time text, for event-time pacing (`undefined` for malformed rows). */
   eventTimeText: string | undefined;
+  /** `eventSizeInBytes(event)`. */
+  size: number;
 }
 
 export class HeaderMismatchError extends Error {
@@ -41,6 +43,11 @@ export class EventMapper {
    */
   private slab = Buffer.allocUnsafe(0);
   private slabAt = 0;
+  /**
+   * `eventSizeInBytes` of a row's event without its body and event id: the overhead, and the
+   * source, row and content type properties (names, values, 8 bytes each as that count has it).
+   */
+  private readonly rowPropertiesSize: number;
 
   constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined) {
     this.source = spec.source.name;
@@ -61,6 +68,7 @@ export class EventMapper {
     this.bodyPrefixes = bodyPrefixes(this.names);
     this.bodyPrefixBytes = this.bodyPrefixes?.map((prefix) => Buffer.from(prefix, 'utf8'));
     this.bodyPrefixTotal = this.bodyPrefixBytes?.reduce((n, prefix) => n + prefix.length, 0) ?? 0;
+    this.rowPropertiesSize = eventSizeInBytes({ body: new Uint8Array(0), properties: rowProperties(this.source, 1) });
   }
 
   /** Columns present in the CSV header but not declared in the spec (sent along, ignored downstream). */
@@ -131,39 +139,51 @@ export class EventMapper {
 
   map(record: CsvRecord): MappedEvent {
     if (record.kind === 'malformed') {
-      return {
-        event: {
-          body: record.raw,
-          properties: {
-            [EventProperty.eventId]: deriveEventId(this.source, record.row),
-            [EventProperty.source]: this.source,
-            [EventProperty.row]: record.row,
-            [EventProperty.contentType]: 'raw',
-            [EventProperty.malformed]: record.reason,
-          },
+      const event: EventToSend = {
+        body: record.raw,
+        properties: {
+          [EventProperty.eventId]: deriveEventId(this.source, record.row),
+          [EventProperty.source]: this.source,
+          [EventProperty.row]: record.row,
+          [EventProperty.contentType]: 'raw',
+          [EventProperty.malformed]: record.reason,
         },
-        partitionKey: null,
-        row: record.row,
-        eventTimeText: undefined,
       };
+      return { event, partitionKey: null, row: record.row, eventTimeText: undefined, size: eventSizeInBytes(event) };
     }
     const fields = record.fields;
     const key = fields[this.keyIndex] ?? '';
     const id = this.idIndex === undefined ? deriveEventId(this.source, record.row) : (fields[this.idIndex] ?? '');
-    const properties: EventToSend['properties'] = {
-      [EventProperty.source]: this.source,
-      [EventProperty.row]: record.row,
-      [EventProperty.contentType]: 'json',
-    };
+    const properties = rowProperties(this.source, record.row);
+    const body = this.body(fields);
+    let size = this.rowPropertiesSize + body.byteLength;
     // An empty id column is left for silver to quarantine; it is not papered over here.
-    if (id !== '') properties[EventProperty.eventId] = id;
+    if (id !== '') {
+      properties[EventProperty.eventId] = id;
+      size += EVENT_ID_NAME_BYTES + 8 + utf8Length(id);
+    }
     return {
-      event: { body: this.body(fields), properties },
+      event: { body, properties },
       partitionKey: key === '' ? null : key,
       row: record.row,
       eventTimeText: fields[this.timeIndex],
+      size,
     };
   }
+}
+
+/** The properties of a row's event before its event id: `rowPropertiesSize` counts them. */
+function rowProperties(source: string, row: number): Record<string, string | number> {
+  return { [EventProperty.source]: source, [EventProperty.row]: row, [EventProperty.contentType]: 'json' };
+}
+
+const EVENT_ID_NAME_BYTES = Buffer.byteLength(EventProperty.eventId);
+
+/** `Buffer.byteLength(text)`, counted by a loop for short ASCII text (ids), a native call costing more. */
+function utf8Length(text: string): number {
+  if (text.length > 64) return Buffer.byteLength(text);
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
+  return text.length;
 }
 
 /** Bytes of one body slab (bodies are at most a record's size, usually far smaller). */
