@@ -38,7 +38,15 @@ function objectBody(names: readonly string[], fields: readonly string[]): string
 const row = (fields: string[]): CsvRecord => ({ kind: 'row', row: 1, line: 2, fields });
 
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
-const field = fc.oneof(fc.string({ maxLength: 10 }), fc.string({ unit: codeUnit, maxLength: 10 }), fc.constantFrom('São Paulo', 'Lyon "Gerland"', 'a\\b', 'tab\there', '😀'));
+/** Units JSON escapes or writes as several bytes: controls, quote, backslash, DEL, non-ASCII, surrogates paired and alone. */
+const awkwardUnit = fc.constantFrom('\u0000', '\b', '\t', '\n', '\f', '\r', '\u001f', '"', '\\', '\u007f', 'é', 'ß', '€', '\u2028', '\uffff', '\ud83d', '\ude00', '\ud83d\ude00', 'a');
+const field = fc.oneof(
+  fc.string({ maxLength: 10 }),
+  fc.string({ unit: codeUnit, maxLength: 10 }),
+  fc.string({ unit: 'grapheme', maxLength: 10 }),
+  fc.array(awkwardUnit, { maxLength: 12 }).map((units) => units.join('')),
+  fc.constantFrom('São Paulo', 'Lyon "Gerland"', 'a\\b', 'tab\there', '😀', 'Oslo\nFjord'),
+);
 
 describe('EventMapper', () => {
   it.each([
@@ -54,7 +62,7 @@ describe('EventMapper', () => {
         const { event } = mapper.map(row(fields));
         expect(Buffer.from(event.body)).toEqual(Buffer.from(objectBody(names, fields)));
       }),
-      { numRuns: 300 },
+      { numRuns: 600 },
     );
   });
 

@@ -92,14 +92,15 @@ export class EventMapper {
   }
 
   /**
-   * The body's bytes: `bodyJson` as UTF-8, written straight into the slab when every field is
-   * printable ASCII without a quote or backslash (the usual CSV field), else through the text.
+   * The body's bytes: `bodyJson` as UTF-8, written straight into the slab with the escapes
+   * `JSON.stringify` writes (a quote, a backslash, a control character, a lone surrogate), every
+   * other character as its UTF-8 bytes.
    */
   private body(fields: readonly string[]): Buffer {
     const prefixes = this.bodyPrefixBytes;
     if (prefixes === undefined || prefixes.length === 0) return this.bodyFromText(this.bodyJson(fields));
     let bound = this.bodyPrefixTotal + 1;
-    for (let i = 0; i < prefixes.length; i++) bound += (fields[i]?.length ?? 0) + 2;
+    for (let i = 0; i < prefixes.length; i++) bound += (fields[i]?.length ?? 0) * MAX_JSON_BYTES_PER_UNIT + 2;
     const slab = this.reserve(bound);
     const start = this.slabAt;
     let at = start;
@@ -110,8 +111,17 @@ export class EventMapper {
       slab[at++] = QUOTE;
       for (let j = 0; j < text.length; j++) {
         const c = text.charCodeAt(j);
-        if (c < 0x20 || c >= 0x7f || c === QUOTE || c === BACKSLASH) return this.bodyFromText(this.bodyJson(fields));
-        slab[at++] = c;
+        if (c >= 0x20 && c < 0x80 && c !== QUOTE && c !== BACKSLASH) {
+          slab[at++] = c;
+          continue;
+        }
+        const next = text.charCodeAt(j + 1);
+        if (c >= 0xd800 && c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          at = writeFourByteUtf8(slab, at, 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00));
+          j++;
+          continue;
+        }
+        at = writeJsonUnit(slab, at, c);
       }
       slab[at++] = QUOTE;
     }
@@ -191,6 +201,62 @@ const SLAB_BYTES = 256 * 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const CLOSE_BRACE = 0x7d;
+
+/** Most bytes one UTF-16 code unit takes in a JSON string: `\u001f`, or a lone surrogate's `\udc00`. */
+const MAX_JSON_BYTES_PER_UNIT = 6;
+const HEX = '0123456789abcdef';
+/** The two-character escapes `JSON.stringify` writes for these control characters. */
+const SHORT_ESCAPES: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
+
+/**
+ * One code unit of a JSON string other than printable ASCII (and not half of a surrogate pair), as
+ * `JSON.stringify` writes it: a quote or backslash escaped, a control character as `\n` and the
+ * like or `\u00XX`, a lone surrogate as `\uXXXX` (lowercase hex), anything else as its UTF-8 bytes.
+ */
+function writeJsonUnit(target: Buffer, at: number, c: number): number {
+  if (c < 0x80) {
+    target[at++] = BACKSLASH;
+    if (c === QUOTE || c === BACKSLASH) {
+      target[at++] = c;
+      return at;
+    }
+    const short = SHORT_ESCAPES[c];
+    if (short !== undefined) {
+      target[at++] = short;
+      return at;
+    }
+    return writeHexEscape(target, at, c);
+  }
+  if (c < 0x800) {
+    target[at++] = 0xc0 | (c >> 6);
+    target[at++] = 0x80 | (c & 0x3f);
+    return at;
+  }
+  if (c >= 0xd800 && c <= 0xdfff) {
+    target[at++] = BACKSLASH;
+    return writeHexEscape(target, at, c);
+  }
+  target[at++] = 0xe0 | (c >> 12);
+  target[at++] = 0x80 | ((c >> 6) & 0x3f);
+  target[at++] = 0x80 | (c & 0x3f);
+  return at;
+}
+
+/** `uXXXX` after a backslash the caller wrote. */
+function writeHexEscape(target: Buffer, at: number, c: number): number {
+  target[at++] = 0x75;
+  for (let shift = 12; shift >= 0; shift -= 4) target[at++] = HEX.charCodeAt((c >> shift) & 0xf);
+  return at;
+}
+
+/** A code point past U+FFFF (a surrogate pair) as its four UTF-8 bytes. */
+function writeFourByteUtf8(target: Buffer, at: number, codePoint: number): number {
+  target[at++] = 0xf0 | (codePoint >> 18);
+  target[at++] = 0x80 | ((codePoint >> 12) & 0x3f);
+  target[at++] = 0x80 | ((codePoint >> 6) & 0x3f);
+  target[at++] = 0x80 | (codePoint & 0x3f);
+  return at;
+}
 
 /** `JSON.stringify(text)`, quoting a plain text directly (most CSV fields need no escape). */
 function jsonString(text: string): string {
