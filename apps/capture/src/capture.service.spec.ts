@@ -457,4 +457,29 @@ describe('capture tracing', () => {
       await w.dir.dispose();
     }
   });
+
+  it('links a file span once to each producer span, in the order their events came, whatever the repeats', async () => {
+    exporter.reset();
+    const w = await world();
+    try {
+      const first = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const second = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const send = (properties: Record<string, string | number>, count: number) =>
+        w.hub.send(Array.from({ length: count }, () => ({ body: Buffer.from('{}'), properties })), { partitionId: '0' });
+      await send({ traceparent: second, row: 1 }, 3);
+      // Not a traceparent: a number, and text that does not parse; neither links anything.
+      await send({ traceparent: 7 }, 1);
+      await send({ traceparent: 'not-a-traceparent' }, 1);
+      await send({ row: 2, traceparent: first }, 2);
+      await send({ traceparent: second }, 1);
+      await runService(w, w.lake);
+      const fileSpans = exporter.getFinishedSpans().filter((s) => s.name === 'capture.file');
+      expect(fileSpans).toHaveLength(1);
+      expect(fileSpans[0]?.links.map((l) => l.context.spanId)).toEqual(['00f067aa0ba902b7', 'b7ad6b7169203331']);
+    } finally {
+      await w.hub.close();
+      await w.store.close();
+      await w.dir.dispose();
+    }
+  });
 });

@@ -10,7 +10,7 @@
  * again) or an intent, which is re-done to the same path with the same bytes: no event is lost and
  * none lands in two files. Capture keeps no state: its position is the last intent.
  */
-import { CaptureFileWriter, deriveSyncMarker, type CaptureCodec } from '@pipeline/capture-format';
+import { CaptureFileWriter, deriveSyncMarker, readCaptureStringProperty, type CaptureCodec } from '@pipeline/capture-format';
 import { capturePrecisionFor, EventProperty, nextCapturePath, type CapturePartition } from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { CheckpointStore, EventHubConsumer, Lake, ReceivedEvent } from '@pipeline/ports';
@@ -65,6 +65,8 @@ export class PartitionCapture {
   private fileFirstSequence = 0;
   private windowStart = 0;
   private traceparents: string[] = [];
+  /** Events of the open file whose traceparent was read (the first MAX_LINKS). */
+  private traceparentsRead = 0;
   private recovered = false;
 
   constructor(
@@ -143,9 +145,11 @@ export class PartitionCapture {
     }
     // Properties the hub stores encoded are copied, not decoded (only the first traceparents are read).
     this.writer.appendEvent(event);
-    if (this.traceparents.length < MAX_LINKS) {
-      const traceparent = event.properties[EventProperty.traceparent];
-      if (typeof traceparent === 'string') this.traceparents.push(traceparent);
+    if (this.traceparentsRead < MAX_LINKS) {
+      this.traceparentsRead++;
+      const traceparent = traceparentOf(event);
+      // A batch's events share their traceparent: a repeat adds no link (links are distinct).
+      if (typeof traceparent === 'string' && traceparent !== this.traceparents[this.traceparents.length - 1]) this.traceparents.push(traceparent);
     }
     this.read = event.sequenceNumber;
     this.lastOffset = event.offset;
@@ -167,6 +171,7 @@ export class PartitionCapture {
     const lastOffset = count === 0 ? null : this.lastOffset;
     this.writer = undefined;
     this.traceparents = [];
+    this.traceparentsRead = 0;
     await inSpan(
       'capture.file',
       { links },
@@ -276,6 +281,7 @@ export class PartitionCapture {
     this.lastOffset = intent.lastOffset ?? this.lastOffset;
     this.writer = undefined;
     this.traceparents = [];
+    this.traceparentsRead = 0;
   }
 }
 
@@ -286,4 +292,12 @@ export class PartitionCapture {
 function writerFor(parts: CapturePartition, partitionId: string, fromSequenceNumber: number, codec: CaptureCodec, blockTargetBytes: number): CaptureFileWriter {
   const seed = `${parts.namespace}/${parts.eventHub}/${partitionId}/${fromSequenceNumber}`;
   return new CaptureFileWriter({ codec, syncMarker: deriveSyncMarker(seed), blockTargetBytes });
+}
+
+/** An event's traceparent property, read from the hub's encoded properties without decoding the rest. */
+function traceparentOf(event: ReceivedEvent): unknown {
+  const encoded = event.captureProperties;
+  const read = encoded === undefined ? null : readCaptureStringProperty(encoded, EventProperty.traceparent);
+  // null: the bytes are not plain; decoding them all names what is wrong.
+  return read === null ? event.properties[EventProperty.traceparent] : read;
 }

@@ -199,7 +199,7 @@ export class CsvProducer {
           summary.firstRow ??= record.row;
           summary.lastRow = record.row;
           this.warnMalformed(record);
-          const { mapped, size } = this.withinSize(mapper.map(record), maxEventBytes);
+          const mapped = this.withinSize(mapper.map(record), maxEventBytes);
           // Counted by what is sent: a record cut by the CSV reader and still too large goes as record_too_large.
           const reason = mapped.event.properties?.[EventProperty.malformed];
           if (typeof reason === 'string') summary.malformed[reason] = (summary.malformed[reason] ?? 0) + 1;
@@ -220,7 +220,7 @@ export class CsvProducer {
             continue;
           }
           // Most rows only join a pending batch: awaiting nothing saves a promise per row.
-          const ready = batcher.add(mapped.event, partition, mapped.row, size);
+          const ready = batcher.add(mapped.event, partition, mapped.row, mapped.size);
           if (ready.length > 0) await send(ready);
           nextUnread = record.row + 1;
           if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
@@ -275,9 +275,9 @@ export class CsvProducer {
    * The event itself, or a bounded `record_too_large` marker when it is larger than the run sends,
    * with the size of what is sent (`eventSizeInBytes`).
    */
-  private withinSize(mapped: MappedEvent, maxEventBytes: number): { mapped: MappedEvent; size: number } {
-    const size = eventSizeInBytes(mapped.event);
-    if (size <= maxEventBytes) return { mapped, size };
+  private withinSize(mapped: MappedEvent, maxEventBytes: number): MappedEvent {
+    const size = mapped.size;
+    if (size <= maxEventBytes) return mapped;
     const properties = mapped.event.properties ?? {};
     const marker: EventToSend = {
       body: Buffer.from(mapped.event.body.subarray(0, TOO_LARGE_PREFIX_BYTES)),
@@ -294,7 +294,7 @@ export class CsvProducer {
       { row: mapped.row, bytes: size, max_bytes: maxEventBytes, reason: 'record_too_large' },
       `row ${mapped.row} makes an event of ${size} bytes, more than ${maxEventBytes}: sent as a record_too_large marker with its first ${TOO_LARGE_PREFIX_BYTES} bytes, for quarantine`,
     );
-    return { mapped: { ...mapped, event: marker, eventTimeText: undefined }, size: eventSizeInBytes(marker) };
+    return { ...mapped, event: marker, eventTimeText: undefined, size: eventSizeInBytes(marker) };
   }
 
   private warnMalformed(record: CsvRecord): void {

@@ -1,5 +1,6 @@
 import * as fc from 'fast-check';
 import { parseSpec } from '@pipeline/contracts';
+import { eventSizeInBytes } from '@pipeline/ports';
 import type { CsvRecord } from '@pipeline/csv';
 import { EventMapper } from './event-mapper';
 
@@ -37,7 +38,15 @@ function objectBody(names: readonly string[], fields: readonly string[]): string
 const row = (fields: string[]): CsvRecord => ({ kind: 'row', row: 1, line: 2, fields });
 
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
-const field = fc.oneof(fc.string({ maxLength: 10 }), fc.string({ unit: codeUnit, maxLength: 10 }), fc.constantFrom('São Paulo', 'Lyon "Gerland"', 'a\\b', 'tab\there', '😀'));
+/** Units JSON escapes or writes as several bytes: controls, quote, backslash, DEL, non-ASCII, surrogates paired and alone. */
+const awkwardUnit = fc.constantFrom('\u0000', '\b', '\t', '\n', '\f', '\r', '\u001f', '"', '\\', '\u007f', 'é', 'ß', '€', '\u2028', '\uffff', '\ud83d', '\ude00', '\ud83d\ude00', 'a');
+const field = fc.oneof(
+  fc.string({ maxLength: 10 }),
+  fc.string({ unit: codeUnit, maxLength: 10 }),
+  fc.string({ unit: 'grapheme', maxLength: 10 }),
+  fc.array(awkwardUnit, { maxLength: 12 }).map((units) => units.join('')),
+  fc.constantFrom('São Paulo', 'Lyon "Gerland"', 'a\\b', 'tab\there', '😀', 'Oslo\nFjord'),
+);
 
 describe('EventMapper', () => {
   it.each([
@@ -53,7 +62,7 @@ describe('EventMapper', () => {
         const { event } = mapper.map(row(fields));
         expect(Buffer.from(event.body)).toEqual(Buffer.from(objectBody(names, fields)));
       }),
-      { numRuns: 300 },
+      { numRuns: 600 },
     );
   });
 
@@ -69,5 +78,30 @@ describe('EventMapper', () => {
       bodies.push(mapper.map(row(fields)).event.body);
     }
     rows.forEach((fields, i) => expect(Buffer.from(bodies[i] as Uint8Array).toString()).toBe(objectBody(names, fields)));
+  });
+
+  it('counts each event at the size eventSizeInBytes gives it, ids empty, long or not ASCII, and malformed rows', () => {
+    const names = ['reading_id', 'device_id', 'ts', 'note'];
+    const id = fc.oneof(field, fc.constant(''), fc.string({ minLength: 60, maxLength: 80 }), fc.string({ unit: codeUnit, minLength: 60, maxLength: 80 }));
+    const record: fc.Arbitrary<CsvRecord> = fc.oneof(
+      fc.tuple(id, fc.array(field, { maxLength: 4 }), fc.integer({ min: 1, max: 2 ** 40 })).map(([readingId, rest, rowNumber]) => ({ kind: 'row' as const, row: rowNumber, line: 2, fields: [readingId, ...rest] })),
+      fc.tuple(fc.uint8Array({ maxLength: 40 }), fc.integer({ min: 1, max: 1e6 })).map(([raw, rowNumber]) => ({
+        kind: 'malformed' as const,
+        row: rowNumber,
+        line: 2,
+        raw: Buffer.from(raw),
+        reason: 'csv_quote' as const,
+        message: 'x',
+      })),
+    );
+    for (const mapper of [new EventMapper(spec, names), new EventMapper(spec, ['reading_id', 'device_id', 'ts', '7'])]) {
+      fc.assert(
+        fc.property(record, (input) => {
+          const mapped = mapper.map(input);
+          expect(mapped.size).toBe(eventSizeInBytes(mapped.event));
+        }),
+        { numRuns: 500 },
+      );
+    }
   });
 });

@@ -4,7 +4,7 @@
  */
 import { deriveEventId, EventProperty, type EventIdSpec, type PipelineSpec } from '@pipeline/contracts';
 import type { CsvRecord } from '@pipeline/csv';
-import type { EventToSend } from '@pipeline/ports';
+import { eventSizeInBytes, type EventToSend } from '@pipeline/ports';
 
 export interface MappedEvent {
   event: EventToSend;
@@ -13,6 +13,8 @@ export interface MappedEvent {
   row: number;
   /** The raw event time text, for event-time pacing (`undefined` for malformed rows). */
   eventTimeText: string | undefined;
+  /** `eventSizeInBytes(event)`. */
+  size: number;
 }
 
 export class HeaderMismatchError extends Error {
@@ -41,6 +43,11 @@ export class EventMapper {
    */
   private slab = Buffer.allocUnsafe(0);
   private slabAt = 0;
+  /**
+   * `eventSizeInBytes` of a row's event without its body and event id: the overhead, and the
+   * source, row and content type properties (names, values, 8 bytes each as that count has it).
+   */
+  private readonly rowPropertiesSize: number;
 
   constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined) {
     this.source = spec.source.name;
@@ -61,6 +68,7 @@ export class EventMapper {
     this.bodyPrefixes = bodyPrefixes(this.names);
     this.bodyPrefixBytes = this.bodyPrefixes?.map((prefix) => Buffer.from(prefix, 'utf8'));
     this.bodyPrefixTotal = this.bodyPrefixBytes?.reduce((n, prefix) => n + prefix.length, 0) ?? 0;
+    this.rowPropertiesSize = eventSizeInBytes({ body: new Uint8Array(0), properties: rowProperties(this.source, 1) });
   }
 
   /** Columns present in the CSV header but not declared in the spec (sent along, ignored downstream). */
@@ -84,14 +92,15 @@ export class EventMapper {
   }
 
   /**
-   * The body's bytes: `bodyJson` as UTF-8, written straight into the slab when every field is
-   * printable ASCII without a quote or backslash (the usual CSV field), else through the text.
+   * The body's bytes: `bodyJson` as UTF-8, written straight into the slab with the escapes
+   * `JSON.stringify` writes (a quote, a backslash, a control character, a lone surrogate), every
+   * other character as its UTF-8 bytes.
    */
   private body(fields: readonly string[]): Buffer {
     const prefixes = this.bodyPrefixBytes;
     if (prefixes === undefined || prefixes.length === 0) return this.bodyFromText(this.bodyJson(fields));
     let bound = this.bodyPrefixTotal + 1;
-    for (let i = 0; i < prefixes.length; i++) bound += (fields[i]?.length ?? 0) + 2;
+    for (let i = 0; i < prefixes.length; i++) bound += (fields[i]?.length ?? 0) * MAX_JSON_BYTES_PER_UNIT + 2;
     const slab = this.reserve(bound);
     const start = this.slabAt;
     let at = start;
@@ -102,8 +111,17 @@ export class EventMapper {
       slab[at++] = QUOTE;
       for (let j = 0; j < text.length; j++) {
         const c = text.charCodeAt(j);
-        if (c < 0x20 || c >= 0x7f || c === QUOTE || c === BACKSLASH) return this.bodyFromText(this.bodyJson(fields));
-        slab[at++] = c;
+        if (c >= 0x20 && c < 0x80 && c !== QUOTE && c !== BACKSLASH) {
+          slab[at++] = c;
+          continue;
+        }
+        const next = text.charCodeAt(j + 1);
+        if (c >= 0xd800 && c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          at = writeFourByteUtf8(slab, at, 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00));
+          j++;
+          continue;
+        }
+        at = writeJsonUnit(slab, at, c);
       }
       slab[at++] = QUOTE;
     }
@@ -131,39 +149,51 @@ export class EventMapper {
 
   map(record: CsvRecord): MappedEvent {
     if (record.kind === 'malformed') {
-      return {
-        event: {
-          body: record.raw,
-          properties: {
-            [EventProperty.eventId]: deriveEventId(this.source, record.row),
-            [EventProperty.source]: this.source,
-            [EventProperty.row]: record.row,
-            [EventProperty.contentType]: 'raw',
-            [EventProperty.malformed]: record.reason,
-          },
+      const event: EventToSend = {
+        body: record.raw,
+        properties: {
+          [EventProperty.eventId]: deriveEventId(this.source, record.row),
+          [EventProperty.source]: this.source,
+          [EventProperty.row]: record.row,
+          [EventProperty.contentType]: 'raw',
+          [EventProperty.malformed]: record.reason,
         },
-        partitionKey: null,
-        row: record.row,
-        eventTimeText: undefined,
       };
+      return { event, partitionKey: null, row: record.row, eventTimeText: undefined, size: eventSizeInBytes(event) };
     }
     const fields = record.fields;
     const key = fields[this.keyIndex] ?? '';
     const id = this.idIndex === undefined ? deriveEventId(this.source, record.row) : (fields[this.idIndex] ?? '');
-    const properties: EventToSend['properties'] = {
-      [EventProperty.source]: this.source,
-      [EventProperty.row]: record.row,
-      [EventProperty.contentType]: 'json',
-    };
+    const properties = rowProperties(this.source, record.row);
+    const body = this.body(fields);
+    let size = this.rowPropertiesSize + body.byteLength;
     // An empty id column is left for silver to quarantine; it is not papered over here.
-    if (id !== '') properties[EventProperty.eventId] = id;
+    if (id !== '') {
+      properties[EventProperty.eventId] = id;
+      size += EVENT_ID_NAME_BYTES + 8 + utf8Length(id);
+    }
     return {
-      event: { body: this.body(fields), properties },
+      event: { body, properties },
       partitionKey: key === '' ? null : key,
       row: record.row,
       eventTimeText: fields[this.timeIndex],
+      size,
     };
   }
+}
+
+/** The properties of a row's event before its event id: `rowPropertiesSize` counts them. */
+function rowProperties(source: string, row: number): Record<string, string | number> {
+  return { [EventProperty.source]: source, [EventProperty.row]: row, [EventProperty.contentType]: 'json' };
+}
+
+const EVENT_ID_NAME_BYTES = Buffer.byteLength(EventProperty.eventId);
+
+/** `Buffer.byteLength(text)`, counted by a loop for short ASCII text (ids), a native call costing more. */
+function utf8Length(text: string): number {
+  if (text.length > 64) return Buffer.byteLength(text);
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
+  return text.length;
 }
 
 /** Bytes of one body slab (bodies are at most a record's size, usually far smaller). */
@@ -171,6 +201,62 @@ const SLAB_BYTES = 256 * 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const CLOSE_BRACE = 0x7d;
+
+/** Most bytes one UTF-16 code unit takes in a JSON string: `\u001f`, or a lone surrogate's `\udc00`. */
+const MAX_JSON_BYTES_PER_UNIT = 6;
+const HEX = '0123456789abcdef';
+/** The two-character escapes `JSON.stringify` writes for these control characters. */
+const SHORT_ESCAPES: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
+
+/**
+ * One code unit of a JSON string other than printable ASCII (and not half of a surrogate pair), as
+ * `JSON.stringify` writes it: a quote or backslash escaped, a control character as `\n` and the
+ * like or `\u00XX`, a lone surrogate as `\uXXXX` (lowercase hex), anything else as its UTF-8 bytes.
+ */
+function writeJsonUnit(target: Buffer, at: number, c: number): number {
+  if (c < 0x80) {
+    target[at++] = BACKSLASH;
+    if (c === QUOTE || c === BACKSLASH) {
+      target[at++] = c;
+      return at;
+    }
+    const short = SHORT_ESCAPES[c];
+    if (short !== undefined) {
+      target[at++] = short;
+      return at;
+    }
+    return writeHexEscape(target, at, c);
+  }
+  if (c < 0x800) {
+    target[at++] = 0xc0 | (c >> 6);
+    target[at++] = 0x80 | (c & 0x3f);
+    return at;
+  }
+  if (c >= 0xd800 && c <= 0xdfff) {
+    target[at++] = BACKSLASH;
+    return writeHexEscape(target, at, c);
+  }
+  target[at++] = 0xe0 | (c >> 12);
+  target[at++] = 0x80 | ((c >> 6) & 0x3f);
+  target[at++] = 0x80 | (c & 0x3f);
+  return at;
+}
+
+/** `uXXXX` after a backslash the caller wrote. */
+function writeHexEscape(target: Buffer, at: number, c: number): number {
+  target[at++] = 0x75;
+  for (let shift = 12; shift >= 0; shift -= 4) target[at++] = HEX.charCodeAt((c >> shift) & 0xf);
+  return at;
+}
+
+/** A code point past U+FFFF (a surrogate pair) as its four UTF-8 bytes. */
+function writeFourByteUtf8(target: Buffer, at: number, codePoint: number): number {
+  target[at++] = 0xf0 | (codePoint >> 18);
+  target[at++] = 0x80 | ((codePoint >> 12) & 0x3f);
+  target[at++] = 0x80 | ((codePoint >> 6) & 0x3f);
+  target[at++] = 0x80 | (codePoint & 0x3f);
+  return at;
+}
 
 /** `JSON.stringify(text)`, quoting a plain text directly (most CSV fields need no escape). */
 function jsonString(text: string): string {

@@ -13,8 +13,8 @@
  *   the one-byte record separator: the same offsets the hub reports for its partition.
  * - A blob that does not end exactly after its last record is refused, naming what is wrong.
  */
-import { capturePropertiesBound, writeCaptureProperties } from '@pipeline/capture-format';
-import { EventHubError, type PropertyValue } from '@pipeline/ports';
+import { NO_ROOM, NOT_EXACT, writeExactCaptureProperties, writtenProperties } from '@pipeline/capture-format';
+import { EventHubError, type EventToSend } from '@pipeline/ports';
 
 /** Bytes each record takes in the partition log besides its payload. */
 export const RECORD_SEPARATOR_BYTES = 1;
@@ -36,17 +36,8 @@ export interface PackedEvent {
   size: number;
 }
 
-/** An event ready to be stored as Capture's map: properties checked by `capturesExactly`, their bytes (`propertiesBytes`) and key count. */
-export interface CapturePackedEvent {
-  properties: Record<string, PropertyValue> | undefined;
-  propertyCount: number;
-  propertiesBytes: number;
-  body: Buffer;
-  size: number;
-}
-
 /** Reused between calls: SQLite copies a bound blob, so the bytes may be overwritten afterwards. */
-let scratch = Buffer.allocUnsafe(1 << 20);
+let scratch: Buffer = Buffer.allocUnsafe(1 << 20);
 
 function scratchOf(bound: number): Buffer {
   if (scratch.byteLength < bound) scratch = Buffer.allocUnsafe(Math.max(bound, scratch.byteLength * 2));
@@ -75,31 +66,63 @@ export function packRecords(events: readonly PackedEvent[]): Buffer {
   return out.subarray(0, at);
 }
 
-/** The blob of `events` with their properties as Capture's map, valid until the next call. */
-export function packCaptureRecords(events: readonly CapturePackedEvent[]): Buffer {
-  let bound = 0;
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i] as CapturePackedEvent;
-    bound += HEADER_BYTES + capturePropertiesBound(event.propertyCount, event.propertiesBytes) + event.body.byteLength;
-  }
-  const out = scratchOf(bound);
+/** A batch packed by `packCaptureBatch`; one object, overwritten by each call. */
+export interface PackedCaptureBatch {
+  /** The blob, valid until the next packing call. */
+  blob: Buffer;
+  /** The events' sizes (as counted against `maxBatchBytes`) summed, and the last event's size. */
+  totalSize: number;
+  lastSize: number;
+}
+
+const packedBatch: PackedCaptureBatch = { blob: scratch, totalSize: 0, lastSize: 0 };
+
+/**
+ * The blob of `events` with their properties as Capture's map (`writeCaptureProperties`), in one
+ * pass per event (checking, measuring and writing each map at once), or `undefined` when an event
+ * is not one the map keeps exactly or is not well formed: the caller then measures the events the
+ * general way (which says what is wrong) and stores their properties as typed JSON.
+ */
+export function packCaptureBatch(events: readonly EventToSend[]): PackedCaptureBatch | undefined {
+  let out = scratch;
   let at = 0;
+  let total = 0;
+  let last = 0;
   for (let i = 0; i < events.length; i++) {
-    const event = events[i] as CapturePackedEvent;
+    const event = events[i];
+    if (typeof event !== 'object' || event === null) return undefined;
     const body = event.body;
+    if (!(body instanceof Uint8Array)) return undefined;
     const propertiesStart = at + HEADER_BYTES;
-    const propertiesEnd = writeCaptureProperties(event.properties, out, propertiesStart);
-    // Measured and written in two passes: a property getter answering differently could overrun.
-    if (propertiesEnd - propertiesStart > capturePropertiesBound(event.propertyCount, event.propertiesBytes)) {
-      throw new EventHubError(`The properties of event ${i} of the batch changed while it was being sent (a property getter?); send plain values.`);
+    let propertiesEnd = propertiesStart > out.length ? NO_ROOM : writeExactCaptureProperties(event.properties, out, propertiesStart);
+    while (propertiesEnd === NO_ROOM) {
+      out = grownScratch(at, out.length * 2);
+      propertiesEnd = writeExactCaptureProperties(event.properties, out, propertiesStart);
     }
+    if (propertiesEnd === NOT_EXACT) return undefined;
+    const bodyLength = body.byteLength;
+    if (propertiesEnd + bodyLength > out.length) out = grownScratch(propertiesEnd, propertiesEnd + bodyLength);
+    const size = bodyLength + writtenProperties.payloadBytes;
     out.writeUInt32LE(propertiesEnd - propertiesStart, at);
-    out.writeUInt32LE(body.byteLength, at + 4);
-    out.writeUInt32LE(event.size, at + 8);
+    out.writeUInt32LE(bodyLength, at + 4);
+    out.writeUInt32LE(size, at + 8);
     out.set(body, propertiesEnd);
-    at = propertiesEnd + body.byteLength;
+    at = propertiesEnd + bodyLength;
+    total += size;
+    last = size;
   }
-  return out.subarray(0, at);
+  packedBatch.blob = out.subarray(0, at);
+  packedBatch.totalSize = total;
+  packedBatch.lastSize = last;
+  return packedBatch;
+}
+
+/** A scratch of at least `bytes` (and twice the old one), holding the old one's first `keep` bytes. */
+function grownScratch(keep: number, bytes: number): Buffer {
+  const grown = Buffer.allocUnsafe(Math.max(bytes, scratch.byteLength * 2));
+  scratch.copy(grown, 0, 0, keep);
+  scratch = grown;
+  return grown;
 }
 
 /**

@@ -377,12 +377,18 @@ describe('LocalEventHub', () => {
     await hub.close();
   });
 
-  it('refuses a send whose property getter answers longer the second time, appending nothing', async () => {
+  it('reads a property getter once per send: the event holds what it answered, counted at that size', async () => {
     const hub = open();
     let calls = 0;
     const properties = Object.defineProperty({}, 'note', { enumerable: true, get: () => (++calls === 1 ? 'a' : 'a'.repeat(5000)) }) as Record<string, PropertyValue>;
-    await expect(hub.send([{ body: Buffer.from('x'), properties }], { partitionId: '0' })).rejects.toThrow(/changed while it was being sent/);
-    expect(await hub.receive('0', -1, { maxCount: 10, maxWaitMs: 0 })).toEqual([]);
+    await hub.send([{ body: Buffer.from('x'), properties }], { partitionId: '0' });
+    expect(calls).toBe(1);
+    const [event] = await hub.receive('0', -1, { maxCount: 10, maxWaitMs: 0 });
+    expect(event?.properties).toEqual({ note: 'a' });
+    // "note" (4 bytes) + "a" (1) + the body (1), then the separator.
+    expect((await hub.getPartitionProperties('0')).lastOffset).toBe('0');
+    await hub.send([{ body: Buffer.from('y') }], { partitionId: '0' });
+    expect((await hub.getPartitionProperties('0')).lastOffset).toBe('7');
     await hub.close();
   });
 

@@ -42,15 +42,7 @@ import {
   type SendOptions,
 } from '@pipeline/ports';
 import { readCaptureProperties } from '@pipeline/capture-format';
-import {
-  packCaptureRecords,
-  packRecords,
-  PropertiesEncoding,
-  RECORD_SEPARATOR_BYTES,
-  unpackRecords,
-  type CapturePackedEvent,
-  type PackedEvent,
-} from './local.batch-records';
+import { packCaptureBatch, packRecords, PropertiesEncoding, RECORD_SEPARATOR_BYTES, unpackRecords, type PackedEvent } from './local.batch-records';
 import { decodeProperties, encodeProperties, measureProperties, propertiesSize } from './local.event-properties';
 import { openSharedSqlite } from './local.sqlite';
 
@@ -110,8 +102,14 @@ const SCHEMA = `
 /** A row of `eh_batches` as `.raw()` returns it. */
 type BatchRow = [firstSequence: number, firstOffset: number, enqueuedTime: number, partitionKey: string | null, records: Buffer, encoding: PropertiesEncoding];
 
-/** The events of one send, measured, with how their properties are stored. */
-type SendRecords = { encoding: typeof PropertiesEncoding.json; events: PackedEvent[] } | { encoding: typeof PropertiesEncoding.captureAvro; events: CapturePackedEvent[] };
+/** The events of one send, packed: their blob, how it stores their properties, and their sizes summed and the last one's. */
+interface SendRecords {
+  blob: Buffer;
+  encoding: PropertiesEncoding;
+  count: number;
+  totalSize: number;
+  lastSize: number;
+}
 
 interface PartitionRow {
   next_sequence: number;
@@ -179,9 +177,9 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     const { partitionKey, partitionId } = options;
     if (events.length === 0) return;
 
-    const records = measureEvents(events);
-    let total = 0;
-    for (let i = 0; i < records.events.length; i++) total += (records.events[i] as { size: number }).size;
+    // Packed before the transaction, so the write lock is held only for the insert.
+    const records = packEvents(events);
+    const total = records.totalSize;
     if (total > this.maxBatchBytes) {
       throw new EventTooLargeError(
         `A batch of ${events.length} event(s) is ${total} bytes (bodies + properties), over the ${this.maxBatchBytes}-byte limit of event hub "${this.hubName}". Send fewer or smaller events per call.`,
@@ -235,20 +233,15 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
 
   /** Runs inside the IMMEDIATE transaction of `appendBatch`. */
   private append(records: SendRecords, partitionKey: string | null, partition: number | undefined, enqueuedTime: number): void {
-    const events = records.events;
     const target = partition ?? this.nextRoundRobin();
     const state = this.statements.partition.get(this.hubName, target);
     if (state === undefined) throw new EventHubError(`Event hub "${this.hubName}" has no partition ${target} in its file; was the file replaced?`);
     const first = state.next_sequence;
-    const last = first + events.length - 1;
-    let offset = state.next_offset;
-    let lastOffset = state.last_offset;
-    for (let i = 0; i < events.length; i++) {
-      lastOffset = offset;
-      offset += (events[i] as { size: number }).size + RECORD_SEPARATOR_BYTES;
-    }
-    const blob = records.encoding === PropertiesEncoding.captureAvro ? packCaptureRecords(records.events) : packRecords(records.events);
-    this.statements.insertBatch.run(this.hubName, target, first, last, state.next_offset, enqueuedTime, partitionKey, blob, records.encoding);
+    const last = first + records.count - 1;
+    // Each event takes its size and a separator; the last one starts its own size before the end.
+    const offset = state.next_offset + records.totalSize + records.count * RECORD_SEPARATOR_BYTES;
+    const lastOffset = offset - records.lastSize - RECORD_SEPARATOR_BYTES;
+    this.statements.insertBatch.run(this.hubName, target, first, last, state.next_offset, enqueuedTime, partitionKey, records.blob, records.encoding);
     this.statements.advance.run(last + 1, offset, lastOffset, enqueuedTime, this.hubName, target);
   }
 
@@ -390,26 +383,25 @@ function registerHub(db: Database.Database, file: string, hubName: string, parti
 }
 
 /**
- * Checks and measures the events of a send: stored as Capture's map when every event's properties
- * fit it exactly, else all as typed JSON (one encoding per row).
+ * Checks, measures and packs the events of a send: stored as Capture's map when every event's
+ * properties fit it exactly (one pass, `packCaptureBatch`), else all as typed JSON (one encoding
+ * per row), measured the general way, which names what is wrong with a bad event.
  */
-function measureEvents(events: readonly EventToSend[]): SendRecords {
-  const measured: CapturePackedEvent[] = new Array(events.length);
-  let exact = true;
+function packEvents(events: readonly EventToSend[]): SendRecords {
+  const avro = packCaptureBatch(events);
+  if (avro !== undefined) {
+    return { blob: avro.blob, encoding: PropertiesEncoding.captureAvro, count: events.length, totalSize: avro.totalSize, lastSize: avro.lastSize };
+  }
+  const json: PackedEvent[] = new Array(events.length);
+  let totalSize = 0;
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as EventToSend;
     const body = bodyOf(event, i);
-    const properties = measureProperties(event.properties);
-    if (!properties.exact) exact = false;
-    measured[i] = { properties: event.properties, propertyCount: properties.count, propertiesBytes: properties.size, body, size: body.byteLength + properties.size };
+    const size = body.byteLength + measureProperties(event.properties).size;
+    json[i] = { body, propertiesJson: encodeProperties(event.properties).json, size };
+    totalSize += size;
   }
-  if (exact) return { encoding: PropertiesEncoding.captureAvro, events: measured };
-  const json: PackedEvent[] = new Array(events.length);
-  for (let i = 0; i < measured.length; i++) {
-    const event = measured[i] as CapturePackedEvent;
-    json[i] = { body: event.body, propertiesJson: encodeProperties(event.properties).json, size: event.size };
-  }
-  return { encoding: PropertiesEncoding.json, events: json };
+  return { blob: packRecords(json), encoding: PropertiesEncoding.json, count: events.length, totalSize, lastSize: (json[json.length - 1] as PackedEvent).size };
 }
 
 function bodyOf(event: EventToSend, index: number): Buffer {

@@ -1,7 +1,17 @@
 import * as fc from 'fast-check';
 import type { PropertyValue, ReceivedEvent } from '@pipeline/ports';
 import { CaptureFileWriter } from './capture-file-writer';
-import { capturePropertiesBound, capturesExactly, readCaptureProperties, writeCaptureProperties } from './capture-properties';
+import {
+  capturePropertiesBound,
+  readCaptureStringProperty,
+  capturesExactly,
+  NO_ROOM,
+  NOT_EXACT,
+  readCaptureProperties,
+  writeCaptureProperties,
+  writeExactCaptureProperties,
+  writtenProperties,
+} from './capture-properties';
 import { captureRecordFromEvent } from './capture-record-from-event';
 import { decodeWithAvsc } from './spec-helpers';
 import { deriveSyncMarker } from './sync-marker';
@@ -112,5 +122,137 @@ describe('Capture properties on their own', () => {
     const { values } = await decodeWithAvsc(file);
     expect(values[0]?.['Properties']).toEqual({ event_id: { string: 'e-1' }, row: { long: 3 }, ratio: { double: 0.5 }, raw: { bytes: Buffer.from([1]) } });
     expect(values[0]?.['SystemProperties']).toEqual({ 'x-opt-partition-key': { string: 'device-3' } });
+  });
+
+  describe('written in one pass (writeExactCaptureProperties)', () => {
+    /** Anything a send may carry, kept exactly or not: booleans, lone surrogates, __proto__, longs past 2^52. */
+    const anyValue: fc.Arbitrary<PropertyValue> = fc.oneof(
+      exactValue,
+      fc.boolean(),
+      fc.constantFrom('a\ud800', '\udc00', 'é\udbff', 2 ** 53 - 1, -(2 ** 52) - 1, 2 ** 52 + 2),
+      // A Uint8Array that is not a Buffer.
+      fc.uint8Array({ maxLength: 40 }).map((bytes) => bytes as unknown as Buffer),
+    );
+    const anyKey = fc.oneof(text, fc.constantFrom('__proto__', 'k\ud800', 'traceparent'));
+    const anyProperties = fc.oneof(
+      fc.constant(undefined),
+      fc.dictionary(anyKey, anyValue, { maxKeys: 6 }),
+      exactProperties,
+      fc.array(fc.tuple(anyKey, anyValue), { maxLength: 6 }).map((entries) => {
+        // JSON.parse keeps a __proto__ key as an own property, as a decoded event's map may have it.
+        const properties = JSON.parse('{}') as Record<string, PropertyValue>;
+        for (const [key, value] of entries) Object.defineProperty(properties, key, { value, enumerable: true, writable: true, configurable: true });
+        return properties;
+      }),
+    );
+    const exactly = (properties: Record<string, PropertyValue> | undefined): boolean =>
+      properties === undefined || Object.entries(properties).every(([key, value]) => capturesExactly(key, value));
+
+    it('writes the bytes writeCaptureProperties writes and counts their payload, or says the map is not kept exactly', () => {
+      fc.assert(
+        fc.property(anyProperties, fc.nat(5), (properties, at) => {
+          const target = Buffer.alloc(4096, 0xee);
+          const end = writeExactCaptureProperties(properties, target, at);
+          if (!exactly(properties)) {
+            expect(end).toBe(NOT_EXACT);
+            return;
+          }
+          const expected = properties === undefined ? Buffer.from([0]) : written(properties);
+          expect(target.subarray(at, end)).toEqual(expected);
+          expect(writtenProperties.payloadBytes).toBe(properties === undefined ? 0 : payloadBytes(properties));
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('never writes past the end of its target: too little room is NO_ROOM, and then any room enough gives the same bytes', () => {
+      fc.assert(
+        fc.property(anyProperties, fc.nat(300), (properties, room) => {
+          const target = Buffer.alloc(room + 8, 0xee);
+          const end = writeExactCaptureProperties(properties, target.subarray(0, room), 0);
+          // The bytes past the given room stay as they were.
+          expect(target.subarray(room)).toEqual(Buffer.alloc(8, 0xee));
+          if (end === NO_ROOM) return;
+          const roomy = Buffer.alloc(4096);
+          expect(end).toBe(writeExactCaptureProperties(properties, roomy, 0));
+          if (end !== NOT_EXACT) expect(target.subarray(0, end)).toEqual(roomy.subarray(0, end));
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('says NOT_EXACT for a map that is not a plain object, which the general path refuses by name', () => {
+      const target = Buffer.alloc(64);
+      for (const properties of [null, 5, 'text', [1, 2]]) expect(writeExactCaptureProperties(properties as unknown as Record<string, PropertyValue>, target, 0)).toBe(NOT_EXACT);
+      expect(writeExactCaptureProperties({ k: null as unknown as PropertyValue }, target, 0)).toBe(NOT_EXACT);
+      expect(writeExactCaptureProperties({ k: {} as unknown as PropertyValue }, target, 0)).toBe(NOT_EXACT);
+    });
+  });
+
+  describe('one string read without the map (readCaptureStringProperty)', () => {
+    const keys = fc.constantFrom('traceparent', 'event_id', 'tp', 'traceparenT', 'traceparent2');
+    const values: fc.Arbitrary<PropertyValue> = fc.oneof(
+      text,
+      fc.constantFrom('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'é', ''),
+      fc.integer(),
+      fc.constantFrom(2 ** 52, -(2 ** 52), 1.5, Number.NaN),
+      fc.uint8Array({ maxLength: 20 }).map((bytes) => Buffer.from(bytes)),
+    );
+    const maps = fc.dictionary(fc.oneof(keys, text), values, { maxKeys: 6 }).filter((properties) => Object.entries(properties).every(([key, value]) => capturesExactly(key, value)));
+    /** What reading the whole map gives for `key`: its string, `undefined`, or the error it throws. */
+    const whole = (bytes: Buffer, key: string): string | undefined | Error => {
+      try {
+        const value = readCaptureProperties(bytes)[key];
+        return typeof value === 'string' ? value : undefined;
+      } catch (error) {
+        return error as Error;
+      }
+    };
+
+    it('gives what reading the whole map gives, for any map the hub writes', () => {
+      fc.assert(
+        fc.property(maps, keys, (properties, key) => {
+          const bytes = written(properties);
+          expect(readCaptureStringProperty(bytes, key)).toBe(whole(bytes, key));
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('answers null (read the whole map) for bytes that reading the whole map refuses, and otherwise agrees with it', () => {
+      const damaged = fc.oneof(
+        // Cut short, extended, or with a byte changed.
+        fc.tuple(maps, fc.nat()).map(([properties, cut]) => {
+          const bytes = written(properties);
+          return bytes.subarray(0, cut % (bytes.length + 1));
+        }),
+        fc.tuple(maps, fc.uint8Array({ minLength: 1, maxLength: 3 })).map(([properties, extra]) => Buffer.concat([written(properties), extra])),
+        fc.tuple(maps, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([properties, at, byte]) => {
+          const bytes = Buffer.from(written(properties));
+          bytes[at % bytes.length] = byte;
+          return bytes;
+        }),
+        fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)),
+      );
+      fc.assert(
+        fc.property(damaged, keys, (bytes, key) => {
+          const read = readCaptureStringProperty(bytes, key);
+          const expected = whole(bytes, key);
+          if (expected instanceof Error) expect(read).toBeNull();
+          else if (read !== null) expect(read).toBe(expected);
+        }),
+        { numRuns: 3000 },
+      );
+    });
+
+    it('reads a key written twice as the whole map does (the later value), and a null value as null', () => {
+      // {"traceparent": "a", "traceparent": 5}, then {"traceparent": 5, "traceparent": "b"}.
+      const twice = (first: number[], second: number[]) => Buffer.from([0x04, 0x16, ...Buffer.from('traceparent'), ...first, 0x16, ...Buffer.from('traceparent'), ...second, 0x00]);
+      const a = [0x04, 0x02, 0x61];
+      const five = [0x00, 0x0a];
+      expect(readCaptureStringProperty(twice(a, five), 'traceparent')).toBeUndefined();
+      expect(readCaptureStringProperty(twice(five, [0x04, 0x02, 0x62]), 'traceparent')).toBe('b');
+      expect(readCaptureStringProperty(Buffer.from([0x02, 0x02, 0x6b, 0x08, 0x00]), 'k')).toBeNull();
+    });
   });
 });

@@ -91,6 +91,109 @@ export function writeCaptureProperties(properties: Record<string, PropertyValue>
   return at + 1;
 }
 
+/** `writeExactCaptureProperties`: some entry is not kept exactly, or the map is not a plain object of property values. */
+export const NOT_EXACT = -1;
+/** `writeExactCaptureProperties`: the target has too little room from `at`; nothing after it was changed for good. */
+export const NO_ROOM = -2;
+
+/** What the last `writeExactCaptureProperties` call measured; one object, overwritten by each call. */
+export const writtenProperties = {
+  /** Key and value bytes as counted against a hub's batch limit: UTF-8 of keys and strings, numbers as 8, bytes as their length. */
+  payloadBytes: 0,
+};
+
+/**
+ * Does in one pass what `capturesExactly` on every entry, counting the payload bytes and
+ * `writeCaptureProperties` do in three: writes the map of `properties` into `target` from `at` and
+ * returns where it ends, with its payload bytes in `writtenProperties`. Returns `NOT_EXACT` when the
+ * map is not a plain object whose every entry `capturesExactly` accepts (the caller then takes the
+ * general path, which says what is wrong), and `NO_ROOM` when `target` ends too soon (the caller
+ * retries with more room).
+ */
+export function writeExactCaptureProperties(properties: Record<string, PropertyValue> | undefined, target: Buffer, at: number): number {
+  const limit = target.length;
+  if (properties === undefined) {
+    if (at >= limit) return NO_ROOM;
+    writtenProperties.payloadBytes = 0;
+    target[at] = 0;
+    return at + 1;
+  }
+  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) return NOT_EXACT;
+  const keys = Object.keys(properties);
+  // The count, and after the entries the end-of-map byte.
+  if (at + MAX_VARINT_BYTES + 1 > limit) return NO_ROOM;
+  if (keys.length > 0) at = writeLong(target, at, keys.length);
+  let payload = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (key === '__proto__') return NOT_EXACT;
+    const value = properties[key];
+    // A key, a union index, then at most a string or bytes of its own, or a long of 10 bytes.
+    if (at + 2 * MAX_VARINT_BYTES + 3 * key.length + 1 + 1 > limit) return NO_ROOM;
+    at = writeExactString(target, at, key);
+    if (at < 0) return NOT_EXACT;
+    payload += written.utf8Bytes;
+    if (typeof value === 'string') {
+      if (at + MAX_VARINT_BYTES + 3 * value.length + 1 + 1 > limit) return NO_ROOM;
+      target[at++] = STRING * 2;
+      at = writeExactString(target, at, value);
+      if (at < 0) return NOT_EXACT;
+      payload += written.utf8Bytes;
+    } else if (typeof value === 'number') {
+      payload += 8;
+      target[at++] = Number.isSafeInteger(value) ? LONG * 2 : DOUBLE * 2;
+      if (!Number.isSafeInteger(value)) at = target.writeDoubleLE(value, at);
+      else if (value <= EXACT_LONG && value >= -EXACT_LONG) at = writeLong(target, at, value);
+      else return NOT_EXACT;
+    } else if (value instanceof Uint8Array) {
+      if (at + MAX_VARINT_BYTES + value.byteLength + 1 + 1 > limit) return NO_ROOM;
+      payload += value.byteLength;
+      target[at++] = BYTES * 2;
+      at = writeLong(target, at, value.byteLength);
+      target.set(value, at);
+      at += value.byteLength;
+    } else {
+      // A boolean (Capture writes it as a string) or no property value at all.
+      return NOT_EXACT;
+    }
+  }
+  writtenProperties.payloadBytes = payload;
+  target[at] = 0;
+  return at + 1;
+}
+
+/** Bytes of the longest zig-zag varint avsc writes (a long). */
+const MAX_VARINT_BYTES = 10;
+
+/** What the last `writeExactString` wrote: the string's UTF-8 bytes. */
+const written = { utf8Bytes: 0 };
+
+/**
+ * `writeString` of a string `capturesExactly` keeps, or -1 for one it does not (a lone surrogate).
+ * The target has room for a varint and three bytes per code unit from `at`.
+ */
+function writeExactString(target: Buffer, at: number, text: string): number {
+  const count = text.length;
+  if (count <= LOOP_ASCII_CHARS) {
+    let i = 0;
+    for (; i < count; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      target[at + 1 + i] = c;
+    }
+    if (i === count) {
+      written.utf8Bytes = count;
+      target[at] = count * 2;
+      return at + 1 + count;
+    }
+  }
+  if (!isWellFormed(text)) return -1;
+  const length = Buffer.byteLength(text, 'utf8');
+  written.utf8Bytes = length;
+  at = writeLong(target, at, length);
+  return at + target.write(text, at, length, length === count ? 'latin1' : 'utf8');
+}
+
 const decoder = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null']);
 
 /**
@@ -104,6 +207,72 @@ export function readCaptureProperties(bytes: Buffer): Record<string, PropertyVal
     if ((map[keys[i] as string] as CaptureValue) === null) throw new RangeError(`property ${JSON.stringify(keys[i])} is null, which no sent event holds`);
   }
   return map as Record<string, PropertyValue>;
+}
+
+/**
+ * The string value of the ASCII `key` in a map `writeCaptureProperties` wrote, read without building
+ * the map: what `readCaptureProperties(bytes)[key]` gives when that is a string, `undefined` when the
+ * key is absent or holds another kind of value. Returns `null` for bytes it does not read plainly
+ * (a null value, a negative block count, an unknown union index, bytes past the end or left over):
+ * the caller then reads the whole map, which names what is wrong.
+ */
+export function readCaptureStringProperty(bytes: Uint8Array, key: string): string | undefined | null {
+  const end = bytes.length;
+  let at = 0;
+  let found: string | undefined;
+  for (;;) {
+    const count = readLength(bytes, at);
+    if (count < 0) return null;
+    at = lengthEnd;
+    if (count === 0) break;
+    for (let entry = 0; entry < count; entry++) {
+      const keyLength = readLength(bytes, at);
+      if (keyLength < 0 || lengthEnd + keyLength >= end) return null;
+      at = lengthEnd;
+      let match = keyLength === key.length;
+      for (let i = 0; match && i < keyLength; i++) match = bytes[at + i] === key.charCodeAt(i);
+      at += keyLength;
+      const branch = bytes[at++];
+      if (branch === LONG * 2) {
+        // A long may take any number of bytes; the decoder reads them all.
+        while (at < end && (bytes[at] as number) & 0x80) at++;
+        if (at >= end) return null;
+        at++;
+        if (match) found = undefined;
+      } else if (branch === DOUBLE * 2) {
+        at += 8;
+        if (at > end) return null;
+        if (match) found = undefined;
+      } else if (branch === STRING * 2 || branch === BYTES * 2) {
+        const length = readLength(bytes, at);
+        if (length < 0 || lengthEnd + length > end) return null;
+        at = lengthEnd + length;
+        // A key written twice: the later value counts, as when the map is read whole.
+        if (match) found = branch === STRING * 2 ? Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', lengthEnd, at) : undefined;
+      } else {
+        return null;
+      }
+    }
+  }
+  return at === end ? found : null;
+}
+
+/** Where the last `readLength` ended. */
+let lengthEnd = 0;
+
+/** A zig-zag varint of at most 4 bytes (a count or a length) at `at`, or -1 when it is negative, longer or cut off. */
+function readLength(bytes: Uint8Array, at: number): number {
+  let n = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (at >= bytes.length) return -1;
+    const byte = bytes[at++] as number;
+    n |= (byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      lengthEnd = at;
+      return n & 1 ? -1 : n >>> 1;
+    }
+  }
+  return -1;
 }
 
 /** A well-formed string, as avsc writes it: a zig-zag length, then UTF-8. */

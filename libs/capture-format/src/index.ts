@@ -9,4 +9,14 @@ export { CaptureFormatError } from './capture-format-error';
 export type { CaptureFileInfo } from './capture-file-reader';
 export { countCaptureRecords, openCaptureFile, readCaptureBlocks, readCaptureFile } from './capture-file-reader';
 export type { RecordSelection } from './record-decoder';
-export { capturesExactly, capturePropertiesBound, readCaptureProperties, writeCaptureProperties } from './capture-properties';
+export {
+  capturesExactly,
+  capturePropertiesBound,
+  NO_ROOM,
+  NOT_EXACT,
+  readCaptureProperties,
+  readCaptureStringProperty,
+  writeCaptureProperties,
+  writeExactCaptureProperties,
+  writtenProperties,
+} from './capture-properties';
