@@ -1,0 +1,271 @@
+/**
+ * Reads the common JSON body straight from its bytes, without decoding it to text and without
+ * `JSON.parse`: one flat object (no nested object or array) of ASCII text, whose keys have no `.`
+ * and no escape. Only the values of the fields asked for are built; every other value is checked
+ * and skipped.
+ *
+ * Invariants (silver's outcome must not depend on which reader read a body):
+ * - A body it accepts is valid JSON, and each value is exactly what `JSON.parse` then `bodyFields`
+ *   (flatten.ts) give for that name: strings identical (escapes decoded), numbers the same double
+ *   (`-0` included), `true`/`false`/`null`, `undefined` when absent; a key given twice keeps its
+ *   last value, as `JSON.parse` does.
+ * - Anything else returns `false` and the caller reads the body as before: a byte outside ASCII
+ *   (UTF-8 text, a byte-order mark, invalid UTF-8), a nested object or array, a key with a `.` or
+ *   an escape (both may flatten to another name), and every body `JSON.parse` rejects (trailing
+ *   commas, leading zeros, `+1`, `.5`, `1.`, control characters in strings, bad escapes, text after
+ *   the object, …). So every quarantine reason and message stays that of the `JSON.parse` path.
+ * The property test in flat-json.spec.ts holds both readers to this on random bodies.
+ */
+
+const TAB = 0x09;
+const LINE_FEED = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const PLUS = 0x2b;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const SLASH = 0x2f;
+const ZERO = 0x30;
+const NINE = 0x39;
+const COLON = 0x3a;
+const UPPER_E = 0x45;
+const BACKSLASH = 0x5c;
+const LOWER_E = 0x65;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const ASCII_END = 0x80;
+
+/** Whole numbers of at most this many digits are exact as they are summed digit by digit. */
+const EXACT_INTEGER_DIGITS = 15;
+
+/** Node's Latin-1 decoding of `bytes[start, end)` (for ASCII, the text itself), for any Uint8Array. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+
+/** The fields of flat JSON bodies, by the index of their name in `names`. */
+export class FlatJsonFields {
+  private readonly names: readonly Uint8Array[];
+  /** The index after the last field found: bodies list their fields in the same order. */
+  private next = 0;
+
+  /** `names`: the field names to read (names outside ASCII are never found: their keys take the other path). */
+  constructor(names: readonly string[]) {
+    this.names = names.map((name) => Buffer.from(name, 'latin1'));
+  }
+
+  /**
+   * Sets `values[i]` to the value of `names[i]` in the body (`undefined` when absent) and returns
+   * true; returns false, with `values` undefined to use, when the body is outside the subset read here.
+   */
+  read(body: Uint8Array, values: unknown[]): boolean {
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) values[i] = undefined;
+    const n = body.length;
+    let at = skipSpace(body, 0);
+    if (at >= n || body[at] !== OPEN_BRACE) return false;
+    at = skipSpace(body, at + 1);
+    if (at < n && body[at] === CLOSE_BRACE) return skipSpace(body, at + 1) === n;
+    for (;;) {
+      // A key: plain ASCII without escape or `.`.
+      if (at >= n || body[at] !== QUOTE) return false;
+      const keyStart = at + 1;
+      let keyEnd = keyStart;
+      for (;;) {
+        if (keyEnd >= n) return false;
+        const c = body[keyEnd] as number;
+        if (c === QUOTE) break;
+        if (c < SPACE || c >= ASCII_END || c === BACKSLASH || c === DOT) return false;
+        keyEnd++;
+      }
+      const slot = this.slotOf(body, keyStart, keyEnd);
+      at = skipSpace(body, keyEnd + 1);
+      if (at >= n || body[at] !== COLON) return false;
+      at = skipSpace(body, at + 1);
+      if (at >= n) return false;
+      const first = body[at] as number;
+      let value: unknown;
+      if (first === QUOTE) {
+        const start = at + 1;
+        let end = start;
+        let escaped = false;
+        for (;;) {
+          if (end >= n) return false;
+          const c = body[end] as number;
+          if (c === QUOTE) break;
+          if (c < SPACE || c >= ASCII_END) return false;
+          if (c === BACKSLASH) {
+            const length = escapeLength(body, end + 1);
+            if (length === 0) return false;
+            escaped = true;
+            end += 1 + length;
+          } else end++;
+        }
+        if (slot >= 0) value = escaped ? unescaped(body, start, end) : latin1Slice.call(body, start, end);
+        at = end + 1;
+      } else if (first === MINUS || (first >= ZERO && first <= NINE)) {
+        const end = numberEnd(body, at);
+        if (end < 0) return false;
+        if (slot >= 0) value = numberValue(body, at, end);
+        at = end;
+      } else {
+        const end = literalEnd(body, at);
+        if (end < 0) return false;
+        if (slot >= 0) value = first === 0x74 ? true : first === 0x66 ? false : null;
+        at = end;
+      }
+      if (slot >= 0) values[slot] = value;
+      at = skipSpace(body, at);
+      if (at >= n) return false;
+      const separator = body[at];
+      if (separator === CLOSE_BRACE) return skipSpace(body, at + 1) === n;
+      if (separator !== COMMA) return false;
+      at = skipSpace(body, at + 1);
+    }
+  }
+
+  /** The index of the name `body[start, end)`, or −1. */
+  private slotOf(body: Uint8Array, start: number, end: number): number {
+    const names = this.names;
+    const count = names.length;
+    const expected = this.next;
+    for (let k = 0; k < count; k++) {
+      const i = expected + k < count ? expected + k : expected + k - count;
+      if (sameBytes(names[i] as Uint8Array, body, start, end)) {
+        this.next = i + 1 < count ? i + 1 : 0;
+        return i;
+      }
+    }
+    return -1;
+  }
+}
+
+function sameBytes(name: Uint8Array, body: Uint8Array, start: number, end: number): boolean {
+  if (name.length !== end - start) return false;
+  for (let i = 0; i < name.length; i++) if (name[i] !== body[start + i]) return false;
+  return true;
+}
+
+/** JSON whitespace only: space, tab, line feed, carriage return. */
+function skipSpace(body: Uint8Array, from: number): number {
+  let at = from;
+  while (at < body.length) {
+    const c = body[at];
+    if (c !== SPACE && c !== LINE_FEED && c !== CARRIAGE_RETURN && c !== TAB) break;
+    at++;
+  }
+  return at;
+}
+
+/** The bytes after the backslash of a valid escape at `at` (1, or 5 for `\uXXXX`), or 0. */
+function escapeLength(body: Uint8Array, at: number): number {
+  if (at >= body.length) return 0;
+  switch (body[at]) {
+    case QUOTE:
+    case BACKSLASH:
+    case SLASH:
+    case 0x62: // b
+    case 0x66: // f
+    case 0x6e: // n
+    case 0x72: // r
+    case 0x74: // t
+      return 1;
+    case 0x75: // u
+      for (let i = 1; i <= 4; i++) if (hexDigit(body[at + i]) < 0) return 0;
+      return 5;
+    default:
+      return 0;
+  }
+}
+
+function hexDigit(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= ZERO && c <= NINE) return c - ZERO;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/** The text of a string's content with escapes (checked already), as `JSON.parse` gives it: `\uXXXX` is that UTF-16 unit, paired or not. */
+function unescaped(body: Uint8Array, start: number, end: number): string {
+  let text = '';
+  let from = start;
+  for (let at = start; at < end; at++) {
+    if (body[at] !== BACKSLASH) continue;
+    text += latin1Slice.call(body, from, at);
+    const kind = body[at + 1] as number;
+    if (kind === 0x75) {
+      text += String.fromCharCode(
+        (hexDigit(body[at + 2]) << 12) | (hexDigit(body[at + 3]) << 8) | (hexDigit(body[at + 4]) << 4) | hexDigit(body[at + 5]),
+      );
+      at += 5;
+    } else {
+      text += kind === 0x62 ? '\b' : kind === 0x66 ? '\f' : kind === 0x6e ? '\n' : kind === 0x72 ? '\r' : kind === 0x74 ? '\t' : String.fromCharCode(kind);
+      at += 1;
+    }
+    from = at + 1;
+  }
+  return text + latin1Slice.call(body, from, end);
+}
+
+/** The end of the JSON number at `start`, or −1 when its grammar is broken (`-`, `01`, `1.`, `.5`, `1e`, …). */
+function numberEnd(body: Uint8Array, start: number): number {
+  const n = body.length;
+  let at = start;
+  if (body[at] === MINUS) at++;
+  if (at >= n) return -1;
+  const first = body[at] as number;
+  if (first === ZERO) at++;
+  else if (first > ZERO && first <= NINE) at = digitsEnd(body, at + 1);
+  else return -1;
+  if (at < n && body[at] === DOT) {
+    const digits = at + 1;
+    at = digitsEnd(body, digits);
+    if (at === digits) return -1;
+  }
+  if (at < n && (body[at] === LOWER_E || body[at] === UPPER_E)) {
+    let digits = at + 1;
+    if (digits < n && (body[digits] === PLUS || body[digits] === MINUS)) digits++;
+    at = digitsEnd(body, digits);
+    if (at === digits) return -1;
+  }
+  // `01` leaves a digit here: JSON does not allow it, so neither does the separator check after.
+  return at;
+}
+
+function digitsEnd(body: Uint8Array, from: number): number {
+  let at = from;
+  while (at < body.length) {
+    const c = body[at] as number;
+    if (c < ZERO || c > NINE) break;
+    at++;
+  }
+  return at;
+}
+
+/** The double `JSON.parse` reads from a valid JSON number: short whole numbers summed exactly, the rest by Number's (correctly rounded) reading. */
+function numberValue(body: Uint8Array, start: number, end: number): number {
+  const negative = body[start] === MINUS;
+  const digits = negative ? start + 1 : start;
+  if (end - digits <= EXACT_INTEGER_DIGITS) {
+    let value = 0;
+    let at = digits;
+    for (; at < end; at++) {
+      const c = body[at] as number;
+      if (c < ZERO || c > NINE) break;
+      value = value * 10 + (c - ZERO);
+    }
+    if (at === end) return negative ? -value : value;
+  }
+  return Number(latin1Slice.call(body, start, end));
+}
+
+/** The end of `true`, `false` or `null` at `start`, or −1. */
+function literalEnd(body: Uint8Array, start: number): number {
+  const literal = body[start] === 0x74 ? TRUE : body[start] === 0x66 ? FALSE : body[start] === 0x6e ? NULL : undefined;
+  if (literal === undefined) return -1;
+  return sameBytes(literal, body, start, Math.min(start + literal.length, body.length)) ? start + literal.length : -1;
+}
+
+const TRUE = Buffer.from('true', 'latin1');
+const FALSE = Buffer.from('false', 'latin1');
+const NULL = Buffer.from('null', 'latin1');
