@@ -37,13 +37,20 @@ function read(text: string): unknown[] | undefined {
 const space = fc.stringMatching(/^[ \t\n\r]{0,2}$/);
 /** Any JSON number text, with long mantissas and large exponents. */
 const numberText = fc
-  .tuple(fc.boolean(), fc.oneof(fc.constant('0'), fc.stringMatching(/^[1-9][0-9]{0,24}$/)), fc.option(fc.stringMatching(/^[0-9]{1,20}$/)), fc.option(fc.stringMatching(/^[eE][+-]?[0-9]{1,3}$/)))
+  .tuple(
+    fc.boolean(),
+    fc.oneof(fc.constant('0'), fc.stringMatching(/^[1-9][0-9]{0,24}$/)),
+    fc.option(fc.stringMatching(/^[0-9]{1,20}$/)),
+    fc.option(fc.stringMatching(/^[eE][+-]?[0-9]{1,3}$/)),
+  )
   .map(([negative, whole, fraction, exponent]) => `${negative ? '-' : ''}${whole}${fraction === null ? '' : `.${fraction}`}${exponent ?? ''}`);
 const doubleText = fc.double().map((d) => JSON.stringify(d));
 const asciiText = fc.string({ unit: 'binary-ascii', maxLength: 12 }).map((s) => JSON.stringify(s));
 const unicodeText = fc.string({ unit: 'binary', maxLength: 6 }).map((s) => JSON.stringify(s));
 /** Escapes `JSON.stringify` never writes, lone surrogates included. */
-const escapedText = fc.array(fc.constantFrom('a', '\\/', '\\u0041', '\\ud800', '\\uDC00', '\\u00e9', '\\n', '\\"', '\\\\', '\\b'), { maxLength: 5 }).map((parts) => `"${parts.join('')}"`);
+const escapedText = fc
+  .array(fc.constantFrom('a', '\\/', '\\u0041', '\\ud800', '\\uDC00', '\\u00e9', '\\n', '\\"', '\\\\', '\\b'), { maxLength: 5 })
+  .map((parts) => `"${parts.join('')}"`);
 /** Values silver's casts and event-time reader take, as text. */
 const typedText = fc
   .constantFrom('2026-01-01T00:00:10Z', '2026-01-01T00:00:10.123456Z', '1767225610000', '21.5', '-7', 'true', 'false', '', ' ', 'x', '9007199254740993', '0001-01-01T00:00:00Z')
@@ -61,13 +68,46 @@ const objectText = (keys: fc.Arbitrary<string>, values: fc.Arbitrary<string>) =>
     .tuple(fc.array(fc.tuple(space, keys, space, space, values, space), { maxLength: 9 }), space, space)
     .map(([members, before, after]) => `${before}{${members.map(([a, k, b, c, v, d]) => `${a}"${k}"${b}:${c}${v}${d}`).join(',') || ' '}}${after}`);
 
+/** Values a silver row takes, per column of the spec below, as JSON text. */
+const VALID: Record<string, readonly string[]> = {
+  id: ['"r-1"', '"x"', '7', '-0', '9007199254740993', '"  "'],
+  device: ['"dev-1"', '"d\\u00e9v"', 'null', '12.5', 'true'],
+  ts: ['"2026-01-01T00:00:10Z"', '"2026-01-01T00:00:10.123456Z"', '"2026-01-01 00:00:10"', '"10000-01-01T00:00:00Z"'],
+  temp: ['21.5', '"21.5"', '-1e3', 'null', '" 7 "', '1e400'],
+  count: ['3', '"3"', '-7', '"-7"', '3.0', '1e2'],
+  ok: ['true', 'false', '"TRUE"', '0', '1', 'null'],
+  at: ['1767225610000', '"2026-01-01T00:00:10Z"', 'null', '"1767225610000"', '-62135596800001'],
+};
+/** Bodies close to a silver row: each column with a value it takes (most often) or any value, in any order. */
+const rowBody = fc
+  .tuple(
+    fc.shuffledSubarray(NAMES, { minLength: NAMES.length - 1 }),
+    fc.array(fc.oneof({ weight: 9, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.constant(-1) }), { minLength: NAMES.length, maxLength: NAMES.length }),
+    fc.array(flatValue, { minLength: NAMES.length, maxLength: NAMES.length }),
+    space,
+  )
+  .map(
+    ([names, picks, others, gap]) =>
+      `{${names
+        .map((name, i) => {
+          const valid = VALID[name] as readonly string[];
+          const pick = picks[i] as number;
+          return `"${name}":${gap}${pick < 0 ? others[i] : valid[pick % valid.length]}`;
+        })
+        .join(`,${gap}`)}}`,
+  );
 /** Bodies the byte reader must accept: flat, ASCII, plain keys. */
-const flatBody = objectText(flatKey, flatValue);
+const flatBody = fc.oneof(objectText(flatKey, flatValue), rowBody);
 /** Valid JSON it may decline: nested values, dotted or escaped or non-ASCII keys, Unicode text. */
 const awkwardBody = objectText(fc.oneof(flatKey, awkwardKey), fc.oneof(flatValue, nestedValue, unicodeText));
 /** Broken or truncated bodies, and other JSON than an object. */
 const mutatedBody = fc
-  .tuple(fc.oneof(flatBody, awkwardBody), fc.nat(), fc.constantFrom('delete', 'insert', 'replace', 'truncate', 'append'), fc.constantFrom(',', '}', '{', '"', '0', '.', '+', '-', 'e', '\\', '\u0001', 'x', ' ', 'é', ':', ']', 'n'))
+  .tuple(
+    fc.oneof(flatBody, awkwardBody),
+    fc.nat(),
+    fc.constantFrom('delete', 'insert', 'replace', 'truncate', 'append'),
+    fc.constantFrom(',', '}', '{', '"', '0', '.', '+', '-', 'e', '\\', '\u0001', 'x', ' ', 'é', ':', ']', 'n'),
+  )
   .map(([text, at, edit, c]) => {
     const i = text.length === 0 ? 0 : at % text.length;
     switch (edit) {
@@ -84,7 +124,7 @@ const mutatedBody = fc
     }
   });
 const otherJson = fc.constantFrom('', ' ', 'null', '[]', '"{}"', '1', '{', '}', '{}}', '{} {}', '{"id":1,}', '{,}', '{"id"}', '{"id":}', '{"id" 1}');
-const anyBody = fc.oneof(flatBody, awkwardBody, mutatedBody, otherJson);
+const anyBody = fc.oneof(flatBody, rowBody, rowBody, awkwardBody, mutatedBody, otherJson);
 
 // --- The reader alone ----------------------------------------------------------------------------
 

@@ -37,8 +37,25 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const ASCII_END = 0x80;
 
+/**
+ * V8 cuts a substring this long or longer as a view of its parent, which would keep the whole body
+ * text alive as long as the value: such values are decoded alone.
+ */
+const SLICED_STRING_MIN = 13;
+
 /** Whole numbers of at most this many digits are exact as they are summed digit by digit. */
 const EXACT_INTEGER_DIGITS = 15;
+
+/** 1 for the bytes a string holds as they are: ASCII from the space up, but for the quote and the backslash. */
+const PLAIN_TEXT = byteClass((c) => c >= SPACE && c < ASCII_END && c !== QUOTE && c !== BACKSLASH);
+/** 1 for the bytes of a key read here: plain text without `.`. */
+const PLAIN_KEY = byteClass((c) => c >= SPACE && c < ASCII_END && c !== QUOTE && c !== BACKSLASH && c !== DOT);
+
+function byteClass(member: (c: number) => boolean): Uint8Array {
+  const table = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) table[c] = member(c) ? 1 : 0;
+  return table;
+}
 
 /** Node's Latin-1 decoding of `bytes[start, end)` (for ASCII, the text itself), for any Uint8Array. */
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
@@ -62,6 +79,9 @@ export class FlatJsonFields {
     const names = this.names;
     for (let i = 0; i < names.length; i++) values[i] = undefined;
     const n = body.length;
+    // The body as text, made at the first short value wanted: cutting short values from it costs
+    // less than decoding each alone.
+    let text: string | undefined;
     let at = skipSpace(body, 0);
     if (at >= n || body[at] !== OPEN_BRACE) return false;
     at = skipSpace(body, at + 1);
@@ -71,13 +91,8 @@ export class FlatJsonFields {
       if (at >= n || body[at] !== QUOTE) return false;
       const keyStart = at + 1;
       let keyEnd = keyStart;
-      for (;;) {
-        if (keyEnd >= n) return false;
-        const c = body[keyEnd] as number;
-        if (c === QUOTE) break;
-        if (c < SPACE || c >= ASCII_END || c === BACKSLASH || c === DOT) return false;
-        keyEnd++;
-      }
+      while (keyEnd < n && PLAIN_KEY[body[keyEnd] as number] === 1) keyEnd++;
+      if (keyEnd >= n || body[keyEnd] !== QUOTE) return false;
       const slot = this.slotOf(body, keyStart, keyEnd);
       at = skipSpace(body, keyEnd + 1);
       if (at >= n || body[at] !== COLON) return false;
@@ -90,18 +105,21 @@ export class FlatJsonFields {
         let end = start;
         let escaped = false;
         for (;;) {
+          while (end < n && PLAIN_TEXT[body[end] as number] === 1) end++;
           if (end >= n) return false;
           const c = body[end] as number;
           if (c === QUOTE) break;
-          if (c < SPACE || c >= ASCII_END) return false;
-          if (c === BACKSLASH) {
-            const length = escapeLength(body, end + 1);
-            if (length === 0) return false;
-            escaped = true;
-            end += 1 + length;
-          } else end++;
+          if (c !== BACKSLASH) return false;
+          const length = escapeLength(body, end + 1);
+          if (length === 0) return false;
+          escaped = true;
+          end += 1 + length;
         }
-        if (slot >= 0) value = escaped ? unescaped(body, start, end) : latin1Slice.call(body, start, end);
+        if (slot >= 0) {
+          if (escaped) value = unescaped(body, start, end);
+          else if (end - start < SLICED_STRING_MIN) value = (text ??= latin1Slice.call(body, 0, n)).substring(start, end);
+          else value = latin1Slice.call(body, start, end);
+        }
         at = end + 1;
       } else if (first === MINUS || (first >= ZERO && first <= NINE)) {
         const end = numberEnd(body, at);
