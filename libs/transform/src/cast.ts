@@ -182,11 +182,31 @@ function toLong(raw: unknown): number | undefined {
   if (typeof raw === 'number') value = raw;
   else if (typeof raw === 'string') {
     const text = raw.trim();
+    const short = shortIntegerValue(text);
+    if (short !== undefined) return short;
     if (!INTEGER_TEXT.test(text)) return undefined;
     value = Number(text);
   } else return undefined;
   if (!Number.isSafeInteger(value)) return undefined;
   return value === 0 ? 0 : value; // no -0
+}
+
+/**
+ * The value of a sign and 1 to 15 ASCII digits (exact as summed; `-0` read as 0), as `INTEGER_TEXT`
+ * and `Number` read it; `undefined` for any other text, which takes that path.
+ */
+function shortIntegerValue(text: string): number | undefined {
+  const n = text.length;
+  const first = text.charCodeAt(0);
+  const start = first === 0x2d || first === 0x2b ? 1 : 0;
+  if (n === start || n - start > 15) return undefined;
+  let value = 0;
+  for (let i = start; i < n; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return first === 0x2d && value !== 0 ? -value : value;
 }
 
 function toDouble(raw: unknown): number | undefined {
