@@ -63,12 +63,15 @@ const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Arr
 /** The fields of flat JSON bodies, by the index of their name in `names`. */
 export class FlatJsonFields {
   private readonly names: readonly Uint8Array[];
+  /** Per name, whether its bytes are all `PLAIN_KEY` bytes, so a key equal to it needs no other check. */
+  private readonly plain: readonly boolean[];
   /** The index after the last field found: bodies list their fields in the same order. */
   private next = 0;
 
   /** `names`: the field names to read (names outside ASCII are never found: their keys take the other path). */
   constructor(names: readonly string[]) {
     this.names = names.map((name) => Buffer.from(name, 'latin1'));
+    this.plain = this.names.map((bytes) => bytes.every((c) => PLAIN_KEY[c] === 1));
   }
 
   /**
@@ -90,10 +93,19 @@ export class FlatJsonFields {
       // A key: plain ASCII without escape or `.`.
       if (at >= n || body[at] !== QUOTE) return false;
       const keyStart = at + 1;
-      let keyEnd = keyStart;
-      while (keyEnd < n && PLAIN_KEY[body[keyEnd] as number] === 1) keyEnd++;
-      if (keyEnd >= n || body[keyEnd] !== QUOTE) return false;
-      const slot = this.slotOf(body, keyStart, keyEnd);
+      let keyEnd: number;
+      let slot = this.next;
+      const expected = this.names[slot];
+      // Most often the key is the name after the last one found: compared in place, without a scan.
+      if (expected !== undefined && this.plain[slot] === true && sameBytes(expected, body, keyStart, keyStart + expected.length) && body[keyStart + expected.length] === QUOTE) {
+        keyEnd = keyStart + expected.length;
+        this.next = slot + 1 < this.names.length ? slot + 1 : 0;
+      } else {
+        keyEnd = keyStart;
+        while (keyEnd < n && PLAIN_KEY[body[keyEnd] as number] === 1) keyEnd++;
+        if (keyEnd >= n || body[keyEnd] !== QUOTE) return false;
+        slot = this.slotOf(body, keyStart, keyEnd);
+      }
       at = skipSpace(body, keyEnd + 1);
       if (at >= n || body[at] !== COLON) return false;
       at = skipSpace(body, at + 1);
