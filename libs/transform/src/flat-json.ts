@@ -43,6 +43,9 @@ const ASCII_END = 0x80;
  */
 const SLICED_STRING_MIN = 13;
 
+/** Short texts remembered per name (a power of two). */
+const RECENT_TEXTS = 256;
+
 /** Whole numbers of at most this many digits are exact as they are summed digit by digit. */
 const EXACT_INTEGER_DIGITS = 15;
 
@@ -67,11 +70,14 @@ export class FlatJsonFields {
   private readonly plain: readonly boolean[];
   /** The index after the last field found: bodies list their fields in the same order. */
   private next = 0;
+  /** Per name, short texts read lately (see `shortText`). */
+  private readonly recent: (string | undefined)[][];
 
   /** `names`: the field names to read (names outside ASCII are never found: their keys take the other path). */
   constructor(names: readonly string[]) {
     this.names = names.map((name) => Buffer.from(name, 'latin1'));
     this.plain = this.names.map((bytes) => bytes.every((c) => PLAIN_KEY[c] === 1));
+    this.recent = names.map(() => new Array<string | undefined>(RECENT_TEXTS).fill(undefined));
   }
 
   /**
@@ -129,7 +135,7 @@ export class FlatJsonFields {
         }
         if (slot >= 0) {
           if (escaped) value = unescaped(body, start, end);
-          else if (end - start < SLICED_STRING_MIN) value = (text ??= latin1Slice.call(body, 0, n)).substring(start, end);
+          else if (end - start < SLICED_STRING_MIN) value = this.shortText(slot, body, start, end, (text ??= latin1Slice.call(body, 0, n)));
           else value = latin1Slice.call(body, start, end);
         }
         at = end + 1;
@@ -152,6 +158,27 @@ export class FlatJsonFields {
       if (separator !== COMMA) return false;
       at = skipSpace(body, at + 1);
     }
+  }
+
+  /**
+   * The short text `body[start, end)` (`text` is the body's): the one seen last under its hash for
+   * this name when the same, so rows share the strings of repeated values (carriers, airports,
+   * device ids) instead of each holding a copy.
+   */
+  private shortText(slot: number, body: Uint8Array, start: number, end: number, text: string): string {
+    let hash = end - start;
+    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + (body[i] as number)) | 0;
+    const recent = this.recent[slot] as (string | undefined)[];
+    const index = hash & (RECENT_TEXTS - 1);
+    const seen = recent[index];
+    if (seen !== undefined && seen.length === end - start) {
+      let same = true;
+      for (let i = 0; same && i < seen.length; i++) same = seen.charCodeAt(i) === body[start + i];
+      if (same) return seen;
+    }
+    const fresh = text.substring(start, end);
+    recent[index] = fresh;
+    return fresh;
   }
 
   /** The index of the name `body[start, end)`, or −1. */

@@ -219,7 +219,8 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
       return quarantine(event, 'cast_error', inexactIdMessage(idColumn, rawId), undefined);
     }
     const bodyId = scalarText(rawId);
-    const eventId = propertyId ?? (bodyId !== undefined && bodyId.trim() !== '' ? bodyId : undefined);
+    // The id column's text when it is the id property's (the producer's way): rows keep one string.
+    const eventId = propertyId !== undefined ? (rawId === propertyId ? rawId : propertyId) : bodyId !== undefined && bodyId.trim() !== '' ? bodyId : undefined;
     if (eventId === undefined) {
       const where = idColumn === undefined ? '' : ` and the id column "${idColumn}" is empty or absent`;
       return quarantine(event, 'missing_event_id', `the event has no "${EventProperty.eventId}" property${where}`, undefined);
