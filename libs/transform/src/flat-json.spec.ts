@@ -18,7 +18,8 @@ const BYTE_ORDER_MARK = Buffer.from([0xef, 0xbb, 0xbf]);
 function parsedValues(text: string): unknown[] | 'invalid' {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    // The text as its UTF-8 bytes decode (a lone surrogate, where a cut pair leaves one, is sent as U+FFFD).
+    parsed = JSON.parse(Buffer.from(text, 'utf8').toString('utf8'));
   } catch {
     return 'invalid';
   }
@@ -30,9 +31,9 @@ function parsedValues(text: string): unknown[] | 'invalid' {
 /** One reader for every body, as silver has: what it remembers of one body must not leak into the next. */
 const reader = new FlatJsonFields(NAMES);
 
-function read(text: string): unknown[] | undefined {
+function read(text: string | Buffer): unknown[] | undefined {
   const values: unknown[] = [];
-  return reader.read(Buffer.from(text, 'utf8'), values) ? values : undefined;
+  return reader.read(typeof text === 'string' ? Buffer.from(text, 'utf8') : text, values) ? values : undefined;
 }
 
 // --- Generators -----------------------------------------------------------------------------------
@@ -99,8 +100,8 @@ const rowBody = fc
         })
         .join(`,${gap}`)}}`,
   );
-/** Bodies the byte reader must accept: flat, ASCII, plain keys. */
-const flatBody = fc.oneof(objectText(flatKey, flatValue), rowBody);
+/** Bodies the byte reader must accept: flat, plain ASCII keys, any text (well-formed, as JSON.stringify writes it). */
+const flatBody = fc.oneof(objectText(flatKey, flatValue), objectText(flatKey, fc.oneof(flatValue, unicodeText)), rowBody);
 /** Valid JSON it may decline: nested values, dotted or escaped or non-ASCII keys, Unicode text. */
 const awkwardBody = objectText(fc.oneof(flatKey, awkwardKey), fc.oneof(flatValue, nestedValue, unicodeText));
 /** Broken or truncated bodies, and other JSON than an object. */
@@ -128,6 +129,24 @@ const mutatedBody = fc
   });
 const otherJson = fc.constantFrom('', ' ', 'null', '[]', '"{}"', '1', '{', '}', '{}}', '{} {}', '{"id":1,}', '{,}', '{"id"}', '{"id":}', '{"id" 1}');
 const anyBody = fc.oneof(flatBody, rowBody, rowBody, awkwardBody, mutatedBody, otherJson);
+/** Any body as bytes, some with bytes that break (or cut) its UTF-8. */
+const anyBytes = fc.oneof(
+  { weight: 4, arbitrary: anyBody.map((text) => Buffer.from(text, 'utf8')) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        fc.oneof(flatBody, rowBody),
+        fc.nat(),
+        fc.array(fc.oneof(fc.integer({ min: 0x80, max: 0xff }), fc.constantFrom(0xc3, 0xe6, 0xf0, 0xed, 0xa0)), { minLength: 1, maxLength: 3 }),
+      )
+      .map(([text, at, bytes]) => {
+        const body = Buffer.from(text, 'utf8');
+        const i = at % (body.length + 1);
+        return Buffer.concat([body.subarray(0, i), Buffer.from(bytes), body.subarray(i)]);
+      }),
+  },
+);
 
 // --- The reader alone ----------------------------------------------------------------------------
 
@@ -172,6 +191,24 @@ describe('FlatJsonFields', () => {
     expect(read('{"id":"Aa"}')?.[0]).toBe('Aa');
   });
 
+  it('reads text outside ASCII as the UTF-8 decoder does, escaped or not', () => {
+    expect(read('{"id":"São Paulo","device":"日本\\n😀","ts":"é"}')?.slice(0, 3)).toEqual(['São Paulo', '日本\n😀', 'é']);
+  });
+
+  it.each([
+    ['a lone continuation byte', [0x80]],
+    ['a cut two-byte sequence', [0xc3]],
+    ['an overlong slash', [0xc0, 0xaf]],
+    ['an overlong three-byte form', [0xe0, 0x80, 0x80]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+    ['a code point past U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+    ['a byte that never starts UTF-8', [0xff]],
+  ])('leaves a string with %s to the UTF-8 decoder, which rejects it', (_, bytes) => {
+    const body = Buffer.concat([Buffer.from('{"id":"a'), Buffer.from(bytes), Buffer.from('b"}')]);
+    expect(() => new TextDecoder('utf-8', { fatal: true }).decode(body)).toThrow();
+    expect(read(body)).toBeUndefined();
+  });
+
   it('keeps the last of a key given twice, as JSON.parse does', () => {
     expect(read('{"id":"a","ok":true,"id":"b"}')?.slice(0, 6)).toEqual(['b', undefined, undefined, undefined, undefined, true]);
   });
@@ -207,7 +244,7 @@ describe('FlatJsonFields', () => {
     ['an array', '{"id":[1]}'],
     ['a key with a dot, which flattens', '{"id.x":1}'],
     ['an escaped key, which may spell a dot', '{"i\\u0064":1}'],
-    ['text outside ASCII', '{"id":"é"}'],
+    ['a key outside ASCII', '{"é":1}'],
     ['a byte-order mark', '\ufeff{"id":1}'],
     ['JSON other than an object', '[1]'],
   ])('leaves a body with %s to JSON.parse', (_, text) => {
@@ -270,8 +307,7 @@ describe('silver with the byte reader', () => {
     let declined = 0;
     let rows = 0;
     fc.assert(
-      fc.property(anyBody, fc.boolean(), (text, withId) => {
-        const body = Buffer.from(text, 'utf8');
+      fc.property(anyBytes, fc.boolean(), (body, withId) => {
         if (reader.read(body, [])) read++;
         else declined++;
         const fast = parts(transform(sourceEvent(body, withId)));

@@ -1,19 +1,20 @@
 /**
  * Reads the common JSON body straight from its bytes, without decoding it to text and without
- * `JSON.parse`: one flat object (no nested object or array) of ASCII text, whose keys have no `.`
- * and no escape. Only the values of the fields asked for are built; every other value is checked
- * and skipped.
+ * `JSON.parse`: one flat object (no nested object or array) whose keys are ASCII without `.` or
+ * escape, and whose strings are well-formed UTF-8. Only the values of the fields asked for are
+ * built; every other value is checked and skipped.
  *
  * Invariants (silver's outcome must not depend on which reader read a body):
  * - A body it accepts is valid JSON, and each value is exactly what `JSON.parse` then `bodyFields`
  *   (flatten.ts) give for that name: strings identical (escapes decoded), numbers the same double
  *   (`-0` included), `true`/`false`/`null`, `undefined` when absent; a key given twice keeps its
  *   last value, as `JSON.parse` does.
- * - Anything else returns `false` and the caller reads the body as before: a byte outside ASCII
- *   (UTF-8 text, a byte-order mark, invalid UTF-8), a nested object or array, a key with a `.` or
- *   an escape (both may flatten to another name), and every body `JSON.parse` rejects (trailing
- *   commas, leading zeros, `+1`, `.5`, `1.`, control characters in strings, bad escapes, text after
- *   the object, …). So every quarantine reason and message stays that of the `JSON.parse` path.
+ * - Anything else returns `false` and the caller reads the body as before: bytes that are not
+ *   well-formed UTF-8 (the decoder gives their quarantine message), a byte-order mark, a key outside
+ *   ASCII, with a `.` or with an escape (both may flatten to another name), a nested object or
+ *   array, and every body `JSON.parse` rejects (trailing commas, leading zeros, `+1`, `.5`, `1.`,
+ *   control characters in strings, bad escapes, text after the object, …). So every quarantine
+ *   reason and message stays that of the `JSON.parse` path.
  * The property test in flat-json.spec.ts holds both readers to this on random bodies.
  */
 
@@ -62,6 +63,8 @@ function byteClass(member: (c: number) => boolean): Uint8Array {
 
 /** Node's Latin-1 decoding of `bytes[start, end)` (for ASCII, the text itself), for any Uint8Array. */
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+/** Node's UTF-8 decoding of `bytes[start, end)`, for any Uint8Array (exact for well-formed UTF-8). */
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Uint8Array, start: number, end: number): string }).utf8Slice;
 
 /** The fields of flat JSON bodies, by the index of their name in `names`. */
 export class FlatJsonFields {
@@ -122,19 +125,28 @@ export class FlatJsonFields {
         const start = at + 1;
         let end = start;
         let escaped = false;
+        let ascii = true;
         for (;;) {
           while (end < n && PLAIN_TEXT[body[end] as number] === 1) end++;
           if (end >= n) return false;
           const c = body[end] as number;
           if (c === QUOTE) break;
-          if (c !== BACKSLASH) return false;
-          const length = escapeLength(body, end + 1);
-          if (length === 0) return false;
-          escaped = true;
-          end += 1 + length;
+          if (c === BACKSLASH) {
+            const length = escapeLength(body, end + 1);
+            if (length === 0) return false;
+            escaped = true;
+            end += 1 + length;
+          } else {
+            // Text outside ASCII: one well-formed UTF-8 sequence, or the body is left to the decoder.
+            const length = c >= ASCII_END ? utf8SequenceLength(body, end) : 0;
+            if (length === 0) return false;
+            ascii = false;
+            end += length;
+          }
         }
         if (slot >= 0) {
           if (escaped) value = unescaped(body, start, end);
+          else if (!ascii) value = utf8Slice.call(body, start, end);
           else if (end - start < SLICED_STRING_MIN) value = this.shortText(slot, body, start, end, (text ??= latin1Slice.call(body, 0, n)));
           else value = latin1Slice.call(body, start, end);
         }
@@ -248,12 +260,10 @@ function unescaped(body: Uint8Array, start: number, end: number): string {
   let from = start;
   for (let at = start; at < end; at++) {
     if (body[at] !== BACKSLASH) continue;
-    text += latin1Slice.call(body, from, at);
+    text += utf8Slice.call(body, from, at);
     const kind = body[at + 1] as number;
     if (kind === 0x75) {
-      text += String.fromCharCode(
-        (hexDigit(body[at + 2]) << 12) | (hexDigit(body[at + 3]) << 8) | (hexDigit(body[at + 4]) << 4) | hexDigit(body[at + 5]),
-      );
+      text += String.fromCharCode((hexDigit(body[at + 2]) << 12) | (hexDigit(body[at + 3]) << 8) | (hexDigit(body[at + 4]) << 4) | hexDigit(body[at + 5]));
       at += 5;
     } else {
       text += kind === 0x62 ? '\b' : kind === 0x66 ? '\f' : kind === 0x6e ? '\n' : kind === 0x72 ? '\r' : kind === 0x74 ? '\t' : String.fromCharCode(kind);
@@ -261,7 +271,36 @@ function unescaped(body: Uint8Array, start: number, end: number): string {
     }
     from = at + 1;
   }
-  return text + latin1Slice.call(body, from, end);
+  return text + utf8Slice.call(body, from, end);
+}
+
+/**
+ * The length of the well-formed UTF-8 sequence at `at` (Unicode's table 3-7: no overlong form, no
+ * surrogate, nothing past U+10FFFF), or 0: the strict decoder silver uses rejects exactly the rest.
+ */
+function utf8SequenceLength(body: Uint8Array, at: number): number {
+  const lead = body[at] as number;
+  const second = body[at + 1];
+  if (second === undefined) return 0;
+  let low = 0x80;
+  let high = 0xbf;
+  let length: number;
+  if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+  else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead === 0xe0) low = 0xa0;
+    else if (lead === 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead === 0xf0) low = 0x90;
+    else if (lead === 0xf4) high = 0x8f;
+  } else return 0;
+  if (second < low || second > high) return 0;
+  for (let i = 2; i < length; i++) {
+    const next = body[at + i];
+    if (next === undefined || next < 0x80 || next > 0xbf) return 0;
+  }
+  return length;
 }
 
 /** The end of the JSON number at `start`, or −1 when its grammar is broken (`-`, `01`, `1.`, `.5`, `1e`, …). */
