@@ -7,7 +7,7 @@
  * Checks run in this order, and the first that fails decides the quarantine reason:
  * 1. the producer's `malformed` marker → its reason (`csv_column_count`, `csv_quote`, …);
  * 2. the body by `content_type`: absent/`json` → a JSON object, flattened (see flatten.ts; the
- *    common flat ASCII body is read straight from its bytes to the same values, see flat-json.ts);
+ *    common flat body is read straight from its bytes to the same values, see flat-json.ts);
  *    `csv` → one CSV line in the spec's column order; anything else → `unknown_shape`;
  * 3. a spec column that two body fields flatten to → `unknown_shape`;
  * 4. the event id: the `event_id` property, else (for `eventId: { column }`) the id column's raw
@@ -150,7 +150,7 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
       return unknownShape(`the content type ${JSON.stringify(contentType)}${hint} cannot be read; silver reads "json" (the default) and "csv" bodies`);
     }
     if (event.body === null) return unknownShape('the event has no body');
-    // The common body (flat, ASCII) is read from its bytes; every other one as before.
+    // The common body (flat, plain keys, well-formed UTF-8) is read from its bytes; any other as before.
     if (encoding === 'json' && flatJson.read(event.body, fields)) return undefined;
     let text: string;
     try {
