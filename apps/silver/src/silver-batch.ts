@@ -53,7 +53,7 @@ import { EventTimeDedup, SOURCE_PROPERTY_KEYS, type EventTimeDedupConfig, type S
 import { EVERY_CAPTURE_FILE, inCaptureTimeRange, isEveryCaptureFile, type CaptureTimeRange } from './capture-time-range';
 import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverRejectedFile, type SilverState } from './silver-offsets';
 
-const SILVER_SELECTION = { properties: SOURCE_PROPERTY_KEYS, systemProperties: [] };
+const SILVER_SELECTION = { properties: SOURCE_PROPERTY_KEYS, systemProperties: [], offset: false };
 
 export interface SilverBatchDeps {
   lake: Lake;
@@ -283,18 +283,16 @@ async function transformBatch(
         if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
         continue;
       }
-      // The transform reads a few properties only: the others are skipped, not decoded.
+      // The transform reads a few properties only: the others are skipped, not decoded (nor the offset).
+      // One event object per file, refilled per record: the transform keeps none of it.
+      const event: SourceEvent = { body: null, properties: {}, enqueuedTime: 0, partitionId: partition, sequenceNumber: 0, captureFile: file.path };
       for await (const block of readCaptureBlocks(single(bytes), file.path, SILVER_SELECTION)) {
         for (const record of block) {
           partitionCounts.records++;
-          const event: SourceEvent = {
-            body: record.body,
-            properties: record.properties,
-            enqueuedTime: parseEnqueuedTimeUtc(record.enqueuedTimeUtc),
-            partitionId: partition,
-            sequenceNumber: record.sequenceNumber,
-            captureFile: file.path,
-          };
+          event.body = record.body;
+          event.properties = record.properties;
+          event.enqueuedTime = parseEnqueuedTimeUtc(record.enqueuedTimeUtc);
+          event.sequenceNumber = record.sequenceNumber;
           const result = deps.transform(event);
           if (result.kind === 'quarantine') {
             quarantined.push(result.row);

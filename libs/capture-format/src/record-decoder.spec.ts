@@ -119,9 +119,9 @@ describe('CaptureRecordDecoder', () => {
     /** The full record with its maps cut down to `keys`, as a reader that decodes everything would give it. */
     const pick = (map: Record<string, CaptureValue>, keys: readonly string[]) => Object.fromEntries(Object.entries(map).filter(([key]) => keys.includes(key)));
 
-    it('gives the full decoding of the selected keys only, ending at the same offset, for any record', () => {
+    it('gives the full decoding of the selected keys only (and the Offset only when kept), ending at the same offset, for any record', () => {
       fc.assert(
-        fc.property(fc.array(record(true), { minLength: 1, maxLength: 3 }), fc.array(text, { maxLength: 3 }), fc.boolean(), (unique, extra, repeat) => {
+        fc.property(fc.array(record(true), { minLength: 1, maxLength: 3 }), fc.array(text, { maxLength: 3 }), fc.boolean(), fc.boolean(), (unique, extra, repeat, keepsOffset) => {
           // Repeated values (a decoder remembers the last string of each key) as well as distinct ones.
           const records = repeat ? [...unique, ...unique] : unique;
           // Keys the records hold and keys they do not; never __proto__, which no reader keeps.
@@ -130,12 +130,17 @@ describe('CaptureRecordDecoder', () => {
           );
           const block = Buffer.concat(records.map((r) => captureRecordType().toBuffer(toAvroValue(r))));
           const full = current();
-          const selecting = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null'], { properties: keys, systemProperties: [] });
+          const selecting = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null'], { properties: keys, systemProperties: [], offset: keepsOffset });
           let position = 0;
           for (let i = 0; i < records.length; i++) {
             const all = full.decode(block, position) as { record: CaptureRecord; offset: number };
             const some = selecting.decode(block, position);
-            expect(some).toEqual({ record: { ...all.record, systemProperties: {}, properties: pick(all.record.properties, keys) }, offset: all.offset });
+            expect(some).toEqual({
+              record: { ...all.record, offset: keepsOffset ? all.record.offset : '', systemProperties: {}, properties: pick(all.record.properties, keys) },
+              offset: all.offset,
+            });
+            // A map with no key asked for is shared by every record, so it cannot be changed.
+            expect(Object.isFrozen(some?.record.systemProperties)).toBe(true);
             position = all.offset;
           }
         }),
@@ -163,6 +168,27 @@ describe('CaptureRecordDecoder', () => {
       const negative = Buffer.from([0x02, 0x02, 0x6f, 0x02, 0x74, 0x00, 0x02, 0x02, 0x6b, 0x04, 0x01, 0x00, 0x00]);
       expect(() => current().decode(negative, 0)).toThrow('a string has the negative length -1');
       expect(() => selecting().decode(negative, 0)).toThrow('a string has the negative length -1');
+    });
+
+    it('reads a run of records enqueued within the same second to the same time text, and a new second to its own', () => {
+      const at = (enqueuedTimeUtc: string, sequenceNumber: number): CaptureRecord => ({
+        sequenceNumber,
+        offset: String(sequenceNumber),
+        enqueuedTimeUtc,
+        systemProperties: {},
+        properties: {},
+        body: null,
+      });
+      const times = ['1/1/2026 12:00:00 AM', '1/1/2026 12:00:00 AM', '1/1/2026 12:00:01 AM', '1/1/2026 12:00:00 AM', '12/31/2026 11:59:59 PM', '1/1/2026 12:00:01 PM'];
+      const block = Buffer.concat(times.map((t, i) => captureRecordType().toBuffer(toAvroValue(at(t, i)))));
+      const decoder = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null'], { properties: [], systemProperties: [] });
+      const read: string[] = [];
+      for (let position = 0; position < block.length; ) {
+        const decoded = decoder.decode(block, position) as { record: CaptureRecord; offset: number };
+        read.push(decoded.record.enqueuedTimeUtc);
+        position = decoded.offset;
+      }
+      expect(read).toEqual(times);
     });
 
     it('refuses to select __proto__ or a key that is not well-formed text', () => {

@@ -15,7 +15,8 @@
  *   schema's branches, or a negative length, throws a `RangeError` naming it.
  * - With a `RecordSelection`, the maps keep only the keys asked for; every other entry is still
  *   walked (key length, union index, value length), so a record decodes, ends or fails exactly where
- *   the full decoding does, but no string or value is built for it.
+ *   the full decoding does, but no string or value is built for it. A map with no key asked for is
+ *   one shared frozen empty object; `offset: false` walks the Offset and reads it as `''`.
  */
 import type { CaptureRecord, CaptureValue } from './capture-record';
 
@@ -24,9 +25,6 @@ export type UnionBranch = 'long' | 'double' | 'string' | 'bytes' | 'null';
 
 /** The branches of `SystemProperties` in both known schemas. */
 export const SYSTEM_PROPERTY_BRANCHES: readonly UnionBranch[] = ['long', 'double', 'string', 'bytes'];
-
-/** Up to this many bytes, ASCII strings are decoded by a loop. */
-const SHORT_STRING_BYTES = 24;
 
 /** Node's UTF-8 decoding of `data[start, end)`, without `toString`'s argument handling. */
 const utf8Slice = (data: Buffer, start: number, end: number): string => (data as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end);
@@ -40,7 +38,15 @@ const NO_BYTES = Buffer.alloc(0);
 export interface RecordSelection {
   properties?: readonly string[];
   systemProperties?: readonly string[];
+  /** False: the reader does not use `offset`, which is then `''` instead of the record's Offset. */
+  offset?: boolean;
 }
+
+/** The map of every record when no key of it is asked for: frozen, as records share it. */
+const NO_ENTRIES: Record<string, CaptureValue> = Object.freeze({});
+
+/** Longest `EnqueuedTimeUtc` text remembered (the format takes at most 22 bytes). */
+const REMEMBERED_TIME_BYTES = 32;
 
 /** Longest string value whose text a selected key remembers. */
 const REMEMBERED_VALUE_BYTES = 64;
@@ -76,6 +82,11 @@ export class CaptureRecordDecoder {
 
   private readonly wantedProperties: WantedKeys;
   private readonly wantedSystemProperties: WantedKeys;
+  private readonly keepsOffset: boolean;
+  /** Records come in runs enqueued within the same second: the last `EnqueuedTimeUtc` bytes (the first `lastTimeLength`) and text. */
+  private readonly lastTime = Buffer.alloc(REMEMBERED_TIME_BYTES);
+  private lastTimeLength = -1;
+  private lastTimeText = '';
 
   constructor(
     private readonly propertyBranches: readonly UnionBranch[],
@@ -83,6 +94,7 @@ export class CaptureRecordDecoder {
   ) {
     this.wantedProperties = wantedKeys(selection.properties, 'Properties');
     this.wantedSystemProperties = wantedKeys(selection.systemProperties, 'SystemProperties');
+    this.keepsOffset = selection.offset !== false;
   }
 
   /** The record at `position` of `data` and the offset after it, or `undefined` when the data ends inside it. */
@@ -92,8 +104,8 @@ export class CaptureRecordDecoder {
     try {
       const record: CaptureRecord = {
         sequenceNumber: this.long(),
-        offset: this.string(),
-        enqueuedTimeUtc: this.string(),
+        offset: this.keepsOffset ? this.string() : this.skippedString(),
+        enqueuedTimeUtc: this.enqueuedTime(),
         systemProperties: this.map(SYSTEM_PROPERTY_BRANCHES, this.wantedSystemProperties),
         properties: this.map(this.propertyBranches, this.wantedProperties),
         body: this.body(),
@@ -159,20 +171,36 @@ export class CaptureRecordDecoder {
   private string(known?: number): string {
     const length = known ?? this.length('a string');
     const start = this.position;
-    const end = start + length;
-    this.position = end;
+    this.position = start + length;
+    // One native call costs less than building even short text character by character.
+    return utf8Slice(this.data, start, start + length);
+  }
+
+  private skippedString(): string {
+    this.skipString();
+    return '';
+  }
+
+  /** The `EnqueuedTimeUtc` string: the last one's text again when its bytes are the same. */
+  private enqueuedTime(): string {
+    const length = this.length('a string');
+    const start = this.position;
     const data = this.data;
-    // Short ASCII text (keys, ids, times) is built by a loop; a native call costs more.
-    if (length <= SHORT_STRING_BYTES) {
-      let text = '';
-      for (let i = start; i < end; i++) {
-        const byte = data[i] as number;
-        if (byte > 0x7f) return utf8Slice(data, start, end);
-        text += String.fromCharCode(byte);
-      }
-      return text;
+    const last = this.lastTime;
+    let same = this.lastTimeLength === length;
+    for (let i = 0; same && i < length; i++) same = data[start + i] === last[i];
+    if (same) {
+      this.position = start + length;
+      return this.lastTimeText;
     }
-    return utf8Slice(data, start, end);
+    const text = this.string(length);
+    if (length <= REMEMBERED_TIME_BYTES) {
+      // Copied: the block's bytes are not kept past this record.
+      data.copy(last, 0, start, start + length);
+      this.lastTimeLength = length;
+      this.lastTimeText = text;
+    }
+    return text;
   }
 
   private bytes(): Buffer {
@@ -208,7 +236,7 @@ export class CaptureRecordDecoder {
   }
 
   private map(branches: readonly UnionBranch[], wanted: WantedKeys): Record<string, CaptureValue> {
-    const map: Record<string, CaptureValue> = {};
+    const map: Record<string, CaptureValue> = wanted?.length === 0 ? NO_ENTRIES : {};
     for (let count = this.long(); count !== 0; count = this.long()) {
       if (count < 0) {
         count = -count;

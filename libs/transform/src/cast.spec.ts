@@ -63,6 +63,39 @@ describe('columnCaster', () => {
     });
   });
 
+  describe('numeric text', () => {
+    // The documented grammars, written out here: a long is a sign and digits, a double decimal text.
+    const LONG = /^[+-]?\d+$/;
+    const DOUBLE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+    const numericText = fc.stringMatching(/^[ ]?[-+]?[0-9.eE+-]{0,20}[ ]?$/);
+
+    it('reads a long exactly as its grammar and Number do, whatever the text', () => {
+      fc.assert(
+        fc.property(numericText, (text) => {
+          const trimmed = text.trim();
+          const value = Number(trimmed);
+          const expected = trimmed === '' ? 'missing_value' : LONG.test(trimmed) && Number.isSafeInteger(value) ? (value === 0 ? 0 : value) : 'cast_error';
+          const got = cast('long', text);
+          expect(got instanceof CastFailure ? got.reason : got).toBe(expected);
+        }),
+        { numRuns: 3000 },
+      );
+    });
+
+    it('reads a double exactly as its grammar and Number do, whatever the text', () => {
+      fc.assert(
+        fc.property(numericText, (text) => {
+          const trimmed = text.trim();
+          const value = Number(trimmed);
+          const expected = trimmed === '' ? 'missing_value' : DOUBLE.test(trimmed) && Number.isFinite(value) ? value : 'cast_error';
+          const got = cast('double', text);
+          expect(got instanceof CastFailure ? got.reason : got).toBe(expected);
+        }),
+        { numRuns: 3000 },
+      );
+    });
+  });
+
   describe('double', () => {
     it('accepts decimal text and JSON numbers', () => {
       expect(cast('double', '1.5')).toBe(1.5);

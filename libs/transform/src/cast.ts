@@ -174,7 +174,16 @@ function converter(type: ColumnType, timeZone: string): (raw: unknown) => TableV
 
 function toText(raw: unknown): string | undefined {
   const text = scalarText(raw);
-  return text === undefined || LONE_SURROGATE.test(text) ? undefined : text;
+  return text === undefined || (hasSurrogate(text) && LONE_SURROGATE.test(text)) ? undefined : text;
+}
+
+/** Whether any UTF-16 unit is half of a surrogate pair (most text has none, and needs no regex). */
+function hasSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdfff) return true;
+  }
+  return false;
 }
 
 function toLong(raw: unknown): number | undefined {
@@ -182,6 +191,8 @@ function toLong(raw: unknown): number | undefined {
   if (typeof raw === 'number') value = raw;
   else if (typeof raw === 'string') {
     const text = raw.trim();
+    const short = shortIntegerValue(text);
+    if (short !== undefined) return short;
     if (!INTEGER_TEXT.test(text)) return undefined;
     value = Number(text);
   } else return undefined;
@@ -189,11 +200,43 @@ function toLong(raw: unknown): number | undefined {
   return value === 0 ? 0 : value; // no -0
 }
 
+/**
+ * The value of a sign and 1 to 15 ASCII digits (exact as summed; `-0` read as 0), as `INTEGER_TEXT`
+ * and `Number` read it; `undefined` for any other text, which takes that path.
+ */
+function shortIntegerValue(text: string): number | undefined {
+  const n = text.length;
+  const first = text.charCodeAt(0);
+  const start = first === 0x2d || first === 0x2b ? 1 : 0;
+  if (n === start || n - start > 15) return undefined;
+  let value = 0;
+  for (let i = start; i < n; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return first === 0x2d && value !== 0 ? -value : value;
+}
+
+/** Digits with at most one `.` among them and an optional sign, at least one digit: text `DECIMAL_TEXT` takes, checked without a regex. */
+function isPlainDecimal(text: string): boolean {
+  const first = text.charCodeAt(0);
+  let digits = 0;
+  let points = 0;
+  for (let i = first === 0x2d || first === 0x2b ? 1 : 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x30 && code <= 0x39) digits++;
+    else if (code === 0x2e && points === 0) points++;
+    else return false;
+  }
+  return digits > 0;
+}
+
 function toDouble(raw: unknown): number | undefined {
   if (typeof raw === 'number') return Number.isFinite(raw) ? raw : undefined;
   if (typeof raw !== 'string') return undefined;
   const text = raw.trim();
-  if (!DECIMAL_TEXT.test(text)) return undefined;
+  if (!isPlainDecimal(text) && !DECIMAL_TEXT.test(text)) return undefined;
   const value = Number(text);
   return Number.isFinite(value) ? value : undefined;
 }

@@ -25,6 +25,25 @@ describe('shardOf', () => {
     expect(shardOf(values, 1024)).toBe(of1024);
   });
 
+  it('hashes a text of any length as the documented encoding, s<bytes>:<utf8>', () => {
+    // FNV-1a then fmix32 over the encoding's bytes, written out here from the module's header.
+    const documented = (text: string): number => {
+      let h = 0x811c9dc5;
+      for (const byte of Buffer.from(`s${Buffer.byteLength(text)}:${text}`)) h = Math.imul(h ^ byte, 0x01000193);
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+      return h >>> 0;
+    };
+    for (const length of [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12345]) {
+      const text = 'k'.repeat(length);
+      expect(groupKeyHash([text])).toBe(documented(text));
+      expect(groupKeyHash([`${text}é`])).toBe(documented(`${text}é`));
+    }
+  });
+
   it('treats -0 like 0 and undefined like null', () => {
     expect(groupKeyHash([-0])).toBe(groupKeyHash([0]));
     expect(groupKeyHash([undefined])).toBe(groupKeyHash([null]));

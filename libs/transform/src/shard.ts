@@ -33,6 +33,15 @@ function fnvAscii(hash: number, text: string): number {
   return h;
 }
 
+/** `fnvAscii(hash, tag + length + ':')` for a one-character ASCII tag, without building that text. */
+function fnvLengthTag(hash: number, tag: number, length: number): number {
+  let h = Math.imul(hash ^ tag, FNV_PRIME);
+  let scale = 1;
+  while (scale * 10 <= length) scale *= 10;
+  for (; scale > 0; scale = (scale / 10) | 0) h = Math.imul(h ^ (0x30 + (Math.floor(length / scale) % 10)), FNV_PRIME);
+  return Math.imul(h ^ 0x3a, FNV_PRIME);
+}
+
 /** Whether every character is ASCII, so the text is its own UTF-8 bytes. */
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
@@ -56,7 +65,7 @@ export function groupKeyHash(values: readonly unknown[]): number {
     const value = values[i];
     if (value === null || value === undefined) h = fnvAscii(h, 'n');
     else if (typeof value === 'string') {
-      if (isAscii(value)) h = fnvAscii(fnvAscii(h, `s${value.length}:`), value);
+      if (isAscii(value)) h = fnvAscii(fnvLengthTag(h, 0x73, value.length), value);
       else {
         const bytes = utf8.encode(value);
         h = fnvBytes(fnvAscii(h, `s${bytes.length}:`), bytes);

@@ -6,7 +6,8 @@
  *
  * Checks run in this order, and the first that fails decides the quarantine reason:
  * 1. the producer's `malformed` marker → its reason (`csv_column_count`, `csv_quote`, …);
- * 2. the body by `content_type`: absent/`json` → a JSON object, flattened (see flatten.ts);
+ * 2. the body by `content_type`: absent/`json` → a JSON object, flattened (see flatten.ts; the
+ *    common flat body is read straight from its bytes to the same values, see flat-json.ts);
  *    `csv` → one CSV line in the spec's column order; anything else → `unknown_shape`;
  * 3. a spec column that two body fields flatten to → `unknown_shape`;
  * 4. the event id: the `event_id` property, else (for `eventId: { column }`) the id column's raw
@@ -44,7 +45,8 @@ import {
 } from '@pipeline/contracts';
 import { CastFailure, columnCaster, previewValue, scalarText, type ColumnCaster } from './cast';
 import { parseCsvLine } from './csv-line';
-import { bodyFields, isJsonObject, type ArrayRule, type FieldValues } from './flatten';
+import { FlatJsonFields } from './flat-json';
+import { bodyFields, isJsonObject, type ArrayRule } from './flatten';
 import { isMalformedReason, QUARANTINE_REASONS, type QuarantineReason } from './quarantine-reason';
 import { assertNoReservedColumns } from './silver-schema';
 import { shardOf } from './shard';
@@ -69,6 +71,8 @@ const BODY_PREVIEW_CHARS = 60;
 
 interface ColumnPlan {
   column: ColumnSpec;
+  /** Where the column's body value is (see `fields`). */
+  slot: number;
   cast: ColumnCaster;
   /** The event-time column of type timestamp: takes the event time as read. */
   isEventTimeTimestamp: boolean;
@@ -76,7 +80,10 @@ interface ColumnPlan {
   written: boolean;
 }
 
-type BodyFields = { ok: true; values: FieldValues } | { ok: false; reason: QuarantineReason; message: string };
+interface BodyProblem {
+  reason: QuarantineReason;
+  message: string;
+}
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -90,8 +97,9 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
   const columns = spec.source.columns;
   const timeColumn = spec.eventTime.column;
   const identity = identityColumnsOf(spec);
-  const plans: ColumnPlan[] = columns.map((column) => ({
+  const plans: ColumnPlan[] = columns.map((column, slot) => ({
     column,
+    slot,
     cast: columnCaster(column, spec.eventTime.timeZone),
     isEventTimeTimestamp: column.name === timeColumn && column.type === 'timestamp',
     written: silverOwnColumnType(column.name, identity) === undefined,
@@ -115,38 +123,58 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
   const delimiter = spec.source.delimiter;
   const columnNames = columns.map((c) => c.name);
 
-  const readBody = (event: SourceEvent): BodyFields => {
+  // The body's values by column (index of `columns`), filled anew for each event: the transform
+  // runs to its end before the next event, and keeps none of them but as row values.
+  // The id and event-time columns are declared columns in a valid spec; a spec built otherwise
+  // reads them from the body too (a CSV body has declared columns only).
+  const fieldNames = [...new Set([...columnNames, ...(idColumn === undefined ? [] : [idColumn]), timeColumn])];
+  const fields: unknown[] = fieldNames.map(() => undefined);
+  const flatJson = new FlatJsonFields(fieldNames);
+  const idSlot = idColumn === undefined ? -1 : fieldNames.indexOf(idColumn);
+  const timeSlot = fieldNames.indexOf(timeColumn);
+  // Every row has these keys in this order (each is set below): copying them in at once costs less
+  // than adding them one by one.
+  const rowShape: TableRow = Object.fromEntries(
+    [...plans.filter((p) => p.written).map((p) => p.column.name), 'event_id', 'event_time', 'event_date', 'enqueued_time', 'partition_id', 'sequence_number', 'capture_file', 'source_row', 'shard'].map(
+      (name) => [name, null],
+    ),
+  );
+  // The grouping values of the row at hand, for its shard and key length (kept by neither).
+  const groupValues: unknown[] = groupBy.map(() => undefined);
+
+  /** Fills `fields` from the body; the reason the body cannot be read, if it cannot. */
+  const readBody = (event: SourceEvent): BodyProblem | undefined => {
     const { encoding, contentType } = bodyEncoding(event.properties);
     if (encoding === 'other') {
       const hint = contentType?.trim().toLowerCase() === 'raw' ? ' without a malformed reason' : '';
       return unknownShape(`the content type ${JSON.stringify(contentType)}${hint} cannot be read; silver reads "json" (the default) and "csv" bodies`);
     }
     if (event.body === null) return unknownShape('the event has no body');
+    // The common body (flat, plain keys, well-formed UTF-8) is read from its bytes; any other as before.
+    if (encoding === 'json' && flatJson.read(event.body, fields)) return undefined;
     let text: string;
     try {
       text = strictUtf8.decode(event.body);
     } catch {
-      return encoding === 'csv' ? { ok: false, reason: 'csv_utf8', message: 'the CSV body is not valid UTF-8 text' } : unknownShape('the JSON body is not valid UTF-8 text');
+      return encoding === 'csv' ? { reason: 'csv_utf8', message: 'the CSV body is not valid UTF-8 text' } : unknownShape('the JSON body is not valid UTF-8 text');
     }
     return encoding === 'csv' ? readCsvBody(text) : readJsonBody(text);
   };
 
-  const readCsvBody = (text: string): BodyFields => {
+  const readCsvBody = (text: string): BodyProblem | undefined => {
     const parsed = parseCsvLine(text, delimiter);
-    if (!parsed.ok) return { ok: false, reason: parsed.reason, message: parsed.message };
+    if (!parsed.ok) return { reason: parsed.reason, message: parsed.message };
     if (parsed.fields.length !== columnNames.length) {
       return {
-        ok: false,
         reason: 'csv_column_count',
         message: `the CSV line has ${parsed.fields.length} field${parsed.fields.length === 1 ? '' : 's'} but the spec declares ${columnNames.length} column${columnNames.length === 1 ? '' : 's'} (${columnNames.join(', ')})`,
       };
     }
-    const values = new Map<string, unknown>();
-    for (let i = 0; i < columnNames.length; i++) values.set(columnNames[i], parsed.fields[i]);
-    return { ok: true, values };
+    for (let i = 0; i < fieldNames.length; i++) fields[i] = i < columnNames.length ? parsed.fields[i] : undefined;
+    return undefined;
   };
 
-  const readJsonBody = (text: string): BodyFields => {
+  const readJsonBody = (text: string): BodyProblem | undefined => {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -164,7 +192,8 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
         }
       }
     }
-    return { ok: true, values: flat.values };
+    for (let i = 0; i < fieldNames.length; i++) fields[i] = flat.values.get(fieldNames[i] as string);
+    return undefined;
   };
 
   return (event) => {
@@ -172,60 +201,56 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     if (!Number.isFinite(event.enqueuedTime)) throw new RangeError(`SourceEvent.enqueuedTime must be epoch milliseconds, got ${String(event.enqueuedTime)} (${event.captureFile})`);
     const properties = event.properties;
     const propertyId = propertyText(properties, EventProperty.eventId);
-    const quarantine = (reason: QuarantineReason, message: string, eventId: string | undefined): SilverOutcome => ({
-      kind: 'quarantine',
-      reason,
-      row: quarantineRow(event, reason, message, eventId),
-    });
 
     const malformed = propertyText(properties, EventProperty.malformed);
     if (malformed !== undefined) {
       if (isMalformedReason(malformed)) {
         const recordBytes = properties[EventProperty.recordBytes];
-        return quarantine(malformed, malformedMessage(malformed, sourceRow(properties), typeof recordBytes === 'number' ? recordBytes : undefined), propertyId);
+        return quarantine(event, malformed, malformedMessage(malformed, sourceRow(properties), typeof recordBytes === 'number' ? recordBytes : undefined), propertyId);
       }
-      return quarantine('unknown_shape', `the producer marked the record malformed with the unknown reason ${JSON.stringify(malformed)}`, propertyId);
+      return quarantine(event, 'unknown_shape', `the producer marked the record malformed with the unknown reason ${JSON.stringify(malformed)}`, propertyId);
     }
 
-    const body = readBody(event);
-    if (!body.ok) return quarantine(body.reason, body.message, propertyId);
-    const values = body.values;
+    const problem = readBody(event);
+    if (problem !== undefined) return quarantine(event, problem.reason, problem.message, propertyId);
 
-    const rawId = idColumn === undefined ? undefined : values.get(idColumn);
+    const rawId = idSlot < 0 ? undefined : fields[idSlot];
     if (propertyId === undefined && idColumn !== undefined && typeof rawId === 'number' && Math.abs(rawId) > MAX_EXACT_JSON_INTEGER) {
-      return quarantine('cast_error', inexactIdMessage(idColumn, rawId), undefined);
+      return quarantine(event, 'cast_error', inexactIdMessage(idColumn, rawId), undefined);
     }
     const bodyId = scalarText(rawId);
-    const eventId = propertyId ?? (bodyId !== undefined && bodyId.trim() !== '' ? bodyId : undefined);
+    // The id column's text when it is the id property's (the producer's way): rows keep one string.
+    const eventId = propertyId !== undefined ? (rawId === propertyId ? rawId : propertyId) : bodyId !== undefined && bodyId.trim() !== '' ? bodyId : undefined;
     if (eventId === undefined) {
       const where = idColumn === undefined ? '' : ` and the id column "${idColumn}" is empty or absent`;
-      return quarantine('missing_event_id', `the event has no "${EventProperty.eventId}" property${where}`, undefined);
+      return quarantine(event, 'missing_event_id', `the event has no "${EventProperty.eventId}" property${where}`, undefined);
     }
 
-    const rawTime = values.get(timeColumn);
+    const rawTime = fields[timeSlot];
     const timeValue = readEventTime(scalarText(rawTime));
     if (isEventTimeError(timeValue)) {
       return timeValue.reason === 'missing'
         ? quarantine(
+            event,
             'missing_event_time',
             `the event time column "${timeColumn}" is ${rawTime === undefined ? 'absent from the body' : rawTime === null ? 'null' : 'empty'}`,
             eventId,
           )
-        : quarantine('unparseable_event_time', `column "${timeColumn}": ${timeValue.message}`, eventId);
+        : quarantine(event, 'unparseable_event_time', `column "${timeColumn}": ${timeValue.message}`, eventId);
     }
     const eventTime = timestampMillis(timeValue);
     if (!isLakeTimestamp(eventTime)) {
-      return quarantine('unparseable_event_time', `column "${timeColumn}": the event time ${previewValue(rawTime)} lies outside the years 0001 to 9999`, eventId);
+      return quarantine(event, 'unparseable_event_time', `column "${timeColumn}": the event time ${previewValue(rawTime)} lies outside the years 0001 to 9999`, eventId);
     }
 
-    const row: TableRow = {};
+    const row: TableRow = { ...rowShape };
     let failures: CastFailure[] | undefined;
     for (const plan of plans) {
-      const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? timeValue : plan.cast(values.get(plan.column.name));
+      const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? timeValue : plan.cast(fields[plan.slot]);
       if (value instanceof CastFailure) (failures ??= []).push(value);
       else if (plan.written) row[plan.column.name] = value;
     }
-    if (failures !== undefined) return quarantine(failures[0].reason, listProblems(failures), eventId);
+    if (failures !== undefined) return quarantine(event, failures[0].reason, listProblems(failures), eventId);
 
     row['event_id'] = eventId;
     row['event_time'] = timeValue;
@@ -237,17 +262,17 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     row['source_row'] = sourceRow(properties);
     // After event_id and event_time: a grouping column may be silver's own, as gold reads it. Gold
     // reads timestamps as milliseconds, so a group's shard is that of its millisecond.
-    const groupValues = groupBy.map((name) => {
-      const value = row[name];
-      return typeof value === 'bigint' ? timestampMillis(value) : value;
-    });
+    for (let i = 0; i < groupBy.length; i++) {
+      const value = row[groupBy[i] as string];
+      groupValues[i] = typeof value === 'bigint' ? timestampMillis(value) : value;
+    }
     row['shard'] = shardOf(groupValues, shards);
     // The key as gold serves it: a key whose windows the serving store cannot name would fail every upsert.
     if (mayBeTooLong(groupValues)) {
       const key: Record<string, KeyValue> = {};
       groupBy.forEach((name, i) => (key[name] = (groupValues[i] ?? null) as KeyValue));
       const problem = servingKeyProblem(groupKeyText(key, groupBy), windowNames);
-      if (problem !== undefined) return quarantine('key_too_long', `${problem}; shorten the values of ${groupBy.map((c) => `"${c}"`).join(', ')}`, eventId);
+      if (problem !== undefined) return quarantine(event, 'key_too_long', `${problem}; shorten the values of ${groupBy.map((c) => `"${c}"`).join(', ')}`, eventId);
     }
     return { kind: 'row', row, eventId, eventTime };
   };
@@ -268,8 +293,12 @@ function quarantineRow(event: SourceEvent, reason: QuarantineReason, message: st
   };
 }
 
-function unknownShape(message: string): BodyFields {
-  return { ok: false, reason: 'unknown_shape', message };
+function unknownShape(message: string): BodyProblem {
+  return { reason: 'unknown_shape', message };
+}
+
+function quarantine(event: SourceEvent, reason: QuarantineReason, message: string, eventId: string | undefined): SilverOutcome {
+  return { kind: 'quarantine', reason, row: quarantineRow(event, reason, message, eventId) };
 }
 
 function malformedMessage(reason: QuarantineReason, row: number | null, recordBytes: number | undefined): string {

@@ -24,7 +24,20 @@ export function isLakeTimestamp(ms: number): boolean {
  * outside 0000–9999 get a sign and more digits, so the text still sorts within each sign).
  */
 export function utcDate(epochMs: number): string {
-  const z = Math.floor(epochMs / MS_PER_DAY) + 719_468;
+  const days = Math.floor(epochMs / MS_PER_DAY);
+  // Events come in runs of the same day: its text is kept, so rows share it.
+  if (days === lastDays) return lastDate;
+  const text = dateOfDays(days);
+  lastDays = days;
+  lastDate = text;
+  return text;
+}
+
+let lastDays = Number.NaN;
+let lastDate = '';
+
+function dateOfDays(days: number): string {
+  const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const dayOfEra = z - era * 146_097;
   const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
