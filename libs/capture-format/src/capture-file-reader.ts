@@ -118,9 +118,10 @@ async function readHeader(frames: FrameReader): Promise<Header> {
   }
   const schemaEntry = metadata.get('avro.schema');
   if (!schemaEntry) frames.fail(OCF_MAGIC.length, 'the header has no "avro.schema" metadata entry');
+  const schemaText = schemaEntry.value.toString('utf8');
   let schema: unknown;
   try {
-    schema = JSON.parse(schemaEntry.value.toString('utf8'));
+    schema = JSON.parse(schemaText);
   } catch (error) {
     frames.fail(schemaEntry.offset, `"avro.schema" is not valid JSON (${(error as Error).message})`);
   }
@@ -128,7 +129,7 @@ async function readHeader(frames: FrameReader): Promise<Header> {
   if (incompatibility) frames.fail(schemaEntry.offset, `"avro.schema" is not an Event Hubs Capture EventData schema: ${incompatibility}`);
   let reader: { type: Type; variant: CaptureSchemaVariant };
   try {
-    reader = readerTypeFor(schema as object);
+    reader = readerTypeFor(schema as object, schemaText);
   } catch (error) {
     return frames.fail(schemaEntry.offset, `"avro.schema" is not a valid Avro schema (${(error as Error).message})`);
   }

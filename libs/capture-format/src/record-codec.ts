@@ -34,18 +34,34 @@ export function captureRecordType(): Type {
   return currentType;
 }
 
+/** Reader types kept by schema text, at most: files of one era share one schema, so one type serves them all. */
+const MAX_READER_TYPES = 16;
+const readerTypes = new Map<string, { type: Type; variant: CaptureSchemaVariant }>();
+
 /**
  * The avsc type that decodes records written with `schema`, and which known schema it is. Variants
  * compare by Avro Parsing Canonical Form, so `"name":"a.B"` equals `"namespace":"a","name":"B"`.
- * Throws avsc's error when `schema` is not valid Avro.
+ * Types are cached by `text` (the header's `avro.schema` text; by default `schema` serialized), the
+ * oldest dropped past `MAX_READER_TYPES`: building one costs more than reading a small file.
+ * Throws avsc's error when `schema` is not valid Avro (an invalid schema is not cached).
  */
-export function readerTypeFor(schema: object): { type: Type; variant: CaptureSchemaVariant } {
+export function readerTypeFor(schema: object, text: string = JSON.stringify(schema)): { type: Type; variant: CaptureSchemaVariant } {
+  const cached = readerTypes.get(text);
+  if (cached) return cached;
   variantByFingerprint ??= new Map([
     [captureRecordType().fingerprint('sha256').toString('hex'), 'current'],
     [typeFor(CAPTURE_RECORD_SCHEMA_2016).fingerprint('sha256').toString('hex'), 'archive-2016'],
   ]);
   const type = typeFor(schema);
-  return { type, variant: variantByFingerprint.get(type.fingerprint('sha256').toString('hex')) ?? 'other' };
+  const reader = { type, variant: variantByFingerprint.get(type.fingerprint('sha256').toString('hex')) ?? 'other' };
+  if (readerTypes.size >= MAX_READER_TYPES) readerTypes.delete(readerTypes.keys().next().value as string);
+  readerTypes.set(text, reader);
+  return reader;
+}
+
+/** How many reader types are cached (for tests of the bound). */
+export function cachedReaderTypes(): number {
+  return readerTypes.size;
 }
 
 function wrapValue(value: CaptureValue, where: string, allowNull: boolean): WrappedValue {
