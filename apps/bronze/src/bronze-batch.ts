@@ -10,15 +10,15 @@
  * A re-done batch keeps the decisions already durable: the files of its manifest stay referenced
  * and the files it set aside stay set aside, even if one was re-copied in between.
  *
- * Bronze copies nothing and changes nothing: each file is streamed once to count its records and
- * hash its bytes. A file that cannot be read — empty, truncated, corrupt, or gone since it was
+ * Bronze copies nothing and changes nothing: each file is read once (whole, or streamed when big)
+ * to count its records and hash its bytes. A file that cannot be read — empty, truncated, corrupt, or gone since it was
  * listed — is set aside (DESIGN invariant 9) in the rejected-file log with the reason and the byte
  * offset, and the batch goes on with the others; `pipeline rejected restore` puts it back once it
  * is re-copied, and a later batch takes it exactly once. Only a lake that fails (a transient error)
  * fails the batch, which is then re-done.
  */
 import { CaptureFormatError, readCaptureBlocks } from '@pipeline/capture-format';
-import { hashingStream, sha256Hex, type BatchInput, type BatchOutcome, type ManifestLog } from '@pipeline/checkpoint';
+import { readHashing, sha256Hex, type BatchInput, type HashingStream, type BatchOutcome, type ManifestLog } from '@pipeline/checkpoint';
 import {
   EventProperty,
   MANIFEST_VERSION,
@@ -158,7 +158,7 @@ async function decide(deps: BronzeBatchDeps, batch: number, offsets: BronzeOffse
   return outcomes;
 }
 
-/** Streams a capture file once: its SHA-256, size, record count and sequence range; or why it is set aside. */
+/** Reads a capture file once: its SHA-256, size, record count and sequence range; or why it is set aside. */
 async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeOffsetFile): Promise<FileOutcome> {
   const reject = (reason: RejectionReason, problem: string, found: FileFingerprint | null): FileOutcome => ({
     file,
@@ -166,14 +166,14 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
     rejection: { version: REJECTED_RECORD_VERSION, kind: 'rejected', path: file.path, partitionId: file.partitionId, stage: 'bronze', bronzeBatch: batch, reason, problem, found },
   });
   const missing = () => reject('missing', `the file was listed, then deleted from the lake at ${deps.lake.location} before bronze read it.`, null);
-  let stream: AsyncIterable<Uint8Array>;
+  let read: HashingStream;
   try {
-    stream = await deps.lake.readStream(file.path);
+    // A file of the size capture closes every window is read whole; a big one is streamed.
+    read = await readHashing(deps.lake, file.path, file.bytes);
   } catch (error) {
     if (error instanceof LakeNotFoundError) return missing();
     throw error;
   }
-  const read = hashingStream(stream);
   let rows = 0;
   let first: number | undefined;
   let last: number | undefined;
@@ -191,10 +191,10 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
     }
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
-    // The reader stopped early: the fingerprint is of the whole file, read again.
+    // The reader stopped early: the fingerprint is of the whole file (read again if it was streamed).
     let whole: Buffer;
     try {
-      whole = await deps.lake.read(file.path);
+      whole = read.whole ?? (await deps.lake.read(file.path));
     } catch (readError) {
       if (readError instanceof LakeNotFoundError) return missing();
       throw readError;

@@ -20,7 +20,7 @@
  * is and what to do; the audit itself does not stop on it.
  */
 import { CaptureFormatError, readCaptureBlocks } from '@pipeline/capture-format';
-import { hashingStream, sha256Hex, StageCheckpoint } from '@pipeline/checkpoint';
+import { readHashing, sha256Hex, StageCheckpoint } from '@pipeline/checkpoint';
 import {
   DEFAULT_MANIFEST_ROOT,
   describeRejection,
@@ -172,7 +172,7 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
   await check(`the capture files (${options.rawPrefix}/)`, async () => {
     for await (const entry of lake.list(`${options.rawPrefix}/`)) {
       if (!entry.path.endsWith('.avro')) continue;
-      const file = await readCaptured(lake, entry.path).catch((error: unknown) => {
+      const file = await readCaptured(lake, entry.path, entry.size).catch((error: unknown) => {
         problems.push(`capture file ${entry.path} could not be read: ${messageOf(error)}`);
         return undefined;
       });
@@ -428,15 +428,15 @@ async function pathsNamedIn(lake: Lake, manifest: string): Promise<string[]> {
 }
 
 /** Reads a capture file through: records, size and SHA-256, and why it cannot be read if it cannot. */
-async function readCaptured(lake: Lake, path: string): Promise<CapturedFile> {
+async function readCaptured(lake: Lake, path: string, listedBytes: number): Promise<CapturedFile> {
   const partition = path.split('/')[3] ?? 'unknown';
   let records = 0;
-  const read = hashingStream(await lake.readStream(path));
+  const read = await readHashing(lake, path, listedBytes);
   try {
     for await (const block of readCaptureBlocks(read.chunks, path, COUNT_ONLY)) records += block.length;
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
-    const whole = await lake.read(path);
+    const whole = read.whole ?? (await lake.read(path));
     const unreadable =
       whole.byteLength === 0 ? 'it has 0 bytes, and Event Hubs Capture never writes an empty file: a failed upload or copy.' : `${records} records, then: ${error.message}.`;
     return { partition, records, bytes: whole.byteLength, sha256: sha256Hex(whole), unreadable };

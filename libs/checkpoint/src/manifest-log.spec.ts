@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
 import { manifestPath, ManifestValidationError, parseManifest, type BronzeManifest } from '@pipeline/contracts';
 import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
-import { fileRef, ManifestConflictError, ManifestLog } from './manifest-log';
+import { LakeNotFoundError } from '@pipeline/ports';
+import { fileRef, ManifestConflictError, ManifestLog, readHashing, sha256Hex, WHOLE_READ_MAX_BYTES } from './manifest-log';
 
 const bronze = (sequence: number, files = [fileRef('raw/ns/hub/0/2026/01/01/00/00/00.avro', Buffer.from('x'), 1)]): BronzeManifest => ({
   version: 1,
@@ -83,5 +84,52 @@ describe('manifest log', () => {
       error = e as ManifestValidationError;
     }
     expect(error?.problems.length).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describe('readHashing', () => {
+  let dir: TempDir;
+  let lake: LocalLake;
+  beforeEach(async () => {
+    dir = await makeTempDir('read-hashing-spec-');
+    lake = new LocalLake(path.join(dir.path, 'lake'));
+  });
+  afterEach(() => dir.dispose());
+
+  const consumed = async (read: { chunks: AsyncIterable<Uint8Array> }) => Buffer.concat(await collect(read.chunks));
+
+  it('hashes and counts the same bytes whether the file is read whole or streamed', async () => {
+    // Bigger than one 64 KiB stream chunk, so the streamed read has several.
+    const bytes = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251));
+    await lake.write('raw/f.avro', bytes);
+    const whole = await readHashing(lake, 'raw/f.avro', bytes.byteLength);
+    const streamed = await readHashing(lake, 'raw/f.avro', WHOLE_READ_MAX_BYTES + 1);
+    expect(whole.whole).toEqual(bytes);
+    expect(streamed.whole).toBeUndefined();
+    for (const read of [whole, streamed]) {
+      expect(await consumed(read)).toEqual(bytes);
+      expect(read.bytes).toBe(bytes.byteLength);
+      expect(read.sha256()).toBe(sha256Hex(bytes));
+    }
+  });
+
+  it('streams a file whose size the listing did not give', async () => {
+    await lake.write('raw/f.avro', 'abc');
+    const read = await readHashing(lake, 'raw/f.avro', undefined);
+    expect(read.whole).toBeUndefined();
+    expect((await consumed(read)).toString()).toBe('abc');
+  });
+
+  it('reads an empty file as no chunks, 0 bytes and the hash of nothing', async () => {
+    await lake.write('raw/empty.avro', Buffer.alloc(0));
+    const read = await readHashing(lake, 'raw/empty.avro', 0);
+    expect(await collect(read.chunks)).toEqual([]);
+    expect(read.bytes).toBe(0);
+    expect(read.sha256()).toBe(sha256Hex(Buffer.alloc(0)));
+  });
+
+  it('throws LakeNotFoundError for a file deleted since it was listed, read whole or streamed', async () => {
+    await expect(readHashing(lake, 'raw/gone.avro', 10)).rejects.toThrow(LakeNotFoundError);
+    await expect(readHashing(lake, 'raw/gone.avro', WHOLE_READ_MAX_BYTES + 1)).rejects.toThrow(LakeNotFoundError);
   });
 });

@@ -36,6 +36,8 @@ export interface HashingStream {
   readonly bytes: number;
   /** Hex SHA-256 of the bytes read; call once, after reading to the end. */
   sha256(): string;
+  /** All the bytes, when they were read in one piece (`readHashing` of a small file): a reader that stops early needs no second read to fingerprint them. */
+  readonly whole?: Buffer;
 }
 
 export function hashingStream(stream: AsyncIterable<Uint8Array>): HashingStream {
@@ -55,6 +57,29 @@ export function hashingStream(stream: AsyncIterable<Uint8Array>): HashingStream 
     },
     sha256: () => hash.digest('hex'),
   };
+}
+
+/**
+ * Files listed at this size or less are read in one piece: one read call and one hash update
+ * instead of a stream's 64 KiB chunks, each a promise, a buffer and a hash update. Larger files are
+ * streamed, so memory stays bounded by this size (plus a block) whatever the lake holds.
+ */
+export const WHOLE_READ_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The bytes at `path` as a `HashingStream`: read whole when the listing said they are at most
+ * `WHOLE_READ_MAX_BYTES` (`listedBytes`), else streamed. The same bytes are hashed and counted
+ * either way, and a missing file throws the lake's `LakeNotFoundError` either way. A file replaced
+ * by a bigger one since it was listed is still read whole (lake objects are written once; a
+ * re-copy of a set-aside file is the exception, and is as big as the original).
+ */
+export async function readHashing(lake: Lake, path: string, listedBytes: number | undefined): Promise<HashingStream> {
+  if (listedBytes === undefined || listedBytes > WHOLE_READ_MAX_BYTES) return hashingStream(await lake.readStream(path));
+  const whole = await lake.read(path);
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    if (whole.byteLength > 0) yield whole;
+  }
+  return { chunks: chunks(), bytes: whole.byteLength, sha256: () => sha256Hex(whole), whole };
 }
 
 /** A manifest file reference for bytes already in (or about to be in) the lake. */
