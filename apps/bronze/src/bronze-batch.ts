@@ -17,7 +17,7 @@
  * is re-copied, and a later batch takes it exactly once. Only a lake that fails (a transient error)
  * fails the batch, which is then re-done.
  */
-import { CaptureFormatError, readCaptureBlocks } from '@pipeline/capture-format';
+import { CaptureFormatError, scanCaptureFile, type CaptureFileScan } from '@pipeline/capture-format';
 import { readHashing, sha256Hex, type BatchInput, type HashingStream, type BatchOutcome, type ManifestLog } from '@pipeline/checkpoint';
 import {
   EventProperty,
@@ -36,8 +36,6 @@ import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry
 import { captureFileTime, type CaptureLayout } from '@pipeline/contracts';
 import type { BronzeCommit, BronzeOffsetFile, BronzeOffsets, BronzeState, PartitionCounts } from './bronze-checkpoint';
 import { PartitionCursor, type ConsumedFile } from './partition-cursor';
-
-const BRONZE_SELECTION = { properties: [EventProperty.traceparent], systemProperties: [] };
 
 export const BRONZE_SESSION = 'bronze';
 /** Producer spans a batch span links to, at most (a link list is not an index). */
@@ -174,21 +172,10 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
     if (error instanceof LakeNotFoundError) return missing();
     throw error;
   }
-  let rows = 0;
-  let first: number | undefined;
-  let last: number | undefined;
-  const traceparents: string[] = [];
+  let scan: CaptureFileScan;
   try {
-    // Only the trace context is used: the rest of each record's maps is skipped, not decoded.
-    for await (const block of readCaptureBlocks(read.chunks, file.path, BRONZE_SELECTION)) {
-      for (const record of block) {
-        first ??= record.sequenceNumber;
-        last = record.sequenceNumber;
-        rows++;
-        const traceparent = record.properties[EventProperty.traceparent];
-        if (typeof traceparent === 'string' && traceparents.length < MAX_LINKS) traceparents.push(traceparent);
-      }
-    }
+    // Only the sequence numbers and the first traceparents are used: the records are walked, not built.
+    scan = await scanCaptureFile(read.chunks, file.path, { property: EventProperty.traceparent, limit: MAX_LINKS });
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
     // The reader stopped early: the fingerprint is of the whole file (read again if it was streamed).
@@ -209,12 +196,12 @@ async function referenceFile(deps: BronzeBatchDeps, batch: number, file: BronzeO
     }
     return reject('unreadable', error.message, found);
   }
-  const ref: ManifestFile = { path: file.path, rows, bytes: read.bytes, sha256: read.sha256(), partitionId: file.partitionId };
-  if (first !== undefined && last !== undefined) {
-    ref.fromSequenceNumber = first;
-    ref.toSequenceNumber = last;
+  const ref: ManifestFile = { path: file.path, rows: scan.records, bytes: read.bytes, sha256: read.sha256(), partitionId: file.partitionId };
+  if (scan.firstSequenceNumber !== undefined && scan.lastSequenceNumber !== undefined) {
+    ref.fromSequenceNumber = scan.firstSequenceNumber;
+    ref.toSequenceNumber = scan.lastSequenceNumber;
   }
-  return { file, kind: 'referenced', ref, traceparents };
+  return { file, kind: 'referenced', ref, traceparents: scan.values };
 }
 
 function advanceCursors(deps: BronzeBatchDeps, previous: ReadonlyMap<string, PartitionCursor>, outcomes: readonly FileOutcome[]): Map<string, PartitionCursor> {

@@ -223,6 +223,36 @@ export async function countCaptureRecords(source: AsyncIterable<Uint8Array>, fil
   }
 }
 
+/**
+ * Steps through the `count` records of a block's `data` with `step` (the offset after the record at
+ * a position, or `undefined` when it runs past the data). Returns where it stopped and, if a record
+ * did not read, why; the records stepped before it were handed to `step` all the same.
+ */
+function stepRecords(data: Buffer, count: number, blockStart: number, step: (data: Buffer, position: number) => number | undefined): { position: number; problem?: string } {
+  let position = 0;
+  for (let i = 0; i < count; i++) {
+    let next: number | undefined;
+    try {
+      next = step(data, position);
+    } catch (error) {
+      return { position, problem: `record ${i + 1} of ${count} in the block at byte ${blockStart} does not decode (${(error as Error).message})` };
+    }
+    if (next === undefined) return { position, problem: `record ${i + 1} of ${count} in the block at byte ${blockStart} runs past the end of the block` };
+    position = next;
+  }
+  return { position };
+}
+
+/** Fails at the problem `stepRecords` met, or when bytes remain after the block's records. */
+function checkBlockEnd(frames: FrameReader, codec: CaptureCodec, frame: { blockStart: number; count: number; dataStart: number }, records: Buffer, stepped: { position: number; problem?: string }): void {
+  const { blockStart, count, dataStart } = frame;
+  const { position, problem } = stepped;
+  // Offsets inside deflated data mean nothing in the file: point at the block data instead.
+  const at = codec === 'null' ? dataStart + position : dataStart;
+  if (problem !== undefined) frames.fail(at, problem);
+  if (position !== records.length) frames.fail(at, `the block at byte ${blockStart} declares ${count} records but ${records.length - position} bytes remain after them`);
+}
+
 /** The records of each block in turn: one await per block, not per record. */
 async function* readBlocks(frames: FrameReader, header: Header, selection: RecordSelection, onStart: () => void): AsyncGenerator<CaptureRecord[]> {
   onStart();
@@ -231,32 +261,75 @@ async function* readBlocks(frames: FrameReader, header: Header, selection: Recor
   const decode = recordDecoderFor(header, selection);
   try {
     for (let frame = await nextBlock(frames, header); frame !== undefined; frame = await nextBlock(frames, header)) {
-      const { blockStart, count, data, dataStart } = frame;
-      const records = decompress(frames, codec, data, dataStart);
-      // Offsets inside deflated data mean nothing in the file: point at the block data instead.
-      const at = (position: number) => (codec === 'null' ? dataStart + position : dataStart);
-      let position = 0;
+      const records = decompress(frames, codec, frame.data, frame.dataStart);
       const block: CaptureRecord[] = [];
+      const stepped = stepRecords(records, frame.count, frame.blockStart, (data, position) => {
+        const decoded = decode(data, position);
+        if (decoded === undefined) return undefined;
+        block.push(decoded.record);
+        return decoded.offset;
+      });
       // The records before a damaged one are handed out before the failure, as one by one.
-      let problem: string | undefined;
-      for (let i = 0; i < count && problem === undefined; i++) {
-        try {
-          const decoded = decode(records, position);
-          if (decoded === undefined) problem = `record ${i + 1} of ${count} in the block at byte ${blockStart} runs past the end of the block`;
-          else {
-            position = decoded.offset;
-            block.push(decoded.record);
-          }
-        } catch (error) {
-          problem = `record ${i + 1} of ${count} in the block at byte ${blockStart} does not decode (${(error as Error).message})`;
-        }
-      }
       if (block.length > 0) yield block;
-      if (problem !== undefined) frames.fail(at(position), problem);
-      if (position !== records.length) {
-        frames.fail(at(position), `the block at byte ${blockStart} declares ${count} records but ${records.length - position} bytes remain after them`);
-      }
+      checkBlockEnd(frames, codec, frame, records, stepped);
     }
+  } finally {
+    await bytes.close();
+  }
+}
+
+/** What `scanCaptureFile` finds: the records' count and sequence range, and the first values of one property. */
+export interface CaptureFileScan {
+  records: number;
+  /** Sequence numbers of the first and last records; `undefined` when the file has none. */
+  firstSequenceNumber?: number;
+  lastSequenceNumber?: number;
+  /** The first `limit` string values of the property, in record order (records without one add nothing). */
+  values: string[];
+}
+
+/**
+ * Counts a Capture file's records and reads their sequence range and the first `limit` string
+ * values of the `Properties` key `property`, checking the file exactly as `readCaptureBlocks`
+ * does: the same records read, the same `CaptureFormatError` (message and byte offset) for a file
+ * that does not. Builds no record: once `limit` values are found, the property maps are walked,
+ * not read. Files of an unknown compatible schema are read through avsc.
+ */
+export async function scanCaptureFile(source: AsyncIterable<Uint8Array>, fileName: string, options: { property: string; limit: number }): Promise<CaptureFileScan> {
+  const bytes = new ByteSource(source);
+  const frames = new FrameReader(bytes, fileName);
+  const scan: CaptureFileScan = { records: 0, values: [] };
+  const found = (sequenceNumber: number, value: CaptureValue | undefined) => {
+    scan.firstSequenceNumber ??= sequenceNumber;
+    scan.lastSequenceNumber = sequenceNumber;
+    scan.records++;
+    if (typeof value === 'string' && scan.values.length < options.limit) scan.values.push(value);
+  };
+  try {
+    const header = await readHeader(frames);
+    const { codec, variant } = header.info;
+    const selection = { properties: [options.property], systemProperties: [], offset: false };
+    let step: (data: Buffer, position: number) => number | undefined;
+    if (variant === 'other') {
+      const decode = recordDecoderFor(header, selection);
+      step = (data, position) => {
+        const decoded = decode(data, position);
+        if (decoded !== undefined) found(decoded.record.sequenceNumber, decoded.record.properties[options.property]);
+        return decoded?.offset;
+      };
+    } else {
+      const decoder = new CaptureRecordDecoder(variant === 'current' ? CURRENT_PROPERTY_BRANCHES : ARCHIVE_PROPERTY_BRANCHES, selection);
+      step = (data, position) => {
+        const next = decoder.scan(data, position, scan.values.length < options.limit);
+        if (next !== undefined) found(decoder.scannedSequenceNumber, decoder.scannedProperty);
+        return next;
+      };
+    }
+    for (let frame = await nextBlock(frames, header); frame !== undefined; frame = await nextBlock(frames, header)) {
+      const records = decompress(frames, codec, frame.data, frame.dataStart);
+      checkBlockEnd(frames, codec, frame, records, stepRecords(records, frame.count, frame.blockStart, step));
+    }
+    return scan;
   } finally {
     await bytes.close();
   }

@@ -197,3 +197,46 @@ describe('CaptureRecordDecoder', () => {
     });
   });
 });
+
+describe('CaptureRecordDecoder.scan', () => {
+  /** What `decode` with the same selection says of the record at 0: its end and first selected value, or its error. */
+  function outcome(run: () => number | undefined): unknown {
+    try {
+      return { end: run() };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  }
+
+  it('ends, fails and finds the sequence number and property exactly where decode does, for every single-byte change of a record', () => {
+    const record: CaptureRecord = {
+      sequenceNumber: 123456789,
+      offset: '4096',
+      enqueuedTimeUtc: formatEnqueuedTimeUtc(Date.UTC(2026, 0, 2, 3, 4, 5)),
+      systemProperties: { 'x-opt-partition-key': 'k', n: 5 },
+      properties: { a: 1.5, traceparent: '00-abc-def-01', b: null, c: Buffer.from([1, 2]) },
+      body: Buffer.from('{"x":1}'),
+    };
+    const original = captureRecordType().toBuffer(toAvroValue(record));
+    const selection = { properties: ['traceparent'], systemProperties: [], offset: false };
+    let changed = 0;
+    for (let i = 0; i < original.length; i++) {
+      for (const xor of [0, 1, 0x40, 0x80, 0xff]) {
+        const bytes = Buffer.from(original);
+        bytes[i] = (bytes[i] as number) ^ xor;
+        const decoder = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null'], selection);
+        let decoded: ReturnType<CaptureRecordDecoder['decode']>;
+        const full = outcome(() => (decoded = decoder.decode(bytes, 0))?.offset);
+        for (const property of [true, false]) {
+          const scanner = new CaptureRecordDecoder(['long', 'double', 'string', 'bytes', 'null'], selection);
+          expect(outcome(() => scanner.scan(bytes, 0, property))).toEqual(full);
+          if (decoded === undefined || 'error' in (full as object)) continue;
+          expect(scanner.scannedSequenceNumber).toBe(decoded.record.sequenceNumber);
+          expect(scanner.scannedProperty).toEqual(property ? decoded.record.properties['traceparent'] : undefined);
+        }
+        if (xor !== 0) changed++;
+      }
+    }
+    expect(changed).toBe(original.length * 4);
+  });
+});

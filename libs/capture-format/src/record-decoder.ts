@@ -17,6 +17,8 @@
  *   walked (key length, union index, value length), so a record decodes, ends or fails exactly where
  *   the full decoding does, but no string or value is built for it. A map with no key asked for is
  *   one shared frozen empty object; `offset: false` walks the Offset and reads it as `''`.
+ * - `scan` walks a record exactly as `decode` does (same checks, same errors, same end) but builds
+ *   no record: it keeps the sequence number and, when asked, the first selected property's value.
  */
 import type { CaptureRecord, CaptureValue } from './capture-record';
 
@@ -111,6 +113,40 @@ export class CaptureRecordDecoder {
         body: this.body(),
       };
       return { record, offset: this.position };
+    } catch (error) {
+      if (error === TRUNCATED) return undefined;
+      throw error;
+    } finally {
+      this.data = NO_BYTES;
+    }
+  }
+
+  /** The sequence number of the record `scan` walked last. */
+  scannedSequenceNumber = 0;
+  /** The value of the first selected `Properties` key in the record `scan` walked last (`undefined`: absent, or not asked for). */
+  scannedProperty: CaptureValue | undefined;
+
+  /**
+   * Walks the record at `position` as `decode` reads it, building no record: its sequence number goes
+   * to `scannedSequenceNumber` and, with `property`, the value of the first selected Properties key
+   * to `scannedProperty` (the other maps' entries are walked, not read). Returns the offset after
+   * the record, or `undefined` when the data ends inside it; throws where `decode` throws.
+   */
+  scan(data: Buffer, position: number, property: boolean): number | undefined {
+    this.data = data;
+    this.position = position;
+    this.scannedProperty = undefined;
+    try {
+      this.scannedSequenceNumber = this.long();
+      this.skipString(); // Offset
+      this.skipString(); // EnqueuedTimeUtc
+      this.skipMap(SYSTEM_PROPERTY_BRANCHES);
+      if (property && this.wantedProperties !== undefined && this.wantedProperties.length > 0) {
+        const first = (this.wantedProperties[0] as WantedKey).text;
+        this.scannedProperty = this.map(this.propertyBranches, this.wantedProperties)[first];
+      } else this.skipMap(this.propertyBranches);
+      this.skipBody();
+      return this.position;
     } catch (error) {
       if (error === TRUNCATED) return undefined;
       throw error;
@@ -303,6 +339,32 @@ export class CaptureRecordDecoder {
       key.lastText = text;
     }
     return text;
+  }
+
+  /** Walks a map as `map` reads it with no key selected (same checks, same errors). */
+  private skipMap(branches: readonly UnionBranch[]): void {
+    for (let count = this.long(); count !== 0; count = this.long()) {
+      if (count < 0) {
+        count = -count;
+        this.long(); // the block's byte size
+      }
+      for (let i = 0; i < count; i++) {
+        this.skipString();
+        this.skipValue(branches);
+      }
+    }
+  }
+
+  /** Walks the Body as `body` reads it. */
+  private skipBody(): void {
+    const index = this.long();
+    if (index === 0) return;
+    if (index === 1) {
+      const length = this.length('a bytes value');
+      this.position += length;
+      return;
+    }
+    throw new RangeError(`invalid union index ${index} for Body (null or bytes)`);
   }
 
   private skipString(): void {
