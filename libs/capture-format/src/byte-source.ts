@@ -65,6 +65,18 @@ export class ByteSource {
     return out;
   }
 
+  /**
+   * Consumes `n` buffered bytes as a view of the chunk they lie in (a copy when they span chunks):
+   * no copy, but the view keeps the whole chunk alive, so it is for bytes not kept past their use.
+   */
+  view(n: number): Buffer {
+    const first = this.chunks[0];
+    if (!first || first.length - this.head < n) return this.take(n);
+    const out = first.subarray(this.head, this.head + n);
+    this.consume(n);
+    return out;
+  }
+
   skip(n: number): void {
     this.consume(n);
   }

@@ -47,14 +47,14 @@ class FrameReader {
     throw new CaptureFormatError(this.file, byteOffset, problem);
   }
 
-  /** Exactly `n` bytes of `what`, or a truncation error pointing at where `what` starts. */
-  async exact(n: number, what: string): Promise<Buffer> {
+  /** Exactly `n` bytes of `what`, or a truncation error pointing at where `what` starts. `view`: a view of the source (see `ByteSource.view`). */
+  async exact(n: number, what: string, view = false): Promise<Buffer> {
     const start = this.bytes.offset;
     const available = await this.bytes.fill(n);
     if (available < n) {
       this.fail(start, `the file ends at byte ${start + available} inside ${what} (${n} bytes expected from byte ${start}); the file is truncated`);
     }
-    return this.bytes.take(n);
+    return view ? this.bytes.view(n) : this.bytes.take(n);
   }
 
   async long(what: string): Promise<number> {
@@ -180,8 +180,11 @@ function selected(map: Record<string, CaptureValue>, keys: readonly string[] | u
 const CURRENT_PROPERTY_BRANCHES: readonly UnionBranch[] = ['long', 'double', 'string', 'bytes', 'null'];
 const ARCHIVE_PROPERTY_BRANCHES: readonly UnionBranch[] = ['long', 'double', 'string', 'bytes'];
 
-/** The next block's framing (checked up to its sync marker), or `undefined` at the end of the file. */
-async function nextBlock(frames: FrameReader, header: Header): Promise<{ blockStart: number; count: number; data: Buffer; dataStart: number } | undefined> {
+/**
+ * The next block's framing (checked up to its sync marker), or `undefined` at the end of the file.
+ * `view`: the data is a view of the source, for a caller that keeps nothing of the block's records.
+ */
+async function nextBlock(frames: FrameReader, header: Header, view = false): Promise<{ blockStart: number; count: number; data: Buffer; dataStart: number } | undefined> {
   const { bytes } = frames;
   if (await bytes.atEnd()) return undefined;
   const blockStart = bytes.offset;
@@ -189,9 +192,9 @@ async function nextBlock(frames: FrameReader, header: Header): Promise<{ blockSt
   if (count < 0) frames.fail(blockStart, `the block declares ${count} records; the file is corrupt`);
   const size = await frames.length(`the block at byte ${blockStart}`, MAX_BLOCK_BYTES);
   const dataStart = bytes.offset;
-  const data = await frames.exact(size, `the data of the block at byte ${blockStart}`);
+  const data = await frames.exact(size, `the data of the block at byte ${blockStart}`, view);
   const syncStart = bytes.offset;
-  const sync = await frames.exact(SYNC_MARKER_BYTES, `the sync marker of the block at byte ${blockStart}`);
+  const sync = await frames.exact(SYNC_MARKER_BYTES, `the sync marker of the block at byte ${blockStart}`, true);
   if (!sync.equals(header.syncMarker)) {
     frames.fail(
       syncStart,
@@ -325,7 +328,8 @@ export async function scanCaptureFile(source: AsyncIterable<Uint8Array>, fileNam
         return next;
       };
     }
-    for (let frame = await nextBlock(frames, header); frame !== undefined; frame = await nextBlock(frames, header)) {
+    // Nothing of a record outlives its step: the blocks are read in place, not copied.
+    for (let frame = await nextBlock(frames, header, true); frame !== undefined; frame = await nextBlock(frames, header, true)) {
       const records = decompress(frames, codec, frame.data, frame.dataStart);
       checkBlockEnd(frames, codec, frame, records, stepRecords(records, frame.count, frame.blockStart, step));
     }
