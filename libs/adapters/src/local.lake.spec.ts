@@ -34,6 +34,19 @@ describe('LocalLake', () => {
     expect(listed).toEqual(['z', '\uff5e', '😀']);
   });
 
+  it('pages from any startAfter in UTF-8 byte order, outside the BMP and around folder separators', async () => {
+    const paths = ['😀', '\uff5e', '\ufffe', 'z', 'é/a', 'é-b', 'é😀/x/y', 'é\uff5e/1', 'a/b/c', 'a.b', 'a/😀', 'a/\ue000'];
+    for (const p of paths) await lake.write(p, 'x');
+    const byBytes = [...paths].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    const listed = async (startAfter?: string) => (await collect(lake.list('', startAfter === undefined ? {} : { startAfter }))).map((e) => e.path);
+    expect(await listed()).toEqual(byBytes);
+    // Every listed path, and names between and around them (a lone surrogate reads as U+FFFD, as UTF-8 encodes it).
+    for (const after of [...paths, 'a', 'a/', 'é', 'é/', '\ud83d', '\uffff', '\u{10ffff}', '']) {
+      const key = Buffer.from(after);
+      expect({ after, listed: await listed(after) }).toEqual({ after, listed: byBytes.filter((p) => Buffer.compare(Buffer.from(p), key) > 0) });
+    }
+  });
+
   it('reports its absolute root folder as location', () => {
     expect(new LocalLake('relative/lake').location).toBe(path.resolve('relative/lake'));
     expect(lake.location).toBe(root);

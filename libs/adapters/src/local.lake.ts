@@ -142,7 +142,8 @@ export class LocalLake implements Lake {
     const folder = slash < 0 ? '' : prefix.slice(0, slash);
     const namePrefix = prefix.slice(slash + 1);
     const start = folder === '' ? await this.root() : await this.resolve(folder);
-    const after = startAfter === undefined ? undefined : Buffer.from(startAfter, 'utf8');
+    // As UTF-8 encodes it (a lone surrogate becomes U+FFFD), so string order below is byte order.
+    const after = startAfter === undefined ? undefined : Buffer.from(startAfter, 'utf8').toString('utf8');
 
     let emitted = 0;
     for await (const entry of this.walk(start, folder === '' ? '' : `${folder}/`, namePrefix, after)) {
@@ -169,8 +170,12 @@ export class LocalLake implements Lake {
     this.closed = true;
   }
 
-  /** Depth-first walk in byte order of path; `after` prunes whole folders that sort before it. */
-  private async *walk(dir: string, dirPath: string, namePrefix: string, after: Buffer | undefined): AsyncGenerator<LakeEntry> {
+  /**
+   * Depth-first walk in byte order of path; `after` prunes whole folders that sort before it, and
+   * the files up to it are dropped before they are sorted or stat-ed (a poll past the newest file
+   * of a full folder costs one readdir and a comparison per name).
+   */
+  private async *walk(dir: string, dirPath: string, namePrefix: string, after: string | undefined): AsyncGenerator<LakeEntry> {
     let dirents: Dirent[];
     try {
       dirents = await fsp.readdir(dir, { withFileTypes: true });
@@ -178,21 +183,27 @@ export class LocalLake implements Lake {
       if (ABSENT_CODES.has(errorCode(error) ?? '')) return;
       throw this.failure('list', dirPath, error);
     }
-    const children = dirents
-      .filter((d) => (d.isFile() || d.isDirectory()) && d.name.startsWith(namePrefix))
-      .filter((d) => !(dirPath === '' && d.name === LOCAL_LAKE_TEMP_FOLDER))
-      .map((d) => ({ name: d.name, folder: d.isDirectory(), key: Buffer.from(`${dirPath}${d.name}${d.isDirectory() ? '/' : ''}`, 'utf8') }))
-      .sort((x, y) => Buffer.compare(x.key, y.key));
+    const children: Array<{ name: string; folder: boolean; key: string }> = [];
+    for (const d of dirents) {
+      // Symbolic links are not objects (the entry's own type: a link is neither file nor folder here).
+      const folder = d.isDirectory();
+      if ((!folder && !d.isFile()) || !d.name.startsWith(namePrefix)) continue;
+      if (dirPath === '' && d.name === LOCAL_LAKE_TEMP_FOLDER) continue;
+      const key = `${dirPath}${d.name}${folder ? '/' : ''}`;
+      if (after !== undefined) {
+        // Every path below a folder starts with its key; if `after` sorts past them all, skip the subtree.
+        if (folder ? compareUtf8(key, after) < 0 && !after.startsWith(key) : compareUtf8(key, after) <= 0) continue;
+      }
+      children.push({ name: d.name, folder, key });
+    }
+    children.sort((x, y) => compareUtf8(x.key, y.key));
 
     for (const child of children) {
       const childPath = `${dirPath}${child.name}`;
       if (child.folder) {
-        // Every path below starts with `key`; if `after` sorts past them all, skip the subtree.
-        if (after && Buffer.compare(child.key, after) < 0 && !startsWithBytes(after, child.key)) continue;
         yield* this.walk(path.join(dir, child.name), `${childPath}/`, '', after);
         continue;
       }
-      if (after && Buffer.compare(child.key, after) <= 0) continue;
       let info;
       try {
         info = await fsp.stat(path.join(dir, child.name));
@@ -354,8 +365,24 @@ function isWithin(root: string, candidate: string): boolean {
   return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
 }
 
-function startsWithBytes(value: Buffer, prefix: Buffer): boolean {
-  return value.length >= prefix.length && value.subarray(0, prefix.length).equals(prefix);
+/**
+ * Compares well-formed strings in the order of their UTF-8 bytes (code point order) without
+ * encoding them: UTF-16 code units already sort so, except that surrogates (code points past
+ * U+FFFF) must sort after U+E000–U+FFFF.
+ */
+function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return utf8Rank(x) - utf8Rank(y);
+  }
+  return a.length - b.length;
+}
+
+function utf8Rank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
 }
 
 async function isDirectory(target: string): Promise<boolean> {
