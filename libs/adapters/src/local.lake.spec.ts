@@ -112,6 +112,8 @@ describe('LocalLake', () => {
   it('explains that an object is in the way of a folder', async () => {
     await lake.write('a', 'an object, not a folder');
     await expect(lake.write('a/b', 'x')).rejects.toThrow(/one of its folders is an object/);
+    await expect(lake.createIfAbsent('a/b', 'x')).rejects.toThrow(/one of its folders is an object/);
+    await expect(lake.createIfAbsent('a/b/c', 'x')).rejects.toThrow(/one of its folders is an object/);
     await expect(lake.createIfAbsent('a/b', 'x')).rejects.toThrow(LakeError);
   });
 

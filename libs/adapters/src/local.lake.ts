@@ -19,7 +19,7 @@
  *   resolves inside the root.
  */
 import { randomUUID } from 'node:crypto';
-import type { Dirent } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -49,13 +49,16 @@ export class LocalLake implements Lake {
   }
 
   async createIfAbsent(lakePath: string, data: Uint8Array | string): Promise<boolean> {
-    const target = await this.resolve(lakePath);
+    const { target, found, folderExists } = await this.resolveForCreate(lakePath);
     // Cheap early answer; `link` below is what actually decides.
-    if (await this.occupied(lakePath, target)) return false;
-    await this.ensureParent(lakePath, target);
+    if (found) {
+      if (found.isDirectory()) throw this.folderInTheWay(lakePath);
+      return false;
+    }
+    if (!folderExists) await this.ensureParent(lakePath, target);
     const temp = await this.writeTemp(data);
     try {
-      await fsp.link(temp, target);
+      await this.link(lakePath, temp, target);
     } catch (error) {
       if (errorCode(error) === 'EEXIST') {
         await this.occupied(lakePath, target);
@@ -67,6 +70,20 @@ export class LocalLake implements Lake {
     }
     await syncDirectory(path.dirname(target));
     return true;
+  }
+
+  /**
+   * Publishes `temp` at `target`. A folder missing (removed since it was seen) is made again, once;
+   * a folder that is an object gets `ensureParent`'s error, which says so.
+   */
+  private async link(lakePath: string, temp: string, target: string): Promise<void> {
+    try {
+      await fsp.link(temp, target);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT' && errorCode(error) !== 'ENOTDIR') throw error;
+      await this.ensureParent(lakePath, target);
+      await fsp.link(temp, target);
+    }
   }
 
   async write(lakePath: string, data: Uint8Array | string): Promise<void> {
@@ -219,19 +236,50 @@ export class LocalLake implements Lake {
   /** Validate a lake path and return its absolute location, refusing anything that leaves the root. */
   private async resolve(lakePath: string): Promise<string> {
     this.assertOpen();
+    const { root, absolute } = await this.locate(lakePath);
+    await this.assertInsideRoot(lakePath, root, absolute);
+    return absolute;
+  }
+
+  /** A valid lake path's location under the real root, not yet checked against symbolic links. */
+  private async locate(lakePath: string): Promise<{ root: string; absolute: string }> {
     assertLakePath(lakePath);
     const segments = lakePath.split('/');
     if (segments[0] === LOCAL_LAKE_TEMP_FOLDER) {
       throw new LakePathError(lakePath, `the top-level folder '${LOCAL_LAKE_TEMP_FOLDER}' is reserved for the local lake's temporary files`);
     }
     const root = await this.root();
-    const absolute = path.join(root, ...segments);
-    await this.assertInsideRoot(lakePath, root, absolute);
-    return absolute;
+    return { root, absolute: path.join(root, ...segments) };
   }
 
-  /** The real path of the deepest existing ancestor (or the path itself) must lie under the root. */
-  private async assertInsideRoot(lakePath: string, root: string, absolute: string): Promise<void> {
+  /**
+   * `resolve` for a path that is usually absent (a create): one lstat of the path, which is also the
+   * early "already there" answer, then the check of `assertInsideRoot` from its folder on (the same
+   * steps it takes after finding the path absent, minus one realpath and one lstat). A path that is
+   * there is checked as `resolve` checks it. `folderExists`: the path's folder was found.
+   */
+  private async resolveForCreate(lakePath: string): Promise<{ target: string; found: Stats | undefined; folderExists: boolean }> {
+    this.assertOpen();
+    const { root, absolute } = await this.locate(lakePath);
+    let found: Stats | undefined;
+    try {
+      found = await fsp.lstat(absolute);
+    } catch (error) {
+      if (!ABSENT_CODES.has(errorCode(error) ?? '')) throw this.failure('resolve', lakePath, error);
+    }
+    if (found) {
+      await this.assertInsideRoot(lakePath, root, absolute);
+      return { target: absolute, found, folderExists: true };
+    }
+    const folderExists = await this.assertInsideRoot(lakePath, root, path.dirname(absolute));
+    return { target: absolute, found, folderExists };
+  }
+
+  /**
+   * The real path of the deepest existing ancestor (or the path itself) must lie under the root.
+   * Returns whether `absolute` itself exists.
+   */
+  private async assertInsideRoot(lakePath: string, root: string, absolute: string): Promise<boolean> {
     for (let probe = absolute; ; probe = path.dirname(probe)) {
       let real: string;
       try {
@@ -239,13 +287,13 @@ export class LocalLake implements Lake {
       } catch (error) {
         if (!ABSENT_CODES.has(errorCode(error) ?? '')) throw this.failure('resolve', lakePath, error);
         if (await isSymbolicLink(probe)) throw new LakePathError(lakePath, 'goes through a symbolic link that does not resolve');
-        if (probe === root) return;
+        if (probe === root) return false;
         continue;
       }
       if (!isWithin(root, real)) {
         throw new LakePathError(lakePath, `resolves to ${real}, outside the lake root ${this.location} (through a symbolic link)`);
       }
-      return;
+      return probe === absolute;
     }
   }
 
