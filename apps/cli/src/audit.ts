@@ -19,7 +19,7 @@
  * a damaged capture file, a manifest or commit that does not parse — is a problem naming where it
  * is and what to do; the audit itself does not stop on it.
  */
-import { CaptureFormatError, readCaptureBlocks } from '@pipeline/capture-format';
+import { CaptureFormatError, scanCaptureFile } from '@pipeline/capture-format';
 import { readHashing, sha256Hex, StageCheckpoint } from '@pipeline/checkpoint';
 import {
   DEFAULT_MANIFEST_ROOT,
@@ -39,9 +39,6 @@ import type { Lake } from '@pipeline/ports';
 import { CheckpointIndex } from './audit-checkpoints';
 import { auditEventIds, eventIdProblems, type EventIdSummary } from './audit-event-ids';
 import { auditSilverToGold, goldWindowsPerRow, readManifestOrReport, type GoldShardAudit, type SilverToGold } from './audit-gold';
-
-/** Counting records needs no map entries: they are skipped, not decoded. */
-const COUNT_ONLY = { properties: [], systemProperties: [] };
 
 /** The fields of silver's commits the audit reads. */
 type SilverCommitCounts = Pick<SilverCommit, 'bronze' | 'counts' | 'rejectedFiles'>;
@@ -433,7 +430,8 @@ async function readCaptured(lake: Lake, path: string, listedBytes: number): Prom
   let records = 0;
   const read = await readHashing(lake, path, listedBytes);
   try {
-    for await (const block of readCaptureBlocks(read.chunks, path, COUNT_ONLY)) records += block.length;
+    // Counted, not decoded: every record is still checked, and a damaged file fails where a full read does.
+    records = (await scanCaptureFile(read.chunks, path, { counted: (n) => (records = n) })).records;
   } catch (error) {
     if (!(error instanceof CaptureFormatError)) throw error;
     const whole = read.whole ?? (await lake.read(path));

@@ -291,6 +291,15 @@ export interface CaptureFileScan {
   values: string[];
 }
 
+export interface CaptureFileScanOptions {
+  /** The `Properties` key whose values to collect (none: values stay empty). */
+  property?: string;
+  /** How many values to collect at most (default: none). */
+  limit?: number;
+  /** Told the records read so far after each block, and before a failure, as `countCaptureRecords` does. */
+  counted?: (records: number) => void;
+}
+
 /**
  * Counts a Capture file's records and reads their sequence range and the first `limit` string
  * values of the `Properties` key `property`, checking the file exactly as `readCaptureBlocks`
@@ -298,7 +307,8 @@ export interface CaptureFileScan {
  * that does not. Builds no record: once `limit` values are found, the property maps are walked,
  * not read. Files of an unknown compatible schema are read through avsc.
  */
-export async function scanCaptureFile(source: AsyncIterable<Uint8Array>, fileName: string, options: { property: string; limit: number }): Promise<CaptureFileScan> {
+export async function scanCaptureFile(source: AsyncIterable<Uint8Array>, fileName: string, options: CaptureFileScanOptions = {}): Promise<CaptureFileScan> {
+  const { property, limit = 0, counted } = options;
   const bytes = new ByteSource(source);
   const frames = new FrameReader(bytes, fileName);
   const scan: CaptureFileScan = { records: 0, values: [] };
@@ -306,32 +316,33 @@ export async function scanCaptureFile(source: AsyncIterable<Uint8Array>, fileNam
     scan.firstSequenceNumber ??= sequenceNumber;
     scan.lastSequenceNumber = sequenceNumber;
     scan.records++;
-    if (typeof value === 'string' && scan.values.length < options.limit) scan.values.push(value);
+    if (typeof value === 'string' && scan.values.length < limit) scan.values.push(value);
   };
   try {
     const header = await readHeader(frames);
     const { codec, variant } = header.info;
-    const selection = { properties: [options.property], systemProperties: [], offset: false };
+    const selection = { properties: property === undefined ? [] : [property], systemProperties: [], offset: false };
     let step: (data: Buffer, position: number) => number | undefined;
     if (variant === 'other') {
       const decode = recordDecoderFor(header, selection);
       step = (data, position) => {
         const decoded = decode(data, position);
-        if (decoded !== undefined) found(decoded.record.sequenceNumber, decoded.record.properties[options.property]);
+        if (decoded !== undefined) found(decoded.record.sequenceNumber, property === undefined ? undefined : decoded.record.properties[property]);
         return decoded?.offset;
       };
     } else {
       const decoder = new CaptureRecordDecoder(variant === 'current' ? CURRENT_PROPERTY_BRANCHES : ARCHIVE_PROPERTY_BRANCHES, selection);
       step = (data, position) => {
-        const next = decoder.scan(data, position, scan.values.length < options.limit);
+        const next = decoder.scan(data, position, scan.values.length < limit);
         if (next !== undefined) found(decoder.scannedSequenceNumber, decoder.scannedProperty);
         return next;
       };
     }
-    // Nothing of a record outlives its step: the blocks are read in place, not copied.
     for (let frame = await nextBlock(frames, header, true); frame !== undefined; frame = await nextBlock(frames, header, true)) {
       const records = decompress(frames, codec, frame.data, frame.dataStart);
-      checkBlockEnd(frames, codec, frame, records, stepRecords(records, frame.count, frame.blockStart, step));
+      const stepped = stepRecords(records, frame.count, frame.blockStart, step);
+      counted?.(scan.records);
+      checkBlockEnd(frames, codec, frame, records, stepped);
     }
     return scan;
   } finally {

@@ -27,22 +27,25 @@ async function fromFullRead(bytes: Buffer, limit: number): Promise<CaptureFileSc
     }
     return scan;
   } catch (error) {
-    if (error instanceof CaptureFormatError) return error;
+    // The records read before the failure, as the audit reports them.
+    if (error instanceof CaptureFormatError) return Object.assign(error, { recordsBefore: scan.records });
     throw error;
   }
 }
 
 async function scanned(bytes: Buffer, limit: number, chunkSize = bytes.length || 1): Promise<CaptureFileScan | CaptureFormatError> {
+  let counted = 0;
   try {
-    return await scanCaptureFile(chunked(bytes, chunkSize), 'f.avro', { property: KEY, limit });
+    return await scanCaptureFile(chunked(bytes, chunkSize), 'f.avro', { property: KEY, limit, counted: (n) => (counted = n) });
   } catch (error) {
-    if (error instanceof CaptureFormatError) return error;
+    if (error instanceof CaptureFormatError) return Object.assign(error, { recordsBefore: counted });
     throw error;
   }
 }
 
-/** Errors compare by what a rejection records: the message (file, byte offset, problem). */
-const comparable = (result: CaptureFileScan | CaptureFormatError) => (result instanceof CaptureFormatError ? { error: result.message } : result);
+/** Errors compare by what a rejection and the audit record: the message (file, byte offset, problem) and the records before it. */
+const comparable = (result: CaptureFileScan | CaptureFormatError) =>
+  result instanceof CaptureFormatError ? { error: result.message, recordsBefore: (result as CaptureFormatError & { recordsBefore: number }).recordsBefore } : result;
 
 const value: fc.Arbitrary<CaptureValue> = fc.oneof(fc.string({ maxLength: 60 }), fc.integer(), fc.double({ noNaN: true }), fc.constant(null), fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)));
 const record: fc.Arbitrary<CaptureRecord> = fc.record({
@@ -108,6 +111,34 @@ describe('scanCaptureFile', () => {
     const scan = await scanCaptureFile(chunked(writeFile(records, 'null', 100)), 'f.avro', { property: KEY, limit: 3 });
     // Record 1's value is a number, not trace context text: it adds nothing.
     expect(scan).toEqual({ records: 10, firstSequenceNumber: 100, lastSequenceNumber: 109, values: ['00-0', '00-2', '00-3'] });
+  });
+
+  it('counts without a property, and tells the records read before a damaged one as the full read yields them', async () => {
+    const records = Array.from({ length: 30 }, (_, i): CaptureRecord => ({
+      sequenceNumber: i,
+      offset: String(i),
+      enqueuedTimeUtc: formatEnqueuedTimeUtc(Date.UTC(2026, 0, 1)),
+      systemProperties: {},
+      properties: { [KEY]: `00-${i}` },
+      body: Buffer.from(`body ${i}`),
+    }));
+    const bytes = writeFile(records, 'null', 200);
+    expect(await scanCaptureFile(chunked(bytes), 'f.avro')).toEqual({ records: 30, firstSequenceNumber: 0, lastSequenceNumber: 29, values: [] });
+    // Cut inside the last block: the records before the cut are read, then the file fails.
+    const cut = bytes.subarray(0, bytes.length - 30);
+    let yielded = 0;
+    const full = await (async () => {
+      try {
+        for await (const block of readCaptureBlocks(chunked(cut), 'f.avro')) yielded += block.length;
+      } catch (error) {
+        return error as CaptureFormatError;
+      }
+      throw new Error('the cut file read to the end');
+    })();
+    let counted = -1;
+    await expect(scanCaptureFile(chunked(cut), 'f.avro', { counted: (n) => (counted = n) })).rejects.toThrow(full.message);
+    expect(counted).toBe(yielded);
+    expect(yielded).toBeGreaterThan(0);
   });
 
   it('reads a file with no records as none, with no sequence range', async () => {
