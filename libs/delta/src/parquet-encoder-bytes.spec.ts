@@ -46,7 +46,7 @@ const TYPES: TableColumnType[] = ['string', 'long', 'integer', 'double', 'boolea
 function table(rowCount: number, seed: number, bigints: boolean): { columns: TableColumn[]; rows: TableRow[] } {
   const next = random(seed);
   const columns: TableColumn[] = [];
-  for (const type of bigints ? TYPES : TYPES.filter((t) => t !== 'timestamp').concat('timestamp'))
+  for (const type of bigints ? TYPES : [...TYPES.filter((t) => t !== 'timestamp'), 'timestamp' as TableColumnType])
     for (const nullable of [false, true]) for (const many of [false, true]) columns.push({ name: `${type}_${nullable ? 'null' : 'req'}_${many ? 'many' : 'few'}`, type, nullable });
   columns.push({ name: 'only_nulls', type: 'string', nullable: true });
   const rows = Array.from({ length: rowCount }, (_, i) => {
