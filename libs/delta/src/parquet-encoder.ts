@@ -237,7 +237,8 @@ function encodeChunk(column: TableColumn, columnCells: readonly unknown[], start
     out.bytes(compressed.buf.subarray(0, compressed.pos));
   }
   const encodings = [PLAIN, ...(column.nullable ? [RLE] : []), ...(chunk.kind === 'dictionary' ? [RLE_DICTIONARY] : [])];
-  return { pages: out.copy(), dictionaryBytes, uncompressedBytes, encodings, nulls: chunk.nulls, min: chunk.min, max: chunk.max };
+  // `out` is this chunk's own (not scratch): its bytes need no copy before the file is assembled.
+  return { pages: out.buf.subarray(0, out.pos), dictionaryBytes, uncompressedBytes, encodings, nulls: chunk.nulls, min: chunk.min, max: chunk.max };
 }
 
 /** Definition levels (bit width 1) of a page's rows: one RLE run when they are all equal, else bit-packed. */
