@@ -122,7 +122,7 @@ export function encodeParquetFile(columns: readonly TableColumn[], rows: readonl
     if (error instanceof DeltaDataError) throwFirstBadValue(columns, rows, groups, read);
     throw error;
   } finally {
-    clearCells(columns.length);
+    clearCells(columns.length, Math.min(rows.length, ROW_GROUP_ROWS));
   }
   return { bytes: assembleFile(columns, rows.length, groups, chunks), summaries };
 }
@@ -160,9 +160,9 @@ function cellsFor(columnCount: number): unknown[][] {
   return cells;
 }
 
-/** Lets go of the rows' values once the file is encoded, keeping the arrays' room. */
-function clearCells(columnCount: number): void {
-  for (let c = 0; c < columnCount && c < cells.length; c++) (cells[c] as unknown[]).fill(undefined);
+/** Lets go of the rows' values once the file is encoded (the first `used` of each array), keeping the arrays' room. */
+function clearCells(columnCount: number, used: number): void {
+  for (let c = 0; c < columnCount && c < cells.length; c++) (cells[c] as unknown[]).fill(undefined, 0, used);
 }
 
 /** Encodes column by column over the whole file, so the bad value that throws is the first in column order, then row order. */
