@@ -91,4 +91,17 @@ describe('encodeParquetFile bytes (writer version 2 never changes)', () => {
     (bad[21_000] as TableRow)['long_req_many'] = null;
     expect(() => encodeParquetFile(columns, bad)).toThrow(/^Row 21000: column "long_req_many"/);
   });
+
+  it('reports the first bad value in column order even when a later column is bad in an earlier row group', () => {
+    const columns: TableColumn[] = [
+      { name: 'a', type: 'long', nullable: false },
+      { name: 'b', type: 'string', nullable: true },
+    ];
+    const rows: TableRow[] = Array.from({ length: 100_600 }, (_, i) => ({ a: i, b: `b${i % 3}` }));
+    (rows[100_500] as TableRow)['a'] = 'late';
+    (rows[3] as TableRow)['b'] = 7;
+    expect(() => encodeParquetFile(columns, rows)).toThrow(/^Row 100500: column "a" is long but the value is/);
+    (rows[100_500] as TableRow)['a'] = null;
+    expect(() => encodeParquetFile(columns, rows)).toThrow(/^Row 100500: column "a" is not nullable/);
+  });
 });

@@ -163,6 +163,7 @@ function cellsFor(columnCount: number): unknown[][] {
 /** Lets go of the rows' values once the file is encoded (the first `used` of each array), keeping the arrays' room. */
 function clearCells(columnCount: number, used: number): void {
   for (let c = 0; c < columnCount && c < cells.length; c++) (cells[c] as unknown[]).fill(undefined, 0, used);
+  (present as unknown[]).fill(undefined, 0, Math.min(used, present.length));
 }
 
 /** Encodes column by column over the whole file, so the bad value that throws is the first in column order, then row order. */
