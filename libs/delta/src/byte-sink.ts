@@ -3,6 +3,9 @@
  * Parquet encoder writes pages, Thrift headers and the footer through it, so values go straight
  * into one buffer instead of one small array each.
  */
+/** Strings up to this length are tried as ASCII first (`utf8`). */
+const SHORT_TEXT = 64;
+
 export class ByteSink {
   buf: Buffer;
   view: DataView;
@@ -51,9 +54,25 @@ export class ByteSink {
 
   /** Appends `text` as UTF-8 (lone surrogates become U+FFFD, as TextEncoder does) and returns its byte length. */
   utf8(text: string): number {
-    this.ensure(text.length * 3);
-    const written = this.buf.write(text, this.pos);
-    this.pos += written;
+    const length = text.length;
+    this.ensure(length * 3);
+    const buf = this.buf;
+    const at = this.pos;
+    // A short ASCII string (ids, codes) is its own UTF-8: copied here, it spares a call into the runtime.
+    if (length <= SHORT_TEXT) {
+      let i = 0;
+      for (; i < length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) break;
+        buf[at + i] = code;
+      }
+      if (i === length) {
+        this.pos = at + length;
+        return length;
+      }
+    }
+    const written = buf.write(text, at);
+    this.pos = at + written;
     return written;
   }
 

@@ -32,8 +32,9 @@
  *   value in column order then row order, as before.
  * - The Delta statistics (`ColumnSummary`) are those `computeFileStats` gathers for the same rows.
  *
- * Every chunk walks its rows the same way (`walkChunk`: pages, nulls, definition levels); what it
- * does with a value is its type's. Integers, longs and dates share one of those (`fixedWidth`);
+ * A row group's rows are read once, row by row, into one array per column (`cellReaderOf`); every
+ * chunk then takes its values from its array the same way (`gatherChunk`: pages, nulls, definition
+ * levels) and loops over them with no call per value; what it does with a value is its type's. Integers, longs and dates share one of those (`fixedWidth`);
  * doubles, timestamps (milliseconds or microseconds, in halves), booleans, strings and binary each
  * have their own, as their checks, bounds and encodings differ.
  */
@@ -41,7 +42,7 @@ import { timestampMillis, timestampSubMillisMicros, type TableColumn, type Table
 import { ByteSink } from './byte-sink';
 import { compareCodePoints, emptyColumnSummary, type ColumnSummary } from './file-stats';
 import { daysOfDate } from './partition-values';
-import { invalidValue, missingValue } from './parquet-values';
+import { DeltaDataError, invalidValue, missingValue } from './parquet-values';
 import { snappyCompress } from './snappy';
 import { ThriftType, ThriftWriter } from './thrift-compact';
 
@@ -108,13 +109,75 @@ export function encodeParquetFile(columns: readonly TableColumn[], rows: readonl
   const groups: Array<[number, number]> = [];
   for (let start = 0; start < rows.length; start += ROW_GROUP_ROWS) groups.push([start, Math.min(rows.length, start + ROW_GROUP_ROWS)]);
   const summaries = columns.map(() => emptyColumnSummary());
-  // Column by column over the whole file, so the first bad value found is the one the previous writer reported.
-  const chunks = columns.map((column, c) => groups.map(([start, end]) => encodeChunk(column, rows, start, end, summaries[c] as ColumnSummary)));
+  const chunks: EncodedChunk[][] = columns.map(() => []);
+  const read = cellReaderOf(columns.map((column) => column.name));
+  try {
+    // Row group by row group, each read from the rows once (row by row, all columns), then column by column.
+    for (const [start, end] of groups) {
+      read(rows, start, end, cellsFor(columns.length));
+      columns.forEach((column, c) => (chunks[c] as EncodedChunk[]).push(encodeChunk(column, cells[c] as unknown[], start, end, summaries[c] as ColumnSummary)));
+    }
+  } catch (error) {
+    // The previous writer reported the first bad value in column order, then row order: find that one.
+    if (error instanceof DeltaDataError) throwFirstBadValue(columns, rows, groups, read);
+    throw error;
+  } finally {
+    clearCells(columns.length, Math.min(rows.length, ROW_GROUP_ROWS));
+  }
   return { bytes: assembleFile(columns, rows.length, groups, chunks), summaries };
 }
 
-function encodeChunk(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): EncodedChunk {
-  const chunk = chunkValues(column, rows, start, end, summary);
+/** Reads `rows[start, end)` into `cells`: `cells[c][i - start]` is row i's value of column c. */
+type CellReader = (rows: readonly TableRow[], start: number, end: number, cells: unknown[][]) => void;
+
+/** The compiled readers by column names (a process writes few distinct tables). */
+const cellReaders = new Map<string, CellReader>();
+const MAX_CELL_READERS = 256;
+
+/**
+ * A reader compiled for these column names: each row is visited once and each column read by a
+ * fixed name, so rows of one shape are read at the cost of a field load (a computed name per value
+ * costs a lookup, and a column-by-column walk visits every row once per column). The names enter the
+ * source only as JSON string literals, never as code (as in `column-rows.ts`).
+ */
+function cellReaderOf(names: readonly string[]): CellReader {
+  const key = JSON.stringify(names);
+  let reader = cellReaders.get(key);
+  if (reader === undefined) {
+    const reads = names.map((name, c) => `cells[${c}][i - start] = row[${JSON.stringify(name)}];`).join('\n');
+    reader = new Function('rows', 'start', 'end', 'cells', `for (let i = start; i < end; i++) {\nconst row = rows[i];\n${reads}\n}`) as CellReader;
+    if (cellReaders.size >= MAX_CELL_READERS) cellReaders.clear();
+    cellReaders.set(key, reader);
+  }
+  return reader;
+}
+
+/** Scratch of the row group at hand, one array per column (encoding is synchronous). */
+const cells: unknown[][] = [];
+
+function cellsFor(columnCount: number): unknown[][] {
+  while (cells.length < columnCount) cells.push([]);
+  return cells;
+}
+
+/** Lets go of the rows' values once the file is encoded (the first `used` of each array), keeping the arrays' room. */
+function clearCells(columnCount: number, used: number): void {
+  for (let c = 0; c < columnCount && c < cells.length; c++) (cells[c] as unknown[]).fill(undefined, 0, used);
+  (present as unknown[]).fill(undefined, 0, Math.min(used, present.length));
+}
+
+/** Encodes column by column over the whole file, so the bad value that throws is the first in column order, then row order. */
+function throwFirstBadValue(columns: readonly TableColumn[], rows: readonly TableRow[], groups: ReadonlyArray<[number, number]>, read: CellReader): void {
+  columns.forEach((column, c) => {
+    for (const [start, end] of groups) {
+      read(rows, start, end, cellsFor(columns.length));
+      chunkValues(column, cells[c] as unknown[], start, end, emptyColumnSummary());
+    }
+  });
+}
+
+function encodeChunk(column: TableColumn, columnCells: readonly unknown[], start: number, end: number, summary: ColumnSummary): EncodedChunk {
+  const chunk = chunkValues(column, columnCells, start, end, summary);
   const out = new ByteSink(values.pos + 1024);
   let uncompressedBytes = 0;
   let dictionaryBytes = 0;
@@ -175,7 +238,8 @@ function encodeChunk(column: TableColumn, rows: readonly TableRow[], start: numb
     out.bytes(compressed.buf.subarray(0, compressed.pos));
   }
   const encodings = [PLAIN, ...(column.nullable ? [RLE] : []), ...(chunk.kind === 'dictionary' ? [RLE_DICTIONARY] : [])];
-  return { pages: out.copy(), dictionaryBytes, uncompressedBytes, encodings, nulls: chunk.nulls, min: chunk.min, max: chunk.max };
+  // `out` is this chunk's own (not scratch): its bytes need no copy before the file is assembled.
+  return { pages: out.buf.subarray(0, out.pos), dictionaryBytes, uncompressedBytes, encodings, nulls: chunk.nulls, min: chunk.min, max: chunk.max };
 }
 
 /** Definition levels (bit width 1) of a page's rows: one RLE run when they are all equal, else bit-packed. */
@@ -241,26 +305,110 @@ function packBooleans(bools: Uint8Array, from: number, to: number): void {
   body.pos = pos;
 }
 
-function chunkValues(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+/** `columnCells[i - start]` is row i's value of `column`. */
+function chunkValues(column: TableColumn, columnCells: readonly unknown[], start: number, end: number, summary: ColumnSummary): ChunkValues {
   values.pos = 0;
+  const chunk = gatherChunk(column, columnCells, start, end);
+  let result: ChunkValues;
   switch (column.type) {
     case 'string':
-      return stringDictionary(column, rows, start, end, summary) ?? plainStrings(column, rows, start, end, summary);
+      result = stringDictionary(column, chunk, summary) ?? plainStrings(column, chunk, summary);
+      break;
     case 'long':
-      return fixedWidth(column, rows, start, end, summary, LONG);
+      result = fixedWidth(column, chunk, summary, LONG);
+      break;
     case 'integer':
-      return fixedWidth(column, rows, start, end, summary, INTEGER);
+      result = fixedWidth(column, chunk, summary, INTEGER);
+      break;
     case 'double':
-      return doubles(column, rows, start, end, summary);
+      result = doubles(column, chunk, summary);
+      break;
     case 'boolean':
-      return booleans(column, rows, start, end, summary);
+      result = booleans(column, chunk, summary);
+      break;
     case 'timestamp':
-      return timestamps(column, rows, start, end, summary);
+      result = timestamps(column, chunk, summary);
+      break;
     case 'date':
-      return fixedWidth(column, rows, start, end, summary, DATE);
+      result = fixedWidth(column, chunk, summary, DATE);
+      break;
     case 'binary':
-      return binaries(column, rows, start, end, summary);
+      result = binaries(column, chunk, summary);
+      break;
   }
+  // Every value before a missing one was checked above, so a bad one there was reported first.
+  if (chunk.missingRow >= 0) missingValue(column, columnCells[chunk.missingRow - start] as null | undefined, chunk.missingRow);
+  return result;
+}
+
+/** A row value that is not null. */
+type PresentValue = NonNullable<TableRow[string]>;
+
+/**
+ * A chunk's non-null values, read from the rows once (`present[0, count)`, in row order), so each
+ * type's loop runs over a plain array with no call per value. `pages[p]` is how many values come
+ * before page p (PAGE_ROWS rows each), and `pages[pages.length - 1]` is `count`.
+ */
+interface GatheredChunk {
+  start: number;
+  /** The chunk's rows, nulls included (the dictionary rule counts them). */
+  rows: number;
+  nullable: boolean;
+  count: number;
+  nulls: number;
+  pages: number[];
+  /** The first row whose value is null in a column that is not nullable (gathering stops there), or -1. */
+  missingRow: number;
+}
+
+/** Scratch of `gatherChunk` (encoding is synchronous): the non-null values of the chunk at hand. */
+const present: PresentValue[] = [];
+
+/** Reads a chunk's values into `present` and their definition levels into `defs` (nullable columns only). */
+function gatherChunk(column: TableColumn, columnCells: readonly unknown[], start: number, end: number): GatheredChunk {
+  const { nullable } = column;
+  const pages: number[] = [];
+  let count = 0;
+  let missingRow = -1;
+  for (let first = start; first < end && missingRow < 0; first += PAGE_ROWS) {
+    pages.push(count);
+    const last = Math.min(end, first + PAGE_ROWS);
+    if (!nullable) {
+      for (let i = first; i < last; i++) {
+        const value = columnCells[i - start];
+        if (value === null || value === undefined) {
+          missingRow = i;
+          break;
+        }
+        present[count++] = value as PresentValue;
+      }
+      continue;
+    }
+    for (let i = first; i < last; i++) {
+      const value = columnCells[i - start];
+      if (value === null || value === undefined) defs[i - start] = 0;
+      else {
+        defs[i - start] = 1;
+        present[count++] = value as PresentValue;
+      }
+    }
+  }
+  pages.push(count);
+  const rowsSeen = missingRow >= 0 ? missingRow - start : end - start;
+  return { start, rows: end - start, nullable, count, nulls: rowsSeen - count, pages, missingRow };
+}
+
+/** The row of `present[k]` (for an error message). */
+function rowOf(chunk: GatheredChunk, k: number): number {
+  if (!chunk.nullable) return chunk.start + k;
+  for (let i = 0, seen = 0; ; i++) if (defs[i] === 1 && seen++ === k) return chunk.start + i;
+}
+
+/** Marks of a chunk whose values take `width` bytes (or one index each, width 1) in `values`: page starts as (position, values before). */
+function marksOfWidth(chunk: GatheredChunk, width: number): number[] {
+  const marks: number[] = [];
+  for (const count of chunk.pages) marks.push(count * width, count);
+  return marks;
 }
 
 /** How a column type of whole numbers of one width is checked, written and bounded. */
@@ -303,69 +451,33 @@ const DATE: FixedWidthType = {
   merge: (summary, _min, _max, minValue, maxValue) => mergeStrings(summary, minValue as string, maxValue as string),
 };
 
-/**
- * Walks a chunk's rows in pages of PAGE_ROWS. `mark()` records in the caller's marks where each page
- * starts, and once more where the last ends. A null is checked against the column and given
- * definition level 0; every other value goes to `take` with its row, at level 1. Returns the nulls;
- * a `take` that returns `false` abandons the chunk (a dictionary that stops paying), and the walk
- * then returns `undefined`.
- */
-function walkChunk(column: TableColumn, rows: readonly TableRow[], start: number, end: number, mark: () => unknown, take: (value: PresentValue, row: number) => boolean): number | undefined;
-function walkChunk(column: TableColumn, rows: readonly TableRow[], start: number, end: number, mark: () => unknown, take: (value: PresentValue, row: number) => void): number;
-function walkChunk(column: TableColumn, rows: readonly TableRow[], start: number, end: number, mark: () => unknown, take: (value: PresentValue, row: number) => boolean | void): number | undefined {
-  const { name, nullable } = column;
-  let nulls = 0;
-  for (let first = start; first < end; first += PAGE_ROWS) {
-    mark();
-    const last = Math.min(end, first + PAGE_ROWS);
-    for (let i = first; i < last; i++) {
-      const value = rows[i][name];
-      if (value === null || value === undefined) {
-        if (!nullable) missingValue(column, value, i);
-        defs[i - start] = 0;
-        nulls++;
-        continue;
-      }
-      if (nullable) defs[i - start] = 1;
-      if (take(value, i) === false) return undefined;
-    }
-  }
-  mark();
-  return nulls;
-}
-
-/** A row value that is not null. */
-type PresentValue = NonNullable<TableRow[string]>;
-
 /** A chunk of integers, longs or dates: dictionary-encoded while that pays, else PLAIN. */
-function fixedWidth(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary, type: FixedWidthType): ChunkValues {
+function fixedWidth(column: TableColumn, chunk: GatheredChunk, summary: ColumnSummary, type: FixedWidthType): ChunkValues {
   const { width } = type;
-  const dictionary = new NumberDictionary(end - start);
-  values.ensure((end - start) * width);
+  const { count } = chunk;
+  const dictionary = new NumberDictionary(chunk.rows);
+  values.ensure(count * width);
   const view = values.view;
-  const marks: number[] = [];
-  let pos = 0;
-  let count = 0;
   let min = 0;
   let max = 0;
   let minValue: unknown;
   let maxValue: unknown;
-  const nulls = walkChunk(column, rows, start, end, () => marks.push(pos, count), (value, i) => {
+  for (let k = 0, pos = 0; k < count; k++, pos += width) {
+    const value = present[k];
     const number = type.number(value);
-    if (number === undefined) invalidValue(column, value, i);
-    if (count === 0) [min, max, minValue, maxValue] = [number, number, value, value];
+    if (number === undefined) invalidValue(column, value, rowOf(chunk, k));
+    if (k === 0) [min, max, minValue, maxValue] = [number, number, value, value];
     else if (number < min) [min, minValue] = [number, value];
     else if (number > max) [max, maxValue] = [number, value];
-    if (dictionary.open) dictionary.add(number, count);
-    type.write(view, pos, number);
-    pos += width;
-    count++;
-  });
-  values.pos = pos;
+    if (dictionary.open) dictionary.add(number, k);
+    if (width === 8) setInt64(view, pos, number);
+    else view.setInt32(pos, number, true);
+  }
+  values.pos = count * width;
   if (count > 0) type.merge(summary, min, max, minValue, maxValue);
-  summary.nulls += nulls;
+  summary.nulls += chunk.nulls;
   const bounds = { min: count > 0 ? type.bytes(min) : undefined, max: count > 0 ? type.bytes(max) : undefined };
-  return dictionary.chunk(marks, nulls, bounds, width, type.write);
+  return dictionary.chunk(marksOfWidth(chunk, width), chunk.nulls, bounds, width, type.write);
 }
 
 /** A safe integer as a little-endian INT64, in two 32-bit halves (no BigInt). */
@@ -384,55 +496,59 @@ function setMicrosOfMillis(view: DataView, at: number, millis: number): void {
   view.setInt32(at + 4, highMs * 1000 + carry, true);
 }
 
-function doubles(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  values.ensure((end - start) * 8);
+function doubles(column: TableColumn, chunk: GatheredChunk, summary: ColumnSummary): ChunkValues {
+  const { count } = chunk;
+  values.ensure(count * 8);
   const view = values.view;
-  const marks: number[] = [];
-  let pos = 0;
   let min = NaN;
   let max = NaN;
   let hasNaN = false;
-  const nulls = walkChunk(column, rows, start, end, () => marks.push(pos, pos >> 3), (value, i) => {
-    if (typeof value !== 'number') invalidValue(column, value, i);
-    view.setFloat64(pos, value, true);
-    pos += 8;
+  for (let k = 0; k < count; k++) {
+    const value = present[k];
+    if (typeof value !== 'number') invalidValue(column, value, rowOf(chunk, k));
+    view.setFloat64(k * 8, value, true);
     if (value !== value) hasNaN = true;
     else if (min !== min) min = max = value;
     else if (value < min) min = value;
     else if (value > max) max = value;
-  });
-  values.pos = pos;
+  }
+  values.pos = count * 8;
   if (hasNaN) summary.hasNaN = true;
   if (min === min) mergeNumbers(summary, min, max);
-  summary.nulls += nulls;
+  summary.nulls += chunk.nulls;
   // Parquet's rule for zero bounds: a zero min is -0 and a zero max +0, whichever zeros the chunk holds.
   const bounds = min === min ? { min: float64Bytes(min === 0 ? -0 : min), max: float64Bytes(max === 0 ? 0 : max) } : { min: undefined, max: undefined };
-  return { kind: 'plain', marks, nulls, ...bounds };
+  return { kind: 'plain', marks: marksOfWidth(chunk, 8), nulls: chunk.nulls, ...bounds };
 }
 
-function booleans(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
-  values.ensure(end - start);
+function booleans(column: TableColumn, chunk: GatheredChunk, summary: ColumnSummary): ChunkValues {
+  const { count } = chunk;
+  values.ensure(count);
   const buf = values.buf;
-  const marks: number[] = [];
-  let pos = 0;
   let seen = 0; // bit 0: false seen, bit 1: true seen
-  const nulls = walkChunk(column, rows, start, end, () => marks.push(pos, pos), (value, i) => {
-    if (typeof value !== 'boolean') invalidValue(column, value, i);
-    buf[pos++] = value ? 1 : 0;
+  for (let k = 0; k < count; k++) {
+    const value = present[k];
+    if (typeof value !== 'boolean') invalidValue(column, value, rowOf(chunk, k));
+    buf[k] = value ? 1 : 0;
     seen |= value ? 2 : 1;
-  });
-  values.pos = pos;
-  summary.nulls += nulls;
-  return { kind: 'boolean', marks, nulls, min: seen === 0 ? undefined : Uint8Array.of(seen & 1 ? 0 : 1), max: seen === 0 ? undefined : Uint8Array.of(seen & 2 ? 1 : 0) };
+  }
+  values.pos = count;
+  summary.nulls += chunk.nulls;
+  return {
+    kind: 'boolean',
+    marks: marksOfWidth(chunk, 1),
+    nulls: chunk.nulls,
+    min: seen === 0 ? undefined : Uint8Array.of(seen & 1 ? 0 : 1),
+    max: seen === 0 ? undefined : Uint8Array.of(seen & 2 ? 1 : 0),
+  };
 }
 
-function timestamps(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+function timestamps(column: TableColumn, chunk: GatheredChunk, summary: ColumnSummary): ChunkValues {
+  const { count } = chunk;
   // Keyed by epoch ms: a chunk holding a bigint (microseconds) is written without a dictionary.
-  const dictionary = new NumberDictionary(end - start);
-  values.ensure((end - start) * 8);
+  const dictionary = new NumberDictionary(chunk.rows);
+  values.ensure(count * 8);
   const view = values.view;
-  const marks: number[] = [];
-  let pos = 0;
   // Parquet bounds in microseconds as (signed high, unsigned low) halves; Delta bounds in milliseconds as `computeFileStats` takes them.
   let minHigh = 0;
   let minLow = 0;
@@ -441,13 +557,14 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
   let minMs = 0;
   let maxMs = 0;
   let roundedUp = false;
-  const nulls = walkChunk(column, rows, start, end, () => marks.push(pos, pos >> 3), (value, i) => {
+  for (let k = 0; k < count; k++) {
+    const value = present[k];
     let high: number;
     let low: number;
     let floor: number;
     let ceil: number;
     if (typeof value === 'number') {
-      if (!Number.isSafeInteger(value)) invalidValue(column, value, i);
+      if (!Number.isSafeInteger(value)) invalidValue(column, value, rowOf(chunk, k));
       // value × 1000 exactly, in halves: the low half of the millis times 1000 stays below 2^42.
       const highMs = Math.floor(value / TWO_32);
       const lowMicros = (value - highMs * TWO_32) * 1000;
@@ -455,17 +572,17 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
       low = lowMicros - carry * TWO_32;
       high = highMs * 1000 + carry;
       floor = ceil = value;
-      if (dictionary.open) dictionary.add(value, pos >> 3);
+      if (dictionary.open) dictionary.add(value, k);
     } else if (typeof value === 'bigint') {
       dictionary.open = false;
-      if (value < MIN_INT64 || value > MAX_INT64) invalidValue(column, value, i);
+      if (value < MIN_INT64 || value > MAX_INT64) invalidValue(column, value, rowOf(chunk, k));
       const bits = BigInt.asUintN(64, value);
       low = Number(bits & 0xffffffffn);
       high = Number(BigInt.asIntN(32, bits >> 32n));
       floor = timestampMillis(value);
       ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
-    } else invalidValue(column, value, i);
-    if (pos === 0) {
+    } else invalidValue(column, value, rowOf(chunk, k));
+    if (k === 0) {
       [minHigh, minLow, maxHigh, maxLow, minMs, maxMs, roundedUp] = [high, low, high, low, floor, ceil, ceil !== floor];
     } else {
       if (high < minHigh || (high === minHigh && low < minLow)) [minHigh, minLow] = [high, low];
@@ -473,78 +590,86 @@ function timestamps(column: TableColumn, rows: readonly TableRow[], start: numbe
       if (floor < minMs) minMs = floor;
       if (ceil > maxMs) [maxMs, roundedUp] = [ceil, ceil !== floor];
     }
-    view.setUint32(pos, low, true);
-    view.setInt32(pos + 4, high, true);
-    pos += 8;
-  });
-  values.pos = pos;
-  if (pos > 0) {
+    view.setUint32(k * 8, low, true);
+    view.setInt32(k * 8 + 4, high, true);
+  }
+  values.pos = count * 8;
+  if (count > 0) {
     if (summary.min === undefined || minMs < (summary.min as number)) summary.min = minMs;
     if (summary.max === undefined || maxMs > (summary.max as number)) [summary.max, summary.maxRoundedUp] = [maxMs, roundedUp];
   }
-  summary.nulls += nulls;
-  const bounds = { min: pos > 0 ? int64BytesOfHalves(minHigh, minLow) : undefined, max: pos > 0 ? int64BytesOfHalves(maxHigh, maxLow) : undefined };
-  return dictionary.chunk(marks, nulls, bounds, 8, setMicrosOfMillis);
+  summary.nulls += chunk.nulls;
+  const bounds = { min: count > 0 ? int64BytesOfHalves(minHigh, minLow) : undefined, max: count > 0 ? int64BytesOfHalves(maxHigh, maxLow) : undefined };
+  return dictionary.chunk(marksOfWidth(chunk, 8), chunk.nulls, bounds, 8, setMicrosOfMillis);
 }
 
-function binaries(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+function binaries(column: TableColumn, chunk: GatheredChunk, summary: ColumnSummary): ChunkValues {
   const marks: number[] = [];
-  let count = 0;
-  const nulls = walkChunk(column, rows, start, end, () => marks.push(values.pos, count), (value, i) => {
-    if (!Buffer.isBuffer(value)) invalidValue(column, value, i);
-    values.int32(value.length);
-    values.bytes(value);
-    count++;
-  });
-  summary.nulls += nulls;
-  return { kind: 'plain', marks, nulls, min: undefined, max: undefined };
+  const { pages } = chunk;
+  for (let p = 0; p + 1 < pages.length; p++) {
+    const [from, to] = [pages[p] as number, pages[p + 1] as number];
+    marks.push(values.pos, from);
+    for (let k = from; k < to; k++) {
+      const value = present[k];
+      if (!Buffer.isBuffer(value)) invalidValue(column, value, rowOf(chunk, k));
+      values.int32(value.length);
+      values.bytes(value);
+    }
+  }
+  marks.push(values.pos, chunk.count);
+  summary.nulls += chunk.nulls;
+  return { kind: 'plain', marks, nulls: chunk.nulls, min: undefined, max: undefined };
 }
 
-function plainStrings(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues {
+function plainStrings(column: TableColumn, chunk: GatheredChunk, summary: ColumnSummary): ChunkValues {
   const marks: number[] = [];
-  let count = 0;
+  const { pages, count } = chunk;
   let min = '';
   let max = '';
   values.pos = 0;
-  const nulls = walkChunk(column, rows, start, end, () => marks.push(values.pos, count), (value, i) => {
-    if (typeof value !== 'string') invalidValue(column, value, i);
-    if (count === 0) min = max = value;
-    else if (compareCodePoints(value, min) < 0) min = value;
-    else if (compareCodePoints(value, max) > 0) max = value;
-    count++;
-    const lengthAt = values.pos;
-    values.ensure(4 + value.length * 3);
-    values.pos += 4;
-    values.view.setInt32(lengthAt, values.utf8(value), true);
-  });
+  for (let p = 0; p + 1 < pages.length; p++) {
+    const [from, to] = [pages[p] as number, pages[p + 1] as number];
+    marks.push(values.pos, from);
+    for (let k = from; k < to; k++) {
+      const value = present[k];
+      if (typeof value !== 'string') invalidValue(column, value, rowOf(chunk, k));
+      if (k === 0) min = max = value;
+      else if (compareCodePoints(value, min) < 0) min = value;
+      else if (compareCodePoints(value, max) > 0) max = value;
+      const lengthAt = values.pos;
+      values.ensure(4 + value.length * 3);
+      values.pos += 4;
+      values.view.setInt32(lengthAt, values.utf8(value), true);
+    }
+  }
+  marks.push(values.pos, count);
   if (count > 0) mergeStrings(summary, min, max);
-  summary.nulls += nulls;
-  return { kind: 'plain', marks, nulls, min: count > 0 ? Buffer.from(min, 'utf8') : undefined, max: count > 0 ? Buffer.from(max, 'utf8') : undefined };
+  summary.nulls += chunk.nulls;
+  return { kind: 'plain', marks, nulls: chunk.nulls, min: count > 0 ? Buffer.from(min, 'utf8') : undefined, max: count > 0 ? Buffer.from(max, 'utf8') : undefined };
 }
 
 /** A string chunk as dictionary indices, or `undefined` (nothing recorded) when the dictionary stops paying. */
-function stringDictionary(column: TableColumn, rows: readonly TableRow[], start: number, end: number, summary: ColumnSummary): ChunkValues | undefined {
+function stringDictionary(column: TableColumn, chunk: GatheredChunk, summary: ColumnSummary): ChunkValues | undefined {
   const ids = new Map<string, number>();
   const entries: string[] = [];
-  const marks: number[] = [];
-  let count = 0;
+  const { count } = chunk;
   let chars = 0;
-  const nulls = walkChunk(column, rows, start, end, () => marks.push(count, count), (value, i) => {
-    if (typeof value !== 'string') invalidValue(column, value, i);
+  for (let k = 0; k < count; k++) {
+    const value = present[k];
+    if (typeof value !== 'string') invalidValue(column, value, rowOf(chunk, k));
     let id = ids.get(value);
     if (id === undefined) {
       id = entries.length;
       chars += value.length;
-      if (dictionaryStopsPaying(id, count, end - start) || chars > DICTIONARY_MAX_CHARS) return false;
+      if (dictionaryStopsPaying(id, k, chunk.rows) || chars > DICTIONARY_MAX_CHARS) return undefined;
       ids.set(value, id);
       entries.push(value);
     }
-    indices[count++] = id;
-    return true;
-  });
-  if (nulls === undefined) return undefined;
-  summary.nulls += nulls;
-  if (count === 0) return { kind: 'plain', marks: marks.map(() => 0), nulls, min: undefined, max: undefined };
+    indices[k] = id;
+  }
+  summary.nulls += chunk.nulls;
+  const marks = marksOfWidth(chunk, 1);
+  if (count === 0) return { kind: 'plain', marks: marks.map(() => 0), nulls: chunk.nulls, min: undefined, max: undefined };
   let min = entries[0] as string;
   let max = min;
   const dictionary = new ByteSink(chars * 3 + entries.length * 4);
@@ -559,7 +684,7 @@ function stringDictionary(column: TableColumn, rows: readonly TableRow[], start:
   return {
     kind: 'dictionary',
     marks,
-    nulls,
+    nulls: chunk.nulls,
     dictionary: { entries: entries.length, bytes: dictionary.copy() },
     min: Buffer.from(min, 'utf8'),
     max: Buffer.from(max, 'utf8'),

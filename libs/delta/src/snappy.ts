@@ -36,8 +36,9 @@ export function snappyCompress(input: Uint8Array, start: number, end: number, ou
   }
 }
 
-function load32(src: Uint8Array, i: number): number {
-  return src[i] | (src[i + 1] << 8) | (src[i + 2] << 16) | (src[i + 3] << 24);
+/** The little-endian 32-bit word at `i` (signed: only equality and the hash use it). */
+function load32(src: DataView, i: number): number {
+  return src.getInt32(i, true);
 }
 
 function hash(word: number): number {
@@ -47,10 +48,12 @@ function hash(word: number): number {
 /** One block of at most 64 KiB; returns the output position after it. Table entries are offsets from `base`. */
 function compressBlock(src: Uint8Array, base: number, end: number, dst: Uint8Array, d: number): number {
   table.fill(0);
+  // One unaligned load per word instead of four byte loads.
+  const words = new DataView(src.buffer, src.byteOffset, src.length);
   const limit = end - INPUT_MARGIN;
   let nextEmit = base;
   let s = base + 1;
-  let nextHash = hash(load32(src, s));
+  let nextHash = hash(load32(words, s));
   for (;;) {
     // Look for a 4-byte match, probing further apart the longer none is found.
     let skip = 32;
@@ -64,8 +67,8 @@ function compressBlock(src: Uint8Array, base: number, end: number, dst: Uint8Arr
       if (next > limit) return nextEmit < end ? literal(dst, d, src, nextEmit, end) : d;
       candidate = base + table[nextHash];
       table[nextHash] = s - base;
-      nextHash = hash(load32(src, next));
-      if (load32(src, s) === load32(src, candidate)) break;
+      nextHash = hash(load32(words, next));
+      if (load32(words, s) === load32(words, candidate)) break;
     }
     d = literal(dst, d, src, nextEmit, s);
     // Emit copies as long as the byte after one starts another match.
@@ -80,12 +83,12 @@ function compressBlock(src: Uint8Array, base: number, end: number, dst: Uint8Arr
       d = copy(dst, d, matchStart - candidate, s - matchStart);
       nextEmit = s;
       if (s >= limit) return nextEmit < end ? literal(dst, d, src, nextEmit, end) : d;
-      table[hash(load32(src, s - 1))] = s - 1 - base;
-      const current = hash(load32(src, s));
+      table[hash(load32(words, s - 1))] = s - 1 - base;
+      const current = hash(load32(words, s));
       candidate = base + table[current];
       table[current] = s - base;
-      if (load32(src, s) !== load32(src, candidate)) {
-        nextHash = hash(load32(src, s + 1));
+      if (load32(words, s) !== load32(words, candidate)) {
+        nextHash = hash(load32(words, s + 1));
         s++;
         break;
       }

@@ -15,8 +15,10 @@
  * - Memory is bounded by the ids whose windows are still open. Ids are kept in buckets by expiry
  *   (most ids share one: the end of their window), and eviction takes whole buckets off a min-heap
  *   of the distinct expiries; an extended id is also in its older bucket, skipped when that surfaces.
+ *   A bucket counts its extended ids, so one with none is evicted without looking any id up.
  * - `snapshot()` is plain JSON in a deterministic order (expiry, then id), and `restore` of it
- *   answers every later observation exactly as the original would.
+ *   answers every later observation exactly as the original would. A bucket keeps its sorted
+ *   entries until it changes, so a snapshot sorts and builds only what changed since the last one.
  */
 import { NumberHeap } from './number-heap';
 
@@ -31,9 +33,11 @@ export interface DedupState {
 export class Deduplicator {
   private readonly expiries = new Map<string, number>();
   /** Ids by the expiry they were remembered with (an extended id also stays in its older bucket). */
-  private readonly buckets = new Map<number, string[]>();
+  private readonly buckets = new Map<number, Bucket>();
   /** The distinct expiries that have a bucket. */
   private readonly queue = new NumberHeap();
+  /** The bucket observed last: consecutive events mostly share their expiry. */
+  private last: Bucket | undefined;
 
   /** The number of remembered ids. */
   get size(): number {
@@ -46,7 +50,10 @@ export class Deduplicator {
     const remembered = this.expiries.get(eventId);
     if (remembered === undefined || expiry > remembered) {
       this.expiries.set(eventId, expiry);
-      this.bucket(expiry).push(eventId);
+      const bucket = this.last !== undefined && this.last.expiry === expiry ? this.last : (this.last = this.bucket(expiry));
+      bucket.ids.push(eventId);
+      bucket.pairs = undefined;
+      if (remembered !== undefined) this.extended(remembered);
     }
     return remembered === undefined ? 'new' : 'duplicate';
   }
@@ -56,9 +63,16 @@ export class Deduplicator {
     let forgotten = 0;
     for (let time = this.queue.peek(); time !== undefined && time <= watermark; time = this.queue.peek()) {
       this.queue.pop();
-      const ids = this.buckets.get(time) as string[];
+      const bucket = this.buckets.get(time) as Bucket;
       this.buckets.delete(time);
-      for (const id of ids) {
+      if (this.last === bucket) this.last = undefined;
+      if (bucket.stale === 0) {
+        // No id here was extended: every one is remembered with this expiry.
+        for (const id of bucket.ids) this.expiries.delete(id);
+        forgotten += bucket.ids.length;
+        continue;
+      }
+      for (const id of bucket.ids) {
         // An extended id has a later bucket too; only its latest one evicts it.
         if (this.expiries.get(id) === time) {
           this.expiries.delete(id);
@@ -69,17 +83,25 @@ export class Deduplicator {
     return forgotten;
   }
 
+  /** The snapshot's entries are shared with later snapshots while their bucket is unchanged: read them, do not change them. */
   snapshot(): DedupState {
     const entries: Array<[string, number]> = [];
     for (const time of [...this.buckets.keys()].sort((a, b) => a - b)) {
-      const ids = this.buckets.get(time) as string[];
-      // Extended ids leave their older buckets for good; the rest sort in place, so a bucket that
-      // only grew since the last snapshot is one sorted run and a short tail (cheap to sort again).
-      let kept = 0;
-      for (const id of ids) if (this.expiries.get(id) === time) ids[kept++] = id;
-      ids.length = kept;
-      ids.sort();
-      for (const id of ids) entries.push([id, time]);
+      const bucket = this.buckets.get(time) as Bucket;
+      if (bucket.pairs === undefined) {
+        const { ids } = bucket;
+        // Extended ids leave their older buckets for good; the rest sort in place, so a bucket that
+        // only grew since the last snapshot is one sorted run and a short tail (cheap to sort again).
+        if (bucket.stale > 0) {
+          let kept = 0;
+          for (const id of ids) if (this.expiries.get(id) === time) ids[kept++] = id;
+          ids.length = kept;
+          bucket.stale = 0;
+        }
+        ids.sort();
+        bucket.pairs = ids.map((id): [string, number] => [id, time]);
+      }
+      for (const pair of bucket.pairs) entries.push(pair);
     }
     return { version: 2, entries };
   }
@@ -90,20 +112,37 @@ export class Deduplicator {
     const dedup = new Deduplicator();
     for (const [id, expiry] of state.entries) {
       dedup.expiries.set(id, expiry);
-      dedup.bucket(expiry).push(id);
+      dedup.bucket(expiry).ids.push(id);
     }
     return dedup;
   }
 
-  private bucket(expiry: number): string[] {
-    let ids = this.buckets.get(expiry);
-    if (ids === undefined) {
-      ids = [];
-      this.buckets.set(expiry, ids);
+  /** An id remembered with `expiry` now has a later one: its entry in that bucket is stale. */
+  private extended(expiry: number): void {
+    const bucket = this.buckets.get(expiry) as Bucket;
+    bucket.stale++;
+    bucket.pairs = undefined;
+  }
+
+  private bucket(expiry: number): Bucket {
+    let bucket = this.buckets.get(expiry);
+    if (bucket === undefined) {
+      bucket = { expiry, ids: [], stale: 0, pairs: undefined };
+      this.buckets.set(expiry, bucket);
       this.queue.push(expiry);
     }
-    return ids;
+    return bucket;
   }
+}
+
+/** The ids remembered with one expiry. */
+interface Bucket {
+  expiry: number;
+  ids: string[];
+  /** How many of `ids` were extended since (remembered with a later expiry now). */
+  stale: number;
+  /** `ids` sorted as snapshot entries, while the bucket is unchanged since the last snapshot. */
+  pairs: Array<[string, number]> | undefined;
 }
 
 function checkState(state: DedupState): void {
