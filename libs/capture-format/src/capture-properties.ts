@@ -165,6 +165,22 @@ export function writeExactCaptureProperties(properties: Record<string, PropertyV
 /** Bytes of the longest zig-zag varint avsc writes (a long). */
 const MAX_VARINT_BYTES = 10;
 
+/**
+ * A short ASCII string behind its one-byte length, written optimistically: the position after it,
+ * or -1 (and bytes after `at` overwritten, which the caller writes again) for a longer or non-ASCII one.
+ */
+function writeShortAscii(target: Buffer, at: number, text: string): number {
+  const count = text.length;
+  if (count > LOOP_ASCII_CHARS) return -1;
+  for (let i = 0; i < count; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    target[at + 1 + i] = c;
+  }
+  target[at] = count * 2;
+  return at + 1 + count;
+}
+
 /** What the last `writeExactString` wrote: the string's UTF-8 bytes. */
 const written = { utf8Bytes: 0 };
 
@@ -174,18 +190,10 @@ const written = { utf8Bytes: 0 };
  */
 function writeExactString(target: Buffer, at: number, text: string): number {
   const count = text.length;
-  if (count <= LOOP_ASCII_CHARS) {
-    let i = 0;
-    for (; i < count; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 0x80) break;
-      target[at + 1 + i] = c;
-    }
-    if (i === count) {
-      written.utf8Bytes = count;
-      target[at] = count * 2;
-      return at + 1 + count;
-    }
+  const end = writeShortAscii(target, at, text);
+  if (end >= 0) {
+    written.utf8Bytes = count;
+    return end;
   }
   if (!isWellFormed(text)) return -1;
   const length = Buffer.byteLength(text, 'utf8');
@@ -278,19 +286,8 @@ function readLength(bytes: Uint8Array, at: number): number {
 /** A well-formed string, as avsc writes it: a zig-zag length, then UTF-8. */
 function writeString(target: Buffer, at: number, text: string): number {
   const count = text.length;
-  if (count <= LOOP_ASCII_CHARS) {
-    // Optimistically ASCII behind a one-byte length.
-    let i = 0;
-    for (; i < count; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 0x80) break;
-      target[at + 1 + i] = c;
-    }
-    if (i === count) {
-      target[at] = count * 2;
-      return at + 1 + count;
-    }
-  }
+  const end = writeShortAscii(target, at, text);
+  if (end >= 0) return end;
   const length = Buffer.byteLength(text, 'utf8');
   at = writeLong(target, at, length);
   // Well-formed text: Node's encoder writes what avsc's loop writes; latin1 is the ASCII shortcut.
