@@ -53,25 +53,38 @@ const REMEMBERED_TIME_BYTES = 32;
 /** Longest string value whose text a selected key remembers. */
 const REMEMBERED_VALUE_BYTES = 64;
 
+/** The last short string read at one place (its first `length` bytes, copied) and its text, to reuse the text when the bytes repeat. */
+interface RecalledText {
+  readonly bytes: Buffer;
+  length: number;
+  text: string;
+}
+
+function recalledText(maxBytes: number): RecalledText {
+  return { bytes: Buffer.alloc(maxBytes), length: -1, text: '' };
+}
+
 /** A key to keep: its text, its UTF-8 bytes as a matching key has them in the file, and its last string value. */
 interface WantedKey {
   readonly text: string;
   readonly bytes: Buffer;
-  /** Values repeat (content types, sources): the last short string's bytes (its first `lastLength`) and text, to reuse the text. */
-  readonly lastValue: Buffer;
-  lastLength: number;
-  lastText: string;
+  /** Values repeat (content types, sources). */
+  readonly last: RecalledText;
 }
 
 type WantedKeys = readonly WantedKey[] | undefined;
+
+/** No key selected: `map` walks every entry and builds nothing. */
+const NO_KEYS: readonly WantedKey[] = [];
 
 function wantedKeys(keys: readonly string[] | undefined, field: string): WantedKeys {
   if (keys === undefined) return undefined;
   return keys.map((text) => {
     const bytes = Buffer.from(text, 'utf8');
     // A key Node's encoder changes (a lone surrogate) could never equal a decoded key byte for byte.
-    if (text === '__proto__' || bytes.toString('utf8') !== text) throw new RangeError(`${field} key ${JSON.stringify(text)} cannot be selected: it is __proto__ or not well-formed text.`);
-    return { text, bytes, lastValue: Buffer.alloc(REMEMBERED_VALUE_BYTES), lastLength: -1, lastText: '' };
+    if (text === '__proto__' || bytes.toString('utf8') !== text)
+      throw new RangeError(`${field} key ${JSON.stringify(text)} cannot be selected: it is __proto__ or not well-formed text.`);
+    return { text, bytes, last: recalledText(REMEMBERED_VALUE_BYTES) };
   });
 }
 
@@ -85,10 +98,8 @@ export class CaptureRecordDecoder {
   private readonly wantedProperties: WantedKeys;
   private readonly wantedSystemProperties: WantedKeys;
   private readonly keepsOffset: boolean;
-  /** Records come in runs enqueued within the same second: the last `EnqueuedTimeUtc` bytes (the first `lastTimeLength`) and text. */
-  private readonly lastTime = Buffer.alloc(REMEMBERED_TIME_BYTES);
-  private lastTimeLength = -1;
-  private lastTimeText = '';
+  /** Records come in runs enqueued within the same second: the last `EnqueuedTimeUtc`. */
+  private readonly lastTime = recalledText(REMEMBERED_TIME_BYTES);
 
   constructor(
     private readonly propertyBranches: readonly UnionBranch[],
@@ -140,11 +151,11 @@ export class CaptureRecordDecoder {
       this.scannedSequenceNumber = this.long();
       this.skipString(); // Offset
       this.skipString(); // EnqueuedTimeUtc
-      this.skipMap(SYSTEM_PROPERTY_BRANCHES);
+      this.map(SYSTEM_PROPERTY_BRANCHES, NO_KEYS);
       if (property && this.wantedProperties !== undefined && this.wantedProperties.length > 0) {
         const first = (this.wantedProperties[0] as WantedKey).text;
         this.scannedProperty = this.map(this.propertyBranches, this.wantedProperties)[first];
-      } else this.skipMap(this.propertyBranches);
+      } else this.map(this.propertyBranches, NO_KEYS);
       this.skipBody();
       return this.position;
     } catch (error) {
@@ -219,22 +230,26 @@ export class CaptureRecordDecoder {
 
   /** The `EnqueuedTimeUtc` string: the last one's text again when its bytes are the same. */
   private enqueuedTime(): string {
-    const length = this.length('a string');
+    return this.recalledString(this.length('a string'), this.lastTime);
+  }
+
+  /** The string of `length` bytes at the current position: `last`'s text when the bytes are its, else decoded (and remembered when short). */
+  private recalledString(length: number, last: RecalledText): string {
     const start = this.position;
     const data = this.data;
-    const last = this.lastTime;
-    let same = this.lastTimeLength === length;
-    for (let i = 0; same && i < length; i++) same = data[start + i] === last[i];
+    const bytes = last.bytes;
+    let same = last.length === length;
+    for (let i = 0; same && i < length; i++) same = data[start + i] === bytes[i];
     if (same) {
       this.position = start + length;
-      return this.lastTimeText;
+      return last.text;
     }
     const text = this.string(length);
-    if (length <= REMEMBERED_TIME_BYTES) {
+    if (length <= bytes.length) {
       // Copied: the block's bytes are not kept past this record.
-      data.copy(last, 0, start, start + length);
-      this.lastTimeLength = length;
-      this.lastTimeText = text;
+      data.copy(bytes, 0, start, start + length);
+      last.length = length;
+      last.text = text;
     }
     return text;
   }
@@ -321,48 +336,17 @@ export class CaptureRecordDecoder {
       this.position = at;
       return this.value(branches);
     }
-    const length = this.length('a string');
-    const start = this.position;
-    const data = this.data;
-    const last = key.lastValue;
-    let same = key.lastLength === length;
-    for (let i = 0; same && i < length; i++) same = data[start + i] === last[i];
-    if (same) {
-      this.position = start + length;
-      return key.lastText;
-    }
-    const text = this.string(length);
-    if (length <= REMEMBERED_VALUE_BYTES) {
-      // Copied: the block's bytes are not kept past this record.
-      for (let i = 0; i < length; i++) last[i] = data[start + i] as number;
-      key.lastLength = length;
-      key.lastText = text;
-    }
-    return text;
+    return this.recalledString(this.length('a string'), key.last);
   }
 
-  /** Walks a map as `map` reads it with no key selected (same checks, same errors). */
-  private skipMap(branches: readonly UnionBranch[]): void {
-    for (let count = this.long(); count !== 0; count = this.long()) {
-      if (count < 0) {
-        count = -count;
-        this.long(); // the block's byte size
-      }
-      for (let i = 0; i < count; i++) {
-        this.skipString();
-        this.skipValue(branches);
-      }
-    }
-  }
-
-  /** Walks the Body as `body` reads it. */
-  private skipBody(): void {
+  /** Walks the Body as `body` reads it: its length, or -1 for null. */
+  private skipBody(): number {
     const index = this.long();
-    if (index === 0) return;
+    if (index === 0) return -1;
     if (index === 1) {
       const length = this.length('a bytes value');
       this.position += length;
-      return;
+      return length;
     }
     throw new RangeError(`invalid union index ${index} for Body (null or bytes)`);
   }
@@ -400,9 +384,7 @@ export class CaptureRecordDecoder {
   }
 
   private body(): Buffer | null {
-    const index = this.long();
-    if (index === 0) return null;
-    if (index === 1) return this.bytes();
-    throw new RangeError(`invalid union index ${index} for Body (null or bytes)`);
+    const length = this.skipBody();
+    return length < 0 ? null : this.data.subarray(this.position - length, this.position);
   }
 }
