@@ -45,7 +45,7 @@ import {
   type SilverManifest,
   type TableRow,
 } from '@pipeline/contracts';
-import { ManifestLog, sha256Hex, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
+import { ManifestLog, sha256HexAside, type BatchInput, type BatchOutcome } from '@pipeline/checkpoint';
 import { PARQUET_WRITER_VERSION, parquetWriterOf, type DeltaTable, type ParquetWriterVersion, type WrittenDataFile } from '@pipeline/delta';
 import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
@@ -261,54 +261,60 @@ async function transformBatch(
   const rejectedFiles: SilverRejectedFile[] = [];
   const keepsLog = isEveryCaptureFile(range) && deps.manifests.root === DEFAULT_MANIFEST_ROOT;
 
+  const files: ReferencedFile[] = [];
   for (const manifest of bronze) {
     for (const file of manifest.files) {
-      if (!inCaptureTimeRange(range, file.path)) {
-        captureFiles.outOfRange++;
-        continue;
-      }
-      captureFiles.inRange++;
-      const partition = file.partitionId ?? 'unknown';
-      const partitionCounts = (counts[partition] ??= emptyCounts());
-      // Set aside by this batch before a crash: the decision stands, even if the file was put back since.
-      const recorded = keepsLog && kind === 'recorded' ? await rejectedBefore(deps.lake, file.path, manifest.batch, batch) : undefined;
-      const bytes = recorded ? undefined : await readReferenced(deps.lake, file.path);
-      const found = bytes === undefined ? null : { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
-      if (recorded || bytes === undefined || found?.sha256 !== file.sha256) {
-        // Not the bytes bronze referenced: their records count as rejected, and the file is set
-        // aside for `pipeline rejected restore` (the pipeline's own silver only: a replay or a
-        // run under other roots counts it in its commit and leaves the log to the pipeline).
-        const rejection = recorded ?? rejectionOf(deps, manifest, file, found, batch);
-        rejectedFiles.push({ path: file.path, partitionId: partition, bronzeBatch: manifest.batch, rows: file.rows, reason: rejection.reason });
-        if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
-        continue;
-      }
-      // The transform reads a few properties only: the others are skipped, not decoded (nor the offset).
-      // One event object per file, refilled per record: the transform keeps none of it.
-      const event: SourceEvent = { body: null, properties: {}, enqueuedTime: 0, partitionId: partition, sequenceNumber: 0, captureFile: file.path };
-      for await (const block of readCaptureBlocks(single(bytes), file.path, SILVER_SELECTION)) {
-        for (const record of block) {
-          partitionCounts.records++;
-          event.body = record.body;
-          event.properties = record.properties;
-          event.enqueuedTime = parseEnqueuedTimeUtc(record.enqueuedTimeUtc);
-          event.sequenceNumber = record.sequenceNumber;
-          const result = deps.transform(event);
-          if (result.kind === 'quarantine') {
-            quarantined.push(result.row);
-            partitionCounts.quarantined++;
-            reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
-            continue;
-          }
-          const shard = result.row['shard'] as number;
-          if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime, result.row) === 'duplicate') {
-            partitionCounts.duplicates++;
-            continue;
-          }
-          // The transform assigned the row's gold shard from its grouping key.
-          (byShard[shard] as TableRow[]).push(result.row);
-          partitionCounts.rows++;
+      if (inCaptureTimeRange(range, file.path)) files.push({ manifest, file });
+      else captureFiles.outOfRange++;
+    }
+  }
+  // Each file is read and hashed while the one before it is transformed.
+  const readFile = (f: number) => (f < files.length ? readAhead(deps.lake, (files[f] as ReferencedFile).file.path) : undefined);
+  let next = readFile(0);
+  for (let f = 0; f < files.length; f++) {
+    const { manifest, file } = files[f] as ReferencedFile;
+    const read = next as Promise<FingerprintedFile>;
+    next = readFile(f + 1);
+    captureFiles.inRange++;
+    const partition = file.partitionId ?? 'unknown';
+    const partitionCounts = (counts[partition] ??= emptyCounts());
+    // Set aside by this batch before a crash: the decision stands, even if the file was put back since.
+    const recorded = keepsLog && kind === 'recorded' ? await rejectedBefore(deps.lake, file.path, manifest.batch, batch) : undefined;
+    const { bytes, found } = recorded ? NOT_READ : await read;
+    if (recorded || bytes === undefined || found?.sha256 !== file.sha256) {
+      // Not the bytes bronze referenced: their records count as rejected, and the file is set
+      // aside for `pipeline rejected restore` (the pipeline's own silver only: a replay or a
+      // run under other roots counts it in its commit and leaves the log to the pipeline).
+      const rejection = recorded ?? rejectionOf(deps, manifest, file, found, batch);
+      rejectedFiles.push({ path: file.path, partitionId: partition, bronzeBatch: manifest.batch, rows: file.rows, reason: rejection.reason });
+      if (keepsLog && !recorded) await new RejectedFileLog(deps.lake).reject(rejection);
+      continue;
+    }
+    // The transform reads a few properties only: the others are skipped, not decoded (nor the offset).
+    // One event object per file, refilled per record: the transform keeps none of it.
+    const event: SourceEvent = { body: null, properties: {}, enqueuedTime: 0, partitionId: partition, sequenceNumber: 0, captureFile: file.path };
+    for await (const block of readCaptureBlocks(single(bytes), file.path, SILVER_SELECTION)) {
+      for (const record of block) {
+        partitionCounts.records++;
+        event.body = record.body;
+        event.properties = record.properties;
+        event.enqueuedTime = parseEnqueuedTimeUtc(record.enqueuedTimeUtc);
+        event.sequenceNumber = record.sequenceNumber;
+        const result = deps.transform(event);
+        if (result.kind === 'quarantine') {
+          quarantined.push(result.row);
+          partitionCounts.quarantined++;
+          reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
+          continue;
         }
+        const shard = result.row['shard'] as number;
+        if (eventTime.admit(result.eventId, partition, result.eventTime, event.enqueuedTime, result.row) === 'duplicate') {
+          partitionCounts.duplicates++;
+          continue;
+        }
+        // The transform assigned the row's gold shard from its grouping key.
+        (byShard[shard] as TableRow[]).push(result.row);
+        partitionCounts.rows++;
       }
     }
   }
@@ -345,6 +351,34 @@ function eventTimeRange(rows: readonly TableRow[]): { minEventTime: number | nul
 }
 
 /** The file's bytes, or `undefined` when it is no longer in the lake. */
+/** A capture file a bronze manifest references. */
+interface ReferencedFile {
+  manifest: BronzeManifest;
+  file: ManifestFile;
+}
+
+/** A capture file's bytes (`undefined` when it is gone) and their fingerprint. */
+interface FingerprintedFile {
+  bytes: Buffer | undefined;
+  found: FileFingerprint | null;
+}
+
+const NOT_READ: FingerprintedFile = { bytes: undefined, found: null };
+
+/**
+ * Reads a capture file and hashes it off the event loop. The promise is handled at once, so a file
+ * read ahead whose turn never comes (the batch failed before it) fails nothing; the caller that
+ * awaits it still sees its error.
+ */
+function readAhead(lake: Lake, path: string): Promise<FingerprintedFile> {
+  const read = (async () => {
+    const bytes = await readReferenced(lake, path);
+    return bytes === undefined ? NOT_READ : { bytes, found: { bytes: bytes.byteLength, sha256: await sha256HexAside(bytes) } };
+  })();
+  read.catch(() => undefined);
+  return read;
+}
+
 async function readReferenced(lake: Lake, path: string): Promise<Buffer | undefined> {
   try {
     return await lake.read(path);

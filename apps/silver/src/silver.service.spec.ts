@@ -196,6 +196,43 @@ describe('silver', () => {
     expect(crashes).toBeGreaterThan(15);
   }, 120_000);
 
+  it('fails a batch whose capture files cannot be read with the read error, leaving nothing unhandled, and runs it once they can be', async () => {
+    const reference = newLake('reference');
+    await seedBronze(reference, BATCHES);
+    await bindFixed(reference, spec);
+    await (await silver(reference, spec, new TestClock(T0), 3)).catchUp();
+
+    /** A lake whose capture files fail to read (an I/O error, not a missing file) while `failing`. */
+    class UnreadableCaptureLake extends LocalLake {
+      failing = true;
+      override async read(file: string): Promise<Buffer> {
+        if (this.failing && file.startsWith('raw/')) throw Object.assign(new Error(`EIO: i/o error, read '${file}'`), { code: 'EIO' });
+        return super.read(file);
+      }
+    }
+    const lake = new UnreadableCaptureLake(path.join(dir.path, 'lake'));
+    await seedBronze(lake, BATCHES);
+    await bindFixed(lake, spec);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // One batch of three manifests: the file after the failing one was already being read ahead.
+      await expect((await silver(lake, spec, new TestClock(T0), 3)).catchUp()).rejects.toThrow("EIO: i/o error, read 'raw/local/events/0/2026/01/01/00/00/00.avro'");
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(await collect(lake.list('manifests/silver/'))).toEqual([]);
+    // The batch was planned before its read failed: the next run re-runs it to the same bytes.
+    lake.failing = false;
+    await (await silver(lake, spec, new TestClock(T0), 3)).catchUp();
+    const expected = await outputs(reference);
+    expect([...expected.keys()].filter((file) => file.startsWith('manifests/silver/'))).toHaveLength(spec.gold.shards);
+    expect(await outputs(lake)).toEqual(expected);
+  });
+
   it('drops a duplicate that arrives after a restart, since the dedup state is part of the checkpoint', async () => {
     const lake = newLake('lake');
     await seedBronze(lake, BATCHES.slice(0, 1));

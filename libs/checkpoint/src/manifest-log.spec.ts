@@ -3,7 +3,7 @@ import { LocalLake } from '@pipeline/adapters';
 import { manifestPath, ManifestValidationError, parseManifest, type BronzeManifest } from '@pipeline/contracts';
 import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
 import { LakeNotFoundError } from '@pipeline/ports';
-import { fileRef, ManifestConflictError, ManifestLog, readHashing, sha256Hex, WHOLE_READ_MAX_BYTES } from './manifest-log';
+import { fileRef, ManifestConflictError, ManifestLog, readHashing, sha256Hex, sha256HexAside, WHOLE_READ_MAX_BYTES } from './manifest-log';
 
 const bronze = (sequence: number, files = [fileRef('raw/ns/hub/0/2026/01/01/00/00/00.avro', Buffer.from('x'), 1)]): BronzeManifest => ({
   version: 1,
@@ -131,5 +131,25 @@ describe('readHashing', () => {
   it('throws LakeNotFoundError for a file deleted since it was listed, read whole or streamed', async () => {
     await expect(readHashing(lake, 'raw/gone.avro', 10)).rejects.toThrow(LakeNotFoundError);
     await expect(readHashing(lake, 'raw/gone.avro', WHOLE_READ_MAX_BYTES + 1)).rejects.toThrow(LakeNotFoundError);
+  });
+});
+
+describe('sha256HexAside', () => {
+  it('gives the digest sha256Hex gives, on either side of the size it hands off from', async () => {
+    // A known vector first, so both cannot be wrong together.
+    expect(await sha256HexAside(Buffer.from('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    for (const length of [0, 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024 + 7]) {
+      const bytes = Buffer.from(Array.from({ length }, (_, i) => (i * 7919 + length) % 251));
+      expect({ length, sha256: await sha256HexAside(bytes) }).toEqual({ length, sha256: sha256Hex(bytes) });
+    }
+  });
+
+  it('hashes the bytes as they were when called, and a view only within its bounds', async () => {
+    const backing = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 253));
+    const view = backing.subarray(1_000, 201_000);
+    const expected = sha256Hex(view);
+    const pending = sha256HexAside(view);
+    view.fill(0);
+    expect(await pending).toBe(expected);
   });
 });

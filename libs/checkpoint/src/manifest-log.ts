@@ -6,7 +6,7 @@
  * One log works under one root folder (`manifests` by default): a replay reads and writes its own
  * manifests under another root, so it never mixes with the pipeline's.
  */
-import { createHash } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import {
   DEFAULT_MANIFEST_ROOT,
   manifestLayerPrefix,
@@ -27,6 +27,19 @@ export class ManifestConflictError extends Error {
 
 export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** Below this many bytes `sha256HexAside` hashes on the calling thread: handing off would cost more. */
+const HASH_ASIDE_MIN_BYTES = 64 * 1024;
+
+/**
+ * `sha256Hex`, computed on libuv's thread pool (Web Crypto's digest) for data of 64 KiB or more, so
+ * the calling thread goes on with other work meanwhile. The data is copied when the call is made:
+ * changing it afterwards does not change the digest.
+ */
+export async function sha256HexAside(data: Uint8Array): Promise<string> {
+  if (data.byteLength < HASH_ASIDE_MIN_BYTES) return sha256Hex(data);
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
 }
 
 /** A stream passed through as it is read, counting its bytes and hashing them: one read serves a reader and the fingerprint. */
