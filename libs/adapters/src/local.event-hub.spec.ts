@@ -8,7 +8,7 @@ import { describeEventHubContract, makeTempDir, waitFor, type TempDir } from '@p
 import * as fc from 'fast-check';
 import { CaptureFileWriter, captureRecordFromEvent, capturesExactly, deriveSyncMarker } from '@pipeline/capture-format';
 import { packRecords } from './local.batch-records';
-import { LocalEventHub } from './local.event-hub';
+import { HUB_PAGE_BYTES, LocalEventHub } from './local.event-hub';
 import { decodeProperties, encodeProperties } from './local.event-properties';
 
 const repoRoot = path.resolve(__dirname, '../../..');
@@ -112,8 +112,14 @@ describe('LocalEventHub', () => {
   it('returns every body byte for byte, empty ones, NUL bytes and invalid UTF-8 included', async () => {
     const hub = open();
     const bodies = [Buffer.from('{"a":1}'), Buffer.alloc(0), Buffer.from([0, 0, 1, 0]), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.alloc(0), Buffer.from('é\u0000z')];
-    await hub.send(bodies.slice(0, 2).map((body) => ({ body })), { partitionId: '3' });
-    await hub.send(bodies.slice(2).map((body) => ({ body })), { partitionId: '3' });
+    await hub.send(
+      bodies.slice(0, 2).map((body) => ({ body })),
+      { partitionId: '3' },
+    );
+    await hub.send(
+      bodies.slice(2).map((body) => ({ body })),
+      { partitionId: '3' },
+    );
     await hub.send([{ body: Buffer.alloc(0) }, { body: Buffer.alloc(0) }], { partitionId: '1' });
     const read = await hub.receive('3', -1, { maxCount: 10, maxWaitMs: 0 });
     expect(read.map((event) => event.body)).toEqual(bodies);
@@ -130,7 +136,10 @@ describe('LocalEventHub', () => {
     utf16.close();
     const hub = open();
     const bodies = [Buffer.from([0xff, 0x00, 0xd8]), Buffer.from('plain'), Buffer.alloc(0)];
-    await hub.send(bodies.map((body) => ({ body })), { partitionId: '0' });
+    await hub.send(
+      bodies.map((body) => ({ body })),
+      { partitionId: '0' },
+    );
     expect((await hub.receive('0', -1, { maxCount: 10, maxWaitMs: 0 })).map((event) => event.body)).toEqual(bodies);
     await hub.close();
   });
@@ -205,7 +214,11 @@ describe('LocalEventHub', () => {
     const hub = open();
     const sends = [5, 1, 7, 3];
     let n = 0;
-    for (const count of sends) await hub.send(Array.from({ length: count }, () => ({ body: Buffer.from(`e${n++}`), properties: { n } })), { partitionId: '2' });
+    for (const count of sends)
+      await hub.send(
+        Array.from({ length: count }, () => ({ body: Buffer.from(`e${n++}`), properties: { n } })),
+        { partitionId: '2' },
+      );
     const all = await readPartition(hub, '2');
     expect(all.map((event) => event.body.toString())).toEqual(Array.from({ length: n }, (_, i) => `e${i}`));
     // Every start and length lands on the same events as the whole read, whichever batch rows hold them.
@@ -222,7 +235,10 @@ describe('LocalEventHub', () => {
 
   it('moves a file written one row per event to batch rows on open, every event unchanged', async () => {
     const clock = new TestClock(Date.UTC(2026, 0, 1));
-    const sends: Array<{ events: Array<{ body: Buffer; properties?: Record<string, string | number | boolean | Buffer> }>; options: { partitionId?: string; partitionKey?: string } }> = [
+    const sends: Array<{
+      events: Array<{ body: Buffer; properties?: Record<string, string | number | boolean | Buffer> }>;
+      options: { partitionId?: string; partitionKey?: string };
+    }> = [
       { events: [{ body: Buffer.from('a'), properties: { s: 'x', n: 1 } }, { body: Buffer.alloc(0) }], options: { partitionId: '0' } },
       { events: [{ body: Buffer.from([0xff, 0]), properties: { b: true, x: Buffer.from([1, 2]) } }], options: { partitionKey: 'device-7' } },
       { events: [{ body: Buffer.from('é') }, { body: Buffer.from('z'), properties: { d: 1.5 } }], options: { partitionId: '0' } },
@@ -254,19 +270,31 @@ describe('LocalEventHub', () => {
         Object.fromEntries(
           Object.entries(event.properties).map(([key, value]) => [
             key,
-            typeof value === 'string' ? ['s', value] : typeof value === 'boolean' ? ['b', value] : typeof value === 'number' ? [Number.isSafeInteger(value) ? 'l' : 'd', value] : ['x', Buffer.from(value).toString('base64')],
+            typeof value === 'string'
+              ? ['s', value]
+              : typeof value === 'boolean'
+                ? ['b', value]
+                : typeof value === 'number'
+                  ? [Number.isSafeInteger(value) ? 'l' : 'd', value]
+                  : ['x', Buffer.from(value).toString('base64')],
           ]),
         ),
       );
     expected.forEach((events, partition) => {
-      for (const event of events) insert.run('telemetry', partition, event.sequenceNumber, Number(event.offset), event.enqueuedTime, event.partitionKey, storedProperties(event), event.body);
+      for (const event of events)
+        insert.run('telemetry', partition, event.sequenceNumber, Number(event.offset), event.enqueuedTime, event.partitionKey, storedProperties(event), event.body);
     });
     old.close();
 
     const hub = open();
     expect(await Promise.all(['0', '1', '2', '3'].map((id) => readPartition(hub, id)))).toEqual(expected);
     const lastOfPartition0 = expected[0]?.at(-1);
-    expect(await hub.getPartitionProperties('0')).toEqual({ partitionId: '0', lastSequenceNumber: 3, lastOffset: lastOfPartition0?.offset, lastEnqueuedTime: lastOfPartition0?.enqueuedTime });
+    expect(await hub.getPartitionProperties('0')).toEqual({
+      partitionId: '0',
+      lastSequenceNumber: 3,
+      lastOffset: lastOfPartition0?.offset,
+      lastEnqueuedTime: lastOfPartition0?.enqueuedTime,
+    });
     // New sends follow on from the moved events.
     await hub.send([{ body: Buffer.from('next') }], { partitionId: '0' });
     const after = await hub.receive('0', 3, { maxCount: 10, maxWaitMs: 0 });
@@ -278,7 +306,36 @@ describe('LocalEventHub', () => {
     check.close();
   });
 
-  it('opens a file written before properties were stored as Capture\'s map: its rows read as before, new sends follow on', async () => {
+  it('creates its file with 16 KiB pages, and goes on in a file made before with 4 KiB pages, which keeps them', async () => {
+    const pageSize = (db: string) => {
+      const sqlite = new Database(db, { readonly: true });
+      try {
+        return sqlite.pragma('page_size', { simple: true });
+      } finally {
+        sqlite.close();
+      }
+    };
+    const body = Buffer.alloc(300_000, 'x');
+    const created = open();
+    await created.send([{ body }, { body: Buffer.from('y') }], { partitionId: '1' });
+    await created.close();
+    expect(pageSize(file)).toBe(HUB_PAGE_BYTES);
+    expect(HUB_PAGE_BYTES).toBe(16 * 1024);
+
+    const older = path.join(dir.path, 'hubs', 'older.db');
+    const before = new Database(older);
+    before.pragma('journal_mode = WAL');
+    before.exec('CREATE TABLE made_before (x INTEGER)');
+    before.close();
+    const hub = LocalEventHub.open({ file: older, hubName: 'telemetry', partitionCount: 4 });
+    await hub.send([{ body }, { body: Buffer.from('y') }], { partitionId: '1' });
+    const events = await hub.receive('1', -1, { maxCount: 10, maxWaitMs: 0 });
+    await hub.close();
+    expect(pageSize(older)).toBe(4096);
+    expect(events.map((e) => Buffer.from(e.body as Uint8Array))).toEqual([body, Buffer.from('y')]);
+  });
+
+  it("opens a file written before properties were stored as Capture's map: its rows read as before, new sends follow on", async () => {
     const clock = new TestClock(Date.UTC(2026, 0, 1));
     const sends: Array<{ events: Array<{ body: Buffer; properties?: Record<string, PropertyValue> }>; partitionId: string }> = [
       { events: [{ body: Buffer.from('a'), properties: { s: 'x', n: 1, d: 1.5 } }, { body: Buffer.alloc(0) }], partitionId: '0' },
@@ -327,7 +384,12 @@ describe('LocalEventHub', () => {
 
   it('gives back any properties as before, and capture writes the same bytes whether it copies them or encodes them', async () => {
     const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
-    const text = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 30 }), fc.string({ unit: codeUnit, maxLength: 8 }), fc.string({ minLength: 60, maxLength: 90 }));
+    const text = fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.string({ unit: 'grapheme', maxLength: 30 }),
+      fc.string({ unit: codeUnit, maxLength: 8 }),
+      fc.string({ minLength: 60, maxLength: 90 }),
+    );
     const value: fc.Arbitrary<PropertyValue> = fc.oneof(
       text,
       fc.integer(),

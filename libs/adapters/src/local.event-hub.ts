@@ -70,6 +70,14 @@ const MAX_PARTITION_COUNT = 32_767;
 /** Events per batch row when a file of the one-row-per-event layout is moved. */
 const MOVED_BATCH_EVENTS = 2_000;
 
+/**
+ * The page size of a hub file created from now on. A send's events are one blob of up to a
+ * megabyte, which SQLite keeps as a chain of overflow pages: 16 KiB pages make a quarter of the
+ * page writes (and system calls) of the default 4 KiB, while a small send still commits a few
+ * pages only. A hub file created before keeps its 4 KiB pages.
+ */
+export const HUB_PAGE_BYTES = 16 * 1024;
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS eh_hubs (
     hub TEXT PRIMARY KEY,
@@ -154,7 +162,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     if (maxBatchBytes !== undefined && (!Number.isInteger(maxBatchBytes) || maxBatchBytes < 1)) {
       throw new EventHubError(`maxBatchBytes of event hub "${hubName}" must be a positive integer, got ${String(maxBatchBytes)}.`);
     }
-    const db = openSharedSqlite(file, SCHEMA, 'local event hub');
+    const db = openSharedSqlite(file, SCHEMA, 'local event hub', { pageSize: HUB_PAGE_BYTES });
     try {
       addPropertiesEncoding(db);
       moveEventRows(db);
@@ -349,7 +357,13 @@ function moveEventRows(db: Database.Database): void {
     for (const row of allRows()) {
       const previous = pending[pending.length - 1];
       const follows =
-        previous !== undefined && previous[0] === row[0] && previous[1] === row[1] && previous[2] + 1 === row[2] && previous[4] === row[4] && previous[5] === row[5] && nextOffset === row[3];
+        previous !== undefined &&
+        previous[0] === row[0] &&
+        previous[1] === row[1] &&
+        previous[2] + 1 === row[2] &&
+        previous[4] === row[4] &&
+        previous[5] === row[5] &&
+        nextOffset === row[3];
       if (!follows || pending.length >= MOVED_BATCH_EVENTS) flush();
       const size = row[7].byteLength + propertiesSize(decodeProperties(row[6]));
       pending.push(row);
@@ -466,7 +480,7 @@ function unknownEncoding(hubName: string, firstSequence: number, encoding: unkno
  */
 function addPropertiesEncoding(db: Database.Database): void {
   const add = db.transaction(() => {
-    const columns = db.prepare<[], { name: string }>('SELECT name FROM pragma_table_info(\'eh_batches\')').all();
+    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('eh_batches')").all();
     if (columns.some((column) => column.name === 'properties_encoding')) return;
     db.exec(`ALTER TABLE eh_batches ADD COLUMN properties_encoding INTEGER NOT NULL DEFAULT ${PropertiesEncoding.json}`);
   });

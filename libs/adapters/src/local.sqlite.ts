@@ -14,8 +14,16 @@ import * as path from 'node:path';
 /** How long a write waits for another connection's transaction before failing with SQLITE_BUSY. */
 export const SQLITE_BUSY_TIMEOUT_MS = 15_000;
 
+export interface SharedSqliteOptions {
+  /**
+   * The page size of a file this call creates (a power of two from 512 to 65536; SQLite's default
+   * is 4096). A file that exists keeps its own: WAL mode fixes it once the file is written.
+   */
+  pageSize?: number;
+}
+
 /** Open (creating if needed) a shared SQLite file and apply `schema` (idempotent DDL). */
-export function openSharedSqlite(file: string, schema: string, purpose: string): Database.Database {
+export function openSharedSqlite(file: string, schema: string, purpose: string, options: SharedSqliteOptions = {}): Database.Database {
   if (typeof file !== 'string' || file.trim() === '') {
     throw new Error(`The ${purpose} needs a SQLite file path, got ${JSON.stringify(file)}.`);
   }
@@ -28,6 +36,8 @@ export function openSharedSqlite(file: string, schema: string, purpose: string):
     throw new Error(`Cannot open the ${purpose} file ${absolute}: ${error instanceof Error ? error.message : String(error)}. Check that its folder is writable.`, { cause: error });
   }
   try {
+    // Only a file with no page yet takes it; so before WAL mode writes the first one.
+    if (options.pageSize !== undefined) db.pragma(`page_size = ${options.pageSize}`);
     // Switching to WAL takes a lock that SQLite does not wait for with the busy handler; retry.
     retryWhileBusy(() => db.pragma('journal_mode = WAL'));
     db.pragma('synchronous = FULL');
