@@ -6,14 +6,11 @@
  *
  * The Prometheus reader collects on each scrape (cumulative, as Prometheus expects); the OTLP
  * reader exports every `OTEL_METRIC_EXPORT_INTERVAL` ms and once more at shutdown, so a service
- * stopped by SIGTERM still sends what it counted last.
+ * stopped by SIGTERM still sends what it counted last. The OTLP exporters and the Prometheus
+ * serializer are loaded only when chosen: most processes use neither.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPMetricExporter as OtlpHttpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as OtlpHttpProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MetricReader, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 
 /** Prometheus text exposition format 0.0.4. */
@@ -29,11 +26,11 @@ export function otlpMetricExporter(env: NodeJS.ProcessEnv = process.env): PushMe
   const protocol = (env['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL'] || env['OTEL_EXPORTER_OTLP_PROTOCOL'] || 'http/json').trim();
   switch (protocol) {
     case 'grpc':
-      return new OtlpGrpcMetricExporter();
+      return new (require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc')).OTLPMetricExporter();
     case 'http/protobuf':
-      return new OtlpHttpProtobufMetricExporter();
+      return new (require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter();
     case 'http/json':
-      return new OtlpHttpJsonMetricExporter();
+      return new (require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter();
     default:
       throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc, http/protobuf or http/json, found ${JSON.stringify(protocol)}.`);
   }
@@ -58,7 +55,7 @@ export function otlpMetricReader(env: NodeJS.ProcessEnv): MetricReader {
 /** A pull reader that renders what the SDK holds as Prometheus text, on demand. */
 export class PrometheusTextReader extends MetricReader {
   // No timestamps (Prometheus stamps at scrape), no target_info / otel_scope series: only the metrics.
-  private readonly serializer = new PrometheusSerializer('', false, undefined, true, true);
+  private readonly serializer = new (require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus')).PrometheusSerializer('', false, undefined, true, true);
 
   async text(): Promise<string> {
     const { resourceMetrics, errors } = await this.collect();

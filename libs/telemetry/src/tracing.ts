@@ -5,14 +5,12 @@
  * trace ids), but they leave the process only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, or when a
  * test passes its own exporter. Metrics (docs/metrics.md) go over OTLP on the same settings, and to
  * `GET /metrics` when a metrics port is given; with neither, instruments are no-ops. Nothing here
- * runs at import time.
+ * runs at import time, and an OTLP exporter is loaded only when the environment chooses it: every
+ * process and CLI command loads this module, and most export nothing.
  */
 import { context, propagation, SpanStatusCode, trace, type Link, type Span, type SpanContext, type SpanOptions, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter as OtlpGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPTraceExporter as OtlpHttpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OtlpHttpProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import { exportsOtlpMetrics, MetricsListener, otlpMetricReader, PrometheusTextReader } from './metrics';
+import { registerProviders } from './providers';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import { AlwaysOffSampler, BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
@@ -73,11 +71,11 @@ export function otlpTraceExporter(env: NodeJS.ProcessEnv = process.env): SpanExp
   const protocol = (env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] || env['OTEL_EXPORTER_OTLP_PROTOCOL'] || 'http/json').trim();
   switch (protocol) {
     case 'grpc':
-      return new OtlpGrpcTraceExporter();
+      return new (require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter();
     case 'http/protobuf':
-      return new OtlpHttpProtobufTraceExporter();
+      return new (require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
     case 'http/json':
-      return new OtlpHttpJsonTraceExporter();
+      return new (require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
     default:
       throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc, http/protobuf or http/json, found ${JSON.stringify(protocol)}.`);
   }
@@ -95,16 +93,13 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const prometheus = options.metricsPort === undefined ? undefined : new PrometheusTextReader();
   if (prometheus) readers.push(prometheus);
   const exporting = Boolean(options.exporter || endpoint);
-  const sdk = new NodeSDK({
+  const providers = registerProviders({
     serviceName: env['OTEL_SERVICE_NAME'] || options.serviceName,
     spanProcessors: [processor],
     ...(exporting || options.recordUnexported !== false ? {} : { sampler: new AlwaysOffSampler() }),
     // Without a reader there is no meter provider and every instrument is a no-op. OTel logs stay off: logs go through pino.
     metricReaders: readers,
-    logRecordProcessors: [],
-    instrumentations: [],
   });
-  sdk.start();
   const listening = prometheus && options.metricsPort !== undefined ? MetricsListener.listen(prometheus, options.metricsPort, options.metricsHost) : Promise.resolve(undefined);
   // A rejection is the caller's to handle through `metrics`; shutdown must not see it again.
   const listener = listening.catch(() => undefined);
@@ -115,8 +110,8 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     async shutdown() {
       if (stopped) return;
       stopped = true;
-      // The SDK's shutdown ends each reader with a last collection: the OTLP one exports it.
-      await sdk.shutdown();
+      // The providers' shutdown ends each reader with a last collection: the OTLP one exports it.
+      await providers.shutdown();
       await (await listener)?.close();
     },
   };

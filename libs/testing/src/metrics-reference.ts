@@ -1,7 +1,7 @@
 /**
  * For the tests that hold docs/metrics.md and what the services export together: the metric names
  * the reference lists, the names in a Prometheus scrape, and an in-process OTLP/HTTP receiver
- * (JSON, as the services send by default) that keeps the metric names each service sent.
+ * (JSON, as the services send by default) that keeps the metric names and the spans each service sent.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -55,39 +55,72 @@ export function prometheusFamilies(text: string): Map<string, string> {
 export interface OtlpReceiver {
   /** The metrics endpoint, `http://127.0.0.1:<port>/v1/metrics`. */
   readonly url: string;
+  /** The base for `OTEL_EXPORTER_OTLP_ENDPOINT`, `http://127.0.0.1:<port>`: exporters add `/v1/traces` and `/v1/metrics`. */
+  readonly endpoint: string;
   /** Metric names received, per `service.name`. */
   readonly names: Map<string, Set<string>>;
-  /** Every request body received, parsed. */
+  /** Spans received, per `service.name`, in the order they came. */
+  readonly spans: Map<string, ReceivedSpan[]>;
+  /** Every request body received (metrics and traces), parsed. */
   readonly requests: unknown[];
   close(): Promise<void>;
 }
 
-interface OtlpJson {
-  resourceMetrics?: Array<{
-    resource?: { attributes?: Array<{ key: string; value: { stringValue?: string } }> };
-    scopeMetrics?: Array<{ metrics?: Array<{ name: string }> }>;
-  }>;
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  /** Empty for a root span. */
+  parentSpanId: string;
+  name: string;
 }
 
-/** Accepts OTLP/HTTP JSON on POST /v1/metrics; anything else is refused. */
+interface OtlpResource {
+  attributes?: Array<{ key: string; value: { stringValue?: string } }>;
+}
+
+interface OtlpJson {
+  resourceMetrics?: Array<{ resource?: OtlpResource; scopeMetrics?: Array<{ metrics?: Array<{ name: string }> }> }>;
+  resourceSpans?: Array<{ resource?: OtlpResource; scopeSpans?: Array<{ spans?: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string }> }> }>;
+}
+
+/** The `service.name` of an OTLP resource ('' without one). */
+export function otlpServiceName(resource: OtlpResource | undefined): string {
+  return resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+}
+
+function entry<V>(map: Map<string, V>, key: string, make: () => V): V {
+  const found = map.get(key);
+  if (found !== undefined) return found;
+  const made = make();
+  map.set(key, made);
+  return made;
+}
+
+/** Accepts OTLP/HTTP JSON on POST /v1/metrics and POST /v1/traces; anything else is refused. */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const names = new Map<string, Set<string>>();
+  const spans = new Map<string, ReceivedSpan[]>();
   const requests: unknown[] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      if (request.method !== 'POST' || request.url !== '/v1/metrics' || !String(request.headers['content-type']).startsWith('application/json')) {
+      const known = request.url === '/v1/metrics' || request.url === '/v1/traces';
+      if (request.method !== 'POST' || !known || !String(request.headers['content-type']).startsWith('application/json')) {
         response.writeHead(415).end();
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpJson;
       requests.push(body);
       for (const resourceMetrics of body.resourceMetrics ?? []) {
-        const service = resourceMetrics.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
-        const seen = names.get(service) ?? new Set<string>();
-        names.set(service, seen);
+        const seen = entry(names, otlpServiceName(resourceMetrics.resource), () => new Set<string>());
         for (const scope of resourceMetrics.scopeMetrics ?? []) for (const metric of scope.metrics ?? []) seen.add(metric.name);
+      }
+      for (const resourceSpans of body.resourceSpans ?? []) {
+        const received = entry(spans, otlpServiceName(resourceSpans.resource), () => [] as ReceivedSpan[]);
+        for (const scope of resourceSpans.scopeSpans ?? []) {
+          for (const span of scope.spans ?? []) received.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId ?? '', name: span.name });
+        }
       }
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
@@ -96,7 +129,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/v1/metrics`,
+    endpoint: `http://127.0.0.1:${port}`,
     names,
+    spans,
     requests,
     close: () =>
       new Promise((resolve) => {
