@@ -90,7 +90,7 @@ export class PartitionCapture {
         committed: (_batch, outcome) => this.committedFile(outcome),
         measure: (outcome) => captureMeasure(outcome.offsets),
       },
-      { stage: 'capture', stateHolds: 'nothing', stateless: true },
+      { stage: 'capture', stateHolds: 'nothing' },
     );
   }
 

@@ -11,7 +11,7 @@
  * - Execute: the stage writes its outputs, each a function of the offsets and the state before
  *   (invariant 2), and returns the snapshot of its new state and its commit record.
  * - State, then commit: state/N, then commits/N, each create-if-absent (a stateless stage, whose
- *   position is its last offsets, writes no state).
+ *   position is its last offsets, writes no state: its checkpoint says so, `holdsState`).
  *
  * The live state stays in memory between batches: it is read from the lake only when recovering.
  * Metrics (docs/metrics.md) are recorded here, once per committed batch, from what the stage's
@@ -69,8 +69,6 @@ export interface MicroBatchRuntimeOptions {
   stage: string;
   /** What the state holds, for the message when it is missing (e.g. "which capture files it consumed"). */
   stateHolds: string;
-  /** A stage whose position is its last offsets (capture): no `state/N` is written or read. */
-  stateless?: boolean;
   /** The shard a partitioned stage's runtime runs (gold), as a metric attribute. */
   shard?: number;
 }
@@ -149,7 +147,7 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
       return undefined;
     }
     const committedBefore = latest.committed ? latest.batch : latest.batch - 1;
-    this.live = this.stage.restore(committedBefore < 0 || this.options.stateless === true ? undefined : await this.readState(committedBefore));
+    this.live = this.stage.restore(committedBefore < 0 || !this.checkpoint.holdsState ? undefined : await this.readState(committedBefore));
     if (latest.committed) {
       this.next = latest.batch + 1;
       this.committedOffsets = latest.offsets;
@@ -171,7 +169,7 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
     try {
       const live = this.state;
       const outcome = await this.stage.execute(batch, input, live);
-      if (this.options.stateless !== true) await this.checkpoint.writeState(batch, outcome.state);
+      if (this.checkpoint.holdsState) await this.checkpoint.writeState(batch, outcome.state);
       await this.checkpoint.commit(batch, outcome.commit);
       this.next = batch + 1;
       this.committedOffsets = outcome.offsets;
