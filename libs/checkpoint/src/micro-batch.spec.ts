@@ -142,6 +142,28 @@ describe('MicroBatchRuntime', () => {
     expect(await checkpoint.readState(3)).toEqual({ sum: 78, seen: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
   });
 
+  it('drops an attempt whose offsets another instance recorded first, even after it planned, and plans again from that instance\'s state', async () => {
+    const a = new CountingStage();
+    const instanceA = runtimeOf(a);
+    await instanceA.runNext(nextThree(12));
+    const instanceB = runtimeOf(new CountingStage());
+    let plans = 0;
+    // B records and runs batch 1 between A's planning and A's recording of it.
+    const ran = await instanceA.runNext(async (last) => {
+      if (plans++ === 0) await instanceB.runNext(nextThree(12));
+      return nextThree(12)(last);
+    });
+    expect(plans).toBe(2);
+    expect(ran?.offsets).toEqual({ from: 7, to: 9 });
+    expect(a.restores).toEqual([undefined, { sum: 21, seen: [1, 2, 3, 4, 5, 6] }]);
+    // A's stale attempt at batch 1 never ran: only its batches 0 and 2 were executed.
+    expect(a.executed.map((e) => [e.batch, e.offsets])).toEqual([
+      [0, { from: 1, to: 3 }],
+      [2, { from: 7, to: 9 }],
+    ]);
+    expect(await checkpoint.readState(2)).toEqual({ sum: 45, seen: [1, 2, 3, 4, 5, 6, 7, 8, 9] });
+  });
+
   it('runs a stateless stage (its position is its last offsets) without writing or reading state', async () => {
     const stage = new CountingStage();
     const stateless = new StageCheckpoint<Offsets, Commit, Snapshot>(lake, 'checkpoints/count', { holdsState: false });
@@ -192,21 +214,20 @@ describe('MicroBatchRuntime', () => {
       return perBatch;
     }
 
-    it('a stateless stage probes, records and commits each batch, and past retention deletes only the commit and offsets that crossed the line, never a state record', async () => {
+    it('a stateless stage records and commits each batch, and past retention deletes only the commit and offsets that crossed the line, never probing or touching a state record', async () => {
       const counting = new CountingLake(lake);
       const log = new StageCheckpoint<Offsets, Commit, Snapshot>(counting, 'checkpoints/log', { retainBatches: 2, keepCommits: false, holdsState: false });
       const runtime = new MicroBatchRuntime(log, new CountingStage(), { stage: 'count', stateHolds: 'nothing' });
       const perBatch = await operationsPerBatch(counting, runtime, 4);
-      expect(perBatch[1]).toEqual(['exists checkpoints/log/offsets/1', 'createIfAbsent checkpoints/log/offsets/1', 'createIfAbsent checkpoints/log/commits/1']);
+      expect(perBatch[1]).toEqual(['createIfAbsent checkpoints/log/offsets/1', 'createIfAbsent checkpoints/log/commits/1']);
       // From batch 2 on, one batch crosses the retention line with each commit: two deletes, of records the stage wrote.
       expect(perBatch[4]).toEqual([
-        'exists checkpoints/log/offsets/4',
         'createIfAbsent checkpoints/log/offsets/4',
         'createIfAbsent checkpoints/log/commits/4',
         'delete checkpoints/log/commits/2',
         'delete checkpoints/log/offsets/2',
       ]);
-      expect(perBatch.map((ops) => ops.length)).toEqual([3, 3, 5, 5, 5]);
+      expect(perBatch.map((ops) => ops.length)).toEqual([2, 2, 4, 4, 4]);
       expect(perBatch.flat().filter((op) => op.includes('/state/'))).toEqual([]);
       // What is kept is unchanged: the newest two batches' offsets and commits.
       expect((await collect(lake.list('checkpoints/log/'))).map((e) => e.path.replace(/\/0*(\d)/g, '/$1'))).toEqual([
@@ -223,14 +244,13 @@ describe('MicroBatchRuntime', () => {
       const runtime = new MicroBatchRuntime(stateful, new CountingStage(), { stage: 'count', stateHolds: 'the running sum' });
       const perBatch = await operationsPerBatch(counting, runtime, 3);
       expect(perBatch[3]).toEqual([
-        'exists checkpoints/sum/offsets/3',
         'createIfAbsent checkpoints/sum/offsets/3',
         'createIfAbsent checkpoints/sum/state/3',
         'createIfAbsent checkpoints/sum/commits/3',
         'delete checkpoints/sum/offsets/1',
         'delete checkpoints/sum/state/1',
       ]);
-      expect(perBatch.map((ops) => ops.length)).toEqual([4, 4, 6, 6]);
+      expect(perBatch.map((ops) => ops.length)).toEqual([3, 3, 5, 5]);
       expect((await collect(lake.list('checkpoints/sum/'))).map((e) => e.path.replace(/\/0*(\d)/g, '/$1'))).toEqual([
         'checkpoints/sum/commits/0',
         'checkpoints/sum/commits/1',

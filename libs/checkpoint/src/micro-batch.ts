@@ -6,8 +6,11 @@
  *   committed batch is read from the checkpoint and restored into the stage's live state; a batch
  *   whose offsets were recorded but never committed is re-run from exactly those offsets.
  * - Plan: the caller says what the next batch consumes (a stage-specific plan); the stage turns it
- *   into offsets and records them through `record` before writing anything else (invariant 3), and
- *   runs the offsets already recorded instead when another attempt recorded them first.
+ *   into offsets and records them through `record` before writing anything else (invariant 3).
+ *   Recording is create-if-absent: when offsets/N are already there, another instance ran batch N
+ *   (and maybe more) since this one's live state was made, so the runtime drops the attempt,
+ *   recovers from the checkpoint (re-running N if it is not committed) and plans again. The stage
+ *   therefore never runs on stale state, and no batch costs an existence check beforehand.
  * - Execute: the stage writes its outputs, each a function of the offsets and the state before
  *   (invariant 2), and returns the snapshot of its new state and its commit record.
  * - State, then commit: state/N, then commits/N, each create-if-absent (a stateless stage, whose
@@ -22,7 +25,11 @@
 import { StageMetrics, type BatchMeasure } from '@pipeline/telemetry';
 import type { StageCheckpoint } from './stage-checkpoint';
 
-/** A batch to run: planned now (its offsets are recorded first) or recorded before a crash. */
+/**
+ * A batch to run: planned now (its offsets are recorded first) or recorded before a crash. `record`
+ * returns the offsets it recorded; it throws, ending the attempt, when another instance recorded
+ * batch N first (the runtime then catches up and plans again).
+ */
 export type BatchInput<Plan, Offsets> = { kind: 'planned'; plan: Plan; record: (offsets: Offsets) => Promise<Offsets> } | { kind: 'recorded'; offsets: Offsets };
 
 export interface BatchOutcome<Offsets, Snapshot, Commit> {
@@ -61,6 +68,17 @@ export class MissingStateError extends Error {
       `The ${stage} checkpoint ${root} has no state for its committed batch ${batch} (${path} is missing), so ${stage} cannot tell ${what}. ` +
         `Put ${path} back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start ${stage} again.`,
     );
+  }
+}
+
+/** Batch N's offsets were recorded by another instance first: this attempt is dropped, and the runtime catches up. */
+export class BatchTakenError extends Error {
+  override readonly name = 'BatchTakenError';
+  constructor(
+    readonly root: string,
+    readonly batch: number,
+  ) {
+    super(`Batch ${batch} of ${root} was recorded by another instance first; catching up from the checkpoint and planning again.`);
   }
 }
 
@@ -121,20 +139,31 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
    * (`undefined` before the first): its offsets are recorded first, then it runs, then its state
    * and commit are written. Returns `undefined` when the planner finds nothing to do.
    *
-   * Another instance may have run batches since (after a hand-over of the stage or shard): when the
-   * next batch's offsets are already in the checkpoint, the live state is stale, so it is recovered
-   * from the checkpoint before planning.
+   * Another instance may have run batches since (after a hand-over of the stage or shard): then
+   * recording the next batch's offsets finds them there, the live state is stale, and the attempt
+   * ends before the stage wrote anything; the state is recovered from the checkpoint and the
+   * planner asked again (so a planner must only read: it may be asked twice for one batch).
    */
   async runNext(planner: (last: Offsets | undefined) => Promise<Plan | undefined> | Plan | undefined): Promise<Outcome | undefined> {
     await this.recover();
-    if (await this.checkpoint.hasOffsets(this.next)) {
-      this.recovery = undefined;
-      await this.recover();
+    for (;;) {
+      const plan = await planner(this.committedOffsets);
+      if (plan === undefined) return undefined;
+      const batch = this.next;
+      try {
+        return await this.runBatch(batch, { kind: 'planned', plan, record: (offsets) => this.record(batch, offsets) });
+      } catch (error) {
+        if (!(error instanceof BatchTakenError)) throw error;
+        // runBatch dropped the live state: recover it from the other instance's batches.
+        await this.recover();
+      }
     }
-    const plan = await planner(this.committedOffsets);
-    if (plan === undefined) return undefined;
-    const batch = this.next;
-    return this.runBatch(batch, { kind: 'planned', plan, record: (offsets) => this.checkpoint.writeOffsets(batch, offsets) });
+  }
+
+  /** offsets/N, create-if-absent; there already, batch N belongs to another instance's run. */
+  private async record(batch: number, offsets: Offsets): Promise<Offsets> {
+    if (await this.checkpoint.recordOffsets(batch, offsets)) return offsets;
+    throw new BatchTakenError(this.checkpoint.root, batch);
   }
 
   private async load(): Promise<Outcome | undefined> {

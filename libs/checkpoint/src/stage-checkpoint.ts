@@ -154,9 +154,9 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     return (await this.readJson<Offsets>(path)) as Offsets;
   }
 
-  /** Whether offsets/N exist (batch N was started, here or by another instance). */
-  hasOffsets(batch: number): Promise<boolean> {
-    return this.lake.exists(this.entry('offsets', batch));
+  /** Records what batch N consumes, create-if-absent: `false` when offsets/N were there already (nothing written). */
+  recordOffsets(batch: number, offsets: Offsets): Promise<boolean> {
+    return this.lake.createIfAbsent(this.entry('offsets', batch), JSON.stringify(offsets));
   }
 
   readOffsets(batch: number): Promise<Offsets | undefined> {
