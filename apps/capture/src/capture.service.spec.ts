@@ -7,9 +7,10 @@ import { readCaptureFile, type CaptureRecord } from '@pipeline/capture-format';
 import { TestClock } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
 import { startTelemetry, type Telemetry } from '@pipeline/telemetry';
-import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
+import { collect, CountingLake, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
 import { CaptureLog } from './capture-log';
 import { CaptureService, type CaptureServiceOptions } from './capture.service';
+import { CAPTURE_RETAINED_BATCHES } from '@pipeline/checkpoint';
 import { PartitionCapture } from './partition-capture';
 
 const silent = pino({ level: 'silent' });
@@ -253,6 +254,35 @@ describe('capture', () => {
     const { files, byPartition } = await captured(w.lake);
     expect(files.filter((f) => f.split('/')[3] === '1')).toHaveLength(1);
     expect(byPartition.get('1')?.map((r) => r.sequenceNumber)).toEqual(Array.from({ length: partition + 1 }, (_, i) => i));
+  });
+
+  it('costs each file its intent, the file and its commit, and past retention the two deletes of the records that crossed it: no probe, no state record', async () => {
+    const files = CAPTURE_RETAINED_BATCHES + 5;
+    await w.hub.send(
+      Array.from({ length: files }, (_, i) => ({ body: Buffer.from(JSON.stringify({ n: i })), properties: { event_id: `e-${i}` } })),
+      { partitionId: '0' },
+    );
+    const counting = new CountingLake(w.lake);
+    const log = new CaptureLog(counting, 'checkpoints/capture-events');
+    const parts = { prefix: 'raw', namespace: 'testns', eventHub: 'events', partitionId: '0' };
+    // One event per file: each event fills the file past the size limit.
+    const capture = new PartitionCapture('0', parts, w.hub, counting, log, w.store, w.clock, silent, options({ maxFileBytes: 1, receiveBatch: 1_000 }));
+    await capture.recover();
+    counting.reset();
+    await capture.poll(0);
+    expect(capture.committedSequenceNumber).toBe(files - 1);
+    const ops = counting.operations.map((op) => op.split(' ')[0] as string);
+    const count = (op: string) => ops.filter((o) => o === op).length;
+    expect(count('createIfAbsent')).toBe(3 * files);
+    expect(counting.operationsOf(/^createIfAbsent raw\//)).toHaveLength(files);
+    expect(count('delete')).toBe(2 * (files - CAPTURE_RETAINED_BATCHES));
+    expect(counting.operationsOf(/^delete checkpoints\/capture-events\/partitions\/0\/(commits|offsets)\/0{19}[0-4]$/)).toHaveLength(2 * 5);
+    expect(counting.operationsOf(/\/state\//)).toEqual([]);
+    expect(ops.length).toBe(3 * files + 2 * (files - CAPTURE_RETAINED_BATCHES));
+    // What is kept is unchanged: the newest CAPTURE_RETAINED_BATCHES intents and commits.
+    const kept = (await collect(w.lake.list('checkpoints/capture-events/partitions/0/'))).map((e) => e.path);
+    expect(kept).toHaveLength(2 * CAPTURE_RETAINED_BATCHES);
+    expect(kept[0]).toMatch(/commits\/0{19}5$/);
   });
 
   it('re-does an interrupted file to the same path with the same bytes', async () => {

@@ -86,11 +86,11 @@ export class PartitionCapture {
       checkpoint,
       {
         restore: () => null,
-        execute: (batch, input) => this.execute(batch, input),
+        execute: (_batch, input) => this.execute(input),
         committed: (_batch, outcome) => this.committedFile(outcome),
         measure: (outcome) => captureMeasure(outcome.offsets),
       },
-      { stage: 'capture', stateHolds: 'nothing', stateless: true },
+      { stage: 'capture', stateHolds: 'nothing' },
     );
   }
 
@@ -213,16 +213,14 @@ export class PartitionCapture {
     );
   }
 
-  /** File N: the bytes read here when the intent recorded is this one, else the hub's events re-read for the intent that holds. */
-  private async execute(batch: number, input: BatchInput<CapturePlan, CaptureIntent>): Promise<CaptureOutcome> {
+  /**
+   * File N: the bytes read here once its intent is recorded, or the hub's events re-read for an
+   * intent recorded before a crash. When another instance recorded file N first, `record` ends this
+   * attempt and the runtime catches up with that instance's files (the planner then declines).
+   */
+  private async execute(input: BatchInput<CapturePlan, CaptureIntent>): Promise<CaptureOutcome> {
     if (input.kind === 'recorded') return this.redo(input.offsets);
-    const holding = await input.record(input.plan.intent);
-    if (JSON.stringify(holding) !== JSON.stringify(input.plan.intent)) {
-      // Another instance wrote file N first: follow its record of it and drop what was read here.
-      this.logger.warn({ partition: this.partitionId, batch, path: holding.path }, 'another capture instance took this partition; adopting its file');
-      return this.redo(holding);
-    }
-    return this.write(holding, input.plan.bytes);
+    return this.write(await input.record(input.plan.intent), input.plan.bytes);
   }
 
   /** Writes (or re-writes) the file an intent describes from the hub's events. */

@@ -20,7 +20,11 @@ export function capturePartitionRoot(checkpointRoot: string, partitionId: string
 
 /** A capture partition's log as a stage checkpoint (stateless; commits expire with the offsets). */
 export function capturePartitionCheckpoint(lake: Lake, checkpointRoot: string, partitionId: string): StageCheckpoint<CaptureIntent, CaptureCommit, undefined> {
-  return new StageCheckpoint<CaptureIntent, CaptureCommit, undefined>(lake, capturePartitionRoot(checkpointRoot, partitionId), CAPTURE_RETAINED_BATCHES, false);
+  return new StageCheckpoint<CaptureIntent, CaptureCommit, undefined>(lake, capturePartitionRoot(checkpointRoot, partitionId), {
+    retainBatches: CAPTURE_RETAINED_BATCHES,
+    keepCommits: false,
+    holdsState: false,
+  });
 }
 
 /** A partition's last committed capture file. */

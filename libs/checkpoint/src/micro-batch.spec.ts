@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
-import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
+import { collect, CountingLake, makeTempDir, type TempDir } from '@pipeline/testing';
 import { MicroBatchRuntime, MissingStateError, type BatchInput, type MicroBatchStage } from './micro-batch';
 import { StageCheckpoint } from './stage-checkpoint';
 
@@ -142,22 +142,46 @@ describe('MicroBatchRuntime', () => {
     expect(await checkpoint.readState(3)).toEqual({ sum: 78, seen: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
   });
 
+  it('drops an attempt whose offsets another instance recorded first, even after it planned, and plans again from that instance\'s state', async () => {
+    const a = new CountingStage();
+    const instanceA = runtimeOf(a);
+    await instanceA.runNext(nextThree(12));
+    const instanceB = runtimeOf(new CountingStage());
+    let plans = 0;
+    // B records and runs batch 1 between A's planning and A's recording of it.
+    const ran = await instanceA.runNext(async (last) => {
+      if (plans++ === 0) await instanceB.runNext(nextThree(12));
+      return nextThree(12)(last);
+    });
+    expect(plans).toBe(2);
+    expect(ran?.offsets).toEqual({ from: 7, to: 9 });
+    expect(a.restores).toEqual([undefined, { sum: 21, seen: [1, 2, 3, 4, 5, 6] }]);
+    // A's stale attempt at batch 1 never ran: only its batches 0 and 2 were executed.
+    expect(a.executed.map((e) => [e.batch, e.offsets])).toEqual([
+      [0, { from: 1, to: 3 }],
+      [2, { from: 7, to: 9 }],
+    ]);
+    expect(await checkpoint.readState(2)).toEqual({ sum: 45, seen: [1, 2, 3, 4, 5, 6, 7, 8, 9] });
+  });
+
   it('runs a stateless stage (its position is its last offsets) without writing or reading state', async () => {
     const stage = new CountingStage();
-    const runtime = new MicroBatchRuntime(checkpoint, stage, { stage: 'count', stateHolds: 'nothing', stateless: true });
+    const stateless = new StageCheckpoint<Offsets, Commit, Snapshot>(lake, 'checkpoints/count', { holdsState: false });
+    const runtime = new MicroBatchRuntime(stateless, stage, { stage: 'count', stateHolds: 'nothing' });
     while (await runtime.runNext(nextThree(6)));
     expect(await checkpoint.readState(0)).toBeUndefined();
+    expect(await collect(lake.list('checkpoints/count/state/'))).toEqual([]);
     expect(await checkpoint.readCommit(1)).toEqual({ batch: 1, sum: 21 });
     await checkpoint.writeOffsets(2, { from: 7, to: 7 });
     const again = new CountingStage();
-    const resumed = new MicroBatchRuntime(checkpoint, again, { stage: 'count', stateHolds: 'nothing', stateless: true });
+    const resumed = new MicroBatchRuntime(stateless, again, { stage: 'count', stateHolds: 'nothing' });
     expect((await resumed.recover())?.offsets).toEqual({ from: 7, to: 7 });
     expect(again.restores).toEqual([undefined]);
     expect(resumed.lastOffsets).toEqual({ from: 7, to: 7 });
   });
 
   it('expires commits with offsets when asked to, keeping the newest batches', async () => {
-    const short = new StageCheckpoint<Offsets, Commit, Snapshot>(lake, 'checkpoints/short', 2, false);
+    const short = new StageCheckpoint<Offsets, Commit, Snapshot>(lake, 'checkpoints/short', { retainBatches: 2, keepCommits: false });
     const runtime = new MicroBatchRuntime(short, new CountingStage(), { stage: 'count', stateHolds: 'the running sum' });
     for (let n = 0; n < 5; n++) await runtime.runNext((last) => ({ from: (last?.to ?? 0) + 1, to: (last?.to ?? 0) + 1 }));
     expect((await collect(lake.list('checkpoints/short/commits/'))).length).toBe(2);
@@ -175,5 +199,76 @@ describe('MicroBatchRuntime', () => {
       `The count checkpoint checkpoints/count has no state for its committed batch 1 (${checkpoint.statePath(1)} is missing), so count cannot tell the running sum. ` +
         `Put ${checkpoint.statePath(1)} back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start count again.`,
     );
+  });
+
+  describe('lake operations per committed batch', () => {
+    /** Runs batches 0..last of one number each on `stage`'s checkpoint; the lake operations of each batch, batch 0's recovery left out. */
+    async function operationsPerBatch(counting: CountingLake, runtime: MicroBatchRuntime<Offsets, Offsets, Snapshot, Commit, Live>, last: number): Promise<string[][]> {
+      await runtime.recover();
+      const perBatch: string[][] = [];
+      for (let n = 0; n <= last; n++) {
+        counting.reset();
+        await runtime.runNext((offsets) => ({ from: (offsets?.to ?? 0) + 1, to: (offsets?.to ?? 0) + 1 }));
+        perBatch.push(counting.operations.map((op) => op.replace(/\/0*(\d)/g, '/$1')));
+      }
+      return perBatch;
+    }
+
+    it('a stateless stage records and commits each batch, and past retention deletes only the commit and offsets that crossed the line, never probing or touching a state record', async () => {
+      const counting = new CountingLake(lake);
+      const log = new StageCheckpoint<Offsets, Commit, Snapshot>(counting, 'checkpoints/log', { retainBatches: 2, keepCommits: false, holdsState: false });
+      const runtime = new MicroBatchRuntime(log, new CountingStage(), { stage: 'count', stateHolds: 'nothing' });
+      const perBatch = await operationsPerBatch(counting, runtime, 4);
+      expect(perBatch[1]).toEqual(['createIfAbsent checkpoints/log/offsets/1', 'createIfAbsent checkpoints/log/commits/1']);
+      // From batch 2 on, one batch crosses the retention line with each commit: two deletes, of records the stage wrote.
+      expect(perBatch[4]).toEqual([
+        'createIfAbsent checkpoints/log/offsets/4',
+        'createIfAbsent checkpoints/log/commits/4',
+        'delete checkpoints/log/commits/2',
+        'delete checkpoints/log/offsets/2',
+      ]);
+      expect(perBatch.map((ops) => ops.length)).toEqual([2, 2, 4, 4, 4]);
+      expect(perBatch.flat().filter((op) => op.includes('/state/'))).toEqual([]);
+      // What is kept is unchanged: the newest two batches' offsets and commits.
+      expect((await collect(lake.list('checkpoints/log/'))).map((e) => e.path.replace(/\/0*(\d)/g, '/$1'))).toEqual([
+        'checkpoints/log/commits/3',
+        'checkpoints/log/commits/4',
+        'checkpoints/log/offsets/3',
+        'checkpoints/log/offsets/4',
+      ]);
+    });
+
+    it('a stateful stage adds its state to each batch and deletes the offsets and state that crossed the retention line, keeping every commit', async () => {
+      const counting = new CountingLake(lake);
+      const stateful = new StageCheckpoint<Offsets, Commit, Snapshot>(counting, 'checkpoints/sum', { retainBatches: 2 });
+      const runtime = new MicroBatchRuntime(stateful, new CountingStage(), { stage: 'count', stateHolds: 'the running sum' });
+      const perBatch = await operationsPerBatch(counting, runtime, 3);
+      expect(perBatch[3]).toEqual([
+        'createIfAbsent checkpoints/sum/offsets/3',
+        'createIfAbsent checkpoints/sum/state/3',
+        'createIfAbsent checkpoints/sum/commits/3',
+        'delete checkpoints/sum/offsets/1',
+        'delete checkpoints/sum/state/1',
+      ]);
+      expect(perBatch.map((ops) => ops.length)).toEqual([3, 3, 5, 5]);
+      expect((await collect(lake.list('checkpoints/sum/'))).map((e) => e.path.replace(/\/0*(\d)/g, '/$1'))).toEqual([
+        'checkpoints/sum/commits/0',
+        'checkpoints/sum/commits/1',
+        'checkpoints/sum/commits/2',
+        'checkpoints/sum/commits/3',
+        'checkpoints/sum/offsets/2',
+        'checkpoints/sum/offsets/3',
+        'checkpoints/sum/state/2',
+        'checkpoints/sum/state/3',
+      ]);
+    });
+
+    it('refuses to write state to the checkpoint of a stateless stage, naming the record', async () => {
+      const stateless = new StageCheckpoint<Offsets, Commit, Snapshot>(lake, 'checkpoints/log', { holdsState: false });
+      await expect(stateless.writeState(3, { sum: 1, seen: [1] })).rejects.toThrow(
+        'The checkpoint checkpoints/log is of a stateless stage: it keeps no state/00000000000000000003. Write state only to a checkpoint made with holdsState.',
+      );
+      expect(await stateless.readState(3)).toBeUndefined();
+    });
   });
 });

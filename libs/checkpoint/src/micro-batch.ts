@@ -6,12 +6,15 @@
  *   committed batch is read from the checkpoint and restored into the stage's live state; a batch
  *   whose offsets were recorded but never committed is re-run from exactly those offsets.
  * - Plan: the caller says what the next batch consumes (a stage-specific plan); the stage turns it
- *   into offsets and records them through `record` before writing anything else (invariant 3), and
- *   runs the offsets already recorded instead when another attempt recorded them first.
+ *   into offsets and records them through `record` before writing anything else (invariant 3).
+ *   Recording is create-if-absent: when offsets/N are already there, another instance ran batch N
+ *   (and maybe more) since this one's live state was made, so the runtime drops the attempt,
+ *   recovers from the checkpoint (re-running N if it is not committed) and plans again. The stage
+ *   therefore never runs on stale state, and no batch costs an existence check beforehand.
  * - Execute: the stage writes its outputs, each a function of the offsets and the state before
  *   (invariant 2), and returns the snapshot of its new state and its commit record.
  * - State, then commit: state/N, then commits/N, each create-if-absent (a stateless stage, whose
- *   position is its last offsets, writes no state).
+ *   position is its last offsets, writes no state: its checkpoint says so, `holdsState`).
  *
  * The live state stays in memory between batches: it is read from the lake only when recovering.
  * Metrics (docs/metrics.md) are recorded here, once per committed batch, from what the stage's
@@ -22,7 +25,11 @@
 import { StageMetrics, type BatchMeasure } from '@pipeline/telemetry';
 import type { StageCheckpoint } from './stage-checkpoint';
 
-/** A batch to run: planned now (its offsets are recorded first) or recorded before a crash. */
+/**
+ * A batch to run: planned now (its offsets are recorded first) or recorded before a crash. `record`
+ * returns the offsets it recorded; it throws, ending the attempt, when another instance recorded
+ * batch N first (the runtime then catches up and plans again).
+ */
 export type BatchInput<Plan, Offsets> = { kind: 'planned'; plan: Plan; record: (offsets: Offsets) => Promise<Offsets> } | { kind: 'recorded'; offsets: Offsets };
 
 export interface BatchOutcome<Offsets, Snapshot, Commit> {
@@ -64,13 +71,22 @@ export class MissingStateError extends Error {
   }
 }
 
+/** Batch N's offsets were recorded by another instance first: this attempt is dropped, and the runtime catches up. */
+export class BatchTakenError extends Error {
+  override readonly name = 'BatchTakenError';
+  constructor(
+    readonly root: string,
+    readonly batch: number,
+  ) {
+    super(`Batch ${batch} of ${root} was recorded by another instance first; catching up from the checkpoint and planning again.`);
+  }
+}
+
 export interface MicroBatchRuntimeOptions {
   /** The stage's name in messages, e.g. `bronze`. */
   stage: string;
   /** What the state holds, for the message when it is missing (e.g. "which capture files it consumed"). */
   stateHolds: string;
-  /** A stage whose position is its last offsets (capture): no `state/N` is written or read. */
-  stateless?: boolean;
   /** The shard a partitioned stage's runtime runs (gold), as a metric attribute. */
   shard?: number;
 }
@@ -123,20 +139,31 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
    * (`undefined` before the first): its offsets are recorded first, then it runs, then its state
    * and commit are written. Returns `undefined` when the planner finds nothing to do.
    *
-   * Another instance may have run batches since (after a hand-over of the stage or shard): when the
-   * next batch's offsets are already in the checkpoint, the live state is stale, so it is recovered
-   * from the checkpoint before planning.
+   * Another instance may have run batches since (after a hand-over of the stage or shard): then
+   * recording the next batch's offsets finds them there, the live state is stale, and the attempt
+   * ends before the stage wrote anything; the state is recovered from the checkpoint and the
+   * planner asked again (so a planner must only read: it may be asked twice for one batch).
    */
   async runNext(planner: (last: Offsets | undefined) => Promise<Plan | undefined> | Plan | undefined): Promise<Outcome | undefined> {
     await this.recover();
-    if (await this.checkpoint.hasOffsets(this.next)) {
-      this.recovery = undefined;
-      await this.recover();
+    for (;;) {
+      const plan = await planner(this.committedOffsets);
+      if (plan === undefined) return undefined;
+      const batch = this.next;
+      try {
+        return await this.runBatch(batch, { kind: 'planned', plan, record: (offsets) => this.record(batch, offsets) });
+      } catch (error) {
+        if (!(error instanceof BatchTakenError)) throw error;
+        // runBatch dropped the live state: recover it from the other instance's batches.
+        await this.recover();
+      }
     }
-    const plan = await planner(this.committedOffsets);
-    if (plan === undefined) return undefined;
-    const batch = this.next;
-    return this.runBatch(batch, { kind: 'planned', plan, record: (offsets) => this.checkpoint.writeOffsets(batch, offsets) });
+  }
+
+  /** offsets/N, create-if-absent; there already, batch N belongs to another instance's run. */
+  private async record(batch: number, offsets: Offsets): Promise<Offsets> {
+    if (await this.checkpoint.recordOffsets(batch, offsets)) return offsets;
+    throw new BatchTakenError(this.checkpoint.root, batch);
   }
 
   private async load(): Promise<Outcome | undefined> {
@@ -149,7 +176,7 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
       return undefined;
     }
     const committedBefore = latest.committed ? latest.batch : latest.batch - 1;
-    this.live = this.stage.restore(committedBefore < 0 || this.options.stateless === true ? undefined : await this.readState(committedBefore));
+    this.live = this.stage.restore(committedBefore < 0 || !this.checkpoint.holdsState ? undefined : await this.readState(committedBefore));
     if (latest.committed) {
       this.next = latest.batch + 1;
       this.committedOffsets = latest.offsets;
@@ -171,7 +198,7 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
     try {
       const live = this.state;
       const outcome = await this.stage.execute(batch, input, live);
-      if (this.options.stateless !== true) await this.checkpoint.writeState(batch, outcome.state);
+      if (this.checkpoint.holdsState) await this.checkpoint.writeState(batch, outcome.state);
       await this.checkpoint.commit(batch, outcome.commit);
       this.next = batch + 1;
       this.committedOffsets = outcome.offsets;

@@ -71,7 +71,7 @@ describe('stage checkpoint', () => {
   });
 
   it('deletes offsets and state beyond the retention but keeps every commit', async () => {
-    const cp = new StageCheckpoint(lake, 'checkpoints/bronze', 2);
+    const cp = new StageCheckpoint(lake, 'checkpoints/bronze', { retainBatches: 2 });
     await cp.bind('bronze', logic);
     for (let n = 0; n < 5; n++) {
       await cp.writeOffsets(n, { n });

@@ -2,11 +2,14 @@
  * A stage's checkpoint in the lake, one folder per stage and query (Spark's layout):
  *   {root}/metadata       query id and the fingerprint of the stage's logic (and what it was made of)
  *   {root}/offsets/{N}    what batch N consumes, written BEFORE it is processed
- *   {root}/state/{N}      the stage's state after batch N
+ *   {root}/state/{N}      the stage's state after batch N (a stateless stage, e.g. capture, has none)
  *   {root}/commits/{N}    written AFTER every output of batch N is durable
  * Every entry is created only if absent (DESIGN invariant 3). A batch with offsets but no commit is
  * re-run after a restart, from the same offsets, to the same outputs (invariant 2). A checkpoint is
  * bound to the logic that wrote it (invariant 5): a different fingerprint refuses to start.
+ * A commit costs the lake only what it must: the commit itself, then the deletes of the one batch
+ * that crossed the retention line, of the records the stage writes (its configuration says whether
+ * it keeps state, so no absent `state/N` is ever probed or deleted).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { canonicalJson } from '@pipeline/contracts';
@@ -66,18 +69,32 @@ function short(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+export interface StageCheckpointOptions {
+  /** Batches whose offsets and state are kept after a commit (100 unless said); commits are kept for the audit. */
+  retainBatches?: number;
+  /** Whether commits are kept for good (the audit reads them; the default) or expire with the offsets. */
+  keepCommits?: boolean;
+  /** Whether the stage writes `state/N` (the default); a stateless stage's position is its last offsets. */
+  holdsState?: boolean;
+}
+
 export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
   private metadata: CheckpointMetadata | undefined;
+  private readonly retainBatches: number;
+  private readonly keepCommits: boolean;
+  /** Whether the stage writes `state/N`; when not, no state record is written, read, probed or deleted. */
+  readonly holdsState: boolean;
 
   constructor(
     private readonly lake: Lake,
     /** e.g. `checkpoints/silver` */
     readonly root: string,
-    /** Batches whose offsets and state are kept after a commit; commits are kept for the audit. */
-    private readonly retainBatches = 100,
-    /** Whether commits are kept for good (the audit reads them) or expire with the offsets. */
-    private readonly keepCommits = true,
-  ) {}
+    options: StageCheckpointOptions = {},
+  ) {
+    this.retainBatches = options.retainBatches ?? 100;
+    this.keepCommits = options.keepCommits ?? true;
+    this.holdsState = options.holdsState ?? true;
+  }
 
   get queryId(): string {
     if (!this.metadata) throw new Error(`checkpoint ${this.root} is not bound yet: call bind() first`);
@@ -137,9 +154,9 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     return (await this.readJson<Offsets>(path)) as Offsets;
   }
 
-  /** Whether offsets/N exist (batch N was started, here or by another instance). */
-  hasOffsets(batch: number): Promise<boolean> {
-    return this.lake.exists(this.entry('offsets', batch));
+  /** Records what batch N consumes, create-if-absent: `false` when offsets/N were there already (nothing written). */
+  recordOffsets(batch: number, offsets: Offsets): Promise<boolean> {
+    return this.lake.createIfAbsent(this.entry('offsets', batch), JSON.stringify(offsets));
   }
 
   readOffsets(batch: number): Promise<Offsets | undefined> {
@@ -148,6 +165,7 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
 
   /** State after batch N (create-if-absent: a re-run writes the same state, so the first one stands). */
   async writeState(batch: number, state: State): Promise<void> {
+    if (!this.holdsState) throw new Error(`The checkpoint ${this.root} is of a stateless stage: it keeps no state/${batchName(batch)}. Write state only to a checkpoint made with holdsState.`);
     await this.lake.createIfAbsent(this.entry('state', batch), JSON.stringify(state));
   }
 
@@ -161,18 +179,24 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     return this.entry('state', batch);
   }
 
+  /** State after batch N, `undefined` when absent; a stateless stage has none, and the lake is not asked. */
   readState(batch: number): Promise<State | undefined> {
+    if (!this.holdsState) return Promise.resolve(undefined);
     return this.readJson<State>(this.entry('state', batch));
   }
 
+  /**
+   * Commits batch N, then expires the one batch that crossed the retention line with it: only the
+   * records this stage writes (no `state/N` for a stateless stage), one delete each. Each commit
+   * expires exactly one batch, so the records kept are always the newest `retainBatches`.
+   */
   async commit(batch: number, commit: Commit): Promise<void> {
     await this.lake.createIfAbsent(this.entry('commits', batch), JSON.stringify(commit));
     const expired = batch - this.retainBatches;
-    if (expired >= 0) {
-      if (!this.keepCommits) await this.lake.delete(this.entry('commits', expired));
-      await this.lake.delete(this.entry('offsets', expired));
-      await this.lake.delete(this.entry('state', expired));
-    }
+    if (expired < 0) return;
+    if (!this.keepCommits) await this.lake.delete(this.entry('commits', expired));
+    await this.lake.delete(this.entry('offsets', expired));
+    if (this.holdsState) await this.lake.delete(this.entry('state', expired));
   }
 
   readCommit(batch: number): Promise<Commit | undefined> {
