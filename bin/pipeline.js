@@ -5,7 +5,7 @@ const path = require('node:path');
 const fs = require('node:fs');
 
 const root = path.resolve(__dirname, '..');
-const entry = path.join(root, 'dist', 'apps', 'cli', 'src', 'main.js');
+const entry = path.join(root, 'dist', 'apps', 'cli', 'src', 'entry.js');
 if (!fs.existsSync(entry)) {
   process.stderr.write('pipeline: not built yet. Run `npm run build` in ' + root + ' first (npm start does it for you).\n');
   process.exit(2);

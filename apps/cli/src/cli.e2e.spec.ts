@@ -89,6 +89,23 @@ describe('the pipeline command', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 
+  it("runs a service's command without loading the rest of the tool, and still lists it under `pipeline --help`", () => {
+    // At exit, the compiled modules of the tool itself (apps/cli) that the process loaded.
+    const report = "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(Object.keys(require.cache).filter((f) => f.includes('/apps/cli/')).map((f) => f.replace(/^.*[/]apps[/]cli[/]src[/]/, '')).sort()) + '\\n'))";
+    const loaded = (args: string[]) => {
+      const result = spawnSync(process.execPath, ['-e', `${report}; require(${JSON.stringify(bin)})`, bin, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      return { status: result.status, loaded: JSON.parse(/LOADED (.*)/.exec(result.stderr)?.[1] ?? 'null') as string[] | null, stdout: result.stdout };
+    };
+    const silver = loaded(['silver', '--help']);
+    expect(silver.status).toBe(0);
+    expect(silver.stdout).toContain('Usage: pipeline silver');
+    expect(silver.loaded).toEqual(['entry.js', 'services.js']);
+    const help = loaded(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.loaded).toContain('main.js');
+    for (const command of ['produce', 'capture', 'bronze', 'silver', 'gold', 'serving-api', 'start', 'audit']) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
   it('answers a bad flag with exit code 2 and a pointer to --help', () => {
     const result = pipeline(['produce', '--bogus']);
     expect(result.status).toBe(2);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { openCaptureFile } from '@pipeline/capture-format';
-import { ConfigError, loadSpecFile, readLakeBackend, resolvePipelineHome, runMain, SettingsReader, SpecFileError } from '@pipeline/config';
+import { loadSpecFile, readLakeBackend, resolvePipelineHome, runMain, SettingsReader, SpecFileError } from '@pipeline/config';
 import { openLake } from '@pipeline/adapters';
 import { openCommandBus, openCommandLake } from './backends';
 import { CheckpointInUseError, resetCheckpoint } from '@pipeline/checkpoint';
@@ -17,7 +17,7 @@ import { formatRejected, listRejected, restoreRejected } from './rejected';
 import { SpecValidationError } from '@pipeline/contracts';
 import { csvLines } from '@pipeline/generator';
 import { createReadStream } from 'node:fs';
-import { service, services } from './services';
+import { service, services, usageExitCode } from './services';
 import { simulate, simulateCommandHelp } from './simulate';
 import { replay, replayCommandHelp } from './replay';
 import { start } from './start';
@@ -34,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
 
   for (const svc of services) {
     program
-      .command(svc.name === 'producer' ? 'produce' : svc.name)
+      .command(svc.command)
       .description(svc.description)
       .helpOption(false)
       .allowUnknownOption()
@@ -343,13 +343,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    const exitCode = (error as { exitCode?: number }).exitCode;
-    if (exitCode !== undefined) return exitCode === 0 ? 0 : 2;
-    throw error;
+    const exitCode = usageExitCode(error);
+    if (exitCode === undefined) throw error;
+    return exitCode;
   }
   return code;
 }

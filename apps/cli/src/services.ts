@@ -3,9 +3,12 @@
  * deployed; the tool loads it by path (apps do not import each other).
  */
 import * as path from 'node:path';
+import { ConfigError } from '@pipeline/config';
 
 export interface ServiceEntry {
   name: string;
+  /** The `pipeline` command that runs it (`produce` for the producer). */
+  command: string;
   description: string;
   load(): { main(argv: string[]): Promise<number> };
 }
@@ -13,6 +16,7 @@ export interface ServiceEntry {
 function entry(name: string, description: string): ServiceEntry {
   return {
     name,
+    command: name === 'producer' ? 'produce' : name,
     description,
     load: () => require(path.join(__dirname, '..', '..', name, 'src', 'main')) as { main(argv: string[]): Promise<number> },
   };
@@ -31,4 +35,23 @@ export function service(name: string): ServiceEntry {
   const found = services.find((s) => s.name === name);
   if (!found) throw new Error(`unknown service ${name}`);
   return found;
+}
+
+/** The service the `pipeline` command `command` runs, if it is a service's. */
+export function serviceForCommand(command: string): ServiceEntry | undefined {
+  return services.find((s) => s.command === command);
+}
+
+/**
+ * The exit code of an error a command threw that is the user's to fix: a bad setting (its message is
+ * printed) or a command-line parse (commander's own exit code: 0 for `--help`, else 2).
+ * `undefined` for any other error, which is a failure to report as it is.
+ */
+export function usageExitCode(error: unknown): number | undefined {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
+  const exitCode = (error as { exitCode?: number } | null)?.exitCode;
+  return exitCode === undefined ? undefined : exitCode === 0 ? 0 : 2;
 }
