@@ -268,6 +268,7 @@ async function transformBatch(
       else captureFiles.outOfRange++;
     }
   }
+  captureFiles.inRange = files.length;
   // Each file is read and hashed while the one before it is transformed.
   const readFile = (f: number) => (f < files.length ? readAhead(deps.lake, (files[f] as ReferencedFile).file.path) : undefined);
   let next = readFile(0);
@@ -275,7 +276,6 @@ async function transformBatch(
     const { manifest, file } = files[f] as ReferencedFile;
     const read = next as Promise<FingerprintedFile>;
     next = readFile(f + 1);
-    captureFiles.inRange++;
     const partition = file.partitionId ?? 'unknown';
     const partitionCounts = (counts[partition] ??= emptyCounts());
     // Set aside by this batch before a crash: the decision stands, even if the file was put back since.
@@ -350,7 +350,6 @@ function eventTimeRange(rows: readonly TableRow[]): { minEventTime: number | nul
   return { minEventTime: min, maxEventTime: max };
 }
 
-/** The file's bytes, or `undefined` when it is no longer in the lake. */
 /** A capture file a bronze manifest references. */
 interface ReferencedFile {
   manifest: BronzeManifest;
@@ -379,6 +378,7 @@ function readAhead(lake: Lake, path: string): Promise<FingerprintedFile> {
   return read;
 }
 
+/** The file's bytes, or `undefined` when it is no longer in the lake. */
 async function readReferenced(lake: Lake, path: string): Promise<Buffer | undefined> {
   try {
     return await lake.read(path);

@@ -149,9 +149,8 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
    * recorded (by an earlier attempt, or another instance), which the caller must then process.
    */
   async writeOffsets(batch: number, offsets: Offsets): Promise<Offsets> {
-    const path = this.entry('offsets', batch);
-    if (await this.lake.createIfAbsent(path, JSON.stringify(offsets))) return offsets;
-    return (await this.readJson<Offsets>(path)) as Offsets;
+    if (await this.recordOffsets(batch, offsets)) return offsets;
+    return (await this.readOffsets(batch)) as Offsets;
   }
 
   /** Records what batch N consumes, create-if-absent: `false` when offsets/N were there already (nothing written). */
