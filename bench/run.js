@@ -28,11 +28,13 @@ const csv = path.join(work, 'readings.csv');
 const spec = path.join(root, 'examples', 'sensors.spec.yaml');
 const bin = path.join(root, 'bin', 'pipeline.js');
 const rssReporter = path.join(__dirname, 'report-rss.js');
+require('../bin/register');
+const { serviceV8Flags } = require('../dist/apps/cli/src/start');
 
 function run(label, pipelineArgs, { measure = true } = {}) {
   const rssFile = path.join(work, `${label}.rss`);
-  // Each service with the heap cap `pipeline start` and the container images give it.
-  const argv = [...(measure ? ['-r', rssReporter] : []), '--max-old-space-size=384', bin, ...pipelineArgs];
+  // Each service with the V8 flags `pipeline start` and the container images give it (heap cap, the producer's young generation).
+  const argv = [...(measure ? ['-r', rssReporter] : []), ...serviceV8Flags(label, {}), bin, ...pipelineArgs];
   const shown = `node ${argv.map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}`;
   const started = process.hrtime.bigint();
   const result = spawnSync(process.execPath, argv, {

@@ -41,6 +41,17 @@ describe.each(DEPLOYED_APPS)('apps/%s/Dockerfile', (app) => {
     expect(readRepoFile('apps/cli/src/start.ts')).toContain('SERVICE_HEAP_MIB = 384;');
   });
 
+  it('gives the producer alone a larger young generation, as `pipeline start` does', () => {
+    // apps/cli/src/start.ts PRODUCER_SEMI_SPACE_MIB and serviceV8Flags.
+    const options = of(runtime, 'ENV').join(' ');
+    if (app === 'producer') {
+      expect(options).toMatch(/NODE_OPTIONS="[^"]*--max-semi-space-size=32\b/);
+      expect(readRepoFile('apps/cli/src/start.ts')).toContain('PRODUCER_SEMI_SPACE_MIB = 32;');
+    } else {
+      expect(options).not.toContain('--max-semi-space-size');
+    }
+  });
+
   it('runs as the unprivileged node user in production mode', () => {
     expect(of(runtime, 'USER')).toEqual(['node']);
     expect(of(runtime, 'ENV').join(' ')).toMatch(/\bNODE_ENV=production\b/);

@@ -205,12 +205,27 @@ async function finish(children: Child[], code: number): Promise<number> {
  */
 export const SERVICE_HEAP_MIB = 384;
 
-function heapCap(env: NodeJS.ProcessEnv): string[] {
-  return /--max-old-space-size/.test(env['NODE_OPTIONS'] ?? '') ? [] : [`--max-old-space-size=${SERVICE_HEAP_MIB}`];
+/**
+ * The producer's young generation, per semi-space (V8's default is 16 MiB). It builds each event of
+ * a send and holds the send's 2,000 until the hub commits them, so a scavenge finds much of what it
+ * allocated still alive and copies it. At 32 MiB a million example readings cost half the GC time
+ * (0.45 s instead of 0.9 s; scavenges 0.17 s instead of 0.56 s) and 8–20% less CPU in all, for
+ * 30 MiB of RSS. Silver, measured the same way, gained nothing, nor did any other service in the
+ * whole pipeline.
+ */
+export const PRODUCER_SEMI_SPACE_MIB = 32;
+
+/** The V8 flags a service runs with (as its container image sets them), except those NODE_OPTIONS sets. */
+export function serviceV8Flags(service: string, env: NodeJS.ProcessEnv): string[] {
+  const set = env['NODE_OPTIONS'] ?? '';
+  return [
+    ...(/--max-old-space-size/.test(set) ? [] : [`--max-old-space-size=${SERVICE_HEAP_MIB}`]),
+    ...(service !== 'producer' || /--max-semi-space-size/.test(set) ? [] : [`--max-semi-space-size=${PRODUCER_SEMI_SPACE_MIB}`]),
+  ];
 }
 
 function spawnService(bin: string, name: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, [...heapCap(env), bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...serviceV8Flags(name, env), bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // Everything the services print is the pipeline's running log: one stream, each line tagged.
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));

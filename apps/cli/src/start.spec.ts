@@ -1,0 +1,16 @@
+import { PRODUCER_SEMI_SPACE_MIB, SERVICE_HEAP_MIB, serviceV8Flags } from './start';
+
+describe('serviceV8Flags', () => {
+  it('caps every service’s heap and gives the producer alone a larger young generation', () => {
+    expect(serviceV8Flags('producer', {})).toEqual([`--max-old-space-size=${SERVICE_HEAP_MIB}`, `--max-semi-space-size=${PRODUCER_SEMI_SPACE_MIB}`]);
+    for (const service of ['capture', 'bronze', 'silver', 'gold', 'serving-api']) {
+      expect(serviceV8Flags(service, {})).toEqual([`--max-old-space-size=${SERVICE_HEAP_MIB}`]);
+    }
+  });
+
+  it('leaves to NODE_OPTIONS each flag it sets', () => {
+    expect(serviceV8Flags('producer', { NODE_OPTIONS: '--max-old-space-size=1024' })).toEqual([`--max-semi-space-size=${PRODUCER_SEMI_SPACE_MIB}`]);
+    expect(serviceV8Flags('producer', { NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=8' })).toEqual([`--max-old-space-size=${SERVICE_HEAP_MIB}`]);
+    expect(serviceV8Flags('gold', { NODE_OPTIONS: '--max-old-space-size=1024 --max-semi-space-size=8' })).toEqual([]);
+  });
+});
