@@ -14,7 +14,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
-import { readCsv, type CsvRecord } from '@pipeline/csv';
+import { readCsv, type CsvRecordOrBytes } from '@pipeline/csv';
 import { partitionIndexForKey, type Clock } from '@pipeline/engine';
 import { eventSizeInBytes, type EventHubProducer, type EventToSend } from '@pipeline/ports';
 
@@ -117,11 +117,13 @@ export class CsvProducer {
       header: this.spec.source.header,
       expectedColumns: this.spec.source.header ? undefined : this.spec.source.columns.length,
       fromRow: options.fromRow,
+      // Event bodies are written from the bytes of each unquoted record: its fields are not decoded one by one.
+      unquotedRowsAsBytes: true,
       ...(options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes }),
     });
     const maxEventBytes = Math.min(options.maxRecordBytes ?? this.hub.maxBatchBytes, this.hub.maxBatchBytes);
     const header = await reader.header();
-    const mapper = new EventMapper(this.spec, header?.names);
+    const mapper = new EventMapper(this.spec, header?.names, { eventTimeText: options.pacing.kind !== 'unlimited' });
     const undeclared = mapper.undeclaredColumns(this.spec);
     if (undeclared.length > 0) this.logger.warn({ columns: undeclared }, 'CSV columns not declared in the spec are sent along and ignored downstream');
 
@@ -297,7 +299,7 @@ export class CsvProducer {
     return { ...mapped, event: marker, eventTimeText: undefined, size: eventSizeInBytes(marker) };
   }
 
-  private warnMalformed(record: CsvRecord): void {
+  private warnMalformed(record: CsvRecordOrBytes): void {
     if (record.kind !== 'malformed') return;
     this.logger.warn({ row: record.row, line: record.line, reason: record.reason }, `row ${record.row} is not valid CSV (${record.message}); sent raw for quarantine`);
   }

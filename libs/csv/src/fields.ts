@@ -1,11 +1,27 @@
 /**
- * Splits one decoded CSV record into field values.
+ * Splits one CSV record into field values: decoded, or found on the bytes of an unquoted one.
  *
  * Invariant: the input was accepted by RecordScanner, so every quoted field starts at a field start,
  * doubles its inner quotes and is followed by the delimiter or the end of the record.
  */
 
+import type { UnquotedRow } from './csv.types';
+
 const QUOTE = 0x22;
+
+/** Positions of `delimiter` (a byte) in `bytes`, by a loop: a native search per field costs more on short records. */
+export function delimiterIndexes(bytes: Buffer, delimiter: number): number[] {
+  const found: number[] = [];
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === delimiter) found.push(i);
+  return found;
+}
+
+/** Field `index` of an unquoted row, decoded. */
+export function fieldText(record: UnquotedRow, index: number): string {
+  const start = index === 0 ? 0 : (record.delimiters[index - 1] as number) + 1;
+  const end = index < record.delimiters.length ? (record.delimiters[index] as number) : record.bytes.length;
+  return start === end ? '' : record.bytes.toString('utf8', start, end);
+}
 
 export function splitFields(text: string, delimiter: string, hasQuotes: boolean): string[] {
   if (!hasQuotes) return text.split(delimiter);
