@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { parseSpec } from '@pipeline/contracts';
 import { eventSizeInBytes } from '@pipeline/ports';
-import type { CsvRecord } from '@pipeline/csv';
+import type { CsvRecord, UnquotedRow } from '@pipeline/csv';
 import { EventMapper } from './event-mapper';
 
 const spec = parseSpec(
@@ -37,6 +37,16 @@ function objectBody(names: readonly string[], fields: readonly string[]): string
 
 const row = (fields: string[]): CsvRecord => ({ kind: 'row', row: 1, line: 2, fields });
 
+/** The unquoted record of `fields` joined by `delimiter`, as the CSV reader yields it with `unquotedRowsAsBytes`. */
+function unquotedRow(fields: readonly string[], delimiter = ','): UnquotedRow {
+  const bytes = Buffer.from(fields.join(delimiter), 'utf8');
+  const delimiters: number[] = [];
+  bytes.forEach((byte, at) => {
+    if (byte === delimiter.charCodeAt(0)) delimiters.push(at);
+  });
+  return { kind: 'unquotedRow', row: 7, line: 8, bytes, delimiters };
+}
+
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
 /** Units JSON escapes or writes as several bytes: controls, quote, backslash, DEL, non-ASCII, surrogates paired and alone. */
 const awkwardUnit = fc.constantFrom('\u0000', '\b', '\t', '\n', '\f', '\r', '\u001f', '"', '\\', '\u007f', 'é', 'ß', '€', '\u2028', '\uffff', '\ud83d', '\ude00', '\ud83d\ude00', 'a');
@@ -64,6 +74,43 @@ describe('EventMapper', () => {
       }),
       { numRuns: 600 },
     );
+  });
+
+  it('maps an unquoted row from its bytes to the event its decoded fields give, escapes, non-ASCII and empty fields included', () => {
+    const names = ['reading_id', 'device_id', 'ts', 'note'];
+    // A field of an unquoted record: valid UTF-8 (no lone surrogate), no quote, no delimiter, no line break.
+    const unquotedField = field.map((text) => text.replace(/[\ud800-\udfff",\n\r]/g, '_'));
+    for (const options of [{}, { eventTimeText: false }]) {
+      const mapper = new EventMapper(spec, names, options);
+      fc.assert(
+        fc.property(fc.array(unquotedField, { minLength: names.length, maxLength: names.length }), (fields) => {
+          const fromBytes = mapper.map(unquotedRow(fields));
+          const fromFields = mapper.map({ kind: 'row', row: 7, line: 8, fields });
+          expect({ ...fromBytes, event: { ...fromBytes.event, body: Buffer.from(fromBytes.event.body) } }).toEqual({
+            ...fromFields,
+            event: { ...fromFields.event, body: Buffer.from(fromFields.event.body) },
+          });
+          expect(Buffer.from(fromBytes.event.body).toString()).toBe(objectBody(names, fields));
+          expect(fromBytes.size).toBe(eventSizeInBytes(fromBytes.event));
+          expect(fromBytes.eventTimeText).toBe(options.eventTimeText === false ? undefined : fields[2]);
+        }),
+        { numRuns: 600 },
+      );
+    }
+  });
+
+  it('maps an unquoted row whose width differs from the header as its fields, and one under names JSON lists otherwise as the row object', () => {
+    const fields = ['r-1', 'dev-1', '2026-01-01T00:00:00Z', 'a\\b', 'extra'];
+    for (const names of [
+      ['reading_id', 'device_id', 'ts', 'note'],
+      ['reading_id', 'device_id', 'ts', '7'],
+    ]) {
+      const mapper = new EventMapper(spec, names);
+      const mapped = mapper.map(unquotedRow(fields));
+      expect(Buffer.from(mapped.event.body).toString()).toBe(objectBody(names, fields));
+      expect(mapped.partitionKey).toBe('dev-1');
+      expect(mapped.event.properties).toEqual(mapper.map({ kind: 'row', row: 7, line: 8, fields }).event.properties);
+    }
   });
 
   it('keeps every body it gave intact while it maps more rows (bodies share memory)', () => {
