@@ -28,6 +28,11 @@ import { SendBatcher, type PendingBatch } from './send-batcher';
 const TOO_LARGE_PREFIX_BYTES = 1024;
 /** How long a file must stay unchanged before its last line without a line break is sent. */
 const SETTLE_MS = 1_000;
+/**
+ * The linger time is checked every this many rows (and before each read), not every row: reading
+ * the clock costs more than mapping a short row, and rows come in a chunk at a time.
+ */
+const LINGER_CHECK_ROWS = 32;
 /** Most partition keys whose partition the producer remembers instead of hashing them again. */
 const MAX_REMEMBERED_KEYS = 100_000;
 
@@ -173,6 +178,13 @@ export class CsvProducer {
       }
     };
 
+    let rowsSinceLingerCheck = 0;
+    // Pending events that waited the linger time are sent.
+    const lingered = async () => {
+      rowsSinceLingerCheck = 0;
+      if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
+    };
+
     try {
       // A chunk's records at a time: one promise per chunk of the file, not one per row.
       reading: for await (const records of reader.batches()) {
@@ -225,9 +237,11 @@ export class CsvProducer {
           const ready = batcher.add(mapped.event, partition, mapped.row, mapped.size);
           if (ready.length > 0) await send(ready);
           nextUnread = record.row + 1;
-          if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
+          if (++rowsSinceLingerCheck >= LINGER_CHECK_ROWS) await lingered();
           options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
         }
+        // Before waiting for the next chunk of the file.
+        await lingered();
       }
       await send(batcher.drain());
       await options.onPosition?.({ ...position(), nextRow: summary.resumeFromRow ?? nextUnread });
