@@ -1,6 +1,9 @@
 /**
  * Turns CSV records into hub events. Nothing is dropped at the door: a record that is not valid
  * CSV is sent as its raw bytes with a `malformed` reason, so silver quarantines it with that reason.
+ *
+ * A row's body is the JSON object of its fields by column name, byte for byte what `JSON.stringify`
+ * writes for it, whether the row comes as decoded fields or (unquoted) as its UTF-8 bytes.
  */
 import { deriveEventId, EventProperty, type EventIdSpec, type PipelineSpec } from '@pipeline/contracts';
 import { fieldText, type CsvRecordOrBytes, type UnquotedRow } from '@pipeline/csv';

@@ -9,6 +9,9 @@
  *   stable across runs and resume with `fromRow` lands on the same record.
  * - A file that is not UTF-8 text as a whole (UTF-16, with or without a byte order mark) fails on its
  *   first record with a CsvFileError, before any record is yielded: it is one mistake, not a row each.
+ * - With `unquotedRowsAsBytes`, a record without quoted fields comes as its bytes and delimiter
+ *   positions instead of decoded fields, judged exactly as the decoded record would be (the same
+ *   UTF-8 and width checks, the same malformed records): only the form of a good row differs.
  */
 import { isUtf8 } from 'node:buffer';
 import { CsvFileError, CsvHeaderError, type CsvHeader, type CsvReadOptions, type CsvReader, type CsvRecord, type CsvRecordOrBytes } from './csv.types';
