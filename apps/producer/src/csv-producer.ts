@@ -122,8 +122,8 @@ export class CsvProducer {
       header: this.spec.source.header,
       expectedColumns: this.spec.source.header ? undefined : this.spec.source.columns.length,
       fromRow: options.fromRow,
-      // Event bodies are written from the bytes of each unquoted record: its fields are not decoded one by one.
-      unquotedRowsAsBytes: true,
+      // Event bodies are written from the bytes of each record: its fields are not decoded one by one.
+      rowsAsBytes: true,
       ...(options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes }),
     });
     const maxEventBytes = Math.min(options.maxRecordBytes ?? this.hub.maxBatchBytes, this.hub.maxBatchBytes);

@@ -3,10 +3,10 @@
  * CSV is sent as its raw bytes with a `malformed` reason, so silver quarantines it with that reason.
  *
  * A row's body is the JSON object of its fields by column name, byte for byte what `JSON.stringify`
- * writes for it, whether the row comes as decoded fields or (unquoted) as its UTF-8 bytes.
+ * writes for it, whether the row comes as decoded fields or as its UTF-8 bytes.
  */
 import { deriveEventId, EventProperty, type EventIdSpec, type PipelineSpec } from '@pipeline/contracts';
-import { fieldText, type CsvRecordOrBytes, type UnquotedRow } from '@pipeline/csv';
+import { fieldText, type CsvRecordOrBytes, type RowBytes } from '@pipeline/csv';
 import { eventSizeInBytes, type EventToSend } from '@pipeline/ports';
 
 export interface MappedEvent {
@@ -164,13 +164,14 @@ export class EventMapper {
   }
 
   /**
-   * The body of an unquoted row, from its bytes (valid UTF-8): what `body` writes for its decoded
-   * fields, since JSON.stringify escapes only quotes, backslashes, control characters and lone
-   * surrogates (which UTF-8 cannot hold) and writes every other character as its UTF-8 bytes.
+   * The body of a row from its bytes (valid UTF-8): what `body` writes for its decoded fields, since
+   * JSON.stringify escapes only quotes, backslashes, control characters and lone surrogates (which
+   * UTF-8 cannot hold) and writes every other character as its UTF-8 bytes. A quoted field's value
+   * lies between its quotes, a doubled quote standing for one (`\"` in JSON).
    */
-  private bodyFromBytes(record: UnquotedRow, openings: readonly Buffer[]): Buffer {
-    const { bytes, delimiters } = record;
-    // Each byte of a field takes at most 6 (`\u001f`); a delimiter is not copied.
+  private bodyFromBytes(record: RowBytes, openings: readonly Buffer[]): Buffer {
+    const { bytes, separators } = record;
+    // Each byte of a value takes at most 6 (`\u001f`); separators and a field's quotes are not copied.
     const slab = this.reserve(this.bodyPrefixTotal + 3 * openings.length + 2 + bytes.length * MAX_JSON_BYTES_PER_UNIT);
     const start = this.slabAt;
     let at = start;
@@ -178,11 +179,24 @@ export class EventMapper {
     for (let i = 0; i < openings.length; i++) {
       const opening = openings[i] as Buffer;
       for (let j = 0; j < opening.length; j++) slab[at++] = opening[j] as number;
-      const to = i < delimiters.length ? (delimiters[i] as number) : bytes.length;
-      for (let j = from; j < to; j++) {
-        const b = bytes[j] as number;
-        if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) slab[at++] = b;
-        else at = writeJsonUnit(slab, at, b);
+      const to = i < separators.length ? (separators[i] as number) : bytes.length;
+      if (from < to && bytes[from] === QUOTE) {
+        for (let j = from + 1; j < to - 1; j++) {
+          const b = bytes[j] as number;
+          if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) {
+            slab[at++] = b;
+            continue;
+          }
+          // A doubled quote is one quote of the value.
+          if (b === QUOTE) j++;
+          at = writeJsonUnit(slab, at, b);
+        }
+      } else {
+        for (let j = from; j < to; j++) {
+          const b = bytes[j] as number;
+          if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) slab[at++] = b;
+          else at = writeJsonUnit(slab, at, b);
+        }
       }
       from = to + 1;
     }
@@ -192,11 +206,11 @@ export class EventMapper {
     return slab.subarray(start, at);
   }
 
-  private mapUnquoted(record: UnquotedRow): MappedEvent {
+  private mapRowBytes(record: RowBytes): MappedEvent {
     const openings = this.fieldOpenings;
     // Only with a body prefix per field (always, for a header the spec accepts and rows the reader checked).
-    if (openings === undefined || openings.length !== record.delimiters.length + 1) {
-      const fields = Array.from({ length: record.delimiters.length + 1 }, (_, i) => fieldText(record, i));
+    if (openings === undefined || openings.length !== record.separators.length + 1) {
+      const fields = Array.from({ length: record.separators.length + 1 }, (_, i) => fieldText(record, i));
       return this.mapFields(record.row, fields);
     }
     const key = this.keyIndex < 0 ? '' : fieldText(record, this.keyIndex);
@@ -206,7 +220,7 @@ export class EventMapper {
   }
 
   map(record: CsvRecordOrBytes): MappedEvent {
-    if (record.kind === 'unquotedRow') return this.mapUnquoted(record);
+    if (record.kind === 'rowBytes') return this.mapRowBytes(record);
     if (record.kind === 'malformed') {
       const event: EventToSend = {
         body: record.raw,

@@ -28,24 +28,24 @@ async function collect(source: AsyncIterable<Uint8Array>, options: CsvReadOption
 }
 
 /**
- * The records of a reader opened with `unquotedRowsAsBytes`, each unquoted row turned into the `row`
- * its bytes hold (decoded while its bytes are still valid), or the error.
+ * The records of a reader opened with `rowsAsBytes`, each row as bytes turned into the `row` its
+ * bytes hold (decoded while its bytes are still valid), or the error.
  */
 async function collectFromBytes(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): Promise<CsvRecord[] | string> {
   const records: CsvRecord[] = [];
   try {
-    for await (const batch of readCsv(source, { ...options, unquotedRowsAsBytes: true }).batches()) {
+    for await (const batch of readCsv(source, { ...options, rowsAsBytes: true }).batches()) {
       for (const record of batch) {
-        if (record.kind !== 'unquotedRow') {
+        if (record.kind !== 'rowBytes') {
           records.push(record);
           continue;
         }
-        const { kind, bytes, delimiters, ...rest } = record;
-        expect(kind).toBe('unquotedRow');
-        // Each delimiter position holds the delimiter; no quote is anywhere in the record.
-        for (const at of delimiters) expect(bytes[at]).toBe((options.delimiter ?? ',').charCodeAt(0));
-        expect(bytes.includes(0x22)).toBe(false);
-        records.push({ kind: 'row', ...rest, fields: Array.from({ length: delimiters.length + 1 }, (_, i) => fieldText(record, i)) });
+        const { kind, bytes, separators, ...rest } = record;
+        expect(kind).toBe('rowBytes');
+        // Each separator is a delimiter byte, in order.
+        for (const at of separators) expect(bytes[at]).toBe((options.delimiter ?? ',').charCodeAt(0));
+        expect([...separators].sort((a, b) => a - b)).toEqual(separators);
+        records.push({ kind: 'row', ...rest, fields: Array.from({ length: separators.length + 1 }, (_, i) => fieldText(record, i)) });
       }
     }
   } catch (error) {
@@ -95,7 +95,7 @@ describe('readCsv across chunk boundaries', () => {
       }
     });
 
-    it('yields the same records with unquoted rows as bytes, whichever byte the input is split at', async () => {
+    it('yields the same records with rows as bytes, whichever byte the input is split at', async () => {
       const reference = await collect(chunked(input, [input.length]), options);
       for (let at = 0; at <= input.length; at++) {
         expect({ at, records: await collectFromBytes(split(input, at), options) }).toEqual({ at, records: reference });
@@ -126,7 +126,7 @@ describe('readCsv across chunk boundaries', () => {
           expect(await collect(chunked(input, sizes), options)).toEqual(reference);
           // In batches: the same records, or the same error.
           expect(await collectBatches(chunked(input, sizes), options)).toEqual(reference);
-          // Unquoted rows as bytes: the same fields, the same malformed records (invalid UTF-8, wrong width), the same error.
+          // Rows as bytes: the same fields, the same malformed records (invalid UTF-8, wrong width), the same error.
           expect(await collectFromBytes(chunked(input, sizes), { ...options, expectedColumns: 2 })).toEqual(await collect(chunked(input, sizes), { ...options, expectedColumns: 2 }));
           expect(await collectBatches(chunked(input, sizes), { ...options, fromRow: 2 })).toEqual(await collect(chunked(input, sizes), { ...options, fromRow: 2 }));
           if (Array.isArray(reference)) {

@@ -9,19 +9,19 @@
  *   stable across runs and resume with `fromRow` lands on the same record.
  * - A file that is not UTF-8 text as a whole (UTF-16, with or without a byte order mark) fails on its
  *   first record with a CsvFileError, before any record is yielded: it is one mistake, not a row each.
- * - With `unquotedRowsAsBytes`, a record without quoted fields comes as its bytes and delimiter
- *   positions instead of decoded fields, judged exactly as the decoded record would be (the same
- *   UTF-8 and width checks, the same malformed records): only the form of a good row differs.
+ * - With `rowsAsBytes`, a good record comes as its bytes and field separators instead of decoded
+ *   fields, judged exactly as the decoded record would be (the same UTF-8 and width checks, the
+ *   same malformed records): only the form of a good row differs.
  */
 import { isUtf8 } from 'node:buffer';
 import { CsvFileError, CsvHeaderError, type CsvHeader, type CsvReadOptions, type CsvReader, type CsvRecord, type CsvRecordOrBytes } from './csv.types';
-import { delimiterIndexes, splitFields } from './fields';
+import { separatorIndexes, splitFields } from './fields';
 import { RecordScanner, type ScannedRecord } from './record-scanner';
 
 const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 
 /** Reads bytes (Readable or any AsyncIterable<Uint8Array>), yields records in order. */
-export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions & { unquotedRowsAsBytes: true }): CsvReader<CsvRecordOrBytes>;
+export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions & { rowsAsBytes: true }): CsvReader<CsvRecordOrBytes>;
 export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): CsvReader;
 export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): CsvReader<CsvRecordOrBytes> {
   return new StreamingCsvReader(source, validateOptions(options));
@@ -33,7 +33,7 @@ interface ResolvedOptions {
   expectedColumns: number | undefined;
   maxRecordBytes: number;
   fromRow: number;
-  unquotedRowsAsBytes: boolean;
+  rowsAsBytes: boolean;
 }
 
 /** Why `delimiter` cannot separate fields, or undefined when it can. */
@@ -53,7 +53,7 @@ function validateOptions(options: CsvReadOptions): ResolvedOptions {
   const fromRow = options.fromRow ?? 1;
   requirePositiveInteger('fromRow', fromRow);
   if (options.expectedColumns !== undefined) requirePositiveInteger('expectedColumns', options.expectedColumns);
-  return { delimiter, header: options.header, expectedColumns: options.expectedColumns, maxRecordBytes, fromRow, unquotedRowsAsBytes: options.unquotedRowsAsBytes === true };
+  return { delimiter, header: options.header, expectedColumns: options.expectedColumns, maxRecordBytes, fromRow, rowsAsBytes: options.rowsAsBytes === true };
 }
 
 function requirePositiveInteger(name: string, value: number): void {
@@ -189,7 +189,10 @@ class StreamingCsvReader implements CsvReader<CsvRecordOrBytes> {
     if (scanned.kind === 'broken') {
       return { kind: 'malformed', row, line, reason: scanned.reason, message: scanned.message, raw: Buffer.from(scanned.bytes) };
     }
-    if (this.options.unquotedRowsAsBytes && !scanned.hasQuotes) return this.unquotedRowOf(scanned.bytes, row, line);
+    if (this.options.rowsAsBytes) {
+      const record = this.rowBytesOf(scanned.bytes, row, line, scanned.hasQuotes);
+      if (record !== undefined) return record;
+    }
     const text = this.decode(scanned.bytes);
     if (text === undefined) return notUtf8(scanned.bytes, row, line);
     const fields = splitFields(text, this.options.delimiter, scanned.hasQuotes);
@@ -198,13 +201,18 @@ class StreamingCsvReader implements CsvReader<CsvRecordOrBytes> {
     return { kind: 'row', row, line, fields };
   }
 
-  /** The record as bytes and delimiter positions, found on the bytes (a delimiter is ASCII, never inside a UTF-8 sequence). */
-  private unquotedRowOf(bytes: Buffer, row: number, line: number): CsvRecordOrBytes {
+  /**
+   * The record as bytes and field separators, found on the bytes (a delimiter and a quote are ASCII,
+   * never inside a UTF-8 sequence); `undefined` for one whose quotes the byte split does not follow,
+   * which is then decoded and split as text (where it fails with its own message).
+   */
+  private rowBytesOf(bytes: Buffer, row: number, line: number, hasQuotes: boolean): CsvRecordOrBytes | undefined {
     if (!isUtf8(bytes)) return notUtf8(bytes, row, line);
-    const delimiters = delimiterIndexes(bytes, this.delimiterByte);
+    const separators = separatorIndexes(bytes, this.delimiterByte, hasQuotes);
+    if (separators === undefined) return undefined;
     const expected = this.expectedColumns;
-    if (expected !== undefined && delimiters.length + 1 !== expected) return this.wrongColumnCount(bytes, row, line, delimiters.length + 1);
-    return { kind: 'unquotedRow', row, line, bytes, delimiters };
+    if (expected !== undefined && separators.length + 1 !== expected) return this.wrongColumnCount(bytes, row, line, separators.length + 1);
+    return { kind: 'rowBytes', row, line, bytes, separators };
   }
 
   private wrongColumnCount(bytes: Buffer, row: number, line: number, found: number): CsvRecord {

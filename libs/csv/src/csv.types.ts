@@ -12,11 +12,11 @@ export interface CsvReadOptions {
   /** Skip data records before this 1-based row number (resume), still counting them. */
   fromRow?: number;
   /**
-   * Yield a record without quoted fields as its bytes and delimiter positions (`unquotedRow`)
-   * instead of decoded fields: a reader that copies fields into its own output (the producer's
-   * event bodies) skips decoding and splitting every field. Records with quoted fields stay `row`.
+   * Yield each good record as its bytes and field separators (`rowBytes`) instead of decoded fields:
+   * a reader that copies fields into its own output (the producer's event bodies) skips decoding and
+   * splitting every field.
    */
-  unquotedRowsAsBytes?: boolean;
+  rowsAsBytes?: boolean;
 }
 
 /**
@@ -28,22 +28,23 @@ export type CsvRecord =
   | { kind: 'row'; row: number; line: number; fields: string[]; unterminated?: true }
   | { kind: 'malformed'; row: number; line: number; reason: MalformedReason; message: string; raw: Buffer; unterminated?: true };
 
-/** What a reader opened with `unquotedRowsAsBytes` yields. */
-export type CsvRecordOrBytes = CsvRecord | UnquotedRow;
+/** What a reader opened with `rowsAsBytes` yields. */
+export type CsvRecordOrBytes = CsvRecord | RowBytes;
 
 /**
- * A record without quoted fields, as bytes (only with `unquotedRowsAsBytes`). The bytes are valid
- * UTF-8 and hold exactly the expected number of fields: field `i` is `bytes` from just after
- * delimiter `i - 1` (or 0) to delimiter `i` (or the end). `bytes` is a view of the reader's buffer,
+ * A record as bytes (only with `rowsAsBytes`). The bytes are valid UTF-8 and hold exactly the
+ * expected number of fields: field `i` is `bytes` from just after separator `i - 1` (or 0) to
+ * separator `i` (or the end). A field that starts with a quote is quoted: its value is what lies
+ * between its quotes, each doubled quote standing for one. `bytes` is a view of the reader's buffer,
  * valid until the reader reads on (the next batch): copy what is kept longer.
  */
-export interface UnquotedRow {
-  kind: 'unquotedRow';
+export interface RowBytes {
+  kind: 'rowBytes';
   row: number;
   line: number;
   bytes: Buffer;
-  /** Index in `bytes` of each delimiter, in order (one fewer than the fields). */
-  delimiters: number[];
+  /** Index in `bytes` of each delimiter that separates two fields, in order (one fewer than the fields). */
+  separators: number[];
   unterminated?: true;
 }
 
