@@ -128,7 +128,7 @@ export class CsvProducer {
     });
     const maxEventBytes = Math.min(options.maxRecordBytes ?? this.hub.maxBatchBytes, this.hub.maxBatchBytes);
     const header = await reader.header();
-    const mapper = new EventMapper(this.spec, header?.names, { eventTimeText: options.pacing.kind !== 'unlimited' });
+    const mapper = new EventMapper(this.spec, header?.names, { eventTimeText: options.pacing.kind === 'replay' });
     const undeclared = mapper.undeclaredColumns(this.spec);
     if (undeclared.length > 0) this.logger.warn({ columns: undeclared }, 'CSV columns not declared in the spec are sent along and ignored downstream');
 
