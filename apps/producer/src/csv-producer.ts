@@ -14,7 +14,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
-import { readCsv, type CsvRecord } from '@pipeline/csv';
+import { readCsv, type CsvRecordOrBytes } from '@pipeline/csv';
 import { partitionIndexForKey, type Clock } from '@pipeline/engine';
 import { eventSizeInBytes, type EventHubProducer, type EventToSend } from '@pipeline/ports';
 
@@ -28,6 +28,11 @@ import { SendBatcher, type PendingBatch } from './send-batcher';
 const TOO_LARGE_PREFIX_BYTES = 1024;
 /** How long a file must stay unchanged before its last line without a line break is sent. */
 const SETTLE_MS = 1_000;
+/**
+ * The linger time is checked every this many rows (and before each read), not every row: reading
+ * the clock costs more than mapping a short row, and rows come in a chunk at a time.
+ */
+const LINGER_CHECK_ROWS = 32;
 /** Most partition keys whose partition the producer remembers instead of hashing them again. */
 const MAX_REMEMBERED_KEYS = 100_000;
 
@@ -117,11 +122,13 @@ export class CsvProducer {
       header: this.spec.source.header,
       expectedColumns: this.spec.source.header ? undefined : this.spec.source.columns.length,
       fromRow: options.fromRow,
+      // Event bodies are written from the bytes of each record: its fields are not decoded one by one.
+      rowsAsBytes: true,
       ...(options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes }),
     });
     const maxEventBytes = Math.min(options.maxRecordBytes ?? this.hub.maxBatchBytes, this.hub.maxBatchBytes);
     const header = await reader.header();
-    const mapper = new EventMapper(this.spec, header?.names);
+    const mapper = new EventMapper(this.spec, header?.names, { eventTimeText: options.pacing.kind === 'replay' });
     const undeclared = mapper.undeclaredColumns(this.spec);
     if (undeclared.length > 0) this.logger.warn({ columns: undeclared }, 'CSV columns not declared in the spec are sent along and ignored downstream');
 
@@ -169,6 +176,13 @@ export class CsvProducer {
         lastPosition = lastFlush;
         await options.onPosition(position());
       }
+    };
+
+    let rowsSinceLingerCheck = 0;
+    // Pending events that waited the linger time are sent.
+    const lingered = async () => {
+      rowsSinceLingerCheck = 0;
+      if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
     };
 
     try {
@@ -223,9 +237,11 @@ export class CsvProducer {
           const ready = batcher.add(mapped.event, partition, mapped.row, mapped.size);
           if (ready.length > 0) await send(ready);
           nextUnread = record.row + 1;
-          if (batcher.size > 0 && this.clock.now() - lastFlush >= options.maxBatchDelayMs) await send(batcher.drain());
+          if (++rowsSinceLingerCheck >= LINGER_CHECK_ROWS) await lingered();
           options.progress?.update({ events: summary.eventsSent, bytesRead: reader.bytesRead, totalBytes });
         }
+        // Before waiting for the next chunk of the file.
+        await lingered();
       }
       await send(batcher.drain());
       await options.onPosition?.({ ...position(), nextRow: summary.resumeFromRow ?? nextUnread });
@@ -297,7 +313,7 @@ export class CsvProducer {
     return { ...mapped, event: marker, eventTimeText: undefined, size: eventSizeInBytes(marker) };
   }
 
-  private warnMalformed(record: CsvRecord): void {
+  private warnMalformed(record: CsvRecordOrBytes): void {
     if (record.kind !== 'malformed') return;
     this.logger.warn({ row: record.row, line: record.line, reason: record.reason }, `row ${record.row} is not valid CSV (${record.message}); sent raw for quarantine`);
   }

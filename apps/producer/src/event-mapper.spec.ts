@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { parseSpec } from '@pipeline/contracts';
 import { eventSizeInBytes } from '@pipeline/ports';
-import type { CsvRecord } from '@pipeline/csv';
+import type { CsvRecord, RowBytes } from '@pipeline/csv';
 import { EventMapper } from './event-mapper';
 
 const spec = parseSpec(
@@ -37,6 +37,28 @@ function objectBody(names: readonly string[], fields: readonly string[]): string
 
 const row = (fields: string[]): CsvRecord => ({ kind: 'row', row: 1, line: 2, fields });
 
+/**
+ * The record of `fields` as the CSV reader yields it with `rowsAsBytes`: each field quoted (its
+ * quotes doubled) when `quoted` says so or it holds a quote, the delimiter or a line break.
+ */
+function rowBytes(fields: readonly string[], quoted: readonly boolean[] = [], delimiter = ','): RowBytes {
+  const parts: Buffer[] = [];
+  const separators: number[] = [];
+  let at = 0;
+  fields.forEach((field, i) => {
+    if (i > 0) {
+      separators.push(at);
+      parts.push(Buffer.from(delimiter));
+      at += 1;
+    }
+    const text = quoted[i] || /["\r\n]/.test(field) || field.includes(delimiter) ? `"${field.replaceAll('"', '""')}"` : field;
+    const bytes = Buffer.from(text, 'utf8');
+    parts.push(bytes);
+    at += bytes.length;
+  });
+  return { kind: 'rowBytes', row: 7, line: 8, bytes: Buffer.concat(parts), separators };
+}
+
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
 /** Units JSON escapes or writes as several bytes: controls, quote, backslash, DEL, non-ASCII, surrogates paired and alone. */
 const awkwardUnit = fc.constantFrom('\u0000', '\b', '\t', '\n', '\f', '\r', '\u001f', '"', '\\', '\u007f', 'é', 'ß', '€', '\u2028', '\uffff', '\ud83d', '\ude00', '\ud83d\ude00', 'a');
@@ -64,6 +86,47 @@ describe('EventMapper', () => {
       }),
       { numRuns: 600 },
     );
+  });
+
+  it('maps a row from its bytes to the event its decoded fields give, quoted fields, escapes, non-ASCII and empty fields included', () => {
+    const names = ['reading_id', 'device_id', 'ts', 'note'];
+    // A field of a record the reader accepted: valid UTF-8, so no lone surrogate.
+    const wellFormed = field.map((text) => text.replace(/[\ud800-\udfff]/g, '_'));
+    for (const options of [{}, { eventTimeText: false }]) {
+      const mapper = new EventMapper(spec, names, options);
+      fc.assert(
+        fc.property(
+          fc.array(wellFormed, { minLength: names.length, maxLength: names.length }),
+          fc.array(fc.boolean(), { minLength: names.length, maxLength: names.length }),
+          (fields, quoted) => {
+            const fromBytes = mapper.map(rowBytes(fields, quoted));
+            const fromFields = mapper.map({ kind: 'row', row: 7, line: 8, fields });
+            expect({ ...fromBytes, event: { ...fromBytes.event, body: Buffer.from(fromBytes.event.body) } }).toEqual({
+              ...fromFields,
+              event: { ...fromFields.event, body: Buffer.from(fromFields.event.body) },
+            });
+            expect(Buffer.from(fromBytes.event.body).toString()).toBe(objectBody(names, fields));
+            expect(fromBytes.size).toBe(eventSizeInBytes(fromBytes.event));
+            expect(fromBytes.eventTimeText).toBe(options.eventTimeText === false ? undefined : fields[2]);
+          },
+        ),
+        { numRuns: 600 },
+      );
+    }
+  });
+
+  it('maps a row as bytes whose width differs from the header as its fields, and one under names JSON lists otherwise as the row object', () => {
+    const fields = ['r-1', 'dev-1', '2026-01-01T00:00:00Z', 'a\\b "q", x', 'extra'];
+    for (const names of [
+      ['reading_id', 'device_id', 'ts', 'note'],
+      ['reading_id', 'device_id', 'ts', '7'],
+    ]) {
+      const mapper = new EventMapper(spec, names);
+      const mapped = mapper.map(rowBytes(fields, [true]));
+      expect(Buffer.from(mapped.event.body).toString()).toBe(objectBody(names, fields));
+      expect(mapped.partitionKey).toBe('dev-1');
+      expect(mapped.event.properties).toEqual(mapper.map({ kind: 'row', row: 7, line: 8, fields }).event.properties);
+    }
   });
 
   it('keeps every body it gave intact while it maps more rows (bodies share memory)', () => {

@@ -1,9 +1,12 @@
 /**
  * Turns CSV records into hub events. Nothing is dropped at the door: a record that is not valid
  * CSV is sent as its raw bytes with a `malformed` reason, so silver quarantines it with that reason.
+ *
+ * A row's body is the JSON object of its fields by column name, byte for byte what `JSON.stringify`
+ * writes for it, whether the row comes as decoded fields or as its UTF-8 bytes.
  */
 import { deriveEventId, EventProperty, type EventIdSpec, type PipelineSpec } from '@pipeline/contracts';
-import type { CsvRecord } from '@pipeline/csv';
+import { fieldText, type CsvRecordOrBytes, type RowBytes } from '@pipeline/csv';
 import { eventSizeInBytes, type EventToSend } from '@pipeline/ports';
 
 export interface MappedEvent {
@@ -11,10 +14,15 @@ export interface MappedEvent {
   /** The partition key, or `null` to let the hub spread events (malformed rows, empty keys). */
   partitionKey: string | null;
   row: number;
-  /** The raw event time text, for event-time pacing (`undefined` for malformed rows). */
+  /** The raw event time text, for event-time pacing (`undefined` for malformed rows, and when the mapper was told it is not needed). */
   eventTimeText: string | undefined;
   /** `eventSizeInBytes(event)`. */
   size: number;
+}
+
+export interface EventMapperOptions {
+  /** Whether `MappedEvent.eventTimeText` is wanted (event-time pacing); default true. */
+  eventTimeText?: boolean;
 }
 
 export class HeaderMismatchError extends Error {
@@ -38,6 +46,12 @@ export class EventMapper {
   private readonly bodyPrefixBytes: Buffer[] | undefined;
   private readonly bodyPrefixTotal: number;
   /**
+   * For bodies written from a row's bytes: before field `i`, `{"name":"` (i = 0) or `","name":"`,
+   * so one copy opens a field and closes the one before; after the last field, `"}`.
+   */
+  private readonly fieldOpenings: Buffer[] | undefined;
+  private readonly withEventTimeText: boolean;
+  /**
    * Bodies are written into shared slabs, one allocation per slab instead of a string and a Buffer
    * per event. A full slab is replaced, never reused, so earlier bodies (views of it) stay intact.
    */
@@ -49,8 +63,9 @@ export class EventMapper {
    */
   private readonly rowPropertiesSize: number;
 
-  constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined) {
+  constructor(spec: PipelineSpec, headerNames: readonly string[] | undefined, options: EventMapperOptions = {}) {
     this.source = spec.source.name;
+    this.withEventTimeText = options.eventTimeText ?? true;
     const declared = spec.source.columns.map((c) => c.name);
     this.names = headerNames ? [...headerNames] : declared;
     if (headerNames) {
@@ -68,6 +83,7 @@ export class EventMapper {
     this.bodyPrefixes = bodyPrefixes(this.names);
     this.bodyPrefixBytes = this.bodyPrefixes?.map((prefix) => Buffer.from(prefix, 'utf8'));
     this.bodyPrefixTotal = this.bodyPrefixBytes?.reduce((n, prefix) => n + prefix.length, 0) ?? 0;
+    this.fieldOpenings = this.bodyPrefixes?.map((prefix, i) => Buffer.from(`${i === 0 ? '' : '"'}${prefix}"`, 'utf8'));
     this.rowPropertiesSize = eventSizeInBytes({ body: new Uint8Array(0), properties: rowProperties(this.source, 1) });
   }
 
@@ -147,7 +163,64 @@ export class EventMapper {
     return this.slab;
   }
 
-  map(record: CsvRecord): MappedEvent {
+  /**
+   * The body of a row from its bytes (valid UTF-8): what `body` writes for its decoded fields, since
+   * JSON.stringify escapes only quotes, backslashes, control characters and lone surrogates (which
+   * UTF-8 cannot hold) and writes every other character as its UTF-8 bytes. A quoted field's value
+   * lies between its quotes, a doubled quote standing for one (`\"` in JSON).
+   */
+  private bodyFromBytes(record: RowBytes, openings: readonly Buffer[]): Buffer {
+    const { bytes, separators } = record;
+    // Each byte of a value takes at most 6 (`\u001f`); separators and a field's quotes are not copied.
+    const slab = this.reserve(this.bodyPrefixTotal + 3 * openings.length + 2 + bytes.length * MAX_JSON_BYTES_PER_UNIT);
+    const start = this.slabAt;
+    let at = start;
+    let from = 0;
+    for (let i = 0; i < openings.length; i++) {
+      const opening = openings[i] as Buffer;
+      for (let j = 0; j < opening.length; j++) slab[at++] = opening[j] as number;
+      const to = i < separators.length ? (separators[i] as number) : bytes.length;
+      if (from < to && bytes[from] === QUOTE) {
+        for (let j = from + 1; j < to - 1; j++) {
+          const b = bytes[j] as number;
+          if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) {
+            slab[at++] = b;
+            continue;
+          }
+          // A doubled quote is one quote of the value.
+          if (b === QUOTE) j++;
+          at = writeJsonUnit(slab, at, b);
+        }
+      } else {
+        for (let j = from; j < to; j++) {
+          const b = bytes[j] as number;
+          if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) slab[at++] = b;
+          else at = writeJsonUnit(slab, at, b);
+        }
+      }
+      from = to + 1;
+    }
+    slab[at++] = QUOTE;
+    slab[at++] = CLOSE_BRACE;
+    this.slabAt = at;
+    return slab.subarray(start, at);
+  }
+
+  private mapRowBytes(record: RowBytes): MappedEvent {
+    const openings = this.fieldOpenings;
+    // Only with a body prefix per field (always, for a header the spec accepts and rows the reader checked).
+    if (openings === undefined || openings.length !== record.separators.length + 1) {
+      const fields = Array.from({ length: record.separators.length + 1 }, (_, i) => fieldText(record, i));
+      return this.mapFields(record.row, fields);
+    }
+    const key = this.keyIndex < 0 ? '' : fieldText(record, this.keyIndex);
+    const id = this.idIndex === undefined ? deriveEventId(this.source, record.row) : this.idIndex < 0 ? '' : fieldText(record, this.idIndex);
+    const time = this.withEventTimeText && this.timeIndex >= 0 ? fieldText(record, this.timeIndex) : undefined;
+    return this.rowEvent(record.row, key, id, this.bodyFromBytes(record, openings), time);
+  }
+
+  map(record: CsvRecordOrBytes): MappedEvent {
+    if (record.kind === 'rowBytes') return this.mapRowBytes(record);
     if (record.kind === 'malformed') {
       const event: EventToSend = {
         body: record.raw,
@@ -161,11 +234,17 @@ export class EventMapper {
       };
       return { event, partitionKey: null, row: record.row, eventTimeText: undefined, size: eventSizeInBytes(event) };
     }
-    const fields = record.fields;
+    return this.mapFields(record.row, record.fields);
+  }
+
+  private mapFields(row: number, fields: readonly string[]): MappedEvent {
     const key = fields[this.keyIndex] ?? '';
-    const id = this.idIndex === undefined ? deriveEventId(this.source, record.row) : (fields[this.idIndex] ?? '');
-    const properties = rowProperties(this.source, record.row);
-    const body = this.body(fields);
+    const id = this.idIndex === undefined ? deriveEventId(this.source, row) : (fields[this.idIndex] ?? '');
+    return this.rowEvent(row, key, id, this.body(fields), this.withEventTimeText ? fields[this.timeIndex] : undefined);
+  }
+
+  private rowEvent(row: number, key: string, id: string, body: Buffer, eventTimeText: string | undefined): MappedEvent {
+    const properties = rowProperties(this.source, row);
     let size = this.rowPropertiesSize + body.byteLength;
     // An empty id column is left for silver to quarantine; it is not papered over here.
     if (id !== '') {
@@ -175,8 +254,8 @@ export class EventMapper {
     return {
       event: { body, properties },
       partitionKey: key === '' ? null : key,
-      row: record.row,
-      eventTimeText: fields[this.timeIndex],
+      row,
+      eventTimeText,
       size,
     };
   }

@@ -181,6 +181,37 @@ describe('Capture properties on their own', () => {
       );
     });
 
+    it('writes the same bytes for maps one after another that repeat entries at their positions, kept exactly or not, with room or without', () => {
+      // Few keys and values, so that entries come again at the same position, as a send's source and trace context do.
+      const key = fc.constantFrom('source', 'traceparent', 'row', 'k\ud800', '__proto__', 'é');
+      const value = fc.constantFrom<PropertyValue>('sensors', `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, 'x'.repeat(140), 'é\ud800', 'ü', '', 7, 2 ** 53 - 1, true);
+      const map = fc.array(fc.tuple(key, value), { maxLength: 5 }).map((entries) => {
+        const properties = JSON.parse('{}') as Record<string, PropertyValue>;
+        for (const [k, v] of entries) Object.defineProperty(properties, k, { value: v, enumerable: true, writable: true, configurable: true });
+        return properties;
+      });
+      fc.assert(
+        fc.property(fc.array(fc.tuple(map, fc.nat(260)), { minLength: 1, maxLength: 12 }), (maps) => {
+          for (const [properties, room] of maps) {
+            const target = Buffer.alloc(room + 8, 0xee);
+            const end = writeExactCaptureProperties(properties, target.subarray(0, room), 0);
+            expect(target.subarray(room)).toEqual(Buffer.alloc(8, 0xee));
+            if (!exactly(properties)) {
+              // Too little room may show before the entry that is not kept exactly.
+              expect([NOT_EXACT, NO_ROOM]).toContain(end);
+              continue;
+            }
+            // Too little room: the same map with room enough, right after.
+            const roomy = Buffer.alloc(4096);
+            const bytes = end === NO_ROOM ? roomy.subarray(0, writeExactCaptureProperties(properties, roomy, 0)) : target.subarray(0, end);
+            expect(bytes).toEqual(written(properties));
+            expect(writtenProperties.payloadBytes).toBe(payloadBytes(properties));
+          }
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
     it('says NOT_EXACT for a map that is not a plain object, which the general path refuses by name', () => {
       const target = Buffer.alloc(64);
       for (const properties of [null, 5, 'text', [1, 2]]) expect(writeExactCaptureProperties(properties as unknown as Record<string, PropertyValue>, target, 0)).toBe(NOT_EXACT);

@@ -128,17 +128,31 @@ export function writeExactCaptureProperties(properties: Record<string, PropertyV
     const key = keys[i] as string;
     if (key === '__proto__') return NOT_EXACT;
     const value = properties[key];
+    const cached = i < CACHED_ENTRIES ? (cachedEntries[i] as CachedEntry) : undefined;
+    if (cached !== undefined && cached.length > 0 && value === cached.value && key === cached.key) {
+      // The entry the map at this position had before: its bytes again (the end-of-map byte stays in room).
+      const bytes = cached.bytes;
+      const length = cached.length;
+      if (at + length + 1 > limit) return NO_ROOM;
+      for (let j = 0; j < length; j++) target[at + j] = bytes[j] as number;
+      at += length;
+      payload += cached.payloadBytes;
+      continue;
+    }
+    const entryStart = at;
     // A key, a union index, then at most a string or bytes of its own, or a long of 10 bytes.
     if (at + 2 * MAX_VARINT_BYTES + 3 * key.length + 1 + 1 > limit) return NO_ROOM;
     at = writeExactString(target, at, key);
     if (at < 0) return NOT_EXACT;
     payload += written.utf8Bytes;
     if (typeof value === 'string') {
+      const keyBytes = written.utf8Bytes;
       if (at + MAX_VARINT_BYTES + 3 * value.length + 1 + 1 > limit) return NO_ROOM;
       target[at++] = STRING * 2;
       at = writeExactString(target, at, value);
       if (at < 0) return NOT_EXACT;
       payload += written.utf8Bytes;
+      if (cached !== undefined) remember(cached, key, value, target, entryStart, at, keyBytes + written.utf8Bytes);
     } else if (typeof value === 'number') {
       payload += 8;
       target[at++] = Number.isSafeInteger(value) ? LONG * 2 : DOUBLE * 2;
@@ -160,6 +174,46 @@ export function writeExactCaptureProperties(properties: Record<string, PropertyV
   writtenProperties.payloadBytes = payload;
   target[at] = 0;
   return at + 1;
+}
+
+/**
+ * The string entries a map held at its first positions, written once more as bytes when the next
+ * map holds the same key and value there: the events of a send share their source, content type
+ * and trace context, and copying their bytes costs less than checking and writing their text.
+ */
+interface CachedEntry {
+  key: string;
+  value: string | undefined;
+  /** The entry's bytes (key, union index, value); 0: none kept yet. */
+  bytes: Uint8Array;
+  length: number;
+  payloadBytes: number;
+  /** A value seen once at this position and not kept yet: it is kept when it comes again. */
+  candidate: string | undefined;
+}
+const CACHED_ENTRIES = 8;
+/** Longest entry kept (a traceparent entry takes 69 bytes). */
+const CACHED_ENTRY_BYTES = 128;
+const cachedEntries: CachedEntry[] = Array.from({ length: CACHED_ENTRIES }, () => ({
+  key: '',
+  value: undefined,
+  bytes: new Uint8Array(CACHED_ENTRY_BYTES),
+  length: 0,
+  payloadBytes: 0,
+  candidate: undefined,
+}));
+
+/** Keeps the entry just written at `target[start, end)` when its value comes a second time in a row at its position (ids, which change every map, are never copied). */
+function remember(entry: CachedEntry, key: string, value: string, target: Buffer, start: number, end: number, payloadBytes: number): void {
+  if (entry.candidate !== value || end - start > CACHED_ENTRY_BYTES) {
+    entry.candidate = value;
+    return;
+  }
+  entry.key = key;
+  entry.value = value;
+  entry.length = end - start;
+  entry.payloadBytes = payloadBytes;
+  for (let j = 0; j < entry.length; j++) entry.bytes[j] = target[start + j] as number;
 }
 
 /** Bytes of the longest zig-zag varint avsc writes (a long). */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { readCsv, type CsvReadOptions, type CsvRecord } from './index';
+import { fieldText, readCsv, type CsvReadOptions, type CsvRecord } from './index';
 
 /** Yields `bytes` in chunks whose sizes cycle through `sizes`. */
 async function* chunked(bytes: Buffer, sizes: number[]): AsyncGenerator<Buffer> {
@@ -21,6 +21,33 @@ async function collect(source: AsyncIterable<Uint8Array>, options: CsvReadOption
   const records: CsvRecord[] = [];
   try {
     for await (const record of readCsv(source, options)) records.push(record);
+  } catch (error) {
+    return `${String(error)}`;
+  }
+  return records;
+}
+
+/**
+ * The records of a reader opened with `rowsAsBytes`, each row as bytes turned into the `row` its
+ * bytes hold (decoded while its bytes are still valid), or the error.
+ */
+async function collectFromBytes(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): Promise<CsvRecord[] | string> {
+  const records: CsvRecord[] = [];
+  try {
+    for await (const batch of readCsv(source, { ...options, rowsAsBytes: true }).batches()) {
+      for (const record of batch) {
+        if (record.kind !== 'rowBytes') {
+          records.push(record);
+          continue;
+        }
+        const { kind, bytes, separators, ...rest } = record;
+        expect(kind).toBe('rowBytes');
+        // Each separator is a delimiter byte, in order.
+        for (const at of separators) expect(bytes[at]).toBe((options.delimiter ?? ',').charCodeAt(0));
+        expect([...separators].sort((a, b) => a - b)).toEqual(separators);
+        records.push({ kind: 'row', ...rest, fields: Array.from({ length: separators.length + 1 }, (_, i) => fieldText(record, i)) });
+      }
+    }
   } catch (error) {
     return `${String(error)}`;
   }
@@ -68,6 +95,13 @@ describe('readCsv across chunk boundaries', () => {
       }
     });
 
+    it('yields the same records with rows as bytes, whichever byte the input is split at', async () => {
+      const reference = await collect(chunked(input, [input.length]), options);
+      for (let at = 0; at <= input.length; at++) {
+        expect({ at, records: await collectFromBytes(split(input, at), options) }).toEqual({ at, records: reference });
+      }
+    });
+
     it('yields the same records from 1-, 2- and 3-byte chunks', async () => {
       const reference = await collect(chunked(input, [input.length]), options);
       for (const sizes of [[1], [2], [3], [1, 7, 2]]) {
@@ -92,6 +126,8 @@ describe('readCsv across chunk boundaries', () => {
           expect(await collect(chunked(input, sizes), options)).toEqual(reference);
           // In batches: the same records, or the same error.
           expect(await collectBatches(chunked(input, sizes), options)).toEqual(reference);
+          // Rows as bytes: the same fields, the same malformed records (invalid UTF-8, wrong width), the same error.
+          expect(await collectFromBytes(chunked(input, sizes), { ...options, expectedColumns: 2 })).toEqual(await collect(chunked(input, sizes), { ...options, expectedColumns: 2 }));
           expect(await collectBatches(chunked(input, sizes), { ...options, fromRow: 2 })).toEqual(await collect(chunked(input, sizes), { ...options, fromRow: 2 }));
           if (Array.isArray(reference)) {
             expect(reference.map((r) => r.row)).toEqual(reference.map((_, i) => i + 1));
@@ -135,6 +171,8 @@ describe('RFC 4180 round trip', () => {
         const text = (bom ? '\uFEFF' : '') + lines.join(newline) + (trailingNewline ? newline : '');
         const records = await collect(chunked(Buffer.from(text, 'utf8'), sizes), { header: false, delimiter, expectedColumns: columns });
         expect(records).toEqual(rows.map((row, i) => expect.objectContaining({ kind: 'row', row: i + 1, fields: row.map((f) => f.value) })));
+        const fromBytes = await collectFromBytes(chunked(Buffer.from(text, 'utf8'), sizes), { header: false, delimiter, expectedColumns: columns });
+        expect(fromBytes).toEqual(records);
       }),
       { numRuns: 500 },
     );

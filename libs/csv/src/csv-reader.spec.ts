@@ -145,6 +145,24 @@ describe('readCsv', () => {
     });
   });
 
+  describe('rows as bytes (rowsAsBytes)', () => {
+    it('gives a good record as its bytes and the delimiters between its fields, quoted ones included', async () => {
+      const input = 'a,"b,""c""",,"",é\n';
+      const records = [];
+      for await (const batch of readCsv(chunksOf(input), { header: false, expectedColumns: 5, rowsAsBytes: true }).batches()) {
+        for (const record of batch) records.push(record.kind === 'rowBytes' ? { ...record, bytes: record.bytes.toString('utf8') } : record);
+      }
+      expect(records).toEqual([{ kind: 'rowBytes', row: 1, line: 1, bytes: 'a,"b,""c""",,"",é', separators: [1, 11, 12, 15] }]);
+    });
+
+    it('judges a record as the decoded reader does: not UTF-8, the wrong width', async () => {
+      const input = Buffer.concat([Buffer.from('a,b\n1,"2,3",4\n'), Buffer.from([0x78, 0x2c, 0xff, 0x0a])]);
+      const records = [];
+      for await (const batch of readCsv(chunksOf(input), { header: true, rowsAsBytes: true }).batches()) records.push(...batch);
+      expect(records.map((r) => (r.kind === 'malformed' ? r.reason : r.kind))).toEqual(['csv_column_count', 'csv_utf8']);
+    });
+  });
+
   describe('malformed records', () => {
     it('reports a record with too few fields as csv_column_count, saying expected and found', async () => {
       const { records } = await readAll('a,b,c\n1,2\n4,5,6\n', { header: true });

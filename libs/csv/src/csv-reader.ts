@@ -9,15 +9,21 @@
  *   stable across runs and resume with `fromRow` lands on the same record.
  * - A file that is not UTF-8 text as a whole (UTF-16, with or without a byte order mark) fails on its
  *   first record with a CsvFileError, before any record is yielded: it is one mistake, not a row each.
+ * - With `rowsAsBytes`, a good record comes as its bytes and field separators instead of decoded
+ *   fields, judged exactly as the decoded record would be (the same UTF-8 and width checks, the
+ *   same malformed records): only the form of a good row differs.
  */
-import { CsvFileError, CsvHeaderError, type CsvHeader, type CsvReadOptions, type CsvReader, type CsvRecord } from './csv.types';
-import { splitFields } from './fields';
+import { isUtf8 } from 'node:buffer';
+import { CsvFileError, CsvHeaderError, type CsvHeader, type CsvReadOptions, type CsvReader, type CsvRecord, type CsvRecordOrBytes } from './csv.types';
+import { separatorIndexes, splitFields } from './fields';
 import { RecordScanner, type ScannedRecord } from './record-scanner';
 
 const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 
 /** Reads bytes (Readable or any AsyncIterable<Uint8Array>), yields records in order. */
-export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): CsvReader {
+export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions & { rowsAsBytes: true }): CsvReader<CsvRecordOrBytes>;
+export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): CsvReader;
+export function readCsv(source: AsyncIterable<Uint8Array>, options: CsvReadOptions): CsvReader<CsvRecordOrBytes> {
   return new StreamingCsvReader(source, validateOptions(options));
 }
 
@@ -27,6 +33,7 @@ interface ResolvedOptions {
   expectedColumns: number | undefined;
   maxRecordBytes: number;
   fromRow: number;
+  rowsAsBytes: boolean;
 }
 
 /** Why `delimiter` cannot separate fields, or undefined when it can. */
@@ -46,14 +53,14 @@ function validateOptions(options: CsvReadOptions): ResolvedOptions {
   const fromRow = options.fromRow ?? 1;
   requirePositiveInteger('fromRow', fromRow);
   if (options.expectedColumns !== undefined) requirePositiveInteger('expectedColumns', options.expectedColumns);
-  return { delimiter, header: options.header, expectedColumns: options.expectedColumns, maxRecordBytes, fromRow };
+  return { delimiter, header: options.header, expectedColumns: options.expectedColumns, maxRecordBytes, fromRow, rowsAsBytes: options.rowsAsBytes === true };
 }
 
 function requirePositiveInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`CSV option ${name} must be a positive integer, got ${value}`);
 }
 
-class StreamingCsvReader implements CsvReader {
+class StreamingCsvReader implements CsvReader<CsvRecordOrBytes> {
   private readonly chunks: AsyncIterator<Uint8Array>;
   private readonly scanner: RecordScanner;
   // TextDecoder with fatal:true rejects invalid UTF-8 instead of inserting U+FFFD; ignoreBOM keeps a
@@ -64,6 +71,7 @@ class StreamingCsvReader implements CsvReader {
   private headerRead: Promise<CsvHeader | undefined> | undefined;
   private expectedColumns: number | undefined;
   private iterated = false;
+  private readonly delimiterByte: number;
 
   constructor(
     source: AsyncIterable<Uint8Array>,
@@ -72,6 +80,7 @@ class StreamingCsvReader implements CsvReader {
     this.chunks = source[Symbol.asyncIterator]();
     this.scanner = new RecordScanner({ delimiter: options.delimiter.charCodeAt(0), maxRecordBytes: options.maxRecordBytes });
     this.expectedColumns = options.expectedColumns;
+    this.delimiterByte = options.delimiter.charCodeAt(0);
   }
 
   get bytesRead(): number {
@@ -83,12 +92,12 @@ class StreamingCsvReader implements CsvReader {
     return this.headerRead;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<CsvRecord> {
+  [Symbol.asyncIterator](): AsyncIterator<CsvRecordOrBytes> {
     this.claim();
     return this.records();
   }
 
-  batches(): AsyncIterable<CsvRecord[]> {
+  batches(): AsyncIterable<CsvRecordOrBytes[]> {
     this.claim();
     return this.recordBatches();
   }
@@ -98,12 +107,12 @@ class StreamingCsvReader implements CsvReader {
     this.iterated = true;
   }
 
-  private async *records(): AsyncGenerator<CsvRecord> {
+  private async *records(): AsyncGenerator<CsvRecordOrBytes> {
     for await (const batch of this.recordBatches()) yield* batch;
   }
 
   /** Every record the scanner holds after each pull, as one array (at most one chunk's records). */
-  private async *recordBatches(): AsyncGenerator<CsvRecord[]> {
+  private async *recordBatches(): AsyncGenerator<CsvRecordOrBytes[]> {
     try {
       await this.header();
       const { fromRow } = this.options;
@@ -111,7 +120,7 @@ class StreamingCsvReader implements CsvReader {
       for (;;) {
         const first = await this.nextScanned();
         if (first === undefined) return;
-        const batch: CsvRecord[] = [];
+        const batch: CsvRecordOrBytes[] = [];
         for (let scanned: ScannedRecord | undefined = first; scanned !== undefined; scanned = this.scanner.next()) {
           row++;
           if (row >= fromRow) batch.push(this.toRecord(scanned, row));
@@ -170,40 +179,51 @@ class StreamingCsvReader implements CsvReader {
     return { names, line };
   }
 
-  private toRecord(scanned: ScannedRecord, row: number): CsvRecord {
+  private toRecord(scanned: ScannedRecord, row: number): CsvRecordOrBytes {
     const record = this.recordOf(scanned, row);
     return scanned.terminated ? record : { ...record, unterminated: true };
   }
 
-  private recordOf(scanned: ScannedRecord, row: number): CsvRecord {
+  private recordOf(scanned: ScannedRecord, row: number): CsvRecordOrBytes {
     const { line } = scanned;
     if (scanned.kind === 'broken') {
       return { kind: 'malformed', row, line, reason: scanned.reason, message: scanned.message, raw: Buffer.from(scanned.bytes) };
     }
-    const text = this.decode(scanned.bytes);
-    if (text === undefined) {
-      return {
-        kind: 'malformed',
-        row,
-        line,
-        reason: 'csv_utf8',
-        message: `line ${line}: the record is not valid UTF-8; save the file as UTF-8 (not Latin-1 or UTF-16)`,
-        raw: Buffer.from(scanned.bytes),
-      };
+    if (this.options.rowsAsBytes) {
+      const record = this.rowBytesOf(scanned.bytes, row, line, scanned.hasQuotes);
+      if (record !== undefined) return record;
     }
+    const text = this.decode(scanned.bytes);
+    if (text === undefined) return notUtf8(scanned.bytes, row, line);
     const fields = splitFields(text, this.options.delimiter, scanned.hasQuotes);
     const expected = this.expectedColumns;
-    if (expected !== undefined && fields.length !== expected) {
-      return {
-        kind: 'malformed',
-        row,
-        line,
-        reason: 'csv_column_count',
-        message: `line ${line}: expected ${expected} fields, found ${fields.length}; quote fields that contain the delimiter (${JSON.stringify(this.options.delimiter)})`,
-        raw: Buffer.from(scanned.bytes),
-      };
-    }
+    if (expected !== undefined && fields.length !== expected) return this.wrongColumnCount(scanned.bytes, row, line, fields.length);
     return { kind: 'row', row, line, fields };
+  }
+
+  /**
+   * The record as bytes and field separators, found on the bytes (a delimiter and a quote are ASCII,
+   * never inside a UTF-8 sequence); `undefined` for one whose quotes the byte split does not follow,
+   * which is then decoded and split as text (where it fails with its own message).
+   */
+  private rowBytesOf(bytes: Buffer, row: number, line: number, hasQuotes: boolean): CsvRecordOrBytes | undefined {
+    if (!isUtf8(bytes)) return notUtf8(bytes, row, line);
+    const separators = separatorIndexes(bytes, this.delimiterByte, hasQuotes);
+    if (separators === undefined) return undefined;
+    const expected = this.expectedColumns;
+    if (expected !== undefined && separators.length + 1 !== expected) return this.wrongColumnCount(bytes, row, line, separators.length + 1);
+    return { kind: 'rowBytes', row, line, bytes, separators };
+  }
+
+  private wrongColumnCount(bytes: Buffer, row: number, line: number, found: number): CsvRecord {
+    return {
+      kind: 'malformed',
+      row,
+      line,
+      reason: 'csv_column_count',
+      message: `line ${line}: expected ${this.expectedColumns} fields, found ${found}; quote fields that contain the delimiter (${JSON.stringify(this.options.delimiter)})`,
+      raw: Buffer.from(bytes),
+    };
   }
 
   /** The record's text, or undefined when it is not valid UTF-8. */
@@ -214,6 +234,17 @@ class StreamingCsvReader implements CsvReader {
       return undefined;
     }
   }
+}
+
+function notUtf8(bytes: Buffer, row: number, line: number): CsvRecord {
+  return {
+    kind: 'malformed',
+    row,
+    line,
+    reason: 'csv_utf8',
+    message: `line ${line}: the record is not valid UTF-8; save the file as UTF-8 (not Latin-1 or UTF-16)`,
+    raw: Buffer.from(bytes),
+  };
 }
 
 /**

@@ -11,6 +11,12 @@ export interface CsvReadOptions {
   maxRecordBytes?: number;
   /** Skip data records before this 1-based row number (resume), still counting them. */
   fromRow?: number;
+  /**
+   * Yield each good record as its bytes and field separators (`rowBytes`) instead of decoded fields:
+   * a reader that copies fields into its own output (the producer's event bodies) skips decoding and
+   * splitting every field.
+   */
+  rowsAsBytes?: boolean;
 }
 
 /**
@@ -22,12 +28,32 @@ export type CsvRecord =
   | { kind: 'row'; row: number; line: number; fields: string[]; unterminated?: true }
   | { kind: 'malformed'; row: number; line: number; reason: MalformedReason; message: string; raw: Buffer; unterminated?: true };
 
+/** What a reader opened with `rowsAsBytes` yields. */
+export type CsvRecordOrBytes = CsvRecord | RowBytes;
+
+/**
+ * A record as bytes (only with `rowsAsBytes`). The bytes are valid UTF-8 and hold exactly the
+ * expected number of fields: field `i` is `bytes` from just after separator `i - 1` (or 0) to
+ * separator `i` (or the end). A field that starts with a quote is quoted: its value is what lies
+ * between its quotes, each doubled quote standing for one. `bytes` is a view of the reader's buffer,
+ * valid until the reader reads on (the next batch): copy what is kept longer.
+ */
+export interface RowBytes {
+  kind: 'rowBytes';
+  row: number;
+  line: number;
+  bytes: Buffer;
+  /** Index in `bytes` of each delimiter that separates two fields, in order (one fewer than the fields). */
+  separators: number[];
+  unterminated?: true;
+}
+
 export interface CsvHeader {
   names: string[];
   line: number;
 }
 
-export interface CsvReader extends AsyncIterable<CsvRecord> {
+export interface CsvReader<R extends CsvRecordOrBytes = CsvRecord> extends AsyncIterable<R> {
   /** Resolves once the header is read (or undefined with header:false / empty input). */
   header(): Promise<CsvHeader | undefined>;
   /**
@@ -35,7 +61,7 @@ export interface CsvReader extends AsyncIterable<CsvRecord> {
    * chunk instead of one per record, for readers of millions of rows. A reader is iterated once,
    * either way.
    */
-  batches(): AsyncIterable<CsvRecord[]>;
+  batches(): AsyncIterable<R[]>;
   /** Bytes consumed so far (for progress/ETA against the file size). */
   readonly bytesRead: number;
 }
