@@ -16,6 +16,11 @@
  *   control characters in strings, bad escapes, text after the object, …). So every quarantine
  *   reason and message stays that of the `JSON.parse` path.
  * The property test in flat-json.spec.ts holds both readers to this on random bodies.
+ *
+ * A name may be read as a number (`NumberText`): a string value that is plain decimal text then
+ * comes as the double `Number` reads from it instead of as the text, and any other value as above.
+ * The caller asks it only for a value whose text and number mean the same to it (the long and
+ * double casts of cast.ts), so that no row, and no quarantine message, depends on it.
  */
 
 const TAB = 0x09;
@@ -50,6 +55,19 @@ const RECENT_TEXTS = 256;
 /** Whole numbers of at most this many digits are exact as they are summed digit by digit. */
 const EXACT_INTEGER_DIGITS = 15;
 
+/**
+ * Exact powers of ten: a whole number below 2^53 divided by one of them is rounded once, so it is
+ * the double nearest the decimal, the one `Number` reads (the exact case of Clinger's reading).
+ */
+const POWERS_OF_TEN = Array.from({ length: EXACT_INTEGER_DIGITS + 1 }, (_, k) => 10 ** k);
+
+/**
+ * Which string values of a name are read as numbers: `whole`, `-?digits` (a long's text);
+ * `decimal`, `-?digits(.digits)?` (a double's text); each of at most 15 digits, so exact. Any other
+ * text stays text.
+ */
+export type NumberText = 'whole' | 'decimal';
+
 /** 1 for the bytes a string holds as they are: ASCII from the space up, but for the quote and the backslash. */
 const PLAIN_TEXT = byteClass((c) => c >= SPACE && c < ASCII_END && c !== QUOTE && c !== BACKSLASH);
 /** 1 for the bytes of a key read here: plain text without `.`. */
@@ -75,12 +93,18 @@ export class FlatJsonFields {
   private next = 0;
   /** Per name, short texts read lately (see `shortText`). */
   private readonly recent: (string | undefined)[][];
+  /** Per name, 0 for text, 1 for `whole` and 2 for `decimal` number text (see `NumberText`). */
+  private readonly numberText: Uint8Array;
 
-  /** `names`: the field names to read (names outside ASCII are never found: their keys take the other path). */
-  constructor(names: readonly string[]) {
+  /**
+   * `names`: the field names to read (names outside ASCII are never found: their keys take the other path).
+   * `numbers`: per name, the number text read as a number (`undefined`: every string value is text).
+   */
+  constructor(names: readonly string[], numbers: readonly (NumberText | undefined)[] = []) {
     this.names = names.map((name) => Buffer.from(name, 'latin1'));
     this.plain = this.names.map((bytes) => bytes.every((c) => PLAIN_KEY[c] === 1));
     this.recent = names.map(() => new Array<string | undefined>(RECENT_TEXTS).fill(undefined));
+    this.numberText = Uint8Array.from(names, (_, i) => (numbers[i] === 'whole' ? 1 : numbers[i] === 'decimal' ? 2 : 0));
   }
 
   /**
@@ -145,7 +169,11 @@ export class FlatJsonFields {
           }
         }
         if (slot >= 0) {
-          if (escaped) value = unescaped(body, start, end);
+          const kind = this.numberText[slot] as number;
+          if (kind !== 0 && !escaped && ascii) value = numberTextValue(body, start, end, kind === 2);
+          if (value !== undefined) {
+            // Read as a number.
+          } else if (escaped) value = unescaped(body, start, end);
           else if (!ascii) value = utf8Slice.call(body, start, end);
           else if (end - start < SLICED_STRING_MIN) value = this.shortText(slot, body, start, end, (text ??= latin1Slice.call(body, 0, n)));
           else value = latin1Slice.call(body, start, end);
@@ -353,6 +381,31 @@ function numberValue(body: Uint8Array, start: number, end: number): number {
     if (at === end) return negative ? -value : value;
   }
   return Number(latin1Slice.call(body, start, end));
+}
+
+/**
+ * The number of the text `body[start, end)` when it is `-?digits` (or, with `fraction`,
+ * `-?digits.digits`) of at most 15 digits in all, exactly as `Number` reads that text (`-0` too);
+ * `undefined` for any other text.
+ */
+function numberTextValue(body: Uint8Array, start: number, end: number, fraction: boolean): number | undefined {
+  const negative = body[start] === MINUS;
+  let at = negative ? start + 1 : start;
+  let whole = 0;
+  let digits = 0;
+  let point = -1;
+  for (; at < end; at++) {
+    const c = body[at] as number;
+    if (c >= ZERO && c <= NINE) {
+      whole = whole * 10 + (c - ZERO);
+      digits++;
+    } else if (c === DOT && fraction && point < 0 && digits > 0) point = digits;
+    else return undefined;
+  }
+  // At least one digit on each side of a point, as `digits.digits` has.
+  if (digits === 0 || digits > EXACT_INTEGER_DIGITS || point === digits) return undefined;
+  const value = point < 0 ? whole : whole / (POWERS_OF_TEN[digits - point] as number);
+  return negative ? -value : value;
 }
 
 /** The end of `true`, `false` or `null` at `start`, or −1. */

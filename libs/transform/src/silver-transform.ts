@@ -45,7 +45,7 @@ import {
 } from '@pipeline/contracts';
 import { CastFailure, columnCaster, previewValue, scalarText, type ColumnCaster } from './cast';
 import { parseCsvLine } from './csv-line';
-import { FlatJsonFields } from './flat-json';
+import { FlatJsonFields, type NumberText } from './flat-json';
 import { bodyFields, isJsonObject, type ArrayRule } from './flatten';
 import { isMalformedReason, QUARANTINE_REASONS, type QuarantineReason } from './quarantine-reason';
 import { assertNoReservedColumns } from './silver-schema';
@@ -129,7 +129,13 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
   // reads them from the body too (a CSV body has declared columns only).
   const fieldNames = [...new Set([...columnNames, ...(idColumn === undefined ? [] : [idColumn]), timeColumn])];
   const fields: unknown[] = fieldNames.map(() => undefined);
-  const flatJson = new FlatJsonFields(fieldNames);
+  // Long and double columns take plain number text as its number, as their casts read it; the id
+  // and event-time values are read as text (their text is what the row and messages keep).
+  const numberTexts = fieldNames.map((name): NumberText | undefined => {
+    const type = name === idColumn || name === timeColumn ? undefined : columns.find((c) => c.name === name)?.type;
+    return type === 'long' ? 'whole' : type === 'double' ? 'decimal' : undefined;
+  });
+  const flatJson = new FlatJsonFields(fieldNames, numberTexts);
   const idSlot = idColumn === undefined ? -1 : fieldNames.indexOf(idColumn);
   const timeSlot = fieldNames.indexOf(timeColumn);
   // Every row has these keys in this order (each is set below): copying them in at once costs less
