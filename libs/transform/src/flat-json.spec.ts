@@ -224,6 +224,16 @@ describe('FlatJsonFields', () => {
     expect(read('{"id":"Aa"}')?.[0]).toBe('Aa');
   });
 
+  it('reads each escaped or non-ASCII value anew when an earlier one has the same hash, and a repeated one the same', () => {
+    expect(read('{"id":"x\\nAa","device":"éAa"}')?.slice(0, 2)).toEqual(['x\nAa', 'éAa']);
+    expect(read('{"id":"x\\nBB","device":"éBB"}')?.slice(0, 2)).toEqual(['x\nBB', 'éBB']);
+    expect(read('{"id":"x\\nAa","device":"éAa"}')?.slice(0, 2)).toEqual(['x\nAa', 'éAa']);
+    // Longer than what is remembered by its bytes: read anew each time.
+    const long = `${'é'.repeat(40)}\\"`;
+    expect(read(`{"id":"${long}"}`)?.[0]).toBe(`${'é'.repeat(40)}"`);
+    expect(read(`{"id":"${long}x"}`)?.[0]).toBe(`${'é'.repeat(40)}"x`);
+  });
+
   it('reads text outside ASCII as the UTF-8 decoder does, escaped or not', () => {
     expect(read('{"id":"São Paulo","device":"日本\\n😀","ts":"é"}')?.slice(0, 3)).toEqual(['São Paulo', '日本\n😀', 'é']);
   });

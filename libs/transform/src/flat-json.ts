@@ -52,6 +52,9 @@ const SLICED_STRING_MIN = 13;
 /** Short texts remembered per name (a power of two). */
 const RECENT_TEXTS = 256;
 
+/** Longest escaped or non-ASCII value (in bytes as sent) whose text is remembered by its bytes. */
+const RECALLED_RAW_BYTES = 64;
+
 /** Whole numbers of at most this many digits are exact as they are summed digit by digit. */
 const EXACT_INTEGER_DIGITS = 15;
 
@@ -93,6 +96,8 @@ export class FlatJsonFields {
   private next = 0;
   /** Per name, short texts read lately (see `shortText`). */
   private readonly recent: (string | undefined)[][];
+  /** Per name, escaped or non-ASCII texts read lately with their bytes as sent (see `decodedText`), made at first use. */
+  private readonly recentRaw: (RecalledRaw | undefined)[][];
   /** Per name, 0 for text, 1 for `whole` and 2 for `decimal` number text (see `NumberText`). */
   private readonly numberText: Uint8Array;
 
@@ -104,6 +109,7 @@ export class FlatJsonFields {
     this.names = names.map((name) => Buffer.from(name, 'latin1'));
     this.plain = this.names.map((bytes) => bytes.every((c) => PLAIN_KEY[c] === 1));
     this.recent = names.map(() => new Array<string | undefined>(RECENT_TEXTS).fill(undefined));
+    this.recentRaw = names.map(() => []);
     this.numberText = Uint8Array.from(names, (_, i) => (numbers[i] === 'whole' ? 1 : numbers[i] === 'decimal' ? 2 : 0));
   }
 
@@ -173,8 +179,7 @@ export class FlatJsonFields {
           if (kind !== 0 && !escaped && ascii) value = numberTextValue(body, start, end, kind === 2);
           if (value !== undefined) {
             // Read as a number.
-          } else if (escaped) value = unescaped(body, start, end);
-          else if (!ascii) value = utf8Slice.call(body, start, end);
+          } else if (escaped || !ascii) value = this.decodedText(slot, body, start, end, escaped);
           else if (end - start < SLICED_STRING_MIN) value = this.shortText(slot, body, start, end, (text ??= latin1Slice.call(body, 0, n)));
           else value = latin1Slice.call(body, start, end);
         }
@@ -221,6 +226,34 @@ export class FlatJsonFields {
     return fresh;
   }
 
+  /**
+   * The text of the escaped or non-ASCII value `body[start, end)`: the one read last under its
+   * hash for this name when its bytes as sent are the same (the same bytes always decode to the
+   * same text), so rows share repeated values (place names, quoted labels) instead of each
+   * decoding its own copy.
+   */
+  private decodedText(slot: number, body: Uint8Array, start: number, end: number, escaped: boolean): string {
+    const length = end - start;
+    if (length > RECALLED_RAW_BYTES) return escaped ? unescaped(body, start, end) : utf8Slice.call(body, start, end);
+    let hash = length;
+    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + (body[i] as number)) | 0;
+    const recent = this.recentRaw[slot] as (RecalledRaw | undefined)[];
+    const index = hash & (RECENT_TEXTS - 1);
+    let seen = recent[index];
+    if (seen !== undefined && seen.length === length) {
+      const bytes = seen.bytes;
+      let same = true;
+      for (let i = 0; same && i < length; i++) same = bytes[i] === body[start + i];
+      if (same) return seen.text;
+    }
+    const text = escaped ? unescaped(body, start, end) : (utf8Slice.call(body, start, end) as string);
+    seen ??= recent[index] = { bytes: new Uint8Array(RECALLED_RAW_BYTES), length: 0, text: '' };
+    for (let i = 0; i < length; i++) seen.bytes[i] = body[start + i] as number;
+    seen.length = length;
+    seen.text = text;
+    return text;
+  }
+
   /** The index of the name `body[start, end)`, or −1. */
   private slotOf(body: Uint8Array, start: number, end: number): number {
     const names = this.names;
@@ -235,6 +268,13 @@ export class FlatJsonFields {
     }
     return -1;
   }
+}
+
+/** A value's bytes as sent (the first `length` of `bytes`, copied) and its text. */
+interface RecalledRaw {
+  readonly bytes: Uint8Array;
+  length: number;
+  text: string;
 }
 
 function sameBytes(name: Uint8Array, body: Uint8Array, start: number, end: number): boolean {
