@@ -466,9 +466,17 @@ function fixedWidth(column: TableColumn, chunk: GatheredChunk, summary: ColumnSu
     const value = present[k];
     const number = type.number(value);
     if (number === undefined) invalidValue(column, value, rowOf(chunk, k));
-    if (k === 0) [min, max, minValue, maxValue] = [number, number, value, value];
-    else if (number < min) [min, minValue] = [number, value];
-    else if (number > max) [max, maxValue] = [number, value];
+    // Plain assignments: a destructured array literal here costs an array per value in a sorted column.
+    if (k === 0) {
+      min = max = number;
+      minValue = maxValue = value;
+    } else if (number < min) {
+      min = number;
+      minValue = value;
+    } else if (number > max) {
+      max = number;
+      maxValue = value;
+    }
     if (dictionary.open) dictionary.add(number, k);
     if (width === 8) setInt64(view, pos, number);
     else view.setInt32(pos, number, true);
@@ -582,13 +590,27 @@ function timestamps(column: TableColumn, chunk: GatheredChunk, summary: ColumnSu
       floor = timestampMillis(value);
       ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
     } else invalidValue(column, value, rowOf(chunk, k));
+    // Plain assignments: a destructured array literal here costs an array per value in a sorted column.
     if (k === 0) {
-      [minHigh, minLow, maxHigh, maxLow, minMs, maxMs, roundedUp] = [high, low, high, low, floor, ceil, ceil !== floor];
+      minHigh = maxHigh = high;
+      minLow = maxLow = low;
+      minMs = floor;
+      maxMs = ceil;
+      roundedUp = ceil !== floor;
     } else {
-      if (high < minHigh || (high === minHigh && low < minLow)) [minHigh, minLow] = [high, low];
-      if (high > maxHigh || (high === maxHigh && low > maxLow)) [maxHigh, maxLow] = [high, low];
+      if (high < minHigh || (high === minHigh && low < minLow)) {
+        minHigh = high;
+        minLow = low;
+      }
+      if (high > maxHigh || (high === maxHigh && low > maxLow)) {
+        maxHigh = high;
+        maxLow = low;
+      }
       if (floor < minMs) minMs = floor;
-      if (ceil > maxMs) [maxMs, roundedUp] = [ceil, ceil !== floor];
+      if (ceil > maxMs) {
+        maxMs = ceil;
+        roundedUp = ceil !== floor;
+      }
     }
     view.setUint32(k * 8, low, true);
     view.setInt32(k * 8 + 4, high, true);

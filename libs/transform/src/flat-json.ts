@@ -44,10 +44,10 @@ const CLOSE_BRACE = 0x7d;
 const ASCII_END = 0x80;
 
 /**
- * V8 cuts a substring this long or longer as a view of its parent, which would keep the whole body
- * text alive as long as the value: such values are decoded alone.
+ * Plain values shorter than this are remembered per name (`shortText`): repeated ones are mostly
+ * short (codes, names, ids of a few devices), and longer ones mostly unique (times, ids).
  */
-const SLICED_STRING_MIN = 13;
+const SHORT_TEXT_MAX = 12;
 
 /** Short texts remembered per name (a power of two). */
 const RECENT_TEXTS = 256;
@@ -121,9 +121,6 @@ export class FlatJsonFields {
     const names = this.names;
     for (let i = 0; i < names.length; i++) values[i] = undefined;
     const n = body.length;
-    // The body as text, made at the first short value wanted: cutting short values from it costs
-    // less than decoding each alone.
-    let text: string | undefined;
     let at = skipSpace(body, 0);
     if (at >= n || body[at] !== OPEN_BRACE) return false;
     at = skipSpace(body, at + 1);
@@ -180,7 +177,7 @@ export class FlatJsonFields {
           if (value !== undefined) {
             // Read as a number.
           } else if (escaped || !ascii) value = this.decodedText(slot, body, start, end, escaped);
-          else if (end - start < SLICED_STRING_MIN) value = this.shortText(slot, body, start, end, (text ??= latin1Slice.call(body, 0, n)));
+          else if (end - start <= SHORT_TEXT_MAX) value = this.shortText(slot, body, start, end);
           else value = latin1Slice.call(body, start, end);
         }
         at = end + 1;
@@ -206,11 +203,11 @@ export class FlatJsonFields {
   }
 
   /**
-   * The short text `body[start, end)` (`text` is the body's): the one seen last under its hash for
-   * this name when the same, so rows share the strings of repeated values (carriers, airports,
-   * device ids) instead of each holding a copy.
+   * The short text `body[start, end)`: the one seen last under its hash for this name when the
+   * same, so rows share the strings of repeated values (carriers, airports, device ids) instead of
+   * each holding a copy. A new one is decoded alone: no text of the whole body is made.
    */
-  private shortText(slot: number, body: Uint8Array, start: number, end: number, text: string): string {
+  private shortText(slot: number, body: Uint8Array, start: number, end: number): string {
     let hash = end - start;
     for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + (body[i] as number)) | 0;
     const recent = this.recent[slot] as (string | undefined)[];
@@ -221,7 +218,7 @@ export class FlatJsonFields {
       for (let i = 0; same && i < seen.length; i++) same = seen.charCodeAt(i) === body[start + i];
       if (same) return seen;
     }
-    const fresh = text.substring(start, end);
+    const fresh = latin1Slice.call(body, start, end);
     recent[index] = fresh;
     return fresh;
   }
