@@ -247,7 +247,13 @@ function stepRecords(data: Buffer, count: number, blockStart: number, step: (dat
 }
 
 /** Fails at the problem `stepRecords` met, or when bytes remain after the block's records. */
-function checkBlockEnd(frames: FrameReader, codec: CaptureCodec, frame: { blockStart: number; count: number; dataStart: number }, records: Buffer, stepped: { position: number; problem?: string }): void {
+function checkBlockEnd(
+  frames: FrameReader,
+  codec: CaptureCodec,
+  frame: { blockStart: number; count: number; dataStart: number },
+  records: Buffer,
+  stepped: { position: number; problem?: string },
+): void {
   const { blockStart, count, dataStart } = frame;
   const { position, problem } = stepped;
   // Offsets inside deflated data mean nothing in the file: point at the block data instead.

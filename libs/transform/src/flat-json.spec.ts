@@ -190,7 +190,9 @@ describe('FlatJsonFields', () => {
     const typed = new FlatJsonFields(NAMES, numbers);
     const digits = fc.stringMatching(/^[0-9]{1,18}$/);
     const text = fc.oneof(
-      fc.tuple(fc.constantFrom('', '-', '+', ' '), digits, fc.option(fc.tuple(fc.constantFrom('.', ','), fc.stringMatching(/^[0-9]{0,18}$/)))).map(([sign, whole, fraction]) => `${sign}${whole}${fraction === null ? '' : fraction.join('')}`),
+      fc
+        .tuple(fc.constantFrom('', '-', '+', ' '), digits, fc.option(fc.tuple(fc.constantFrom('.', ','), fc.stringMatching(/^[0-9]{0,18}$/))))
+        .map(([sign, whole, fraction]) => `${sign}${whole}${fraction === null ? '' : fraction.join('')}`),
       fc.constantFrom('', '-', '.', '.5', '-.5', '1.', '1e3', '0x10', 'NaN', 'Infinity', '1.2.3', '--1', ' 1', '1 '),
     );
     fc.assert(

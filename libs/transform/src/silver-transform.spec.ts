@@ -648,7 +648,7 @@ describe('compileSilverTransform', () => {
     });
   });
 
-  it('writes every row with the spec columns, then silver\'s own, in that order, as own keys', () => {
+  it("writes every row with the spec columns, then silver's own, in that order, as own keys", () => {
     const row = expectRow(compileSilverTransform(specWith())(event(GOOD_BODY))).row;
     expect(Object.keys(row)).toEqual([
       'reading_id',
