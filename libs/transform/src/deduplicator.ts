@@ -40,7 +40,11 @@ export interface DedupStateV2 {
 }
 
 export class Deduplicator {
-  private readonly expiries = new Map<string, number>();
+  /**
+   * Each remembered id's bucket, whose `expiry` is the id's: a reference to one of a few objects
+   * instead of a number per id (an expiry is no small integer, so each would be a boxed number).
+   */
+  private readonly expiries = new Map<string, Bucket>();
   /** Ids by the expiry they were remembered with (an extended id also stays in its older bucket). */
   private readonly buckets = new Map<number, Bucket>();
   /** The distinct expiries that have a bucket. */
@@ -57,12 +61,16 @@ export class Deduplicator {
   observe(eventId: string, expiry: number): DedupVerdict {
     if (!Number.isFinite(expiry)) throw new RangeError(`Deduplicator.observe: the expiry of "${eventId}" must be finite epoch milliseconds, got ${String(expiry)}`);
     const remembered = this.expiries.get(eventId);
-    if (remembered === undefined || expiry > remembered) {
-      this.expiries.set(eventId, expiry);
+    if (remembered === undefined || expiry > remembered.expiry) {
       const bucket = this.last !== undefined && this.last.expiry === expiry ? this.last : (this.last = this.bucket(expiry));
+      this.expiries.set(eventId, bucket);
       bucket.ids.push(eventId);
       bucket.sorted = undefined;
-      if (remembered !== undefined) this.extended(remembered);
+      if (remembered !== undefined) {
+        // Remembered with a later expiry now: its entry in the older bucket is stale.
+        remembered.stale++;
+        remembered.sorted = undefined;
+      }
     }
     return remembered === undefined ? 'new' : 'duplicate';
   }
@@ -83,7 +91,7 @@ export class Deduplicator {
       }
       for (const id of bucket.ids) {
         // An extended id has a later bucket too; only its latest one evicts it.
-        if (this.expiries.get(id) === time) {
+        if (this.expiries.get(id) === bucket) {
           this.expiries.delete(id);
           forgotten++;
         }
@@ -103,7 +111,7 @@ export class Deduplicator {
         // only grew since the last snapshot is one sorted run and a short tail (cheap to sort again).
         if (bucket.stale > 0) {
           let kept = 0;
-          for (const id of ids) if (this.expiries.get(id) === time) ids[kept++] = id;
+          for (const id of ids) if (this.expiries.get(id) === bucket) ids[kept++] = id;
           ids.length = kept;
           bucket.stale = 0;
         }
@@ -122,8 +130,9 @@ export class Deduplicator {
     const remember = (id: unknown, expiry: unknown, what: () => string): void => {
       if (typeof id !== 'string' || typeof expiry !== 'number' || !Number.isFinite(expiry)) invalid(state, `${what()} is not an id with a finite expiry`);
       if (dedup.expiries.has(id)) invalid(state, `id ${JSON.stringify(id)} appears twice`);
-      dedup.expiries.set(id, expiry);
-      dedup.bucket(expiry).ids.push(id);
+      const bucket = dedup.bucket(expiry);
+      dedup.expiries.set(id, bucket);
+      bucket.ids.push(id);
     };
     if (state === null || typeof state !== 'object') invalid(state, 'expected an object');
     if (state.version === 3) {
@@ -142,13 +151,6 @@ export class Deduplicator {
       }
     } else invalid(state, `version is ${JSON.stringify((state as { version?: unknown }).version)}`);
     return dedup;
-  }
-
-  /** An id remembered with `expiry` now has a later one: its entry in that bucket is stale. */
-  private extended(expiry: number): void {
-    const bucket = this.buckets.get(expiry) as Bucket;
-    bucket.stale++;
-    bucket.sorted = undefined;
   }
 
   private bucket(expiry: number): Bucket {
