@@ -154,6 +154,9 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
   ];
   const makeRow = rowMakerOf(rowNames);
   const cells: unknown[] = rowNames.map(() => null);
+  // A first row of nulls: V8 then keeps every field as a reference, so a number a row holds is the
+  // one already made, not a new box per field (as it would be for a field that only ever saw numbers).
+  makeRow(cells);
   const own = rowNames.indexOf('event_id');
   const cellOf = (name: string): number => rowNames.indexOf(name);
   // Per plan, its cell (−1: the column is silver's own, written from the event's id or time).
