@@ -56,7 +56,7 @@ import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffset
 const SILVER_SELECTION = { properties: SOURCE_PROPERTY_KEYS, systemProperties: [], offset: false };
 /**
  * The file is in memory whole: its blocks are read in place, not copied. Rows keep none of its
- * bytes; a quarantine row's raw body is a view that keeps the file's bytes until the batch is written.
+ * bytes, and a quarantine row keeps a copy of its raw body (a view would keep the whole file).
  */
 const IN_PLACE = { viewSource: true };
 
@@ -307,6 +307,8 @@ async function transformBatch(
         event.sequenceNumber = record.sequenceNumber;
         const result = deps.transform(event);
         if (result.kind === 'quarantine') {
+          const raw = result.row['raw_body'];
+          if (raw instanceof Uint8Array) result.row['raw_body'] = Buffer.from(raw);
           quarantined.push(result.row);
           partitionCounts.quarantined++;
           reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
