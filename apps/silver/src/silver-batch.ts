@@ -54,6 +54,11 @@ import { EVERY_CAPTURE_FILE, inCaptureTimeRange, isEveryCaptureFile, type Captur
 import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverRejectedFile, type SilverState } from './silver-offsets';
 
 const SILVER_SELECTION = { properties: SOURCE_PROPERTY_KEYS, systemProperties: [], offset: false };
+/**
+ * The file is in memory whole: its blocks are read in place, not copied. Rows keep none of its
+ * bytes, and a quarantine row keeps a copy of its raw body (a view would keep the whole file).
+ */
+const IN_PLACE = { viewSource: true };
 
 export interface SilverBatchDeps {
   lake: Lake;
@@ -293,7 +298,7 @@ async function transformBatch(
     // The transform reads a few properties only: the others are skipped, not decoded (nor the offset).
     // One event object per file, refilled per record: the transform keeps none of it.
     const event: SourceEvent = { body: null, properties: {}, enqueuedTime: 0, partitionId: partition, sequenceNumber: 0, captureFile: file.path };
-    for await (const block of readCaptureBlocks(single(bytes), file.path, SILVER_SELECTION)) {
+    for await (const block of readCaptureBlocks(single(bytes), file.path, SILVER_SELECTION, IN_PLACE)) {
       for (const record of block) {
         partitionCounts.records++;
         event.body = record.body;
@@ -302,6 +307,8 @@ async function transformBatch(
         event.sequenceNumber = record.sequenceNumber;
         const result = deps.transform(event);
         if (result.kind === 'quarantine') {
+          const raw = result.row['raw_body'];
+          if (raw instanceof Uint8Array) result.row['raw_body'] = Buffer.from(raw);
           quarantined.push(result.row);
           partitionCounts.quarantined++;
           reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;

@@ -328,4 +328,20 @@ describe('countCaptureRecords', () => {
     expect(blocks.length).toBeGreaterThan(2);
     expect(before).toBe(300 - (blocks.at(-1) as CaptureRecord[]).length);
   });
+
+  it.each<CaptureCodec>(['null', 'deflate'])('reads the same records in place of the source as from copies (codec %s), views only with viewSource', async (codec) => {
+    const records = Array.from({ length: 300 }, (_, i) => sampleRecord(i));
+    const file = writeFile(records, codec, 2_048);
+    const copied = (await collect(readCaptureBlocks(chunked(file, file.length), 'copied.avro'))).flat();
+    const inPlace = (await collect(readCaptureBlocks(chunked(file, file.length), 'in-place.avro', {}, { viewSource: true }))).flat();
+    expect(inPlace).toEqual(copied);
+    expect(inPlace).toHaveLength(300);
+    const bodies = (read: CaptureRecord[]): Buffer[] => read.flatMap((record) => (record.body === null ? [] : [record.body]));
+    expect(bodies(inPlace).length).toBeGreaterThan(100);
+    expect(bodies(copied).some((body) => body.buffer === file.buffer)).toBe(false);
+    // Deflated blocks are inflated into their own bytes either way.
+    expect(bodies(inPlace).every((body) => body.buffer === file.buffer)).toBe(codec === 'null');
+    // Chunks cut inside blocks: a block across two is copied, the records are the same.
+    expect((await collect(readCaptureBlocks(chunked(file, 100), 'cut.avro', {}, { viewSource: true }))).flat()).toEqual(copied);
+  });
 });

@@ -247,7 +247,13 @@ function stepRecords(data: Buffer, count: number, blockStart: number, step: (dat
 }
 
 /** Fails at the problem `stepRecords` met, or when bytes remain after the block's records. */
-function checkBlockEnd(frames: FrameReader, codec: CaptureCodec, frame: { blockStart: number; count: number; dataStart: number }, records: Buffer, stepped: { position: number; problem?: string }): void {
+function checkBlockEnd(
+  frames: FrameReader,
+  codec: CaptureCodec,
+  frame: { blockStart: number; count: number; dataStart: number },
+  records: Buffer,
+  stepped: { position: number; problem?: string },
+): void {
   const { blockStart, count, dataStart } = frame;
   const { position, problem } = stepped;
   // Offsets inside deflated data mean nothing in the file: point at the block data instead.
@@ -256,14 +262,14 @@ function checkBlockEnd(frames: FrameReader, codec: CaptureCodec, frame: { blockS
   if (position !== records.length) frames.fail(at, `the block at byte ${blockStart} declares ${count} records but ${records.length - position} bytes remain after them`);
 }
 
-/** The records of each block in turn: one await per block, not per record. */
-async function* readBlocks(frames: FrameReader, header: Header, selection: RecordSelection, onStart: () => void): AsyncGenerator<CaptureRecord[]> {
+/** The records of each block in turn: one await per block, not per record. `view`: see `CaptureReadOptions.viewSource`. */
+async function* readBlocks(frames: FrameReader, header: Header, selection: RecordSelection, view: boolean, onStart: () => void): AsyncGenerator<CaptureRecord[]> {
   onStart();
   const { bytes } = frames;
   const { codec } = header.info;
   const decode = recordDecoderFor(header, selection);
   try {
-    for (let frame = await nextBlock(frames, header); frame !== undefined; frame = await nextBlock(frames, header)) {
+    for (let frame = await nextBlock(frames, header, view); frame !== undefined; frame = await nextBlock(frames, header, view)) {
       const records = decompress(frames, codec, frame.data, frame.dataStart);
       const block: CaptureRecord[] = [];
       const stepped = stepRecords(records, frame.count, frame.blockStart, (data, position) => {
@@ -361,15 +367,31 @@ export async function openCaptureFile(source: AsyncIterable<Uint8Array>, fileNam
  * way to read them all. With a `selection`, the records' `properties` and `systemProperties` hold
  * only the keys it names (the others are skipped, not decoded); the file is checked as fully.
  */
-export async function* readCaptureBlocks(source: AsyncIterable<Uint8Array>, fileName: string, selection: RecordSelection = {}): AsyncGenerator<CaptureRecord[]> {
-  const { blocks, release } = await open(source, fileName, selection);
+export async function* readCaptureBlocks(
+  source: AsyncIterable<Uint8Array>,
+  fileName: string,
+  selection: RecordSelection = {},
+  options: CaptureReadOptions = {},
+): AsyncGenerator<CaptureRecord[]> {
+  const { blocks, release } = await open(source, fileName, selection, options.viewSource === true);
   yield* releasingUnstarted(blocks, release);
+}
+
+/** How `readCaptureBlocks` holds the bytes it reads. */
+export interface CaptureReadOptions {
+  /**
+   * True: a block's data, and so the records' Body and bytes values, are views of the source's
+   * chunk instead of a copy of the block: no copy of the file, for a caller that holds the whole
+   * file in one chunk anyway. A record kept then keeps that whole chunk alive. Default false.
+   */
+  viewSource?: boolean;
 }
 
 async function open(
   source: AsyncIterable<Uint8Array>,
   fileName: string,
   selection: RecordSelection,
+  view = false,
 ): Promise<{ info: CaptureFileInfo; blocks: AsyncGenerator<CaptureRecord[]>; release: () => Promise<void> }> {
   const bytes = new ByteSource(source);
   const frames = new FrameReader(bytes, fileName);
@@ -381,7 +403,7 @@ async function open(
     throw error;
   }
   let started = false;
-  const blocks = readBlocks(frames, header, selection, () => (started = true));
+  const blocks = readBlocks(frames, header, selection, view, () => (started = true));
   // A generator closed before its first `next()` never runs its `finally`: release the source then.
   const release = async () => {
     if (!started) await bytes.close();

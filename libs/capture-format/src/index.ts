@@ -6,7 +6,7 @@ export { deriveSyncMarker } from './sync-marker';
 export type { CaptureCodec, CaptureFileWriterOptions } from './capture-file-writer';
 export { CaptureFileWriter } from './capture-file-writer';
 export { CaptureFormatError } from './capture-format-error';
-export type { CaptureFileInfo, CaptureFileScan, CaptureFileScanOptions } from './capture-file-reader';
+export type { CaptureFileInfo, CaptureFileScan, CaptureFileScanOptions, CaptureReadOptions } from './capture-file-reader';
 export { countCaptureRecords, openCaptureFile, readCaptureBlocks, readCaptureFile, scanCaptureFile } from './capture-file-reader';
 export type { RecordSelection } from './record-decoder';
 export {

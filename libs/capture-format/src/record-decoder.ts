@@ -246,8 +246,8 @@ export class CaptureRecordDecoder {
     }
     const text = this.string(length);
     if (length <= bytes.length) {
-      // Copied: the block's bytes are not kept past this record.
-      data.copy(bytes, 0, start, start + length);
+      // Copied (byte by byte: `Buffer.copy` makes a view per call): the block's bytes are not kept past this record.
+      for (let i = 0; i < length; i++) bytes[i] = data[start + i] as number;
       last.length = length;
       last.text = text;
     }

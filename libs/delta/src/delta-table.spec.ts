@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { TableRow, TableSchema } from '@pipeline/contracts';
 import { LocalLake } from '@pipeline/adapters';
-import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
+import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
 import { DeltaTable, tableId } from './delta-table';
 import { readDeltaRows, readDeltaSnapshot } from './delta-reader';
 import { decodeAddPath } from './partition-values';
@@ -147,7 +147,9 @@ describe('DeltaTable', () => {
     expect(added.map((action) => Object.keys(action.add.tags))).toEqual(added.map(() => ['a.first', 'z.count']));
     expect((await readDeltaSnapshot(lake, 'tables/tagged')).files.find((f) => f.partitionValues['device'] === null)?.tags).toEqual({ 'a.first': 'e3', 'z.count': '1' });
     expect((await collect(readDeltaRows(lake, 'tables/tagged'))).sort(byId)).toEqual(rows().sort(byId));
-    await expect(table.writeFiles(rows(), { filePrefix: 'part-2', commitTime: COMMIT_TIME, fileTags: () => ({ n: 1 as unknown as string }) })).rejects.toThrow('File tag "n" must be a string, got number.');
+    await expect(table.writeFiles(rows(), { filePrefix: 'part-2', commitTime: COMMIT_TIME, fileTags: () => ({ n: 1 as unknown as string }) })).rejects.toThrow(
+      'File tag "n" must be a string, got number.',
+    );
   });
 
   it('records per-file stats in the Delta format, leaving partition columns out', async () => {
@@ -304,8 +306,30 @@ describe('DeltaTable', () => {
     await expect(table.writeFiles([{ ...rows()[0], unknown: 1 }], { filePrefix: 'bad', commitTime: COMMIT_TIME })).rejects.toThrow(/Row 0 has column "unknown"/);
     // Also among columns in schema order, and out of it.
     const { event_id, device, ...rest } = rows()[0] as TableRow;
-    for (const row of [{ event_id, unknown: 1, device, ...rest }, { device, event_id, ...rest, unknown: 1 }]) {
+    for (const row of [
+      { event_id, unknown: 1, device, ...rest },
+      { device, event_id, ...rest, unknown: 1 },
+    ]) {
       await expect(table.writeFiles([rows()[1] as TableRow, row], { filePrefix: 'bad', commitTime: COMMIT_TIME })).rejects.toThrow(/Row 1 has column "unknown"/);
     }
+  });
+
+  it('has stored every file it started to store when a later file fails to encode', async () => {
+    const table = await DeltaTable.open(lake, 't', SCHEMA);
+    const [good, bad] = [rows()[3] as TableRow, { ...(rows()[3] as TableRow), event_id: 'e5', count: 1.5 }];
+    await expect(table.writeFiles([good, bad], { filePrefix: 'part-1', commitTime: COMMIT_TIME, maxRowsPerFile: 1 })).rejects.toThrow(
+      /column "count" is long but the value is number 1.5/,
+    );
+    const stored = Object.keys(await snapshotFiles(temp.path)).filter((file) => file.endsWith('.parquet'));
+    expect(stored).toEqual([path.join('t', 'event_date=__HIVE_DEFAULT_PARTITION__', 'device=plain', 'part-1.c000.snappy.parquet')]);
+  });
+
+  it('fails with the store that failed, and stores no file after it', async () => {
+    const faulty = new FaultyLake(lake, 2);
+    const table = await DeltaTable.open(faulty, 't', SCHEMA);
+    const three = [0, 1, 2].map((i) => ({ ...(rows()[3] as TableRow), event_id: `e${i}` }));
+    await expect(table.writeFiles(three, { filePrefix: 'part-1', commitTime: COMMIT_TIME, maxRowsPerFile: 1 })).rejects.toBeInstanceOf(SimulatedCrash);
+    expect(faulty.journal.filter((entry) => entry.includes('.parquet'))).toEqual([]);
+    expect(Object.keys(await snapshotFiles(temp.path)).filter((file) => file.endsWith('.parquet'))).toEqual([]);
   });
 });

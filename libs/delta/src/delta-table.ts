@@ -183,25 +183,36 @@ export class DeltaTable {
     const writer = parquetWriterOf(options.parquetWriter ?? PARQUET_WRITER_VERSION);
 
     const files: WrittenDataFile[] = [];
-    for (const group of this.partitionGroups(rows)) {
-      for (let start = 0, index = 0; start < group.rows.length; start += maxRows, index++) {
-        const chunk = group.rows.slice(start, start + maxRows);
-        const fileName = `${options.filePrefix}.c${String(index).padStart(3, '0')}.snappy.parquet`;
-        const storedPath = group.folder === '' ? fileName : `${group.folder}/${fileName}`;
-        const { bytes, stats } = encodeDataFile(this.dataColumns, chunk, writer);
-        await this.createDataFile(`${this.root}/${storedPath}`, bytes);
-        const add: AddFile = {
-          path: encodeAddPath(storedPath),
-          partitionValues: group.values,
-          size: bytes.length,
-          modificationTime: options.commitTime,
-          dataChange: true,
-          stats: serializeFileStats(stats()),
-          ...(options.fileTags ? { tags: sortedTags(options.fileTags(chunk)) } : {}),
-        };
-        files.push({ add, lakePath: `${this.root}/${storedPath}`, sha256: createHash('sha256').update(bytes).digest('hex'), rows: chunk });
+    // One file is stored while the next is encoded: the store mostly waits on the disk (or the
+    // network), the encoding on the CPU. Files are still stored one at a time, in order.
+    let storing: Promise<void> | undefined;
+    try {
+      for (const group of this.partitionGroups(rows)) {
+        for (let start = 0, index = 0; start < group.rows.length; start += maxRows, index++) {
+          const chunk = group.rows.slice(start, start + maxRows);
+          const fileName = `${options.filePrefix}.c${String(index).padStart(3, '0')}.snappy.parquet`;
+          const storedPath = group.folder === '' ? fileName : `${group.folder}/${fileName}`;
+          const { bytes, stats } = encodeDataFile(this.dataColumns, chunk, writer);
+          await storing;
+          storing = this.createDataFile(`${this.root}/${storedPath}`, bytes);
+          const add: AddFile = {
+            path: encodeAddPath(storedPath),
+            partitionValues: group.values,
+            size: bytes.length,
+            modificationTime: options.commitTime,
+            dataChange: true,
+            stats: serializeFileStats(stats()),
+            ...(options.fileTags ? { tags: sortedTags(options.fileTags(chunk)) } : {}),
+          };
+          files.push({ add, lakePath: `${this.root}/${storedPath}`, sha256: createHash('sha256').update(bytes).digest('hex'), rows: chunk });
+        }
       }
+    } catch (error) {
+      // Nothing is left being stored when this returns: a store that fails too is not what failed first.
+      await storing?.catch(() => undefined);
+      throw error;
     }
+    await storing;
     return files;
   }
 

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { TableColumn, TableColumnType, TableRow, TableValue } from '@pipeline/contracts';
+import { computeFileStats, fileStatsOf } from './file-stats';
 import { encodeParquetFile } from './parquet-encoder';
 import { DeltaDataError } from './parquet-values';
 
@@ -103,5 +104,57 @@ describe('encodeParquetFile bytes (writer version 2 never changes)', () => {
     expect(() => encodeParquetFile(columns, rows)).toThrow(/^Row 100500: column "a" is long but the value is/);
     (rows[100_500] as TableRow)['a'] = null;
     expect(() => encodeParquetFile(columns, rows)).toThrow(/^Row 100500: column "a" is not nullable/);
+  });
+
+  it.each([
+    ['300 rows', 300, 'e81b120167d787cbf0483741e997df4b5bc3ee7b7e140d9564b1c2e8e79bf86f'],
+    ['45,000 rows (several pages)', 45_000, '94b4f3ccb33ca3201d43d4b5e92b4df638d92f6f2401394e9ed6d1ef445d37f8'],
+  ])('gives the released bytes for %s whose columns repeat others (an id and a time written twice), or nearly', (_name, rowCount, expected) => {
+    const columns: TableColumn[] = [
+      { name: 'id', type: 'string', nullable: false },
+      { name: 'time', type: 'timestamp', nullable: false },
+      { name: 'reading', type: 'double', nullable: true },
+      { name: 'label', type: 'string', nullable: true },
+      { name: 'event_id', type: 'string', nullable: false },
+      { name: 'event_time', type: 'timestamp', nullable: false },
+      // The same numbers but for -0 where `reading` has 0.
+      { name: 'reading_signed', type: 'double', nullable: true },
+      // The same numbers, NaN among them, twice.
+      { name: 'ratio', type: 'double', nullable: false },
+      { name: 'ratio_again', type: 'double', nullable: false },
+      // The same text in every row but the last.
+      { name: 'label_last', type: 'string', nullable: true },
+      // The same values, but not nullable: other definition levels.
+      { name: 'label_required', type: 'string', nullable: false },
+      // The same text as `id`, as another type.
+      { name: 'id_binary', type: 'binary', nullable: false },
+    ];
+    const next = random(7);
+    const rows: TableRow[] = Array.from({ length: rowCount }, (_, i) => {
+      const id = `r-${i}-${Math.floor(next() * 1e6)}`;
+      const time = i % 5 === 0 ? BigInt(1_767_225_600_000 + i) * 1000n + 7n : 1_767_225_600_000 + Math.floor(next() * 1e6);
+      const reading = i % 7 === 0 ? null : i % 11 === 0 ? 0 : Math.floor(next() * 1e4) / 8;
+      const ratio = i % 13 === 0 ? NaN : next();
+      const label = ['a', 'b', 'é', `l${i % 50}`][i % 4] as string;
+      return {
+        id,
+        time,
+        reading,
+        label,
+        // Copies made anew, equal in value.
+        event_id: `${id} `.slice(0, -1),
+        event_time: typeof time === 'bigint' ? BigInt(time.toString()) : time,
+        reading_signed: reading === 0 ? -0 : reading,
+        ratio,
+        ratio_again: ratio,
+        label_last: i === rowCount - 1 ? `${label}!` : label,
+        label_required: label,
+        id_binary: Buffer.from(id),
+      };
+    });
+    const { bytes, summaries } = encodeParquetFile(columns, rows);
+    expect(sha256(bytes)).toBe(expected);
+    // Each column's Delta statistics are its own, as computed from the rows alone.
+    expect(fileStatsOf(columns, rows.length, summaries)).toEqual(computeFileStats(columns, rows));
   });
 });

@@ -115,7 +115,15 @@ export function encodeParquetFile(columns: readonly TableColumn[], rows: readonl
     // Row group by row group, each read from the rows once (row by row, all columns), then column by column.
     for (const [start, end] of groups) {
       read(rows, start, end, cellsFor(columns.length));
-      columns.forEach((column, c) => (chunks[c] as EncodedChunk[]).push(encodeChunk(column, cells[c] as unknown[], start, end, summaries[c] as ColumnSummary)));
+      columns.forEach((column, c) => {
+        // A column that repeats an earlier one in a one-group file (silver writes its event id and
+        // time again as event_id and event_time) has that column's chunk and statistics.
+        const twin = groups.length === 1 ? twinColumn(columns, c, end - start) : -1;
+        if (twin >= 0) {
+          (chunks[c] as EncodedChunk[]).push((chunks[twin] as EncodedChunk[])[0] as EncodedChunk);
+          Object.assign(summaries[c] as ColumnSummary, summaries[twin]);
+        } else (chunks[c] as EncodedChunk[]).push(encodeChunk(column, cells[c] as unknown[], start, end, summaries[c] as ColumnSummary));
+      });
     }
   } catch (error) {
     // The previous writer reported the first bad value in column order, then row order: find that one.
@@ -125,6 +133,29 @@ export function encodeParquetFile(columns: readonly TableColumn[], rows: readonl
     clearCells(columns.length, Math.min(rows.length, ROW_GROUP_ROWS));
   }
   return { bytes: assembleFile(columns, rows.length, groups, chunks), summaries };
+}
+
+/**
+ * The first column before `c` of the same type and nullability whose `count` cells hold the same
+ * values as column c's, or −1. Its chunk is then byte for byte column c's: the encoding depends on
+ * nothing else. Numbers must be the same double (`===`, but 0 and -0 differ: a NaN never matches);
+ * binary values the same object.
+ */
+function twinColumn(columns: readonly TableColumn[], c: number, count: number): number {
+  const column = columns[c] as TableColumn;
+  const mine = cells[c] as unknown[];
+  for (let t = 0; t < c; t++) {
+    const other = columns[t] as TableColumn;
+    if (other.type !== column.type || other.nullable !== column.nullable) continue;
+    const theirs = cells[t] as unknown[];
+    let i = 0;
+    for (; i < count; i++) {
+      const value = mine[i];
+      if (value !== theirs[i] || (value === 0 && 1 / value !== 1 / (theirs[i] as number))) break;
+    }
+    if (i === count) return t;
+  }
+  return -1;
 }
 
 /** Reads `rows[start, end)` into `cells`: `cells[c][i - start]` is row i's value of column c. */
@@ -466,9 +497,17 @@ function fixedWidth(column: TableColumn, chunk: GatheredChunk, summary: ColumnSu
     const value = present[k];
     const number = type.number(value);
     if (number === undefined) invalidValue(column, value, rowOf(chunk, k));
-    if (k === 0) [min, max, minValue, maxValue] = [number, number, value, value];
-    else if (number < min) [min, minValue] = [number, value];
-    else if (number > max) [max, maxValue] = [number, value];
+    // Plain assignments: a destructured array literal here costs an array per value in a sorted column.
+    if (k === 0) {
+      min = max = number;
+      minValue = maxValue = value;
+    } else if (number < min) {
+      min = number;
+      minValue = value;
+    } else if (number > max) {
+      max = number;
+      maxValue = value;
+    }
     if (dictionary.open) dictionary.add(number, k);
     if (width === 8) setInt64(view, pos, number);
     else view.setInt32(pos, number, true);
@@ -582,13 +621,27 @@ function timestamps(column: TableColumn, chunk: GatheredChunk, summary: ColumnSu
       floor = timestampMillis(value);
       ceil = timestampSubMillisMicros(value) === 0 ? floor : floor + 1;
     } else invalidValue(column, value, rowOf(chunk, k));
+    // Plain assignments: a destructured array literal here costs an array per value in a sorted column.
     if (k === 0) {
-      [minHigh, minLow, maxHigh, maxLow, minMs, maxMs, roundedUp] = [high, low, high, low, floor, ceil, ceil !== floor];
+      minHigh = maxHigh = high;
+      minLow = maxLow = low;
+      minMs = floor;
+      maxMs = ceil;
+      roundedUp = ceil !== floor;
     } else {
-      if (high < minHigh || (high === minHigh && low < minLow)) [minHigh, minLow] = [high, low];
-      if (high > maxHigh || (high === maxHigh && low > maxLow)) [maxHigh, maxLow] = [high, low];
+      if (high < minHigh || (high === minHigh && low < minLow)) {
+        minHigh = high;
+        minLow = low;
+      }
+      if (high > maxHigh || (high === maxHigh && low > maxLow)) {
+        maxHigh = high;
+        maxLow = low;
+      }
       if (floor < minMs) minMs = floor;
-      if (ceil > maxMs) [maxMs, roundedUp] = [ceil, ceil !== floor];
+      if (ceil > maxMs) {
+        maxMs = ceil;
+        roundedUp = ceil !== floor;
+      }
     }
     view.setUint32(k * 8, low, true);
     view.setInt32(k * 8 + 4, high, true);

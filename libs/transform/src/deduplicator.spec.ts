@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Deduplicator, type DedupState, type DedupVerdict } from './deduplicator';
+import { Deduplicator, type DedupState, type DedupStateV2, type DedupVerdict } from './deduplicator';
 
 /** An observation of an id with its expiry, or the watermark moving to a time. */
 type Step = { observe: [id: string, expiry: number] } | { expire: number };
@@ -108,10 +108,10 @@ describe('Deduplicator', () => {
         steps.forEach((step, i) => {
           if (step !== 'snapshot') return void verdicts.push(...run(dedup, [step]));
           const { remembered } = referenceVerdicts(steps.slice(0, i).filter((s): s is Step => s !== 'snapshot'));
-          const expected = [...remembered].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0));
+          const expected = byExpiry(remembered);
           // Twice: a snapshot reused for unchanged buckets is the same as a fresh one.
-          expect(dedup.snapshot()).toEqual({ version: 2, entries: expected });
-          expect(dedup.snapshot()).toEqual({ version: 2, entries: expected });
+          expect(dedup.snapshot()).toEqual({ version: 3, buckets: expected });
+          expect(dedup.snapshot()).toEqual({ version: 3, buckets: expected });
         });
         expect(verdicts).toEqual(referenceVerdicts(plain).verdicts);
         expect(dedup.size).toBe(referenceVerdicts(plain).remembered.size);
@@ -144,27 +144,94 @@ describe('Deduplicator', () => {
     run(b, [{ observe: ['z', 10] }, { observe: ['x', 50] }, { observe: ['y', 50] }]);
     expect(a.snapshot()).toEqual(b.snapshot());
     expect(a.snapshot()).toEqual({
-      version: 2,
-      entries: [
-        ['z', 10],
-        ['x', 50],
-        ['y', 50],
+      version: 3,
+      buckets: [
+        [10, ['z']],
+        [50, ['x', 'y']],
       ],
     });
   });
 
+  it('lists an extended id under its latest expiry only, and leaves out an expiry none keeps', () => {
+    const dedup = new Deduplicator();
+    run(dedup, [{ observe: ['a', 10] }, { observe: ['b', 20] }, { observe: ['a', 30] }]);
+    expect(dedup.snapshot()).toEqual({
+      version: 3,
+      buckets: [
+        [20, ['b']],
+        [30, ['a']],
+      ],
+    });
+  });
+
+  it('keeps a snapshot taken as it was while the ids go on changing', () => {
+    const dedup = new Deduplicator();
+    dedup.observe('b', 10);
+    const before = dedup.snapshot();
+    dedup.observe('a', 10);
+    dedup.expire(5);
+    expect(before).toEqual({ version: 3, buckets: [[10, ['b']]] });
+    expect(dedup.snapshot()).toEqual({ version: 3, buckets: [[10, ['a', 'b']]] });
+  });
+
+  it('restores a version 2 snapshot (one pair per id, as checkpoints written before hold) to the same ids', () => {
+    fc.assert(
+      fc.property(stepsArb, stepsArb, (steps, later) => {
+        const original = new Deduplicator();
+        run(original, steps);
+        const pairs = (original.snapshot().buckets as Array<[number, string[]]>).flatMap(([expiry, ids]) => ids.map((id): [string, number] => [id, expiry]));
+        const legacy: DedupStateV2 = { version: 2, entries: pairs };
+        const restored = Deduplicator.restore(JSON.parse(JSON.stringify(legacy)) as DedupStateV2);
+        expect(restored.snapshot()).toEqual(original.snapshot());
+        expect(run(restored, later)).toEqual(run(original, later));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses to restore something that is not a snapshot, saying what is wrong', () => {
-    const good: DedupState = { version: 2, entries: [['a', 9]] };
+    const good: DedupState = { version: 3, buckets: [[9, ['a']]] };
     expect(() => Deduplicator.restore({ ...good, version: 1 } as unknown as DedupState)).toThrow(/version is 1/);
+    expect(() => Deduplicator.restore(null as unknown as DedupState)).toThrow(/expected an object/);
+    expect(() => Deduplicator.restore({ version: 3 } as unknown as DedupState)).toThrow(/buckets is not an array/);
     expect(() =>
       Deduplicator.restore({
-        ...good,
+        version: 3,
+        buckets: [
+          [9, ['a']],
+          [10, ['a']],
+        ],
+      }),
+    ).toThrow(/id "a" appears twice/);
+    expect(() =>
+      Deduplicator.restore({
+        version: 3,
+        buckets: [
+          [9, ['a']],
+          [9, ['b']],
+        ],
+      }),
+    ).toThrow(/expiry 9 appears twice/);
+    expect(() => Deduplicator.restore({ version: 3, buckets: [['x', ['a']]] } as unknown as DedupState)).toThrow(/is not an id with a finite expiry/);
+    expect(() => Deduplicator.restore({ version: 3, buckets: [[9, [7]]] } as unknown as DedupState)).toThrow(/is not an id with a finite expiry/);
+    expect(() => Deduplicator.restore({ version: 3, buckets: [[9]] } as unknown as DedupState)).toThrow(/is not \[expiry, ids\]/);
+    expect(() =>
+      Deduplicator.restore({
+        version: 2,
         entries: [
           ['a', 9],
           ['a', 10],
         ],
       }),
     ).toThrow(/id "a" appears twice/);
-    expect(() => Deduplicator.restore({ ...good, entries: [['a', 'x']] } as unknown as DedupState)).toThrow(/is not \[id, expiry\]/);
+    expect(() => Deduplicator.restore({ version: 2, entries: [['a', 'x']] } as unknown as DedupStateV2)).toThrow(/is not an id with a finite expiry/);
+    expect(() => Deduplicator.restore({ version: 2, entries: [['a']] } as unknown as DedupStateV2)).toThrow(/is not \[id, expiry\]/);
   });
 });
+
+/** Remembered ids as a version 3 snapshot lists them: by expiry, each expiry's ids sorted. */
+function byExpiry(remembered: ReadonlyMap<string, number>): Array<[number, string[]]> {
+  const buckets = new Map<number, string[]>();
+  for (const [id, expiry] of remembered) buckets.set(expiry, [...(buckets.get(expiry) ?? []), id]);
+  return [...buckets.keys()].sort((a, b) => a - b).map((expiry) => [expiry, (buckets.get(expiry) as string[]).sort()]);
+}

@@ -17,21 +17,34 @@
  *   of the distinct expiries; an extended id is also in its older bucket, skipped when that surfaces.
  *   A bucket counts its extended ids, so one with none is evicted without looking any id up.
  * - `snapshot()` is plain JSON in a deterministic order (expiry, then id), and `restore` of it
- *   answers every later observation exactly as the original would. A bucket keeps its sorted
- *   entries until it changes, so a snapshot sorts and builds only what changed since the last one.
+ *   answers every later observation exactly as the original would. It lists the ids by expiry
+ *   (version 3), so each expiry is written once and not once per id: the snapshot of every batch
+ *   costs a copy of the ids, not a pair per id. A bucket keeps its sorted copy until it changes, so
+ *   a snapshot sorts and copies only what changed since the last one. `restore` also reads the
+ *   version 2 snapshot (one `[id, expiry]` pair per id) that checkpoints written before hold.
  */
 import { NumberHeap } from './number-heap';
 
 export type DedupVerdict = 'new' | 'duplicate';
 
 export interface DedupState {
+  version: 3;
+  /** Remembered ids by their expiry (epoch ms): ascending expiries, each with its ids sorted; no id in two. */
+  buckets: Array<[expiry: number, ids: string[]]>;
+}
+
+/** The snapshot checkpoints written before version 3 hold: one pair per id, ordered by expiry then id. */
+export interface DedupStateV2 {
   version: 2;
-  /** Remembered ids with their expiry (epoch ms), ordered by expiry then id. */
   entries: Array<[id: string, expiry: number]>;
 }
 
 export class Deduplicator {
-  private readonly expiries = new Map<string, number>();
+  /**
+   * Each remembered id's bucket, whose `expiry` is the id's: a reference to one of a few objects
+   * instead of a number per id (an expiry is no small integer, so each would be a boxed number).
+   */
+  private readonly expiries = new Map<string, Bucket>();
   /** Ids by the expiry they were remembered with (an extended id also stays in its older bucket). */
   private readonly buckets = new Map<number, Bucket>();
   /** The distinct expiries that have a bucket. */
@@ -48,12 +61,16 @@ export class Deduplicator {
   observe(eventId: string, expiry: number): DedupVerdict {
     if (!Number.isFinite(expiry)) throw new RangeError(`Deduplicator.observe: the expiry of "${eventId}" must be finite epoch milliseconds, got ${String(expiry)}`);
     const remembered = this.expiries.get(eventId);
-    if (remembered === undefined || expiry > remembered) {
-      this.expiries.set(eventId, expiry);
+    if (remembered === undefined || expiry > remembered.expiry) {
       const bucket = this.last !== undefined && this.last.expiry === expiry ? this.last : (this.last = this.bucket(expiry));
+      this.expiries.set(eventId, bucket);
       bucket.ids.push(eventId);
-      bucket.pairs = undefined;
-      if (remembered !== undefined) this.extended(remembered);
+      bucket.sorted = undefined;
+      if (remembered !== undefined) {
+        // Remembered with a later expiry now: its entry in the older bucket is stale.
+        remembered.stale++;
+        remembered.sorted = undefined;
+      }
     }
     return remembered === undefined ? 'new' : 'duplicate';
   }
@@ -74,7 +91,7 @@ export class Deduplicator {
       }
       for (const id of bucket.ids) {
         // An extended id has a later bucket too; only its latest one evicts it.
-        if (this.expiries.get(id) === time) {
+        if (this.expiries.get(id) === bucket) {
           this.expiries.delete(id);
           forgotten++;
         }
@@ -83,51 +100,63 @@ export class Deduplicator {
     return forgotten;
   }
 
-  /** The snapshot's entries are shared with later snapshots while their bucket is unchanged: read them, do not change them. */
+  /** The snapshot's id lists are shared with later snapshots while their bucket is unchanged: read them, do not change them. */
   snapshot(): DedupState {
-    const entries: Array<[string, number]> = [];
+    const buckets: Array<[number, string[]]> = [];
     for (const time of [...this.buckets.keys()].sort((a, b) => a - b)) {
       const bucket = this.buckets.get(time) as Bucket;
-      if (bucket.pairs === undefined) {
+      if (bucket.sorted === undefined) {
         const { ids } = bucket;
         // Extended ids leave their older buckets for good; the rest sort in place, so a bucket that
         // only grew since the last snapshot is one sorted run and a short tail (cheap to sort again).
         if (bucket.stale > 0) {
           let kept = 0;
-          for (const id of ids) if (this.expiries.get(id) === time) ids[kept++] = id;
+          for (const id of ids) if (this.expiries.get(id) === bucket) ids[kept++] = id;
           ids.length = kept;
           bucket.stale = 0;
         }
         ids.sort();
-        bucket.pairs = ids.map((id): [string, number] => [id, time]);
+        // A copy: the bucket's own list goes on growing.
+        bucket.sorted = ids.slice();
       }
-      for (const pair of bucket.pairs) entries.push(pair);
+      if (bucket.sorted.length > 0) buckets.push([time, bucket.sorted]);
     }
-    return { version: 2, entries };
+    return { version: 3, buckets };
   }
 
-  /** @throws TypeError when `state` is not a snapshot this version wrote. */
-  static restore(state: DedupState): Deduplicator {
-    checkState(state);
+  /** @throws TypeError when `state` is not a snapshot of version 3 or 2. */
+  static restore(state: DedupState | DedupStateV2): Deduplicator {
     const dedup = new Deduplicator();
-    for (const [id, expiry] of state.entries) {
-      dedup.expiries.set(id, expiry);
-      dedup.bucket(expiry).ids.push(id);
-    }
+    const remember = (id: unknown, expiry: unknown, what: () => string): void => {
+      if (typeof id !== 'string' || typeof expiry !== 'number' || !Number.isFinite(expiry)) invalid(state, `${what()} is not an id with a finite expiry`);
+      if (dedup.expiries.has(id)) invalid(state, `id ${JSON.stringify(id)} appears twice`);
+      const bucket = dedup.bucket(expiry);
+      dedup.expiries.set(id, bucket);
+      bucket.ids.push(id);
+    };
+    if (state === null || typeof state !== 'object') invalid(state, 'expected an object');
+    if (state.version === 3) {
+      if (!Array.isArray(state.buckets)) invalid(state, 'buckets is not an array');
+      for (const bucket of state.buckets) {
+        if (!Array.isArray(bucket) || bucket.length !== 2 || !Array.isArray(bucket[1])) invalid(state, `bucket ${JSON.stringify(bucket)?.slice(0, 80)} is not [expiry, ids]`);
+        const [expiry, ids] = bucket;
+        if (dedup.buckets.has(expiry)) invalid(state, `expiry ${JSON.stringify(expiry)} appears twice`);
+        for (const id of ids) remember(id, expiry, () => `bucket ${JSON.stringify(expiry)} entry ${JSON.stringify(id)}`);
+      }
+    } else if (state.version === 2) {
+      if (!Array.isArray(state.entries)) invalid(state, 'entries is not an array');
+      for (const entry of state.entries) {
+        if (!Array.isArray(entry) || entry.length !== 2) invalid(state, `entry ${JSON.stringify(entry)} is not [id, expiry]`);
+        remember(entry[0], entry[1], () => `entry ${JSON.stringify(entry)}`);
+      }
+    } else invalid(state, `version is ${JSON.stringify((state as { version?: unknown }).version)}`);
     return dedup;
-  }
-
-  /** An id remembered with `expiry` now has a later one: its entry in that bucket is stale. */
-  private extended(expiry: number): void {
-    const bucket = this.buckets.get(expiry) as Bucket;
-    bucket.stale++;
-    bucket.pairs = undefined;
   }
 
   private bucket(expiry: number): Bucket {
     let bucket = this.buckets.get(expiry);
     if (bucket === undefined) {
-      bucket = { expiry, ids: [], stale: 0, pairs: undefined };
+      bucket = { expiry, ids: [], stale: 0, sorted: undefined };
       this.buckets.set(expiry, bucket);
       this.queue.push(expiry);
     }
@@ -141,23 +170,11 @@ interface Bucket {
   ids: string[];
   /** How many of `ids` were extended since (remembered with a later expiry now). */
   stale: number;
-  /** `ids` sorted as snapshot entries, while the bucket is unchanged since the last snapshot. */
-  pairs: Array<[string, number]> | undefined;
+  /** A sorted copy of `ids` (without stale ones), while the bucket is unchanged since the last snapshot. */
+  sorted: string[] | undefined;
 }
 
-function checkState(state: DedupState): void {
-  const fail = (what: string): never => {
-    throw new TypeError(`Deduplicator.restore: not a dedup snapshot of version 2: ${what}`);
-  };
-  if (state === null || typeof state !== 'object') fail('expected an object');
-  if (state.version !== 2) fail(`version is ${JSON.stringify(state.version)}`);
-  if (!Array.isArray(state.entries)) fail('entries is not an array');
-  const seen = new Set<string>();
-  for (const entry of state.entries) {
-    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1] !== 'number' || !Number.isFinite(entry[1])) {
-      fail(`entry ${JSON.stringify(entry)} is not [id, expiry]`);
-    }
-    if (seen.has(entry[0])) fail(`id ${JSON.stringify(entry[0])} appears twice`);
-    seen.add(entry[0]);
-  }
+function invalid(state: unknown, what: string): never {
+  const version = state !== null && typeof state === 'object' ? (state as { version?: unknown }).version : undefined;
+  throw new TypeError(`Deduplicator.restore: not a dedup snapshot of version 3 or 2${version === 2 || version === 3 ? ` (version ${version})` : ''}: ${what}`);
 }

@@ -15,7 +15,7 @@
  *   quarantined records do not (they carry no trustworthy event time).
  */
 import { lastWindowEnd, PartitionWatermarks, sessionEndOf, type EventTimeProgress, type WatermarkSnapshot, type WindowDefinition } from '@pipeline/engine';
-import { Deduplicator, type DedupState, type DedupVerdict } from './deduplicator';
+import { Deduplicator, type DedupState, type DedupStateV2, type DedupVerdict } from './deduplicator';
 
 export interface EventTimeDedupConfig {
   delayMs: number;
@@ -29,7 +29,8 @@ export interface EventTimeDedupConfig {
 
 export interface EventTimeDedupState {
   eventTime: WatermarkSnapshot;
-  dedup: DedupState;
+  /** Version 3 as written now; version 2 in checkpoints written before. */
+  dedup: DedupState | DedupStateV2;
 }
 
 /** What silver tells gold about event time after a batch. */

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { parseSpec } from '@pipeline/contracts';
-import { FlatJsonFields } from './flat-json';
+import { FlatJsonFields, type NumberText } from './flat-json';
 import { bodyFields, isJsonObject } from './flatten';
 import { compileSilverTransform, type SilverOutcome } from './silver-transform';
 import type { SourceEvent } from './source-event';
@@ -77,8 +77,8 @@ const VALID: Record<string, readonly string[]> = {
   id: ['"r-1"', '"x"', '7', '-0', '9007199254740993', '"  "'],
   device: ['"dev-1"', '"d\\u00e9v"', 'null', '12.5', 'true'],
   ts: ['"2026-01-01T00:00:10Z"', '"2026-01-01T00:00:10.123456Z"', '"2026-01-01 00:00:10"', '"10000-01-01T00:00:00Z"'],
-  temp: ['21.5', '"21.5"', '-1e3', 'null', '" 7 "', '1e400'],
-  count: ['3', '"3"', '-7', '"-7"', '3.0', '1e2'],
+  temp: ['21.5', '"21.5"', '-1e3', 'null', '" 7 "', '1e400', '"-0"', '"0.1"', '"5457.80"', '"007.5"', '"-.5"', '"1."', '"1e3"', '"999999999999999.9"', '"0.000000000000001"'],
+  count: ['3', '"3"', '-7', '"-7"', '3.0', '1e2', '"-0"', '"007"', '"4.2"', '"+5"', '"123456789012345"', '"9007199254740993"', '""', '"- 1"'],
   ok: ['true', 'false', '"TRUE"', '0', '1', 'null'],
   at: ['1767225610000', '"2026-01-01T00:00:10Z"', 'null', '"1767225610000"', '-62135596800001'],
 };
@@ -185,10 +185,55 @@ describe('FlatJsonFields', () => {
     expect(read('{"count":9007199254740993}')?.[4]).toBe(9007199254740992);
   });
 
+  it('reads plain number text as the number Number reads from it, for the names asked, and any other text as text', () => {
+    const numbers: (NumberText | undefined)[] = [undefined, undefined, undefined, 'decimal', 'whole'];
+    const typed = new FlatJsonFields(NAMES, numbers);
+    const digits = fc.stringMatching(/^[0-9]{1,18}$/);
+    const text = fc.oneof(
+      fc
+        .tuple(fc.constantFrom('', '-', '+', ' '), digits, fc.option(fc.tuple(fc.constantFrom('.', ','), fc.stringMatching(/^[0-9]{0,18}$/))))
+        .map(([sign, whole, fraction]) => `${sign}${whole}${fraction === null ? '' : fraction.join('')}`),
+      fc.constantFrom('', '-', '.', '.5', '-.5', '1.', '1e3', '0x10', 'NaN', 'Infinity', '1.2.3', '--1', ' 1', '1 '),
+    );
+    fc.assert(
+      fc.property(text, text, (temp, count) => {
+        const values: unknown[] = [];
+        expect(typed.read(Buffer.from(JSON.stringify({ temp, count, id: temp })), values)).toBe(true);
+        // At most 15 digits in all: exact as summed, and one rounding in the division.
+        const digitCount = (t: string): number => t.replace(/[^0-9]/g, '').length;
+        const decimal = /^-?[0-9]+(\.[0-9]+)?$/.test(temp) && digitCount(temp) <= 15;
+        const whole = /^-?[0-9]+$/.test(count) && digitCount(count) <= 15;
+        expect(Object.is(values[3], decimal ? Number(temp) : temp)).toBe(true);
+        expect(Object.is(values[4], whole ? Number(count) : count)).toBe(true);
+        // A name not asked for keeps its text.
+        expect(values[0]).toBe(temp);
+      }),
+      { numRuns: 3000 },
+    );
+    const values: unknown[] = [];
+    typed.read(Buffer.from('{"temp":"-0","count":"4.5"}'), values);
+    expect(Object.is(values[3], -0)).toBe(true);
+    expect(values[4]).toBe('4.5');
+    typed.read(Buffer.from('{"temp":"0.1","count":"1234567890123456","ok":"1"}'), values);
+    expect(values.slice(3, 6)).toEqual([0.1, '1234567890123456', '1']);
+    typed.read(Buffer.from('{"temp":"2\\u0031","count":"１"}'), values);
+    expect(values.slice(3, 5)).toEqual(['21', '１']);
+  });
+
   it('reads each short value anew when an earlier one has the same hash ("Aa" and "BB" do)', () => {
     expect(read('{"id":"Aa","device":"x"}')?.[0]).toBe('Aa');
     expect(read('{"id":"BB","device":"x"}')?.[0]).toBe('BB');
     expect(read('{"id":"Aa"}')?.[0]).toBe('Aa');
+  });
+
+  it('reads each escaped or non-ASCII value anew when an earlier one has the same hash, and a repeated one the same', () => {
+    expect(read('{"id":"x\\nAa","device":"éAa"}')?.slice(0, 2)).toEqual(['x\nAa', 'éAa']);
+    expect(read('{"id":"x\\nBB","device":"éBB"}')?.slice(0, 2)).toEqual(['x\nBB', 'éBB']);
+    expect(read('{"id":"x\\nAa","device":"éAa"}')?.slice(0, 2)).toEqual(['x\nAa', 'éAa']);
+    // Longer than what is remembered by its bytes: read anew each time.
+    const long = `${'é'.repeat(40)}\\"`;
+    expect(read(`{"id":"${long}"}`)?.[0]).toBe(`${'é'.repeat(40)}"`);
+    expect(read(`{"id":"${long}x"}`)?.[0]).toBe(`${'é'.repeat(40)}"x`);
   });
 
   it('reads text outside ASCII as the UTF-8 decoder does, escaped or not', () => {

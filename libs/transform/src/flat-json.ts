@@ -16,6 +16,11 @@
  *   control characters in strings, bad escapes, text after the object, …). So every quarantine
  *   reason and message stays that of the `JSON.parse` path.
  * The property test in flat-json.spec.ts holds both readers to this on random bodies.
+ *
+ * A name may be read as a number (`NumberText`): a string value that is plain decimal text then
+ * comes as the double `Number` reads from it instead of as the text, and any other value as above.
+ * The caller asks it only for a value whose text and number mean the same to it (the long and
+ * double casts of cast.ts), so that no row, and no quarantine message, depends on it.
  */
 
 const TAB = 0x09;
@@ -39,16 +44,32 @@ const CLOSE_BRACE = 0x7d;
 const ASCII_END = 0x80;
 
 /**
- * V8 cuts a substring this long or longer as a view of its parent, which would keep the whole body
- * text alive as long as the value: such values are decoded alone.
+ * Plain values shorter than this are remembered per name (`shortText`): repeated ones are mostly
+ * short (codes, names, ids of a few devices), and longer ones mostly unique (times, ids).
  */
-const SLICED_STRING_MIN = 13;
+const SHORT_TEXT_MAX = 12;
 
 /** Short texts remembered per name (a power of two). */
 const RECENT_TEXTS = 256;
 
+/** Longest escaped or non-ASCII value (in bytes as sent) whose text is remembered by its bytes. */
+const RECALLED_RAW_BYTES = 64;
+
 /** Whole numbers of at most this many digits are exact as they are summed digit by digit. */
 const EXACT_INTEGER_DIGITS = 15;
+
+/**
+ * Exact powers of ten: a whole number below 2^53 divided by one of them is rounded once, so it is
+ * the double nearest the decimal, the one `Number` reads (the exact case of Clinger's reading).
+ */
+const POWERS_OF_TEN = Array.from({ length: EXACT_INTEGER_DIGITS + 1 }, (_, k) => 10 ** k);
+
+/**
+ * Which string values of a name are read as numbers: `whole`, `-?digits` (a long's text);
+ * `decimal`, `-?digits(.digits)?` (a double's text); each of at most 15 digits, so exact. Any other
+ * text stays text.
+ */
+export type NumberText = 'whole' | 'decimal';
 
 /** 1 for the bytes a string holds as they are: ASCII from the space up, but for the quote and the backslash. */
 const PLAIN_TEXT = byteClass((c) => c >= SPACE && c < ASCII_END && c !== QUOTE && c !== BACKSLASH);
@@ -75,12 +96,21 @@ export class FlatJsonFields {
   private next = 0;
   /** Per name, short texts read lately (see `shortText`). */
   private readonly recent: (string | undefined)[][];
+  /** Per name, escaped or non-ASCII texts read lately with their bytes as sent (see `decodedText`), made at first use. */
+  private readonly recentRaw: (RecalledRaw | undefined)[][];
+  /** Per name, 0 for text, 1 for `whole` and 2 for `decimal` number text (see `NumberText`). */
+  private readonly numberText: Uint8Array;
 
-  /** `names`: the field names to read (names outside ASCII are never found: their keys take the other path). */
-  constructor(names: readonly string[]) {
+  /**
+   * `names`: the field names to read (names outside ASCII are never found: their keys take the other path).
+   * `numbers`: per name, the number text read as a number (`undefined`: every string value is text).
+   */
+  constructor(names: readonly string[], numbers: readonly (NumberText | undefined)[] = []) {
     this.names = names.map((name) => Buffer.from(name, 'latin1'));
     this.plain = this.names.map((bytes) => bytes.every((c) => PLAIN_KEY[c] === 1));
     this.recent = names.map(() => new Array<string | undefined>(RECENT_TEXTS).fill(undefined));
+    this.recentRaw = names.map(() => []);
+    this.numberText = Uint8Array.from(names, (_, i) => (numbers[i] === 'whole' ? 1 : numbers[i] === 'decimal' ? 2 : 0));
   }
 
   /**
@@ -91,9 +121,6 @@ export class FlatJsonFields {
     const names = this.names;
     for (let i = 0; i < names.length; i++) values[i] = undefined;
     const n = body.length;
-    // The body as text, made at the first short value wanted: cutting short values from it costs
-    // less than decoding each alone.
-    let text: string | undefined;
     let at = skipSpace(body, 0);
     if (at >= n || body[at] !== OPEN_BRACE) return false;
     at = skipSpace(body, at + 1);
@@ -145,9 +172,12 @@ export class FlatJsonFields {
           }
         }
         if (slot >= 0) {
-          if (escaped) value = unescaped(body, start, end);
-          else if (!ascii) value = utf8Slice.call(body, start, end);
-          else if (end - start < SLICED_STRING_MIN) value = this.shortText(slot, body, start, end, (text ??= latin1Slice.call(body, 0, n)));
+          const kind = this.numberText[slot] as number;
+          if (kind !== 0 && !escaped && ascii) value = numberTextValue(body, start, end, kind === 2);
+          if (value !== undefined) {
+            // Read as a number.
+          } else if (escaped || !ascii) value = this.decodedText(slot, body, start, end, escaped);
+          else if (end - start <= SHORT_TEXT_MAX) value = this.shortText(slot, body, start, end);
           else value = latin1Slice.call(body, start, end);
         }
         at = end + 1;
@@ -173,11 +203,11 @@ export class FlatJsonFields {
   }
 
   /**
-   * The short text `body[start, end)` (`text` is the body's): the one seen last under its hash for
-   * this name when the same, so rows share the strings of repeated values (carriers, airports,
-   * device ids) instead of each holding a copy.
+   * The short text `body[start, end)`: the one seen last under its hash for this name when the
+   * same, so rows share the strings of repeated values (carriers, airports, device ids) instead of
+   * each holding a copy. A new one is decoded alone: no text of the whole body is made.
    */
-  private shortText(slot: number, body: Uint8Array, start: number, end: number, text: string): string {
+  private shortText(slot: number, body: Uint8Array, start: number, end: number): string {
     let hash = end - start;
     for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + (body[i] as number)) | 0;
     const recent = this.recent[slot] as (string | undefined)[];
@@ -188,9 +218,37 @@ export class FlatJsonFields {
       for (let i = 0; same && i < seen.length; i++) same = seen.charCodeAt(i) === body[start + i];
       if (same) return seen;
     }
-    const fresh = text.substring(start, end);
+    const fresh = latin1Slice.call(body, start, end);
     recent[index] = fresh;
     return fresh;
+  }
+
+  /**
+   * The text of the escaped or non-ASCII value `body[start, end)`: the one read last under its
+   * hash for this name when its bytes as sent are the same (the same bytes always decode to the
+   * same text), so rows share repeated values (place names, quoted labels) instead of each
+   * decoding its own copy.
+   */
+  private decodedText(slot: number, body: Uint8Array, start: number, end: number, escaped: boolean): string {
+    const length = end - start;
+    if (length > RECALLED_RAW_BYTES) return escaped ? unescaped(body, start, end) : utf8Slice.call(body, start, end);
+    let hash = length;
+    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + (body[i] as number)) | 0;
+    const recent = this.recentRaw[slot] as (RecalledRaw | undefined)[];
+    const index = hash & (RECENT_TEXTS - 1);
+    let seen = recent[index];
+    if (seen !== undefined && seen.length === length) {
+      const bytes = seen.bytes;
+      let same = true;
+      for (let i = 0; same && i < length; i++) same = bytes[i] === body[start + i];
+      if (same) return seen.text;
+    }
+    const text = escaped ? unescaped(body, start, end) : (utf8Slice.call(body, start, end) as string);
+    seen ??= recent[index] = { bytes: new Uint8Array(RECALLED_RAW_BYTES), length: 0, text: '' };
+    for (let i = 0; i < length; i++) seen.bytes[i] = body[start + i] as number;
+    seen.length = length;
+    seen.text = text;
+    return text;
   }
 
   /** The index of the name `body[start, end)`, or −1. */
@@ -207,6 +265,13 @@ export class FlatJsonFields {
     }
     return -1;
   }
+}
+
+/** A value's bytes as sent (the first `length` of `bytes`, copied) and its text. */
+interface RecalledRaw {
+  readonly bytes: Uint8Array;
+  length: number;
+  text: string;
 }
 
 function sameBytes(name: Uint8Array, body: Uint8Array, start: number, end: number): boolean {
@@ -353,6 +418,31 @@ function numberValue(body: Uint8Array, start: number, end: number): number {
     if (at === end) return negative ? -value : value;
   }
   return Number(latin1Slice.call(body, start, end));
+}
+
+/**
+ * The number of the text `body[start, end)` when it is `-?digits` (or, with `fraction`,
+ * `-?digits.digits`) of at most 15 digits in all, exactly as `Number` reads that text (`-0` too);
+ * `undefined` for any other text.
+ */
+function numberTextValue(body: Uint8Array, start: number, end: number, fraction: boolean): number | undefined {
+  const negative = body[start] === MINUS;
+  let at = negative ? start + 1 : start;
+  let whole = 0;
+  let digits = 0;
+  let point = -1;
+  for (; at < end; at++) {
+    const c = body[at] as number;
+    if (c >= ZERO && c <= NINE) {
+      whole = whole * 10 + (c - ZERO);
+      digits++;
+    } else if (c === DOT && fraction && point < 0 && digits > 0) point = digits;
+    else return undefined;
+  }
+  // At least one digit on each side of a point, as `digits.digits` has.
+  if (digits === 0 || digits > EXACT_INTEGER_DIGITS || point === digits) return undefined;
+  const value = point < 0 ? whole : whole / (POWERS_OF_TEN[digits - point] as number);
+  return negative ? -value : value;
 }
 
 /** The end of `true`, `false` or `null` at `start`, or −1. */

@@ -6,6 +6,6 @@ export { CastFailure, columnCaster, type ColumnCaster } from './cast';
 export { compileSilverTransform, type SilverOutcome, type SilverTransform, type SilverTransformOptions } from './silver-transform';
 export type { ArrayRule } from './flatten';
 export { shardOf, groupKeyHash } from './shard';
-export { Deduplicator, type DedupState, type DedupVerdict } from './deduplicator';
+export { Deduplicator, type DedupState, type DedupStateV2, type DedupVerdict } from './deduplicator';
 export { EventTimeDedup, type BatchEventTime, type EventTimeDedupConfig, type EventTimeDedupState } from './event-time-dedup';
 export { utcDate, TIMESTAMP_MIN_MS, TIMESTAMP_MAX_MS } from './utc-date';

@@ -648,6 +648,27 @@ describe('compileSilverTransform', () => {
     });
   });
 
+  it("writes every row with the spec columns, then silver's own, in that order, as own keys", () => {
+    const row = expectRow(compileSilverTransform(specWith())(event(GOOD_BODY))).row;
+    expect(Object.keys(row)).toEqual([
+      'reading_id',
+      'device_id',
+      'ts',
+      'temperature',
+      'count',
+      'ok',
+      'event_id',
+      'event_time',
+      'event_date',
+      'enqueued_time',
+      'partition_id',
+      'sequence_number',
+      'capture_file',
+      'source_row',
+      'shard',
+    ]);
+  });
+
   it('rejects a spec built in code with a column named like a column silver adds (parseSpec refuses such a file)', () => {
     const clash: PipelineSpec = { ...spec, source: { ...spec.source, columns: [...spec.source.columns, { name: 'shard', type: 'long', nullable: false }] } };
     expect(() => compileSilverTransform(clash)).toThrow(ReservedColumnError);

@@ -45,7 +45,7 @@ import {
 } from '@pipeline/contracts';
 import { CastFailure, columnCaster, previewValue, scalarText, type ColumnCaster } from './cast';
 import { parseCsvLine } from './csv-line';
-import { FlatJsonFields } from './flat-json';
+import { FlatJsonFields, type NumberText } from './flat-json';
 import { bodyFields, isJsonObject, type ArrayRule } from './flatten';
 import { isMalformedReason, QUARANTINE_REASONS, type QuarantineReason } from './quarantine-reason';
 import { assertNoReservedColumns } from './silver-schema';
@@ -129,16 +129,40 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
   // reads them from the body too (a CSV body has declared columns only).
   const fieldNames = [...new Set([...columnNames, ...(idColumn === undefined ? [] : [idColumn]), timeColumn])];
   const fields: unknown[] = fieldNames.map(() => undefined);
-  const flatJson = new FlatJsonFields(fieldNames);
+  // Long and double columns take plain number text as its number, as their casts read it; the id
+  // and event-time values are read as text (their text is what the row and messages keep).
+  const numberTexts = fieldNames.map((name): NumberText | undefined => {
+    const type = name === idColumn || name === timeColumn ? undefined : columns.find((c) => c.name === name)?.type;
+    return type === 'long' ? 'whole' : type === 'double' ? 'decimal' : undefined;
+  });
+  const flatJson = new FlatJsonFields(fieldNames, numberTexts);
   const idSlot = idColumn === undefined ? -1 : fieldNames.indexOf(idColumn);
   const timeSlot = fieldNames.indexOf(timeColumn);
-  // Every row has these keys in this order (each is set below): copying them in at once costs less
-  // than adding them one by one.
-  const rowShape: TableRow = Object.fromEntries(
-    [...plans.filter((p) => p.written).map((p) => p.column.name), 'event_id', 'event_time', 'event_date', 'enqueued_time', 'partition_id', 'sequence_number', 'capture_file', 'source_row', 'shard'].map(
-      (name) => [name, null],
-    ),
-  );
+  // Every row has these keys in this order: the values are gathered in `cells`, by the key's index,
+  // and the row is made from them at once.
+  const rowNames = [
+    ...plans.filter((p) => p.written).map((p) => p.column.name),
+    'event_id',
+    'event_time',
+    'event_date',
+    'enqueued_time',
+    'partition_id',
+    'sequence_number',
+    'capture_file',
+    'source_row',
+    'shard',
+  ];
+  const makeRow = rowMakerOf(rowNames);
+  const cells: unknown[] = rowNames.map(() => null);
+  // A first row of nulls: V8 then keeps every field as a reference, so a number a row holds is the
+  // one already made, not a new box per field (as it would be for a field that only ever saw numbers).
+  makeRow(cells);
+  const own = rowNames.indexOf('event_id');
+  const cellOf = (name: string): number => rowNames.indexOf(name);
+  // Per plan, its cell (−1: the column is silver's own, written from the event's id or time).
+  const planCells = plans.map((p) => (p.written ? cellOf(p.column.name) : -1));
+  // Per grouping column, its cell (−1: no such column, so no value).
+  const groupCells = groupBy.map(cellOf);
   // The grouping values of the row at hand, for its shard and key length (kept by neither).
   const groupValues: unknown[] = groupBy.map(() => undefined);
 
@@ -243,30 +267,31 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
       return quarantine(event, 'unparseable_event_time', `column "${timeColumn}": the event time ${previewValue(rawTime)} lies outside the years 0001 to 9999`, eventId);
     }
 
-    const row: TableRow = { ...rowShape };
     let failures: CastFailure[] | undefined;
-    for (const plan of plans) {
+    for (let p = 0; p < plans.length; p++) {
+      const plan = plans[p] as ColumnPlan;
       const value: TableValue | CastFailure = plan.isEventTimeTimestamp ? timeValue : plan.cast(fields[plan.slot]);
       if (value instanceof CastFailure) (failures ??= []).push(value);
-      else if (plan.written) row[plan.column.name] = value;
+      else if (planCells[p] !== -1) cells[planCells[p] as number] = value;
     }
     if (failures !== undefined) return quarantine(event, failures[0].reason, listProblems(failures), eventId);
 
-    row['event_id'] = eventId;
-    row['event_time'] = timeValue;
-    row['event_date'] = utcDate(eventTime);
-    row['enqueued_time'] = event.enqueuedTime;
-    row['partition_id'] = event.partitionId;
-    row['sequence_number'] = event.sequenceNumber;
-    row['capture_file'] = event.captureFile;
-    row['source_row'] = sourceRow(properties);
+    cells[own] = eventId;
+    cells[own + 1] = timeValue;
+    cells[own + 2] = utcDate(eventTime);
+    cells[own + 3] = event.enqueuedTime;
+    cells[own + 4] = event.partitionId;
+    cells[own + 5] = event.sequenceNumber;
+    cells[own + 6] = event.captureFile;
+    cells[own + 7] = sourceRow(properties);
     // After event_id and event_time: a grouping column may be silver's own, as gold reads it. Gold
     // reads timestamps as milliseconds, so a group's shard is that of its millisecond.
     for (let i = 0; i < groupBy.length; i++) {
-      const value = row[groupBy[i] as string];
+      const cell = groupCells[i] as number;
+      const value = cell === -1 ? undefined : cells[cell];
       groupValues[i] = typeof value === 'bigint' ? timestampMillis(value) : value;
     }
-    row['shard'] = shardOf(groupValues, shards);
+    cells[own + 8] = shardOf(groupValues, shards);
     // The key as gold serves it: a key whose windows the serving store cannot name would fail every upsert.
     if (mayBeTooLong(groupValues)) {
       const key: Record<string, KeyValue> = {};
@@ -274,8 +299,22 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
       const problem = servingKeyProblem(groupKeyText(key, groupBy), windowNames);
       if (problem !== undefined) return quarantine(event, 'key_too_long', `${problem}; shorten the values of ${groupBy.map((c) => `"${c}"`).join(', ')}`, eventId);
     }
+    const row = makeRow(cells);
     return { kind: 'row', row, eventId, eventTime };
   };
+}
+
+/**
+ * Makes a row with `names` as its keys, in that order, `cells[i]` the value of `names[i]`: one
+ * object literal compiled for the names. A fixed key costs a field store where a computed one costs
+ * a lookup per value; and rows mostly outlive their batch, which V8 sees at a literal, allocating
+ * its objects where long-lived ones go instead of copying each there later. The names enter the
+ * source only as JSON string literals, never as code; `__proto__`, which a literal would take for
+ * the prototype, is no column name (`assertNoReservedColumns`).
+ */
+function rowMakerOf(names: readonly string[]): (cells: readonly unknown[]) => TableRow {
+  if (names.includes('__proto__')) throw new Error('A silver row cannot have a "__proto__" column (assertNoReservedColumns refuses it).');
+  return new Function('cells', `return { ${names.map((name, i) => `${JSON.stringify(name)}: cells[${i}]`).join(', ')} };`) as (cells: readonly unknown[]) => TableRow;
 }
 
 function quarantineRow(event: SourceEvent, reason: QuarantineReason, message: string, eventId: string | undefined): TableRow {
