@@ -1,6 +1,8 @@
 /**
  * Streams a CSV file into the event hub in constant memory: read → map → pace → batch → send.
- * Each send batch is one span; its W3C trace context is stamped on every event of the batch.
+ * Batches of several partitions that fill together go in one hub call (`sendBatches`: one commit
+ * on the embedded hub). Each call is one span; its W3C trace context is stamped on every event it
+ * sends. A partition's rows are acknowledged only once the call that carried them returned.
  * At-least-once: after a failure, `--from-row` with the reported row resumes, and the stable
  * event ids let silver drop the few rows sent twice.
  *
@@ -16,13 +18,13 @@ import { Readable } from 'node:stream';
 import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
 import { readCsv, type CsvRecordOrBytes } from '@pipeline/csv';
 import { partitionIndexForKey, type Clock } from '@pipeline/engine';
-import { eventSizeInBytes, type EventHubProducer, type EventToSend } from '@pipeline/ports';
+import { eventSizeInBytes, sendPartitionBatches, type EventHubProducer, type EventToSend } from '@pipeline/ports';
 
 import { inSpan, MessagingMetrics, traceHeaders, type Logger } from '@pipeline/telemetry';
 import { EventMapper, type MappedEvent } from './event-mapper';
 import { Pacer, type Pacing, type Sleep } from './pacer';
 import { ProgressReporter } from './progress';
-import { SendBatcher, type PendingBatch } from './send-batcher';
+import { SendBatcher, sendGroups, type PendingBatch } from './send-batcher';
 
 /** How much of an oversized record its marker carries, for a person to recognise it. */
 const TOO_LARGE_PREFIX_BYTES = 1024;
@@ -164,12 +166,18 @@ export class CsvProducer {
       size: totalBytes,
       ...(unterminated ? { unterminated } : {}),
     });
+    // The first row of the batches handed out of the batcher but not yet acknowledged, while a send is under way.
+    let unsentFrom: number | undefined;
     const send = async (batches: PendingBatch[]) => {
-      for (const batch of batches) {
-        await this.sendBatch(batch, summary);
-        acknowledged.set(batch.partitionId ?? '', batch.rows[batch.rows.length - 1] as number);
-      }
       if (batches.length === 0) return;
+      const groups = sendGroups(batches);
+      for (let i = 0; i < groups.length; i++) {
+        unsentFrom = firstRowOf(groups.slice(i).flat());
+        const group = groups[i] as PendingBatch[];
+        await this.sendGroup(group, summary);
+        for (const batch of group) acknowledged.set(batch.partitionId ?? '', batch.rows[batch.rows.length - 1] as number);
+      }
+      unsentFrom = undefined;
       // Linger counts from the last send, not from the last row read.
       lastFlush = this.clock.now();
       if (options.onPosition && lastFlush - lastPosition >= (options.positionIntervalMs ?? 0)) {
@@ -246,7 +254,8 @@ export class CsvProducer {
       await send(batcher.drain());
       await options.onPosition?.({ ...position(), nextRow: summary.resumeFromRow ?? nextUnread });
     } catch (error) {
-      summary.resumeFromRow = batcher.oldestPendingRow() ?? summary.lastRow;
+      // Rows of a failed call went back to neither the batcher nor the hub: the resume starts at the oldest of them.
+      summary.resumeFromRow = minRow(unsentFrom, batcher.oldestPendingRow()) ?? summary.lastRow;
       summary.elapsedMs = this.clock.now() - started;
       throw new ProduceError(error as Error, summary);
     } finally {
@@ -318,7 +327,10 @@ export class CsvProducer {
     this.logger.warn({ row: record.row, line: record.line, reason: record.reason }, `row ${record.row} is not valid CSV (${record.message}); sent raw for quarantine`);
   }
 
-  private async sendBatch(batch: PendingBatch, summary: ProduceSummary): Promise<void> {
+  /** One hub call for batches of distinct partitions (or one keyless batch), in one span. */
+  private async sendGroup(group: readonly PendingBatch[], summary: ProduceSummary): Promise<void> {
+    let events = 0;
+    for (const batch of group) events += batch.events.length;
     await inSpan(
       'producer.send',
       {},
@@ -326,31 +338,49 @@ export class CsvProducer {
         span.setAttributes({
           'messaging.system': 'eventhubs',
           'messaging.destination.name': this.hub.hubName,
-          'messaging.batch.message_count': batch.events.length,
-          'pipeline.rows.first': batch.rows[0] ?? -1,
-          'pipeline.rows.last': batch.rows[batch.rows.length - 1] ?? -1,
+          'messaging.batch.message_count': events,
+          'pipeline.batches': group.length,
+          'pipeline.rows.first': firstRowOf(group) ?? -1,
+          'pipeline.rows.last': Math.max(-1, ...group.map((batch) => batch.rows[batch.rows.length - 1] ?? -1)),
         });
         const trace = traceHeaders(span);
-        for (const event of batch.events) {
-          const properties = (event.properties ??= {});
-          if (trace.traceparent) properties[EventProperty.traceparent] = trace.traceparent;
-          if (trace.tracestate) properties[EventProperty.tracestate] = trace.tracestate;
+        for (const batch of group) {
+          for (const event of batch.events) {
+            const properties = (event.properties ??= {});
+            if (trace.traceparent) properties[EventProperty.traceparent] = trace.traceparent;
+            if (trace.tracestate) properties[EventProperty.tracestate] = trace.tracestate;
+          }
         }
         const target = { system: 'eventhubs', destination: this.hub.hubName };
         const started = performance.now();
         try {
-          await this.hub.send(batch.events, batch.partitionId === null ? {} : { partitionId: batch.partitionId });
+          const only = group[0] as PendingBatch;
+          if (only.partitionId === null) await this.hub.send(only.events, {});
+          else await sendPartitionBatches(this.hub, group.map((batch) => ({ partitionId: batch.partitionId as string, events: batch.events })));
         } catch (error) {
-          this.metrics.sentBatch(target, batch.events.length, performance.now() - started, batch.partitionId, error instanceof Error ? error.name : typeof error);
+          const errorType = error instanceof Error ? error.name : typeof error;
+          for (const batch of group) this.metrics.sentBatch(target, batch.events.length, performance.now() - started, batch.partitionId, errorType);
           throw error;
         }
-        this.metrics.sentBatch(target, batch.events.length, performance.now() - started, batch.partitionId);
-        summary.eventsSent += batch.events.length;
-        summary.batchesSent++;
+        const elapsed = performance.now() - started;
+        for (const batch of group) this.metrics.sentBatch(target, batch.events.length, elapsed, batch.partitionId);
+        summary.eventsSent += events;
+        summary.batchesSent += group.length;
       },
       'producer',
     );
   }
+}
+
+/** The smallest first row of `batches`, or undefined when there are none. */
+function firstRowOf(batches: readonly PendingBatch[]): number | undefined {
+  let first: number | undefined;
+  for (const batch of batches) first = minRow(first, batch.rows[0]);
+  return first;
+}
+
+function minRow(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 export class ProduceError extends Error {

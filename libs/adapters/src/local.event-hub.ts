@@ -16,6 +16,9 @@
  * Invariants:
  * - One `send` call is one IMMEDIATE transaction: its events are appended together or not at all,
  *   with contiguous sequence numbers, and no other producer interleaves with them.
+ * - One `sendBatches` call is one IMMEDIATE transaction too, one batch row per partition: all its
+ *   batches are appended or none, with one commit (one fsync) for them all. Every batch is packed
+ *   and checked before the transaction, so a bad one leaves the hub as it was.
  * - Per hub and partition, sequence numbers start at 0 and grow by one. The offset is the event's
  *   byte position in the partition log, as a decimal string: each record takes its payload (body
  *   and properties, as counted against `maxBatchBytes`) plus a one-byte separator, so offsets
@@ -29,12 +32,14 @@
 import type Database from 'better-sqlite3';
 import { partitionIndexForKey, systemClock, type Clock } from '@pipeline/engine';
 import {
+  assertPartitionBatches,
   assertSendArguments,
   EventHubError,
   EventTooLargeError,
   type EventHubConsumer,
   type EventHubProducer,
   type EventToSend,
+  type PartitionBatch,
   type PartitionProperties,
   type PropertyValue,
   type ReceiveOptions,
@@ -119,6 +124,12 @@ interface SendRecords {
   lastSize: number;
 }
 
+/** A batch of `sendBatches`, packed, with the index of its partition. */
+interface PackedPartitionBatch {
+  partition: number;
+  records: SendRecords;
+}
+
 interface PartitionRow {
   next_sequence: number;
   next_offset: number;
@@ -133,6 +144,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   private readonly partitionIds: readonly string[];
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly appendBatch: (records: SendRecords, partitionKey: string | null, partition: number | undefined, enqueuedTime: number) => void;
+  private readonly appendBatches: (batches: readonly PackedPartitionBatch[], enqueuedTime: number) => void;
   private closed = false;
 
   private constructor(
@@ -148,6 +160,9 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     this.partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i));
     this.statements = prepareStatements(db);
     this.appendBatch = db.transaction(this.append.bind(this)).immediate;
+    this.appendBatches = db.transaction((batches: readonly PackedPartitionBatch[], enqueuedTime: number) => {
+      for (const { records, partition } of batches) this.append(records, null, partition, enqueuedTime);
+    }).immediate;
   }
 
   /** Open (creating if needed) the hub `hubName` in `file`. */
@@ -186,6 +201,26 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     if (events.length === 0) return;
 
     // Packed before the transaction, so the write lock is held only for the insert.
+    const records = this.packWithin(events);
+    const partition =
+      partitionId !== undefined ? this.partitionIndex(partitionId) : partitionKey !== undefined ? partitionIndexForKey(partitionKey, this.partitionCount) : undefined;
+    this.appendBatch(records, partitionKey ?? null, partition, this.clock.now());
+  }
+
+  async sendBatches(batches: readonly PartitionBatch[]): Promise<void> {
+    this.assertOpen();
+    assertPartitionBatches(batches);
+    // Every batch is checked and packed before the transaction: a bad one appends none of them.
+    const packed: PackedPartitionBatch[] = [];
+    for (const { partitionId, events } of batches) {
+      const partition = this.partitionIndex(partitionId);
+      if (events.length > 0) packed.push({ partition, records: this.packWithin(events) });
+    }
+    if (packed.length > 0) this.appendBatches(packed, this.clock.now());
+  }
+
+  /** The events packed, or `EventTooLargeError` when they are more than one batch takes. */
+  private packWithin(events: readonly EventToSend[]): SendRecords {
     const records = packEvents(events);
     const total = records.totalSize;
     if (total > this.maxBatchBytes) {
@@ -193,9 +228,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
         `A batch of ${events.length} event(s) is ${total} bytes (bodies + properties), over the ${this.maxBatchBytes}-byte limit of event hub "${this.hubName}". Send fewer or smaller events per call.`,
       );
     }
-    const partition =
-      partitionId !== undefined ? this.partitionIndex(partitionId) : partitionKey !== undefined ? partitionIndexForKey(partitionKey, this.partitionCount) : undefined;
-    this.appendBatch(records, partitionKey ?? null, partition, this.clock.now());
+    return records;
   }
 
   async getPartitionProperties(partitionId: string): Promise<PartitionProperties> {

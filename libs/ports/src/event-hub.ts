@@ -47,6 +47,12 @@ export interface SendOptions {
   partitionId?: string;
 }
 
+/** One batch of a `sendBatches` call: its events, all for one partition. */
+export interface PartitionBatch {
+  partitionId: string;
+  events: readonly EventToSend[];
+}
+
 export interface ReceiveOptions {
   maxCount: number;
   /** How long to wait for the first event when none is available, in ms (0: return at once). */
@@ -60,7 +66,31 @@ export interface EventHubProducer {
   readonly maxBatchBytes: number;
   /** Append events atomically as one batch (all or none). */
   send(events: readonly EventToSend[], options?: SendOptions): Promise<void>;
+  /**
+   * Optional: several batches in one call, each to its own partition (no partition twice in a
+   * call), so a producer whose partitions fill together waits once instead of once per batch. Each
+   * batch is what one `send` of it to its partition would be: atomic, within `maxBatchBytes`, its
+   * events contiguous and in order. Every batch is checked before anything is sent, so a bad one
+   * (too large, unknown partition, not bytes) sends none. What a failure after that means depends
+   * on the adapter:
+   * - the embedded hub appends them all in one transaction: a failed call appended none of them;
+   * - Azure Event Hubs sends them concurrently, one `sendBatch` per partition: a failed call may
+   *   have appended some batches whole (never part of one). The caller resumes from its last
+   *   acknowledged position, and silver drops the events sent twice by their event ids.
+   * Callers without it, or wanting one batch, use `send` (see `sendPartitionBatches`).
+   */
+  sendBatches?(batches: readonly PartitionBatch[]): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Sends `batches` with the producer's `sendBatches` when it has one, else one `send` per batch in
+ * order: either way each batch keeps its partition's order and is atomic on its own.
+ */
+export async function sendPartitionBatches(producer: EventHubProducer, batches: readonly PartitionBatch[]): Promise<void> {
+  if (batches.length === 0) return;
+  if (producer.sendBatches && batches.length > 1) return producer.sendBatches(batches);
+  for (const batch of batches) await producer.send(batch.events, { partitionId: batch.partitionId });
 }
 
 export interface EventHubConsumer {
@@ -125,6 +155,26 @@ export function assertSendArguments(events: unknown, options: SendOptions): void
     throw new EventHubError(`send was given both partitionKey ${JSON.stringify(partitionKey)} and partitionId ${JSON.stringify(partitionId)}; pass one of them.`);
   }
   if (partitionKey !== undefined && typeof partitionKey !== 'string') throw new EventHubError(`partitionKey must be a string, got ${typeof partitionKey}.`);
+}
+
+/**
+ * The checks every adapter's `sendBatches` makes first, with the same messages: an array of
+ * batches, each with a string partition id and an array of events, no partition twice.
+ */
+export function assertPartitionBatches(batches: unknown): asserts batches is readonly PartitionBatch[] {
+  if (!Array.isArray(batches)) throw new EventHubError(`sendBatches expects an array of batches, got ${typeof batches}.`);
+  const seen = new Set<string>();
+  batches.forEach((batch: unknown, index) => {
+    const { partitionId, events } = (typeof batch === 'object' && batch !== null ? batch : {}) as Partial<PartitionBatch>;
+    if (typeof partitionId !== 'string') throw new EventHubError(`Batch ${index} of sendBatches needs a partitionId string, got ${typeof partitionId}.`);
+    if (!Array.isArray(events)) throw new EventHubError(`Batch ${index} of sendBatches (partition ${JSON.stringify(partitionId)}) needs an array of events, got ${typeof events}.`);
+    if (seen.has(partitionId)) {
+      throw new EventHubError(
+        `sendBatches was given partition ${JSON.stringify(partitionId)} twice (batch ${index}); a call takes one batch per partition, so their order is not left to chance: send the later batch in a later call.`,
+      );
+    }
+    seen.add(partitionId);
+  });
 }
 
 /** A batch larger than `maxBatchBytes`, or a single event that can never fit. */
