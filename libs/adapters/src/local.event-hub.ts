@@ -17,8 +17,8 @@
  * - One `send` call is one IMMEDIATE transaction: its events are appended together or not at all,
  *   with contiguous sequence numbers, and no other producer interleaves with them.
  * - One `sendBatches` call is one IMMEDIATE transaction too, one batch row per partition: all its
- *   batches are appended or none, with one commit (one fsync) for them all. Every batch is packed
- *   and checked before the transaction, so a bad one leaves the hub as it was.
+ *   batches are appended or none, with one commit (one fsync) for them all; a bad batch (too large,
+ *   not bytes, unknown partition) rolls back the whole call.
  * - Per hub and partition, sequence numbers start at 0 and grow by one. The offset is the event's
  *   byte position in the partition log, as a decimal string: each record takes its payload (body
  *   and properties, as counted against `maxBatchBytes`) plus a one-byte separator, so offsets
@@ -124,12 +124,6 @@ interface SendRecords {
   lastSize: number;
 }
 
-/** A batch of `sendBatches`, packed, with the index of its partition. */
-interface PackedPartitionBatch {
-  partition: number;
-  records: SendRecords;
-}
-
 interface PartitionRow {
   next_sequence: number;
   next_offset: number;
@@ -144,7 +138,7 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   private readonly partitionIds: readonly string[];
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly appendBatch: (records: SendRecords, partitionKey: string | null, partition: number | undefined, enqueuedTime: number) => void;
-  private readonly appendBatches: (batches: readonly PackedPartitionBatch[], enqueuedTime: number) => void;
+  private readonly appendBatches: (batches: readonly PartitionBatch[], enqueuedTime: number) => void;
   private closed = false;
 
   private constructor(
@@ -160,8 +154,12 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
     this.partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i));
     this.statements = prepareStatements(db);
     this.appendBatch = db.transaction(this.append.bind(this)).immediate;
-    this.appendBatches = db.transaction((batches: readonly PackedPartitionBatch[], enqueuedTime: number) => {
-      for (const { records, partition } of batches) this.append(records, null, partition, enqueuedTime);
+    // Packed inside the transaction, one batch at a time: the packer reuses one buffer, and a batch
+    // that cannot be packed rolls back the ones appended before it.
+    this.appendBatches = db.transaction((batches: readonly PartitionBatch[], enqueuedTime: number) => {
+      for (const { partitionId, events } of batches) {
+        if (events.length > 0) this.append(this.packWithin(events), null, this.partitionIndex(partitionId), enqueuedTime);
+      }
     }).immediate;
   }
 
@@ -210,13 +208,8 @@ export class LocalEventHub implements EventHubProducer, EventHubConsumer {
   async sendBatches(batches: readonly PartitionBatch[]): Promise<void> {
     this.assertOpen();
     assertPartitionBatches(batches);
-    // Every batch is checked and packed before the transaction: a bad one appends none of them.
-    const packed: PackedPartitionBatch[] = [];
-    for (const { partitionId, events } of batches) {
-      const partition = this.partitionIndex(partitionId);
-      if (events.length > 0) packed.push({ partition, records: this.packWithin(events) });
-    }
-    if (packed.length > 0) this.appendBatches(packed, this.clock.now());
+    for (const { partitionId } of batches) this.partitionIndex(partitionId);
+    if (batches.some((batch) => batch.events.length > 0)) this.appendBatches(batches, this.clock.now());
   }
 
   /** The events packed, or `EventTooLargeError` when they are more than one batch takes. */
