@@ -4,10 +4,10 @@ import pino from 'pino';
 import { LocalEventHub } from '@pipeline/adapters';
 import { deriveEventId, parseSpec, type PipelineSpec } from '@pipeline/contracts';
 import { partitionIndexForKey, TestClock } from '@pipeline/engine';
-import type { EventHubProducer, ReceivedEvent } from '@pipeline/ports';
+import type { EventHubProducer, PartitionBatch, ReceivedEvent } from '@pipeline/ports';
 import { startTelemetry, type Telemetry } from '@pipeline/telemetry';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
-import { CsvProducer, type AcknowledgedPosition } from './csv-producer';
+import { CsvProducer, ProduceError, type AcknowledgedPosition } from './csv-producer';
 import { HeaderMismatchError } from './event-mapper';
 import { carryUnterminated, ProducerPositions, resumePoint, type ProducerPosition, type ResumePoint } from './producer-position';
 
@@ -217,6 +217,95 @@ describe('CSV producer', () => {
     const rows = (await allEvents()).map((e) => Number(e.properties['row']));
     expect(rows).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
+
+  /** The hub, with each call seen by `onCall` first (which may throw instead of sending); `send` is a call of one batch. */
+  const watchedHub = (onCall: (batches: readonly PartitionBatch[]) => void): EventHubProducer => ({
+    hubName: hub.hubName,
+    maxBatchBytes: hub.maxBatchBytes,
+    getPartitionIds: () => hub.getPartitionIds(),
+    close: async () => undefined,
+    send: async (events, options) => {
+      onCall([{ partitionId: options?.partitionId ?? '', events }]);
+      await hub.send(events, options);
+    },
+    sendBatches: async (batches) => {
+      onCall(batches);
+      await hub.sendBatches(batches);
+    },
+  });
+  const manyDevices = async (rows: number) => {
+    const csv = path.join(dir.path, 'devices.csv');
+    await writeFile(csv, ['reading_id,device_id,ts,temperature', ...Array.from({ length: rows }, (_, i) => `r${i + 1},d${i % 7},2026-01-01T00:00:00Z,20`)].join('\n'));
+    return csv;
+  };
+
+  it('sends the batches of partitions that fill together in one call, and writes down only rows the hub holds', async () => {
+    const csv = await manyDevices(200);
+    const calls: string[][] = [];
+    const checks: Promise<void>[] = [];
+    const watching = watchedHub((batches) => calls.push(batches.map((b) => b.partitionId)));
+    const summary = await new CsvProducer(spec, watching, clock, async () => undefined, silent).produce({
+      csvFile: csv,
+      fromRow: 1,
+      pacing: { kind: 'unlimited' },
+      maxBatchEvents: 10,
+      maxBatchDelayMs: 1_000,
+      positionIntervalMs: 0,
+      onPosition: async (position) => {
+        // Read when the position is written: every row it counts as acknowledged is in the hub already.
+        const held = new Set((await allEvents()).map((e) => Number(e.properties['row'])));
+        checks.push(
+          (async () => {
+            for (let row = 1; row < position.nextRow; row++) expect(held.has(row)).toBe(true);
+            for (const row of Object.values(position.partitions)) expect(held.has(row)).toBe(true);
+          })(),
+        );
+      },
+    });
+    await Promise.all(checks);
+    expect(checks.length).toBeGreaterThan(3);
+    expect(summary).toMatchObject({ eventsSent: 200, rowsRead: 200 });
+    expect(calls.length).toBeGreaterThan(0);
+    for (const call of calls) expect(new Set(call).size).toBe(call.length);
+    // Fewer hub calls than batches: partitions that filled together went together.
+    expect(calls.reduce((sum, call) => sum + call.length, 0)).toBe(summary.batchesSent);
+    expect(calls.length).toBeLessThan(summary.batchesSent);
+    const events = await allEvents();
+    expect(events.map((e) => Number(e.properties['row']))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    // Each call is one span: its events share a valid traceparent, and each call has its own.
+    const traceparents = new Set(events.map((e) => e.properties['traceparent']));
+    for (const traceparent of traceparents) expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(traceparents.size).toBe(calls.length);
+  });
+
+  it.each(['the row the error names', 'the last position written'] as const)(
+    'after a failed call of several batches, none of which the embedded hub took, a resume from %s sends every row once',
+    async (from) => {
+      const csv = await manyDevices(200);
+      let calls = 0;
+      let failed: readonly PartitionBatch[] = [];
+      let last: AcknowledgedPosition | undefined;
+      const failing = watchedHub((batches) => {
+        if (batches.length > 1 && ++calls === 3) {
+          failed = batches;
+          throw new Error('the hub is unreachable');
+        }
+      });
+      const error: unknown = await new CsvProducer(spec, failing, clock, async () => undefined, silent)
+        .produce({ csvFile: csv, fromRow: 1, pacing: { kind: 'unlimited' }, maxBatchEvents: 10, maxBatchDelayMs: 1_000, onPosition: async (position) => void (last = position) })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProduceError);
+      expect(failed.length).toBeGreaterThan(1);
+      const recorded = last as AcknowledgedPosition;
+      // Neither says to resume past a row of the failed call.
+      const oldest = Math.min(...failed.map((batch) => Number(batch.events[0]?.properties?.['row'])));
+      const fromRow = from === 'the row the error names' ? ((error as ProduceError).summary.resumeFromRow as number) : recorded.nextRow;
+      expect(fromRow).toBeLessThanOrEqual(oldest);
+      const again = await run(csv, { fromRow, acknowledged: recorded.partitions, maxBatchEvents: 10 });
+      expect(again.rowsSkipped).toBeGreaterThan(0);
+      expect((await allEvents()).map((e) => Number(e.properties['row']))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    },
+  );
 
   it('sends a record larger than the hub takes as a bounded record_too_large marker, and goes on with the next rows', async () => {
     const csv = path.join(dir.path, 'big.csv');

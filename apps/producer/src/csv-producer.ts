@@ -18,7 +18,7 @@ import { Readable } from 'node:stream';
 import { compileEventTimeParser, EventProperty, type PipelineSpec } from '@pipeline/contracts';
 import { readCsv, type CsvRecordOrBytes } from '@pipeline/csv';
 import { partitionIndexForKey, type Clock } from '@pipeline/engine';
-import { eventSizeInBytes, sendPartitionBatches, type EventHubProducer, type EventToSend } from '@pipeline/ports';
+import { eventSizeInBytes, type EventHubProducer, type EventToSend } from '@pipeline/ports';
 
 import { inSpan, MessagingMetrics, traceHeaders, type Logger } from '@pipeline/telemetry';
 import { EventMapper, type MappedEvent } from './event-mapper';
@@ -137,7 +137,13 @@ export class CsvProducer {
     const parseTime = compileEventTimeParser(this.spec.eventTime);
     const partitionOf = await this.partitionResolver();
     const pacer = new Pacer(options.pacing, this.clock, this.sleep);
-    const batcher = new SendBatcher({ maxEvents: options.maxBatchEvents, maxBytes: this.hub.maxBatchBytes, maxPendingEvents: 20_000 });
+    const batcher = new SendBatcher({
+      maxEvents: options.maxBatchEvents,
+      maxBytes: this.hub.maxBatchBytes,
+      maxPendingEvents: 20_000,
+      // A hub that takes one batch per call gets them as they fill, each acknowledged on its own.
+      together: this.hub.sendBatches !== undefined,
+    });
     const summary: ProduceSummary = {
       csvFile: options.csvFile,
       fromRow: options.fromRow,
@@ -166,18 +172,18 @@ export class CsvProducer {
       size: totalBytes,
       ...(unterminated ? { unterminated } : {}),
     });
-    // The first row of the batches handed out of the batcher but not yet acknowledged, while a send is under way.
-    let unsentFrom: number | undefined;
+    // Batches handed out of the batcher and not yet acknowledged by the hub (only while a send is under way).
+    const unacknowledged = new Set<PendingBatch>();
+    const acknowledge = (batch: PendingBatch): void => {
+      unacknowledged.delete(batch);
+      acknowledged.set(batch.partitionId ?? '', batch.rows[batch.rows.length - 1] as number);
+      summary.eventsSent += batch.events.length;
+      summary.batchesSent++;
+    };
     const send = async (batches: PendingBatch[]) => {
       if (batches.length === 0) return;
-      const groups = sendGroups(batches);
-      for (let i = 0; i < groups.length; i++) {
-        unsentFrom = firstRowOf(groups.slice(i).flat());
-        const group = groups[i] as PendingBatch[];
-        await this.sendGroup(group, summary);
-        for (const batch of group) acknowledged.set(batch.partitionId ?? '', batch.rows[batch.rows.length - 1] as number);
-      }
-      unsentFrom = undefined;
+      for (const batch of batches) unacknowledged.add(batch);
+      for (const group of sendGroups(batches)) await this.sendGroup(group, acknowledge);
       // Linger counts from the last send, not from the last row read.
       lastFlush = this.clock.now();
       if (options.onPosition && lastFlush - lastPosition >= (options.positionIntervalMs ?? 0)) {
@@ -255,7 +261,7 @@ export class CsvProducer {
       await options.onPosition?.({ ...position(), nextRow: summary.resumeFromRow ?? nextUnread });
     } catch (error) {
       // Rows of a failed call went back to neither the batcher nor the hub: the resume starts at the oldest of them.
-      summary.resumeFromRow = minRow(unsentFrom, batcher.oldestPendingRow()) ?? summary.lastRow;
+      summary.resumeFromRow = minRow(firstRowOf([...unacknowledged]), batcher.oldestPendingRow()) ?? summary.lastRow;
       summary.elapsedMs = this.clock.now() - started;
       throw new ProduceError(error as Error, summary);
     } finally {
@@ -327,8 +333,12 @@ export class CsvProducer {
     this.logger.warn({ row: record.row, line: record.line, reason: record.reason }, `row ${record.row} is not valid CSV (${record.message}); sent raw for quarantine`);
   }
 
-  /** One hub call for batches of distinct partitions (or one keyless batch), in one span. */
-  private async sendGroup(group: readonly PendingBatch[], summary: ProduceSummary): Promise<void> {
+  /**
+   * One span for batches of distinct partitions (or one keyless batch): one `sendBatches` call when
+   * there are several and the hub has it, else one `send` per batch. `acknowledge` is told of each
+   * batch once the hub has it.
+   */
+  private async sendGroup(group: readonly PendingBatch[], acknowledge: (batch: PendingBatch) => void): Promise<void> {
     let events = 0;
     for (const batch of group) events += batch.events.length;
     await inSpan(
@@ -353,19 +363,27 @@ export class CsvProducer {
         }
         const target = { system: 'eventhubs', destination: this.hub.hubName };
         const started = performance.now();
+        const together = group.length > 1 && this.hub.sendBatches !== undefined;
+        // Batches sent one by one are acknowledged one by one: a failure then leaves fewer to send again.
+        let done = 0;
         try {
-          const only = group[0] as PendingBatch;
-          if (only.partitionId === null) await this.hub.send(only.events, {});
-          else await sendPartitionBatches(this.hub, group.map((batch) => ({ partitionId: batch.partitionId as string, events: batch.events })));
+          if (together) {
+            await this.hub.sendBatches?.(group.map((batch) => ({ partitionId: batch.partitionId as string, events: batch.events })));
+          } else {
+            for (const batch of group) {
+              await this.hub.send(batch.events, batch.partitionId === null ? {} : { partitionId: batch.partitionId });
+              acknowledge(batch);
+              done++;
+            }
+          }
         } catch (error) {
           const errorType = error instanceof Error ? error.name : typeof error;
-          for (const batch of group) this.metrics.sentBatch(target, batch.events.length, performance.now() - started, batch.partitionId, errorType);
+          for (const batch of group.slice(done)) this.metrics.sentBatch(target, batch.events.length, performance.now() - started, batch.partitionId, errorType);
           throw error;
         }
         const elapsed = performance.now() - started;
         for (const batch of group) this.metrics.sentBatch(target, batch.events.length, elapsed, batch.partitionId);
-        summary.eventsSent += events;
-        summary.batchesSent += group.length;
+        if (together) group.forEach(acknowledge);
       },
       'producer',
     );

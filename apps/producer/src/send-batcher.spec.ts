@@ -35,6 +35,12 @@ describe('send batcher', () => {
     ]);
   });
 
+  it('hands out only the full batch when asked not to send batches together', () => {
+    const batcher = new SendBatcher({ maxEvents: 2, maxBytes: 1 << 20, maxPendingEvents: 1_000, together: false });
+    expect([batcher.add(event(1), 'a', 1), batcher.add(event(2), 'b', 2), batcher.add(event(3), 'a', 3), batcher.add(event(4), 'b', 4)].flat()).toEqual([]);
+    expect(batcher.add(event(5), 'a', 5).map((b) => b.rows)).toEqual([[1, 3]]);
+  });
+
   it('counts a batch half full by its bytes too', () => {
     const size = eventSizeInBytes(event(1, 100));
     const batcher = new SendBatcher({ maxEvents: 1_000, maxBytes: size * 10, maxPendingEvents: 1_000 });

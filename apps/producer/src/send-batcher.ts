@@ -34,6 +34,11 @@ export interface BatchLimits {
   maxBytes: number;
   /** Across all partitions; reaching it flushes every pending batch. */
   maxPendingEvents: number;
+  /**
+   * Whether half-full batches go out with a full one (default: yes). Only worth it, and only
+   * asked for, when the hub takes several batches in one call (`sendBatches`).
+   */
+  together?: boolean;
 }
 
 export class SendBatcher {
@@ -57,7 +62,7 @@ export class SendBatcher {
     let batch = this.pending.get(partitionId);
     if (batch && (batch.events.length >= this.limits.maxEvents || batch.bytes + size > this.limits.maxBytes)) {
       ready.push(this.take(partitionId));
-      this.takeHalfFull(ready);
+      if (this.limits.together !== false) this.takeHalfFull(ready);
       batch = undefined;
     }
     if (!batch) {

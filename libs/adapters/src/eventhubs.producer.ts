@@ -108,7 +108,10 @@ export class EventHubsProducer implements EventHubProducer {
     try {
       filled = await Promise.all(nonEmpty.map((batch, i) => this.fill(batch.events, estimates[i] as number, { partitionId: batch.partitionId })));
     } catch (error) {
-      throw this.sendFailure(error, nonEmpty.reduce((sum, batch) => sum + batch.events.length, 0));
+      throw this.sendFailure(
+        error,
+        nonEmpty.reduce((sum, batch) => sum + batch.events.length, 0),
+      );
     }
     const sent = await Promise.allSettled(filled.map((batch) => this.client.sendBatch(batch)));
     const failed = sent.findIndex((result) => result.status === 'rejected');
@@ -149,9 +152,12 @@ export class EventHubsProducer implements EventHubProducer {
   private sendFailure(error: unknown, count: number): unknown {
     if (error instanceof EventHubError) return error;
     if (isMessageTooLarge(error)) {
-      return new EventTooLargeError(`${this.resource} refused a batch of ${count} event(s) as too large; maxBatchBytes is ${this.maxBatchBytes}. Send fewer or smaller events per call.`, {
-        cause: error,
-      });
+      return new EventTooLargeError(
+        `${this.resource} refused a batch of ${count} event(s) as too large; maxBatchBytes is ${this.maxBatchBytes}. Send fewer or smaller events per call.`,
+        {
+          cause: error,
+        },
+      );
     }
     return toEventHubsFailure(error, `send ${count} event(s)`, this.resource);
   }

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { partitionIndexForKey, TestClock } from '@pipeline/engine';
-import { EventHubError, EventTooLargeError, type PropertyValue, type ReceivedEvent } from '@pipeline/ports';
+import { EventHubError, EventTooLargeError, type EventToSend, type PropertyValue, type ReceivedEvent } from '@pipeline/ports';
 import { describeEventHubContract, makeTempDir, waitFor, type TempDir } from '@pipeline/testing';
 import * as fc from 'fast-check';
 import { CaptureFileWriter, captureRecordFromEvent, capturesExactly, deriveSyncMarker } from '@pipeline/capture-format';
@@ -166,6 +166,47 @@ describe('LocalEventHub', () => {
     const sending = hub.send([{ body: Buffer.alloc(60) }, { body: Buffer.alloc(30), properties: { key: 'value12345' } }]);
     await expect(sending).rejects.toThrow(EventTooLargeError);
     await expect(hub.send([{ body: Buffer.alloc(101) }])).rejects.toThrow('is 101 bytes (bodies + properties), over the 100-byte limit of event hub "telemetry"');
+    await hub.close();
+  });
+
+  it('appends none of the batches of a sendBatches call that fails part way: the hub is as if the call never happened', async () => {
+    const text = (body: string): EventToSend => ({ body: Buffer.from(body), properties: { n: 1 } });
+    const first = [
+      { partitionId: '0', events: [text('a0')] },
+      { partitionId: '1', events: [text('a1'), text('b1')] },
+    ];
+    const after = [
+      { partitionId: '1', events: [text('c1')] },
+      { partitionId: '2', events: [text('a2')] },
+    ];
+    const hub = open();
+    await hub.sendBatches(first);
+    const before = await Promise.all(['0', '1', '2'].map((id) => hub.getPartitionProperties(id)));
+    // The third batch fails while it is packed, inside the transaction, after the first two were inserted.
+    const bad = { body: Buffer.from('x'), properties: { nested: { a: 1 } } } as unknown as EventToSend;
+    const failing = hub.sendBatches([
+      { partitionId: '0', events: [text('lost0')] },
+      { partitionId: '1', events: [text('lost1')] },
+      { partitionId: '2', events: [text('lost2'), bad] },
+    ]);
+    await expect(failing).rejects.toThrow(/"nested" has a object value/);
+    await expect(Promise.all(['0', '1', '2'].map((id) => hub.getPartitionProperties(id)))).resolves.toEqual(before);
+    // Another connection to the file sees none of them either.
+    const other = open();
+    expect((await readPartition(other, '1')).map((e) => e.body.toString())).toEqual(['a1', 'b1']);
+    await other.close();
+    await hub.sendBatches(after);
+
+    // The same calls without the failed one, in a file of their own: every event the same, at the same place.
+    const clean = LocalEventHub.open({ file: path.join(dir.path, 'clean.db'), hubName: 'telemetry', partitionCount: 4 });
+    await clean.sendBatches(first);
+    await clean.sendBatches(after);
+    const placed = async (h: LocalEventHub) =>
+      (await Promise.all(['0', '1', '2', '3'].map((id) => readPartition(h, id)))).flat().map((e) => [e.partitionId, e.sequenceNumber, e.offset, e.body.toString()]);
+    const expected = await placed(clean);
+    expect(expected.map(([, , , body]) => body)).toEqual(['a0', 'a1', 'b1', 'c1', 'a2']);
+    await expect(placed(hub)).resolves.toEqual(expected);
+    await clean.close();
     await hub.close();
   });
 

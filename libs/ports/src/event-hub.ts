@@ -77,20 +77,10 @@ export interface EventHubProducer {
    * - Azure Event Hubs sends them concurrently, one `sendBatch` per partition: a failed call may
    *   have appended some batches whole (never part of one). The caller resumes from its last
    *   acknowledged position, and silver drops the events sent twice by their event ids.
-   * Callers without it, or wanting one batch, use `send` (see `sendPartitionBatches`).
+   * Callers of a producer without it send the batches one `send` at a time.
    */
   sendBatches?(batches: readonly PartitionBatch[]): Promise<void>;
   close(): Promise<void>;
-}
-
-/**
- * Sends `batches` with the producer's `sendBatches` when it has one, else one `send` per batch in
- * order: either way each batch keeps its partition's order and is atomic on its own.
- */
-export async function sendPartitionBatches(producer: EventHubProducer, batches: readonly PartitionBatch[]): Promise<void> {
-  if (batches.length === 0) return;
-  if (producer.sendBatches && batches.length > 1) return producer.sendBatches(batches);
-  for (const batch of batches) await producer.send(batch.events, { partitionId: batch.partitionId });
 }
 
 export interface EventHubConsumer {

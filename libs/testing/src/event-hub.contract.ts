@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { partitionIndexForKey } from '@pipeline/engine';
-import { EventTooLargeError, type EventHubConsumer, type EventHubProducer, type EventToSend, type ReceivedEvent } from '@pipeline/ports';
+import { EventHubError, EventTooLargeError, type EventHubConsumer, type EventHubProducer, type EventToSend, type PartitionBatch, type ReceivedEvent } from '@pipeline/ports';
 import { waitFor } from './wait-for';
 
 export interface EventHubUnderTest {
@@ -255,6 +255,63 @@ export function describeEventHubContract(adapterName: string, makeHub: () => Pro
       await producer.send([event('marker')], { partitionId: '0' });
       const received = await receiveRun(since, 1);
       expect(bodies(received)).toEqual(['marker']);
+    });
+
+    /** The adapter's `sendBatches`: every adapter of this repository has one. */
+    function sendBatches(batches: readonly PartitionBatch[]): Promise<void> {
+      if (!producer.sendBatches) throw new Error(`The ${adapterName} producer has no sendBatches.`);
+      return producer.sendBatches(batches);
+    }
+
+    it('appends several batches in one call, each to its partition, contiguous and in order, after what was there', async () => {
+      const ids = await producer.getPartitionIds();
+      const used = ids.slice(0, Math.min(ids.length, 3));
+      const since = await positions();
+      await sendBatches(used.map((id) => ({ partitionId: id, events: ['a', 'b', 'c'].map((b) => event(`${id}${b}`)) })));
+      await sendBatches(used.map((id) => ({ partitionId: id, events: [event(`${id}d`)] })));
+      const received = await receiveRun(since, used.length * 4);
+      for (const id of used) {
+        const mine = received.filter((e) => e.partitionId === id);
+        expect(bodies(mine)).toEqual([`${id}a`, `${id}b`, `${id}c`, `${id}d`]);
+        const [first, second, third, fourth] = sequenceNumbers(mine);
+        expect(first).toBeGreaterThan(lastSequenceOf(since, id));
+        expect([second, third]).toEqual([first + 1, first + 2]);
+        // On a shared hub another producer may write between the two calls, so only "after" is certain.
+        expect(fourth).toBeGreaterThan(third);
+        const offsets = mine.map((e) => BigInt(e.offset));
+        expect(offsets.every((o, i) => i === 0 || o > offsets[i - 1])).toBe(true);
+      }
+      expect(received).toHaveLength(used.length * 4);
+    });
+
+    it('appends no batch of a call that has a batch too large, an unknown partition or a partition twice', async () => {
+      const ids = await producer.getPartitionIds();
+      const other = ids[ids.length - 1];
+      const since = await positions();
+      const third = Math.floor(producer.maxBatchBytes / 3);
+      const tooLarge = [event(Buffer.alloc(third)), event(Buffer.alloc(third)), event(Buffer.alloc(third)), event(Buffer.alloc(third))];
+      await expect(
+        sendBatches([
+          { partitionId: '0', events: [event('kept out')] },
+          { partitionId: other, events: tooLarge },
+        ]),
+      ).rejects.toThrow(EventTooLargeError);
+      await expect(
+        sendBatches([
+          { partitionId: '0', events: [event('kept out')] },
+          { partitionId: String(ids.length), events: [event('x')] },
+        ]),
+      ).rejects.toThrow(EventHubError);
+      await expect(
+        sendBatches([
+          { partitionId: '0', events: [event('kept out')] },
+          { partitionId: '0', events: [event('kept out too')] },
+        ]),
+      ).rejects.toThrow(/partition "0" twice/);
+      await producer.send([event('marker')], { partitionId: '0' });
+      const received = await receiveRun(since, 1);
+      expect(bodies(received)).toEqual(['marker']);
+      if (ids.length > 1) await expect(consumer.getPartitionProperties(other)).resolves.toMatchObject({ lastSequenceNumber: since.get(other) });
     });
 
     it('rejects an unknown partition id and a send with both a key and a partition id', async () => {
