@@ -210,6 +210,19 @@ describe('LocalEventHub', () => {
     await hub.close();
   });
 
+  it('refuses sendBatches arguments of the wrong shape, naming what is wrong, and appends nothing', async () => {
+    const hub = open();
+    const call = (batches: unknown) => hub.sendBatches(batches as Parameters<LocalEventHub['sendBatches']>[0]);
+    await expect(call('0')).rejects.toThrow('sendBatches expects an array of batches, got string.');
+    await expect(call([{ events: [] }])).rejects.toThrow('Batch 0 of sendBatches needs a partitionId string, got undefined.');
+    await expect(call([{ partitionId: '0', events: [{ body: Buffer.from('x') }] }, { partitionId: '1' }])).rejects.toThrow(
+      'Batch 1 of sendBatches (partition "1") needs an array of events, got undefined.',
+    );
+    await expect(call([{ partitionId: '0', events: [{ body: 'text' }] }])).rejects.toThrow(EventHubError);
+    for (const id of ['0', '1']) await expect(hub.getPartitionProperties(id)).resolves.toMatchObject({ lastSequenceNumber: -1 });
+    await hub.close();
+  });
+
   it('stores a keyed batch in the partition partitionIndexForKey names', async () => {
     const hub = open({ partitionCount: 7 });
     await hub.send([{ body: Buffer.from('k') }], { partitionKey: 'sensor-42' });
