@@ -146,8 +146,8 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       const handed = eventTime.endBatch();
       const manifests = silverManifests(deps, batch, silverFiles, { inputs, commitTime, silverVersion, eventTime: handed, traceparent: offsets.traceparent });
       // Durable first, then announced: a pointer never names a manifest that is not in the lake.
-      const pointers = [];
-      for (const manifest of manifests) pointers.push(await deps.manifests.write(manifest));
+      // Each shard's manifest is its own create-if-absent, so they are written at once; announced in shard order.
+      const pointers = await Promise.all(manifests.map((manifest) => deps.manifests.write(manifest)));
       for (const [i, pointer] of pointers.entries()) await deps.manifests.announce(pointer, manifests[i]?.traceparent);
 
       const totals = addTotals(live.totals, counts);
