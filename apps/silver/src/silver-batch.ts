@@ -146,8 +146,8 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       const handed = eventTime.endBatch();
       const manifests = silverManifests(deps, batch, silverFiles, { inputs, commitTime, silverVersion, eventTime: handed, traceparent: offsets.traceparent });
       // Durable first, then announced: a pointer never names a manifest that is not in the lake.
-      const pointers = [];
-      for (const manifest of manifests) pointers.push(await deps.manifests.write(manifest));
+      // Each shard's manifest is its own create-if-absent, so they are written at once; announced in shard order.
+      const pointers = await Promise.all(manifests.map((manifest) => deps.manifests.write(manifest)));
       for (const [i, pointer] of pointers.entries()) await deps.manifests.announce(pointer, manifests[i]?.traceparent);
 
       const totals = addTotals(live.totals, counts);
@@ -189,13 +189,16 @@ async function writeTables(
   commitTime: number,
   parquetWriter: ParquetWriterVersion,
 ): Promise<{ silverFiles: WrittenDataFile[][]; silverVersion: number; quarantineVersion: number }> {
-  const silverFiles: WrittenDataFile[][] = [];
-  for (const [shard, rows] of byShard.entries()) {
-    silverFiles.push(
-      rows.length === 0 ? [] : await deps.silverTable.writeDataFiles(rows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, parquetWriter }),
-    );
-  }
-  const quarantineAdds = quarantined.length === 0 ? [] : await deps.quarantineTable.writeFiles(quarantined, { filePrefix: `part-${pad(batch, 8)}`, commitTime, parquetWriter });
+  // Every file has its own name and bytes, so the shards' files (and the quarantine's) are written
+  // together: one shard's last stores overlap the next shard's encoding. All settle before the commit.
+  const written = await settleAll([
+    ...byShard.map((rows, shard) =>
+      rows.length === 0 ? Promise.resolve([]) : deps.silverTable.writeDataFiles(rows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, parquetWriter }),
+    ),
+    quarantined.length === 0 ? Promise.resolve([]) : deps.quarantineTable.writeDataFiles(quarantined, { filePrefix: `part-${pad(batch, 8)}`, commitTime, parquetWriter }),
+  ]);
+  const silverFiles = written.slice(0, byShard.length);
+  const quarantineAdds = (written[byShard.length] as WrittenDataFile[]).map((file) => file.add);
   const txn = { appId: deps.queryId, version: batch };
   const silverCommit = await deps.silverTable.commit(
     silverFiles.flat().map((f) => f.add),
@@ -203,6 +206,13 @@ async function writeTables(
   );
   const quarantineCommit = await deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
   return { silverFiles, silverVersion: silverCommit.version, quarantineVersion: quarantineCommit.version };
+}
+
+/** The values of `tasks` once every one has settled; the first failure (in task order) when any failed. */
+async function settleAll<T>(tasks: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(tasks);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<T>).value);
 }
 
 /** One manifest per shard: its files (digest as written, event-time range from the rows), the partitions' progress and the watermark gold applies next. */

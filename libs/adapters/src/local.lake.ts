@@ -56,18 +56,21 @@ export class LocalLake implements Lake {
       return false;
     }
     if (!folderExists) await this.ensureParent(lakePath, target);
-    const temp = await this.writeTemp(data);
+    const { temp, handle } = await this.writeTemp(data);
+    // The temp file's content is durable (fsynced): its handle is closed while it is published.
+    const closed = closeAside(handle);
     try {
       await this.link(lakePath, temp, target);
     } catch (error) {
+      await Promise.all([closed, removeTemp(temp)]);
       if (errorCode(error) === 'EEXIST') {
         await this.occupied(lakePath, target);
         return false;
       }
       throw this.failure('create', lakePath, error);
-    } finally {
-      await fsp.rm(temp, { force: true });
     }
+    // The temp name goes first, so the folder's fsync also carries its removal in the same journal commit.
+    await Promise.all([closed, removeTemp(temp)]);
     await syncDirectory(path.dirname(target));
     return true;
   }
@@ -89,15 +92,16 @@ export class LocalLake implements Lake {
   async write(lakePath: string, data: Uint8Array | string): Promise<void> {
     const target = await this.resolve(lakePath);
     await this.ensureParent(lakePath, target);
-    const temp = await this.writeTemp(data);
+    const { temp, handle } = await this.writeTemp(data);
+    const closed = closeAside(handle);
     try {
       await fsp.rename(temp, target);
     } catch (error) {
-      await fsp.rm(temp, { force: true });
+      await Promise.all([closed, removeTemp(temp)]);
       if (await isDirectory(target)) throw this.folderInTheWay(lakePath);
       throw this.failure('write', lakePath, error);
     }
-    await syncDirectory(path.dirname(target));
+    await Promise.all([closed, syncDirectory(path.dirname(target))]);
   }
 
   async read(lakePath: string): Promise<Buffer> {
@@ -333,8 +337,11 @@ export class LocalLake implements Lake {
     }
   }
 
-  /** Write `data` to a new, fsynced temp file and return its path. */
-  private async writeTemp(data: Uint8Array | string): Promise<string> {
+  /**
+   * Write `data` to a new, fsynced temp file and return its path and its still open handle: the
+   * caller closes it (its content is already durable, so closing can overlap the publish).
+   */
+  private async writeTemp(data: Uint8Array | string): Promise<{ temp: string; handle: fsp.FileHandle }> {
     const tempDir = path.join(await this.root(), LOCAL_LAKE_TEMP_FOLDER);
     await (this.swept ??= this.sweepTemp(tempDir));
     const temp = path.join(tempDir, `${process.pid}-${randomUUID()}`);
@@ -352,11 +359,10 @@ export class LocalLake implements Lake {
       await handle.sync();
     } catch (error) {
       await handle.close();
-      await fsp.rm(temp, { force: true });
+      await removeTemp(temp);
       throw error;
     }
-    await handle.close();
-    return temp;
+    return { temp, handle };
   }
 
   private async ensureParent(lakePath: string, target: string): Promise<void> {
@@ -446,6 +452,22 @@ async function isSymbolicLink(target: string): Promise<boolean> {
     return (await fsp.lstat(target)).isSymbolicLink();
   } catch {
     return false;
+  }
+}
+
+/** Closes a handle while other work goes on; the promise is handled at once (the awaiter still sees a failure). */
+function closeAside(handle: fsp.FileHandle): Promise<void> {
+  const closed = handle.close();
+  closed.catch(() => undefined);
+  return closed;
+}
+
+/** Removes a temp file (one unlink, where `rm` would stat it first); one already gone is fine. */
+async function removeTemp(temp: string): Promise<void> {
+  try {
+    await fsp.unlink(temp);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
   }
 }
 

@@ -324,12 +324,30 @@ describe('DeltaTable', () => {
     expect(stored).toEqual([path.join('t', 'event_date=__HIVE_DEFAULT_PARTITION__', 'device=plain', 'part-1.c000.snappy.parquet')]);
   });
 
-  it('fails with the store that failed, and stores no file after it', async () => {
+  it('fails with the store that failed once the stores in flight beside it have settled, and a re-run stores the rest', async () => {
     const faulty = new FaultyLake(lake, 2);
     const table = await DeltaTable.open(faulty, 't', SCHEMA);
     const three = [0, 1, 2].map((i) => ({ ...(rows()[3] as TableRow), event_id: `e${i}` }));
-    await expect(table.writeFiles(three, { filePrefix: 'part-1', commitTime: COMMIT_TIME, maxRowsPerFile: 1 })).rejects.toBeInstanceOf(SimulatedCrash);
-    expect(faulty.journal.filter((entry) => entry.includes('.parquet'))).toEqual([]);
-    expect(Object.keys(await snapshotFiles(temp.path)).filter((file) => file.endsWith('.parquet'))).toEqual([]);
+    const options = { filePrefix: 'part-1', commitTime: COMMIT_TIME, maxRowsPerFile: 1 };
+    await expect(table.writeFiles(three, options)).rejects.toBeInstanceOf(SimulatedCrash);
+    // The first file's store crashed; the two stored beside it are whole (nothing is left half-written).
+    const parquet = async () => Object.keys(await snapshotFiles(temp.path)).filter((file) => file.endsWith('.parquet'));
+    const folder = path.join('t', 'event_date=__HIVE_DEFAULT_PARTITION__', 'device=plain');
+    expect(await parquet()).toEqual([path.join(folder, 'part-1.c001.snappy.parquet'), path.join(folder, 'part-1.c002.snappy.parquet')]);
+    // The re-run writes the same bytes at the same paths: it accepts the files there and stores the missing one.
+    const again = await (await DeltaTable.open(lake, 't', SCHEMA)).writeFiles(three, options);
+    expect(again.map((add) => add.path)).toEqual(['c000', 'c001', 'c002'].map((c) => `event_date=__HIVE_DEFAULT_PARTITION__/device=plain/part-1.${c}.snappy.parquet`));
+    expect(await parquet()).toEqual(['c000', 'c001', 'c002'].map((c) => path.join(folder, `part-1.${c}.snappy.parquet`)));
+  });
+
+  it('stops storing once it finds a store failed: the rest of the batch is not stored', async () => {
+    const faulty = new FaultyLake(lake, 2);
+    const table = await DeltaTable.open(faulty, 't', SCHEMA);
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...(rows()[3] as TableRow), event_id: `e${i}` }));
+    await expect(table.writeFiles(many, { filePrefix: 'part-1', commitTime: COMMIT_TIME, maxRowsPerFile: 1 })).rejects.toBeInstanceOf(SimulatedCrash);
+    // At most the stores already in flight when the failure was seen: never the whole batch.
+    const stored = faulty.journal.filter((entry) => entry.includes('.parquet'));
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.length).toBeLessThan(11);
   });
 });

@@ -82,6 +82,8 @@ export class DeltaConflictError extends Error {
 }
 
 const DEFAULT_MAX_ROWS_PER_FILE = 1_000_000;
+/** Data files being stored at once by one `writeDataFiles` (a disk or a network round trip each). */
+const STORES_IN_FLIGHT = 4;
 /** Each failed attempt means another writer committed; this bounds a pathological pile-up. */
 const MAX_COMMIT_ATTEMPTS = 1000;
 const FILE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -183,9 +185,11 @@ export class DeltaTable {
     const writer = parquetWriterOf(options.parquetWriter ?? PARQUET_WRITER_VERSION);
 
     const files: WrittenDataFile[] = [];
-    // One file is stored while the next is encoded: the store mostly waits on the disk (or the
-    // network), the encoding on the CPU. Files are still stored one at a time, in order.
-    let storing: Promise<void> | undefined;
+    // Files are stored while the next ones are encoded: a store mostly waits on the disk (or the
+    // network), the encoding on the CPU. A few stores are in flight at once (each is a
+    // create-if-absent of its own path, so their order changes nothing); the encoder waits for the
+    // oldest when that many are.
+    const storing: Promise<void>[] = [];
     try {
       for (const group of this.partitionGroups(rows)) {
         for (let start = 0, index = 0; start < group.rows.length; start += maxRows, index++) {
@@ -193,8 +197,11 @@ export class DeltaTable {
           const fileName = `${options.filePrefix}.c${String(index).padStart(3, '0')}.snappy.parquet`;
           const storedPath = group.folder === '' ? fileName : `${group.folder}/${fileName}`;
           const { bytes, stats } = encodeDataFile(this.dataColumns, chunk, writer);
-          await storing;
-          storing = this.createDataFile(`${this.root}/${storedPath}`, bytes);
+          if (storing.length >= STORES_IN_FLIGHT) await storing.shift();
+          const stored = this.createDataFile(`${this.root}/${storedPath}`, bytes);
+          // Handled at once: a store that fails while the encoder works is awaited (and thrown) below.
+          stored.catch(() => undefined);
+          storing.push(stored);
           const add: AddFile = {
             path: encodeAddPath(storedPath),
             partitionValues: group.values,
@@ -209,10 +216,12 @@ export class DeltaTable {
       }
     } catch (error) {
       // Nothing is left being stored when this returns: a store that fails too is not what failed first.
-      await storing?.catch(() => undefined);
+      await Promise.allSettled(storing);
       throw error;
     }
-    await storing;
+    // Every store settles before this returns, and the first failure (in file order) is thrown.
+    const settled = await Promise.allSettled(storing);
+    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
     return files;
   }
 
