@@ -62,10 +62,11 @@ describe.each(DEPLOYED_APPS)('apps/%s/Dockerfile', (app) => {
 
   it('starts the compiled main through the alias register, stopping on SIGTERM', () => {
     const cmd = JSON.parse(of(runtime, 'CMD')[0] as string) as string[];
-    // Silver alone starts with a larger old space, as `pipeline start` gives it (SILVER_INITIAL_OLD_SPACE_MIB).
-    const v8Flags = app === 'silver' ? ['--initial-old-space-size=192'] : [];
+    // Silver and gold start with a larger old space, as `pipeline start` gives them (INITIAL_OLD_SPACE_MIB).
+    const largerStart = app === 'silver' || app === 'gold';
+    const v8Flags = largerStart ? ['--initial-old-space-size=192'] : [];
     expect(cmd).toEqual(['node', ...v8Flags, '-r', './bin/register.js', `dist/apps/${app}/src/main.js`]);
-    if (app === 'silver') expect(readRepoFile('apps/cli/src/start.ts')).toContain('SILVER_INITIAL_OLD_SPACE_MIB = 192;');
+    if (largerStart) expect(readRepoFile('apps/cli/src/start.ts')).toContain('INITIAL_OLD_SPACE_MIB = 192;');
     expect(fs.existsSync(path.join(REPO_ROOT, `apps/${app}/src/main.ts`))).toBe(true);
     expect(of(runtime, 'STOPSIGNAL')).toEqual(['SIGTERM']);
     expect(of(runtime, 'WORKDIR')).toEqual(['/app']);
