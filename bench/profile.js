@@ -3,7 +3,8 @@
 /**
  * `node bench/profile.js`: where each stage's CPU goes, per event. Generates the simple shape
  * (flights, as bench/simple-shape.js) or the example spec's readings (`--shape sensors`), runs each
- * stage alone with `node --cpu-prof` (`--drain`, one after the other, as `npm run bench` does), and
+ * stage alone with `node --cpu-prof` and the V8 flags `pipeline start` gives it (`--drain`, one
+ * after the other, as `npm run bench` does; after `npm run build`), and
  * prints each stage's microseconds per event by where they go (SQLite, Avro, Parquet, JSON, …).
  * The .cpuprofile files stay in the printed folder: open one in Chrome DevTools (Performance, load
  * profile) or https://www.speedscope.app for its flame graph.
@@ -16,6 +17,8 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const bin = path.join(root, 'bin', 'pipeline.js');
+require('../bin/register');
+const { serviceV8Flags } = require('../dist/apps/cli/src/start');
 const argv = process.argv.slice(2);
 const { rows } = require('./options').benchOptions(argv, 1_000_000);
 const shapeFlag = argv.indexOf('--shape');
@@ -71,7 +74,8 @@ function budget(profileFile, events) {
 
 function run(label, args, work) {
   const dir = path.join(work, 'profiles', label);
-  const result = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, bin, ...args], {
+  // Each stage with the V8 flags `pipeline start` and the images give it (heap cap, young and old generation sizes).
+  const result = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...serviceV8Flags(label, {}), bin, ...args], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
     stdio: ['ignore', 'ignore', 'inherit'],
