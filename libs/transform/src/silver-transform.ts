@@ -33,6 +33,7 @@ import {
   MAX_DOCUMENT_ID_BYTES,
   MAX_PARTITION_KEY_BYTES,
   servingKeyProblem,
+  SILVER_ADDED_COLUMNS,
   silverOwnColumnType,
   isEventTimeError,
   timestampMillis,
@@ -140,25 +141,23 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
   const timeSlot = fieldNames.indexOf(timeColumn);
   // Every row has these keys in this order: the values are gathered in `cells`, by the key's index,
   // and the row is made from them at once.
-  const rowNames = [
-    ...plans.filter((p) => p.written).map((p) => p.column.name),
-    'event_id',
-    'event_time',
-    'event_date',
-    'enqueued_time',
-    'partition_id',
-    'sequence_number',
-    'capture_file',
-    'source_row',
-    'shard',
-  ];
+  const rowNames = [...plans.filter((p) => p.written).map((p) => p.column.name), ...SILVER_ADDED_COLUMNS.map((c) => c.name)];
   const makeRow = rowMakerOf(rowNames);
   const cells: unknown[] = rowNames.map(() => null);
   // A first row of nulls: V8 then keeps every field as a reference, so a number a row holds is the
   // one already made, not a new box per field (as it would be for a field that only ever saw numbers).
   makeRow(cells);
-  const own = rowNames.indexOf('event_id');
   const cellOf = (name: string): number => rowNames.indexOf(name);
+  // Silver's own cells, by name.
+  const idCell = cellOf('event_id');
+  const timeCell = cellOf('event_time');
+  const dateCell = cellOf('event_date');
+  const enqueuedCell = cellOf('enqueued_time');
+  const partitionCell = cellOf('partition_id');
+  const sequenceCell = cellOf('sequence_number');
+  const fileCell = cellOf('capture_file');
+  const rowCell = cellOf('source_row');
+  const shardCell = cellOf('shard');
   // Per plan, its cell (−1: the column is silver's own, written from the event's id or time).
   const planCells = plans.map((p) => (p.written ? cellOf(p.column.name) : -1));
   // Per grouping column, its cell (−1: no such column, so no value).
@@ -276,14 +275,14 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     }
     if (failures !== undefined) return quarantine(event, failures[0].reason, listProblems(failures), eventId);
 
-    cells[own] = eventId;
-    cells[own + 1] = timeValue;
-    cells[own + 2] = utcDate(eventTime);
-    cells[own + 3] = event.enqueuedTime;
-    cells[own + 4] = event.partitionId;
-    cells[own + 5] = event.sequenceNumber;
-    cells[own + 6] = event.captureFile;
-    cells[own + 7] = sourceRow(properties);
+    cells[idCell] = eventId;
+    cells[timeCell] = timeValue;
+    cells[dateCell] = utcDate(eventTime);
+    cells[enqueuedCell] = event.enqueuedTime;
+    cells[partitionCell] = event.partitionId;
+    cells[sequenceCell] = event.sequenceNumber;
+    cells[fileCell] = event.captureFile;
+    cells[rowCell] = sourceRow(properties);
     // After event_id and event_time: a grouping column may be silver's own, as gold reads it. Gold
     // reads timestamps as milliseconds, so a group's shard is that of its millisecond.
     for (let i = 0; i < groupBy.length; i++) {
@@ -291,7 +290,7 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
       const value = cell === -1 ? undefined : cells[cell];
       groupValues[i] = typeof value === 'bigint' ? timestampMillis(value) : value;
     }
-    cells[own + 8] = shardOf(groupValues, shards);
+    cells[shardCell] = shardOf(groupValues, shards);
     // The key as gold serves it: a key whose windows the serving store cannot name would fail every upsert.
     if (mayBeTooLong(groupValues)) {
       const key: Record<string, KeyValue> = {};
