@@ -378,7 +378,10 @@ export class CsvProducer {
           }
         } catch (error) {
           const errorType = error instanceof Error ? error.name : typeof error;
-          for (const batch of group.slice(done)) this.metrics.sentBatch(target, batch.events.length, performance.now() - started, batch.partitionId, errorType);
+          const elapsed = performance.now() - started;
+          // The batches the hub took before the failure count as sent, the others as failed.
+          for (const batch of group.slice(0, done)) this.metrics.sentBatch(target, batch.events.length, elapsed, batch.partitionId);
+          for (const batch of group.slice(done)) this.metrics.sentBatch(target, batch.events.length, elapsed, batch.partitionId, errorType);
           throw error;
         }
         const elapsed = performance.now() - started;
