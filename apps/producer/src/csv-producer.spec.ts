@@ -41,8 +41,10 @@ describe('CSV producer', () => {
   let spec: PipelineSpec;
   const clock = new TestClock(Date.UTC(2026, 0, 1));
   let telemetry: Telemetry;
-  beforeAll(() => {
-    telemetry = startTelemetry({ serviceName: 'producer-spec', env: {} });
+  let scrapeUrl: string;
+  beforeAll(async () => {
+    telemetry = startTelemetry({ serviceName: 'producer-spec', env: {}, metricsPort: 0, metricsHost: '127.0.0.1' });
+    scrapeUrl = (await telemetry.metrics) as string;
   });
   afterAll(async () => {
     await telemetry.shutdown();
@@ -92,7 +94,8 @@ describe('CSV producer', () => {
   it('sends each partition’s events in the order of the file, whatever the keys, so event time stays as ordered as the source', async () => {
     const csv = path.join(dir.path, 'many-keys.csv');
     const lines = ['reading_id,device_id,ts,temperature'];
-    for (let row = 1; row <= 300; row++) lines.push(`r${row},d${(row * 7) % 23},2026-01-01T00:${String(Math.floor(row / 60)).padStart(2, '0')}:${String(row % 60).padStart(2, '0')}Z,20`);
+    for (let row = 1; row <= 300; row++)
+      lines.push(`r${row},d${(row * 7) % 23},2026-01-01T00:${String(Math.floor(row / 60)).padStart(2, '0')}:${String(row % 60).padStart(2, '0')}Z,20`);
     await writeFile(csv, `${lines.join('\n')}\n`);
     await run(csv, { maxBatchEvents: 4 });
     for (const id of await hub.getPartitionIds()) {
@@ -307,6 +310,56 @@ describe('CSV producer', () => {
     },
   );
 
+  it('counts in its metrics the batches a hub took before a failed send as sent, and the rest as failed', async () => {
+    /** The sum of the producer's send samples of a Prometheus family whose labels include every one given. */
+    const sends = async (family: string, ...labels: string[]): Promise<number> => {
+      let sum = 0;
+      for (const line of (await (await fetch(scrapeUrl)).text()).split('\n')) {
+        if (line.startsWith(`${family}{`) && [...labels, 'messaging_operation_name="send"'].every((label) => line.includes(label)))
+          sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+      return sum;
+    };
+    // Few rows and large batches: nothing fills, so the end of the file hands out one batch per partition together.
+    const csv = path.join(dir.path, 'few.csv');
+    await writeFile(csv, ['reading_id,device_id,ts,temperature', ...Array.from({ length: 40 }, (_, i) => `r${i + 1},d${i % 8},2026-01-01T00:00:00Z,20`)].join('\n'));
+    let calls = 0;
+    const taken: number[] = [];
+    const refused: number[] = [];
+    // A hub that takes one batch per call (no sendBatches), refusing the second.
+    const oneByOne: EventHubProducer = {
+      hubName: hub.hubName,
+      maxBatchBytes: hub.maxBatchBytes,
+      getPartitionIds: () => hub.getPartitionIds(),
+      close: async () => undefined,
+      send: async (events, options) => {
+        if (++calls === 2) {
+          refused.push(events.length);
+          throw new Error('the hub is unreachable');
+        }
+        await hub.send(events, options);
+        taken.push(events.length);
+      },
+    };
+    const before = {
+      sent: await sends('messaging_client_sent_messages_total'),
+      timed: await sends('messaging_client_operation_duration_count'),
+      failed: await sends('messaging_client_operation_duration_count', 'error_type="Error"'),
+    };
+    const error = await new CsvProducer(spec, oneByOne, clock, async () => undefined, silent)
+      .produce({ csvFile: csv, fromRow: 1, pacing: { kind: 'unlimited' }, maxBatchEvents: 1_000, maxBatchDelayMs: 60_000 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProduceError);
+    expect(taken).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    // Only what the hub took counts as sent messages.
+    expect((await sends('messaging_client_sent_messages_total')) - before.sent).toBe(taken[0]);
+    // Each batch of the call has one timed send: the one taken without an error type, the others with it.
+    const failed = (await sends('messaging_client_operation_duration_count', 'error_type="Error"')) - before.failed;
+    expect(failed).toBeGreaterThanOrEqual(1);
+    expect((await sends('messaging_client_operation_duration_count')) - before.timed - failed).toBe(1);
+  });
+
   it('sends a record larger than the hub takes as a bounded record_too_large marker, and goes on with the next rows', async () => {
     const csv = path.join(dir.path, 'big.csv');
     const huge = 'x'.repeat(2 * 1024 * 1024);
@@ -450,7 +503,9 @@ describe('CSV producer', () => {
       const unchanged = await resume();
       expect(unchanged).toMatchObject({ kind: 'resume', fromRow: 4, unterminated: { row: 3 } });
       if (unchanged.kind !== 'resume') throw new Error('expected a resume');
-      expect(await run(csv, { fromRow: unchanged.fromRow, acknowledged: unchanged.acknowledged, onPosition: (position) => write(position, unchanged) })).toMatchObject({ eventsSent: 0 });
+      expect(await run(csv, { fromRow: unchanged.fromRow, acknowledged: unchanged.acknowledged, onPosition: (position) => write(position, unchanged) })).toMatchObject({
+        eventsSent: 0,
+      });
       // The writer completes row 3 and adds row 4: row 3 is sent again as it is now, then row 4.
       await appendFile(csv, `0:03Z,20\n${line(4)}\n`);
       const extended = await resume();
