@@ -180,23 +180,16 @@ export class EventMapper {
       const opening = openings[i] as Buffer;
       for (let j = 0; j < opening.length; j++) slab[at++] = opening[j] as number;
       const to = i < separators.length ? (separators[i] as number) : bytes.length;
-      if (from < to && bytes[from] === QUOTE) {
-        for (let j = from + 1; j < to - 1; j++) {
-          const b = bytes[j] as number;
-          if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) {
-            slab[at++] = b;
-            continue;
-          }
-          // A doubled quote is one quote of the value.
-          if (b === QUOTE) j++;
-          at = writeJsonUnit(slab, at, b);
+      const quoted = from < to && bytes[from] === QUOTE;
+      for (let j = quoted ? from + 1 : from, end = quoted ? to - 1 : to; j < end; j++) {
+        const b = bytes[j] as number;
+        if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) {
+          slab[at++] = b;
+          continue;
         }
-      } else {
-        for (let j = from; j < to; j++) {
-          const b = bytes[j] as number;
-          if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) slab[at++] = b;
-          else at = writeJsonUnit(slab, at, b);
-        }
+        // In a quoted field a doubled quote is one quote of the value.
+        if (quoted && b === QUOTE) j++;
+        at = writeJsonUnit(slab, at, b);
       }
       from = to + 1;
     }

@@ -78,9 +78,9 @@ class StreamingCsvReader implements CsvReader<CsvRecordOrBytes> {
     private readonly options: ResolvedOptions,
   ) {
     this.chunks = source[Symbol.asyncIterator]();
-    this.scanner = new RecordScanner({ delimiter: options.delimiter.charCodeAt(0), maxRecordBytes: options.maxRecordBytes });
-    this.expectedColumns = options.expectedColumns;
     this.delimiterByte = options.delimiter.charCodeAt(0);
+    this.scanner = new RecordScanner({ delimiter: this.delimiterByte, maxRecordBytes: options.maxRecordBytes });
+    this.expectedColumns = options.expectedColumns;
   }
 
   get bytesRead(): number {
