@@ -33,6 +33,7 @@ import {
   RejectedFileLog,
   rejectionRecordPath,
   sessionWindowsOf,
+  settleAll,
   shardSession,
   timestampMillis,
   windowDefinitionOf,
@@ -206,13 +207,6 @@ async function writeTables(
   );
   const quarantineCommit = await deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
   return { silverFiles, silverVersion: silverCommit.version, quarantineVersion: quarantineCommit.version };
-}
-
-/** The values of `tasks` once every one has settled; the first failure (in task order) when any failed. */
-async function settleAll<T>(tasks: readonly Promise<T>[]): Promise<T[]> {
-  const settled = await Promise.allSettled(tasks);
-  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
-  return settled.map((outcome) => (outcome as PromiseFulfilledResult<T>).value);
 }
 
 /** One manifest per shard: its files (digest as written, event-time range from the rows), the partitions' progress and the watermark gold applies next. */

@@ -16,3 +16,4 @@ export * from './stage-records';
 export * from './capture-layout';
 export * from './status-sample';
 export * from './key-filter';
+export * from './settle-all';

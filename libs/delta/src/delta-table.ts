@@ -16,7 +16,7 @@
  *   only log entries newer than the last one seen.
  */
 import { createHash } from 'node:crypto';
-import type { TableColumn, TableRow, TableSchema } from '@pipeline/contracts';
+import { settleAll, type TableColumn, type TableRow, type TableSchema } from '@pipeline/contracts';
 import { assertLakePath, type Lake } from '@pipeline/ports';
 import {
   assertWritable,
@@ -220,8 +220,7 @@ export class DeltaTable {
       throw error;
     }
     // Every store settles before this returns, and the first failure (in file order) is thrown.
-    const settled = await Promise.allSettled(storing);
-    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+    await settleAll(storing);
     return files;
   }
 
