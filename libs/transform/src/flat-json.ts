@@ -208,8 +208,7 @@ export class FlatJsonFields {
    * each holding a copy. A new one is decoded alone: no text of the whole body is made.
    */
   private shortText(slot: number, body: Uint8Array, start: number, end: number): string {
-    let hash = end - start;
-    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + (body[i] as number)) | 0;
+    const hash = bytesHash(body, start, end);
     const recent = this.recent[slot] as (string | undefined)[];
     const index = hash & (RECENT_TEXTS - 1);
     const seen = recent[index];
@@ -232,8 +231,7 @@ export class FlatJsonFields {
   private decodedText(slot: number, body: Uint8Array, start: number, end: number, escaped: boolean): string {
     const length = end - start;
     if (length > RECALLED_RAW_BYTES) return escaped ? unescaped(body, start, end) : utf8Slice.call(body, start, end);
-    let hash = length;
-    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + (body[i] as number)) | 0;
+    const hash = bytesHash(body, start, end);
     const recent = this.recentRaw[slot] as (RecalledRaw | undefined)[];
     const index = hash & (RECENT_TEXTS - 1);
     let seen = recent[index];
@@ -272,6 +270,13 @@ interface RecalledRaw {
   readonly bytes: Uint8Array;
   length: number;
   text: string;
+}
+
+/** A hash of `body[start, end)` (with its length), to find a value read before under its name. */
+function bytesHash(body: Uint8Array, start: number, end: number): number {
+  let hash = end - start;
+  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + (body[i] as number)) | 0;
+  return hash;
 }
 
 function sameBytes(name: Uint8Array, body: Uint8Array, start: number, end: number): boolean {
@@ -405,19 +410,7 @@ function digitsEnd(body: Uint8Array, from: number): number {
 
 /** The double `JSON.parse` reads from a valid JSON number: short whole numbers summed exactly, the rest by Number's (correctly rounded) reading. */
 function numberValue(body: Uint8Array, start: number, end: number): number {
-  const negative = body[start] === MINUS;
-  const digits = negative ? start + 1 : start;
-  if (end - digits <= EXACT_INTEGER_DIGITS) {
-    let value = 0;
-    let at = digits;
-    for (; at < end; at++) {
-      const c = body[at] as number;
-      if (c < ZERO || c > NINE) break;
-      value = value * 10 + (c - ZERO);
-    }
-    if (at === end) return negative ? -value : value;
-  }
-  return Number(latin1Slice.call(body, start, end));
+  return numberTextValue(body, start, end, false) ?? Number(latin1Slice.call(body, start, end));
 }
 
 /**
