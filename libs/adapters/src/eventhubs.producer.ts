@@ -4,8 +4,9 @@
  * Invariants:
  * - One `send` is one `EventDataBatch` sent with one `sendBatch`: all its events or none, in order,
  *   to one partition. `sendBatches` fills one `EventDataBatch` per partition, then sends them
- *   concurrently: each batch all or none, but a failed call may have sent some of them. A batch over `maxBatchBytes` (by `eventSizeInBytes`), or one the SDK will
- *   not take whole, is refused with `EventTooLargeError` before anything is sent.
+ *   concurrently: each batch all or none, but a failed call may have sent some of them. A batch
+ *   over `maxBatchBytes` (by `eventSizeInBytes`), or one the SDK will not take whole, is refused
+ *   with `EventTooLargeError` before anything is sent.
  * - `maxBatchBytes` is fixed at open from the sender link's limit, with the margin explained in
  *   `eventhubs.event-data.ts`.
  * - Failures the SDK's bounded retries could not overcome are `FatalBackendError` when no retry can
