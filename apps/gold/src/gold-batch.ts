@@ -57,7 +57,11 @@ export function restoreGoldState(config: AggregationConfig, snapshot: GoldState 
   };
 }
 
-/** Runs gold batch N of a shard on the live state after N−1, which it advances in place. */
+/**
+ * Runs gold batch N of a shard on the live state after N−1, which it advances in place. Its state
+ * is final once the engine has run: `saveState` has it written while the tables and the serving
+ * store are.
+ */
 export async function runGoldBatch(
   deps: GoldBatchDeps,
   shard: number,
@@ -65,6 +69,7 @@ export async function runGoldBatch(
   batch: number,
   input: BatchInput<GoldOffsets, GoldOffsets>,
   live: GoldLiveState,
+  saveState: (state: GoldState) => void = () => undefined,
 ): Promise<BatchOutcome<GoldOffsets, GoldState, GoldCommit>> {
   // A new batch records the Parquet writer it uses; a re-run uses the one recorded (absent: the one before versions were).
   const offsets = input.kind === 'recorded' ? input.offsets : await input.record({ ...input.plan, parquetWriter: PARQUET_WRITER_VERSION });
@@ -103,6 +108,15 @@ export async function runGoldBatch(
       }
       if (offsets.endOfInput === true) steps.push(engine.processBatch([], { endOfInput: true }));
       const result = combine(steps, engine.watermark);
+      const totals = {
+        rows: live.totals.rows + rowCount,
+        lateRows: live.totals.lateRows + result.late.length,
+        windowsEmitted: live.totals.windowsEmitted + result.emitted.length,
+        numRowsDroppedByWatermark: (live.totals.numRowsDroppedByWatermark ?? 0) + result.numRowsDroppedByWatermark,
+      };
+      live.totals = totals;
+      const state: GoldState = { engine: engine.snapshot(), totals };
+      saveState(state);
       const modes = new Set(deps.spec.gold.outputModes);
       const commitTime = offsets.batchTime;
       const txn = { appId: queryId, version: batch };
@@ -144,13 +158,6 @@ export async function runGoldBatch(
       }
       const upserted = await deps.store.upsert(served.documents(), served.retiredWindows());
 
-      const totals = {
-        rows: live.totals.rows + rowCount,
-        lateRows: live.totals.lateRows + result.late.length,
-        windowsEmitted: live.totals.windowsEmitted + result.emitted.length,
-        numRowsDroppedByWatermark: (live.totals.numRowsDroppedByWatermark ?? 0) + result.numRowsDroppedByWatermark,
-      };
-      live.totals = totals;
       const eventTime = engine.eventTimeStatus;
       await deps.store.putShardStatus({
         pipeline: deps.spec.name,
@@ -174,7 +181,7 @@ export async function runGoldBatch(
       });
       return {
         offsets,
-        state: { engine: engine.snapshot(), totals },
+        state,
         commit: {
           batch,
           silver: offsets.silver,

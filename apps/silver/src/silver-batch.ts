@@ -114,8 +114,17 @@ export function restoreSilverState(deps: Pick<SilverBatchDeps, 'eventTime'>, sna
   return { eventTime: EventTimeDedup.build(deps.eventTime, snapshot?.eventTime), totals: snapshot?.totals ?? {} };
 }
 
-/** Runs silver batch N on the live state after N−1, which it advances in place. */
-export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input: SilverBatchInput, live: SilverLiveState): Promise<SilverBatchResult> {
+/**
+ * Runs silver batch N on the live state after N−1, which it advances in place. Its state is final
+ * once the tables are committed: `saveState` has it written while the manifests are.
+ */
+export async function runSilverBatch(
+  deps: SilverBatchDeps,
+  batch: number,
+  input: SilverBatchInput,
+  live: SilverLiveState,
+  saveState: (state: SilverState) => void = () => undefined,
+): Promise<SilverBatchResult> {
   const bronzeLog = deps.bronzeManifests ?? new ManifestLog(deps.lake);
   const bronzeRange = input.kind === 'planned' ? input.plan.bronze : input.offsets.bronze;
   const bronze: BronzeManifest[] = [];
@@ -145,14 +154,16 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       const commitTime = offsets.batchTime;
       const { silverFiles, silverVersion, quarantineVersion } = await writeTables(deps, batch, byShard, quarantined, commitTime, parquetWriterOf(offsets.parquetWriter));
       const handed = eventTime.endBatch();
-      const manifests = silverManifests(deps, batch, silverFiles, { inputs, commitTime, silverVersion, eventTime: handed, traceparent: offsets.traceparent });
-      // Durable first, then announced: a pointer never names a manifest that is not in the lake.
-      // Each shard's manifest is its own create-if-absent, so they are written at once; announced in shard order.
-      const pointers = await Promise.all(manifests.map((manifest) => deps.manifests.write(manifest)));
-      for (const [i, pointer] of pointers.entries()) await deps.manifests.announce(pointer, manifests[i]?.traceparent);
-
       const totals = addTotals(live.totals, counts);
       live.totals = totals;
+      const state: SilverState = { eventTime: eventTime.snapshot(), totals };
+      saveState(state);
+      const manifests = silverManifests(deps, batch, silverFiles, { inputs, commitTime, silverVersion, eventTime: handed, traceparent: offsets.traceparent });
+      // Durable first, then announced: a pointer never names a manifest that is not in the lake.
+      // Each shard's manifest is its own create-if-absent, so they are written at once; announced in shard order, in one send.
+      const pointers = await Promise.all(manifests.map((manifest) => deps.manifests.write(manifest)));
+      await deps.manifests.announceAll(pointers.map((pointer, i) => ({ pointer, traceparent: manifests[i]?.traceparent })));
+
       span.setAttributes({
         'pipeline.rows': Object.values(counts).reduce((n, c) => n + c.rows, 0),
         'pipeline.quarantined': quarantined.length,
@@ -161,7 +172,7 @@ export async function runSilverBatch(deps: SilverBatchDeps, batch: number, input
       });
       return {
         offsets,
-        state: { eventTime: eventTime.snapshot(), totals },
+        state,
         commit: {
           batch,
           bronze: offsets.bronze,
@@ -201,11 +212,15 @@ async function writeTables(
   const silverFiles = written.slice(0, byShard.length);
   const quarantineAdds = (written[byShard.length] as WrittenDataFile[]).map((file) => file.add);
   const txn = { appId: deps.queryId, version: batch };
-  const silverCommit = await deps.silverTable.commit(
-    silverFiles.flat().map((f) => f.add),
-    { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } },
-  );
-  const quarantineCommit = await deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } });
+  // Two tables, each committed with the batch's txn (a commit already in its log is recognised),
+  // so neither waits for the other; both are committed before anything names their versions.
+  const [silverCommit, quarantineCommit] = await settleAll([
+    deps.silverTable.commit(
+      silverFiles.flat().map((f) => f.add),
+      { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } },
+    ),
+    deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } }),
+  ]);
   return { silverFiles, silverVersion: silverCommit.version, quarantineVersion: quarantineCommit.version };
 }
 
@@ -354,7 +369,8 @@ function eventTimeRange(rows: readonly TableRow[]): { minEventTime: number | nul
   for (const row of rows) {
     const value = row['event_time'];
     if (typeof value !== 'number' && typeof value !== 'bigint') continue;
-    const ms = timestampMillis(value);
+    // A number is epoch milliseconds already (and needs no call through the library's re-exports).
+    const ms = typeof value === 'number' ? value : timestampMillis(value);
     if (min === null || ms < min) min = ms;
     if (max === null || ms > max) max = ms;
   }

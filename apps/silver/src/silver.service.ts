@@ -35,9 +35,9 @@ export class SilverService {
       checkpoint,
       {
         restore: (snapshot) => restoreSilverState(deps, snapshot),
-        execute: (batch, input, live) => {
+        execute: (batch, input, live, saveState) => {
           if (input.kind === 'recorded') this.logger.info({ batch }, 're-running the batch that was interrupted');
-          return runSilverBatch(deps, batch, input, live);
+          return runSilverBatch(deps, batch, input, live, saveState);
         },
         committed: (batch, result) => this.log(batch, result),
         measure: (result, live) =>

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import { LocalLake } from '@pipeline/adapters';
+import { LocalBus, LocalLake } from '@pipeline/adapters';
 import { manifestPath, ManifestValidationError, parseManifest, type BronzeManifest } from '@pipeline/contracts';
 import { collect, makeTempDir, type TempDir } from '@pipeline/testing';
-import { LakeNotFoundError } from '@pipeline/ports';
+import { LakeNotFoundError, type OutgoingMessage } from '@pipeline/ports';
 import { fileRef, ManifestConflictError, ManifestLog, readHashing, sha256Hex, sha256HexAside, WHOLE_READ_MAX_BYTES } from './manifest-log';
 
 const bronze = (sequence: number, files = [fileRef('raw/ns/hub/0/2026/01/01/00/00/00.avro', Buffer.from('x'), 1)]): BronzeManifest => ({
@@ -27,6 +27,40 @@ describe('manifest log', () => {
     log = new ManifestLog(lake);
   });
   afterEach(() => dir.dispose());
+
+  it('announces the manifests of several sessions in one send, each in its session, in order, with its trace context', async () => {
+    const bus = LocalBus.open({ file: path.join(dir.path, 'bus.sqlite') });
+    try {
+      await bus.ensureQueue('silver-manifests', { sessions: true, lockDurationMs: 60_000, maxDeliveryCount: 10 });
+      const sends: OutgoingMessage[][] = [];
+      const send = bus.send.bind(bus);
+      bus.send = (queue, messages) => {
+        sends.push([...messages]);
+        return send(queue, messages);
+      };
+      const announcing = new ManifestLog(lake, bus, 'silver-manifests');
+      const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const pointers = ['shard-000', 'shard-001', 'shard-000'].map((session, i) => ({ layer: 'silver' as const, session, sequence: i, path: manifestPath('silver', session, i) }));
+      await announcing.announceAll(pointers.map((pointer, i) => ({ pointer, traceparent: i === 1 ? traceparent : undefined })));
+      expect(sends).toHaveLength(1);
+      const received = async (sessionId: string) => {
+        const session = await bus.acceptSession('silver-manifests', { sessionId, maxWaitMs: 0 });
+        if (session === undefined) throw new Error(`session ${sessionId} should be free`);
+        const messages = await session.receive({ maxMessages: 10, maxWaitMs: 0 });
+        await session.close();
+        return messages.map((m) => ({ id: m.messageId, body: m.body, subject: m.subject, properties: m.applicationProperties }));
+      };
+      expect(await received('shard-000')).toEqual(
+        [pointers[0], pointers[2]].map((pointer) => ({ id: pointer?.path, body: pointer, subject: 'silver.batch', properties: {} })),
+      );
+      expect(await received('shard-001')).toEqual([{ id: pointers[1]?.path, body: pointers[1], subject: 'silver.batch', properties: { traceparent } }]);
+      // Nothing to announce sends nothing.
+      await announcing.announceAll([]);
+      expect(sends).toHaveLength(1);
+    } finally {
+      await bus.close();
+    }
+  });
 
   it('reads a session in sequence order from the lake alone, stopping at a gap', async () => {
     for (const n of [0, 1, 2, 4]) await log.write(bronze(n));

@@ -19,7 +19,7 @@ import {
   type ManifestLayer,
   type ManifestPointer,
 } from '@pipeline/contracts';
-import type { Bus, Lake } from '@pipeline/ports';
+import type { Bus, Lake, OutgoingMessage } from '@pipeline/ports';
 
 export class ManifestConflictError extends Error {
   override readonly name = 'ManifestConflictError';
@@ -138,16 +138,25 @@ export class ManifestLog {
 
   /** Sends the pointer (the message id is the path, so a repeated announcement is recognisable). */
   async announce(pointer: ManifestPointer, traceparent?: string): Promise<void> {
-    if (!this.bus || !this.queue) return;
-    await this.bus.send(this.queue, [
-      {
+    await this.announceAll([{ pointer, traceparent }]);
+  }
+
+  /**
+   * Sends the pointers in order, in one call to the bus (the embedded bus commits them in one
+   * transaction; Service Bus sends each session's run as its own batch).
+   */
+  async announceAll(announcements: readonly { pointer: ManifestPointer; traceparent?: string | undefined }[]): Promise<void> {
+    if (!this.bus || !this.queue || announcements.length === 0) return;
+    await this.bus.send(
+      this.queue,
+      announcements.map(({ pointer, traceparent }): OutgoingMessage => ({
         body: pointer,
         subject: `${pointer.layer}.batch`,
         sessionId: pointer.session,
         messageId: pointer.path,
         applicationProperties: traceparent ? { traceparent } : {},
-      },
-    ]);
+      })),
+    );
   }
 
   async publish(manifest: Manifest): Promise<ManifestPointer> {

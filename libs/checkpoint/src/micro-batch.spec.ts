@@ -201,6 +201,81 @@ describe('MicroBatchRuntime', () => {
     );
   });
 
+  describe('a state saved early', () => {
+    /** Saves its state before it writes its output (out/N, through `lake`); `misbehave` breaks the rule it names. */
+    class EarlyStage extends CountingStage {
+      misbehave: 'twice' | 'another' | undefined;
+      constructor(private readonly output: CountingLake) {
+        super();
+      }
+      override async execute(batch: number, input: BatchInput<Offsets, Offsets>, live: Live, saveState: (snapshot: Snapshot) => void = () => undefined) {
+        const outcome = await super.execute(batch, input, live);
+        saveState(outcome.state);
+        if (this.misbehave === 'twice') saveState(outcome.state);
+        await this.output.createIfAbsent(`out/${batch}`, JSON.stringify(outcome.commit));
+        return this.misbehave === 'another' ? { ...outcome, state: { ...outcome.state } } : outcome;
+      }
+    }
+
+    it('is written while the stage writes its last outputs, and before the commit', async () => {
+      const counting = new CountingLake(lake);
+      const early = new StageCheckpoint<Offsets, Commit, Snapshot>(counting, 'checkpoints/early');
+      const stage = new EarlyStage(counting);
+      const runtime = new MicroBatchRuntime(early, stage, { stage: 'count', stateHolds: 'the running sum' });
+      await runtime.recover();
+      counting.reset();
+      await runtime.runNext(nextThree(3));
+      // The state's write is under way before the output's: the stage's last output does not wait for it.
+      expect(counting.operations.map((op) => op.replace(/\/0*(\d)/g, '/$1'))).toEqual([
+        'createIfAbsent checkpoints/early/offsets/0',
+        'createIfAbsent checkpoints/early/state/0',
+        'createIfAbsent out/0',
+        'createIfAbsent checkpoints/early/commits/0',
+      ]);
+      expect(await early.readState(0)).toEqual({ sum: 6, seen: [1, 2, 3] });
+      expect(await early.readCommit(0)).toEqual({ batch: 0, sum: 6 });
+    });
+
+    it('is written again, the same, by the re-run of a batch that failed after saving it', async () => {
+      const early = new StageCheckpoint<Offsets, Commit, Snapshot>(lake, 'checkpoints/early');
+      const stage = new EarlyStage(new CountingLake(lake));
+      const runtime = new MicroBatchRuntime(early, stage, { stage: 'count', stateHolds: 'the running sum' });
+      stage.misbehave = 'twice';
+      await expect(runtime.runNext(nextThree(6))).rejects.toThrow('The count stage saved the state of batch 0 twice; save it once, when it is final.');
+      // The first save was written; the batch is not committed.
+      expect(await early.readState(0)).toEqual({ sum: 6, seen: [1, 2, 3] });
+      expect(await early.readCommit(0)).toBeUndefined();
+      stage.misbehave = undefined;
+      while (await runtime.runNext(nextThree(6)));
+      expect(stage.executed.map((e) => [e.batch, e.kind])).toEqual([
+        [0, 'planned'],
+        [0, 'recorded'],
+        [1, 'planned'],
+      ]);
+      expect(await early.readState(0)).toEqual({ sum: 6, seen: [1, 2, 3] });
+      expect(await early.readState(1)).toEqual({ sum: 21, seen: [1, 2, 3, 4, 5, 6] });
+      expect(await early.readCommit(1)).toEqual({ batch: 1, sum: 21 });
+    });
+
+    it('must be the state the stage returns: another one fails the batch before its commit', async () => {
+      const early = new StageCheckpoint<Offsets, Commit, Snapshot>(lake, 'checkpoints/early');
+      const stage = new EarlyStage(new CountingLake(lake));
+      stage.misbehave = 'another';
+      const runtime = new MicroBatchRuntime(early, stage, { stage: 'count', stateHolds: 'the running sum' });
+      await expect(runtime.runNext(nextThree(3))).rejects.toThrow('The count stage returned another state for batch 0 than the one it saved; return the snapshot it saved.');
+      expect(await early.readCommit(0)).toBeUndefined();
+    });
+
+    it('is not written by a stateless stage', async () => {
+      const counting = new CountingLake(lake);
+      const log = new StageCheckpoint<Offsets, Commit, Snapshot>(counting, 'checkpoints/log', { holdsState: false });
+      const runtime = new MicroBatchRuntime(log, new EarlyStage(counting), { stage: 'count', stateHolds: 'nothing' });
+      await runtime.runNext(nextThree(3));
+      expect(counting.operations.filter((op) => op.includes('/state/'))).toEqual([]);
+      expect(await log.readCommit(0)).toEqual({ batch: 0, sum: 6 });
+    });
+  });
+
   describe('lake operations per committed batch', () => {
     /** Runs batches 0..last of one number each on `stage`'s checkpoint; the lake operations of each batch, batch 0's recovery left out. */
     async function operationsPerBatch(counting: CountingLake, runtime: MicroBatchRuntime<Offsets, Offsets, Snapshot, Commit, Live>, last: number): Promise<string[][]> {

@@ -14,7 +14,11 @@
  * - Execute: the stage writes its outputs, each a function of the offsets and the state before
  *   (invariant 2), and returns the snapshot of its new state and its commit record.
  * - State, then commit: state/N, then commits/N, each create-if-absent (a stateless stage, whose
- *   position is its last offsets, writes no state: its checkpoint says so, `holdsState`).
+ *   position is its last offsets, writes no state: its checkpoint says so, `holdsState`). A stage
+ *   whose state is final before its last outputs are written may hand it over early (`saveState`):
+ *   state/N is then written while the stage writes them, and still before commits/N. State/N is a
+ *   function of the offsets and the state before, like every output, so a batch re-run after a
+ *   crash writes the same state again (and finds it there).
  *
  * The live state stays in memory between batches: it is read from the lake only when recovering.
  * Metrics (docs/metrics.md) are recorded here, once per committed batch, from what the stage's
@@ -44,8 +48,12 @@ export interface BatchOutcome<Offsets, Snapshot, Commit> {
 export interface MicroBatchStage<Plan, Offsets, Snapshot, Commit, Live, Outcome extends BatchOutcome<Offsets, Snapshot, Commit> = BatchOutcome<Offsets, Snapshot, Commit>> {
   /** The live state from the snapshot after a committed batch (`undefined`: before the first batch). */
   restore(snapshot: Snapshot | undefined): Live;
-  /** Runs batch N on the live state, which it may change in place. */
-  execute(batch: number, input: BatchInput<Plan, Offsets>, live: Live): Promise<Outcome>;
+  /**
+   * Runs batch N on the live state, which it may change in place. It may call `saveState` once with
+   * the snapshot it will return as `state`, as soon as it is final, to have state/N written while
+   * it writes its last outputs.
+   */
+  execute(batch: number, input: BatchInput<Plan, Offsets>, live: Live, saveState: (snapshot: Snapshot) => void): Promise<Outcome>;
   /** Told once batch N is committed (e.g. to log it, or to acknowledge its input upstream). */
   committed?(batch: number, outcome: Outcome): void | Promise<void>;
   /** What batch N reports as metrics, from its outcome and the live state after it; no metrics without it. */
@@ -195,10 +203,30 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
 
   private async runBatch(batch: number, input: BatchInput<Plan, Offsets>): Promise<Outcome> {
     const started = performance.now();
+    let early: { snapshot: Snapshot; written: Promise<void> } | undefined;
+    const saveState = (snapshot: Snapshot): void => {
+      if (!this.checkpoint.holdsState) return;
+      if (early !== undefined) throw new Error(`The ${this.options.stage} stage saved the state of batch ${batch} twice; save it once, when it is final.`);
+      const written = this.checkpoint.writeState(batch, snapshot);
+      // Handled at once: a write that fails while the stage works is awaited (and thrown) below.
+      written.catch(() => undefined);
+      early = { snapshot, written };
+    };
     try {
       const live = this.state;
-      const outcome = await this.stage.execute(batch, input, live);
-      if (this.checkpoint.holdsState) await this.checkpoint.writeState(batch, outcome.state);
+      const outcome = await this.stage.execute(batch, input, live, saveState).catch(async (error: unknown) => {
+        // Nothing is left writing when the batch fails.
+        await early?.written.catch(() => undefined);
+        throw error;
+      });
+      if (early === undefined) {
+        if (this.checkpoint.holdsState) await this.checkpoint.writeState(batch, outcome.state);
+      } else {
+        await early.written;
+        if (early.snapshot !== outcome.state) {
+          throw new Error(`The ${this.options.stage} stage returned another state for batch ${batch} than the one it saved; return the snapshot it saved.`);
+        }
+      }
       await this.checkpoint.commit(batch, outcome.commit);
       this.next = batch + 1;
       this.committedOffsets = outcome.offsets;

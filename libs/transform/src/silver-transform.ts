@@ -70,6 +70,11 @@ const MAX_LISTED_PROBLEMS = 5;
 const MAX_EXACT_JSON_INTEGER = Number.MAX_SAFE_INTEGER;
 const BODY_PREVIEW_CHARS = 60;
 
+// Read once: a name read through the library's re-exports per event costs a lookup each time.
+const EVENT_ID = EventProperty.eventId;
+const MALFORMED = EventProperty.malformed;
+const RECORD_BYTES = EventProperty.recordBytes;
+
 interface ColumnPlan {
   column: ColumnSpec;
   /** Where the column's body value is (see `fields`). */
@@ -223,12 +228,12 @@ export function compileSilverTransform(spec: PipelineSpec, options: SilverTransf
     // Lineage comes from the Capture reader, not from the data: a bad value is a caller bug.
     if (!Number.isFinite(event.enqueuedTime)) throw new RangeError(`SourceEvent.enqueuedTime must be epoch milliseconds, got ${String(event.enqueuedTime)} (${event.captureFile})`);
     const properties = event.properties;
-    const propertyId = propertyText(properties, EventProperty.eventId);
+    const propertyId = propertyText(properties, EVENT_ID);
 
-    const malformed = propertyText(properties, EventProperty.malformed);
+    const malformed = propertyText(properties, MALFORMED);
     if (malformed !== undefined) {
       if (isMalformedReason(malformed)) {
-        const recordBytes = properties[EventProperty.recordBytes];
+        const recordBytes = properties[RECORD_BYTES];
         return quarantine(event, malformed, malformedMessage(malformed, sourceRow(properties), typeof recordBytes === 'number' ? recordBytes : undefined), propertyId);
       }
       return quarantine(event, 'unknown_shape', `the producer marked the record malformed with the unknown reason ${JSON.stringify(malformed)}`, propertyId);

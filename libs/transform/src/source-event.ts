@@ -32,6 +32,10 @@ export const SOURCE_PROPERTY_KEYS: readonly string[] = Object.freeze([
   EventProperty.contentType,
 ]);
 
+// Read once: a name read through the library's re-exports per event costs a lookup each time.
+const ROW = EventProperty.row;
+const CONTENT_TYPE = EventProperty.contentType;
+
 /** The text of a property, or `undefined` when it is absent, null or blank. */
 export function propertyText(properties: SourceEvent['properties'], name: string): string | undefined {
   if (!Object.prototype.hasOwnProperty.call(properties, name)) return undefined;
@@ -49,10 +53,10 @@ export function propertyText(properties: SourceEvent['properties'], name: string
 
 /** The 1-based source row number from the `row` property, or null when absent or not a row number. */
 export function sourceRow(properties: SourceEvent['properties']): number | null {
-  const value = properties[EventProperty.row];
+  const value = properties[ROW];
   // The producer writes the row as a long.
-  if (typeof value === 'number' && Object.prototype.hasOwnProperty.call(properties, EventProperty.row)) return Number.isSafeInteger(value) && value >= 1 ? value : null;
-  const text = propertyText(properties, EventProperty.row)?.trim();
+  if (typeof value === 'number' && Object.prototype.hasOwnProperty.call(properties, ROW)) return Number.isSafeInteger(value) && value >= 1 ? value : null;
+  const text = propertyText(properties, ROW)?.trim();
   if (text === undefined || !/^\d{1,16}$/.test(text)) return null;
   const row = Number(text);
   return Number.isSafeInteger(row) && row >= 1 ? row : null;
@@ -65,7 +69,7 @@ export type BodyEncoding = 'json' | 'csv' | 'other';
  * The MIME forms `application/json` and `text/csv` (parameters ignored) read the same way.
  */
 export function bodyEncoding(properties: SourceEvent['properties']): { encoding: BodyEncoding; contentType: string | undefined } {
-  const contentType = propertyText(properties, EventProperty.contentType);
+  const contentType = propertyText(properties, CONTENT_TYPE);
   if (contentType === undefined) return { encoding: 'json', contentType };
   // The producer's own values, as it writes them.
   if (contentType === 'json') return { encoding: 'json', contentType };
