@@ -35,8 +35,14 @@ const SERIES_COLOURS = ['#1f6feb', '#f0760a', '#1a9e4b', '#c4262e', '#8250df', '
 interface PageNode {
   textContent: string | null;
   getAttribute(name: string): string | null;
+  getBoundingClientRect(): { x: number; y: number; width: number; height: number };
 }
-declare const document: { querySelectorAll(selector: string): ArrayLike<PageNode>; getElementById(id: string): PageNode | null };
+declare const document: {
+  querySelector(selector: string): PageNode | null;
+  querySelectorAll(selector: string): ArrayLike<PageNode>;
+  getElementById(id: string): PageNode | null;
+};
+declare const window: { scrollX: number; scrollY: number };
 
 const hasChromium = existsSync(CHROMIUM);
 const skipReason = `no Chromium at ${CHROMIUM} (install it: apt-get install chromium, or set CHROMIUM_PATH); skipped because CI is not set`;
@@ -212,9 +218,21 @@ describeInBrowser(`the status page in Chromium${hasChromium || IN_CI ? '' : ` ($
     await chartsDrawn();
     const shot = PNG.sync.read(await page.screenshot({ fullPage: true }));
     const series = await chartSeries();
-    for (const id of CHARTS) {
-      const box = await page.locator(`#${id} svg`).first().boundingBox();
-      if (!box) throw new Error(`#${id} has no chart on the page`);
+    // Every chart's place in one evaluation: the page redraws its charts (a new svg each) as it
+    // samples, so a box asked for chart by chart could be that of an svg just replaced.
+    const boxes = await page.evaluate(
+      (ids) =>
+        ids.map((id) => {
+          const svg = document.querySelector(`#${id} svg`);
+          if (svg === null) return null;
+          const rect = svg.getBoundingClientRect();
+          return { x: rect.x + window.scrollX, y: rect.y + window.scrollY, width: rect.width, height: rect.height };
+        }),
+      CHARTS,
+    );
+    for (const [c, id] of CHARTS.entries()) {
+      const box = boxes[c];
+      if (!box || box.width === 0 || box.height === 0) throw new Error(`#${id} has no chart on the page`);
       const strokes = (series.find((c) => c.id === id)?.series ?? []).map((s) => s.color);
       expect({ id, strokes: strokes.filter((c) => !SERIES_COLOURS.includes(c)) }).toEqual({ id, strokes: [] });
       const colours = strokes.map(hexToRgb);
