@@ -59,8 +59,8 @@ export function restoreGoldState(config: AggregationConfig, snapshot: GoldState 
 
 /**
  * Runs gold batch N of a shard on the live state after N−1, which it advances in place. Its state
- * is final once the engine has run: `saveState` has it written while the tables and the serving
- * store are.
+ * is written after the batch's outputs, not saved early: the engine's snapshot would then be held
+ * beside the batch's documents and rows, gold's largest objects.
  */
 export async function runGoldBatch(
   deps: GoldBatchDeps,
@@ -69,7 +69,6 @@ export async function runGoldBatch(
   batch: number,
   input: BatchInput<GoldOffsets, GoldOffsets>,
   live: GoldLiveState,
-  saveState: (state: GoldState) => void = () => undefined,
 ): Promise<BatchOutcome<GoldOffsets, GoldState, GoldCommit>> {
   // A new batch records the Parquet writer it uses; a re-run uses the one recorded (absent: the one before versions were).
   const offsets = input.kind === 'recorded' ? input.offsets : await input.record({ ...input.plan, parquetWriter: PARQUET_WRITER_VERSION });
@@ -115,8 +114,6 @@ export async function runGoldBatch(
         numRowsDroppedByWatermark: (live.totals.numRowsDroppedByWatermark ?? 0) + result.numRowsDroppedByWatermark,
       };
       live.totals = totals;
-      const state: GoldState = { engine: engine.snapshot(), totals };
-      saveState(state);
       const modes = new Set(deps.spec.gold.outputModes);
       const commitTime = offsets.batchTime;
       const txn = { appId: queryId, version: batch };
@@ -150,10 +147,13 @@ export async function runGoldBatch(
       // Update mode serves every changed window; append mode serves each window once it is final.
       // Later engine batches override earlier ones: a window's last state is what is served. A
       // session start a merge superseded is retired in the same write, unless served again later.
+      // A window a step changed and closed is in both of its lists (the same result): with append
+      // mode on, it is served once, from the final ones.
       const served = new ServedDocuments(deps.spec, shard, batch, result.watermark);
+      const updatesFinal = !modes.has('append');
       for (const step of steps) {
         for (const s of step.superseded ?? []) served.retire(s.window, s.key, s.windowStart);
-        if (modes.has('update')) for (const w of step.updated) served.serve(w);
+        if (modes.has('update')) for (const w of step.updated) if (updatesFinal || !w.final) served.serve(w);
         for (const w of step.emitted) served.serve(w);
       }
       const upserted = await deps.store.upsert(served.documents(), served.retiredWindows());
@@ -181,7 +181,7 @@ export async function runGoldBatch(
       });
       return {
         offsets,
-        state,
+        state: { engine: engine.snapshot(), totals },
         commit: {
           batch,
           silver: offsets.silver,

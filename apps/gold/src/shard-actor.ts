@@ -30,9 +30,9 @@ export class ShardActor {
       checkpoint,
       {
         restore: (snapshot) => restoreGoldState(deps.config, snapshot),
-        execute: (batch, input, live, saveState) => {
+        execute: (batch, input, live) => {
           if (input.kind === 'recorded') this.logger.info({ shard, batch }, 're-running the gold batch that was interrupted');
-          return runGoldBatch(deps, shard, queryId, batch, input, live, saveState);
+          return runGoldBatch(deps, shard, queryId, batch, input, live);
         },
         committed: (batch, outcome) => this.log(batch, outcome.commit),
         measure: (outcome, live) =>

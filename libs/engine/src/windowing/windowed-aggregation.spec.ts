@@ -227,6 +227,19 @@ describe('WindowedAggregation', () => {
       expect(second.emitted.map((w) => w.key)).toEqual([{ device: 'd1' }, { device: 'd2' }]);
     });
 
+    it('reports a window the batch changed and closed as one result, the same object in both outputs', () => {
+      const engine = WindowedAggregation.build({ ...perMinute, outputModes: ['append', 'update'] });
+      engine.processBatch([reading(10, 'd1', 1), reading(20, 'd2', 1)]);
+      const second = engine.processBatch([reading(30, 'd1', 5), reading(80, 'd1', 1)]);
+      const closedAndChanged = second.updated.filter((w) => w.final);
+      expect(closedAndChanged.map((w) => w.key)).toEqual([{ device: 'd1' }]);
+      expect(second.emitted.find((w) => w.key['device'] === 'd1')).toBe(closedAndChanged[0]);
+      // Still open, or closed unchanged: in one output only.
+      const open = second.updated.find((w) => !w.final);
+      expect(second.emitted).not.toContain(open);
+      expect(second.updated).not.toContain(second.emitted.find((w) => w.key['device'] === 'd2'));
+    });
+
     it('computes only the outputs asked for', () => {
       const appendOnly = WindowedAggregation.build({ ...perMinute, outputModes: ['append'] });
       expect(appendOnly.processBatch([reading(10), reading(100)])).toMatchObject({ updated: [], emitted: [expect.objectContaining({ windowStart: at(0) })] });

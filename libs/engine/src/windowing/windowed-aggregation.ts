@@ -64,7 +64,10 @@ export interface BatchResult<R extends EngineRow = EngineRow> {
   watermark: number;
   /** Append output: the windows final after this batch, sorted by window start, window name, then key. */
   emitted: WindowResult[];
-  /** Update output: the windows this batch aggregated rows into, same order. */
+  /**
+   * Update output: the windows this batch aggregated rows into, same order. A window this batch
+   * also closed is the same result object here as in `emitted`.
+   */
   updated: WindowResult[];
   /** Rows late for at least one of their windows, in input order. */
   late: LateRow<R>[];
@@ -317,9 +320,20 @@ export class WindowedAggregation {
     }
 
     let emitted: WindowResult[] = [];
-    for (const { bucket, groups } of sortedByBucket(finals)) for (const group of groups) emitted.push(this.result(bucket, group, true));
+    // A window this batch changed and closed is one result, in both lists.
+    const finalResults = this.computeUpdate && this.computeAppend ? new Map<GroupState, WindowResult>() : undefined;
+    for (const { bucket, groups } of sortedByBucket(finals)) {
+      for (const group of groups) {
+        const result = this.result(bucket, group, true);
+        emitted.push(result);
+        finalResults?.set(group, result);
+      }
+    }
     let updated: WindowResult[] = [];
-    for (const { bucket, groups } of sortedByBucket(touched)) for (const group of groups) updated.push(this.result(bucket, group, bucket.end <= watermark));
+    for (const { bucket, groups } of sortedByBucket(touched)) {
+      const final = bucket.end <= watermark;
+      for (const group of groups) updated.push((final ? finalResults?.get(group) : undefined) ?? this.result(bucket, group, final));
+    }
     let supersededOut: SupersededSession[] | undefined;
     if (this.sessionLanes.length > 0) {
       // Updates first: a session updated and closed in this batch is reported with its final values.
