@@ -123,7 +123,7 @@ export async function runSilverBatch(
   batch: number,
   input: SilverBatchInput,
   live: SilverLiveState,
-  saveState: (state: SilverState) => void = () => undefined,
+  saveState: (state: SilverState) => void,
 ): Promise<SilverBatchResult> {
   const bronzeLog = deps.bronzeManifests ?? new ManifestLog(deps.lake);
   const bronzeRange = input.kind === 'planned' ? input.plan.bronze : input.offsets.bronze;
