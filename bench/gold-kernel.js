@@ -67,6 +67,7 @@ function goldKernel({ shape = 'sensors', rows = 1_000_000, batch = 100_000 } = {
 module.exports = { goldKernel };
 
 if (require.main === module) {
+  require('./options').exitOnHelp(process.argv.slice(2), __filename);
   for (const shape of Object.keys(SHAPES)) {
     const r = goldKernel({ shape });
     process.stdout.write(

@@ -21,6 +21,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const args = process.argv.slice(2);
+require('./options').exitOnHelp(args, __filename);
 const flag = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;

@@ -116,6 +116,7 @@ function measure(shape, version) {
 module.exports = { measure, SHAPES };
 
 if (require.main === module) {
+  require('./options').exitOnHelp(process.argv.slice(2), __filename);
   for (const shape of Object.keys(SHAPES)) {
     for (const version of [1, 2]) {
       const r = measure(shape, version);

@@ -23,12 +23,21 @@ const { goldOwnershipScope } = require('@pipeline/checkpoint');
 const SHARDS = 8;
 
 function run(args) {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (result.status !== 0) throw new Error(`pipeline ${args.join(' ')} exited ${result.status}:\n${result.stderr}`);
 }
 
 function launch(name, args) {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', GOLD_INSTANCE_ID: name }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', GOLD_INSTANCE_ID: name },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-8000)));
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
@@ -67,7 +76,9 @@ async function owners(store) {
   const scope = goldOwnershipScope('gold', 'manifests');
   const records = await store.listOwnership(scope.fullyQualifiedNamespace, scope.eventHubName, scope.consumerGroup);
   const now = Date.now();
-  return new Map(records.filter((r) => r.partitionId.startsWith('shard-') && r.ownerId !== '' && now - (r.lastModifiedTimeInMs ?? 0) < 10_000).map((r) => [r.partitionId, r.ownerId]));
+  return new Map(
+    records.filter((r) => r.partitionId.startsWith('shard-') && r.ownerId !== '' && now - (r.lastModifiedTimeInMs ?? 0) < 10_000).map((r) => [r.partitionId, r.ownerId]),
+  );
 }
 
 async function waitUntil(check, timeoutMs, what) {
@@ -157,6 +168,7 @@ module.exports = { scaleOut, scaleOutLines };
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
+  require('./options').exitOnHelp(argv, __filename);
   const i = argv.indexOf('--rows');
   const rows = i < 0 ? 200_000 : Number(argv[i + 1]);
   if (!Number.isInteger(rows) || rows <= 0) {

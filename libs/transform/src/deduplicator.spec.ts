@@ -5,12 +5,15 @@ import { Deduplicator, type DedupState, type DedupStateV2, type DedupVerdict } f
 type Step = { observe: [id: string, expiry: number] } | { expire: number };
 
 /** The obvious model: a plain map scanned whole on every expiry. */
-function referenceVerdicts(steps: readonly Step[]): { verdicts: DedupVerdict[]; remembered: Map<string, number> } {
+function referenceVerdicts(steps: readonly Step[]): { verdicts: DedupVerdict[]; remembered: Map<string, number>; forgotten: number[] } {
   const remembered = new Map<string, number>();
   const verdicts: DedupVerdict[] = [];
+  const forgotten: number[] = [];
   for (const step of steps) {
     if ('expire' in step) {
+      const before = remembered.size;
       for (const [id, expiry] of [...remembered]) if (expiry <= step.expire) remembered.delete(id);
+      forgotten.push(before - remembered.size);
       continue;
     }
     const [id, expiry] = step.observe;
@@ -18,13 +21,13 @@ function referenceVerdicts(steps: readonly Step[]): { verdicts: DedupVerdict[]; 
     verdicts.push(known === undefined ? 'new' : 'duplicate');
     remembered.set(id, Math.max(known ?? Number.NEGATIVE_INFINITY, expiry));
   }
-  return { verdicts, remembered };
+  return { verdicts, remembered, forgotten };
 }
 
-function run(dedup: Deduplicator, steps: readonly Step[]): DedupVerdict[] {
+function run(dedup: Deduplicator, steps: readonly Step[], forgotten: number[] = []): DedupVerdict[] {
   const verdicts: DedupVerdict[] = [];
   for (const step of steps) {
-    if ('expire' in step) dedup.expire(step.expire);
+    if ('expire' in step) forgotten.push(dedup.expire(step.expire));
     else verdicts.push(dedup.observe(...step.observe));
   }
   return verdicts;
@@ -79,16 +82,47 @@ describe('Deduplicator', () => {
     expect(() => new Deduplicator().observe('a', Number.NaN)).toThrow(/expiry of "a" must be finite/);
   });
 
-  it('agrees with a brute-force reference on every observation and on what it remembers', () => {
+  it('agrees with a brute-force reference on every observation, on what each expiry forgets and on what it remembers', () => {
     fc.assert(
       fc.property(stepsArb, (steps) => {
         const dedup = new Deduplicator();
         const reference = referenceVerdicts(steps);
-        expect(run(dedup, steps)).toEqual(reference.verdicts);
+        const forgotten: number[] = [];
+        expect(run(dedup, steps, forgotten)).toEqual(reference.verdicts);
+        expect(forgotten).toEqual(reference.forgotten);
         expect(dedup.size).toBe(reference.remembered.size);
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('forgets the same ids whether most of them are due (the kept ones are copied) or few (the due ones are deleted)', () => {
+    const observe = (from: number, to: number, expiry: number): Step[] => Array.from({ length: to - from }, (_, k): Step => ({ observe: [`id-${from + k}`, expiry] }));
+    const extended = [0, 1, 2, 3, 4, 100, 101].map((i): Step => ({ observe: [`id-${i}`, 30] }));
+    // Most due: 95 of 110 remembered ids at the first expiry (copied); then half, 8 of 16 (deleted).
+    const most: Step[] = [...observe(0, 100, 10), ...observe(100, 110, 20), ...extended, { expire: 10 }, { observe: ['id-7', 40] }, { observe: ['id-3', 40] }, { expire: 20 }];
+    // Few due: 5 of 110 (a bucket with extended ids), then 1 of 108 (a bucket without); both deleted.
+    const few: Step[] = [
+      ...observe(0, 10, 10),
+      ...observe(10, 110, 20),
+      ...extended,
+      { expire: 10 },
+      { observe: ['id-7', 40] },
+      { observe: ['id-3', 40] },
+      { observe: ['x', 15] },
+      { expire: 15 },
+    ];
+    expect(referenceVerdicts(most).forgotten).toEqual([95, 8]);
+    expect(referenceVerdicts(few).forgotten).toEqual([5, 1]);
+    for (const sequence of [most, few]) {
+      const dedup = new Deduplicator();
+      const forgotten: number[] = [];
+      const reference = referenceVerdicts(sequence);
+      expect(run(dedup, sequence, forgotten)).toEqual(reference.verdicts);
+      expect(forgotten).toEqual(reference.forgotten);
+      expect(dedup.snapshot()).toEqual({ version: 3, buckets: byExpiry(reference.remembered) });
+      expect(run(dedup, [{ observe: ['id-3', 40] }, { observe: ['id-6', 40] }, { observe: ['id-101', 40] }])).toEqual(['duplicate', 'new', 'duplicate']);
+    }
   });
 
   it('lists exactly what it remembers, by expiry then id, in a snapshot taken at any point, and answers as if none was taken', () => {
