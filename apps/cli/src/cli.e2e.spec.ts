@@ -3,7 +3,7 @@
  * before Jest runs), real processes, a real pipeline home in a temporary folder.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { LocalLake, LocalServingStore } from '@pipeline/adapters';
@@ -52,6 +52,22 @@ async function servedDocuments(home: string): Promise<WindowDocument[]> {
   }
 }
 
+/** The ids of this machine's processes whose command line (arguments joined by spaces) passes `match`. */
+function processesRunning(match: (args: string) => boolean): number[] {
+  const ids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string;
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue; // Ended meanwhile.
+    }
+    if (match(args)) ids.push(Number(entry));
+  }
+  return ids;
+}
+
 async function dataRows(file: string): Promise<number> {
   // The sample has no quoted newlines: data rows are its non-empty lines after the header.
   return (await readFile(file, 'utf8')).split(/\r?\n/).filter((l) => l.length > 0).length - 1;
@@ -91,7 +107,8 @@ describe('the pipeline command', () => {
 
   it("runs a service's command without loading the rest of the tool, and still lists it under `pipeline --help`", () => {
     // At exit, the compiled modules of the tool itself (apps/cli) that the process loaded.
-    const report = "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(Object.keys(require.cache).filter((f) => f.includes('/apps/cli/')).map((f) => f.replace(/^.*[/]apps[/]cli[/]src[/]/, '')).sort()) + '\\n'))";
+    const report =
+      "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(Object.keys(require.cache).filter((f) => f.includes('/apps/cli/')).map((f) => f.replace(/^.*[/]apps[/]cli[/]src[/]/, '')).sort()) + '\\n'))";
     const loaded = (args: string[]) => {
       const result = spawnSync(process.execPath, ['-e', `${report}; require(${JSON.stringify(bin)})`, bin, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
       return { status: result.status, loaded: JSON.parse(/LOADED (.*)/.exec(result.stderr)?.[1] ?? 'null') as string[] | null, stdout: result.stdout };
@@ -110,6 +127,13 @@ describe('the pipeline command', () => {
     const result = pipeline(['produce', '--bogus']);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("unknown option '--bogus'");
+  });
+
+  it('refuses a --restarts that is not a whole number before starting anything', () => {
+    const result = pipeline(['start', '--home', home.path, '--restarts', 'many']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--restarts: expected a whole number of restarts from 0 (0: a failed service is not started again), found "many".');
+    expect(existsSync(path.join(home.path, 'lake'))).toBe(false);
   });
 
   it('reports every missing producer setting at once', () => {
@@ -233,6 +257,39 @@ describe('the pipeline command', () => {
     expect(await servedDocuments(home.path)).toEqual(documentsBefore);
     expect((await collect(readDeltaRows(lake, 'tables/late'))).length).toBe(lateBefore + totals.silver - (rows - 4));
   }, 180_000);
+
+  it('starts a service killed mid-run again: `start` goes on, and nothing is lost or counted twice', async () => {
+    const run = launch(['start', '--home', home.path, '--exit-when-done', '--window', '250ms', '--rate', '400', '--metrics-port', 'off', '--port', String(await freePort())]);
+    // Silver has committed a batch and the producer is still sending (5 s at 400 events/s): the kill lands mid-run.
+    const commits = path.join(home.path, 'lake', 'checkpoints', 'silver', 'commits');
+    await waitFor(() => (existsSync(commits) && readdirSync(commits).length > 0 ? true : undefined), { timeoutMs: 60_000, description: 'silver to commit a batch' });
+    expect(run.output()).not.toContain('[producer] Sent');
+    const silver = processesRunning((args) => args.includes('silver') && args.includes(home.path));
+    expect(silver).toHaveLength(1);
+    process.kill(silver[0] as number, 'SIGKILL');
+    expect({ code: await run.exited, output: run.output() }).toMatchObject({ code: 0 });
+    const rows = await dataRows(sample);
+    expect(run.output()).toContain('[pipeline] silver was ended by SIGKILL.');
+    expect(run.output()).toContain('[pipeline] silver failed (exit 137); starting it again in 1 s (restart 1 of 3 within a minute). It resumes from its checkpoints.');
+    // The new silver did the rest: the producer was still sending when the first one was killed.
+    expect(run.output()).not.toContain('is not started again');
+    expect(run.output()).toContain(`Everything sent is through: ${rows} events captured, ${rows - 4} silver rows, 4 quarantined, 0 duplicates; gold aggregated ${rows - 4} rows`);
+    expect(run.output()).toContain('Reconciled:');
+    expect(processesRunning((args) => args.includes(home.path))).toEqual([]);
+  }, 180_000);
+
+  it('stops the pipeline when a service is down for good, saying which', async () => {
+    const run = launch(['start', '--home', home.path, '--window', '250ms', '--restarts', '0', '--metrics-port', 'off', '--port', String(await freePort())]);
+    await waitFor(() => (run.output().includes('Ctrl-C stops') ? true : undefined), { timeoutMs: 60_000, description: 'the sample to go through the pipeline' });
+    const silver = processesRunning((args) => args.includes('silver') && args.includes(home.path));
+    expect(silver).toHaveLength(1);
+    process.kill(silver[0] as number, 'SIGKILL');
+    expect({ code: await run.exited, output: run.output() }).toMatchObject({ code: 1 });
+    expect(run.output()).toContain('[pipeline] silver is down (exit 137): stopping the pipeline.');
+    expect(run.output()).toContain('[pipeline] silver exited with code 137.');
+    expect(run.output()).not.toContain('starting it again');
+    expect(processesRunning((args) => args.includes(home.path))).toEqual([]);
+  }, 120_000);
 
   it('captures every event exactly once although capture is killed with SIGKILL again and again', async () => {
     const produced = pipeline(['produce', '--spec', spec, '--csv', sample, '--home', home.path, '--no-progress', '--json']);

@@ -59,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--port <n>', 'port of the serving API', '8080')
     .option('--metrics-port <n|auto|off>', "each service's Prometheus /metrics: free ports (auto), six ports from n on, or none", 'auto')
     .option('--exit-when-done', 'stop once everything sent is through, instead of running until Ctrl-C')
+    .option('--restarts <n>', 'times a service that fails (ends by a signal or an error) is started again within a minute; it resumes from its checkpoint (0: never)', '3')
     .action(
       async (opts: {
         home?: string;
@@ -72,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
         port: string;
         metricsPort: string;
         exitWhenDone?: boolean;
+        restarts: string;
       }) => {
         const bin = process.env['PIPELINE_BIN'] ?? path.join(REPO_ROOT, 'bin', 'pipeline.js');
         code = await start({ ...opts, exitWhenDone: Boolean(opts.exitWhenDone), bin });
@@ -206,7 +208,9 @@ export async function main(argv: string[]): Promise<number> {
       const lake = await openCommandLake('checkpoint reset', opts.home);
       try {
         if (!opts.yes) {
-          process.stderr.write(`This deletes checkpoints/${name} in ${lake.location}, which is allowed only while its stage has committed no batch. Run again with --yes to do it.\n`);
+          process.stderr.write(
+            `This deletes checkpoints/${name} in ${lake.location}, which is allowed only while its stage has committed no batch. Run again with --yes to do it.\n`,
+          );
           code = 2;
           return;
         }

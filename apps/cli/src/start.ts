@@ -9,6 +9,10 @@
  * Running it again resumes: the checkpoints in the pipeline home skip what is done, and the
  * producer's stable event ids let silver drop what is sent twice. A spec the services would refuse
  * is refused first, with exit code 2, before anything is launched or sent.
+ * A service that fails while running (ended by a signal, or exiting with an error) is started
+ * again, as a container platform restarts it, and resumes from its checkpoints: at most
+ * `--restarts` times within a minute, after 1, 2, then 4 s; then it stays down and `start` stops,
+ * saying which. Exit code 2 (a setting or spec it refuses) is not retried: it would fail again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
@@ -37,14 +41,31 @@ export interface StartOptions {
   /** `auto` (free ports), `off`, or the first of consecutive ports, one per service. */
   metricsPort: string;
   exitWhenDone: boolean;
+  /** Restarts of a failed service allowed within `RESTART_WINDOW_MS` (default 3; 0: never). */
+  restarts?: string;
   bin: string;
 }
 
 interface Child {
   name: string;
+  /** The service's process now: a new one after each restart. */
   process: ChildProcess;
+  /** The exit code, once the service is down for good: stopped, or failed with no restart left. */
   exited: Promise<number>;
 }
+
+/** The window over which `--restarts` counts a service's restarts. */
+export const RESTART_WINDOW_MS = 60_000;
+
+/** The wait before a failed service's first, second and later restarts. */
+export const RESTART_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000];
+
+/** The exit codes of a process ended by SIGINT and by SIGTERM (128 + the signal's number). */
+const STOPPED_BY_SIGINT = 130;
+const STOPPED_BY_SIGTERM = 143;
+
+/** Exit codes after which a service is not started again: a clean exit, and a refused setting or spec (2), which would fail again. */
+const FINAL_EXIT_CODES: ReadonlySet<number> = new Set([0, 2]);
 
 export async function start(options: StartOptions): Promise<number> {
   const home = resolvePipelineHome(options.home);
@@ -69,6 +90,11 @@ export async function start(options: StartOptions): Promise<number> {
     }
     throw error;
   }
+  const restarts = restartLimit(options.restarts);
+  if (typeof restarts === 'string') {
+    process.stderr.write(`${restarts}\n`);
+    return 2;
+  }
   // The services log warnings and errors here; the live view says how the data moves.
   const env = {
     ...process.env,
@@ -91,12 +117,17 @@ export async function start(options: StartOptions): Promise<number> {
   say(`Status page (rates, watermarks, late and quarantined rows, last batches): ${api}/`);
   if (metricsPorts) say(`Metrics (Prometheus text, docs/metrics.md): ${METRICS_SERVICES.map((name, i) => `${name} http://127.0.0.1:${metricsPorts[i]}/metrics`).join(', ')}`);
   const children: Child[] = [];
-  const launch = (name: string, args: string[]) => {
-    const child = spawnService(options.bin, name, args, env);
+  let stopping = false;
+  const launch = (name: string, args: string[], restartable = true) => {
+    const child = superviseService(
+      () => spawnService(options.bin, name, args, env),
+      name,
+      restartable ? restarts : 0,
+      () => stopping,
+    );
     children.push(child);
     return child;
   };
-  let stopping = false;
   const stopAll = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
@@ -115,13 +146,14 @@ export async function start(options: StartOptions): Promise<number> {
   process.on('SIGTERM', stopAll);
   try {
     const launchedAt = performance.now();
-    const capture = launch('capture', ['capture', ...common, '--window', options.window, ...metricsArgs('capture')]);
+    launch('capture', ['capture', ...common, '--window', options.window, ...metricsArgs('capture')]);
     launch('bronze', ['bronze', ...common, '--poll', '100ms', '--max-batch-delay', '0s', ...metricsArgs('bronze')]);
     launch('silver', ['silver', '--home', home, '--spec', options.spec, '--poll', '500ms', ...metricsArgs('silver')]);
     launch('gold', ['gold', '--home', home, '--spec', options.spec, '--wake', '2s', ...metricsArgs('gold')]);
     launch('serving-api', ['serving-api', '--home', home, '--spec', options.spec, '--port', options.port, ...metricsArgs('serving-api')]);
     const pacing = options.speed ? ['--speed', options.speed] : options.rate ? ['--rate', options.rate] : [];
-    const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing, ...metricsArgs('producer')]);
+    // The producer is not started again: it ends by itself, and a failure of it is reported below.
+    const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing, ...metricsArgs('producer')], false);
     const services = children.filter((c) => c !== producer);
 
     const produced = await producer.exited;
@@ -154,7 +186,12 @@ export async function start(options: StartOptions): Promise<number> {
       return finish(children, healthy ? 0 : 1);
     }
     say('The services keep running: send more with `npx pipeline produce --spec … --csv …` in another terminal. Ctrl-C stops.');
-    return finish(children, (await capture.exited) === 0 || stopping ? 0 : 1);
+    // Until Ctrl-C, or until a service is down for good (it failed more often than --restarts allows).
+    const down = await Promise.race(services.map(async (service) => ({ name: service.name, code: await service.exited })));
+    if (stopping) return finish(children, 0);
+    say(`${down.name} is down (exit ${down.code}): stopping the pipeline.`);
+    stopAll('SIGTERM');
+    return finish(children, 1);
   } finally {
     process.off('SIGINT', stopAll);
     process.off('SIGTERM', stopAll);
@@ -169,7 +206,8 @@ async function servicePorts(setting: string, count: number): Promise<number[] | 
   if (setting === 'off') return undefined;
   if (setting === 'auto') return freePorts(count);
   const first = /^\d+$/.test(setting) ? Number(setting) : NaN;
-  if (!(first >= 1 && first + count - 1 <= 65_535)) return `--metrics-port: expected auto, off, or a port from 1 to ${65_536 - count} (the services take ${count} ports from it), found ${JSON.stringify(setting)}.`;
+  if (!(first >= 1 && first + count - 1 <= 65_535))
+    return `--metrics-port: expected auto, off, or a port from 1 to ${65_536 - count} (the services take ${count} ports from it), found ${JSON.stringify(setting)}.`;
   return Array.from({ length: count }, (_, i) => first + i);
 }
 
@@ -193,7 +231,9 @@ async function freePorts(count: number): Promise<number[]> {
 
 async function finish(children: Child[], code: number): Promise<number> {
   const codes = await Promise.all(children.map((c) => c.exited));
-  const failed = children.filter((_, i) => codes[i] !== 0 && codes[i] !== 130);
+  // Every call comes once the services were told to stop: ended by that SIGTERM (one still starting
+  // has no handler for it yet) or by Ctrl-C, a service stopped as asked.
+  const failed = children.filter((_, i) => codes[i] !== 0 && codes[i] !== STOPPED_BY_SIGINT && codes[i] !== STOPPED_BY_SIGTERM);
   for (const child of failed) say(`${child.name} exited with code ${codes[children.indexOf(child)]}.`);
   return failed.length > 0 && code === 0 ? 1 : code;
 }
@@ -239,6 +279,53 @@ export function serviceV8Flags(service: string, env: NodeJS.ProcessEnv): string[
     ...(service !== 'producer' || /--max-semi-space-size/.test(set) ? [] : [`--max-semi-space-size=${PRODUCER_SEMI_SPACE_MIB}`]),
     ...(INITIAL_OLD_SPACE_SERVICES.includes(service) ? [`--initial-old-space-size=${INITIAL_OLD_SPACE_MIB}`] : []),
   ];
+}
+
+/** `--restarts`: a whole number from 0, or a message naming the setting. */
+function restartLimit(setting: string | undefined): number | string {
+  if (setting === undefined) return RESTART_DELAYS_MS.length;
+  const n = /^\d+$/.test(setting) ? Number(setting) : NaN;
+  return Number.isSafeInteger(n) ? n : `--restarts: expected a whole number of restarts from 0 (0: a failed service is not started again), found ${JSON.stringify(setting)}.`;
+}
+
+/**
+ * Runs a service and starts it again when it fails, at most `limit` times within
+ * `RESTART_WINDOW_MS`, after `RESTART_DELAYS_MS`; never once `stopping()` (it was told to stop) or
+ * after a final exit code. The returned child's `exited` settles only when the service is down for
+ * good: with its last exit code, or 0 when the pipeline stopped while it waited to be started again.
+ */
+export function superviseService(spawnOnce: () => Child, name: string, limit: number, stopping: () => boolean, now: () => number = Date.now): Child {
+  let settle: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((resolve) => (settle = resolve));
+  const restartedAt: number[] = [];
+  const first = spawnOnce();
+  const child: Child = { name, process: first.process, exited };
+  const watch = (run: Child): void => {
+    void run.exited.then((code) => {
+      if (stopping() || FINAL_EXIT_CODES.has(code) || limit === 0) return settle(code);
+      const at = now();
+      while (restartedAt.length > 0 && at - (restartedAt[0] as number) >= RESTART_WINDOW_MS) restartedAt.shift();
+      if (restartedAt.length >= limit) {
+        say(`${name} failed (exit ${code}) ${limit + 1} times within a minute; it is not started again (--restarts ${limit}).`);
+        return settle(code);
+      }
+      restartedAt.push(at);
+      const delay = RESTART_DELAYS_MS[Math.min(restartedAt.length, RESTART_DELAYS_MS.length) - 1] as number;
+      say(`${name} failed (exit ${code}); starting it again in ${delay / 1000} s (restart ${restartedAt.length} of ${limit} within a minute). It resumes from its checkpoints.`);
+      setTimeout(() => {
+        if (stopping()) {
+          // Its failure was one to recover from, and the pipeline stops now on its own account.
+          say(`${name} is not started again: the pipeline is stopping.`);
+          return settle(0);
+        }
+        const next = spawnOnce();
+        child.process = next.process;
+        watch(next);
+      }, delay);
+    });
+  };
+  watch(first);
+  return child;
 }
 
 function spawnService(bin: string, name: string, args: string[], env: NodeJS.ProcessEnv): Child {
