@@ -291,6 +291,20 @@ describe('the pipeline command', () => {
     expect(processesRunning((args) => args.includes(home.path))).toEqual([]);
   }, 120_000);
 
+  it('stops every service when `start` itself is killed with SIGKILL, so that it can be started again at once', async () => {
+    const port = await freePort();
+    const run = launch(['start', '--home', home.path, '--window', '250ms', '--metrics-port', 'off', '--port', String(port)]);
+    await waitFor(() => (run.output().includes('Ctrl-C stops') ? true : undefined), { timeoutMs: 60_000, description: 'the sample to go through the pipeline' });
+    expect(processesRunning((args) => args.includes(home.path) && !args.includes(' start '))).toHaveLength(5);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    // Each service sees its channel to `start` close and stops as on SIGTERM.
+    await waitFor(() => (processesRunning((args) => args.includes(home.path)).length === 0 ? true : undefined), { timeoutMs: 30_000, description: 'the services to stop' });
+    const again = pipeline(['start', '--home', home.path, '--exit-when-done', '--window', '250ms', '--metrics-port', 'off', '--port', String(port)]);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('Reconciled:');
+  }, 180_000);
+
   it('captures every event exactly once although capture is killed with SIGKILL again and again', async () => {
     const produced = pipeline(['produce', '--spec', spec, '--csv', sample, '--home', home.path, '--no-progress', '--json']);
     expect(produced.status).toBe(0);

@@ -329,7 +329,8 @@ export function superviseService(spawnOnce: () => Child, name: string, limit: nu
 }
 
 function spawnService(bin: string, name: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, [...serviceV8Flags(name, env), bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The IPC channel is how the service sees this process end, even by SIGKILL: it then stops (entry.ts).
+  const child = spawn(process.execPath, [...serviceV8Flags(name, env), bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   // Everything the services print is the pipeline's running log: one stream, each line tagged.
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
