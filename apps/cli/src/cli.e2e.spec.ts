@@ -129,6 +129,21 @@ describe('the pipeline command', () => {
     expect(result.stderr).toContain("unknown option '--bogus'");
   });
 
+  it('refuses a --port another process listens on before starting anything: the live view would read that one', async () => {
+    const { createServer } = await import('node:net');
+    const other = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => other.listen(port, '127.0.0.1', resolve));
+    try {
+      const result = pipeline(['start', '--home', home.path, '--exit-when-done', '--port', String(port)]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`--port ${port}: another process listens on it (another \`pipeline start\`?). Stop it, or give the serving API another port with --port.`);
+      expect(existsSync(path.join(home.path, 'lake'))).toBe(false);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
   it('refuses a --restarts that is not a whole number before starting anything', () => {
     const result = pipeline(['start', '--home', home.path, '--restarts', 'many']);
     expect(result.status).toBe(2);

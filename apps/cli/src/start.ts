@@ -95,6 +95,13 @@ export async function start(options: StartOptions): Promise<number> {
     process.stderr.write(`${restarts}\n`);
     return 2;
   }
+  // The live view reads the API on this port: another process there (another \`pipeline start\`, say)
+  // would answer for a pipeline that is not this one.
+  const portProblem = await apiPortProblem(options.port);
+  if (portProblem !== undefined) {
+    process.stderr.write(`${portProblem}\nNothing was started or sent.\n`);
+    return 2;
+  }
   // The services log warnings and errors here; the live view says how the data moves.
   const env = {
     ...process.env,
@@ -279,6 +286,23 @@ export function serviceV8Flags(service: string, env: NodeJS.ProcessEnv): string[
     ...(service !== 'producer' || /--max-semi-space-size/.test(set) ? [] : [`--max-semi-space-size=${PRODUCER_SEMI_SPACE_MIB}`]),
     ...(INITIAL_OLD_SPACE_SERVICES.includes(service) ? [`--initial-old-space-size=${INITIAL_OLD_SPACE_MIB}`] : []),
   ];
+}
+
+/** Why the serving API cannot listen on `port` of 127.0.0.1 (its default address), or `undefined` when it can. */
+async function apiPortProblem(setting: string): Promise<string | undefined> {
+  const port = /^\d+$/.test(setting) ? Number(setting) : NaN;
+  if (!(port >= 1 && port <= 65_535)) return `--port: expected a port from 1 to 65535, found ${JSON.stringify(setting)}.`;
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(
+        error.code === 'EADDRINUSE'
+          ? `--port ${port}: another process listens on it (another \`pipeline start\`?). Stop it, or give the serving API another port with --port.`
+          : `--port ${port}: the serving API could not listen on it (${error.message}).`,
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(undefined)));
+  });
 }
 
 /** `--restarts`: a whole number from 0, or a message naming the setting. */
