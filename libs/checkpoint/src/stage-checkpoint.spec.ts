@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
-import { CheckpointInUseError, describeChanges, FingerprintMismatchError, resetCheckpoint, StageCheckpoint } from './stage-checkpoint';
+import { CheckpointInUseError, DamagedCheckpointError, describeChanges, FingerprintMismatchError, resetCheckpoint, StageCheckpoint } from './stage-checkpoint';
 
 describe('stage checkpoint', () => {
   let dir: TempDir;
@@ -83,6 +83,32 @@ describe('stage checkpoint', () => {
     const commits: number[] = [];
     for await (const n of cp.committedBatches()) commits.push(n);
     expect(commits).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('names a damaged record and how to put it right instead of failing on its JSON, and leaves it as it is', async () => {
+    const cp = new StageCheckpoint<{ files: string[] }, { rows: number }, { ids: string[] }>(lake, 'checkpoints/silver');
+    await cp.bind('silver', logic);
+    await cp.writeOffsets(0, { files: ['a'] });
+    await cp.writeState(0, { ids: ['x'] });
+    await cp.commit(0, { rows: 1 });
+    const statePath = 'checkpoints/silver/state/00000000000000000000';
+    for (const [bytes, problem] of [
+      ['{"ids": ["x"', /\(12 bytes that are not JSON: .+\)/],
+      ['', /\(0 bytes that are not JSON: .+\)/],
+      ['null', /\(it holds null, not an object\)/],
+    ] as const) {
+      await lake.write(statePath, bytes);
+      const failure = cp.readState(0);
+      await expect(failure).rejects.toBeInstanceOf(DamagedCheckpointError);
+      await expect(failure).rejects.toThrow(`The checkpoint record ${lake.location}/${statePath} is damaged (`);
+      await expect(failure).rejects.toThrow(problem);
+      await expect(failure).rejects.toThrow("Put a good copy back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start the stage again.");
+      expect((await lake.read(statePath)).toString('utf8')).toBe(bytes);
+    }
+    await lake.write('checkpoints/silver/offsets/00000000000000000000', '{"files": [');
+    await expect(cp.latest()).rejects.toThrow(/checkpoints\/silver\/offsets\/00000000000000000000 is damaged/);
+    await lake.write('checkpoints/silver/metadata', 'not json');
+    await expect(new StageCheckpoint(lake, 'checkpoints/silver').bind('silver', logic)).rejects.toThrow(/checkpoints\/silver\/metadata is damaged/);
   });
 
   it('describes nested changes path by path', () => {

@@ -41,6 +41,23 @@ export class FingerprintMismatchError extends Error {
   }
 }
 
+/**
+ * A checkpoint record that does not hold the JSON its writer wrote (cut short, or changed since):
+ * the stage cannot tell where it stands from it. The record is left as it is.
+ */
+export class DamagedCheckpointError extends Error {
+  override readonly name = 'DamagedCheckpointError';
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super(
+      `The checkpoint record ${path} is damaged (${problem}), so the stage cannot tell where it stands from it. ` +
+        "Put a good copy back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start the stage again.",
+    );
+  }
+}
+
 const batchName = (n: number) => String(n).padStart(20, '0');
 
 /** The fingerprint of a stage's logic: a hash of its canonical JSON. */
@@ -106,7 +123,7 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     const path = `${this.root}/metadata`;
     const wanted: CheckpointMetadata = { formatVersion: CHECKPOINT_FORMAT_VERSION, stage, queryId: randomUUID(), fingerprint: fingerprintOf(logic), logic };
     if (!(await this.lake.createIfAbsent(path, JSON.stringify(wanted, null, 2)))) {
-      const found = JSON.parse((await this.lake.read(path)).toString('utf8')) as CheckpointMetadata;
+      const found = this.parse<CheckpointMetadata>(path, await this.lake.read(path));
       if (found.stage !== stage) throw new FingerprintMismatchError(`${this.lake.location}/${this.root}`, [`stage: ${short(found.stage)} → ${short(stage)}`]);
       if (found.fingerprint !== wanted.fingerprint) throw new FingerprintMismatchError(`${this.lake.location}/${this.root}`, describeChanges(found.logic, logic));
       this.metadata = found;
@@ -122,7 +139,20 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
 
   private async readJson<T>(path: string): Promise<T | undefined> {
     if (!(await this.lake.exists(path))) return undefined;
-    return JSON.parse((await this.lake.read(path)).toString('utf8')) as T;
+    return this.parse<T>(path, await this.lake.read(path));
+  }
+
+  /** A record's JSON: an object, as every record is written. */
+  private parse<T>(path: string, bytes: Buffer): T {
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch (error) {
+      throw new DamagedCheckpointError(`${this.lake.location}/${path}`, `${bytes.length} bytes that are not JSON: ${(error as Error).message}`);
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new DamagedCheckpointError(`${this.lake.location}/${path}`, `it holds ${JSON.stringify(value)?.slice(0, 40)}, not an object`);
+    return value as T;
   }
 
   private async lastBatch(kind: 'offsets' | 'commits'): Promise<number | undefined> {
@@ -164,7 +194,8 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
 
   /** State after batch N (create-if-absent: a re-run writes the same state, so the first one stands). */
   async writeState(batch: number, state: State): Promise<void> {
-    if (!this.holdsState) throw new Error(`The checkpoint ${this.root} is of a stateless stage: it keeps no state/${batchName(batch)}. Write state only to a checkpoint made with holdsState.`);
+    if (!this.holdsState)
+      throw new Error(`The checkpoint ${this.root} is of a stateless stage: it keeps no state/${batchName(batch)}. Write state only to a checkpoint made with holdsState.`);
     await this.lake.createIfAbsent(this.entry('state', batch), JSON.stringify(state));
   }
 
