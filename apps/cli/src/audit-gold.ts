@@ -5,7 +5,7 @@
  * committed batch are pending work for gold; a missing manifest is a hole gold can never pass.
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
-import { manifestLayerPrefix, manifestPath, ManifestValidationError, parseManifest, type GoldCommit, type Manifest, type ManifestLayer } from '@pipeline/contracts';
+import { manifestLayerPrefix, manifestPath, ManifestValidationError, parseManifestBytes, type GoldCommit, type Manifest, type ManifestLayer } from '@pipeline/contracts';
 import { windowDefinitionProblems, windowsOf, type WindowDefinition } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
 import type { CheckpointIndex } from './audit-checkpoints';
@@ -149,7 +149,7 @@ export async function auditSilverToGold(lake: Lake, checkpoints: CheckpointIndex
  */
 export async function readManifestOrReport(lake: Lake, path: string, layer: ManifestLayer, problems: string[]): Promise<Manifest | undefined> {
   try {
-    return parseManifest(JSON.parse((await lake.read(path)).toString('utf8')), path);
+    return parseManifestBytes(await lake.read(path), path);
   } catch (error) {
     const what = error instanceof ManifestValidationError ? error.problems.join('; ') : `not valid JSON (${(error as Error).message})`;
     problems.push(

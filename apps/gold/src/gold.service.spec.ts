@@ -329,7 +329,11 @@ describe('gold', () => {
     try {
       // Silver saw partition 1 only up to 10 s; this shard's rows are all of partition 0, minutes ahead.
       // The watermark silver computed: min(300 s, 10 s) − 30 s delay.
-      const progress = (p0: number) => ({ watermark: s(-20), start: s(0), partitions: { '0': { maxEventTime: s(p0), captureTime: s(p0) }, '1': { maxEventTime: s(10), captureTime: s(p0) } } });
+      const progress = (p0: number) => ({
+        watermark: s(-20),
+        start: s(0),
+        partitions: { '0': { maxEventTime: s(p0), captureTime: s(p0) }, '1': { maxEventTime: s(10), captureTime: s(p0) } },
+      });
       await seedSilver(lake, spec, [[silverRow(spec, 'd1', s(300), 1)], [silverRow(spec, 'd1', s(20), 2)]], 0, undefined, [progress(300), progress(310)]);
       await (await gold(lake, store, spec)).catchUpAll();
       expect(await collect(readDeltaRows(lake, LATE_TABLE))).toEqual([]);
@@ -366,6 +370,34 @@ describe('gold', () => {
     }
   });
 
+  it('works every other shard when one fails to drain, then fails naming its damaged manifest', async () => {
+    const spec = parseSpec(SPEC('1m', 4), 'spec.yaml');
+    const { lake, store } = open('lake');
+    try {
+      const devices = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6', 'd7', 'd8'];
+      await seedSilver(lake, spec, [devices.map((device, i) => silverRow(spec, device, s(10 + i), 20))]);
+      const shards = new Set(devices.map((device) => shardOf([device], 4)));
+      const damaged = [...shards].sort()[0] as number;
+      const where = `manifests/silver/${shardSession(damaged)}/00000000000000000000.json`;
+      await lake.write(where, '{"version": 1,');
+      await expect((await gold(lake, store, spec)).catchUpAll()).rejects.toThrow(new RegExp(`^Invalid manifest ${where}:\n  - is not JSON`));
+      // Every other shard with rows committed its batch and served its devices.
+      for (const shard of shards) {
+        const commits = await collect(lake.list(`checkpoints/gold/${shardSession(shard)}/commits/`));
+        expect([shard, commits.length]).toEqual([shard, shard === damaged ? 0 : 1]);
+      }
+      const served = await allDocuments(store, devices);
+      expect(new Set(served.map((d) => d.pk))).toEqual(new Set(devices.filter((device) => shardOf([device], 4) !== damaged).map((device) => `device_id=${device}`)));
+      // Two damaged shards: one error names both.
+      const second = [...shards].sort()[1] as number;
+      await seedSilver(lake, spec, [[silverRow(spec, 'd1', s(20), 21)]], 1);
+      await lake.write(`manifests/silver/${shardSession(second)}/00000000000000000001.json`, '[');
+      await expect((await gold(lake, store, spec)).catchUpAll()).rejects.toThrow(`2 gold shards failed (the others caught up):\n${shardSession(damaged)}: Invalid manifest`);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a silver manifest whose watermark is ahead of the one gold computes, since silver would have forgotten ids gold still counts', async () => {
     const spec = parseSpec(SPEC('1m', 1), 'spec.yaml');
     const { lake, store } = open('lake');
@@ -388,10 +420,7 @@ describe('gold with a session window', () => {
   });
   afterEach(() => dir.dispose());
 
-  const spec = parseSpec(
-    SPEC('1m', 1).replace('  - { name: per_minute, type: tumbling, size: 1m }\n', '  - { name: visits, type: session, gap: 30s }\n'),
-    'spec.yaml',
-  );
+  const spec = parseSpec(SPEC('1m', 1).replace('  - { name: per_minute, type: tumbling, size: 1m }\n', '  - { name: visits, type: session, gap: 30s }\n'), 'spec.yaml');
   const batches = () => [
     // Two sessions of d1, [0, 30) and [40, 70); the watermark becomes 10 s.
     [silverRow(spec, 'd1', s(0), 20), silverRow(spec, 'd1', s(40), 22)],

@@ -85,12 +85,26 @@ export class GoldService {
     await (await actor.catch(() => undefined))?.idle();
   }
 
-  /** Every shard, one after the other (draining); with `endOfInput`, each shard then finishes its input. */
+  /**
+   * Every shard, one after the other (draining); with `endOfInput`, each shard then finishes its
+   * input. A shard that fails does not hold the others back: they are worked too, and then the
+   * failure is thrown (with several, one error naming each shard and its failure).
+   */
   async catchUpAll(endOfInput = false): Promise<number> {
     let batches = 0;
+    const failures: Array<{ shard: number; error: unknown }> = [];
     for (let shard = 0; shard < this.shards; shard++) {
-      batches += await this.catchUpShard(shard);
-      if (endOfInput && (await (await this.actor(shard)).finishInput())) batches++;
+      try {
+        batches += await this.catchUpShard(shard);
+        if (endOfInput && (await (await this.actor(shard)).finishInput())) batches++;
+      } catch (error) {
+        failures.push({ shard, error });
+      }
+    }
+    if (failures.length === 1) throw (failures[0] as { error: unknown }).error;
+    if (failures.length > 1) {
+      const lines = failures.map(({ shard, error }) => `${shardSession(shard)}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`${failures.length} gold shards failed (the others caught up):\n${lines.join('\n')}`, { cause: failures[0]?.error });
     }
     return batches;
   }

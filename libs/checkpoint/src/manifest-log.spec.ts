@@ -50,9 +50,7 @@ describe('manifest log', () => {
         await session.close();
         return messages.map((m) => ({ id: m.messageId, body: m.body, subject: m.subject, properties: m.applicationProperties }));
       };
-      expect(await received('shard-000')).toEqual(
-        [pointers[0], pointers[2]].map((pointer) => ({ id: pointer?.path, body: pointer, subject: 'silver.batch', properties: {} })),
-      );
+      expect(await received('shard-000')).toEqual([pointers[0], pointers[2]].map((pointer) => ({ id: pointer?.path, body: pointer, subject: 'silver.batch', properties: {} })));
       expect(await received('shard-001')).toEqual([{ id: pointers[1]?.path, body: pointers[1], subject: 'silver.batch', properties: { traceparent } }]);
       // Nothing to announce sends nothing.
       await announcing.announceAll([]);
@@ -108,6 +106,19 @@ describe('manifest log', () => {
     expect(() => parseManifest(evil, 'evil.json')).toThrow(ManifestValidationError);
     expect(() => parseManifest(evil, 'evil.json')).toThrow(/files\[0\]\.path "\.\.\/\.\.\/etc\/passwd" has an empty, '\.' or '\.\.' segment/);
     expect(() => parseManifest(evil, 'evil.json')).toThrow(/files\[1\]\.path "\/abs\/file" is absolute/);
+  });
+
+  it('names a manifest whose bytes are not JSON, read alone or in a session, and how to put it right', async () => {
+    await log.write(bronze(0));
+    const where = manifestPath('bronze', 'bronze', 0);
+    await lake.write(where, '{"version": 1, "lay');
+    for (const reading of [log.read('bronze', 'bronze', 0), collect(log.after('bronze', 'bronze', -1))]) {
+      await expect(reading).rejects.toBeInstanceOf(ManifestValidationError);
+      await expect(reading).rejects.toThrow(new RegExp(`^Invalid manifest ${where}:\n  - is not JSON \\(19 bytes: .+\\)\n`));
+      await expect(reading).rejects.toThrow(
+        /put a good copy back \(from a backup, or the storage account's blob versions or soft-deleted blobs\), then start the stage that reads it again\.$/,
+      );
+    }
   });
 
   it('lists every problem of a malformed manifest at once', () => {

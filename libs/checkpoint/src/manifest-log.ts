@@ -13,7 +13,7 @@ import {
   manifestPath,
   manifestRootProblem,
   manifestSessionPrefix,
-  parseManifest,
+  parseManifestBytes,
   type Manifest,
   type ManifestFile,
   type ManifestLayer,
@@ -149,13 +149,15 @@ export class ManifestLog {
     if (!this.bus || !this.queue || announcements.length === 0) return;
     await this.bus.send(
       this.queue,
-      announcements.map(({ pointer, traceparent }): OutgoingMessage => ({
-        body: pointer,
-        subject: `${pointer.layer}.batch`,
-        sessionId: pointer.session,
-        messageId: pointer.path,
-        applicationProperties: traceparent ? { traceparent } : {},
-      })),
+      announcements.map(
+        ({ pointer, traceparent }): OutgoingMessage => ({
+          body: pointer,
+          subject: `${pointer.layer}.batch`,
+          sessionId: pointer.session,
+          messageId: pointer.path,
+          applicationProperties: traceparent ? { traceparent } : {},
+        }),
+      ),
     );
   }
 
@@ -168,7 +170,7 @@ export class ManifestLog {
   async read(layer: ManifestLayer, session: string, sequence: number): Promise<Manifest | undefined> {
     const path = this.pathOf(layer, session, sequence);
     if (!(await this.lake.exists(path))) return undefined;
-    return parseManifest(JSON.parse((await this.lake.read(path)).toString('utf8')), path);
+    return parseManifestBytes(await this.lake.read(path), path);
   }
 
   /** Manifests of a session after `afterSequence`, in order, stopping before any gap. */
@@ -179,7 +181,7 @@ export class ManifestLog {
     for await (const entry of this.lake.list(manifestSessionPrefix(layer, session, this.root), startAfter ? { startAfter } : {})) {
       if (count >= limit) return;
       if (entry.path !== this.pathOf(layer, session, expected)) return;
-      const manifest = parseManifest(JSON.parse((await this.lake.read(entry.path)).toString('utf8')), entry.path);
+      const manifest = parseManifestBytes(await this.lake.read(entry.path), entry.path);
       yield manifest;
       expected++;
       count++;

@@ -163,8 +163,22 @@ export class ManifestValidationError extends Error {
     readonly where: string,
     readonly problems: string[],
   ) {
-    super(`Invalid manifest ${where}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `Invalid manifest ${where}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        "A manifest is written once, by the batch that committed it, and never again: put a good copy back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start the stage that reads it again.",
+    );
   }
+}
+
+/** A manifest from its bytes as stored: `parseManifest` of their JSON; bytes that are not JSON are an invalid manifest too. */
+export function parseManifestBytes(bytes: Uint8Array, where: string): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new ManifestValidationError(where, [`is not JSON (${bytes.length} bytes: ${(error as Error).message})`]);
+  }
+  return parseManifest(value, where);
 }
 
 const SESSION = /^[a-z0-9][a-z0-9-]{0,62}$/;
