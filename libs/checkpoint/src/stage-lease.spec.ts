@@ -219,10 +219,12 @@ describe.each([
     expect((await other.tryAcquire()).held).toBe(true);
   });
 
-  it('refuses a duration too short to renew in time, and a record that is not a lease', async () => {
+  it('refuses a duration too short to renew in time, and a record that is not a lease (JSON or not), naming it', async () => {
     expect(() => lease('a', { durationMs: 500 })).toThrow(/at least 2000 ms, got 500/);
-    await lake.write(`${ROOT}/lease/000000000001`, '{"nonsense":true}');
-    await expect(lease('a').tryAcquire()).rejects.toThrow(/000000000001 .* is not a lease record; delete it/);
+    for (const text of ['{"nonsense":true}', '{"holder": "a", "renew', '', 'null']) {
+      await lake.write(`${ROOT}/lease/000000000001`, text);
+      await expect(lease('a').tryAcquire()).rejects.toThrow(/000000000001 .* is not a lease record; delete it/);
+    }
   });
 });
 
@@ -235,42 +237,42 @@ describe('stage lease over real time', () => {
   afterEach(() => dispose());
   const lease = (holder: string): StageLease => new StageLease(lake, ROOT, { stage: 'bronze', holder, durationMs: 10_000, clock: new TestClock(0) });
 
-    it('a kept lease stays held while a standby waits; once stopped and released, the standby takes it', async () => {
-      const active = new StageLease(lake, ROOT, { stage: 'bronze', holder: 'active', durationMs: 2_000 });
-      const standby = new StageLease(lake, ROOT, { stage: 'bronze', holder: 'standby', durationMs: 2_000 });
-      expect((await active.tryAcquire()).held).toBe(true);
-      const lost: Error[] = [];
-      const kept = keepStageLease(active, { onLost: (e) => lost.push(e) });
-      const waiting: string[] = [];
-      const stop = new AbortController();
-      const taken = standBy(standby, { signal: stop.signal, onWaiting: (a) => waiting.push(a.holder) });
-      // Three lease durations: without renewals the standby would have taken it twice over.
-      await new Promise((r) => setTimeout(r, 6_000));
-      expect(standby.held).toBe(false);
-      expect(active.held).toBe(true);
-      kept.stop();
-      await active.release();
-      expect(await taken).toMatchObject({ held: true, term: 2, tookOverFrom: 'active' });
-      expect(waiting).toEqual(['active']);
-      expect(lost).toEqual([]);
-    }, 20_000);
+  it('a kept lease stays held while a standby waits; once stopped and released, the standby takes it', async () => {
+    const active = new StageLease(lake, ROOT, { stage: 'bronze', holder: 'active', durationMs: 2_000 });
+    const standby = new StageLease(lake, ROOT, { stage: 'bronze', holder: 'standby', durationMs: 2_000 });
+    expect((await active.tryAcquire()).held).toBe(true);
+    const lost: Error[] = [];
+    const kept = keepStageLease(active, { onLost: (e) => lost.push(e) });
+    const waiting: string[] = [];
+    const stop = new AbortController();
+    const taken = standBy(standby, { signal: stop.signal, onWaiting: (a) => waiting.push(a.holder) });
+    // Three lease durations: without renewals the standby would have taken it twice over.
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect(standby.held).toBe(false);
+    expect(active.held).toBe(true);
+    kept.stop();
+    await active.release();
+    expect(await taken).toMatchObject({ held: true, term: 2, tookOverFrom: 'active' });
+    expect(waiting).toEqual(['active']);
+    expect(lost).toEqual([]);
+  }, 20_000);
 
-    it('standing by ends without the lease when the process stops', async () => {
-      await lease('a').tryAcquire();
-      const stop = new AbortController();
-      const waiting = standBy(new StageLease(lake, ROOT, { stage: 'bronze', holder: 'b', durationMs: 60_000 }), { signal: stop.signal });
-      stop.abort();
-      expect(await waiting).toBeUndefined();
-    });
+  it('standing by ends without the lease when the process stops', async () => {
+    await lease('a').tryAcquire();
+    const stop = new AbortController();
+    const waiting = standBy(new StageLease(lake, ROOT, { stage: 'bronze', holder: 'b', durationMs: 60_000 }), { signal: stop.signal });
+    stop.abort();
+    expect(await waiting).toBeUndefined();
+  });
 
-    it('reports the loss at once to a holder whose lease another instance took', async () => {
-      const active = new StageLease(lake, ROOT, { stage: 'bronze', holder: 'active', durationMs: 2_000 });
-      await active.tryAcquire();
-      const lostTo = new Promise<LeaseLostError>((resolve) => keepStageLease(active, { onLost: resolve }));
-      // An operator (or a standby that judged it expired) created the next term.
-      await lake.createIfAbsent(`${ROOT}/lease/000000000002`, JSON.stringify({ holder: 'other', term: 2, renewal: 0, durationMs: 2_000 }));
-      const error = await lostTo;
-      expect(error.message).toMatch(/term 1: another instance took term 2/);
-      expect(active.held).toBe(false);
-    }, 10_000);
+  it('reports the loss at once to a holder whose lease another instance took', async () => {
+    const active = new StageLease(lake, ROOT, { stage: 'bronze', holder: 'active', durationMs: 2_000 });
+    await active.tryAcquire();
+    const lostTo = new Promise<LeaseLostError>((resolve) => keepStageLease(active, { onLost: resolve }));
+    // An operator (or a standby that judged it expired) created the next term.
+    await lake.createIfAbsent(`${ROOT}/lease/000000000002`, JSON.stringify({ holder: 'other', term: 2, renewal: 0, durationMs: 2_000 }));
+    const error = await lostTo;
+    expect(error.message).toMatch(/term 1: another instance took term 2/);
+    expect(active.held).toBe(false);
+  }, 10_000);
 });

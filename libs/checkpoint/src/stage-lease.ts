@@ -262,8 +262,13 @@ export class StageLease {
 
   private async readRecord(term: number): Promise<LeaseRecord> {
     const path = this.path(term);
-    const parsed = JSON.parse((await this.lake.read(path)).toString('utf8')) as Partial<LeaseRecord>;
-    if (typeof parsed.holder !== 'string' || typeof parsed.renewal !== 'number' || typeof parsed.durationMs !== 'number') {
+    let parsed: Partial<LeaseRecord> | null;
+    try {
+      parsed = JSON.parse((await this.lake.read(path)).toString('utf8')) as Partial<LeaseRecord> | null;
+    } catch {
+      parsed = null; // Not JSON: not a lease record either.
+    }
+    if (parsed === null || typeof parsed !== 'object' || typeof parsed.holder !== 'string' || typeof parsed.renewal !== 'number' || typeof parsed.durationMs !== 'number') {
       throw new Error(`The ${this.options.stage} lease record ${path} in ${this.lake.location} is not a lease record; delete it (no instance can hold it) and start again.`);
     }
     return { holder: parsed.holder, term, renewal: parsed.renewal, durationMs: parsed.durationMs, ...(parsed.released === true ? { released: true as const } : {}) };
