@@ -135,6 +135,16 @@ describe('capture', () => {
     }
   });
 
+  it('names damaged checkpoint metadata and how to put it right', async () => {
+    const log = new CaptureLog(w.lake, 'checkpoints/capture-events');
+    const metadata = { version: 1, namespace: 'testns', eventHub: 'events', consumerGroup: '$Default' };
+    await log.bind(metadata);
+    await w.lake.write('checkpoints/capture-events/metadata', '{"version": 1, "names');
+    await expect(log.bind(metadata)).rejects.toThrow(
+      new RegExp(`^The checkpoint record ${w.lake.location}/checkpoints/capture-events/metadata is damaged \\(21 bytes that are not JSON: .+\\).+Put a good copy back`),
+    );
+  });
+
   it('closes a file when its time window elapses, not before, even when it is small', async () => {
     await w.hub.send([{ body: Buffer.from('{"n":1}') }], { partitionId: '1' });
     const log = new CaptureLog(w.lake, 'checkpoints/capture-events');
@@ -391,7 +401,17 @@ describe('capture', () => {
       expect(running.ownedPartitions.length).toBeLessThan(ids.length);
       expect(summary.drainedByOthers).toEqual(expect.arrayContaining(running.ownedPartitions));
       for (const [id, target] of targets) {
-        const log = new PartitionCapture(id, { prefix: 'raw', namespace: 'testns', eventHub: 'events', partitionId: id }, w.hub, w.lake, new CaptureLog(w.lake, 'checkpoints/capture-events'), w.store, w.clock, silent, options());
+        const log = new PartitionCapture(
+          id,
+          { prefix: 'raw', namespace: 'testns', eventHub: 'events', partitionId: id },
+          w.hub,
+          w.lake,
+          new CaptureLog(w.lake, 'checkpoints/capture-events'),
+          w.store,
+          w.clock,
+          silent,
+          options(),
+        );
         await log.recover();
         expect({ id, captured: log.committedSequenceNumber >= target }).toEqual({ id, captured: true });
       }
@@ -495,7 +515,10 @@ describe('capture tracing', () => {
       const first = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
       const second = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
       const send = (properties: Record<string, string | number>, count: number) =>
-        w.hub.send(Array.from({ length: count }, () => ({ body: Buffer.from('{}'), properties })), { partitionId: '0' });
+        w.hub.send(
+          Array.from({ length: count }, () => ({ body: Buffer.from('{}'), properties })),
+          { partitionId: '0' },
+        );
       await send({ traceparent: second, row: 1 }, 3);
       // Not a traceparent: a number, and text that does not parse; neither links anything.
       await send({ traceparent: 7 }, 1);

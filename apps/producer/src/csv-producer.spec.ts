@@ -1,4 +1,4 @@
-import { appendFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import pino from 'pino';
 import { LocalEventHub } from '@pipeline/adapters';
@@ -523,6 +523,28 @@ describe('CSV producer', () => {
       ]);
       // Row 3 now ends with a line break: the next resume is an ordinary one.
       expect(await resume()).toEqual({ kind: 'resume', fromRow: 5, acknowledged: expect.any(Object) });
+    });
+
+    it('names a damaged position file and the ways on, instead of resuming from a guess', async () => {
+      const csv = path.join(dir.path, 'kept.csv');
+      const folder = path.join(dir.path, 'positions');
+      const positions = new ProducerPositions(folder);
+      await writeFile(csv, `${HEADER}${[1, 2].map(line).join('\n')}\n`);
+      await run(csv, { onPosition: (position) => positions.write('events', csv, position) });
+      const [name] = await readdir(folder);
+      const file = path.join(folder, name as string);
+      for (const [text, what] of [
+        ['{"csvFile": "kept.csv", "nextR', 'not a position it wrote'],
+        ['', 'empty'],
+        ['{"csvFile": "kept.csv"}', 'not a position it wrote'],
+      ] as const) {
+        await writeFile(file, text);
+        await expect(positions.read('events', csv)).rejects.toThrow(
+          `The producer's position in ${csv}, ${file}, is damaged (${what}), so the producer cannot tell which rows the hub already has. Say where to start with --from-row N, or delete that file`,
+        );
+      }
+      await rm(file);
+      expect(await positions.read('events', csv)).toBeUndefined();
     });
 
     it('does not resume by itself on a file shorter than what was read before', async () => {

@@ -92,13 +92,30 @@ export class ProducerPositions {
     return path.join(this.folder, `${id}.json`);
   }
 
+  /** @throws Error naming the file and the ways on when the file is there but not a position (damaged). */
   async read(hub: string, csvFile: string): Promise<ProducerPosition | undefined> {
+    const file = this.file(hub, csvFile);
+    let text: string;
     try {
-      return JSON.parse(await readFile(this.file(hub, csvFile), 'utf8')) as ProducerPosition;
+      text = await readFile(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+    let position: unknown;
+    try {
+      position = JSON.parse(text);
+    } catch {
+      position = undefined;
+    }
+    const p = position as Partial<ProducerPosition> | null | undefined;
+    if (p === null || typeof p !== 'object' || !Number.isSafeInteger(p.nextRow) || typeof p.csvFile !== 'string') {
+      throw new Error(
+        `The producer's position in ${csvFile}, ${file}, is damaged (${text.length === 0 ? 'empty' : 'not a position it wrote'}), so the producer cannot tell which rows the hub already has. ` +
+          'Say where to start with --from-row N, or delete that file to start from row 1 (rows sent again are dropped by silver while it remembers their ids, and land in the late table after).',
+      );
+    }
+    return p as ProducerPosition;
   }
 
   async write(hub: string, csvFile: string, acknowledged: AcknowledgedPosition): Promise<void> {
