@@ -293,6 +293,25 @@ describe('the pipeline command', () => {
     expect(processesRunning((args) => args.includes(home.path))).toEqual([]);
   }, 180_000);
 
+  it('starts the producer killed mid-send again: it resumes after the rows the hub acknowledged, and silver drops any sent twice', async () => {
+    const run = launch(['start', '--home', home.path, '--exit-when-done', '--window', '250ms', '--rate', '400', '--metrics-port', 'off', '--port', String(await freePort())]);
+    const commits = path.join(home.path, 'lake', 'checkpoints', 'silver', 'commits');
+    await waitFor(() => (existsSync(commits) && readdirSync(commits).length > 0 ? true : undefined), { timeoutMs: 60_000, description: 'silver to commit a batch' });
+    const producer = processesRunning((args) => args.includes(' produce ') && args.includes(home.path));
+    expect(producer).toHaveLength(1);
+    process.kill(producer[0] as number, 'SIGKILL');
+    expect({ code: await run.exited, output: run.output() }).toMatchObject({ code: 0 });
+    expect(run.output()).toContain('[pipeline] producer failed (exit 137); starting it again in 1 s (restart 1 of 3 within a minute).');
+    const rows = await dataRows(sample);
+    const through = /Everything sent is through: (\d+) events captured, (\d+) silver rows, (\d+) quarantined, (\d+) duplicates/.exec(run.output());
+    const [captured, silver, quarantined, duplicates] = (through?.slice(1) ?? []).map(Number);
+    // Every good row once in silver; a row sent twice is a duplicate (or, if malformed, quarantined again).
+    expect(silver).toBe(rows - 4);
+    expect(quarantined).toBeGreaterThanOrEqual(4);
+    expect(captured).toBe((silver as number) + (quarantined as number) + (duplicates as number));
+    expect(run.output()).toContain('Reconciled:');
+  }, 180_000);
+
   it('stops the pipeline when a service is down for good, saying which', async () => {
     const run = launch(['start', '--home', home.path, '--window', '250ms', '--restarts', '0', '--metrics-port', 'off', '--port', String(await freePort())]);
     await waitFor(() => (run.output().includes('Ctrl-C stops') ? true : undefined), { timeoutMs: 60_000, description: 'the sample to go through the pipeline' });

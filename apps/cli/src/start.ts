@@ -125,11 +125,11 @@ export async function start(options: StartOptions): Promise<number> {
   if (metricsPorts) say(`Metrics (Prometheus text, docs/metrics.md): ${METRICS_SERVICES.map((name, i) => `${name} http://127.0.0.1:${metricsPorts[i]}/metrics`).join(', ')}`);
   const children: Child[] = [];
   let stopping = false;
-  const launch = (name: string, args: string[], restartable = true) => {
+  const launch = (name: string, args: string[]) => {
     const child = superviseService(
       () => spawnService(options.bin, name, args, env),
       name,
-      restartable ? restarts : 0,
+      restarts,
       () => stopping,
     );
     children.push(child);
@@ -159,8 +159,8 @@ export async function start(options: StartOptions): Promise<number> {
     launch('gold', ['gold', '--home', home, '--spec', options.spec, '--wake', '2s', ...metricsArgs('gold')]);
     launch('serving-api', ['serving-api', '--home', home, '--spec', options.spec, '--port', options.port, ...metricsArgs('serving-api')]);
     const pacing = options.speed ? ['--speed', options.speed] : options.rate ? ['--rate', options.rate] : [];
-    // The producer is not started again: it ends by itself, and a failure of it is reported below.
-    const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing, ...metricsArgs('producer')], false);
+    // A producer started again resumes after the last row the hub acknowledged (its position file).
+    const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing, ...metricsArgs('producer')]);
     const services = children.filter((c) => c !== producer);
 
     const produced = await producer.exited;
