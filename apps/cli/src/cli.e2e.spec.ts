@@ -288,6 +288,8 @@ describe('the pipeline command', () => {
     expect(run.output()).toContain('[pipeline] silver failed (exit 137); starting it again in 1 s (restart 1 of 3 within a minute). It resumes from its checkpoints.');
     // The new silver did the rest: the producer was still sending when the first one was killed.
     expect(run.output()).not.toContain('is not started again');
+    // The live view ran while the producer sent, too.
+    expect(run.output()).toMatch(/^\[pipeline\] sending \| captured \d+ \| bronze \d+ \| silver \d+ \+ \d+ quarantined/m);
     expect(run.output()).toContain(`Everything sent is through: ${rows} events captured, ${rows - 4} silver rows, 4 quarantined, 0 duplicates; gold aggregated ${rows - 4} rows`);
     expect(run.output()).toContain('Reconciled:');
     expect(processesRunning((args) => args.includes(home.path))).toEqual([]);

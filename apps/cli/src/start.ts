@@ -163,7 +163,12 @@ export async function start(options: StartOptions): Promise<number> {
     const producer = launch('producer', ['produce', ...common, '--spec', options.spec, '--csv', options.csv, '--no-progress', ...pacing, ...metricsArgs('producer')]);
     const services = children.filter((c) => c !== producer);
 
+    // While the producer sends, the live view shows how far each layer got.
+    let sending = true;
+    const viewed = showWhileSending(api, () => !sending || stopping);
     const produced = await producer.exited;
+    sending = false;
+    await viewed;
     if (stopping) return finish(children, 130);
     if (produced !== 0) {
       say(`The producer failed (exit ${produced}); stopping.`);
@@ -440,6 +445,24 @@ async function waitUntilThrough(
     }
   } finally {
     await lake.close();
+  }
+}
+
+/** The live view while the producer sends (the count sent is known once it is done): a line a second, until `done()`. */
+async function showWhileSending(api: string, done: () => boolean): Promise<void> {
+  let previous: StatusSample | undefined;
+  let lastLine = '';
+  while (!done()) {
+    const status = await fetchStatus(api);
+    const now = Date.now();
+    if (status && (previous === undefined || now - previous.at >= 1_000)) {
+      previous = statusSample(status, now, previous);
+      const line = `sending | ${statusLine(previous)}`;
+      if (line !== lastLine) say(line);
+      lastLine = line;
+    }
+    // A second between looks, cut short when the producer is done.
+    for (let waited = 0; waited < 1_000 && !done(); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
