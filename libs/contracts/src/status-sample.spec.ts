@@ -60,6 +60,12 @@ describe('statusLine', () => {
     );
   });
 
+  it('says so when no gold shard has reported yet, rather than an empty list of watermarks', () => {
+    const view = status();
+    view.gold.shards = [];
+    expect(statusLine(statusSample(view, 0))).toMatch(/ \| gold 60 rows, 3 late, no shard has a watermark yet$/);
+  });
+
   it('adds the dead letters only when the bus holds some', () => {
     expect(statusLine(statusSample(status({ deadLetters: 3 }), 0))).toMatch(/ \| 3 dead letters$/);
     expect(statusLine(statusSample(status({ deadLetters: null }), 0))).not.toContain('dead letters');

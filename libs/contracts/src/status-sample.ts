@@ -126,7 +126,7 @@ export function statusLine(sample: StatusSample): string {
   const rate = sample.silver.rowsPerSecond === null ? '' : ` (${Math.round(sample.silver.rowsPerSecond)} rows/s)`;
   return (
     `captured ${sample.capture.events} | bronze ${sample.bronze.records} | silver ${sample.silver.rows} + ${sample.silver.quarantined} quarantined + ${sample.silver.duplicates} dup${rate}` +
-    ` | gold ${sample.gold.rows} rows, ${sample.gold.lateRows} late, watermarks ${watermarks}` +
+    ` | gold ${sample.gold.rows} rows, ${sample.gold.lateRows} late, ${watermarks === '' ? 'no shard has a watermark yet' : `watermarks ${watermarks}`}` +
     (sample.deadLetters !== null && sample.deadLetters > 0 ? ` | ${sample.deadLetters} dead letters` : '')
   );
 }
