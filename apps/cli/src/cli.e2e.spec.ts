@@ -52,6 +52,14 @@ async function servedDocuments(home: string): Promise<WindowDocument[]> {
   }
 }
 
+/** The value of `name` in a running process's environment. */
+function instanceId(pid: number, name: string): string | undefined {
+  const entry = readFileSync(`/proc/${pid}/environ`, 'utf8')
+    .split('\0')
+    .find((e) => e.startsWith(`${name}=`));
+  return entry?.slice(name.length + 1);
+}
+
 /** The ids of this machine's processes whose command line (arguments joined by spaces) passes `match`. */
 function processesRunning(match: (args: string) => boolean): number[] {
   const ids: number[] = [];
@@ -273,20 +281,31 @@ describe('the pipeline command', () => {
     expect((await collect(readDeltaRows(lake, 'tables/late'))).length).toBe(lateBefore + totals.silver - (rows - 4));
   }, 180_000);
 
-  it('starts a service killed mid-run again: `start` goes on, and nothing is lost or counted twice', async () => {
+  it('starts services killed mid-run again: `start` goes on, and nothing is lost or counted twice', async () => {
     const run = launch(['start', '--home', home.path, '--exit-when-done', '--window', '250ms', '--rate', '400', '--metrics-port', 'off', '--port', String(await freePort())]);
-    // Silver has committed a batch and the producer is still sending (5 s at 400 events/s): the kill lands mid-run.
+    // Silver has committed a batch and the producer is still sending (5 s at 400 events/s): the kills land mid-run.
     const commits = path.join(home.path, 'lake', 'checkpoints', 'silver', 'commits');
     await waitFor(() => (existsSync(commits) && readdirSync(commits).length > 0 ? true : undefined), { timeoutMs: 60_000, description: 'silver to commit a batch' });
     expect(run.output()).not.toContain('[producer] Sent');
-    const silver = processesRunning((args) => args.includes('silver') && args.includes(home.path));
-    expect(silver).toHaveLength(1);
-    process.kill(silver[0] as number, 'SIGKILL');
+    const service = (name: string) => processesRunning((args) => args.includes(` ${name} `) && args.includes(home.path));
+    const [silver, gold] = [service('silver'), service('gold')];
+    expect([silver.length, gold.length]).toEqual([1, 1]);
+    const goldId = instanceId(gold[0] as number, 'GOLD_INSTANCE_ID');
+    for (const pid of [...silver, ...gold]) process.kill(pid, 'SIGKILL');
+    // Gold started again keeps its instance id: it still owns its shards and works them at once.
+    await waitFor(() => (service('gold').length === 1 && !gold.includes(service('gold')[0] as number) ? true : undefined), {
+      timeoutMs: 30_000,
+      description: 'gold to start again',
+    });
+    expect(instanceId(service('gold')[0] as number, 'GOLD_INSTANCE_ID')).toBe(goldId);
+    expect(goldId).toMatch(/^pipeline-start-\d+-gold$/);
     expect({ code: await run.exited, output: run.output() }).toMatchObject({ code: 0 });
     const rows = await dataRows(sample);
-    expect(run.output()).toContain('[pipeline] silver was ended by SIGKILL.');
-    expect(run.output()).toContain('[pipeline] silver failed (exit 137); starting it again in 1 s (restart 1 of 3 within a minute). It resumes from its checkpoints.');
-    // The new silver did the rest: the producer was still sending when the first one was killed.
+    for (const name of ['silver', 'gold']) {
+      expect(run.output()).toContain(`[pipeline] ${name} was ended by SIGKILL.`);
+      expect(run.output()).toContain(`[pipeline] ${name} failed (exit 137); starting it again in 1 s (restart 1 of 3 within a minute). It resumes from its checkpoints.`);
+    }
+    // The new silver and gold did the rest: the producer was still sending when the first ones were killed.
     expect(run.output()).not.toContain('is not started again');
     // The live view ran while the producer sent, too.
     expect(run.output()).toMatch(/^\[pipeline\] sending \| captured \d+ \| bronze \d+ \| silver \d+ \+ \d+ quarantined/m);

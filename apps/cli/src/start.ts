@@ -126,8 +126,9 @@ export async function start(options: StartOptions): Promise<number> {
   const children: Child[] = [];
   let stopping = false;
   const launch = (name: string, args: string[]) => {
+    const serviceEnv = { ...env, ...restartIdentity(name, env) };
     const child = superviseService(
-      () => spawnService(options.bin, name, args, env),
+      () => spawnService(options.bin, name, args, serviceEnv),
       name,
       restarts,
       () => stopping,
@@ -308,6 +309,17 @@ async function apiPortProblem(setting: string): Promise<string | undefined> {
     );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(undefined)));
   });
+}
+
+/**
+ * The instance id capture and gold keep across their restarts in this run (unless the environment
+ * sets one): a capture or gold started again is the owner of its partitions or shards still, and
+ * works them at once instead of waiting for its earlier claims to expire. Only one process of a
+ * service runs at a time here (a restart follows the exit), so the id is never shared.
+ */
+function restartIdentity(service: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const setting = service === 'capture' ? 'CAPTURE_INSTANCE_ID' : service === 'gold' ? 'GOLD_INSTANCE_ID' : undefined;
+  return setting === undefined || env[setting] !== undefined ? {} : { [setting]: `pipeline-start-${process.pid}-${service}` };
 }
 
 /** `--restarts`: a whole number from 0, or a message naming the setting. */
