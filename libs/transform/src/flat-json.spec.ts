@@ -366,9 +366,11 @@ describe('silver with the byte reader', () => {
       }),
       { numRuns: 4000 },
     );
-    // Both readers, and rows as well as quarantines, were seen often.
+    // Both readers, and rows as well as quarantines, were seen often. The bounds sit far below what
+    // random bodies give (about 1,800 read, 2,200 declined and 225 rows of 4,000, the rows' standard
+    // deviation about 15), so that they hold on every seed.
     expect(read).toBeGreaterThan(1000);
     expect(declined).toBeGreaterThan(1000);
-    expect(rows).toBeGreaterThan(200);
+    expect(rows).toBeGreaterThan(100);
   });
 });
