@@ -10,7 +10,7 @@
  * bytes. Entries older than CAPTURE_RETAINED_BATCHES files are deleted, commits included. Each commit names
  * the instance that wrote it (its owner). The layout is libs/checkpoint capture-progress.ts's.
  */
-import { DamagedCheckpointError } from '@pipeline/checkpoint';
+import { parseCheckpointRecord } from '@pipeline/checkpoint';
 import type { Lake } from '@pipeline/ports';
 
 export type { CaptureCommit, CaptureIntent } from '@pipeline/contracts';
@@ -38,14 +38,7 @@ export class CaptureLog {
   async bind(expected: CaptureMetadata): Promise<void> {
     const path = `${this.root}/metadata`;
     if (await this.lake.createIfAbsent(path, JSON.stringify(expected))) return;
-    const bytes = await this.lake.read(path);
-    let found: CaptureMetadata;
-    try {
-      found = JSON.parse(bytes.toString('utf8')) as CaptureMetadata;
-    } catch (error) {
-      throw new DamagedCheckpointError(`${this.lake.location}/${path}`, `${bytes.length} bytes that are not JSON: ${(error as Error).message}`);
-    }
-    if (found === null || typeof found !== 'object') throw new DamagedCheckpointError(`${this.lake.location}/${path}`, `it holds ${JSON.stringify(found)}, not an object`);
+    const found = parseCheckpointRecord<CaptureMetadata>(await this.lake.read(path), `${this.lake.location}/${path}`);
     const changed = (['namespace', 'eventHub', 'consumerGroup'] as const).filter((k) => found[k] !== expected[k]);
     if (changed.length > 0) {
       throw new CheckpointMismatchError(

@@ -58,6 +58,23 @@ export class DamagedCheckpointError extends Error {
   }
 }
 
+/**
+ * A checkpoint record's JSON, read from its bytes: an object, as every record is written.
+ * `where` names the record in messages (the lake's location and the record's path).
+ * @throws DamagedCheckpointError when the bytes are not JSON, or not an object.
+ */
+export function parseCheckpointRecord<T>(bytes: Uint8Array, where: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch (error) {
+    throw new DamagedCheckpointError(where, `${bytes.length} bytes that are not JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new DamagedCheckpointError(where, `it holds ${JSON.stringify(value)?.slice(0, 40)}, not an object`);
+  return value as T;
+}
+
 const batchName = (n: number) => String(n).padStart(20, '0');
 
 /** The fingerprint of a stage's logic: a hash of its canonical JSON. */
@@ -123,7 +140,7 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     const path = `${this.root}/metadata`;
     const wanted: CheckpointMetadata = { formatVersion: CHECKPOINT_FORMAT_VERSION, stage, queryId: randomUUID(), fingerprint: fingerprintOf(logic), logic };
     if (!(await this.lake.createIfAbsent(path, JSON.stringify(wanted, null, 2)))) {
-      const found = this.parse<CheckpointMetadata>(path, await this.lake.read(path));
+      const found = parseCheckpointRecord<CheckpointMetadata>(await this.lake.read(path), `${this.lake.location}/${path}`);
       if (found.stage !== stage) throw new FingerprintMismatchError(`${this.lake.location}/${this.root}`, [`stage: ${short(found.stage)} → ${short(stage)}`]);
       if (found.fingerprint !== wanted.fingerprint) throw new FingerprintMismatchError(`${this.lake.location}/${this.root}`, describeChanges(found.logic, logic));
       this.metadata = found;
@@ -139,20 +156,7 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
 
   private async readJson<T>(path: string): Promise<T | undefined> {
     if (!(await this.lake.exists(path))) return undefined;
-    return this.parse<T>(path, await this.lake.read(path));
-  }
-
-  /** A record's JSON: an object, as every record is written. */
-  private parse<T>(path: string, bytes: Buffer): T {
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      throw new DamagedCheckpointError(`${this.lake.location}/${path}`, `${bytes.length} bytes that are not JSON: ${(error as Error).message}`);
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-      throw new DamagedCheckpointError(`${this.lake.location}/${path}`, `it holds ${JSON.stringify(value)?.slice(0, 40)}, not an object`);
-    return value as T;
+    return parseCheckpointRecord<T>(await this.lake.read(path), `${this.lake.location}/${path}`);
   }
 
   private async lastBatch(kind: 'offsets' | 'commits'): Promise<number | undefined> {
