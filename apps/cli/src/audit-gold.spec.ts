@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
 import { makeTempDir, type TempDir } from '@pipeline/testing';
 import { CheckpointIndex } from './audit-checkpoints';
-import { goldWindowsPerRow } from './audit-gold';
+import { goldWindowsPerRow, readManifestOrReport } from './audit-gold';
 
 describe("goldWindowsPerRow, from gold's checkpoint metadata", () => {
   let dir: TempDir;
@@ -43,5 +43,30 @@ describe("goldWindowsPerRow, from gold's checkpoint metadata", () => {
   it('is unknown when a recorded window definition is not valid', async () => {
     expect(await windowsPerRow([{ name: 'broken', sizeMs: 10_000, slideMs: 20_000 }])).toBeUndefined();
     expect(await windowsPerRow([{ name: 'broken', sizeMs: 10_000, slideMs: 5_000, offsetMs: 5_000 }])).toBeUndefined();
+  });
+});
+
+describe('readManifestOrReport', () => {
+  let dir: TempDir;
+  let lake: LocalLake;
+  beforeEach(async () => {
+    dir = await makeTempDir('pipeline-audit-manifest-');
+    lake = new LocalLake(path.join(dir.path, 'lake'));
+  });
+  afterEach(async () => {
+    await dir.dispose();
+  });
+
+  it('reports a manifest that is not JSON, or that cannot be read, with its path and the fix, and reads none', async () => {
+    const damaged = 'manifests/silver/shard-000/00000000000000000000.json';
+    const missing = 'manifests/silver/shard-001/00000000000000000000.json';
+    await lake.write(damaged, '{"version": 1,');
+    const problems: string[] = [];
+    expect(await readManifestOrReport(lake, damaged, 'silver', problems)).toBeUndefined();
+    expect(await readManifestOrReport(lake, missing, 'silver', problems)).toBeUndefined();
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(new RegExp(`^silver manifest ${damaged} cannot be read: is not JSON \\(14 bytes: .+\\)\\. Silver writes each manifest once and never changes it`));
+    // A read that fails is reported with the lake's own message, not as JSON it never saw.
+    expect(problems[1]).toMatch(new RegExp(`^silver manifest ${missing} cannot be read: (?!is not JSON|not valid JSON).+[^.]\\. Silver writes each manifest once`));
   });
 });

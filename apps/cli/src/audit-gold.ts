@@ -144,14 +144,15 @@ export async function auditSilverToGold(lake: Lake, checkpoints: CheckpointIndex
 
 /**
  * A manifest as the audit reads it: `undefined`, with the problem reported (its path, what is wrong
- * and the fix), when it is not valid JSON or not a valid manifest. A stage writes each manifest once
+ * and the fix), when it cannot be read, is not JSON or is not a valid manifest. A stage writes each manifest once
  * and never changes it, so the fix is the original bytes.
  */
 export async function readManifestOrReport(lake: Lake, path: string, layer: ManifestLayer, problems: string[]): Promise<Manifest | undefined> {
   try {
     return parseManifestBytes(await lake.read(path), path);
   } catch (error) {
-    const what = error instanceof ManifestValidationError ? error.problems.join('; ') : `not valid JSON (${(error as Error).message})`;
+    // Bytes that are not JSON are an invalid manifest too (parseManifestBytes); anything else failed to read.
+    const what = error instanceof ManifestValidationError ? error.problems.join('; ') : (error as Error).message.replace(/\.$/, '');
     problems.push(
       `${layer} manifest ${path} cannot be read: ${what}. ${layer === 'bronze' ? 'Bronze' : 'Silver'} writes each manifest once and never changes it, and the next stage stops at it: put the original back at ${path} (from a backup, or the storage account's blob versions or soft-deleted blobs).`,
     );
