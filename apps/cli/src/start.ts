@@ -420,8 +420,7 @@ async function waitUntilThrough(
   let exited: string | undefined;
   for (const service of services) void service.exited.then(() => (exited ??= service.name));
   let problemLooks = 0;
-  let lastLine = '';
-  let previous: StatusSample | undefined;
+  const lines = new LiveLines(`sent ${sent}`);
   try {
     for (;;) {
       if (stopped()) return undefined;
@@ -431,16 +430,7 @@ async function waitUntilThrough(
       }
       const status = await fetchStatus(api);
       if (status) {
-        // The status page's figures, from the same function: the two views agree.
-        const now = Date.now();
-        const sample = statusSample(status, now, previous);
-        // One line a second at most: rates are over the time since the last line.
-        if (previous === undefined || now - previous.at >= 1_000) {
-          previous = sample;
-          const line = `sent ${sent} | ${statusLine(sample)}`;
-          if (line !== lastLine) say(line);
-          lastLine = line;
-        }
+        const sample = lines.look(status);
         const silverDone = sample.silver.records === sent;
         const goldDone = sample.gold.rows === sample.silver.rows;
         if (silverDone && goldDone) {
@@ -452,7 +442,7 @@ async function waitUntilThrough(
       }
       // Looks come every 250 ms once silver is near the end (a status costs the API some CPU), and a
       // problem seen by the audit is looked at again a second later: a batch in flight settles.
-      const near = previous !== undefined && previous.silver.records >= sent * 0.95;
+      const near = lines.last !== undefined && lines.last.silver.records >= sent * 0.95;
       await new Promise((resolve) => setTimeout(resolve, near && problemLooks === 0 ? NEAR_LOOK_EVERY_MS : 1_000));
     }
   } finally {
@@ -462,19 +452,34 @@ async function waitUntilThrough(
 
 /** The live view while the producer sends (the count sent is known once it is done): a line a second, until `done()`. */
 async function showWhileSending(api: string, done: () => boolean): Promise<void> {
-  let previous: StatusSample | undefined;
-  let lastLine = '';
+  const lines = new LiveLines('sending');
   while (!done()) {
     const status = await fetchStatus(api);
-    const now = Date.now();
-    if (status && (previous === undefined || now - previous.at >= 1_000)) {
-      previous = statusSample(status, now, previous);
-      const line = `sending | ${statusLine(previous)}`;
-      if (line !== lastLine) say(line);
-      lastLine = line;
-    }
+    if (status) lines.look(status);
     // A second between looks, cut short when the producer is done.
     for (let waited = 0; waited < 1_000 && !done(); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The live view's lines: one a second at most, with rates over the time since the line before, none printed twice in a row. */
+class LiveLines {
+  /** The sample of the last line printed. */
+  last: StatusSample | undefined;
+  private lastLine = '';
+
+  constructor(private readonly prefix: string) {}
+
+  /** The status as a sample (the status page's figures, from the same function: the two views agree), printed when a second has passed since the last line. */
+  look(status: StatusView): StatusSample {
+    const now = Date.now();
+    const sample = statusSample(status, now, this.last);
+    if (this.last === undefined || now - this.last.at >= 1_000) {
+      this.last = sample;
+      const line = `${this.prefix} | ${statusLine(sample)}`;
+      if (line !== this.lastLine) say(line);
+      this.lastLine = line;
+    }
+    return sample;
   }
 }
 
