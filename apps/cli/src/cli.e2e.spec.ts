@@ -54,10 +54,16 @@ async function servedDocuments(home: string): Promise<WindowDocument[]> {
 
 /** The value of `name` in a running process's environment. */
 function instanceId(pid: number, name: string): string | undefined {
-  const entry = readFileSync(`/proc/${pid}/environ`, 'utf8')
+  let environment: string;
+  try {
+    environment = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined; // Ended meanwhile.
+  }
+  return environment
     .split('\0')
-    .find((e) => e.startsWith(`${name}=`));
-  return entry?.slice(name.length + 1);
+    .find((e) => e.startsWith(`${name}=`))
+    ?.slice(name.length + 1);
 }
 
 /** The ids of this machine's processes whose command line (arguments joined by spaces) passes `match`. */
@@ -293,11 +299,15 @@ describe('the pipeline command', () => {
     const goldId = instanceId(gold[0] as number, 'GOLD_INSTANCE_ID');
     for (const pid of [...silver, ...gold]) process.kill(pid, 'SIGKILL');
     // Gold started again keeps its instance id: it still owns its shards and works them at once.
-    await waitFor(() => (service('gold').length === 1 && !gold.includes(service('gold')[0] as number) ? true : undefined), {
-      timeoutMs: 30_000,
-      description: 'gold to start again',
-    });
-    expect(instanceId(service('gold')[0] as number, 'GOLD_INSTANCE_ID')).toBe(goldId);
+    // Read from the new process as soon as it is seen: it may end with the run right after.
+    const restartedId = await waitFor(
+      () => {
+        const [restarted] = service('gold').filter((pid) => !gold.includes(pid));
+        return restarted === undefined ? undefined : instanceId(restarted, 'GOLD_INSTANCE_ID');
+      },
+      { timeoutMs: 30_000, description: 'gold to start again' },
+    );
+    expect(restartedId).toBe(goldId);
     expect(goldId).toMatch(/^pipeline-start-\d+-gold$/);
     expect({ code: await run.exited, output: run.output() }).toMatchObject({ code: 0 });
     const rows = await dataRows(sample);
