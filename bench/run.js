@@ -2,7 +2,8 @@
 'use strict';
 /**
  * `npm run bench`: throughput and peak memory of each stage on generated data, then the simple
- * shape through the whole pipeline with every service at once (bench/simple-shape.js).
+ * shape through the whole pipeline with every service at once (bench/simple-shape.js) and each
+ * stage alone on the same flights.
  * Each stage runs as its own process, exactly as a user runs it; the exact commands are printed.
  * Options: --rows N (example spec, default 1,000,000), --simple-rows N (simple shape, default
  * 3,000,000, run after a third of it for peak memory side by side; 0 leaves it out), --late-rows N (`/v1/late` on a late table of N rows, bench/late-rows.js,
@@ -26,15 +27,16 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-'));
 const home = path.join(work, 'home');
 const csv = path.join(work, 'readings.csv');
 const spec = path.join(root, 'examples', 'sensors.spec.yaml');
+const simpleSpec = path.join(root, 'examples', 'flights', 'flights.spec.yaml');
 const bin = path.join(root, 'bin', 'pipeline.js');
 const rssReporter = path.join(__dirname, 'report-rss.js');
 require('../bin/register');
 const { serviceV8Flags } = require('../dist/apps/cli/src/start');
 
-function run(label, pipelineArgs, { measure = true } = {}) {
+function run(label, pipelineArgs, { measure = true, service = label } = {}) {
   const rssFile = path.join(work, `${label}.rss`);
   // Each service with the V8 flags `pipeline start` and the container images give it (heap cap, the producer's young generation).
-  const argv = [...(measure ? ['-r', rssReporter] : []), ...serviceV8Flags(label, {}), bin, ...pipelineArgs];
+  const argv = [...(measure ? ['-r', rssReporter] : []), ...serviceV8Flags(service, {}), bin, ...pipelineArgs];
   const shown = `node ${argv.map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}`;
   const started = process.hrtime.bigint();
   const result = spawnSync(process.execPath, argv, {
@@ -114,7 +116,16 @@ async function loadServingApi(home) {
     const duration = 20;
     const load = async (paths) => {
       const result = await autocannon({ url: base, connections, duration, requests: paths.map((p) => ({ method: 'GET', path: p })) });
-      return { connections, duration, paths, requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+      return {
+        connections,
+        duration,
+        paths,
+        requestsPerSecond: result.requests.average,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        errors: result.errors,
+        non2xx: result.non2xx,
+      };
     };
     const mixed = await load(['/v1/windows?key=dev-0001&window=per_minute&limit=20', '/v1/keys/dev-0002/latest?window=last_5m']);
     const point = await load(['/v1/keys/dev-0002/latest?window=last_5m']);
@@ -152,41 +163,52 @@ function simpleLines(simple, third) {
   ];
 }
 
-async function main() {
-  process.stderr.write(`Generating ${rows.toLocaleString('en-US')} rows in ${work} …\n`);
-  run('generate', ['generate', '--rows', String(rows), '--seed', '7', '--devices', '1000', '--out', csv], { measure: false });
-  const size = fs.statSync(csv).size;
+/**
+ * Each stage alone, one after the other, on `csvFile` under `specFile` in a home of its own: the
+ * producer sends the whole CSV, then each stage drains what the one before wrote. The audit after
+ * must reconcile. `prefix` names the runs' memory records and the progress lines.
+ */
+function stagesAlone({ specFile, csvFile, homeDir, prefix, what }) {
+  const label = (service) => `${prefix}${service}`;
   const results = [];
-
-  process.stderr.write('producer → hub …\n');
-  const produce = run('producer', ['produce', '--spec', spec, '--csv', csv, '--home', home, '--no-progress', '--json']);
+  const stage = (name, service, args) => {
+    process.stderr.write(`${what}: ${name} …\n`);
+    return run(label(service), args, { service });
+  };
+  const produce = stage('producer → hub', 'producer', ['produce', '--spec', specFile, '--csv', csvFile, '--home', homeDir, '--no-progress', '--json']);
   const summary = JSON.parse(produce.stdout.trim().split('\n').pop());
-  results.push({ stage: 'producer → hub', events: summary.eventsSent, ...produce });
+  const events = summary.eventsSent;
+  results.push({ stage: 'producer → hub', events, ...produce });
+  results.push({ stage: 'hub → capture', events, ...stage('hub → capture', 'capture', ['capture', '--home', homeDir, '--drain']) });
+  results.push({ stage: 'capture → bronze', events, ...stage('capture → bronze', 'bronze', ['bronze', '--home', homeDir, '--drain']) });
+  results.push({ stage: 'bronze → silver', events, ...stage('bronze → silver', 'silver', ['silver', '--home', homeDir, '--spec', specFile, '--drain']) });
+  results.push({ stage: 'silver → gold', events, ...stage('silver → gold', 'gold', ['gold', '--home', homeDir, '--spec', specFile, '--drain']) });
 
-  process.stderr.write('hub → capture …\n');
-  const capture = run('capture', ['capture', '--home', home, '--drain']);
-  results.push({ stage: 'hub → capture', events: summary.eventsSent, ...capture });
-
-  process.stderr.write('capture → bronze …\n');
-  const bronze = run('bronze', ['bronze', '--home', home, '--drain']);
-  results.push({ stage: 'capture → bronze', events: summary.eventsSent, ...bronze });
-
-  process.stderr.write('bronze → silver …\n');
-  const silver = run('silver', ['silver', '--home', home, '--spec', spec, '--drain']);
-  results.push({ stage: 'bronze → silver', events: summary.eventsSent, ...silver });
-
-  process.stderr.write('silver → gold …\n');
-  const gold = run('gold', ['gold', '--home', home, '--spec', spec, '--drain']);
-  results.push({ stage: 'silver → gold', events: summary.eventsSent, ...gold });
-
-  const audit = run('audit', ['audit', '--home', home, '--json'], { measure: false });
+  const audit = run(label('audit'), ['audit', '--home', homeDir, '--json'], { measure: false });
   const report = JSON.parse(audit.stdout);
-  if (report.problems.length > 0) throw new Error(`the audit found problems after the run: ${report.problems.join('; ')}`);
+  if (report.problems.length > 0) throw new Error(`the audit found problems after the ${what} run: ${report.problems.join('; ')}`);
   const totals = report.rows.reduce((t, r) => ({ silver: t.silver + r.silver, quarantined: t.quarantined + r.quarantined, duplicates: t.duplicates + r.duplicates }), {
     silver: 0,
     quarantined: 0,
     duplicates: 0,
   });
+  return { results, totals };
+}
+
+/** A stage table: events, seconds, throughput and peak RSS per stage. */
+function stageTable(results) {
+  return [
+    '| stage | events | seconds | throughput | peak RSS |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...results.map((r) => `| ${r.stage} | ${r.events.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${rate(r.events, r.seconds)} | ${r.peak ? mib(r.peak) : '?'} |`),
+  ];
+}
+
+async function main() {
+  process.stderr.write(`Generating ${rows.toLocaleString('en-US')} rows in ${work} …\n`);
+  run('generate', ['generate', '--rows', String(rows), '--seed', '7', '--devices', '1000', '--out', csv], { measure: false });
+  const size = fs.statSync(csv).size;
+  const { results, totals } = stagesAlone({ specFile: spec, csvFile: csv, homeDir: home, prefix: '', what: 'example spec' });
 
   process.stderr.write('DuckDB over the same CSV …\n');
   const duckdb = await duckdbAggregation(csv);
@@ -203,12 +225,15 @@ async function main() {
   const pipelineSeconds = results.reduce((n, r) => n + r.seconds, 0);
   let simple;
   let simpleThird;
+  let simpleStages;
   if (simpleRows > 0) {
     // A third of the stream first: memory that grows with the stream's length, not with its open windows, shows as a difference.
     const thirdRows = Math.round(simpleRows / 3);
     process.stderr.write(`simple shape: ${thirdRows.toLocaleString('en-US')}, then ${simpleRows.toLocaleString('en-US')} flights through every service at once …\n`);
     simpleThird = await simpleShape({ work: fs.mkdtempSync(path.join(work, 'third-')), rows: thirdRows });
     simple = await simpleShape({ work, rows: simpleRows });
+    // The same flights, each stage alone: the stage rows of the example spec beside those of the simple shape.
+    simpleStages = stagesAlone({ specFile: simpleSpec, csvFile: simple.csv, homeDir: path.join(work, 'simple-stages-home'), prefix: 'simple-', what: 'simple shape' });
   }
   let scaled;
   if (scaleOutRows > 0) {
@@ -224,9 +249,7 @@ async function main() {
   const lines = [
     `Benchmark: ${rows.toLocaleString('en-US')} generated events (${mib(size)} of CSV), Node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU'}`,
     '',
-    '| stage | events | seconds | throughput | peak RSS |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...results.map((r) => `| ${r.stage} | ${r.events.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${rate(r.events, r.seconds)} | ${r.peak ? mib(r.peak) : '?'} |`),
+    ...stageTable(results),
     '',
     `Audit after the run: ${totals.silver.toLocaleString('en-US')} silver rows, ${totals.quarantined} quarantined, ${totals.duplicates} duplicates; reconciled.`,
     '',
@@ -241,6 +264,14 @@ async function main() {
     ),
     ...(late ? ['', ...lateRowsLines(late)] : []),
     ...(simple ? ['', ...simpleLines(simple, simpleThird)] : []),
+    ...(simpleStages
+      ? [
+          '',
+          `Each stage alone on the same ${simpleRows.toLocaleString('en-US')} flights (the simple shape), one after the other (audit: ${simpleStages.totals.silver.toLocaleString('en-US')} silver rows, ${simpleStages.totals.quarantined} quarantined, ${simpleStages.totals.duplicates} duplicates; reconciled):`,
+          '',
+          ...stageTable(simpleStages.results),
+        ]
+      : []),
     ...(scaled ? ['', ...scaleOutLines(scaled)] : []),
     ...(fresh
       ? [
@@ -252,6 +283,7 @@ async function main() {
     'Commands (run from the repository root; the generated CSV is not part of the timings):',
     ...results.map((r) => `  ${r.stage}: ${r.command}`),
     ...(simple ? [`  simple shape, every service at once: ${simple.pipeline.command}`] : []),
+    ...(simpleStages ? simpleStages.results.map((r) => `  simple shape, ${r.stage}: ${r.command}`) : []),
     ...(fresh ? [`  freshness: ${fresh.command}`] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

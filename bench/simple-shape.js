@@ -98,7 +98,7 @@ async function simpleShape({ work, rows }) {
   const size = fs.statSync(csv).size;
   const pipeline = await runWholePipeline(work, csv);
   const duckdb = await duckdbFlights(csv);
-  return { rows, size, pipeline, duckdb };
+  return { rows, csv, size, pipeline, duckdb };
 }
 
 module.exports = { simpleShape, writeFlightsCsv, duckdbFlights };
