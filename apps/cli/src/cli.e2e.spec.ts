@@ -165,6 +165,29 @@ describe('the pipeline command', () => {
     expect(existsSync(path.join(home.path, 'lake'))).toBe(false);
   });
 
+  it('refuses a LOG_LEVEL that names no level with exit code 2, naming the values, and exits though its metrics port is open; an empty one means info', async () => {
+    for (const service of ['silver', 'bronze']) {
+      const args = [
+        service,
+        '--home',
+        home.path,
+        '--drain',
+        '--metrics-port',
+        String(await freePort()),
+        ...(service === 'silver' ? ['--spec', path.join(root, 'examples', 'sensors.spec.yaml')] : []),
+      ];
+      // A process held open by its metrics listener would run into the timeout (status null).
+      const refused = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'verbose' }, encoding: 'utf8', timeout: 60_000 });
+      expect({ status: refused.status, stderr: refused.stderr.trim() }).toEqual({
+        status: 2,
+        stderr: 'LOG_LEVEL is "verbose": expected one of trace, debug, info, warn, error, fatal, silent, or unset for info.',
+      });
+      const empty = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: '', LOG_FORMAT: 'json' }, encoding: 'utf8', timeout: 60_000 });
+      expect(empty.status).toBe(0);
+      expect(empty.stderr).toContain('"level":"info"');
+    }
+  });
+
   it('reports every missing producer setting at once', () => {
     const result = pipeline(['produce', '--home', home.path, '--partitions', 'many'], { PIPELINE_SPEC: '', PIPELINE_CSV: '' });
     expect(result.status).toBe(2);

@@ -52,6 +52,10 @@ export function usageExitCode(error: unknown): number | undefined {
     process.stderr.write(`${error.message}\n`);
     return 2;
   }
-  const exitCode = (error as { exitCode?: number } | null)?.exitCode;
-  return exitCode === undefined ? undefined : exitCode === 0 ? 0 : 2;
+  const { exitCode, code } = (error ?? {}) as { exitCode?: number; code?: unknown };
+  if (exitCode === undefined) return undefined;
+  // Commander printed its own usage error (its errors have a `commander.…` code); a setting refused
+  // outside the settings check (LOG_LEVEL, read as the logger is made) says what to fix here.
+  if (exitCode === 2 && code === undefined && error instanceof Error) process.stderr.write(`${error.message}\n`);
+  return exitCode === 0 ? 0 : 2;
 }

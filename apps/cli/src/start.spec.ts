@@ -41,14 +41,7 @@ describe('superviseService', () => {
     runs.push(run);
     return run.child;
   };
-  const supervise = (limit: number) =>
-    superviseService(
-      spawnOnce,
-      'silver',
-      limit,
-      () => stopping,
-      () => clock,
-    );
+  const supervise = (limit: number, finishes = false) => superviseService(spawnOnce, 'silver', limit, () => stopping, { finishes, now: () => clock });
   /** Ends the current run with `code` and lets the supervisor see it. */
   const fail = async (code: number) => {
     (runs[runs.length - 1] as FakeRun).end(code);
@@ -92,7 +85,7 @@ describe('superviseService', () => {
     clock += 59_000;
     await fail(1);
     expect(await settled(service.exited)).toBe(1);
-    expect(said.at(-1)).toBe('[pipeline] silver failed (exit 1) 4 times within a minute; it is not started again (--restarts 3).\n');
+    expect(said.at(-1)).toBe('[pipeline] silver ended 4 times within a minute, the last time failed (exit 1); it is not started again (--restarts 3).\n');
     jest.runAllTimers();
     expect(runs).toHaveLength(4);
   });
@@ -111,21 +104,38 @@ describe('superviseService', () => {
     expect(await settled(service.exited)).toBe(137);
   });
 
-  it('does not start again a service that exits cleanly, refuses its settings (2), is being stopped, or may not restart', async () => {
-    for (const [code, limit, stop] of [
-      [0, 3, false],
-      [2, 3, false],
-      [143, 3, true],
-      [137, 0, false],
+  it('does not start again a service that finishes and exits cleanly, refuses its settings (2), is being stopped, or may not restart', async () => {
+    for (const [code, limit, stop, finishes] of [
+      [0, 3, false, true],
+      [0, 3, true, false],
+      [2, 3, false, false],
+      [143, 3, true, false],
+      [137, 0, false, false],
     ] as const) {
       runs = [];
       stopping = stop;
-      const service = supervise(limit);
+      const service = supervise(limit, finishes);
       await fail(code);
       expect(await settled(service.exited)).toBe(code);
       jest.runAllTimers();
       expect(runs).toHaveLength(1);
     }
+  });
+
+  it('starts again a service that runs until stopped and exits cleanly while the pipeline runs (stopped from outside), within the same limit', async () => {
+    const service = supervise(1);
+    await fail(0);
+    expect(said.at(-1)).toBe(
+      '[pipeline] silver stopped though the pipeline runs (exit 0: stopped from outside?); starting it again in 1 s (restart 1 of 1 within a minute). It resumes from its checkpoints.\n',
+    );
+    jest.advanceTimersByTime(1_000);
+    expect(runs).toHaveLength(2);
+    expect(await settled(service.exited)).toBe('pending');
+    await fail(0);
+    expect(await settled(service.exited)).toBe(0);
+    expect(said.at(-1)).toBe(
+      '[pipeline] silver ended 2 times within a minute, the last time stopped though the pipeline runs (exit 0: stopped from outside?); it is not started again (--restarts 1).\n',
+    );
   });
 
   it('does not start it again when a stop comes during the wait, and counts it as stopped', async () => {

@@ -64,8 +64,8 @@ export const RESTART_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000];
 const STOPPED_BY_SIGINT = 130;
 const STOPPED_BY_SIGTERM = 143;
 
-/** Exit codes after which a service is not started again: a clean exit, and a refused setting or spec (2), which would fail again. */
-const FINAL_EXIT_CODES: ReadonlySet<number> = new Set([0, 2]);
+/** The exit code of a refused setting or spec: the service would fail again, so it is not started again. */
+const REFUSED = 2;
 
 export async function start(options: StartOptions): Promise<number> {
   const home = resolvePipelineHome(options.home);
@@ -106,7 +106,7 @@ export async function start(options: StartOptions): Promise<number> {
   const env = {
     ...process.env,
     PIPELINE_HOME: home,
-    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    LOG_LEVEL: process.env['LOG_LEVEL'] || 'warn',
     LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json'),
   };
   const metricsPorts = await servicePorts(options.metricsPort, METRICS_SERVICES.length);
@@ -127,11 +127,13 @@ export async function start(options: StartOptions): Promise<number> {
   let stopping = false;
   const launch = (name: string, args: string[]) => {
     const serviceEnv = { ...env, ...restartIdentity(name, env) };
+    // The producer is done once it has sent the file; the others run until stopped.
     const child = superviseService(
       () => spawnService(options.bin, name, args, serviceEnv),
       name,
       restarts,
       () => stopping,
+      { finishes: name === 'producer' },
     );
     children.push(child);
     return child;
@@ -330,12 +332,22 @@ function restartLimit(setting: string | undefined): number | string {
 }
 
 /**
- * Runs a service and starts it again when it fails, at most `limit` times within
- * `RESTART_WINDOW_MS`, after `RESTART_DELAYS_MS`; never once `stopping()` (it was told to stop) or
- * after a final exit code. The returned child's `exited` settles only when the service is down for
- * good: with its last exit code, or 0 when the pipeline stopped while it waited to be started again.
+ * Runs a service and starts it again when it ends, at most `limit` times within
+ * `RESTART_WINDOW_MS`, after `RESTART_DELAYS_MS`; never once `stopping()` (it was told to stop),
+ * after a refused setting or spec (exit 2), or, for a service that `finishes` (the producer, done
+ * once it has sent its file), after a clean exit. A service that runs until stopped and exits
+ * cleanly while the pipeline runs was stopped by something else (a signal from outside): it is
+ * started again, as after a failure. The returned child's `exited` settles only when the service
+ * is down for good: with its last exit code, or 0 when the pipeline stopped while it waited to be
+ * started again.
  */
-export function superviseService(spawnOnce: () => Child, name: string, limit: number, stopping: () => boolean, now: () => number = Date.now): Child {
+export function superviseService(
+  spawnOnce: () => Child,
+  name: string,
+  limit: number,
+  stopping: () => boolean,
+  { finishes = false, now = Date.now }: { finishes?: boolean; now?: () => number } = {},
+): Child {
   let settle: (code: number) => void = () => undefined;
   const exited = new Promise<number>((resolve) => (settle = resolve));
   const restartedAt: number[] = [];
@@ -343,16 +355,17 @@ export function superviseService(spawnOnce: () => Child, name: string, limit: nu
   const child: Child = { name, process: first.process, exited };
   const watch = (run: Child): void => {
     void run.exited.then((code) => {
-      if (stopping() || FINAL_EXIT_CODES.has(code) || limit === 0) return settle(code);
+      if (stopping() || code === REFUSED || (code === 0 && finishes) || limit === 0) return settle(code);
       const at = now();
       while (restartedAt.length > 0 && at - (restartedAt[0] as number) >= RESTART_WINDOW_MS) restartedAt.shift();
+      const ended = code === 0 ? 'stopped though the pipeline runs (exit 0: stopped from outside?)' : `failed (exit ${code})`;
       if (restartedAt.length >= limit) {
-        say(`${name} failed (exit ${code}) ${limit + 1} times within a minute; it is not started again (--restarts ${limit}).`);
+        say(`${name} ended ${limit + 1} times within a minute, the last time ${ended}; it is not started again (--restarts ${limit}).`);
         return settle(code);
       }
       restartedAt.push(at);
       const delay = RESTART_DELAYS_MS[Math.min(restartedAt.length, RESTART_DELAYS_MS.length) - 1] as number;
-      say(`${name} failed (exit ${code}); starting it again in ${delay / 1000} s (restart ${restartedAt.length} of ${limit} within a minute). It resumes from its checkpoints.`);
+      say(`${name} ${ended}; starting it again in ${delay / 1000} s (restart ${restartedAt.length} of ${limit} within a minute). It resumes from its checkpoints.`);
       setTimeout(() => {
         if (stopping()) {
           // Its failure was one to recover from, and the pipeline stops now on its own account.

@@ -20,12 +20,31 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/** The levels `LOG_LEVEL` takes, least to most severe; `silent` logs nothing. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** `LOG_LEVEL` names no level: a setting to fix (exit code 2). */
+export class LogLevelError extends Error {
+  override readonly name = 'LogLevelError';
+  readonly exitCode = 2;
+}
+
+/** The level `LOG_LEVEL` sets (any case; unset or empty: `info`); throws `LogLevelError` naming the setting and its values. */
+export function logLevel(env: NodeJS.ProcessEnv = process.env): string {
+  const setting = env['LOG_LEVEL']?.trim() ?? '';
+  if (setting === '') return 'info';
+  const level = setting.toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level;
+  throw new LogLevelError(`LOG_LEVEL is ${JSON.stringify(setting)}: expected one of ${LOG_LEVELS.join(', ')}, or unset for info.`);
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? defaultLogFormat();
+  const level = options.level ?? logLevel();
   const destination = options.destination ?? (format === 'pretty' ? prettyStream(process.stderr) : pino.destination({ fd: 2, sync: true }));
   return pino(
     {
-      level: options.level ?? process.env['LOG_LEVEL'] ?? 'info',
+      level,
       base: { service: options.service },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },

@@ -106,6 +106,9 @@ export class MetricsListener {
       });
       server.listen(port, host, () => resolve());
     });
+    // Scrapes never hold the process: a service that ends, or fails while it starts, exits with
+    // its metrics port open (its own work is what keeps it running).
+    server.unref();
     const address = server.address() as AddressInfo;
     const shown = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     return new MetricsListener(server, `http://${shown}:${address.port}/metrics`);

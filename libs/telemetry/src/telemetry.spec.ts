@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import pino from 'pino';
-import { createLogger, prettyStream } from './logger';
+import { createLogger, logLevel, LogLevelError, prettyStream } from './logger';
 import { linksFromTraceparents, otlpTraceExporter, parseTraceparent, startTelemetry, traceHeaders, tracer } from './tracing';
 
 function capture(): { stream: pino.DestinationStream; lines: () => Record<string, unknown>[] } {
@@ -54,6 +54,21 @@ describe('telemetry', () => {
     expect(text).not.toContain('SharedAccessKey=abc');
     expect(text).not.toContain('"k"');
     expect(text).toContain('[redacted]');
+  });
+
+  it('reads LOG_LEVEL in any case, unset or empty as info, and refuses a name that is no level with a setting error naming the values', () => {
+    expect(logLevel({})).toBe('info');
+    expect(logLevel({ LOG_LEVEL: '' })).toBe('info');
+    expect(logLevel({ LOG_LEVEL: ' WARN ' })).toBe('warn');
+    expect(logLevel({ LOG_LEVEL: 'silent' })).toBe('silent');
+    let refused: unknown;
+    try {
+      logLevel({ LOG_LEVEL: 'verbose' });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(LogLevelError);
+    expect(refused).toMatchObject({ exitCode: 2, message: 'LOG_LEVEL is "verbose": expected one of trace, debug, info, warn, error, fatal, silent, or unset for info.' });
   });
 
   it('prints one short human line per record in pretty format', () => {
