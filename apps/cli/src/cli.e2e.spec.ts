@@ -188,6 +188,16 @@ describe('the pipeline command', () => {
     }
   });
 
+  it('ends a command whose process something it opened still holds, 10 s after the command ended, saying so, with its exit code', async () => {
+    // A listening server, opened before the command runs and never closed, stands for such a handle.
+    const holder = path.join(home.path, 'hold.js');
+    await writeFile(holder, "require('node:net').createServer().listen(0, '127.0.0.1');\n");
+    const result = spawnSync(process.execPath, ['-r', holder, bin, 'validate', '--bogus'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("unknown option '--bogus'");
+    expect(result.stderr).toContain('pipeline: the command ended (exit code 2), but something it opened still held the process 10 s later; exiting.');
+  });
+
   it('reports every missing producer setting at once', () => {
     const result = pipeline(['produce', '--home', home.path, '--partitions', 'many'], { PIPELINE_SPEC: '', PIPELINE_CSV: '' });
     expect(result.status).toBe(2);
