@@ -4,17 +4,18 @@ import { makeTempDir, type TempDir } from '@pipeline/testing';
 import { CheckpointIndex } from './audit-checkpoints';
 import { goldWindowsPerRow, readManifestOrReport } from './audit-gold';
 
-describe("goldWindowsPerRow, from gold's checkpoint metadata", () => {
-  let dir: TempDir;
-  let lake: LocalLake;
-  beforeEach(async () => {
-    dir = await makeTempDir('pipeline-audit-gold-');
-    lake = new LocalLake(path.join(dir.path, 'lake'));
-  });
-  afterEach(async () => {
-    await dir.dispose();
-  });
+// Each test has a lake of its own.
+let dir: TempDir;
+let lake: LocalLake;
+beforeEach(async () => {
+  dir = await makeTempDir('pipeline-audit-gold-');
+  lake = new LocalLake(path.join(dir.path, 'lake'));
+});
+afterEach(async () => {
+  await dir.dispose();
+});
 
+describe("goldWindowsPerRow, from gold's checkpoint metadata", () => {
   async function windowsPerRow(windows: unknown[]) {
     await lake.write('checkpoints/gold/shard-000/offsets/00000000000000000000', '{}');
     await lake.write('checkpoints/gold/shard-000/metadata', JSON.stringify({ logic: { aggregation: { windows } } }));
@@ -47,16 +48,6 @@ describe("goldWindowsPerRow, from gold's checkpoint metadata", () => {
 });
 
 describe('readManifestOrReport', () => {
-  let dir: TempDir;
-  let lake: LocalLake;
-  beforeEach(async () => {
-    dir = await makeTempDir('pipeline-audit-manifest-');
-    lake = new LocalLake(path.join(dir.path, 'lake'));
-  });
-  afterEach(async () => {
-    await dir.dispose();
-  });
-
   it('reports a manifest that is not JSON, or that cannot be read, with its path and the fix, and reads none', async () => {
     const damaged = 'manifests/silver/shard-000/00000000000000000000.json';
     const missing = 'manifests/silver/shard-001/00000000000000000000.json';
