@@ -32,6 +32,7 @@ import {
   type SilverCommit,
 } from '@pipeline/contracts';
 import type { Lake } from '@pipeline/ports';
+import { launchedLogEnv } from './services';
 
 export interface ReplayOptions {
   from: string;
@@ -242,7 +243,7 @@ export async function replay(options: ReplayOptions): Promise<number> {
 
 /** Runs one stage to completion, its output tagged on stdout; a SIGINT or SIGTERM is passed on. */
 function runStage(bin: string, name: string, args: string[], quiet: boolean, stageEnv: NodeJS.ProcessEnv): Promise<number> {
-  const env = { ...process.env, ...stageEnv, LOG_LEVEL: process.env['LOG_LEVEL'] || 'warn', LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json') };
+  const env = { ...process.env, ...stageEnv, ...launchedLogEnv() };
   const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // With --json, stdout carries only the summary: the stages' lines go to stderr.
   const out = quiet ? process.stderr : process.stdout;

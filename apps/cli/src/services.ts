@@ -47,6 +47,14 @@ export function serviceForCommand(command: string): ServiceEntry | undefined {
  * printed) or a command-line parse (commander's own exit code: 0 for `--help`, else 2).
  * `undefined` for any other error, which is a failure to report as it is.
  */
+/**
+ * The log settings of the services `start` and `replay` launch: warnings and errors unless
+ * LOG_LEVEL says otherwise (empty counts as unset), pretty on a terminal unless LOG_FORMAT says.
+ */
+export function launchedLogEnv(): { LOG_LEVEL: string; LOG_FORMAT: string } {
+  return { LOG_LEVEL: process.env['LOG_LEVEL'] || 'warn', LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json') };
+}
+
 export function usageExitCode(error: unknown): number | undefined {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);

@@ -27,6 +27,7 @@ import { SpecValidationError, statusLine, statusSample, type StatusSample, type 
 import { readDeltaRows } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import { audit, formatAudit, type AuditReport } from './audit';
+import { launchedLogEnv } from './services';
 
 export interface StartOptions {
   home?: string;
@@ -106,8 +107,7 @@ export async function start(options: StartOptions): Promise<number> {
   const env = {
     ...process.env,
     PIPELINE_HOME: home,
-    LOG_LEVEL: process.env['LOG_LEVEL'] || 'warn',
-    LOG_FORMAT: process.env['LOG_FORMAT'] ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    ...launchedLogEnv(),
   };
   const metricsPorts = await servicePorts(options.metricsPort, METRICS_SERVICES.length);
   if (typeof metricsPorts === 'string') {
