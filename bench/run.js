@@ -27,7 +27,6 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-bench-'));
 const home = path.join(work, 'home');
 const csv = path.join(work, 'readings.csv');
 const spec = path.join(root, 'examples', 'sensors.spec.yaml');
-const simpleSpec = path.join(root, 'examples', 'flights', 'flights.spec.yaml');
 const bin = path.join(root, 'bin', 'pipeline.js');
 const rssReporter = path.join(__dirname, 'report-rss.js');
 require('../bin/register');
@@ -57,7 +56,7 @@ function run(label, pipelineArgs, { measure = true, service = label } = {}) {
 const { DuckDBInstance } = require('@duckdb/node-api');
 const autocannon = require('autocannon');
 const { goldKernel } = require('./gold-kernel');
-const { simpleShape } = require('./simple-shape');
+const { simpleShape, flightsSpec } = require('./simple-shape');
 const { lateRows, lateRowsLines } = require('./late-rows');
 const { freshness } = require('./freshness');
 const { untilApiReady } = require('./api-ready');
@@ -170,19 +169,20 @@ function simpleLines(simple, third) {
  */
 function stagesAlone({ specFile, csvFile, homeDir, prefix, what }) {
   const label = (service) => `${prefix}${service}`;
-  const results = [];
   const stage = (name, service, args) => {
     process.stderr.write(`${what}: ${name} …\n`);
     return run(label(service), args, { service });
   };
   const produce = stage('producer → hub', 'producer', ['produce', '--spec', specFile, '--csv', csvFile, '--home', homeDir, '--no-progress', '--json']);
-  const summary = JSON.parse(produce.stdout.trim().split('\n').pop());
-  const events = summary.eventsSent;
-  results.push({ stage: 'producer → hub', events, ...produce });
-  results.push({ stage: 'hub → capture', events, ...stage('hub → capture', 'capture', ['capture', '--home', homeDir, '--drain']) });
-  results.push({ stage: 'capture → bronze', events, ...stage('capture → bronze', 'bronze', ['bronze', '--home', homeDir, '--drain']) });
-  results.push({ stage: 'bronze → silver', events, ...stage('bronze → silver', 'silver', ['silver', '--home', homeDir, '--spec', specFile, '--drain']) });
-  results.push({ stage: 'silver → gold', events, ...stage('silver → gold', 'gold', ['gold', '--home', homeDir, '--spec', specFile, '--drain']) });
+  const events = JSON.parse(produce.stdout.trim().split('\n').pop()).eventsSent;
+  const results = [{ stage: 'producer → hub', events, ...produce }];
+  for (const [name, service, args] of [
+    ['hub → capture', 'capture', ['capture', '--home', homeDir, '--drain']],
+    ['capture → bronze', 'bronze', ['bronze', '--home', homeDir, '--drain']],
+    ['bronze → silver', 'silver', ['silver', '--home', homeDir, '--spec', specFile, '--drain']],
+    ['silver → gold', 'gold', ['gold', '--home', homeDir, '--spec', specFile, '--drain']],
+  ])
+    results.push({ stage: name, events, ...stage(name, service, args) });
 
   const audit = run(label('audit'), ['audit', '--home', homeDir, '--json'], { measure: false });
   const report = JSON.parse(audit.stdout);
@@ -233,7 +233,7 @@ async function main() {
     simpleThird = await simpleShape({ work: fs.mkdtempSync(path.join(work, 'third-')), rows: thirdRows });
     simple = await simpleShape({ work, rows: simpleRows });
     // The same flights, each stage alone: the stage rows of the example spec beside those of the simple shape.
-    simpleStages = stagesAlone({ specFile: simpleSpec, csvFile: simple.csv, homeDir: path.join(work, 'simple-stages-home'), prefix: 'simple-', what: 'simple shape' });
+    simpleStages = stagesAlone({ specFile: flightsSpec, csvFile: simple.csv, homeDir: path.join(work, 'simple-stages-home'), prefix: 'simple-', what: 'simple shape' });
   }
   let scaled;
   if (scaleOutRows > 0) {

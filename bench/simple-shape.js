@@ -101,4 +101,4 @@ async function simpleShape({ work, rows }) {
   return { rows, csv, size, pipeline, duckdb };
 }
 
-module.exports = { simpleShape, writeFlightsCsv, duckdbFlights };
+module.exports = { simpleShape, writeFlightsCsv, duckdbFlights, flightsSpec: spec };
