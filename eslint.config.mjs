@@ -53,7 +53,10 @@ export default [
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared'] },
             { sourceTag: 'scope:adapters', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared'] },
             { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared', 'scope:adapters'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared', 'scope:adapters', 'scope:testing'] },
+            {
+              sourceTag: 'type:app',
+              onlyDependOnLibsWithTags: ['scope:engine', 'scope:contracts', 'scope:transform', 'scope:ports', 'scope:shared', 'scope:adapters', 'scope:testing'],
+            },
             // Deployment checks read the apps' configuration code and the files that ship them.
             { sourceTag: 'type:deploy', onlyDependOnLibsWithTags: ['*'] },
           ],

@@ -120,7 +120,11 @@ async function writeLateTable(lakeRoot, rows) {
       );
       written += count;
       const prefix = `part-${String(batch).padStart(8, '0')}-shard-${String(shard).padStart(3, '0')}`;
-      const adds = await table.writeFiles(batchRows, { filePrefix: prefix, commitTime: watermark, fileTags: (chunk) => ({ [KEY_FILTER_TAG]: keyFilterOfRows(chunk, spec.groupBy) }) });
+      const adds = await table.writeFiles(batchRows, {
+        filePrefix: prefix,
+        commitTime: watermark,
+        fileTags: (chunk) => ({ [KEY_FILTER_TAG]: keyFilterOfRows(chunk, spec.groupBy) }),
+      });
       files += adds.length;
       await table.commit(adds, { txn: { appId: `gold-shard-${shard}`, version: batch }, commitTime: watermark });
     }
@@ -170,13 +174,7 @@ async function lateRows({ work, rows }) {
     const idleRss = rssOf(child.pid);
     const first = await time(`${base}/v1/late?limit=1`);
     const mid = new Date(T0 + 2.5 * DAY).toISOString();
-    const queries = [
-      '/v1/late?limit=1',
-      '/v1/late?key=dev-0001&limit=100',
-      `/v1/late?from=${mid}&limit=100`,
-      `/v1/late?from=${mid}&key=dev-0421&limit=10`,
-      '/v1/late?limit=1000',
-    ];
+    const queries = ['/v1/late?limit=1', '/v1/late?key=dev-0001&limit=100', `/v1/late?from=${mid}&limit=100`, `/v1/late?from=${mid}&key=dev-0421&limit=10`, '/v1/late?limit=1000'];
     const results = [];
     for (const query of queries) {
       const ms = [];

@@ -49,7 +49,12 @@ const SHAPES = {
       ['hourly', start + Math.floor(batch / 4) * HOUR, HOUR, false],
       ['hourly', start + Math.floor(batch / 4 - 1) * HOUR, HOUR, batch % 4 === 3],
     ],
-    aggregates: (k, batch) => ({ departures: 1 + batch, avg_delay_minutes: ((k * 13 + batch) % 900) / 10, max_delay_minutes: 90 + (k % 60), total_distance_km: 12_345.6 + batch * 7.3 }),
+    aggregates: (k, batch) => ({
+      departures: 1 + batch,
+      avg_delay_minutes: ((k * 13 + batch) % 900) / 10,
+      max_delay_minutes: 90 + (k % 60),
+      total_distance_km: 12_345.6 + batch * 7.3,
+    }),
   },
 };
 

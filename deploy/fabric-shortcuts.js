@@ -108,7 +108,10 @@ function parseArgs(argv, env) {
     accountUrl: given.accountUrl ?? env.AZURE_STORAGE_DFS_URL ?? env.AZURE_STORAGE_ACCOUNT_URL,
     container: given.container ?? env.PIPELINE_LAKE_CONTAINER ?? 'lake',
     tablesRoot: (given.tablesRoot ?? 'tables').replace(/^\/+|\/+$/g, ''),
-    tables: (given.tables ?? PIPELINE_TABLES.join(',')).split(',').map((t) => t.trim()).filter(Boolean),
+    tables: (given.tables ?? PIPELINE_TABLES.join(','))
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
     namePrefix: given.namePrefix ?? '',
     schema: given.schema,
     overwrite: given.overwrite === true,
@@ -213,7 +216,8 @@ async function createShortcut(options, request, token, fetchImpl) {
   // A shortcut of that name is there: fine when it points where this one would.
   const conflict = await errorText(response);
   const existing = await send(fetchImpl, shortcutUrl(options, request.body), { method: 'GET', headers: { authorization: headers.authorization } });
-  if (existing.status !== 200) return { status: 'failed', detail: `HTTP 409 (${conflict}), and reading the existing shortcut gave HTTP ${existing.status}: ${await errorText(existing)}` };
+  if (existing.status !== 200)
+    return { status: 'failed', detail: `HTTP 409 (${conflict}), and reading the existing shortcut gave HTTP ${existing.status}: ${await errorText(existing)}` };
   const body = await existing.json();
   if (sameTarget(body, request.body)) return { status: 'exists', detail: describeTarget(body.target) };
   return {

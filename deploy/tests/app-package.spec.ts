@@ -100,7 +100,10 @@ describe('deploy/app-package.js', () => {
       const assets = (fs.readdirSync(sources, { recursive: true }) as string[]).filter((f) => f.split(path.sep).includes('assets') && fs.statSync(path.join(sources, f)).isFile());
       if (app === 'serving-api') expect(assets.map((f) => path.basename(f)).sort()).toEqual(['index.html', 'status-page.css', 'status-page.js']);
       for (const file of assets) {
-        expect({ file, text: fs.readFileSync(path.join(output(), 'dist', 'apps', app, 'src', file), 'utf8') }).toEqual({ file, text: fs.readFileSync(path.join(sources, file), 'utf8') });
+        expect({ file, text: fs.readFileSync(path.join(output(), 'dist', 'apps', app, 'src', file), 'utf8') }).toEqual({
+          file,
+          text: fs.readFileSync(path.join(sources, file), 'utf8'),
+        });
       }
     });
 

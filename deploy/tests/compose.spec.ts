@@ -149,12 +149,14 @@ describe('the emulator entities the services use', () => {
     for (const queue of namespace?.Queues ?? []) {
       const p = queue.Properties;
       if (!/^[A-Za-z0-9]$|^[A-Za-z0-9][\w\-./]*[A-Za-z0-9]$/.test(queue.Name)) problems.push(`${queue.Name}: name`);
-      if ('DefaultMessageTimeToLive' in p && !within(p['DefaultMessageTimeToLive'], 'PT5M', 'PT1H')) problems.push(`${queue.Name}: DefaultMessageTimeToLive ${String(p['DefaultMessageTimeToLive'])} (PT5M–PT1H)`);
+      if ('DefaultMessageTimeToLive' in p && !within(p['DefaultMessageTimeToLive'], 'PT5M', 'PT1H'))
+        problems.push(`${queue.Name}: DefaultMessageTimeToLive ${String(p['DefaultMessageTimeToLive'])} (PT5M–PT1H)`);
       if ('LockDuration' in p && !within(p['LockDuration'], 'PT5S', 'PT5M')) problems.push(`${queue.Name}: LockDuration ${String(p['LockDuration'])} (PT5S–PT5M)`);
       if ('DuplicateDetectionHistoryTimeWindow' in p && !within(p['DuplicateDetectionHistoryTimeWindow'], 'PT5S', 'PT5M'))
         problems.push(`${queue.Name}: DuplicateDetectionHistoryTimeWindow ${String(p['DuplicateDetectionHistoryTimeWindow'])} (PT5S–PT5M)`);
       const deliveries = p['MaxDeliveryCount'];
-      if ('MaxDeliveryCount' in p && !(Number.isInteger(deliveries) && (deliveries as number) >= 1 && (deliveries as number) <= 10)) problems.push(`${queue.Name}: MaxDeliveryCount (1–10)`);
+      if ('MaxDeliveryCount' in p && !(Number.isInteger(deliveries) && (deliveries as number) >= 1 && (deliveries as number) <= 10))
+        problems.push(`${queue.Name}: MaxDeliveryCount (1–10)`);
     }
     expect(problems).toEqual([]);
   });

@@ -150,7 +150,12 @@ describe('deploy/fabric-shortcuts.js', () => {
   it('names every missing argument at once, with its flag and variable, and sends nothing', async () => {
     const result = await run(['--api', fabric.url], { FABRIC_TOKEN: TOKEN });
     expect(result.code).toBe(2);
-    for (const missing of ['--workspace (or FABRIC_WORKSPACE_ID)', '--lakehouse (or FABRIC_LAKEHOUSE_ID)', '--connection (or FABRIC_CONNECTION_ID)', '--account-url (or AZURE_STORAGE_DFS_URL)'])
+    for (const missing of [
+      '--workspace (or FABRIC_WORKSPACE_ID)',
+      '--lakehouse (or FABRIC_LAKEHOUSE_ID)',
+      '--connection (or FABRIC_CONNECTION_ID)',
+      '--account-url (or AZURE_STORAGE_DFS_URL)',
+    ])
       expect(result.stderr).toContain(`missing ${missing}`);
     expect(fabric.requests).toEqual([]);
   });
@@ -207,7 +212,10 @@ describe('deploy/fabric-shortcuts.js', () => {
   });
 
   it('fails on a shortcut of the same name pointing elsewhere, and replaces it only with --overwrite', async () => {
-    fabric.shortcuts.set('Tables/gold', { ...expectedBody('gold'), target: { adlsGen2: { location: 'https://other.dfs.core.windows.net', subpath: '/x/gold', connectionId: CONNECTION } } });
+    fabric.shortcuts.set('Tables/gold', {
+      ...expectedBody('gold'),
+      target: { adlsGen2: { location: 'https://other.dfs.core.windows.net', subpath: '/x/gold', connectionId: CONNECTION } },
+    });
     const refused = await run([...args(), '--tables', 'gold'], { FABRIC_TOKEN: TOKEN });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(
@@ -225,7 +233,22 @@ describe('deploy/fabric-shortcuts.js', () => {
 
   it("names a replay's tables with a prefix, in a schema, from the blob endpoint azd prints", async () => {
     const result = await run(
-      ['--workspace', WORKSPACE, '--lakehouse', LAKEHOUSE, '--api', fabric.url, '--tables-root', 'tables/replay1', '--name-prefix', 'replay1_', '--schema', 'pipeline', '--tables', 'gold'],
+      [
+        '--workspace',
+        WORKSPACE,
+        '--lakehouse',
+        LAKEHOUSE,
+        '--api',
+        fabric.url,
+        '--tables-root',
+        'tables/replay1',
+        '--name-prefix',
+        'replay1_',
+        '--schema',
+        'pipeline',
+        '--tables',
+        'gold',
+      ],
       { FABRIC_TOKEN: TOKEN, FABRIC_CONNECTION_ID: CONNECTION, AZURE_STORAGE_ACCOUNT_URL: 'https://stlakeabc.blob.core.windows.net', PIPELINE_LAKE_CONTAINER: 'lake' },
     );
     expect(result.code).toBe(0);

@@ -22,7 +22,7 @@ describe('the evaluator the checks below rely on', () => {
   const scope = { file: 'test', text: "var on = true\nvar name = 'x'\n", values: { n: 3, empty1: '' } };
 
   it('evaluates switches and refuses a condition it cannot decide', () => {
-    expect(evaluate('on && n > 2 ? name : \'y\'', scope)).toBe('x');
+    expect(evaluate("on && n > 2 ? name : 'y'", scope)).toBe('x');
     expect(evaluate('!empty(empty1) || n == 3', scope)).toBe(true);
     expect(evaluate("'${name}/raw/'", scope)).toBe('x/raw/');
     expect(evaluate('n > 2 ? { a: 1 } : {}', scope)).toEqual(new Opaque('{ a: 1 }'));
@@ -32,7 +32,9 @@ describe('the evaluator the checks below rely on', () => {
   });
 
   it('knows every parameter of main.bicep by its default', () => {
-    const missing = params(mainBicep).filter((p) => !(p.name in defaults.main.values)).map((p) => p.name);
+    const missing = params(mainBicep)
+      .filter((p) => !(p.name in defaults.main.values))
+      .map((p) => p.name);
     expect(missing).toEqual([]);
   });
 });
@@ -76,7 +78,8 @@ describe('diagnostic settings (enableDiagnostics)', () => {
   });
 
   it('sends every log category of the namespaces and Cosmos DB, and the lake’s blob logs', () => {
-    for (const module of ['eventHubs', 'serviceBus', 'cosmos']) expect(raw(property(defaults, module, 'diagnostics', 'logs'))).toBe("[{ categoryGroup: 'allLogs', enabled: true }]");
+    for (const module of ['eventHubs', 'serviceBus', 'cosmos'])
+      expect(raw(property(defaults, module, 'diagnostics', 'logs'))).toBe("[{ categoryGroup: 'allLogs', enabled: true }]");
     expect(raw(property(defaults, 'lake', 'blobDiagnostics', 'logs'))).toBe("[{ categoryGroup: 'allLogs', enabled: true }]");
   });
 
@@ -182,7 +185,12 @@ describe('private networking (enablePrivateNetworking)', () => {
     const endpoints = [...list.matchAll(/service: '(\w+)', groupId: '(\w+)', zone: '(\w+)'/g)].map((m) => m.slice(1, 4).join(' '));
     expect(endpoints).toEqual(['lake blob blob', 'lake dfs dfs', 'eventHubs namespace servicebus', 'serviceBus namespace servicebus', 'cosmos Sql cosmos']);
     const network = read(join(infra, 'modules/network.bicep'));
-    for (const zone of ["'privatelink.blob.${environment().suffixes.storage}'", "'privatelink.dfs.${environment().suffixes.storage}'", "'privatelink.servicebus.windows.net'", "'privatelink.documents.azure.com'"])
+    for (const zone of [
+      "'privatelink.blob.${environment().suffixes.storage}'",
+      "'privatelink.dfs.${environment().suffixes.storage}'",
+      "'privatelink.servicebus.windows.net'",
+      "'privatelink.documents.azure.com'",
+    ])
       expect(network).toContain(zone);
     expect(read(join(infra, 'modules/private-endpoint.bicep'))).toMatch(/privateDnsZoneConfigs: \[\{ name: groupId, properties: \{ privateDnsZoneId: privateDnsZoneId \} \}\]/);
   });

@@ -253,7 +253,14 @@ describe('bronze', () => {
       // Each step sees the files so far, as a live bronze does while capture closes them.
       await bronze(w.lake, clock, { maxBatchDelayMs: 0 }).step(false);
     }
-    expect(files.map((f) => f.path.slice('raw/testns/events/1/2026/01/01/12/00/'.length))).toEqual(['05.avro', '05_250.avro', '05_500.avro', '05_750.avro', '06.avro', '06_250.avro']);
+    expect(files.map((f) => f.path.slice('raw/testns/events/1/2026/01/01/12/00/'.length))).toEqual([
+      '05.avro',
+      '05_250.avro',
+      '05_500.avro',
+      '05_750.avro',
+      '06.avro',
+      '06_250.avro',
+    ]);
     expect(await bronze(w.lake, clock, { maxBatchDelayMs: 0 }).step(false)).toBe(0);
     const all = await manifests(w.lake);
     expect(all.flatMap((m) => m.files.map((f) => f.path))).toEqual(files.map((f) => f.path));
@@ -274,7 +281,9 @@ describe('bronze', () => {
     clock.advance(1_000);
     expect(await service.step(false)).toBe(1);
     // One call per partition, each starting after that partition's newest consumed file.
-    expect(lake.lists.map((l) => ({ prefix: l.prefix, after: l.startAfter !== undefined }))).toEqual(['0', '1', '2'].map((p) => ({ prefix: `raw/testns/events/${p}/`, after: true })));
+    expect(lake.lists.map((l) => ({ prefix: l.prefix, after: l.startAfter !== undefined }))).toEqual(
+      ['0', '1', '2'].map((p) => ({ prefix: `raw/testns/events/${p}/`, after: true })),
+    );
     expect((await manifests(w.lake)).at(-1)?.files.map((f) => f.path)).toEqual([fresh.path]);
 
     clock.advance(10_000);

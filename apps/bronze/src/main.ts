@@ -9,7 +9,17 @@ import { NestFactory } from '@nestjs/core';
 import { openLake } from '@pipeline/adapters';
 import { Command } from 'commander';
 import { FingerprintMismatchError, holdStageLease } from '@pipeline/checkpoint';
-import { lakeLocation, loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
+import {
+  lakeLocation,
+  loadStartupInputs,
+  METRICS_PORT_FLAG,
+  METRICS_PORT_HELP,
+  type MetricsPortFlags,
+  parseFlags,
+  readMetricsPort,
+  runMain,
+  shutdownSignal,
+} from '@pipeline/config';
 import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { bronzeConfig, type BronzeFlags } from './bronze.config';
 import { BronzeModule } from './bronze.module';

@@ -74,7 +74,11 @@ export function captureConfig(flags: CaptureFlags, env: NodeJS.ProcessEnv = proc
   const ownershipIntervalMs = settings.duration('CAPTURE_OWNERSHIP_INTERVAL', { default: 3_000, minMs: 100 });
   const ownershipExpiryMs = settings.duration('CAPTURE_OWNERSHIP_EXPIRY', { default: 10_000, minMs: 300 });
   if (ownershipExpiryMs < 2 * ownershipIntervalMs) {
-    settings.problem('CAPTURE_OWNERSHIP_EXPIRY', `at least twice CAPTURE_OWNERSHIP_INTERVAL (${ownershipIntervalMs} ms), so a live instance never lets its partitions expire`, `${ownershipExpiryMs} ms`);
+    settings.problem(
+      'CAPTURE_OWNERSHIP_EXPIRY',
+      `at least twice CAPTURE_OWNERSHIP_INTERVAL (${ownershipIntervalMs} ms), so a live instance never lets its partitions expire`,
+      `${ownershipExpiryMs} ms`,
+    );
   }
   const home = resolvePipelineHome(flags.home, env);
   const lake = readLakeBackend(settings, home);

@@ -6,7 +6,17 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
-import { lakeLocation, loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
+import {
+  lakeLocation,
+  loadStartupInputs,
+  METRICS_PORT_FLAG,
+  METRICS_PORT_HELP,
+  type MetricsPortFlags,
+  parseFlags,
+  readMetricsPort,
+  runMain,
+  shutdownSignal,
+} from '@pipeline/config';
 import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { CheckpointMismatchError } from './capture-log';
 import { captureConfig, type CaptureFlags } from './capture.config';

@@ -7,7 +7,11 @@ import { auditEventIds, EventIdTally, idHash, passOfHash, REPORTED_IDS } from '.
 const WINDOWS_PER_ROW = 6;
 
 /** Silver files of ids, and late copies: an id (late for every window) or [id, windows it was late for, its event time]. */
-function tally(silver: string[][], late: Array<string | [string, number] | [string, number, number]>, windowsPerRow: number | ((eventTime: number) => number) | null = WINDOWS_PER_ROW) {
+function tally(
+  silver: string[][],
+  late: Array<string | [string, number] | [string, number, number]>,
+  windowsPerRow: number | ((eventTime: number) => number) | null = WINDOWS_PER_ROW,
+) {
   const t = new EventIdTally(windowsPerRow ?? undefined);
   silver.forEach((ids, i) => {
     const file = t.silverFile(`tables/silver/part-${i}.parquet`);
@@ -51,7 +55,19 @@ describe('the event id tally', () => {
   it('counts the windows of a late copy at its event time when a slide does not divide its size', () => {
     // 10 s windows sliding by 3 s: a row at 27 s is in 4 windows, one at 34 s in 3.
     const windowsAt = (eventTime: number) => (eventTime % 3_000 < 1_000 ? 4 : 3);
-    expect(tally([['a', 'b'], ['a', 'b']], [['a', 3, 34_000], ['b', 3, 27_000]], windowsAt)).toMatchObject({ repeated: 2, repeatedLate: 1, unexplained: 1, windowsPerRow: null });
+    expect(
+      tally(
+        [
+          ['a', 'b'],
+          ['a', 'b'],
+        ],
+        [
+          ['a', 3, 34_000],
+          ['b', 3, 27_000],
+        ],
+        windowsAt,
+      ),
+    ).toMatchObject({ repeated: 2, repeatedLate: 1, unexplained: 1, windowsPerRow: null });
     expect(tally([['b'], ['b']], [['b', 3, 27_000]], windowsAt).unexplainedIds).toEqual([expect.objectContaining({ id: 'b', late: 1, lateForEveryWindow: 0 })]);
   });
 
@@ -163,7 +179,8 @@ describe('auditEventIds over Delta tables', () => {
       expect(new Set(strayOnce)).toEqual(new Set(['stray-1', 'stray-2']));
       expect(once.unexplainedIds.map((r) => r.id).sort()).toEqual(ids.slice(10, 20).sort());
       // Each unexplained id names the two files holding its copies.
-      for (const repeat of once.unexplainedIds) expect(repeat.files.map((f) => f.replace(/\.c000\.snappy\.parquet$/, ''))).toEqual(['tables/silver/part-0', 'tables/silver/part-1']);
+      for (const repeat of once.unexplainedIds)
+        expect(repeat.files.map((f) => f.replace(/\.c000\.snappy\.parquet$/, ''))).toEqual(['tables/silver/part-0', 'tables/silver/part-1']);
     } finally {
       await dir.dispose();
     }

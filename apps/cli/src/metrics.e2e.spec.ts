@@ -76,9 +76,16 @@ describe('metrics of a running pipeline', () => {
         intervalMs: 100,
         description: "the producer's first send on its /metrics",
       });
-      await waitFor(() => (output.includes('Everything sent is through') ? true : undefined), { timeoutMs: 120_000, intervalMs: 250, description: 'the sample to go through the pipeline' });
+      await waitFor(() => (output.includes('Everything sent is through') ? true : undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        description: 'the sample to go through the pipeline',
+      });
 
-      const status = (await (await fetch(`http://127.0.0.1:${apiPort}/v1/status`)).json()) as { silver: { records: number; rows: number; quarantined: number; duplicates: number }; gold: { rows: number; lateRows: number } };
+      const status = (await (await fetch(`http://127.0.0.1:${apiPort}/v1/status`)).json()) as {
+        silver: { records: number; rows: number; quarantined: number; duplicates: number };
+        gold: { rows: number; lateRows: number };
+      };
       const scrapes = new Map<string, string>([['producer', producer as string]]);
       for (const service of SERVICES.filter((s) => s !== 'producer')) scrapes.set(service, (await scrape(service)) as string);
 

@@ -115,7 +115,9 @@ describe('pipeline produce on inputs a user gets wrong', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { level: string; msg: string; err?: { stack?: string } });
-    expect(logged).toContainEqual(expect.objectContaining({ level: 'error', msg: expect.stringMatching(/^produce failed: /), err: expect.objectContaining({ stack: expect.any(String) }) }));
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: expect.stringMatching(/^produce failed: /), err: expect.objectContaining({ stack: expect.any(String) }) }),
+    );
   });
 
   it('holds back a last line still being written, and sends it whole with the next run', async () => {

@@ -50,7 +50,11 @@ interface Service {
 }
 
 function launch(name: string, args: string[], env: Record<string, string> = {}): Service {
-  const child = spawn(process.execPath, [PIPELINE_BIN, ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...PIPELINE_ENV, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [PIPELINE_BIN, ...args], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...PIPELINE_ENV, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-20_000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -73,7 +77,11 @@ function run(args: string[]): string {
 async function liveOwners(store: LocalCheckpointStore, scope: OwnershipScope): Promise<Map<string, string>> {
   const records = await store.listOwnership(scope.fullyQualifiedNamespace, scope.eventHubName, scope.consumerGroup);
   const now = Date.now();
-  return new Map(records.filter((r) => !r.partitionId.startsWith(HEARTBEAT_PREFIX) && r.ownerId !== '' && now - (r.lastModifiedTimeInMs ?? 0) < EXPIRY_MS).map((r) => [r.partitionId, r.ownerId]));
+  return new Map(
+    records
+      .filter((r) => !r.partitionId.startsWith(HEARTBEAT_PREFIX) && r.ownerId !== '' && now - (r.lastModifiedTimeInMs ?? 0) < EXPIRY_MS)
+      .map((r) => [r.partitionId, r.ownerId]),
+  );
 }
 
 const countBy = (owners: Map<string, string>) => [...owners.values()].reduce((m, o) => m.set(o, (m.get(o) ?? 0) + 1), new Map<string, number>());
@@ -99,7 +107,9 @@ async function shardProgress(home: string, shard: number): Promise<{ committed: 
   const commits = await names(path.join(home, 'lake', 'checkpoints', 'gold', session, 'commits'));
   const last = commits[commits.length - 1];
   const committed =
-    last === undefined ? -1 : (JSON.parse(await readFile(path.join(home, 'lake', 'checkpoints', 'gold', session, 'offsets', last), 'utf8')) as { silver: { to: number } }).silver.to;
+    last === undefined
+      ? -1
+      : (JSON.parse(await readFile(path.join(home, 'lake', 'checkpoints', 'gold', session, 'offsets', last), 'utf8')) as { silver: { to: number } }).silver.to;
   const manifests = await names(path.join(home, 'lake', 'manifests', 'silver', session));
   const newest = manifests[manifests.length - 1];
   return { committed, available: newest === undefined ? -1 : Number(newest.replace('.json', '')) };
@@ -130,7 +140,10 @@ async function capturedSequences(lake: LocalLake): Promise<{ files: string[]; by
 
 /** Kills `count` of `services` at random with SIGKILL; returns the victims and the survivors. */
 function pickVictims(services: Service[], count: number): { victims: Service[]; survivors: Service[] } {
-  const shuffled = services.map((s) => ({ s, key: Math.random() })).sort((a, b) => a.key - b.key).map(({ s }) => s);
+  const shuffled = services
+    .map((s) => ({ s, key: Math.random() }))
+    .sort((a, b) => a.key - b.key)
+    .map(({ s }) => s);
   return { victims: shuffled.slice(0, count), survivors: shuffled.slice(count) };
 }
 
@@ -228,7 +241,8 @@ describe('scale-out and failover', () => {
       // A capture drain beside the two running capture instances finishes once every partition is captured, by whichever owns it.
       const drain = start('capture-drain', ['capture', '--drain'], { CAPTURE_INSTANCE_ID: 'capture-drain', LOG_LEVEL: 'info' });
       const drained = await Promise.race([drain.exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 60_000).unref())]);
-      if (drained !== 0) throw new Error(`capture --drain beside running instances ${drained === 'hung' ? 'did not finish within 60 s' : `exited ${String(drained)}`}:\n${drain.stderr()}`);
+      if (drained !== 0)
+        throw new Error(`capture --drain beside running instances ${drained === 'hung' ? 'did not finish within 60 s' : `exited ${String(drained)}`}:\n${drain.stderr()}`);
       // It says which partitions the running instances captured to the end: those they kept.
       const stopped = drain
         .stderr()
@@ -246,7 +260,20 @@ describe('scale-out and failover', () => {
     run(['silver', '--spec', spec, '--drain', ...common]);
     run(['gold', '--spec', spec, '--drain', '--end-of-input', ...common]);
     // The reference: one gold instance draining the same silver manifests into other tables.
-    run(['gold', '--spec', spec, '--drain', '--end-of-input', '--checkpoint', 'gold-reference', '--tables-root', 'reference', '--store', path.join(dir.path, 'reference.sqlite'), ...common]);
+    run([
+      'gold',
+      '--spec',
+      spec,
+      '--drain',
+      '--end-of-input',
+      '--checkpoint',
+      'gold-reference',
+      '--tables-root',
+      'reference',
+      '--store',
+      path.join(dir.path, 'reference.sqlite'),
+      ...common,
+    ]);
 
     const lake = new LocalLake(path.join(home, 'lake'));
     // Capture: each partition's events in exactly one file each, in order, with no gap; 8000 in all.

@@ -67,11 +67,19 @@ describe('services stopped during start-up', () => {
   });
   afterEach(() => dir.dispose());
 
-  it.each(SERVICES)('%s exits by itself with code 0 on a SIGTERM at any point of its start-up', async (_name, args) => {
-    for (const [i, at] of SIGNAL_AT.entries()) {
-      const result = await stopsAt(args(dir.path, 18_600 + i), at);
-      const clean = result.code === 0 || (result.code === null && result.signal === 'SIGTERM' && !result.stderr.includes('"level"'));
-      expect({ at, clean, inTime: result.stoppedInMs < STOP_BOUND_MS, ...(clean ? {} : { code: result.code, stderr: result.stderr.slice(-2000) }) }).toEqual({ at, clean: true, inTime: true });
-    }
-  }, 200_000);
+  it.each(SERVICES)(
+    '%s exits by itself with code 0 on a SIGTERM at any point of its start-up',
+    async (_name, args) => {
+      for (const [i, at] of SIGNAL_AT.entries()) {
+        const result = await stopsAt(args(dir.path, 18_600 + i), at);
+        const clean = result.code === 0 || (result.code === null && result.signal === 'SIGTERM' && !result.stderr.includes('"level"'));
+        expect({ at, clean, inTime: result.stoppedInMs < STOP_BOUND_MS, ...(clean ? {} : { code: result.code, stderr: result.stderr.slice(-2000) }) }).toEqual({
+          at,
+          clean: true,
+          inTime: true,
+        });
+      }
+    },
+    200_000,
+  );
 });

@@ -48,12 +48,17 @@ function pipeline(args: string[]) {
 
 const said = (service: Service, pattern: RegExp) => service.lines().find((l) => pattern.test(String(l['msg'])));
 const instanceOf = (service: Service) => service.lines().find((l) => typeof l['instance'] === 'string')?.['instance'] as string | undefined;
-const committedBatches = (service: Service, stage: string) => service.lines().filter((l) => l['msg'] === `${stage} batch committed`).map((l) => l['batch'] as number);
+const committedBatches = (service: Service, stage: string) =>
+  service
+    .lines()
+    .filter((l) => l['msg'] === `${stage} batch committed`)
+    .map((l) => l['batch'] as number);
 
 function waitToSay(service: Service, pattern: RegExp, timeoutMs: number): Promise<Record<string, unknown>> {
   return waitFor(
     () => {
-      if (service.child.exitCode !== null) throw new Error(`${service.name} exited (${service.child.exitCode}) before saying ${String(pattern)}:\n${JSON.stringify(service.lines()).slice(-3000)}`);
+      if (service.child.exitCode !== null)
+        throw new Error(`${service.name} exited (${service.child.exitCode}) before saying ${String(pattern)}:\n${JSON.stringify(service.lines()).slice(-3000)}`);
       return said(service, pattern);
     },
     { timeoutMs, intervalMs: 50, description: `${service.name} to say ${String(pattern)}` },
@@ -149,7 +154,10 @@ describe('standby instances of bronze and silver', () => {
     }
     expect([await bronzeC.exited, await silverC.exited, await bronzeDrain.exited, await silverDrain.exited]).toEqual([0, 0, 0, 0]);
     // What the silver drain had not seen (bronze's drain may have committed after it started), then gold.
-    for (const args of [['silver', '--spec', spec, '--drain'], ['gold', '--spec', spec, '--drain']]) {
+    for (const args of [
+      ['silver', '--spec', spec, '--drain'],
+      ['gold', '--spec', spec, '--drain'],
+    ]) {
       const drained = pipeline([...args, '--home', h]);
       expect({ args, status: drained.status, stderr: drained.status === 0 ? '' : drained.stderr }).toEqual({ args, status: 0, stderr: '' });
     }
@@ -179,7 +187,12 @@ describe('standby instances of bronze and silver', () => {
 
     const audit = pipeline(['audit', '--home', h, '--json']);
     const report = JSON.parse(audit.stdout) as AuditReport;
-    expect({ status: audit.status, problems: report.problems, pending: report.pending, reconciled: report.reconciled }).toEqual({ status: 0, problems: [], pending: [], reconciled: true });
+    expect({ status: audit.status, problems: report.problems, pending: report.pending, reconciled: report.reconciled }).toEqual({
+      status: 0,
+      problems: [],
+      pending: [],
+      reconciled: true,
+    });
     expect(report.tables).toMatchObject({ silverRows: 2000, quarantineRows: 4 });
   }, 90_000);
 });

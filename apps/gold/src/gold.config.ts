@@ -87,7 +87,11 @@ export function goldConfig(flags: GoldFlags, env: NodeJS.ProcessEnv = process.en
   const ownershipIntervalMs = settings.duration('GOLD_OWNERSHIP_INTERVAL', { default: 3_000, minMs: 100 });
   const ownershipExpiryMs = settings.duration('GOLD_OWNERSHIP_EXPIRY', { default: 10_000, minMs: 300 });
   if (ownershipExpiryMs < 2 * ownershipIntervalMs) {
-    settings.problem('GOLD_OWNERSHIP_EXPIRY', `at least twice GOLD_OWNERSHIP_INTERVAL (${ownershipIntervalMs} ms), so a live instance never lets its shards expire`, `${ownershipExpiryMs} ms`);
+    settings.problem(
+      'GOLD_OWNERSHIP_EXPIRY',
+      `at least twice GOLD_OWNERSHIP_INTERVAL (${ownershipIntervalMs} ms), so a live instance never lets its shards expire`,
+      `${ownershipExpiryMs} ms`,
+    );
   }
   const instanceId = settings.string('GOLD_INSTANCE_ID', {
     default: `gold-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,

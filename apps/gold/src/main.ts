@@ -8,7 +8,17 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
-import { loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
+import {
+  loadStartupInputs,
+  METRICS_PORT_FLAG,
+  METRICS_PORT_HELP,
+  type MetricsPortFlags,
+  parseFlags,
+  readMetricsPort,
+  runMain,
+  shutdownSignal,
+  untilAborted,
+} from '@pipeline/config';
 import { openCheckpointStore } from '@pipeline/adapters';
 import { manifestQueue } from '@pipeline/contracts';
 import { systemClock } from '@pipeline/engine';
@@ -30,7 +40,10 @@ export function goldCommand(): Command {
     .option('--max-batch-rows <n>', 'silver rows per gold batch at most (default: 50000): bounds memory')
     .option('--wake <duration>', 'how often each owned shard checks the lake without a bus message (default: 30s)')
     .option('--drain', 'process every silver manifest in the lake, shard by shard, then exit')
-    .option('--end-of-input', 'with --drain: the input is complete, so at the end the watermark passes every open window and the last windows are emitted (later rows would be late)')
+    .option(
+      '--end-of-input',
+      'with --drain: the input is complete, so at the end the watermark passes every open window and the last windows are emitted (later rows would be late)',
+    )
     .option('--tables-root <folder>', 'lake folder of the gold and late tables (default: tables, so tables/gold and tables/late)')
     .option('--manifests-root <folder>', 'lake folder of the silver manifests to read (default: manifests), as silver --manifests-root wrote them')
     .option('--store <file>', 'embedded serving store file (default: serving.sqlite in the home folder)')

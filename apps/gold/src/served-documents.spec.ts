@@ -22,7 +22,20 @@ class MapOfDocuments {
     const key = this.keyOf(w.key);
     const pk = groupKeyText(key, this.groupBy);
     const id = windowDocumentId(w.window, pk, w.windowStart);
-    const doc = { id, pk, pipeline: 'p', window: w.window, windowStart: w.windowStart, windowEnd: w.windowEnd, key, aggregates: { ...w.aggregates }, final: w.final, watermark: this.watermark, shard: 2, version: this.batch };
+    const doc = {
+      id,
+      pk,
+      pipeline: 'p',
+      window: w.window,
+      windowStart: w.windowStart,
+      windowEnd: w.windowEnd,
+      key,
+      aggregates: { ...w.aggregates },
+      final: w.final,
+      watermark: this.watermark,
+      shard: 2,
+      version: this.batch,
+    };
     this.documents.set(id, doc);
     this.retired.delete(id);
   }
@@ -70,7 +83,14 @@ describe('ServedDocuments', () => {
 
   it('serves a window retired earlier in the batch again at the end, and no longer retires it', () => {
     const served = new ServedDocuments({ name: 'p', groupBy: ['device'] }, 0, 3, 0);
-    const w = (device: string, windowStart: number): WindowResult => ({ window: 'session', windowStart, windowEnd: windowStart + 1, key: { device }, aggregates: { n: 1 }, final: false });
+    const w = (device: string, windowStart: number): WindowResult => ({
+      window: 'session',
+      windowStart,
+      windowEnd: windowStart + 1,
+      key: { device },
+      aggregates: { n: 1 },
+      final: false,
+    });
     served.serve(w('a', 0));
     served.serve(w('b', 0));
     served.retire('session', { device: 'a' }, 0);

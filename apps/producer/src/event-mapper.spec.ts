@@ -61,7 +61,27 @@ function rowBytes(fields: readonly string[], quoted: readonly boolean[] = [], de
 
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
 /** Units JSON escapes or writes as several bytes: controls, quote, backslash, DEL, non-ASCII, surrogates paired and alone. */
-const awkwardUnit = fc.constantFrom('\u0000', '\b', '\t', '\n', '\f', '\r', '\u001f', '"', '\\', '\u007f', 'é', 'ß', '€', '\u2028', '\uffff', '\ud83d', '\ude00', '\ud83d\ude00', 'a');
+const awkwardUnit = fc.constantFrom(
+  '\u0000',
+  '\b',
+  '\t',
+  '\n',
+  '\f',
+  '\r',
+  '\u001f',
+  '"',
+  '\\',
+  '\u007f',
+  'é',
+  'ß',
+  '€',
+  '\u2028',
+  '\uffff',
+  '\ud83d',
+  '\ude00',
+  '\ud83d\ude00',
+  'a',
+);
 const field = fc.oneof(
   fc.string({ maxLength: 10 }),
   fc.string({ unit: codeUnit, maxLength: 10 }),
@@ -147,7 +167,9 @@ describe('EventMapper', () => {
     const names = ['reading_id', 'device_id', 'ts', 'note'];
     const id = fc.oneof(field, fc.constant(''), fc.string({ minLength: 60, maxLength: 80 }), fc.string({ unit: codeUnit, minLength: 60, maxLength: 80 }));
     const record: fc.Arbitrary<CsvRecord> = fc.oneof(
-      fc.tuple(id, fc.array(field, { maxLength: 4 }), fc.integer({ min: 1, max: 2 ** 40 })).map(([readingId, rest, rowNumber]) => ({ kind: 'row' as const, row: rowNumber, line: 2, fields: [readingId, ...rest] })),
+      fc
+        .tuple(id, fc.array(field, { maxLength: 4 }), fc.integer({ min: 1, max: 2 ** 40 }))
+        .map(([readingId, rest, rowNumber]) => ({ kind: 'row' as const, row: rowNumber, line: 2, fields: [readingId, ...rest] })),
       fc.tuple(fc.uint8Array({ maxLength: 40 }), fc.integer({ min: 1, max: 1e6 })).map(([raw, rowNumber]) => ({
         kind: 'malformed' as const,
         row: rowNumber,

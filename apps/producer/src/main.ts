@@ -30,12 +30,12 @@ export function producerCommand(): Command {
     .option('--partitions <n>', 'partitions of a new embedded hub (default: 4)')
     .option('--rate <events/s>', 'send at this many events per second')
     .option('--speed <factor>', 'replay event time at this speed (60: an hour of events in a minute)')
-    .option(
-      '--from-row <n>',
-      'start at this 1-based data row (default: the first row the hub has not acknowledged from an earlier run on this file and hub, else 1)',
-    )
+    .option('--from-row <n>', 'start at this 1-based data row (default: the first row the hub has not acknowledged from an earlier run on this file and hub, else 1)')
     .option('--batch-size <n>', 'most events per send batch (default: 2000; a batch also stops at the event hub size limit)')
-    .option('--max-record-size <size>', "largest record sent as it is, e.g. 512KiB (default: 1MiB, and never more than the event hub takes); a larger one is sent as a record_too_large marker with its first bytes, and silver quarantines it")
+    .option(
+      '--max-record-size <size>',
+      'largest record sent as it is, e.g. 512KiB (default: 1MiB, and never more than the event hub takes); a larger one is sent as a record_too_large marker with its first bytes, and silver quarantines it',
+    )
     .option('--limit <n>', 'send at most this many rows')
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--json', 'print the summary as JSON on stdout')

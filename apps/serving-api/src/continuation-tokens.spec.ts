@@ -11,7 +11,12 @@ describe('ContinuationTokens', () => {
 
   it('refuses it for another key, window or range, naming the query', () => {
     const sealed = tokens.seal('c3RvcmU', query);
-    for (const other of [{ ...query, pk: 'device_id=ORD' }, { ...query, window: undefined }, { ...query, from: undefined }, { ...query, to: 120_000 }]) {
+    for (const other of [
+      { ...query, pk: 'device_id=ORD' },
+      { ...query, window: undefined },
+      { ...query, from: undefined },
+      { ...query, to: 120_000 },
+    ]) {
       expect(tokens.open(sealed, other)).toEqual({ problem: expect.stringContaining('a token of this same query') });
     }
   });

@@ -45,8 +45,7 @@ export class ContinuationTokens {
     const expected = this.mac(`${storeToken}.${digest}`);
     if (mac.length !== MAC_BYTES || !timingSafeEqual(mac, expected))
       return { problem: 'a token as this API issued it (the signature does not match: the token was changed, or issued with another SERVING_TOKEN_KEY)' };
-    if (digest !== queryDigest(query))
-      return { problem: 'a token of this same query (this token continues another query: keep key, window, from and to as on the first page)' };
+    if (digest !== queryDigest(query)) return { problem: 'a token of this same query (this token continues another query: keep key, window, from and to as on the first page)' };
     return { storeToken };
   }
 

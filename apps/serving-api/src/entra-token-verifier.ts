@@ -68,7 +68,8 @@ export function metadataUrl(settings: Pick<EntraAuthSettings, 'authority' | 'ten
 export function bearerToken(header: string | undefined): { token: string } | { missing: string } {
   if (header === undefined || header === '') return { missing: 'no Authorization header: send Authorization: Bearer <access token>' };
   const space = header.indexOf(' ');
-  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return { missing: 'the Authorization header is not a bearer token: send Authorization: Bearer <access token>' };
+  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer')
+    return { missing: 'the Authorization header is not a bearer token: send Authorization: Bearer <access token>' };
   const token = header.slice(space + 1).trim();
   return token === '' ? { missing: 'the Authorization header has an empty bearer token' } : { token };
 }
@@ -173,7 +174,10 @@ export class EntraTokenVerifier {
     const issuers = [metadata.issuer];
     const tenant = V2_ISSUER_TENANT.exec(metadata.issuer)?.[1];
     if (tenant !== undefined) issuers.push(`https://sts.windows.net/${tenant}/`);
-    return { issuers, getKey: createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: this.fetchTimeoutMs, cooldownDuration: this.keyRefetchCooldownMs, cacheMaxAge: 600_000 }) };
+    return {
+      issuers,
+      getKey: createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: this.fetchTimeoutMs, cooldownDuration: this.keyRefetchCooldownMs, cacheMaxAge: 600_000 }),
+    };
   }
 }
 

@@ -119,7 +119,11 @@ describe('LateTable', () => {
       for (const file of files) {
         out.files.push(file);
         file.rows.forEach((row, index) =>
-          out.entries.push({ position: { eventTime: row['event_time'] as number, file: file.add.path, row: index }, row, key: keyOf(row['device_id'] as string | null, row['zone'] as number) }),
+          out.entries.push({
+            position: { eventTime: row['event_time'] as number, file: file.add.path, row: index },
+            row,
+            key: keyOf(row['device_id'] as string | null, row['zone'] as number),
+          }),
         );
       }
     }
@@ -223,12 +227,24 @@ describe('LateTable', () => {
       expect({ query, rows: answer.rows, truncated: answer.truncated }).toEqual({ query, rows: oracle(table, query).rows, truncated: oracle(table, query).truncated });
     }
     const unknown = (await late.read({ limit: 1, from: T0 + 30 * DAY })).filesRead;
-    expect(unknown).toBe(table.files.filter((f) => f.add.path.includes('part-00000002') || f.add.path.includes('part-00000007') || f.add.path.includes('part-00000012') || f.add.path.includes('part-00000017')).length);
+    expect(unknown).toBe(
+      table.files.filter(
+        (f) => f.add.path.includes('part-00000002') || f.add.path.includes('part-00000007') || f.add.path.includes('part-00000012') || f.add.path.includes('part-00000017'),
+      ).length,
+    );
   });
 
   it('orders rows tied on event_time by file path, then row, even when the earlier path is the file with the later first row', async () => {
     const table = await DeltaTable.open(local, ROOT, SCHEMA);
-    const row = (eventTime: number, batch: number) => ({ device_id: 'd', zone: 0, event_time: eventTime, event_date: '2026-01-01', raw: null, late_threshold: T0, gold_batch: batch });
+    const row = (eventTime: number, batch: number) => ({
+      device_id: 'd',
+      zone: 0,
+      event_time: eventTime,
+      event_date: '2026-01-01',
+      raw: null,
+      late_threshold: T0,
+      gold_batch: batch,
+    });
     // part-2 starts first (T0 + 10) but part-1's only row ties with part-2's second and third: it ranks before them.
     const second = await table.writeFiles([row(T0 + 10, 2), row(T0 + 11, 2), row(T0 + 11, 2)], { filePrefix: 'part-2', commitTime: T0 });
     const first = await table.writeFiles([row(T0 + 11, 1)], { filePrefix: 'part-1', commitTime: T0 });
@@ -242,7 +258,7 @@ describe('LateTable', () => {
     expect(answer.filesRead).toBe(2);
   });
 
-  it('replays the log when warmed, so the first request reads no log entry but the next version; a failed warm-up is the next request\'s error', async () => {
+  it("replays the log when warmed, so the first request reads no log entry but the next version; a failed warm-up is the next request's error", async () => {
     await writeTable(4, 2);
     const late = new LateTable(lake, GROUP_BY);
     await late.warm();

@@ -289,7 +289,8 @@ function keyColumnValues(key: string): Map<string, string> {
  */
 function keyMatcher(key: string, values: ReadonlyMap<string, string>, groupBy: readonly string[]): (row: TableRow) => boolean {
   const parts = groupBy.map((column) => values.get(column));
-  const canonical = groupBy.length > 0 && parts.every((part) => part !== undefined) && groupKeyText(Object.fromEntries(groupBy.map((c, i) => [c, parts[i] as string])), groupBy) === key;
+  const canonical =
+    groupBy.length > 0 && parts.every((part) => part !== undefined) && groupKeyText(Object.fromEntries(groupBy.map((c, i) => [c, parts[i] as string])), groupBy) === key;
   if (!canonical) return (row) => rowKeyText(row, groupBy) === key;
   return (row) => {
     for (let i = 0; i < groupBy.length; i++) {

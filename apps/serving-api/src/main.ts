@@ -6,7 +6,17 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { openBus, openLake, openServingStore } from '@pipeline/adapters';
-import { loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal, untilAborted } from '@pipeline/config';
+import {
+  loadStartupInputs,
+  METRICS_PORT_FLAG,
+  METRICS_PORT_HELP,
+  type MetricsPortFlags,
+  parseFlags,
+  readMetricsPort,
+  runMain,
+  shutdownSignal,
+  untilAborted,
+} from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 import { createLogger, metricsListening, PinoNestLogger, recordHttpServerMetrics, startTelemetry } from '@pipeline/telemetry';
 import { servingApiConfig, type EdgeSettings, type ServingApiFlags } from './serving-api.config';
@@ -45,7 +55,13 @@ export async function main(argv: string[]): Promise<number> {
       store,
       lake,
       clock: systemClock,
-      layers: { rawPrefix: config.rawPrefix, captureCheckpoint: config.captureCheckpoint, bronzeCheckpoint: config.bronzeCheckpoint, silverCheckpoint: config.silverCheckpoint, goldCheckpoint: config.goldCheckpoint },
+      layers: {
+        rawPrefix: config.rawPrefix,
+        captureCheckpoint: config.captureCheckpoint,
+        bronzeCheckpoint: config.bronzeCheckpoint,
+        silverCheckpoint: config.silverCheckpoint,
+        goldCheckpoint: config.goldCheckpoint,
+      },
       history: config.history,
       bus,
       logger: new PinoNestLogger(logger),

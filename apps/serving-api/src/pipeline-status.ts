@@ -22,10 +22,34 @@
  */
 import { capturedFilesSince, captureProgressAll, StageCheckpoint, type CapturePartitionProgress } from '@pipeline/checkpoint';
 import { CaptureFormatError, countCaptureRecords } from '@pipeline/capture-format';
-import { captureTimeOfPath, manifestQueue, RejectedFileLog, restoreAdvice, type BronzeOffsets, type BronzeState, type SilverCommit, type SilverOffsets, type SilverPartitionCounts, type SilverState } from '@pipeline/contracts';
+import {
+  captureTimeOfPath,
+  manifestQueue,
+  RejectedFileLog,
+  restoreAdvice,
+  type BronzeOffsets,
+  type BronzeState,
+  type SilverCommit,
+  type SilverOffsets,
+  type SilverPartitionCounts,
+  type SilverState,
+} from '@pipeline/contracts';
 import type { Clock } from '@pipeline/engine';
 import type { Bus, DeadLetter, Lake, ServingStore, ShardStatus } from '@pipeline/ports';
-import type { BronzeStatusDto, CapturePartitionStatusDto, CaptureStatusDto, DeadLetterQueueDto, DeadLettersStatusDto, GoldStatusDto, RateDto, RejectedFileDto, RejectedStatusDto, ShardStatusDto, SilverStatusDto, StatusDto } from './serving.dto';
+import type {
+  BronzeStatusDto,
+  CapturePartitionStatusDto,
+  CaptureStatusDto,
+  DeadLetterQueueDto,
+  DeadLettersStatusDto,
+  GoldStatusDto,
+  RateDto,
+  RejectedFileDto,
+  RejectedStatusDto,
+  ShardStatusDto,
+  SilverStatusDto,
+  StatusDto,
+} from './serving.dto';
 
 /** How often the status lists every capture file again; in between, only past each partition's newest. */
 export const CAPTURE_RELIST_MS = 60_000;
@@ -75,7 +99,14 @@ export class PipelineStatus {
   constructor(private readonly sources: StatusSources) {}
 
   async read(): Promise<StatusDto> {
-    const [capture, bronze, silver, gold, rejected, deadLetters] = await Promise.all([this.capture(), this.bronze(), this.silver(), this.gold(), this.rejected(), this.deadLetters()]);
+    const [capture, bronze, silver, gold, rejected, deadLetters] = await Promise.all([
+      this.capture(),
+      this.bronze(),
+      this.silver(),
+      this.gold(),
+      this.rejected(),
+      this.deadLetters(),
+    ]);
     return { pipeline: this.sources.pipeline, capture, bronze, silver, gold, rejected, deadLetters };
   }
 
@@ -117,7 +148,14 @@ export class PipelineStatus {
       events += file.events;
       if (!newest || file.time > newest.time || (file.time === newest.time && path > newest.path)) newest = { time: file.time, path };
     }
-    return { files: this.captureFiles.size, events, bytes, position: newest?.path ?? null, rate: this.rateSinceLastCall('capture', events), partitions: capturePartitions(progress) };
+    return {
+      files: this.captureFiles.size,
+      events,
+      bytes,
+      position: newest?.path ?? null,
+      rate: this.rateSinceLastCall('capture', events),
+      partitions: capturePartitions(progress),
+    };
   }
 
   /**
@@ -228,7 +266,12 @@ export class PipelineStatus {
     if (last === undefined) return { batches: 0, records: 0, rows: 0, quarantined: 0, duplicates: 0, position: null, rate: noRate('commits') };
     const sum = (byPartition: Record<string, SilverPartitionCounts> | undefined) =>
       Object.values(byPartition ?? {}).reduce(
-        (total, p) => ({ records: total.records + p.records, rows: total.rows + p.rows, quarantined: total.quarantined + p.quarantined, duplicates: total.duplicates + p.duplicates }),
+        (total, p) => ({
+          records: total.records + p.records,
+          rows: total.rows + p.rows,
+          quarantined: total.quarantined + p.quarantined,
+          duplicates: total.duplicates + p.duplicates,
+        }),
         { records: 0, rows: 0, quarantined: 0, duplicates: 0 },
       );
     // The commit record carries the running totals; the state (with silver's de-duplication, often

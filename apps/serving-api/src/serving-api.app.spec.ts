@@ -44,7 +44,18 @@ describe('serving API', () => {
       const response = await api.get('/docs/json');
       expect(response.statusCode).toBe(200);
       const document = response.json();
-      expect(Object.keys(document['paths']).sort()).toEqual(['/health/live', '/health/ready', '/v1/keys/{key}/latest', '/v1/keys/{key}/sessions', '/v1/late', '/v1/status', '/v1/status/batches', '/v1/status/history', '/v1/windows', '/v1/windows/top']);
+      expect(Object.keys(document['paths']).sort()).toEqual([
+        '/health/live',
+        '/health/ready',
+        '/v1/keys/{key}/latest',
+        '/v1/keys/{key}/sessions',
+        '/v1/late',
+        '/v1/status',
+        '/v1/status/batches',
+        '/v1/status/history',
+        '/v1/windows',
+        '/v1/windows/top',
+      ]);
       const windows = document['paths']['/v1/windows']['get'];
       expect(windows['parameters'].map((p: { name: string }) => p.name)).toEqual(['key', 'window', 'from', 'to', 'limit', 'continuationToken']);
       expect(windows['responses']['200']['content']['application/json']['schema']).toEqual({ $ref: '#/components/schemas/WindowPageDto' });

@@ -57,13 +57,13 @@ export async function createServingApi(options: ServingApiOptions): Promise<Nest
   });
   registerEtags(fastify);
   const builder = new DocumentBuilder()
-      .setTitle(`${deps.spec.name} serving API`)
-      .setDescription(
-        'Window aggregates of the pipeline (per key, latest, top-N), late rows and pipeline status. ' +
-          `Windows: ${deps.spec.windows.map((w) => w.name).join(', ')}. Aggregates: ${deps.spec.aggregates.map((a) => a.name).join(', ')}. ` +
-          `Grouping columns: ${deps.spec.groupBy.join(', ') || '(none: the key is _all)'}.`,
-      )
-      .setVersion('1');
+    .setTitle(`${deps.spec.name} serving API`)
+    .setDescription(
+      'Window aggregates of the pipeline (per key, latest, top-N), late rows and pipeline status. ' +
+        `Windows: ${deps.spec.windows.map((w) => w.name).join(', ')}. Aggregates: ${deps.spec.aggregates.map((a) => a.name).join(', ')}. ` +
+        `Grouping columns: ${deps.spec.groupBy.join(', ') || '(none: the key is _all)'}.`,
+    )
+    .setVersion('1');
   if (verifier !== undefined) {
     builder
       .addBearerAuth(

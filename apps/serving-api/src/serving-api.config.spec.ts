@@ -95,7 +95,13 @@ describe('servingApiConfig', () => {
     try {
       servingApiConfig(
         {},
-        { PIPELINE_SPEC: 'spec.yaml', SERVING_AUTH: 'entra', SERVING_AUTH_TENANT_ID: 'common', SERVING_CORS_ORIGINS: 'https://ok.example.com,*', SERVING_TOKEN_KEY: 'short-secret' },
+        {
+          PIPELINE_SPEC: 'spec.yaml',
+          SERVING_AUTH: 'entra',
+          SERVING_AUTH_TENANT_ID: 'common',
+          SERVING_CORS_ORIGINS: 'https://ok.example.com,*',
+          SERVING_TOKEN_KEY: 'short-secret',
+        },
       );
     } catch (e) {
       error = e;
@@ -108,7 +114,12 @@ describe('servingApiConfig', () => {
   });
 
   it('reads the bus for the dead letters locally, and on Azure only when it is given the namespace', () => {
-    const azure = { PIPELINE_SPEC: 'spec.yaml', PIPELINE_BACKEND: 'azure', AZURE_STORAGE_ACCOUNT_URL: 'https://acct.blob.core.windows.net', AZURE_COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/' };
+    const azure = {
+      PIPELINE_SPEC: 'spec.yaml',
+      PIPELINE_BACKEND: 'azure',
+      AZURE_STORAGE_ACCOUNT_URL: 'https://acct.blob.core.windows.net',
+      AZURE_COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/',
+    };
     expect(servingApiConfig({}, azure).deadLetters).toBeUndefined();
     expect(servingApiConfig({}, { ...azure, AZURE_SERVICEBUS_NAMESPACE: 'pipeline-bus.servicebus.windows.net' }).deadLetters).toMatchObject({ kind: 'azure' });
   });

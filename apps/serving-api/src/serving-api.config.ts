@@ -10,7 +10,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { readLakeBackend, readOptionalBusBackend, readServingBackend, resolvePipelineHome, SettingsReader, type BusBackend, type LakeBackend, type ServingBackend } from '@pipeline/config';
+import {
+  readLakeBackend,
+  readOptionalBusBackend,
+  readServingBackend,
+  resolvePipelineHome,
+  SettingsReader,
+  type BusBackend,
+  type LakeBackend,
+  type ServingBackend,
+} from '@pipeline/config';
 
 export interface ServingApiConfig {
   home: string;
@@ -159,7 +168,12 @@ export function readEdgeSettings(settings: SettingsReader): EdgeSettings {
 
   const corsOrigins = list(settings.optionalString('SERVING_CORS_ORIGINS'));
   const badOrigins = corsOrigins.filter((origin) => !ORIGIN.test(origin));
-  if (badOrigins.length > 0) settings.problem('SERVING_CORS_ORIGINS', 'a comma-separated list of origins like https://app.example.com (scheme, host, optional port; no path, no *)', JSON.stringify(badOrigins.join(',')));
+  if (badOrigins.length > 0)
+    settings.problem(
+      'SERVING_CORS_ORIGINS',
+      'a comma-separated list of origins like https://app.example.com (scheme, host, optional port; no path, no *)',
+      JSON.stringify(badOrigins.join(',')),
+    );
 
   const hsts = settings.bool('SERVING_HSTS', { default: false });
   const trustProxyHops = settings.int('SERVING_TRUST_PROXY', { default: 0, min: 0, max: 10 });
@@ -192,7 +206,11 @@ function readEntraAuth(settings: SettingsReader): EntraAuthSettings {
     settings.problem('SERVING_AUTH_AUDIENCE', 'comma-separated audiences without spaces, e.g. 00000000-0000-0000-0000-000000000000,api://pipeline', JSON.stringify(audienceText));
   const role = settings.string('SERVING_AUTH_ROLE', { default: 'Pipeline.Read', pattern: ROLE, describe: 'an app role value like Pipeline.Read' });
   const authority = settings
-    .string('SERVING_AUTH_AUTHORITY', { default: 'https://login.microsoftonline.com', pattern: AUTHORITY, describe: 'the Entra authority URL, e.g. https://login.microsoftonline.com (no trailing /)' })
+    .string('SERVING_AUTH_AUTHORITY', {
+      default: 'https://login.microsoftonline.com',
+      pattern: AUTHORITY,
+      describe: 'the Entra authority URL, e.g. https://login.microsoftonline.com (no trailing /)',
+    })
     .replace(/\/+$/, '');
   const clockToleranceMs = settings.duration('SERVING_AUTH_CLOCK_SKEW', { default: 60_000 });
   if (clockToleranceMs > 300_000) settings.problem('SERVING_AUTH_CLOCK_SKEW', 'a duration of at most 5m', JSON.stringify(`${clockToleranceMs}ms`));

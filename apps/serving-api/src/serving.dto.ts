@@ -107,9 +107,9 @@ export class RateDto {
 export class CapturePartitionStatusDto {
   @ApiProperty({ description: 'The event hub partition.', example: '0' })
   partition!: string;
-  @ApiProperty({ description: 'The number of the partition\'s last committed capture file in its log.' })
+  @ApiProperty({ description: "The number of the partition's last committed capture file in its log." })
   batch!: number;
-  @ApiProperty({ description: 'The last sequence number captured (the last file\'s last event; -1 when it was empty).' })
+  @ApiProperty({ description: "The last sequence number captured (the last file's last event; -1 when it was empty)." })
   lastSequenceNumber!: number;
   @ApiProperty({ description: 'The last capture file committed.', example: 'raw/local/events/0/2026/01/01/00/00/05.avro' })
   file!: string;
@@ -117,7 +117,7 @@ export class CapturePartitionStatusDto {
     type: String,
     nullable: true,
     example: 'capture-5c1d',
-    description: 'The capture instance (CAPTURE_INSTANCE_ID) that committed the last file: the partition\'s owner then; null before it was recorded.',
+    description: "The capture instance (CAPTURE_INSTANCE_ID) that committed the last file: the partition's owner then; null before it was recorded.",
   })
   owner!: string | null;
 }
@@ -135,7 +135,7 @@ export class CaptureStatusDto {
   rate!: RateDto;
   @ApiProperty({
     description:
-      'Each partition\'s last committed file and the instance that committed it, from the capture checkpoint (CAPTURE_CHECKPOINT); empty when the files come from Azure\'s Event Hubs Capture, which keeps no such log.',
+      "Each partition's last committed file and the instance that committed it, from the capture checkpoint (CAPTURE_CHECKPOINT); empty when the files come from Azure's Event Hubs Capture, which keeps no such log.",
     type: [CapturePartitionStatusDto],
   })
   partitions!: CapturePartitionStatusDto[];
@@ -203,7 +203,12 @@ export class ShardStatusDto {
   numRowsDroppedByWatermark!: number | null;
   @ApiProperty({ description: 'The event hub partition holding the watermark back (the active one furthest behind), or null.', type: 'string', nullable: true })
   holdingPartition!: string | null;
-  @ApiProperty({ type: String, nullable: true, example: 'gold-7f3a', description: 'The gold instance (GOLD_INSTANCE_ID) that committed the last batch: the shard\'s owner then; null before it was recorded.' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'gold-7f3a',
+    description: "The gold instance (GOLD_INSTANCE_ID) that committed the last batch: the shard's owner then; null before it was recorded.",
+  })
   owner!: string | null;
   @ApiProperty({ description: 'Each source partition’s event-time progress as the shard knows it.', type: [PartitionProgressDto] })
   partitions!: PartitionProgressDto[];

@@ -118,7 +118,10 @@ export async function startApi(kind: StoreKind = 'local', options: ApiOptions = 
     ...options,
   });
   const request = async (method: string, url: string, headers: Record<string, string> = {}): Promise<Answer> => {
-    const response = await app.getHttpAdapter().getInstance().inject({ method: method as 'GET', url, headers });
+    const response = await app
+      .getHttpAdapter()
+      .getInstance()
+      .inject({ method: method as 'GET', url, headers });
     return { statusCode: response.statusCode, headers: response.headers, body: response.body, json: () => response.json() };
   };
   return {

@@ -300,7 +300,18 @@ describe('GET /v1/status', () => {
     const log = capturePartitionCheckpoint(api.lake, 'checkpoints/capture-events', '0');
     const captured = async (batch: number, eventCount: number, bytes: number) => {
       const filePath = `raw/ns/events/0/2026/01/01/00/00/${String(batch).padStart(2, '0')}.avro`;
-      await log.writeOffsets(batch, { version: 1, batch, partitionId: '0', fromSequenceNumber: batch * 100, toSequenceNumber: batch * 100 + eventCount - 1, eventCount, path: filePath, codec: 'null', blockTargetBytes: 512, lastOffset: '0' });
+      await log.writeOffsets(batch, {
+        version: 1,
+        batch,
+        partitionId: '0',
+        fromSequenceNumber: batch * 100,
+        toSequenceNumber: batch * 100 + eventCount - 1,
+        eventCount,
+        path: filePath,
+        codec: 'null',
+        blockTargetBytes: 512,
+        lastOffset: '0',
+      });
       await log.commit(batch, { batch, path: filePath, bytes });
       return filePath;
     };
@@ -331,7 +342,18 @@ describe('GET /v1/status', () => {
     await api.lake.delete(at('1', 10));
     // A partition folder the capture service's log names for the first time is listed at once.
     const log = capturePartitionCheckpoint(api.lake, 'checkpoints/capture-events', '2');
-    await log.writeOffsets(0, { version: 1, batch: 0, partitionId: '2', fromSequenceNumber: 0, toSequenceNumber: 676, eventCount: 677, path: at('2', 15), codec: 'null', blockTargetBytes: 512, lastOffset: '0' });
+    await log.writeOffsets(0, {
+      version: 1,
+      batch: 0,
+      partitionId: '2',
+      fromSequenceNumber: 0,
+      toSequenceNumber: 676,
+      eventCount: 677,
+      path: at('2', 15),
+      codec: 'null',
+      blockTargetBytes: 512,
+      lastOffset: '0',
+    });
     await api.lake.write(at('2', 15), usql);
     await log.commit(0, { batch: 0, path: at('2', 15), bytes: usql.length });
     api.clock.advance(1_000);

@@ -87,7 +87,7 @@ describe.each(['local', 'cosmos'] as const)('window endpoints (%s store)', (kind
       return body['continuationToken'] as string;
     }
 
-    it("refuses a token of another query: a token of another key, or of the same key with another range", async () => {
+    it('refuses a token of another query: a token of another key, or of the same key with another range', async () => {
       await api.store.upsert([0, 1, 2, 3].map((i) => windowDoc('d9', T0 + (100 + i) * MINUTE, { readings: i, avg_temperature: 1 })));
       const fromD9 = await firstToken('key=d9&window=per_minute');
       for (const query of ['key=d1&window=per_minute', 'key=d9&window=last_5m', `key=d9&window=per_minute&from=${T0 + 100 * MINUTE}`]) {

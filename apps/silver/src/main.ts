@@ -9,7 +9,17 @@ import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { openLake } from '@pipeline/adapters';
 import { FingerprintMismatchError, holdStageLease } from '@pipeline/checkpoint';
-import { abortableSleep, loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
+import {
+  abortableSleep,
+  loadStartupInputs,
+  METRICS_PORT_FLAG,
+  METRICS_PORT_HELP,
+  type MetricsPortFlags,
+  parseFlags,
+  readMetricsPort,
+  runMain,
+  shutdownSignal,
+} from '@pipeline/config';
 import { createLogger, metricsListening, PinoNestLogger, startTelemetry } from '@pipeline/telemetry';
 import { silverConfig, type SilverFlags } from './silver.config';
 import { openSilverBus, SilverModule } from './silver.module';

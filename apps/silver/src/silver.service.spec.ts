@@ -469,9 +469,7 @@ describe('silver and capture files that changed after bronze referenced them', (
         return lake;
       },
       async (lake) =>
-        expect({ outputs: await outputs(lake), rejected: await lakeBytes(lake, 'rejected/'), commits: await lakeBytes(lake, 'checkpoints/silver/commits/') }).toEqual(
-          expected,
-        ),
+        expect({ outputs: await outputs(lake), rejected: await lakeBytes(lake, 'rejected/'), commits: await lakeBytes(lake, 'checkpoints/silver/commits/') }).toEqual(expected),
     );
     expect(crashes).toBeGreaterThan(15);
   }, 120_000);

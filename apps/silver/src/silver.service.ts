@@ -41,7 +41,11 @@ export class SilverService {
         },
         committed: (batch, result) => this.log(batch, result),
         measure: (result, live) =>
-          silverMeasure(result.commit, { watermark: result.state.eventTime.eventTime.watermark, partitions: result.state.eventTime.eventTime.partitions, remembered: live.eventTime.remembered }),
+          silverMeasure(result.commit, {
+            watermark: result.state.eventTime.eventTime.watermark,
+            partitions: result.state.eventTime.eventTime.partitions,
+            remembered: live.eventTime.remembered,
+          }),
       },
       { stage: 'silver', stateHolds: 'which event ids it already saw or how far event time got' },
     );

@@ -32,7 +32,18 @@ describeLakeContract('adls under a root folder on a hierarchical-namespace accou
 describeLakeContract('adls walking directories on a flat account (Azurite)', () => freshLake(undefined, { namespace: 'hierarchical' }));
 
 describe('adls lake on a hierarchical-namespace account', () => {
-  const FIXTURE = ['a/b', 'a/x/y', 'a-c', 'a.json', 'b', 'raw/ns/hub/0/2026/01/01.avro', 'raw/ns/hub/0/2026/02/01.avro', 'raw/ns/hub/0/2027/01/01.avro', 'raw/ns/hub/1/2026/01/01.avro', 'raw/ns/hubby/0/x.avro'];
+  const FIXTURE = [
+    'a/b',
+    'a/x/y',
+    'a-c',
+    'a.json',
+    'b',
+    'raw/ns/hub/0/2026/01/01.avro',
+    'raw/ns/hub/0/2026/02/01.avro',
+    'raw/ns/hub/0/2027/01/01.avro',
+    'raw/ns/hub/1/2026/01/01.avro',
+    'raw/ns/hubby/0/x.avro',
+  ];
   const byteOrder = (paths: string[]) => [...paths].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
 
   async function seeded(options: { namespace?: LakeNamespace } = {}) {

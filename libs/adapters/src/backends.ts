@@ -56,7 +56,9 @@ export async function sdkAccess(access: AzureAccess): Promise<NamespaceAccess> {
 
 async function blobService(access: AzureAccess): Promise<BlobServiceClient> {
   const { BlobServiceClient } = await import('@azure/storage-blob');
-  return access.kind === 'entra' ? new BlobServiceClient(access.endpoint, await azureCredential(access.credential)) : BlobServiceClient.fromConnectionString(access.connectionString);
+  return access.kind === 'entra'
+    ? new BlobServiceClient(access.endpoint, await azureCredential(access.credential))
+    : BlobServiceClient.fromConnectionString(access.connectionString);
 }
 
 /** A blob container; created when absent only with a connection string (emulators). */
@@ -92,7 +94,12 @@ export async function openServingStore(backend: ServingBackend): Promise<Serving
     case 'azure': {
       const { CosmosServingStore } = await import('./cosmos.serving-store');
       if (backend.access.kind === 'entra') {
-        return CosmosServingStore.open({ endpoint: backend.access.endpoint, aadCredentials: await azureCredential(backend.access.credential) }, backend.database, backend.container, { create: false });
+        return CosmosServingStore.open(
+          { endpoint: backend.access.endpoint, aadCredentials: await azureCredential(backend.access.credential) },
+          backend.database,
+          backend.container,
+          { create: false },
+        );
       }
       // Emulators serve one region at their own address: endpoint discovery would redirect elsewhere.
       return CosmosServingStore.open(

@@ -66,8 +66,7 @@ describe('cosmos serving store', () => {
     const other = await openAgain(store);
     try {
       // 40 documents over 4 keys: 10 windows each.
-      const docs = (version: number) =>
-        Array.from({ length: 40 }, (_, i) => windowDoc({ key: `k${i % 4}`, start: 1000 + Math.floor(i / 4) * 60_000, version, readings: version }));
+      const docs = (version: number) => Array.from({ length: 40 }, (_, i) => windowDoc({ key: `k${i % 4}`, start: 1000 + Math.floor(i / 4) * 60_000, version, readings: version }));
       await store.upsert([windowDoc({ key: 'warm-up', start: 1000, version: 0 })]); // the client's first request also reads the account and container
       const requestsFor = async (run: () => Promise<unknown>) => {
         const before = server.requests();
@@ -124,9 +123,17 @@ describe('cosmos serving store', () => {
       await store.upsert([windowDoc({ key: 'warm-up', start: 1000, version: 0 })]);
       const before = server.batches().length;
       server.throttle(2, 30);
-      await expect(store.upsert([windowDoc({ key: 'a', start: 1000, version: 1 }), windowDoc({ key: 'a', start: 61_000, version: 1 })])).resolves.toEqual({ written: 2, skipped: 0 });
+      await expect(store.upsert([windowDoc({ key: 'a', start: 1000, version: 1 }), windowDoc({ key: 'a', start: 61_000, version: 1 })])).resolves.toEqual({
+        written: 2,
+        skipped: 0,
+      });
       // Two throttled attempts, then the one that was served.
-      expect(server.batches().slice(before).map((b) => b.operations.length)).toEqual([0, 0, 2]);
+      expect(
+        server
+          .batches()
+          .slice(before)
+          .map((b) => b.operations.length),
+      ).toEqual([0, 0, 2]);
       expect(log.warnings.map((w) => w.fields['retryAfterMs'])).toEqual([30, 30]);
       expect(log.warnings[0]?.message).toMatch(/throttled a request \(HTTP 429\)/);
     } finally {

@@ -260,10 +260,14 @@ export class CosmosServingStore implements ServingStore {
     for (let round = 0; ; round++) {
       const writes = docs.filter((doc) => (this.known.get(documentKey(doc))?.version ?? -1) < doc.version);
       if (writes.length === 0) return written;
-      if (round === CONFLICT_ROUNDS) throw new ServingStoreError(`upsert of ${writes[0]?.id} kept conflicting with other writers; is more than one gold instance writing this shard?`);
+      if (round === CONFLICT_ROUNDS)
+        throw new ServingStoreError(`upsert of ${writes[0]?.id} kept conflicting with other writers; is more than one gold instance writing this shard?`);
       let response: Response<OperationResponse[]>;
       try {
-        response = await this.container.items.batch(writes.map((doc) => this.writeOperation(doc)), pk);
+        response = await this.container.items.batch(
+          writes.map((doc) => this.writeOperation(doc)),
+          pk,
+        );
       } catch (error) {
         if (this.batchEndpoint === 'unknown' && this.refusedBatch !== undefined) return this.noBatchEndpoint(this.refusedBatch);
         throw this.wrap(error, 'upsert');
@@ -301,7 +305,13 @@ export class CosmosServingStore implements ServingStore {
   /** Learns the stored ETag and version of each document of one partition in one query, and forgets the absent ones. */
   private async readStoredVersions(pk: string, docs: readonly WindowDocument[]): Promise<void> {
     const rows = await this.query<{ id: string; _etag: string; version: number }>(
-      { query: 'SELECT c.id, c._etag, c.version FROM c WHERE c.pk = @pk AND ARRAY_CONTAINS(@ids, c.id)', parameters: [{ name: '@pk', value: pk }, { name: '@ids', value: docs.map((doc) => doc.id) }] },
+      {
+        query: 'SELECT c.id, c._etag, c.version FROM c WHERE c.pk = @pk AND ARRAY_CONTAINS(@ids, c.id)',
+        parameters: [
+          { name: '@pk', value: pk },
+          { name: '@ids', value: docs.map((doc) => doc.id) },
+        ],
+      },
       { partitionKey: pk },
     );
     const stored = new Map(rows.map((row) => [row.id, row]));
@@ -505,7 +515,10 @@ export class CosmosServingStore implements ServingStore {
     if (numbers.length === limit) {
       // The last value may be shared by documents that did not fit: they are ordered by pk.
       const last = (numbers.at(-1) as StoredWindow).aggregates[by] as number;
-      const ties = await this.query<StoredWindow>({ query: `SELECT TOP ${limit} * FROM c WHERE ${where} AND ${value} = @last ORDER BY c.pk`, parameters: [...parameters, { name: '@last', value: last }] });
+      const ties = await this.query<StoredWindow>({
+        query: `SELECT TOP ${limit} * FROM c WHERE ${where} AND ${value} = @last ORDER BY c.pk`,
+        parameters: [...parameters, { name: '@last', value: last }],
+      });
       ranked = [...numbers.filter((doc) => (doc.aggregates[by] as number) > last).sort(byValueThenPk(by)), ...ties];
     } else {
       const nulls = await this.query<StoredWindow>({
@@ -607,7 +620,9 @@ export class CosmosServingStore implements ServingStore {
     const message = (error as Error).message;
     // A batch request's error comes without its status: its message still names the throttling.
     const throttled = status(error) === 429 || /\b429\b|TooManyRequests|Request rate is large/i.test(message);
-    const fix = throttled ? ` Cosmos DB kept throttling past ${THROTTLE_RETRIES} retries or ${THROTTLE_WAIT_S} s: raise the container's throughput (RU/s, or its autoscale maximum).` : '';
+    const fix = throttled
+      ? ` Cosmos DB kept throttling past ${THROTTLE_RETRIES} retries or ${THROTTLE_WAIT_S} s: raise the container's throughput (RU/s, or its autoscale maximum).`
+      : '';
     return new ServingStoreError(`${operation} failed on the ${this.location}${status(error) ? ` (HTTP ${status(error)})` : ''}: ${message}${fix}`, { cause: error });
   }
 }

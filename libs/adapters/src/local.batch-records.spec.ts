@@ -48,7 +48,13 @@ const properties = fc.oneof(
   fc.constant(undefined),
   fc.dictionary(key, value, { maxKeys: 6 }),
   // The producer's usual map: always kept exactly.
-  fc.record({ source: fc.constant('flights'), row: fc.nat(), content_type: fc.constant('json'), event_id: fc.string({ maxLength: 12 }), traceparent: fc.constant('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01') }),
+  fc.record({
+    source: fc.constant('flights'),
+    row: fc.nat(),
+    content_type: fc.constant('json'),
+    event_id: fc.string({ maxLength: 12 }),
+    traceparent: fc.constant('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'),
+  }),
 );
 const event: fc.Arbitrary<EventToSend> = fc.record({ body, properties }, { requiredKeys: ['body'] });
 

@@ -87,9 +87,16 @@ describe('local event hub properties', () => {
 describe('measureProperties', () => {
   const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
   const text = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: codeUnit, maxLength: 4 }), fc.constantFrom('__proto__', 'json'));
-  const value: fc.Arbitrary<PropertyValue> = fc.oneof(text, fc.integer(), fc.double(), fc.constantFrom(2 ** 52, 2 ** 52 + 2), fc.boolean(), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)));
+  const value: fc.Arbitrary<PropertyValue> = fc.oneof(
+    text,
+    fc.integer(),
+    fc.double(),
+    fc.constantFrom(2 ** 52, 2 ** 52 + 2),
+    fc.boolean(),
+    fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)),
+  );
 
-  it('gives the size propertiesSize gives, the key count, and whether Capture\'s map keeps every entry', () => {
+  it("gives the size propertiesSize gives, the key count, and whether Capture's map keeps every entry", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(text, value), { maxLength: 6 }), (entries) => {
         const properties: Record<string, PropertyValue> = {};

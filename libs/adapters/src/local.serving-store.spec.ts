@@ -266,7 +266,9 @@ describe('LocalServingStore opened on a store written before shard statuses had 
     old.close();
     const store = LocalServingStore.open({ file });
     try {
-      expect(await store.listShardStatus('p')).toEqual([{ pipeline: 'p', shard: 0, batch: 3, watermark: T0, maxEventTime: T0, rows: 10, lateRows: 1, windowsEmitted: 2, updatedAt: T0 }]);
+      expect(await store.listShardStatus('p')).toEqual([
+        { pipeline: 'p', shard: 0, batch: 3, watermark: T0, maxEventTime: T0, rows: 10, lateRows: 1, windowsEmitted: 2, updatedAt: T0 },
+      ]);
       const eventTime = { holdingPartition: '0', idlePartitions: [], partitions: { '0': { maxEventTime: T0, captureTime: T0 } } };
       await store.putShardStatus({ pipeline: 'p', shard: 1, batch: 0, watermark: null, maxEventTime: null, rows: 0, lateRows: 0, windowsEmitted: 0, updatedAt: T0, eventTime });
       expect((await store.listShardStatus('p'))[1]?.eventTime).toEqual(eventTime);
@@ -348,7 +350,12 @@ describe('LocalServingStore document rows', () => {
       await store.upsert([...hours, ...minutes, windowDoc('b', T0 + 9 * MINUTE, 1, 'hourly')]);
       const pk = minutes[0].pk;
       expect((await store.queryWindows({ pk, window: 'hourly', limit: 1 })).items).toEqual([hours[0]]);
-      const second = await store.queryWindows({ pk, window: 'per_minute', limit: 2, continuationToken: (await store.queryWindows({ pk, window: 'per_minute', limit: 2 })).continuationToken });
+      const second = await store.queryWindows({
+        pk,
+        window: 'per_minute',
+        limit: 2,
+        continuationToken: (await store.queryWindows({ pk, window: 'per_minute', limit: 2 })).continuationToken,
+      });
       expect(second).toEqual({ items: [minutes[2], minutes[3]] });
       expect(await store.latest(pk, 'hourly')).toEqual(hours[1]);
       expect(await store.latest(pk)).toEqual(minutes[3]);

@@ -34,16 +34,7 @@ import {
   type WindowQuery,
 } from '@pipeline/ports';
 import { openSharedSqlite } from './local.sqlite';
-import {
-  assertDocument,
-  assertRetired,
-  assertShardStatus,
-  assertText,
-  checkTopQuery,
-  checkWindowQuery,
-  encodeContinuationToken,
-  finiteOrNull,
-} from './serving-documents';
+import { assertDocument, assertRetired, assertShardStatus, assertText, checkTopQuery, checkWindowQuery, encodeContinuationToken, finiteOrNull } from './serving-documents';
 
 export interface LocalServingStoreOptions {
   /** The SQLite file (created if absent). */

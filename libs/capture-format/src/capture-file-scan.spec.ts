@@ -47,16 +47,22 @@ async function scanned(bytes: Buffer, limit: number, chunkSize = bytes.length ||
 const comparable = (result: CaptureFileScan | CaptureFormatError) =>
   result instanceof CaptureFormatError ? { error: result.message, recordsBefore: (result as CaptureFormatError & { recordsBefore: number }).recordsBefore } : result;
 
-const value: fc.Arbitrary<CaptureValue> = fc.oneof(fc.string({ maxLength: 60 }), fc.integer(), fc.double({ noNaN: true }), fc.constant(null), fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)));
+const value: fc.Arbitrary<CaptureValue> = fc.oneof(
+  fc.string({ maxLength: 60 }),
+  fc.integer(),
+  fc.double({ noNaN: true }),
+  fc.constant(null),
+  fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)),
+);
 const record: fc.Arbitrary<CaptureRecord> = fc.record({
   sequenceNumber: fc.integer({ min: 0, max: 2 ** 40 }),
   offset: fc.string({ maxLength: 20 }),
   enqueuedTimeUtc: fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) }).map((ms) => formatEnqueuedTimeUtc(ms)),
   systemProperties: fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string({ maxLength: 20 }), fc.integer()), { maxKeys: 2 }),
   // The key bronze reads is often there, sometimes as another type, sometimes absent.
-  properties: fc.tuple(fc.dictionary(fc.string({ maxLength: 12 }), value, { maxKeys: 4 }), fc.option(value, { nil: undefined })).map(([map, traceparent]) =>
-    traceparent === undefined ? map : { ...map, [KEY]: traceparent },
-  ),
+  properties: fc
+    .tuple(fc.dictionary(fc.string({ maxLength: 12 }), value, { maxKeys: 4 }), fc.option(value, { nil: undefined }))
+    .map(([map, traceparent]) => (traceparent === undefined ? map : { ...map, [KEY]: traceparent })),
   body: fc.option(fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b))),
 });
 
@@ -100,28 +106,34 @@ describe('scanCaptureFile', () => {
   });
 
   it('stops taking values at the limit but still counts every record to the last sequence number', async () => {
-    const records = Array.from({ length: 10 }, (_, i): CaptureRecord => ({
-      sequenceNumber: 100 + i,
-      offset: String(i),
-      enqueuedTimeUtc: formatEnqueuedTimeUtc(Date.UTC(2026, 0, 1)),
-      systemProperties: {},
-      properties: i === 1 ? { [KEY]: 7 } : { other: 'x', [KEY]: `00-${i}` },
-      body: null,
-    }));
+    const records = Array.from(
+      { length: 10 },
+      (_, i): CaptureRecord => ({
+        sequenceNumber: 100 + i,
+        offset: String(i),
+        enqueuedTimeUtc: formatEnqueuedTimeUtc(Date.UTC(2026, 0, 1)),
+        systemProperties: {},
+        properties: i === 1 ? { [KEY]: 7 } : { other: 'x', [KEY]: `00-${i}` },
+        body: null,
+      }),
+    );
     const scan = await scanCaptureFile(chunked(writeFile(records, 'null', 100)), 'f.avro', { property: KEY, limit: 3 });
     // Record 1's value is a number, not trace context text: it adds nothing.
     expect(scan).toEqual({ records: 10, firstSequenceNumber: 100, lastSequenceNumber: 109, values: ['00-0', '00-2', '00-3'] });
   });
 
   it('counts without a property, and tells the records read before a damaged one as the full read yields them', async () => {
-    const records = Array.from({ length: 30 }, (_, i): CaptureRecord => ({
-      sequenceNumber: i,
-      offset: String(i),
-      enqueuedTimeUtc: formatEnqueuedTimeUtc(Date.UTC(2026, 0, 1)),
-      systemProperties: {},
-      properties: { [KEY]: `00-${i}` },
-      body: Buffer.from(`body ${i}`),
-    }));
+    const records = Array.from(
+      { length: 30 },
+      (_, i): CaptureRecord => ({
+        sequenceNumber: i,
+        offset: String(i),
+        enqueuedTimeUtc: formatEnqueuedTimeUtc(Date.UTC(2026, 0, 1)),
+        systemProperties: {},
+        properties: { [KEY]: `00-${i}` },
+        body: Buffer.from(`body ${i}`),
+      }),
+    );
     const bytes = writeFile(records, 'null', 200);
     expect(await scanCaptureFile(chunked(bytes), 'f.avro')).toEqual({ records: 30, firstSequenceNumber: 0, lastSequenceNumber: 29, values: [] });
     // Cut inside the last block: the records before the cut are read, then the file fails.

@@ -88,10 +88,13 @@ describe('Capture properties on their own', () => {
 
   it('stay within capturePropertiesBound whatever the text', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.oneof(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constant(-(2 ** 52))), { maxKeys: 8 }), (properties) => {
-        const bound = capturePropertiesBound(Object.keys(properties).length, payloadBytes(properties));
-        expect(written(properties).length).toBeLessThanOrEqual(bound);
-      }),
+      fc.property(
+        fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.oneof(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constant(-(2 ** 52))), { maxKeys: 8 }),
+        (properties) => {
+          const bound = capturePropertiesBound(Object.keys(properties).length, payloadBytes(properties));
+          expect(written(properties).length).toBeLessThanOrEqual(bound);
+        },
+      ),
     );
   });
 
@@ -229,7 +232,9 @@ describe('Capture properties on their own', () => {
       fc.constantFrom(2 ** 52, -(2 ** 52), 1.5, Number.NaN),
       fc.uint8Array({ maxLength: 20 }).map((bytes) => Buffer.from(bytes)),
     );
-    const maps = fc.dictionary(fc.oneof(keys, text), values, { maxKeys: 6 }).filter((properties) => Object.entries(properties).every(([key, value]) => capturesExactly(key, value)));
+    const maps = fc
+      .dictionary(fc.oneof(keys, text), values, { maxKeys: 6 })
+      .filter((properties) => Object.entries(properties).every(([key, value]) => capturesExactly(key, value)));
     /** What reading the whole map gives for `key`: its string, `undefined`, or the error it throws. */
     const whole = (bytes: Buffer, key: string): string | undefined | Error => {
       try {

@@ -148,7 +148,7 @@ describe('CaptureRecordDecoder', () => {
       );
     });
 
-    it('answers undefined for a cut record and throws the full decoding\'s error for a bad union index in a skipped entry', () => {
+    it("answers undefined for a cut record and throws the full decoding's error for a bad union index in a skipped entry", () => {
       const r: CaptureRecord = {
         sequenceNumber: 7,
         offset: '12345',

@@ -142,7 +142,7 @@ describe('MicroBatchRuntime', () => {
     expect(await checkpoint.readState(3)).toEqual({ sum: 78, seen: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
   });
 
-  it('drops an attempt whose offsets another instance recorded first, even after it planned, and plans again from that instance\'s state', async () => {
+  it("drops an attempt whose offsets another instance recorded first, even after it planned, and plans again from that instance's state", async () => {
     const a = new CountingStage();
     const instanceA = runtimeOf(a);
     await instanceA.runNext(nextThree(12));

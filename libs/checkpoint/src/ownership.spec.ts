@@ -141,7 +141,11 @@ describe('OwnershipBalancer', () => {
     const gone = balancer('gone');
     await gone.balance();
     await a.balance();
-    const heartbeats = async () => (await store.listOwnership(SCOPE.fullyQualifiedNamespace, SCOPE.eventHubName, SCOPE.consumerGroup)).filter((r) => r.partitionId.startsWith(HEARTBEAT_PREFIX)).map((r) => r.ownerId).sort();
+    const heartbeats = async () =>
+      (await store.listOwnership(SCOPE.fullyQualifiedNamespace, SCOPE.eventHubName, SCOPE.consumerGroup))
+        .filter((r) => r.partitionId.startsWith(HEARTBEAT_PREFIX))
+        .map((r) => r.ownerId)
+        .sort();
     expect(await heartbeats()).toEqual(['a', 'gone']);
     // 'gone' was killed: expired after EXPIRY, still listed until the stale limit.
     clock.advance(STALE_HEARTBEAT_EXPIRIES * EXPIRY - 1);

@@ -11,7 +11,9 @@ describe('the metrics port', () => {
   it('refuses what is not a port, naming the service, the setting and the value', () => {
     for (const bad of ['0', '65536', 'http', '94.64']) {
       expect(() => readMetricsPort('gold', { metricsPort: bad }, {})).toThrow(ConfigError);
-      expect(() => readMetricsPort('gold', { metricsPort: bad }, {})).toThrow(`gold: 1 configuration problem:\n  - METRICS_PORT: expected an integer from 1 to 65535, found "${bad}"`);
+      expect(() => readMetricsPort('gold', { metricsPort: bad }, {})).toThrow(
+        `gold: 1 configuration problem:\n  - METRICS_PORT: expected an integer from 1 to 65535, found "${bad}"`,
+      );
     }
   });
 });

@@ -565,7 +565,10 @@ function readWindowOffset(value: YamlValue | undefined, step: number | undefined
   const ms = readDuration(value, 0);
   if (ms === undefined) return null;
   if (step !== undefined && ms >= step) {
-    value.report(`an offset shorter than the ${formatDuration(step)} between window starts (0 ≤ offset < slide; ${formatDuration(ms)} gives the same windows as ${formatDuration(ms % step)})`, value.found);
+    value.report(
+      `an offset shorter than the ${formatDuration(step)} between window starts (0 ≤ offset < slide; ${formatDuration(ms)} gives the same windows as ${formatDuration(ms % step)})`,
+      value.found,
+    );
     return null;
   }
   return ms === 0 ? {} : { offsetMs: ms };

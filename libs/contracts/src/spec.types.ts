@@ -55,7 +55,9 @@ export interface AggregateSpec {
  * `slideMs` is any duration up to the size; `offsetMs` (0 < offset < slide, Spark's startTime) shifts
  * the window starts from the epoch grid, and is absent for an offset of 0.
  */
-export type WindowSpec = { name: string; kind: 'tumbling'; sizeMs: number; offsetMs?: number } | { name: string; kind: 'hopping'; sizeMs: number; slideMs: number; offsetMs?: number };
+export type WindowSpec =
+  | { name: string; kind: 'tumbling'; sizeMs: number; offsetMs?: number }
+  | { name: string; kind: 'hopping'; sizeMs: number; slideMs: number; offsetMs?: number };
 
 /**
  * A session window (Spark's `session_window`): a key's events closer than the gap form one

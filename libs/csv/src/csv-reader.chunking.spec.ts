@@ -127,7 +127,9 @@ describe('readCsv across chunk boundaries', () => {
           // In batches: the same records, or the same error.
           expect(await collectBatches(chunked(input, sizes), options)).toEqual(reference);
           // Rows as bytes: the same fields, the same malformed records (invalid UTF-8, wrong width), the same error.
-          expect(await collectFromBytes(chunked(input, sizes), { ...options, expectedColumns: 2 })).toEqual(await collect(chunked(input, sizes), { ...options, expectedColumns: 2 }));
+          expect(await collectFromBytes(chunked(input, sizes), { ...options, expectedColumns: 2 })).toEqual(
+            await collect(chunked(input, sizes), { ...options, expectedColumns: 2 }),
+          );
           expect(await collectBatches(chunked(input, sizes), { ...options, fromRow: 2 })).toEqual(await collect(chunked(input, sizes), { ...options, fromRow: 2 }));
           if (Array.isArray(reference)) {
             expect(reference.map((r) => r.row)).toEqual(reference.map((_, i) => i + 1));

@@ -22,7 +22,11 @@ describe('rowsOfColumns', () => {
 
   it('keeps field names as names, whatever they hold', () => {
     const names = ['}; throw new Error("code"); ({', '\\', '\u2028', 'constructor', 'toString', ''];
-    const [row] = rowsOfColumns(names, names.map((_, c) => [c]), 1);
+    const [row] = rowsOfColumns(
+      names,
+      names.map((_, c) => [c]),
+      1,
+    );
     expect(Object.entries(row ?? {})).toEqual(names.map((name, c) => [name, c]));
   });
 
@@ -55,10 +59,7 @@ function valueOf(type: TableColumnType, few: boolean): fc.Arbitrary<TableValue> 
     case 'timestamp':
       return few
         ? fc.constantFrom(Date.UTC(2026, 0, 1), -62_135_596_800_000, 1_767_225_610_123_456n)
-        : fc.oneof(
-            fc.integer({ min: -62_135_596_800_000, max: 253_402_300_799_999 }),
-            fc.bigInt({ min: -62_135_596_800_000_000n, max: 253_402_300_799_999_999n }),
-          );
+        : fc.oneof(fc.integer({ min: -62_135_596_800_000, max: 253_402_300_799_999 }), fc.bigInt({ min: -62_135_596_800_000_000n, max: 253_402_300_799_999_999n }));
     case 'date':
       return (few ? fc.constantFrom(0, 1, 20_454) : fc.integer({ min: -719_162, max: 2_932_896 })).map((days) => new Date(days * 86_400_000).toISOString().slice(0, 10));
     case 'binary':
@@ -79,7 +80,11 @@ interface RandomTable {
 }
 
 const randomTable: fc.Arbitrary<RandomTable> = fc
-  .uniqueArray(fc.record({ type: fc.constantFrom(...TYPES), nullable: fc.boolean(), few: fc.boolean(), nulls: fc.boolean() }), { minLength: 1, maxLength: 6, selector: () => Math.random() })
+  .uniqueArray(fc.record({ type: fc.constantFrom(...TYPES), nullable: fc.boolean(), few: fc.boolean(), nulls: fc.boolean() }), {
+    minLength: 1,
+    maxLength: 6,
+    selector: () => Math.random(),
+  })
   .chain((specs) => {
     const columns = specs.map((s, c): TableColumn => ({ name: `c${c}_${s.type}`, type: s.type, nullable: s.nullable }));
     const cell = specs.map((s) => (s.nullable && s.nulls ? fc.option(valueOf(s.type, s.few), { nil: null, freq: 3 }) : valueOf(s.type, s.few)));
@@ -150,14 +155,23 @@ describe('readTableFile reading whole columns', () => {
     ];
     // 100,000 rows a row group, 20,000 a page: 130,001 rows make two groups and eight pages; the
     // strings change from a dictionary to PLAIN past the first 4,096 distinct ids.
-    const rows = Array.from({ length: 130_001 }, (_, i): TableRow => ({
-      event_time: Date.UTC(2026, 0, 1) + i * 997,
-      origin: `A${i % 230}`,
-      delay: i % 11 === 0 ? null : (i * 7919) % 600,
-      id: `id-${i}`,
-      km: i % 13 === 0 ? null : i / 7,
-    }));
-    const { fast, rows: rowWise } = await bothReads({ columns, rows, fileOrder: [4, 0, 1, 2, 3], wanted: ['origin', 'event_time', 'delay', 'km', 'not_in_file'], timestamps: 'millis' });
+    const rows = Array.from(
+      { length: 130_001 },
+      (_, i): TableRow => ({
+        event_time: Date.UTC(2026, 0, 1) + i * 997,
+        origin: `A${i % 230}`,
+        delay: i % 11 === 0 ? null : (i * 7919) % 600,
+        id: `id-${i}`,
+        km: i % 13 === 0 ? null : i / 7,
+      }),
+    );
+    const { fast, rows: rowWise } = await bothReads({
+      columns,
+      rows,
+      fileOrder: [4, 0, 1, 2, 3],
+      wanted: ['origin', 'event_time', 'delay', 'km', 'not_in_file'],
+      timestamps: 'millis',
+    });
     expect(fast).toHaveLength(rows.length);
     expectSameRows(fast, rowWise);
   });
@@ -174,7 +188,11 @@ describe('readTableFile reading whole columns', () => {
     const safeBytes = await write('safe.parquet', safe);
     expect(await readTableFile(lake, 'tables/longs/safe.parquet', schema)).toStrictEqual(safe.map((n) => ({ n: Number(n) })));
     expect(await readTableFileRows(safeBytes, 'tables/longs/safe.parquet', columns, 'millis')).toStrictEqual(safe.map((n) => ({ n: Number(n) })));
-    for (const [name, beyond] of [['above.parquet', 2n ** 53n], ['below.parquet', -(2n ** 53n)], ['far.parquet', 2n ** 63n - 1n]] as const) {
+    for (const [name, beyond] of [
+      ['above.parquet', 2n ** 53n],
+      ['below.parquet', -(2n ** 53n)],
+      ['far.parquet', 2n ** 63n - 1n],
+    ] as const) {
       const bytes = await write(name, [1n, beyond]);
       const message = new RegExp(`Column "n" in tables/longs/${name.replace('.', '\\.')} holds ${beyond}, beyond the safe integer range`);
       await expect(readTableFile(lake, `tables/longs/${name}`, schema)).rejects.toThrow(message);

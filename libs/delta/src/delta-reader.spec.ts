@@ -147,7 +147,10 @@ describe('DeltaSnapshotFollower and decodeSnapshotFile', () => {
       const schema: TableSchema = { columns: [{ name: 'id', type: 'long', nullable: false }], partitionBy: [] };
       const table = await DeltaTable.open(lake, 'tables/t', schema);
       for (let version = 1; version <= 5; version++) {
-        await table.commit(await table.writeFiles([{ id: version }], { filePrefix: `part-${version}`, commitTime: version }), { txn: { appId: 'a', version }, commitTime: version });
+        await table.commit(await table.writeFiles([{ id: version }], { filePrefix: `part-${version}`, commitTime: version }), {
+          txn: { appId: 'a', version },
+          commitTime: version,
+        });
         if (version % 2 === 1) {
           const [one, two] = await Promise.all([follower.latest(), follower.latest()]);
           expect(one).toBe(two);
@@ -185,7 +188,10 @@ describe('readTableFile rows', () => {
   async function converted(bytes: Buffer, fileSchema: TableSchema, wanted: readonly string[]): Promise<TableRow[]> {
     const inFile = new Set(fileSchema.columns.map((c) => c.name));
     const columns = schema.columns.filter((c) => wanted.includes(c.name));
-    const records = await decodeParquet(bytes, columns.filter((c) => inFile.has(c.name)).map((c) => c.name));
+    const records = await decodeParquet(
+      bytes,
+      columns.filter((c) => inFile.has(c.name)).map((c) => c.name),
+    );
     return records.map((record) => Object.fromEntries(columns.map((c) => [c.name, inFile.has(c.name) ? toTableValue(c.type, record[c.name], c.name, 'f') : null])));
   }
 
@@ -195,7 +201,11 @@ describe('readTableFile rows', () => {
     try {
       const reversed: TableSchema = { columns: [...schema.columns].reverse(), partitionBy: [] };
       const fewer: TableSchema = { columns: schema.columns.filter((c) => c.name !== 'x'), partitionBy: [] };
-      for (const [name, fileSchema] of [['same', schema], ['reversed', reversed], ['fewer', fewer]] as const) {
+      for (const [name, fileSchema] of [
+        ['same', schema],
+        ['reversed', reversed],
+        ['fewer', fewer],
+      ] as const) {
         const table = await DeltaTable.open(lake, `tables/${name}`, fileSchema);
         const fileRows = rows.map((r) => Object.fromEntries(fileSchema.columns.map((c) => [c.name, r[c.name] ?? null])));
         const [add] = await table.writeFiles(fileRows, { filePrefix: 'part-1', commitTime: 1 });

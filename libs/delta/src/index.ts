@@ -1,4 +1,13 @@
-export { DeltaTable, DeltaConflictError, tableId, type WrittenDataFile, type DeltaTableOptions, type WriteFilesOptions, type CommitOptions, type CommitResult } from './delta-table';
+export {
+  DeltaTable,
+  DeltaConflictError,
+  tableId,
+  type WrittenDataFile,
+  type DeltaTableOptions,
+  type WriteFilesOptions,
+  type CommitOptions,
+  type CommitResult,
+} from './delta-table';
 export {
   readDeltaSnapshot,
   readDeltaRows,
@@ -23,14 +32,7 @@ export {
   type DeltaCommitInfo,
 } from './delta-log';
 export { DeltaDataError, type TimestampPrecision } from './parquet-file';
-export {
-  encodeDataFile,
-  parquetWriterOf,
-  PARQUET_WRITER_VERSION,
-  UNRECORDED_PARQUET_WRITER,
-  type ParquetWriterVersion,
-  type EncodedDataFile,
-} from './parquet-writers';
+export { encodeDataFile, parquetWriterOf, PARQUET_WRITER_VERSION, UNRECORDED_PARQUET_WRITER, type ParquetWriterVersion, type EncodedDataFile } from './parquet-writers';
 export { computeFileStats, compareCodePoints, type FileStats } from './file-stats';
 export { HIVE_DEFAULT_PARTITION, escapePartitionPathValue, encodeAddPath, decodeAddPath } from './partition-values';
 export {

@@ -76,7 +76,11 @@ describe('pipeline metrics', () => {
 
   it('serves what a committed silver batch counted, per source partition, as Prometheus text', async () => {
     const silver = new StageMetrics('silver');
-    const eventTime = { watermark: Date.UTC(2026, 0, 1, 0, 0, 50), partitions: { '0': { maxEventTime: Date.UTC(2026, 0, 1, 0, 1, 0) }, '1': { maxEventTime: Date.UTC(2026, 0, 1, 0, 0, 40) } }, remembered: 9 };
+    const eventTime = {
+      watermark: Date.UTC(2026, 0, 1, 0, 0, 50),
+      partitions: { '0': { maxEventTime: Date.UTC(2026, 0, 1, 0, 1, 0) }, '1': { maxEventTime: Date.UTC(2026, 0, 1, 0, 0, 40) } },
+      remembered: 9,
+    };
     silver.batchCommitted(1_500, silverMeasure(silverCommit, eventTime));
     silver.batchCommitted(500, silverMeasure(silverCommit, eventTime));
 
@@ -143,7 +147,9 @@ describe('pipeline metrics', () => {
   it('refuses a metrics port in use, naming the port and the setting', async () => {
     const port = Number(new URL(scrapeUrl).port);
     await expect(MetricsListener.listen(new PrometheusTextReader(), port, '127.0.0.1')).rejects.toThrow(MetricsListenError);
-    await expect(MetricsListener.listen(new PrometheusTextReader(), port, '127.0.0.1')).rejects.toThrow(`Serving metrics on port ${port} is in use by another process: set METRICS_PORT (or --metrics-port)`);
+    await expect(MetricsListener.listen(new PrometheusTextReader(), port, '127.0.0.1')).rejects.toThrow(
+      `Serving metrics on port ${port} is in use by another process: set METRICS_PORT (or --metrics-port)`,
+    );
   });
 
   it('exports the metrics documented as conditional when their event happens, under their documented names', async () => {
@@ -155,9 +161,16 @@ describe('pipeline metrics', () => {
     const conditional = documentedMetrics().filter((m) => m.conditional);
     expect(conditional.map((m) => m.name).sort()).toEqual(['azure.cosmosdb.client.operation.request_charge', 'pipeline.bus.dead_lettered']);
     for (const metric of conditional) expect(families.has(prometheusName(metric.name, metric.instrument))).toBe(true);
-    expect(sample(text, 'azure_cosmosdb_client_operation_request_charge_sum{db_collection_name="serving",db_operation_name="create_item",db_system_name="azure.cosmosdb"}')).toBeCloseTo(5.71);
+    expect(
+      sample(text, 'azure_cosmosdb_client_operation_request_charge_sum{db_collection_name="serving",db_operation_name="create_item",db_system_name="azure.cosmosdb"}'),
+    ).toBeCloseTo(5.71);
     // A failed operation's charge is apart, under its status code.
-    expect(sample(text, 'azure_cosmosdb_client_operation_request_charge_sum{db_collection_name="serving",db_operation_name="create_item",db_response_status_code="409",db_system_name="azure.cosmosdb"}')).toBeCloseTo(1.24);
+    expect(
+      sample(
+        text,
+        'azure_cosmosdb_client_operation_request_charge_sum{db_collection_name="serving",db_operation_name="create_item",db_response_status_code="409",db_system_name="azure.cosmosdb"}',
+      ),
+    ).toBeCloseTo(1.24);
   });
 
   it('documents every metric this process exported, with the instrument it is', async () => {
@@ -194,7 +207,9 @@ describe('the OTLP metric exporter', () => {
   });
 
   it('refuses a protocol or an export interval it cannot use, naming the variable', () => {
-    expect(() => otlpMetricExporter({ OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'udp' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc, http\/protobuf or http\/json, found "udp"/);
+    expect(() => otlpMetricExporter({ OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'udp' })).toThrow(
+      /OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc, http\/protobuf or http\/json, found "udp"/,
+    );
     expect(() => otlpMetricReader({ OTEL_METRIC_EXPORT_INTERVAL: '5s' })).toThrow(/OTEL_METRIC_EXPORT_INTERVAL: expected a whole number of milliseconds, at least 100, found "5s"/);
   });
 });

@@ -55,7 +55,13 @@ export function otlpMetricReader(env: NodeJS.ProcessEnv): MetricReader {
 /** A pull reader that renders what the SDK holds as Prometheus text, on demand. */
 export class PrometheusTextReader extends MetricReader {
   // No timestamps (Prometheus stamps at scrape), no target_info / otel_scope series: only the metrics.
-  private readonly serializer = new (require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus')).PrometheusSerializer('', false, undefined, true, true);
+  private readonly serializer = new (require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus')).PrometheusSerializer(
+    '',
+    false,
+    undefined,
+    true,
+    true,
+  );
 
   async text(): Promise<string> {
     const { resourceMetrics, errors } = await this.collect();

@@ -232,7 +232,11 @@ export class MessagingMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
     });
-    this.deadLettered = meter.createCounter('pipeline.bus.dead_lettered', { description: 'Messages this consumer moved to the dead-letter queue', unit: '{message}', valueType: ValueType.INT });
+    this.deadLettered = meter.createCounter('pipeline.bus.dead_lettered', {
+      description: 'Messages this consumer moved to the dead-letter queue',
+      unit: '{message}',
+      valueType: ValueType.INT,
+    });
   }
 
   /** A message handled: how long it took, and the error type when it failed (it is retried). */
@@ -270,7 +274,12 @@ export const DEAD_LETTER_COUNT_LIMIT = 100;
  * `pipeline.bus.dead_letters`: the dead letters of each queue, up to DEAD_LETTER_COUNT_LIMIT, listed
  * through the Bus port on each collection (a scrape, an OTLP export). Returns the unregister function.
  */
-export function observeDeadLetters(queues: readonly string[], system: string, list: (queue: string, limit: number) => Promise<number>, meter: Meter = metrics.getMeter(METER_NAME)): () => void {
+export function observeDeadLetters(
+  queues: readonly string[],
+  system: string,
+  list: (queue: string, limit: number) => Promise<number>,
+  meter: Meter = metrics.getMeter(METER_NAME),
+): () => void {
   const gauge = meter.createObservableGauge('pipeline.bus.dead_letters', {
     description: `Messages in the dead-letter queue (counted up to ${DEAD_LETTER_COUNT_LIMIT})`,
     unit: '{message}',

@@ -84,9 +84,15 @@ inSpan('outer', {}, async (outer) => {
   process.stdout.write(JSON.stringify(headers));
 });
 `;
-      const { pid, out } = await run<{ traceparent: string }>(script, envWith({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=e2e' }));
+      const { pid, out } = await run<{ traceparent: string }>(
+        script,
+        envWith({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=e2e' }),
+      );
 
-      const spans = await waitFor(() => (receiver.spans.get('probe')?.length === 2 ? receiver.spans.get('probe') : undefined), { timeoutMs: 10_000, description: 'two spans of service probe' });
+      const spans = await waitFor(() => (receiver.spans.get('probe')?.length === 2 ? receiver.spans.get('probe') : undefined), {
+        timeoutMs: 10_000,
+        description: 'two spans of service probe',
+      });
       const outer = spans.find((s) => s.name === 'outer');
       const inner = spans.find((s) => s.name === 'inner');
       expect(outer?.parentSpanId).toBe('');
@@ -96,8 +102,12 @@ inSpan('outer', {}, async (outer) => {
 
       // The resource: service.name, OTEL_RESOURCE_ATTRIBUTES (env detector), the process and host detectors, the SDK's defaults.
       type Attributes = Array<{ key: string; value: { stringValue?: string; intValue?: string | number } }>;
-      const resources = (receiver.requests as Array<{ resourceSpans?: Array<{ resource: { attributes: Attributes } }>; resourceMetrics?: Array<{ resource: { attributes: Attributes } }> }>).flatMap((body) =>
-        [...(body.resourceSpans ?? []), ...(body.resourceMetrics ?? [])].map((r) => new Map(r.resource.attributes.map((a) => [a.key, a.value.stringValue ?? String(a.value.intValue)]))),
+      const resources = (
+        receiver.requests as Array<{ resourceSpans?: Array<{ resource: { attributes: Attributes } }>; resourceMetrics?: Array<{ resource: { attributes: Attributes } }> }>
+      ).flatMap((body) =>
+        [...(body.resourceSpans ?? []), ...(body.resourceMetrics ?? [])].map(
+          (r) => new Map(r.resource.attributes.map((a) => [a.key, a.value.stringValue ?? String(a.value.intValue)])),
+        ),
       );
       expect(resources.length).toBeGreaterThanOrEqual(2);
       for (const resource of resources) {

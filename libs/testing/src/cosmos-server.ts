@@ -65,10 +65,15 @@ export async function startCosmosServer(options: CosmosServerOptions = {}): Prom
       throttling.count--;
       if (isBatch) batches.push({ partitionKey: String(req.headers['x-ms-documentdb-partitionkey']), operations: [], answered: 429 });
       req.resume();
-      return answer(res, 429, { code: 'TooManyRequests', message: 'Request rate is large. More Request Units may be needed, so no changes were made.' }, {
-        'x-ms-retry-after-ms': String(throttling.retryAfterMs),
-        'x-ms-substatus': '3200',
-      });
+      return answer(
+        res,
+        429,
+        { code: 'TooManyRequests', message: 'Request rate is large. More Request Units may be needed, so no changes were made.' },
+        {
+          'x-ms-retry-after-ms': String(throttling.retryAfterMs),
+          'x-ms-substatus': '3200',
+        },
+      );
     }
     if (!isBatch) return serve?.call(server, req, res);
     const chunks: Buffer[] = [];
@@ -116,7 +121,13 @@ export async function startCosmosServer(options: CosmosServerOptions = {}): Prom
     const { port: own } = server.address() as AddressInfo;
     const response = await fetch(`http://127.0.0.1:${own}${docsPath}/${encodeURIComponent(id)}`, {
       // The cross-partition header takes the server's plain read (its other path fails on an absent id).
-      headers: { 'x-ms-documentdb-partitionkey': partitionKey, 'x-ms-documentdb-query-enablecrosspartition': 'true', authorization: 'type%3Dmaster%26ver%3D1.0%26sig%3Dx', 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2018-12-31' },
+      headers: {
+        'x-ms-documentdb-partitionkey': partitionKey,
+        'x-ms-documentdb-query-enablecrosspartition': 'true',
+        authorization: 'type%3Dmaster%26ver%3D1.0%26sig%3Dx',
+        'x-ms-date': new Date().toUTCString(),
+        'x-ms-version': '2018-12-31',
+      },
     });
     requests--; // the front's own look-up is not the client's request
     if (response.status === 404) return undefined;
@@ -168,9 +179,11 @@ function checkBatch(req: IncomingMessage, body: Buffer): BatchRequest {
     if ((type === 'Create' || type === 'Upsert' || type === 'Replace') && (typeof resource !== 'object' || typeof resource?.['id'] !== 'string')) {
       return problem(`Operation ${i} (${type}) needs a resourceBody with an id.`, operations);
     }
-    if ((type === 'Read' || type === 'Delete' || type === 'Replace' || type === 'Patch') && typeof op['id'] !== 'string') return problem(`Operation ${i} (${type}) needs an id.`, operations);
+    if ((type === 'Read' || type === 'Delete' || type === 'Replace' || type === 'Patch') && typeof op['id'] !== 'string')
+      return problem(`Operation ${i} (${type}) needs an id.`, operations);
     // Every document of a batch is in the batch's partition.
-    if (resource && JSON.stringify([resource['pk']]) !== partitionKey) return problem(`Operation ${i} writes pk ${JSON.stringify(resource['pk'])} outside the batch's partition ${partitionKey}.`, operations);
+    if (resource && JSON.stringify([resource['pk']]) !== partitionKey)
+      return problem(`Operation ${i} writes pk ${JSON.stringify(resource['pk'])} outside the batch's partition ${partitionKey}.`, operations);
   }
   return { partitionKey, operations };
 }

@@ -107,7 +107,11 @@ export class EntraTestTenant {
     if (url === `/${this.tenantId}/v2.0/.well-known/openid-configuration`) {
       this.metadataFetches++;
       if (this.failing) return send(500, { error: 'server_error' });
-      return send(200, { issuer: this.issuer, jwks_uri: `${this.authority}/${this.tenantId}/discovery/v2.0/keys`, token_endpoint: `${this.authority}/${this.tenantId}/oauth2/v2.0/token` });
+      return send(200, {
+        issuer: this.issuer,
+        jwks_uri: `${this.authority}/${this.tenantId}/discovery/v2.0/keys`,
+        token_endpoint: `${this.authority}/${this.tenantId}/oauth2/v2.0/token`,
+      });
     }
     if (url === `/${this.tenantId}/discovery/v2.0/keys`) {
       this.keySetFetches++;

@@ -55,7 +55,13 @@ export async function startHnsBlobProxy(azurite: AzuriteBlob): Promise<HnsBlobPr
     if (accountName !== account) return forward(req, res);
     if (query.get('restype') === 'account' && query.get('comp') === 'properties') {
       req.resume();
-      res.writeHead(200, { 'x-ms-is-hns-enabled': 'true', 'x-ms-sku-name': 'Standard_LRS', 'x-ms-account-kind': 'StorageV2', 'x-ms-version': '2025-01-05', 'x-ms-request-id': '0' });
+      res.writeHead(200, {
+        'x-ms-is-hns-enabled': 'true',
+        'x-ms-sku-name': 'Standard_LRS',
+        'x-ms-account-kind': 'StorageV2',
+        'x-ms-version': '2025-01-05',
+        'x-ms-request-id': '0',
+      });
       return void res.end();
     }
     if (req.method === 'GET' && container && blobParts.length === 0 && query.get('restype') === 'container' && query.get('comp') === 'list') {
@@ -170,7 +176,13 @@ function blobXml(entry: Entry): string {
     `<Blob><Name>${xml(entry.name)}</Name><Properties><Creation-Time>${modified}</Creation-Time><Last-Modified>${modified}</Last-Modified>` +
     `<Etag>${xml(properties?.etag ?? '"0x0"')}</Etag><Content-Length>${properties?.contentLength ?? 0}</Content-Length>` +
     `<Content-Type>application/octet-stream</Content-Type><BlobType>BlockBlob</BlobType></Properties>` +
-    `<Metadata>${entry.directory ? '<hdi_isfolder>true</hdi_isfolder>' : Object.entries(entry.blob?.metadata ?? {}).map(([k, v]) => `<${k}>${xml(v)}</${k}>`).join('')}</Metadata></Blob>`
+    `<Metadata>${
+      entry.directory
+        ? '<hdi_isfolder>true</hdi_isfolder>'
+        : Object.entries(entry.blob?.metadata ?? {})
+            .map(([k, v]) => `<${k}>${xml(v)}</${k}>`)
+            .join('')
+    }</Metadata></Blob>`
   );
 }
 

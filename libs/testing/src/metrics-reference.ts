@@ -22,7 +22,11 @@ export function documentedMetrics(root = path.resolve(__dirname, '../../..')): D
   for (const line of text.split('\n')) {
     const m = /^\| `([a-z][a-z0-9_.<>-]*)`\s*\| (counter|histogram|gauge)\s*\|/.exec(line);
     if (!m) continue;
-    metrics.push({ name: m[1] as string, instrument: m[2] as DocumentedMetric['instrument'], conditional: /Recorded only when it happens|Cosmos DB serving store only/.test(line) });
+    metrics.push({
+      name: m[1] as string,
+      instrument: m[2] as DocumentedMetric['instrument'],
+      conditional: /Recorded only when it happens|Cosmos DB serving store only/.test(line),
+    });
   }
   return metrics;
 }

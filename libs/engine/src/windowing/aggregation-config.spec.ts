@@ -26,7 +26,15 @@ function problemsOf(config: AggregationConfig): string[] {
 describe('validateAggregationConfig', () => {
   it('accepts tumbling and hopping windows and defaults to computing both output modes', () => {
     const { logic, outputModes } = validateAggregationConfig(valid);
-    expect(logic).toEqual({ windows: valid.windows, groupBy: valid.groupBy, aggregates: valid.aggregates, watermarkDelayMs: 30_000, watermarkIdleTimeoutMs: null, partitionColumn: null, captureTimeColumn: null });
+    expect(logic).toEqual({
+      windows: valid.windows,
+      groupBy: valid.groupBy,
+      aggregates: valid.aggregates,
+      watermarkDelayMs: 30_000,
+      watermarkIdleTimeoutMs: null,
+      partitionColumn: null,
+      captureTimeColumn: null,
+    });
     expect([...outputModes]).toEqual(['append', 'update']);
   });
 

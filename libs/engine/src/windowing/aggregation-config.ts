@@ -132,7 +132,11 @@ export function validateAggregationConfig(config: AggregationConfig): { logic: A
   if (problems.length > 0) throw new AggregationConfigError(problems);
   return {
     logic: {
-      windows: windows.map((w) => (w.offsetMs === undefined || w.offsetMs === 0 ? { name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs } : { name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs })),
+      windows: windows.map((w) =>
+        w.offsetMs === undefined || w.offsetMs === 0
+          ? { name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs }
+          : { name: w.name, sizeMs: w.sizeMs, slideMs: w.slideMs, offsetMs: w.offsetMs },
+      ),
       ...(sessions.length === 0
         ? {}
         : { sessions: sessions.map((s) => (s.gapColumn === undefined ? { name: s.name, gapMs: s.gapMs } : { name: s.name, gapColumn: s.gapColumn })) }),

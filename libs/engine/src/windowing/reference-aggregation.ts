@@ -177,7 +177,10 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
     const newestCapture = Math.max(...captures);
     const idleTimeout = config.watermarkIdleTimeoutMs ?? null;
     const active = partitions.filter((p) => {
-      const own = seen.filter((r) => partitionOf(r) === p).map(captureOf).filter((c): c is number => c !== undefined);
+      const own = seen
+        .filter((r) => partitionOf(r) === p)
+        .map(captureOf)
+        .filter((c): c is number => c !== undefined);
       const last = own.length > 0 ? Math.max(...own) : captures.length > 0 ? Math.min(...captures) : undefined;
       return idleTimeout === null || last === undefined || !(newestCapture - last > idleTimeout);
     });

@@ -70,7 +70,11 @@ export function sessionDefinitionProblems(session: SessionWindowDefinition): str
  * row's gap column; null when the row has no session: no positive finite gap, or an end past what
  * a timestamp holds (`MAX_EPOCH_MS`).
  */
-export function sessionEndOf(definition: Pick<SessionWindowDefinition, 'gapMs' | 'gapColumn'>, row: Readonly<Record<string, unknown>> | undefined, eventTime: number): number | null {
+export function sessionEndOf(
+  definition: Pick<SessionWindowDefinition, 'gapMs' | 'gapColumn'>,
+  row: Readonly<Record<string, unknown>> | undefined,
+  eventTime: number,
+): number | null {
   const gap = definition.gapMs ?? (definition.gapColumn === undefined ? undefined : row?.[definition.gapColumn]);
   if (typeof gap !== 'number' || !(gap > 0) || !Number.isFinite(gap)) return null;
   const end = eventTime + gap;

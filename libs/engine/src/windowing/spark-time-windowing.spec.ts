@@ -10,7 +10,11 @@ import { windowsOf, type WindowDefinition } from './window';
 
 const SECOND = 1_000;
 const at = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`);
-const text = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/(\.000)?Z$/, '');
+const text = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/(\.000)?Z$/, '');
 
 /** The suite's usual input: three rows of (time, value, id). */
 const SUITE_ROWS = [
@@ -76,11 +80,7 @@ describe("Spark's DataFrameTimeWindowingSuite", () => {
   });
 
   it('"millisecond precision sliding windows"', () => {
-    const rows = [
-      { time: '2016-03-27 09:00:00.410' },
-      { time: '2016-03-27 09:00:00.620' },
-      { time: '2016-03-27 09:00:00.715' },
-    ];
+    const rows = [{ time: '2016-03-27 09:00:00.410' }, { time: '2016-03-27 09:00:00.620' }, { time: '2016-03-27 09:00:00.715' }];
     expect(countsPerWindow({ sizeMs: 200, slideMs: 40 }, rows).map(([start, end, counts]) => [String(start).slice(11), String(end).slice(11), counts])).toEqual([
       ['09:00:00.240', '09:00:00.440', 1],
       ['09:00:00.280', '09:00:00.480', 1],
@@ -135,7 +135,7 @@ describe("Spark's DataFrameTimeWindowingSuite", () => {
   });
 });
 
-describe('sliding windows with an offset (not a case of Spark\'s suite: written from the semantics)', () => {
+describe("sliding windows with an offset (not a case of Spark's suite: written from the semantics)", () => {
   it('puts rows in the 10 s windows that start 2 s past every multiple of 3 s', () => {
     // Starts are k·3 s + 2 s. 19:39:27 is in the windows starting at :20, :23, :26 (not :17, which ends at :27);
     // 19:39:34 in :26, :29, :32; 19:39:56 in :47, :50, :53, :56.

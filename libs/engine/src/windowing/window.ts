@@ -35,8 +35,10 @@ export function windowDefinitionProblems(window: WindowDefinition): string[] {
   // Spark's rule too: a slide longer than the size would leave times in no window.
   if (sizeOk && slideOk && slideMs > sizeMs) problems.push(`slideMs ${slideMs} is longer than sizeMs ${sizeMs}: windows would leave gaps; use a slide no longer than the size`);
   if (offsetMs !== undefined) {
-    if (!Number.isSafeInteger(offsetMs) || offsetMs < 0) problems.push(`offsetMs must be a whole number of milliseconds ≥ 0 (0 or absent aligns windows to the epoch), got ${String(offsetMs)}`);
-    else if (slideOk && offsetMs >= slideMs) problems.push(`offsetMs ${offsetMs} is not shorter than slideMs ${slideMs}; an offset of ${offsetMs % slideMs} gives the same windows`);
+    if (!Number.isSafeInteger(offsetMs) || offsetMs < 0)
+      problems.push(`offsetMs must be a whole number of milliseconds ≥ 0 (0 or absent aligns windows to the epoch), got ${String(offsetMs)}`);
+    else if (slideOk && offsetMs >= slideMs)
+      problems.push(`offsetMs ${offsetMs} is not shorter than slideMs ${slideMs}; an offset of ${offsetMs % slideMs} gives the same windows`);
   }
   return problems;
 }

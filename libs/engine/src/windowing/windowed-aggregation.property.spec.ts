@@ -40,17 +40,19 @@ const aggregate = fc.oneof(
   fc.record({ fn: fc.constant('count_distinct' as const), column: fc.constantFrom('x', 'y', 'k1') }),
 );
 
-const config: fc.Arbitrary<AggregationConfig> = fc.record({
-  windows: fc.array(windowDefinition, { minLength: 1, maxLength: 3 }).map((ws) => ws.map((w, i) => ({ name: windowNames[i], ...w }))),
-  groupBy: fc.shuffledSubarray(['k1', 'k2']),
-  aggregates: fc.array(aggregate, { minLength: 1, maxLength: 5 }).map((as) => as.map((a, i) => ({ name: `a${i}`, ...a }))),
-  watermarkDelayMs: fc.integer({ min: 0, max: 150 }),
-  // Either one partition (Spark's rule) or per-partition watermarks, with or without idleness.
-  partitioned: fc.oneof(
-    fc.constant({}),
-    fc.record({ partitionColumn: fc.constant('partition'), captureTimeColumn: fc.constant('captured'), watermarkIdleTimeoutMs: fc.option(fc.integer({ min: 0, max: 300 })) }),
-  ),
-}).map(({ partitioned, ...rest }) => ({ ...rest, ...partitioned }));
+const config: fc.Arbitrary<AggregationConfig> = fc
+  .record({
+    windows: fc.array(windowDefinition, { minLength: 1, maxLength: 3 }).map((ws) => ws.map((w, i) => ({ name: windowNames[i], ...w }))),
+    groupBy: fc.shuffledSubarray(['k1', 'k2']),
+    aggregates: fc.array(aggregate, { minLength: 1, maxLength: 5 }).map((as) => as.map((a, i) => ({ name: `a${i}`, ...a }))),
+    watermarkDelayMs: fc.integer({ min: 0, max: 150 }),
+    // Either one partition (Spark's rule) or per-partition watermarks, with or without idleness.
+    partitioned: fc.oneof(
+      fc.constant({}),
+      fc.record({ partitionColumn: fc.constant('partition'), captureTimeColumn: fc.constant('captured'), watermarkIdleTimeoutMs: fc.option(fc.integer({ min: 0, max: 300 })) }),
+    ),
+  })
+  .map(({ partitioned, ...rest }) => ({ ...rest, ...partitioned }));
 
 const sessionDefinition = fc.oneof(fc.record({ gapMs: fc.integer({ min: 1, max: 120 }) }), fc.constant({ gapColumn: 'gap' }));
 

@@ -259,7 +259,17 @@ describe('WindowedAggregation', () => {
       const moving = engine.processBatch([reading(90)]);
       expect(moving.emitted).toHaveLength(1);
       const empty = engine.processBatch([]);
-      expect(empty).toEqual({ batch: 2, lateThreshold: at(80), watermark: at(80), emitted: [], updated: [], late: [], rowsDroppedByWatermark: 0, numRowsDroppedByWatermark: 0, maxEventTime: null });
+      expect(empty).toEqual({
+        batch: 2,
+        lateThreshold: at(80),
+        watermark: at(80),
+        emitted: [],
+        updated: [],
+        late: [],
+        rowsDroppedByWatermark: 0,
+        numRowsDroppedByWatermark: 0,
+        maxEventTime: null,
+      });
     });
 
     it('keep the watermark and open windows, and still take a batch number', () => {

@@ -255,11 +255,7 @@ export class WindowedAggregation {
       const row = rows[i];
       const eventTime = row.event_time;
       if (eventTime > maxEventTime) maxEventTime = eventTime;
-      watermarks.observe(
-        partitionColumn === null ? '' : String(row[partitionColumn]),
-        eventTime,
-        captureColumn === null ? undefined : (row[captureColumn] as number | undefined),
-      );
+      watermarks.observe(partitionColumn === null ? '' : String(row[partitionColumn]), eventTime, captureColumn === null ? undefined : (row[captureColumn] as number | undefined));
       for (let k = 0; k < keyWidth; k++) {
         const value = row[this.groupBy[k]] ?? null;
         key[k] = value === 0 ? 0 : value;
@@ -500,7 +496,9 @@ export class WindowedAggregation {
     if (typeof state !== 'object' || state === null || state.format !== 'windowed-aggregation/2') {
       throw fail(`expected a snapshot of format "windowed-aggregation/2", found ${describeValue((state as { format?: unknown } | null)?.format)}. Start from a fresh checkpoint.`);
     }
-    const changed = (['windows', 'sessions', 'groupBy', 'aggregates', 'watermarkDelayMs', 'watermarkIdleTimeoutMs', 'partitionColumn', 'captureTimeColumn'] as const).filter((part) => JSON.stringify(state.logic?.[part]) !== JSON.stringify(this.logic[part]));
+    const changed = (['windows', 'sessions', 'groupBy', 'aggregates', 'watermarkDelayMs', 'watermarkIdleTimeoutMs', 'partitionColumn', 'captureTimeColumn'] as const).filter(
+      (part) => JSON.stringify(state.logic?.[part]) !== JSON.stringify(this.logic[part]),
+    );
     if (changed.length > 0) {
       throw fail(
         `the snapshot was taken with a different ${changed.join(', ')} (saved ${changed.map((p) => `${p}=${JSON.stringify(state.logic?.[p])}`).join(', ')}; now ${changed.map((p) => `${p}=${JSON.stringify(this.logic[p])}`).join(', ')}). Use a new checkpoint or reset this one.`,
