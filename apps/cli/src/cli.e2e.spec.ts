@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { LocalLake, LocalServingStore } from '@pipeline/adapters';
+import { LocalLake, LocalServingStore, takeProcessLock } from '@pipeline/adapters';
 import type { WindowDocument } from '@pipeline/ports';
 import { readDeltaRows } from '@pipeline/delta';
 import { readCaptureFile } from '@pipeline/capture-format';
@@ -155,6 +155,20 @@ describe('the pipeline command', () => {
       expect(existsSync(path.join(home.path, 'lake'))).toBe(false);
     } finally {
       await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
+  it('refuses to start on a home another `pipeline start` runs on, before starting anything, naming it and the way out', async () => {
+    const lockFile = path.join(home.path, 'start.lock');
+    const other = await takeProcessLock(lockFile, 'Another start');
+    try {
+      const result = pipeline(['start', '--home', home.path, '--exit-when-done', '--port', String(await freePort())]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`\`pipeline start\` on ${home.path} already runs: process ${process.pid} on `);
+      expect(result.stderr).toContain(`holds ${lockFile}. Wait for it to end or stop it; if no such process runs, delete ${lockFile}.\nNothing was started or sent.`);
+      expect(existsSync(path.join(home.path, 'lake'))).toBe(false);
+    } finally {
+      await other.release();
     }
   });
 

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { LocalEventHub } from '@pipeline/adapters';
+import { LocalEventHub, takeProcessLock } from '@pipeline/adapters';
 import { localPaths } from '@pipeline/config';
 import { systemClock } from '@pipeline/engine';
 import type { ReceivedEvent } from '@pipeline/ports';
@@ -61,6 +61,33 @@ describe('pipeline produce on inputs a user gets wrong', () => {
       await hub.close();
     }
   }
+
+  it('refuses in one line, sending nothing, while another producer sends the same CSV file to the same hub, and runs once it has ended', async () => {
+    const csv = path.join(dir.path, 'readings.csv');
+    await writeFile(csv, `${HEADER}${line(1)}\n${line(2)}\n`);
+    // The lock a running producer holds, beside its position record.
+    const id = createHash('sha256')
+      .update(`events\n${path.resolve(csv)}`)
+      .digest('hex')
+      .slice(0, 24);
+    const lockFile = path.join(localPaths(home).home, 'producer', `${id}.lock`);
+    const other = await takeProcessLock(lockFile, 'Another producer');
+    try {
+      const result = produce(csv);
+      expect({ status: result.status, stdout: result.stdout }).toEqual({ status: 2, stdout: '' });
+      expect(result.stderr.trim()).toMatch(
+        new RegExp(
+          `^A producer of ${escape(csv)} to event hub "events" already runs: process ${process.pid} on .+, holds ${escape(lockFile)}\\. Wait for it to end or stop it; if no such process runs, delete ${escape(lockFile)}\\.$`,
+        ),
+      );
+      expect(existsSync(localPaths(home).eventHubFile) ? await hubEvents() : []).toEqual([]);
+    } finally {
+      await other.release();
+    }
+    expect(produce(csv).status).toBe(0);
+    expect((await hubEvents()).map((e) => e.properties['row'])).toEqual([1, 2]);
+    expect(existsSync(lockFile)).toBe(false);
+  });
 
   it('says in one line that the CSV file does not exist', () => {
     expect(refused(path.join(dir.path, 'missing.csv'))).toMatch(/ does not exist; check the path\.$/);
@@ -174,3 +201,7 @@ describe('pipeline produce on inputs a user gets wrong', () => {
     ]);
   });
 });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

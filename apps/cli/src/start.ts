@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { LocalEventHub, LocalLake } from '@pipeline/adapters';
+import { LocalEventHub, LocalLake, ProcessLockHeldError, takeProcessLock, type ProcessLock } from '@pipeline/adapters';
 import { csvFileProblem } from '@pipeline/csv';
 import { loadSpecFile, localPaths, resolvePipelineHome, SpecFileError } from '@pipeline/config';
 import { SpecValidationError, statusLine, statusSample, type StatusSample, type StatusView, type TableRow } from '@pipeline/contracts';
@@ -96,6 +96,24 @@ export async function start(options: StartOptions): Promise<number> {
     process.stderr.write(`${restarts}\n`);
     return 2;
   }
+  // One \`pipeline start\` per home: a second would send the CSV again and run a second set of services on the same lake.
+  let lock: ProcessLock;
+  try {
+    lock = await takeProcessLock(path.join(home, 'start.lock'), `\`pipeline start\` on ${home}`);
+  } catch (error) {
+    if (!(error instanceof ProcessLockHeldError)) throw error;
+    process.stderr.write(`${error.message}\nNothing was started or sent.\n`);
+    return 2;
+  }
+  try {
+    return await startOnHome(options, home, restarts);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** `start` once the home is this process's own. */
+async function startOnHome(options: StartOptions, home: string, restarts: number): Promise<number> {
   // The live view reads the API on this port: another process there (another \`pipeline start\`, say)
   // would answer for a pipeline that is not this one.
   const portProblem = await apiPortProblem(options.port);

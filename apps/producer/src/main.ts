@@ -7,6 +7,7 @@
 import 'reflect-metadata';
 import { stat } from 'node:fs/promises';
 import { NestFactory } from '@nestjs/core';
+import { ProcessLockHeldError, takeProcessLock, type ProcessLock } from '@pipeline/adapters';
 import { Command, Option } from 'commander';
 import { loadStartupInputs, METRICS_PORT_FLAG, METRICS_PORT_HELP, type MetricsPortFlags, parseFlags, readMetricsPort, runMain, shutdownSignal } from '@pipeline/config';
 import { csvFileProblem, CsvFileError, delimiterProblem } from '@pipeline/csv';
@@ -72,9 +73,18 @@ export async function main(argv: string[]): Promise<number> {
   const stop = shutdownSignal((signal) => {
     logger.info({ signal }, 'stopping: sending what was read, then exiting');
   });
+  let lock: ProcessLock | undefined;
   try {
     const producer = app.get(CsvProducer);
     const positions = new ProducerPositions(config.positionsFolder);
+    // One run per CSV file and hub: two would both send the rows after the recorded position.
+    try {
+      lock = await takeProcessLock(positions.lockFile(config.hubName, config.csvFile), `A producer of ${config.csvFile} to event hub "${config.hubName}"`);
+    } catch (error) {
+      if (!(error instanceof ProcessLockHeldError)) throw error;
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
     const recorded = config.fromRow === undefined ? await positions.read(config.hubName, config.csvFile) : undefined;
     const resume = recorded ? await resumePoint(recorded, config.csvFile, (await stat(config.csvFile)).size) : undefined;
     if (resume?.kind === 'shrunk') {
@@ -124,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
     logger.error({ err: error }, `produce failed: ${(error as Error).message}`);
     return 1;
   } finally {
+    await lock?.release();
     stop.dispose();
     await app.close();
     await telemetry.shutdown();

@@ -84,12 +84,17 @@ export class ProducerPositions {
 
   constructor(private readonly folder: string) {}
 
-  private file(hub: string, csvFile: string): string {
+  private file(hub: string, csvFile: string, extension = 'json'): string {
     const id = createHash('sha256')
       .update(`${hub}\n${path.resolve(csvFile)}`)
       .digest('hex')
       .slice(0, 24);
-    return path.join(this.folder, `${id}.json`);
+    return path.join(this.folder, `${id}.${extension}`);
+  }
+
+  /** The lock a run holds while it sends `csvFile` to `hub`: a second run would send the rows after the same position again. */
+  lockFile(hub: string, csvFile: string): string {
+    return this.file(hub, csvFile, 'lock');
   }
 
   /** @throws Error naming the file and the ways on when the file is there but not a position (damaged). */

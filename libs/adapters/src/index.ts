@@ -9,5 +9,6 @@ export * from './local.checkpoint-store';
 export { propertyKind, type PropertyKind } from './local.event-properties';
 export * from './local.bus';
 export * from './local.serving-store';
+export * from './local.process-lock';
 export * from './backends';
 export type { NamespaceAccess } from './azure-access';

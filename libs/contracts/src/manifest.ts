@@ -77,6 +77,8 @@ export interface ManifestEventTime {
   watermark: number;
   /** The earliest capture time seen: a partition without rows counts its idleness from it. */
   start: number | null;
+  /** The stream's latest pause longer than the idle timeout: the newest capture time before it, the first after it; absent when it never paused. */
+  pause?: { from: number; to: number };
   partitions: Record<string, ManifestPartitionProgress>;
 }
 
@@ -233,6 +235,8 @@ export function parseManifest(value: unknown, where: string): Manifest {
   return m as unknown as Manifest;
 }
 
+const isTime = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+
 function eventTimeProblems(value: unknown): string[] {
   const time = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
   const e = value as Record<string, unknown> | null;
@@ -240,6 +244,9 @@ function eventTimeProblems(value: unknown): string[] {
   const problems: string[] = [];
   if (typeof e['watermark'] !== 'number' || !Number.isFinite(e['watermark'])) problems.push('eventTime.watermark: expected epoch milliseconds');
   if (!time(e['start'])) problems.push('eventTime.start: expected epoch milliseconds or null');
+  const pause = e['pause'] as Record<string, unknown> | null | undefined;
+  if (pause !== undefined && (typeof pause !== 'object' || pause === null || !isTime(pause['from']) || !isTime(pause['to']) || (pause['from'] as number) > (pause['to'] as number)))
+    problems.push('eventTime.pause: expected { from, to } in epoch milliseconds, from ≤ to, when present');
   const partitions = e['partitions'] as Record<string, Record<string, unknown> | null> | null;
   if (typeof partitions !== 'object' || partitions === null || Array.isArray(partitions)) problems.push('eventTime.partitions: expected an object of partitions');
   else

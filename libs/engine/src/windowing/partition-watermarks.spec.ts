@@ -36,7 +36,8 @@ describe('PartitionWatermarks', () => {
     w.observe('0', 100 * MIN, 0);
     w.observe('1', 90 * MIN, 0);
     expect(w.advance()).toBe(90 * MIN);
-    w.observe('0', 200 * MIN, 10 * MIN);
+    // Partition 0 runs on for 10 min of capture time (no pause of the stream); partition 1 has no rows.
+    for (let t = 30_000; t <= 10 * MIN; t += 30_000) w.observe('0', 200 * MIN, t);
     expect(w.advance()).toBe(200 * MIN);
     w.observe('1', 95 * MIN, 10 * MIN);
     expect(w.advance()).toBe(200 * MIN);
@@ -56,6 +57,110 @@ describe('PartitionWatermarks', () => {
       return out;
     };
     expect(run()).toEqual(run());
+  });
+
+  describe('after a pause of the whole stream longer than the idle timeout', () => {
+    // Four partitions ran together until capture time 10 min, then nothing was captured for an
+    // hour (the source or the pipeline was stopped); the idle timeout is 15 min.
+    const beforePause = () => {
+      const w = new PartitionWatermarks(30_000, 15 * MIN);
+      for (let minute = 0; minute <= 10; minute++) for (const p of ['0', '1', '2', '3']) w.observe(p, minute * MIN, minute * MIN);
+      expect(w.advance()).toBe(10 * MIN - 30_000);
+      return w;
+    };
+
+    it('does not count the pause as silence: a partition whose rows come a batch after the others holds the watermark', () => {
+      const w = beforePause();
+      // The first batch after the pause holds partitions 0, 2 and 3 (their files sort first), an hour of event time each.
+      for (const p of ['0', '2', '3']) for (let minute = 11; minute <= 70; minute++) w.observe(p, minute * MIN, 70 * MIN + minute * 1_000);
+      expect(w.advance()).toBe(10 * MIN - 30_000);
+      expect(w.status()).toEqual({ watermark: 10 * MIN - 30_000, holdingPartition: '1', idlePartitions: [] });
+      expect(w.progress().pause).toEqual({ from: 10 * MIN, to: 70 * MIN + 11_000 });
+      // Partition 1's rows of the same hour come next: none is behind the watermark.
+      for (let minute = 11; minute <= 70; minute++) w.observe('1', minute * MIN, 70 * MIN + minute * 1_000 + 500);
+      expect(w.advance()).toBe(70 * MIN - 30_000);
+    });
+
+    it('still lets a partition that stays silent while the others run go idle, counting from the end of the pause', () => {
+      const w = beforePause();
+      for (const p of ['0', '2', '3']) w.observe(p, 11 * MIN, 70 * MIN);
+      expect(w.advance()).toBe(10 * MIN - 30_000);
+      // 15 min of capture time after the pause ended, partition 1 has had no rows: not idle yet.
+      for (const p of ['0', '2', '3']) w.observe(p, 26 * MIN, 85 * MIN);
+      expect(w.advance()).toBe(10 * MIN - 30_000);
+      // Past 15 min of running stream: idle, and the watermark follows the others.
+      for (const p of ['0', '2', '3']) w.observe(p, 27 * MIN, 85 * MIN + 1);
+      expect(w.advance()).toBe(27 * MIN - 30_000);
+      expect(w.status().idlePartitions).toEqual(['1']);
+    });
+
+    it('keeps the end of the pause in its snapshot, and a restored copy goes on exactly as the original', () => {
+      const w = beforePause();
+      for (const p of ['0', '2', '3']) w.observe(p, 11 * MIN, 70 * MIN);
+      w.advance();
+      const copy = new PartitionWatermarks(30_000, 15 * MIN);
+      copy.restore(JSON.parse(JSON.stringify(w.snapshot())));
+      expect(copy.snapshot()).toEqual(w.snapshot());
+      for (const x of [w, copy]) for (const p of ['0', '2', '3']) x.observe(p, 40 * MIN, 80 * MIN);
+      expect(copy.advance()).toBe(w.advance());
+      expect(copy.status()).toEqual(w.status());
+      expect(() => copy.restore({ ...w.snapshot(), pause: { from: 2, to: 1 } })).toThrow(/pause \{"from":2,"to":1\} is not \{ from, to \}/);
+    });
+
+    it('takes the end of the pause from merged progress alone: a gap in one shard’s rows is no pause of the stream', () => {
+      // Silver saw every partition run without a pause; this shard's rows skip an hour of capture time.
+      const silver = new PartitionWatermarks(0, 15 * MIN);
+      const shard = new PartitionWatermarks(0, 15 * MIN);
+      for (let minute = 0; minute <= 70; minute++) silver.observe(String(minute % 2), minute * MIN, minute * MIN);
+      silver.advance();
+      shard.observe('0', 0, 0);
+      shard.observe('0', 70 * MIN, 70 * MIN);
+      shard.merge(silver.progress());
+      shard.advance();
+      expect(shard.progress()).toEqual(silver.progress());
+      expect(shard.progress().pause).toBeUndefined();
+      expect(shard.watermark).toBe(silver.watermark);
+      // Merged progress that saw a pause brings its end along.
+      const paused = beforePause();
+      paused.observe('0', 11 * MIN, 70 * MIN);
+      paused.advance();
+      const gold = new PartitionWatermarks(30_000, 15 * MIN);
+      gold.merge(paused.progress());
+      gold.advance();
+      expect(gold.progress()).toEqual(paused.progress());
+      expect(gold.status()).toEqual(paused.status());
+    });
+
+    it('holds back no partition that was already idle, or had no rows, when the pause began: a sparse stream goes on', () => {
+      // Partition 0 has a row every 20 min, partition 1 had one row at the start, partition 2 none.
+      const w = new PartitionWatermarks(0, 15 * MIN);
+      w.declare(['0', '1', '2']);
+      w.observe('0', 0, 0);
+      w.observe('1', 0, 0);
+      expect(w.advance()).toBe(0);
+      w.observe('0', 20 * MIN, 20 * MIN);
+      // A pause from 0 to 20 min: partition 1 was running when it began, so it counts from 20 min.
+      expect(w.advance()).toBe(0);
+      expect(w.status()).toEqual({ watermark: 0, holdingPartition: '1', idlePartitions: ['2'] });
+      w.observe('0', 40 * MIN, 40 * MIN);
+      // The next pause (20 to 40 min) began with partition 1 idle for 20 min: it is idle, and the watermark moves.
+      expect(w.advance()).toBe(40 * MIN);
+      expect(w.status().idlePartitions).toEqual(['1', '2']);
+    });
+
+    it('sees no pause in a stream whose gaps are all within the idle timeout, or with no idle timeout', () => {
+      for (const idle of [15 * MIN, null]) {
+        const w = new PartitionWatermarks(0, idle);
+        for (let minute = 0; minute <= 100; minute += 14) w.observe('0', minute * MIN, minute * MIN);
+        w.advance();
+        expect(w.progress().pause).toBeUndefined();
+      }
+      const never = new PartitionWatermarks(0, null);
+      never.observe('0', 0, 0);
+      never.observe('0', 0, 100 * MIN);
+      never.advance();
+      expect(never.progress().pause).toBeUndefined();
+    });
   });
 
   it('merges progress observed elsewhere by maxima, in any order, any number of times', () => {

@@ -13,6 +13,17 @@
  *   earliest capture time seen (the start of the stream), so it is idle from the start once that
  *   much capture time has passed. Idle partitions do not hold the watermark; new rows make a
  *   partition active again.
+ * - A pause of the whole stream longer than the idle timeout (no row of any partition in it, as
+ *   when the source or the pipeline was stopped) makes no partition idle that was running when it
+ *   began: a partition with rows within the idle timeout before the pause counts its silence from
+ *   the pause's end (`pause.to`, the first row after it). So after a stop, a partition whose files
+ *   come a batch after the others' does not go idle for it, and its rows are not late for the
+ *   others' backlog. A partition already idle, or without rows, when the pause began is not held
+ *   back by it (a sparse stream's silent partitions still go idle).
+ * - A pause is seen in the order rows are observed (files in capture-time order): a row more than
+ *   the idle timeout past every capture time seen before. Where progress is merged in a batch
+ *   (gold, from silver's manifests, which saw every partition), the merged pause alone counts: a
+ *   gap in one shard's rows is no pause of the stream. Merging keeps the pause that ended last.
  * - An active partition without an event time yet holds the watermark where it is.
  * - Idleness is measured in capture time, never on the wall clock: a replay of the same input
  *   computes the same watermarks.
@@ -29,7 +40,17 @@ export interface PartitionProgress {
 export interface EventTimeProgress {
   /** The earliest capture time seen in any partition: when the stream started. */
   start: number | null;
+  /**
+   * The stream's latest pause longer than the idle timeout (no row of any partition in it): the
+   * newest capture time before it and the first after it. Absent when it never paused.
+   */
+  pause?: StreamPause;
   partitions: Record<string, PartitionProgress>;
+}
+
+export interface StreamPause {
+  from: number;
+  to: number;
 }
 
 export interface WatermarkSnapshot extends EventTimeProgress {
@@ -64,6 +85,14 @@ export class PartitionWatermarks {
   private readonly partitions = new Map<string, PartitionClock>();
   private start = Number.POSITIVE_INFINITY;
   private current = 0;
+  /** See `EventTimeProgress.pause`. */
+  private pause: StreamPause | undefined;
+  /** The newest capture time observed so far: a row past it by more than the idle timeout ends a pause. */
+  private newestObserved = Number.NEGATIVE_INFINITY;
+  /** The latest pause observed in this batch's rows, kept by `advance()` unless progress was merged. */
+  private observedPause: StreamPause | undefined;
+  /** Whether progress was merged since the last `advance()`: then only the merged pause counts. */
+  private merged = false;
   // The last partition observed: rows of one partition usually come together.
   private lastId: string | undefined;
   private lastClock: PartitionClock | undefined;
@@ -99,12 +128,21 @@ export class PartitionWatermarks {
     if (captureTime !== undefined) {
       if (captureTime > clock.captureTime) clock.captureTime = captureTime;
       if (captureTime < this.start) this.start = captureTime;
+      if (captureTime > this.newestObserved) {
+        // A row past every capture time seen by more than the idle timeout: the stream paused.
+        if (this.idleTimeoutMs !== null && this.idleTimeoutMs > 0 && captureTime - this.newestObserved > this.idleTimeoutMs && Number.isFinite(this.newestObserved)) {
+          this.observedPause = { from: this.newestObserved, to: captureTime };
+        }
+        this.newestObserved = captureTime;
+      }
     }
   }
 
   /** Progress observed elsewhere (another stage, another shard), merged by maxima. */
   merge(progress: EventTimeProgress): void {
+    this.merged = true;
     if (progress.start !== null && progress.start < this.start) this.start = progress.start;
+    if (progress.pause !== undefined && (this.pause === undefined || progress.pause.to > this.pause.to)) this.pause = { from: progress.pause.from, to: progress.pause.to };
     for (const [id, p] of Object.entries(progress.partitions)) {
       const clock = this.clockOf(id);
       if (p.maxEventTime !== null && p.maxEventTime > clock.maxEventTime) clock.maxEventTime = p.maxEventTime;
@@ -114,6 +152,9 @@ export class PartitionWatermarks {
 
   /** The end of a batch: moves the watermark to the minimum over active partitions, never back. */
   advance(): number {
+    if (!this.merged && this.observedPause !== undefined && (this.pause === undefined || this.observedPause.to > this.pause.to)) this.pause = this.observedPause;
+    this.merged = false;
+    this.observedPause = undefined;
     const candidate = this.candidate().watermark;
     if (candidate > this.current) this.current = candidate;
     return this.current;
@@ -136,7 +177,7 @@ export class PartitionWatermarks {
       const clock = this.partitions.get(id) as PartitionClock;
       partitions[id] = { maxEventTime: finiteOrNull(clock.maxEventTime), captureTime: finiteOrNull(clock.captureTime) };
     }
-    return { start: finiteOrNull(this.start), partitions };
+    return { start: finiteOrNull(this.start), ...(this.pause === undefined ? {} : { pause: { from: this.pause.from, to: this.pause.to } }), partitions };
   }
 
   snapshot(): WatermarkSnapshot {
@@ -151,6 +192,11 @@ export class PartitionWatermarks {
     if (typeof state !== 'object' || state === null) fail('expected an object');
     if (typeof state.watermark !== 'number' || !Number.isFinite(state.watermark) || state.watermark < 0) fail(`watermark ${String(state.watermark)} is not a time ≥ 0`);
     if (state.start !== null && !Number.isFinite(state.start)) fail(`start ${String(state.start)} is not a time`);
+    if (
+      state.pause !== undefined &&
+      (typeof state.pause !== 'object' || state.pause === null || !Number.isFinite(state.pause.from) || !Number.isFinite(state.pause.to) || state.pause.from > state.pause.to)
+    )
+      fail(`pause ${JSON.stringify(state.pause)} is not { from, to }, two capture times in order`);
     if (typeof state.partitions !== 'object' || state.partitions === null) fail('partitions is not an object');
     for (const [id, p] of Object.entries(state.partitions)) {
       const ok = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
@@ -160,7 +206,12 @@ export class PartitionWatermarks {
     this.lastId = undefined;
     this.lastClock = undefined;
     this.start = Number.POSITIVE_INFINITY;
+    this.pause = undefined;
     this.merge(state);
+    this.merged = false;
+    this.observedPause = undefined;
+    this.newestObserved = Number.NEGATIVE_INFINITY;
+    for (const clock of this.partitions.values()) if (clock.captureTime > this.newestObserved) this.newestObserved = clock.captureTime;
     this.current = state.watermark;
   }
 
@@ -176,12 +227,15 @@ export class PartitionWatermarks {
   private candidate(): { watermark: number; holding: string | null; idle: string[] } {
     let newestCapture = Number.NEGATIVE_INFINITY;
     for (const clock of this.partitions.values()) if (clock.captureTime > newestCapture) newestCapture = clock.captureTime;
+    const pause = this.pause;
     const idle: string[] = [];
     let lowest = Number.POSITIVE_INFINITY;
     let holding: string | null = null;
     for (const id of [...this.partitions.keys()].sort(comparePartitions)) {
       const clock = this.partitions.get(id) as PartitionClock;
-      const lastActive = Number.isFinite(clock.captureTime) ? clock.captureTime : this.start;
+      let lastActive = Number.isFinite(clock.captureTime) ? clock.captureTime : this.start;
+      // A partition that was running when the whole stream paused counts its silence from the pause's end.
+      if (pause !== undefined && Number.isFinite(clock.captureTime) && lastActive < pause.to && pause.from - lastActive <= (this.idleTimeoutMs ?? 0)) lastActive = pause.to;
       if (this.idleTimeoutMs !== null && Number.isFinite(lastActive) && newestCapture - lastActive > this.idleTimeoutMs) {
         idle.push(id);
         continue;

@@ -3,7 +3,8 @@
  * recomputes each window's aggregates from scratch, following the semantics in words (late when
  * window end ≤ the previous batch's watermark; final when watermark ≥ end; the watermark is the
  * minimum over the partitions that had rows within the idle timeout of capture time, recomputed
- * from every row seen). Slow and obvious on purpose; it shares no code with the engine.
+ * from every row seen; a partition that had rows within the idle timeout before the stream's latest
+ * pause longer than the idle timeout counts from the pause's end). Slow and obvious on purpose; it shares no code with the engine.
  *
  * Session windows: a row is late when it has no positive gap or t + gap ≤ the previous batch's
  * watermark; otherwise it joins the open rows of its (window, key). After each batch the open
@@ -176,12 +177,21 @@ export function referenceAggregation(config: AggregationConfig, batches: EngineR
     const captures = seen.map(captureOf).filter((c): c is number => c !== undefined);
     const newestCapture = Math.max(...captures);
     const idleTimeout = config.watermarkIdleTimeoutMs ?? null;
+    // The stream's latest pause: the last row, in the order rows came, more than the idle timeout past every capture time before it.
+    let pause: { from: number; to: number } | undefined;
+    let newestSoFar: number | undefined;
+    for (const capture of captures) {
+      if (newestSoFar !== undefined && idleTimeout !== null && idleTimeout > 0 && capture - newestSoFar > idleTimeout) pause = { from: newestSoFar, to: capture };
+      if (newestSoFar === undefined || capture > newestSoFar) newestSoFar = capture;
+    }
     const active = partitions.filter((p) => {
       const own = seen
         .filter((r) => partitionOf(r) === p)
         .map(captureOf)
         .filter((c): c is number => c !== undefined);
-      const last = own.length > 0 ? Math.max(...own) : captures.length > 0 ? Math.min(...captures) : undefined;
+      let last = own.length > 0 ? Math.max(...own) : captures.length > 0 ? Math.min(...captures) : undefined;
+      // A partition running when the whole stream paused is silent only from the pause's end.
+      if (pause !== undefined && own.length > 0 && last !== undefined && last < pause.to && pause.from - last <= (idleTimeout ?? 0)) last = pause.to;
       return idleTimeout === null || last === undefined || !(newestCapture - last > idleTimeout);
     });
     if (active.length > 0) {
