@@ -58,6 +58,9 @@ interface Child {
 /** The window over which `--restarts` counts a service's restarts. */
 export const RESTART_WINDOW_MS = 60_000;
 
+/** How long the API may answer that the status cannot be read (a damaged record) before `start` stops, saying why. */
+const STATUS_PROBLEM_MS = 30_000;
+
 /** The wait before a failed service's first, second and later restarts. */
 export const RESTART_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000];
 
@@ -451,6 +454,8 @@ async function waitUntilThrough(
   let exited: string | undefined;
   for (const service of services) void service.exited.then(() => (exited ??= service.name));
   let problemLooks = 0;
+  // Since when the API has answered that the status cannot be read, a problem no retry fixes.
+  let problemSince: number | undefined;
   const lines = new LiveLines(`sent ${sent}`);
   try {
     for (;;) {
@@ -459,7 +464,16 @@ async function waitUntilThrough(
         say(`${exited} stopped before the data was through.`);
         return undefined;
       }
-      const status = await fetchStatus(api);
+      const answer = await askStatus(api);
+      if (answer !== undefined && 'problem' in answer) {
+        const now = performance.now();
+        problemSince ??= now;
+        if (now - problemSince >= STATUS_PROBLEM_MS) {
+          say(`The pipeline's status has not been readable for ${seconds(STATUS_PROBLEM_MS)}: ${answer.problem}`);
+          return undefined;
+        }
+      } else problemSince = undefined;
+      const status = answer !== undefined && 'view' in answer ? answer.view : undefined;
       if (status) {
         const sample = lines.look(status);
         const silverDone = sample.silver.records === sent;
@@ -515,9 +529,18 @@ class LiveLines {
 }
 
 async function fetchStatus(api: string): Promise<StatusView | undefined> {
+  const answer = await askStatus(api);
+  return answer !== undefined && 'view' in answer ? answer.view : undefined;
+}
+
+/** The status, or the reason the API gives for not having one that no retry fixes (503); undefined while it cannot answer. */
+async function askStatus(api: string): Promise<{ view: StatusView } | { problem: string } | undefined> {
   try {
     const response = await fetch(`${api}/v1/status`);
-    return response.ok ? ((await response.json()) as StatusView) : undefined;
+    if (response.ok) return { view: (await response.json()) as StatusView };
+    if (response.status !== 503) return undefined;
+    const body = (await response.json().catch(() => undefined)) as { message?: unknown } | undefined;
+    return { problem: typeof body?.message === 'string' ? body.message : `${api}/v1/status answers 503` };
   } catch {
     return undefined; // The API is still starting.
   }

@@ -121,7 +121,7 @@ export async function runGoldBatch(
       const goldRows = modes.has('append') ? result.emitted.map((w) => goldRow(deps.spec, w, shard, batch)) : [];
       const goldAdds =
         goldRows.length > 0 ? await deps.goldTable.writeFiles(goldRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, parquetWriter }) : [];
-      const goldCommit = await deps.goldTable.commit(goldAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
+      const goldCommit = await deps.goldTable.commit(goldAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch }, consecutive: true });
 
       const whole = await wholeRows(deps, lateOrigins);
       const lateRows = result.late.map(({ windows, threshold }, i) => ({
@@ -142,7 +142,7 @@ export async function runGoldBatch(
       const fileTags = (rows: readonly TableRow[]) => ({ [KEY_FILTER_TAG]: keyFilterOfRows(rows, deps.spec.groupBy) });
       const lateAdds =
         lateRows.length > 0 ? await deps.lateTable.writeFiles(lateRows, { filePrefix: `part-${pad(batch, 8)}-shard-${pad(shard, 3)}`, commitTime, fileTags, parquetWriter }) : [];
-      const lateCommit = await deps.lateTable.commit(lateAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch } });
+      const lateCommit = await deps.lateTable.commit(lateAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', shard, batch }, consecutive: true });
 
       // Update mode serves every changed window; append mode serves each window once it is final.
       // Later engine batches override earlier ones: a window's last state is what is served. A

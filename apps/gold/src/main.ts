@@ -7,6 +7,7 @@ import 'reflect-metadata';
 import type { INestApplicationContext, INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
+import { isFatalBackendError } from '@pipeline/ports';
 import { FingerprintMismatchError } from '@pipeline/checkpoint';
 import {
   loadStartupInputs,
@@ -110,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
       wakeIntervalMs: config.wakeIntervalMs,
       sessionLockMs: QUEUE_OPTIONS.lockDurationMs,
       onFatal: (error) => stop.fail(error),
-      isFatal: (error) => error instanceof FingerprintMismatchError,
+      isFatal: (error) => error instanceof FingerprintMismatchError || isFatalBackendError(error),
     });
     await ownership.start();
     await listener?.listen();

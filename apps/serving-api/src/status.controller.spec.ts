@@ -382,6 +382,24 @@ describe('GET /v1/status', () => {
     expect(changed.headers['etag']).not.toBe(first.headers['etag']);
   });
 
+  it('answers 503 with the record and the fix when a checkpoint record it reads is damaged, and 200 once it is put back', async () => {
+    const silver = new StageCheckpoint(api.lake, 'checkpoints/silver');
+    await silver.bind('silver', { logicVersion: 1 });
+    await silver.writeOffsets(0, { batchTime: T0 });
+    await silver.writeState(0, { totals: {} });
+    await silver.commit(0, { batch: 0 });
+    const record = 'checkpoints/silver/state/00000000000000000000';
+    const good = await api.lake.read(record);
+    await api.lake.write(record, '{"totals": {');
+    const damaged = await api.get('/v1/status');
+    expect(damaged.statusCode).toBe(503);
+    expect(damaged.json()['message']).toMatch(
+      /^The pipeline status cannot be read: The checkpoint record .*checkpoints\/silver\/state\/00000000000000000000 is damaged \(12 bytes that are not JSON: [^)]*\), so the stage cannot tell where it stands from it\. Put a good copy back/,
+    );
+    await api.lake.write(record, good);
+    expect((await api.get('/v1/status')).statusCode).toBe(200);
+  });
+
   it('rejects parameters it does not take', async () => {
     const response = await api.get('/v1/status?verbose=1');
     expect(response.statusCode).toBe(400);

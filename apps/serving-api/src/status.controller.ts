@@ -3,8 +3,9 @@
  * state (positions, counts, shards, rejected files), not for the rates: rates between status calls
  * change with every call, so a tag over the whole body would never let a poller get a 304.
  */
-import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Query, Res, ServiceUnavailableException } from '@nestjs/common';
+import { isFatalBackendError } from '@pipeline/ports';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { weakEtag } from './etag';
 import { PipelineStatus } from './pipeline-status';
@@ -24,9 +25,19 @@ export class StatusController {
       '(watermark, lag behind the newest event, late rows, batch). Rates: bronze and silver over their last commits (by batch time); capture and gold between the previous status call and this one.',
   })
   @ApiOkResponse({ type: StatusDto })
+  @ApiServiceUnavailableResponse({
+    description: 'A record the status is read from cannot be read, and no retry fixes it (a damaged checkpoint record): the message names it and the fix.',
+  })
   async read(@Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<StatusDto> {
     new RequestParameters(query).done();
-    const status = await this.status.read();
+    let status: StatusDto;
+    try {
+      status = await this.status.read();
+    } catch (error) {
+      // A record no retry fixes (a damaged checkpoint, say): its message says what to do, so it is the answer.
+      if (isFatalBackendError(error)) throw new ServiceUnavailableException(`The pipeline status cannot be read: ${error.message}`);
+      throw error;
+    }
     void reply.header('etag', weakEtag(stateText(status)));
     return status;
   }

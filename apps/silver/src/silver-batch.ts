@@ -111,6 +111,7 @@ export function eventTimeConfig(spec: PipelineSpec): EventTimeDedupConfig {
 
 /** Silver's live state from the snapshot of a committed batch (`undefined`: before the first batch). */
 export function restoreSilverState(deps: Pick<SilverBatchDeps, 'eventTime'>, snapshot: SilverState | undefined): SilverLiveState {
+  if (snapshot !== undefined && !(isObject(snapshot.eventTime) && isObject(snapshot.totals))) throw new RangeError('expected { eventTime, totals }');
   return { eventTime: EventTimeDedup.build(deps.eventTime, snapshot?.eventTime), totals: snapshot?.totals ?? {} };
 }
 
@@ -217,9 +218,9 @@ async function writeTables(
   const [silverCommit, quarantineCommit] = await settleAll([
     deps.silverTable.commit(
       silverFiles.flat().map((f) => f.add),
-      { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } },
+      { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch }, consecutive: true },
     ),
-    deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch } }),
+    deps.quarantineTable.commit(quarantineAdds, { txn, commitTime, operation: 'WRITE', operationParameters: { mode: 'Append', batch }, consecutive: true }),
   ]);
   return { silverFiles, silverVersion: silverCommit.version, quarantineVersion: quarantineCommit.version };
 }
@@ -444,4 +445,8 @@ function rejectionOf(deps: SilverBatchDeps, manifest: BronzeManifest, file: Mani
 
 async function* single(bytes: Buffer): AsyncIterable<Uint8Array> {
   yield bytes;
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

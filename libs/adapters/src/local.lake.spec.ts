@@ -123,6 +123,18 @@ describe('LocalLake', () => {
     await expect(lake.createIfAbsent('folder', 'x')).rejects.toThrow(/a folder of that name/);
   });
 
+  it('names the object and the lake when storing its bytes fails, not only the system error', async () => {
+    await lake.write('first', 'x');
+    // The temp area made unusable: storing any object's bytes now fails.
+    await fsp.rm(path.join(root, LOCAL_LAKE_TEMP_FOLDER), { recursive: true });
+    await fsp.writeFile(path.join(root, LOCAL_LAKE_TEMP_FOLDER), 'not a folder');
+    const where = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await expect(lake.write('tables/t/part-0.parquet', 'x')).rejects.toThrow(new RegExp(`^Cannot write "tables/t/part-0.parquet" in the lake at ${where}: .*ENOTDIR`));
+    await expect(lake.createIfAbsent('tables/t/_delta_log/0.json', 'x')).rejects.toThrow(
+      new RegExp(`^Cannot create "tables/t/_delta_log/0.json" in the lake at ${where}: .*ENOTDIR`),
+    );
+  });
+
   it('refuses to work once closed', async () => {
     await lake.close();
     await expect(lake.read('x')).rejects.toThrow(/closed/);

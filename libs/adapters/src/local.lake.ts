@@ -56,7 +56,9 @@ export class LocalLake implements Lake {
       return false;
     }
     if (!folderExists) await this.ensureParent(lakePath, target);
-    const { temp, handle } = await this.writeTemp(data);
+    const { temp, handle } = await this.writeTemp(data).catch((error: unknown) => {
+      throw this.failure('create', lakePath, error);
+    });
     // The temp file's content is durable (fsynced): its handle is closed while it is published.
     const closed = closeAside(handle);
     try {
@@ -92,7 +94,9 @@ export class LocalLake implements Lake {
   async write(lakePath: string, data: Uint8Array | string): Promise<void> {
     const target = await this.resolve(lakePath);
     await this.ensureParent(lakePath, target);
-    const { temp, handle } = await this.writeTemp(data);
+    const { temp, handle } = await this.writeTemp(data).catch((error: unknown) => {
+      throw this.failure('write', lakePath, error);
+    });
     const closed = closeAside(handle);
     try {
       await fsp.rename(temp, target);
@@ -398,13 +402,26 @@ export class LocalLake implements Lake {
   }
 
   private failure(operation: string, lakePath: string, error: unknown): LakeError {
-    return new LakeError(`Cannot ${operation} ${JSON.stringify(lakePath)} in the lake at ${this.location}: ${describe(error)}`, { cause: error });
+    if (error instanceof LakeError) return error;
+    const hint = STORAGE_HINTS[errorCode(error) ?? ''];
+    return new LakeError(`Cannot ${operation} ${JSON.stringify(lakePath)} in the lake at ${this.location}: ${describe(error)}${hint === undefined ? '' : ` (${hint})`}`, {
+      cause: error,
+    });
   }
 
   private assertOpen(): void {
     if (this.closed) throw new LakeError(`The lake at ${this.location} is closed; create a new LocalLake to use it again.`);
   }
 }
+
+/** What a storage failure no retry of the stage fixes by itself means, and what to do. */
+const STORAGE_HINTS: Readonly<Record<string, string>> = {
+  ENOSPC: 'the disk holding the lake is full: free space on it; the stage goes on from its checkpoint once it can write',
+  EDQUOT: 'the disk quota of this user is used up: free space or raise the quota; the stage goes on from its checkpoint once it can write',
+  EROFS: 'the file system holding the lake is read-only: mount it writable',
+  EACCES: 'this process may not write there: check the owner and permissions of the lake folder',
+  EPERM: 'this process may not write there: check the owner and permissions of the lake folder',
+};
 
 function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;

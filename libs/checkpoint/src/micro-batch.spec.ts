@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { LocalLake } from '@pipeline/adapters';
 import { collect, CountingLake, makeTempDir, type TempDir } from '@pipeline/testing';
 import { MicroBatchRuntime, MissingStateError, type BatchInput, type MicroBatchStage } from './micro-batch';
-import { StageCheckpoint } from './stage-checkpoint';
+import { DamagedCheckpointError, StageCheckpoint } from './stage-checkpoint';
 
 /** A counting stage: batch N sums the numbers `from..to`; its state is the running sum and the numbers seen. */
 interface Offsets {
@@ -186,6 +186,30 @@ describe('MicroBatchRuntime', () => {
     for (let n = 0; n < 5; n++) await runtime.runNext((last) => ({ from: (last?.to ?? 0) + 1, to: (last?.to ?? 0) + 1 }));
     expect((await collect(lake.list('checkpoints/short/commits/'))).length).toBe(2);
     expect((await collect(lake.list('checkpoints/short/offsets/'))).length).toBe(2);
+  });
+
+  it('refuses to resume from a state record that is JSON but no state the stage wrote, as a damaged record naming it', async () => {
+    class StrictStage extends CountingStage {
+      override restore(snapshot: Snapshot | undefined): Live {
+        if (snapshot !== undefined && typeof snapshot.sum !== 'number') throw new RangeError('expected { sum, seen }');
+        return super.restore(snapshot);
+      }
+    }
+    const runtime = runtimeOf(new StrictStage());
+    await runtime.runNext(nextThree(6));
+    await lake.write(checkpoint.statePath(0), '{}');
+    const attempt = runtimeOf(new StrictStage()).recover();
+    await expect(attempt).rejects.toBeInstanceOf(DamagedCheckpointError);
+    await expect(attempt).rejects.toThrow(
+      `The checkpoint record ${checkpoint.statePath(0)} is damaged (it is not a state the count stage wrote: expected { sum, seen }), so the stage cannot tell where it stands from it.`,
+    );
+    // Any other failure of a stage's restore is its own.
+    class FailingStage extends CountingStage {
+      override restore(): Live {
+        throw new Error('out of memory');
+      }
+    }
+    await expect(runtimeOf(new FailingStage()).recover()).rejects.toThrow(/^out of memory$/);
   });
 
   it('refuses to resume without the state of the last committed batch, naming the file and how to put it back', async () => {

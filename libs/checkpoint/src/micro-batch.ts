@@ -27,7 +27,7 @@
  * next call recovers from the checkpoint again, exactly as a restarted process would.
  */
 import { StageMetrics, type BatchMeasure } from '@pipeline/telemetry';
-import type { StageCheckpoint } from './stage-checkpoint';
+import { DamagedCheckpointError, type StageCheckpoint } from './stage-checkpoint';
 
 /**
  * A batch to run: planned now (its offsets are recorded first) or recorded before a crash. `record`
@@ -184,7 +184,7 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
       return undefined;
     }
     const committedBefore = latest.committed ? latest.batch : latest.batch - 1;
-    this.live = this.stage.restore(committedBefore < 0 || !this.checkpoint.holdsState ? undefined : await this.readState(committedBefore));
+    this.live = committedBefore < 0 || !this.checkpoint.holdsState ? this.stage.restore(undefined) : this.restoreFrom(committedBefore, await this.readState(committedBefore));
     if (latest.committed) {
       this.next = latest.batch + 1;
       this.committedOffsets = latest.offsets;
@@ -193,6 +193,17 @@ export class MicroBatchRuntime<Plan, Offsets, Snapshot, Commit, Live, Outcome ex
     this.next = latest.batch;
     this.committedOffsets = committedBefore < 0 ? undefined : await this.checkpoint.readOffsets(committedBefore);
     return this.runBatch(latest.batch, { kind: 'recorded', offsets: latest.offsets });
+  }
+
+  /** The live state from state/N; a record that is JSON but no state this stage wrote is damaged too. */
+  private restoreFrom(batch: number, snapshot: Snapshot): Live {
+    try {
+      return this.stage.restore(snapshot);
+    } catch (error) {
+      if (error instanceof RangeError || error instanceof TypeError)
+        throw new DamagedCheckpointError(this.checkpoint.statePath(batch), `it is not a state the ${this.options.stage} stage wrote: ${error.message}`);
+      throw error;
+    }
   }
 
   private async readState(batch: number): Promise<Snapshot> {

@@ -13,7 +13,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { canonicalJson } from '@pipeline/contracts';
-import type { Lake } from '@pipeline/ports';
+import { FatalBackendError, type Lake } from '@pipeline/ports';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
@@ -43,9 +43,11 @@ export class FingerprintMismatchError extends Error {
 
 /**
  * A checkpoint record that does not hold the JSON its writer wrote (cut short, or changed since):
- * the stage cannot tell where it stands from it. The record is left as it is.
+ * the stage cannot tell where it stands from it. The record is left as it is. No retry fixes it, so
+ * it is a `FatalBackendError`: a service stops on it (and is restarted, failing again, until the
+ * record is put back) rather than retrying one batch for good.
  */
-export class DamagedCheckpointError extends Error {
+export class DamagedCheckpointError extends FatalBackendError {
   override readonly name = 'DamagedCheckpointError';
   constructor(
     readonly path: string,
@@ -54,6 +56,7 @@ export class DamagedCheckpointError extends Error {
     super(
       `The checkpoint record ${path} is damaged (${problem}), so the stage cannot tell where it stands from it. ` +
         "Put a good copy back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start the stage again.",
+      `checkpoint record ${path}`,
     );
   }
 }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { TableRow, TableSchema } from '@pipeline/contracts';
 import { LocalLake } from '@pipeline/adapters';
 import { collect, FaultyLake, makeTempDir, SimulatedCrash, type TempDir } from '@pipeline/testing';
-import { DeltaTable, tableId } from './delta-table';
+import { DeltaLogGapError, DeltaTable, tableId } from './delta-table';
 import { readDeltaRows, readDeltaSnapshot } from './delta-reader';
 import { decodeAddPath } from './partition-values';
 
@@ -185,6 +185,24 @@ describe('DeltaTable', () => {
       ['p.c001.snappy.parquet', 2],
       ['p.c002.snappy.parquet', 1],
     ]);
+  });
+
+  it('commits a consecutive writer’s batch only while the log holds the one before it, so a lost log entry’s version stays free', async () => {
+    const table = await DeltaTable.open(lake, 't', SCHEMA);
+    const consecutive = (version: number) => ({ txn: { appId: 'silver', version }, commitTime: COMMIT_TIME, consecutive: true });
+    for (const batch of [0, 1, 2]) expect(await table.commit([], consecutive(batch))).toEqual({ version: batch + 1, alreadyCommitted: false });
+    // The newest entry (batch 2) is lost, as a deleted file would be.
+    await lake.delete('t/_delta_log/00000000000000000003.json');
+    const reopened = await DeltaTable.open(lake, 't', SCHEMA);
+    const attempt = reopened.commit([], consecutive(3));
+    await expect(attempt).rejects.toBeInstanceOf(DeltaLogGapError);
+    await expect(attempt).rejects.toThrow(
+      /has no commit of batch 2 of silver \(its newest there is batch 1, in version 2\), though batch 3 comes after it: a log entry of t\/_delta_log is missing \(the log ends at version 2, so the entries after it are the first to look for\)\. Nothing was committed/,
+    );
+    expect((await readDeltaSnapshot(lake, 't')).version).toBe(2);
+    // A writer that is not consecutive, or its first batch, commits as before.
+    expect(await reopened.commit([], { txn: { appId: 'silver', version: 3 }, commitTime: COMMIT_TIME })).toEqual({ version: 3, alreadyCommitted: false });
+    expect(await reopened.commit([], { ...consecutive(0), txn: { appId: 'other', version: 0 } })).toEqual({ version: 4, alreadyCommitted: false });
   });
 
   it('writes nothing the second time the same txn is committed', async () => {

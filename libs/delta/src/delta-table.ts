@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { settleAll, type TableColumn, type TableRow, type TableSchema } from '@pipeline/contracts';
-import { assertLakePath, type Lake } from '@pipeline/ports';
+import { assertLakePath, FatalBackendError, type Lake } from '@pipeline/ports';
 import {
   assertWritable,
   catchUp,
@@ -69,6 +69,11 @@ export interface CommitOptions {
   readonly operation?: string;
   /** `commitInfo.operationParameters` (default `{mode: 'Append', partitionBy: '[…]'}`). */
   readonly operationParameters?: Readonly<Record<string, unknown>>;
+  /**
+   * The writer commits every txn version of `appId` in turn (a stage's batches): version N > 0 is
+   * committed only while the log holds N − 1, else `DeltaLogGapError`.
+   */
+  readonly consecutive?: boolean;
 }
 
 export interface CommitResult {
@@ -79,6 +84,15 @@ export interface CommitResult {
 
 export class DeltaConflictError extends Error {
   override readonly name = 'DeltaConflictError';
+}
+
+/**
+ * A writer whose txn versions are consecutive (one commit per batch) found the one before its
+ * next missing from the log: a log entry that held it is gone (deleted, or not restored with the
+ * rest). Committing now would take the version of the lost entry for good, so nothing is committed.
+ */
+export class DeltaLogGapError extends FatalBackendError {
+  override readonly name = 'DeltaLogGapError';
 }
 
 const DEFAULT_MAX_ROWS_PER_FILE = 1_000_000;
@@ -239,6 +253,14 @@ export class DeltaTable {
       for (let attempt = 1; ; attempt++) {
         const committed = this.state.txns.get(appId);
         if (committed && committed.version >= txnVersion) return { version: committed.committedIn, alreadyCommitted: true };
+        if (options.consecutive === true && txnVersion > 0 && (committed === undefined || committed.version < txnVersion - 1)) {
+          throw new DeltaLogGapError(
+            `${this.describe()} has no commit of batch ${txnVersion - 1} of ${appId} (its newest there is ${committed === undefined ? 'none' : `batch ${committed.version}, in version ${committed.committedIn}`}), ` +
+              `though batch ${txnVersion} comes after it: a log entry of ${this.root}/_delta_log is missing (the log ends at version ${this.state.version}, so the entries after it are the first to look for). ` +
+              'Nothing was committed, so the version stays free: put the missing entries back (from a backup, or the storage account’s blob versions or soft-deleted blobs), then start again.',
+            `Delta table ${this.root}`,
+          );
+        }
         const version = this.state.version + 1;
         const path = logEntryPath(this.root, version);
         if (await this.lake.createIfAbsent(path, text)) {

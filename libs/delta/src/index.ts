@@ -1,6 +1,7 @@
 export {
   DeltaTable,
   DeltaConflictError,
+  DeltaLogGapError,
   tableId,
   type WrittenDataFile,
   type DeltaTableOptions,

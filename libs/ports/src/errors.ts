@@ -5,7 +5,7 @@
  * once the cause is fixed — instead of retrying forever; every other failure is retried.
  */
 export class FatalBackendError extends Error {
-  override readonly name = 'FatalBackendError';
+  override readonly name: string = 'FatalBackendError';
   constructor(
     message: string,
     /** The backend and entity the failure is about, e.g. `Service Bus queue "bronze-manifests"`. */
