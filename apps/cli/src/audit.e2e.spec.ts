@@ -162,6 +162,19 @@ describe('pipeline audit', () => {
     expect(report.eventIds).toMatchObject({ silverRows: 2000, distinct: 2000, repeated: 0, unexplained: 0 });
   });
 
+  it('has gold refuse a spec whose column types changed with exit code 2, saying what changed, before it opens a table', async () => {
+    const { home } = await copyOfRun();
+    const changed = path.join(home, 'changed.spec.yaml');
+    const text = await readFile(spec, 'utf8');
+    expect(text).toContain('{ name: humidity, type: double }');
+    await writeFile(changed, text.replace('{ name: humidity, type: double }', '{ name: humidity, type: long }'));
+    const gold = pipeline(['gold', '--home', home, '--spec', changed, '--drain']);
+    expect(gold.status).toBe(2);
+    expect(gold.stderr).toContain('was written by different logic; refusing to start');
+    expect(gold.stderr).toMatch(/What changed:\n {2}- .*humidity|What changed:\n {2}- .*columns/);
+    expect(gold.stderr).not.toMatch(/DeltaSchemaError|\n\s+at /);
+  });
+
   it('documents --allow-pending in its help', () => {
     const help = pipeline(['audit', '--help']);
     expect(help.status).toBe(0);

@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { closeOnShutdown } from '@pipeline/config';
 import { openBus, openLake, openServingStore } from '@pipeline/adapters';
-import { ManifestLog } from '@pipeline/checkpoint';
-import { manifestQueue, type PipelineSpec } from '@pipeline/contracts';
+import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { manifestQueue, shardSession, type PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import type { Bus, Lake, ServingStore } from '@pipeline/ports';
@@ -10,7 +10,7 @@ import type { Logger } from '@pipeline/telemetry';
 import { silverSchema } from '@pipeline/transform';
 import type { GoldConfig } from './gold.config';
 import { GoldController } from './gold.controller';
-import { aggregationConfig, goldSchema, goldTables, lateSchema } from './gold.logic';
+import { aggregationConfig, goldLogic, goldSchema, goldTables, lateSchema } from './gold.logic';
 import { GoldService } from './gold.service';
 
 export const LAKE = Symbol('Lake');
@@ -41,6 +41,11 @@ export class GoldModule {
           provide: GoldService,
           inject: [LAKE, STORE],
           useFactory: async (lake: Lake, store: ServingStore) => {
+            // Every shard checkpoint is bound to this logic first: one written by other logic refuses
+            // (exit 2, saying what changed) before the tables, whose columns may have changed with it, are opened.
+            const logic = goldLogic(spec, { tablesRoot: config.tablesRoot, manifestsRoot: config.manifestsRoot });
+            for (let shard = 0; shard < spec.gold.shards; shard++)
+              await new StageCheckpoint(lake, `checkpoints/${config.checkpointName}/${shardSession(shard)}`).bind('gold', logic);
             const tables = goldTables(config.tablesRoot);
             return new GoldService(
               {

@@ -81,18 +81,29 @@ export async function main(argv: string[]): Promise<number> {
   let app: INestApplicationContext;
   let listener: INestMicroservice | undefined;
   let ownership: ShardOwnership | undefined;
-  if (config.drain) app = await NestFactory.createApplicationContext(module, { logger: nestLogger, abortOnError: false });
-  else
-    app = listener = await NestFactory.createMicroservice(module, {
-      strategy: new BusTransport({
-        bus,
-        queues: [{ queue: silverQueue, sessions: true, ownedSessions: () => ownership?.sessions() ?? [] }],
-        logger,
-        onFatal: (error) => stop.fail(error),
-      }),
-      logger: nestLogger,
-      abortOnError: false,
-    });
+  try {
+    if (config.drain) app = await NestFactory.createApplicationContext(module, { logger: nestLogger, abortOnError: false });
+    else
+      app = listener = await NestFactory.createMicroservice(module, {
+        strategy: new BusTransport({
+          bus,
+          queues: [{ queue: silverQueue, sessions: true, ownedSessions: () => ownership?.sessions() ?? [] }],
+          logger,
+          onFatal: (error) => stop.fail(error),
+        }),
+        logger: nestLogger,
+        abortOnError: false,
+      });
+  } catch (error) {
+    stop.dispose();
+    await bus.close();
+    await telemetry.shutdown();
+    if (error instanceof FingerprintMismatchError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
   const ownershipStore = config.drain ? undefined : await openCheckpointStore(config.ownershipStore, systemClock);
   try {
     const gold = app.get(GoldService);

@@ -110,6 +110,10 @@ describe.each([
     expect(a.held).toBe(false);
     await expect(stage.createIfAbsent('manifests/bronze/1', 'batch 1')).rejects.toBeInstanceOf(LeaseLostError);
     await expect(stage.write('manifests/bronze/1', 'batch 1')).rejects.toThrow(/bronze lease on checkpoints\/bronze is no longer held by this instance/);
+    // It says why: not renewed in time (the lease was taken, in term 1).
+    await expect(stage.write('manifests/bronze/1', 'batch 1')).rejects.toThrow(
+      `(term 1: not renewed for 8.0 s, past the 8.0 s it may write after a renewal: the process was held up (paused, or short of CPU) or the lake answered slowly)`,
+    );
     await expect(stage.delete('manifests/bronze/0')).rejects.toBeInstanceOf(LeaseLostError);
     expect(await lake.exists('manifests/bronze/1')).toBe(false);
     // Reads still pass: a holder that lost its lease may still look.

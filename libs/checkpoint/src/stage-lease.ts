@@ -141,7 +141,13 @@ export class StageLease {
 
   /** Throws `LeaseLostError` unless this instance may write now. */
   assertHeld(): void {
-    if (!this.held) throw new LeaseLostError(this.root, this.options.stage, this.term === undefined ? this.lostReason : `term ${this.term}: ${this.lostReason}`);
+    if (this.held) return;
+    if (this.term === undefined) throw new LeaseLostError(this.root, this.options.stage, this.lostReason);
+    // Still valid by its record but not renewed in time: the process was held up (paused, starved of CPU) or the lake was slow.
+    const reason = Number.isFinite(this.validUntil)
+      ? `not renewed for ${seconds(this.clock.now() - this.validUntil + this.durationMs - this.marginMs)} s, past the ${seconds(this.durationMs - this.marginMs)} s it may write after a renewal: the process was held up (paused, or short of CPU) or the lake answered slowly`
+      : this.lostReason;
+    throw new LeaseLostError(this.root, this.options.stage, `term ${this.term}: ${reason}`);
   }
 
   /**
@@ -314,4 +320,8 @@ export function fencedLake(lake: Lake, lease: Pick<StageLease, 'assertHeld'>): L
     list: (prefix, options) => lake.list(prefix, options),
     close: () => lake.close(),
   };
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }
