@@ -334,6 +334,7 @@ export async function main(argv: string[]): Promise<number> {
       const lake = await openLake(backend);
       try {
         const result = await queryLake(lake, backend.root, sql);
+        for (const table of result.unreadable) process.stderr.write(`query: table ${table.name} left out, it cannot be read: ${table.problem}\n`);
         process.stdout.write(formatQueryResult(result, opts.format, maxRows));
       } catch (error) {
         if (!(error instanceof QueryError)) throw error;

@@ -66,6 +66,18 @@ describe('pipeline query', () => {
     ]);
   });
 
+  it('queries the other tables when one table’s log is damaged, and says why a query naming that one fails', async () => {
+    await lake.write('tables/late/_delta_log/00000000000000000000.json', '{"protocol": {');
+    const gold = await queryLake(lake, lakeRoot(), 'select count(*) as c from gold');
+    expect(gold.rows).toEqual([['5']]);
+    expect(gold.tables.map((t) => t.name)).toEqual(['gold']);
+    expect(gold.unreadable).toEqual([
+      { name: 'late', problem: expect.stringMatching(/^Delta log entry .*tables\/late\/_delta_log\/00000000000000000000\.json line 1 is not JSON .*put a good copy back/) },
+    ]);
+    const late = queryLake(lake, lakeRoot(), 'select count(*) from late');
+    await expect(late).rejects.toThrow(/Table with name late does not exist[\s\S]*\nTable late cannot be read: Delta log entry .* is not JSON[\s\S]*\nTables: gold /);
+  });
+
   it('makes a table without files a view with its columns and no rows', async () => {
     const result = await queryLake(lake, lakeRoot(), 'select count(*) as c, (select count(*) from (describe late)) as columns from late');
     expect(result.rows).toEqual([['0', '1']]);

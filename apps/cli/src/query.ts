@@ -11,7 +11,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { decodeAddPath, readDeltaSnapshot, type DeltaSnapshot, type SparkDataType } from '@pipeline/delta';
+import { decodeAddPath, DeltaLogError, readDeltaSnapshot, type DeltaSnapshot, type SparkDataType } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
 
 export type QueryFormat = 'table' | 'csv' | 'json';
@@ -21,6 +21,8 @@ export interface QueryResult {
   rows: unknown[][];
   /** The views made, by name, with the table version each reads. */
   tables: { name: string; version: number; files: number }[];
+  /** The tables whose log could not be read (no view), and why: the others are queried all the same. */
+  unreadable: { name: string; problem: string }[];
 }
 
 export class QueryError extends Error {}
@@ -109,9 +111,18 @@ export async function queryLake(lake: Lake, lakeRoot: string, sql: string): Prom
   const connection = await instance.connect();
   try {
     const tables: QueryResult['tables'] = [];
+    const unreadable: QueryResult['unreadable'] = [];
     for (const name of await deltaTables(lake, lakeRoot)) {
       const root = `${TABLES}/${name}`;
-      const snapshot = await readDeltaSnapshot(lake, root);
+      let snapshot: DeltaSnapshot;
+      try {
+        snapshot = await readDeltaSnapshot(lake, root);
+      } catch (error) {
+        // One damaged table leaves the others queryable; a query naming it says why it is not there.
+        if (!(error instanceof DeltaLogError)) throw error;
+        unreadable.push({ name, problem: error.message });
+        continue;
+      }
       await connection.run(`CREATE VIEW ${identifier(name)} AS ${viewSql(lakeRoot, root, snapshot)}`);
       tables.push({ name, version: snapshot.version, files: snapshot.files.length });
     }
@@ -120,9 +131,10 @@ export async function queryLake(lake: Lake, lakeRoot: string, sql: string): Prom
       reader = await connection.runAndReadAll(sql);
     } catch (error) {
       const names = tables.map((t) => t.name).join(', ') || 'none yet';
-      throw new QueryError(`${(error as Error).message}\nTables: ${names} (run \`pipeline query "describe <table>"\` for its columns).`);
+      const missing = unreadable.map((t) => `\nTable ${t.name} cannot be read: ${t.problem}`).join('');
+      throw new QueryError(`${(error as Error).message}${missing}\nTables: ${names} (run \`pipeline query "describe <table>"\` for its columns).`);
     }
-    return { columns: reader.columnNames(), rows: reader.getRowsJson() as unknown[][], tables };
+    return { columns: reader.columnNames(), rows: reader.getRowsJson() as unknown[][], tables, unreadable };
   } finally {
     connection.closeSync();
     instance.closeSync();

@@ -170,6 +170,19 @@ describe('pipeline replay', () => {
     expect(await liveBytes(home.path)).toEqual(before);
   }, 120_000);
 
+  it('refuses --end-of-input for a range that has not ended, and without it says the rest comes with --resume', async () => {
+    const future = iso(Date.now() + 3_600_000);
+    const from = iso(Math.min(...captureTimes));
+    const closing = pipeline(['replay', '--home', home.path, '--spec', spec, '--from', from, '--to', future, '--checkpoint', 'open', '--end-of-input']);
+    expect(closing.status).toBe(2);
+    expect(closing.stderr).toContain(`--to ${future} is after now (`);
+    expect(closing.stderr).toContain('Pass a --to that has passed, or leave out --end-of-input');
+    expect(await collect(new LocalLake(path.join(home.path, 'lake')).list('checkpoints/open-silver/'))).toEqual([]);
+    const open = pipeline(['replay', '--home', home.path, '--spec', spec, '--from', from, '--to', future, '--checkpoint', 'open']);
+    expect(open.status).toBe(0);
+    expect(open.stdout).toContain(`--to ${future} is after now: the replay takes the capture files bronze has referenced so far; run it again with --resume`);
+  }, 120_000);
+
   it('lists every bad input at once and runs nothing', async () => {
     const result = pipeline(['replay', '--home', home.path, '--spec', spec, '--from', '2026-02-01T00:00:00Z', '--to', '2026-01-01', '--checkpoint', 'gold']);
     expect(result.status).toBe(2);

@@ -210,6 +210,18 @@ export async function replay(options: ReplayOptions): Promise<number> {
       const span = bronze.first === null || bronze.last === null ? 'none of them has a capture time in its path' : `they span ${iso(bronze.first)} to ${iso(bronze.last)}`;
       return refuse([`No capture file bronze referenced is in [${iso(plan.from)}, ${iso(plan.to)}): ${span}. Choose --from and --to around them.`]);
     }
+    // Capture still writes files into a range that has not ended: the replay would see part of it.
+    const now = Date.now();
+    if (plan.to > now && options.endOfInput === true) {
+      return refuse([
+        `--to ${iso(plan.to)} is after now (${iso(now)}): with --end-of-input the replay would close every window of the range while capture still writes files into it, and rows captured after would be late. Pass a --to that has passed, or leave out --end-of-input (and take the rest later with --resume).`,
+      ]);
+    }
+    if (plan.to > now)
+      say(
+        `--to ${iso(plan.to)} is after now: the replay takes the capture files bronze has referenced so far; run it again with --resume to take those captured since.`,
+        options.json,
+      );
     const used = await replayFootprint(lake, plan, serving.kind === 'local');
     if (used.length > 0 && !options.resume) {
       return refuse([

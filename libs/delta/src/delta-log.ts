@@ -74,6 +74,10 @@ export class DeltaLogError extends Error {
 
 const LOG_ENTRY = /^(\d{20})\.json$/;
 
+/** What to do about a log entry that is not what a writer wrote: no reader or writer of the table can go on past it. */
+const DAMAGED_ENTRY_FIX =
+  "The entry is damaged (cut short, or changed since it was committed): put a good copy back (from a backup, or the storage account's blob versions or soft-deleted blobs); until then the table can be neither read nor written.";
+
 export function logFolder(root: string): string {
   return `${root}/_delta_log/`;
 }
@@ -125,9 +129,9 @@ export function parseLogEntry(text: string, where: string): DeltaAction[] {
     try {
       json = JSON.parse(line);
     } catch (error) {
-      throw new DeltaLogError(`Delta log entry ${where} line ${i + 1} is not JSON (${(error as Error).message}).`);
+      throw new DeltaLogError(`Delta log entry ${where} line ${i + 1} is not JSON (${(error as Error).message}). ${DAMAGED_ENTRY_FIX}`);
     }
-    if (typeof json !== 'object' || json === null) throw new DeltaLogError(`Delta log entry ${where} line ${i + 1} is not an action object.`);
+    if (typeof json !== 'object' || json === null) throw new DeltaLogError(`Delta log entry ${where} line ${i + 1} is not an action object. ${DAMAGED_ENTRY_FIX}`);
     const record = json as Record<string, unknown>;
     for (const kind of ['protocol', 'metaData', 'txn', 'add', 'remove', 'commitInfo'] as const) {
       if (record[kind] !== undefined) actions.push({ [kind]: record[kind] } as DeltaAction);
