@@ -172,6 +172,15 @@ describe('the pipeline command', () => {
     }
   });
 
+  it('exits with code 2, as the producer does, when the producer refuses the CSV, and stops every service', async () => {
+    const csv = path.join(home.path, 'readings.csv');
+    await writeFile(csv, 'reading_id,device_id,site,ts,temperature,humidity\nr1,d1,Oslo,2026-01-01T00:00:00Z,21.5,40\n');
+    const result = pipeline(['start', '--home', path.join(home.path, 'home'), '--csv', csv, '--exit-when-done', '--port', String(await freePort()), '--metrics-port', 'off']);
+    expect(result.stdout).toContain(`[producer] --csv ${csv}: the header lacks column "status" declared in the spec's source.columns.`);
+    expect(result.stdout).toContain('The producer failed (exit 2); stopping.');
+    expect(result.status).toBe(2);
+  });
+
   it('refuses a --restarts that is not a whole number before starting anything', () => {
     const result = pipeline(['start', '--home', home.path, '--restarts', 'many']);
     expect(result.status).toBe(2);

@@ -198,7 +198,8 @@ async function startOnHome(options: StartOptions, home: string, restarts: number
       say(`The producer failed (exit ${produced}); stopping.`);
       stopAll('SIGTERM');
       await Promise.all(children.map((c) => c.exited));
-      return 1;
+      // A refused input (exit code 2, its reason printed above) is the user's to fix, as for the producer alone.
+      return produced === 2 ? 2 : 1;
     }
     const sent = await eventsSent(home, options);
     const through = await waitUntilThrough(home, api, sent, services, () => stopping);

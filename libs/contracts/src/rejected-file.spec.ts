@@ -1,4 +1,4 @@
-import { parseRejectedLogPath, rejectionRecordPath, rejectionsOf, restoreAdvice } from './rejected-file';
+import { describeRejection, parseRejectedLogPath, REJECTED_RECORD_VERSION, rejectionRecordPath, rejectionsOf, restoreAdvice, type CaptureFileRejection } from './rejected-file';
 
 const FILE = 'raw/ns/hub/0/2026/01/01/00/00/05.avro';
 
@@ -38,5 +38,21 @@ describe('the rejected-file log layout', () => {
     expect(restoreAdvice({ path: FILE, reason: 'checksum', referenced: { rows: 3, bytes: 10, sha256: 'ab' } })).toContain(
       `put back the bytes bronze referenced (10 bytes, SHA-256 ab) or another intact copy of the file at ${FILE}, then run \`pipeline rejected restore ${FILE}\``,
     );
+  });
+
+  it('describes a rejection as sentences: the problem ends with a full stop before the advice, and only one', () => {
+    const rejection = (problem: string): CaptureFileRejection => ({
+      version: REJECTED_RECORD_VERSION,
+      kind: 'rejected',
+      path: FILE,
+      partitionId: '0',
+      stage: 'bronze',
+      bronzeBatch: 4,
+      reason: 'unreadable',
+      problem,
+      found: null,
+    });
+    expect(describeRejection(rejection('the file ends at byte 10 inside a block; the file is truncated'))).toContain('the file is truncated. To put it back: copy');
+    expect(describeRejection(rejection('it has 0 bytes.'))).toContain(': it has 0 bytes. To put it back:');
   });
 });

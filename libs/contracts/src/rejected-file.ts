@@ -159,7 +159,7 @@ export function describeRejection(rejection: CaptureFileRejection): string {
     rejection.stage === 'bronze'
       ? `bronze set ${rejection.path} (partition ${rejection.partitionId}) aside in its batch ${rejection.bronzeBatch}`
       : `silver set ${rejection.path} (partition ${rejection.partitionId}) aside in its batch ${rejection.silverBatch ?? '?'}, counting the ${rejection.referenced?.rows ?? 0} records bronze batch ${rejection.bronzeBatch} referenced as rejected`;
-  return `${who} (${rejection.reason}): ${rejection.problem} To put it back: ${restoreAdvice(rejection)}`;
+  return `${who} (${rejection.reason}): ${sentence(rejection.problem)} To put it back: ${restoreAdvice(rejection)}`;
 }
 
 /** The lake operations the log needs: a structural subset of the `Lake` port (contracts sit below ports). */
@@ -211,4 +211,9 @@ export class RejectedFileLog {
   private async readRecord<T>(path: string): Promise<T> {
     return JSON.parse(new TextDecoder().decode(await this.lake.read(path))) as T;
   }
+}
+
+/** `text` ending as a sentence does, so the advice after it reads as the next one. */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`;
 }
