@@ -229,6 +229,23 @@ describe('the pipeline command', () => {
     expect(result.stderr).toContain('PIPELINE_EVENT_HUB_PARTITIONS: expected an integer');
   });
 
+  it('says in one line, with exit code 2, that the spec to validate does not exist', () => {
+    const missing = path.join(home.path, 'missing.yaml');
+    const result = pipeline(['validate', missing]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(`${missing} does not exist: give the path of a pipeline spec (examples/sensors.spec.yaml is one).\n`);
+  });
+
+  it('prints the records of a damaged capture file up to the damage, then what is wrong in one line, without a stack trace', async () => {
+    const real = await readFile(path.resolve(root, '..', 'shared', 'fixtures', 'eventhubs-capture', 'usql-EHC.avro'));
+    const cut = path.join(home.path, 'cut.avro');
+    await writeFile(cut, real.subarray(0, 3000));
+    const result = pipeline(['read-capture', cut]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^Invalid Event Hubs Capture file .*cut\\.avro at byte \\d+: .*the file is truncated \\(0 records printed before it\\)\n$`));
+    expect(pipeline(['read-capture', cut.replace('cut', 'whole')]).status).toBe(2);
+  });
+
   it('validates a spec, listing every problem with its line', async () => {
     expect(pipeline(['validate', spec]).status).toBe(0);
     const bad = path.join(home.path, 'bad.yaml');

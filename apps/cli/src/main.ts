@@ -7,7 +7,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { openCaptureFile } from '@pipeline/capture-format';
+import { CaptureFormatError, openCaptureFile } from '@pipeline/capture-format';
 import { loadSpecFile, readLakeBackend, resolvePipelineHome, runMain, SettingsReader, SpecFileError } from '@pipeline/config';
 import { openLake } from '@pipeline/adapters';
 import { openCommandBus, openCommandLake } from './backends';
@@ -121,6 +121,11 @@ export async function main(argv: string[]): Promise<number> {
     .description('Check a pipeline spec and list every problem in it.')
     .argument('<spec>', 'pipeline spec (YAML)')
     .action(async (file: string) => {
+      if (!existsSync(file)) {
+        process.stderr.write(`${file} does not exist: give the path of a pipeline spec (examples/sensors.spec.yaml is one).\n`);
+        code = 2;
+        return;
+      }
       try {
         const spec = await loadSpecFile(file);
         process.stdout.write(
@@ -401,15 +406,22 @@ async function readCapture(file: string, limit: number): Promise<number> {
     process.stderr.write(`${file} does not exist.\n`);
     return 2;
   }
-  const { records } = await openCaptureFile(createReadStream(file), file);
   let n = 0;
-  for await (const record of records) {
-    if (n++ >= limit) break;
-    const body = record.body;
-    const text = body ? new TextDecoder('utf-8', { fatal: false }).decode(body) : null;
-    process.stdout.write(
-      `${JSON.stringify({ ...record, body: text }, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? `base64:${Buffer.from((v as { data: number[] }).data).toString('base64')}` : v))}\n`,
-    );
+  try {
+    const { records } = await openCaptureFile(createReadStream(file), file);
+    for await (const record of records) {
+      if (n++ >= limit) break;
+      const body = record.body;
+      const text = body ? new TextDecoder('utf-8', { fatal: false }).decode(body) : null;
+      process.stdout.write(
+        `${JSON.stringify({ ...record, body: text }, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? `base64:${Buffer.from((v as { data: number[] }).data).toString('base64')}` : v))}\n`,
+      );
+    }
+  } catch (error) {
+    // A damaged file: what it is and where, after the records read before the damage.
+    if (!(error instanceof CaptureFormatError)) throw error;
+    process.stderr.write(`${error.message} (${n} record${n === 1 ? '' : 's'} printed before it)\n`);
+    return 1;
   }
   return 0;
 }
