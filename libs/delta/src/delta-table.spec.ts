@@ -251,7 +251,7 @@ describe('DeltaTable', () => {
     const table = await DeltaTable.open(lake, 't', SCHEMA);
     await table.writeFiles(rows().slice(0, 1), { filePrefix: 'same', commitTime: COMMIT_TIME });
     await expect(table.writeFiles([{ ...rows()[0], reading: 99 }], { filePrefix: 'same', commitTime: COMMIT_TIME })).rejects.toThrow(
-      /already exists with other content.*give each batch its own filePrefix/,
+      /already exists with other content.*Nothing was overwritten\. Most often a stage runs again from batch 0 over the tables of an earlier run.*two different batches used the same filePrefix/,
     );
   });
 

@@ -352,7 +352,9 @@ export class DeltaTable {
     if (!existing.equals(bytes)) {
       throw new DeltaConflictError(
         `Data file ${path} in ${this.lake.location} already exists with other content (${existing.length} bytes, this batch wrote ${bytes.length}). ` +
-          'Either two different batches used the same filePrefix, or the batch is not deterministic; give each batch its own filePrefix.',
+          'Nothing was overwritten. Most often a stage runs again from batch 0 over the tables of an earlier run: its checkpoint was removed or replaced while its tables were kept. ' +
+          'Keep a checkpoint and its tables together: put the checkpoint back, or start the stage under new names (another --checkpoint name and tables root; docs/runbook.md, "Roll out a logic change"). ' +
+          '(For a writer of this table: two different batches used the same filePrefix, or a batch is not deterministic.)',
       );
     }
   }
