@@ -12,7 +12,7 @@ import type { CheckpointIndex } from './audit-checkpoints';
 import type { PendingWork } from './audit';
 
 /** The fields of gold's shard commits the audit reads, each checked before use (a damaged lake may lack them). */
-type GoldCommitRecord = Partial<Pick<GoldCommit, 'silver' | 'rows' | 'lateRows'>>;
+type GoldCommitRecord = Partial<Pick<GoldCommit, 'silver' | 'rows' | 'lateRows' | 'windowsEmitted'>>;
 
 export interface GoldShardAudit {
   /** The shard's session, e.g. `shard-002`. */
@@ -26,6 +26,8 @@ export interface GoldShardAudit {
   /** Rows gold's commits report (aggregated or late). */
   goldRows: number;
   lateRows: number;
+  /** Final windows gold's commits emitted: the rows they added to the gold table (none in update mode alone). */
+  windowsEmitted: number;
   /** Silver manifests after the shard's last committed gold batch, and their rows. */
   pendingManifests: number;
   pendingRows: number;
@@ -68,7 +70,17 @@ export async function auditSilverToGold(lake: Lake, checkpoints: CheckpointIndex
   for (const session of [...new Set([...manifests.keys(), ...goldShards.keys()])].sort()) {
     const bySequence = manifests.get(session) ?? new Map<number, { rows: number; batch: number }>();
     const pathOf = (sequence: number) => manifestPath('silver', session, sequence, options.manifestsRoot);
-    const shard: GoldShardAudit = { shard: session, batches: 0, silverManifests: bySequence.size, silverRows: 0, goldRows: 0, lateRows: 0, pendingManifests: 0, pendingRows: 0 };
+    const shard: GoldShardAudit = {
+      shard: session,
+      batches: 0,
+      silverManifests: bySequence.size,
+      silverRows: 0,
+      goldRows: 0,
+      lateRows: 0,
+      windowsEmitted: 0,
+      pendingManifests: 0,
+      pendingRows: 0,
+    };
     shards.push(shard);
 
     // A hole in a session's sequence stops gold there for good (it reads in order).
@@ -119,6 +131,7 @@ export async function auditSilverToGold(lake: Lake, checkpoints: CheckpointIndex
       shard.silverRows += rows;
       shard.goldRows += commit.rows;
       shard.lateRows += commit.lateRows ?? 0;
+      shard.windowsEmitted += commit.windowsEmitted ?? 0;
       next = Math.max(next, silver.to + 1);
     }
 

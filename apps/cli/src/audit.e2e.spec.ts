@@ -175,6 +175,27 @@ describe('pipeline audit', () => {
     expect(gold.stderr).not.toMatch(/DeltaSchemaError|\n\s+at /);
   });
 
+  it('fails naming the gold table when a log entry that added gold rows is lost, which gold cannot see once it is done', async () => {
+    const { home, lake } = await copyOfRun();
+    const entries = (await readdir(path.join(home, 'lake', 'tables', 'gold', '_delta_log'))).filter((name) => name.endsWith('.json')).sort();
+    let lost: string | undefined;
+    for (const name of entries.reverse()) {
+      if ((await readFile(path.join(home, 'lake', 'tables', 'gold', '_delta_log', name), 'utf8')).includes('"add"')) {
+        lost = name;
+        break;
+      }
+    }
+    if (lost === undefined) throw new Error('the clean run added no gold rows');
+    await lake.delete(`tables/gold/_delta_log/${lost}`);
+    const { status, report } = auditJson(home);
+    expect(status).toBe(1);
+    expect(report.problems).toContainEqual(
+      expect.stringMatching(
+        /^gold table: \d+ rows in its Delta log, gold's batches emitted \d+ final windows: a log entry of tables\/gold\/_delta_log is missing or was replaced; put the original back/,
+      ),
+    );
+  });
+
   it('documents --allow-pending in its help', () => {
     const help = pipeline(['audit', '--help']);
     expect(help.status).toBe(0);

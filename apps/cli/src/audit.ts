@@ -96,7 +96,7 @@ export interface AuditReport {
   rows: AuditRow[];
   /** Everything that fails the audit, pending work included unless it was allowed. */
   problems: string[];
-  tables: { silverRows: number; quarantineRows: number; lateRows?: number } | undefined;
+  tables: { silverRows: number; quarantineRows: number; lateRows?: number; goldRows?: number } | undefined;
   /** Pending work at every layer, allowed or not. */
   pending: PendingWork[];
   pendingAllowed: boolean;
@@ -141,6 +141,13 @@ interface Reference {
   rows: number;
   bytes: number;
   sha256: string;
+}
+
+/** Why a table holds other rows than its stage's commits say, and the fix: a lost log entry, or another writer. */
+function lostEntry(inTable: number, committed: number, root: string): string {
+  return inTable < committed
+    ? `: a log entry of ${root}/_delta_log is missing or was replaced; put the original back (from a backup, or the storage account's blob versions or soft-deleted blobs)`
+    : ': a writer other than the pipeline committed to it';
 }
 
 export async function audit(lake: Lake, options: AuditOptions): Promise<AuditReport> {
@@ -373,7 +380,7 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
   }
 
   let tables: AuditReport['tables'];
-  const tableRoots = { silver: 'tables/silver', quarantine: 'tables/quarantine', late: 'tables/late' };
+  const tableRoots = { silver: 'tables/silver', quarantine: 'tables/quarantine', late: 'tables/late', gold: 'tables/gold' };
   if (anySilver) {
     const count = async (root: string) => {
       const snapshot = await readDeltaSnapshot(lake, root);
@@ -381,7 +388,10 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
     };
     await check('the Delta tables (tables/)', async () => {
       tables = { silverRows: await count(tableRoots.silver), quarantineRows: await count(tableRoots.quarantine) };
-      if (tables.silverRows !== silverRows) problems.push(`silver table: ${tables.silverRows} rows in its Delta log, silver's batches committed ${silverRows}`);
+      if (tables.silverRows !== silverRows)
+        problems.push(
+          `silver table: ${tables.silverRows} rows in its Delta log, silver's batches committed ${silverRows}${lostEntry(tables.silverRows, silverRows, tableRoots.silver)}`,
+        );
       if (tables.quarantineRows !== quarantineRows)
         problems.push(`quarantine table: ${tables.quarantineRows} rows in its Delta log, silver's batches quarantined ${quarantineRows}`);
       const goldBatches = silverToGold.shards.reduce((n, s) => n + s.batches, 0);
@@ -389,6 +399,13 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
         const lateRows = silverToGold.shards.reduce((n, s) => n + s.lateRows, 0);
         tables.lateRows = await count(tableRoots.late);
         if (tables.lateRows !== lateRows) problems.push(`late table: ${tables.lateRows} rows in its Delta log, gold's batches found ${lateRows} late`);
+        // Each final window gold's commits emitted is one gold table row: a lost log entry shows here.
+        const emitted = silverToGold.shards.reduce((n, s) => n + s.windowsEmitted, 0);
+        tables.goldRows = await count(tableRoots.gold);
+        if (tables.goldRows !== emitted)
+          problems.push(
+            `gold table: ${tables.goldRows} rows in its Delta log, gold's batches emitted ${emitted} final windows${lostEntry(tables.goldRows, emitted, tableRoots.gold)}`,
+          );
       }
     });
   }
