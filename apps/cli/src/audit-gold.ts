@@ -5,7 +5,16 @@
  * committed batch are pending work for gold; a missing manifest is a hole gold can never pass.
  */
 import { StageCheckpoint } from '@pipeline/checkpoint';
-import { manifestLayerPrefix, manifestPath, ManifestValidationError, parseManifestBytes, type GoldCommit, type Manifest, type ManifestLayer } from '@pipeline/contracts';
+import {
+  manifestLayerPrefix,
+  manifestPath,
+  ManifestValidationError,
+  parseManifestBytes,
+  type GoldCommit,
+  type Manifest,
+  type ManifestLayer,
+  BACKUP_SOURCES,
+} from '@pipeline/contracts';
 import { windowDefinitionProblems, windowsOf, type WindowDefinition } from '@pipeline/engine';
 import type { Lake } from '@pipeline/ports';
 import type { CheckpointIndex } from './audit-checkpoints';
@@ -167,7 +176,7 @@ export async function readManifestOrReport(lake: Lake, path: string, layer: Mani
     // Bytes that are not JSON are an invalid manifest too (parseManifestBytes); anything else failed to read.
     const what = error instanceof ManifestValidationError ? error.problems.join('; ') : (error as Error).message.replace(/\.$/, '');
     problems.push(
-      `${layer} manifest ${path} cannot be read: ${what}. ${layer === 'bronze' ? 'Bronze' : 'Silver'} writes each manifest once and never changes it, and the next stage stops at it: put the original back at ${path} (from a backup, or the storage account's blob versions or soft-deleted blobs).`,
+      `${layer} manifest ${path} cannot be read: ${what}. ${layer === 'bronze' ? 'Bronze' : 'Silver'} writes each manifest once and never changes it, and the next stage stops at it: put the original back at ${path} (${BACKUP_SOURCES}).`,
     );
     return undefined;
   }

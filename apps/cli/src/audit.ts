@@ -33,6 +33,7 @@ import {
   type RejectionReason,
   type SilverCommit,
   type RejectionState,
+  BACKUP_SOURCES,
 } from '@pipeline/contracts';
 import { readDeltaSnapshot } from '@pipeline/delta';
 import type { Lake } from '@pipeline/ports';
@@ -146,7 +147,7 @@ interface Reference {
 /** Why a table holds other rows than its stage's commits say, and the fix: a lost log entry, or another writer. */
 function lostEntry(inTable: number, committed: number, root: string): string {
   return inTable < committed
-    ? `: a log entry of ${root}/_delta_log is missing or was replaced; put the original back (from a backup, or the storage account's blob versions or soft-deleted blobs)`
+    ? `: a log entry of ${root}/_delta_log is missing or was replaced; put the original back (${BACKUP_SOURCES})`
     : ': a writer other than the pipeline committed to it';
 }
 
@@ -238,9 +239,7 @@ export async function audit(lake: Lake, options: AuditOptions): Promise<AuditRep
       }
       if (manifest.sequence !== expected) {
         const missing = manifestPath('bronze', 'bronze', expected);
-        problems.push(
-          `bronze manifest ${missing} is missing before ${entry.path}: silver stops there for good. Put the original back at ${missing} (from a backup, or the storage account's blob versions or soft-deleted blobs).`,
-        );
+        problems.push(`bronze manifest ${missing} is missing before ${entry.path}: silver stops there for good. Put the original back at ${missing} (${BACKUP_SOURCES}).`);
       }
       expected = manifest.sequence + 1;
       const perPartition: Record<string, number> = {};
@@ -463,7 +462,7 @@ async function readCaptured(lake: Lake, path: string, listedBytes: number): Prom
 function referenceProblems(path: string, partition: string, ref: Reference, file: CapturedFile | undefined, setAsideBySilver: boolean): string[] {
   // Silver set this reference aside: the rejection says what to do.
   if (setAsideBySilver) return [];
-  const putBack = `Put the bytes bronze referenced (${ref.bytes} bytes, SHA-256 ${ref.sha256}) back at ${path}, from a backup or the storage account's blob versions or soft-deleted blobs.`;
+  const putBack = `Put the bytes bronze referenced (${ref.bytes} bytes, SHA-256 ${ref.sha256}) back at ${path}, ${BACKUP_SOURCES}.`;
   const where = `bronze batch ${ref.batch}, partition ${partition}: ${path}`;
   if (!file) return [`${where} is referenced but not in the lake. ${putBack}`];
   if (file.unreadable) return [`${where} cannot be read any more (${file.unreadable}) ${putBack}`];

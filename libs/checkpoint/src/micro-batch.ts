@@ -28,6 +28,7 @@
  */
 import { StageMetrics, type BatchMeasure } from '@pipeline/telemetry';
 import { DamagedCheckpointError, type StageCheckpoint } from './stage-checkpoint';
+import { BACKUP_SOURCES } from '@pipeline/contracts';
 
 /**
  * A batch to run: planned now (its offsets are recorded first) or recorded before a crash. `record`
@@ -74,7 +75,7 @@ export class MissingStateError extends Error {
     // under these batch numbers, and a reset refuses a checkpoint with commits.
     super(
       `The ${stage} checkpoint ${root} has no state for its committed batch ${batch} (${path} is missing), so ${stage} cannot tell ${what}. ` +
-        `Put ${path} back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start ${stage} again.`,
+        `Put ${path} back (${BACKUP_SOURCES}), then start ${stage} again.`,
     );
   }
 }

@@ -12,7 +12,7 @@
  * it keeps state, so no absent `state/N` is ever probed or deleted).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { canonicalJson } from '@pipeline/contracts';
+import { canonicalJson, BACKUP_SOURCES } from '@pipeline/contracts';
 import { FatalBackendError, type Lake } from '@pipeline/ports';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -55,7 +55,7 @@ export class DamagedCheckpointError extends FatalBackendError {
   ) {
     super(
       `The checkpoint record ${path} is damaged (${problem}), so the stage cannot tell where it stands from it. ` +
-        "Put a good copy back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start the stage again.",
+        `Put a good copy back (${BACKUP_SOURCES}), then start the stage again.`,
       `checkpoint record ${path}`,
     );
   }

@@ -9,6 +9,7 @@ export * from './table.types';
 export * from './lake-timestamp';
 export * from './table-columns';
 export * from './manifest';
+export * from './backup-sources';
 export * from './aggregation';
 export * from './rejected-file';
 export * from './serving-keys';

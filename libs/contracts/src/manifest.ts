@@ -8,6 +8,7 @@
  * Every path inside a manifest is a lake path (relative, no `..`): a manifest that points outside
  * the lake is rejected.
  */
+import { BACKUP_SOURCES } from './backup-sources';
 
 export const MANIFEST_VERSION = 1;
 
@@ -167,7 +168,7 @@ export class ManifestValidationError extends Error {
   ) {
     super(
       `Invalid manifest ${where}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
-        "A manifest is written once, by the batch that committed it, and never again: put a good copy back (from a backup, or the storage account's blob versions or soft-deleted blobs), then start the stage that reads it again.",
+        `A manifest is written once, by the batch that committed it, and never again: put a good copy back (${BACKUP_SOURCES}), then start the stage that reads it again.`,
     );
   }
 }

@@ -12,6 +12,7 @@
  *   app's latest `txn` version is kept.
  */
 import { LakeNotFoundError, type Lake } from '@pipeline/ports';
+import { BACKUP_SOURCES } from '@pipeline/contracts';
 
 export interface AddFile {
   /** URI path relative to the table root (see `decodeAddPath`). */
@@ -75,8 +76,7 @@ export class DeltaLogError extends Error {
 const LOG_ENTRY = /^(\d{20})\.json$/;
 
 /** What to do about a log entry that is not what a writer wrote: no reader or writer of the table can go on past it. */
-const DAMAGED_ENTRY_FIX =
-  "The entry is damaged (cut short, or changed since it was committed): put a good copy back (from a backup, or the storage account's blob versions or soft-deleted blobs); until then the table can be neither read nor written.";
+const DAMAGED_ENTRY_FIX = `The entry is damaged (cut short, or changed since it was committed): put a good copy back (${BACKUP_SOURCES}); until then the table can be neither read nor written.`;
 
 export function logFolder(root: string): string {
   return `${root}/_delta_log/`;

@@ -16,7 +16,7 @@
  *   only log entries newer than the last one seen.
  */
 import { createHash } from 'node:crypto';
-import { settleAll, type TableColumn, type TableRow, type TableSchema } from '@pipeline/contracts';
+import { settleAll, type TableColumn, type TableRow, type TableSchema, BACKUP_SOURCES } from '@pipeline/contracts';
 import { assertLakePath, FatalBackendError, type Lake } from '@pipeline/ports';
 import {
   assertWritable,
@@ -257,7 +257,7 @@ export class DeltaTable {
           throw new DeltaLogGapError(
             `${this.describe()} has no commit of batch ${txnVersion - 1} of ${appId} (its newest there is ${committed === undefined ? 'none' : `batch ${committed.version}, in version ${committed.committedIn}`}), ` +
               `though batch ${txnVersion} comes after it: a log entry of ${this.root}/_delta_log is missing (the log ends at version ${this.state.version}, so the entries after it are the first to look for). ` +
-              'Nothing was committed, so the version stays free: put the missing entries back (from a backup, or the storage account’s blob versions or soft-deleted blobs), then start again.',
+              `Nothing was committed, so the version stays free: put the missing entries back (${BACKUP_SOURCES}), then start again.`,
             `Delta table ${this.root}`,
           );
         }
