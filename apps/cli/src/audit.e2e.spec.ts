@@ -194,6 +194,23 @@ describe('pipeline audit', () => {
         /^gold table: \d+ rows in its Delta log, gold's batches emitted \d+ final windows: a log entry of tables\/gold\/_delta_log is missing or was replaced; put the original back/,
       ),
     );
+    // Gold refuses to start on it, before any shard could commit into the version it left free.
+    const gold = pipeline(['gold', '--home', home, '--spec', spec, '--drain']);
+    expect(gold.status).toBe(1);
+    expect(gold.stdout + gold.stderr).toContain('but batch 0 of checkpoints/gold/shard-');
+    expect(gold.stdout + gold.stderr).toContain(`the entry tables/gold/_delta_log/${lost} is missing. Nothing was committed, so the versions stay free`);
+    expect(existsSync(path.join(home, 'lake', 'tables', 'gold', '_delta_log', lost))).toBe(false);
+  });
+
+  it('has silver refuse to start when the newest silver log entry is lost, naming it, instead of committing its next batch in its place', async () => {
+    const { home, lake } = await copyOfRun();
+    const entries = (await readdir(path.join(home, 'lake', 'tables', 'silver', '_delta_log'))).filter((name) => name.endsWith('.json')).sort();
+    const newest = entries.at(-1) as string;
+    await lake.delete(`tables/silver/_delta_log/${newest}`);
+    const silver = pipeline(['silver', '--home', home, '--spec', spec, '--drain']);
+    expect(silver.status).toBe(1);
+    expect(silver.stdout + silver.stderr).toContain('but batch 0 of checkpoints/silver (checkpoints/silver/commits/00000000000000000000) says it committed version');
+    expect(silver.stdout + silver.stderr).toContain(`the entry tables/silver/_delta_log/${newest} is missing`);
   });
 
   it('documents --allow-pending in its help', () => {

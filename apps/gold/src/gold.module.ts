@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { closeOnShutdown } from '@pipeline/config';
 import { openBus, openLake, openServingStore } from '@pipeline/adapters';
-import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
-import { manifestQueue, shardSession, type PipelineSpec } from '@pipeline/contracts';
+import { assertTablesHoldLastCommit, ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { manifestQueue, shardSession, type GoldCommit, type PipelineSpec } from '@pipeline/contracts';
 import { DeltaTable } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import type { Bus, Lake, ServingStore } from '@pipeline/ports';
@@ -44,17 +44,28 @@ export class GoldModule {
             // Every shard checkpoint is bound to this logic first: one written by other logic refuses
             // (exit 2, saying what changed) before the tables, whose columns may have changed with it, are opened.
             const logic = goldLogic(spec, { tablesRoot: config.tablesRoot, manifestsRoot: config.manifestsRoot });
-            for (let shard = 0; shard < spec.gold.shards; shard++)
-              await new StageCheckpoint(lake, `checkpoints/${config.checkpointName}/${shardSession(shard)}`).bind('gold', logic);
+            const checkpoints = Array.from(
+              { length: spec.gold.shards },
+              (_, shard) => new StageCheckpoint<unknown, GoldCommit, unknown>(lake, `checkpoints/${config.checkpointName}/${shardSession(shard)}`),
+            );
+            for (const checkpoint of checkpoints) await checkpoint.bind('gold', logic);
             const tables = goldTables(config.tablesRoot);
+            const goldTable = await DeltaTable.open(lake, tables.gold, goldSchema(spec), { tableName: `${spec.name}_gold` });
+            const lateTable = await DeltaTable.open(lake, tables.late, lateSchema(spec), { tableName: `${spec.name}_late` });
+            // The shards share the tables: a version one shard lost would go to another's next batch.
+            for (const checkpoint of checkpoints)
+              await assertTablesHoldLastCommit(checkpoint, [
+                { table: goldTable, version: (commit) => commit.goldVersion },
+                { table: lateTable, version: (commit) => commit.lateVersion },
+              ]);
             return new GoldService(
               {
                 lake,
                 spec,
                 config: aggregationConfig(spec),
                 silverSchema: silverSchema(spec),
-                goldTable: await DeltaTable.open(lake, tables.gold, goldSchema(spec), { tableName: `${spec.name}_gold` }),
-                lateTable: await DeltaTable.open(lake, tables.late, lateSchema(spec), { tableName: `${spec.name}_late` }),
+                goldTable,
+                lateTable,
                 store,
                 manifests: new ManifestLog(lake, undefined, undefined, config.manifestsRoot),
                 instanceId: config.instanceId,

@@ -102,6 +102,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }
+    // A lake the stage cannot start on as it stands (a lost Delta log entry, a damaged record): what and the fix, once.
+    if (isFatalBackendError(error)) {
+      logger.error({ err: error }, `gold cannot start: ${error.message}`);
+      return 1;
+    }
     throw error;
   }
   const ownershipStore = config.drain ? undefined : await openCheckpointStore(config.ownershipStore, systemClock);

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { closeOnShutdown } from '@pipeline/config';
 import { openBus } from '@pipeline/adapters';
 import { SilverController } from './silver.controller';
-import { ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
+import { assertTablesHoldLastCommit, ManifestLog, StageCheckpoint } from '@pipeline/checkpoint';
 import { DeltaTable } from '@pipeline/delta';
 import { systemClock } from '@pipeline/engine';
 import type { Bus, Lake } from '@pipeline/ports';
@@ -51,12 +51,18 @@ export class SilverModule {
             );
             const tables = silverTables(config.tablesRoot);
             const bronzeManifests = new ManifestLog(lake);
+            const silverTable = await DeltaTable.open(lake, tables.silver, silverSchema(spec), { tableName: `${spec.name}_silver` });
+            const quarantineTable = await DeltaTable.open(lake, tables.quarantine, quarantineSchema(), { tableName: `${spec.name}_quarantine` });
+            await assertTablesHoldLastCommit(checkpoint, [
+              { table: silverTable, version: (commit) => commit.silverVersion },
+              { table: quarantineTable, version: (commit) => commit.quarantineVersion },
+            ]);
             const deps = {
               lake,
               spec,
               transform: compileSilverTransform(spec, { arrays: config.arrays }),
-              silverTable: await DeltaTable.open(lake, tables.silver, silverSchema(spec), { tableName: `${spec.name}_silver` }),
-              quarantineTable: await DeltaTable.open(lake, tables.quarantine, quarantineSchema(), { tableName: `${spec.name}_quarantine` }),
+              silverTable,
+              quarantineTable,
               manifests: new ManifestLog(lake, bus, manifestQueue('silver', config.manifestsRoot), config.manifestsRoot),
               bronzeManifests,
               captureRange: config.captureRange,

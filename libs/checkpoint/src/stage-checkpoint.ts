@@ -211,6 +211,11 @@ export class StageCheckpoint<Offsets, Commit = unknown, State = unknown> {
     return this.entry('offsets', batch);
   }
 
+  /** Where commits/N is kept. */
+  commitPath(batch: number): string {
+    return this.entry('commits', batch);
+  }
+
   /** Where state/N is kept. */
   statePath(batch: number): string {
     return this.entry('state', batch);
@@ -279,4 +284,29 @@ export async function resetCheckpoint(lake: Lake, root: string): Promise<number>
     deleted++;
   }
   return deleted;
+}
+
+/** A table a stage commits to, as `assertTablesHoldLastCommit` sees it (DeltaTable is one). */
+export interface VersionedTable {
+  assertHoldsVersion(version: number, committedBy: string): Promise<void>;
+}
+
+/**
+ * Checks, before a stage commits anything, that each table holds the version the stage's last
+ * committed batch recorded for it: a log entry lost since would otherwise have its version taken
+ * by the next commit (of this stage, or of another writer of the same table), for good.
+ * @throws what the table's `assertHoldsVersion` throws (DeltaLogGapError for a DeltaTable).
+ */
+export async function assertTablesHoldLastCommit<Commit>(
+  checkpoint: StageCheckpoint<unknown, Commit, unknown>,
+  tables: ReadonlyArray<{ table: VersionedTable; version: (commit: Commit) => unknown }>,
+): Promise<void> {
+  const batch = await checkpoint.lastCommitted();
+  if (batch === undefined) return;
+  const commit = await checkpoint.readCommit(batch);
+  if (commit === undefined) return;
+  for (const { table, version } of tables) {
+    const committed = version(commit);
+    if (typeof committed === 'number') await table.assertHoldsVersion(committed, `batch ${batch} of ${checkpoint.root} (${checkpoint.commitPath(batch)})`);
+  }
 }

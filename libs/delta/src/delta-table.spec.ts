@@ -200,9 +200,23 @@ describe('DeltaTable', () => {
       /has no commit of batch 2 of silver \(its newest there is batch 1, in version 2\), though batch 3 comes after it: a log entry of t\/_delta_log is missing \(the log ends at version 2, so the entries after it are the first to look for\)\. Nothing was committed/,
     );
     expect((await readDeltaSnapshot(lake, 't')).version).toBe(2);
+    // A stage that recorded version 3 for its last batch is told before it commits at all.
+    await expect(reopened.assertHoldsVersion(2, 'batch 1 of the stage')).resolves.toBeUndefined();
+    await expect(reopened.assertHoldsVersion(3, 'batch 2 of the stage')).rejects.toThrow(
+      /ends at version 2, but batch 2 of the stage says it committed version 3: the entry t\/_delta_log\/00000000000000000003\.json is missing\. Nothing was committed/,
+    );
+    await expect(reopened.assertHoldsVersion(5, 'batch 4 of the stage')).rejects.toThrow(/the entries 3–5 of t\/_delta_log are missing/);
     // A writer that is not consecutive, or its first batch, commits as before.
     expect(await reopened.commit([], { txn: { appId: 'silver', version: 3 }, commitTime: COMMIT_TIME })).toEqual({ version: 3, alreadyCommitted: false });
     expect(await reopened.commit([], { ...consecutive(0), txn: { appId: 'other', version: 0 } })).toEqual({ version: 4, alreadyCommitted: false });
+    // A consecutive writer whose batch N − 1 another instance committed after this one read the log goes on.
+    const behind = await DeltaTable.open(lake, 't', SCHEMA);
+    await reopened.commit([], consecutive(4));
+    expect((await behind.commit([], consecutive(5))).alreadyCommitted).toBe(false);
+    // A version another writer committed after this instance read the log is found by reading it again.
+    const stale = await DeltaTable.open(lake, 't', SCHEMA);
+    await reopened.commit([], { txn: { appId: 'another', version: 0 }, commitTime: COMMIT_TIME });
+    await expect(stale.assertHoldsVersion(7, 'batch 0 of another')).resolves.toBeUndefined();
   });
 
   it('writes nothing the second time the same txn is committed', async () => {

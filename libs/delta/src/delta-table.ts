@@ -163,6 +163,24 @@ export class DeltaTable {
     return this.state.version;
   }
 
+  /**
+   * Throws `DeltaLogGapError` when the log ends before `version`, which `committedBy` (a stage's
+   * commit record, read before this call) says it committed: entries were lost, and the next commit
+   * would take their place. The log is read again first when this instance has not seen that version.
+   */
+  async assertHoldsVersion(version: number, committedBy: string): Promise<void> {
+    if (version <= this.state.version) return;
+    // Another writer may have committed since this instance read the log: the record was read first, so the log holds it by now.
+    await this.refresh();
+    if (version <= this.state.version) return;
+    throw new DeltaLogGapError(
+      `${this.describe()} ends at version ${this.state.version}, but ${committedBy} says it committed version ${version}: ` +
+        `${version === this.state.version + 1 ? `the entry ${logEntryPath(this.root, version)} is` : `the entries ${this.state.version + 1}–${version} of ${this.root}/_delta_log are`} missing. ` +
+        `Nothing was committed, so the versions stay free: put the missing entries back (${BACKUP_SOURCES}), then start again.`,
+      `Delta table ${this.root}`,
+    );
+  }
+
   /** The latest committed txn version of `appId` this instance has seen (call `refresh` first for news). */
   lastTxnVersion(appId: string): number | undefined {
     return this.state.txns.get(appId)?.version;
@@ -250,10 +268,18 @@ export class DeltaTable {
     const text = serializeActions(this.commitActions(adds, options));
 
     return this.exclusive(async () => {
+      let caughtUp = false;
       for (let attempt = 1; ; attempt++) {
         const committed = this.state.txns.get(appId);
         if (committed && committed.version >= txnVersion) return { version: committed.committedIn, alreadyCommitted: true };
         if (options.consecutive === true && txnVersion > 0 && (committed === undefined || committed.version < txnVersion - 1)) {
+          if (!caughtUp) {
+            // Batch N − 1 may have been committed by another instance (the writer moved here since): read the log again first.
+            caughtUp = true;
+            await catchUp(this.lake, this.root, this.state);
+            this.assertCompatible();
+            continue;
+          }
           throw new DeltaLogGapError(
             `${this.describe()} has no commit of batch ${txnVersion - 1} of ${appId} (its newest there is ${committed === undefined ? 'none' : `batch ${committed.version}, in version ${committed.committedIn}`}), ` +
               `though batch ${txnVersion} comes after it: a log entry of ${this.root}/_delta_log is missing (the log ends at version ${this.state.version}, so the entries after it are the first to look for). ` +
