@@ -8,7 +8,7 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { isFatalBackendError } from '@pipeline/ports';
-import { FingerprintMismatchError } from '@pipeline/checkpoint';
+import { FingerprintMismatchError, startupRefusal } from '@pipeline/checkpoint';
 import {
   loadStartupInputs,
   METRICS_PORT_FLAG,
@@ -98,15 +98,8 @@ export async function main(argv: string[]): Promise<number> {
     stop.dispose();
     await bus.close();
     await telemetry.shutdown();
-    if (error instanceof FingerprintMismatchError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    // A lake the stage cannot start on as it stands (a lost Delta log entry, a damaged record): what and the fix, once.
-    if (isFatalBackendError(error)) {
-      logger.error({ err: error }, `gold cannot start: ${error.message}`);
-      return 1;
-    }
+    const refused = startupRefusal(error, 'gold', logger);
+    if (refused !== undefined) return refused;
     throw error;
   }
   const ownershipStore = config.drain ? undefined : await openCheckpointStore(config.ownershipStore, systemClock);

@@ -8,8 +8,7 @@ import type { INestApplicationContext, INestMicroservice } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { openLake } from '@pipeline/adapters';
-import { isFatalBackendError } from '@pipeline/ports';
-import { FingerprintMismatchError, holdStageLease } from '@pipeline/checkpoint';
+import { holdStageLease, startupRefusal } from '@pipeline/checkpoint';
 import {
   abortableSleep,
   loadStartupInputs,
@@ -112,15 +111,8 @@ export async function main(argv: string[]): Promise<number> {
     await bus.close();
     await lake.close();
     await telemetry.shutdown();
-    if (error instanceof FingerprintMismatchError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    // A lake the stage cannot start on as it stands (a lost Delta log entry, a damaged record): what and the fix, once.
-    if (isFatalBackendError(error)) {
-      logger.error({ err: error }, `silver cannot start: ${error.message}`);
-      return 1;
-    }
+    const refused = startupRefusal(error, 'silver', logger);
+    if (refused !== undefined) return refused;
     throw error;
   }
   try {

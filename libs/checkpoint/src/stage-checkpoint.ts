@@ -13,7 +13,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { canonicalJson, BACKUP_SOURCES } from '@pipeline/contracts';
-import { FatalBackendError, type Lake } from '@pipeline/ports';
+import { FatalBackendError, isFatalBackendError, type Lake } from '@pipeline/ports';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
@@ -309,4 +309,21 @@ export async function assertTablesHoldLastCommit<Commit>(
     const committed = version(commit);
     if (typeof committed === 'number') await table.assertHoldsVersion(committed, `batch ${batch} of ${checkpoint.root} (${checkpoint.commitPath(batch)})`);
   }
+}
+
+/**
+ * The exit code of a stage that cannot start on the lake as it stands, once it has said why: 2 for
+ * a checkpoint written by other logic (what changed, on stderr), 1 for what no retry fixes (a lost
+ * Delta log entry, a damaged record: logged with the fix). `undefined` for any other failure.
+ */
+export function startupRefusal(error: unknown, stage: string, logger: { error(fields: object, message: string): void }): number | undefined {
+  if (error instanceof FingerprintMismatchError) {
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
+  if (isFatalBackendError(error)) {
+    logger.error({ err: error }, `${stage} cannot start: ${error.message}`);
+    return 1;
+  }
+  return undefined;
 }
