@@ -50,7 +50,7 @@ import { ManifestLog, sha256HexAside, type BatchInput, type BatchOutcome } from 
 import { PARQUET_WRITER_VERSION, parquetWriterOf, type DeltaTable, type ParquetWriterVersion, type WrittenDataFile } from '@pipeline/delta';
 import { LakeNotFoundError, type Lake } from '@pipeline/ports';
 import { inSpan, linksFromTraceparents, traceHeaders } from '@pipeline/telemetry';
-import { EventTimeDedup, SOURCE_PROPERTY_KEYS, type EventTimeDedupConfig, type SilverTransform, type SourceEvent } from '@pipeline/transform';
+import { EventTimeDedup, isJsonObject, SOURCE_PROPERTY_KEYS, type EventTimeDedupConfig, type SilverTransform, type SourceEvent } from '@pipeline/transform';
 import { EVERY_CAPTURE_FILE, inCaptureTimeRange, isEveryCaptureFile, type CaptureTimeRange } from './capture-time-range';
 import { emptyCounts, type PartitionCounts, type SilverCommit, type SilverOffsets, type SilverRejectedFile, type SilverState } from './silver-offsets';
 
@@ -111,7 +111,7 @@ export function eventTimeConfig(spec: PipelineSpec): EventTimeDedupConfig {
 
 /** Silver's live state from the snapshot of a committed batch (`undefined`: before the first batch). */
 export function restoreSilverState(deps: Pick<SilverBatchDeps, 'eventTime'>, snapshot: SilverState | undefined): SilverLiveState {
-  if (snapshot !== undefined && !(isObject(snapshot.eventTime) && isObject(snapshot.totals))) throw new RangeError('expected { eventTime, totals }');
+  if (snapshot !== undefined && !(isJsonObject(snapshot.eventTime) && isJsonObject(snapshot.totals))) throw new RangeError('expected { eventTime, totals }');
   return { eventTime: EventTimeDedup.build(deps.eventTime, snapshot?.eventTime), totals: snapshot?.totals ?? {} };
 }
 
@@ -445,8 +445,4 @@ function rejectionOf(deps: SilverBatchDeps, manifest: BronzeManifest, file: Mani
 
 async function* single(bytes: Buffer): AsyncIterable<Uint8Array> {
   yield bytes;
-}
-
-function isObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

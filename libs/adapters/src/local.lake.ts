@@ -23,6 +23,7 @@ import type { Dirent, Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { isRunning } from './local.processes';
 import { assertLakePath, LakeError, LakeNotFoundError, LakePathError, type Lake, type LakeEntry } from '@pipeline/ports';
 
 /** Name of the temp area under the root; reserved, never listed. */
@@ -498,17 +499,5 @@ async function syncDirectory(dir: string): Promise<void> {
     if (!['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF'].includes(errorCode(error) ?? '')) throw error;
   } finally {
     await handle?.close();
-  }
-}
-
-/** Whether a process with this id is running here (a reused id reads as running: the age limit covers it). */
-function isRunning(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
   }
 }

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isRunning } from './local.processes';
 
 export interface ProcessLockHolder {
   pid: number;
@@ -127,15 +128,7 @@ function parseHolder(text: string): ProcessLockHolder | undefined {
 
 function isHeld(holder: ProcessLockHolder, touchedAt: number, staleMs: number): boolean {
   if (Date.now() - touchedAt > staleMs) return false;
-  if (holder.host !== os.hostname()) return true;
-  if (holder.pid === process.pid) return true;
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process runs under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return holder.host !== os.hostname() || isRunning(holder.pid);
 }
 
 function ignoreMissing(error: unknown): void {

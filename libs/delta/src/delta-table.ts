@@ -95,6 +95,9 @@ export class DeltaLogGapError extends FatalBackendError {
   override readonly name = 'DeltaLogGapError';
 }
 
+/** What to do when log entries a writer committed are gone (see `DeltaLogGapError`). */
+const LOST_ENTRIES_FIX = `put the missing entries back (${BACKUP_SOURCES}), then start again.`;
+
 const DEFAULT_MAX_ROWS_PER_FILE = 1_000_000;
 /** Data files being stored at once by one `writeDataFiles` (a disk or a network round trip each). */
 const STORES_IN_FLIGHT = 4;
@@ -176,7 +179,7 @@ export class DeltaTable {
     throw new DeltaLogGapError(
       `${this.describe()} ends at version ${this.state.version}, but ${committedBy} says it committed version ${version}: ` +
         `${version === this.state.version + 1 ? `the entry ${logEntryPath(this.root, version)} is` : `the entries ${this.state.version + 1}–${version} of ${this.root}/_delta_log are`} missing. ` +
-        `Nothing was committed, so the versions stay free: put the missing entries back (${BACKUP_SOURCES}), then start again.`,
+        `Nothing was committed, so the versions stay free: ${LOST_ENTRIES_FIX}`,
       `Delta table ${this.root}`,
     );
   }
@@ -283,7 +286,7 @@ export class DeltaTable {
           throw new DeltaLogGapError(
             `${this.describe()} has no commit of batch ${txnVersion - 1} of ${appId} (its newest there is ${committed === undefined ? 'none' : `batch ${committed.version}, in version ${committed.committedIn}`}), ` +
               `though batch ${txnVersion} comes after it: a log entry of ${this.root}/_delta_log is missing (the log ends at version ${this.state.version}, so the entries after it are the first to look for). ` +
-              `Nothing was committed, so the version stays free: put the missing entries back (${BACKUP_SOURCES}), then start again.`,
+              `Nothing was committed, so the version stays free: ${LOST_ENTRIES_FIX}`,
             `Delta table ${this.root}`,
           );
         }

@@ -5,6 +5,7 @@ export { SOURCE_PROPERTY_KEYS } from './source-event';
 export { CastFailure, columnCaster, type ColumnCaster } from './cast';
 export { compileSilverTransform, type SilverOutcome, type SilverTransform, type SilverTransformOptions } from './silver-transform';
 export type { ArrayRule } from './flatten';
+export { isJsonObject } from './flatten';
 export { shardOf, groupKeyHash } from './shard';
 export { Deduplicator, type DedupState, type DedupStateV2, type DedupVerdict } from './deduplicator';
 export { EventTimeDedup, type BatchEventTime, type EventTimeDedupConfig, type EventTimeDedupState } from './event-time-dedup';
